@@ -1,0 +1,26 @@
+import { defineEndpoint } from '@directus/extensions-sdk';
+import type { NextFunction, Request, Response } from 'express';
+import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
+import { telemetryHealth } from '../shared/telemetry-health';
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** An async throw that escapes an endpoint crashes Directus (DIRECTUS-NOTES): every route goes through this. */
+const guarded = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => {
+  handler(req, res).catch(next);
+};
+
+export default defineEndpoint({
+  id: 'pitwall',
+  handler: (router, { database }) => {
+    // Open to anyone, like Directus's own /server/health: it tells whether Pitwall can work, nothing about races.
+    router.get(
+      '/health',
+      guarded(async (_req, res) => {
+        const telemetry = await telemetryHealth(database);
+        const ok = telemetry.postgis && telemetry.positions && telemetry.decoded_attributes;
+        res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'error', bundle: BUNDLE_NAME, version: BUNDLE_VERSION, telemetry });
+      }),
+    );
+  },
+});

@@ -1,0 +1,43 @@
+import { ConfigError } from '../config/env.ts';
+
+const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number | void> }> }> = {
+  setup: { summary: 'migrate telemetry tables, provision Directus schema, processor role and token, demo race', load: () => import('./setup-command.ts') },
+  migrate: { summary: 'create or update the telemetry tables (positions, decoded_attributes)', load: () => import('./migrate-command.ts') },
+  processor: { summary: 'run the stream processor (consumer group "processor")', load: () => import('./processor-command.ts') },
+  simulate: { summary: 'write simulated 1 Hz tracker tracks of the demo entries to the telemetry stream', load: () => import('./simulate-command.ts') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return ['usage: pitwall <command> [options]', '', ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`pitwall: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const module = await command.load();
+  return (await module.run(rest)) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      console.error(`pitwall: invalid configuration: ${error.message}`);
+      process.exitCode = 78; // EX_CONFIG
+      return;
+    }
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,37 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { loadConfig, vars } from '../config/env.ts';
+import { runSetup } from '../setup/setup.ts';
+import { connectDb } from '../store/db.ts';
+
+export const setupEnv = z.object({
+  DATABASE_URL: vars.databaseUrl,
+  DIRECTUS_URL: vars.url,
+  DIRECTUS_ADMIN_EMAIL: z.email(),
+  DIRECTUS_ADMIN_PASSWORD: z.string().min(1),
+  PITWALL_PROCESSOR_EMAIL: z.email().default('processor@pitwall.example.com'),
+  PITWALL_PROCESSOR_TOKEN: z.string().min(32, 'use at least 32 random characters'),
+});
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { demo: { type: 'boolean', default: false } } });
+  const env = loadConfig(setupEnv);
+  const db = connectDb(env.DATABASE_URL, { pool: 2, application: 'pitwall-setup' });
+  try {
+    const done = await runSetup(
+      db,
+      {
+        directusUrl: env.DIRECTUS_URL,
+        adminEmail: env.DIRECTUS_ADMIN_EMAIL,
+        adminPassword: env.DIRECTUS_ADMIN_PASSWORD,
+        processorEmail: env.PITWALL_PROCESSOR_EMAIL,
+        processorToken: env.PITWALL_PROCESSOR_TOKEN,
+        demo: values.demo ?? false,
+      },
+      (line) => console.log(`  ${line}`),
+    );
+    console.log(done.length === 0 ? 'setup: nothing to do, everything is in place' : `setup: ${done.length} changes`);
+  } finally {
+    await db.destroy();
+  }
+}

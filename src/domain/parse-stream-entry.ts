@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { Position } from './position.ts';
+
+/** Why a stream entry cannot become a Position; the reason goes to the dead-letter stream as it is. */
+export interface StreamEntryRejection {
+  ok: false;
+  reason: string;
+}
+
+export type StreamEntryParse = { ok: true; position: Position } | StreamEntryRejection;
+
+const isoTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/, 'expected an ISO-8601 time with a zone')
+  .refine((s) => Number.isFinite(Date.parse(s)), 'not a real calendar time');
+
+const deviceId = z.string().regex(/^[0-9A-Za-z_-]{1,64}$/, 'expected a tracker id (IMEI) of 1-64 letters or digits');
+
+const rawIoValue = z.union([
+  z.number().finite(),
+  z.strictObject({ __bigint: z.string().regex(/^-?\d{1,20}$/, 'expected a decimal integer string') }),
+  z.strictObject({ __buffer_b64: z.base64() }),
+]);
+
+const positionPayload = z.strictObject({
+  device_id: deviceId,
+  timestamp: isoTime,
+  latitude: z.number().min(-90).max(90),
+  longitude: z.number().min(-180).max(180),
+  altitude: z.number().finite(),
+  angle: z.number().min(0).max(360),
+  speed: z.number().min(0).max(2000),
+  satellites: z.number().int().min(0).max(255),
+  priority: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+  attributes: z.record(z.string().regex(/^\d{1,5}$/, 'IO ids are decimal strings'), rawIoValue),
+});
+
+const entryFields = z.object({
+  ts: isoTime,
+  device_id: deviceId,
+  codec: z.enum(['8', '8E', '16']),
+  payload: z.string().min(1),
+});
+
+function describe(prefix: string, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Turns the string fields of one telemetry stream entry into a Position, or says exactly what is wrong.
+ * The payload is the source of truth; the `device_id` field must agree with it because ordering and sharding key on it.
+ */
+export function parseStreamEntry(fields: Record<string, string>): StreamEntryParse {
+  const envelope = entryFields.safeParse(fields);
+  if (!envelope.success) return { ok: false, reason: describe('', envelope.error) };
+
+  let json: unknown;
+  try {
+    json = JSON.parse(envelope.data.payload);
+  } catch (error) {
+    return { ok: false, reason: `payload: not JSON (${(error as Error).message})` };
+  }
+  const payload = positionPayload.safeParse(json);
+  if (!payload.success) return { ok: false, reason: describe('payload', payload.error) };
+
+  const p = payload.data;
+  if (p.device_id !== envelope.data.device_id) {
+    return { ok: false, reason: `device_id: field "${envelope.data.device_id}" differs from payload.device_id "${p.device_id}"` };
+  }
+  return {
+    ok: true,
+    position: {
+      deviceId: p.device_id,
+      ts: Date.parse(p.timestamp),
+      latitude: p.latitude,
+      longitude: p.longitude,
+      altitude: p.altitude,
+      angle: p.angle,
+      speed: p.speed,
+      satellites: p.satellites,
+      priority: p.priority,
+      attributes: p.attributes,
+      codec: envelope.data.codec,
+    },
+  };
+}

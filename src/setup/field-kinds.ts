@@ -1,0 +1,243 @@
+/**
+ * Builders for Directus field definitions, so the collection list reads like a data model rather than like JSON.
+ * Each returns the body of `POST /fields/:collection`.
+ */
+export interface FieldDef {
+  field: string;
+  type: string;
+  meta: Record<string, unknown>;
+  schema: Record<string, unknown> | null;
+}
+
+export interface RelationDef {
+  collection: string;
+  field: string;
+  related_collection: string;
+  schema: { on_delete: 'CASCADE' | 'SET NULL' | 'RESTRICT' | 'NO ACTION' };
+  meta: { one_field?: string | null; sort_field?: string | null };
+}
+
+type Width = 'half' | 'full' | 'fill';
+
+interface Common {
+  required?: boolean;
+  width?: Width;
+  note?: string;
+  readonly?: boolean;
+  hidden?: boolean;
+  unique?: boolean;
+  defaultValue?: unknown;
+}
+
+function meta(common: Common, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    required: common.required ?? false,
+    width: common.width ?? 'half',
+    note: common.note ?? null,
+    readonly: common.readonly ?? false,
+    hidden: common.hidden ?? false,
+    ...extra,
+  };
+}
+
+function columnSchema(common: Common, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    is_nullable: !common.required,
+    is_unique: common.unique ?? false,
+    ...(common.defaultValue === undefined ? {} : { default_value: common.defaultValue }),
+    ...extra,
+  };
+}
+
+export const uuidPrimaryKey = (): FieldDef => ({
+  field: 'id',
+  type: 'uuid',
+  meta: { hidden: true, readonly: true, interface: 'input', special: ['uuid'] },
+  schema: { is_primary_key: true, length: 36, has_auto_increment: false },
+});
+
+export const text = (field: string, o: Common & { placeholder?: string; multiline?: boolean } = {}): FieldDef => ({
+  field,
+  type: o.multiline ? 'text' : 'string',
+  meta: meta(o, {
+    interface: o.multiline ? 'input-multiline' : 'input',
+    options: o.placeholder ? { placeholder: o.placeholder } : null,
+  }),
+  schema: columnSchema(o),
+});
+
+export const slug = (field: string, o: Common = {}): FieldDef => ({
+  field,
+  type: 'string',
+  meta: meta(o, { interface: 'input', options: { slug: true, font: 'monospace' } }),
+  schema: columnSchema(o),
+});
+
+export const secret = (field: string, o: Common = {}): FieldDef => ({
+  field,
+  type: 'string',
+  meta: meta(o, { interface: 'input', options: { masked: true }, display: 'formatted-value', display_options: { masked: true } }),
+  schema: columnSchema(o),
+});
+
+export const integer = (field: string, o: Common & { min?: number; max?: number; suffix?: string } = {}): FieldDef => ({
+  field,
+  type: 'integer',
+  meta: meta(o, { interface: 'input', options: { min: o.min ?? null, max: o.max ?? null, iconRight: null }, display: 'formatted-value', display_options: o.suffix ? { suffix: o.suffix } : null }),
+  schema: columnSchema(o),
+});
+
+export const bigInteger = (field: string, o: Common & { suffix?: string } = {}): FieldDef => ({
+  field,
+  type: 'bigInteger',
+  meta: meta(o, { interface: 'input', display: 'formatted-value', display_options: o.suffix ? { suffix: o.suffix } : null }),
+  schema: columnSchema(o),
+});
+
+export const float = (field: string, o: Common & { suffix?: string } = {}): FieldDef => ({
+  field,
+  type: 'float',
+  meta: meta(o, { interface: 'input', display: 'formatted-value', display_options: o.suffix ? { suffix: o.suffix } : null }),
+  schema: columnSchema(o),
+});
+
+export const boolean = (field: string, o: Common & { label?: string } = {}): FieldDef => ({
+  field,
+  type: 'boolean',
+  meta: meta(o, { interface: 'boolean', special: ['cast-boolean'], options: o.label ? { label: o.label } : null, display: 'boolean' }),
+  schema: columnSchema(o),
+});
+
+/** timestamptz with milliseconds; shown with seconds because race times are read to the second or better. */
+export const timestamp = (field: string, o: Common & { special?: string[] } = {}): FieldDef => ({
+  field,
+  type: 'timestamp',
+  meta: meta(o, {
+    interface: 'datetime',
+    options: { includeSeconds: true, use24: true },
+    display: 'datetime',
+    display_options: { format: 'long' },
+    ...(o.special ? { special: o.special } : {}),
+  }),
+  schema: columnSchema(o),
+});
+
+export const json = (field: string, o: Common = {}): FieldDef => ({
+  field,
+  type: 'json',
+  meta: meta(o, { interface: 'input-code', options: { language: 'JSON', lineNumber: true }, special: ['cast-json'] }),
+  schema: columnSchema(o),
+});
+
+export const tags = (field: string, o: Common & { placeholder?: string } = {}): FieldDef => ({
+  field,
+  type: 'json',
+  meta: meta(o, { interface: 'tags', special: ['cast-json'], options: o.placeholder ? { placeholder: o.placeholder } : null, display: 'labels' }),
+  schema: columnSchema(o),
+});
+
+export interface Choice {
+  value: string;
+  text: string;
+  color?: string;
+}
+
+export const choice = (field: string, choices: Choice[], o: Common = {}): FieldDef => ({
+  field,
+  type: 'string',
+  meta: meta(o, {
+    interface: 'select-dropdown',
+    options: { choices: choices.map(({ value, text }) => ({ value, text })) },
+    display: 'labels',
+    display_options: {
+      showAsDot: true,
+      choices: choices.map(({ value, text, color }) => ({ value, text, foreground: color ?? null, background: null })),
+    },
+  }),
+  schema: columnSchema(o),
+});
+
+export const progress = (field: string, o: Common = {}): FieldDef => ({
+  field,
+  type: 'float',
+  meta: meta(o, { interface: 'slider', options: { minValue: 0, maxValue: 1, stepInterval: 0.01 }, display: 'formatted-value', display_options: { format: true } }),
+  schema: columnSchema(o, { default_value: 0 }),
+});
+
+/** PostGIS geometry (SRID 4326), edited on the Directus map centred on the race area. */
+export const geometry = (
+  field: string,
+  kind: 'Point' | 'LineString' | 'Polygon' | null,
+  o: Common & { center?: { lng: number; lat: number }; zoom?: number } = {},
+): FieldDef => ({
+  field,
+  type: kind ? `geometry.${kind}` : 'geometry',
+  meta: meta(o, {
+    interface: 'map',
+    options: o.center ? { defaultView: { center: o.center, zoom: o.zoom ?? 11, bearing: 0, pitch: 0 } } : null,
+    display: 'formatted-value',
+  }),
+  schema: columnSchema(o),
+});
+
+export interface ManyToOne {
+  field: FieldDef;
+  relation: RelationDef;
+}
+
+/** A many-to-one field and its relation (a foreign key in the database). */
+export const manyToOne = (
+  field: string,
+  related: string,
+  o: Common & { template: string; onDelete?: RelationDef['schema']['on_delete']; oneField?: string; keyType?: 'uuid' | 'integer' } ,
+): ManyToOne => ({
+  field: {
+    field,
+    type: o.keyType ?? 'uuid',
+    meta: meta(o, {
+      interface: 'select-dropdown-m2o',
+      special: ['m2o'],
+      options: { template: o.template },
+      display: 'related-values',
+      display_options: { template: o.template },
+    }),
+    schema: columnSchema(o),
+  },
+  relation: {
+    collection: '',
+    field,
+    related_collection: related,
+    schema: { on_delete: o.onDelete ?? (o.required ? 'RESTRICT' : 'SET NULL') },
+    meta: { one_field: o.oneField ?? null, sort_field: null },
+  },
+});
+
+/** The "many" side shown on the parent's form, e.g. an event's stages. */
+export const oneToMany = (field: string, o: { fields: string[]; template?: string; note?: string }): FieldDef => ({
+  field,
+  type: 'alias',
+  meta: {
+    interface: 'list-o2m',
+    special: ['o2m'],
+    options: { fields: o.fields, ...(o.template ? { template: o.template } : {}), enableLink: true },
+    display: 'related-values',
+    display_options: o.template ? { template: o.template } : null,
+    width: 'full',
+    note: o.note ?? null,
+  },
+  schema: null,
+});
+
+export const userCreated = (): FieldDef => ({
+  field: 'user_created',
+  type: 'uuid',
+  meta: { special: ['user-created'], interface: 'select-dropdown-m2o', options: { template: '{{avatar}} {{first_name}} {{last_name}}' }, display: 'user', readonly: true, hidden: false, width: 'half' },
+  schema: { is_nullable: true },
+});
+
+export const dateCreated = (field = 'date_created'): FieldDef => ({
+  field,
+  type: 'timestamp',
+  meta: { special: ['date-created'], interface: 'datetime', readonly: true, hidden: false, width: 'half', display: 'datetime', display_options: { relative: true } },
+  schema: { is_nullable: true },
+});

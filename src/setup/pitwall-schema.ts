@@ -1,0 +1,316 @@
+import {
+  bigInteger,
+  boolean,
+  choice,
+  dateCreated,
+  float,
+  geometry,
+  integer,
+  json,
+  manyToOne,
+  oneToMany,
+  progress,
+  secret,
+  slug,
+  tags,
+  text,
+  timestamp,
+  userCreated,
+  uuidPrimaryKey,
+  type FieldDef,
+  type ManyToOne,
+  type RelationDef,
+} from './field-kinds.ts';
+
+/**
+ * The business plane of CONTRACTS section 3 as Directus collections. Setup creates what is missing and never
+ * changes or drops what exists (see plan-schema.ts).
+ */
+export interface CollectionDef {
+  collection: string;
+  /** Folders have no table. */
+  folder?: boolean;
+  meta: Record<string, unknown>;
+  fields: FieldDef[];
+  relations: RelationDef[];
+}
+
+/** Where the demo race is, so every map opens over it rather than over the Atlantic. */
+const raceArea = { center: { lng: -4.17, lat: 31.39 }, zoom: 11 };
+
+const folder = (collection: string, sort: number, icon: string, note: string): CollectionDef => ({
+  collection,
+  folder: true,
+  meta: { icon, note, sort, collapse: 'open', hidden: false },
+  fields: [],
+  relations: [],
+});
+
+function collection(
+  name: string,
+  meta: { group: string; sort: number; icon: string; note: string; display_template: string; sort_field?: string; accountability?: 'all' | null },
+  parts: (FieldDef | ManyToOne)[],
+): CollectionDef {
+  const fields: FieldDef[] = [uuidPrimaryKey()];
+  const relations: RelationDef[] = [];
+  for (const part of parts) {
+    if ('relation' in part) {
+      fields.push(part.field);
+      relations.push({ ...part.relation, collection: name });
+    } else {
+      fields.push(part);
+    }
+  }
+  if (fields.some((f) => f.field === 'user_created')) {
+    relations.push({ collection: name, field: 'user_created', related_collection: 'directus_users', schema: { on_delete: 'SET NULL' }, meta: { one_field: null, sort_field: null } });
+  }
+  return { collection: name, meta: { hidden: false, singleton: false, accountability: 'all', ...meta }, fields, relations };
+}
+
+const kindColors = { start: '#2ECDA7', split: '#3399FF', finish: '#A2B5CD' };
+const severity = [
+  { value: 'info', text: 'Info', color: '#3399FF' },
+  { value: 'warning', text: 'Warning', color: '#FFA439' },
+  { value: 'critical', text: 'Critical', color: '#E35169' },
+];
+const runStatus = [
+  { value: 'queued', text: 'Queued', color: '#A2B5CD' },
+  { value: 'running', text: 'Running', color: '#3399FF' },
+  { value: 'succeeded', text: 'Succeeded', color: '#2ECDA7' },
+  { value: 'failed', text: 'Failed', color: '#E35169' },
+  { value: 'cancelled', text: 'Cancelled', color: '#FFA439' },
+];
+const eventSource = [
+  { value: 'live', text: 'Live', color: '#2ECDA7' },
+  { value: 'replay', text: 'Replay', color: '#3399FF' },
+  { value: 'backfill', text: 'Backfill', color: '#A2B5CD' },
+  { value: 'system', text: 'System', color: '#FFA439' },
+];
+
+function runCollection(name: string, sort: number, icon: string, note: string): CollectionDef {
+  return collection(name, { group: 'pitwall_system', sort, icon, note, display_template: '{{status}} · {{started_at}}', sort_field: undefined }, [
+    choice('status', runStatus, { required: true, defaultValue: 'queued' }),
+    progress('progress', { readonly: true }),
+    bigInteger('processed', { readonly: true, defaultValue: 0 }),
+    bigInteger('total', { readonly: true }),
+    json('params', { width: 'full', note: 'What was asked: devices or entries, time range, mode.' }),
+    json('result', { width: 'full', readonly: true }),
+    text('error', { width: 'full', readonly: true, multiline: true }),
+    timestamp('started_at', { readonly: true }),
+    timestamp('finished_at', { readonly: true }),
+    userCreated(),
+    dateCreated(),
+  ]);
+}
+
+export const pitwallCollections: CollectionDef[] = [
+  folder('pitwall_race_setup', 1, 'flag', 'Events, entries, stages and their geofences'),
+  folder('pitwall_timing', 2, 'timer', 'Crossings, results, penalties and anomalies computed by Pitwall'),
+  folder('pitwall_telemetry', 3, 'satellite_alt', 'Trackers and how their IO elements are decoded'),
+  folder('pitwall_system', 4, 'settings_suggest', 'Race events for Flows, webhooks, replay and backfill runs'),
+
+  // Race setup
+  collection('events', { group: 'pitwall_race_setup', sort: 1, icon: 'emoji_events', note: 'A race meeting: one rally, rally-raid or enduro', display_template: '{{name}}' }, [
+    text('name', { required: true }),
+    slug('slug', { required: true, unique: true }),
+    timestamp('starts_at', { required: true }),
+    timestamp('ends_at', { required: true }),
+    choice('status', [
+      { value: 'draft', text: 'Draft', color: '#A2B5CD' },
+      { value: 'scheduled', text: 'Scheduled', color: '#3399FF' },
+      { value: 'running', text: 'Running', color: '#2ECDA7' },
+      { value: 'finished', text: 'Finished', color: '#6644FF' },
+      { value: 'cancelled', text: 'Cancelled', color: '#E35169' },
+    ], { required: true, defaultValue: 'draft' }),
+    oneToMany('stages', { fields: ['sort_order', 'name', 'opens_at', 'closes_at'], template: '{{sort_order}}. {{name}}' }),
+    oneToMany('entries', { fields: ['race_number', 'name'], template: '#{{race_number}} {{name}}' }),
+  ]),
+  collection('stages', { group: 'pitwall_race_setup', sort: 2, icon: 'route', note: 'A timed special stage of an event', display_template: '{{event.name}} · {{name}}', sort_field: 'sort_order' }, [
+    manyToOne('event', 'events', { required: true, template: '{{name}}', onDelete: 'CASCADE', oneField: 'stages' }),
+    text('name', { required: true }),
+    integer('sort_order', { required: true, defaultValue: 1 }),
+    timestamp('opens_at', { required: true, note: 'Crossings are timed only inside this window.' }),
+    timestamp('closes_at', { required: true, note: 'Entries without a finish by now are DNF.' }),
+    oneToMany('geofences', { fields: ['kind', 'name'], template: '{{kind}} · {{name}}' }),
+    oneToMany('waypoints', { fields: ['sort_order', 'name', 'tolerance_meters'], template: '{{sort_order}}. {{name}}' }),
+  ]),
+  collection('geofences', { group: 'pitwall_race_setup', sort: 3, icon: 'fence', note: 'Start, split and finish lines, zones and speed zones', display_template: '{{name}} ({{kind}})', sort_field: 'sort_order' }, [
+    manyToOne('event', 'events', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
+    manyToOne('stage', 'stages', { template: '{{name}}', onDelete: 'CASCADE', oneField: 'geofences', note: 'Empty for a zone that applies to the whole event.' }),
+    text('name', { required: true }),
+    choice('kind', [
+      { value: 'start_line', text: 'Start line', color: kindColors.start },
+      { value: 'split_line', text: 'Split line', color: kindColors.split },
+      { value: 'finish_line', text: 'Finish line', color: kindColors.finish },
+      { value: 'zone', text: 'Zone', color: '#FFA439' },
+      { value: 'speed_zone', text: 'Speed zone', color: '#E35169' },
+    ], { required: true }),
+    geometry('geometry', null, { required: true, width: 'full', ...raceArea, note: 'A line for start, split and finish; a polygon for zones.' }),
+    float('speed_limit_kmh', { suffix: ' km/h', note: 'Speed zones only.' }),
+    integer('sort_order', { note: 'Order of split lines within the stage.' }),
+    float('direction_deg', { note: 'Travel bearing that counts (±90°). Empty: both directions count.' }),
+  ]),
+  collection('waypoints', { group: 'pitwall_race_setup', sort: 4, icon: 'where_to_vote', note: 'Points every competitor must pass within a tolerance', display_template: '{{name}}', sort_field: 'sort_order' }, [
+    manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE', oneField: 'waypoints' }),
+    text('name', { required: true }),
+    geometry('location', 'Point', { required: true, width: 'full', ...raceArea }),
+    float('tolerance_meters', { required: true, defaultValue: 90, suffix: ' m' }),
+    integer('sort_order', { required: true, defaultValue: 1 }),
+    bigInteger('penalty_ms', { required: true, defaultValue: 0, suffix: ' ms', note: 'Added to the stage time when missed.' }),
+  ]),
+  collection('entries', { group: 'pitwall_race_setup', sort: 5, icon: 'sports_motorsports', note: 'A competitor (car, bike, crew) in an event', display_template: '#{{race_number}} {{name}}', sort_field: undefined }, [
+    manyToOne('event', 'events', { required: true, template: '{{name}}', onDelete: 'CASCADE', oneField: 'entries' }),
+    integer('race_number', { required: true, min: 0 }),
+    text('name', { required: true }),
+    text('category', { note: 'Class, e.g. T1 or Bike.' }),
+    oneToMany('devices', { fields: ['device', 'valid_from', 'valid_to'], template: '{{device.name}}', note: 'Trackers carried by this entry.' }),
+  ]),
+  collection('entry_devices', { group: 'pitwall_race_setup', sort: 6, icon: 'link', note: 'Which tracker an entry carries, and when', display_template: '{{entry.race_number}} ↔ {{device.imei}}' }, [
+    manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE', oneField: 'devices' }),
+    manyToOne('device', 'devices', { required: true, template: '{{name}} ({{imei}})', onDelete: 'RESTRICT' }),
+    timestamp('valid_from', { note: 'Empty: from the start of the event.' }),
+    timestamp('valid_to', { note: 'Empty: until the end of the event.' }),
+  ]),
+  collection('penalty_formulas', { group: 'pitwall_race_setup', sort: 7, icon: 'gavel', note: 'The numbers of penalty rules; the math is in Pitwall', display_template: '{{kind}}' }, [
+    manyToOne('event', 'events', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
+    choice('kind', [
+      { value: 'speeding', text: 'Speeding', color: '#E35169' },
+      { value: 'missed_waypoint', text: 'Missed waypoint', color: '#FFA439' },
+    ], { required: true }),
+    json('params', { required: true, width: 'full', note: 'For speeding: {"basis":"time","brackets":[{"over_kmh":0,"penalty_ms_per_s":1000}]}' }),
+  ]),
+
+  // Timing (written by Pitwall through its endpoint; timekeepers may correct them)
+  collection('entry_crossings', { group: 'pitwall_timing', sort: 1, icon: 'sports_score', note: 'When an entry crossed a start, split or finish line', display_template: '#{{entry.race_number}} {{kind}} {{crossed_at}}' }, [
+    manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
+    manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
+    manyToOne('geofence', 'geofences', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
+    text('device_id', { required: true, note: 'Tracker IMEI' }),
+    choice('kind', [
+      { value: 'start', text: 'Start', color: kindColors.start },
+      { value: 'split', text: 'Split', color: kindColors.split },
+      { value: 'finish', text: 'Finish', color: kindColors.finish },
+    ], { required: true }),
+    timestamp('crossed_at', { required: true, note: 'Interpolated between the two fixes around the line, to the millisecond.' }),
+    float('speed_kmh', { suffix: ' km/h' }),
+    choice('source', eventSource.slice(0, 2), { required: true, defaultValue: 'live' }),
+  ]),
+  collection('stage_results', { group: 'pitwall_timing', sort: 2, icon: 'leaderboard', note: 'Stage times and ranks', display_template: '{{rank}}. #{{entry.race_number}} {{total_ms}}' }, [
+    manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
+    manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
+    choice('status', [
+      { value: 'running', text: 'Running', color: '#3399FF' },
+      { value: 'finished', text: 'Finished', color: '#2ECDA7' },
+      { value: 'dnf', text: 'DNF', color: '#E35169' },
+    ], { required: true }),
+    timestamp('started_at'),
+    timestamp('finished_at'),
+    bigInteger('elapsed_ms', { suffix: ' ms' }),
+    bigInteger('penalty_ms', { suffix: ' ms', defaultValue: 0 }),
+    bigInteger('total_ms', { suffix: ' ms' }),
+    integer('rank'),
+    timestamp('computed_at', { readonly: true }),
+  ]),
+  collection('entry_penalties', { group: 'pitwall_timing', sort: 3, icon: 'gavel', note: 'Time penalties with their reason', display_template: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms' }, [
+    manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
+    manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
+    choice('kind', [
+      { value: 'missed_waypoint', text: 'Missed waypoint', color: '#FFA439' },
+      { value: 'speeding', text: 'Speeding', color: '#E35169' },
+      { value: 'manual', text: 'Manual', color: '#A2B5CD' },
+    ], { required: true }),
+    bigInteger('amount_ms', { required: true, suffix: ' ms' }),
+    json('details', { width: 'full' }),
+  ]),
+  collection('anomalies', { group: 'pitwall_timing', sort: 4, icon: 'report', note: 'Things race control should look at', display_template: '{{severity}} {{kind}} · {{device_id}}' }, [
+    choice('kind', [
+      { value: 'missed_waypoint', text: 'Missed waypoint' },
+      { value: 'speeding', text: 'Speeding' },
+      { value: 'signal_loss', text: 'Signal loss' },
+      { value: 'position_jump', text: 'Position jump' },
+      { value: 'late_data', text: 'Late data' },
+    ], { required: true }),
+    choice('severity', severity, { required: true }),
+    manyToOne('entry', 'entries', { template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
+    manyToOne('stage', 'stages', { template: '{{name}}', onDelete: 'CASCADE' }),
+    text('device_id', { note: 'Tracker IMEI' }),
+    timestamp('started_at', { required: true }),
+    timestamp('ended_at'),
+    json('details', { width: 'full' }),
+  ]),
+
+  // Telemetry reference data
+  collection('device_models', { group: 'pitwall_telemetry', sort: 1, icon: 'memory', note: 'Tracker models; each has its own IO mapping', display_template: '{{name}}' }, [
+    text('name', { required: true, unique: true, placeholder: 'FMB920' }),
+    text('vendor', { placeholder: 'Teltonika' }),
+    oneToMany('io_mappings', { fields: ['io_id', 'attribute', 'value_type', 'unit'], template: '{{io_id}} → {{attribute}}' }),
+  ]),
+  collection('devices', { group: 'pitwall_telemetry', sort: 2, icon: 'satellite_alt', note: 'GPS trackers, by IMEI', display_template: '{{name}} ({{imei}})' }, [
+    text('imei', { required: true, unique: true, placeholder: '15-digit IMEI' }),
+    text('name', { required: true }),
+    manyToOne('model', 'device_models', { required: true, template: '{{name}}', onDelete: 'RESTRICT' }),
+  ]),
+  collection('io_mappings', { group: 'pitwall_telemetry', sort: 3, icon: 'tune', note: 'How raw IO elements of a model become named, scaled attributes', display_template: '{{io_id}} → {{attribute}}', sort_field: undefined }, [
+    manyToOne('model', 'device_models', { required: true, template: '{{name}}', onDelete: 'CASCADE', oneField: 'io_mappings' }),
+    integer('io_id', { required: true, min: 0, max: 65535 }),
+    text('attribute', { required: true, placeholder: 'external_voltage' }),
+    choice('value_type', [
+      { value: 'unsigned', text: 'Unsigned integer' },
+      { value: 'signed', text: 'Signed integer (two’s complement)' },
+      { value: 'boolean', text: 'Boolean' },
+      { value: 'hex', text: 'Hex string' },
+      { value: 'ascii', text: 'ASCII text' },
+    ], { required: true, defaultValue: 'unsigned' }),
+    integer('byte_size', { required: true, min: 1, max: 255, suffix: ' B' }),
+    float('multiplier', { required: true, defaultValue: 1 }),
+    float('offset', { required: true, defaultValue: 0 }),
+    text('unit'),
+    tags('invalid_values', { placeholder: 'Raw values meaning "no reading"', note: 'Raw values that mean "no reading", e.g. 850 and 3000 for a Dallas sensor.' }),
+  ]),
+
+  // System
+  collection('race_events', { group: 'pitwall_system', sort: 1, icon: 'bolt', note: 'Domain events: build Flows on items.create of this collection', display_template: '{{type}} · {{occurred_at}}', accountability: null }, [
+    text('type', { required: true, readonly: true }),
+    integer('version', { required: true, readonly: true, defaultValue: 1 }),
+    timestamp('occurred_at', { required: true, readonly: true }),
+    choice('source', eventSource, { required: true, readonly: true }),
+    manyToOne('event', 'events', { template: '{{name}}', onDelete: 'SET NULL', readonly: true }),
+    manyToOne('entry', 'entries', { template: '#{{race_number}} {{name}}', onDelete: 'SET NULL', readonly: true }),
+    text('device_id', { readonly: true }),
+    json('payload', { required: true, width: 'full', readonly: true }),
+  ]),
+  collection('webhook_subscriptions', { group: 'pitwall_system', sort: 2, icon: 'webhook', note: 'Integrators that receive signed race events', display_template: '{{name}}' }, [
+    text('name', { required: true }),
+    text('url', { required: true, width: 'full', placeholder: 'https://integrator.example/pitwall' }),
+    secret('secret', { required: true, note: 'Shared HMAC-SHA256 key; give it to the integrator once.' }),
+    tags('event_types', { placeholder: 'Empty: every type', width: 'full' }),
+    boolean('active', { defaultValue: true, label: 'Deliver events' }),
+  ]),
+  collection('webhook_deliveries', { group: 'pitwall_system', sort: 3, icon: 'outgoing_mail', note: 'Each attempt to deliver a race event to an integrator', display_template: '{{outcome}} {{status_code}} · {{created_at}}', accountability: null }, [
+    manyToOne('subscription', 'webhook_subscriptions', { template: '{{name}}', onDelete: 'CASCADE', readonly: true }),
+    manyToOne('race_event', 'race_events', { template: '{{type}}', onDelete: 'CASCADE', readonly: true }),
+    integer('attempt', { readonly: true }),
+    integer('status_code', { readonly: true }),
+    choice('outcome', [
+      { value: 'delivered', text: 'Delivered', color: '#2ECDA7' },
+      { value: 'retrying', text: 'Retrying', color: '#FFA439' },
+      { value: 'failed', text: 'Failed', color: '#E35169' },
+    ], { readonly: true }),
+    text('error', { readonly: true, width: 'full', multiline: true }),
+    integer('duration_ms', { readonly: true, suffix: ' ms' }),
+    dateCreated('created_at'),
+  ]),
+  runCollection('replay_runs', 4, 'history', 'Replays of stored positions through the timing pipeline'),
+  runCollection('backfill_runs', 5, 'restart_alt', 'Recomputations of decoded attributes after an IO mapping change'),
+];
+
+/**
+ * Uniqueness Directus fields cannot express (several columns), kept by the database so that concurrent writers
+ * (processor, replay, a timekeeper) can never store a row twice.
+ */
+export const compositeUniques: { table: string; name: string; columns: string[] }[] = [
+  { table: 'io_mappings', name: 'io_mappings_model_io_id_unique', columns: ['model', 'io_id'] },
+  { table: 'entries', name: 'entries_event_race_number_unique', columns: ['event', 'race_number'] },
+  { table: 'entry_crossings', name: 'entry_crossings_entry_geofence_crossed_at_unique', columns: ['entry', 'geofence', 'crossed_at'] },
+  { table: 'stage_results', name: 'stage_results_entry_stage_unique', columns: ['entry', 'stage'] },
+];

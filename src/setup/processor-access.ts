@@ -1,0 +1,99 @@
+import {
+  createPermission,
+  createPolicy,
+  createRole,
+  createUser,
+  readPermissions,
+  readPolicies,
+  readRoles,
+  readUsers,
+  updateUser,
+} from '@directus/sdk';
+import type { AdminClient } from './directus-admin.ts';
+
+export const PROCESSOR_ROLE = 'Pitwall Processor';
+
+/** Reference data the pipeline reads to know devices, entries, stages and geofences. */
+const reads = [
+  'device_models', 'devices', 'io_mappings', 'events', 'entries', 'entry_devices', 'stages', 'geofences', 'waypoints',
+  'penalty_formulas', 'entry_crossings', 'stage_results', 'entry_penalties', 'anomalies', 'race_events',
+];
+/** Business outputs the processor hands to the bundle's endpoint, which writes them as the processor. */
+const writes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies', 'race_events'];
+/** Late fixes can move or remove a crossing or a penalty when a window is re-evaluated. */
+const deletes = ['entry_crossings', 'entry_penalties'];
+
+export function processorPermissions(): { collection: string; action: 'create' | 'read' | 'update' | 'delete' }[] {
+  return [
+    ...reads.map((collection) => ({ collection, action: 'read' as const })),
+    ...writes.flatMap((collection) => [
+      { collection, action: 'create' as const },
+      { collection, action: 'update' as const },
+    ]),
+    ...deletes.map((collection) => ({ collection, action: 'delete' as const })),
+  ];
+}
+
+export interface ProcessorAccess {
+  email: string;
+  token: string;
+}
+
+/**
+ * A role without app or admin access, with exactly the permissions above, and one user whose static token the
+ * processor uses. Idempotent: what exists is reused; only a changed token is written again.
+ */
+export async function ensureProcessorAccess(client: AdminClient, access: ProcessorAccess, directusUrl: string): Promise<string[]> {
+  const done: string[] = [];
+  let [policy] = await client.request(readPolicies({ filter: { name: { _eq: PROCESSOR_ROLE } }, fields: ['id'] }));
+  if (!policy) {
+    policy = await client.request(
+      createPolicy({
+        name: PROCESSOR_ROLE,
+        icon: 'precision_manufacturing',
+        description: 'Least privilege for the Pitwall processor: reads race setup, writes timing outputs.',
+        admin_access: false,
+        app_access: false,
+      } as never),
+    );
+    done.push(`create policy ${PROCESSOR_ROLE}`);
+  }
+  const policyId = (policy as { id: string }).id;
+
+  let [role] = await client.request(readRoles({ filter: { name: { _eq: PROCESSOR_ROLE } }, fields: ['id'] }));
+  if (!role) {
+    role = await client.request(
+      createRole({ name: PROCESSOR_ROLE, icon: 'precision_manufacturing', description: 'Pitwall processor service account', policies: { create: [{ policy: policyId }] } } as never),
+    );
+    done.push(`create role ${PROCESSOR_ROLE}`);
+  }
+  const roleId = (role as { id: string }).id;
+
+  const existing = await client.request(readPermissions({ filter: { policy: { _eq: policyId } }, fields: ['collection', 'action'], limit: -1 }));
+  const have = new Set((existing as { collection: string; action: string }[]).map((p) => `${p.collection}:${p.action}`));
+  for (const { collection, action } of processorPermissions()) {
+    if (have.has(`${collection}:${action}`)) continue;
+    await client.request(createPermission({ policy: policyId, collection, action, fields: ['*'], permissions: {}, validation: {} } as never));
+    done.push(`allow ${action} on ${collection}`);
+  }
+
+  const [user] = await client.request(readUsers({ filter: { email: { _eq: access.email } }, fields: ['id'] }));
+  if (!user) {
+    await client.request(
+      createUser({ email: access.email, first_name: 'Pitwall', last_name: 'Processor', role: roleId, token: access.token, status: 'active' } as never),
+    );
+    done.push(`create user ${access.email}`);
+  } else if (!(await tokenBelongsTo(directusUrl, access.token, (user as { id: string }).id))) {
+    // Directus masks tokens on read, so ask Directus who the configured token is instead of comparing.
+    await client.request(updateUser((user as { id: string }).id, { token: access.token, role: roleId, status: 'active' } as never));
+    done.push(`set token of ${access.email}`);
+  }
+  return done;
+}
+
+async function tokenBelongsTo(directusUrl: string, token: string, userId: string): Promise<boolean> {
+  const res = await fetch(`${directusUrl}/users/me?fields=id`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) return false;
+  const body = (await res.json()) as { data?: { id?: string } };
+  return body.data?.id === userId;
+}

@@ -1,0 +1,22 @@
+import type { Knex } from 'knex';
+import * as telemetry from './migrations/001-telemetry.ts';
+
+const migrations: Record<string, Knex.Migration> = {
+  '001-telemetry': telemetry,
+};
+
+/** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
+
+/** Brings the telemetry tables up to date. knex's lock table makes concurrent starts safe. */
+export async function migrateTelemetry(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({
+    migrationSource: source,
+    tableName: 'pitwall_migrations',
+  })) as [number, string[]];
+  return applied;
+}
