@@ -4,6 +4,8 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   setup: { summary: 'migrate telemetry tables, provision Directus schema, processor role and token, demo race', load: () => import('./setup-command.ts') },
   migrate: { summary: 'create or update the telemetry tables (positions, decoded_attributes)', load: () => import('./migrate-command.ts') },
   processor: { summary: 'run the stream processor (consumer group "processor")', load: () => import('./processor-command.ts') },
+  up: { summary: 'bring up the demo stack: Directus with the bundle, setup with the demo race, processor, simulator', load: async () => ({ run: (await import('./stack-command.ts')).up }) },
+  down: { summary: 'stop the demo stack started by "pitwall up"', load: async () => ({ run: (await import('./stack-command.ts')).down }) },
   simulate: { summary: 'write simulated 1 Hz tracker tracks of the demo entries to the telemetry stream', load: () => import('./simulate-command.ts') },
 };
 

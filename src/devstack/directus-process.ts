@@ -96,7 +96,7 @@ export async function bootstrapDirectus(options: DirectusOptions): Promise<void>
 }
 
 /** Starts `directus start` and resolves once /server/health answers. */
-export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000): Promise<RunningDirectus> {
+export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000, { detached = false } = {}): Promise<RunningDirectus> {
   const logFile = join(options.workDir, 'directus.log');
   prepareWorkDir(options.workDir);
   const log = openSync(logFile, 'a');
@@ -104,7 +104,10 @@ export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000
     env: childEnv(directusEnv(options)),
     cwd: options.workDir,
     stdio: ['ignore', log, log],
+    // The demo stack leaves Directus running after `pitwall up` returns.
+    detached,
   });
+  if (detached) child.unref();
   const url = `http://127.0.0.1:${options.port}`;
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));

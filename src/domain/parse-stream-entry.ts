@@ -32,7 +32,9 @@ const positionPayload = z.strictObject({
   speed: z.number().min(0).max(2000),
   satellites: z.number().int().min(0).max(255),
   priority: z.union([z.literal(0), z.literal(1), z.literal(2)]),
-  attributes: z.record(z.string().regex(/^\d{1,5}$/, 'IO ids are decimal strings'), rawIoValue),
+  attributes: z.record(z.string().regex(/^\d{1,5}$/), rawIoValue, {
+    error: (issue) => (issue.code === 'invalid_key' ? 'IO ids are decimal strings' : undefined),
+  }),
 });
 
 const entryFields = z.object({

@@ -28,7 +28,7 @@ export class Processor {
   constructor(private readonly config: ProcessorConfig, private readonly log: Logger) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
     this.redis.on('error', (error) => log.warn({ err: error }, 'redis connection problem'));
-    this.db = connectDb(config.DATABASE_URL, { application: 'pitwall-processor' });
+    this.db = connectDb(config.DATABASE_URL, { application: 'pitwall-processor', log });
     collectDefaultMetrics({ register: this.registry });
     const labels = { stream: config.REDIS_TELEMETRY_STREAM, group: PROCESSOR_GROUP };
     const redis = this.redis;

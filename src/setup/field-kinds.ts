@@ -150,7 +150,7 @@ export const choice = (field: string, choices: Choice[], o: Common = {}): FieldD
     options: { choices: choices.map(({ value, text }) => ({ value, text })) },
     display: 'labels',
     display_options: {
-      showAsDot: true,
+      showAsDot: false,
       choices: choices.map(({ value, text, color }) => ({ value, text, foreground: color ?? null, background: null })),
     },
   }),

@@ -48,7 +48,16 @@ const folder = (collection: string, sort: number, icon: string, note: string): C
 
 function collection(
   name: string,
-  meta: { group: string; sort: number; icon: string; note: string; display_template: string; sort_field?: string; accountability?: 'all' | null },
+  meta: {
+    group: string;
+    sort: number;
+    icon: string;
+    note: string;
+    display_template: string;
+    sort_field?: string;
+    accountability?: 'all' | null;
+    translations?: { language: string; translation: string; singular: string; plural: string }[];
+  },
   parts: (FieldDef | ManyToOne)[],
 ): CollectionDef {
   const fields: FieldDef[] = [uuidPrimaryKey()];
@@ -250,7 +259,7 @@ export const pitwallCollections: CollectionDef[] = [
     text('name', { required: true }),
     manyToOne('model', 'device_models', { required: true, template: '{{name}}', onDelete: 'RESTRICT' }),
   ]),
-  collection('io_mappings', { group: 'pitwall_telemetry', sort: 3, icon: 'tune', note: 'How raw IO elements of a model become named, scaled attributes', display_template: '{{io_id}} → {{attribute}}', sort_field: undefined }, [
+  collection('io_mappings', { group: 'pitwall_telemetry', sort: 3, icon: 'tune', translations: [{ language: 'en-US', translation: 'IO Mappings', singular: 'IO Mapping', plural: 'IO Mappings' }], note: 'How raw IO elements of a model become named, scaled attributes', display_template: '{{io_id}} → {{attribute}}', sort_field: undefined }, [
     manyToOne('model', 'device_models', { required: true, template: '{{name}}', onDelete: 'CASCADE', oneField: 'io_mappings' }),
     integer('io_id', { required: true, min: 0, max: 65535 }),
     text('attribute', { required: true, placeholder: 'external_voltage' }),

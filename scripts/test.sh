@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The one test command: installs or starts what the tests need, type-checks, then runs every suite
+# (unit, integration against Directus 11.17.4, compatibility against Directus 12.4.0). Arguments go to vitest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/prepare.sh
+# shellcheck source=node22.sh
+source scripts/node22.sh
+npx tsc -p tsconfig.json
+npx vitest run "$@"

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import knexFactory from 'knex';
+import { runSetup } from '../setup/setup.ts';
+import { migrateTelemetry } from '../store/migrate.ts';
+import { bootstrapDirectus, repoRoot, startDirectus, type DirectusOptions } from './directus-process.ts';
+
+export interface DemoSettings {
+  dataDir: string;
+  directusPort: number;
+  database: { host: string; port: number; user: string; name: string };
+  adminEmail: string;
+  adminPassword: string;
+  redisUrl: string;
+  stream: string;
+  metricsPort: number;
+}
+
+interface Secrets {
+  secret: string;
+  processorToken: string;
+}
+
+/** Secrets are made once per checkout and kept in the data folder, so restarts keep sessions and tokens valid. */
+function secrets(dataDir: string): Secrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  const made = { secret: randomBytes(32).toString('hex'), processorToken: randomBytes(24).toString('hex') };
+  writeFileSync(file, JSON.stringify(made, null, 2), { mode: 0o600 });
+  return made;
+}
+
+const pidFile = (settings: DemoSettings, name: string) => join(settings.dataDir, `${name}.pid`);
+
+export function runningPid(settings: DemoSettings, name: string): number | null {
+  const file = pidFile(settings, name);
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8'));
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+function startDetached(settings: DemoSettings, name: string, args: string[], env: Record<string, string>): number {
+  const log = openSync(join(settings.dataDir, `${name}.log`), 'a');
+  const child = spawn(join(repoRoot, 'bin/pitwall'), args, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', log, log],
+    detached: true,
+  });
+  child.unref();
+  writeFileSync(pidFile(settings, name), String(child.pid));
+  return child.pid!;
+}
+
+async function ensureDatabase(settings: DemoSettings): Promise<void> {
+  const { host, port, user, name } = settings.database;
+  const admin = knexFactory({ client: 'pg', connection: `postgres://${user}@${host}:${port}/postgres`, pool: { min: 0, max: 1 } });
+  try {
+    const { rows } = await admin.raw('SELECT 1 FROM pg_database WHERE datname = ?', [name]);
+    if (rows.length === 0) await admin.raw('CREATE DATABASE ??', [name]);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Brings up Directus with the bundle, setup with the demo race, the processor and a looping simulator. */
+export async function demoUp(settings: DemoSettings, say: (line: string) => void): Promise<void> {
+  mkdirSync(settings.dataDir, { recursive: true });
+  const { secret, processorToken } = secrets(settings.dataDir);
+  const { host, port, user, name } = settings.database;
+  const databaseUrl = `postgres://${user}@${host}:${port}/${name}`;
+  await ensureDatabase(settings);
+  const db = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+  try {
+    await migrateTelemetry(db);
+    const directusOptions: DirectusOptions = {
+      version: 11,
+      port: settings.directusPort,
+      database: settings.database,
+      admin: { email: settings.adminEmail, password: settings.adminPassword },
+      workDir: join(settings.dataDir, 'directus'),
+      secret,
+    };
+    const directusUrl = `http://127.0.0.1:${settings.directusPort}`;
+    if (runningPid(settings, 'directus')) {
+      say(`Directus is already running on ${directusUrl}`);
+    } else {
+      say('bootstrapping Directus 11.17.4');
+      await bootstrapDirectus(directusOptions);
+      say(`starting Directus on ${directusUrl}`);
+      const directus = await startDirectus(directusOptions, 120_000, { detached: true });
+      writeFileSync(pidFile(settings, 'directus'), String(directus.process.pid));
+    }
+    say('setting up collections, the processor role and the demo race');
+    const done = await runSetup(db, {
+      directusUrl,
+      adminEmail: settings.adminEmail,
+      adminPassword: settings.adminPassword,
+      processorEmail: 'processor@pitwall.example.com',
+      processorToken,
+      demo: true,
+    });
+    say(done.length ? `setup made ${done.length} changes` : 'setup: everything was in place');
+    const common = { DATABASE_URL: databaseUrl, REDIS_URL: settings.redisUrl, REDIS_TELEMETRY_STREAM: settings.stream };
+    if (!runningPid(settings, 'processor')) {
+      startDetached(settings, 'processor', ['processor'], { ...common, METRICS_PORT: String(settings.metricsPort), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
+      say(`processor started (metrics on :${settings.metricsPort})`);
+    }
+    if (!runningPid(settings, 'simulator')) {
+      startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], common);
+      say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+export function demoDown(settings: DemoSettings, say: (line: string) => void): void {
+  for (const name of ['simulator', 'processor', 'directus']) {
+    const pid = runningPid(settings, name);
+    if (!pid) continue;
+    // Each was started as a process-group leader, so its children (Directus workers, tsx) stop with it.
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      process.kill(pid, 'SIGTERM');
+    }
+    say(`stopped ${name} (pid ${pid})`);
+  }
+}

@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { repoRoot } from '../../src/devstack/directus-process.ts';
+import { runCli } from '../support/cli.ts';
+import { freePort, REDIS_URL } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+
+describe('pitwall processor as a process', () => {
+  it.each([
+    [{}, /invalid configuration: DATABASE_URL: is required/],
+    [{ DATABASE_URL: 'mysql://x' }, /invalid configuration: DATABASE_URL: invalid value/],
+    [{ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'localhost:6379' }, /invalid configuration: REDIS_URL: invalid value/],
+    [{ DATABASE_URL: 'postgres://x/y', METRICS_PORT: 'ninety' }, /invalid configuration: METRICS_PORT: invalid value/],
+    [{ DATABASE_URL: 'postgres://x/y', PROCESSOR_BATCH_SIZE: '-5' }, /invalid configuration: PROCESSOR_BATCH_SIZE: invalid value/],
+  ])('refuses to start with %j and names the variable', async (env, message) => {
+    const result = await runCli(['processor'], env);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('logs its stream and group, and serves /healthz and /metrics with consumer lag', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    const port = await freePort();
+    const child = spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.databaseUrl, REDIS_URL, REDIS_TELEMETRY_STREAM: stream, METRICS_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (chunk) => (log += chunk));
+    const redis = new Redis(REDIS_URL);
+    try {
+      const health = await waitFor(async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        return res.ok ? res.json() : undefined;
+      }, { what: 'healthz' });
+      expect(health).toMatchObject({ ok: true, redis: true, postgres: true });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toContain(`pitwall_consumer_lag{stream="${stream}",group="processor"} 0`);
+      expect(metrics).toContain('pitwall_positions_stored_total');
+      const started = log.split('\n').filter(Boolean).map((line) => JSON.parse(line)).find((l) => l.msg === 'processor starting');
+      expect(started).toMatchObject({ stream, group: 'processor', deadLetterStream: `${stream}:dead-letter` });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await redis.del(stream);
+      redis.disconnect();
+    }
+    expect(child.exitCode).toBe(0);
+  });
+});

@@ -1,0 +1,3 @@
+import { directusStack } from './global-setup.ts';
+
+export default directusStack(12);

@@ -1,0 +1,113 @@
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import knexFactory from 'knex';
+import { bootstrapDirectus, startDirectus, type RunningDirectus } from '../../src/devstack/directus-process.ts';
+import { migrateTelemetry } from '../../src/store/migrate.ts';
+import { runSetup } from '../../src/setup/setup.ts';
+
+export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const pgUrl = (database: string) => `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh, empty database on the shared server, for one test run or one test. */
+export async function createScratchDatabase(name: string): Promise<void> {
+  const admin = knexFactory({ client: 'pg', connection: pgUrl('postgres'), pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+    await admin.raw('CREATE DATABASE ??', [name]);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+export async function dropScratchDatabase(name: string): Promise<void> {
+  const admin = knexFactory({ client: 'pg', connection: pgUrl('postgres'), pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+export interface TestStack {
+  version: 11 | 12;
+  directusUrl: string;
+  databaseName: string;
+  databaseUrl: string;
+  adminEmail: string;
+  adminPassword: string;
+  processorEmail: string;
+  processorToken: string;
+  logFile: string;
+}
+
+/**
+ * A real Directus of the given major on a scratch database, with the bundle loaded and setup (demo included) run:
+ * what every integration test talks to. Webhooks to loopback are allowed because test receivers listen there.
+ */
+export async function startTestStack(version: 11 | 12): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
+  const databaseName = `pitwall_test_${version}_${process.pid}`;
+  await createScratchDatabase(databaseName);
+  const db = knexFactory({ client: 'pg', connection: pgUrl(databaseName), pool: { min: 0, max: 2 } });
+  let directus: RunningDirectus | null = null;
+  try {
+    await migrateTelemetry(db);
+    const stack: TestStack = {
+      version,
+      directusUrl: '',
+      databaseName,
+      databaseUrl: pgUrl(databaseName),
+      adminEmail: 'admin@pitwall.example.com',
+      adminPassword: randomBytes(12).toString('hex'),
+      processorEmail: 'processor@pitwall.example.com',
+      processorToken: randomBytes(24).toString('hex'),
+      logFile: '',
+    };
+    const options = {
+      version,
+      port: await freePort(),
+      database: { ...PG, name: databaseName },
+      admin: { email: stack.adminEmail, password: stack.adminPassword },
+      workDir: `/tmp/pitwall-test-directus-${version}-${process.pid}`,
+      secret: randomBytes(32).toString('hex'),
+      env: { IMPORT_IP_DENY_LIST: '169.254.169.254', RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
+    };
+    await bootstrapDirectus(options);
+    directus = await startDirectus(options);
+    stack.directusUrl = directus.url;
+    stack.logFile = directus.logFile;
+    await runSetup(db, {
+      directusUrl: stack.directusUrl,
+      adminEmail: stack.adminEmail,
+      adminPassword: stack.adminPassword,
+      processorEmail: stack.processorEmail,
+      processorToken: stack.processorToken,
+      demo: true,
+    });
+    const running = directus;
+    return {
+      stack,
+      stop: async () => {
+        await running.stop();
+        await dropScratchDatabase(databaseName);
+      },
+    };
+  } catch (error) {
+    await directus?.stop();
+    throw error;
+  } finally {
+    await db.destroy();
+  }
+}

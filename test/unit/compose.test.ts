@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { repoRoot } from '../../src/devstack/directus-process.ts';
+
+// Docker does not run on this machine: the compose file is checked by reading it as Compose would.
+const compose = parse(readFileSync(join(repoRoot, 'directus-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, any>;
+  volumes: Record<string, unknown>;
+};
+const services = compose.services;
+const pitwallServices = ['setup', 'processor', 'gateway', 'exporter'];
+const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+
+describe('directus-compose.yml', () => {
+  it('has PostGIS, Redis, Directus and every Pitwall service', () => {
+    expect(Object.keys(services).sort()).toEqual(['directus', 'exporter', 'gateway', 'postgis', 'processor', 'redis', 'setup']);
+  });
+
+  it('runs the Directus version the platform uses, the one the tests use too', () => {
+    expect(services.directus.image).toBe('directus/directus:11.17.4');
+    expect(rootPackage.devDependencies.directus).toBe('11.17.4');
+  });
+
+  it('mounts the built bundle and makes a broken extension fail loudly', () => {
+    expect(services.directus.volumes).toContain('./extensions/pitwall:/directus/extensions/pitwall:ro');
+    expect(services.directus.environment).toMatchObject({ EXTENSIONS_PATH: '/directus/extensions', EXTENSIONS_MUST_LOAD: 'true' });
+    expect(services.directus.ports).toEqual(['8055:8055']);
+    expect(services.directus.environment.IMPORT_IP_DENY_LIST).toBeUndefined();
+  });
+
+  it('uses PostGIS and a Redis that persists to a volume', () => {
+    expect(services.postgis.image).toMatch(/^postgis\/postgis:15-/);
+    expect(services.redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(services.redis.volumes).toEqual(['redis-data:/data']);
+    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(['postgis-data', 'redis-data']));
+  });
+
+  it('gives every Pitwall service the same REDIS_TELEMETRY_STREAM, Redis and database', () => {
+    const values = (key: string) => new Set(pitwallServices.map((name) => services[name].environment[key]));
+    expect(values('REDIS_TELEMETRY_STREAM')).toEqual(new Set(['${REDIS_TELEMETRY_STREAM:-telemetry:teltonika}']));
+    expect(values('REDIS_URL')).toEqual(new Set(['redis://redis:6379']));
+    expect(values('DATABASE_URL').size).toBe(1);
+  });
+
+  it('health-checks every long-running service', () => {
+    for (const name of ['postgis', 'redis', 'directus', 'processor', 'gateway', 'exporter']) {
+      expect(services[name].healthcheck?.test, name).toBeDefined();
+    }
+    expect(services.processor.healthcheck.test.join(' ')).toContain('9464/healthz');
+  });
+
+  it('starts the processor only after setup succeeded, with the processor token, never an admin token', () => {
+    expect(services.processor.depends_on.setup).toEqual({ condition: 'service_completed_successfully' });
+    expect(services.processor.environment.DIRECTUS_TOKEN).toBe('${PITWALL_PROCESSOR_TOKEN:?set PITWALL_PROCESSOR_TOKEN}');
+    for (const name of ['processor', 'gateway', 'exporter']) {
+      expect(Object.keys(services[name].environment).filter((k) => /ADMIN/.test(k)), name).toEqual([]);
+    }
+  });
+
+  it('publishes the ports of CONTRACTS (Directus 8055, the live gateway) and serves metrics on METRICS_PORT', () => {
+    expect(services.gateway.ports).toEqual(['8090:8090']);
+    expect(services.gateway.environment.LIVE_WS_PORT).toBe('8090');
+    const metricsPorts = ['processor', 'gateway', 'exporter'].map((name) => services[name].environment.METRICS_PORT);
+    expect(new Set(metricsPorts).size).toBe(3);
+  });
+
+  it('builds Pitwall processes from the repository image', () => {
+    for (const name of pitwallServices) {
+      expect(services[name].build, name).toBe('.');
+      expect(services[name].command, name).toEqual([name]);
+    }
+  });
+});

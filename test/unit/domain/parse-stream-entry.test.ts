@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { parseStreamEntry } from '../../../src/domain/parse-stream-entry.ts';
+
+const payload = {
+  device_id: '350936080010018',
+  timestamp: '2026-03-01T08:00:01.250Z',
+  latitude: 31.43,
+  longitude: -4.23,
+  altitude: 760.5,
+  angle: 96,
+  speed: 87,
+  satellites: 11,
+  priority: 0,
+  attributes: { '239': 1, '72': 4294967244, '16': { __bigint: '18446744073709551615' }, '78': { __buffer_b64: 'AZo/IQAAAGU=' } },
+};
+const entry = (overrides: Record<string, unknown> = {}, payloadOverrides: Record<string, unknown> = {}) => ({
+  ts: payload.timestamp,
+  device_id: payload.device_id,
+  codec: '8E',
+  payload: JSON.stringify({ ...payload, ...payloadOverrides }),
+  ...overrides,
+}) as Record<string, string>;
+
+describe('parseStreamEntry', () => {
+  it('turns a well-formed entry into a Position with epoch-millisecond time', () => {
+    const result = parseStreamEntry(entry());
+    expect(result).toEqual({
+      ok: true,
+      position: {
+        deviceId: '350936080010018',
+        ts: Date.UTC(2026, 2, 1, 8, 0, 1, 250),
+        latitude: 31.43,
+        longitude: -4.23,
+        altitude: 760.5,
+        angle: 96,
+        speed: 87,
+        satellites: 11,
+        priority: 0,
+        attributes: payload.attributes,
+        codec: '8E',
+      },
+    });
+  });
+
+  it('keeps 64-bit values as decimal strings, never as lossy numbers', () => {
+    const result = parseStreamEntry(entry());
+    expect(result.ok && result.position.attributes['16']).toEqual({ __bigint: '18446744073709551615' });
+  });
+
+  it('accepts times with an offset and every codec of the contract', () => {
+    for (const codec of ['8', '8E', '16']) {
+      const result = parseStreamEntry(entry({ codec, ts: '2026-03-01T09:00:01.250+01:00' }, { timestamp: '2026-03-01T09:00:01.250+01:00' }));
+      expect(result.ok && result.position.ts).toBe(Date.UTC(2026, 2, 1, 8, 0, 1, 250));
+    }
+  });
+
+  it.each([
+    ['a missing field', { payload: undefined }, {}, 'payload: '],
+    ['an unknown codec', { codec: '12' }, {}, 'codec: '],
+    ['a time without a zone', { ts: '2026-03-01T08:00:01' }, {}, 'ts: expected an ISO-8601 time with a zone'],
+    ['payload that is not JSON', { payload: '{"device_id":' }, {}, 'payload: not JSON'],
+    ['latitude out of range', {}, { latitude: 91 }, 'payload.latitude: '],
+    ['longitude out of range', {}, { longitude: -180.5 }, 'payload.longitude: '],
+    ['a string speed', {}, { speed: '87' }, 'payload.speed: '],
+    ['a negative speed', {}, { speed: -1 }, 'payload.speed: '],
+    ['fractional satellites', {}, { satellites: 7.5 }, 'payload.satellites: '],
+    ['an unknown priority', {}, { priority: 3 }, 'payload.priority: '],
+    ['an impossible date', {}, { timestamp: '2026-02-30T25:00:00.000Z' }, 'payload.timestamp: '],
+    ['a non-numeric IO id', {}, { attributes: { speed: 1 } }, 'payload.attributes.speed: IO ids are decimal strings'],
+    ['a bigint that is not an integer', {}, { attributes: { '16': { __bigint: '1e5' } } }, 'payload.attributes.16.__bigint: expected a decimal integer string'],
+    ['a buffer that is not base64', {}, { attributes: { '78': { __buffer_b64: '***' } } }, 'payload.attributes.78.__buffer_b64: '],
+    ['an unexpected field in the payload', {}, { odometer: 5 }, 'payload: '],
+    ['a missing payload field', {}, { satellites: undefined }, 'payload.satellites: '],
+  ])('rejects %s with a reason naming the field', (_name, overrides, payloadOverrides, reason) => {
+    const fields = entry(overrides, payloadOverrides);
+    for (const [key, value] of Object.entries(overrides)) if (value === undefined) delete fields[key];
+    const result = parseStreamEntry(fields);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.reason).toContain(reason);
+  });
+
+  it('rejects an entry whose device_id field disagrees with its payload', () => {
+    const result = parseStreamEntry(entry({ device_id: '350936080010026' }));
+    expect(result).toEqual({ ok: false, reason: 'device_id: field "350936080010026" differs from payload.device_id "350936080010018"' });
+  });
+
+  it('does not mutate its input', () => {
+    const fields = entry();
+    const copy = structuredClone(fields);
+    parseStreamEntry(fields);
+    expect(fields).toEqual(copy);
+  });
+});
