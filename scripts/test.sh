@@ -8,4 +8,12 @@ bash scripts/prepare.sh
 # shellcheck source=node22.sh
 source scripts/node22.sh
 npx tsc -p tsconfig.json
-npx vitest run "$@"
+mkdir -p artifacts
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=artifacts/vitest.json "$@" || status=$?
+# The plain closing line CI reads, whatever the runner printed above it.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("artifacts/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit "$status"

@@ -17,7 +17,7 @@ describe('the demo race in the Directus admin app', () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await loginToDirectus(page, stack);
     await page.goto(`${stack.directusUrl}/admin/content/entries`);
-    await expect.poll(() => page.getByText('Laurent / Petit').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByText('Al-Rajhi / Gottschalk').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     for (const folder of ['Pitwall Race Setup', 'Pitwall Timing', 'Pitwall Telemetry', 'Pitwall System', 'IO Mappings']) {
       await expect.poll(() => page.getByText(folder, { exact: true }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
     }

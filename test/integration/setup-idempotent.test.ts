@@ -1,5 +1,5 @@
-import { createCollection, createField, createItem, deleteField, readCollection, readItem, updateCollection, updateItem } from '@directus/sdk';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { createCollection, createField, createItem, deleteCollection, deleteField, readCollection, readItem, updateCollection, updateItem } from '@directus/sdk';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries } from '../../src/demo/demo-race.ts';
 import { pitwallCollections } from '../../src/setup/pitwall-schema.ts';
 import { admin, adminToken, call } from '../support/directus-client.ts';
@@ -38,6 +38,15 @@ describe('pitwall setup run again', () => {
     await client.request(createItem('admin_notes', { body: 'call the marshal at WP2' } as never));
     await client.request(updateItem('entries', demoEntries[0]!.id, { name: 'Renamed by a timekeeper' } as never));
     await client.request(updateCollection('events', { meta: { display_template: '{{name}} ({{slug}})' } } as never));
+  });
+
+  // Other test files share this Directus: put back what this one changed.
+  afterAll(async () => {
+    const client = await admin(stack);
+    await client.request(updateItem('entries', demoEntries[0]!.id, { name: demoEntries[0]!.name } as never));
+    await client.request(updateCollection('events', { meta: { display_template: '{{name}}' } } as never));
+    await client.request(deleteField('events', 'sponsor'));
+    await client.request(deleteCollection('admin_notes'));
   });
 
   it('changes nothing and loses nothing the admin added', async () => {
