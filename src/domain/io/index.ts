@@ -1,0 +1,7 @@
+export type { DecodedValue, IoMapping } from './io-mapping.ts';
+export { IoDecodeError } from './io-decode-error.ts';
+export { IoEncodeError } from './io-encode-error.ts';
+export { decodeIoValue } from './decode-io-value.ts';
+export { encodeIoValue } from './encode-io-value.ts';
+export { decodeAttributes } from './decode-attributes.ts';
+export { mappingVersion } from './mapping-version.ts';

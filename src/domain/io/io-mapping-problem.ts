@@ -1,0 +1,40 @@
+import type { IoMapping } from './io-mapping.ts';
+
+const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean', 'hex', 'ascii']);
+
+/**
+ * What is wrong with a mapping row, or null when it can be used. Rows come from the database (edited by hand in
+ * Directus), so they are checked at every use; decode and encode each throw their own error class with this text.
+ */
+export function ioMappingProblem(mapping: IoMapping): string | null {
+  const { valueType, byteSize, multiplier, offset, invalidValues } = mapping;
+  if (!VALUE_TYPES.has(valueType)) return `valueType ${JSON.stringify(valueType)} is not one of unsigned, signed, boolean, hex, ascii`;
+  if (!Number.isInteger(byteSize) || byteSize < 1 || byteSize > 255) return `byteSize must be an integer in 1..255, got ${byteSize}`;
+  // Scaling only applies to numeric readings, so a stray multiplier on a boolean row does not block it.
+  if (valueType === 'unsigned' || valueType === 'signed') {
+    if (!Number.isFinite(multiplier)) return `multiplier must be a finite number, got ${multiplier}`;
+    if (!Number.isFinite(offset)) return `offset must be a finite number, got ${offset}`;
+  }
+  for (const entry of invalidValues ?? []) {
+    const problem = invalidValueProblem(entry, mapping);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+function invalidValueProblem(entry: unknown, { valueType, byteSize }: IoMapping): string | null {
+  if (typeof entry === 'number') {
+    // Invalid values are raw wire values; -1 on a signed row must be written as its unsigned form (65535 on 2 bytes).
+    if (!Number.isSafeInteger(entry) || entry < 0) {
+      return `invalidValues entry ${entry} is not a raw value: write a non-negative safe integer, or a decimal string for 64-bit values`;
+    }
+    return null;
+  }
+  if (typeof entry !== 'string') return `invalidValues entry ${JSON.stringify(entry)} is neither a number nor a string`;
+  if (valueType === 'hex') {
+    const hex = new RegExp(`^[0-9a-fA-F]{${2 * byteSize}}$`);
+    return hex.test(entry) ? null : `invalidValues entry "${entry}" is not ${2 * byteSize} hex digits (byteSize ${byteSize})`;
+  }
+  if (valueType === 'ascii') return null;
+  return /^\d+$/.test(entry) ? null : `invalidValues entry "${entry}" is not a non-negative decimal integer`;
+}

@@ -1,0 +1,16 @@
+import type { GeofenceEvent } from '../geofence/geofence-event.ts';
+import { progressKey } from './device-state.ts';
+import type { Draft } from './draft.ts';
+import { entryAt, type PipelineContext } from './pipeline-context.ts';
+
+type WaypointPassed = Extract<GeofenceEvent, { type: 'waypoint.passed' }>;
+
+/** A waypoint counts once, while its stage runs for the entry. */
+export function applyWaypoint(draft: Draft, event: WaypointPassed, context: PipelineContext): void {
+  const assignment = entryAt(context, event.at);
+  if (!assignment) return;
+  const key = progressKey(assignment.entryId, event.stageId);
+  const progress = draft.progress[key];
+  if (progress?.status !== 'running' || progress.waypoints[event.waypointId] !== undefined) return;
+  draft.progress[key] = { ...progress, waypoints: { ...progress.waypoints, [event.waypointId]: event.at } };
+}

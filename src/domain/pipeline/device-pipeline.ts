@@ -1,0 +1,156 @@
+import type { Fix } from '../course.ts';
+import { initialDeviceState, type DeviceState } from './device-state.ts';
+import { factKey, type AnomalyFact, type Fact } from './facts.ts';
+import { entryAt, type PipelineContext } from './pipeline-context.ts';
+import { stepDevice } from './step-device.ts';
+import { tickDevice } from './tick-device.ts';
+
+/** What changed in a device's facts: upsert these, delete those keys. */
+export interface FactChanges {
+  upserts: Fact[];
+  retractions: string[];
+}
+
+/** A fix, or a tick that changed something, with the state before it, so the window can be evaluated again. */
+type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: number });
+
+const noChanges = (): FactChanges => ({ upserts: [], retractions: [] });
+
+/** Facts that can change after the late window only through their key (results, penalties) are kept longer. */
+function prunable(fact: Fact, before: number): boolean {
+  if (fact.type === 'crossing') return fact.crossedAt < before;
+  if (fact.type === 'anomaly') return (fact.endedAt ?? fact.startedAt) < before && fact.endedAt !== null;
+  return false;
+}
+
+/**
+ * One device's racing pipeline: ordered fixes in, fact changes out. Fixes arriving late but within the window are
+ * put back in order and the window after them is evaluated again from the state before them, so the outputs are
+ * the same as if the fixes had arrived in order (peers drop such fixes). Older fixes are reported as late data.
+ */
+export class DevicePipeline {
+  private history: Evaluated[] = [];
+
+  constructor(
+    private context: PipelineContext,
+    private current: DeviceState = initialDeviceState(context.deviceId),
+  ) {}
+
+  get state(): DeviceState {
+    return this.current;
+  }
+
+  /** Reference data changed (geofences, entries, formulas): later fixes use the new context. */
+  setContext(context: PipelineContext): void {
+    this.context = context;
+  }
+
+  push(fix: Fix): FactChanges {
+    const newest = this.newestFix();
+    if (newest === null || fix.ts > newest) return this.append(fix);
+    if (fix.ts === newest || this.history.some((h) => 'fix' in h && h.fix.ts === fix.ts)) return noChanges(); // a resent packet
+    // The history reaches back past newest - window (see forget), so any fix within the window has its place in it.
+    if (this.history.length > 0 && fix.ts >= newest - this.context.options.lateWindowMs) return this.reevaluate(fix, newest);
+    return this.reportLate(fix, newest, false);
+  }
+
+  pushAll(fixes: readonly Fix[]): FactChanges {
+    const merged = new Map<string, Fact>();
+    const retracted = new Set<string>();
+    for (const fix of fixes) {
+      const { upserts, retractions } = this.push(fix);
+      for (const key of retractions) {
+        merged.delete(key);
+        retracted.add(key);
+      }
+      for (const fact of upserts) {
+        merged.set(fact.key, fact);
+        retracted.delete(fact.key);
+      }
+    }
+    return { upserts: [...merged.values()], retractions: [...retracted] };
+  }
+
+  /** Decisions that depend on the clock alone (DNF at stage close, an open signal loss); `now` is the caller's. */
+  tick(now: number): FactChanges {
+    const before = this.current;
+    const { state, changed } = tickDevice(before, now, this.context);
+    if (changed.length === 0) return noChanges();
+    this.history.push({ at: now, now, before });
+    this.current = state;
+    return { upserts: changed.map((key) => state.facts[key]!), retractions: [] };
+  }
+
+  private newestFix(): number | null {
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const h = this.history[i]!;
+      if ('fix' in h) return h.fix.ts;
+    }
+    return this.current.last?.ts ?? null;
+  }
+
+  private append(fix: Fix): FactChanges {
+    const before = this.current;
+    const { state, changed } = stepDevice(before, fix, this.context);
+    this.history.push({ at: fix.ts, fix, before });
+    this.current = state;
+    this.forget(fix.ts);
+    return { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: [] };
+  }
+
+  /** Puts the late fix in its place and evaluates everything after it again, from the state before it. */
+  private reevaluate(fix: Fix, newest: number): FactChanges {
+    const at = this.history.findIndex((h) => h.at > fix.ts);
+    const replay: Evaluated[] = [{ at: fix.ts, fix, before: this.current }, ...this.history.slice(at)];
+    const old = this.current.facts;
+    this.current = this.history[at]!.before;
+    this.history = this.history.slice(0, at);
+    for (const entry of replay) {
+      const before = this.current;
+      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context).state : tickDevice(before, entry.now, this.context).state;
+      this.history.push({ ...entry, before });
+    }
+    // Late-data reports are about arrival, not about the track: they survive the re-evaluation as they were.
+    const carried = Object.values(old).filter((f) => f.type === 'anomaly' && f.kind === 'late_data');
+    this.current = { ...this.current, facts: { ...this.current.facts, ...Object.fromEntries(carried.map((f) => [f.key, f])) } };
+    this.reportLate(fix, newest, true);
+    const upserts: Fact[] = [];
+    const retractions: string[] = [];
+    for (const [key, fact] of Object.entries(this.current.facts)) {
+      if (JSON.stringify(old[key]) !== JSON.stringify(fact)) upserts.push(fact);
+    }
+    for (const key of Object.keys(old)) if (!(key in this.current.facts)) retractions.push(key);
+    this.forget(newest);
+    return { upserts, retractions };
+  }
+
+  private reportLate(fix: Fix, newest: number, reevaluated: boolean): FactChanges {
+    const assignment = entryAt(this.context, fix.ts);
+    const anomaly: AnomalyFact = {
+      type: 'anomaly',
+      key: factKey.anomaly(this.context.deviceId, 'late_data', String(fix.ts)),
+      kind: 'late_data',
+      severity: reevaluated ? 'info' : 'warning',
+      entryId: assignment?.entryId ?? null,
+      stageId: null,
+      deviceId: this.context.deviceId,
+      startedAt: fix.ts,
+      endedAt: null,
+      details: { delay_ms: newest - fix.ts, reevaluated, window_ms: this.context.options.lateWindowMs },
+    };
+    this.current = { ...this.current, facts: { ...this.current.facts, [anomaly.key]: anomaly } };
+    return { upserts: [anomaly], retractions: [] };
+  }
+
+  /** Keeps only what re-evaluation can reach: the window of fixes, and facts that may still change. */
+  private forget(newest: number): void {
+    const window = this.context.options.lateWindowMs;
+    const keepFrom = this.history.findIndex((h) => h.at >= newest - window);
+    if (keepFrom > 0) this.history = this.history.slice(keepFrom - 1);
+    const stale = Object.values(this.current.facts).filter((f) => prunable(f, newest - 2 * window));
+    if (stale.length === 0) return;
+    const facts = { ...this.current.facts };
+    for (const fact of stale) delete facts[fact.key];
+    this.current = { ...this.current, facts };
+  }
+}

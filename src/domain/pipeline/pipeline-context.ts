@@ -1,0 +1,48 @@
+import type { Course } from '../course.ts';
+import type { GeofenceIndex } from '../geofence/index.ts';
+import type { SpeedingParams } from '../penalties/penalty-formula.ts';
+
+/** One row of entry_devices for this device: which entry carried it, and when. */
+export interface EntryAssignment {
+  entryId: string;
+  eventId: string;
+  validFrom: number | null;
+  validTo: number | null;
+}
+
+export interface PipelineOptions {
+  /** A second crossing of the same gate within this time is the same passage (GPS jitter around the line). */
+  debounceMs: number;
+  /** No fix for longer than this while a stage is running is a signal loss. */
+  signalLossMs: number;
+  /** Faster than this between two fixes is not a car: the fix is flagged as a position jump. */
+  maxSpeedKmh: number;
+  /** Fixes up to this much older than the newest are put back in order and their window re-evaluated. */
+  lateWindowMs: number;
+}
+
+export const defaultPipelineOptions: PipelineOptions = {
+  debounceMs: 30_000,
+  signalLossMs: 60_000,
+  maxSpeedKmh: 400,
+  lateWindowMs: 120_000,
+};
+
+/** What a device's pipeline reads but never changes: the race setup and the device's assignments. */
+export interface PipelineContext {
+  deviceId: string;
+  course: Course;
+  index: GeofenceIndex;
+  assignments: readonly EntryAssignment[];
+  /** Speeding formula per event id; events without one use the default. */
+  speeding: ReadonlyMap<string, SpeedingParams>;
+  options: PipelineOptions;
+}
+
+/** The entry that carried the device at a time, by the assignment's validity window (bounds inclusive-exclusive). */
+export function entryAt(context: PipelineContext, at: number): EntryAssignment | null {
+  for (const a of context.assignments) {
+    if ((a.validFrom === null || at >= a.validFrom) && (a.validTo === null || at < a.validTo)) return a;
+  }
+  return null;
+}

@@ -1,0 +1,32 @@
+import type { StageProgress } from './device-state.ts';
+import type { Draft } from './draft.ts';
+import { factKey, type StageResultFact } from './facts.ts';
+
+/** Penalties of one entry in one stage, from the facts the draft holds. */
+function penaltyTotal(draft: Draft, entryId: string, stageId: string): number {
+  let total = 0;
+  const prefix = `penalty:${entryId}:${stageId}:`;
+  for (const [key, fact] of Object.entries(draft.facts)) {
+    if (fact.type === 'penalty' && key.startsWith(prefix)) total += fact.amountMs;
+  }
+  return total;
+}
+
+/** The stage_result fact of a progress, with elapsed, penalty and total times as the contract defines them. */
+export function writeStageResult(draft: Draft, progress: StageProgress): void {
+  const penaltyMs = penaltyTotal(draft, progress.entryId, progress.stageId);
+  const elapsedMs = progress.finishedAt === null ? null : progress.finishedAt - progress.startedAt;
+  const fact: StageResultFact = {
+    type: 'stage_result',
+    key: factKey.stageResult(progress.entryId, progress.stageId),
+    entryId: progress.entryId,
+    stageId: progress.stageId,
+    status: progress.status,
+    startedAt: progress.startedAt,
+    finishedAt: progress.finishedAt,
+    elapsedMs,
+    penaltyMs,
+    totalMs: elapsedMs === null || progress.status !== 'finished' ? null : elapsedMs + penaltyMs,
+  };
+  draft.setFact(fact);
+}

@@ -1,0 +1,121 @@
+import type { Fix } from '../course.ts';
+import { fixDistanceM, impliedSpeedKmh } from '../anomalies/implied-speed.ts';
+import { segmentEvents, zonesContaining } from '../geofence/index.ts';
+import type { DeviceState } from './device-state.ts';
+import { applyGateCrossing } from './apply-gate-crossing.ts';
+import { applyWaypoint } from './apply-waypoint.ts';
+import { Draft } from './draft.ts';
+import { factKey } from './facts.ts';
+import { entryAt, type PipelineContext } from './pipeline-context.ts';
+import { accrueSpeedExposure, closeSpeedZoneVisit, openSpeedZoneVisit } from './speed-zones.ts';
+
+export interface StepResult {
+  state: DeviceState;
+  /** Keys of the facts this step created or changed. */
+  changed: string[];
+}
+
+function runningEntryStage(draft: Draft, context: PipelineContext, at: number): { entryId: string; stageId: string } | null {
+  const assignment = entryAt(context, at);
+  if (!assignment) return null;
+  return Object.values(draft.progress).find((p) => p.entryId === assignment.entryId && p.status === 'running') ?? null;
+}
+
+/**
+ * A fix that implies an impossible speed is reported and kept aside rather than evaluated. If the next fix agrees
+ * with it rather than with the last good fix, the device really moved (or the earlier fix was the bad one), and
+ * evaluation resumes from it without crossing the gap.
+ */
+function screenJump(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext): Fix | null {
+  const speed = impliedSpeedKmh(prev, fix);
+  if (speed <= context.options.maxSpeedKmh) {
+    draft.suspect = null;
+    return prev;
+  }
+  if (draft.suspect && impliedSpeedKmh(draft.suspect, fix) <= context.options.maxSpeedKmh) {
+    const resumed = draft.suspect;
+    draft.suspect = null;
+    draft.insideZones = new Set(zonesContaining(context.index, resumed));
+    return resumed;
+  }
+  const running = runningEntryStage(draft, context, fix.ts);
+  draft.setFact({
+    type: 'anomaly',
+    key: factKey.anomaly(context.deviceId, 'position_jump', String(fix.ts)),
+    kind: 'position_jump',
+    severity: 'warning',
+    entryId: entryAt(context, fix.ts)?.entryId ?? null,
+    stageId: running?.stageId ?? null,
+    deviceId: context.deviceId,
+    startedAt: fix.ts,
+    endedAt: null,
+    details: { from_ts: prev.ts, distance_m: Math.round(fixDistanceM(prev, fix)), implied_speed_kmh: Math.round(speed), lat: fix.lat, lon: fix.lon },
+  });
+  draft.suspect = fix;
+  return null;
+}
+
+function reportSignalLoss(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext): void {
+  if (fix.ts - prev.ts <= context.options.signalLossMs) return;
+  const running = runningEntryStage(draft, context, prev.ts);
+  if (!running) return;
+  draft.setFact({
+    type: 'anomaly',
+    key: factKey.anomaly(context.deviceId, 'signal_loss', String(prev.ts)),
+    kind: 'signal_loss',
+    severity: 'warning',
+    entryId: running.entryId,
+    stageId: running.stageId,
+    deviceId: context.deviceId,
+    startedAt: prev.ts,
+    endedAt: fix.ts,
+    details: { gap_ms: fix.ts - prev.ts, lat: prev.lat, lon: prev.lon },
+  });
+  draft.openSignalLossFrom = null;
+}
+
+/** Evaluates one fix that is newer than every fix evaluated before it. */
+export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContext): StepResult {
+  const draft = new Draft(state);
+  const last = draft.last;
+  if (last === null) {
+    draft.last = fix;
+    draft.insideZones = new Set(zonesContaining(context.index, fix));
+    for (const zoneId of draft.insideZones) openSpeedZoneVisit(draft, zoneId, fix.ts, context);
+    return { state: draft.finish(), changed: [...draft.changed] };
+  }
+  if (fix.ts <= last.ts) throw new RangeError(`stepDevice needs fixes in time order: ${fix.ts} is not after ${last.ts}`);
+  const prev = screenJump(draft, last, fix, context);
+  if (prev === null) return { state: draft.finish(), changed: [...draft.changed] };
+
+  reportSignalLoss(draft, prev, fix, context);
+  const segmentM = fixDistanceM(prev, fix);
+  let cursor = prev.ts;
+  for (const event of segmentEvents(context.index, prev, fix, draft.insideZones)) {
+    accrueSpeedExposure(draft, prev, fix, cursor, event.at, segmentM, context);
+    cursor = event.at;
+    switch (event.type) {
+      case 'gate.crossed':
+        applyGateCrossing(draft, event, context);
+        break;
+      case 'waypoint.passed':
+        applyWaypoint(draft, event, context);
+        break;
+      case 'zone.entered':
+        draft.insideZones.add(event.zoneId);
+        openSpeedZoneVisit(draft, event.zoneId, event.at, context);
+        break;
+      case 'zone.exited':
+        draft.insideZones.delete(event.zoneId);
+        closeSpeedZoneVisit(draft, event.zoneId, event.at, context);
+        break;
+      default: {
+        const never: never = event;
+        throw new Error(`unknown geofence event ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  accrueSpeedExposure(draft, prev, fix, cursor, fix.ts, segmentM, context);
+  draft.last = fix;
+  return { state: draft.finish(), changed: [...draft.changed] };
+}

@@ -1,0 +1,181 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DevicePipeline } from '../../../../src/domain/pipeline/device-pipeline.ts';
+import type { Fact } from '../../../../src/domain/pipeline/facts.ts';
+import { along, T0, testContext, testCourse, timeAt, track } from './fixtures.ts';
+
+const of = <T extends Fact['type']>(facts: Iterable<Fact>, type: T) => [...facts].filter((f): f is Extract<Fact, { type: T }> => f.type === type);
+const run = (fixes = track(), context = testContext()) => {
+  const pipeline = new DevicePipeline(context);
+  pipeline.pushAll(fixes);
+  return pipeline;
+};
+const trackFacts = (pipeline: DevicePipeline) =>
+  Object.values(pipeline.state.facts)
+    .filter((f) => !(f.type === 'anomaly' && f.kind === 'late_data'))
+    .sort((a, b) => a.key.localeCompare(b.key));
+
+describe('DevicePipeline on a clean run', () => {
+  const pipeline = run(track({ speedKmh: 72, zoneKmh: 72 }));
+  const facts = Object.values(pipeline.state.facts);
+
+  it('records start, split and finish at interpolated times within 5 ms of the truth', () => {
+    const crossings = of(facts, 'crossing').sort((a, b) => a.crossedAt - b.crossedAt);
+    expect(crossings.map((c) => c.kind)).toEqual(['start', 'split', 'finish']);
+    const truth = [100, 500, 1000].map((m) => timeAt(m));
+    crossings.forEach((c, i) => expect(Math.abs(c.crossedAt - truth[i]!)).toBeLessThanOrEqual(5));
+    expect(crossings[0]).toMatchObject({ entryId: 'entry-1', stageId: 'stage-1', gateId: 'start', deviceId: '350936080010018', speedKmh: 72 });
+  });
+
+  it('finishes the stage with elapsed = finish - start and total = elapsed + penalties', () => {
+    const [result] = of(facts, 'stage_result');
+    const crossings = of(facts, 'crossing');
+    const start = crossings.find((c) => c.kind === 'start')!.crossedAt;
+    const finish = crossings.find((c) => c.kind === 'finish')!.crossedAt;
+    expect(result).toMatchObject({ status: 'finished', startedAt: start, finishedAt: finish, elapsedMs: finish - start });
+    expect(result!.totalMs).toBe(result!.elapsedMs! + result!.penaltyMs);
+    expect(Math.abs(result!.elapsedMs! - 45_000)).toBeLessThanOrEqual(10); // 900 m at 20 m/s
+  });
+
+  it('charges speeding through the village by the formula brackets and reports it', () => {
+    // 72 km/h in a 50 zone is 22 over: the 20+ bracket, 3 s per second over, for the 100 m (5 s) inside.
+    const [penalty] = of(facts, 'penalty');
+    expect(penalty).toMatchObject({ kind: 'speeding', stageId: 'stage-1' });
+    expect(Math.abs(penalty!.amountMs - 15_000)).toBeLessThanOrEqual(20);
+    const [anomaly] = of(facts, 'anomaly');
+    expect(anomaly).toMatchObject({ kind: 'speeding', severity: 'critical', entryId: 'entry-1' });
+    expect(anomaly!.details).toMatchObject({ limit_kmh: 50, max_speed_kmh: 72 });
+    expect(Math.abs((anomaly!.details.over_ms as number) - 5000)).toBeLessThanOrEqual(5);
+    expect(of(facts, 'stage_result')[0]!.penaltyMs).toBe(penalty!.amountMs);
+  });
+});
+
+describe('DevicePipeline rules', () => {
+  it('a car keeping the limit in the village owes nothing', () => {
+    const facts = Object.values(run(track({ zoneKmh: 45 })).state.facts);
+    expect(of(facts, 'penalty')).toEqual([]);
+    expect(of(facts, 'anomaly')).toEqual([]);
+  });
+
+  it('a missed waypoint costs its penalty at the finish and raises an anomaly', () => {
+    const facts = Object.values(run(track({ zoneKmh: 45 }), testContext(testCourse({ waypointNorth: 200 }))).state.facts);
+    expect(of(facts, 'penalty')).toEqual([expect.objectContaining({ kind: 'missed_waypoint', amountMs: 300_000 })]);
+    expect(of(facts, 'anomaly')).toEqual([expect.objectContaining({ kind: 'missed_waypoint', severity: 'warning' })]);
+    const [result] = of(facts, 'stage_result');
+    expect(result!.totalMs).toBe(result!.elapsedMs! + 300_000);
+  });
+
+  it('ignores a car driving back through the start line', () => {
+    const backwards = track({ zoneKmh: 45 }).reverse().map((f, i) => ({ ...f, ts: T0 + i * 1000 }));
+    const facts = Object.values(run(backwards).state.facts);
+    expect(of(facts, 'crossing')).toEqual([]);
+    expect(of(facts, 'stage_result')).toEqual([]);
+  });
+
+  it('counts a crossing once when GPS jitter takes the car back and forth over the line', () => {
+    const base = track({ zoneKmh: 45 });
+    const jitter = [...base.slice(0, 6), { ...base[6]!, lon: along(95)[0] }, ...base.slice(7)];
+    const facts = Object.values(run(jitter).state.facts);
+    expect(of(facts, 'crossing').filter((c) => c.kind === 'start')).toHaveLength(1);
+  });
+
+  it('reports a signal loss while running: opened by the clock, closed by the next fix', () => {
+    const fixes = track({ zoneKmh: 45 });
+    const pipeline = new DevicePipeline(testContext());
+    pipeline.pushAll(fixes.slice(0, 20));
+    const lastTs = fixes[19]!.ts;
+    const opened = pipeline.tick(lastTs + 61_000);
+    expect(opened.upserts).toEqual([expect.objectContaining({ kind: 'signal_loss', startedAt: lastTs, endedAt: null })]);
+    expect(pipeline.tick(lastTs + 62_000).upserts).toEqual([]);
+    const resumed = fixes.slice(20).map((f) => ({ ...f, ts: f.ts + 90_000 }));
+    const closed = pipeline.pushAll(resumed);
+    const anomaly = closed.upserts.find((f) => f.type === 'anomaly' && f.kind === 'signal_loss');
+    expect(anomaly).toMatchObject({ key: opened.upserts[0]!.key, startedAt: lastTs, endedAt: lastTs + 91_000 });
+  });
+
+  it('flags a position jump, keeps it out of the geometry, and carries on', () => {
+    const fixes = track({ zoneKmh: 45 });
+    const [lon, lat] = along(50_000);
+    fixes[30] = { ...fixes[30]!, lon, lat };
+    const facts = Object.values(run(fixes).state.facts);
+    const jumps = of(facts, 'anomaly').filter((a) => a.kind === 'position_jump');
+    expect(jumps).toEqual([expect.objectContaining({ startedAt: fixes[30]!.ts, severity: 'warning' })]);
+    expect(of(facts, 'crossing').map((c) => c.kind).sort()).toEqual(['finish', 'split', 'start']);
+  });
+
+  it('declares DNF when the stage closes without a finish', () => {
+    const pipeline = run(track({ toM: 700, zoneKmh: 45 }));
+    const closesAt = testCourse().stages[0]!.closesAt;
+    expect(pipeline.tick(closesAt).upserts.filter((f) => f.type === 'stage_result')).toEqual([]);
+    const after = pipeline.tick(closesAt + 1).upserts;
+    expect(after).toContainEqual(expect.objectContaining({ type: 'stage_result', status: 'dnf', totalMs: null }));
+  });
+
+  it('ignores crossings of a device assigned to no entry at that time', () => {
+    const context = { ...testContext(), assignments: [{ entryId: 'entry-1', eventId: 'event-1', validFrom: T0 + 600_000, validTo: null }] };
+    expect(Object.values(run(track(), context).state.facts)).toEqual([]);
+  });
+});
+
+describe('DevicePipeline with late and repeated fixes', () => {
+  const ordered = track({ zoneKmh: 60 });
+  const expected = trackFacts(run(ordered));
+
+  it('ignores a resent fix', () => {
+    const pipeline = run(ordered);
+    expect(pipeline.push(ordered[10]!)).toEqual({ upserts: [], retractions: [] });
+    expect(trackFacts(pipeline)).toEqual(expected);
+  });
+
+  it('puts a late fix back in order, re-evaluates, and reports the late arrival as info', () => {
+    const withheld = ordered[20]!;
+    const pipeline = new DevicePipeline(testContext());
+    pipeline.pushAll(ordered.filter((f) => f !== withheld).slice(0, 40));
+    const changes = pipeline.push(withheld);
+    expect(changes.upserts).toContainEqual(expect.objectContaining({ kind: 'late_data', severity: 'info', startedAt: withheld.ts }));
+    pipeline.pushAll(ordered.slice(41));
+    expect(trackFacts(pipeline)).toEqual(expected);
+  });
+
+  it('retracts a crossing that a late fix moves, and upserts the corrected one', () => {
+    // Without fix 5 the start is interpolated between fixes 4 and 6, with it between 5 and 6: same line, new time
+    // only if the track bends there; here a detour north makes the two interpolations differ.
+    const bent = ordered.map((f, i) => (i === 5 ? { ...f, lon: along(95, 40)[0], lat: along(95, 40)[1] } : f));
+    const pipeline = new DevicePipeline(testContext());
+    pipeline.pushAll(bent.filter((_, i) => i !== 5).slice(0, 15));
+    const before = of(Object.values(pipeline.state.facts), 'crossing')[0]!;
+    const changes = pipeline.push(bent[5]!);
+    const after = of(Object.values(pipeline.state.facts), 'crossing')[0]!;
+    expect(after.crossedAt).not.toBe(before.crossedAt);
+    expect(changes.retractions).toContain(before.key);
+    expect(changes.upserts).toContainEqual(after);
+  });
+
+  it('reports a fix older than the window as late data it could not re-evaluate', () => {
+    const pipeline = run(ordered, testContext(testCourse(), { lateWindowMs: 10_000 }));
+    const changes = pipeline.push({ ...ordered[2]!, ts: ordered[2]!.ts + 1 });
+    expect(changes.upserts).toEqual([expect.objectContaining({ kind: 'late_data', severity: 'warning', details: expect.objectContaining({ reevaluated: false }) })]);
+  });
+
+  it('gives the same facts for any delivery order within the late window (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: ordered.length - 2 }), { maxLength: 25 }), fc.integer({ min: 1, max: 30 }), (swaps, reach) => {
+        const delivered = [...ordered];
+        for (const i of swaps) {
+          const j = Math.min(delivered.length - 1, i + (reach % 8) + 1);
+          [delivered[i], delivered[j]] = [delivered[j]!, delivered[i]!];
+        }
+        const pipeline = new DevicePipeline(testContext());
+        pipeline.pushAll(delivered);
+        expect(trackFacts(pipeline)).toEqual(expected);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('does not mutate the fixes it is given', () => {
+    const copy = structuredClone(ordered);
+    run(ordered);
+    expect(ordered).toEqual(copy);
+  });
+});
