@@ -1,0 +1,281 @@
+/**
+ * Processor throughput against its limit (BENCHMARKS.md, `processor`).
+ *
+ * N distinct simulated fixes are put on a fresh Redis stream, then ONE Processor (in this process) drains it into
+ * a scratch database; the clock runs from start() until the group has nothing left to read or acknowledge. In the
+ * same run the same N rows go through one raw `COPY positions_copy FROM STDIN` (same columns, same indexes,
+ * empty table), which is what the processor is compared with. The COPY figure includes turning the fixes into
+ * COPY text in this process, as the processor must too.
+ *
+ *   npm run bench -- processor [--positions 300000] [--batch <PROCESSOR_BATCH_SIZE>] [--timeout 150]
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { ClientBase } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pino } from 'pino';
+import type { Position } from '../src/domain/position.ts';
+import { loadProcessorConfig, PROCESSOR_GROUP } from '../src/processor/config.ts';
+import { Processor } from '../src/processor/processor.ts';
+import { toStreamFields } from '../src/simulator/publish.ts';
+import { simulateRace } from '../src/simulator/race-schedule.ts';
+import { copyField } from '../src/store/copy-rows.ts';
+import { connectDb, type Db } from '../src/store/db.ts';
+import { migrateTelemetry } from '../src/store/migrate.ts';
+import { groupInfo } from '../src/stream/consumer-group.ts';
+import { createScratchDatabase, dropScratchDatabase, freePort, pgUrl, REDIS_URL } from '../test/support/stack.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    positions: { type: 'string', default: '300000' },
+    /** PROCESSOR_BATCH_SIZE; the processor's own default when absent. */
+    batch: { type: 'string' },
+    timeout: { type: 'string', default: '150' },
+    /** Internal: the child process that fills the stream, so its garbage stays out of this process's rss_mb. */
+    'fill-stream': { type: 'string' },
+  },
+});
+const positions = Number(args.positions);
+const batchSize = args.batch === undefined ? null : Number(args.batch);
+const timeoutMs = Number(args.timeout) * 1000;
+for (const [name, value] of [['--positions', positions], ['--batch', batchSize ?? 1], ['--timeout', timeoutMs]] as const) {
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer`);
+}
+
+const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
+const progress = (message: string) => process.stderr.write(`processor bench: ${message}\n`);
+
+/**
+ * `count` distinct (device, ts) fixes, generated on demand so the bench's own memory stays out of rss_mb: the demo
+ * race, replicated onto more devices (IMEI + 3 digits) that drive the same course at the same time.
+ */
+function fixes(count: number): () => Generator<Position> {
+  const race = simulateRace({ start: Date.parse('2026-03-01T08:00:00.000Z') });
+  const copies = Math.ceil(count / race.length);
+  return function* () {
+    let n = 0;
+    for (const fix of race) {
+      for (let copy = 0; copy < copies && n < count; copy++, n++) {
+        yield copy === 0 ? fix : { ...fix, deviceId: `${fix.deviceId}${String(copy).padStart(3, '0')}` };
+      }
+    }
+  };
+}
+
+async function fillStream(redis: Redis, stream: string, source: Iterable<Position>, signal: AbortSignal): Promise<number> {
+  let sent = 0;
+  let batch = redis.pipeline();
+  const flush = async () => {
+    const results = await batch.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
+    batch = redis.pipeline();
+  };
+  for (const fix of source) {
+    batch.xadd(stream, '*', ...toStreamFields(fix));
+    if (++sent % 5000 === 0) {
+      signal.throwIfAborted();
+      await flush();
+    }
+  }
+  await flush();
+  return sent;
+}
+
+/** Fills the stream from a child process running this file with --fill-stream; resolves with its entry count. */
+function fillStreamInChild(stream: string, signal: AbortSignal): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // Only the TypeScript loader, not this process's profiling or tracing flags.
+    const args = ['--import', import.meta.resolve('tsx'), process.argv[1]!, '--fill-stream', stream, '--positions', String(positions)];
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      signal,
+    });
+    let output = '';
+    child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const sent = Number(output.trim());
+      if (code === 0 && sent === positions) resolve(sent);
+      else reject(new Error(`filling the stream failed (exit code ${code}, output ${JSON.stringify(output.trim())})`));
+    });
+  });
+}
+
+function* copyText(source: Iterable<Position>): Generator<string> {
+  let chunk = '';
+  for (const p of source) {
+    chunk +=
+      `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
+      `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`;
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** One raw COPY of the same rows into an empty twin of positions; returns seconds. */
+async function rawCopy(db: Db, source: Iterable<Position>, expected: number): Promise<number> {
+  await db.raw('CREATE TABLE positions_copy (LIKE positions INCLUDING ALL)');
+  await db.raw('CHECKPOINT');
+  const connection = (await db.client.acquireConnection()) as ClientBase;
+  try {
+    const started = performance.now();
+    const sink = connection.query(copyFrom(`COPY positions_copy (${COLUMNS}) FROM STDIN`));
+    await pipeline(Readable.from(copyText(source)), sink);
+    const seconds = (performance.now() - started) / 1000;
+    if (sink.rowCount !== expected) throw new Error(`COPY stored ${sink.rowCount} rows, expected ${expected}`);
+    return seconds;
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+}
+
+async function rowCount(db: Db, table: string): Promise<number> {
+  const [row] = await db(table).count<{ count: string }[]>('* as count');
+  return Number(row!.count);
+}
+
+/** Starts one Processor on the filled stream; measures the time until every entry is stored and acknowledged. */
+async function drain(
+  redis: Redis,
+  db: Db,
+  databaseUrl: string,
+  stream: string,
+  signal: AbortSignal,
+): Promise<{ seconds: number; batchSize: number }> {
+  const config = loadProcessorConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_TELEMETRY_STREAM: stream,
+    PROCESSOR_CONSUMER: 'bench',
+    ...(batchSize === null ? {} : { PROCESSOR_BATCH_SIZE: String(batchSize) }),
+    PROCESSOR_BLOCK_MS: '200',
+    METRICS_PORT: String(await freePort()),
+    LOG_LEVEL: 'silent',
+  });
+  const processor = new Processor(config, pino({ level: 'silent' }));
+  await db.raw('CHECKPOINT');
+  const started = performance.now();
+  try {
+    await processor.start();
+    const deadline = started + timeoutMs;
+    for (;;) {
+      signal.throwIfAborted();
+      const info = await groupInfo(redis, stream, PROCESSOR_GROUP);
+      if (info && info.pending === 0 && (info.lag === 0 || (info.lag === null && (await rowCount(db, 'positions')) >= positions))) break;
+      if (performance.now() > deadline) throw new Error(`processor not done after ${timeoutMs / 1000} s: ${JSON.stringify(info)}`);
+      await sleep(20);
+    }
+    return { seconds: (performance.now() - started) / 1000, batchSize: config.PROCESSOR_BATCH_SIZE };
+  } finally {
+    await processor.close();
+  }
+}
+
+async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
+  const databaseName = `pitwall_bench_processor_${process.pid}`;
+  const databaseUrl = pgUrl(databaseName);
+  const stream = `bench:telemetry:${randomUUID()}`;
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  let db: Db | null = null;
+  let rssPeak = 0;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+  try {
+    await createScratchDatabase(databaseName);
+    db = connectDb(databaseUrl, { pool: 2 });
+    await migrateTelemetry(db);
+    const source = fixes(positions);
+
+    const started = performance.now();
+    const sent = await fillStreamInChild(stream, signal);
+    const fillSeconds = (performance.now() - started) / 1000;
+    progress(`${sent} entries on ${stream} in ${fillSeconds.toFixed(1)} s`);
+
+    const rssStart = process.memoryUsage().rss;
+    rssPeak = rssStart;
+    const { seconds: drainSeconds, batchSize: usedBatchSize } = await drain(redis, db, databaseUrl, stream, signal);
+    const rssProcessor = Math.max(rssPeak, process.memoryUsage().rss);
+    const stored = await rowCount(db, 'positions');
+    const deadLetters = await redis.xlen(`${stream}:dead-letter`);
+    if (stored !== positions || deadLetters !== 0) throw new Error(`stored ${stored} of ${positions}, ${deadLetters} dead letters`);
+    progress(`processor: ${positions} positions in ${drainSeconds.toFixed(2)} s`);
+
+    const copySeconds = await rawCopy(db, source(), positions);
+    progress(`raw COPY: ${positions} rows in ${copySeconds.toFixed(2)} s`);
+
+    const positionsPerS = positions / drainSeconds;
+    const copyRowsPerS = positions / copySeconds;
+    const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
+    const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+    return {
+      bench: 'processor',
+      positions,
+      positions_per_s: Math.round(positionsPerS),
+      copy_rows_per_s: Math.round(copyRowsPerS),
+      ratio: Number((positionsPerS / copyRowsPerS).toFixed(3)),
+      rss_mb: Math.round(rssProcessor / 2 ** 20),
+      rss_start_mb: Math.round(rssStart / 2 ** 20),
+      batch_size: usedBatchSize,
+      processor_s: Number(drainSeconds.toFixed(2)),
+      copy_s: Number(copySeconds.toFixed(2)),
+      fill_s: Number(fillSeconds.toFixed(1)),
+      devices: new Set(Array.from(source(), (p) => p.deviceId)).size,
+      cpus: cpus().length,
+      node: process.version,
+      postgres: pg?.server_version,
+      redis: redisVersion,
+      date: new Date().toISOString(),
+    };
+  } finally {
+    clearInterval(sampler);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
+      ['close redis', () => redis.quit()],
+      ['close postgres', async () => db?.destroy()],
+      ['drop scratch database', () => dropScratchDatabase(databaseName)],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        progress(`cleanup: ${name} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+async function fillOnly(stream: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  try {
+    console.log(await fillStream(redis, stream, fixes(positions)(), new AbortController().signal));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const abort = new AbortController();
+for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signalName, () => {
+    progress(`${signalName}: stopping and cleaning up`);
+    abort.abort(new Error(`interrupted by ${signalName}`));
+  });
+}
+(args['fill-stream'] ? fillOnly(args['fill-stream']).then(() => null) : main(abort.signal)).then(
+  (result) => {
+    if (result) console.log(JSON.stringify(result));
+    process.exit(0);
+  },
+  (error: unknown) => {
+    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

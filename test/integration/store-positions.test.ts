@@ -1,0 +1,187 @@
+import type { Knex } from 'knex';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Position } from '../../src/domain/position.ts';
+import { connectDb } from '../../src/store/db.ts';
+import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
+import { migrateTelemetry } from '../../src/store/migrate.ts';
+import { insertPositions } from '../../src/store/positions.ts';
+import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../support/stack.ts';
+
+const databaseName = `pitwall_test_store_${process.pid}`;
+let db: Knex;
+
+const t0 = Date.parse('2026-03-01T08:00:00.123Z');
+
+function fix(deviceId: string, ts: number, overrides: Partial<Position> = {}): Position {
+  return {
+    deviceId,
+    ts,
+    latitude: 45.123456789012,
+    longitude: 6.987654321098,
+    altitude: 1234.5,
+    angle: 271.5,
+    speed: 87.25,
+    satellites: 12,
+    priority: 1,
+    attributes: { '1': 1, '16': { __bigint: '48123456' }, '66': 12_345 },
+    codec: '8E',
+    ...overrides,
+  };
+}
+
+const count = async (table: string) => Number((await db(table).count<{ count: string }[]>('* as count'))[0]!.count);
+
+beforeAll(async () => {
+  await createScratchDatabase(databaseName);
+  // One connection: a failed COPY must leave it usable for the next batch.
+  db = connectDb(pgUrl(databaseName), { pool: 1 });
+  await migrateTelemetry(db);
+});
+
+afterEach(async () => {
+  await db.raw('TRUNCATE positions, decoded_attributes');
+});
+
+afterAll(async () => {
+  await db?.destroy();
+  await dropScratchDatabase(databaseName);
+});
+
+describe('insertPositions', () => {
+  it('stores a fix repeated within one batch once and counts only new rows', async () => {
+    const a = fix('356307042441013', t0);
+    const b = fix('356307042441013', t0 + 1000);
+    expect(await insertPositions(db, [a, b, a, { ...a }])).toBe(2);
+    expect(await count('positions')).toBe(2);
+  });
+
+  it('ignores fixes already stored by an earlier batch and keeps the first copy', async () => {
+    const a = fix('356307042441013', t0);
+    const b = fix('356307042441014', t0);
+    expect(await insertPositions(db, [a, b])).toBe(2);
+    const resent = { ...b, speed: 1 };
+    const c = fix('356307042441014', t0 + 1000);
+    expect(await insertPositions(db, [resent, c])).toBe(1);
+    expect(await insertPositions(db, [a, b, c])).toBe(0);
+    expect(await count('positions')).toBe(3);
+    const row = await db('positions').where({ device_id: b.deviceId, ts: new Date(b.ts) }).first();
+    expect(row.speed).toBe(b.speed);
+  });
+
+  it('returns 0 for an empty batch', async () => {
+    expect(await insertPositions(db, [])).toBe(0);
+  });
+
+  it('round-trips every column, with raw attributes exactly as received', async () => {
+    const attributes = {
+      '1': 0,
+      '21': 5,
+      '24': 4_294_967_295,
+      '72': -3.25,
+      '78': { __buffer_b64: 'AZo/IQAAAAc=' },
+      '16': { __bigint: '18446744073709551615' },
+      '11': { __bigint: '-9223372036854775808' },
+    } as const;
+    const p = fix('356307042441013', t0, { attributes, codec: '16', priority: 2, altitude: -12.5, longitude: -0.000001 });
+    expect(await insertPositions(db, [p])).toBe(1);
+    const row = await db('positions').where({ device_id: p.deviceId }).first();
+    expect(row).toMatchObject({
+      device_id: p.deviceId,
+      latitude: p.latitude,
+      longitude: p.longitude,
+      altitude: p.altitude,
+      angle: p.angle,
+      speed: p.speed,
+      satellites: p.satellites,
+      priority: p.priority,
+      codec: '16',
+      faulty: false,
+    });
+    expect(row.ts.getTime()).toBe(p.ts);
+    expect(row.attributes).toEqual(attributes);
+    const [{ text }] = (await db.raw(`SELECT attributes->'16'->>'__bigint' AS text FROM positions`)).rows;
+    expect(text).toBe('18446744073709551615');
+  });
+
+  it('joins a caller\'s transaction: several batches in one, all gone when it rolls back', async () => {
+    const a = fix('356307042441013', t0);
+    const b = fix('356307042441013', t0 + 1000);
+    const decoded = { deviceId: a.deviceId, ts: a.ts, attributes: { ignition: true }, mappingVersion: 'v1' };
+    const stored = await db.transaction(async (trx) => [
+      await insertPositions(trx, [a]),
+      await insertPositions(trx, [a, b]),
+      await upsertDecodedAttributes(trx, [decoded]),
+      await upsertDecodedAttributes(trx, [{ ...decoded, mappingVersion: 'v2' }]),
+    ]);
+    expect(stored).toEqual([1, 1, 1, 1]);
+    expect(await count('positions')).toBe(2);
+    expect((await db('decoded_attributes').first()).mapping_version).toBe('v2');
+
+    const c = fix('356307042441013', t0 + 2000);
+    const rollback = new Error('the caller failed after storing');
+    await expect(
+      db.transaction(async (trx) => {
+        expect(await insertPositions(trx, [c])).toBe(1);
+        expect(await upsertDecodedAttributes(trx, [{ ...decoded, ts: c.ts }])).toBe(1);
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
+    expect(await count('positions')).toBe(2);
+    expect(await count('decoded_attributes')).toBe(1);
+  });
+
+  it('stores a large batch in one call', async () => {
+    const batch = Array.from({ length: 12_000 }, (_, i) => fix(`3563070424${String(i % 40).padStart(5, '0')}`, t0 + Math.floor(i / 40) * 1000));
+    expect(await insertPositions(db, [...batch, ...batch.slice(0, 500)])).toBe(12_000);
+    expect(await count('positions')).toBe(12_000);
+  });
+});
+
+describe('upsertDecodedAttributes', () => {
+  const row = (overrides: Partial<DecodedAttributesRow> = {}): DecodedAttributesRow => ({
+    deviceId: '356307042441013',
+    ts: t0,
+    attributes: { ignition: true, external_voltage_v: 12.94, odometer_km: 48_123.456 },
+    mappingVersion: 'v1',
+    ...overrides,
+  });
+
+  it('replaces the row when a new mapping version decodes it again', async () => {
+    expect(await upsertDecodedAttributes(db, [row(), row({ ts: t0 + 1000 })])).toBe(2);
+    const before = await db('decoded_attributes').where({ ts: new Date(t0) }).first();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const v2 = row({ attributes: { ignition: false, external_voltage_v: 12.9 }, mappingVersion: 'v2' });
+    expect(await upsertDecodedAttributes(db, [v2])).toBe(1);
+    const after = await db('decoded_attributes').where({ ts: new Date(t0) }).first();
+    expect(after).toMatchObject({ mapping_version: 'v2', attributes: v2.attributes });
+    expect(after.decoded_at.getTime()).toBeGreaterThan(before.decoded_at.getTime());
+    const untouched = await db('decoded_attributes').where({ ts: new Date(t0 + 1000) }).first();
+    expect(untouched.mapping_version).toBe('v1');
+    expect(await count('decoded_attributes')).toBe(2);
+  });
+
+  it('keeps the last of several rows for the same fix in one batch', async () => {
+    const batch = [row({ mappingVersion: 'v1' }), row({ ts: t0 + 1000 }), row({ mappingVersion: 'v3', attributes: { a: 3 } })];
+    expect(await upsertDecodedAttributes(db, batch)).toBe(2);
+    const stored = await db('decoded_attributes').where({ ts: new Date(t0) }).first();
+    expect(stored).toMatchObject({ mapping_version: 'v3', attributes: { a: 3 } });
+  });
+
+  it('round-trips text that COPY must escape', async () => {
+    const attributes = { label: 'tab\there\nnew line\r\\back\\slash "quoted" \\N', unicode: 'Ørsted 🚗', nested: { list: [1, null, 'x'] } };
+    const mappingVersion = 'v1\twith\\tab';
+    expect(await upsertDecodedAttributes(db, [row({ attributes, mappingVersion })])).toBe(1);
+    const stored = await db('decoded_attributes').first();
+    expect(stored.attributes).toEqual(attributes);
+    expect(stored.mapping_version).toBe(mappingVersion);
+  });
+
+  it('writes nothing from a batch Postgres rejects, and the connection stays usable', async () => {
+    // jsonb refuses the NUL character, so the COPY fails half way through the batch.
+    const batch = [row(), row({ ts: t0 + 1000, attributes: { bad: 'nul\u0000' } })];
+    await expect(upsertDecodedAttributes(db, batch)).rejects.toThrow(/\\u0000|unicode/i);
+    expect(await count('decoded_attributes')).toBe(0);
+    expect(await upsertDecodedAttributes(db, [row()])).toBe(1);
+    expect(await insertPositions(db, [fix('356307042441013', t0)])).toBe(1);
+  });
+});
