@@ -2,17 +2,19 @@ import { defineEndpoint } from '@directus/extensions-sdk';
 import type { NextFunction, Request, Response } from 'express';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { telemetryHealth } from '../shared/telemetry-health';
+import { factsRoute } from './facts-route';
 
-type Handler = (req: Request, res: Response) => Promise<void>;
+type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
 
 /** An async throw that escapes an endpoint crashes Directus (DIRECTUS-NOTES): every route goes through this. */
 const guarded = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => {
-  handler(req, res).catch(next);
+  handler(req, res, next).catch(next);
 };
 
 export default defineEndpoint({
   id: 'pitwall',
-  handler: (router, { database }) => {
+  handler: (router, context) => {
+    const { database } = context;
     // Open to anyone, like Directus's own /server/health: it tells whether Pitwall can work, nothing about races.
     router.get(
       '/health',
@@ -22,5 +24,8 @@ export default defineEndpoint({
         res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'error', bundle: BUNDLE_NAME, version: BUNDLE_VERSION, telemetry });
       }),
     );
+
+    // The processor's (and replay's) way to store timing facts, as itself, so Directus permissions and Flows apply.
+    router.post('/facts', guarded(factsRoute(context)));
   },
 });

@@ -1,0 +1,35 @@
+import { createError, InvalidPayloadError } from '@directus/errors';
+import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
+import type { NextFunction, Request, Response } from 'express';
+import { factBatchSchema } from '../../../../src/domain/pipeline/fact-batch';
+import { applyFacts, factKeyIssues } from '../shared/apply-facts';
+
+/** @directus/errors has no 401 for "no credentials at all" (its 401s are about logins and expired tokens). */
+export const UnauthenticatedError = createError('UNAUTHENTICATED', 'Authentication required: send a Directus access token or static token.', 401);
+
+type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
+
+/**
+ * `POST /pitwall/facts`: one FactBatch from the processor (or replay), written as the caller.
+ * 200 `{data: {created, updated, deleted, unchanged, ranked}}`; 401 anonymous; 400 invalid body, with the zod
+ * issues in `extensions.issues`; 403 when the caller's permissions do not cover a read or write (nothing is written).
+ */
+export function factsRoute({ services, database, getSchema, logger }: EndpointExtensionContext) {
+  return async (req: DirectusRequest, res: Response, next: NextFunction): Promise<void> => {
+    const accountability = req.accountability ?? null;
+    if (!accountability?.user) return next(new UnauthenticatedError());
+
+    const parsed = factBatchSchema.safeParse(req.body);
+    const issues = parsed.success ? factKeyIssues(parsed.data) : parsed.error.issues;
+    if (!parsed.success || issues.length > 0) {
+      const reason = issues.map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`).join('; ');
+      const extensions = { reason, issues };
+      return next(new InvalidPayloadError(extensions));
+    }
+
+    const batch = parsed.data;
+    const counts = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability });
+    logger.info({ batch: batch.batch, source: batch.source, user: accountability.user, ...counts }, 'pitwall: fact batch applied');
+    res.json({ data: counts });
+  };
+}

@@ -1,0 +1,262 @@
+import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
+import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
+import { factId } from '../../../../src/domain/pipeline/fact-ids';
+import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
+import { rankStage } from '../../../../src/domain/timing/rank-stage';
+
+export interface FactCounts {
+  created: number;
+  updated: number;
+  deleted: number;
+  /** Facts whose stored row already held these values, and retractions of rows that do not exist. */
+  unchanged: number;
+  /** stage_results rows whose rank was set or changed (they may also be counted as created or updated). */
+  ranked: number;
+}
+
+export interface ApplyFactsContext {
+  services: ApiExtensionContext['services'];
+  database: ApiExtensionContext['database'];
+  schema: SchemaOverview;
+  /** The caller's: Directus checks its permissions and records revisions and activity in its name. */
+  accountability: Accountability | null;
+  now?: Date;
+}
+
+/** The collection of a fact is named by the prefix of its key (see factKey in facts.ts). */
+const collectionOfPrefix = {
+  crossing: 'entry_crossings',
+  result: 'stage_results',
+  penalty: 'entry_penalties',
+  anomaly: 'anomalies',
+} as const;
+type FactCollection = (typeof collectionOfPrefix)[keyof typeof collectionOfPrefix];
+const collections: FactCollection[] = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies'];
+const collectionOfType: Record<Fact['type'], FactCollection> = {
+  crossing: 'entry_crossings',
+  stage_result: 'stage_results',
+  penalty: 'entry_penalties',
+  anomaly: 'anomalies',
+};
+
+/** Only one batch at a time may re-rank stages, or two concurrent batches would rank from each other's stale rows. */
+const RANK_LOCK = 'pitwall:stage_results:rank';
+const READ_CHUNK = 500;
+
+type Row = Record<string, unknown>;
+type Items = InstanceType<ApiExtensionContext['services']['ItemsService']>;
+
+export function collectionOfKey(key: string): FactCollection | null {
+  const prefix = key.slice(0, key.indexOf(':'));
+  return Object.hasOwn(collectionOfPrefix, prefix) ? collectionOfPrefix[prefix as keyof typeof collectionOfPrefix] : null;
+}
+
+/** Checks the zod schema cannot express: every key names the collection of its fact. Issues are zod-shaped. */
+export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string | number)[]; message: string }[] {
+  const issues: { code: 'custom'; path: (string | number)[]; message: string }[] = [];
+  batch.upserts.forEach((fact, i) => {
+    if (collectionOfKey(fact.key) !== collectionOfType[fact.type]) {
+      issues.push({ code: 'custom', path: ['upserts', i, 'key'], message: `A ${fact.type} key must start with "${prefixOf(collectionOfType[fact.type])}:"` });
+    }
+  });
+  batch.retractions.forEach((key, i) => {
+    if (!collectionOfKey(key)) issues.push({ code: 'custom', path: ['retractions', i], message: `Unknown fact key prefix (expected ${Object.keys(collectionOfPrefix).join(', ')})` });
+  });
+  return issues;
+}
+
+/**
+ * Writes one batch of facts in one transaction through Directus's ItemsService as the caller, so permissions,
+ * revisions, activity and Flows apply. Rows that already hold the values are left alone, so a redelivered batch
+ * changes nothing. Stages whose results changed are re-ranked; a row's rank is written with its result.
+ */
+export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<FactCounts> {
+  const { services, database, schema, accountability, now = new Date() } = context;
+  const wanted = wantedRows(batch);
+  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0 };
+
+  return database.transaction(async (trx) => {
+    const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
+    if (wanted.stage_results.size > 0) await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+
+    for (const collection of collections) {
+      const rows = wanted[collection];
+      if (rows.size === 0) continue;
+      const fields = [...new Set([...rows.values()].flatMap((row) => (row ? Object.keys(row) : [])))];
+      const stored = await readByIds(items(collection), [...rows.keys()], ['id', ...fields, ...(collection === 'stage_results' ? resultFields : [])]);
+      const creates: Row[] = [];
+      const updates: Row[] = [];
+      const deletes: string[] = [];
+      for (const [id, row] of rows) {
+        const before = stored.get(id);
+        if (row === null) {
+          if (before) deletes.push(id);
+          else counts.unchanged++;
+        } else if (!before) {
+          creates.push({ id, ...row });
+        } else {
+          const delta = changedFields(schema, collection, before, row);
+          if (delta) updates.push({ id, ...delta });
+          else counts.unchanged++;
+        }
+      }
+      counts.created += creates.length;
+      counts.updated += updates.length;
+      counts.deleted += deletes.length;
+      if (collection === 'stage_results') {
+        for (const row of [...creates, ...updates]) row['computed_at'] = now.toISOString();
+        counts.ranked += await rankInto(items(collection), stored, creates, updates, deletes);
+      }
+      if (deletes.length > 0) await items(collection).deleteMany(deletes);
+      if (creates.length > 0) await items(collection).createMany(creates);
+      if (updates.length > 0) await items(collection).updateBatch(updates);
+    }
+    return counts;
+  });
+}
+
+function prefixOf(collection: FactCollection): string {
+  return Object.entries(collectionOfPrefix).find(([, c]) => c === collection)![0];
+}
+
+/** The row each distinct key should end as (null: deleted). The last upsert of a key wins, and beats a retraction. */
+function wantedRows(batch: FactBatch): Record<FactCollection, Map<string, Row | null>> {
+  const wanted = Object.fromEntries(collections.map((c) => [c, new Map<string, Row | null>()])) as Record<FactCollection, Map<string, Row | null>>;
+  const upserted = new Set(batch.upserts.map((fact) => fact.key));
+  for (const key of batch.retractions) {
+    const collection = collectionOfKey(key);
+    if (!collection) throw new Error(`Unknown fact key prefix: ${key}`);
+    if (!upserted.has(key)) wanted[collection].set(factId(key), null);
+  }
+  for (const fact of batch.upserts) wanted[collectionOfType[fact.type]].set(factId(fact.key), rowOf(fact, batch.source));
+  return wanted;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function rowOf(fact: Fact, source: FactBatch['source']): Row {
+  switch (fact.type) {
+    case 'crossing':
+      return { entry: fact.entryId, stage: fact.stageId, geofence: fact.gateId, device_id: fact.deviceId, kind: fact.kind, crossed_at: iso(fact.crossedAt), speed_kmh: fact.speedKmh, source };
+    case 'stage_result':
+      return {
+        entry: fact.entryId, stage: fact.stageId, status: fact.status, started_at: iso(fact.startedAt), finished_at: iso(fact.finishedAt),
+        elapsed_ms: fact.elapsedMs, penalty_ms: fact.penaltyMs, total_ms: fact.totalMs,
+      };
+    case 'penalty':
+      return { entry: fact.entryId, stage: fact.stageId, kind: fact.kind, amount_ms: fact.amountMs, details: fact.details };
+    case 'anomaly':
+      return {
+        kind: fact.kind, severity: fact.severity, entry: fact.entryId, stage: fact.stageId, device_id: fact.deviceId,
+        started_at: iso(fact.startedAt), ended_at: iso(fact.endedAt), details: fact.details,
+      };
+    default: {
+      const never: never = fact;
+      throw new Error(`Unknown fact type: ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function readByIds(items: Items, ids: string[], fields: string[]): Promise<Map<string, Row>> {
+  const stored = new Map<string, Row>();
+  for (let i = 0; i < ids.length; i += READ_CHUNK) {
+    const chunk = ids.slice(i, i + READ_CHUNK);
+    for (const row of await items.readMany(chunk, { fields: [...new Set(fields)], limit: chunk.length })) stored.set(String(row['id']), row);
+  }
+  return stored;
+}
+
+/** The fields of `next` whose stored value differs, compared as Directus types them; null when none does. */
+function changedFields(schema: SchemaOverview, collection: FactCollection, stored: Row, next: Row): Row | null {
+  const delta: Row = {};
+  for (const [field, value] of Object.entries(next)) {
+    if (!sameValue(schema.collections[collection]?.fields[field]?.type, stored[field], value)) delta[field] = value;
+  }
+  return Object.keys(delta).length > 0 ? delta : null;
+}
+
+function sameValue(type: string | undefined, stored: unknown, next: unknown): boolean {
+  if (stored === null || stored === undefined || next === null || next === undefined) return (stored ?? null) === (next ?? null);
+  switch (type) {
+    case 'timestamp':
+    case 'dateTime':
+      return Date.parse(String(stored)) === Date.parse(String(next));
+    // Directus makes float fields `real` columns in Postgres: compare at that precision.
+    case 'float':
+      return Math.fround(Number(stored)) === Math.fround(Number(next));
+    // bigint columns come back from pg as strings.
+    case 'integer':
+    case 'bigInteger':
+    case 'decimal':
+      return Number(stored) === Number(next);
+    case 'json':
+      return canonical(typeof stored === 'string' ? JSON.parse(stored) : stored) === canonical(next);
+    default:
+      return String(stored) === String(next);
+  }
+}
+
+/** JSON with object keys sorted, so a jsonb column that reordered keys still compares equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
+
+const resultFields = ['id', 'entry', 'stage', 'status', 'started_at', 'finished_at', 'elapsed_ms', 'penalty_ms', 'total_ms', 'rank'];
+
+/**
+ * Ranks every stage the planned writes touch, as it will be after them, and puts each rank into the write of its row
+ * (or a rank-only update for other rows of the stage), so a new result gets one revision, not two. Returns how many
+ * ranks change.
+ */
+async function rankInto(items: Items, stored: Map<string, Row>, creates: Row[], updates: Row[], deletes: string[]): Promise<number> {
+  const writes = new Map([...creates, ...updates].map((row) => [String(row['id']), row]));
+  // A result that moves (or is removed) changes the ranking of the stage it leaves as well as the one it joins.
+  const stages = new Set<string>();
+  for (const row of writes.values()) if (row['stage'] !== undefined) stages.add(String(row['stage']));
+  for (const id of [...writes.keys(), ...deletes]) if (stored.has(id)) stages.add(String(stored.get(id)!['stage']));
+  if (stages.size === 0) return 0;
+
+  const current = await items.readByQuery({ filter: { stage: { _in: [...stages] } }, fields: resultFields, limit: -1 });
+  const previousRank = new Map(current.map((row) => [String(row['id']), numberOf(row['rank'])]));
+  const after = new Map<string, Row>(current.map((row) => [String(row['id']), row]));
+  for (const id of deletes) after.delete(id);
+  for (const [id, row] of writes) after.set(id, { ...after.get(id), ...row });
+
+  const byStage = new Map<string, StageResultFact[]>();
+  for (const row of after.values()) {
+    const result = resultOf(row);
+    byStage.set(result.stageId, [...(byStage.get(result.stageId) ?? []), result]);
+  }
+  let ranked = 0;
+  for (const results of byStage.values()) {
+    for (const { key: id, rank } of rankStage(results)) {
+      if ((previousRank.get(id) ?? null) === rank) continue;
+      ranked++;
+      const write = writes.get(id);
+      if (write) write['rank'] = rank;
+      else updates.push({ id, rank });
+    }
+  }
+  return ranked;
+}
+
+const msOf = (value: unknown): number | null => (value === null || value === undefined ? null : Date.parse(String(value)));
+const numberOf = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+
+/** A stored or planned stage_results row in the shape rankStage takes; the row id serves as the key. */
+function resultOf(row: Row): StageResultFact {
+  return {
+    type: 'stage_result',
+    key: String(row['id']),
+    entryId: String(row['entry']),
+    stageId: String(row['stage']),
+    status: row['status'] as StageResultFact['status'],
+    startedAt: msOf(row['started_at']),
+    finishedAt: msOf(row['finished_at']),
+    elapsedMs: numberOf(row['elapsed_ms']),
+    penaltyMs: numberOf(row['penalty_ms']) ?? 0,
+    totalMs: numberOf(row['total_ms']),
+  };
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/**
+ * The body of `POST /pitwall/facts`: one batch of fact changes from the processor (or replay), checked with zod at
+ * the HTTP edge. Times are epoch milliseconds; ids of entries, stages and geofences are Directus uuids.
+ */
+const ms = z.number().int().nonnegative();
+const id = z.uuid();
+
+const crossing = z.strictObject({
+  type: z.literal('crossing'),
+  key: z.string().min(1),
+  entryId: id,
+  stageId: id,
+  gateId: id,
+  deviceId: z.string().min(1),
+  kind: z.enum(['start', 'split', 'finish']),
+  crossedAt: ms,
+  speedKmh: z.number(),
+});
+
+const stageResult = z.strictObject({
+  type: z.literal('stage_result'),
+  key: z.string().min(1),
+  entryId: id,
+  stageId: id,
+  status: z.enum(['running', 'finished', 'dnf']),
+  startedAt: ms.nullable(),
+  finishedAt: ms.nullable(),
+  elapsedMs: z.number().int().nullable(),
+  penaltyMs: z.number().int(),
+  totalMs: z.number().int().nullable(),
+});
+
+const penalty = z.strictObject({
+  type: z.literal('penalty'),
+  key: z.string().min(1),
+  entryId: id,
+  stageId: id,
+  kind: z.enum(['missed_waypoint', 'speeding']),
+  amountMs: z.number().int(),
+  details: z.record(z.string(), z.unknown()),
+});
+
+const anomaly = z.strictObject({
+  type: z.literal('anomaly'),
+  key: z.string().min(1),
+  kind: z.enum(['missed_waypoint', 'speeding', 'signal_loss', 'position_jump', 'late_data']),
+  severity: z.enum(['info', 'warning', 'critical']),
+  entryId: id.nullable(),
+  stageId: id.nullable(),
+  deviceId: z.string().min(1),
+  startedAt: ms,
+  endedAt: ms.nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const factSchema = z.discriminatedUnion('type', [crossing, stageResult, penalty, anomaly]);
+
+export const factBatchSchema = z.strictObject({
+  /** Unique per batch (e.g. the outbox row); logged with the outcome. */
+  batch: z.string().min(1).max(200),
+  source: z.enum(['live', 'replay']),
+  upserts: z.array(factSchema).max(10_000),
+  /** Keys of facts that no longer hold (a late fix moved a crossing, for example). */
+  retractions: z.array(z.string().min(1)).max(10_000),
+});
+
+export type FactBatch = z.infer<typeof factBatchSchema>;

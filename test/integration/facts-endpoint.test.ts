@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
+import { factId } from '../../src/domain/pipeline/fact-ids.ts';
+import { factKey, type AnomalyFact, type CrossingFact, type PenaltyFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+
+const stack = inject('stack');
+const stage = demoId('stage:ss1');
+const startGate = demoId('geofence:ss1:start');
+const [e1, e2, e3] = demoEntries as [(typeof demoEntries)[0], (typeof demoEntries)[0], (typeof demoEntries)[0]];
+const t0 = Date.UTC(2026, 0, 10, 9, 0, 0, 123);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const crossing: CrossingFact = {
+  type: 'crossing', key: factKey.crossing(e1.id, startGate, t0), entryId: e1.id, stageId: stage, gateId: startGate,
+  deviceId: e1.imei, kind: 'start', crossedAt: t0, speedKmh: 87.35,
+};
+const running: StageResultFact = {
+  type: 'stage_result', key: factKey.stageResult(e1.id, stage), entryId: e1.id, stageId: stage, status: 'running',
+  startedAt: t0, finishedAt: null, elapsedMs: null, penaltyMs: 0, totalMs: null,
+};
+const penalty: PenaltyFact = {
+  type: 'penalty', key: factKey.penalty(e1.id, stage, 'missed_waypoint', 'wp2'), entryId: e1.id, stageId: stage,
+  kind: 'missed_waypoint', amountMs: 120_000, details: { waypoint: 'WP2', distance_m: 412.5 },
+};
+const anomaly: AnomalyFact = {
+  type: 'anomaly', key: factKey.anomaly(e1.imei, 'signal_loss', String(t0)), kind: 'signal_loss', severity: 'warning',
+  entryId: e1.id, stageId: stage, deviceId: e1.imei, startedAt: t0 + 60_000, endedAt: t0 + 95_000, details: { gap_s: 35 },
+};
+const finished = (entry: string, totalMs: number): StageResultFact => ({
+  type: 'stage_result', key: factKey.stageResult(entry, stage), entryId: entry, stageId: stage, status: 'finished',
+  startedAt: t0, finishedAt: t0 + totalMs, elapsedMs: totalMs, penaltyMs: 0, totalMs,
+});
+const batch = (upserts: FactBatch['upserts'], retractions: string[] = []): FactBatch => ({ batch: `test-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions });
+const counts = (c: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged' | 'ranked', number>>) => ({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, ...c });
+
+describe('POST /pitwall/facts', () => {
+  let token: string;
+  const first = batch([crossing, running, penalty, anomaly]);
+  const post = (body: unknown, as: string | undefined = stack.processorToken) => call(stack, '/pitwall/facts', { token: as, body });
+  const item = async (collection: string, key: string, fields: string) => (await call(stack, `/items/${collection}/${factId(key)}?fields=${fields}`, { token })).json?.data;
+  const revisions = async (collection: string): Promise<number> =>
+    (await call(stack, `/revisions?filter[collection][_eq]=${collection}&limit=0&meta=filter_count`, { token })).json.meta.filter_count;
+  const ranks = async () => {
+    const rows = await call(stack, `/items/stage_results?filter[stage][_eq]=${stage}&fields=entry,rank&limit=-1`, { token });
+    return Object.fromEntries(rows.json.data.map((r: { entry: string; rank: number | null }) => [r.entry, r.rank]));
+  };
+
+  beforeAll(async () => {
+    token = await adminToken(stack);
+  });
+
+  afterAll(async () => {
+    const keys: Record<string, string[]> = {
+      entry_crossings: [crossing.key, factKey.crossing(e2.id, startGate, t0)],
+      stage_results: [e1, e2, e3].map((e) => factKey.stageResult(e.id, stage)),
+      entry_penalties: [penalty.key],
+      anomalies: [anomaly.key],
+    };
+    for (const [collection, list] of Object.entries(keys)) {
+      await call(stack, `/items/${collection}`, { token, method: 'DELETE', body: list.map(factId) });
+    }
+  });
+
+  it('stores each kind of fact under its key-derived id, with the values of the batch', async () => {
+    const res = await post(first);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toEqual({ data: counts({ created: 4 }) });
+
+    expect(await item('entry_crossings', crossing.key, 'entry,stage,geofence,device_id,kind,crossed_at,speed_kmh,source')).toEqual({
+      entry: e1.id, stage, geofence: startGate, device_id: e1.imei, kind: 'start', crossed_at: '2026-01-10T09:00:00.123Z', speed_kmh: 87.35, source: 'live',
+    });
+    // Directus answers bigInteger fields as strings on Postgres (pg's int8), so the *_ms fields read back as strings.
+    const result = await item('stage_results', running.key, 'entry,stage,status,started_at,finished_at,elapsed_ms,penalty_ms,total_ms,rank,computed_at');
+    expect({ ...result, computed_at: undefined }).toEqual({
+      entry: e1.id, stage, status: 'running', started_at: iso(t0), finished_at: null, elapsed_ms: null, penalty_ms: '0', total_ms: null, rank: null, computed_at: undefined,
+    });
+    expect(Date.now() - Date.parse(result.computed_at)).toBeLessThan(60_000);
+    expect(await item('entry_penalties', penalty.key, 'entry,stage,kind,amount_ms,details')).toEqual({
+      entry: e1.id, stage, kind: 'missed_waypoint', amount_ms: '120000', details: { waypoint: 'WP2', distance_m: 412.5 },
+    });
+    expect(await item('anomalies', anomaly.key, 'kind,severity,entry,stage,device_id,started_at,ended_at,details')).toEqual({
+      kind: 'signal_loss', severity: 'warning', entry: e1.id, stage, device_id: e1.imei, started_at: iso(t0 + 60_000), ended_at: iso(t0 + 95_000), details: { gap_s: 35 },
+    });
+  });
+
+  it('changes nothing when the same batch is delivered again: no writes, no revisions', async () => {
+    const collections = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies'];
+    const before = await Promise.all(collections.map(revisions));
+    const computedAt = (await item('stage_results', running.key, 'computed_at')).computed_at;
+    const res = await post(first);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toEqual({ data: counts({ unchanged: 4 }) });
+    expect(await Promise.all(collections.map(revisions))).toEqual(before);
+    expect(before[0]).toBeGreaterThan(0);
+    expect((await item('stage_results', running.key, 'computed_at')).computed_at).toBe(computedAt);
+  });
+
+  it('ranks finished results by total time, equal totals sharing a rank', async () => {
+    const res = await post(batch([finished(e1.id, 100_000), finished(e2.id, 90_000)]));
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.data).toEqual(counts({ created: 1, updated: 1, ranked: 2 }));
+    expect(await ranks()).toEqual({ [e1.id]: 2, [e2.id]: 1 });
+
+    const tie = await post(batch([finished(e3.id, 90_000)]));
+    expect(tie.json.data).toEqual(counts({ created: 1, ranked: 2 }));
+    expect(await ranks()).toEqual({ [e1.id]: 3, [e2.id]: 1, [e3.id]: 1 });
+  });
+
+  it('deletes a retracted fact, and a retraction of a missing fact is harmless', async () => {
+    const res = await post(batch([], [crossing.key]));
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.data).toEqual(counts({ deleted: 1 }));
+    const gone = await call(stack, `/items/entry_crossings?filter[id][_eq]=${factId(crossing.key)}&fields=id`, { token });
+    expect(gone.json.data).toEqual([]);
+    expect((await post(batch([], [crossing.key]))).json.data).toEqual(counts({ unchanged: 1 }));
+  });
+
+  it('accepts an admin, writing only what changed', async () => {
+    const res = await post(batch([{ ...penalty, amountMs: 60_000 }]), token);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.data).toEqual(counts({ updated: 1 }));
+    expect((await item('entry_penalties', penalty.key, 'amount_ms')).amount_ms).toBe('60000');
+  });
+
+  it('refuses an anonymous caller with 401', async () => {
+    const res = await call(stack, '/pitwall/facts', { body: first });
+    expect(res.status).toBe(401);
+    expect(res.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses with 403, writing nothing, a user whose role has no permission on the timing collections', async () => {
+    const role = (await call(stack, '/roles', { token, body: { name: `Pitwall test no access ${randomBytes(3).toString('hex')}` } })).json.data.id as string;
+    const userToken = randomBytes(24).toString('hex');
+    const user = await call(stack, '/users', { token, body: { email: `no-access-${randomBytes(3).toString('hex')}@pitwall.example.com`, role, token: userToken, status: 'active' } });
+    expect(user.status, user.text).toBe(200);
+    try {
+      const other = { ...crossing, key: factKey.crossing(e2.id, startGate, t0), entryId: e2.id, deviceId: e2.imei };
+      const res = await post(batch([other]), userToken);
+      expect(res.status, res.text).toBe(403);
+      expect(res.json.errors[0].extensions.code).toBe('FORBIDDEN');
+      const rows = await call(stack, `/items/entry_crossings?filter[id][_eq]=${factId(other.key)}&fields=id`, { token });
+      expect(rows.json.data).toEqual([]);
+    } finally {
+      await call(stack, `/users/${user.json.data.id}`, { token, method: 'DELETE' });
+      await call(stack, `/roles/${role}`, { token, method: 'DELETE' });
+    }
+  });
+
+  it('answers 400 naming the field when the body is invalid', async () => {
+    const res = await post({ ...first, upserts: [{ ...crossing, crossedAt: iso(t0) }] });
+    expect(res.status).toBe(400);
+    const [error] = res.json.errors;
+    expect(error.extensions.code).toBe('INVALID_PAYLOAD');
+    expect(error.message).toContain('upserts.0.crossedAt');
+    expect(error.extensions.issues).toContainEqual(expect.objectContaining({ path: ['upserts', 0, 'crossedAt'] }));
+
+    const unknownKey = await post(batch([], ['lap:123']));
+    expect(unknownKey.status).toBe(400);
+    expect(unknownKey.json.errors[0].message).toContain('retractions.0');
+  });
+});
