@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { loadConfig, vars } from '../config/env.ts';
+import { ConfigError, loadConfig, vars } from '../config/env.ts';
+import { defaultPipelineOptions, type PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
 
 export const processorEnv = z.object({
   DATABASE_URL: vars.databaseUrl,
@@ -14,14 +15,35 @@ export const processorEnv = z.object({
   PROCESSOR_CLAIM_IDLE_MS: vars.positiveInt(60_000),
   METRICS_PORT: vars.port(9464),
   LOG_LEVEL: vars.logLevel,
+  /** Directus and the processor's static token: without both, the processor stores positions only. */
+  DIRECTUS_URL: vars.url.optional(),
+  DIRECTUS_TOKEN: z.string().min(16, 'expected the static token of the Pitwall Processor user').optional(),
+  PROCESSOR_SETUP_REFRESH_MS: vars.positiveInt(5000),
+  PROCESSOR_TICK_MS: vars.positiveInt(1000),
+  /** Racing rules (see PipelineOptions). */
+  GATE_DEBOUNCE_MS: vars.positiveInt(defaultPipelineOptions.debounceMs),
+  SIGNAL_LOSS_MS: vars.positiveInt(defaultPipelineOptions.signalLossMs),
+  MAX_SPEED_KMH: vars.positiveInt(defaultPipelineOptions.maxSpeedKmh),
+  LATE_WINDOW_MS: z.coerce.number().int().min(0).default(defaultPipelineOptions.lateWindowMs),
 });
 
 export type ProcessorConfig = z.infer<typeof processorEnv> & { DEAD_LETTER_STREAM: string };
 
 export function loadProcessorConfig(env: NodeJS.ProcessEnv = process.env): ProcessorConfig {
   const config = loadConfig(processorEnv, env);
+  if (config.DIRECTUS_URL && !config.DIRECTUS_TOKEN) throw new ConfigError('DIRECTUS_TOKEN', 'is required when DIRECTUS_URL is set');
+  if (config.DIRECTUS_TOKEN && !config.DIRECTUS_URL) throw new ConfigError('DIRECTUS_URL', 'is required when DIRECTUS_TOKEN is set');
   return { ...config, DEAD_LETTER_STREAM: config.DEAD_LETTER_STREAM ?? `${config.REDIS_TELEMETRY_STREAM}:dead-letter` };
 }
 
 /** The consumer group of the persisting processor (CONTRACTS section 1). */
 export const PROCESSOR_GROUP = 'processor';
+
+export function pipelineOptions(config: ProcessorConfig): PipelineOptions {
+  return {
+    debounceMs: config.GATE_DEBOUNCE_MS,
+    signalLossMs: config.SIGNAL_LOSS_MS,
+    maxSpeedKmh: config.MAX_SPEED_KMH,
+    lateWindowMs: config.LATE_WINDOW_MS,
+  };
+}

@@ -9,10 +9,18 @@ import { writeDeadLetters } from '../stream/dead-letter.ts';
 import { TelemetryConsumer } from '../stream/telemetry-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { serveMetrics } from '../observability/metrics-server.ts';
-import { PROCESSOR_GROUP, type ProcessorConfig } from './config.ts';
+import { enqueueFacts, outboxPending } from '../store/outbox.ts';
+import { upsertDecodedAttributes } from '../store/decoded-attributes.ts';
+import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config.ts';
 import { sortBatch } from './ingest-batch.ts';
+import { OutboxCourier } from './outbox-courier.ts';
+import { Racing } from './racing.ts';
 
-/** The live processor: stream entries in, positions stored, then acknowledged. */
+/**
+ * The live processor: stream entries in; positions, decoded attributes and the racing pipeline's fact changes
+ * stored in one transaction; then acknowledged. The courier hands the facts to Directus on its own schedule, so
+ * ingestion never waits for Directus.
+ */
 export class Processor {
   readonly registry = new Registry();
   private readonly redis: Redis;
@@ -24,6 +32,10 @@ export class Processor {
   private readonly stored: Counter;
   private readonly deadLettered: Counter;
   private readonly batchSeconds: Histogram;
+  private readonly facts: Counter;
+  private readonly racing: Racing | null;
+  private readonly courier: OutboxCourier | null;
+  private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly config: ProcessorConfig, private readonly log: Logger) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -65,6 +77,19 @@ export class Processor {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
+    this.facts = new Counter({ name: 'pitwall_facts_total', help: 'Fact changes written to the outbox', labelNames: ['change'], registers: [this.registry] });
+    const db = this.db;
+    new Gauge({
+      name: 'pitwall_outbox_pending',
+      help: 'Fact batches waiting for Directus',
+      registers: [this.registry],
+      async collect() {
+        this.set(await outboxPending(db).catch(() => Number.NaN));
+      },
+    });
+    const racingEnabled = Boolean(config.DIRECTUS_URL && config.DIRECTUS_TOKEN);
+    this.racing = racingEnabled ? new Racing(this.db, pipelineOptions(config), log) : null;
+    this.courier = racingEnabled ? new OutboxCourier(this.db, { directusUrl: config.DIRECTUS_URL!, token: config.DIRECTUS_TOKEN! }, log) : null;
     this.consumer = new TelemetryConsumer(
       this.redis,
       {
@@ -83,7 +108,20 @@ export class Processor {
   private async handleBatch(entries: StreamEntry[]): Promise<void> {
     const stop = this.batchSeconds.startTimer();
     const { positions, deadLetters } = sortBatch(entries);
-    const stored = await insertPositions(this.db, positions);
+    const tracked = this.racing ? await this.racing.track(positions) : null;
+    let stored = 0;
+    try {
+      const decoded = this.racing?.decode(positions) ?? [];
+      await this.db.transaction(async (trx) => {
+        stored = await insertPositions(trx, positions);
+        await upsertDecodedAttributes(trx, decoded);
+        if (tracked) await enqueueFacts(trx, tracked.changes);
+      });
+    } catch (error) {
+      tracked?.undo(); // the batch comes back; the pipelines must see it as new then
+      throw error;
+    }
+    if (tracked) this.countFacts(tracked.changes);
     await writeDeadLetters(this.redis, this.config.DEAD_LETTER_STREAM, deadLetters);
     for (const letter of deadLetters) this.log.warn({ entry: letter.id, reason: letter.reason }, 'entry dead-lettered');
     this.received.inc(entries.length);
@@ -92,8 +130,47 @@ export class Processor {
     stop();
   }
 
+  private countFacts(changes: { upserts: unknown[]; retractions: unknown[] }): void {
+    this.facts.inc({ change: 'upsert' }, changes.upserts.length);
+    this.facts.inc({ change: 'retraction' }, changes.retractions.length);
+    if (changes.upserts.length + changes.retractions.length > 0) this.courier?.nudge();
+  }
+
+  /** Time alone decides some facts (DNF at stage close, an open signal loss). */
+  private async tick(): Promise<void> {
+    if (!this.racing) return;
+    const { changes, undo } = this.racing.tick(Date.now());
+    try {
+      await enqueueFacts(this.db, changes);
+      this.countFacts(changes);
+    } catch (error) {
+      undo();
+      this.log.warn({ err: error }, 'tick facts not stored; the next tick decides again');
+    }
+  }
+
+  private every(ms: number, task: () => Promise<unknown>, what: string): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      task()
+        .catch((error) => this.log.warn({ err: error }, `${what} failed`))
+        .finally(() => (busy = false));
+    }, ms);
+    this.timers.push(timer);
+  }
+
   async start(): Promise<void> {
     this.server = await serveMetrics(this.registry, this.config.METRICS_PORT, () => this.health());
+    if (this.racing) {
+      await this.racing.refresh().catch((error) => this.log.error({ err: error }, 'race setup not loaded yet; retrying'));
+      this.every(this.config.PROCESSOR_SETUP_REFRESH_MS, () => this.racing!.refresh(), 'race setup refresh');
+      this.every(this.config.PROCESSOR_TICK_MS, () => this.tick(), 'tick');
+      void this.courier!.run().catch((error) => this.log.fatal({ err: error }, 'courier stopped'));
+    } else {
+      this.log.warn('DIRECTUS_URL and DIRECTUS_TOKEN are not set: storing positions only, no race timing');
+    }
     this.log.info(
       {
         stream: this.config.REDIS_TELEMETRY_STREAM,
@@ -120,7 +197,9 @@ export class Processor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
     await this.consumer.close();
+    await this.courier?.close();
     const steps: [string, () => Promise<unknown>][] = [
       ['metrics server', () => new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)))],
       ['redis', () => this.redis.quit()],

@@ -101,6 +101,14 @@ export const float = (field: string, o: Common & { suffix?: string } = {}): Fiel
   schema: columnSchema(o),
 });
 
+/** Exact decimals (numeric), for scale factors that a float would round. Directus returns them as strings. */
+export const decimal = (field: string, precision: number, scale: number, o: Common = {}): FieldDef => ({
+  field,
+  type: 'decimal',
+  meta: meta(o, { interface: 'input', display: 'formatted-value' }),
+  schema: columnSchema(o, { numeric_precision: precision, numeric_scale: scale }),
+});
+
 export const boolean = (field: string, o: Common & { label?: string } = {}): FieldDef => ({
   field,
   type: 'boolean',

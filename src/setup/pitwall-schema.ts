@@ -1,6 +1,7 @@
 import {
   bigInteger,
   boolean,
+  decimal,
   choice,
   dateCreated,
   float,
@@ -271,8 +272,8 @@ export const pitwallCollections: CollectionDef[] = [
       { value: 'ascii', text: 'ASCII text' },
     ], { required: true, defaultValue: 'unsigned' }),
     integer('byte_size', { required: true, min: 1, max: 255, suffix: ' B' }),
-    float('multiplier', { required: true, defaultValue: 1 }),
-    float('offset', { required: true, defaultValue: 0 }),
+    decimal('multiplier', 24, 12, { required: true, defaultValue: 1 }),
+    decimal('offset', 24, 12, { required: true, defaultValue: 0 }),
     text('unit'),
     tags('invalid_values', { placeholder: 'Raw values meaning "no reading"', note: 'Raw values that mean "no reading", e.g. 850 and 3000 for a Dallas sensor.' }),
   ]),

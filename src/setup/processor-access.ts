@@ -20,8 +20,8 @@ const reads = [
 ];
 /** Business outputs the processor hands to the bundle's endpoint, which writes them as the processor. */
 const writes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies', 'race_events'];
-/** Late fixes can move or remove a crossing or a penalty when a window is re-evaluated. */
-const deletes = ['entry_crossings', 'entry_penalties'];
+/** Re-evaluating a window after a late fix can retract any fact the pipeline produced. */
+const deletes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies'];
 
 export function processorPermissions(): { collection: string; action: 'create' | 'read' | 'update' | 'delete' }[] {
   return [

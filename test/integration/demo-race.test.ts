@@ -72,8 +72,9 @@ describe('the demo race seeded by setup', () => {
     const types = new Set(rows.map((r: { value_type: string }) => r.value_type));
     expect([...types].sort()).toEqual(['ascii', 'boolean', 'hex', 'signed', 'unsigned']);
     expect(rows.some((r: { byte_size: number }) => r.byte_size === 8)).toBe(true);
-    expect(rows.some((r: { multiplier: number }) => r.multiplier !== 1)).toBe(true);
+    expect(rows.some((r: { multiplier: string }) => Number(r.multiplier) !== 1)).toBe(true);
     const dallas = rows.find((r: { io_id: number }) => r.io_id === 72);
-    expect(dallas).toMatchObject({ value_type: 'signed', byte_size: 4, multiplier: 0.1, invalid_values: [850, 2000, 3000, 4000, 5000] });
+    expect(dallas).toMatchObject({ value_type: 'signed', byte_size: 4, invalid_values: [850, 2000, 3000, 4000, 5000] });
+    expect(Number(dallas.multiplier)).toBe(0.1); // numeric, exact: a float column would give 0.10000000149
   });
 });

@@ -40,6 +40,17 @@ export class DevicePipeline {
     return this.current;
   }
 
+  /** A way back to this moment, for a caller whose batch failed to become durable and will be delivered again. */
+  checkpoint(): () => void {
+    const { context, current } = this;
+    const history = this.history.slice();
+    return () => {
+      this.context = context;
+      this.current = current;
+      this.history = history;
+    };
+  }
+
   /** Reference data changed (geofences, entries, formulas): later fixes use the new context. */
   setContext(context: PipelineContext): void {
     this.context = context;
@@ -124,19 +135,27 @@ export class DevicePipeline {
     return { upserts, retractions };
   }
 
+  /**
+   * One late_data anomaly per burst (fixes arriving while the newest fix stays the same), counting its fixes and
+   * their time span, so a tracker uploading hours of buffered fixes raises one report, not thousands.
+   */
   private reportLate(fix: Fix, newest: number, reevaluated: boolean): FactChanges {
-    const assignment = entryAt(this.context, fix.ts);
+    const key = factKey.anomaly(this.context.deviceId, 'late_data', `${newest}:${reevaluated ? 'reevaluated' : 'skipped'}`);
+    const previous = this.current.facts[key] as AnomalyFact | undefined;
+    const count = ((previous?.details.fixes as number | undefined) ?? 0) + 1;
+    const from = Math.min(fix.ts, previous?.startedAt ?? fix.ts);
+    const to = Math.max(fix.ts, (previous?.details.last_fix_at as number | undefined) ?? fix.ts);
     const anomaly: AnomalyFact = {
       type: 'anomaly',
-      key: factKey.anomaly(this.context.deviceId, 'late_data', String(fix.ts)),
+      key,
       kind: 'late_data',
       severity: reevaluated ? 'info' : 'warning',
-      entryId: assignment?.entryId ?? null,
+      entryId: entryAt(this.context, fix.ts)?.entryId ?? null,
       stageId: null,
       deviceId: this.context.deviceId,
-      startedAt: fix.ts,
+      startedAt: from,
       endedAt: null,
-      details: { delay_ms: newest - fix.ts, reevaluated, window_ms: this.context.options.lateWindowMs },
+      details: { fixes: count, last_fix_at: to, newest_fix_at: newest, delay_ms: newest - from, reevaluated, window_ms: this.context.options.lateWindowMs },
     };
     this.current = { ...this.current, facts: { ...this.current.facts, [anomaly.key]: anomaly } };
     return { upserts: [anomaly], retractions: [] };

@@ -132,7 +132,7 @@ describe('DevicePipeline with late and repeated fixes', () => {
     const pipeline = new DevicePipeline(testContext());
     pipeline.pushAll(ordered.filter((f) => f !== withheld).slice(0, 40));
     const changes = pipeline.push(withheld);
-    expect(changes.upserts).toContainEqual(expect.objectContaining({ kind: 'late_data', severity: 'info', startedAt: withheld.ts }));
+    expect(changes.upserts).toContainEqual(expect.objectContaining({ kind: 'late_data', severity: 'info', startedAt: withheld.ts, details: expect.objectContaining({ fixes: 1 }) }));
     pipeline.pushAll(ordered.slice(41));
     expect(trackFacts(pipeline)).toEqual(expected);
   });
@@ -155,6 +155,15 @@ describe('DevicePipeline with late and repeated fixes', () => {
     const pipeline = run(ordered, testContext(testCourse(), { lateWindowMs: 10_000 }));
     const changes = pipeline.push({ ...ordered[2]!, ts: ordered[2]!.ts + 1 });
     expect(changes.upserts).toEqual([expect.objectContaining({ kind: 'late_data', severity: 'warning', details: expect.objectContaining({ reevaluated: false }) })]);
+  });
+
+  it('reports a burst of buffered fixes as one late-data anomaly that counts them', () => {
+    const pipeline = run(ordered, testContext(testCourse(), { lateWindowMs: 10_000 }));
+    const buffered = ordered.slice(2, 12).map((f) => ({ ...f, ts: f.ts + 1 }));
+    const { upserts } = pipeline.pushAll(buffered);
+    expect(upserts).toEqual([
+      expect.objectContaining({ kind: 'late_data', severity: 'warning', startedAt: buffered[0]!.ts, details: expect.objectContaining({ fixes: 10, last_fix_at: buffered[9]!.ts }) }),
+    ]);
   });
 
   it('gives the same facts for any delivery order within the late window (property)', () => {

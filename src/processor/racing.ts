@@ -1,0 +1,172 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Fix } from '../domain/course.ts';
+import { buildGeofenceIndex } from '../domain/geofence/index.ts';
+import { decodeAttributes, mappingVersion, type IoMapping } from '../domain/io/index.ts';
+import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipeline.ts';
+import type { Fact } from '../domain/pipeline/facts.ts';
+import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
+import type { Position } from '../domain/position.ts';
+import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
+
+export interface DecodedRow {
+  deviceId: string;
+  ts: number;
+  attributes: Record<string, unknown>;
+  mappingVersion: string;
+}
+
+interface Decoder {
+  mappings: Map<number, IoMapping>;
+  version: string;
+}
+
+const DAY = 24 * 3600 * 1000;
+/** At most this many stored fixes are replayed to rebuild one device's state. */
+const REHYDRATE_LIMIT = 200_000;
+
+export const toFix = (p: Position): Fix => ({ ts: p.ts, lat: p.latitude, lon: p.longitude, speedKmh: p.speed });
+
+/** Merges changes in order: a later upsert of a key wins over an earlier retraction, and the other way round. */
+export function mergeChanges(batches: readonly FactChanges[]): FactChanges {
+  const upserts = new Map<string, Fact>();
+  const retractions = new Set<string>();
+  for (const { upserts: u, retractions: r } of batches) {
+    for (const key of r) {
+      upserts.delete(key);
+      retractions.add(key);
+    }
+    for (const fact of u) {
+      upserts.set(fact.key, fact);
+      retractions.delete(fact.key);
+    }
+  }
+  return { upserts: [...upserts.values()], retractions: [...retractions] };
+}
+
+/**
+ * The racing side of the processor: one DevicePipeline per tracker that belongs to an entry, the race setup they
+ * share (reloaded while running), and IO decoding. A device seen for the first time in this process is rebuilt
+ * from its stored positions; the facts that replay produces again are harmless because their writes are keyed.
+ */
+export class Racing {
+  private setup: RaceSetup | null = null;
+  private setupJson = '';
+  private contexts = new Map<string, PipelineContext>();
+  private decoders = new Map<string, Decoder>();
+  private readonly pipelines = new Map<string, DevicePipeline>();
+
+  constructor(
+    private readonly db: Knex,
+    private readonly options: PipelineOptions,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  get deviceCount(): number {
+    return this.pipelines.size;
+  }
+
+  /** Reloads the race setup; pipelines switch to a changed setup at their next fix. Returns whether it changed. */
+  async refresh(): Promise<boolean> {
+    const now = this.clock();
+    const setup = await loadRaceSetup(this.db, { from: now - 2 * DAY, to: now + 2 * DAY });
+    const json = JSON.stringify(setup, (_key, value) => (value instanceof Map ? [...value.entries()] : value));
+    if (json === this.setupJson) return false;
+    for (const problem of setup.problems) this.log.warn({ problem }, 'race setup problem');
+    const index = buildGeofenceIndex(setup.course);
+    this.contexts = new Map(
+      [...setup.assignments.entries()].map(([deviceId, assignments]) => [
+        deviceId,
+        { deviceId, course: setup.course, index, assignments, speeding: setup.speeding, options: this.options },
+      ]),
+    );
+    this.decoders = new Map([...setup.mappings.entries()].map(([model, rows]) => [model, { mappings: new Map(rows.map((r) => [r.ioId, r])), version: mappingVersion(rows) }]));
+    for (const [deviceId, pipeline] of this.pipelines) {
+      const context = this.contexts.get(deviceId);
+      if (context) pipeline.setContext(context);
+      else this.pipelines.delete(deviceId);
+    }
+    this.setup = setup;
+    this.setupJson = json;
+    this.log.info({ stages: setup.course.stages.length, gates: setup.course.gates.length, devices: this.contexts.size }, 'race setup loaded');
+    return true;
+  }
+
+  /** Decoded attributes of the positions whose device model has an IO mapping. */
+  decode(positions: readonly Position[]): DecodedRow[] {
+    const rows: DecodedRow[] = [];
+    for (const p of positions) {
+      const model = this.setup?.modelOfDevice.get(p.deviceId);
+      const decoder = model === undefined ? undefined : this.decoders.get(model);
+      if (!decoder) continue;
+      rows.push({ deviceId: p.deviceId, ts: p.ts, attributes: decodeAttributes(p.attributes, decoder.mappings), mappingVersion: decoder.version });
+    }
+    return rows;
+  }
+
+  /**
+   * Runs the positions through their devices' pipelines, in stream order per device. Returns the fact changes and
+   * an undo that puts every touched pipeline back, for a batch that could not be made durable.
+   */
+  async track(positions: readonly Position[]): Promise<{ changes: FactChanges; undo: () => void }> {
+    const byDevice = new Map<string, Fix[]>();
+    for (const p of positions) {
+      if (!this.contexts.has(p.deviceId)) continue;
+      const fixes = byDevice.get(p.deviceId) ?? [];
+      fixes.push(toFix(p));
+      byDevice.set(p.deviceId, fixes);
+    }
+    const undos: (() => void)[] = [];
+    const created: string[] = [];
+    const changes: FactChanges[] = [];
+    try {
+      for (const [deviceId, fixes] of byDevice) {
+        let pipeline = this.pipelines.get(deviceId);
+        if (!pipeline) {
+          pipeline = new DevicePipeline(this.contexts.get(deviceId)!);
+          changes.push(await this.rehydrate(pipeline, deviceId, Math.min(...fixes.map((f) => f.ts))));
+          this.pipelines.set(deviceId, pipeline);
+          created.push(deviceId);
+        } else {
+          undos.push(pipeline.checkpoint());
+        }
+        changes.push(pipeline.pushAll(fixes));
+      }
+    } catch (error) {
+      this.undo(undos, created);
+      throw error;
+    }
+    return { changes: mergeChanges(changes), undo: () => this.undo(undos, created) };
+  }
+
+  tick(now: number): { changes: FactChanges; undo: () => void } {
+    const undos = [...this.pipelines.values()].map((p) => p.checkpoint());
+    const changes = mergeChanges([...this.pipelines.values()].map((p) => p.tick(now)));
+    return { changes, undo: () => this.undo(undos, []) };
+  }
+
+  private undo(undos: (() => void)[], created: string[]): void {
+    for (const undo of undos) undo();
+    for (const deviceId of created) this.pipelines.delete(deviceId);
+  }
+
+  /** Replays what is stored of the device since its earliest open stage opened, up to (not including) `before`. */
+  private async rehydrate(pipeline: DevicePipeline, deviceId: string, before: number): Promise<FactChanges> {
+    const context = this.contexts.get(deviceId)!;
+    const events = new Set(context.assignments.map((a) => a.eventId));
+    const opens = context.course.stages.filter((s) => events.has(s.eventId) && s.closesAt >= before - this.options.lateWindowMs).map((s) => s.opensAt);
+    const from = opens.length > 0 ? Math.min(...opens) : before - this.options.lateWindowMs;
+    const rows = await this.db('positions')
+      .select('ts', 'latitude', 'longitude', 'speed')
+      .where('device_id', deviceId)
+      .andWhere('ts', '>=', new Date(from))
+      .andWhere('ts', '<', new Date(before))
+      .andWhere('faulty', false)
+      .orderBy('ts')
+      .limit(REHYDRATE_LIMIT);
+    const fixes = rows.map((r) => ({ ts: r.ts.getTime(), lat: r.latitude, lon: r.longitude, speedKmh: r.speed }));
+    if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length }, 'rebuilt device state from stored positions');
+    return pipeline.pushAll(fixes);
+  }
+}

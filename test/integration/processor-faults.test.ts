@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import knexFactory, { type Knex } from 'knex';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import { repoRoot } from '../../src/devstack/directus-process.ts';
+import { publishFixes } from '../../src/simulator/publish.ts';
+import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { freePort, REDIS_URL } from '../support/stack.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const stageId = demoId('stage:ss2');
+const ENTRIES = 4;
+
+/** Runs `pitwall processor` as its own process, as in production, so it can be killed for real. */
+async function processorProcess(stream: string, directusUrl: string): Promise<ChildProcess> {
+  const metricsPort = await freePort();
+  return spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: stack.databaseUrl,
+      REDIS_URL,
+      REDIS_TELEMETRY_STREAM: stream,
+      DIRECTUS_URL: directusUrl,
+      DIRECTUS_TOKEN: stack.processorToken,
+      PROCESSOR_CONSUMER: 'faults-1',
+      PROCESSOR_BATCH_SIZE: '200',
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+const kill = (child: ChildProcess, signal: NodeJS.Signals) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+
+describe('the processor under faults', () => {
+  let redis: Redis;
+  let db: Knex;
+  let token: string;
+  const children: ChildProcess[] = [];
+  const streams: string[] = [];
+  const devices = demoEntries.slice(0, ENTRIES).map((e) => e.imei);
+
+  const count = async (table: string, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder) => Number((await where(db(table)).count<{ count: string }[]>('* as count'))[0]!.count);
+  const crossings = async () => (await call(stack, `/items/entry_crossings?filter[stage][_eq]=${stageId}&fields=entry,kind,crossed_at&limit=-1`, { token })).json.data as { entry: string; kind: string }[];
+
+  async function race(seed: number) {
+    const [stage] = (await call(stack, `/items/stages?filter[id][_eq]=${stageId}&fields=opens_at`, { token })).json.data;
+    return simulateRace({ start: Date.parse(stage.opens_at) + 2 * 3_600_000 + seed * 600_000, entries: ENTRIES, stages: ['ss2'], seed });
+  }
+
+  async function cleanBusinessRows() {
+    await db('positions').whereIn('device_id', devices).delete();
+    await db('decoded_attributes').whereIn('device_id', devices).delete();
+    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies']) await db(collection).delete();
+    await db('pitwall_outbox').delete();
+  }
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+    token = await adminToken(stack);
+    await cleanBusinessRows();
+  });
+
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((c) => kill(c, 'SIGKILL')));
+    if (streams.length) await redis.del(...streams.splice(0));
+    await cleanBusinessRows();
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await db.destroy();
+  });
+
+  it('killed with SIGKILL mid-stream and restarted, loses and duplicates nothing', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const fixes = await race(1);
+    const first = await processorProcess(stream, stack.directusUrl);
+    children.push(first);
+    // Paced, so the kill lands while entries are still arriving and batches are in flight.
+    const publishing = publishFixes(redis, stream, fixes, { speed: 400 });
+    await waitFor(async () => (await count('positions', (q) => q.whereIn('device_id', devices))) > fixes.length / 3, { timeoutMs: 60_000, what: 'a third of the positions' });
+    await kill(first, 'SIGKILL');
+    await publishing;
+    const second = await processorProcess(stream, stack.directusUrl);
+    children.push(second);
+
+    await waitFor(async () => (await count('positions', (q) => q.whereIn('device_id', devices))) === fixes.length, { timeoutMs: 60_000, what: 'every position' });
+    await waitFor(async () => (await crossings()).length === ENTRIES * 2 && (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 60_000, what: 'start and finish of every entry' });
+    const all = await crossings();
+    for (const entry of demoEntries.slice(0, ENTRIES)) {
+      expect(all.filter((c) => c.entry === entry.id).map((c) => c.kind).sort()).toEqual(['finish', 'start']);
+    }
+    const info = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    expect(info[0]).toEqual(expect.arrayContaining(['pending', 0]));
+  });
+
+  it('with Directus unreachable for a minute, keeps storing positions and delivers every fact afterwards', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const proxy = new TcpProxy(Number(new URL(stack.directusUrl).port));
+    await proxy.start(await freePort());
+    const fixes = await race(2);
+    const child = await processorProcess(stream, `http://127.0.0.1:${proxy.port}`);
+    children.push(child);
+    await proxy.stop();
+    const downSince = Date.now();
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+
+    await waitFor(async () => (await count('positions', (q) => q.whereIn('device_id', devices))) === fixes.length, { timeoutMs: 30_000, what: 'positions while Directus is down' });
+    expect(await crossings()).toEqual([]);
+    expect(await count('pitwall_outbox', (q) => q)).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 60_000 - (Date.now() - downSince))));
+    await proxy.resume();
+
+    await waitFor(async () => (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 60_000, what: 'the outbox to drain' });
+    const all = await crossings();
+    expect(all).toHaveLength(ENTRIES * 2);
+    const results = (await call(stack, `/items/stage_results?filter[stage][_eq]=${stageId}&fields=status,rank&limit=-1`, { token })).json.data;
+    expect(results.map((r: { rank: number }) => r.rank).sort()).toEqual([1, 2, 3, 4]);
+    await proxy.stop();
+  }, 180_000);
+});
