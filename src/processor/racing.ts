@@ -4,7 +4,7 @@ import type { Fix } from '../domain/course.ts';
 import { buildGeofenceIndex } from '../domain/geofence/index.ts';
 import { decodeAttributes, mappingVersion, type IoMapping } from '../domain/io/index.ts';
 import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipeline.ts';
-import type { Fact } from '../domain/pipeline/facts.ts';
+import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
 import type { Position } from '../domain/position.ts';
 import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
@@ -26,23 +26,6 @@ const DAY = 24 * 3600 * 1000;
 const REHYDRATE_LIMIT = 200_000;
 
 export const toFix = (p: Position): Fix => ({ ts: p.ts, lat: p.latitude, lon: p.longitude, speedKmh: p.speed });
-
-/** Merges changes in order: a later upsert of a key wins over an earlier retraction, and the other way round. */
-export function mergeChanges(batches: readonly FactChanges[]): FactChanges {
-  const upserts = new Map<string, Fact>();
-  const retractions = new Set<string>();
-  for (const { upserts: u, retractions: r } of batches) {
-    for (const key of r) {
-      upserts.delete(key);
-      retractions.add(key);
-    }
-    for (const fact of u) {
-      upserts.set(fact.key, fact);
-      retractions.delete(fact.key);
-    }
-  }
-  return { upserts: [...upserts.values()], retractions: [...retractions] };
-}
 
 /**
  * The racing side of the processor: one DevicePipeline per tracker that belongs to an entry, the race setup they

@@ -1,6 +1,7 @@
 import type { Fix } from '../course.ts';
 import { initialDeviceState, type DeviceState } from './device-state.ts';
 import { factKey, type AnomalyFact, type Fact } from './facts.ts';
+import { mergeChanges } from './merge-changes.ts';
 import { entryAt, type PipelineContext } from './pipeline-context.ts';
 import { stepDevice } from './step-device.ts';
 import { tickDevice } from './tick-device.ts';
@@ -66,20 +67,7 @@ export class DevicePipeline {
   }
 
   pushAll(fixes: readonly Fix[]): FactChanges {
-    const merged = new Map<string, Fact>();
-    const retracted = new Set<string>();
-    for (const fix of fixes) {
-      const { upserts, retractions } = this.push(fix);
-      for (const key of retractions) {
-        merged.delete(key);
-        retracted.add(key);
-      }
-      for (const fact of upserts) {
-        merged.set(fact.key, fact);
-        retracted.delete(fact.key);
-      }
-    }
-    return { upserts: [...merged.values()], retractions: [...retracted] };
+    return mergeChanges(fixes.map((fix) => this.push(fix)));
   }
 
   /** Decisions that depend on the clock alone (DNF at stage close, an open signal loss); `now` is the caller's. */
