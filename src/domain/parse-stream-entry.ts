@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Position } from './position.ts';
+import { BIGINT_TEXT, DEVICE_ID, IO_ID, ISO_TIME, readWellFormedEntry } from './read-well-formed-entry.ts';
 
 /** Why a stream entry cannot become a Position; the reason goes to the dead-letter stream as it is. */
 export interface StreamEntryRejection {
@@ -11,14 +12,14 @@ export type StreamEntryParse = { ok: true; position: Position } | StreamEntryRej
 
 const isoTime = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/, 'expected an ISO-8601 time with a zone')
+  .regex(ISO_TIME, 'expected an ISO-8601 time with a zone')
   .refine((s) => Number.isFinite(Date.parse(s)), 'not a real calendar time');
 
-const deviceId = z.string().regex(/^[0-9A-Za-z_-]{1,64}$/, 'expected a tracker id (IMEI) of 1-64 letters or digits');
+const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-64 letters or digits');
 
 const rawIoValue = z.union([
   z.number().finite(),
-  z.strictObject({ __bigint: z.string().regex(/^-?\d{1,20}$/, 'expected a decimal integer string') }),
+  z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string') }),
   z.strictObject({ __buffer_b64: z.base64() }),
 ]);
 
@@ -32,7 +33,7 @@ const positionPayload = z.strictObject({
   speed: z.number().min(0).max(2000),
   satellites: z.number().int().min(0).max(255),
   priority: z.union([z.literal(0), z.literal(1), z.literal(2)]),
-  attributes: z.record(z.string().regex(/^\d{1,5}$/), rawIoValue, {
+  attributes: z.record(z.string().regex(IO_ID), rawIoValue, {
     error: (issue) => (issue.code === 'invalid_key' ? 'IO ids are decimal strings' : undefined),
   }),
 });
@@ -58,6 +59,9 @@ function describe(prefix: string, error: z.ZodError): string {
  * The payload is the source of truth; the `device_id` field must agree with it because ordering and sharding key on it.
  */
 export function parseStreamEntry(fields: Record<string, string>): StreamEntryParse {
+  const wellFormed = readWellFormedEntry(fields);
+  if (wellFormed !== null) return { ok: true, position: wellFormed };
+
   const envelope = entryFields.safeParse(fields);
   if (!envelope.success) return { ok: false, reason: describe('', envelope.error) };
 

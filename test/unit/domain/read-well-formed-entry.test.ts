@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { parseStreamEntry } from '../../../src/domain/parse-stream-entry.ts';
+import { readWellFormedEntry } from '../../../src/domain/read-well-formed-entry.ts';
+
+const payload = {
+  device_id: '350936080010018',
+  timestamp: '2026-03-01T08:00:01.250Z',
+  latitude: 31.43,
+  longitude: -4.23,
+  altitude: 760.5,
+  angle: 96,
+  speed: 87,
+  satellites: 11,
+  priority: 0,
+  attributes: { '239': 1, '72': 4294967244, '16': { __bigint: '18446744073709551615' }, '78': { __buffer_b64: 'AZo/IQAAAGU=' } },
+};
+const fields = (overrides: Record<string, unknown> = {}, payloadOverrides: Record<string, unknown> = {}, payloadText?: string) => {
+  const entry: Record<string, unknown> = {
+    ts: payload.timestamp,
+    device_id: payload.device_id,
+    codec: '8E',
+    payload: payloadText ?? JSON.stringify({ ...payload, ...payloadOverrides }),
+    ...overrides,
+  };
+  for (const [key, value] of Object.entries(overrides)) if (value === undefined) delete entry[key];
+  return entry as Record<string, string>;
+};
+
+// The fast path may only accept what the zod schemas accept, and must build the same Position.
+const variants: [string, Record<string, string>][] = [
+  ['well formed', fields()],
+  ['an extra envelope field', fields({ extra: 'x' })],
+  ['an offset time', fields({ ts: '2026-03-01T09:00:01+0100' }, { timestamp: '2026-03-01T09:00:01.250+01:00' })],
+  ['priority 2, no attributes', fields({}, { priority: 2, attributes: {} })],
+  ['a missing field', fields({ payload: undefined })],
+  ['an unknown codec', fields({ codec: '12' })],
+  ['a time without a zone', fields({ ts: '2026-03-01T08:00:01' })],
+  ['an impossible envelope time', fields({ ts: '2026-02-30T25:00:00Z' })],
+  ['a bad device id', fields({ device_id: 'a b' })],
+  ['payload that is not JSON', fields({ payload: '{"device_id":' })],
+  ['payload that is an array', fields({}, {}, '[1]')],
+  ['payload that is null', fields({}, {}, 'null')],
+  ['an infinite altitude', fields({}, {}, JSON.stringify(payload).replace('760.5', '1e999'))],
+  ['latitude out of range', fields({}, { latitude: 91 })],
+  ['a string speed', fields({}, { speed: '87' })],
+  ['fractional satellites', fields({}, { satellites: 7.5 })],
+  ['an unknown priority', fields({}, { priority: 3 })],
+  ['an impossible date', fields({}, { timestamp: '2026-02-30T25:00:00.000Z' })],
+  ['a non-numeric IO id', fields({}, { attributes: { speed: 1 } })],
+  ['a six-digit IO id', fields({}, { attributes: { '123456': 1 } })],
+  ['attributes that are an array', fields({}, { attributes: [1] })],
+  ['a bigint that is not an integer', fields({}, { attributes: { '16': { __bigint: '1e5' } } })],
+  ['a bigint with an extra key', fields({}, { attributes: { '16': { __bigint: '1', x: 1 } } })],
+  ['a buffer that is not base64', fields({}, { attributes: { '78': { __buffer_b64: '***' } } })],
+  ['an empty buffer', fields({}, { attributes: { '78': { __buffer_b64: '' } } })],
+  ['a string IO value', fields({}, { attributes: { '78': 'x' } })],
+  ['an unexpected payload field', fields({}, { odometer: 5 })],
+  ['a missing payload field', fields({}, { satellites: undefined })],
+  ['a device mismatch', fields({ device_id: '350936080010026' })],
+  ['a __proto__ payload key', fields({}, {}, JSON.stringify(payload).replace('"device_id"', '"__proto__":1,"device_id"'))],
+];
+
+describe('readWellFormedEntry', () => {
+  it.each(variants)('agrees with the schemas on %s', (_name, entry) => {
+    const fast = readWellFormedEntry(entry);
+    const checked = parseStreamEntry(entry);
+    if (fast !== null) expect({ ok: true, position: fast }).toEqual(checked);
+    // Accepted entries take the fast path (it covers the usual shapes); rejected ones never do.
+    expect(fast !== null).toBe(checked.ok);
+  });
+
+  it('takes the well-formed shape without the schemas', () => {
+    expect(readWellFormedEntry(fields())).not.toBeNull();
+  });
+});
