@@ -1,43 +1,51 @@
 import type { RawAttributes, RawIoValue } from '../position.ts';
 import { decodeIoValue } from './decode-io-value.ts';
 import type { DecodedValue, IoMapping } from './io-mapping.ts';
+import type { IoValueDecoder } from './io-value-decoder.ts';
+
+/** A mapping row prepared once (ioValueDecoder), for callers that decode many fixes with one table. */
+export interface PreparedIoMapping {
+  attribute: string;
+  decode: IoValueDecoder;
+}
 
 /**
  * Decodes every IO element of one fix. A known IO id becomes `attribute: value`. Nothing is ever dropped: an
  * unknown id stays raw under `io_<id>`, and an element that fails to decode stays raw under `io_<id>` with the
  * reason under `io_<id>_error`, so one bad element (or a bad mapping row) never loses the rest of the fix.
  * A second id decoding to an attribute name already used is kept raw the same way rather than overwriting.
- * Does not mutate its inputs.
+ * Does not mutate its inputs. `mappings` may hold rows or prepared rows; both decode the same.
  */
 export function decodeAttributes(
   raw: RawAttributes,
-  mappings: ReadonlyMap<number, IoMapping>,
+  mappings: ReadonlyMap<number, IoMapping | PreparedIoMapping>,
 ): Record<string, DecodedValue | RawIoValue> {
-  const entries: [string, DecodedValue | RawIoValue][] = [];
-  const used = new Set<string>();
-  const put = (key: string, value: DecodedValue | RawIoValue): void => {
-    entries.push([key, value]);
-    used.add(key);
-  };
-
-  for (const [id, value] of Object.entries(raw)) {
+  // Built in place rather than through entries and a Set: this runs for every fix the processor stores.
+  const decoded: Record<string, DecodedValue | RawIoValue> = {};
+  for (const id of Object.keys(raw)) {
+    const value = raw[id]!;
     const mapping = /^\d+$/.test(id) ? mappings.get(Number(id)) : undefined;
     if (mapping === undefined) {
-      put(`io_${id}`, value);
+      put(decoded, `io_${id}`, value);
       continue;
     }
-    if (used.has(mapping.attribute)) {
-      put(`io_${id}`, value);
-      put(`io_${id}_error`, `attribute "${mapping.attribute}" is already taken by another IO element`);
+    if (Object.hasOwn(decoded, mapping.attribute)) {
+      put(decoded, `io_${id}`, value);
+      put(decoded, `io_${id}_error`, `attribute "${mapping.attribute}" is already taken by another IO element`);
       continue;
     }
     try {
-      put(mapping.attribute, decodeIoValue(value, mapping));
+      put(decoded, mapping.attribute, 'decode' in mapping ? mapping.decode(value) : decodeIoValue(value, mapping));
     } catch (error) {
-      put(`io_${id}`, value);
-      put(`io_${id}_error`, error instanceof Error ? error.message : String(error));
+      put(decoded, `io_${id}`, value);
+      put(decoded, `io_${id}_error`, error instanceof Error ? error.message : String(error));
     }
   }
-  // fromEntries defines own properties, so an attribute named "__proto__" cannot reach the prototype.
-  return Object.fromEntries(entries);
+  return decoded;
+}
+
+/** Sets an own property; defineProperty for "__proto__", so an attribute of that name cannot reach the prototype. */
+function put(target: Record<string, DecodedValue | RawIoValue>, key: string, value: DecodedValue | RawIoValue): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }

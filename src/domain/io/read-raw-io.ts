@@ -8,7 +8,8 @@ export interface RawIoView {
   bytes: Uint8Array;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Padded standard base64, as the contract sends buffers. */
+export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
  * Checks one raw value against its (already checked) mapping and gives both views of it. Numbers above 2^53-1 are
