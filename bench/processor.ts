@@ -1,11 +1,14 @@
 /**
  * Processor throughput against its limit (BENCHMARKS.md, `processor`).
  *
- * N distinct simulated fixes are put on a fresh Redis stream, then ONE Processor (in this process) drains it into
- * a scratch database; the clock runs from start() until the group has nothing left to read or acknowledge. In the
- * same run the same N rows go through one raw `COPY positions_copy FROM STDIN` (same columns, same indexes,
- * empty table), which is what the processor is compared with. The COPY figure includes turning the fixes into
- * COPY text in this process, as the processor must too.
+ * N distinct simulated fixes are put on a fresh Redis stream, then ONE Processor (in this process) drains it; the
+ * clock runs from start() until the group has nothing left to read or acknowledge. The processor runs its real
+ * path, racing included: its database and Directus are a real test stack (bundle, setup, demo race), every
+ * replicated tracker is registered as an FMB920 carried by an entry of the demo event, and the fixes fall inside
+ * the demo stages, so each one is IO-decoded, raced through its DevicePipeline, and its facts go to the outbox.
+ * In the same run the same N rows go through one raw `COPY positions_copy FROM STDIN` (same columns, same
+ * indexes, empty table), which is what the processor is compared with. The COPY figure includes turning the fixes
+ * into COPY text in this process, as the processor must too.
  *
  *   npm run bench -- processor [--positions 300000] [--batch <PROCESSOR_BATCH_SIZE>] [--timeout 150]
  */
@@ -27,9 +30,11 @@ import { toStreamFields } from '../src/simulator/publish.ts';
 import { simulateRace } from '../src/simulator/race-schedule.ts';
 import { copyField } from '../src/store/copy-rows.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
-import { migrateTelemetry } from '../src/store/migrate.ts';
 import { groupInfo } from '../src/stream/consumer-group.ts';
-import { createScratchDatabase, dropScratchDatabase, freePort, pgUrl, REDIS_URL } from '../test/support/stack.ts';
+import { createItems } from '@directus/sdk';
+import { demoEntries, demoId } from '../src/demo/demo-race.ts';
+import { admin } from '../test/support/directus-client.ts';
+import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +44,8 @@ const { values: args } = parseArgs({
     timeout: { type: 'string', default: '150' },
     /** Internal: the child process that fills the stream, so its garbage stays out of this process's rss_mb. */
     'fill-stream': { type: 'string' },
+    /** Internal: GPS time of the race start (epoch ms), read from the demo stages by the parent. */
+    start: { type: 'string' },
   },
 });
 const positions = Number(args.positions);
@@ -51,21 +58,59 @@ for (const [name, value] of [['--positions', positions], ['--batch', batchSize ?
 const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
 const progress = (message: string) => process.stderr.write(`processor bench: ${message}\n`);
 
+const race = (start: number) => simulateRace({ start });
+/** The tracker id of one copy of a demo device; copy 0 is the demo device itself. */
+const replicaId = (imei: string, copy: number) => (copy === 0 ? imei : `${imei}${String(copy).padStart(3, '0')}`);
+const copiesFor = (count: number, raceLength: number) => Math.ceil(count / raceLength);
+
 /**
  * `count` distinct (device, ts) fixes, generated on demand so the bench's own memory stays out of rss_mb: the demo
  * race, replicated onto more devices (IMEI + 3 digits) that drive the same course at the same time.
  */
-function fixes(count: number): () => Generator<Position> {
-  const race = simulateRace({ start: Date.parse('2026-03-01T08:00:00.000Z') });
-  const copies = Math.ceil(count / race.length);
+function fixes(count: number, start: number): () => Generator<Position> {
+  const fixesOfRace = race(start);
+  const copies = copiesFor(count, fixesOfRace.length);
   return function* () {
     let n = 0;
-    for (const fix of race) {
+    for (const fix of fixesOfRace) {
       for (let copy = 0; copy < copies && n < count; copy++, n++) {
-        yield copy === 0 ? fix : { ...fix, deviceId: `${fix.deviceId}${String(copy).padStart(3, '0')}` };
+        yield copy === 0 ? fix : { ...fix, deviceId: replicaId(fix.deviceId, copy) };
       }
     }
   };
+}
+
+/**
+ * Registers every replicated tracker the way an organiser would, through Directus: an FMB920 device, an entry in
+ * the demo event, and the entry_devices link, so the processor decodes and races each of them. Returns how many
+ * devices the fixes use.
+ */
+async function registerReplicas(stack: TestStack, copies: number): Promise<number> {
+  const client = await admin(stack);
+  const model = demoId('model:FMB920');
+  const event = demoId('event');
+  const replicas = Array.from({ length: copies - 1 }, (_, i) => i + 1).flatMap((copy) =>
+    demoEntries.map((entry) => ({ entry, copy, imei: replicaId(entry.imei, copy), id: demoId(`bench:${copy}:${entry.raceNumber}`) })),
+  );
+  // Chunks keep each request small enough for Directus's default body limit.
+  for (let i = 0; i < replicas.length; i += 200) {
+    const chunk = replicas.slice(i, i + 200);
+    await client.request(createItems('devices', chunk.map((r) => ({ id: demoId(`bench-device:${r.imei}`), imei: r.imei, name: `FMB920 bench ${r.imei}`, model }))));
+    await client.request(
+      createItems('entries', chunk.map((r) => ({ id: r.id, event, race_number: r.copy * 1000 + r.entry.raceNumber, name: `${r.entry.name} (bench ${r.copy})`, category: 'T1' }))),
+    );
+    await client.request(
+      createItems('entry_devices', chunk.map((r) => ({ id: demoId(`bench-entry-device:${r.imei}`), entry: r.id, device: demoId(`bench-device:${r.imei}`), valid_from: null, valid_to: null }))),
+    );
+  }
+  return demoEntries.length * copies;
+}
+
+/** When the demo stages open: the replicated race starts an hour later, well inside their window. */
+async function raceStart(db: Db): Promise<number> {
+  const [stage] = await db('stages').where({ event: demoId('event') }).min<{ opens_at: Date }[]>('opens_at as opens_at');
+  if (!stage?.opens_at) throw new Error('the demo event has no stages');
+  return new Date(stage.opens_at).getTime() + 3_600_000;
 }
 
 async function fillStream(redis: Redis, stream: string, source: Iterable<Position>, signal: AbortSignal): Promise<number> {
@@ -89,10 +134,10 @@ async function fillStream(redis: Redis, stream: string, source: Iterable<Positio
 }
 
 /** Fills the stream from a child process running this file with --fill-stream; resolves with its entry count. */
-function fillStreamInChild(stream: string, signal: AbortSignal): Promise<number> {
+function fillStreamInChild(stream: string, start: number, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     // Only the TypeScript loader, not this process's profiling or tracing flags.
-    const args = ['--import', import.meta.resolve('tsx'), process.argv[1]!, '--fill-stream', stream, '--positions', String(positions)];
+    const args = ['--import', import.meta.resolve('tsx'), process.argv[1]!, '--fill-stream', stream, '--positions', String(positions), '--start', String(start)];
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
       signal,
@@ -144,16 +189,22 @@ async function rowCount(db: Db, table: string): Promise<number> {
   return Number(row!.count);
 }
 
+/** The fact changes the processor wrote to the outbox, from its own counter (the courier deletes delivered rows). */
+async function factsWritten(processor: Processor): Promise<number> {
+  const metric = await processor.registry.getSingleMetric('pitwall_facts_total')?.get();
+  return (metric?.values ?? []).reduce((sum, { value }) => sum + value, 0);
+}
+
 /** Starts one Processor on the filled stream; measures the time until every entry is stored and acknowledged. */
 async function drain(
   redis: Redis,
   db: Db,
-  databaseUrl: string,
+  stack: TestStack,
   stream: string,
   signal: AbortSignal,
-): Promise<{ seconds: number; batchSize: number }> {
+): Promise<{ seconds: number; batchSize: number; facts: number; racedDevices: number }> {
   const config = loadProcessorConfig({
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: stack.databaseUrl,
     REDIS_URL,
     REDIS_TELEMETRY_STREAM: stream,
     PROCESSOR_CONSUMER: 'bench',
@@ -161,6 +212,8 @@ async function drain(
     PROCESSOR_BLOCK_MS: '200',
     METRICS_PORT: String(await freePort()),
     LOG_LEVEL: 'silent',
+    DIRECTUS_URL: stack.directusUrl,
+    DIRECTUS_TOKEN: stack.processorToken,
   });
   const processor = new Processor(config, pino({ level: 'silent' }));
   await db.raw('CHECKPOINT');
@@ -175,44 +228,54 @@ async function drain(
       if (performance.now() > deadline) throw new Error(`processor not done after ${timeoutMs / 1000} s: ${JSON.stringify(info)}`);
       await sleep(20);
     }
-    return { seconds: (performance.now() - started) / 1000, batchSize: config.PROCESSOR_BATCH_SIZE };
+    const seconds = (performance.now() - started) / 1000;
+    return { seconds, batchSize: config.PROCESSOR_BATCH_SIZE, facts: await factsWritten(processor), racedDevices: processor.racedDevices };
   } finally {
     await processor.close();
   }
 }
 
 async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
-  const databaseName = `pitwall_bench_processor_${process.pid}`;
-  const databaseUrl = pgUrl(databaseName);
   const stream = `bench:telemetry:${randomUUID()}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   let db: Db | null = null;
+  let stopStack: (() => Promise<void>) | null = null;
   let rssPeak = 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
   try {
-    await createScratchDatabase(databaseName);
-    db = connectDb(databaseUrl, { pool: 2 });
-    await migrateTelemetry(db);
-    const source = fixes(positions);
+    let started = performance.now();
+    const running = await startTestStack(11);
+    stopStack = running.stop;
+    const { stack } = running;
+    db = connectDb(stack.databaseUrl, { pool: 2 });
+    const start = await raceStart(db);
+    const raceLength = race(start).length;
+    const devices = await registerReplicas(stack, copiesFor(positions, raceLength));
+    progress(`Directus stack with ${devices} raced devices ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const source = fixes(positions, start);
 
-    const started = performance.now();
-    const sent = await fillStreamInChild(stream, signal);
+    started = performance.now();
+    const sent = await fillStreamInChild(stream, start, signal);
     const fillSeconds = (performance.now() - started) / 1000;
     progress(`${sent} entries on ${stream} in ${fillSeconds.toFixed(1)} s`);
 
+    const storedBefore = await rowCount(db, 'positions');
     const rssStart = process.memoryUsage().rss;
     rssPeak = rssStart;
-    const { seconds: drainSeconds, batchSize: usedBatchSize } = await drain(redis, db, databaseUrl, stream, signal);
+    const drained = await drain(redis, db, stack, stream, signal);
     const rssProcessor = Math.max(rssPeak, process.memoryUsage().rss);
-    const stored = await rowCount(db, 'positions');
+    const stored = (await rowCount(db, 'positions')) - storedBefore;
+    const decoded = await rowCount(db, 'decoded_attributes');
     const deadLetters = await redis.xlen(`${stream}:dead-letter`);
     if (stored !== positions || deadLetters !== 0) throw new Error(`stored ${stored} of ${positions}, ${deadLetters} dead letters`);
-    progress(`processor: ${positions} positions in ${drainSeconds.toFixed(2)} s`);
+    if (decoded !== positions) throw new Error(`decoded ${decoded} of ${positions}: not every tracker was an FMB920`);
+    if (drained.racedDevices !== devices) throw new Error(`raced ${drained.racedDevices} of ${devices} devices`);
+    progress(`processor: ${positions} positions, ${drained.facts} fact changes in ${drained.seconds.toFixed(2)} s`);
 
     const copySeconds = await rawCopy(db, source(), positions);
     progress(`raw COPY: ${positions} rows in ${copySeconds.toFixed(2)} s`);
 
-    const positionsPerS = positions / drainSeconds;
+    const positionsPerS = positions / drained.seconds;
     const copyRowsPerS = positions / copySeconds;
     const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
     const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
@@ -224,15 +287,18 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       ratio: Number((positionsPerS / copyRowsPerS).toFixed(3)),
       rss_mb: Math.round(rssProcessor / 2 ** 20),
       rss_start_mb: Math.round(rssStart / 2 ** 20),
-      batch_size: usedBatchSize,
-      processor_s: Number(drainSeconds.toFixed(2)),
+      racing: true,
+      devices,
+      facts: drained.facts,
+      batch: drained.batchSize,
+      processor_s: Number(drained.seconds.toFixed(2)),
       copy_s: Number(copySeconds.toFixed(2)),
       fill_s: Number(fillSeconds.toFixed(1)),
-      devices: new Set(Array.from(source(), (p) => p.deviceId)).size,
       cpus: cpus().length,
       node: process.version,
       postgres: pg?.server_version,
       redis: redisVersion,
+      directus: stack.version,
       date: new Date().toISOString(),
     };
   } finally {
@@ -241,7 +307,7 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
       ['close redis', () => redis.quit()],
       ['close postgres', async () => db?.destroy()],
-      ['drop scratch database', () => dropScratchDatabase(databaseName)],
+      ['stop Directus and drop its database', async () => stopStack?.()],
     ];
     for (const [name, step] of steps) {
       try {
@@ -256,7 +322,7 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
 async function fillOnly(stream: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   try {
-    console.log(await fillStream(redis, stream, fixes(positions)(), new AbortController().signal));
+    console.log(await fillStream(redis, stream, fixes(positions, Number(args.start))(), new AbortController().signal));
   } finally {
     redis.disconnect();
   }

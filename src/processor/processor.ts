@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { connectDb, type Db } from '../store/db.ts';
 import { insertPositions } from '../store/positions.ts';
 import { groupInfo } from '../stream/consumer-group.ts';
-import { writeDeadLetters } from '../stream/dead-letter.ts';
+import { writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
+import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
+import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
+import type { Position } from '../domain/position.ts';
 import { TelemetryConsumer } from '../stream/telemetry-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { serveMetrics } from '../observability/metrics-server.ts';
@@ -14,18 +17,29 @@ import { upsertDecodedAttributes } from '../store/decoded-attributes.ts';
 import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config.ts';
 import { sortBatch } from './ingest-batch.ts';
 import { OutboxCourier } from './outbox-courier.ts';
-import { Racing } from './racing.ts';
+import { Racing, type DecodedRow } from './racing.ts';
+
+/** A batch checked, timed and decoded, waiting for its turn to be stored. */
+interface PreparedBatch {
+  entries: StreamEntry[];
+  positions: Position[];
+  deadLetters: DeadLetter[];
+  tracked: { changes: FactChanges; undo: () => void } | null;
+  decoded: DecodedRow[];
+  stopTimer: () => void;
+}
 
 /**
  * The live processor: stream entries in; positions, decoded attributes and the racing pipeline's fact changes
- * stored in one transaction; then acknowledged. The courier hands the facts to Directus on its own schedule, so
- * ingestion never waits for Directus.
+ * stored in one transaction; then acknowledged. The next batch is checked, timed and decoded while one is being
+ * stored (see StagedBatchHandler). The courier hands the facts to Directus on its own schedule, so ingestion never
+ * waits for Directus.
  */
 export class Processor {
   readonly registry = new Registry();
   private readonly redis: Redis;
   private readonly db: Db;
-  private readonly consumer: TelemetryConsumer;
+  private readonly consumer: TelemetryConsumer<PreparedBatch>;
   private server: Server | null = null;
   private closed = false;
   private readonly received: Counter;
@@ -36,6 +50,7 @@ export class Processor {
   private readonly racing: Racing | null;
   private readonly courier: OutboxCourier | null;
   private timers: NodeJS.Timeout[] = [];
+  private unsentTick: FactChanges = { upserts: [], retractions: [] };
 
   constructor(private readonly config: ProcessorConfig, private readonly log: Logger) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -100,34 +115,55 @@ export class Processor {
         blockMs: config.PROCESSOR_BLOCK_MS,
         claimIdleMs: config.PROCESSOR_CLAIM_IDLE_MS,
       },
-      (entries) => this.handleBatch(entries),
+      {
+        prepare: (entries) => this.prepareBatch(entries),
+        store: (batch) => this.storeBatch(batch),
+        discard: (batch) => this.discardBatch(batch),
+      },
       log,
     );
   }
 
-  private async handleBatch(entries: StreamEntry[]): Promise<void> {
-    const stop = this.batchSeconds.startTimer();
+  /** Trackers with a racing pipeline in this process (0 without Directus). */
+  get racedDevices(): number {
+    return this.racing?.deviceCount ?? 0;
+  }
+
+  /** The CPU side of a batch, done while the batch before it is being stored: check, time, decode. */
+  private async prepareBatch(entries: StreamEntry[]): Promise<PreparedBatch> {
+    const stopTimer = this.batchSeconds.startTimer();
     const { positions, deadLetters } = sortBatch(entries);
     const tracked = this.racing ? await this.racing.track(positions) : null;
-    let stored = 0;
     try {
       const decoded = this.racing?.decode(positions) ?? [];
-      await this.db.transaction(async (trx) => {
-        stored = await insertPositions(trx, positions);
-        await upsertDecodedAttributes(trx, decoded);
-        if (tracked) await enqueueFacts(trx, tracked.changes);
-      });
+      return { entries, positions, deadLetters, tracked, decoded, stopTimer };
     } catch (error) {
-      tracked?.undo(); // the batch comes back; the pipelines must see it as new then
+      tracked?.undo();
       throw error;
     }
+  }
+
+  /** Positions, decoded attributes and fact changes in one transaction; then the dead letters. */
+  private async storeBatch(batch: PreparedBatch): Promise<void> {
+    const { positions, decoded, tracked, deadLetters } = batch;
+    let stored = 0;
+    await this.db.transaction(async (trx) => {
+      stored = await insertPositions(trx, positions);
+      await upsertDecodedAttributes(trx, decoded);
+      if (tracked) await enqueueFacts(trx, tracked.changes);
+    });
     if (tracked) this.countFacts(tracked.changes);
     await writeDeadLetters(this.redis, this.config.DEAD_LETTER_STREAM, deadLetters);
     for (const letter of deadLetters) this.log.warn({ entry: letter.id, reason: letter.reason }, 'entry dead-lettered');
-    this.received.inc(entries.length);
+    this.received.inc(batch.entries.length);
     this.stored.inc(stored);
     this.deadLettered.inc(deadLetters.length);
-    stop();
+    batch.stopTimer();
+  }
+
+  /** The batch comes back; the pipelines must see it as new then. */
+  private discardBatch(batch: PreparedBatch): void {
+    batch.tracked?.undo();
   }
 
   private countFacts(changes: { upserts: unknown[]; retractions: unknown[] }): void {
@@ -136,16 +172,21 @@ export class Processor {
     if (changes.upserts.length + changes.retractions.length > 0) this.courier?.nudge();
   }
 
-  /** Time alone decides some facts (DNF at stage close, an open signal loss). */
+  /**
+   * Time alone decides some facts (DNF at stage close, an open signal loss). The pipelines are not rolled back
+   * when these cannot be stored, since batches may have moved them on meanwhile: the changes are kept and stored
+   * with the next tick instead.
+   */
   private async tick(): Promise<void> {
     if (!this.racing) return;
-    const { changes, undo } = this.racing.tick(Date.now());
+    const changes = mergeChanges([this.unsentTick, this.racing.tick(Date.now())]);
     try {
       await enqueueFacts(this.db, changes);
+      this.unsentTick = { upserts: [], retractions: [] };
       this.countFacts(changes);
     } catch (error) {
-      undo();
-      this.log.warn({ err: error }, 'tick facts not stored; the next tick decides again');
+      this.unsentTick = changes;
+      this.log.warn({ err: error }, 'tick facts not stored yet; kept for the next tick');
     }
   }
 

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Fix } from '../domain/course.ts';
 import { buildGeofenceIndex } from '../domain/geofence/index.ts';
-import { decodeAttributes, mappingVersion, type IoMapping } from '../domain/io/index.ts';
+import { decodeAttributes, ioValueDecoder, mappingVersion, type IoMapping, type PreparedIoMapping } from '../domain/io/index.ts';
 import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
@@ -17,9 +17,13 @@ export interface DecodedRow {
 }
 
 interface Decoder {
-  mappings: Map<number, IoMapping>;
+  mappings: Map<number, PreparedIoMapping>;
   version: string;
 }
+
+/** A model's rows by IO id, each prepared once; a later row of the same id wins, as it always has. */
+const preparedMappings = (rows: readonly IoMapping[]): Map<number, PreparedIoMapping> =>
+  new Map(rows.map((r) => [r.ioId, { attribute: r.attribute, decode: ioValueDecoder(r) }]));
 
 const DAY = 24 * 3600 * 1000;
 /** At most this many stored fixes are replayed to rebuild one device's state. */
@@ -64,7 +68,8 @@ export class Racing {
         { deviceId, course: setup.course, index, assignments, speeding: setup.speeding, options: this.options },
       ]),
     );
-    this.decoders = new Map([...setup.mappings.entries()].map(([model, rows]) => [model, { mappings: new Map(rows.map((r) => [r.ioId, r])), version: mappingVersion(rows) }]));
+    // Each row is checked and prepared once per setup, not once per decoded value.
+    this.decoders = new Map([...setup.mappings.entries()].map(([model, rows]) => [model, { mappings: preparedMappings(rows), version: mappingVersion(rows) }]));
     for (const [deviceId, pipeline] of this.pipelines) {
       const context = this.contexts.get(deviceId);
       if (context) pipeline.setContext(context);
@@ -123,10 +128,8 @@ export class Racing {
     return { changes: mergeChanges(changes), undo: () => this.undo(undos, created) };
   }
 
-  tick(now: number): { changes: FactChanges; undo: () => void } {
-    const undos = [...this.pipelines.values()].map((p) => p.checkpoint());
-    const changes = mergeChanges([...this.pipelines.values()].map((p) => p.tick(now)));
-    return { changes, undo: () => this.undo(undos, []) };
+  tick(now: number): FactChanges {
+    return mergeChanges([...this.pipelines.values()].map((p) => p.tick(now)));
   }
 
   private undo(undos: (() => void)[], created: string[]): void {

@@ -21,14 +21,51 @@ export interface ConsumerOptions {
  */
 export type BatchHandler = (entries: StreamEntry[]) => Promise<void>;
 
+/**
+ * A batch handled in two steps, so that the next batch is read and prepared while this one is being stored: the
+ * CPU work of one batch then overlaps the database work of the one before. Batches are prepared in stream order,
+ * and stored (then acknowledged) one at a time in that same order.
+ */
+export interface StagedBatchHandler<P> {
+  /** The work that makes nothing durable (checking, timing, decoding). Must leave no trace when it throws. */
+  prepare(entries: StreamEntry[]): Promise<P>;
+  /** Makes a prepared batch durable; the consumer acknowledges it right after. */
+  store(prepared: P): Promise<void>;
+  /**
+   * The batch will be delivered again instead of stored (its own store or an earlier batch's failed): undo what
+   * prepare did. Called newest batch first, so each undo finds the state its prepare left.
+   */
+  discard(prepared: P): void;
+}
+
+interface Prepared<P> {
+  entries: StreamEntry[];
+  prepared: P;
+}
+
+/** A batch being stored and acknowledged; `outcome` never rejects, so no failure goes unobserved. */
+interface Storing<P> {
+  batch: Prepared<P>;
+  outcome: Promise<{ error: unknown; stored: boolean } | null>;
+}
+
+/** A one-step handler as a staged one: nothing to prepare, nothing to undo. */
+const staged = (handle: BatchHandler): StagedBatchHandler<StreamEntry[]> => ({
+  prepare: async (entries) => entries,
+  store: handle,
+  discard: () => undefined,
+});
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A consumer-group loop over one stream: own pending entries first (after a crash), then stale entries of dead
  * consumers, then new entries. At-least-once: ack after the handler, so a kill between the two redelivers.
  */
-export class TelemetryConsumer {
+export class TelemetryConsumer<P = StreamEntry[]> {
   private running: Promise<void> | null = null;
+  private storing: Storing<P> | null = null;
+  private readonly stage: StagedBatchHandler<P>;
   private closing = false;
   private readonly batchSize: number;
   private readonly blockMs: number;
@@ -40,9 +77,10 @@ export class TelemetryConsumer {
   constructor(
     private readonly redis: Redis,
     private readonly options: ConsumerOptions,
-    private readonly handle: BatchHandler,
+    handler: BatchHandler | StagedBatchHandler<P>,
     private readonly log: Logger,
   ) {
+    this.stage = typeof handler === 'function' ? (staged(handler) as StagedBatchHandler<unknown> as StagedBatchHandler<P>) : handler;
     this.batchSize = options.batchSize ?? 1000;
     this.blockMs = options.blockMs ?? 1000;
     this.claimIdleMs = options.claimIdleMs ?? 60_000;
@@ -71,21 +109,53 @@ export class TelemetryConsumer {
     backoff = 100;
     while (!this.closing) {
       try {
-        const entries = await this.nextBatch();
-        if (entries.length === 0) continue;
-        await this.handle(entries);
-        await this.redis.xack(stream, group, ...entries.map((e) => e.id));
-        backoff = 100;
+        // Our pending list is read from its start, which still holds the batch in flight: let that finish first.
+        if (this.retryPending && (await this.settle(null))) backoff = 100;
+        // While a batch is being stored, only take what is already there: a blocking read would hold the
+        // connection, and with it that batch's acknowledgement, until new entries come.
+        const entries = await this.nextBatch(this.storing === null);
+        const batch = entries.length === 0 ? null : { entries, prepared: await this.stage.prepare(entries) };
+        if (await this.settle(batch)) backoff = 100;
+        if (batch) this.storing = this.store(batch);
       } catch (error) {
+        await this.settle(null).catch((earlier) => this.log.error({ err: earlier }, 'batch not stored; it stays pending and is retried'));
         this.retryPending = true;
         this.log.error({ err: error }, 'batch not processed; it stays pending and is retried');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
     }
+    await this.settle(null).catch((error) => this.log.error({ err: error }, 'last batch not processed; it stays pending'));
   }
 
-  private async nextBatch(): Promise<StreamEntry[]> {
+  /** Stores and then acknowledges one prepared batch, in the background of the next read and prepare. */
+  private store(batch: Prepared<P>): Storing<P> {
+    const { stream, group } = this.options;
+    const outcome = this.stage.store(batch.prepared).then(
+      () => this.redis.xack(stream, group, ...batch.entries.map((e) => e.id)).then(() => null, (error: unknown) => ({ error, stored: true })),
+      (error: unknown) => ({ error, stored: false }),
+    );
+    return { batch, outcome };
+  }
+
+  /**
+   * Waits for the batch being stored. When it failed, the newer batch prepared on top of it (if any) and then the
+   * failed batch itself are discarded, newest first, and the failure is thrown: both stay pending and come back.
+   * Returns whether a batch was stored and acknowledged.
+   */
+  private async settle(newer: Prepared<P> | null): Promise<boolean> {
+    const storing = this.storing;
+    this.storing = null;
+    if (storing === null) return false;
+    const failure = await storing.outcome;
+    if (failure === null) return true;
+    if (newer) this.stage.discard(newer.prepared);
+    // Stored but not acknowledged: its effects are durable, so its state stays; the redelivery is a resend.
+    if (!failure.stored) this.stage.discard(storing.batch.prepared);
+    throw failure.error;
+  }
+
+  private async nextBatch(block: boolean): Promise<StreamEntry[]> {
     const { stream, group, consumer } = this.options;
     if (this.retryPending) {
       const pending = await this.read('0', false);
@@ -105,7 +175,7 @@ export class TelemetryConsumer {
         return entries;
       }
     }
-    return this.read('>', true);
+    return this.read('>', block);
   }
 
   private async read(from: string, block: boolean): Promise<StreamEntry[]> {
