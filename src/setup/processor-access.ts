@@ -1,15 +1,6 @@
-import {
-  createPermission,
-  createPolicy,
-  createRole,
-  createUser,
-  readPermissions,
-  readPolicies,
-  readRoles,
-  readUsers,
-  updateUser,
-} from '@directus/sdk';
+import { createUser, readUsers, updateUser } from '@directus/sdk';
 import type { AdminClient } from './directus-admin.ts';
+import { ensureRole, type Action } from './ensure-role.ts';
 
 export const PROCESSOR_ROLE = 'Pitwall Processor';
 
@@ -23,7 +14,7 @@ const writes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalie
 /** Re-evaluating a window after a late fix can retract any fact the pipeline produced. */
 const deletes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies'];
 
-export function processorPermissions(): { collection: string; action: 'create' | 'read' | 'update' | 'delete' }[] {
+export function processorPermissions(): { collection: string; action: Action }[] {
   return [
     ...reads.map((collection) => ({ collection, action: 'read' as const })),
     ...writes.flatMap((collection) => [
@@ -44,39 +35,13 @@ export interface ProcessorAccess {
  * processor uses. Idempotent: what exists is reused; only a changed token is written again.
  */
 export async function ensureProcessorAccess(client: AdminClient, access: ProcessorAccess, directusUrl: string): Promise<string[]> {
-  const done: string[] = [];
-  let [policy] = await client.request(readPolicies({ filter: { name: { _eq: PROCESSOR_ROLE } }, fields: ['id'] }));
-  if (!policy) {
-    policy = await client.request(
-      createPolicy({
-        name: PROCESSOR_ROLE,
-        icon: 'precision_manufacturing',
-        description: 'Least privilege for the Pitwall processor: reads race setup, writes timing outputs.',
-        admin_access: false,
-        app_access: false,
-      } as never),
-    );
-    done.push(`create policy ${PROCESSOR_ROLE}`);
-  }
-  const policyId = (policy as { id: string }).id;
-
-  let [role] = await client.request(readRoles({ filter: { name: { _eq: PROCESSOR_ROLE } }, fields: ['id'] }));
-  if (!role) {
-    role = await client.request(
-      createRole({ name: PROCESSOR_ROLE, icon: 'precision_manufacturing', description: 'Pitwall processor service account', policies: { create: [{ policy: policyId }] } } as never),
-    );
-    done.push(`create role ${PROCESSOR_ROLE}`);
-  }
-  const roleId = (role as { id: string }).id;
-
-  const existing = await client.request(readPermissions({ filter: { policy: { _eq: policyId } }, fields: ['collection', 'action'], limit: -1 }));
-  const have = new Set((existing as { collection: string; action: string }[]).map((p) => `${p.collection}:${p.action}`));
-  for (const { collection, action } of processorPermissions()) {
-    if (have.has(`${collection}:${action}`)) continue;
-    await client.request(createPermission({ policy: policyId, collection, action, fields: ['*'], permissions: {}, validation: {} } as never));
-    done.push(`allow ${action} on ${collection}`);
-  }
-
+  const { roleId, done } = await ensureRole(client, {
+    name: PROCESSOR_ROLE,
+    icon: 'precision_manufacturing',
+    description: 'Least privilege for the Pitwall processor: reads race setup, writes timing outputs.',
+    appAccess: false,
+    permissions: processorPermissions(),
+  });
   const [user] = await client.request(readUsers({ filter: { email: { _eq: access.email } }, fields: ['id'] }));
   if (!user) {
     await client.request(

@@ -3,7 +3,9 @@ import { demoRaceItems } from '../demo/demo-race.ts';
 import { migrateTelemetry } from '../store/migrate.ts';
 import { applyPitwallSchema } from './apply-schema.ts';
 import { connectAdmin } from './directus-admin.ts';
+import { ensureExampleFlows } from './example-flows.ts';
 import { ensureProcessorAccess } from './processor-access.ts';
+import { ensureRaceControlRole } from './race-control-role.ts';
 import { seedItems } from './seed-items.ts';
 
 export interface SetupOptions {
@@ -31,6 +33,8 @@ export async function runSetup(db: Knex, options: SetupOptions, log: (line: stri
   try {
     note(await applyPitwallSchema(client, db));
     note(await ensureProcessorAccess(client, { email: options.processorEmail, token: options.processorToken }, options.directusUrl));
+    note(await ensureRaceControlRole(client));
+    note(await ensureExampleFlows(client));
     if (options.demo) note(await seedItems(client, demoRaceItems(options.now ?? new Date())));
   } finally {
     await client.logout().catch(() => undefined);

@@ -4,6 +4,7 @@ import { runSetup } from '../../src/setup/setup.ts';
 import { connectDb } from '../../src/store/db.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { flowReceivesRaceEvents } from '../support/flow-check.ts';
+import { setupOptions } from '../support/stack.ts';
 
 const stack = inject('stack');
 
@@ -29,14 +30,7 @@ describe('Pitwall on Directus 12 without a licence', () => {
     expect((await call(stack, '/users?fields=id', { token })).json.data.length).toBeLessThanOrEqual(3);
     const db = connectDb(stack.databaseUrl, { pool: 1 });
     try {
-      const done = await runSetup(db, {
-        directusUrl: stack.directusUrl,
-        adminEmail: stack.adminEmail,
-        adminPassword: stack.adminPassword,
-        processorEmail: stack.processorEmail,
-        processorToken: stack.processorToken,
-        demo: true,
-      });
+      const done = await runSetup(db, setupOptions(stack));
       expect(done).toEqual([]);
     } finally {
       await db.destroy();

@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createItem, deleteItem, readItems, updateItem } from '@directus/sdk';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoId } from '../../src/demo/demo-race.ts';
-import { loadProcessorConfig } from '../../src/processor/config.ts';
 import { Processor } from '../../src/processor/processor.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
 import { admin, adminToken, call } from '../support/directus-client.ts';
-import { freePort, REDIS_URL } from '../support/stack.ts';
+import { startRacingProcessor } from '../support/racing-processor.ts';
+import { REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
@@ -27,19 +26,7 @@ describe('the processor picks up race setup changes without a restart', () => {
   beforeAll(async () => {
     redis = new Redis(REDIS_URL);
     db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
-    processor = new Processor(
-      loadProcessorConfig({
-        DATABASE_URL: stack.databaseUrl,
-        REDIS_URL,
-        REDIS_TELEMETRY_STREAM: stream,
-        METRICS_PORT: String(await freePort()),
-        DIRECTUS_URL: stack.directusUrl,
-        DIRECTUS_TOKEN: stack.processorToken,
-        PROCESSOR_SETUP_REFRESH_MS: '500',
-      }),
-      pino({ level: 'silent' }),
-    );
-    await processor.start();
+    processor = await startRacingProcessor(stack, stream, { PROCESSOR_SETUP_REFRESH_MS: '500' });
   });
 
   afterAll(async () => {

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
-import { loadProcessorConfig } from '../../src/processor/config.ts';
 import { Processor } from '../../src/processor/processor.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { deliveryOrder, simulateRace } from '../../src/simulator/race-schedule.ts';
 import { adminToken, call } from '../support/directus-client.ts';
-import { freePort, REDIS_URL } from '../support/stack.ts';
+import { startRacingProcessor } from '../support/racing-processor.ts';
+import { REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
@@ -33,18 +32,7 @@ describe('the processor timing a stage from simulator tracks', () => {
     const [stage] = await items(`/items/stages?filter[id][_eq]=${stageId}&fields=opens_at`);
     fixes = simulateRace({ start: Date.parse(stage.opens_at) + 3_600_000, entries: ENTRIES, stages: ['ss1'], seed: 3 });
     await publishFixes(redis, stream, deliveryOrder(fixes, { duplicates: 0.02, outOfOrder: 0.02 }), { speed: 0 });
-    processor = new Processor(
-      loadProcessorConfig({
-        DATABASE_URL: stack.databaseUrl,
-        REDIS_URL,
-        REDIS_TELEMETRY_STREAM: stream,
-        METRICS_PORT: String(await freePort()),
-        DIRECTUS_URL: stack.directusUrl,
-        DIRECTUS_TOKEN: stack.processorToken,
-      }),
-      pino({ level: 'silent' }),
-    );
-    await processor.start();
+    processor = await startRacingProcessor(stack, stream);
     await waitFor(
       async () => {
         const results = await items(`/items/stage_results?filter[stage][_eq]=${stageId}&filter[status][_eq]=finished&filter[rank][_nnull]=true&fields=id&limit=-1`);

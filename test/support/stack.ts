@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
 import { bootstrapDirectus, startDirectus, type RunningDirectus } from '../../src/devstack/directus-process.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
-import { runSetup } from '../../src/setup/setup.ts';
+import { runSetup, type SetupOptions } from '../../src/setup/setup.ts';
 
 export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -53,6 +53,18 @@ export interface TestStack {
   logFile: string;
 }
 
+/** Setup as the test stack runs it: the stack's admin and processor, with the demo race. */
+export function setupOptions(stack: TestStack): SetupOptions {
+  return {
+    directusUrl: stack.directusUrl,
+    adminEmail: stack.adminEmail,
+    adminPassword: stack.adminPassword,
+    processorEmail: stack.processorEmail,
+    processorToken: stack.processorToken,
+    demo: true,
+  };
+}
+
 /**
  * A real Directus of the given major on a scratch database, with the bundle loaded and setup (demo included) run:
  * what every integration test talks to. Webhooks to loopback are allowed because test receivers listen there.
@@ -88,14 +100,7 @@ export async function startTestStack(version: 11 | 12): Promise<{ stack: TestSta
     directus = await startDirectus(options);
     stack.directusUrl = directus.url;
     stack.logFile = directus.logFile;
-    await runSetup(db, {
-      directusUrl: stack.directusUrl,
-      adminEmail: stack.adminEmail,
-      adminPassword: stack.adminPassword,
-      processorEmail: stack.processorEmail,
-      processorToken: stack.processorToken,
-      demo: true,
-    });
+    await runSetup(db, setupOptions(stack));
     const running = directus;
     return {
       stack,

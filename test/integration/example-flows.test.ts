@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { exampleFlows } from '../../src/setup/example-flows.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+
+describe('example Flows provisioned by setup', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('exist, inactive, with their steps chained in order', async () => {
+    const token = await adminToken(stack);
+    const flows = (await call(stack, '/flows?fields=name,status,trigger,options,operation.key,operations.key,operations.type,operations.resolve.key&limit=-1', { token })).json.data;
+    for (const example of exampleFlows) {
+      const flow = flows.find((f: { name: string }) => f.name === example.name);
+      expect(flow, example.name).toMatchObject({ status: 'inactive', trigger: 'event', options: { type: 'action', scope: ['items.create'], collections: ['race_events'] } });
+      expect(flow.operation.key).toBe(example.steps[0]!.key);
+      for (const step of example.steps) {
+        const op = flow.operations.find((o: { key: string }) => o.key === step.key);
+        expect(op.type).toBe(step.type);
+        expect(op.resolve?.key ?? null).toBe(step.next ?? null);
+      }
+    }
+  });
+
+  it('"Notify race control on anomaly", once switched on, notifies the Race Control users of a live anomaly', async () => {
+    const token = await adminToken(stack);
+    const [role] = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data;
+    const user = (await call(stack, '/users', { token, body: { email: `steward-${randomUUID().slice(0, 8)}@pitwall.example.com`, role: role.id, status: 'active' } })).json.data;
+    cleanup.push(() => call(stack, `/users/${user.id}`, { token, method: 'DELETE' }));
+    const [flow] = (await call(stack, '/flows?filter[name][_eq]=Notify race control on anomaly&fields=id', { token })).json.data;
+    await call(stack, `/flows/${flow.id}`, { token, method: 'PATCH', body: { status: 'active' } });
+    cleanup.push(() => call(stack, `/flows/${flow.id}`, { token, method: 'PATCH', body: { status: 'inactive' } }));
+
+    const store = (source: string) =>
+      call(stack, '/items/race_events', {
+        token,
+        body: { id: randomUUID(), type: 'anomaly.detected', version: 1, occurred_at: new Date().toISOString(), source, device_id: '350936080010018', payload: { kind: 'signal_loss', severity: 'warning', race_number: 101 } },
+      });
+    const replayed = await store('replay');
+    expect(replayed.status).toBe(200);
+    cleanup.push(() => call(stack, `/items/race_events/${replayed.json.data.id}`, { token, method: 'DELETE' }));
+    const notifications = async () => (await call(stack, `/notifications?filter[recipient][_eq]=${user.id}&fields=subject,item`, { token })).json.data as { subject: string; item: string }[];
+    // Flows reload asynchronously after a save: store live anomalies until one comes through.
+    const live: string[] = [];
+    await waitFor(async () => {
+      const res = await store('live');
+      live.push(res.json.data.id);
+      return (await notifications()).length > 0;
+    }, { timeoutMs: 20_000, intervalMs: 750, what: 'a notification' });
+    for (const id of live) cleanup.push(() => call(stack, `/items/race_events/${id}`, { token, method: 'DELETE' }));
+    const received = await notifications();
+    expect(received[0]!.subject).toBe('Anomaly: signal_loss (#101)');
+    expect(received.map((n) => n.item)).not.toContain(replayed.json.data.id);
+    cleanup.push(() => call(stack, `/notifications?filter[recipient][_eq]=${user.id}`, { token, method: 'DELETE' }));
+  });
+});
