@@ -1,0 +1,53 @@
+import { defineOperationApp } from '@directus/extensions-sdk';
+
+export default defineOperationApp({
+  id: 'pitwall-signed-webhook',
+  name: 'Pitwall signed webhook',
+  icon: 'webhook',
+  description: 'Send the race event, signed (HMAC-SHA256 with timestamp), to every active webhook subscription or one URL, with retries; attempts are logged in Webhook deliveries.',
+  overview: ({ mode, url, max_attempts }) => [
+    { label: 'Send to', text: mode === 'single' ? (url ?? '') : 'Webhook subscriptions' },
+    { label: 'Attempts', text: String(max_attempts ?? 6) },
+  ],
+  options: [
+    {
+      field: 'mode',
+      name: 'Send to',
+      type: 'string',
+      meta: {
+        width: 'half',
+        interface: 'select-dropdown',
+        options: {
+          choices: [
+            { text: 'Every matching webhook subscription', value: 'subscriptions' },
+            { text: 'One URL', value: 'single' },
+          ],
+        },
+      },
+      schema: { default_value: 'subscriptions' },
+    },
+    {
+      field: 'event',
+      name: 'Race event',
+      type: 'string',
+      meta: { width: 'half', interface: 'input', note: 'The race_events item; usually {{$trigger.payload}} of an items.create Event Hook on race_events.' },
+      schema: { default_value: '{{$trigger.payload}}' },
+    },
+    {
+      field: 'url',
+      name: 'URL',
+      type: 'string',
+      meta: { width: 'full', interface: 'input', options: { placeholder: 'https://integrator.example/pitwall' }, conditions: [{ rule: { mode: { _neq: 'single' } }, hidden: true }] },
+    },
+    {
+      field: 'secret',
+      name: 'Secret',
+      type: 'string',
+      meta: { width: 'full', interface: 'input', options: { masked: true }, conditions: [{ rule: { mode: { _neq: 'single' } }, hidden: true }] },
+    },
+    { field: 'max_attempts', name: 'Max attempts', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 6 } },
+    { field: 'timeout_ms', name: 'Timeout (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 10000 } },
+    { field: 'base_delay_ms', name: 'First retry delay up to (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 1000 } },
+    { field: 'max_delay_ms', name: 'Longest retry delay (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 30000 } },
+  ],
+});
