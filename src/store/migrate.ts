@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import * as telemetry from './migrations/001-telemetry.ts';
 import * as outbox from './migrations/002-outbox.ts';
+import * as pendingEvents from './migrations/003-pending-events.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
   '002-outbox': outbox,
+  '003-pending-events': pendingEvents,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

@@ -1,8 +1,91 @@
 import { defineHook } from '@directus/extensions-sdk';
+import type { Accountability } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
+import { publishPendingSafely } from '../shared/race-events-publish';
+import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 
-export default defineHook(({ init }, { logger }) => {
+/** The processor's role (setup's PROCESSOR_ROLE): its writes are the pipeline's, never a hand correction. */
+const PROCESSOR_ROLE = 'Pitwall Processor';
+const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
+
+type Meta = { key?: string | number; keys?: (string | number)[]; payload?: Record<string, unknown>; collection?: string };
+type Ctx = { accountability?: Accountability | null };
+
+export default defineHook(({ init, filter, action, schedule }, { services, database, getSchema, logger }) => {
+  const context = async () => ({ services, database, schema: await getSchema(), logger });
+  const keysOf = (meta: Meta): string[] => (meta.keys ?? (meta.key !== undefined ? [meta.key] : [])).map(String);
+  /** Rows read by a filter before they are changed or deleted, for the action that follows. */
+  const before = new Map<string, Record<string, unknown>>();
+  const remember = (collection: string, fields: string[]) => async (keys: unknown) => {
+    const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+    if (ids.length > 0) for (const row of await database(collection).whereIn('id', ids).select(['id', ...fields])) before.set(`${collection}:${row.id}`, row);
+    return keys;
+  };
+  const takeBefore = (collection: string, ids: string[]) =>
+    ids.flatMap((id) => {
+      const row = before.get(`${collection}:${id}`);
+      before.delete(`${collection}:${id}`);
+      return row ? [row] : [];
+    });
+
+  const roleNames = new Map<string, string | null>();
+  async function isHandCorrection(accountability: Accountability | null | undefined): Promise<boolean> {
+    if (!accountability?.user) return false;
+    if (!accountability.role) return true;
+    if (!roleNames.has(accountability.role)) {
+      const role = await database('directus_roles').where('id', accountability.role).first('name');
+      roleNames.set(accountability.role, role?.name ?? null);
+    }
+    return roleNames.get(accountability.role) !== PROCESSOR_ROLE;
+  }
+
+  const guard = (what: string, fn: () => Promise<unknown>) => {
+    fn().catch((err) => logger.error({ err }, `pitwall: ${what} failed`));
+  };
+
+  // io_mappings: one io_mapping.changed event per model for every create, update or delete.
+  filter('io_mappings.items.update', async (payload, meta) => {
+    await remember('io_mappings', ['model', 'io_id'])((meta as Meta).keys ?? []);
+    return payload;
+  });
+  filter('io_mappings.items.delete', remember('io_mappings', ['model', 'io_id']));
+  for (const kind of ['create', 'update', 'delete'] as const) {
+    action(`io_mappings.items.${kind}`, (meta: Meta) =>
+      guard('io_mapping.changed', async () => {
+        const ids = keysOf(meta);
+        const old = takeBefore('io_mappings', ids);
+        const now = kind === 'delete' ? [] : await database('io_mappings').whereIn('id', ids).select('model', 'io_id');
+        await emitIoMappingChanged(kind, [...old, ...now] as { model: string; io_id: number }[], await context());
+      }),
+    );
+  }
+
+  // Hand corrections of crossings and penalties re-time the affected results.
+  for (const collection of timingCollections) {
+    filter(`${collection}.items.update`, async (payload, meta) => {
+      await remember(collection, ['entry', 'stage'])((meta as Meta).keys ?? []);
+      return payload;
+    });
+    filter(`${collection}.items.delete`, remember(collection, ['entry', 'stage']));
+    for (const kind of ['create', 'update', 'delete'] as const) {
+      action(`${collection}.items.${kind}`, (meta: Meta, ctx: Ctx) =>
+        guard(`re-timing after ${collection}.${kind}`, async () => {
+          const ids = keysOf(meta);
+          const old = takeBefore(collection, ids);
+          if (!(await isHandCorrection(ctx?.accountability))) return;
+          const now = kind === 'delete' ? [] : await database(collection).whereIn('id', ids).select('entry', 'stage');
+          const pairs = [...old, ...now].map((r) => ({ entry: String(r['entry']), stage: String(r['stage']) }));
+          await recomputeStageResults(pairs, await context());
+        }),
+      );
+    }
+  }
+
+  // Events a crash left between a commit and their publication.
+  const sweep = () => guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
   init('app.after', () => {
     logger.info(`${BUNDLE_NAME} ${BUNDLE_VERSION}: hook loaded`);
+    sweep();
   });
+  schedule('*/1 * * * *', sweep);
 });

@@ -3,6 +3,8 @@ import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
+import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
+import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
 export interface FactCounts {
   created: number;
@@ -21,6 +23,7 @@ export interface ApplyFactsContext {
   /** The caller's: Directus checks its permissions and records revisions and activity in its name. */
   accountability: Accountability | null;
   now?: Date;
+  logger?: PublishContext['logger'];
 }
 
 /** The collection of a fact is named by the prefix of its key (see factKey in facts.ts). */
@@ -74,10 +77,16 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
   const { services, database, schema, accountability, now = new Date() } = context;
   const wanted = wantedRows(batch);
   const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0 };
+  const publish: PublishContext = { services, database, schema, accountability, logger: context.logger };
+  // Events a crash left between an earlier commit and its publication.
+  await publishPendingSafely(publish);
 
-  return database.transaction(async (trx) => {
+  const staged = await database.transaction(async (trx) => {
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
     if (wanted.stage_results.size > 0) await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+    // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
+    const quiet = { emitEvents: false };
+    const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
 
     for (const collection of collections) {
       const rows = wanted[collection];
@@ -107,12 +116,50 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
         for (const row of [...creates, ...updates]) row['computed_at'] = now.toISOString();
         counts.ranked += await rankInto(items(collection), stored, creates, updates, deletes);
       }
-      if (deletes.length > 0) await items(collection).deleteMany(deletes);
-      if (creates.length > 0) await items(collection).createMany(creates);
-      if (updates.length > 0) await items(collection).updateBatch(updates);
+      if (deletes.length > 0) await items(collection).deleteMany(deletes, quiet);
+      if (creates.length > 0) await items(collection).createMany(creates, quiet);
+      if (updates.length > 0) await items(collection).updateBatch(updates, quiet);
+      for (const row of [...creates, ...updates]) written[collection].add(String(row['id']));
     }
-    return counts;
+
+    const events = await eventsOf(trx, batch, wanted, written, now);
+    await stagePendingEvents(trx, events);
+    return events.map((e) => e.id);
   });
+  // After the commit, so a Flow never hears of data that rolled back.
+  await publishPendingSafely(publish, staged);
+  return counts;
+}
+
+/**
+ * One race event per created or changed fact (penalties show through their stage result; rank-only changes of other
+ * results count as changes). Values come from the stored rows, overlaid with the batch's own values.
+ */
+async function eventsOf(
+  trx: any, batch: FactBatch, wanted: Record<FactCollection, Map<string, Row | null>>, written: Record<FactCollection, Set<string>>, now: Date,
+): Promise<RaceEventItem[]> {
+  const keyOf = new Map(batch.upserts.map((fact) => [factId(fact.key), fact.key]));
+  const rowsOf = async (collection: FactCollection): Promise<Row[]> => {
+    const ids = [...written[collection]];
+    const rows: Row[] = [];
+    for (let i = 0; i < ids.length; i += READ_CHUNK) {
+      for (const row of await trx(collection).whereIn('id', ids.slice(i, i + READ_CHUNK)).select('*')) {
+        rows.push({ ...row, ...(wanted[collection].get(String(row.id)) ?? {}), id: String(row.id), ...(collection === 'stage_results' ? { rank: row.rank } : {}) });
+      }
+    }
+    return rows;
+  };
+  const crossings = await rowsOf('entry_crossings');
+  const results = await rowsOf('stage_results');
+  const anomalies = await rowsOf('anomalies');
+  const all = [...crossings, ...results, ...anomalies];
+  const refs = await loadRefs(trx, all.map((r) => (r['entry'] ? String(r['entry']) : null)), all.map((r) => (r['stage'] ? String(r['stage']) : null)));
+  const subject = (row: Row, fallback: string) => keyOf.get(String(row['id'])) ?? fallback;
+  return [
+    ...crossings.map((row) => crossingEvent(row, subject(row, `crossing:${row['id']}`), batch.source, refs)),
+    ...results.map((row) => stageResultEvent(row, subject(row, `result:${row['entry']}:${row['stage']}`), batch.source, refs, now)),
+    ...anomalies.map((row) => anomalyEvent(row, subject(row, `anomaly:${row['id']}`), batch.source, refs)),
+  ];
 }
 
 function prefixOf(collection: FactCollection): string {

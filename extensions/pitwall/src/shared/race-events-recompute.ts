@@ -1,0 +1,114 @@
+import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
+import { factId } from '../../../../src/domain/pipeline/fact-ids';
+import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
+import { rankStage } from '../../../../src/domain/timing/rank-stage';
+import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
+import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+
+type Row = Record<string, unknown>;
+const RANK_LOCK = 'pitwall:stage_results:rank';
+const resultFields = ['id', 'entry', 'stage', 'status', 'started_at', 'finished_at', 'elapsed_ms', 'penalty_ms', 'total_ms', 'rank', 'computed_at'];
+
+export interface RecomputeContext {
+  services: ApiExtensionContext['services'];
+  database: ApiExtensionContext['database'];
+  schema: SchemaOverview;
+  logger?: PublishContext['logger'];
+}
+
+const msOf = (value: unknown): number | null => (value === null || value === undefined ? null : new Date(value as string).getTime());
+
+/**
+ * After a timekeeper corrected crossings or penalties by hand: recomputes each (entry, stage) result from the stored
+ * start and finish crossings and the penalty sum, re-ranks the stages, writes what changed (as the system, without
+ * item events) and emits `stage.result.computed` (source `system`) for every result that changed, after the commit.
+ */
+export async function recomputeStageResults(pairs: { entry: string; stage: string }[], context: RecomputeContext): Promise<RaceEventItem[]> {
+  const { services, database, schema } = context;
+  const unique = [...new Map(pairs.filter((p) => p.entry && p.stage).map((p) => [`${p.entry}:${p.stage}`, p])).values()];
+  if (unique.length === 0) return [];
+  const now = new Date();
+  const events = await database.transaction(async (trx: any) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+    const results = new services.ItemsService('stage_results', { knex: trx, schema, accountability: null });
+    const quiet = { emitEvents: false };
+    const changed = new Set<string>();
+    const stages = new Set<string>();
+
+    for (const { entry, stage } of unique) {
+      const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).orderBy('crossed_at').select('kind', 'crossed_at');
+      const penalty = Number((await trx('entry_penalties').where({ entry, stage }).sum({ sum: 'amount_ms' }).first())?.sum ?? 0);
+      const existing: Row | undefined = await trx('stage_results').where({ entry, stage }).first(resultFields);
+      const start = crossings.find((c) => c['kind'] === 'start');
+      const startedAt = start ? msOf(start['crossed_at']) : null;
+      const finish = crossings.find((c) => c['kind'] === 'finish' && (startedAt === null || msOf(c['crossed_at'])! > startedAt));
+      const finishedAt = finish ? msOf(finish['crossed_at']) : null;
+      if (!existing && startedAt === null) continue;
+      const elapsed = startedAt !== null && finishedAt !== null ? finishedAt - startedAt : null;
+      const status = finishedAt !== null && startedAt !== null ? 'finished' : existing?.['status'] === 'dnf' ? 'dnf' : 'running';
+      const next: Row = {
+        status, started_at: isoOf(startedAt), finished_at: isoOf(finishedAt), elapsed_ms: elapsed, penalty_ms: penalty,
+        total_ms: elapsed === null ? null : elapsed + penalty,
+      };
+      stages.add(stage);
+      if (!existing) {
+        const id = factId(factKey.stageResult(entry, stage));
+        await results.createOne({ id, entry, stage, ...next, computed_at: now.toISOString() }, quiet);
+        changed.add(id);
+        continue;
+      }
+      const same =
+        existing['status'] === next['status'] && msOf(existing['started_at']) === startedAt && msOf(existing['finished_at']) === finishedAt &&
+        intOf(existing['elapsed_ms']) === elapsed && intOf(existing['penalty_ms']) === penalty && intOf(existing['total_ms']) === next['total_ms'];
+      if (!same) {
+        await results.updateOne(String(existing['id']), { ...next, computed_at: now.toISOString() }, quiet);
+        changed.add(String(existing['id']));
+      }
+    }
+
+    for (const stage of stages) {
+      const rows: Row[] = await trx('stage_results').where({ stage }).select(resultFields);
+      const facts: StageResultFact[] = rows.map((row) => ({
+        type: 'stage_result', key: String(row['id']), entryId: String(row['entry']), stageId: String(row['stage']),
+        status: row['status'] as StageResultFact['status'], startedAt: msOf(row['started_at']), finishedAt: msOf(row['finished_at']),
+        elapsedMs: intOf(row['elapsed_ms']), penaltyMs: intOf(row['penalty_ms']) ?? 0, totalMs: intOf(row['total_ms']),
+      }));
+      const previous = new Map(rows.map((row) => [String(row['id']), intOf(row['rank'])]));
+      for (const { key, rank } of rankStage(facts)) {
+        if ((previous.get(key) ?? null) === rank) continue;
+        await results.updateOne(key, { rank }, quiet);
+        changed.add(key);
+      }
+    }
+
+    if (changed.size === 0) return [];
+    const rows: Row[] = await trx('stage_results').whereIn('id', [...changed]).select(resultFields);
+    const refs = await loadRefs(trx, rows.map((r) => String(r['entry'])), rows.map((r) => String(r['stage'])));
+    const items = rows.map((row) => stageResultEvent(row, factKey.stageResult(String(row['entry']), String(row['stage'])), 'system', refs, now));
+    await stagePendingEvents(trx, items);
+    return items;
+  });
+  await publishPendingSafely({ ...context, accountability: null }, events.map((e) => e.id));
+  return events;
+}
+
+/** One `io_mapping.changed` event per tracker model, staged and published at once (the change is committed). */
+export async function emitIoMappingChanged(
+  action: 'create' | 'update' | 'delete', rows: { model: string; io_id: number }[], context: RecomputeContext,
+): Promise<RaceEventItem[]> {
+  const byModel = new Map<string, Set<number>>();
+  for (const row of rows) if (row.model) byModel.set(String(row.model), (byModel.get(String(row.model)) ?? new Set()).add(Number(row.io_id)));
+  if (byModel.size === 0) return [];
+  const now = new Date();
+  const events = [...byModel].map(([model, ids]) => {
+    const io_ids = [...ids].sort((a, b) => a - b);
+    // A separate change of the same mappings later is a new event: the time is part of what it is about.
+    return raceEvent({
+      type: 'io_mapping.changed', subject: `io_mapping:${action}:${model}:${now.toISOString()}`, occurred_at: now.toISOString(), source: 'system',
+      event: null, entry: null, device_id: null, payload: { model, io_ids },
+    });
+  });
+  await context.database.transaction((trx: any) => stagePendingEvents(trx, events));
+  await publishPendingSafely({ ...context, accountability: null }, events.map((e) => e.id));
+  return events;
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import { catalogue } from '../../src/domain/events/catalogue.ts';
+import { factId } from '../../src/domain/pipeline/fact-ids.ts';
+import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const model = demoId('model:FMB920');
+const stage = demoId('stage:ss2');
+const e6 = demoEntries[5]!;
+const t0 = Date.UTC(2026, 0, 12, 8, 0, 0, 500);
+const cross = (gate: string, kind: 'start' | 'finish', at: number): CrossingFact => ({
+  type: 'crossing', key: factKey.crossing(e6.id, gate, at), entryId: e6.id, stageId: stage, gateId: gate, deviceId: e6.imei, kind, crossedAt: at, speedKmh: 80,
+});
+const start = cross(demoId('geofence:ss2:start'), 'start', t0);
+const finish = cross(demoId('geofence:ss2:finish'), 'finish', t0 + 100_000);
+const result: StageResultFact = {
+  type: 'stage_result', key: factKey.stageResult(e6.id, stage), entryId: e6.id, stageId: stage, status: 'finished', startedAt: t0, finishedAt: t0 + 100_000, elapsedMs: 100_000, penaltyMs: 0, totalMs: 100_000,
+};
+
+describe('pitwall hook: io_mapping.changed and hand corrections', () => {
+  let token: string;
+  const created: string[] = [];
+  const ioId = 9000 + Math.floor(Math.random() * 900);
+  const ioEvents = async () =>
+    ((await call(stack, `/items/race_events?filter[type][_eq]=io_mapping.changed&sort=-occurred_at&limit=50`, { token })).json.data as any[]).filter(
+      (e) => e.payload.model === model && e.payload.io_ids.includes(ioId),
+    );
+
+  beforeAll(async () => {
+    token = await adminToken(stack);
+  });
+
+  afterAll(async () => {
+    const ids = [...(await ioEvents()).map((e) => e.id), ...((await call(stack, `/items/race_events?filter[entry][_eq]=${e6.id}&limit=-1&fields=id`, { token })).json.data as any[]).map((e) => e.id)];
+    if (ids.length > 0) await call(stack, '/items/race_events', { token, method: 'DELETE', body: ids });
+    for (const id of created) await call(stack, `/items/io_mappings/${id}`, { token, method: 'DELETE' });
+    await call(stack, '/items/entry_crossings', { token, method: 'DELETE', body: [start.key, finish.key].map(factId) });
+    await call(stack, '/items/stage_results', { token, method: 'DELETE', body: [factId(result.key)] });
+  });
+
+  it('emits io_mapping.changed (source system) when an io_mappings row is created, updated and deleted', async () => {
+    const res = await call(stack, '/items/io_mappings', { token, body: { model, io_id: ioId, attribute: `test_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 1 } });
+    expect(res.status, res.text).toBe(200);
+    const id = res.json.data.id;
+    created.push(id);
+    await waitFor(async () => (await ioEvents()).length === 1, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after create' });
+    const [event] = await ioEvents();
+    expect(event).toMatchObject({ type: 'io_mapping.changed', version: 1, source: 'system', event: null, entry: null, payload: { model, io_ids: [ioId] } });
+    expect(() => catalogue['io_mapping.changed'].payload.parse(event.payload)).not.toThrow();
+
+    expect((await call(stack, `/items/io_mappings/${id}`, { token, method: 'PATCH', body: { multiplier: 0.5 } })).status).toBe(200);
+    await waitFor(async () => (await ioEvents()).length === 2, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after update' });
+    expect((await call(stack, `/items/io_mappings/${id}`, { token, method: 'DELETE' })).status).toBe(204);
+    created.pop();
+    await waitFor(async () => (await ioEvents()).length === 3, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after delete' });
+  });
+
+  it('re-times the result and emits stage.result.computed when a timekeeper corrects a finish crossing', async () => {
+    const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: 'hook-test', source: 'live', upserts: [start, finish, result], retractions: [] } });
+    expect(res.status, res.text).toBe(200);
+    // The route's own writes are not hand corrections: no system event.
+    await new Promise((r) => setTimeout(r, 500));
+    const systemEvents = async () =>
+      ((await call(stack, `/items/race_events?filter[entry][_eq]=${e6.id}&filter[source][_eq]=system&limit=-1`, { token })).json.data as any[]);
+    expect(await systemEvents()).toEqual([]);
+
+    const corrected = await call(stack, `/items/entry_crossings/${factId(finish.key)}`, { token, method: 'PATCH', body: { crossed_at: new Date(t0 + 105_000).toISOString() } });
+    expect(corrected.status, corrected.text).toBe(200);
+    await waitFor(async () => {
+      const row = (await call(stack, `/items/stage_results/${factId(result.key)}?fields=elapsed_ms,total_ms,finished_at`, { token })).json.data;
+      return row.elapsed_ms === '105000' && row.total_ms === '105000';
+    }, { timeoutMs: 10_000, intervalMs: 200, what: 'the corrected result' });
+    await waitFor(async () => (await systemEvents()).length === 1, { timeoutMs: 10_000, intervalMs: 200, what: 'stage.result.computed from the hook' });
+    const [event] = await systemEvents();
+    expect(event.type).toBe('stage.result.computed');
+    expect(event.payload).toMatchObject({ entry: e6.id, stage, status: 'finished', elapsed_ms: 105_000, total_ms: 105_000, finished_at: new Date(t0 + 105_000).toISOString() });
+    expect(() => catalogue['stage.result.computed'].payload.parse(event.payload)).not.toThrow();
+  });
+});

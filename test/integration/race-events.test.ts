@@ -1,0 +1,164 @@
+import { createServer, type Server } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import { catalogue, raceEventEnvelope, type RaceEventType } from '../../src/domain/events/catalogue.ts';
+import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
+import { factId } from '../../src/domain/pipeline/fact-ids.ts';
+import { factKey, type AnomalyFact, type CrossingFact, type PenaltyFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const stage = demoId('stage:ss2');
+const event = demoId('event');
+const startGate = demoId('geofence:ss2:start');
+const finishGate = demoId('geofence:ss2:finish');
+const e4 = demoEntries[3]!;
+const e5 = demoEntries[4]!;
+const t0 = Date.UTC(2026, 0, 11, 10, 0, 0, 250);
+
+const crossing = (entry: typeof e4, gate: string, kind: 'start' | 'finish', at: number): CrossingFact => ({
+  type: 'crossing', key: factKey.crossing(entry.id, gate, at), entryId: entry.id, stageId: stage, gateId: gate, deviceId: entry.imei, kind, crossedAt: at, speedKmh: 91.5,
+});
+const finished = (entry: typeof e4, elapsed: number, penaltyMs = 0): StageResultFact => ({
+  type: 'stage_result', key: factKey.stageResult(entry.id, stage), entryId: entry.id, stageId: stage, status: 'finished',
+  startedAt: t0, finishedAt: t0 + elapsed, elapsedMs: elapsed, penaltyMs, totalMs: elapsed + penaltyMs,
+});
+const penalty: PenaltyFact = {
+  type: 'penalty', key: factKey.penalty(e4.id, stage, 'missed_waypoint', 'wp1'), entryId: e4.id, stageId: stage, kind: 'missed_waypoint', amountMs: 30_000, details: { waypoint: 'WP1' },
+};
+const anomaly: AnomalyFact = {
+  type: 'anomaly', key: factKey.anomaly(e4.imei, 'speeding', String(t0)), kind: 'speeding', severity: 'critical', entryId: e4.id, stageId: stage,
+  deviceId: e4.imei, startedAt: t0 + 10_000, endedAt: t0 + 20_000, details: { over_kmh: 23 },
+};
+const batch = (upserts: FactBatch['upserts'], source: FactBatch['source'] = 'live'): FactBatch => ({ batch: `race-events-${randomBytes(4).toString('hex')}`, source, upserts, retractions: [] });
+
+describe('race events from POST /pitwall/facts', () => {
+  let token: string;
+  let server: Server;
+  let flowId: string | undefined;
+  const probes: string[] = [];
+  /** Every delivery the Flow makes, with whether the business row it names was already committed when it arrived. */
+  const received: { body: any; committed: Promise<boolean | null> }[] = [];
+  const first = batch([crossing(e4, startGate, 'start', t0), crossing(e4, finishGate, 'finish', t0 + 200_000), finished(e4, 200_000, 30_000), penalty, anomaly]);
+  const post = (body: unknown) => call(stack, '/pitwall/facts', { token: stack.processorToken, body });
+  const eventsOf = async (entries: string[]) =>
+    (await call(stack, `/items/race_events?filter[entry][_in]=${entries.join(',')}&limit=-1&sort=occurred_at`, { token })).json.data as any[];
+  const deliveries = (ids: string[]) => received.filter((r) => ids.includes(r.body?.id));
+
+  beforeAll(async () => {
+    token = await adminToken(stack);
+    // Other files time the same demo entries; start from none of their race events.
+    await call(stack, '/items/race_events', { token, method: 'DELETE', body: { query: { filter: { entry: { _in: [e4.id, e5.id] } }, limit: -1 } } });
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        const parsed = JSON.parse(body || 'null');
+        const crossingId = parsed?.type === 'timing.crossing.recorded' ? parsed.payload.crossing : null;
+        const committed = crossingId
+          ? call(stack, `/items/entry_crossings?filter[id][_eq]=${crossingId}&fields=id`, { token }).then((r) => r.json.data.length === 1)
+          : Promise.resolve(null);
+        received.push({ body: parsed, committed });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const flow = await call(stack, '/flows', {
+      token,
+      body: { name: `Test: race events ${randomUUID().slice(0, 8)}`, icon: 'bolt', status: 'active', trigger: 'event', accountability: null, options: { type: 'action', scope: ['items.create'], collections: ['race_events'] } },
+    });
+    expect(flow.status, flow.text).toBe(200);
+    flowId = flow.json.data.id;
+    const op = await call(stack, '/operations', {
+      token,
+      body: { flow: flowId, name: 'Send', key: 'send', type: 'request', position_x: 20, position_y: 1, options: { method: 'POST', url: `http://127.0.0.1:${port}/hook`, body: '{{$trigger.payload}}' } },
+    });
+    expect(op.status, op.text).toBe(200);
+    await call(stack, `/flows/${flowId}`, { token, method: 'PATCH', body: { operation: op.json.data.id } });
+    await waitFor(async () => {
+      const id = randomUUID();
+      probes.push(id);
+      await call(stack, '/items/race_events', { token, body: { id, type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: { model: randomUUID(), io_ids: [] } } });
+      return received.length > 0;
+    }, { timeoutMs: 20_000, intervalMs: 500, what: 'the test Flow to be active' });
+    await new Promise((r) => setTimeout(r, 500));
+    received.length = 0;
+  });
+
+  afterAll(async () => {
+    if (flowId) await call(stack, `/flows/${flowId}`, { token, method: 'DELETE' });
+    server?.close();
+    const ids = [...probes, ...(await eventsOf([e4.id, e5.id])).map((e) => e.id)];
+    if (ids.length > 0) await call(stack, '/items/race_events', { token, method: 'DELETE', body: ids });
+    const rows: Record<string, string[]> = {
+      entry_crossings: [crossing(e4, startGate, 'start', t0).key, crossing(e4, finishGate, 'finish', t0 + 200_000).key, crossing(e5, startGate, 'start', t0).key],
+      stage_results: [factKey.stageResult(e4.id, stage), factKey.stageResult(e5.id, stage)],
+      entry_penalties: [penalty.key],
+      anomalies: [anomaly.key],
+    };
+    for (const [collection, keys] of Object.entries(rows)) await call(stack, `/items/${collection}`, { token, method: 'DELETE', body: keys.map(factId) });
+  });
+
+  it('writes one race event per created fact, with catalogue payloads, and none for penalties', async () => {
+    const res = await post(first);
+    expect(res.status, res.text).toBe(200);
+    const events = await eventsOf([e4.id]);
+    expect(events.map((e) => e.type).sort()).toEqual(['anomaly.detected', 'stage.result.computed', 'timing.crossing.recorded', 'timing.crossing.recorded']);
+    for (const e of events) {
+      expect(() => raceEventEnvelope.parse({ ...e, occurred_at: new Date(e.occurred_at).toISOString() })).not.toThrow();
+      expect(() => catalogue[e.type as RaceEventType].payload.parse(e.payload)).not.toThrow();
+      expect(e).toMatchObject({ version: 1, source: 'live', event, entry: e4.id });
+    }
+    const result = events.find((e) => e.type === 'stage.result.computed');
+    expect(result.payload).toEqual({
+      entry: e4.id, race_number: e4.raceNumber, stage, status: 'finished', started_at: new Date(t0).toISOString(), finished_at: new Date(t0 + 200_000).toISOString(),
+      elapsed_ms: 200_000, penalty_ms: 30_000, total_ms: 230_000, rank: 1,
+    });
+    expect(Date.parse(result.occurred_at)).toBe(t0 + 200_000);
+    expect(result.device_id).toBeNull();
+    const start = events.find((e) => e.type === 'timing.crossing.recorded' && e.payload.kind === 'start');
+    expect(start.payload).toMatchObject({ crossing: factId(first.upserts[0]!.key), geofence: startGate, crossed_at: '2026-01-11T10:00:00.250Z', device_id: e4.imei, speed_kmh: 91.5 });
+    expect(start.device_id).toBe(e4.imei);
+    const anomalyEvent = events.find((e) => e.type === 'anomaly.detected');
+    expect(anomalyEvent.payload).toMatchObject({ anomaly: factId(anomaly.key), kind: 'speeding', severity: 'critical', details: { over_kmh: 23 } });
+    expect(Date.parse(anomalyEvent.occurred_at)).toBe(t0 + 10_000);
+  });
+
+  it('stores and delivers nothing new when the same batch (or a replay of it) comes again', async () => {
+    const before = (await eventsOf([e4.id])).map((e) => e.id).sort();
+    expect((await post(first)).status).toBe(200);
+    expect((await post({ ...first, batch: 'again', source: 'replay' })).status).toBe(200);
+    expect((await eventsOf([e4.id])).map((e) => e.id).sort()).toEqual(before);
+  });
+
+  it('a Flow receives each event exactly once, after its data was committed', async () => {
+    const ids = (await eventsOf([e4.id])).map((e) => e.id);
+    await waitFor(async () => deliveries(ids).length >= ids.length, { timeoutMs: 10_000, intervalMs: 200, what: 'deliveries' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const got = deliveries(ids).map((r) => r.body.id).sort();
+    expect(got).toEqual([...ids].sort());
+    const committed = await Promise.all(deliveries(ids).map((r) => r.committed));
+    expect(committed.filter((c) => c !== null)).toEqual([true, true]);
+  });
+
+  it('a changed result (new rank) is a new event; a batch that rolls back emits nothing', async () => {
+    const res = await post(batch([crossing(e5, startGate, 'start', t0), finished(e5, 150_000)]));
+    expect(res.status, res.text).toBe(200);
+    const results = (await eventsOf([e4.id, e5.id])).filter((e) => e.type === 'stage.result.computed');
+    expect(results.map((e) => [e.entry, e.payload.rank]).sort()).toEqual([[e4.id, 1], [e4.id, 2], [e5.id, 1]].sort());
+
+    const count = (await eventsOf([e4.id, e5.id])).length;
+    const deliveredBefore = received.length;
+    const bad: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'late_data', 'x'), kind: 'late_data', entryId: randomUUID(), deviceId: e5.imei };
+    const failing = await post(batch([{ ...crossing(e5, finishGate, 'finish', t0 + 150_000) }, bad]));
+    expect(failing.status).not.toBe(200);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await eventsOf([e4.id, e5.id])).length).toBe(count);
+    expect(received.slice(deliveredBefore).filter((r) => r.body?.type === 'timing.crossing.recorded')).toEqual([]);
+    const rows = await call(stack, `/items/entry_crossings?filter[id][_eq]=${factId(factKey.crossing(e5.id, finishGate, t0 + 150_000))}&fields=id`, { token });
+    expect(rows.json.data).toEqual([]);
+  });
+});
