@@ -64,7 +64,7 @@ describe('the processor under faults', () => {
   async function cleanBusinessRows() {
     await db('positions').whereIn('device_id', devices).delete();
     await db('decoded_attributes').whereIn('device_id', devices).delete();
-    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies']) await db(collection).delete();
+    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies', 'race_events', 'pitwall_pending_events']) await db(collection).delete();
     await db('pitwall_outbox').delete();
   }
 

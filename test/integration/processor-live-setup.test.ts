@@ -38,7 +38,7 @@ describe('the processor picks up race setup changes without a restart', () => {
     redis.disconnect();
     await db('positions').where('device_id', IMEI).delete();
     await db('decoded_attributes').where('device_id', IMEI).delete();
-    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies']) await db(collection).delete();
+    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies', 'race_events', 'pitwall_pending_events']) await db(collection).delete();
     await db.destroy();
   });
 

@@ -49,7 +49,7 @@ describe('the processor timing a stage from simulator tracks', () => {
     const devices = demoEntries.slice(0, ENTRIES).map((e) => e.imei);
     await db('positions').whereIn('device_id', devices).delete();
     await db('decoded_attributes').whereIn('device_id', devices).delete();
-    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies']) await db(collection).delete();
+    for (const collection of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies', 'race_events', 'pitwall_pending_events']) await db(collection).delete();
     await db.destroy();
   });
 
