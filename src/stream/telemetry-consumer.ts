@@ -16,12 +16,6 @@ export interface ConsumerOptions {
 }
 
 /**
- * Handles one batch. It must resolve only when every entry is durable (stored or dead-lettered):
- * the consumer acknowledges the whole batch right after, and redelivers it if the handler throws.
- */
-export type BatchHandler = (entries: StreamEntry[]) => Promise<void>;
-
-/**
  * A batch handled in two steps, so that the next batch is read and prepared while this one is being stored: the
  * CPU work of one batch then overlaps the database work of the one before. Batches are prepared in stream order,
  * and stored (then acknowledged) one at a time in that same order.
@@ -49,23 +43,15 @@ interface Storing<P> {
   outcome: Promise<{ error: unknown; stored: boolean } | null>;
 }
 
-/** A one-step handler as a staged one: nothing to prepare, nothing to undo. */
-const staged = (handle: BatchHandler): StagedBatchHandler<StreamEntry[]> => ({
-  prepare: async (entries) => entries,
-  store: handle,
-  discard: () => undefined,
-});
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A consumer-group loop over one stream: own pending entries first (after a crash), then stale entries of dead
  * consumers, then new entries. At-least-once: ack after the handler, so a kill between the two redelivers.
  */
-export class TelemetryConsumer<P = StreamEntry[]> {
+export class TelemetryConsumer<P> {
   private running: Promise<void> | null = null;
   private storing: Storing<P> | null = null;
-  private readonly stage: StagedBatchHandler<P>;
   private closing = false;
   private readonly batchSize: number;
   private readonly blockMs: number;
@@ -77,10 +63,9 @@ export class TelemetryConsumer<P = StreamEntry[]> {
   constructor(
     private readonly redis: Redis,
     private readonly options: ConsumerOptions,
-    handler: BatchHandler | StagedBatchHandler<P>,
+    private readonly stage: StagedBatchHandler<P>,
     private readonly log: Logger,
   ) {
-    this.stage = typeof handler === 'function' ? (staged(handler) as StagedBatchHandler<unknown> as StagedBatchHandler<P>) : handler;
     this.batchSize = options.batchSize ?? 1000;
     this.blockMs = options.blockMs ?? 1000;
     this.claimIdleMs = options.claimIdleMs ?? 60_000;
