@@ -41,6 +41,7 @@ describe('pitwall processor as a process', () => {
       expect(health).toMatchObject({ ok: true, redis: true, postgres: true });
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toContain(`pitwall_consumer_lag{stream="${stream}",group="processor"} 0`);
+      expect(metrics).toContain(`pitwall_consumer_pending{stream="${stream}",group="processor"} 0`);
       expect(metrics).toContain('pitwall_positions_stored_total');
       const started = log.split('\n').filter(Boolean).map((line) => JSON.parse(line)).find((l) => l.msg === 'processor starting');
       expect(started).toMatchObject({ stream, group: 'processor', deadLetterStream: `${stream}:dead-letter` });
