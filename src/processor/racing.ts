@@ -7,6 +7,7 @@ import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipe
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
 import type { Position } from '../domain/position.ts';
+import { mappingRevisionLabel } from '../store/mapping-revisions.ts';
 import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
 
 export interface DecodedRow {
@@ -18,6 +19,9 @@ export interface DecodedRow {
 
 interface Decoder {
   mappings: Map<number, PreparedIoMapping>;
+  /** mappingVersion of the rows, to notice a change. */
+  hash: string;
+  /** The mapping label stored with the rows (mappingLabel): newer mappings win over older ones. */
   version: string;
 }
 
@@ -60,6 +64,7 @@ export class Racing {
     const setup = await loadRaceSetup(this.db, { from: now - 2 * DAY, to: now + 2 * DAY });
     const json = JSON.stringify(setup, (_key, value) => (value instanceof Map ? [...value.entries()] : value));
     if (json === this.setupJson) return false;
+    const decoders = await this.prepareDecoders(setup.mappings);
     for (const problem of setup.problems) this.log.warn({ problem }, 'race setup problem');
     const index = buildGeofenceIndex(setup.course);
     this.contexts = new Map(
@@ -68,8 +73,7 @@ export class Racing {
         { deviceId, course: setup.course, index, assignments, speeding: setup.speeding, options: this.options },
       ]),
     );
-    // Each row is checked and prepared once per setup, not once per decoded value.
-    this.decoders = new Map([...setup.mappings.entries()].map(([model, rows]) => [model, { mappings: preparedMappings(rows), version: mappingVersion(rows) }]));
+    this.decoders = decoders;
     for (const [deviceId, pipeline] of this.pipelines) {
       const context = this.contexts.get(deviceId);
       if (context) pipeline.setContext(context);
@@ -79,6 +83,20 @@ export class Racing {
     this.setupJson = json;
     this.log.info({ stages: setup.course.stages.length, gates: setup.course.gates.length, devices: this.contexts.size }, 'race setup loaded');
     return true;
+  }
+
+  /**
+   * Each model's rows checked and prepared once per mapping change, not once per decoded value; a changed table is
+   * registered as a new mapping revision (once, by whoever sees it first) for its label.
+   */
+  private async prepareDecoders(mappings: ReadonlyMap<string, IoMapping[]>): Promise<Map<string, Decoder>> {
+    const decoders = new Map<string, Decoder>();
+    for (const [model, rows] of mappings) {
+      const hash = mappingVersion(rows);
+      const known = this.decoders.get(model);
+      decoders.set(model, known?.hash === hash ? known : { mappings: preparedMappings(rows), hash, version: await mappingRevisionLabel(this.db, model, rows) });
+    }
+    return decoders;
   }
 
   /** Decoded attributes of the positions whose device model has an IO mapping. */

@@ -19,7 +19,7 @@ export function copyField(value: string): string {
 }
 
 /** Lines joined into chunks of about 64 kB, so the socket gets few large writes and memory stays flat. */
-function* chunks<T>(rows: readonly T[], toLine: (row: T) => string): Generator<string> {
+function* chunks<T>(rows: Iterable<T>, toLine: (row: T) => string): Generator<string> {
   let chunk = '';
   for (const row of rows) {
     chunk += toLine(row);
@@ -33,9 +33,10 @@ function* chunks<T>(rows: readonly T[], toLine: (row: T) => string): Generator<s
 
 /**
  * Streams `rows` into `COPY <target> FROM STDIN` on the transaction's own connection. Each line must end with a
- * newline and use copyField for text. A COPY error rejects, and the transaction rolls back.
+ * newline and use copyField for text. `rows` may be a generator: it is read as the socket drains. A COPY error
+ * rejects, and the transaction rolls back.
  */
-export async function copyRows<T>(trx: Knex.Transaction, target: string, rows: readonly T[], toLine: (row: T) => string): Promise<number> {
+export async function copyRows<T>(trx: Knex.Transaction, target: string, rows: Iterable<T>, toLine: (row: T) => string): Promise<number> {
   // Inside a transaction knex hands out the transaction's connection, and releasing it is a no-op.
   const connection = (await trx.client.acquireConnection()) as ClientBase;
   try {

@@ -7,6 +7,7 @@ export interface DecodedAttributesRow {
   ts: number;
   /** Named, scaled values. */
   attributes: Record<string, unknown>;
+  /** The mapping label (domain/io/mapping-label.ts): rows of a newer mapping are never replaced by an older one. */
   mappingVersion: string;
 }
 
@@ -25,25 +26,49 @@ function lastPerKey(rows: readonly DecodedAttributesRow[]): DecodedAttributesRow
   return byKey.size === rows.length ? [...rows] : [...byKey.values()];
 }
 
+/** (device_id, ts) order: every writer locks rows in this order, so a backfill and the processor cannot deadlock. */
+const byKey = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
+  a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.ts - b.ts;
+
 /**
  * Writes decoded attributes (CONTRACTS section 2, derived data): a row already there for (device_id, ts) is
- * replaced, with a fresh decoded_at. Same fast path as positions: COPY into a temporary table, then one upsert.
+ * replaced, with a fresh decoded_at, unless it was decoded with a NEWER mapping (a greater mapping_version label):
+ * when the live processor and a backfill touch the same row, the newer mapping wins whoever writes last.
+ * Same fast path as positions: COPY into a temporary table, then one upsert.
  * Returns how many rows were written (inserted or replaced). `db` may be a transaction, which the batch joins.
  */
 export async function upsertDecodedAttributes(db: Knex, rows: readonly DecodedAttributesRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const unique = lastPerKey(rows);
+  const unique = lastPerKey(rows).sort(byKey);
+  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, unique, toLine));
+}
+
+/**
+ * The same upsert for rows already in COPY text: chunks of whole lines `device_id \t ts \t attributes JSON \t
+ * mapping_version`, escaped with copyField, without two lines for the same (device_id, ts), in (device_id, ts)
+ * order. This is the backfill's path: it builds the text straight from what it reads, with no row objects between,
+ * and may hand a generator that decodes as COPY consumes.
+ */
+export async function upsertDecodedAttributesText(db: Knex, text: Iterable<string>): Promise<number> {
+  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, text, (chunk) => chunk));
+}
+
+const LOAD_COLUMNS = 'decoded_attributes_load (device_id, ts, attributes, mapping_version)';
+
+async function upsertLoaded(db: Knex, load: (trx: Knex.Transaction) => Promise<number>): Promise<number> {
   return db.transaction(async (trx) => {
     await trx.raw(`
       CREATE TEMPORARY TABLE decoded_attributes_load (
         device_id text, ts timestamptz, attributes jsonb, mapping_version text
       ) ON COMMIT DROP`);
-    await copyRows(trx, 'decoded_attributes_load (device_id, ts, attributes, mapping_version)', unique, toLine);
+    await load(trx);
+    // Labels compare in byte order whatever the database's collation (see mappingLabel).
     const result = await trx.raw(`
       INSERT INTO decoded_attributes (device_id, ts, attributes, mapping_version, decoded_at)
       SELECT device_id, ts, attributes, mapping_version, now() FROM decoded_attributes_load
       ON CONFLICT (device_id, ts) DO UPDATE
-        SET attributes = EXCLUDED.attributes, mapping_version = EXCLUDED.mapping_version, decoded_at = now()`);
+        SET attributes = EXCLUDED.attributes, mapping_version = EXCLUDED.mapping_version, decoded_at = now()
+        WHERE EXCLUDED.mapping_version COLLATE "C" >= decoded_attributes.mapping_version COLLATE "C"`);
     // Dropped now, not only at commit: a caller's transaction may write several batches.
     await trx.raw('DROP TABLE decoded_attributes_load');
     return (result.rowCount as number | null) ?? 0;

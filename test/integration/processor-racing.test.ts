@@ -59,7 +59,7 @@ describe('the processor timing a stage from simulator tracks', () => {
     expect(Number(count)).toBe(fixes.length);
     const sample = fixes[500]!;
     const decoded = await db('decoded_attributes').where({ device_id: sample.deviceId, ts: new Date(sample.ts) }).first();
-    expect(decoded.mapping_version).toMatch(/^[0-9a-f]{16}$/);
+    expect(decoded.mapping_version).toMatch(/^r\d{12}-[0-9a-f]{16}$/);
     expect(decoded.attributes.ignition).toBe(true);
     expect(decoded.attributes.total_odometer).toBe(Number((sample.attributes['16'] as { __bigint: string }).__bigint));
     const rawTemperature = sample.attributes['72'] as number;

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z' });
+
+/**
+ * What a backfill run is asked to do (CONTRACTS section 5, `POST /pitwall/backfill`): the devices of one model, or
+ * listed devices, over [from, to). Used by the endpoint (400 with these issues), the Flow operation, the CLI and
+ * the engine itself.
+ */
+export const backfillParamsSchema = z
+  .strictObject({
+    /** A device_models id (its unique name is accepted too). */
+    model: z.string().trim().min(1, 'model must not be empty').optional(),
+    /** Tracker IMEIs. */
+    devices: z.array(z.string().trim().min(1, 'a device IMEI must not be empty')).min(1, 'devices must list at least one IMEI').optional(),
+    from: isoTime,
+    to: isoTime,
+  })
+  .superRefine((params, ctx) => {
+    if ((params.model === undefined) === (params.devices === undefined)) {
+      ctx.addIssue({ code: 'custom', path: params.model === undefined ? [] : ['devices'], message: 'give exactly one of model or devices' });
+    }
+    if (Date.parse(params.from) >= Date.parse(params.to)) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must be later than from' });
+    }
+  });
+
+export type BackfillParams = z.infer<typeof backfillParamsSchema>;

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params.ts';
+
+const range = { from: '2026-03-01T08:00:00Z', to: '2026-03-01T12:00:00.000+02:00' };
+const issues = (input: unknown) => {
+  const parsed = backfillParamsSchema.safeParse(input);
+  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+};
+
+describe('backfillParamsSchema', () => {
+  it('accepts a model or a list of devices over a range', () => {
+    expect(backfillParamsSchema.parse({ model: '3f6c9f0e-2c47-4a7e-9d53-1d2c8f7a9b10', ...range })).toEqual({ model: '3f6c9f0e-2c47-4a7e-9d53-1d2c8f7a9b10', ...range });
+    expect(backfillParamsSchema.parse({ devices: ['356307042441013', '356307042441014'], ...range })).toEqual({ devices: ['356307042441013', '356307042441014'], ...range });
+  });
+
+  it('wants exactly one of model and devices', () => {
+    expect(issues({ ...range })).toEqual([': give exactly one of model or devices']);
+    expect(issues({ model: 'FMB920', devices: ['356307042441013'], ...range })).toEqual(['devices: give exactly one of model or devices']);
+  });
+
+  it('refuses an empty device list, an empty model and an empty IMEI', () => {
+    expect(issues({ devices: [], ...range })).toEqual(['devices: devices must list at least one IMEI']);
+    expect(issues({ model: ' ', ...range })).toEqual(['model: model must not be empty']);
+    expect(issues({ devices: [''], ...range })).toEqual(['devices.0: a device IMEI must not be empty']);
+  });
+
+  it('wants ISO-8601 times with a zone, from before to', () => {
+    expect(issues({ model: 'FMB920', from: '2026-03-01 08:00', to: range.to })).toEqual(['from: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z']);
+    expect(issues({ model: 'FMB920', from: '2026-03-01T08:00:00', to: range.to })).toHaveLength(1);
+    expect(issues({ model: 'FMB920', from: range.to, to: range.from })).toEqual(['to: to must be later than from']);
+    expect(issues({ model: 'FMB920', from: range.from, to: range.from })).toEqual(['to: to must be later than from']);
+    expect(issues({ model: 'FMB920' })).toEqual(['from: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z', 'to: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z']);
+  });
+
+  it('refuses fields it does not know, so a typo is not silently ignored', () => {
+    expect(issues({ models: 'FMB920', model: 'FMB920', ...range })).toEqual([': Unrecognized key: "models"']);
+  });
+});
