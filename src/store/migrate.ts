@@ -2,11 +2,15 @@ import type { Knex } from 'knex';
 import * as telemetry from './migrations/001-telemetry.ts';
 import * as outbox from './migrations/002-outbox.ts';
 import * as pendingEvents from './migrations/003-pending-events.ts';
+import * as mappingVersions from './migrations/004-mapping-versions.ts';
+import * as replayIndex from './migrations/005-positions-replay-index.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
   '002-outbox': outbox,
   '003-pending-events': pendingEvents,
+  '004-mapping-versions': mappingVersions,
+  '005-positions-replay-index': replayIndex,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */
