@@ -1,31 +1,42 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
-import { claimOutbox, outboxAttemptFailed, outboxDelivered } from '../store/outbox.ts';
+import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
+import { claimOutbox, outboxAttemptFailed, outboxDelivered, type OutboxRow } from '../store/outbox.ts';
+import { postFacts, RejectedBatchError } from './facts-client.ts';
 
 export interface CourierOptions {
   directusUrl: string;
   token: string;
-  /** Outbox rows per request. */
+  /** Outbox rows claimed at once (default 50); consecutive rows of one source go in one request. */
   batchRows?: number;
   requestTimeoutMs?: number;
   idleMs?: number;
 }
 
-/** Directus answered that this batch can never be applied as it is: retrying would block every later batch. */
-export class RejectedBatchError extends Error {
-  override name = 'RejectedBatchError';
-}
-
-/** Directus or the network failed this time; the same batch is tried again. */
-export class DeliveryError extends Error {
-  override name = 'DeliveryError';
-}
-
-const permanent = new Set([400, 404, 409, 413, 422]);
-
 /** Facts per request: Directus refuses request bodies over 1 MB by default. */
 const CHUNK = 300;
+
+/** Outbox rows claimed at once; see deliverNext. */
+const BATCH_ROWS = 50;
+
+/** Consecutive rows of one source, up to about CHUNK facts per group (a larger row goes alone and is split). */
+function groups(rows: OutboxRow[]): OutboxRow[][] {
+  const out: OutboxRow[][] = [];
+  let size = 0;
+  for (const row of rows) {
+    const facts = row.payload.upserts.length + row.payload.retractions.length;
+    const last = out.at(-1);
+    if (last && last[0]!.source === row.source && size + facts <= CHUNK) {
+      last.push(row);
+      size += facts;
+    } else {
+      out.push([row]);
+      size = facts;
+    }
+  }
+  return out;
+}
 
 /**
  * Splits a large batch (a device rebuilt from hours of positions) into requests Directus accepts. Retractions go
@@ -47,6 +58,7 @@ export class OutboxCourier {
   private running: Promise<void> | null = null;
   private closing = false;
   private wake: (() => void) | null = null;
+  private nudged = false;
   delivered = 0;
   failed = 0;
 
@@ -62,8 +74,9 @@ export class OutboxCourier {
     return this.running;
   }
 
-  /** New rows were written: deliver now rather than after the idle wait. */
+  /** New rows were written: deliver now rather than after the idle wait, even if the nudge comes mid-delivery. */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
@@ -71,9 +84,11 @@ export class OutboxCourier {
     let backoff = 250;
     while (!this.closing) {
       try {
+        this.nudged = false;
         const sent = await this.deliverNext();
         backoff = 250;
-        if (!sent) await this.idle(this.options.idleMs ?? 500);
+        // A nudge during that delivery may be for rows it did not see: look again at once.
+        if (!sent && !this.nudged) await this.idle(this.options.idleMs ?? 500);
       } catch (error) {
         this.log.warn({ err: error, retryInMs: backoff }, 'outbox delivery failed; will retry');
         await this.idle(backoff);
@@ -93,26 +108,37 @@ export class OutboxCourier {
     });
   }
 
-  /** Delivers the oldest rows; false when there was nothing to deliver. */
+  /**
+   * Delivers the oldest rows; false when there was nothing to deliver. Rows that piled up while a request was out
+   * go together, merged in order (one request, one Directus transaction, instead of one each); a group Directus
+   * rejects is sent again row by row, so only the row it cannot apply is kept back.
+   */
   private async deliverNext(): Promise<boolean> {
-    let rejected: { id: string; message: string } | null = null;
+    const rejected: { id: string; message: string }[] = [];
     const sent = await this.db.transaction(async (trx) => {
-      const rows = await claimOutbox(trx, this.options.batchRows ?? 1);
+      const rows = await claimOutbox(trx, this.options.batchRows ?? BATCH_ROWS);
       if (rows.length === 0) return false;
-      for (const row of rows) {
+      for (const group of groups(rows)) {
         try {
-          for (const [i, part] of chunks(row.payload).entries()) await this.post({ batch: `outbox-${row.id}-${i}`, source: row.source, ...part });
+          await this.postRows(group);
         } catch (error) {
           if (!(error instanceof RejectedBatchError)) throw error;
-          rejected = { id: row.id, message: error.message };
-          continue;
+          for (const row of group.length === 1 ? [] : group) {
+            try {
+              await this.postRows([row]);
+            } catch (rowError) {
+              if (!(rowError instanceof RejectedBatchError)) throw rowError;
+              rejected.push({ id: row.id, message: rowError.message });
+            }
+          }
+          if (group.length === 1) rejected.push({ id: group[0]!.id, message: error.message });
         }
       }
-      await outboxDelivered(trx, rows.map((r) => r.id).filter((id) => id !== rejected?.id));
+      const kept = new Set(rejected.map((r) => r.id));
+      await outboxDelivered(trx, rows.map((r) => r.id).filter((id) => !kept.has(id)));
       return true;
     });
-    if (rejected) {
-      const { id, message } = rejected as { id: string; message: string };
+    for (const { id, message } of rejected) {
       await outboxAttemptFailed(this.db, id, message, true);
       this.failed++;
       this.log.error({ outboxId: id, reason: message }, 'Directus rejected a fact batch; it is kept in pitwall_outbox with the reason');
@@ -121,22 +147,15 @@ export class OutboxCourier {
     return sent;
   }
 
-  private async post(body: unknown): Promise<void> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.options.directusUrl}/pitwall/facts`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
-      });
-    } catch (error) {
-      throw new DeliveryError(`Directus unreachable: ${(error as Error).message}`, { cause: error });
-    }
-    if (res.ok) return;
-    const text = (await res.text()).slice(0, 1000);
-    if (permanent.has(res.status)) throw new RejectedBatchError(`HTTP ${res.status}: ${text}`);
-    throw new DeliveryError(`HTTP ${res.status}: ${text}`);
+  private async postRows(rows: OutboxRow[]): Promise<void> {
+    const first = rows[0]!;
+    const changes = rows.length === 1 ? first.payload : mergeChanges(rows.map((r) => r.payload));
+    const name = rows.length === 1 ? first.id : `${first.id}-${rows.at(-1)!.id}`;
+    for (const [i, part] of chunks(changes).entries()) await this.post({ batch: `outbox-${name}-${i}`, source: first.source, ...part });
+  }
+
+  private post(body: unknown): Promise<void> {
+    return postFacts(this.options, body);
   }
 
   async close(): Promise<void> {

@@ -226,12 +226,14 @@ export class Processor {
   }
 
   async health() {
-    const [redis, db, group] = await Promise.all([
+    const [redis, db, group, outbox] = await Promise.all([
       this.redis.ping().then(() => true, () => false),
       this.db.raw('select 1').then(() => true, () => false),
       groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, PROCESSOR_GROUP),
+      // Fact batches waiting for Directus: growing while Directus is down, and that is not a reason to restart us.
+      this.racing ? outboxPending(this.db).catch(() => null) : Promise.resolve(null),
     ]);
-    return { ok: redis && db, redis, postgres: db, lag: group?.lag ?? null, pending: group?.pending ?? null };
+    return { ok: redis && db, redis, postgres: db, lag: group?.lag ?? null, pending: group?.pending ?? null, outbox };
   }
 
   /** Drains the batch in hand, then releases every connection; each step is tried even if one fails. */

@@ -18,9 +18,9 @@ const stageId = demoId('stage:ss2');
 const ENTRIES = 4;
 
 /** Runs `pitwall processor` as its own process, as in production, so it can be killed for real. */
-async function processorProcess(stream: string, directusUrl: string): Promise<ChildProcess> {
+async function processorProcess(stream: string, directusUrl: string): Promise<ChildProcess & { metricsPort: number }> {
   const metricsPort = await freePort();
-  return spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
+  const child = spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -36,6 +36,7 @@ async function processorProcess(stream: string, directusUrl: string): Promise<Ch
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  return Object.assign(child, { metricsPort });
 }
 
 const kill = (child: ChildProcess, signal: NodeJS.Signals) =>
@@ -124,7 +125,11 @@ describe('the processor under faults', () => {
 
     await waitFor(async () => (await count('positions', (q) => q.whereIn('device_id', devices))) === fixes.length, { timeoutMs: 30_000, what: 'positions while Directus is down' });
     expect(await crossings()).toEqual([]);
-    expect(await count('pitwall_outbox', (q) => q)).toBeGreaterThan(0);
+    const waiting = await count('pitwall_outbox', (q) => q);
+    expect(waiting).toBeGreaterThan(0);
+    // Healthy, and saying how much waits for Directus.
+    const health = await (await fetch(`http://127.0.0.1:${child.metricsPort}/healthz`)).json();
+    expect(health).toMatchObject({ ok: true, outbox: waiting });
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 60_000 - (Date.now() - downSince))));
     await proxy.resume();
 

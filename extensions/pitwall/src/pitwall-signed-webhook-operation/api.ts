@@ -1,4 +1,5 @@
 import { defineOperationApi } from '@directus/extensions-sdk';
+import type { OperationContext } from '@directus/types';
 import {
   DEFAULT_POLICY,
   defaultDeps,
@@ -9,6 +10,7 @@ import {
   type RaceEventLike,
   type WebhookTarget,
 } from '../shared/webhook-delivery';
+import { activeSubscriptions, type SubscriptionRow } from '../shared/webhook-store';
 
 interface SignedWebhookOptions {
   mode?: 'subscriptions' | 'single';
@@ -20,6 +22,7 @@ interface SignedWebhookOptions {
   timeout_ms?: number | string;
   base_delay_ms?: number | string;
   max_delay_ms?: number | string;
+  deadline_ms?: number | string;
 }
 
 export class SignedWebhookError extends Error {
@@ -53,43 +56,47 @@ function raceEventFrom(option: unknown, data: Record<string, any>): RaceEventLik
   return { ...event, id: String(id), type: String(event.type) };
 }
 
+/** The active subscriptions, through ItemsService as the system (shared by runs, see webhook-store). */
+async function readActiveSubscriptions({ services, database, getSchema }: Pick<OperationContext, 'services' | 'database' | 'getSchema'>): Promise<SubscriptionRow[]> {
+  const subscriptions = new services.ItemsService('webhook_subscriptions', { knex: database, schema: await getSchema({ database }), accountability: null });
+  return (await subscriptions.readByQuery({ filter: { active: { _eq: true } }, fields: ['id', 'url', 'secret', 'event_types', 'active'], limit: -1 })) as SubscriptionRow[];
+}
+
 /**
  * Sends one race event, signed, to every active `webhook_subscriptions` row that wants its type (or to the single
- * URL of the options), each subscriber independently, and records each attempt in `webhook_deliveries`.
+ * URL of the options), and records each attempt in `webhook_deliveries`.
  *
- * The run awaits every subscriber's retries before returning. That is bounded: at most
- * max_attempts × timeout_ms plus the backoff (each delay ≤ max_delay_ms), about 90 s with the defaults, and it
- * holds up nothing else: Event Hook "action" Flows run after the item is stored, and subscribers run side by side.
- * Awaiting keeps the returned counts true and the Flow's log complete.
+ * Subscribers are served side by side, each with its own retry chain, so one failing integrator's backoff never
+ * delays another. The run awaits every chain before returning (the counts it returns and the Flow's log stay true),
+ * and that wait is bounded: each chain ends within `deadline_ms` of its first attempt (60 s by default, 5 minutes
+ * at most), attempt timeouts included. Event Hook "action" Flows run after the item is stored, so nothing else
+ * waits on it. URLs that resolve to an address denied by `IMPORT_IP_DENY_LIST` are refused, as Directus's own
+ * Webhook / Request URL operation refuses them, and recorded as failed. The subscriptions are read once for the
+ * runs of a burst (at most once a second; a change made through Directus applies at once, see the hook).
  */
 export default defineOperationApi<SignedWebhookOptions>({
   id: 'pitwall-signed-webhook',
-  handler: async (options, { data, services, database, getSchema, logger }) => {
+  handler: async (options, { data, services, database, getSchema, logger, env }: OperationContext) => {
     const event = raceEventFrom(options.event, data as Record<string, any>);
     const policy: DeliveryPolicy = {
       maxAttempts: num(options.max_attempts, DEFAULT_POLICY.maxAttempts, 1, 20),
       timeoutMs: num(options.timeout_ms, DEFAULT_POLICY.timeoutMs, 100, 60_000),
       baseDelayMs: num(options.base_delay_ms, DEFAULT_POLICY.baseDelayMs, 0, 60_000),
       maxDelayMs: num(options.max_delay_ms, DEFAULT_POLICY.maxDelayMs, 0, 5 * 60_000),
+      deadlineMs: num(options.deadline_ms, DEFAULT_POLICY.deadlineMs, 1_000, 5 * 60_000),
     };
-    const schema = await getSchema({ database });
-    const { ItemsService } = services;
 
     let targets: WebhookTarget[];
     if ((options.mode ?? 'subscriptions') === 'single') {
       if (!options.url || !options.secret) throw new SignedWebhookError('pitwall-signed-webhook: single mode needs a URL and a secret');
       targets = [{ subscription: null, url: String(options.url), secret: String(options.secret) }];
     } else {
-      const subscriptions = new ItemsService('webhook_subscriptions', { knex: database, schema, accountability: null });
-      const rows = (await subscriptions.readByQuery({
-        filter: { active: { _eq: true } },
-        fields: ['id', 'url', 'secret', 'event_types', 'active'],
-        limit: -1,
-      })) as { id: string | number; url: string; secret: string; event_types: unknown; active: boolean }[];
+      const rows = await activeSubscriptions(() => readActiveSubscriptions({ services, database, getSchema }));
       targets = rows.filter((row) => row.url && row.secret && wantsEvent(row, event.type)).map((row) => ({ subscription: row.id, url: row.url, secret: row.secret }));
     }
 
-    const deliveries = new ItemsService('webhook_deliveries', { knex: database, schema, accountability: null });
+    // One write per attempt, as it happens: a Directus that stops right after a delivery still has it on record.
+    const deliveries = new services.ItemsService('webhook_deliveries', { knex: database, schema: await getSchema({ database }), accountability: null });
     const record = async (row: AttemptRecord) => {
       try {
         await deliveries.createOne(row as unknown as Record<string, unknown>, { emitEvents: false });
@@ -97,7 +104,7 @@ export default defineOperationApi<SignedWebhookOptions>({
         logger.warn(`pitwall-signed-webhook: could not record attempt ${row.attempt} for ${row.subscription ?? 'single URL'}: ${(error as Error).message}`);
       }
     };
-    const deps = defaultDeps(record);
+    const deps = defaultDeps(record, env?.['IMPORT_IP_DENY_LIST']);
     const results = await Promise.allSettled(targets.map((target) => deliver(target, event, policy, deps)));
 
     const counts = { delivered: 0, failed: 0, retrying: 0, subscriptions: targets.length };

@@ -49,5 +49,12 @@ export default defineOperationApp({
     { field: 'timeout_ms', name: 'Timeout (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 10000 } },
     { field: 'base_delay_ms', name: 'First retry delay up to (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 1000 } },
     { field: 'max_delay_ms', name: 'Longest retry delay (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 30000 } },
+    {
+      field: 'deadline_ms',
+      name: 'Give up after (ms)',
+      type: 'integer',
+      meta: { width: 'half', interface: 'input', note: 'Each subscriber\'s retries end within this time of its first attempt (at most 300000).' },
+      schema: { default_value: 60000 },
+    },
   ],
 });

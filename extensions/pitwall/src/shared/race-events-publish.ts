@@ -55,23 +55,29 @@ async function publishNow(context: PublishContext, ids?: string[]): Promise<numb
         (await database('race_events').whereIn('id', rows.map((r) => r.id)).select('id')).map((r: { id: string }) => String(r.id)),
       );
       const events = new services.ItemsService('race_events', { schema, accountability, knex: database });
-      const finished: string[] = [];
+      const finished: string[] = rows.filter((row) => existing.has(String(row.id))).map((row) => String(row.id));
+      const fresh = rows.filter((row) => !existing.has(String(row.id)));
+      const itemOf = (row: (typeof rows)[number]) => (typeof row.item === 'string' ? (JSON.parse(row.item) as RaceEventItem) : row.item);
       let count = 0;
       try {
-        for (const row of rows) {
-          if (!existing.has(String(row.id))) {
-            const item = typeof row.item === 'string' ? (JSON.parse(row.item) as RaceEventItem) : row.item;
+        try {
+          // One transaction for the chunk, committed before Directus emits the item actions that Flows hear.
+          if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[]);
+          count = fresh.length;
+          finished.push(...fresh.map((row) => String(row.id)));
+        } catch {
+          // One of them was created by someone else meanwhile (unique id), or one cannot be stored: one at a time.
+          for (const row of fresh) {
             try {
-              // Its own transaction, committed before Directus emits the action that Flows hear.
-              await events.createOne(item as never);
+              await events.createOne(itemOf(row) as never);
               count++;
             } catch (error) {
-              // Someone else created it meanwhile (unique id): that is the one delivery.
+              // Someone else created it meanwhile: that is the one delivery.
               const exists = await database('race_events').where('id', row.id).first('id');
               if (!exists) throw error;
             }
+            finished.push(String(row.id));
           }
-          finished.push(String(row.id));
         }
       } finally {
         if (finished.length > 0) await lock(PENDING_TABLE).whereIn('id', finished).delete();

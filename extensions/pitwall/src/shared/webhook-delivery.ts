@@ -1,5 +1,6 @@
 import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/sign-webhook';
 import { retryDelay } from '../../../../src/domain/webhooks/retry-delay';
+import { DeniedAddressError, denyListFrom, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post';
 
 /**
  * Signed delivery of one race event to one integrator, with bounded retries. Kept free of Directus so the
@@ -39,9 +40,17 @@ export interface DeliveryPolicy {
   timeoutMs: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * The whole retry chain of one subscriber ends within this many ms of its first attempt: no wait or attempt runs
+   * past it (an attempt's timeout is cut to what is left), so a Flow run is never held for minutes.
+   */
+  deadlineMs: number;
 }
 
-export const DEFAULT_POLICY: DeliveryPolicy = { maxAttempts: 6, timeoutMs: 10_000, baseDelayMs: 1_000, maxDelayMs: 30_000 };
+/** A retry starts only with at least this much of the window left (or the whole timeout, when shorter). */
+const MIN_LAST_TIMEOUT_MS = 1000;
+
+export const DEFAULT_POLICY: DeliveryPolicy = { maxAttempts: 6, timeoutMs: 10_000, baseDelayMs: 1_000, maxDelayMs: 30_000, deadlineMs: 60_000 };
 
 export type Outcome = 'delivered' | 'retrying' | 'failed';
 
@@ -56,7 +65,8 @@ export interface AttemptRecord {
 }
 
 export interface DeliveryDeps {
-  fetch: typeof fetch;
+  /** Sends one POST; rejects with DeniedAddressError / UnsupportedUrlError (final) or any other error (retried). */
+  post: Post;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
   nowMs: () => number;
@@ -64,8 +74,9 @@ export interface DeliveryDeps {
   record: (row: AttemptRecord) => Promise<void>;
 }
 
-export const defaultDeps = (record: DeliveryDeps['record']): DeliveryDeps => ({
-  fetch: (...args) => fetch(...args),
+/** Real I/O: the POST refuses what `IMPORT_IP_DENY_LIST` (Directus's env value, array or string) denies. */
+export const defaultDeps = (record: DeliveryDeps['record'], ipDenyList: unknown): DeliveryDeps => ({
+  post: guardedPostFor(denyListFrom(ipDenyList)),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   random: Math.random,
   nowMs: Date.now,
@@ -101,31 +112,48 @@ export function isRetryable(status: number | null): boolean {
   return status === null || status === 408 || status === 429 || status >= 500;
 }
 
-/** Delivers one event to one target, retrying with bounded exponential backoff and full jitter. */
+/** Errors that another attempt cannot change: the URL is refused before anything is sent. */
+const isFinalError = (error: Error): boolean => error instanceof DeniedAddressError || error instanceof UnsupportedUrlError;
+
+const describeError = (error: Error): string => {
+  const cause = (error as { cause?: Error }).cause;
+  return `${error.name}: ${error.message}${cause?.message ? ` (${cause.message})` : ''}`;
+};
+
+/**
+ * Delivers one event to one target, retrying with exponential backoff and full jitter, at most
+ * `policy.maxAttempts` times and within `policy.deadlineMs`. Each attempt is recorded with the outcome known at
+ * that moment: `retrying` only when another attempt will really follow.
+ */
 export async function deliver(target: WebhookTarget, event: RaceEventLike, policy: DeliveryPolicy, deps: DeliveryDeps): Promise<Outcome> {
   const body = webhookBody(event);
+  const deadline = deps.nowMs() + policy.deadlineMs;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     const started = deps.nowMs();
+    const timeoutMs = Math.max(1, Math.min(policy.timeoutMs, deadline - started));
     let status: number | null = null;
     let error: string | null = null;
+    let final = false;
     try {
-      const res = await deps.fetch(target.url, {
-        method: 'POST',
-        headers: webhookHeaders(body, event.id, target.secret, attempt, Math.floor(deps.nowMs() / 1000)),
+      const res = await deps.post(target.url, {
+        headers: webhookHeaders(body, event.id, target.secret, attempt, Math.floor(started / 1000)),
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(policy.timeoutMs),
+        timeoutMs,
       });
       status = res.status;
-      // Drain (bounded) so the connection is released; keep a snippet for the delivery log.
-      const text = await res.text().catch(() => '');
-      if (!res.ok) error = `HTTP ${res.status}${text ? `: ${text.slice(0, 500)}` : ''}`;
+      if (status < 200 || status >= 300) error = `HTTP ${status}${res.text ? `: ${res.text.slice(0, 500)}` : ''}`;
     } catch (err) {
       const e = err as Error;
-      error = e.name === 'TimeoutError' ? `timed out after ${policy.timeoutMs} ms` : `${e.name}: ${e.message}${(e as { cause?: Error }).cause ? ` (${(e as { cause?: Error }).cause!.message})` : ''}`;
+      final = isFinalError(e);
+      error = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : describeError(e);
     }
     const ok = status !== null && status >= 200 && status < 300;
-    const outcome: Outcome = ok ? 'delivered' : isRetryable(status) && attempt < policy.maxAttempts ? 'retrying' : 'failed';
+    const delay = retryDelay(attempt, Math.min(deps.random(), 0.999999), { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs });
+    const another = !ok && !final && isRetryable(status) && attempt < policy.maxAttempts;
+    // A retry is promised only if it can start in time with a fair timeout; otherwise this attempt is the last.
+    const inTime = deps.nowMs() + delay + Math.min(policy.timeoutMs, MIN_LAST_TIMEOUT_MS) <= deadline;
+    const outcome: Outcome = ok ? 'delivered' : another && inTime ? 'retrying' : 'failed';
+    if (another && !inTime) error = `${error}; gave up: the ${policy.deadlineMs} ms delivery window is over`;
     await deps.record({
       subscription: target.subscription,
       race_event: event.id,
@@ -136,7 +164,7 @@ export async function deliver(target: WebhookTarget, event: RaceEventLike, polic
       duration_ms: Math.max(0, Math.round(deps.nowMs() - started)),
     });
     if (outcome !== 'retrying') return outcome;
-    await deps.sleep(retryDelay(attempt, Math.min(deps.random(), 0.999999), { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs }));
+    await deps.sleep(delay);
   }
   return 'failed';
 }

@@ -1,0 +1,363 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import knexFactory, { type Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import { verifyWebhook } from '../../src/domain/webhooks/verify-webhook.ts';
+import type { Processor } from '../../src/processor/processor.ts';
+import { publishFixes } from '../../src/simulator/publish.ts';
+import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { startRacingProcessor } from '../support/racing-processor.ts';
+import { startRestartableStack, type RestartableStack } from '../support/restartable-stack.ts';
+import { REDIS_URL, type TestStack } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+/**
+ * The whole path an integrator depends on, with nothing stubbed: simulator tracks on a fresh Redis stream → the
+ * real processor → POST /pitwall/facts → race_events items → a Flow built through the REST API as an admin builds
+ * it in the app (Event Hook, action, items.create on race_events → Pitwall signed webhook over every
+ * webhook_subscriptions row) → an HTTP receiver in this test, which checks each signature as an integrator would
+ * and de-duplicates on pitwall-event-id.
+ */
+
+const stage = demoId('stage:ss1');
+
+interface Receipt {
+  at: number;
+  raw: string;
+  headers: IncomingHttpHeaders;
+  status: number;
+  eventId: string;
+  attempt: number;
+}
+
+/** An integrator's endpoint: records every request; `failNext(n)` answers the next n requests with 503. */
+class Receiver {
+  readonly receipts: Receipt[] = [];
+  url = '';
+  private failing = 0;
+  private readonly server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      const status = this.failing > 0 ? 503 : 200;
+      if (this.failing > 0) this.failing--;
+      this.receipts.push({
+        at: Date.now(),
+        raw,
+        headers: req.headers,
+        status,
+        eventId: String(req.headers['pitwall-event-id']),
+        attempt: Number(req.headers['pitwall-delivery-attempt']),
+      });
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'try later');
+    });
+  });
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}/pitwall`;
+    return this;
+  }
+
+  failNext(n: number): void {
+    this.failing = n;
+  }
+
+  /** How many 2xx answers each event id got: what an integrator de-duplicating on pitwall-event-id sees. */
+  deliveredCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const r of this.receipts) if (r.status === 200) counts.set(r.eventId, (counts.get(r.eventId) ?? 0) + 1);
+    return counts;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** What an admin does in Settings → Flows: the trigger, the Signed webhook step, then the trigger's first step. */
+async function createSignedWebhookFlow(stack: TestStack, token: string, name: string, options: Record<string, unknown>): Promise<string> {
+  const flow = await call(stack, '/flows', {
+    token,
+    body: { name, icon: 'webhook', status: 'active', trigger: 'event', accountability: null, options: { type: 'action', scope: ['items.create'], collections: ['race_events'] } },
+  });
+  expect(flow.status, flow.text).toBe(200);
+  const id = flow.json.data.id as string;
+  const op = await call(stack, '/operations', {
+    token,
+    body: {
+      flow: id, name: 'Signed webhook', key: 'signed_webhook', type: 'pitwall-signed-webhook', position_x: 20, position_y: 1,
+      options: { mode: 'subscriptions', event: '{{$trigger.payload}}', ...options },
+    },
+  });
+  expect(op.status, op.text).toBe(200);
+  expect((await call(stack, `/flows/${id}`, { token, method: 'PATCH', body: { operation: op.json.data.id } })).status).toBe(200);
+  return id;
+}
+
+async function createSubscription(stack: TestStack, token: string, url: string): Promise<{ id: string | number; secret: string }> {
+  const secret = randomBytes(24).toString('hex');
+  const res = await call(stack, '/items/webhook_subscriptions', {
+    token,
+    body: { name: `Test end-to-end ${randomUUID().slice(0, 8)}`, url, secret, active: true, event_types: null },
+  });
+  expect(res.status, res.text).toBe(200);
+  return { id: res.json.data.id, secret };
+}
+
+/** Flows load asynchronously after a save: store probe events until one comes through, then let the rest arrive. */
+async function untilFlowDelivers(stack: TestStack, token: string, receiver: Receiver, probes: string[]): Promise<void> {
+  await waitFor(async () => {
+    const id = randomUUID();
+    probes.push(id);
+    const res = await call(stack, '/items/race_events', {
+      token,
+      body: { id, type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: { model: randomUUID(), io_ids: [] } },
+    });
+    expect(res.status, res.text).toBe(200);
+    await sleep(250);
+    return receiver.receipts.some((r) => probes.includes(r.eventId));
+  }, { timeoutMs: 30_000, intervalMs: 100, what: 'the Flow to deliver a probe event' });
+  await sleep(500);
+}
+
+/** Fixes of the first `entries` demo entries through stage 1, an hour after it opens. */
+async function stageFixes(db: Knex, entries: number, seed: number) {
+  const row = await db('stages').where({ id: stage }).first('opens_at');
+  return simulateRace({ start: new Date(row.opens_at).getTime() + 3_600_000, entries, stages: ['ss1'], seed });
+}
+
+async function count(db: Knex, table: string, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder = (q) => q): Promise<number> {
+  const [row] = await where(db(table)).count<{ count: string }[]>('* as count');
+  return Number(row!.count);
+}
+
+/** Everything the receiver got is signed with the subscription's secret, over the body it got, for that event id. */
+function expectValidSignatures(receipts: Receipt[], secret: string): void {
+  for (const r of receipts) {
+    expect(verifyWebhook(r.raw, r.headers['pitwall-signature'] as string | undefined, secret, Math.floor(r.at / 1000)), r.eventId).toMatchObject({ ok: true });
+    expect(JSON.parse(r.raw).id).toBe(r.eventId);
+  }
+}
+
+/**
+ * Throws (for waitFor to report) until the race has run to the end and every fact and event has left the
+ * processor's outbox and the pending table.
+ */
+async function expectSettled(db: Knex, entryIds: string[]): Promise<void> {
+  const finished = await count(db, 'stage_results', (q) => q.where({ stage, status: 'finished' }).whereIn('entry', entryIds));
+  const outbox = await count(db, 'pitwall_outbox', (q) => q.whereNull('failed_at'));
+  const pending = await count(db, 'pitwall_pending_events');
+  if (finished < entryIds.length || outbox > 0 || pending > 0) throw new Error(`${finished} finished, ${outbox} fact batches in the outbox, ${pending} events pending`);
+}
+
+/** Throws until each of the events got a 2xx answer. */
+function expectDelivered(events: { id: string; type: string }[], receiver: Receiver): void {
+  const delivered = receiver.deliveredCounts();
+  const missing = events.filter((e) => !delivered.has(e.id));
+  if (events.length === 0 || missing.length > 0) throw new Error(`${missing.length} of ${events.length} events not delivered: ${JSON.stringify(missing.slice(0, 5))}`);
+}
+
+describe('race events to an integrator, end to end through the real processor and a Flow', () => {
+  const stack = inject('stack');
+  const ENTRIES = 2;
+  const entries = demoEntries.slice(0, ENTRIES);
+  const entryIds = entries.map((e) => e.id);
+  const devices = entries.map((e) => e.imei);
+  const stream = `test:telemetry:${randomUUID()}`;
+  const receiver = new Receiver();
+  const probes: string[] = [];
+  const FAILING = 5;
+  let redis: Redis;
+  let db: Knex;
+  let token = '';
+  let processor: Processor | undefined;
+  let flowId: string | undefined;
+  let subscription: { id: string | number; secret: string } | undefined;
+  /** The race events that existed before the run (other files' included); null until known. */
+  let before: Set<string> | null = null;
+  let run: { id: string; type: string }[] = [];
+
+  const runEvents = async () =>
+    ((await db('race_events').select('id', 'type')) as { id: string; type: string }[]).filter((e) => !before!.has(e.id) && !probes.includes(e.id));
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+    token = await adminToken(stack);
+    await receiver.start();
+    subscription = await createSubscription(stack, token, receiver.url);
+    flowId = await createSignedWebhookFlow(stack, token, `Test: end-to-end signed webhooks ${randomUUID().slice(0, 8)}`, {
+      max_attempts: 6, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000, deadline_ms: 20_000,
+    });
+    await untilFlowDelivers(stack, token, receiver, probes);
+    before = new Set((await db('race_events').select('id')).map((r: { id: string }) => r.id));
+
+    // The integrator is down at first: its first answers are 503.
+    receiver.failNext(FAILING);
+    await publishFixes(redis, stream, await stageFixes(db, ENTRIES, 11), { speed: 0 });
+    processor = await startRacingProcessor(stack, stream);
+    run = await waitFor(async () => {
+      await expectSettled(db, entryIds);
+      const events = await runEvents();
+      expectDelivered(events, receiver);
+      return events;
+    }, { timeoutMs: 60_000, intervalMs: 300, what: 'every race event of the run to be delivered' });
+    // Anything late (a duplicate, a stray retry) would arrive now.
+    await sleep(1500);
+  }, 120_000);
+
+  afterAll(async () => {
+    await processor?.close();
+    if (flowId) await call(stack, `/flows/${flowId}`, { token, method: 'DELETE' });
+    await receiver.close();
+    await redis?.del(stream, `${stream}:dead-letter`);
+    redis?.disconnect();
+    if (db) {
+      // Only what this file caused: without the snapshot, only its probes are known to be its own.
+      const events = [...(before ? await runEvents() : []).map((e) => e.id), ...probes];
+      if (subscription) await db('webhook_deliveries').where({ subscription: subscription.id }).delete();
+      if (events.length) {
+        await db('webhook_deliveries').whereIn('race_event', events).delete();
+        await db('race_events').whereIn('id', events).delete();
+        await db('pitwall_pending_events').whereIn('id', events).delete();
+      }
+      if (subscription) await db('webhook_subscriptions').where({ id: subscription.id }).delete();
+      for (const table of ['entry_crossings', 'entry_penalties', 'stage_results']) await db(table).whereIn('entry', entryIds).delete();
+      await db('anomalies').whereIn('entry', entryIds).orWhereIn('device_id', devices).delete();
+      await db('positions').whereIn('device_id', devices).delete();
+      await db('decoded_attributes').whereIn('device_id', devices).delete();
+      await db.destroy();
+    }
+  });
+
+  it('turns the tracks into race events: one per crossing, result and anomaly', async () => {
+    const crossings = await count(db, 'entry_crossings', (q) => q.whereIn('entry', entryIds));
+    expect(crossings).toBe(ENTRIES * 3);
+    expect(run.filter((e) => e.type === 'timing.crossing.recorded')).toHaveLength(crossings);
+    expect(run.filter((e) => e.type === 'stage.result.computed').length).toBeGreaterThanOrEqual(ENTRIES);
+  });
+
+  it('delivers every race event of the run exactly once, and nothing else', () => {
+    const delivered = receiver.deliveredCounts();
+    const ofRun = new Set(run.map((e) => e.id));
+    expect([...delivered.keys()].filter((id) => !ofRun.has(id) && !probes.includes(id))).toEqual([]);
+    expect(run.map((e) => [e.id, delivered.get(e.id)])).toEqual(run.map((e) => [e.id, 1]));
+  });
+
+  it('signs every request, retries included, with the subscription\'s secret', () => {
+    const ofRun = new Set(run.map((e) => e.id));
+    const receipts = receiver.receipts.filter((r) => ofRun.has(r.eventId));
+    expect(receipts.length).toBe(run.length + FAILING);
+    expectValidSignatures(receipts, subscription!.secret);
+    for (const r of receipts) expect(JSON.parse(r.raw)).toMatchObject({ id: r.eventId, version: 1, source: 'live' });
+  });
+
+  it('retries what the integrator refused at first until it is delivered, and records every attempt', async () => {
+    const ofRun = new Set(run.map((e) => e.id));
+    const refused = receiver.receipts.filter((r) => ofRun.has(r.eventId) && r.status === 503);
+    expect(refused).toHaveLength(FAILING);
+    for (const r of refused) {
+      const later = receiver.receipts.filter((x) => x.eventId === r.eventId && x.attempt > r.attempt);
+      expect(later.map((x) => x.status)).toContain(200);
+    }
+    const rows = (await db('webhook_deliveries').where({ subscription: subscription!.id }).whereIn('race_event', [...ofRun]).orderBy('attempt')) as {
+      race_event: string; attempt: number; status_code: number; outcome: string;
+    }[];
+    expect(rows).toHaveLength(run.length + FAILING);
+    for (const event of run) {
+      const own = rows.filter((r) => r.race_event === event.id);
+      expect(own.map((r) => r.attempt)).toEqual(own.map((_, i) => i + 1));
+      expect(own.map((r) => [r.status_code, r.outcome])).toEqual([...own.slice(0, -1).map(() => [503, 'retrying']), [200, 'delivered']]);
+    }
+  });
+});
+
+describe('with Directus restarted while race events are flowing', () => {
+  const ENTRIES = 3;
+  const entryIds = demoEntries.slice(0, ENTRIES).map((e) => e.id);
+  const stream = `test:telemetry:${randomUUID()}`;
+  const receiver = new Receiver();
+  const probes: string[] = [];
+  let restartable: RestartableStack | undefined;
+  let redis: Redis;
+  let db: Knex;
+  let processor: Processor | undefined;
+  let subscription: { id: string | number; secret: string } | undefined;
+  let events: { id: string; type: string }[] = [];
+  let stoppedAt = 0;
+  let restartedAt = 0;
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    restartable = await startRestartableStack('e2e_restart');
+    const { stack } = restartable;
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+    const token = await adminToken(stack);
+    await receiver.start();
+    subscription = await createSubscription(stack, token, receiver.url);
+    await createSignedWebhookFlow(stack, token, 'Test: signed webhooks across a restart', { max_attempts: 4, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 });
+    await untilFlowDelivers(stack, token, receiver, probes);
+    // Setup's own events (io_mapping.changed of the demo models) came before the Flow.
+    const before = new Set((await db('race_events').select('id')).map((r: { id: string }) => r.id));
+
+    // About 12 s of stream: the race runs 50 times faster than real time.
+    const publishing = publishFixes(redis, stream, await stageFixes(db, ENTRIES, 12), { speed: 50 });
+    processor = await startRacingProcessor(stack, stream);
+    // Stop Directus as soon as race events are coming through, while the courier is at work.
+    await waitFor(async () => receiver.receipts.some((r) => !probes.includes(r.eventId)), { timeoutMs: 30_000, intervalMs: 20, what: 'the first race event' });
+    stoppedAt = Date.now();
+    await restartable.stopDirectus();
+    await sleep(1000);
+    await restartable.startDirectus();
+    restartedAt = Date.now();
+    await publishing;
+
+    events = await waitFor(async () => {
+      await expectSettled(db, entryIds);
+      const rows = ((await db('race_events').select('id', 'type')) as { id: string; type: string }[]).filter((e) => !before.has(e.id));
+      expectDelivered(rows, receiver);
+      return rows;
+    }, { timeoutMs: 60_000, intervalMs: 300, what: 'every race event to be delivered after the restart' });
+    await sleep(1500);
+  }, 170_000);
+
+  afterAll(async () => {
+    await processor?.close();
+    await receiver.close();
+    await redis?.del(stream, `${stream}:dead-letter`);
+    redis?.disconnect();
+    await db?.destroy();
+    // Its own database and working directory go with it; the shared Directus was never touched.
+    await restartable?.destroy();
+  });
+
+  it('was restarted mid-stream: some events went out before the stop, others after the restart', () => {
+    const delivered = receiver.receipts.filter((r) => r.status === 200 && !probes.includes(r.eventId));
+    expect(delivered.filter((r) => r.at <= stoppedAt).length).toBeGreaterThan(0);
+    expect(delivered.filter((r) => r.at >= restartedAt).length).toBeGreaterThan(0);
+  });
+
+  it('stores each fact\'s event once: one crossing event per crossing row', async () => {
+    const crossings = await count(db, 'entry_crossings');
+    expect(crossings).toBe(ENTRIES * 3);
+    expect(events.filter((e) => e.type === 'timing.crossing.recorded')).toHaveLength(crossings);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+
+  it('loses and duplicates nothing: every race_events row reached the integrator exactly once, signed', async () => {
+    const delivered = receiver.deliveredCounts();
+    expect(events.map((e) => [e.id, delivered.get(e.id)])).toEqual(events.map((e) => [e.id, 1]));
+    const known = new Set([...events.map((e) => e.id), ...probes]);
+    expect(events.filter((e) => probes.includes(e.id))).toEqual([]);
+    expect([...delivered.keys()].filter((id) => !known.has(id))).toEqual([]);
+    expectValidSignatures(receiver.receipts, subscription!.secret);
+    const rows = await count(db, 'webhook_deliveries', (q) => q.where({ subscription: subscription!.id, outcome: 'delivered' }).whereIn('race_event', events.map((e) => e.id)));
+    expect(rows).toBe(events.length);
+  });
+});

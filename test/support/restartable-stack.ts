@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import knexFactory from 'knex';
+import { bootstrapDirectus, startDirectus, type DirectusOptions, type RunningDirectus } from '../../src/devstack/directus-process.ts';
+import { migrateTelemetry } from '../../src/store/migrate.ts';
+import { runSetup } from '../../src/setup/setup.ts';
+import { createScratchDatabase, dropScratchDatabase, freePort, PG, pgUrl, setupOptions, type TestStack } from './stack.ts';
+
+export interface RestartableStack {
+  stack: TestStack;
+  /** Stops Directus as an operator would (SIGTERM) and waits until it has exited. */
+  stopDirectus(): Promise<void>;
+  /** Starts Directus again on the same port and database; resolves once it answers. */
+  startDirectus(): Promise<void>;
+  /** Stops Directus, drops the database and removes the working directory. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A second, private Directus like the shared test stack (startTestStack), for tests that must stop and start it:
+ * the shared one is never restarted. Its own scratch database and port; loopback webhooks allowed.
+ */
+export async function startRestartableStack(label: string, version: 11 | 12 = 11): Promise<RestartableStack> {
+  const databaseName = `pitwall_${label}_${process.pid}`;
+  const workDir = `/tmp/pitwall-${label}-${process.pid}`;
+  await createScratchDatabase(databaseName);
+  const db = knexFactory({ client: 'pg', connection: pgUrl(databaseName), pool: { min: 0, max: 2 } });
+  const stack: TestStack = {
+    version,
+    directusUrl: '',
+    databaseName,
+    databaseUrl: pgUrl(databaseName),
+    adminEmail: 'admin@pitwall.example.com',
+    adminPassword: randomBytes(12).toString('hex'),
+    processorEmail: 'processor@pitwall.example.com',
+    processorToken: randomBytes(24).toString('hex'),
+    logFile: '',
+  };
+  const options: DirectusOptions = {
+    version,
+    port: await freePort(),
+    database: { ...PG, name: databaseName },
+    admin: { email: stack.adminEmail, password: stack.adminPassword },
+    workDir,
+    secret: randomBytes(32).toString('hex'),
+    env: { IMPORT_IP_DENY_LIST: '169.254.169.254', RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
+  };
+  let running: RunningDirectus | null = null;
+  const destroy = async () => {
+    await running?.stop();
+    running = null;
+    await dropScratchDatabase(databaseName);
+    await rm(workDir, { recursive: true, force: true });
+  };
+  try {
+    await migrateTelemetry(db);
+    await bootstrapDirectus(options);
+    running = await startDirectus(options);
+    stack.directusUrl = running.url;
+    stack.logFile = running.logFile;
+    await runSetup(db, setupOptions(stack));
+  } catch (error) {
+    await destroy().catch(() => undefined);
+    throw error;
+  } finally {
+    await db.destroy();
+  }
+  return {
+    stack,
+    stopDirectus: async () => {
+      await running?.stop();
+      running = null;
+    },
+    startDirectus: async () => {
+      if (running) throw new Error('Directus is already running');
+      running = await startDirectus(options);
+    },
+    destroy,
+  };
+}
