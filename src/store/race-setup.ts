@@ -22,11 +22,18 @@ const ms = (value: Date | string | null): number | null => (value === null ? nul
 /** Postgres "relation does not exist": a database without the Directus collections (telemetry only). */
 const isMissingTable = (error: unknown) => (error as { code?: string })?.code === '42P01';
 
+/** Events overlapping [from, to]; with `eventId`, only that event whatever its dates (a replay of one event). */
+export interface SetupWindow {
+  from: number;
+  to: number;
+  eventId?: string;
+}
+
 /**
  * Reads the race setup straight from the Directus tables: reads only, so that the processor keeps timing from
  * the last known setup even while Directus itself is down.
  */
-export async function loadRaceSetup(db: Knex, window: { from: number; to: number }): Promise<RaceSetup> {
+export async function loadRaceSetup(db: Knex, window: SetupWindow): Promise<RaceSetup> {
   const empty: RaceSetup = { course: { stages: [], gates: [], zones: [], waypoints: [] }, assignments: new Map(), modelOfDevice: new Map(), mappings: new Map(), speeding: new Map(), problems: [] };
   try {
     return await load(db, window);
@@ -36,9 +43,11 @@ export async function loadRaceSetup(db: Knex, window: { from: number; to: number
   }
 }
 
-async function load(db: Knex, { from, to }: { from: number; to: number }): Promise<RaceSetup> {
+async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceSetup> {
   const problems: string[] = [];
-  const events = db('events').select('id').where('ends_at', '>=', new Date(from)).andWhere('starts_at', '<=', new Date(to));
+  const events = eventId
+    ? db('events').select('id').where('id', eventId)
+    : db('events').select('id').where('ends_at', '>=', new Date(from)).andWhere('starts_at', '<=', new Date(to));
   const [stages, geofences, waypoints, assignments, devices, mappings, formulas] = await Promise.all([
     db('stages').select('id', 'event', 'name', 'sort_order', 'opens_at', 'closes_at').whereIn('event', events),
     db('geofences')

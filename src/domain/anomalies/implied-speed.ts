@@ -1,9 +1,20 @@
-import { distance } from '@turf/turf';
 import type { Fix } from '../course.ts';
 
-/** Great-circle distance between two fixes, in metres. */
+/** Mean Earth radius in metres, as turf's `distance` uses it (its `earthRadius`). */
+const EARTH_RADIUS_M = 6371008.8;
+
+/** turf's degreesToRadians, operation for operation, so distances stay bit-identical to turf's. */
+const radians = (degrees: number): number => ((degrees % 360) * Math.PI) / 180;
+
+/**
+ * Great-circle distance between two fixes, in metres: the haversine formula exactly as turf's `distance` computes
+ * it, without building two coordinate arrays per call (every fix of a live or replayed track goes through here).
+ */
 export function fixDistanceM(a: Fix, b: Fix): number {
-  return distance([a.lon, a.lat], [b.lon, b.lat], { units: 'meters' });
+  const dLat = radians(b.lat - a.lat);
+  const dLon = radians(b.lon - a.lon);
+  const h = Math.pow(Math.sin(dLat / 2), 2) + Math.pow(Math.sin(dLon / 2), 2) * Math.cos(radians(a.lat)) * Math.cos(radians(b.lat));
+  return 2 * Math.atan2(Math.sqrt(h), Math.sqrt(1 - h)) * EARTH_RADIUS_M;
 }
 
 /** The speed a vehicle would need to get from one fix to the next. Equal times give Infinity unless it stood still. */

@@ -36,7 +36,7 @@ function eventsOf(geofence: IndexedGeofence, prev: Fix, cur: Fix, insideZones: R
 }
 
 function checkFix(fix: Fix): void {
-  if (!Number.isSafeInteger(fix.ts) || ![fix.lon, fix.lat, fix.speedKmh].every(Number.isFinite)) {
+  if (!Number.isSafeInteger(fix.ts) || !Number.isFinite(fix.lon) || !Number.isFinite(fix.lat) || !Number.isFinite(fix.speedKmh)) {
     throw new Error(`segmentEvents: a fix needs an integer ts and finite lon, lat and speedKmh, got ${JSON.stringify(fix)}`);
   }
 }
@@ -53,6 +53,8 @@ export function segmentEvents(index: GeofenceIndex, prev: Fix, cur: Fix, insideZ
   checkFix(cur);
   if (prev.ts >= cur.ts) throw new Error(`segmentEvents: prev.ts (${prev.ts}) must be earlier than cur.ts (${cur.ts})`);
   const candidates = segmentCandidates(index, prev, cur);
+  // Most segments are nowhere near a geofence: nothing to test, nothing to close.
+  if (candidates.length === 0 && insideZones.size === 0) return [];
   const timed = candidates.flatMap((geofence) => eventsOf(geofence, prev, cur, insideZones));
   // A zone the caller thinks the device is in but whose box does not even touch the segment: the device was not
   // in it at prev either (prev is in the segment's box), so close it at prev.ts to keep the caller's state true.

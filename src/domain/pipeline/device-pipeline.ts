@@ -17,11 +17,14 @@ type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: nu
 
 const noChanges = (): FactChanges => ({ upserts: [], retractions: [] });
 
-/** Facts that can change after the late window only through their key (results, penalties) are kept longer. */
-function prunable(fact: Fact, before: number): boolean {
-  if (fact.type === 'crossing') return fact.crossedAt < before;
-  if (fact.type === 'anomaly') return (fact.endedAt ?? fact.startedAt) < before && fact.endedAt !== null;
-  return false;
+/**
+ * Facts that can change after the late window only through their key (results, penalties) are kept longer. A fact
+ * is forgotten once the cut-off passes this time (Infinity: kept).
+ */
+function prunableAfter(fact: Fact): number {
+  if (fact.type === 'crossing') return fact.crossedAt;
+  if (fact.type === 'anomaly') return fact.endedAt ?? Number.POSITIVE_INFINITY;
+  return Number.POSITIVE_INFINITY;
 }
 
 /**
@@ -31,6 +34,8 @@ function prunable(fact: Fact, before: number): boolean {
  */
 export class DevicePipeline {
   private history: Evaluated[] = [];
+  /** The facts last scanned by forget, and the earliest time one of them may be forgotten after. */
+  private pruneScan: { facts: DeviceState['facts']; after: number } | null = null;
 
   constructor(
     private context: PipelineContext,
@@ -94,12 +99,17 @@ export class DevicePipeline {
     this.history.push({ at: fix.ts, fix, before });
     this.current = state;
     this.forget(fix.ts);
+    if (changed.length === 0) return noChanges();
     return { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: [] };
   }
 
   /** Puts the late fix in its place and evaluates everything after it again, from the state before it. */
   private reevaluate(fix: Fix, newest: number): FactChanges {
-    const at = this.history.findIndex((h) => h.at > fix.ts);
+    // By the fixes' own times: a tick's `at` is the caller's clock, which on delayed or historical data is later than
+    // fixes evaluated after it, so the history is in time order by its fixes only.
+    let at = this.history.findIndex((h) => 'fix' in h && h.fix.ts > fix.ts);
+    if (at < 0) at = this.history.findIndex((h) => h.at > fix.ts);
+    if (at < 0) return this.reportLate(fix, newest, false);
     const replay: Evaluated[] = [{ at: fix.ts, fix, before: this.current }, ...this.history.slice(at)];
     const old = this.current.facts;
     this.current = this.history[at]!.before;
@@ -152,12 +162,34 @@ export class DevicePipeline {
   /** Keeps only what re-evaluation can reach: the window of fixes, and facts that may still change. */
   private forget(newest: number): void {
     const window = this.context.options.lateWindowMs;
-    const keepFrom = this.history.findIndex((h) => h.at >= newest - window);
-    if (keepFrom > 0) this.history = this.history.slice(keepFrom - 1);
-    const stale = Object.values(this.current.facts).filter((f) => prunable(f, newest - 2 * window));
-    if (stale.length === 0) return;
-    const facts = { ...this.current.facts };
-    for (const fact of stale) delete facts[fact.key];
-    this.current = { ...this.current, facts };
+    const history = this.history;
+    let keepFrom = -1;
+    for (let i = 0; i < history.length; i++) {
+      const h = history[i]!;
+      if ('fix' in h && h.fix.ts >= newest - window) {
+        keepFrom = i;
+        break;
+      }
+    }
+    // In place: the history array is this pipeline's own (checkpoint() keeps a copy).
+    for (let i = 1; i < keepFrom; i++) history.shift();
+    // A step that changed no fact shares the facts object, so most fixes need no scan at all.
+    const cutoff = newest - 2 * window;
+    const scan = this.pruneScan;
+    if (scan !== null && scan.facts === this.current.facts && cutoff <= scan.after) return;
+    let stale: Fact[] | null = null;
+    let after = Number.POSITIVE_INFINITY;
+    for (const key in this.current.facts) {
+      const fact = this.current.facts[key]!;
+      const at = prunableAfter(fact);
+      if (at < cutoff) (stale ??= []).push(fact);
+      else after = Math.min(after, at);
+    }
+    if (stale !== null) {
+      const facts = { ...this.current.facts };
+      for (const fact of stale) delete facts[fact.key];
+      this.current = { ...this.current, facts };
+    }
+    this.pruneScan = { facts: this.current.facts, after };
   }
 }

@@ -2,35 +2,78 @@ import type { Fix } from '../course.ts';
 import type { DeviceState, SpeedZoneVisit, StageProgress } from './device-state.ts';
 import type { Fact } from './facts.ts';
 
+const NO_ZONES: ReadonlySet<string> = new Set();
+
+/** Whether an object has any own key, without allocating a key array. */
+function hasKeys(record: object): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
 /**
- * A step's working copy of a DeviceState: the records it touches are copied once, the rest stays shared with
- * the previous state, and the keys of facts it sets are remembered for the caller.
+ * A step's working copy of a DeviceState: the records it touches are copied once, on first use, the rest stays
+ * shared with the previous state, and the keys of facts it sets are remembered for the caller. Most fixes touch
+ * nothing but `last` (replay runs millions of them), so nothing is copied up front.
  */
 export class Draft {
   last: Fix | null;
   suspect: Fix | null;
   openSignalLossFrom: number | null;
-  insideZones: Set<string>;
-  progress: Record<string, StageProgress>;
-  lastCrossing: Record<string, number>;
-  speedVisits: Record<string, SpeedZoneVisit>;
-  facts: Record<string, Fact>;
-  readonly changed = new Set<string>();
+  private changedKeys: Set<string> | null = null;
+  private zones: Set<string> | null = null;
+  private progressCopy: Record<string, StageProgress> | null = null;
+  private lastCrossingCopy: Record<string, number> | null = null;
+  private speedVisitsCopy: Record<string, SpeedZoneVisit> | null = null;
+  private factsCopy: Record<string, Fact> | null = null;
 
   constructor(readonly base: DeviceState) {
     this.last = base.last;
     this.suspect = base.suspect;
     this.openSignalLossFrom = base.openSignalLossFrom;
-    this.insideZones = new Set(base.insideZones);
-    this.progress = { ...base.progress };
-    this.lastCrossing = { ...base.lastCrossing };
-    this.speedVisits = { ...base.speedVisits };
-    this.facts = { ...base.facts };
+  }
+
+  get insideZones(): Set<string> {
+    return (this.zones ??= new Set(this.base.insideZones));
+  }
+
+  /** The zones the device is in, to read: no copy while it is in none (most of a track). */
+  get zonesNow(): ReadonlySet<string> {
+    return this.zones ?? (this.base.insideZones.length === 0 ? NO_ZONES : this.insideZones);
+  }
+
+  set insideZones(zones: Set<string>) {
+    this.zones = zones;
+  }
+
+  get progress(): Record<string, StageProgress> {
+    return (this.progressCopy ??= { ...this.base.progress });
+  }
+
+  get lastCrossing(): Record<string, number> {
+    return (this.lastCrossingCopy ??= { ...this.base.lastCrossing });
+  }
+
+  get speedVisits(): Record<string, SpeedZoneVisit> {
+    return (this.speedVisitsCopy ??= { ...this.base.speedVisits });
+  }
+
+  /** Whether a speed-zone visit is open, without copying the visits. */
+  get hasSpeedVisits(): boolean {
+    return hasKeys(this.speedVisitsCopy ?? this.base.speedVisits);
+  }
+
+  get facts(): Record<string, Fact> {
+    return (this.factsCopy ??= { ...this.base.facts });
   }
 
   setFact(fact: Fact): void {
     this.facts[fact.key] = fact;
-    this.changed.add(fact.key);
+    (this.changedKeys ??= new Set()).add(fact.key);
+  }
+
+  /** Keys of the facts this step set, in the order first set. */
+  get changed(): string[] {
+    return this.changedKeys === null ? [] : [...this.changedKeys];
   }
 
   finish(): DeviceState {
@@ -38,12 +81,19 @@ export class Draft {
       deviceId: this.base.deviceId,
       last: this.last,
       suspect: this.suspect,
-      insideZones: [...this.insideZones].sort(),
-      progress: this.progress,
-      lastCrossing: this.lastCrossing,
-      speedVisits: this.speedVisits,
+      insideZones: this.zones === null || sameMembers(this.zones, this.base.insideZones) ? this.base.insideZones : [...this.zones].sort(),
+      progress: this.progressCopy ?? this.base.progress,
+      lastCrossing: this.lastCrossingCopy ?? this.base.lastCrossing,
+      speedVisits: this.speedVisitsCopy ?? this.base.speedVisits,
       openSignalLossFrom: this.openSignalLossFrom,
-      facts: this.facts,
+      facts: this.factsCopy ?? this.base.facts,
     };
   }
+}
+
+/** `sorted` is a state's insideZones (sorted, unique): equal members means the same array can be kept. */
+function sameMembers(zones: ReadonlySet<string>, sorted: readonly string[]): boolean {
+  if (zones.size !== sorted.length) return false;
+  for (const id of sorted) if (!zones.has(id)) return false;
+  return true;
 }

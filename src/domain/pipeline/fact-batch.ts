@@ -64,6 +64,14 @@ export const factBatchSchema = z.strictObject({
   upserts: z.array(factSchema).max(10_000),
   /** Keys of facts that no longer hold (a late fix moved a crossing, for example). */
   retractions: z.array(z.string().min(1)).max(10_000),
+  /**
+   * Stored rows to delete by id (replay: rows in the replayed range that the replay no longer produces; their keys
+   * are not known, only their ids).
+   */
+  removals: z
+    .array(z.strictObject({ collection: z.enum(['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies']), id }))
+    .max(10_000)
+    .optional(),
 });
 
 export type FactBatch = z.infer<typeof factBatchSchema>;

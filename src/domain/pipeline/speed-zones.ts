@@ -1,4 +1,5 @@
 import type { Fix, Zone } from '../course.ts';
+import { fixDistanceM } from '../anomalies/implied-speed.ts';
 import { defaultSpeedingParams } from '../penalties/penalty-formula.ts';
 import { speedingPenalty } from '../penalties/speeding-penalty.ts';
 import { progressKey } from './device-state.ts';
@@ -24,8 +25,10 @@ export function openSpeedZoneVisit(draft: Draft, zoneId: string, at: number, con
  * Adds the stretch [from, to] of the segment prev→cur to every open speed-zone visit. Speed is the fixes' GPS
  * speed interpolated over the stretch; distance is the stretch's share of the segment length.
  */
-export function accrueSpeedExposure(draft: Draft, prev: Fix, cur: Fix, from: number, to: number, segmentM: number, context: PipelineContext): void {
-  if (to <= from) return;
+export function accrueSpeedExposure(draft: Draft, prev: Fix, cur: Fix, from: number, to: number, context: PipelineContext): void {
+  if (to <= from || !draft.hasSpeedVisits) return;
+  // Only now: most segments have no open visit, and the distance is the costly part.
+  const segmentM = fixDistanceM(prev, cur);
   const span = cur.ts - prev.ts;
   const speedAt = (t: number) => prev.speedKmh + ((cur.speedKmh - prev.speedKmh) * (t - prev.ts)) / span;
   const speedKmh = (speedAt(from) + speedAt(to)) / 2;

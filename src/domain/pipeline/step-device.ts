@@ -82,17 +82,16 @@ export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContex
     draft.last = fix;
     draft.insideZones = new Set(zonesContaining(context.index, fix));
     for (const zoneId of draft.insideZones) openSpeedZoneVisit(draft, zoneId, fix.ts, context);
-    return { state: draft.finish(), changed: [...draft.changed] };
+    return { state: draft.finish(), changed: draft.changed };
   }
   if (fix.ts <= last.ts) throw new RangeError(`stepDevice needs fixes in time order: ${fix.ts} is not after ${last.ts}`);
   const prev = screenJump(draft, last, fix, context);
-  if (prev === null) return { state: draft.finish(), changed: [...draft.changed] };
+  if (prev === null) return { state: draft.finish(), changed: draft.changed };
 
   reportSignalLoss(draft, prev, fix, context);
-  const segmentM = fixDistanceM(prev, fix);
   let cursor = prev.ts;
-  for (const event of segmentEvents(context.index, prev, fix, draft.insideZones)) {
-    accrueSpeedExposure(draft, prev, fix, cursor, event.at, segmentM, context);
+  for (const event of segmentEvents(context.index, prev, fix, draft.zonesNow)) {
+    accrueSpeedExposure(draft, prev, fix, cursor, event.at, context);
     cursor = event.at;
     switch (event.type) {
       case 'gate.crossed':
@@ -115,7 +114,7 @@ export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContex
       }
     }
   }
-  accrueSpeedExposure(draft, prev, fix, cursor, fix.ts, segmentM, context);
+  accrueSpeedExposure(draft, prev, fix, cursor, fix.ts, context);
   draft.last = fix;
-  return { state: draft.finish(), changed: [...draft.changed] };
+  return { state: draft.finish(), changed: draft.changed };
 }

@@ -34,5 +34,5 @@ export function tickDevice(state: DeviceState, now: number, context: PipelineCon
     });
     draft.openSignalLossFrom = last.ts;
   }
-  return { state: draft.finish(), changed: [...draft.changed] };
+  return { state: draft.finish(), changed: draft.changed };
 }

@@ -1,6 +1,7 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
+import { factRow } from '../../../../src/domain/pipeline/fact-row';
 import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
 import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
@@ -166,7 +167,10 @@ function prefixOf(collection: FactCollection): string {
   return Object.entries(collectionOfPrefix).find(([, c]) => c === collection)![0];
 }
 
-/** The row each distinct key should end as (null: deleted). The last upsert of a key wins, and beats a retraction. */
+/**
+ * The row each distinct id should end as (null: deleted). The last upsert of a key wins, and beats a retraction or a
+ * removal of the same row; removals (replay) name stored rows by id.
+ */
 function wantedRows(batch: FactBatch): Record<FactCollection, Map<string, Row | null>> {
   const wanted = Object.fromEntries(collections.map((c) => [c, new Map<string, Row | null>()])) as Record<FactCollection, Map<string, Row | null>>;
   const upserted = new Set(batch.upserts.map((fact) => fact.key));
@@ -175,33 +179,9 @@ function wantedRows(batch: FactBatch): Record<FactCollection, Map<string, Row | 
     if (!collection) throw new Error(`Unknown fact key prefix: ${key}`);
     if (!upserted.has(key)) wanted[collection].set(factId(key), null);
   }
-  for (const fact of batch.upserts) wanted[collectionOfType[fact.type]].set(factId(fact.key), rowOf(fact, batch.source));
+  for (const { collection, id } of batch.removals ?? []) wanted[collection].set(id, null);
+  for (const fact of batch.upserts) wanted[collectionOfType[fact.type]].set(factId(fact.key), factRow(fact, batch.source));
   return wanted;
-}
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function rowOf(fact: Fact, source: FactBatch['source']): Row {
-  switch (fact.type) {
-    case 'crossing':
-      return { entry: fact.entryId, stage: fact.stageId, geofence: fact.gateId, device_id: fact.deviceId, kind: fact.kind, crossed_at: iso(fact.crossedAt), speed_kmh: fact.speedKmh, source };
-    case 'stage_result':
-      return {
-        entry: fact.entryId, stage: fact.stageId, status: fact.status, started_at: iso(fact.startedAt), finished_at: iso(fact.finishedAt),
-        elapsed_ms: fact.elapsedMs, penalty_ms: fact.penaltyMs, total_ms: fact.totalMs,
-      };
-    case 'penalty':
-      return { entry: fact.entryId, stage: fact.stageId, kind: fact.kind, amount_ms: fact.amountMs, details: fact.details };
-    case 'anomaly':
-      return {
-        kind: fact.kind, severity: fact.severity, entry: fact.entryId, stage: fact.stageId, device_id: fact.deviceId,
-        started_at: iso(fact.startedAt), ended_at: iso(fact.endedAt), details: fact.details,
-      };
-    default: {
-      const never: never = fact;
-      throw new Error(`Unknown fact type: ${JSON.stringify(never)}`);
-    }
-  }
 }
 
 async function readByIds(items: Items, ids: string[], fields: string[]): Promise<Map<string, Row>> {

@@ -182,6 +182,24 @@ describe('DevicePipeline with late and repeated fixes', () => {
     );
   });
 
+  it('puts a late fix in its place after a tick whose clock is ahead of the fixes (regression: RangeError "not after")', () => {
+    // The processor ticks with the wall clock; on historical or delayed data that clock is later than the fixes that
+    // follow the tick, so the history is not in time order by `at`. A late fix must still go between its fixes.
+    const withheld = ordered[35]!;
+    const clock = ordered[30]!.ts + 3_600_000;
+    const late = new DevicePipeline(testContext());
+    late.pushAll(ordered.slice(0, 31));
+    late.tick(clock);
+    late.pushAll(ordered.slice(31, 45).filter((f) => f !== withheld));
+    expect(() => late.push(withheld)).not.toThrow();
+    late.pushAll(ordered.slice(45));
+    const inOrder = new DevicePipeline(testContext());
+    inOrder.pushAll(ordered.slice(0, 31));
+    inOrder.tick(clock);
+    inOrder.pushAll(ordered.slice(31));
+    expect(trackFacts(late)).toEqual(trackFacts(inOrder));
+  });
+
   it('does not mutate the fixes it is given', () => {
     const copy = structuredClone(ordered);
     run(ordered);

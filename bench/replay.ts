@@ -1,0 +1,359 @@
+/**
+ * Replay engine throughput against its limit (BENCHMARKS.md, `replay`).
+ *
+ * A real test stack (Directus 11 with the bundle, setup and the demo race) gets N stored positions: the demo race
+ * replicated onto more trackers (IMEI + 3 digits), each registered through Directus as an FMB920 carried by an entry
+ * of the demo event, written to `positions` in GPS-time order as live ingestion leaves them (a child process does
+ * the writing, so its garbage stays out of rss_mb). Then the engine replays the whole event in preview mode
+ * (runReplay: count, COPY out, parse, one DevicePipeline per tracker, diff against the stored facts, summary),
+ * while a worker thread pings Directus (`GET /server/ping`) every 20 ms. The engine runs as a runner should run it,
+ * off the main thread and out of Directus's way: in a worker thread of its own at nice 10 (`--nice`; on Linux the
+ * nice value is per thread), which costs it nothing on an idle machine. In the same run, and in the same thread, the raw
+ * `COPY (SELECT <same columns> FROM positions WHERE <same trackers and range> ORDER BY device_id, ts) TO STDOUT` of the
+ * same rows is drained without parsing: that read is the limit the engine is compared with. The first engine run
+ * of the process is reported apart (`cold_positions_per_s`: nothing compiled yet); `positions_per_s` and
+ * `read_rows_per_s` are the medians of the `--runs` runs after it, engine and raw read alternating.
+ *
+ *   npm run bench -- replay [--positions 1000000] [--runs 3] [--nice 10]
+ */
+import { spawn } from 'node:child_process';
+import { cpus, setPriority } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { createItems } from '@directus/sdk';
+import type { ClientBase } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pino } from 'pino';
+import { demoEntries, demoId } from '../src/demo/demo-race.ts';
+import type { Position } from '../src/domain/position.ts';
+import { copyOut, fixCopySql, type FixRange } from '../src/jobs/replay/read-fixes.ts';
+import { runReplay, type ReplaySummary } from '../src/jobs/replay/run-replay.ts';
+import { simulateRace } from '../src/simulator/race-schedule.ts';
+import { copyField } from '../src/store/copy-rows.ts';
+import { connectDb, type Db } from '../src/store/db.ts';
+import { admin } from '../test/support/directus-client.ts';
+import { startTestStack, type TestStack } from '../test/support/stack.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    positions: { type: 'string', default: '1000000' },
+    /** Engine runs and raw reads alternate this many times after a cold run; the medians are reported. */
+    runs: { type: 'string', default: '3' },
+    /** Nice value of the engine's thread (0 to 19). */
+    nice: { type: 'string', default: '10' },
+    /** Internal: the child process that writes the positions. */
+    seed: { type: 'string' },
+    start: { type: 'string' },
+  },
+});
+const positions = Number(args.positions);
+const runs = Number(args.runs);
+const nice = Number(args.nice);
+for (const [name, value] of [['--positions', positions], ['--runs', runs]] as const) {
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer`);
+}
+if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice: expected an integer from 0 to 19');
+
+const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
+const progress = (message: string) => process.stderr.write(`replay bench: ${message}\n`);
+const race = (start: number) => simulateRace({ start });
+const replicaId = (imei: string, copy: number) => (copy === 0 ? imei : `${imei}${String(copy).padStart(3, '0')}`);
+const copiesFor = (count: number, raceLength: number) => Math.ceil(count / raceLength);
+
+/** `count` distinct fixes in GPS-time order: the demo race driven at once by `copies` replicas of each tracker. */
+function* fixes(count: number, start: number): Generator<Position> {
+  const fixesOfRace = race(start);
+  const copies = copiesFor(count, fixesOfRace.length);
+  let n = 0;
+  for (const fix of fixesOfRace) {
+    for (let copy = 0; copy < copies && n < count; copy++, n++) yield copy === 0 ? fix : { ...fix, deviceId: replicaId(fix.deviceId, copy) };
+  }
+}
+
+/** Every replica as an organiser would register it, through Directus: device, entry of the demo event, link. */
+async function registerReplicas(stack: TestStack, copies: number): Promise<string[]> {
+  const client = await admin(stack);
+  const model = demoId('model:FMB920');
+  const event = demoId('event');
+  const replicas = Array.from({ length: copies - 1 }, (_, i) => i + 1).flatMap((copy) =>
+    demoEntries.map((entry) => ({ entry, copy, imei: replicaId(entry.imei, copy), id: demoId(`bench:${copy}:${entry.raceNumber}`) })),
+  );
+  for (let i = 0; i < replicas.length; i += 200) {
+    const chunk = replicas.slice(i, i + 200);
+    await client.request(createItems('devices', chunk.map((r) => ({ id: demoId(`bench-device:${r.imei}`), imei: r.imei, name: `FMB920 bench ${r.imei}`, model }))));
+    await client.request(
+      createItems('entries', chunk.map((r) => ({ id: r.id, event, race_number: r.copy * 1000 + r.entry.raceNumber, name: `${r.entry.name} (bench ${r.copy})`, category: 'T1' }))),
+    );
+    await client.request(
+      createItems('entry_devices', chunk.map((r) => ({ id: demoId(`bench-entry-device:${r.imei}`), entry: r.id, device: demoId(`bench-device:${r.imei}`), valid_from: null, valid_to: null }))),
+    );
+  }
+  return [...demoEntries.map((e) => e.imei), ...replicas.map((r) => r.imei)];
+}
+
+function* copyText(source: Iterable<Position>): Generator<string> {
+  let chunk = '';
+  for (const p of source) {
+    chunk +=
+      `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
+      `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`;
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** Child process: COPYs the positions into the stack's table, prints how many. */
+async function seedOnly(databaseUrl: string, start: number): Promise<void> {
+  const db = connectDb(databaseUrl, { pool: 1 });
+  const connection = (await db.client.acquireConnection()) as ClientBase;
+  try {
+    const sink = connection.query(copyFrom(`COPY positions (${COLUMNS}) FROM STDIN`));
+    await pipeline(Readable.from(copyText(fixes(positions, start))), sink);
+    console.log(sink.rowCount);
+  } finally {
+    await db.client.releaseConnection(connection);
+    await db.destroy();
+  }
+}
+
+function seedInChild(stack: TestStack, start: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), process.argv[1]!, '--seed', stack.databaseUrl, '--positions', String(positions), '--start', String(start)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const stored = Number(output.trim());
+      if (code === 0 && stored === positions) resolve(stored);
+      else reject(new Error(`seeding positions failed (exit code ${code}, output ${JSON.stringify(output.trim())})`));
+    });
+  });
+}
+
+/** Pings Directus from a thread of its own (this thread is busy replaying), every 20 ms; latencies in ms. */
+function startPinger(url: string): { stop: () => Promise<number[]> } {
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const latencies = [];
+    let stopping = false;
+    parentPort.on('message', () => { stopping = true; });
+    (async () => {
+      while (!stopping) {
+        const started = performance.now();
+        try {
+          const res = await fetch(workerData.url, { signal: AbortSignal.timeout(5000) });
+          await res.text();
+          latencies.push(res.ok ? performance.now() - started : 5000);
+        } catch {
+          latencies.push(5000);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      parentPort.postMessage(latencies);
+    })();
+    `,
+    { eval: true, workerData: { url: `${url}/server/ping` } },
+  );
+  return {
+    stop: () =>
+      new Promise((resolve, reject) => {
+        worker.once('message', (latencies: number[]) => {
+          void worker.terminate();
+          resolve(latencies);
+        });
+        worker.once('error', reject);
+        worker.postMessage('stop');
+      }),
+  };
+}
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+};
+
+/** The raw read the engine is compared with: the same COPY statement, drained without looking at the bytes. */
+async function rawRead(db: Db, range: FixRange): Promise<{ seconds: number; bytes: number }> {
+  let bytes = 0;
+  const started = performance.now();
+  await copyOut(db, fixCopySql(range), (chunk) => (bytes += chunk.length));
+  return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+async function replayOnce(db: Db, range: { from: number; to: number }): Promise<{ seconds: number; summary: ReplaySummary; rssPeak: number }> {
+  // process.memoryUsage.rss() only (the full memoryUsage() walks the heap spaces), sampled off the engine's path.
+  let rssPeak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 50);
+  const started = performance.now();
+  try {
+    const summary = await runReplay(
+      { event: demoId('event'), from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), mode: 'preview' },
+      {
+        db,
+        log: pino({ level: 'silent' }),
+        signal: new AbortController().signal,
+        checkpoint: null,
+        progress: async () => {},
+        deliver: async () => {
+          throw new Error('preview delivers nothing');
+        },
+      },
+    );
+    return { seconds: (performance.now() - started) / 1000, summary, rssPeak: Math.max(rssPeak, process.memoryUsage.rss()) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+type EngineRequest = { kind: 'replay'; range: { from: number; to: number } } | { kind: 'read'; range: FixRange };
+type EngineAnswer = { seconds: number; bytes?: number; summary?: ReplaySummary; rssPeak?: number } | { error: string };
+
+/** The engine's thread: lowers its own priority, then replays or reads on request. */
+async function engineWorker(): Promise<void> {
+  const { databaseUrl, nice } = workerData as { databaseUrl: string; nice: number };
+  setPriority(nice);
+  const db = connectDb(databaseUrl, { pool: 4 });
+  parentPort!.on('message', (request: EngineRequest | 'close') => {
+    if (request === 'close') {
+      void db.destroy().then(() => process.exit(0));
+      return;
+    }
+    const work = request.kind === 'replay' ? replayOnce(db, request.range) : rawRead(db, request.range);
+    work.then(
+      (answer) => parentPort!.postMessage(answer satisfies EngineAnswer),
+      (error: unknown) => parentPort!.postMessage({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies EngineAnswer),
+    );
+  });
+}
+
+function startEngine(databaseUrl: string): { ask: <T>(request: EngineRequest) => Promise<T>; close: () => Promise<void> } {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { databaseUrl, nice: nice } });
+  return {
+    ask: <T>(request: EngineRequest) =>
+      new Promise<T>((resolve, reject) => {
+        worker.once('message', (answer: EngineAnswer) => ('error' in answer ? reject(new Error(answer.error)) : resolve(answer as T)));
+        worker.once('error', reject);
+        worker.postMessage(request);
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.postMessage('close');
+      }),
+  };
+}
+
+async function main(): Promise<Record<string, unknown>> {
+  let db: Db | null = null;
+  let engine: ReturnType<typeof startEngine> | null = null;
+  let stopStack: (() => Promise<void>) | null = null;
+  try {
+    let started = performance.now();
+    const running = await startTestStack(11);
+    stopStack = running.stop;
+    const { stack } = running;
+    db = connectDb(stack.databaseUrl, { pool: 4 });
+    const [stage] = await db('stages').where({ event: demoId('event') }).min<{ opens_at: Date }[]>('opens_at as opens_at');
+    const start = new Date(stage!.opens_at).getTime() + 3_600_000;
+    const raceLength = race(start).length;
+    const devices = await registerReplicas(stack, copiesFor(positions, raceLength));
+    progress(`Directus stack with ${devices.length} registered trackers ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    started = performance.now();
+    await seedInChild(stack, start);
+    await db.raw('VACUUM ANALYZE positions');
+    await db.raw('CHECKPOINT');
+    progress(`${positions} positions stored in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    const last = race(start).at(-1)!.ts;
+    const range = { from: start - 60_000, to: last + 60_000 };
+    const readRange: FixRange = { devices: [...devices].sort(), ...range };
+    engine = startEngine(stack.databaseUrl);
+    const warm = await engine.ask<{ seconds: number; bytes: number }>({ kind: 'read', range: readRange });
+    progress(`warm-up read: ${(warm.bytes / 2 ** 20).toFixed(1)} MB in ${warm.seconds.toFixed(2)} s`);
+
+    const replays: { seconds: number; summary: ReplaySummary; rssPeak: number; pingsMs: number[] }[] = [];
+    const raw: { seconds: number }[] = [];
+    // Run 0 is the cold one (a fresh process: nothing compiled yet), reported apart; runs 1..N are the measure.
+    for (let run = 0; run <= runs; run++) {
+      const pinger = startPinger(stack.directusUrl);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const result = await engine.ask<{ seconds: number; summary: ReplaySummary; rssPeak: number }>({ kind: 'replay', range });
+      const pingsMs = await pinger.stop();
+      replays.push({ ...result, pingsMs });
+      if (result.summary.positions !== positions) throw new Error(`the replay read ${result.summary.positions} positions, expected ${positions}`);
+      const read = await engine.ask<{ seconds: number; bytes: number }>({ kind: 'read', range: readRange });
+      raw.push(read);
+      progress(
+        `run ${run}${run === 0 ? ' (cold)' : ''}: engine ${result.seconds.toFixed(2)} s (${Math.round(positions / result.seconds)} positions/s, ` +
+          `${JSON.stringify(result.summary.timings_ms)}, ping p99 ${percentile(pingsMs, 99).toFixed(1)} ms over ${pingsMs.length}), ` +
+          `raw read ${read.seconds.toFixed(2)} s (${Math.round(positions / read.seconds)} rows/s)`,
+      );
+    }
+    const median = (values: number[]) => percentile(values, 50);
+    const engineSeconds = median(replays.slice(1).map((e) => e.seconds));
+    const readSeconds = median(raw.slice(1).map((r) => r.seconds));
+    const pings = replays.flatMap((e) => e.pingsMs);
+    const positionsPerS = positions / engineSeconds;
+    const readRowsPerS = positions / readSeconds;
+    const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
+    const { summary } = replays.at(-1)!;
+    return {
+      bench: 'replay',
+      positions,
+      positions_per_s: Math.round(positionsPerS),
+      read_rows_per_s: Math.round(readRowsPerS),
+      ratio: Number((positionsPerS / readRowsPerS).toFixed(3)),
+      rss_mb: Math.round(Math.max(...replays.map((e) => e.rssPeak)) / 2 ** 20),
+      ping_p99_ms: Number(percentile(pings, 99).toFixed(1)),
+      ping_p50_ms: Number(percentile(pings, 50).toFixed(1)),
+      pings: pings.length,
+      cold_positions_per_s: Math.round(positions / replays[0]!.seconds),
+      engine_s: replays.map((e) => Number(e.seconds.toFixed(3))),
+      engine_nice: nice,
+      read_s: raw.map((r) => Number(r.seconds.toFixed(3))),
+      timings_ms: summary.timings_ms,
+      devices: summary.devices,
+      facts: summary.facts,
+      runs,
+      cpus: cpus().length,
+      node: process.version,
+      postgres: pg?.server_version,
+      directus: stack.version,
+      date: new Date().toISOString(),
+    };
+  } finally {
+    for (const [name, step] of [
+      ['stop the engine thread', async () => engine?.close()],
+      ['close postgres', async () => db?.destroy()],
+      ['stop Directus and drop its database', async () => stopStack?.()],
+    ] as [string, () => Promise<unknown>][]) {
+      try {
+        await step();
+      } catch (error) {
+        progress(`cleanup: ${name} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+if (!isMainThread) {
+  void engineWorker();
+} else (args.seed ? seedOnly(args.seed, Number(args.start)).then(() => null) : main()).then(
+  (result) => {
+    if (result) console.log(JSON.stringify(result));
+    process.exit(0);
+  },
+  (error: unknown) => {
+    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * What a replay is asked to do (CONTRACTS section 5, `POST /pitwall/replay`), checked with zod at every entry point
+ * (endpoint, Flow operation, CLI): the endpoint answers 400 with these issues.
+ */
+
+const lonLat = z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)], { error: 'expected a [longitude, latitude] position' });
+const lineString = z.strictObject({
+  type: z.literal('LineString'),
+  coordinates: z.array(lonLat).min(2, 'a LineString needs at least two positions'),
+});
+const linearRing = z
+  .array(lonLat)
+  .min(4, 'a polygon ring needs at least four positions')
+  .refine((ring) => ring[0]![0] === ring.at(-1)![0] && ring[0]![1] === ring.at(-1)![1], 'a polygon ring must end where it starts');
+const polygon = z.strictObject({
+  type: z.literal('Polygon'),
+  coordinates: z.array(linearRing).min(1, 'a Polygon needs an outer ring'),
+});
+
+const lineKinds = ['start_line', 'split_line', 'finish_line'] as const;
+
+/** One row of a candidate layout: the fields of a `geofences` item, geometry as GeoJSON (SRID 4326). */
+export const candidateGeofenceSchema = z
+  .object({
+    /** The stored geofence this row stands for; without it, the stored one of the same stage, kind and order is used. */
+    id: z.uuid().optional(),
+    stage: z.uuid(),
+    name: z.string().min(1).max(255),
+    kind: z.enum(['start_line', 'split_line', 'finish_line', 'zone', 'speed_zone']),
+    geometry: z.discriminatedUnion('type', [lineString, polygon], { error: 'expected a GeoJSON LineString or Polygon' }),
+    speed_limit_kmh: z.number().positive().nullable().optional(),
+    sort_order: z.number().int().nullable().optional(),
+    direction_deg: z.number().min(0).max(360).nullable().optional(),
+  })
+  .superRefine((row, ctx) => {
+    const line = (lineKinds as readonly string[]).includes(row.kind);
+    if (line && row.geometry.type !== 'LineString') ctx.addIssue({ code: 'custom', path: ['geometry'], message: `a ${row.kind} needs a LineString geometry` });
+    if (!line && row.geometry.type !== 'Polygon') ctx.addIssue({ code: 'custom', path: ['geometry'], message: `a ${row.kind} needs a Polygon geometry` });
+    if (row.kind === 'speed_zone' && (row.speed_limit_kmh ?? null) === null) {
+      ctx.addIssue({ code: 'custom', path: ['speed_limit_kmh'], message: 'a speed_zone needs speed_limit_kmh' });
+    }
+  });
+
+export type CandidateGeofence = z.infer<typeof candidateGeofenceSchema>;
+
+const isoDatetime = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date and time, e.g. 2026-11-28T09:00:00Z' });
+
+export const replayParamsSchema = z
+  .strictObject({
+    event: z.uuid().optional(),
+    /** Only the facts of this stage are compared and applied; the pipeline still runs the whole event. */
+    stage: z.uuid().optional(),
+    entries: z.array(z.uuid()).min(1).max(10_000).optional(),
+    /** Tracker IMEIs. */
+    devices: z.array(z.string().min(1).max(64)).min(1).max(10_000).optional(),
+    from: isoDatetime,
+    to: isoDatetime,
+    mode: z.enum(['preview', 'apply']),
+    /** A candidate layout; it replaces the stored geofences of the stages its rows name. */
+    geofences: z.array(candidateGeofenceSchema).max(1000).optional(),
+  })
+  .superRefine((params, ctx) => {
+    if (!params.event && !params.entries && !params.devices) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'name what to replay: event, entries or devices (at least one)' });
+    }
+    if (Date.parse(params.from) >= Date.parse(params.to)) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: '`to` must be later than `from`' });
+    }
+  });
+
+export type ReplayParams = z.infer<typeof replayParamsSchema>;

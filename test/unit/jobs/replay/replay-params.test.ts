@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params.ts';
+
+const event = '6a3b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const stage = '1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e';
+const base = { event, from: '2026-11-28T09:00:00Z', to: '2026-11-28T12:00:00Z', mode: 'preview' as const };
+const finish = { stage, name: 'SS1 finish', kind: 'finish_line', geometry: { type: 'LineString', coordinates: [[-4.1, 31.4], [-4.1, 31.41]] } };
+const zone = {
+  stage, name: 'Village', kind: 'speed_zone', speed_limit_kmh: 50,
+  geometry: { type: 'Polygon', coordinates: [[[-4.2, 31.4], [-4.19, 31.4], [-4.19, 31.41], [-4.2, 31.4]]] },
+};
+const messages = (input: unknown) => {
+  const parsed = replayParamsSchema.safeParse(input);
+  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+};
+
+describe('replay parameters', () => {
+  it('accept an event replay, and entries or trackers instead of an event', () => {
+    expect(messages(base)).toEqual([]);
+    expect(messages({ ...base, event: undefined, entries: [stage] })).toEqual([]);
+    expect(messages({ ...base, event: undefined, devices: ['350936080010011'], mode: 'apply' })).toEqual([]);
+  });
+
+  it('accept a candidate layout of lines and zones', () => {
+    expect(messages({ ...base, stage, geofences: [finish, zone] })).toEqual([]);
+  });
+
+  it('need something to replay', () => {
+    expect(messages({ ...base, event: undefined })).toEqual([': name what to replay: event, entries or devices (at least one)']);
+  });
+
+  it('need from before to, both ISO date-times', () => {
+    expect(messages({ ...base, to: base.from })).toEqual(['to: `to` must be later than `from`']);
+    expect(messages({ ...base, from: 'yesterday' })[0]).toMatch(/^from: expected an ISO-8601 date and time/);
+  });
+
+  it('refuse an unknown mode, unknown fields and ids that are not uuids', () => {
+    expect(messages({ ...base, mode: 'dry-run' })[0]).toMatch(/^mode:/);
+    expect(messages({ ...base, speed: 2 })[0]).toMatch(/speed/);
+    expect(messages({ ...base, entries: ['101'] })[0]).toMatch(/^entries\.0:/);
+  });
+
+  it('check that each geofence has the geometry its kind needs', () => {
+    expect(messages({ ...base, geofences: [{ ...finish, geometry: zone.geometry }] })).toEqual(['geofences.0.geometry: a finish_line needs a LineString geometry']);
+    expect(messages({ ...base, geofences: [{ ...zone, geometry: finish.geometry }] })).toEqual(['geofences.0.geometry: a speed_zone needs a Polygon geometry']);
+    expect(messages({ ...base, geofences: [{ ...zone, speed_limit_kmh: null }] })).toEqual(['geofences.0.speed_limit_kmh: a speed_zone needs speed_limit_kmh']);
+    expect(messages({ ...base, geofences: [{ ...finish, geometry: { type: 'LineString', coordinates: [[-4.1, 31.4]] } }] })).toEqual([
+      'geofences.0.geometry.coordinates: a LineString needs at least two positions',
+    ]);
+    const open = { ...zone, geometry: { type: 'Polygon', coordinates: [[[-4.2, 31.4], [-4.19, 31.4], [-4.19, 31.41], [-4.2, 31.42]]] } };
+    expect(messages({ ...base, geofences: [open] })).toEqual(['geofences.0.geometry.coordinates.0: a polygon ring must end where it starts']);
+  });
+});
