@@ -6,6 +6,9 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   processor: { summary: 'run the stream processor (consumer group "processor")', load: () => import('./processor-command.ts') },
   up: { summary: 'bring up the demo stack: Directus with the bundle, setup with the demo race, processor, simulator', load: async () => ({ run: (await import('./stack-command.ts')).up }) },
   down: { summary: 'stop the demo stack started by "pitwall up"', load: async () => ({ run: (await import('./stack-command.ts')).down }) },
+  jobs: { summary: 'run replay and backfill runs queued in Directus (the job runner)', load: () => import('./jobs-command.ts') },
+  replay: { summary: 'replay stored positions through the timing pipeline now (preview or apply), with progress', load: async () => ({ run: (await import('./run-command.ts')).runCommand('replay') }) },
+  backfill: { summary: 'decode stored raw IO again with the current IO mapping now, with progress', load: async () => ({ run: (await import('./run-command.ts')).runCommand('backfill') }) },
   simulate: { summary: 'write simulated 1 Hz tracker tracks of the demo entries to the telemetry stream', load: () => import('./simulate-command.ts') },
 };
 

@@ -112,6 +112,10 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       startDetached(settings, 'processor', ['processor'], { ...common, METRICS_PORT: String(settings.metricsPort), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
       say(`processor started (metrics on :${settings.metricsPort})`);
     }
+    if (!runningPid(settings, 'jobs')) {
+      startDetached(settings, 'jobs', ['jobs'], { DATABASE_URL: databaseUrl, METRICS_PORT: String(settings.metricsPort + 1), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
+      say(`job runner started for replay and backfill runs (metrics on :${settings.metricsPort + 1})`);
+    }
     if (!runningPid(settings, 'simulator')) {
       startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], common);
       say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');
@@ -122,7 +126,7 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
 }
 
 export function demoDown(settings: DemoSettings, say: (line: string) => void): void {
-  for (const name of ['simulator', 'processor', 'directus']) {
+  for (const name of ['simulator', 'jobs', 'processor', 'directus']) {
     const pid = runningPid(settings, name);
     if (!pid) continue;
     // Each was started as a process-group leader, so its children (Directus workers, tsx) stop with it.

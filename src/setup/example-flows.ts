@@ -83,6 +83,27 @@ export const exampleFlows: ExampleFlow[] = [
       { key: 'forward', name: 'Signed webhook', type: 'pitwall-signed-webhook', options: { mode: 'subscriptions' } },
     ],
   },
+  {
+    name: 'Backfill decoded attributes when an IO mapping changes',
+    icon: 'restart_alt',
+    color: '#FFA439',
+    description: "Re-decodes the last 7 days of the changed model's positions with its new IO mapping; see Backfill Runs.",
+    steps: [
+      {
+        key: 'mapping_changed',
+        name: 'IO mapping changed',
+        type: 'condition',
+        options: { filter: { $trigger: { payload: { type: { _eq: 'io_mapping.changed' } } } } },
+        next: 'backfill',
+      },
+      {
+        key: 'backfill',
+        name: 'Backfill the last 7 days',
+        type: 'pitwall-backfill',
+        options: { model: '{{$trigger.payload.payload.model}}', window_hours: 168, wait: false },
+      },
+    ],
+  },
 ];
 
 /** Creates the example Flows that do not exist yet (by name), inactive; an existing one is never touched. */

@@ -108,6 +108,10 @@ function runCollection(name: string, sort: number, icon: string, note: string): 
     text('error', { width: 'full', readonly: true, multiline: true }),
     timestamp('started_at', { readonly: true }),
     timestamp('finished_at', { readonly: true }),
+    // The runner's bookkeeping: a run whose heartbeat stops was interrupted and is resumed or failed.
+    timestamp('heartbeat_at', { readonly: true, hidden: true }),
+    integer('attempts', { readonly: true, hidden: true, defaultValue: 0 }),
+    json('checkpoint', { readonly: true, hidden: true }),
     userCreated(),
     dateCreated(),
   ]);

@@ -8,11 +8,14 @@ export const PROCESSOR_ROLE = 'Pitwall Processor';
 const reads = [
   'device_models', 'devices', 'io_mappings', 'events', 'entries', 'entry_devices', 'stages', 'geofences', 'waypoints',
   'penalty_formulas', 'entry_crossings', 'stage_results', 'entry_penalties', 'anomalies', 'race_events',
+  'replay_runs', 'backfill_runs',
 ];
 /** Business outputs the processor hands to the bundle's endpoint, which writes them as the processor. */
 const writes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies', 'race_events'];
 /** Re-evaluating a window after a late fix can retract any fact the pipeline produced. */
 const deletes = ['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies'];
+/** The job runner (same token) records the end of replay and backfill runs through Directus. */
+const runUpdates = ['replay_runs', 'backfill_runs'];
 
 export function processorPermissions(): { collection: string; action: Action }[] {
   return [
@@ -22,6 +25,7 @@ export function processorPermissions(): { collection: string; action: Action }[]
       { collection, action: 'update' as const },
     ]),
     ...deletes.map((collection) => ({ collection, action: 'delete' as const })),
+    ...runUpdates.map((collection) => ({ collection, action: 'update' as const })),
   ];
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
+import { demoId } from '../../src/demo/demo-race.ts';
 import { pitwallCollections } from '../../src/setup/pitwall-schema.ts';
 import { runSetup } from '../../src/setup/setup.ts';
 import { connectDb } from '../../src/store/db.ts';
@@ -17,7 +18,7 @@ describe('Pitwall on Directus 12 without a licence', () => {
   it('loads the bundle and serves the endpoint', async () => {
     const { json } = await call(stack, '/extensions', { token: await adminToken(stack) });
     const names = json.data.filter((e: { schema: unknown }) => e.schema).map((e: { schema: { name: string } }) => e.schema.name);
-    expect(names).toEqual(expect.arrayContaining(['pitwall-hook', 'pitwall', 'pitwall-replay-operation', 'pitwall-replay-panel']));
+    expect(names).toEqual(expect.arrayContaining(['pitwall-hook', 'pitwall', 'pitwall-replay-operation', 'pitwall-backfill-operation', 'pitwall-replay-panel']));
     expect((await call(stack, '/pitwall/health')).json.status).toBe('ok');
   });
 
@@ -39,6 +40,21 @@ describe('Pitwall on Directus 12 without a licence', () => {
     expect(me.status).toBe(200);
     const user = await call(stack, `/users/${me.json.data.id}?fields=role.name`, { token });
     expect(user.json.data.role.name).toBe('Pitwall Processor');
+  });
+
+  it('queues, reads and cancels a replay run through the endpoint (403 for the processor)', async () => {
+    const token = await adminToken(stack);
+    const body = { event: demoId('event'), from: '2026-01-01T00:00:00Z', to: '2026-01-01T01:00:00Z', mode: 'preview' };
+    expect((await call(stack, '/pitwall/replay', { token: stack.processorToken, body })).status).toBe(403);
+    const queued = await call(stack, '/pitwall/replay', { token, body });
+    expect(queued.status, queued.text).toBe(202);
+    const id = queued.json.run.id;
+    try {
+      expect((await call(stack, `/pitwall/replay/${id}`, { token })).json.run).toMatchObject({ id, status: 'queued', params: body });
+      expect((await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('cancelled');
+    } finally {
+      await call(stack, `/items/replay_runs/${id}`, { token, method: 'DELETE' });
+    }
   });
 
   it('delivers race events to a Flow', async () => {

@@ -16,6 +16,8 @@ describe('the Pitwall bundle in Directus', () => {
         { name: 'pitwall-hook', type: 'hook', enabled: true },
         { name: 'pitwall', type: 'endpoint', enabled: true },
         { name: 'pitwall-replay-operation', type: 'operation', enabled: true },
+        { name: 'pitwall-backfill-operation', type: 'operation', enabled: true },
+        { name: 'pitwall-signed-webhook-operation', type: 'operation', enabled: true },
         { name: 'pitwall-replay-panel', type: 'panel', enabled: true },
       ]),
     );
@@ -31,6 +33,6 @@ describe('the Pitwall bundle in Directus', () => {
     const res = await fetch(`${stack.directusUrl}/extensions/sources/index.js`, { headers: { authorization: `Bearer ${await adminToken(stack)}` } });
     expect(res.status).toBe(200);
     const source = await res.text();
-    expect(source).toContain('pitwall-replay');
+    for (const id of ['pitwall-replay', 'pitwall-backfill', 'pitwall-signed-webhook']) expect(source).toContain(id);
   });
 });

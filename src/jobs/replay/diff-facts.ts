@@ -142,40 +142,40 @@ const collectionOrder: Record<FactCollection, number> = { entry_crossings: 0, st
 /** The diff rows of the pairs that differ (at most `limit`, results and crossings first), and counts of all pairs. */
 export function diffRows(pairs: readonly FactPair[], names: DiffNames, limit = 2000): DiffResult {
   const counts: Record<DiffChange, number> = { added: 0, removed: 0, changed: 0, unchanged: 0 };
-  const rows: DiffRow[] = [];
-  const when = new Map<DiffRow, number>();
+  const differing: { pair: FactPair; record: FactRecord; number: number }[] = [];
   for (const pair of pairs) {
     counts[pair.change]++;
     if (pair.change === 'unchanged') continue;
     const record = (pair.after ?? pair.before)!;
-    const before = pair.before ? { id: pair.before.id, ...pair.before.row } : null;
-    const after = pair.after ? { id: pair.after.id, ...pair.after.row } : null;
-    const entry = record.entry;
-    const row: DiffRow = {
+    const number = record.entry ? (names.raceNumbers.get(record.entry) ?? null) : null;
+    differing.push({ pair, record, number: number ?? Number.MAX_SAFE_INTEGER });
+  }
+  // By collection, race number, then time (a crossing list reads start, split, finish); rows are built for the
+  // listed ones only.
+  differing.sort(
+    (a, b) =>
+      collectionOrder[a.record.collection] - collectionOrder[b.record.collection] ||
+      a.number - b.number ||
+      (a.record.at ?? 0) - (b.record.at ?? 0) ||
+      (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0),
+  );
+  const rows = differing.slice(0, limit).map(({ pair, record }): DiffRow => {
+    const { before, after } = pair;
+    return {
       collection: record.collection,
-      change: pair.change,
+      change: pair.change as DiffRow['change'],
       id: record.id,
-      entry,
-      race_number: entry ? (names.raceNumbers.get(entry) ?? null) : null,
+      entry: record.entry,
+      race_number: record.entry ? (names.raceNumbers.get(record.entry) ?? null) : null,
       stage: record.stage,
       label: diffLabel(record, names),
-      before,
-      after,
-      delta_ms: pair.before && pair.after ? delta(record.collection, pair.before.row, pair.after.row) : null,
-      ...(pair.before && pair.after ? { fields: changedFields(pair.before.row, pair.after.row) } : {}),
+      before: before ? { id: before.id, ...before.row } : null,
+      after: after ? { id: after.id, ...after.row } : null,
+      delta_ms: before && after ? delta(record.collection, before.row, after.row) : null,
+      ...(before && after ? { fields: changedFields(before.row, after.row) } : {}),
     };
-    rows.push(row);
-    when.set(row, record.at ?? 0);
-  }
-  // By collection, race number, then time (a crossing list reads start, split, finish).
-  rows.sort(
-    (a, b) =>
-      collectionOrder[a.collection] - collectionOrder[b.collection] ||
-      (a.race_number ?? Number.MAX_SAFE_INTEGER) - (b.race_number ?? Number.MAX_SAFE_INTEGER) ||
-      when.get(a)! - when.get(b)! ||
-      (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
-  );
-  return { counts, rows: rows.slice(0, limit), truncated: rows.length > limit };
+  });
+  return { counts, rows, truncated: differing.length > limit };
 }
 
 /**

@@ -3,6 +3,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { telemetryHealth } from '../shared/telemetry-health';
 import { factsRoute } from './facts-route';
+import { raceSetupRoutes } from './race-setup-routes';
+import { runsRoutes } from './runs-routes';
 
 type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
 
@@ -27,5 +29,11 @@ export default defineEndpoint({
 
     // The processor's (and replay's) way to store timing facts, as itself, so Directus permissions and Flows apply.
     router.post('/facts', guarded(factsRoute(context)));
+
+    // Replay and backfill runs: queued here, worked on by the Pitwall job runner outside Directus.
+    runsRoutes(router, 'replay', context, guarded as never);
+    runsRoutes(router, 'backfill', context, guarded as never);
+    // What the replay panel picks from and lists; the panel talks to this endpoint only.
+    raceSetupRoutes(router, context, guarded as never);
   },
 });

@@ -3,6 +3,9 @@ import type { Accountability } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
+import { forgetSubscriptions } from '../shared/webhook-store';
+import { emitRunsCompleted } from '../shared/run-events';
+import { runCollection, runKinds } from '../shared/runs';
 
 /** The processor's role (setup's PROCESSOR_ROLE): its writes are the pipeline's, never a hand correction. */
 const PROCESSOR_ROLE = 'Pitwall Processor';
@@ -80,6 +83,19 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
       );
     }
   }
+
+  // A run that ended (recorded by the job runner, or cancelled by a user) emits replay/backfill.completed.
+  for (const kind of runKinds) {
+    action(`${runCollection(kind)}.items.update`, (meta: Meta) =>
+      guard(`${kind}.completed`, async () => {
+        if (!['succeeded', 'failed', 'cancelled'].includes(String(meta.payload?.['status']))) return;
+        await emitRunsCompleted(kind, keysOf(meta), await context());
+      }),
+    );
+  }
+
+  // The signed-webhook operation shares one read of the subscriptions between runs for a moment: changes apply at once.
+  for (const kind of ['create', 'update', 'delete'] as const) action(`webhook_subscriptions.items.${kind}`, () => forgetSubscriptions());
 
   // Events a crash left between a commit and their publication.
   const sweep = () => guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));

@@ -1,21 +1,9 @@
 import { defineOperationApi } from '@directus/extensions-sdk';
+import { runOperation, type RunOperationOptions } from '../shared/run-operation';
 
-interface ReplayOptions {
-  event?: string;
-  mode?: 'preview' | 'apply';
-  from?: string;
-  to?: string;
-}
-
-export class ReplayUnavailableError extends Error {
-  override name = 'ReplayUnavailableError';
-}
-
-export default defineOperationApi<ReplayOptions>({
+/** Queues a replay run (the job runner works on it); see run-operation.ts for waiting and errors. */
+export default defineOperationApi<RunOperationOptions>({
   id: 'pitwall-replay',
-  // The replay engine lands with its own issue; until then a Flow reaching this step takes its reject path
-  // with a message saying so, rather than pretending to have replayed anything.
-  handler: () => {
-    throw new ReplayUnavailableError('Pitwall replay is not available in this version of the bundle');
-  },
+  handler: (options, { services, database, getSchema, accountability }) =>
+    runOperation('replay', options, { services, database, getSchema, accountability: accountability ?? null }),
 });

@@ -1,0 +1,49 @@
+import { InvalidPayloadError } from '@directus/errors';
+import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { cancelRun, checkRunParams, createRun, describeIssues, readRun, withDefaultWindow, type RunKind, type RunServices } from '../shared/runs';
+import { UnauthenticatedError } from './facts-route';
+
+type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
+type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
+
+/**
+ * CONTRACTS section 5 for one kind of run: `POST /pitwall/<kind>` queues a run and answers `{run}` (202),
+ * `GET /pitwall/<kind>/:run` reads it, `POST /pitwall/<kind>/:run/cancel` cancels it. 401 without credentials,
+ * 400 with the zod issues for a bad body, 403 from Directus for callers who may not create (or read) runs.
+ */
+export function runsRoutes(router: Router, kind: RunKind, context: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
+  const { services, database, getSchema, logger } = context;
+  const servicesOf = async (req: DirectusRequest): Promise<RunServices> => ({
+    services, database, schema: req.schema ?? (await getSchema()), accountability: req.accountability ?? null,
+  });
+  const authenticated = (req: DirectusRequest) => Boolean(req.accountability?.user);
+
+  router.post(
+    `/${kind}`,
+    guarded(async (req, res, next) => {
+      if (!authenticated(req)) return next(new UnauthenticatedError());
+      const checked = checkRunParams(kind, await withDefaultWindow(kind, req.body ?? {}, database));
+      if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
+      const run = await createRun(kind, checked.params, await servicesOf(req));
+      logger.info({ kind, run: run['id'], user: req.accountability?.user }, `pitwall: ${kind} run queued`);
+      res.status(202).json({ run });
+    }),
+  );
+  router.get(
+    `/${kind}/:run`,
+    guarded(async (req, res, next) => {
+      if (!authenticated(req)) return next(new UnauthenticatedError());
+      res.json({ run: await readRun(kind, String(req.params['run']), await servicesOf(req)) });
+    }),
+  );
+  router.post(
+    `/${kind}/:run/cancel`,
+    guarded(async (req, res, next) => {
+      if (!authenticated(req)) return next(new UnauthenticatedError());
+      const run = await cancelRun(kind, String(req.params['run']), await servicesOf(req));
+      logger.info({ kind, run: run['id'], status: run['status'], user: req.accountability?.user }, `pitwall: ${kind} run cancel asked`);
+      res.json({ run });
+    }),
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * The replayed tracks as an SVG drawing, without map tiles (race offices are often offline): longitude and latitude
+ * projected equirectangularly (longitude scaled by cos of the middle latitude, so distances look right at rally
+ * latitudes), fitted into a box of a fixed width with north up.
+ */
+
+export type LonLat = readonly [lon: number, lat: number, ...rest: number[]];
+
+export interface ProjectOptions {
+  /** Width of the drawing in SVG units; the height follows the tracks' shape within minHeight..maxHeight. */
+  width?: number;
+  minHeight?: number;
+  maxHeight?: number;
+  padding?: number;
+}
+
+export interface Projection {
+  width: number;
+  height: number;
+  /** Lon/lat to SVG x/y. */
+  project(lon: number, lat: number): [x: number, y: number];
+  /** Approximate metres per SVG unit, for a scale bar. */
+  metresPerUnit: number;
+}
+
+const EARTH_METRES_PER_DEGREE = 111_320;
+
+export function projectTracks(points: Iterable<LonLat>, options: ProjectOptions = {}): Projection | null {
+  const { width = 1000, minHeight = 240, maxHeight = 640, padding = 24 } = options;
+  let minLon = Infinity;
+  let maxLon = -Infinity;
+  let minLat = Infinity;
+  let maxLat = -Infinity;
+  for (const [lon, lat] of points) {
+    if (!Number.isFinite(lon) || !Number.isFinite(lat)) continue;
+    minLon = Math.min(minLon, lon);
+    maxLon = Math.max(maxLon, lon);
+    minLat = Math.min(minLat, lat);
+    maxLat = Math.max(maxLat, lat);
+  }
+  if (!Number.isFinite(minLon)) return null;
+
+  const cosLat = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
+  // A single point or a straight north-south line still gets a box of about 100 m.
+  const spanX = Math.max((maxLon - minLon) * cosLat, 0.001);
+  const spanY = Math.max(maxLat - minLat, 0.001);
+  const inner = width - 2 * padding;
+  const height = Math.min(maxHeight, Math.max(minHeight, Math.round((inner * spanY) / spanX) + 2 * padding));
+  const scale = Math.min(inner / spanX, (height - 2 * padding) / spanY);
+  // Centre the tracks in the box.
+  const offsetX = (width - spanX * scale) / 2;
+  const offsetY = (height - spanY * scale) / 2;
+  const midLon = (minLon + maxLon) / 2;
+  const midLat = (minLat + maxLat) / 2;
+  const originX = midLon * cosLat - spanX / 2;
+  const originY = midLat + spanY / 2;
+  const round = (v: number) => Math.round(v * 10) / 10;
+
+  return {
+    width,
+    height,
+    project: (lon, lat) => [round(offsetX + (lon * cosLat - originX) * scale), round(offsetY + (originY - lat) * scale)],
+    metresPerUnit: EARTH_METRES_PER_DEGREE / scale,
+  };
+}
+
+/** "x,y x,y …" for an SVG polyline. */
+export function polylinePoints(projection: Projection, points: readonly LonLat[]): string {
+  return points.map(([lon, lat]) => projection.project(lon, lat).join(',')).join(' ');
+}
+
+/** A round scale bar length (1, 2 or 5 × 10^n metres) that is about `units` SVG units long. */
+export function scaleBar(projection: Projection, units = 150): { metres: number; units: number; label: string } {
+  const target = projection.metresPerUnit * units;
+  const power = 10 ** Math.floor(Math.log10(target));
+  const metres = [5, 2, 1].map((m) => m * power).find((m) => m <= target) ?? power;
+  return { metres, units: metres / projection.metresPerUnit, label: metres >= 1000 ? `${metres / 1000} km` : `${metres} m` };
+}
+
+/** Distinct colours for up to a dozen tracks, then repeated. */
+const palette = ['#3399ff', '#e35169', '#2ecda7', '#ffa439', '#6644ff', '#00c2d1', '#b3478c', '#7fba00', '#d4a017', '#ff6f3c', '#4b6bfb', '#8c8c8c'];
+export const trackColour = (index: number): string => palette[index % palette.length]!;
+
+export const crossingColours: Record<string, string> = { start: '#2ecda7', split: '#ffa439', finish: '#e35169' };
+export const crossingColour = (kind: string): string => crossingColours[kind] ?? '#a2b5cd';

@@ -1,0 +1,35 @@
+import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
+import { bodyOfOptions, type RunOperationOptions } from '../../../../src/jobs/run-options';
+import { checkRunParams, createRun, describeIssues, waitForRun, withDefaultWindow, type RunKind } from './runs';
+
+
+interface OperationContext {
+  services: ApiExtensionContext['services'];
+  database: ApiExtensionContext['database'];
+  getSchema: () => Promise<SchemaOverview>;
+  accountability: Accountability | null;
+}
+
+export type { RunOperationOptions };
+
+export class RunParamsError extends Error {
+  override name = 'RunParamsError';
+}
+
+/**
+ * Queues a run as the Flow's accountability and returns it (the next operation reads `{{$last.id}}`); with `wait`,
+ * returns it once it ended (or when the wait times out, still running). A failed run rejects, so the Flow takes its
+ * reject path.
+ */
+export async function runOperation(kind: RunKind, options: RunOperationOptions, context: OperationContext): Promise<Record<string, unknown>> {
+  const { services, database, accountability } = context;
+  const ctx = { services, database, schema: await context.getSchema(), accountability };
+  const checked = checkRunParams(kind, await withDefaultWindow(kind, bodyOfOptions(options), database));
+  if (checked.issues) throw new RunParamsError(`Invalid ${kind} options: ${describeIssues(checked.issues)}`);
+  const run = await createRun(kind, checked.params, ctx);
+  const wait = options.wait === true || options.wait === 'true';
+  if (!wait) return run;
+  const ended = await waitForRun(kind, String(run['id']), ctx, Math.max(1, Number(options.wait_timeout_s ?? 300)) * 1000);
+  if (ended['status'] === 'failed') throw new Error(`${kind} run ${run['id']} failed: ${ended['error']}`);
+  return ended;
+}

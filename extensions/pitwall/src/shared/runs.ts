@@ -1,0 +1,80 @@
+import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
+import type { ZodType } from 'zod';
+import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
+import { withDefaultWindow as defaultWindow } from '../../../../src/jobs/default-window';
+import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
+
+/**
+ * Replay and backfill runs as the bundle sees them: rows of `replay_runs` / `backfill_runs`, created, read and
+ * cancelled through ItemsService as the caller (so only those Directus lets write runs may start one: admins by
+ * default), worked on by the Pitwall job runner outside Directus.
+ */
+export type RunKind = 'replay' | 'backfill';
+export const runKinds: RunKind[] = ['replay', 'backfill'];
+export const runCollection = (kind: RunKind) => `${kind}_runs`;
+export const runFields = ['id', 'status', 'params', 'progress', 'processed', 'total', 'result', 'error', 'started_at', 'finished_at', 'user_created', 'date_created'];
+const terminal = new Set(['succeeded', 'failed', 'cancelled']);
+
+const paramsSchemas: Record<RunKind, ZodType> = { replay: replayParamsSchema, backfill: backfillParamsSchema };
+
+export interface RunServices {
+  services: ApiExtensionContext['services'];
+  database: ApiExtensionContext['database'];
+  schema: SchemaOverview;
+  accountability: Accountability | null;
+}
+
+type Row = Record<string, unknown>;
+export interface ParamIssue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+}
+
+/** Replays default to the window of the stage (or event) they name; backfills need their range. */
+export const withDefaultWindow = (kind: RunKind, body: unknown, database: RunServices['database']): Promise<unknown> =>
+  kind === 'replay' ? defaultWindow(body, database) : Promise.resolve(body);
+
+export function checkRunParams(kind: RunKind, body: unknown): { params: unknown; issues: null } | { params: null; issues: ParamIssue[] } {
+  const parsed = paramsSchemas[kind].safeParse(body);
+  return parsed.success ? { params: parsed.data, issues: null } : { params: null, issues: parsed.error.issues as ParamIssue[] };
+}
+
+export const describeIssues = (issues: ParamIssue[]) => issues.map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`).join('; ');
+
+const items = (kind: RunKind, ctx: RunServices) =>
+  new ctx.services.ItemsService(runCollection(kind), { knex: ctx.database, schema: ctx.schema, accountability: ctx.accountability });
+
+/** Queues a run (checked params) as the caller; Directus answers 403 for callers who may not create runs. */
+export async function createRun(kind: RunKind, params: unknown, ctx: RunServices): Promise<Row> {
+  const service = items(kind, ctx);
+  const id = await service.createOne({ status: 'queued', params, processed: 0 });
+  return readRun(kind, String(id), ctx);
+}
+
+export async function readRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
+  return (await items(kind, ctx).readOne(id, { fields: runFields })) as Row;
+}
+
+/**
+ * Cancels a queued or running run (the runner stops within about a second); a run that already ended is returned
+ * as it is.
+ */
+export async function cancelRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
+  const run = await readRun(kind, id, ctx);
+  if (terminal.has(String(run['status']))) return run;
+  await items(kind, ctx).updateOne(id, { status: 'cancelled', finished_at: new Date().toISOString() });
+  return readRun(kind, id, ctx);
+}
+
+/** Polls the run's row until it ended or the time is up; returns the last row seen. */
+export async function waitForRun(kind: RunKind, id: string, ctx: RunServices, timeoutMs: number): Promise<Row> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await readRun(kind, id, ctx);
+    if (terminal.has(String(run['status'])) || Date.now() >= deadline) return run;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+export const isTerminal = (status: unknown) => terminal.has(String(status));

@@ -1,0 +1,231 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
+import { callDirectus, DeliveryError, type DirectusTarget } from '../processor/facts-client.ts';
+import { JobCancelledError, runTable, type JobContext, type JobProgress, type RunKind } from './job.ts';
+import { claimRun, recordProgress, requeueInterrupted, type ClaimedRun } from './run-store.ts';
+
+/** One kind of job: how its params are checked and the engine that does the work. */
+export interface JobEngine<P = unknown> {
+  params: ZodType<P>;
+  run(params: P, ctx: RunContext): Promise<Record<string, unknown>>;
+}
+
+/** What a run's engine gets: the job context, and the way to the bundle's endpoint (replay's apply mode). */
+export interface RunContext extends JobContext {
+  runId: string;
+  directus: DirectusTarget;
+}
+
+export interface JobRunnerOptions {
+  engines: Partial<Record<RunKind, JobEngine<any>>>;
+  directus: DirectusTarget;
+  /** How often an idle runner looks for queued runs. */
+  pollMs?: number;
+  /** A running run without a heartbeat for this long was interrupted. */
+  staleMs?: number;
+  /** An interrupted run is resumed at most this many times, then failed with the reason. */
+  maxAttempts?: number;
+}
+
+/** Progress reaches the run's row this often while a run works (and as its heartbeat). */
+export const PROGRESS_INTERVAL_MS = 1000;
+
+export interface RunOutcome {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  result?: Record<string, unknown>;
+  error?: string;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/**
+ * Runs replay and backfill runs outside Directus: claims queued rows of `replay_runs` / `backfill_runs`, gives each
+ * to its engine, writes progress and a heartbeat every second, stops a run soon after it is cancelled, and puts
+ * runs whose runner died back in the queue. The final status goes through Directus's API, so that Directus
+ * records it and the bundle's hook can emit `replay.completed` / `backfill.completed`.
+ */
+export class JobRunner {
+  private readonly stopping = new AbortController();
+  private loopDone: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  readonly active = new Map<string, { kind: RunKind; progress: JobProgress }>();
+  finished = 0;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly options: JobRunnerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private get kinds(): RunKind[] {
+    return Object.keys(this.options.engines) as RunKind[];
+  }
+
+  start(): void {
+    if (this.loopDone) throw new Error('the job runner is already running');
+    this.log.info({ kinds: this.kinds }, 'job runner started');
+    this.loopDone = this.loop();
+  }
+
+  /** Looks for queued runs now rather than after the poll interval. */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  async close(): Promise<void> {
+    this.stopping.abort();
+    this.wake?.();
+    await this.loopDone;
+  }
+
+  private async loop(): Promise<void> {
+    const pollMs = this.options.pollMs ?? 1000;
+    let lastRecovery = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        if (Date.now() - lastRecovery >= (this.options.staleMs ?? 30_000) / 2) {
+          await this.recover();
+          lastRecovery = Date.now();
+        }
+        let worked = false;
+        for (const kind of this.kinds) {
+          const run = await claimRun(this.db, kind);
+          if (!run) continue;
+          worked = true;
+          await this.execute(run);
+          if (this.stopping.signal.aborted) break;
+        }
+        if (!worked) await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void sleep(pollMs, this.stopping.signal).then(resolve);
+        });
+      } catch (error) {
+        this.log.warn({ err: error }, 'job runner: looking for runs failed; trying again');
+        await sleep(pollMs * 5, this.stopping.signal);
+      }
+    }
+  }
+
+  /** Interrupted runs: back to the queue, or failed once they were interrupted too often. */
+  private async recover(): Promise<void> {
+    for (const kind of this.kinds) {
+      const maxAttempts = this.options.maxAttempts ?? 3;
+      for (const run of await requeueInterrupted(this.db, kind, this.options.staleMs ?? 30_000, maxAttempts)) {
+        const error = `interrupted ${run.attempts} times (its runner stopped without finishing it); not resumed again`;
+        this.log.warn({ kind, run: run.id }, error);
+        await this.finish(kind, run.id, { status: 'failed', error });
+      }
+    }
+  }
+
+  /** Claims one particular queued run and executes it here (the CLI's way to run a run in the foreground). */
+  async runNow(kind: RunKind, id: string, onProgress?: (progress: JobProgress) => void): Promise<RunOutcome | null> {
+    const run = await claimRun(this.db, kind, id);
+    return run ? this.execute(run, onProgress) : null;
+  }
+
+  /** Works on one claimed run to its end, and records the end. */
+  async execute(run: ClaimedRun, onProgress?: (progress: JobProgress) => void): Promise<RunOutcome> {
+    const log = this.log.child({ kind: run.kind, run: run.id });
+    const engine = this.options.engines[run.kind]!;
+    const cancelled = new AbortController();
+    const stopOnClose = () => cancelled.abort();
+    this.stopping.signal.addEventListener('abort', stopOnClose, { once: true });
+    let latest: JobProgress = { processed: 0, total: null };
+    let written: JobProgress | null = null;
+    this.active.set(run.id, { kind: run.kind, progress: latest });
+
+    const flush = async () => {
+      const snapshot = latest;
+      const stillRunning = await recordProgress(this.db, run.kind, run.id, snapshot);
+      written = snapshot;
+      if (!stillRunning) cancelled.abort();
+    };
+    const heartbeat = setInterval(() => {
+      flush().catch((error) => log.warn({ err: error }, 'writing run progress failed'));
+    }, PROGRESS_INTERVAL_MS);
+
+    const ctx: RunContext = {
+      db: this.db,
+      log,
+      signal: cancelled.signal,
+      checkpoint: run.checkpoint,
+      runId: run.id,
+      directus: this.options.directus,
+      progress: async (progress) => {
+        latest = progress;
+        this.active.set(run.id, { kind: run.kind, progress });
+        onProgress?.(progress);
+      },
+    };
+
+    let outcome: RunOutcome;
+    try {
+      const parsed = engine.params.safeParse(run.params);
+      if (!parsed.success) {
+        outcome = { status: 'failed', error: `invalid params: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}` };
+      } else {
+        log.info({ attempt: run.attempts }, 'run started');
+        const result = await engine.run(parsed.data, ctx);
+        outcome = { status: 'succeeded', result };
+      }
+    } catch (error) {
+      if (error instanceof JobCancelledError || cancelled.signal.aborted) {
+        outcome = { status: 'cancelled' };
+      } else {
+        log.error({ err: error }, 'run failed');
+        outcome = { status: 'failed', error: message(error) };
+      }
+    } finally {
+      clearInterval(heartbeat);
+      this.stopping.signal.removeEventListener('abort', stopOnClose);
+      this.active.delete(run.id);
+    }
+
+    if (outcome.status === 'cancelled') {
+      // Cancelled by a user: the row already says so. Stopped because this runner is closing: left running, so
+      // that recovery puts it back in the queue after the heartbeat goes stale.
+      log.info({ closing: this.stopping.signal.aborted }, 'run stopped');
+      return outcome;
+    }
+    if (written !== latest) await flush().catch(() => undefined);
+    await this.finish(run.kind, run.id, outcome);
+    this.finished++;
+    log.info({ status: outcome.status }, 'run ended');
+    return outcome;
+  }
+
+  /**
+   * The final status, through Directus (only while the run is still `running`, so a cancel is never overwritten).
+   * Retried while Directus is unreachable; the heartbeat keeps the run from being taken back meanwhile.
+   */
+  private async finish(kind: RunKind, id: string, outcome: RunOutcome): Promise<void> {
+    const data = {
+      status: outcome.status,
+      finished_at: new Date().toISOString(),
+      ...(outcome.status === 'succeeded' ? { progress: 1 } : {}),
+      ...(outcome.result ? { result: outcome.result } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    };
+    const body = { query: { filter: { id: { _eq: id }, status: { _eq: 'running' } } }, data };
+    let backoff = 500;
+    for (;;) {
+      try {
+        await callDirectus(this.options.directus, 'PATCH', `/items/${runTable(kind)}`, body);
+        return;
+      } catch (error) {
+        if (!(error instanceof DeliveryError)) throw error;
+        this.log.warn({ err: error, run: id, retryInMs: backoff }, 'recording the end of a run failed; will retry');
+        await this.db(runTable(kind)).where({ id, status: 'running' }).update({ heartbeat_at: this.db.fn.now() }).catch(() => undefined);
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 15_000);
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { Knex } from 'knex';
+import { runTable, type RunKind } from './job.ts';
+
+/** A claimed run, as the runner needs it. */
+export interface ClaimedRun {
+  kind: RunKind;
+  id: string;
+  params: unknown;
+  checkpoint: unknown;
+  attempts: number;
+}
+
+const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value ?? null);
+
+/**
+ * Takes the oldest queued run of a kind (or the given one) and marks it running, in one statement; SKIP LOCKED lets
+ * several runners (or a CLI beside a runner) claim different runs and never the same one.
+ */
+export async function claimRun(db: Knex, kind: RunKind, id?: string): Promise<ClaimedRun | null> {
+  const table = runTable(kind);
+  const { rows } = await db.raw(
+    `UPDATE ?? SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
+            attempts = coalesce(attempts, 0) + 1, error = NULL
+      WHERE id = (SELECT id FROM ?? WHERE status = 'queued' ${id ? 'AND id = ?' : ''}
+                   ORDER BY date_created, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING id, params, checkpoint, attempts`,
+    id ? [table, table, id] : [table, table],
+  );
+  const row = rows[0];
+  return row ? { kind, id: String(row.id), params: json(row.params), checkpoint: json(row.checkpoint), attempts: Number(row.attempts) } : null;
+}
+
+/**
+ * Writes progress and the heartbeat. Returns false when the run is no longer running (cancelled, or taken back by
+ * recovery), which tells the runner to stop working on it.
+ */
+export async function recordProgress(
+  db: Knex, kind: RunKind, id: string, progress: { processed: number; total: number | null; checkpoint?: unknown },
+): Promise<boolean> {
+  const fraction = progress.total ? Math.min(1, progress.processed / progress.total) : 0;
+  const updated = await db(runTable(kind))
+    .where({ id, status: 'running' })
+    .update({
+      processed: progress.processed,
+      total: progress.total,
+      progress: Math.round(fraction * 1000) / 1000,
+      heartbeat_at: db.fn.now(),
+      ...(progress.checkpoint === undefined ? {} : { checkpoint: JSON.stringify(progress.checkpoint) }),
+    });
+  return updated > 0;
+}
+
+export interface InterruptedRun {
+  id: string;
+  attempts: number;
+}
+
+/**
+ * Runs left `running` by a runner that died (no heartbeat for `staleMs`) go back to the queue, to be resumed from
+ * their checkpoint; those interrupted `maxAttempts` times are returned, for the caller to fail with the reason.
+ */
+export async function requeueInterrupted(db: Knex, kind: RunKind, staleMs: number, maxAttempts: number): Promise<InterruptedRun[]> {
+  const stale = db.raw(`now() - (? * interval '1 millisecond')`, [staleMs]);
+  const table = runTable(kind);
+  await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).andWhere('attempts', '<', maxAttempts).update({ status: 'queued' });
+  const exhausted = await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).select('id', 'attempts');
+  return exhausted.map((r) => ({ id: String(r.id), attempts: Number(r.attempts) }));
+}
+
+export async function runStatus(db: Knex, kind: RunKind, id: string): Promise<string | null> {
+  const row = await db(runTable(kind)).where({ id }).first('status');
+  return row ? String(row.status) : null;
+}

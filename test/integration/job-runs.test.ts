@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import knexFactory, { type Knex } from 'knex';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoId } from '../../src/demo/demo-race.ts';
+import { loadJobsConfig } from '../../src/jobs/jobs-config.ts';
+import { JobsService } from '../../src/jobs/jobs-service.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { freePort } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const event = demoId('event');
+const stage = demoId('stage:ss1');
+const model = demoId('model:FMB920');
+
+/**
+ * Replay and backfill runs through their HTTP API, the Flow operation and the job runner, against the real
+ * Directus: who may start them, bad bodies, progress to the end, cancel, and runs a dead runner left behind.
+ */
+describe('replay and backfill runs', () => {
+  let token: string;
+  let db: Knex;
+  let jobs: JobsService | null = null;
+  const created: { table: string; id: string }[] = [];
+  const flows: string[] = [];
+
+  const startRunner = async (env: Record<string, string> = {}) => {
+    jobs = new JobsService(
+      loadJobsConfig({ DATABASE_URL: stack.databaseUrl, DIRECTUS_URL: stack.directusUrl, DIRECTUS_TOKEN: stack.processorToken, METRICS_PORT: String(await freePort()), JOBS_POLL_MS: '200', ...env }),
+      pino({ level: 'silent' }),
+    );
+    await jobs.start();
+  };
+  const stopRunner = async () => {
+    await jobs?.close();
+    jobs = null;
+  };
+  const queue = async (kind: 'replay' | 'backfill', body: unknown) => {
+    const res = await call(stack, `/pitwall/${kind}`, { token, body });
+    expect(res.status, res.text).toBe(202);
+    created.push({ table: `${kind}_runs`, id: res.json.run.id });
+    return res.json.run;
+  };
+  const ended = (kind: string, id: string) =>
+    waitFor(async () => {
+      const { json } = await call(stack, `/pitwall/${kind}/${id}`, { token });
+      return ['succeeded', 'failed', 'cancelled'].includes(json.run.status) ? json.run : undefined;
+    }, { timeoutMs: 60_000, what: `${kind} run ${id} to end` });
+  const eventsOfRun = (id: string) => db('race_events').whereRaw(`payload->>'run' = ?`, [id]).select('type', 'source', 'payload');
+
+  beforeAll(async () => {
+    token = await adminToken(stack);
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+  });
+
+  afterAll(async () => {
+    await stopRunner();
+    for (const id of flows) await call(stack, `/flows/${id}`, { token, method: 'DELETE' });
+    for (const { table, id } of created) await db(table).where({ id }).delete();
+    await db('race_events').whereIn('type', ['replay.completed', 'backfill.completed']).whereRaw(`payload->>'run' = ANY(?)`, [created.map((c) => c.id)]).delete();
+    await db.destroy();
+  });
+
+  it('answers 401 to anonymous callers and 403 to users who may not start runs', async () => {
+    for (const kind of ['replay', 'backfill']) {
+      expect((await call(stack, `/pitwall/${kind}`, { body: { event, mode: 'preview' } })).status).toBe(401);
+      expect((await call(stack, `/pitwall/${kind}/${randomUUID()}`)).status).toBe(401);
+    }
+    for (const path of ['/pitwall/replay', '/pitwall/race-setup', `/pitwall/race-setup/${event}/entries`]) expect((await call(stack, path)).status).toBe(401);
+    // The processor's user reads runs but may not create them.
+    const replay = await call(stack, '/pitwall/replay', { token: stack.processorToken, body: { event, mode: 'preview' } });
+    expect(replay.status).toBe(403);
+    const backfill = await call(stack, '/pitwall/backfill', { token: stack.processorToken, body: { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } });
+    expect(backfill.status).toBe(403);
+    expect(await db('replay_runs').count('* as n').first()).toMatchObject({ n: expect.anything() });
+  });
+
+  it('answers 400 naming the wrong field', async () => {
+    const badMode = await call(stack, '/pitwall/replay', { token, body: { event, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'fast' } });
+    expect(badMode.status).toBe(400);
+    expect(JSON.stringify(badMode.json.errors[0].extensions.issues)).toContain('"mode"');
+    const reversed = await call(stack, '/pitwall/backfill', { token, body: { model, from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' } });
+    expect(reversed.status).toBe(400);
+    expect(reversed.json.errors[0].extensions.reason).toMatch(/to/);
+    const both = await call(stack, '/pitwall/backfill', { token, body: { model, devices: ['1'], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } });
+    expect(both.status).toBe(400);
+  });
+
+  it('a queued run waits for a runner, and a cancelled one is never worked on', async () => {
+    const run = await queue('replay', { stage, mode: 'preview' });
+    expect(run.status).toBe('queued');
+    // The stage's window is the default range.
+    const ss1 = await db('stages').where({ id: stage }).first('opens_at', 'closes_at');
+    expect(run.params).toMatchObject({ stage, event, from: new Date(ss1.opens_at).toISOString(), to: new Date(ss1.closes_at).toISOString() });
+    const cancelled = await call(stack, `/pitwall/replay/${run.id}/cancel`, { token, method: 'POST' });
+    expect(cancelled.json.run.status).toBe('cancelled');
+    await startRunner();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect((await db('replay_runs').where({ id: run.id }).first('status', 'started_at'))).toEqual({ status: 'cancelled', started_at: null });
+    // A preview emits nothing, also when cancelled.
+    expect(await eventsOfRun(run.id)).toEqual([]);
+  });
+
+  it('a preview runs to the end with progress and a result, and emits nothing', async () => {
+    if (!jobs) await startRunner();
+    const run = await queue('replay', { event, stage, mode: 'preview' });
+    const done = await ended('replay', run.id);
+    expect(done).toMatchObject({ status: 'succeeded', progress: 1, error: null });
+    expect(done.result).toMatchObject({ mode: 'preview', diff: { counts: expect.any(Object) } });
+    expect(done.started_at).not.toBeNull();
+    expect(done.finished_at).not.toBeNull();
+    expect(await eventsOfRun(run.id)).toEqual([]);
+    // The panel's list of earlier runs has it, without the result.
+    const { json } = await call(stack, '/pitwall/replay?limit=5', { token });
+    expect(json.runs[0]).toMatchObject({ id: run.id, status: 'succeeded' });
+    expect(json.runs[0]).not.toHaveProperty('result');
+  });
+
+  it('an apply emits replay.completed once, with source replay', async () => {
+    if (!jobs) await startRunner();
+    const run = await queue('replay', { event, stage, from: '2020-01-01T00:00:00Z', to: '2020-01-01T01:00:00Z', mode: 'apply' });
+    const done = await ended('replay', run.id);
+    expect(done.status).toBe('succeeded');
+    await waitFor(async () => (await eventsOfRun(run.id)).length > 0, { what: 'replay.completed' });
+    const events = await eventsOfRun(run.id);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'replay.completed', source: 'replay', payload: { run: run.id, status: 'succeeded' } });
+    // Recording the end again (a runner retrying) emits nothing new.
+    await call(stack, `/items/replay_runs/${run.id}`, { token, method: 'PATCH', body: { status: 'succeeded' } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await eventsOfRun(run.id)).toHaveLength(1);
+  });
+
+  it('a backfill started from a Flow operation ends with backfill.completed', async () => {
+    if (!jobs) await startRunner();
+    const flow = await call(stack, '/flows', {
+      token,
+      body: { name: `backfill test ${randomUUID()}`, status: 'active', trigger: 'webhook', accountability: 'all', options: { method: 'POST', async: false, return: '$last' } },
+    });
+    flows.push(flow.json.data.id);
+    const operation = await call(stack, '/operations', {
+      token,
+      body: { flow: flow.json.data.id, key: 'backfill', name: 'Backfill', type: 'pitwall-backfill', position_x: 19, position_y: 1, options: { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', wait: true, wait_timeout_s: 60 } },
+    });
+    await call(stack, `/flows/${flow.json.data.id}`, { token, method: 'PATCH', body: { operation: operation.json.data.id } });
+    const triggered = await call(stack, `/flows/trigger/${flow.json.data.id}`, { token, body: {} });
+    expect(triggered.status, triggered.text).toBe(200);
+    const run = triggered.json;
+    created.push({ table: 'backfill_runs', id: run.id });
+    expect(run).toMatchObject({ status: 'succeeded', params: { model } });
+    await waitFor(async () => (await eventsOfRun(run.id)).length > 0, { what: 'backfill.completed' });
+    expect(await eventsOfRun(run.id)).toEqual([{ type: 'backfill.completed', source: 'backfill', payload: expect.objectContaining({ run: run.id, status: 'succeeded' }) }]);
+  });
+
+  it('a run left running by a dead runner is resumed, and failed after too many interruptions', async () => {
+    await stopRunner();
+    const params = { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const stale = new Date(Date.now() - 3_600_000);
+    const [resumable] = await db('backfill_runs').insert({ id: randomUUID(), status: 'running', params: JSON.stringify(params), attempts: 1, heartbeat_at: stale, started_at: stale }).returning('id');
+    const [exhausted] = await db('backfill_runs').insert({ id: randomUUID(), status: 'running', params: JSON.stringify(params), attempts: 3, heartbeat_at: stale, started_at: stale }).returning('id');
+    created.push({ table: 'backfill_runs', id: resumable.id }, { table: 'backfill_runs', id: exhausted.id });
+    await startRunner({ JOBS_STALE_MS: '1000' });
+    const resumed = await ended('backfill', resumable.id);
+    expect(resumed.status).toBe('succeeded');
+    expect(await db('backfill_runs').where({ id: resumable.id }).first('attempts')).toEqual({ attempts: 2 });
+    const failed = await ended('backfill', exhausted.id);
+    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted 3 times/) });
+  });
+});
