@@ -161,4 +161,18 @@ describe('race events from POST /pitwall/facts', () => {
     const rows = await call(stack, `/items/entry_crossings?filter[id][_eq]=${factId(factKey.crossing(e5.id, finishGate, t0 + 150_000))}&fields=id`, { token });
     expect(rows.json.data).toEqual([]);
   });
+
+  it('a result that goes back to an earlier value is a new event each time (A -> B -> A)', async () => {
+    const resultEvents = async () => (await eventsOf([e4.id])).filter((e) => e.type === 'stage.result.computed');
+    const before = (await resultEvents()).length;
+    // A (as the first batch stored it) -> B (a penalty corrected) -> A again: two changes, two new events.
+    expect((await post(batch([finished(e4, 200_000, 45_000)]))).status).toBe(200);
+    expect((await post(batch([finished(e4, 200_000, 30_000)]))).status).toBe(200);
+    const events = await resultEvents();
+    expect(events).toHaveLength(before + 2);
+    expect(events.slice(-2).map((e) => e.payload.penalty_ms).sort()).toEqual([30_000, 45_000]);
+    // Delivered again, the last batch changes nothing and emits nothing.
+    expect((await post(batch([finished(e4, 200_000, 30_000)]))).status).toBe(200);
+    expect(await resultEvents()).toHaveLength(before + 2);
+  });
 });

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factRow } from '../../../../src/domain/pipeline/fact-row';
 import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
-import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
+import { anomalyEvent, canonicalJson, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
 export interface FactCounts {
@@ -42,6 +43,16 @@ const collectionOfType: Record<Fact['type'], FactCollection> = {
   penalty: 'entry_penalties',
   anomaly: 'anomalies',
 };
+
+/** Fields that say who computed a fact and when, not what it is: changing only these is no news. */
+const bookkeeping = new Set(['id', 'source', 'computed_at']);
+
+/** A digest of a row's business values before this batch ('new' for a created row). */
+function priorDigest(before: Row | undefined): string {
+  if (!before) return 'new';
+  const values = Object.fromEntries(Object.entries(before).filter(([field]) => !bookkeeping.has(field)));
+  return createHash('sha256').update(canonicalJson(values)).digest('hex').slice(0, 16);
+}
 
 /** Only one batch at a time may re-rank stages, or two concurrent batches would rank from each other's stale rows. */
 const RANK_LOCK = 'pitwall:stage_results:rank';
@@ -88,6 +99,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
     const quiet = { emitEvents: false };
     const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
+    /** What each written row held before (a digest), so that a return to an earlier state is a new event. */
+    const prior = new Map<string, string>();
 
     for (const collection of collections) {
       const rows = wanted[collection];
@@ -120,10 +133,16 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
       if (deletes.length > 0) await items(collection).deleteMany(deletes, quiet);
       if (creates.length > 0) await items(collection).createMany(creates, quiet);
       if (updates.length > 0) await items(collection).updateBatch(updates, quiet);
-      for (const row of [...creates, ...updates]) written[collection].add(String(row['id']));
+      for (const row of [...creates, ...updates]) {
+        const id = String(row['id']);
+        // Only who computed it changed (a replay confirming a live fact): the same event, not a new one.
+        if (Object.keys(row).every((field) => bookkeeping.has(field))) continue;
+        written[collection].add(id);
+        prior.set(id, priorDigest(stored.get(id)));
+      }
     }
 
-    const events = await eventsOf(trx, batch, wanted, written, now);
+    const events = await eventsOf(trx, batch, wanted, written, prior, now);
     await stagePendingEvents(trx, events);
     return events.map((e) => e.id);
   });
@@ -137,7 +156,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
  * results count as changes). Values come from the stored rows, overlaid with the batch's own values.
  */
 async function eventsOf(
-  trx: any, batch: FactBatch, wanted: Record<FactCollection, Map<string, Row | null>>, written: Record<FactCollection, Set<string>>, now: Date,
+  trx: any, batch: FactBatch, wanted: Record<FactCollection, Map<string, Row | null>>, written: Record<FactCollection, Set<string>>,
+  prior: Map<string, string>, now: Date,
 ): Promise<RaceEventItem[]> {
   const keyOf = new Map(batch.upserts.map((fact) => [factId(fact.key), fact.key]));
   const rowsOf = async (collection: FactCollection): Promise<Row[]> => {
@@ -155,7 +175,9 @@ async function eventsOf(
   const anomalies = await rowsOf('anomalies');
   const all = [...crossings, ...results, ...anomalies];
   const refs = await loadRefs(trx, all.map((r) => (r['entry'] ? String(r['entry']) : null)), all.map((r) => (r['stage'] ? String(r['stage']) : null)));
-  const subject = (row: Row, fallback: string) => keyOf.get(String(row['id'])) ?? fallback;
+  // The event is about the change from the prior state: a result going A -> B -> A emits three events, while a
+  // batch delivered again (same prior state, or nothing changed) emits nothing new.
+  const subject = (row: Row, fallback: string) => `${keyOf.get(String(row['id'])) ?? fallback}@${prior.get(String(row['id'])) ?? 'ranked'}`;
   return [
     ...crossings.map((row) => crossingEvent(row, subject(row, `crossing:${row['id']}`), batch.source, refs)),
     ...results.map((row) => stageResultEvent(row, subject(row, `result:${row['entry']}:${row['stage']}`), batch.source, refs, now)),
