@@ -10,12 +10,12 @@ const compose = parse(readFileSync(join(repoRoot, 'directus-compose.yml'), 'utf8
   volumes: Record<string, unknown>;
 };
 const services = compose.services;
-const pitwallServices = ['setup', 'processor', 'gateway', 'exporter'];
+const pitwallServices = ['setup', 'processor', 'jobs', 'gateway', 'exporter'];
 const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 
 describe('directus-compose.yml', () => {
   it('has PostGIS, Redis, Directus and every Pitwall service', () => {
-    expect(Object.keys(services).sort()).toEqual(['directus', 'exporter', 'gateway', 'postgis', 'processor', 'redis', 'setup']);
+    expect(Object.keys(services).sort()).toEqual(['directus', 'exporter', 'gateway', 'jobs', 'postgis', 'processor', 'redis', 'setup']);
   });
 
   it('runs the Directus version the platform uses, the one the tests use too', () => {
