@@ -21,6 +21,8 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 const FIELDS = 5;
 const TWO_32 = 4294967296;
+/** Enough of the next chunk to finish any cut row (a row is about 65 bytes plus the tracker id). */
+const HEAD_BYTES = 1024;
 
 export class CopyFormatError extends Error {
   override name = 'CopyFormatError';
@@ -60,6 +62,17 @@ export class FixCopyParser {
       if (chunk.length > 0) throw new CopyFormatError('data after the end of the COPY stream');
       return;
     }
+    // A row cut by the previous chunk is completed from the head of this one, without copying this whole chunk.
+    if (this.rest !== null && this.headerDone) {
+      const rest = this.rest;
+      const head = Buffer.concat([rest, chunk.subarray(0, HEAD_BYTES)]);
+      const pos = this.readRows(head, 0, rest.length);
+      if (pos >= rest.length || this.ended) {
+        this.rest = null;
+        this.continueWith(chunk, pos - rest.length);
+        return;
+      }
+    }
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     this.rest = null;
     let pos = this.headerDone ? 0 : this.readHeader(buf);
@@ -67,7 +80,11 @@ export class FixCopyParser {
       this.rest = Buffer.from(buf);
       return;
     }
-    pos = this.readRows(buf, pos);
+    this.continueWith(buf, pos);
+  }
+
+  private continueWith(buf: Buffer, start: number): void {
+    const pos = this.ended ? start : this.readRows(buf, start);
     if (pos < buf.length) {
       if (this.ended) throw new CopyFormatError('data after the end of the COPY stream');
       this.rest = Buffer.from(buf.subarray(pos));
@@ -90,8 +107,8 @@ export class FixCopyParser {
     return end;
   }
 
-  /** Reads every complete row from `pos`; returns where the first incomplete one starts. */
-  private readRows(buf: Buffer, start: number): number {
+  /** Reads the complete rows from `start` (up to the first that ends at or after `until`); returns where it stopped. */
+  private readRows(buf: Buffer, start: number, until = Number.POSITIVE_INFINITY): number {
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const end = buf.length;
     const sink = this.sink;
@@ -130,6 +147,7 @@ export class FixCopyParser {
       sink.fix(ts, lat, lon, speed);
       this.rows++;
       pos = rowEnd;
+      if (pos >= until) break;
     }
     return pos;
   }

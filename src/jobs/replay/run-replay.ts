@@ -7,7 +7,7 @@ import { applyPlan, diffRows, pairRecords, type DiffRow, type FactPair } from '.
 import { recordOfFact, type FactRecord } from './fact-records.ts';
 import { factInScope, runKey, type FactScope } from './fact-scope.ts';
 import { FixCopyParser } from './fix-copy-parser.ts';
-import { copyOut, countFixes, fixCopySql, type FixRange } from './read-fixes.ts';
+import { copyOut, countFixes, estimateFixes, fixCopySql, type FixRange } from './read-fixes.ts';
 import { replayBatches, type ReplayBatch } from './replay-batches.ts';
 import { replayParamsSchema, type ReplayParams } from './replay-params.ts';
 import { ReplayPipelines } from './replay-pipelines.ts';
@@ -47,12 +47,14 @@ export interface ReplaySummary {
   problems: string[];
   duration_ms: number;
   positions_per_s: number;
-  /** Where the time went: race setup, reading and racing the positions (counting them alongside), comparing, delivering. */
+  /** Where the time went: race setup, estimating the count, reading and racing the positions, comparing, delivering. */
   timings_ms: { setup: number; count: number; replay: number; compare: number; apply: number };
 }
 
 const MAX_DIFF_ROWS = 2000;
 const MAX_MAP_CROSSINGS = 10_000;
+/** Below this many planned rows the count is exact (cheap); above, the planner's estimate is the progress total. */
+const EXACT_COUNT_BELOW = 250_000;
 const MAX_TRACK_POINTS = 400;
 /** Over all tracks, so that a replay of hundreds of trackers still gives a result the panel can load. */
 const TRACK_POINT_BUDGET = 50_000;
@@ -120,33 +122,29 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   lap('setup');
 
   const range: FixRange = { devices: scope.devices, from: scope.from, to: scope.to };
-  // The count runs beside the read, on another connection: it scans the same index entries, and waiting for it
-  // first would add its whole time to the replay's. Progress says `total: null` until it is known.
-  let total: number | null = null;
-  const counting = countFixes(ctx.db, range).then(
-    (count) => {
-      total = count;
-      timings.count = Math.round(performance.now() - mark);
-    },
-    (error: unknown) => ctx.log.warn({ err: error }, 'replay: counting the positions failed; progress goes on without a total'),
-  );
-  await ctx.progress({ processed: 0, total });
+  // Progress counts against the exact number of rows when the planner expects few, else against its estimate: an
+  // exact count of a large range scans it all once more (a quarter of the replay's time, measured). Never below what
+  // was read; the last report gives the exact number.
+  const planned = await estimateFixes(ctx.db, range);
+  const estimate = planned < EXACT_COUNT_BELOW ? await countFixes(ctx.db, range) : planned;
+  const total = (): number => Math.max(estimate, parser.rows);
+  lap('count');
   const trackPoints = Math.min(MAX_TRACK_POINTS, Math.max(20, Math.floor(TRACK_POINT_BUDGET / Math.max(1, scope.devices.length))));
   const pipelines = new ReplayPipelines(scope.contexts, Math.min(scope.to, now()), trackPoints);
   const parser = new FixCopyParser(pipelines);
+  await ctx.progress({ processed: 0, total: total() });
   await copyOut(
     ctx.db,
     fixCopySql(range),
     (chunk) => parser.push(chunk),
     async () => {
       throwIfCancelled(ctx.signal);
-      await ctx.progress({ processed: parser.rows, total });
+      await ctx.progress({ processed: parser.rows, total: total() });
     },
   );
   parser.finish();
   pipelines.finish();
   const positions = parser.rows;
-  await counting;
   lap('replay');
 
   const factScope: FactScope = { from: scope.from, to: scope.to, entries: scope.entries, stages: scope.stages, devices: new Set(scope.devices), stage: scope.stage };
