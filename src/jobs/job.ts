@@ -8,6 +8,9 @@ export const runTable = (kind: RunKind): string => `${kind}_runs`;
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const terminalStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 
+/** A run in one of these states is over: nothing works on it any more. */
+export const isTerminal = (status: unknown): boolean => (terminalStatuses as readonly unknown[]).includes(status);
+
 /** What an engine reports while it works; the runner writes it to the run's row at most once a second. */
 export interface JobProgress {
   processed: number;

@@ -4,7 +4,7 @@ import knexFactory from 'knex';
 import { bootstrapDirectus, startDirectus, type DirectusOptions, type RunningDirectus } from '../../src/devstack/directus-process.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { runSetup } from '../../src/setup/setup.ts';
-import { createScratchDatabase, dropScratchDatabase, freePort, PG, pgUrl, setupOptions, type TestStack } from './stack.ts';
+import { createScratchDatabase, dropScratchDatabase, freePort, newTestStack, PG, pgUrl, setupOptions, type TestStack } from './stack.ts';
 
 export interface RestartableStack {
   stack: TestStack;
@@ -25,17 +25,7 @@ export async function startRestartableStack(label: string, version: 11 | 12 = 11
   const workDir = `/tmp/pitwall-${label}-${process.pid}`;
   await createScratchDatabase(databaseName);
   const db = knexFactory({ client: 'pg', connection: pgUrl(databaseName), pool: { min: 0, max: 2 } });
-  const stack: TestStack = {
-    version,
-    directusUrl: '',
-    databaseName,
-    databaseUrl: pgUrl(databaseName),
-    adminEmail: 'admin@pitwall.example.com',
-    adminPassword: randomBytes(12).toString('hex'),
-    processorEmail: 'processor@pitwall.example.com',
-    processorToken: randomBytes(24).toString('hex'),
-    logFile: '',
-  };
+  const stack = newTestStack(version, databaseName);
   const options: DirectusOptions = {
     version,
     port: await freePort(),

@@ -65,6 +65,21 @@ export function setupOptions(stack: TestStack): SetupOptions {
   };
 }
 
+/** A test stack's identity on a scratch database: fresh admin password and processor token; URL set once started. */
+export function newTestStack(version: 11 | 12, databaseName: string): TestStack {
+  return {
+    version,
+    directusUrl: '',
+    databaseName,
+    databaseUrl: pgUrl(databaseName),
+    adminEmail: 'admin@pitwall.example.com',
+    adminPassword: randomBytes(12).toString('hex'),
+    processorEmail: 'processor@pitwall.example.com',
+    processorToken: randomBytes(24).toString('hex'),
+    logFile: '',
+  };
+}
+
 /**
  * A real Directus of the given major on a scratch database, with the bundle loaded and setup (demo included) run:
  * what every integration test talks to. Webhooks to loopback are allowed because test receivers listen there.
@@ -76,17 +91,7 @@ export async function startTestStack(version: 11 | 12): Promise<{ stack: TestSta
   let directus: RunningDirectus | null = null;
   try {
     await migrateTelemetry(db);
-    const stack: TestStack = {
-      version,
-      directusUrl: '',
-      databaseName,
-      databaseUrl: pgUrl(databaseName),
-      adminEmail: 'admin@pitwall.example.com',
-      adminPassword: randomBytes(12).toString('hex'),
-      processorEmail: 'processor@pitwall.example.com',
-      processorToken: randomBytes(24).toString('hex'),
-      logFile: '',
-    };
+    const stack = newTestStack(version, databaseName);
     const options = {
       version,
       port: await freePort(),

@@ -5,6 +5,7 @@ import { publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
 import { emitRunsCompleted } from '../shared/run-events';
+import { isTerminal } from '../../../../src/jobs/job';
 import { runCollection, runKinds } from '../shared/runs';
 
 /** The processor's role (setup's PROCESSOR_ROLE): its writes are the pipeline's, never a hand correction. */
@@ -88,7 +89,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   for (const kind of runKinds) {
     action(`${runCollection(kind)}.items.update`, (meta: Meta) =>
       guard(`${kind}.completed`, async () => {
-        if (!['succeeded', 'failed', 'cancelled'].includes(String(meta.payload?.['status']))) return;
+        if (!isTerminal(meta.payload?.['status'])) return;
         await emitRunsCompleted(kind, keysOf(meta), await context());
       }),
     );

@@ -1,7 +1,8 @@
 import { raceEvent } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents } from './race-events-publish';
 import type { RecomputeContext } from './race-events-recompute';
-import { isTerminal, runCollection, type RunKind } from './runs';
+import { isTerminal } from '../../../../src/jobs/job';
+import { runCollection, type RunKind } from './runs';
 
 /**
  * `replay.completed` / `backfill.completed` for runs that ended (CONTRACTS section 4). Previews emit nothing. The

@@ -2,6 +2,7 @@ import type { Accountability, ApiExtensionContext, SchemaOverview } from '@direc
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
 import { withDefaultWindow as defaultWindow } from '../../../../src/jobs/default-window';
+import { isTerminal } from '../../../../src/jobs/job';
 import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
 
 /**
@@ -13,7 +14,6 @@ export type RunKind = 'replay' | 'backfill';
 export const runKinds: RunKind[] = ['replay', 'backfill'];
 export const runCollection = (kind: RunKind) => `${kind}_runs`;
 export const runFields = ['id', 'status', 'params', 'progress', 'processed', 'total', 'result', 'error', 'started_at', 'finished_at', 'user_created', 'date_created'];
-const terminal = new Set(['succeeded', 'failed', 'cancelled']);
 
 const paramsSchemas: Record<RunKind, ZodType> = { replay: replayParamsSchema, backfill: backfillParamsSchema };
 
@@ -62,7 +62,7 @@ export async function readRun(kind: RunKind, id: string, ctx: RunServices): Prom
  */
 export async function cancelRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
   const run = await readRun(kind, id, ctx);
-  if (terminal.has(String(run['status']))) return run;
+  if (isTerminal(run['status'])) return run;
   await items(kind, ctx).updateOne(id, { status: 'cancelled', finished_at: new Date().toISOString() });
   return readRun(kind, id, ctx);
 }
@@ -72,9 +72,8 @@ export async function waitForRun(kind: RunKind, id: string, ctx: RunServices, ti
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const run = await readRun(kind, id, ctx);
-    if (terminal.has(String(run['status'])) || Date.now() >= deadline) return run;
+    if (isTerminal(run['status']) || Date.now() >= deadline) return run;
     await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, deadline - Date.now()))));
   }
 }
 
-export const isTerminal = (status: unknown) => terminal.has(String(status));
