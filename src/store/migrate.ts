@@ -4,6 +4,7 @@ import * as outbox from './migrations/002-outbox.ts';
 import * as pendingEvents from './migrations/003-pending-events.ts';
 import * as mappingVersions from './migrations/004-mapping-versions.ts';
 import * as replayIndex from './migrations/005-positions-replay-index.ts';
+import * as webhookChains from './migrations/006-webhook-chains.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '003-pending-events': pendingEvents,
   '004-mapping-versions': mappingVersions,
   '005-positions-replay-index': replayIndex,
+  '006-webhook-chains': webhookChains,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

@@ -157,7 +157,7 @@ describe('the pitwall-signed-webhook operation: denied addresses and a bounded w
 
   it('holds the Flow run no longer than the window, then the Flow goes on with true counts', () => {
     const done = received.find((r) => r.path === '/done' && r.body?.event === eventId)!;
-    expect(done.body.counts).toEqual({ delivered: 1, failed: 3, retrying: 0, subscriptions: 4 });
+    expect(done.body.counts).toEqual({ delivered: 1, failed: 3, interrupted: 0, subscriptions: 4 });
     const firstDown = received.find((r) => r.path === '/down' && r.eventId === eventId)!;
     expect(done.at - firstDown.at).toBeLessThan(DEADLINE_MS + 1000);
   });

@@ -29,31 +29,45 @@ interface Receipt {
   at: number;
   raw: string;
   headers: IncomingHttpHeaders;
+  /** The answer; 0 when the sender was gone before it could be given. */
   status: number;
   eventId: string;
   attempt: number;
 }
 
-/** An integrator's endpoint: records every request; `failNext(n)` answers the next n requests with 503. */
+/**
+ * An integrator's endpoint: records every request; `failNext(n)` answers the next n requests with 503,
+ * `answerNextAfter(ms, status)` keeps the next request waiting that long. `arrivals` lists event ids as requests
+ * come in, before they are answered.
+ */
 class Receiver {
   readonly receipts: Receipt[] = [];
+  readonly arrivals: string[] = [];
   url = '';
   private failing = 0;
+  private held: { ms: number; status: number } | null = null;
   private readonly server: Server = createServer((req, res) => {
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
     req.on('end', () => {
-      const status = this.failing > 0 ? 503 : 200;
-      if (this.failing > 0) this.failing--;
-      this.receipts.push({
-        at: Date.now(),
-        raw,
-        headers: req.headers,
-        status,
-        eventId: String(req.headers['pitwall-event-id']),
-        attempt: Number(req.headers['pitwall-delivery-attempt']),
-      });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'try later');
+      this.arrivals.push(String(req.headers['pitwall-event-id']));
+      const held = this.held;
+      this.held = null;
+      const status = held ? held.status : this.failing > 0 ? 503 : 200;
+      if (!held && this.failing > 0) this.failing--;
+      const answer = () => {
+        this.receipts.push({
+          at: Date.now(),
+          raw,
+          headers: req.headers,
+          status: req.socket.destroyed ? 0 : status,
+          eventId: String(req.headers['pitwall-event-id']),
+          attempt: Number(req.headers['pitwall-delivery-attempt']),
+        });
+        if (!req.socket.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'try later');
+      };
+      if (held) setTimeout(answer, held.ms);
+      else answer();
     });
   });
 
@@ -65,6 +79,10 @@ class Receiver {
 
   failNext(n: number): void {
     this.failing = n;
+  }
+
+  answerNextAfter(ms: number, status: number): void {
+    this.held = { ms, status };
   }
 
   /** How many 2xx answers each event id got: what an integrator de-duplicating on pitwall-event-id sees. */
@@ -110,16 +128,21 @@ async function createSubscription(stack: TestStack, token: string, url: string):
   return { id: res.json.data.id, secret };
 }
 
+/** Stores a race event as any writer through Directus does: the Flows on race_events hear it. Returns its id. */
+async function storeRaceEvent(stack: TestStack, token: string): Promise<string> {
+  const id = randomUUID();
+  const res = await call(stack, '/items/race_events', {
+    token,
+    body: { id, type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: { model: randomUUID(), io_ids: [] } },
+  });
+  expect(res.status, res.text).toBe(200);
+  return id;
+}
+
 /** Flows load asynchronously after a save: store probe events until one comes through, then let the rest arrive. */
 async function untilFlowDelivers(stack: TestStack, token: string, receiver: Receiver, probes: string[]): Promise<void> {
   await waitFor(async () => {
-    const id = randomUUID();
-    probes.push(id);
-    const res = await call(stack, '/items/race_events', {
-      token,
-      body: { id, type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: { model: randomUUID(), io_ids: [] } },
-    });
-    expect(res.status, res.text).toBe(200);
+    probes.push(await storeRaceEvent(stack, token));
     await sleep(250);
     return receiver.receipts.some((r) => probes.includes(r.eventId));
   }, { timeoutMs: 30_000, intervalMs: 100, what: 'the Flow to deliver a probe event' });
@@ -360,4 +383,88 @@ describe('with Directus restarted while race events are flowing', () => {
     const rows = await count(db, 'webhook_deliveries', (q) => q.where({ subscription: subscription!.id, outcome: 'delivered' }).whereIn('race_event', events.map((e) => e.id)));
     expect(rows).toBe(events.length);
   });
+});
+
+describe('with Directus stopped or killed while a retry chain is under way', () => {
+  const receiver = new Receiver();
+  const probes: string[] = [];
+  let restartable: RestartableStack | undefined;
+  let stack: TestStack;
+  let db: Knex;
+  let token = '';
+
+  const attemptsOf = async (eventId: string) =>
+    ((await db('webhook_deliveries').where({ race_event: eventId }).orderBy('attempt').select('attempt', 'status_code', 'outcome')) as {
+      attempt: number; status_code: number | null; outcome: string;
+    }[]).map((r) => [r.attempt, r.status_code, r.outcome]);
+  const chainOf = (eventId: string) => db('pitwall_webhook_chains').where({ race_event: eventId }).first('attempts', 'lease_until');
+  const restart = async () => {
+    await restartable!.startDirectus();
+    token = await adminToken(stack);
+  };
+
+  beforeAll(async () => {
+    restartable = await startRestartableStack('e2e_chains');
+    stack = restartable.stack;
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+    token = await adminToken(stack);
+    await receiver.start();
+    await createSubscription(stack, token, receiver.url);
+    await createSignedWebhookFlow(stack, token, 'Test: retry chains across a stop and a crash', {
+      max_attempts: 5, timeout_ms: 4000, base_delay_ms: 100, max_delay_ms: 200, deadline_ms: 5000,
+    });
+    await untilFlowDelivers(stack, token, receiver, probes);
+  }, 120_000);
+
+  afterAll(async () => {
+    await receiver.close();
+    await db?.destroy();
+    await restartable?.destroy();
+  });
+
+  it('a stop lets the attempt under way be answered and recorded, and the restarted Directus sends the next one', async () => {
+    receiver.answerNextAfter(1500, 503);
+    const id = await storeRaceEvent(stack, token);
+    await waitFor(async () => receiver.arrivals.includes(id), { timeoutMs: 15_000, intervalMs: 20, what: 'the first attempt to arrive' });
+    await restartable!.stopDirectus();
+
+    // Stopped: the answer came in before the pool closed, and the chain was handed back for the next Directus.
+    expect(await attemptsOf(id)).toEqual([[1, 503, 'retrying']]);
+    const left = await chainOf(id);
+    expect(left?.attempts).toBe(1);
+    expect(new Date(left!.lease_until).getTime()).toBeLessThanOrEqual(Date.now());
+
+    await restart();
+    await waitFor(async () => receiver.deliveredCounts().get(id) === 1, { timeoutMs: 30_000, intervalMs: 100, what: 'the resumed chain to deliver' });
+    expect(receiver.receipts.filter((r) => r.eventId === id).map((r) => [r.attempt, r.status])).toEqual([[1, 503], [2, 200]]);
+    await waitFor(async () => (await chainOf(id)) === undefined, { timeoutMs: 5_000, intervalMs: 100, what: 'the chain to end' });
+    expect(await attemptsOf(id)).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
+  }, 90_000);
+
+  it('a crash mid-attempt loses nothing: the chain is resumed once its lease has run out', async () => {
+    receiver.answerNextAfter(3000, 200);
+    const id = await storeRaceEvent(stack, token);
+    await waitFor(async () => receiver.arrivals.includes(id), { timeoutMs: 15_000, intervalMs: 20, what: 'the first attempt to arrive' });
+    await restartable!.killDirectus();
+
+    // Nothing was recorded for the attempt the crash cut; the chain still holds its lease.
+    expect(await attemptsOf(id)).toEqual([]);
+    const left = await chainOf(id);
+    expect(left?.attempts).toBe(0);
+    const leaseEnds = new Date(left!.lease_until).getTime();
+    expect(leaseEnds).toBeGreaterThan(Date.now());
+
+    // A Directus started within the lease leaves the chain alone (its owner might still be alive)...
+    await restart();
+    await sleep(1000);
+    expect(receiver.arrivals.filter((e) => e === id)).toHaveLength(1);
+    // ...and one started after it resumes the chain from the attempt that was never recorded.
+    await restartable!.stopDirectus();
+    await sleep(Math.max(0, leaseEnds - Date.now() + 500));
+    await restart();
+    await waitFor(async () => receiver.deliveredCounts().get(id) === 1, { timeoutMs: 30_000, intervalMs: 100, what: 'the resumed chain to deliver' });
+    expect(receiver.receipts.filter((r) => r.eventId === id).map((r) => [r.attempt, r.status])).toEqual([[1, 0], [1, 200]]);
+    await waitFor(async () => (await chainOf(id)) === undefined, { timeoutMs: 5_000, intervalMs: 100, what: 'the chain to end' });
+    expect(await attemptsOf(id)).toEqual([[1, 200, 'delivered']]);
+  }, 120_000);
 });

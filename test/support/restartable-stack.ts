@@ -10,6 +10,8 @@ export interface RestartableStack {
   stack: TestStack;
   /** Stops Directus as an operator would (SIGTERM) and waits until it has exited. */
   stopDirectus(): Promise<void>;
+  /** Kills Directus outright (SIGKILL, as a crash or an OOM kill would) and waits until it is gone. */
+  killDirectus(): Promise<void>;
   /** Starts Directus again on the same port and database; resolves once it answers. */
   startDirectus(): Promise<void>;
   /** Stops Directus, drops the database and removes the working directory. */
@@ -60,6 +62,15 @@ export async function startRestartableStack(label: string, version: 11 | 12 = 11
     stopDirectus: async () => {
       await running?.stop();
       running = null;
+    },
+    killDirectus: async () => {
+      const child = running?.process;
+      running = null;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
     },
     startDirectus: async () => {
       if (running) throw new Error('Directus is already running');

@@ -4,6 +4,8 @@ import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
+import { drainDeliveries } from '../shared/delivery-drain';
+import { resumeStaleChains } from '../shared/webhook-chains';
 import { emitRunsCompleted } from '../shared/run-events';
 import { isTerminal } from '../../../../src/jobs/job';
 import { runCollection, runKinds } from '../shared/runs';
@@ -15,7 +17,31 @@ const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 type Meta = { key?: string | number; keys?: (string | number)[]; payload?: Record<string, unknown>; collection?: string };
 type Ctx = { accountability?: Accountability | null };
 
-export default defineHook(({ init, filter, action, schedule }, { services, database, getSchema, logger }) => {
+/** How long a stopping Directus waits for webhook attempts under way (orchestrators kill after about 10 s). */
+const DRAIN_MS = 8_000;
+const drainsDeliveries = Symbol.for('pitwall.drainsDeliveries');
+
+/**
+ * Directus's graceful stop destroys the database pool first; hold that until the webhook attempts under way are
+ * answered and recorded, and the chains waiting between attempts are handed back, so a restart neither resends nor
+ * drops them. Directus offers no event before the pool goes, hence the wrapper (set once per process).
+ */
+function drainBeforePoolCloses(database: any, logger: { warn: (msg: string) => void }): void {
+  if (database[drainsDeliveries]) return;
+  database[drainsDeliveries] = true;
+  const destroy = database.destroy.bind(database);
+  // knex defines its methods read-only (but configurable).
+  Object.defineProperty(database, 'destroy', {
+    configurable: true,
+    value: async (...args: unknown[]) => {
+      const left = await drainDeliveries(DRAIN_MS);
+      if (left > 0) logger.warn(`pitwall: ${left} webhook deliveries still under way at shutdown; they resume after the restart`);
+      return destroy(...args);
+    },
+  });
+}
+
+export default defineHook(({ init, filter, action, schedule }, { services, database, getSchema, logger, env }) => {
   const context = async () => ({ services, database, schema: await getSchema(), logger });
   const keysOf = (meta: Meta): string[] => (meta.keys ?? (meta.key !== undefined ? [meta.key] : [])).map(String);
   /** Rows read by a filter before they are changed or deleted, for the action that follows. */
@@ -98,8 +124,13 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // The signed-webhook operation shares one read of the subscriptions between runs for a moment: changes apply at once.
   for (const kind of ['create', 'update', 'delete'] as const) action(`webhook_subscriptions.items.${kind}`, () => forgetSubscriptions());
 
-  // Events a crash left between a commit and their publication.
-  const sweep = () => guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
+  // Events a crash left between a commit and their publication, and webhook retry chains a stop or crash cut short.
+  const dispatch = { services, database, getSchema: () => getSchema(), logger, ipDenyList: env['IMPORT_IP_DENY_LIST'] };
+  const sweep = () => {
+    guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
+    guard('resuming webhook deliveries', () => resumeStaleChains(dispatch));
+  };
+  drainBeforePoolCloses(database, logger);
   init('app.after', () => {
     logger.info(`${BUNDLE_NAME} ${BUNDLE_VERSION}: hook loaded`);
     sweep();

@@ -1,15 +1,7 @@
 import { defineOperationApi } from '@directus/extensions-sdk';
 import type { OperationContext } from '@directus/types';
-import {
-  DEFAULT_POLICY,
-  defaultDeps,
-  deliver,
-  wantsEvent,
-  type AttemptRecord,
-  type DeliveryPolicy,
-  type RaceEventLike,
-  type WebhookTarget,
-} from '../shared/webhook-delivery';
+import { dispatchEvent } from '../shared/webhook-chains';
+import { DEFAULT_POLICY, wantsEvent, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from '../shared/webhook-delivery';
 import { activeSubscriptions, type SubscriptionRow } from '../shared/webhook-store';
 
 interface SignedWebhookOptions {
@@ -70,7 +62,8 @@ async function readActiveSubscriptions({ services, database, getSchema }: Pick<O
  * delays another. The run awaits every chain before returning (the counts it returns and the Flow's log stay true),
  * and that wait is bounded: each chain ends within `deadline_ms` of its first attempt (60 s by default, 5 minutes
  * at most), attempt timeouts included. Event Hook "action" Flows run after the item is stored, so nothing else
- * waits on it. URLs that resolve to an address denied by `IMPORT_IP_DENY_LIST` are refused, as Directus's own
+ * waits on it. A chain that a stop or a crash of Directus cuts short is resumed from its next attempt after the
+ * restart (the hook's sweep); the counts then say `interrupted`. URLs that resolve to an address denied by `IMPORT_IP_DENY_LIST` are refused, as Directus's own
  * Webhook / Request URL operation refuses them, and recorded as failed. The subscriptions are read once for the
  * runs of a burst (at most once a second; a change made through Directus applies at once, see the hook).
  */
@@ -95,19 +88,12 @@ export default defineOperationApi<SignedWebhookOptions>({
       targets = rows.filter((row) => row.url && row.secret && wantsEvent(row, event.type)).map((row) => ({ subscription: row.id, url: row.url, secret: row.secret }));
     }
 
-    // One write per attempt, as it happens: a Directus that stops right after a delivery still has it on record.
-    const deliveries = new services.ItemsService('webhook_deliveries', { knex: database, schema: await getSchema({ database }), accountability: null });
-    const record = async (row: AttemptRecord) => {
-      try {
-        await deliveries.createOne(row as unknown as Record<string, unknown>, { emitEvents: false });
-      } catch (error) {
-        logger.warn(`pitwall-signed-webhook: could not record attempt ${row.attempt} for ${row.subscription ?? 'single URL'}: ${(error as Error).message}`);
-      }
-    };
-    const deps = defaultDeps(record, env?.['IMPORT_IP_DENY_LIST']);
-    const results = await Promise.allSettled(targets.map((target) => deliver(target, event, policy, deps)));
+    // One durable chain per target: each attempt is recorded as it happens, and a chain a stop or crash cuts short
+    // is resumed by the hook's sweep (see webhook-chains).
+    const dispatch = { services, database, getSchema: () => getSchema({ database }), logger, ipDenyList: env?.['IMPORT_IP_DENY_LIST'] };
+    const results = await dispatchEvent(dispatch, event, targets, policy);
 
-    const counts = { delivered: 0, failed: 0, retrying: 0, subscriptions: targets.length };
+    const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length };
     for (const result of results) {
       if (result.status === 'fulfilled') counts[result.value] += 1;
       else {

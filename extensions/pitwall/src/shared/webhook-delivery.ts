@@ -1,5 +1,6 @@
 import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/sign-webhook';
 import { retryDelay } from '../../../../src/domain/webhooks/retry-delay';
+import { drainAwareSleep, isDraining } from './delivery-drain';
 import { DeniedAddressError, denyListFrom, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post';
 
 /**
@@ -53,6 +54,8 @@ const MIN_LAST_TIMEOUT_MS = 1000;
 export const DEFAULT_POLICY: DeliveryPolicy = { maxAttempts: 6, timeoutMs: 10_000, baseDelayMs: 1_000, maxDelayMs: 30_000, deadlineMs: 60_000 };
 
 export type Outcome = 'delivered' | 'retrying' | 'failed';
+/** How a chain ended here: `interrupted` when this process began stopping between attempts (it is resumed elsewhere). */
+export type ChainEnd = 'delivered' | 'failed' | 'interrupted';
 
 export interface AttemptRecord {
   subscription: string | number | null;
@@ -72,15 +75,21 @@ export interface DeliveryDeps {
   nowMs: () => number;
   /** Stores one attempt; a failure to store is the caller's to log, never a reason to stop delivering. */
   record: (row: AttemptRecord) => Promise<void>;
+  /** True once this process is stopping: no further attempt starts. */
+  stopping: () => boolean;
 }
 
-/** Real I/O: the POST refuses what `IMPORT_IP_DENY_LIST` (Directus's env value, array or string) denies. */
+/**
+ * Real I/O: the POST refuses what `IMPORT_IP_DENY_LIST` (Directus's env value, array or string) denies; waits end
+ * early when the process starts stopping.
+ */
 export const defaultDeps = (record: DeliveryDeps['record'], ipDenyList: unknown): DeliveryDeps => ({
   post: guardedPostFor(denyListFrom(ipDenyList)),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: drainAwareSleep,
   random: Math.random,
   nowMs: Date.now,
   record,
+  stopping: isDraining,
 });
 
 /** The JSON body integrators get; `data` is the race event's payload (see CONTRACTS section 4). */
@@ -123,12 +132,20 @@ const describeError = (error: Error): string => {
 /**
  * Delivers one event to one target, retrying with exponential backoff and full jitter, at most
  * `policy.maxAttempts` times and within `policy.deadlineMs`. Each attempt is recorded with the outcome known at
- * that moment: `retrying` only when another attempt will really follow.
+ * that moment: `retrying` only when another attempt will really follow. A chain resumed after a restart starts at
+ * `firstAttempt` with a fresh window. Once `deps.stopping()` no attempt starts and the chain ends `interrupted`.
  */
-export async function deliver(target: WebhookTarget, event: RaceEventLike, policy: DeliveryPolicy, deps: DeliveryDeps): Promise<Outcome> {
+export async function deliver(
+  target: WebhookTarget,
+  event: RaceEventLike,
+  policy: DeliveryPolicy,
+  deps: DeliveryDeps,
+  firstAttempt = 1,
+): Promise<ChainEnd> {
   const body = webhookBody(event);
   const deadline = deps.nowMs() + policy.deadlineMs;
-  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+  for (let attempt = firstAttempt; attempt <= policy.maxAttempts; attempt++) {
+    if (deps.stopping()) return 'interrupted';
     const started = deps.nowMs();
     const timeoutMs = Math.max(1, Math.min(policy.timeoutMs, deadline - started));
     let status: number | null = null;

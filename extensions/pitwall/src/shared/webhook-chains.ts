@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
+import { trackDelivery } from './delivery-drain';
+import { defaultDeps, deliver, type AttemptRecord, type ChainEnd, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from './webhook-delivery';
+
+/**
+ * Durable retry chains for the signed webhook (table `pitwall_webhook_chains`, migration 006). A chain is opened
+ * before its first attempt; each attempt is recorded in `webhook_deliveries` in the same transaction that moves the
+ * chain on, and the chain's row goes with its last attempt. So a Directus that stops between attempts, or dies,
+ * leaves the row behind and the next sweep resumes the chain where it stopped: an event is never dropped because
+ * the process that owed it an attempt went away.
+ */
+export const CHAINS_TABLE = 'pitwall_webhook_chains';
+
+/** A chain's lease covers its whole retry window and the last attempt's answer; after that its process is gone. */
+const LEASE_MARGIN_MS = 15_000;
+const RESUME_BATCH = 100;
+
+export interface DispatchContext {
+  services: ApiExtensionContext['services'];
+  database: ApiExtensionContext['database'];
+  getSchema: () => Promise<SchemaOverview>;
+  logger: { warn: (msg: string) => void };
+  ipDenyList: unknown;
+}
+
+interface ChainRow {
+  race_event: string;
+  target_key: string;
+  target: WebhookTarget;
+  event: RaceEventLike;
+  policy: DeliveryPolicy;
+  attempts: number;
+}
+
+/** One chain per event and subscription (or single URL): a second Flow run for the same pair joins nothing. */
+export const targetKey = (target: WebhookTarget): string =>
+  target.subscription !== null ? `subscription:${target.subscription}` : `url:${createHash('sha256').update(target.url).digest('hex').slice(0, 32)}`;
+
+const leaseUntil = (policy: DeliveryPolicy, nowMs = Date.now()) => new Date(nowMs + policy.deadlineMs + LEASE_MARGIN_MS);
+
+/** Opens a chain for each target that has none under way for this event; returns the targets it opened. */
+async function openChains(db: DispatchContext['database'], event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<WebhookTarget[]> {
+  if (targets.length === 0) return [];
+  const byKey = new Map(targets.map((target) => [targetKey(target), target]));
+  const rows = [...byKey].map(([key, target]) => ({
+    race_event: event.id,
+    target_key: key,
+    target: JSON.stringify(target),
+    event: JSON.stringify(event),
+    policy: JSON.stringify(policy),
+    lease_until: leaseUntil(policy),
+  }));
+  const opened = (await db(CHAINS_TABLE).insert(rows).onConflict(['race_event', 'target_key']).ignore().returning('target_key')) as { target_key: string }[];
+  return opened.map((row) => byKey.get(row.target_key)!);
+}
+
+/** Chains whose lease ran out (their process stopped or died), oldest first, leased now to this process. */
+async function claimStaleChains(db: DispatchContext['database'], limit: number): Promise<ChainRow[]> {
+  const { rows } = await db.raw(
+    `UPDATE ${CHAINS_TABLE} c
+        SET lease_until = now() + ((c.policy->>'deadlineMs')::bigint + ?) * interval '1 millisecond'
+      WHERE (c.race_event, c.target_key) IN (
+              SELECT race_event, target_key FROM ${CHAINS_TABLE}
+               WHERE lease_until < now() ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED)
+      RETURNING c.race_event, c.target_key, c.target, c.event, c.policy, c.attempts`,
+    [LEASE_MARGIN_MS, limit],
+  );
+  return rows as ChainRow[];
+}
+
+/**
+ * Runs one chain from `firstAttempt`: each attempt's record and the chain's step are one transaction. A chain
+ * interrupted by a stop is handed back (lease ended) so the next Directus resumes it at once.
+ */
+async function runChain(context: DispatchContext, event: RaceEventLike, target: WebhookTarget, policy: DeliveryPolicy, firstAttempt: number): Promise<ChainEnd> {
+  const { services, database, getSchema, logger } = context;
+  const key = { race_event: event.id, target_key: targetKey(target) };
+  if (firstAttempt > policy.maxAttempts) {
+    await database(CHAINS_TABLE).where(key).delete();
+    return 'failed';
+  }
+  const schema = await getSchema();
+  const record = async (row: AttemptRecord) => {
+    try {
+      await database.transaction(async (trx) => {
+        const deliveries = new services.ItemsService('webhook_deliveries', { knex: trx, schema, accountability: null });
+        await deliveries.createOne(row as unknown as Record<string, unknown>, { emitEvents: false });
+        if (row.outcome === 'retrying') await trx(CHAINS_TABLE).where(key).update({ attempts: row.attempt });
+        else await trx(CHAINS_TABLE).where(key).delete();
+      });
+    } catch (error) {
+      // The chain keeps its lease and resumes after it: the attempt may be sent again, never lost.
+      logger.warn(`pitwall-signed-webhook: could not record attempt ${row.attempt} for ${row.subscription ?? 'single URL'}: ${(error as Error).message}`);
+    }
+  };
+  const end = await deliver(target, event, policy, defaultDeps(record, context.ipDenyList), firstAttempt);
+  if (end === 'interrupted') await database(CHAINS_TABLE).where(key).update({ lease_until: new Date(0) });
+  return end;
+}
+
+/** Sends an event to its targets, one durable chain each, side by side; resolves when every chain has ended here. */
+export async function dispatchEvent(context: DispatchContext, event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<PromiseSettledResult<ChainEnd>[]> {
+  const opened = await openChains(context.database, event, targets, policy);
+  return Promise.allSettled(opened.map((target) => trackDelivery(runChain(context, event, target, policy, 1))));
+}
+
+/** Resumes the chains that stopped or crashed processes left, from their next attempt. Returns how many it took. */
+export async function resumeStaleChains(context: DispatchContext): Promise<number> {
+  let resumed = 0;
+  for (;;) {
+    const chains = await claimStaleChains(context.database, RESUME_BATCH);
+    resumed += chains.length;
+    // Not awaited: a chain may wait a minute between attempts, and the sweep must not hold the next claim.
+    for (const chain of chains) {
+      trackDelivery(runChain(context, chain.event, chain.target, chain.policy, chain.attempts + 1)).catch((error) =>
+        context.logger.warn(`pitwall-signed-webhook: resumed delivery of ${chain.race_event} crashed: ${(error as Error).message}`),
+      );
+    }
+    if (chains.length < RESUME_BATCH) return resumed;
+  }
+}

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { drainAwareSleep, drainDeliveries, isDraining, resetDrainForTests, trackDelivery } from '../../../extensions/pitwall/src/shared/delivery-drain.ts';
+import { deliver, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
+
+const target = { subscription: 7, url: 'https://integrator.example/hooks', secret: 'whsec_unit' };
+const event = { id: '5f0c8a4e-3d1b-4c55-9a3e-0d2f1b6c7a10', type: 'anomaly.detected', payload: { kind: 'speeding' } };
+const policy: DeliveryPolicy = { maxAttempts: 4, timeoutMs: 1000, baseDelayMs: 100, maxDelayMs: 1000, deadlineMs: 60_000 };
+
+/** A fake clock and integrator: answers in order, one per attempt; sleeping moves the clock. */
+function fakeDeps(answers: number[], stopAfterAttempt = Infinity) {
+  let now = 1_000_000;
+  const records: AttemptRecord[] = [];
+  const sent: { attempt: string | undefined; eventId: string | undefined }[] = [];
+  const deps: DeliveryDeps = {
+    post: async (_url, { headers }) => {
+      sent.push({ attempt: headers['pitwall-delivery-attempt'], eventId: headers['pitwall-event-id'] });
+      now += 10;
+      return { status: answers[sent.length - 1] ?? 200, text: '' };
+    },
+    sleep: async (ms) => {
+      now += ms;
+    },
+    random: () => 0.5,
+    nowMs: () => now,
+    record: async (row) => {
+      records.push(row);
+    },
+    stopping: () => records.length >= stopAfterAttempt,
+  };
+  return { deps, records, sent };
+}
+
+describe('deliver', () => {
+  it('retries 5xx answers and records each attempt with what was known then', async () => {
+    const { deps, records, sent } = fakeDeps([503, 500, 200]);
+    expect(await deliver(target, event, policy, deps)).toBe('delivered');
+    expect(records.map((r) => [r.attempt, r.status_code, r.outcome])).toEqual([
+      [1, 503, 'retrying'],
+      [2, 500, 'retrying'],
+      [3, 200, 'delivered'],
+    ]);
+    expect(sent.map((s) => s.eventId)).toEqual([event.id, event.id, event.id]);
+  });
+
+  it('gives up after the last attempt, and at once on an answer no retry can change', async () => {
+    const exhausted = fakeDeps([503, 503, 503, 503, 200]);
+    expect(await deliver(target, event, policy, exhausted.deps)).toBe('failed');
+    expect(exhausted.records.map((r) => r.outcome)).toEqual(['retrying', 'retrying', 'retrying', 'failed']);
+    const refused = fakeDeps([410]);
+    expect(await deliver(target, event, policy, refused.deps)).toBe('failed');
+    expect(refused.records.map((r) => [r.attempt, r.outcome, r.error])).toEqual([[1, 'failed', 'HTTP 410']]);
+  });
+
+  it('resumes a chain at the attempt after the last one recorded', async () => {
+    const { deps, records, sent } = fakeDeps([503, 200]);
+    expect(await deliver(target, event, policy, deps, 3)).toBe('delivered');
+    expect(sent.map((s) => s.attempt)).toEqual(['3', '4']);
+    expect(records.map((r) => [r.attempt, r.outcome])).toEqual([
+      [3, 'retrying'],
+      [4, 'delivered'],
+    ]);
+  });
+
+  it('starts no attempt once the process is stopping, and says the chain was interrupted', async () => {
+    const { deps, records, sent } = fakeDeps([503, 503, 200], 2);
+    expect(await deliver(target, event, policy, deps)).toBe('interrupted');
+    expect(sent).toHaveLength(2);
+    expect(records.map((r) => r.outcome)).toEqual(['retrying', 'retrying']);
+  });
+});
+
+describe('draining deliveries at shutdown', () => {
+  afterEach(() => resetDrainForTests());
+
+  it('wakes chains waiting for their next attempt and waits for those under way', async () => {
+    const started = Date.now();
+    const waiting = trackDelivery(drainAwareSleep(60_000));
+    let answered = false;
+    const underWay = trackDelivery(new Promise<void>((resolve) => setTimeout(() => ((answered = true), resolve()), 150)));
+    expect(await drainDeliveries(5_000)).toBe(0);
+    await waiting;
+    await underWay;
+    expect(answered).toBe(true);
+    expect(isDraining()).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // Once stopping, a wait ends at once.
+    const before = Date.now();
+    await drainAwareSleep(60_000);
+    expect(Date.now() - before).toBeLessThan(50);
+  });
+
+  it('stops waiting when its time is up, and says how many deliveries were left', async () => {
+    const stuck = trackDelivery(new Promise<void>((resolve) => setTimeout(resolve, 600)));
+    const started = Date.now();
+    expect(await drainDeliveries(100)).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await stuck;
+  });
+});
