@@ -1,7 +1,7 @@
-import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/sign-webhook';
-import { retryDelay } from '../../../../src/domain/webhooks/retry-delay';
-import { drainAwareSleep, isDraining } from './delivery-drain';
-import { DeniedAddressError, denyListFrom, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post';
+import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/sign-webhook.ts';
+import { retryDelay } from '../../../../src/domain/webhooks/retry-delay.ts';
+import { drainAwareSleep, isDraining } from './delivery-drain.ts';
+import { DeniedAddressError, denyListFrom, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post.ts';
 
 /**
  * Signed delivery of one race event to one integrator, with bounded retries. Kept free of Directus so the
