@@ -125,7 +125,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   for (const kind of ['create', 'update', 'delete'] as const) action(`webhook_subscriptions.items.${kind}`, () => forgetSubscriptions());
 
   // Events a crash left between a commit and their publication, and webhook retry chains a stop or crash cut short.
-  const dispatch = { services, database, getSchema: () => getSchema(), logger, ipDenyList: env['IMPORT_IP_DENY_LIST'] };
+  const dispatch = { database, logger, ipDenyList: env['IMPORT_IP_DENY_LIST'] };
   const sweep = () => {
     guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
     guard('resuming webhook deliveries', () => resumeStaleChains(dispatch));

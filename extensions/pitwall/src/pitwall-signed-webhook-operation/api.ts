@@ -90,7 +90,7 @@ export default defineOperationApi<SignedWebhookOptions>({
 
     // One durable chain per target: each attempt is recorded as it happens, and a chain a stop or crash cuts short
     // is resumed by the hook's sweep (see webhook-chains).
-    const dispatch = { services, database, getSchema: () => getSchema({ database }), logger, ipDenyList: env?.['IMPORT_IP_DENY_LIST'] };
+    const dispatch = { database, logger, ipDenyList: env?.['IMPORT_IP_DENY_LIST'] };
     const results = await dispatchEvent(dispatch, event, targets, policy);
 
     const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length };
