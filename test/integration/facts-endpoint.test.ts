@@ -4,7 +4,9 @@ import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type AnomalyFact, type CrossingFact, type PenaltyFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { adminToken, call } from '../support/directus-client.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
 const stage = demoId('stage:ss1');
@@ -29,12 +31,34 @@ const anomaly: AnomalyFact = {
   type: 'anomaly', key: factKey.anomaly(e1.imei, 'signal_loss', String(t0)), kind: 'signal_loss', severity: 'warning',
   entryId: e1.id, stageId: stage, deviceId: e1.imei, startedAt: t0 + 60_000, endedAt: t0 + 95_000, details: { gap_s: 35 },
 };
+const lateAnomaly: AnomalyFact = {
+  type: 'anomaly', key: factKey.anomaly(e2.imei, 'late_data', String(t0)), kind: 'late_data', severity: 'info',
+  entryId: e2.id, stageId: stage, deviceId: e2.imei, startedAt: t0, endedAt: t0, details: { fixes: 3 },
+};
 const finished = (entry: string, totalMs: number): StageResultFact => ({
   type: 'stage_result', key: factKey.stageResult(entry, stage), entryId: entry, stageId: stage, status: 'finished',
   startedAt: t0, finishedAt: t0 + totalMs, elapsedMs: totalMs, penaltyMs: 0, totalMs,
 });
 const batch = (upserts: FactBatch['upserts'], retractions: string[] = []): FactBatch => ({ batch: `test-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions });
 const counts = (c: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged' | 'ranked', number>>) => ({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, ...c });
+
+/** A Directus realtime client (WebSocket, handshake auth): every message it gets, in order. */
+async function realtimeClient(url: string, accessToken: string): Promise<{ messages: Record<string, any>[]; send: (msg: unknown) => void; close: () => void }> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/websocket`);
+  const messages: Record<string, any>[] = [];
+  socket.addEventListener('message', (e) => {
+    const msg = JSON.parse(String(e.data));
+    if (msg.type === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
+    else messages.push(msg);
+  });
+  await new Promise((resolve, reject) => {
+    socket.addEventListener('open', resolve, { once: true });
+    socket.addEventListener('error', reject, { once: true });
+  });
+  socket.send(JSON.stringify({ type: 'auth', access_token: accessToken }));
+  await waitFor(async () => messages.some((m) => m.type === 'auth' && m.status === 'ok'), { timeoutMs: 5_000, intervalMs: 20, what: 'realtime auth' });
+  return { messages, send: (msg) => socket.send(JSON.stringify(msg)), close: () => socket.close() };
+}
 
 describe('POST /pitwall/facts', () => {
   let token: string;
@@ -57,7 +81,7 @@ describe('POST /pitwall/facts', () => {
       entry_crossings: [crossing.key, factKey.crossing(e2.id, startGate, t0)],
       stage_results: [e1, e2, e3].map((e) => factKey.stageResult(e.id, stage)),
       entry_penalties: [penalty.key],
-      anomalies: [anomaly.key],
+      anomalies: [anomaly.key, lateAnomaly.key],
     };
     for (const [collection, list] of Object.entries(keys)) {
       await call(stack, `/items/${collection}`, { token, method: 'DELETE', body: list.map(factId) });
@@ -84,6 +108,28 @@ describe('POST /pitwall/facts', () => {
     expect(await item('anomalies', anomaly.key, 'kind,severity,entry,stage,device_id,started_at,ended_at,details')).toEqual({
       kind: 'signal_loss', severity: 'warning', entry: e1.id, stage, device_id: e1.imei, started_at: iso(t0 + 60_000), ended_at: iso(t0 + 95_000), details: { gap_s: 35 },
     });
+  });
+
+  it('is heard by Directus realtime subscribers of race_events once committed, and a redelivery is not heard again', async () => {
+    // Live screens subscribe to race_events: the fact rows themselves are written without item events (their race
+    // events describe them, created after the commit).
+    const client = await realtimeClient(stack.directusUrl, token);
+    try {
+      client.send({ type: 'subscribe', collection: 'race_events', query: { fields: ['type', 'source', 'payload'] }, uid: 'events' });
+      await waitFor(async () => client.messages.some((m) => m.type === 'subscription' && m.event === 'init'), { timeoutMs: 5_000, intervalMs: 20, what: 'the subscription' });
+      const heard = () => client.messages.filter((m) => m.type === 'subscription' && m.event !== 'init');
+      const body = batch([lateAnomaly]);
+      expect((await post(body)).status).toBe(200);
+      await waitFor(async () => heard().length > 0, { timeoutMs: 5_000, intervalMs: 20, what: 'the create event' });
+      expect(heard().map((m) => [m.event, m.data.map((e: Record<string, any>) => [e.type, e.source, e.payload.anomaly, e.payload.kind])])).toEqual([
+        ['create', [['anomaly.detected', 'live', factId(lateAnomaly.key), 'late_data']]],
+      ]);
+      expect((await post(body)).json).toEqual({ data: counts({ unchanged: 1 }) });
+      await sleep(500);
+      expect(heard()).toHaveLength(1);
+    } finally {
+      client.close();
+    }
   });
 
   it('changes nothing when the same batch is delivered again: no writes, no revisions', async () => {
