@@ -3,12 +3,13 @@ import { z } from 'zod';
 import { loadConfig, vars } from '../config/env.ts';
 import { demoDown, demoUp } from '../devstack/demo-stack.ts';
 import { repoRoot } from '../devstack/directus-process.ts';
+import { localPostgresHost } from '../devstack/local-postgres.ts';
 
 /** The demo stack's settings; every one can be overridden from the environment. */
 const demoEnv = z.object({
   PITWALL_DATA_DIR: z.string().default(join(repoRoot, '.data')),
   DIRECTUS_PORT: vars.port(8055),
-  PGHOST: z.string().default('127.0.0.1'),
+  PGHOST: z.string().default(localPostgresHost()),
   PGPORT: vars.port(5432),
   PGUSER: z.string().default('postgres'),
   PITWALL_DATABASE: z.string().regex(/^\w+$/, 'letters, digits and underscores').default('pitwall'),

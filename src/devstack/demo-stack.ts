@@ -6,6 +6,7 @@ import knexFactory from 'knex';
 import { runSetup } from '../setup/setup.ts';
 import { migrateTelemetry } from '../store/migrate.ts';
 import { bootstrapDirectus, repoRoot, startDirectus, type DirectusOptions } from './directus-process.ts';
+import { postgresUrl } from './local-postgres.ts';
 
 export interface DemoSettings {
   dataDir: string;
@@ -60,7 +61,7 @@ function startDetached(settings: DemoSettings, name: string, args: string[], env
 
 async function ensureDatabase(settings: DemoSettings): Promise<void> {
   const { host, port, user, name } = settings.database;
-  const admin = knexFactory({ client: 'pg', connection: `postgres://${user}@${host}:${port}/postgres`, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'pg', connection: postgresUrl({ host, port, user, name: 'postgres' }), pool: { min: 0, max: 1 } });
   try {
     const { rows } = await admin.raw('SELECT 1 FROM pg_database WHERE datname = ?', [name]);
     if (rows.length === 0) await admin.raw('CREATE DATABASE ??', [name]);
@@ -74,7 +75,7 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
   mkdirSync(settings.dataDir, { recursive: true });
   const { secret, processorToken } = secrets(settings.dataDir);
   const { host, port, user, name } = settings.database;
-  const databaseUrl = `postgres://${user}@${host}:${port}/${name}`;
+  const databaseUrl = postgresUrl({ host, port, user, name });
   await ensureDatabase(settings);
   const db = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
   try {

@@ -2,13 +2,14 @@ import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
 import { bootstrapDirectus, startDirectus, type RunningDirectus } from '../../src/devstack/directus-process.ts';
+import { localPostgresHost, postgresUrl } from '../../src/devstack/local-postgres.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { runSetup, type SetupOptions } from '../../src/setup/setup.ts';
 
-export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+export const PG = { host: localPostgresHost(), port: 5432, user: 'postgres' };
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-export const pgUrl = (database: string) => `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
+export const pgUrl = (database: string) => postgresUrl({ ...PG, name: database });
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
