@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
+import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { adminToken, call } from '../support/directus-client.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -153,6 +154,15 @@ describe('the pitwall-signed-webhook operation: denied addresses and a bounded w
     expect(down.slice(0, -1).every((r) => r.outcome === 'retrying' && r.status_code === 503)).toBe(true);
     expect(down.at(-1)).toMatchObject({ status_code: 503, outcome: 'failed' });
     expect(down.at(-1)!.error).toBe(`HTTP 503: down for maintenance; gave up: the ${DEADLINE_MS} ms delivery window is over`);
+  });
+
+  it('leaves no retry chain behind once every subscriber\'s chain has ended', async () => {
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    try {
+      expect(await db('pitwall_webhook_chains').where({ race_event: eventId }).select('target_key')).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('holds the Flow run no longer than the window, then the Flow goes on with true counts', () => {

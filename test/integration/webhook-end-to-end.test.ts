@@ -441,6 +441,21 @@ describe('with Directus stopped or killed while a retry chain is under way', () 
     expect(await attemptsOf(id)).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
   }, 90_000);
 
+  it('ends the chain of a race event deleted while it was under way, rather than resending it forever', async () => {
+    receiver.answerNextAfter(1000, 503);
+    const id = await storeRaceEvent(stack, token);
+    await waitFor(async () => receiver.arrivals.includes(id), { timeoutMs: 15_000, intervalMs: 20, what: 'the first attempt to arrive' });
+    expect((await call(stack, `/items/race_events/${id}`, { token, method: 'DELETE' })).status).toBe(204);
+    // Its attempts can no longer be recorded (webhook_deliveries refer to race_events): the chain goes.
+    await waitFor(async () => (await chainOf(id)) === undefined, { timeoutMs: 10_000, intervalMs: 100, what: 'the chain to end' });
+    // The retry already promised still goes out, once; nothing follows it.
+    await waitFor(async () => receiver.deliveredCounts().get(id) === 1, { timeoutMs: 10_000, intervalMs: 50, what: 'the promised retry' });
+    await sleep(500);
+    expect(receiver.receipts.filter((r) => r.eventId === id).map((r) => [r.attempt, r.status])).toEqual([[1, 503], [2, 200]]);
+    expect(await chainOf(id)).toBeUndefined();
+    expect(await attemptsOf(id)).toEqual([]);
+  }, 60_000);
+
   it('a crash mid-attempt loses nothing: the chain is resumed once its lease has run out', async () => {
     receiver.answerNextAfter(3000, 200);
     const id = await storeRaceEvent(stack, token);

@@ -63,8 +63,9 @@ async function readActiveSubscriptions({ services, database, getSchema }: Pick<O
  * and that wait is bounded: each chain ends within `deadline_ms` of its first attempt (60 s by default, 5 minutes
  * at most), attempt timeouts included. Event Hook "action" Flows run after the item is stored, so nothing else
  * waits on it. A chain that a stop or a crash of Directus cuts short is resumed from its next attempt after the
- * restart (the hook's sweep); the counts then say `interrupted`. URLs that resolve to an address denied by `IMPORT_IP_DENY_LIST` are refused, as Directus's own
- * Webhook / Request URL operation refuses them, and recorded as failed. The subscriptions are read once for the
+ * restart (the hook's sweep); the counts then say `interrupted`. URLs that resolve to an address denied by
+ * `IMPORT_IP_DENY_LIST` are refused, as Directus's own Webhook / Request URL operation refuses them, and recorded
+ * as failed. The subscriptions are read once for the
  * runs of a burst (at most once a second; a change made through Directus applies at once, see the hook).
  */
 export default defineOperationApi<SignedWebhookOptions>({

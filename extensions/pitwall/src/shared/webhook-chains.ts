@@ -5,8 +5,9 @@ import { defaultDeps, deliver, type AttemptRecord, type ChainEnd, type DeliveryP
 
 /**
  * Durable retry chains for the signed webhook (table `pitwall_webhook_chains`, migration 006). A chain is opened
- * before its first attempt; each attempt is recorded in `webhook_deliveries` in the same transaction that moves the
- * chain on, and the chain's row goes with its last attempt. So a Directus that stops between attempts, or dies,
+ * before its first attempt; each attempt is recorded in `webhook_deliveries` by the same statement that moves the
+ * chain on, and the chain's row goes with its last attempt. The row holds the target's URL and secret, as
+ * `webhook_subscriptions` does, so a resumed chain signs as the first attempt did. So a Directus that stops between attempts, or dies,
  * leaves the row behind and the next sweep resumes the chain where it stopped: an event is never dropped because
  * the process that owed it an attempt went away.
  */
@@ -15,6 +16,7 @@ export const CHAINS_TABLE = 'pitwall_webhook_chains';
 /** A chain's lease covers its whole retry window and the last attempt's answer; after that its process is gone. */
 const LEASE_MARGIN_MS = 15_000;
 const RESUME_BATCH = 100;
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export interface DispatchContext {
   database: ApiExtensionContext['database'];
@@ -87,7 +89,7 @@ async function recordAttempt(db: DispatchContext['database'], row: AttemptRecord
 }
 
 /**
- * Runs one chain from `firstAttempt`: each attempt's record and the chain's step are one transaction. A chain
+ * Runs one chain from `firstAttempt`: each attempt's record and the chain's step are one statement. A chain
  * interrupted by a stop is handed back (lease ended) so the next Directus resumes it at once.
  */
 async function runChain(context: DispatchContext, event: RaceEventLike, target: WebhookTarget, policy: DeliveryPolicy, firstAttempt: number): Promise<ChainEnd> {
@@ -101,8 +103,10 @@ async function runChain(context: DispatchContext, event: RaceEventLike, target: 
     try {
       await recordAttempt(database, row, key);
     } catch (error) {
-      // The chain keeps its lease and resumes after it: the attempt may be sent again, never lost.
       logger.warn(`pitwall-signed-webhook: could not record attempt ${row.attempt} for ${row.subscription ?? 'single URL'}: ${(error as Error).message}`);
+      // No such race event (deleted, or an event a Flow made up): nothing to keep a record of or to resume.
+      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) await database(CHAINS_TABLE).where(key).delete();
+      // Otherwise the chain keeps its lease and resumes after it: the attempt may be sent again, never lost.
     }
   };
   const end = await deliver(target, event, policy, defaultDeps(record, context.ipDenyList), firstAttempt);
