@@ -27,14 +27,10 @@ import type { Position } from '../src/domain/position.ts';
 import { loadProcessorConfig, PROCESSOR_GROUP } from '../src/processor/config.ts';
 import { Processor } from '../src/processor/processor.ts';
 import { toStreamFields } from '../src/simulator/publish.ts';
-import { simulateRace } from '../src/simulator/race-schedule.ts';
-import { copyField } from '../src/store/copy-rows.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
 import { groupInfo } from '../src/stream/consumer-group.ts';
-import { createItems } from '@directus/sdk';
-import { demoEntries, demoId } from '../src/demo/demo-race.ts';
-import { admin } from '../test/support/directus-client.ts';
 import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
+import { copiesFor, demoRace, POSITION_COLUMNS, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,62 +51,15 @@ for (const [name, value] of [['--positions', positions], ['--batch', batchSize ?
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer`);
 }
 
-const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
 const progress = (message: string) => process.stderr.write(`processor bench: ${message}\n`);
-
-const race = (start: number) => simulateRace({ start });
-/** The tracker id of one copy of a demo device; copy 0 is the demo device itself. */
-const replicaId = (imei: string, copy: number) => (copy === 0 ? imei : `${imei}${String(copy).padStart(3, '0')}`);
-const copiesFor = (count: number, raceLength: number) => Math.ceil(count / raceLength);
 
 /**
  * `count` distinct (device, ts) fixes, generated on demand so the bench's own memory stays out of rss_mb: the demo
  * race, replicated onto more devices (IMEI + 3 digits) that drive the same course at the same time.
  */
 function fixes(count: number, start: number): () => Generator<Position> {
-  const fixesOfRace = race(start);
-  const copies = copiesFor(count, fixesOfRace.length);
-  return function* () {
-    let n = 0;
-    for (const fix of fixesOfRace) {
-      for (let copy = 0; copy < copies && n < count; copy++, n++) {
-        yield copy === 0 ? fix : { ...fix, deviceId: replicaId(fix.deviceId, copy) };
-      }
-    }
-  };
-}
-
-/**
- * Registers every replicated tracker the way an organiser would, through Directus: an FMB920 device, an entry in
- * the demo event, and the entry_devices link, so the processor decodes and races each of them. Returns how many
- * devices the fixes use.
- */
-async function registerReplicas(stack: TestStack, copies: number): Promise<number> {
-  const client = await admin(stack);
-  const model = demoId('model:FMB920');
-  const event = demoId('event');
-  const replicas = Array.from({ length: copies - 1 }, (_, i) => i + 1).flatMap((copy) =>
-    demoEntries.map((entry) => ({ entry, copy, imei: replicaId(entry.imei, copy), id: demoId(`bench:${copy}:${entry.raceNumber}`) })),
-  );
-  // Chunks keep each request small enough for Directus's default body limit.
-  for (let i = 0; i < replicas.length; i += 200) {
-    const chunk = replicas.slice(i, i + 200);
-    await client.request(createItems('devices', chunk.map((r) => ({ id: demoId(`bench-device:${r.imei}`), imei: r.imei, name: `FMB920 bench ${r.imei}`, model }))));
-    await client.request(
-      createItems('entries', chunk.map((r) => ({ id: r.id, event, race_number: r.copy * 1000 + r.entry.raceNumber, name: `${r.entry.name} (bench ${r.copy})`, category: 'T1' }))),
-    );
-    await client.request(
-      createItems('entry_devices', chunk.map((r) => ({ id: demoId(`bench-entry-device:${r.imei}`), entry: r.id, device: demoId(`bench-device:${r.imei}`), valid_from: null, valid_to: null }))),
-    );
-  }
-  return demoEntries.length * copies;
-}
-
-/** When the demo stages open: the replicated race starts an hour later, well inside their window. */
-async function raceStart(db: Db): Promise<number> {
-  const [stage] = await db('stages').where({ event: demoId('event') }).min<{ opens_at: Date }[]>('opens_at as opens_at');
-  if (!stage?.opens_at) throw new Error('the demo event has no stages');
-  return new Date(stage.opens_at).getTime() + 3_600_000;
+  const fixesOfRace = demoRace(start);
+  return () => replicatedFixes(fixesOfRace, count);
 }
 
 async function fillStream(redis: Redis, stream: string, source: Iterable<Position>, signal: AbortSignal): Promise<number> {
@@ -153,20 +102,6 @@ function fillStreamInChild(stream: string, start: number, signal: AbortSignal): 
   });
 }
 
-function* copyText(source: Iterable<Position>): Generator<string> {
-  let chunk = '';
-  for (const p of source) {
-    chunk +=
-      `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
-      `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
-
 /** One raw COPY of the same rows into an empty twin of positions; returns seconds. */
 async function rawCopy(db: Db, source: Iterable<Position>, expected: number): Promise<number> {
   await db.raw('CREATE TABLE positions_copy (LIKE positions INCLUDING ALL)');
@@ -174,8 +109,8 @@ async function rawCopy(db: Db, source: Iterable<Position>, expected: number): Pr
   const connection = (await db.client.acquireConnection()) as ClientBase;
   try {
     const started = performance.now();
-    const sink = connection.query(copyFrom(`COPY positions_copy (${COLUMNS}) FROM STDIN`));
-    await pipeline(Readable.from(copyText(source)), sink);
+    const sink = connection.query(copyFrom(`COPY positions_copy (${POSITION_COLUMNS}) FROM STDIN`));
+    await pipeline(Readable.from(positionsCopyText(source)), sink);
     const seconds = (performance.now() - started) / 1000;
     if (sink.rowCount !== expected) throw new Error(`COPY stored ${sink.rowCount} rows, expected ${expected}`);
     return seconds;
@@ -249,8 +184,8 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
     const { stack } = running;
     db = connectDb(stack.databaseUrl, { pool: 2 });
     const start = await raceStart(db);
-    const raceLength = race(start).length;
-    const devices = await registerReplicas(stack, copiesFor(positions, raceLength));
+    const raceLength = demoRace(start).length;
+    const devices = (await registerReplicas(stack, copiesFor(positions, raceLength))).length;
     progress(`Directus stack with ${devices} raced devices ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const source = fixes(positions, start);
 

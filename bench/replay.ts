@@ -23,19 +23,15 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { createItems } from '@directus/sdk';
 import type { ClientBase } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
-import { demoEntries, demoId } from '../src/demo/demo-race.ts';
-import type { Position } from '../src/domain/position.ts';
+import { demoId } from '../src/demo/demo-race.ts';
 import { copyOut, fixCopySql, type FixRange } from '../src/jobs/replay/read-fixes.ts';
 import { runReplay, type ReplaySummary } from '../src/jobs/replay/run-replay.ts';
-import { simulateRace } from '../src/simulator/race-schedule.ts';
-import { copyField } from '../src/store/copy-rows.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
-import { admin } from '../test/support/directus-client.ts';
 import { startTestStack, type TestStack } from '../test/support/stack.ts';
+import { demoRace, copiesFor, POSITION_COLUMNS, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,64 +56,14 @@ for (const [name, value] of [['--positions', positions], ['--runs', runs]] as co
 }
 if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice: expected an integer from 0 to 19');
 
-const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
 const progress = (message: string) => process.stderr.write(`replay bench: ${message}\n`);
-const race = (start: number) => simulateRace({ start });
-const replicaId = (imei: string, copy: number) => (copy === 0 ? imei : `${imei}${String(copy).padStart(3, '0')}`);
-const copiesFor = (count: number, raceLength: number) => Math.ceil(count / raceLength);
-
-/** `count` distinct fixes in GPS-time order: the demo race driven at once by `copies` replicas of each tracker. */
-function* fixes(count: number, start: number): Generator<Position> {
-  const fixesOfRace = race(start);
-  const copies = copiesFor(count, fixesOfRace.length);
-  let n = 0;
-  for (const fix of fixesOfRace) {
-    for (let copy = 0; copy < copies && n < count; copy++, n++) yield copy === 0 ? fix : { ...fix, deviceId: replicaId(fix.deviceId, copy) };
-  }
-}
-
-/** Every replica as an organiser would register it, through Directus: device, entry of the demo event, link. */
-async function registerReplicas(stack: TestStack, copies: number): Promise<string[]> {
-  const client = await admin(stack);
-  const model = demoId('model:FMB920');
-  const event = demoId('event');
-  const replicas = Array.from({ length: copies - 1 }, (_, i) => i + 1).flatMap((copy) =>
-    demoEntries.map((entry) => ({ entry, copy, imei: replicaId(entry.imei, copy), id: demoId(`bench:${copy}:${entry.raceNumber}`) })),
-  );
-  for (let i = 0; i < replicas.length; i += 200) {
-    const chunk = replicas.slice(i, i + 200);
-    await client.request(createItems('devices', chunk.map((r) => ({ id: demoId(`bench-device:${r.imei}`), imei: r.imei, name: `FMB920 bench ${r.imei}`, model }))));
-    await client.request(
-      createItems('entries', chunk.map((r) => ({ id: r.id, event, race_number: r.copy * 1000 + r.entry.raceNumber, name: `${r.entry.name} (bench ${r.copy})`, category: 'T1' }))),
-    );
-    await client.request(
-      createItems('entry_devices', chunk.map((r) => ({ id: demoId(`bench-entry-device:${r.imei}`), entry: r.id, device: demoId(`bench-device:${r.imei}`), valid_from: null, valid_to: null }))),
-    );
-  }
-  return [...demoEntries.map((e) => e.imei), ...replicas.map((r) => r.imei)];
-}
-
-function* copyText(source: Iterable<Position>): Generator<string> {
-  let chunk = '';
-  for (const p of source) {
-    chunk +=
-      `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
-      `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
-
 /** Child process: COPYs the positions into the stack's table, prints how many. */
 async function seedOnly(databaseUrl: string, start: number): Promise<void> {
   const db = connectDb(databaseUrl, { pool: 1 });
   const connection = (await db.client.acquireConnection()) as ClientBase;
   try {
-    const sink = connection.query(copyFrom(`COPY positions (${COLUMNS}) FROM STDIN`));
-    await pipeline(Readable.from(copyText(fixes(positions, start))), sink);
+    const sink = connection.query(copyFrom(`COPY positions (${POSITION_COLUMNS}) FROM STDIN`));
+    await pipeline(Readable.from(positionsCopyText(replicatedFixes(demoRace(start), positions))), sink);
     console.log(sink.rowCount);
   } finally {
     await db.client.releaseConnection(connection);
@@ -274,9 +220,8 @@ async function main(): Promise<Record<string, unknown>> {
     stopStack = running.stop;
     const { stack } = running;
     db = connectDb(stack.databaseUrl, { pool: 4 });
-    const [stage] = await db('stages').where({ event: demoId('event') }).min<{ opens_at: Date }[]>('opens_at as opens_at');
-    const start = new Date(stage!.opens_at).getTime() + 3_600_000;
-    const raceLength = race(start).length;
+    const start = await raceStart(db);
+    const raceLength = demoRace(start).length;
     const devices = await registerReplicas(stack, copiesFor(positions, raceLength));
     progress(`Directus stack with ${devices.length} registered trackers ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
@@ -288,7 +233,7 @@ async function main(): Promise<Record<string, unknown>> {
     execFileSync('sync');
     progress(`${positions} positions stored in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-    const last = race(start).at(-1)!.ts;
+    const last = demoRace(start).at(-1)!.ts;
     const range = { from: start - 60_000, to: last + 60_000 };
     const readRange: FixRange = { devices: [...devices].sort(), ...range };
     engine = startEngine(stack.databaseUrl);
