@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRow, errorMessage, formatDelta, formatDuration, fromLocalInput, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
+import { describeRow, errorMessage, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
 import { polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/pitwall-replay-panel/project-tracks.ts';
 
 describe('the replay panel map projection', () => {
@@ -74,5 +74,21 @@ describe('the replay panel formatting', () => {
     );
     expect(errorMessage({ response: { data: { errors: [{ message: 'Forbidden' }] } } })).toBe('Forbidden');
     expect(errorMessage(new Error('Network Error'))).toBe('Network Error');
+  });
+});
+
+describe('guardedCall', () => {
+  it('flags the call while it runs, clears an earlier error, and shows a failure as its message', async () => {
+    const pending = { value: false };
+    const error = { value: 'earlier' as string | null };
+    let seen: boolean | null = null;
+    await guardedCall(pending, error, async () => {
+      seen = pending.value;
+    });
+    expect([seen, pending.value, error.value]).toEqual([true, false, null]);
+    await guardedCall(pending, error, async () => {
+      throw { response: { data: { errors: [{ message: 'Bad', extensions: { reason: 'from: expected a date' } }] } } };
+    });
+    expect([pending.value, error.value]).toEqual([false, 'from: expected a date']);
   });
 });

@@ -101,3 +101,16 @@ export function errorMessage(error: unknown): string {
   if (first) return first.extensions?.reason ?? first.message ?? 'request failed';
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Runs `work` with `pending` set while it runs; a failure shows in `error` (Directus's message) instead of throwing. */
+export async function guardedCall(pending: { value: boolean }, error: { value: string | null }, work: () => Promise<void>): Promise<void> {
+  pending.value = true;
+  error.value = null;
+  try {
+    await work();
+  } catch (e) {
+    error.value = errorMessage(e);
+  } finally {
+    pending.value = false;
+  }
+}

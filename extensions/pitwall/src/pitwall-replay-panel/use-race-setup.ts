@@ -1,6 +1,6 @@
 import type { useApi } from '@directus/extensions-sdk';
 import { computed, ref } from 'vue';
-import { errorMessage } from './format';
+import { guardedCall } from './format';
 import type { RaceEntry, RaceEvent, RaceStage, ReplayRequest } from './types';
 
 type Api = ReturnType<typeof useApi>;
@@ -75,16 +75,8 @@ export function useRaceSetup(api: Api) {
 
   const stageName = (id: string | null | undefined) => (id ? (stages.value.find((s) => s.id === id)?.name ?? null) : null);
 
-  async function guarded(work: () => Promise<void>): Promise<void> {
-    loading.value = true;
-    error.value = null;
-    try {
-      await work();
-    } catch (e) {
-      error.value = errorMessage(e);
-    } finally {
-      loading.value = false;
-    }
+  function guarded(work: () => Promise<void>): Promise<void> {
+    return guardedCall(loading, error, work);
   }
 
   /** The event a stage belongs to, from the loaded events. */

@@ -1,6 +1,6 @@
 import type { useApi } from '@directus/extensions-sdk';
 import { onBeforeUnmount, ref } from 'vue';
-import { errorMessage } from './format';
+import { errorMessage, guardedCall } from './format';
 import { isActive, type ReplayRequest, type ReplayRun } from './types';
 
 type Api = ReturnType<typeof useApi>;
@@ -88,16 +88,8 @@ export function useReplayRun(api: Api) {
     }
   }
 
-  async function guarded(work: () => Promise<void>): Promise<void> {
-    busy.value = true;
-    error.value = null;
-    try {
-      await work();
-    } catch (e) {
-      error.value = errorMessage(e);
-    } finally {
-      busy.value = false;
-    }
+  function guarded(work: () => Promise<void>): Promise<void> {
+    return guardedCall(busy, error, work);
   }
 
   onBeforeUnmount(() => {
