@@ -9,6 +9,12 @@ import { from as copyFrom } from 'pg-copy-streams';
  * because Postgres parses plain text lines instead of one huge array literal per column.
  */
 
+/**
+ * Up to this many rows a write is one statement instead (an INSERT from a JSON document): COPY needs a temporary
+ * table and about six round trips, which is most of the cost of a small live batch.
+ */
+export const SMALL_BATCH = 256;
+
 const SPECIAL = /[\\\t\n\r]/;
 const SPECIAL_ALL = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { copyField, copyRows } from './copy-rows.ts';
+import { copyField, copyRows, SMALL_BATCH } from './copy-rows.ts';
 
 export interface DecodedAttributesRow {
   deviceId: string;
@@ -34,12 +34,18 @@ const byKey = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
  * Writes decoded attributes (CONTRACTS section 2, derived data): a row already there for (device_id, ts) is
  * replaced, with a fresh decoded_at, unless it was decoded with a NEWER mapping (a greater mapping_version label):
  * when the live processor and a backfill touch the same row, the newer mapping wins whoever writes last.
- * Same fast path as positions: COPY into a temporary table, then one upsert.
+ * Same paths as insertPositions: one statement for a small batch; COPY into a temporary table, then one upsert.
  * Returns how many rows were written (inserted or replaced). `db` may be a transaction, which the batch joins.
  */
 export async function upsertDecodedAttributes(db: Knex, rows: readonly DecodedAttributesRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const unique = lastPerKey(rows).sort(byKey);
+  if (unique.length <= SMALL_BATCH) {
+    // A live batch: one statement from a JSON document, as insertPositions does.
+    const json = JSON.stringify(unique.map((r) => ({ device_id: r.deviceId, ts: new Date(r.ts).toISOString(), attributes: r.attributes, mapping_version: r.mappingVersion })));
+    const result = await db.raw(UPSERT_FROM('json_to_recordset(?::json) AS r(device_id text, ts timestamptz, attributes jsonb, mapping_version text)'), [json]);
+    return (result.rowCount as number | null) ?? 0;
+  }
   return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, unique, toLine));
 }
 
@@ -55,6 +61,14 @@ export async function upsertDecodedAttributesText(db: Knex, text: Iterable<strin
 
 const LOAD_COLUMNS = 'decoded_attributes_load (device_id, ts, attributes, mapping_version)';
 
+/** Labels compare in byte order whatever the database's collation (see mappingLabel). */
+const UPSERT_FROM = (source: string) => `
+  INSERT INTO decoded_attributes (device_id, ts, attributes, mapping_version, decoded_at)
+  SELECT device_id, ts, attributes, mapping_version, now() FROM ${source}
+  ON CONFLICT (device_id, ts) DO UPDATE
+    SET attributes = EXCLUDED.attributes, mapping_version = EXCLUDED.mapping_version, decoded_at = now()
+    WHERE EXCLUDED.mapping_version COLLATE "C" >= decoded_attributes.mapping_version COLLATE "C"`;
+
 async function upsertLoaded(db: Knex, load: (trx: Knex.Transaction) => Promise<number>): Promise<number> {
   return db.transaction(async (trx) => {
     await trx.raw(`
@@ -62,13 +76,7 @@ async function upsertLoaded(db: Knex, load: (trx: Knex.Transaction) => Promise<n
         device_id text, ts timestamptz, attributes jsonb, mapping_version text
       ) ON COMMIT DROP`);
     await load(trx);
-    // Labels compare in byte order whatever the database's collation (see mappingLabel).
-    const result = await trx.raw(`
-      INSERT INTO decoded_attributes (device_id, ts, attributes, mapping_version, decoded_at)
-      SELECT device_id, ts, attributes, mapping_version, now() FROM decoded_attributes_load
-      ON CONFLICT (device_id, ts) DO UPDATE
-        SET attributes = EXCLUDED.attributes, mapping_version = EXCLUDED.mapping_version, decoded_at = now()
-        WHERE EXCLUDED.mapping_version COLLATE "C" >= decoded_attributes.mapping_version COLLATE "C"`);
+    const result = await trx.raw(UPSERT_FROM('decoded_attributes_load'));
     // Dropped now, not only at commit: a caller's transaction may write several batches.
     await trx.raw('DROP TABLE decoded_attributes_load');
     return (result.rowCount as number | null) ?? 0;

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import type { Position } from '../domain/position.ts';
-import { copyField, copyRows } from './copy-rows.ts';
+import { copyField, copyRows, SMALL_BATCH } from './copy-rows.ts';
 
 const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
+const TYPED_COLUMNS = `device_id text, ts timestamptz, latitude double precision, longitude double precision, altitude real,
+  angle real, speed real, satellites smallint, priority smallint, attributes jsonb, codec text`;
 
 function toLine(p: Position): string {
   return (
@@ -15,18 +17,28 @@ function toLine(p: Position): string {
  * Inserts positions idempotently on (device_id, ts): a redelivered entry or a tracker's resent packet, in this
  * batch or an earlier one, is a no-op. Returns how many rows were new. Attributes are stored as received.
  *
- * The rows are COPYed into a temporary table and moved with one INSERT ... ON CONFLICT DO NOTHING, all in one
- * transaction: COPY cannot skip conflicts itself, and this is several times faster than unnest() arrays.
- * `db` may be a transaction: the batch then joins it (as a savepoint) and is durable with it.
+ * Large batches are COPYed into a temporary table and moved with one INSERT ... ON CONFLICT DO NOTHING, all in one
+ * transaction: COPY cannot skip conflicts itself, and this is several times faster than unnest() arrays. Small
+ * batches (a live race at a steady pace) go as one INSERT from a JSON document: one round trip instead of six,
+ * and no temporary table for the catalog to create and drop each time.
+ * `db` may be a transaction: the batch then joins it and is durable with it.
  */
 export async function insertPositions(db: Knex, positions: readonly Position[]): Promise<number> {
   if (positions.length === 0) return 0;
+  if (positions.length <= SMALL_BATCH) {
+    const rows = positions.map((p) => ({
+      device_id: p.deviceId, ts: new Date(p.ts).toISOString(), latitude: p.latitude, longitude: p.longitude, altitude: p.altitude,
+      angle: p.angle, speed: p.speed, satellites: p.satellites, priority: p.priority, attributes: p.attributes, codec: p.codec,
+    }));
+    const result = await db.raw(
+      `INSERT INTO positions (${COLUMNS}) SELECT ${COLUMNS} FROM json_to_recordset(?::json) AS r(${TYPED_COLUMNS})
+       ON CONFLICT (device_id, ts) DO NOTHING`,
+      [JSON.stringify(rows)],
+    );
+    return (result.rowCount as number | null) ?? 0;
+  }
   return db.transaction(async (trx) => {
-    await trx.raw(`
-      CREATE TEMPORARY TABLE positions_load (
-        device_id text, ts timestamptz, latitude double precision, longitude double precision, altitude real,
-        angle real, speed real, satellites smallint, priority smallint, attributes jsonb, codec text
-      ) ON COMMIT DROP`);
+    await trx.raw(`CREATE TEMPORARY TABLE positions_load (${TYPED_COLUMNS}) ON COMMIT DROP`);
     await copyRows(trx, `positions_load (${COLUMNS})`, positions, toLine);
     const result = await trx.raw(
       `INSERT INTO positions (${COLUMNS}) SELECT ${COLUMNS} FROM positions_load ON CONFLICT (device_id, ts) DO NOTHING`,

@@ -4,6 +4,7 @@ import type { Position } from '../../src/domain/position.ts';
 import { connectDb } from '../../src/store/db.ts';
 import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
+import { SMALL_BATCH } from '../../src/store/copy-rows.ts';
 import { insertPositions } from '../../src/store/positions.ts';
 import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../support/stack.ts';
 
@@ -28,6 +29,18 @@ function fix(deviceId: string, ts: number, overrides: Partial<Position> = {}): P
     ...overrides,
   };
 }
+
+/**
+ * Small batches are one statement, large ones go through COPY: each behaviour below is checked both ways, the large
+ * way by adding fixes of other trackers after the ones under test.
+ */
+const paths = [
+  { path: 'one statement', filler: 0 },
+  { path: 'COPY', filler: SMALL_BATCH },
+] as const;
+const fillerFixes = (n: number): Position[] => Array.from({ length: n }, (_, i) => fix(`filler-${i}`, t0));
+const fillerRows = (n: number): DecodedAttributesRow[] =>
+  Array.from({ length: n }, (_, i) => ({ deviceId: `filler-${i}`, ts: t0, attributes: { n: i }, mappingVersion: 'v1' }));
 
 const count = async (table: string) => Number((await db(table).count<{ count: string }[]>('* as count'))[0]!.count);
 
@@ -72,7 +85,7 @@ describe('insertPositions', () => {
     expect(await insertPositions(db, [])).toBe(0);
   });
 
-  it('round-trips every column, with raw attributes exactly as received', async () => {
+  it.each(paths)('round-trips every column, with raw attributes exactly as received ($path)', async ({ filler }) => {
     const attributes = {
       '1': 0,
       '21': 5,
@@ -83,7 +96,7 @@ describe('insertPositions', () => {
       '11': { __bigint: '-9223372036854775808' },
     } as const;
     const p = fix('356307042441013', t0, { attributes, codec: '16', priority: 2, altitude: -12.5, longitude: -0.000001 });
-    expect(await insertPositions(db, [p])).toBe(1);
+    expect(await insertPositions(db, [p, ...fillerFixes(filler)])).toBe(1 + filler);
     const row = await db('positions').where({ device_id: p.deviceId }).first();
     expect(row).toMatchObject({
       device_id: p.deviceId,
@@ -99,35 +112,35 @@ describe('insertPositions', () => {
     });
     expect(row.ts.getTime()).toBe(p.ts);
     expect(row.attributes).toEqual(attributes);
-    const [{ text }] = (await db.raw(`SELECT attributes->'16'->>'__bigint' AS text FROM positions`)).rows;
+    const [{ text }] = (await db.raw(`SELECT attributes->'16'->>'__bigint' AS text FROM positions WHERE device_id = ?`, [p.deviceId])).rows;
     expect(text).toBe('18446744073709551615');
   });
 
-  it('joins a caller\'s transaction: several batches in one, all gone when it rolls back', async () => {
+  it.each(paths)('joins a caller\'s transaction: several batches in one, all gone when it rolls back ($path)', async ({ filler }) => {
     const a = fix('356307042441013', t0);
     const b = fix('356307042441013', t0 + 1000);
     const decoded = { deviceId: a.deviceId, ts: a.ts, attributes: { ignition: true }, mappingVersion: 'v1' };
     const stored = await db.transaction(async (trx) => [
-      await insertPositions(trx, [a]),
-      await insertPositions(trx, [a, b]),
-      await upsertDecodedAttributes(trx, [decoded]),
-      await upsertDecodedAttributes(trx, [{ ...decoded, mappingVersion: 'v2' }]),
+      await insertPositions(trx, [a, ...fillerFixes(filler)]),
+      await insertPositions(trx, [a, b, ...fillerFixes(filler)]),
+      await upsertDecodedAttributes(trx, [decoded, ...fillerRows(filler)]),
+      await upsertDecodedAttributes(trx, [{ ...decoded, mappingVersion: 'v2' }, ...fillerRows(filler)]),
     ]);
-    expect(stored).toEqual([1, 1, 1, 1]);
-    expect(await count('positions')).toBe(2);
-    expect((await db('decoded_attributes').first()).mapping_version).toBe('v2');
+    expect(stored).toEqual([1 + filler, 1, 1 + filler, 1 + filler]);
+    expect(await count('positions')).toBe(2 + filler);
+    expect((await db('decoded_attributes').where({ device_id: a.deviceId }).first()).mapping_version).toBe('v2');
 
     const c = fix('356307042441013', t0 + 2000);
     const rollback = new Error('the caller failed after storing');
     await expect(
       db.transaction(async (trx) => {
-        expect(await insertPositions(trx, [c])).toBe(1);
+        expect(await insertPositions(trx, [c, ...fillerFixes(filler)])).toBe(1);
         expect(await upsertDecodedAttributes(trx, [{ ...decoded, ts: c.ts }])).toBe(1);
         throw rollback;
       }),
     ).rejects.toBe(rollback);
-    expect(await count('positions')).toBe(2);
-    expect(await count('decoded_attributes')).toBe(1);
+    expect(await count('positions')).toBe(2 + filler);
+    expect(await count('decoded_attributes')).toBe(1 + filler);
   });
 
   it('stores a large batch in one call', async () => {
@@ -167,18 +180,18 @@ describe('upsertDecodedAttributes', () => {
     expect(stored).toMatchObject({ mapping_version: 'v3', attributes: { a: 3 } });
   });
 
-  it('round-trips text that COPY must escape', async () => {
+  it.each(paths)('round-trips text that COPY or JSON must escape ($path)', async ({ filler }) => {
     const attributes = { label: 'tab\there\nnew line\r\\back\\slash "quoted" \\N', unicode: 'Ørsted 🚗', nested: { list: [1, null, 'x'] } };
     const mappingVersion = 'v1\twith\\tab';
-    expect(await upsertDecodedAttributes(db, [row({ attributes, mappingVersion })])).toBe(1);
-    const stored = await db('decoded_attributes').first();
+    expect(await upsertDecodedAttributes(db, [row({ attributes, mappingVersion }), ...fillerRows(filler)])).toBe(1 + filler);
+    const stored = await db('decoded_attributes').where({ device_id: row().deviceId }).first();
     expect(stored.attributes).toEqual(attributes);
     expect(stored.mapping_version).toBe(mappingVersion);
   });
 
-  it('writes nothing from a batch Postgres rejects, and the connection stays usable', async () => {
-    // jsonb refuses the NUL character, so the COPY fails half way through the batch.
-    const batch = [row(), row({ ts: t0 + 1000, attributes: { bad: 'nul\u0000' } })];
+  it.each(paths)('writes nothing from a batch Postgres rejects, and the connection stays usable ($path)', async ({ filler }) => {
+    // jsonb refuses the NUL character, so the write fails half way through the batch.
+    const batch = [row(), ...fillerRows(filler), row({ ts: t0 + 1000, attributes: { bad: 'nul\u0000' } })];
     await expect(upsertDecodedAttributes(db, batch)).rejects.toThrow(/\\u0000|unicode/i);
     expect(await count('decoded_attributes')).toBe(0);
     expect(await upsertDecodedAttributes(db, [row()])).toBe(1);
