@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
+import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { catalogue, raceEventEnvelope, type RaceEventType } from '../../src/domain/events/catalogue.ts';
@@ -176,5 +177,41 @@ describe('race events from POST /pitwall/facts', () => {
     // Delivered again, the last batch changes nothing and emits nothing.
     expect((await post(batch([finished(e4, 200_000, 30_000)]))).status).toBe(200);
     expect(await resultEvents()).toHaveLength(before + 2);
+  });
+  it('an event that cannot be created at first stays pending and is published, once, with the next batch', async () => {
+    // Postgres refuses to store the race event of one anomaly until the test lifts the ban: the batch's events
+    // fail together, are retried one by one, and the refused one is left in pitwall_pending_events.
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    const spot = (n: number): AnomalyFact => ({ ...anomaly, key: factKey.anomaly(e5.imei, 'speeding', `refused-${n}`), entryId: e5.id, deviceId: e5.imei, startedAt: t0 + n * 60_000, endedAt: t0 + n * 60_000 + 5000 });
+    const [ok, refused, later] = [spot(1), spot(2), spot(3)];
+    const eventOf = async (fact: AnomalyFact) => (await eventsOf([e5.id])).filter((e) => e.payload.anomaly === factId(fact.key));
+    try {
+      await db.raw('CREATE TABLE test_refused_anomalies (anomaly uuid PRIMARY KEY)');
+      await db.raw(`CREATE FUNCTION test_refuse_race_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF EXISTS (SELECT 1 FROM test_refused_anomalies WHERE anomaly::text = NEW.payload->>'anomaly') THEN RAISE EXCEPTION 'refused by the test'; END IF;
+        RETURN NEW; END $$`);
+      await db.raw('CREATE TRIGGER test_refuse_race_event BEFORE INSERT ON race_events FOR EACH ROW EXECUTE FUNCTION test_refuse_race_event()');
+      await db('test_refused_anomalies').insert({ anomaly: factId(refused.key) });
+
+      expect((await post(batch([ok, refused]))).status).toBe(200);
+      expect(await eventOf(ok)).toHaveLength(1);
+      expect(await eventOf(refused)).toHaveLength(0);
+      expect(await db('pitwall_pending_events').whereRaw(`item::jsonb->'payload'->>'anomaly' = ?`, [factId(refused.key)]).count('* as n')).toEqual([{ n: '1' }]);
+
+      await db('test_refused_anomalies').delete();
+      expect((await post(batch([later]))).status).toBe(200);
+      const ids = [...(await eventOf(ok)), ...(await eventOf(refused)), ...(await eventOf(later))].map((e) => e.id);
+      expect(ids).toHaveLength(3);
+      expect(await db('pitwall_pending_events').whereIn('id', ids).count('* as n')).toEqual([{ n: '0' }]);
+      await waitFor(async () => deliveries(ids).length >= 3, { timeoutMs: 10_000, intervalMs: 200, what: 'the Flow to hear all three' });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(deliveries(ids).map((r) => r.body.id).sort()).toEqual([...ids].sort());
+    } finally {
+      await db.raw('DROP TRIGGER IF EXISTS test_refuse_race_event ON race_events');
+      await db.raw('DROP FUNCTION IF EXISTS test_refuse_race_event()');
+      await db.raw('DROP TABLE IF EXISTS test_refused_anomalies');
+      await call(stack, '/items/anomalies', { token, method: 'DELETE', body: [ok, refused, later].map((f) => factId(f.key)) });
+      await db.destroy();
+    }
   });
 });

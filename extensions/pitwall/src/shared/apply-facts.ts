@@ -92,8 +92,6 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
   // Race events are the bundle's own record of what was written: created as the system, as the hook's sweep does,
   // so no permission work per event and no role can leave them unpublished.
   const publish: PublishContext = { services, database, schema, accountability: null, logger: context.logger };
-  // Events a crash left between an earlier commit and its publication.
-  await publishPendingSafely(publish);
 
   const staged = await database.transaction(async (trx) => {
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
@@ -145,8 +143,7 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     }
 
     const events = await eventsOf(trx, batch, wanted, written, prior, now);
-    await stagePendingEvents(trx, events);
-    return events.map((e) => e.id);
+    return stagePendingEvents(trx, events);
   });
   // After the commit, so a Flow never hears of data that rolled back.
   await publishPendingSafely(publish, staged);

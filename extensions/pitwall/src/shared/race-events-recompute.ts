@@ -85,10 +85,9 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     const rows: Row[] = await trx('stage_results').whereIn('id', [...changed]).select(resultFields);
     const refs = await loadRefs(trx, rows.map((r) => String(r['entry'])), rows.map((r) => String(r['stage'])));
     const items = rows.map((row) => stageResultEvent(row, factKey.stageResult(String(row['entry']), String(row['stage'])), 'system', refs, now));
-    await stagePendingEvents(trx, items);
-    return items;
+    return stagePendingEvents(trx, items);
   });
-  await publishPendingSafely({ ...context, accountability: null }, events.map((e) => e.id));
+  await publishPendingSafely({ ...context, accountability: null }, events);
   return events;
 }
 
@@ -108,7 +107,7 @@ export async function emitIoMappingChanged(
       event: null, entry: null, device_id: null, payload: { model, io_ids },
     });
   });
-  await context.database.transaction((trx: any) => stagePendingEvents(trx, events));
-  await publishPendingSafely({ ...context, accountability: null }, events.map((e) => e.id));
+  const staged = await context.database.transaction((trx: any) => stagePendingEvents(trx, events));
+  await publishPendingSafely({ ...context, accountability: null }, staged);
   return events;
 }

@@ -28,8 +28,8 @@ export async function emitRunsCompleted(kind: RunKind, ids: string[], context: R
       }),
     );
   if (events.length === 0) return 0;
-  await context.database.transaction((trx: any) => stagePendingEvents(trx, events));
-  return publishPendingSafely({ ...context, accountability: null }, events.map((e: { id: string }) => e.id));
+  const staged = await context.database.transaction((trx: any) => stagePendingEvents(trx, events));
+  return publishPendingSafely({ ...context, accountability: null }, staged);
 }
 
 /** The run's result without the bulky parts (tracks, diff rows) that a notification does not need. */
