@@ -3,7 +3,6 @@ import { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { connectDb, type Db } from '../store/db.ts';
-import { insertPositions } from '../store/positions.ts';
 import { groupInfo } from '../stream/consumer-group.ts';
 import { writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
@@ -13,7 +12,7 @@ import { TelemetryConsumer } from '../stream/telemetry-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { serveMetrics } from '../observability/metrics-server.ts';
 import { enqueueFacts, outboxPending } from '../store/outbox.ts';
-import { upsertDecodedAttributes } from '../store/decoded-attributes.ts';
+import { storeLiveBatch } from '../store/live-batch.ts';
 import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config.ts';
 import { sortBatch } from './ingest-batch.ts';
 import { OutboxCourier } from './outbox-courier.ts';
@@ -146,12 +145,7 @@ export class Processor {
   /** Positions, decoded attributes and fact changes in one transaction; then the dead letters. */
   private async storeBatch(batch: PreparedBatch): Promise<void> {
     const { positions, decoded, tracked, deadLetters } = batch;
-    let stored = 0;
-    await this.db.transaction(async (trx) => {
-      stored = await insertPositions(trx, positions);
-      await upsertDecodedAttributes(trx, decoded);
-      if (tracked) await enqueueFacts(trx, tracked.changes);
-    });
+    const stored = await storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null);
     if (tracked) this.countFacts(tracked.changes);
     await writeDeadLetters(this.redis, this.config.DEAD_LETTER_STREAM, deadLetters);
     for (const letter of deadLetters) this.log.warn({ entry: letter.id, reason: letter.reason }, 'entry dead-lettered');

@@ -15,6 +15,12 @@ import { from as copyFrom } from 'pg-copy-streams';
  */
 export const SMALL_BATCH = 256;
 
+/** One SQL statement with its `?` bindings, for a caller to run alone or as part of a larger one. */
+export interface Statement {
+  sql: string;
+  bindings: string[];
+}
+
 const SPECIAL = /[\\\t\n\r]/;
 const SPECIAL_ALL = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { copyField, copyRows, SMALL_BATCH } from './copy-rows.ts';
+import { copyField, copyRows, SMALL_BATCH, type Statement } from './copy-rows.ts';
 
 export interface DecodedAttributesRow {
   deviceId: string;
@@ -39,14 +39,18 @@ const byKey = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
  */
 export async function upsertDecodedAttributes(db: Knex, rows: readonly DecodedAttributesRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const unique = lastPerKey(rows).sort(byKey);
-  if (unique.length <= SMALL_BATCH) {
-    // A live batch: one statement from a JSON document, as insertPositions does.
-    const json = JSON.stringify(unique.map((r) => ({ device_id: r.deviceId, ts: new Date(r.ts).toISOString(), attributes: r.attributes, mapping_version: r.mappingVersion })));
-    const result = await db.raw(UPSERT_FROM('json_to_recordset(?::json) AS r(device_id text, ts timestamptz, attributes jsonb, mapping_version text)'), [json]);
-    return (result.rowCount as number | null) ?? 0;
+  if (rows.length <= SMALL_BATCH) {
+    const { sql, bindings } = upsertDecodedAttributesStatement(rows);
+    return ((await db.raw(sql, bindings)).rowCount as number | null) ?? 0;
   }
-  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, unique, toLine));
+  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, lastPerKey(rows).sort(byKey), toLine));
+}
+
+/** The small-batch path of upsertDecodedAttributes as one statement from a JSON document (see insertPositions). */
+export function upsertDecodedAttributesStatement(rows: readonly DecodedAttributesRow[]): Statement {
+  const unique = lastPerKey(rows).sort(byKey);
+  const json = JSON.stringify(unique.map((r) => ({ device_id: r.deviceId, ts: new Date(r.ts).toISOString(), attributes: r.attributes, mapping_version: r.mappingVersion })));
+  return { sql: UPSERT_FROM('json_to_recordset(?::json) AS r(device_id text, ts timestamptz, attributes jsonb, mapping_version text)'), bindings: [json] };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
+import type { Statement } from './copy-rows.ts';
 
 export interface OutboxRow {
   id: string;
@@ -10,8 +11,14 @@ export interface OutboxRow {
 
 /** Adds one batch of fact changes; call it inside the transaction that stores the positions they came from. */
 export async function enqueueFacts(db: Knex, changes: FactChanges, source: OutboxRow['source'] = 'live'): Promise<void> {
-  if (changes.upserts.length === 0 && changes.retractions.length === 0) return;
-  await db('pitwall_outbox').insert({ source, payload: JSON.stringify(changes) });
+  const statement = enqueueFactsStatement(changes, source);
+  if (statement) await db.raw(statement.sql, statement.bindings);
+}
+
+/** enqueueFacts as one statement (see storeLiveBatch); null when there is nothing to enqueue. */
+export function enqueueFactsStatement(changes: FactChanges, source: OutboxRow['source'] = 'live'): Statement | null {
+  if (changes.upserts.length === 0 && changes.retractions.length === 0) return null;
+  return { sql: 'INSERT INTO pitwall_outbox (source, payload) VALUES (?, ?::jsonb)', bindings: [source, JSON.stringify(changes)] };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Position } from '../domain/position.ts';
-import { copyField, copyRows, SMALL_BATCH } from './copy-rows.ts';
+import { copyField, copyRows, SMALL_BATCH, type Statement } from './copy-rows.ts';
 
 const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
 const TYPED_COLUMNS = `device_id text, ts timestamptz, latitude double precision, longitude double precision, altitude real,
@@ -11,6 +11,19 @@ function toLine(p: Position): string {
     `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
     `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`
   );
+}
+
+/** The small-batch path of insertPositions as one statement, which storeLiveBatch also runs as part of its own. */
+export function insertPositionsStatement(positions: readonly Position[]): Statement {
+  const rows = positions.map((p) => ({
+    device_id: p.deviceId, ts: new Date(p.ts).toISOString(), latitude: p.latitude, longitude: p.longitude, altitude: p.altitude,
+    angle: p.angle, speed: p.speed, satellites: p.satellites, priority: p.priority, attributes: p.attributes, codec: p.codec,
+  }));
+  return {
+    sql: `INSERT INTO positions (${COLUMNS}) SELECT ${COLUMNS} FROM json_to_recordset(?::json) AS r(${TYPED_COLUMNS})
+      ON CONFLICT (device_id, ts) DO NOTHING`,
+    bindings: [JSON.stringify(rows)],
+  };
 }
 
 /**
@@ -26,16 +39,8 @@ function toLine(p: Position): string {
 export async function insertPositions(db: Knex, positions: readonly Position[]): Promise<number> {
   if (positions.length === 0) return 0;
   if (positions.length <= SMALL_BATCH) {
-    const rows = positions.map((p) => ({
-      device_id: p.deviceId, ts: new Date(p.ts).toISOString(), latitude: p.latitude, longitude: p.longitude, altitude: p.altitude,
-      angle: p.angle, speed: p.speed, satellites: p.satellites, priority: p.priority, attributes: p.attributes, codec: p.codec,
-    }));
-    const result = await db.raw(
-      `INSERT INTO positions (${COLUMNS}) SELECT ${COLUMNS} FROM json_to_recordset(?::json) AS r(${TYPED_COLUMNS})
-       ON CONFLICT (device_id, ts) DO NOTHING`,
-      [JSON.stringify(rows)],
-    );
-    return (result.rowCount as number | null) ?? 0;
+    const { sql, bindings } = insertPositionsStatement(positions);
+    return ((await db.raw(sql, bindings)).rowCount as number | null) ?? 0;
   }
   return db.transaction(async (trx) => {
     await trx.raw(`CREATE TEMPORARY TABLE positions_load (${TYPED_COLUMNS}) ON COMMIT DROP`);

@@ -5,6 +5,7 @@ import { connectDb } from '../../src/store/db.ts';
 import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { SMALL_BATCH } from '../../src/store/copy-rows.ts';
+import { storeLiveBatch } from '../../src/store/live-batch.ts';
 import { insertPositions } from '../../src/store/positions.ts';
 import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../support/stack.ts';
 
@@ -52,7 +53,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await db.raw('TRUNCATE positions, decoded_attributes');
+  await db.raw('TRUNCATE positions, decoded_attributes, pitwall_outbox');
 });
 
 afterAll(async () => {
@@ -196,5 +197,40 @@ describe('upsertDecodedAttributes', () => {
     expect(await count('decoded_attributes')).toBe(0);
     expect(await upsertDecodedAttributes(db, [row()])).toBe(1);
     expect(await insertPositions(db, [fix('356307042441013', t0)])).toBe(1);
+  });
+});
+
+describe('storeLiveBatch', () => {
+  const device = '356307042441013';
+  const changes = { upserts: [], retractions: ['anomaly:356307042441013:signal_loss:1'] };
+  const decodedOf = (p: Position, attributes: Record<string, unknown> = { ignition: true }): DecodedAttributesRow => ({ deviceId: p.deviceId, ts: p.ts, attributes, mappingVersion: 'v1' });
+
+  it.each(paths)('stores positions, decoded attributes and the fact changes together ($path)', async ({ filler }) => {
+    const fixes = [fix(device, t0), fix(device, t0 + 1000), ...fillerFixes(filler)];
+    expect(await storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes)).toBe(2 + filler);
+    expect(await count('positions')).toBe(2 + filler);
+    expect(await count('decoded_attributes')).toBe(2 + filler);
+    expect((await db('pitwall_outbox').select('source', 'payload')).map((r) => [r.source, r.payload])).toEqual([['live', changes]]);
+    // Delivered again: no new position, the same decoded rows, and the changes enqueued again for the courier.
+    expect(await storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes)).toBe(0);
+    expect(await count('positions')).toBe(2 + filler);
+    expect(await count('pitwall_outbox')).toBe(2);
+  });
+
+  it.each(paths)('stores nothing of a batch when one of its writes fails ($path)', async ({ filler }) => {
+    const fixes = [fix(device, t0), ...fillerFixes(filler)];
+    const decoded = [...fixes.map((p) => decodedOf(p)), decodedOf(fix(device, t0 + 1000), { bad: 'nul\u0000' })];
+    await expect(storeLiveBatch(db, fixes, decoded, changes)).rejects.toThrow(/\\u0000|unicode/i);
+    expect(await count('positions')).toBe(0);
+    expect(await count('decoded_attributes')).toBe(0);
+    expect(await count('pitwall_outbox')).toBe(0);
+  });
+
+  it('stores fact changes without positions (a tick), and nothing at all for an empty batch', async () => {
+    expect(await storeLiveBatch(db, [], [], { upserts: [], retractions: [] })).toBe(0);
+    expect(await storeLiveBatch(db, [], [], null)).toBe(0);
+    expect(await count('pitwall_outbox')).toBe(0);
+    expect(await storeLiveBatch(db, [], [], changes)).toBe(0);
+    expect(await count('pitwall_outbox')).toBe(1);
   });
 });
