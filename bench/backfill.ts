@@ -16,7 +16,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +38,7 @@ import { mappingRevisionLabel } from '../src/store/mapping-revisions.ts';
 import { migrateTelemetry } from '../src/store/migrate.ts';
 import { createSetupTables, setIoMapping } from '../test/support/setup-tables.ts';
 import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../test/support/stack.ts';
+import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ const MODEL = '5d1f0c8e-7a51-4d0b-9b7e-f1a2c3d4e5f6';
 /** USER_HZ of /proc/<pid>/stat on Linux. */
 const CLOCK_TICKS = 100;
 const t0 = Date.parse('2026-03-01T08:00:00.000Z');
-const progress = (message: string) => process.stderr.write(`backfill bench: ${message}\n`);
+const progress = progressFor('backfill');
 const imeiOf = (device: number) => `3563070425${String(device).padStart(5, '0')}`;
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
@@ -218,7 +219,6 @@ async function main(): Promise<Record<string, unknown>> {
 
     const rowsPerS = rows / backfillSeconds;
     const writeRowsPerS = rows / writeSeconds;
-    const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
     return {
       bench: 'backfill',
       rows,
@@ -237,20 +237,12 @@ async function main(): Promise<Record<string, unknown>> {
       backfill_s: Number(backfillSeconds.toFixed(2)),
       write_s: Number(writeSeconds.toFixed(2)),
       seed_s: Number(seedSeconds.toFixed(1)),
-      cpus: cpus().length,
-      node: process.version,
-      postgres: pg?.server_version,
+      ...(await measuredOn(db)),
       date: new Date().toISOString(),
     };
   } finally {
     clearInterval(sampler);
-    for (const [name, step] of [['close postgres', () => db.destroy()], ['drop the scratch database', () => dropScratchDatabase(databaseName)]] as const) {
-      try {
-        await step();
-      } catch (error) {
-        progress(`cleanup: ${name} failed: ${(error as Error).message}`);
-      }
-    }
+    await cleanUp([['close postgres', () => db.destroy()], ['drop the scratch database', () => dropScratchDatabase(databaseName)]], progress);
   }
 }
 
@@ -260,13 +252,4 @@ for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
     dropScratchDatabase(databaseName).finally(() => process.exit(130));
   });
 }
-main().then(
-  (result) => {
-    console.log(JSON.stringify(result));
-    process.exit(0);
-  },
-  (error: unknown) => {
-    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+report(main(), progress);

@@ -26,7 +26,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -40,6 +40,7 @@ import { toStreamFields } from '../src/simulator/publish.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
 import { adminToken, call } from '../test/support/directus-client.ts';
 import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
+import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ for (const [name, value] of [['--events', events], ['--rate', rate], ['--timeout
 }
 if (!Number.isInteger(warmupSeconds) || warmupSeconds < 0) throw new Error('--warmup: expected a whole number of seconds');
 
-const progress = (message: string) => process.stderr.write(`events bench: ${message}\n`);
+const progress = progressFor('events');
 
 /** The bivouac, well away from every gate, zone and waypoint of the demo course, and a point 45 km north of it. */
 const HOME = { latitude: 31.6, longitude: -4.4 };
@@ -306,8 +307,6 @@ async function main(): Promise<Record<string, unknown>> {
     const duplicated = receiver.deliveries - receiver.firstAt.size;
     // Every far fix is one stored event: no more, no fewer.
     const [stored] = await db('race_events').where({ type: 'anomaly.detected' }).count<{ count: string }[]>('* as count');
-    const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
-    const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
     return {
       bench: 'events',
       events: latencies.length,
@@ -329,10 +328,7 @@ async function main(): Promise<Record<string, unknown>> {
       flow_only_p50_ms: round1(percentile(flowOnly, 50)),
       flow_only_p99_ms: round1(percentile(flowOnly, 99)),
       devices: demoEntries.length,
-      cpus: cpus().length,
-      node: process.version,
-      postgres: pg?.server_version,
-      redis: redisVersion,
+      ...(await measuredOn(db, redis)),
       directus: stack.version,
       date: new Date().toISOString(),
     };
@@ -345,23 +341,8 @@ async function main(): Promise<Record<string, unknown>> {
       ['close postgres', async () => db?.destroy()],
       ['stop Directus and drop its database', async () => stopStack?.()],
     ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        progress(`cleanup: ${name} failed: ${(error as Error).message}`);
-      }
-    }
+    await cleanUp(steps, progress);
   }
 }
 
-main().then(
-  (result) => {
-    console.log(JSON.stringify(result));
-    process.exit(0);
-  },
-  (error: unknown) => {
-    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+report(main(), progress);

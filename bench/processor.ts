@@ -14,7 +14,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -31,6 +30,7 @@ import { connectDb, type Db } from '../src/store/db.ts';
 import { groupInfo } from '../src/stream/consumer-group.ts';
 import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
 import { copiesFor, demoRace, POSITION_COLUMNS, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
+import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,7 +51,7 @@ for (const [name, value] of [['--positions', positions], ['--batch', batchSize ?
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer`);
 }
 
-const progress = (message: string) => process.stderr.write(`processor bench: ${message}\n`);
+const progress = progressFor('processor');
 
 /**
  * `count` distinct (device, ts) fixes, generated on demand so the bench's own memory stays out of rss_mb: the demo
@@ -212,8 +212,6 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
 
     const positionsPerS = positions / drained.seconds;
     const copyRowsPerS = positions / copySeconds;
-    const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
-    const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
     return {
       bench: 'processor',
       positions,
@@ -229,10 +227,7 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       processor_s: Number(drained.seconds.toFixed(2)),
       copy_s: Number(copySeconds.toFixed(2)),
       fill_s: Number(fillSeconds.toFixed(1)),
-      cpus: cpus().length,
-      node: process.version,
-      postgres: pg?.server_version,
-      redis: redisVersion,
+      ...(await measuredOn(db, redis)),
       directus: stack.version,
       date: new Date().toISOString(),
     };
@@ -244,13 +239,7 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       ['close postgres', async () => db?.destroy()],
       ['stop Directus and drop its database', async () => stopStack?.()],
     ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        progress(`cleanup: ${name} failed: ${(error as Error).message}`);
-      }
-    }
+    await cleanUp(steps, progress);
   }
 }
 
@@ -270,13 +259,4 @@ for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
     abort.abort(new Error(`interrupted by ${signalName}`));
   });
 }
-(args['fill-stream'] ? fillOnly(args['fill-stream']).then(() => null) : main(abort.signal)).then(
-  (result) => {
-    if (result) console.log(JSON.stringify(result));
-    process.exit(0);
-  },
-  (error: unknown) => {
-    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+report(args['fill-stream'] ? fillOnly(args['fill-stream']).then(() => null) : main(abort.signal), progress);

@@ -18,7 +18,7 @@
  *   npm run bench -- replay [--positions 1000000] [--runs 5] [--nice 10] [--young-mb 0]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { cpus, setPriority } from 'node:os';
+import { setPriority } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,7 @@ import { runReplay, type ReplaySummary } from '../src/jobs/replay/run-replay.ts'
 import { connectDb, type Db } from '../src/store/db.ts';
 import { startTestStack, type TestStack } from '../test/support/stack.ts';
 import { demoRace, copiesFor, POSITION_COLUMNS, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
+import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,7 +57,7 @@ for (const [name, value] of [['--positions', positions], ['--runs', runs]] as co
 }
 if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice: expected an integer from 0 to 19');
 
-const progress = (message: string) => process.stderr.write(`replay bench: ${message}\n`);
+const progress = progressFor('replay');
 /** Child process: COPYs the positions into the stack's table, prints how many. */
 async function seedOnly(databaseUrl: string, start: number): Promise<void> {
   const db = connectDb(databaseUrl, { pool: 1 });
@@ -264,7 +265,6 @@ async function main(): Promise<Record<string, unknown>> {
     const pings = replays.flatMap((e) => e.pingsMs);
     const positionsPerS = positions / engineSeconds;
     const readRowsPerS = positions / readSeconds;
-    const [pg] = (await db.raw('SHOW server_version')).rows as { server_version: string }[];
     const { summary } = replays.at(-1)!;
     return {
       bench: 'replay',
@@ -285,36 +285,21 @@ async function main(): Promise<Record<string, unknown>> {
       devices: summary.devices,
       facts: summary.facts,
       runs,
-      cpus: cpus().length,
-      node: process.version,
-      postgres: pg?.server_version,
+      ...(await measuredOn(db)),
       directus: stack.version,
       date: new Date().toISOString(),
     };
   } finally {
-    for (const [name, step] of [
+    await cleanUp([
       ['stop the engine thread', async () => engine?.close()],
       ['close postgres', async () => db?.destroy()],
       ['stop Directus and drop its database', async () => stopStack?.()],
-    ] as [string, () => Promise<unknown>][]) {
-      try {
-        await step();
-      } catch (error) {
-        progress(`cleanup: ${name} failed: ${(error as Error).message}`);
-      }
-    }
+    ], progress);
   }
 }
 
 if (!isMainThread) {
   void engineWorker();
-} else (args.seed ? seedOnly(args.seed, Number(args.start)).then(() => null) : main()).then(
-  (result) => {
-    if (result) console.log(JSON.stringify(result));
-    process.exit(0);
-  },
-  (error: unknown) => {
-    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+} else {
+  report(args.seed ? seedOnly(args.seed, Number(args.start)).then(() => null) : main(), progress);
+}
