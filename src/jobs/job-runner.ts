@@ -195,7 +195,7 @@ export class JobRunner {
       return outcome;
     }
     if (written !== latest) await flush().catch(() => undefined);
-    await this.finish(run.kind, run.id, outcome);
+    if (!(await this.finish(run.kind, run.id, outcome))) return outcome;
     this.finished++;
     log.info({ status: outcome.status }, 'run ended');
     return outcome;
@@ -203,9 +203,12 @@ export class JobRunner {
 
   /**
    * The final status, through Directus (only while the run is still `running`, so a cancel is never overwritten).
-   * Retried while Directus is unreachable; the heartbeat keeps the run from being taken back meanwhile.
+   * Retried while Directus is unreachable; the heartbeat keeps the run from being taken back meanwhile. If this
+   * runner is told to stop meanwhile, it lets go rather than hold its shutdown hostage to Directus: the run stays
+   * `running`, and once its heartbeat is stale a runner takes it back and runs it again (both engines are
+   * idempotent). Returns whether the status was recorded.
    */
-  private async finish(kind: RunKind, id: string, outcome: RunOutcome): Promise<void> {
+  private async finish(kind: RunKind, id: string, outcome: RunOutcome): Promise<boolean> {
     const data = {
       status: outcome.status,
       finished_at: new Date().toISOString(),
@@ -218,12 +221,16 @@ export class JobRunner {
     for (;;) {
       try {
         await callDirectus(this.options.directus, 'PATCH', `/items/${runTable(kind)}`, body);
-        return;
+        return true;
       } catch (error) {
         if (!(error instanceof DeliveryError)) throw error;
+        if (this.stopping.signal.aborted) {
+          this.log.warn({ err: error, run: id }, 'stopping before Directus recorded the end of a run; it will be run again');
+          return false;
+        }
         this.log.warn({ err: error, run: id, retryInMs: backoff }, 'recording the end of a run failed; will retry');
         await this.db(runTable(kind)).where({ id, status: 'running' }).update({ heartbeat_at: this.db.fn.now() }).catch(() => undefined);
-        await sleep(backoff);
+        await sleep(backoff, this.stopping.signal);
         backoff = Math.min(backoff * 2, 15_000);
       }
     }

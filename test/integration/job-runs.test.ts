@@ -25,10 +25,10 @@ describe('replay and backfill runs', () => {
   const created: { table: string; id: string }[] = [];
   const flows: string[] = [];
 
-  const startRunner = async (env: Record<string, string> = {}) => {
+  const startRunner = async (env: Record<string, string> = {}, log = pino({ level: 'silent' })) => {
     jobs = new JobsService(
       loadJobsConfig({ DATABASE_URL: stack.databaseUrl, DIRECTUS_URL: stack.directusUrl, DIRECTUS_TOKEN: stack.processorToken, METRICS_PORT: String(await freePort()), JOBS_POLL_MS: '200', ...env }),
-      pino({ level: 'silent' }),
+      log,
     );
     await jobs.start();
   };
@@ -166,5 +166,26 @@ describe('replay and backfill runs', () => {
     expect(await db('backfill_runs').where({ id: resumable.id }).first('attempts')).toEqual({ attempts: 2 });
     const failed = await ended('backfill', exhausted.id);
     expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted 3 times/) });
+  });
+  it('a runner told to stop while Directus cannot record a run\'s end lets go at once, and the run is done again later', async () => {
+    await stopRunner();
+    const params = { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const [run] = await db('backfill_runs').insert({ id: randomUUID(), status: 'queued', params: JSON.stringify(params) }).returning('id');
+    created.push({ table: 'backfill_runs', id: run.id });
+    // Nothing listens on this port: the engine's work goes to Postgres, but its end cannot reach Directus.
+    const said: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void said.push(JSON.parse(line).msg) });
+    await startRunner({ DIRECTUS_URL: `http://127.0.0.1:${await freePort()}` }, log);
+    await waitFor(async () => said.includes('recording the end of a run failed; will retry'), { timeoutMs: 30_000, intervalMs: 100, what: 'the backfill to be done but not recorded' });
+    const stopping = performance.now();
+    await stopRunner();
+    expect(performance.now() - stopping).toBeLessThan(5000);
+    expect(await db('backfill_runs').where({ id: run.id }).first('status')).toEqual({ status: 'running' });
+    expect(said).toContain('stopping before Directus recorded the end of a run; it will be run again');
+
+    await startRunner({ JOBS_STALE_MS: '1000' });
+    expect(await ended('backfill', run.id)).toMatchObject({ status: 'succeeded' });
+    await waitFor(async () => (await eventsOfRun(run.id)).length > 0, { what: 'backfill.completed' });
+    expect(await eventsOfRun(run.id)).toHaveLength(1);
   });
 });
