@@ -17,7 +17,7 @@ export interface PublishContext {
   logger?: { warn: (obj: unknown, msg?: string) => void };
 }
 
-/** Inside the business transaction: the same id twice is kept once. Returns the events staged, once each. */
+/** Inside the business transaction: the same id twice is kept once. Returns the events, once each (an id already pending included). */
 export async function stagePendingEvents(trx: any, events: RaceEventItem[]): Promise<RaceEventItem[]> {
   const unique = [...new Map(events.map((e) => [e.id, e])).values()];
   for (let i = 0; i < unique.length; i += PUBLISH_CHUNK) {
@@ -48,7 +48,8 @@ export async function publishPendingEvents(context: PublishContext, staged?: Rac
   } catch {
     return serially(() => publishNow(context, ids));
   }
-  await database(PENDING_TABLE).whereIn('id', ids).delete();
+  // Created and heard: a pending row left behind here only costs the next sweep a look (it finds the event exists).
+  await database(PENDING_TABLE).whereIn('id', ids).delete().catch((error: unknown) => context.logger?.warn({ err: error }, 'pitwall: published race events stay in the pending table until the next sweep'));
   return staged.length;
 }
 
@@ -64,14 +65,27 @@ function serially(publish: () => Promise<number>): Promise<number> {
 
 let queue: Promise<unknown> = Promise.resolve();
 
+/** Thrown after a publication that could not create some events: they stay pending, the others are published. */
+class EventsLeftPending extends Error {
+  constructor(readonly failures: { id: string; error: unknown }[]) {
+    super(`${failures.length} race event(s) could not be created and stay pending; first: ${String((failures[0]?.error as Error)?.message ?? failures[0]?.error)}`);
+  }
+}
+
+/**
+ * The locking path: pending events chunk by chunk, oldest first. An event that cannot be created is skipped for the
+ * rest of this call, so the others still go out; the call then throws with what was left.
+ */
 async function publishNow(context: PublishContext, ids?: string[]): Promise<number> {
   const { services, database, schema, accountability } = context;
   if (ids && ids.length === 0) return 0;
   let published = 0;
+  const failures: { id: string; error: unknown }[] = [];
   for (;;) {
     const { done, count } = await database.transaction(async (lock: any) => {
       let query = lock(PENDING_TABLE).select('id', 'item').orderBy('seq').limit(PUBLISH_CHUNK).forUpdate().skipLocked();
       if (ids) query = query.whereIn('id', ids);
+      if (failures.length > 0) query = query.whereNotIn('id', failures.map((f) => f.id));
       const rows: { id: string; item: RaceEventItem | string }[] = await query;
       if (rows.length === 0) return { done: true, count: 0 };
       const existing = new Set(
@@ -83,32 +97,31 @@ async function publishNow(context: PublishContext, ids?: string[]): Promise<numb
       const itemOf = (row: (typeof rows)[number]) => (typeof row.item === 'string' ? (JSON.parse(row.item) as RaceEventItem) : row.item);
       let count = 0;
       try {
-        try {
-          // One transaction for the chunk, committed before Directus emits the item actions that Flows hear.
-          if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[]);
-          count = fresh.length;
-          finished.push(...fresh.map((row) => String(row.id)));
-        } catch {
-          // One of them was created by someone else meanwhile (unique id), or one cannot be stored: one at a time.
-          for (const row of fresh) {
-            try {
-              await events.createOne(itemOf(row) as never);
-              count++;
-            } catch (error) {
-              // Someone else created it meanwhile: that is the one delivery.
-              const exists = await database('race_events').where('id', row.id).first('id');
-              if (!exists) throw error;
-            }
+        // One transaction for the chunk, committed before Directus emits the item actions that Flows hear.
+        if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[]);
+        count = fresh.length;
+        finished.push(...fresh.map((row) => String(row.id)));
+      } catch {
+        // One of them was created by someone else meanwhile (unique id), or one cannot be stored: one at a time.
+        for (const row of fresh) {
+          try {
+            await events.createOne(itemOf(row) as never);
+            count++;
             finished.push(String(row.id));
+          } catch (error) {
+            // Someone else created it meanwhile: that is the one delivery.
+            if (await database('race_events').where('id', row.id).first('id')) finished.push(String(row.id));
+            else failures.push({ id: String(row.id), error });
           }
         }
-      } finally {
-        if (finished.length > 0) await lock(PENDING_TABLE).whereIn('id', finished).delete();
       }
+      if (finished.length > 0) await lock(PENDING_TABLE).whereIn('id', finished).delete();
       return { done: rows.length < PUBLISH_CHUNK, count };
     });
     published += count;
-    if (done) return published;
+    if (!done) continue;
+    if (failures.length > 0) throw new EventsLeftPending(failures);
+    return published;
   }
 }
 
@@ -120,13 +133,14 @@ let leftBehind = false;
  * process, or by the hook's sweep (at start and every minute, which also finds what a crashed instance left).
  */
 export async function publishPendingSafely(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
-  let published = 0;
   if (staged && leftBehind) {
     leftBehind = false;
-    published += await publishPendingSafely(context);
+    const swept = await publishPendingSafely(context);
+    // The staged events were committed before that sweep, so it published them (or another publisher holds them).
+    if (!leftBehind) return swept;
   }
   try {
-    return published + (await publishPendingEvents(context, staged));
+    return await publishPendingEvents(context, staged);
   } catch (error) {
     leftBehind = true;
     (context.logger ?? { warn: (o: unknown, m?: string) => console.warn(m, o) }).warn({ err: error }, 'pitwall: race events left pending');
