@@ -38,10 +38,16 @@ export interface RunOutcome {
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** Resolves after `ms`, or at once when `signal` aborts. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /**
@@ -224,14 +230,16 @@ export class JobRunner {
         return true;
       } catch (error) {
         if (!(error instanceof DeliveryError)) throw error;
+        if (!this.stopping.signal.aborted) {
+          this.log.warn({ err: error, run: id, retryInMs: backoff }, 'recording the end of a run failed; will retry');
+          await this.db(runTable(kind)).where({ id, status: 'running' }).update({ heartbeat_at: this.db.fn.now() }).catch(() => undefined);
+          await sleep(backoff, this.stopping.signal);
+          backoff = Math.min(backoff * 2, 15_000);
+        }
         if (this.stopping.signal.aborted) {
           this.log.warn({ err: error, run: id }, 'stopping before Directus recorded the end of a run; it will be run again');
           return false;
         }
-        this.log.warn({ err: error, run: id, retryInMs: backoff }, 'recording the end of a run failed; will retry');
-        await this.db(runTable(kind)).where({ id, status: 'running' }).update({ heartbeat_at: this.db.fn.now() }).catch(() => undefined);
-        await sleep(backoff, this.stopping.signal);
-        backoff = Math.min(backoff * 2, 15_000);
       }
     }
   }
