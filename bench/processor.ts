@@ -27,9 +27,10 @@ import { loadProcessorConfig, PROCESSOR_GROUP } from '../src/processor/config.ts
 import { Processor } from '../src/processor/processor.ts';
 import { toStreamFields } from '../src/simulator/publish.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
+import { POSITION_COLUMNS } from '../src/store/positions.ts';
 import { groupInfo } from '../src/stream/consumer-group.ts';
 import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
-import { copiesFor, demoRace, POSITION_COLUMNS, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
+import { copiesFor, demoRace, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
 import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 
 const { values: args } = parseArgs({

@@ -30,8 +30,9 @@ import { demoId } from '../src/demo/demo-race.ts';
 import { copyOut, fixCopySql, type FixRange } from '../src/jobs/replay/read-fixes.ts';
 import { runReplay, type ReplaySummary } from '../src/jobs/replay/run-replay.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
+import { POSITION_COLUMNS } from '../src/store/positions.ts';
 import { startTestStack, type TestStack } from '../test/support/stack.ts';
-import { demoRace, copiesFor, POSITION_COLUMNS, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
+import { demoRace, copiesFor, positionsCopyText, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
 import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 
 const { values: args } = parseArgs({

@@ -6,12 +6,11 @@ import { createItems } from '@directus/sdk';
 import { demoEntries, demoId } from '../src/demo/demo-race.ts';
 import type { Position } from '../src/domain/position.ts';
 import { simulateRace } from '../src/simulator/race-schedule.ts';
-import { copyField } from '../src/store/copy-rows.ts';
+import { copyChunks } from '../src/store/copy-rows.ts';
 import type { Db } from '../src/store/db.ts';
+import { positionCopyLine } from '../src/store/positions.ts';
 import { admin } from '../test/support/directus-client.ts';
 import type { TestStack } from '../test/support/stack.ts';
-
-export const POSITION_COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
 
 export const demoRace = (start: number) => simulateRace({ start });
 /** The tracker id of one copy of a demo device; copy 0 is the demo device itself. */
@@ -61,16 +60,4 @@ export async function raceStart(db: Db): Promise<number> {
 }
 
 /** COPY text (POSITION_COLUMNS) of the fixes, in chunks of about 64 KB. */
-export function* positionsCopyText(source: Iterable<Position>): Generator<string> {
-  let chunk = '';
-  for (const p of source) {
-    chunk +=
-      `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
-      `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
+export const positionsCopyText = (source: Iterable<Position>): Generator<string> => copyChunks(source, positionCopyLine);

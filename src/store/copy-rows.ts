@@ -31,7 +31,7 @@ export function copyField(value: string): string {
 }
 
 /** Lines joined into chunks of about 64 kB, so the socket gets few large writes and memory stays flat. */
-function* chunks<T>(rows: Iterable<T>, toLine: (row: T) => string): Generator<string> {
+export function* copyChunks<T>(rows: Iterable<T>, toLine: (row: T) => string): Generator<string> {
   let chunk = '';
   for (const row of rows) {
     chunk += toLine(row);
@@ -53,7 +53,7 @@ export async function copyRows<T>(trx: Knex.Transaction, target: string, rows: I
   const connection = (await trx.client.acquireConnection()) as ClientBase;
   try {
     const sink = connection.query(copyFrom(`COPY ${target} FROM STDIN`));
-    await pipeline(Readable.from(chunks(rows, toLine)), sink);
+    await pipeline(Readable.from(copyChunks(rows, toLine)), sink);
     return sink.rowCount;
   } finally {
     await trx.client.releaseConnection(connection);

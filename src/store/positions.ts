@@ -2,11 +2,12 @@ import type { Knex } from 'knex';
 import type { Position } from '../domain/position.ts';
 import { copyField, copyRows, SMALL_BATCH, type Statement } from './copy-rows.ts';
 
-const COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
+export const POSITION_COLUMNS = 'device_id, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec';
 const TYPED_COLUMNS = `device_id text, ts timestamptz, latitude double precision, longitude double precision, altitude real,
   angle real, speed real, satellites smallint, priority smallint, attributes jsonb, codec text`;
 
-function toLine(p: Position): string {
+/** One fix as a line of COPY text in POSITION_COLUMNS order. */
+export function positionCopyLine(p: Position): string {
   return (
     `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
     `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`
@@ -20,7 +21,7 @@ export function insertPositionsStatement(positions: readonly Position[]): Statem
     angle: p.angle, speed: p.speed, satellites: p.satellites, priority: p.priority, attributes: p.attributes, codec: p.codec,
   }));
   return {
-    sql: `INSERT INTO positions (${COLUMNS}) SELECT ${COLUMNS} FROM json_to_recordset(?::json) AS r(${TYPED_COLUMNS})
+    sql: `INSERT INTO positions (${POSITION_COLUMNS}) SELECT ${POSITION_COLUMNS} FROM json_to_recordset(?::json) AS r(${TYPED_COLUMNS})
       ON CONFLICT (device_id, ts) DO NOTHING`,
     bindings: [JSON.stringify(rows)],
   };
@@ -44,9 +45,9 @@ export async function insertPositions(db: Knex, positions: readonly Position[]):
   }
   return db.transaction(async (trx) => {
     await trx.raw(`CREATE TEMPORARY TABLE positions_load (${TYPED_COLUMNS}) ON COMMIT DROP`);
-    await copyRows(trx, `positions_load (${COLUMNS})`, positions, toLine);
+    await copyRows(trx, `positions_load (${POSITION_COLUMNS})`, positions, positionCopyLine);
     const result = await trx.raw(
-      `INSERT INTO positions (${COLUMNS}) SELECT ${COLUMNS} FROM positions_load ON CONFLICT (device_id, ts) DO NOTHING`,
+      `INSERT INTO positions (${POSITION_COLUMNS}) SELECT ${POSITION_COLUMNS} FROM positions_load ON CONFLICT (device_id, ts) DO NOTHING`,
     );
     // Dropped now, not only at commit: a caller's transaction may store several batches.
     await trx.raw('DROP TABLE positions_load');
