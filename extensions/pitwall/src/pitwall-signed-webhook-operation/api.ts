@@ -65,8 +65,8 @@ async function readActiveSubscriptions({ services, database, getSchema }: Pick<O
  * waits on it. A chain that a stop or a crash of Directus cuts short is resumed from its next attempt after the
  * restart (the hook's sweep); the counts then say `interrupted`. URLs that resolve to an address denied by
  * `IMPORT_IP_DENY_LIST` are refused, as Directus's own Webhook / Request URL operation refuses them, and recorded
- * as failed. The subscriptions are read once for the
- * runs of a burst (at most once a second; a change made through Directus applies at once, see the hook).
+ * as failed. The subscriptions are read once for the runs of a burst (at most once a second; a change made through
+ * Directus applies at once, see the hook).
  */
 export default defineOperationApi<SignedWebhookOptions>({
   id: 'pitwall-signed-webhook',

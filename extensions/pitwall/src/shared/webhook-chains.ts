@@ -7,9 +7,9 @@ import { defaultDeps, deliver, type AttemptRecord, type ChainEnd, type DeliveryP
  * Durable retry chains for the signed webhook (table `pitwall_webhook_chains`, migration 006). A chain is opened
  * before its first attempt; each attempt is recorded in `webhook_deliveries` by the same statement that moves the
  * chain on, and the chain's row goes with its last attempt. The row holds the target's URL and secret, as
- * `webhook_subscriptions` does, so a resumed chain signs as the first attempt did. So a Directus that stops between attempts, or dies,
- * leaves the row behind and the next sweep resumes the chain where it stopped: an event is never dropped because
- * the process that owed it an attempt went away.
+ * `webhook_subscriptions` does, so a resumed chain signs as the first attempt did. So a Directus that stops between
+ * attempts, or dies, leaves the row behind and the next sweep resumes the chain where it stopped: an event is never
+ * dropped because the process that owed it an attempt went away.
  */
 export const CHAINS_TABLE = 'pitwall_webhook_chains';
 
