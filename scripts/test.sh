@@ -8,6 +8,8 @@ bash scripts/prepare.sh
 # shellcheck source=node22.sh
 source scripts/node22.sh
 npx tsc -p tsconfig.json
+# The bundle's own settings (bundler resolution, DOM, Vue): the same sources seen as the extensions SDK builds them.
+npx tsc -p extensions/pitwall/tsconfig.json
 mkdir -p artifacts
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=artifacts/vitest.json "$@" || status=$?

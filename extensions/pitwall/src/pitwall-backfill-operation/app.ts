@@ -1,6 +1,5 @@
 import { defineOperationApp } from '@directus/extensions-sdk';
-
-const half = (iface: string, extra: Record<string, unknown> = {}) => ({ width: 'half', interface: iface, ...extra });
+import { half } from '../shared/option-meta';
 
 export default defineOperationApp({
   id: 'pitwall-backfill',
