@@ -5,6 +5,7 @@ import * as pendingEvents from './migrations/003-pending-events.ts';
 import * as mappingVersions from './migrations/004-mapping-versions.ts';
 import * as replayIndex from './migrations/005-positions-replay-index.ts';
 import * as webhookChains from './migrations/006-webhook-chains.ts';
+import * as factVersions from './migrations/007-fact-versions.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004-mapping-versions': mappingVersions,
   '005-positions-replay-index': replayIndex,
   '006-webhook-chains': webhookChains,
+  '007-fact-versions': factVersions,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

@@ -79,5 +79,13 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     expect(event.type).toBe('stage.result.computed');
     expect(event.payload).toMatchObject({ entry: e6.id, stage, status: 'finished', elapsed_ms: 105_000, total_ms: 105_000, finished_at: new Date(t0 + 105_000).toISOString() });
     expect(() => catalogue['stage.result.computed'].payload.parse(event.payload)).not.toThrow();
+
+    // Corrected back, then once more as the first time: each correction is announced, the last one too.
+    for (const [n, finishAt] of [[2, t0 + 100_000], [3, t0 + 105_000]] as const) {
+      const again = await call(stack, `/items/entry_crossings/${factId(finish.key)}`, { token, method: 'PATCH', body: { crossed_at: new Date(finishAt).toISOString() } });
+      expect(again.status, again.text).toBe(200);
+      await waitFor(async () => (await systemEvents()).length === n, { timeoutMs: 10_000, intervalMs: 200, what: `correction ${n} announced` });
+    }
+    expect((await systemEvents()).map((e) => e.payload.elapsed_ms).sort()).toEqual([100_000, 105_000, 105_000]);
   });
 });

@@ -98,7 +98,7 @@ describe('race events from POST /pitwall/facts', () => {
       entry_crossings: [crossing(e4, startGate, 'start', t0).key, crossing(e4, finishGate, 'finish', t0 + 200_000).key, crossing(e5, startGate, 'start', t0).key],
       stage_results: [factKey.stageResult(e4.id, stage), factKey.stageResult(e5.id, stage)],
       entry_penalties: [penalty.key],
-      anomalies: [anomaly.key],
+      anomalies: [anomaly.key, ...['again', 'concurrent'].map((at) => factKey.anomaly(e5.imei, 'speeding', at))],
     };
     for (const [collection, keys] of Object.entries(rows)) await call(stack, `/items/${collection}`, { token, method: 'DELETE', body: keys.map(factId) });
   });
@@ -163,21 +163,56 @@ describe('race events from POST /pitwall/facts', () => {
     expect(rows.json.data).toEqual([]);
   });
 
-  it('a result that goes back to an earlier value is a new event each time (A -> B -> A)', async () => {
+  it('a result that goes back and forth is a new event each time (A -> B -> A -> B)', async () => {
     const resultEvents = async () => (await eventsOf([e4.id])).filter((e) => e.type === 'stage.result.computed');
     const earlier = new Set((await resultEvents()).map((e) => e.id));
     const before = earlier.size;
-    // A (as the first batch stored it) -> B (a penalty corrected) -> A again: two changes, two new events.
+    // A (as the first batch stored it) -> B (a penalty corrected) -> A -> B again: three changes, three new events,
+    // though the last one is the same change from the same state as the first.
     expect((await post(batch([finished(e4, 200_000, 45_000)]))).status).toBe(200);
     expect((await post(batch([finished(e4, 200_000, 30_000)]))).status).toBe(200);
+    expect((await post(batch([finished(e4, 200_000, 45_000)]))).status).toBe(200);
     const events = await resultEvents();
-    expect(events).toHaveLength(before + 2);
-    // The new ones, by id: all three share the finish time they occurred at, so their order by it is arbitrary.
-    expect(events.filter((e) => !earlier.has(e.id)).map((e) => e.payload.penalty_ms).sort()).toEqual([30_000, 45_000]);
+    expect(events).toHaveLength(before + 3);
+    // The new ones, by id: they share the finish time they occurred at, so their order by it is arbitrary.
+    expect(events.filter((e) => !earlier.has(e.id)).map((e) => e.payload.penalty_ms).sort()).toEqual([30_000, 45_000, 45_000]);
     // Delivered again, the last batch changes nothing and emits nothing.
+    expect((await post(batch([finished(e4, 200_000, 45_000)]))).status).toBe(200);
+    expect(await resultEvents()).toHaveLength(before + 3);
     expect((await post(batch([finished(e4, 200_000, 30_000)]))).status).toBe(200);
-    expect(await resultEvents()).toHaveLength(before + 2);
+    expect(await resultEvents()).toHaveLength(before + 4);
   });
+
+  it('a fact retracted and found again is announced again', async () => {
+    const again: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'speeding', 'again'), entryId: e5.id, deviceId: e5.imei, startedAt: t0 + 30_000, endedAt: t0 + 35_000 };
+    const announced = async () => (await eventsOf([e5.id])).filter((e) => e.payload.anomaly === factId(again.key));
+    expect((await post(batch([again]))).status).toBe(200);
+    expect(await announced()).toHaveLength(1);
+    expect((await post({ ...batch([]), retractions: [again.key] })).status).toBe(200);
+    expect((await post(batch([again]))).status).toBe(200);
+    const events = await announced();
+    expect(events).toHaveLength(2);
+    expect(new Set(events.map((e) => e.id)).size).toBe(2);
+  });
+
+  it('one change delivered three times at the same moment is written once and announced once', async () => {
+    const spotted: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'speeding', 'concurrent'), entryId: e5.id, deviceId: e5.imei, startedAt: t0 + 40_000, endedAt: t0 + 41_000 };
+    const announced = async () => (await eventsOf([e5.id])).filter((e) => e.payload.anomaly === factId(spotted.key));
+    const together = async (fact: AnomalyFact) => {
+      const answers = await Promise.all([post(batch([fact])), post(batch([fact])), post(batch([fact]))]);
+      for (const res of answers) expect(res.status, res.text).toBe(200);
+      return answers.map((res) => res.json.data.created + res.json.data.updated).sort();
+    };
+    // A new fact: one of them creates it; the others wait for it and then find nothing to do.
+    expect(await together(spotted)).toEqual([0, 0, 1]);
+    expect(await announced()).toHaveLength(1);
+    // A change of it: one update, one event.
+    expect(await together({ ...spotted, endedAt: t0 + 47_000 })).toEqual([0, 0, 1]);
+    const events = await announced();
+    expect(events).toHaveLength(2);
+    expect(new Set(events.map((e) => e.id)).size).toBe(2);
+  });
+
   it('an event that cannot be created at first stays pending and is published, once, with the next batch', async () => {
     // Postgres refuses to store the race event of one anomaly until the test lifts the ban: the batch's events
     // fail together, are retried one by one, and the refused one is left in pitwall_pending_events.

@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factRow } from '../../../../src/domain/pipeline/fact-row';
 import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
-import { anomalyEvent, canonicalJson, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
+import { raiseFactVersions, RANK_LOCK } from './fact-versions';
+import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
 export interface FactCounts {
@@ -47,15 +47,6 @@ const collectionOfType: Record<Fact['type'], FactCollection> = {
 /** Fields that say who computed a fact and when, not what it is: changing only these is no news. */
 const bookkeeping = new Set(['id', 'source', 'computed_at']);
 
-/** A digest of a row's business values before this batch ('new' for a created row). */
-function priorDigest(before: Row | undefined): string {
-  if (!before) return 'new';
-  const values = Object.fromEntries(Object.entries(before).filter(([field]) => !bookkeeping.has(field)));
-  return createHash('sha256').update(canonicalJson(values)).digest('hex').slice(0, 16);
-}
-
-/** Only one batch at a time may re-rank stages, or two concurrent batches would rank from each other's stale rows. */
-const RANK_LOCK = 'pitwall:stage_results:rank';
 const READ_CHUNK = 500;
 
 type Row = Record<string, unknown>;
@@ -95,12 +86,13 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
 
   const staged = await database.transaction(async (trx) => {
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
+    // Two batches re-ranking at once would rank from each other's stale rows.
     if (wanted.stage_results.size > 0) await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+    // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
+    const versions = await raiseFactVersions(trx, collections.flatMap((c) => [...wanted[c].keys()]));
     // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
     const quiet = { emitEvents: false };
     const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
-    /** What each written row held before (a digest), so that a return to an earlier state is a new event. */
-    const prior = new Map<string, string>();
 
     for (const collection of collections) {
       const rows = wanted[collection];
@@ -129,6 +121,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
       if (collection === 'stage_results') {
         for (const row of [...creates, ...updates]) row['computed_at'] = now.toISOString();
         counts.ranked += await rankInto(items(collection), stored, creates, updates, deletes);
+        // Other results of the stage whose rank moved (under the rank lock, so no batch holds their versions).
+        for (const [id, version] of await raiseFactVersions(trx, updates.map((row) => String(row['id'])).filter((id) => !versions.has(id)))) versions.set(id, version);
       }
       if (deletes.length > 0) await items(collection).deleteMany(deletes, quiet);
       if (creates.length > 0) await items(collection).createMany(creates, quiet);
@@ -138,11 +132,10 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
         // Only who computed it changed (a replay confirming a live fact): the same event, not a new one.
         if (Object.keys(row).every((field) => bookkeeping.has(field))) continue;
         written[collection].add(id);
-        prior.set(id, priorDigest(stored.get(id)));
       }
     }
 
-    const events = await eventsOf(trx, batch, wanted, written, prior, now);
+    const events = await eventsOf(trx, batch, wanted, written, versions, now);
     return stagePendingEvents(trx, events);
   });
   // After the commit, so a Flow never hears of data that rolled back.
@@ -156,7 +149,7 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
  */
 async function eventsOf(
   trx: any, batch: FactBatch, wanted: Record<FactCollection, Map<string, Row | null>>, written: Record<FactCollection, Set<string>>,
-  prior: Map<string, string>, now: Date,
+  versions: Map<string, number>, now: Date,
 ): Promise<RaceEventItem[]> {
   const keyOf = new Map(batch.upserts.map((fact) => [factId(fact.key), fact.key]));
   const rowsOf = async (collection: FactCollection): Promise<Row[]> => {
@@ -174,9 +167,9 @@ async function eventsOf(
   const anomalies = await rowsOf('anomalies');
   const all = [...crossings, ...results, ...anomalies];
   const refs = await loadRefs(trx, all.map((r) => (r['entry'] ? String(r['entry']) : null)), all.map((r) => (r['stage'] ? String(r['stage']) : null)));
-  // The event is about the change from the prior state: a result going A -> B -> A emits three events, while a
-  // batch delivered again (same prior state, or nothing changed) emits nothing new.
-  const subject = (row: Row, fallback: string) => `${keyOf.get(String(row['id'])) ?? fallback}@${prior.get(String(row['id'])) ?? 'ranked'}`;
+  // The event is about this version of the fact (see fact-versions): each change is one event, and a batch
+  // delivered again changes nothing and so emits nothing.
+  const subject = (row: Row, fallback: string) => `${keyOf.get(String(row['id'])) ?? fallback}#v${versions.get(String(row['id']))}`;
   return [
     ...crossings.map((row) => crossingEvent(row, subject(row, `crossing:${row['id']}`), batch.source, refs)),
     ...results.map((row) => stageResultEvent(row, subject(row, `result:${row['entry']}:${row['stage']}`), batch.source, refs, now)),

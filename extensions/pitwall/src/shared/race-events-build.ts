@@ -30,10 +30,10 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The idempotency key of an event: its type, what it is about (the fact key, with a digest of the fact's prior
- * state when a batch changed it) and a hash of its canonical payload. The same change delivered again gets the same
- * key and so the same id; a changed fact (a new rank, a corrected time, also back to an earlier value) gets a new
- * one. The source is left out on purpose.
+ * The idempotency key of an event: its type, what it is about (for a fact, its key and the version that changed
+ * it, see fact-versions) and a hash of its canonical payload. The same event stored or published again gets the
+ * same key and so the same id; every change of a fact (a new rank, a corrected time, also back to an earlier
+ * value) gets a new one. The source is left out on purpose.
  */
 export function raceEventKey(type: RaceEventType, subject: string, payload: Row, version = 1): string {
   const hash = createHash('sha256').update(canonicalJson(payload)).digest('hex').slice(0, 32);

@@ -2,11 +2,11 @@ import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
+import { raiseFactVersions, RANK_LOCK } from './fact-versions';
 import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
 type Row = Record<string, unknown>;
-const RANK_LOCK = 'pitwall:stage_results:rank';
 const resultFields = ['id', 'entry', 'stage', 'status', 'started_at', 'finished_at', 'elapsed_ms', 'penalty_ms', 'total_ms', 'rank', 'computed_at'];
 
 export interface RecomputeContext {
@@ -84,7 +84,10 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     if (changed.size === 0) return [];
     const rows: Row[] = await trx('stage_results').whereIn('id', [...changed]).select(resultFields);
     const refs = await loadRefs(trx, rows.map((r) => String(r['entry'])), rows.map((r) => String(r['stage'])));
-    const items = rows.map((row) => stageResultEvent(row, factKey.stageResult(String(row['entry']), String(row['stage'])), 'system', refs, now));
+    // The bundle writes stage_results only under the rank lock, so raising their versions now is as safe as first.
+    const versions = await raiseFactVersions(trx, changed);
+    const subject = (row: Row) => `${factKey.stageResult(String(row['entry']), String(row['stage']))}#v${versions.get(String(row['id']))}`;
+    const items = rows.map((row) => stageResultEvent(row, subject(row), 'system', refs, now));
     return stagePendingEvents(trx, items);
   });
   await publishPendingSafely({ ...context, accountability: null }, events);

@@ -1,0 +1,30 @@
+/**
+ * Versions of fact rows (`pitwall_fact_versions`, migration 007), for the idempotency keys of race events.
+ *
+ * An event names its fact and the version the transaction that wrote it raised, so every change is its own event
+ * (A -> B -> A -> B is three; a fact deleted and created again is announced again), while the same change applied
+ * twice writes nothing the second time (the row already holds it) and so announces nothing.
+ *
+ * Raising a version locks its row until the commit, and a transaction raises the versions of its facts before it
+ * reads them: a second transaction about the same facts waits, then reads what the first wrote, so two concurrent
+ * deliveries of one change cannot both take it for new. Ids are locked in sorted order, so two such transactions
+ * never wait on each other in a circle.
+ */
+export const FACT_VERSIONS_TABLE = 'pitwall_fact_versions';
+
+/** Only one transaction at a time may rank stages (and one that may rank takes this before any fact version). */
+export const RANK_LOCK = 'pitwall:stage_results:rank';
+
+/** Raises the version of each fact row id by one (a first one gets 1); returns the new versions. */
+export async function raiseFactVersions(trx: any, ids: Iterable<string>): Promise<Map<string, number>> {
+  const sorted = [...new Set(ids)].sort();
+  if (sorted.length === 0) return new Map();
+  const { rows } = await trx.raw(
+    `INSERT INTO ${FACT_VERSIONS_TABLE} AS v (fact_id, version)
+     SELECT id, 1 FROM unnest(?::text[]) AS id ORDER BY id
+     ON CONFLICT (fact_id) DO UPDATE SET version = v.version + 1
+     RETURNING fact_id, version`,
+    [sorted],
+  );
+  return new Map((rows as { fact_id: string; version: string | number }[]).map((row) => [row.fact_id, Number(row.version)]));
+}
