@@ -4,7 +4,7 @@ import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factRow } from '../../../../src/domain/pipeline/fact-row';
 import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
-import { raiseFactVersions, RANK_LOCK } from './fact-versions';
+import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
@@ -86,8 +86,7 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
 
   const staged = await database.transaction(async (trx) => {
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
-    // Two batches re-ranking at once would rank from each other's stale rows.
-    if (wanted.stage_results.size > 0) await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+    if (wanted.stage_results.size > 0) await lockRanking(trx);
     // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
     const versions = await raiseFactVersions(trx, collections.flatMap((c) => [...wanted[c].keys()]));
     // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
@@ -169,7 +168,7 @@ async function eventsOf(
   const refs = await loadRefs(trx, all.map((r) => (r['entry'] ? String(r['entry']) : null)), all.map((r) => (r['stage'] ? String(r['stage']) : null)));
   // The event is about this version of the fact (see fact-versions): each change is one event, and a batch
   // delivered again changes nothing and so emits nothing.
-  const subject = (row: Row, fallback: string) => `${keyOf.get(String(row['id'])) ?? fallback}#v${versions.get(String(row['id']))}`;
+  const subject = (row: Row, fallback: string) => versionedSubject(keyOf.get(String(row['id'])) ?? fallback, versions.get(String(row['id'])));
   return [
     ...crossings.map((row) => crossingEvent(row, subject(row, `crossing:${row['id']}`), batch.source, refs)),
     ...results.map((row) => stageResultEvent(row, subject(row, `result:${row['entry']}:${row['stage']}`), batch.source, refs, now)),

@@ -12,8 +12,18 @@
  */
 export const FACT_VERSIONS_TABLE = 'pitwall_fact_versions';
 
-/** Only one transaction at a time may rank stages (and one that may rank takes this before any fact version). */
-export const RANK_LOCK = 'pitwall:stage_results:rank';
+const RANK_LOCK = 'pitwall:stage_results:rank';
+
+/**
+ * Only one transaction at a time may rank stages, or two would rank from each other's stale rows; one that may rank
+ * takes this lock, until its end, before any fact version.
+ */
+export async function lockRanking(trx: any): Promise<void> {
+  await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+}
+
+/** The subject of a race event about a fact: its key and the version the change raised. */
+export const versionedSubject = (key: string, version: number | undefined): string => `${key}#v${version}`;
 
 /** Raises the version of each fact row id by one (a first one gets 1); returns the new versions. */
 export async function raiseFactVersions(trx: any, ids: Iterable<string>): Promise<Map<string, number>> {

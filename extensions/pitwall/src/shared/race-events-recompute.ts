@@ -2,7 +2,7 @@ import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
-import { raiseFactVersions, RANK_LOCK } from './fact-versions';
+import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
 import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
@@ -29,7 +29,7 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
   if (unique.length === 0) return [];
   const now = new Date();
   const events = await database.transaction(async (trx: any) => {
-    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [RANK_LOCK]);
+    await lockRanking(trx);
     const results = new services.ItemsService('stage_results', { knex: trx, schema, accountability: null });
     const quiet = { emitEvents: false };
     const changed = new Set<string>();
@@ -86,7 +86,7 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     const refs = await loadRefs(trx, rows.map((r) => String(r['entry'])), rows.map((r) => String(r['stage'])));
     // The bundle writes stage_results only under the rank lock, so raising their versions now is as safe as first.
     const versions = await raiseFactVersions(trx, changed);
-    const subject = (row: Row) => `${factKey.stageResult(String(row['entry']), String(row['stage']))}#v${versions.get(String(row['id']))}`;
+    const subject = (row: Row) => versionedSubject(factKey.stageResult(String(row['entry']), String(row['stage'])), versions.get(String(row['id'])));
     const items = rows.map((row) => stageResultEvent(row, subject(row), 'system', refs, now));
     return stagePendingEvents(trx, items);
   });
