@@ -1,4 +1,4 @@
-# The image of Pitwall's own processes (setup, processor, gateway, exporter); Directus runs from its own image
+# The image of Pitwall's own processes (setup, processor, jobs); Directus runs from its own image
 # with extensions/pitwall mounted.
 FROM node:22-bookworm-slim
 WORKDIR /app

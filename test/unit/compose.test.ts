@@ -10,12 +10,17 @@ const compose = parse(readFileSync(join(repoRoot, 'directus-compose.yml'), 'utf8
   volumes: Record<string, unknown>;
 };
 const services = compose.services;
-const pitwallServices = ['setup', 'processor', 'jobs', 'gateway', 'exporter'];
+const pitwallServices = ['setup', 'processor', 'jobs'];
 const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 
 describe('directus-compose.yml', () => {
-  it('has PostGIS, Redis, Directus and every Pitwall service', () => {
-    expect(Object.keys(services).sort()).toEqual(['directus', 'exporter', 'gateway', 'jobs', 'postgis', 'processor', 'redis', 'setup']);
+  it('has PostGIS, Redis, Directus and every Pitwall service, and only commands that exist', () => {
+    expect(Object.keys(services).sort()).toEqual(['directus', 'jobs', 'postgis', 'processor', 'redis', 'setup']);
+    // Each Pitwall service runs a `pitwall` command: one the CLI does not have would only fail at deploy time.
+    const cli = readFileSync(join(repoRoot, 'src/cli/main.ts'), 'utf8');
+    for (const name of pitwallServices) expect(cli, name).toMatch(new RegExp(`^  ${services[name].command[0]}: \\{`, 'm'));
+    // No profile hides a service that cannot start yet.
+    for (const [name, service] of Object.entries(services)) expect(service.profiles, name).toBeUndefined();
   });
 
   it('runs the Directus version the platform uses, the one the tests use too', () => {
@@ -45,25 +50,24 @@ describe('directus-compose.yml', () => {
   });
 
   it('health-checks every long-running service', () => {
-    for (const name of ['postgis', 'redis', 'directus', 'processor', 'gateway', 'exporter']) {
+    for (const name of ['postgis', 'redis', 'directus', 'processor', 'jobs']) {
       expect(services[name].healthcheck?.test, name).toBeDefined();
     }
     expect(services.processor.healthcheck.test.join(' ')).toContain('9464/healthz');
+    expect(services.jobs.healthcheck.test.join(' ')).toContain('9465/healthz');
   });
 
   it('starts the processor only after setup succeeded, with the processor token, never an admin token', () => {
     expect(services.processor.depends_on.setup).toEqual({ condition: 'service_completed_successfully' });
     expect(services.processor.environment.DIRECTUS_TOKEN).toBe('${PITWALL_PROCESSOR_TOKEN:?set PITWALL_PROCESSOR_TOKEN}');
-    for (const name of ['processor', 'gateway', 'exporter']) {
+    for (const name of ['processor', 'jobs']) {
       expect(Object.keys(services[name].environment).filter((k) => /ADMIN/.test(k)), name).toEqual([]);
     }
   });
 
-  it('publishes the ports of CONTRACTS (Directus 8055, the live gateway) and serves metrics on METRICS_PORT', () => {
-    expect(services.gateway.ports).toEqual(['8090:8090']);
-    expect(services.gateway.environment.LIVE_WS_PORT).toBe('8090');
-    const metricsPorts = ['processor', 'gateway', 'exporter'].map((name) => services[name].environment.METRICS_PORT);
-    expect(new Set(metricsPorts).size).toBe(3);
+  it('serves metrics of each long-running Pitwall service on its own METRICS_PORT', () => {
+    const metricsPorts = ['processor', 'jobs'].map((name) => services[name].environment.METRICS_PORT);
+    expect(new Set(metricsPorts).size).toBe(2);
   });
 
   it('builds Pitwall processes from the repository image', () => {
