@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import type { Position } from './position.ts';
-import { BIGINT_TEXT, DEVICE_ID, IO_ID, ISO_TIME, readWellFormedEntry } from './read-well-formed-entry.ts';
+import {
+  ALTITUDE_MAX,
+  ALTITUDE_MIN,
+  BIGINT_TEXT,
+  DEVICE_ID,
+  fitsReal,
+  FIX_TIME_END,
+  FIX_TIME_MIN,
+  IO_ID,
+  ISO_TIME,
+  isFixTime,
+  readWellFormedEntry,
+} from './read-well-formed-entry.ts';
 
 /** Why a stream entry cannot become a Position; the reason goes to the dead-letter stream as it is. */
 export interface StreamEntryRejection {
@@ -15,6 +27,21 @@ const isoTime = z
   .regex(ISO_TIME, 'expected an ISO-8601 time with a zone')
   .refine((s) => Number.isFinite(Date.parse(s)), 'not a real calendar time');
 
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+// An unreadable time already has its message above; NaN passes here so it is not reported twice.
+const fixTime = isoTime.refine(
+  (s) => Number.isNaN(Date.parse(s)) || isFixTime(Date.parse(s)),
+  `outside the times a fix can have (${day(FIX_TIME_MIN)} to before ${day(FIX_TIME_END)}, UTC)`,
+);
+
+/** A `real` column: in range, and not so close to zero that float4 refuses it (see fitsReal). */
+const real = (min: number, max: number, unit: string) =>
+  z
+    .number()
+    .min(min, `expected ${unit} within ${min}..${max}`)
+    .max(max, `expected ${unit} within ${min}..${max}`)
+    .refine(fitsReal, 'too close to zero for a real column (nonzero below 1.2e-38)');
+
 const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-64 letters or digits');
 
 const rawIoValue = z.union([
@@ -25,12 +52,12 @@ const rawIoValue = z.union([
 
 const positionPayload = z.strictObject({
   device_id: deviceId,
-  timestamp: isoTime,
+  timestamp: fixTime,
   latitude: z.number().min(-90).max(90),
   longitude: z.number().min(-180).max(180),
-  altitude: z.number().finite(),
-  angle: z.number().min(0).max(360),
-  speed: z.number().min(0).max(2000),
+  altitude: real(ALTITUDE_MIN, ALTITUDE_MAX, 'metres'),
+  angle: real(0, 360, 'degrees'),
+  speed: real(0, 2000, 'km/h'),
   satellites: z.number().int().min(0).max(255),
   priority: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   attributes: z.record(z.string().regex(IO_ID), rawIoValue, {

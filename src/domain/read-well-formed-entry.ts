@@ -11,6 +11,23 @@ export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]
 export const DEVICE_ID = /^[0-9A-Za-z_-]{1,64}$/;
 export const IO_ID = /^\d{1,5}$/;
 export const BIGINT_TEXT = /^-?\d{1,20}$/;
+
+/**
+ * What the positions table can hold, so that an entry it would refuse is dead-lettered here with its reason instead
+ * of failing its batch. Fix times from 2000-01-01 to the end of 2099 (UTC): a tracker without a GPS time reports
+ * 1970 or year 0, which Postgres refuses. Altitude in metres within what a tracker reports on its two bytes, read
+ * signed or unsigned. altitude, angle and speed are `real` (float4): besides overflow, Postgres refuses a nonzero
+ * value that rounds to zero there; anything nonzero below float4's smallest normal magnitude is refused here, which
+ * no tracker reports.
+ */
+export const FIX_TIME_MIN = Date.UTC(2000, 0, 1);
+export const FIX_TIME_END = Date.UTC(2100, 0, 1);
+export const ALTITUDE_MIN = -32_768;
+export const ALTITUDE_MAX = 65_535;
+const REAL_MIN_NORMAL = 1.1754943508222875e-38;
+
+export const isFixTime = (ts: number): boolean => ts >= FIX_TIME_MIN && ts < FIX_TIME_END;
+export const fitsReal = (value: number): boolean => value === 0 || Math.abs(value) >= REAL_MIN_NORMAL;
 // The pattern of zod's z.base64(), so both paths agree on what a buffer is.
 const BASE64 = /^$|^(?:[0-9a-zA-Z+/]{4})*(?:(?:[0-9a-zA-Z+/]{2}==)|(?:[0-9a-zA-Z+/]{3}=))?$/;
 const CODECS: ReadonlySet<string> = new Set(['8', '8E', '16']);
@@ -23,6 +40,8 @@ function timeOf(value: unknown): number {
 
 const inRange = (value: unknown, min: number, max: number): value is number =>
   typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
+
+const realInRange = (value: unknown, min: number, max: number): value is number => inRange(value, min, max) && fitsReal(value);
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -70,10 +89,10 @@ export function readWellFormedEntry(fields: Record<string, string>): Position | 
   }
   if (!isPlainObject(p) || !hasExactlyPayloadKeys(p) || p.device_id !== deviceId) return null;
   const ts = timeOf(p.timestamp);
-  if (!Number.isFinite(ts)) return null;
+  if (!isFixTime(ts)) return null;
   const { latitude, longitude, altitude, angle, speed, satellites, priority, attributes } = p;
-  if (!inRange(latitude, -90, 90) || !inRange(longitude, -180, 180) || !inRange(altitude, -Infinity, Infinity)) return null;
-  if (!inRange(angle, 0, 360) || !inRange(speed, 0, 2000) || !inRange(satellites, 0, 255) || !Number.isInteger(satellites)) return null;
+  if (!inRange(latitude, -90, 90) || !inRange(longitude, -180, 180) || !realInRange(altitude, ALTITUDE_MIN, ALTITUDE_MAX)) return null;
+  if (!realInRange(angle, 0, 360) || !realInRange(speed, 0, 2000) || !inRange(satellites, 0, 255) || !Number.isInteger(satellites)) return null;
   if ((priority !== 0 && priority !== 1 && priority !== 2) || !isRawAttributes(attributes)) return null;
   return { deviceId, ts, latitude, longitude, altitude, angle, speed, satellites, priority, attributes, codec: codec as Position['codec'] };
 }

@@ -2,6 +2,7 @@ import type { RawAttributes, RawIoValue } from '../position.ts';
 import { decodeIoValue } from './decode-io-value.ts';
 import type { DecodedValue, IoMapping } from './io-mapping.ts';
 import type { IoValueDecoder } from './io-value-decoder.ts';
+import { storableText } from './storable-text.ts';
 
 /** A mapping row prepared once (ioValueDecoder), for callers that decode many fixes with one table. */
 export interface PreparedIoMapping {
@@ -31,14 +32,15 @@ export function decodeAttributes(
     }
     if (Object.hasOwn(decoded, mapping.attribute)) {
       put(decoded, `io_${id}`, value);
-      put(decoded, `io_${id}_error`, `attribute "${mapping.attribute}" is already taken by another IO element`);
+      put(decoded, `io_${id}_error`, storableText(`attribute "${mapping.attribute}" is already taken by another IO element`));
       continue;
     }
     try {
       put(decoded, mapping.attribute, 'decode' in mapping ? mapping.decode(value) : decodeIoValue(value, mapping));
     } catch (error) {
       put(decoded, `io_${id}`, value);
-      put(decoded, `io_${id}_error`, error instanceof Error ? error.message : String(error));
+      // The reason may quote the raw value or the row; it must be storable whatever they hold.
+      put(decoded, `io_${id}_error`, storableText(error instanceof Error ? error.message : String(error)));
     }
   }
   return decoded;

@@ -79,7 +79,7 @@ function textBytes(value: Exclude<DecodedValue, null>, byteSize: number): Buffer
   // Latin-1 keeps one byte per character, the same reading decodeIoValue uses.
   if (!/^[\u0000-\u00ff]*$/.test(value)) throw new IoEncodeError(`value ${describe(value)} has characters outside Latin-1`);
   if (value.length > byteSize) throw new IoEncodeError(`value ${describe(value)} is ${value.length} bytes, more than byteSize ${byteSize}`);
-  if (value.endsWith('\u0000')) throw new IoEncodeError(`value ${describe(value)} ends with a NUL byte, which decoding strips`);
+  if (value.includes('\u0000')) throw new IoEncodeError(`value ${describe(value)} has a NUL byte, which decoding strips or refuses`);
   return Buffer.from(value, 'latin1');
 }
 

@@ -1,4 +1,5 @@
 import type { IoMapping } from './io-mapping.ts';
+import { unstorableTextProblem } from './storable-text.ts';
 
 const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean', 'hex', 'ascii']);
 
@@ -7,7 +8,12 @@ const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean
  * Directus), so they are checked at every use; decode and encode each throw their own error class with this text.
  */
 export function ioMappingProblem(mapping: IoMapping): string | null {
-  const { valueType, byteSize, multiplier, offset, invalidValues } = mapping;
+  const { attribute, valueType, byteSize, multiplier, offset, invalidValues } = mapping;
+  // The attribute is a key of the decoded jsonb: a name Postgres cannot store would refuse the whole fix.
+  if (typeof attribute !== 'string') return `attribute must be a string, got ${typeof attribute}`;
+  const unstorable = unstorableTextProblem(attribute);
+  // JSON.stringify escapes NUL and lone surrogates, so the message itself can be stored.
+  if (unstorable !== null) return `attribute ${JSON.stringify(attribute)} has ${unstorable}`;
   if (!VALUE_TYPES.has(valueType)) return `valueType ${JSON.stringify(valueType)} is not one of unsigned, signed, boolean, hex, ascii`;
   if (!Number.isInteger(byteSize) || byteSize < 1 || byteSize > 255) return `byteSize must be an integer in 1..255, got ${byteSize}`;
   // Scaling only applies to numeric readings, so a stray multiplier on a boolean row does not block it.

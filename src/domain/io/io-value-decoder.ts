@@ -14,6 +14,8 @@ const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
 const FIFTEEN_DIGITS = 1e15;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const DIGITS = /^\d+$/;
+/** NULs around ascii text (see textOf). */
+const PADDING = /^\0+|\0+$/g;
 
 /**
  * Checks a mapping row once and returns the decoder of its values, with its scaling and invalid values prepared:
@@ -89,7 +91,7 @@ export function ioValueDecoder(mapping: IoMapping): IoValueDecoder {
     if (invalid.integers.size > 0 || !BASE64.test(text)) return undefined;
     const bytes = Buffer.from(text, 'base64');
     if (valueType === 'ascii' ? bytes.length > byteSize : bytes.length !== byteSize) return undefined;
-    const decoded = valueType === 'hex' ? bytes.toString('hex') : bytes.toString('latin1').replace(/\0+$/, '');
+    const decoded = valueType === 'hex' ? bytes.toString('hex') : textOf(bytes);
     return invalid.texts.has(decoded) ? null : decoded;
   };
   const integerRow = valueType !== 'hex' && valueType !== 'ascii';
@@ -153,6 +155,15 @@ function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
 
+/**
+ * The Latin-1 text of ascii bytes. NULs before and after the text are padding (a tracker pads its slot, and a raw
+ * number is widened to byteSize big-endian bytes, so the number 65 in 8 bytes is seven NULs and "A"): they are
+ * stripped. A NUL inside the text is refused: Postgres cannot store it in jsonb, and dropping it would change the
+ * value; decodeAttributes then keeps the raw value with the reason.
+ */
 function textOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('latin1').replace(/\0+$/, '');
+  const text = Buffer.from(bytes).toString('latin1').replace(PADDING, '');
+  const inner = text.indexOf('\0');
+  if (inner >= 0) throw new IoDecodeError(`ascii text has a NUL byte at position ${inner} between its characters, which cannot be stored as text`);
+  return text;
 }

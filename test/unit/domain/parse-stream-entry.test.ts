@@ -68,6 +68,40 @@ describe('parseStreamEntry', () => {
     expect(!result.ok && result.reason).toContain(reason);
   });
 
+  // What the positions table would refuse is refused here, with the field named, so it never fails a batch.
+  it.each([
+    ['an altitude beyond float4', { altitude: 1e39 }, 'payload.altitude: expected metres within -32768..65535'],
+    ['an altitude no tracker reports', { altitude: 100_000 }, 'payload.altitude: expected metres within -32768..65535'],
+    ['an altitude that underflows a real', { altitude: 1e-40 }, 'payload.altitude: too close to zero for a real column (nonzero below 1.2e-38)'],
+    ['a speed that underflows a real', { speed: 5e-324 }, 'payload.speed: too close to zero for a real column'],
+    ['an angle that underflows a real', { angle: 1e-39 }, 'payload.angle: too close to zero for a real column'],
+    ['year 0000, which Postgres refuses', { timestamp: '0000-01-01T00:00:00.000Z' }, 'payload.timestamp: outside the times a fix can have (2000-01-01 to before 2100-01-01, UTC)'],
+    ['1970, a tracker without GPS time', { timestamp: '1970-01-01T00:00:00.000Z' }, 'payload.timestamp: outside the times a fix can have'],
+    ['a moment before 2000 by its offset', { timestamp: '2000-01-01T00:30:00+01:00' }, 'payload.timestamp: outside the times a fix can have'],
+    ['year 2100', { timestamp: '2100-01-01T00:00:00.000Z' }, 'payload.timestamp: outside the times a fix can have'],
+  ])('rejects %s', (_name, payloadOverrides, reason) => {
+    const result = parseStreamEntry(entry({}, payloadOverrides));
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.reason).toContain(reason);
+  });
+
+  it('accepts the edges of what positions can hold', () => {
+    for (const overrides of [
+      { altitude: -32768, speed: 0, angle: 0 },
+      { altitude: 65535, speed: 2000, angle: 360 },
+      { altitude: 1.2e-38, speed: 1e-3 },
+      { timestamp: '2000-01-01T00:00:00.000Z' },
+      { timestamp: '2099-12-31T23:59:59.999Z' },
+    ]) {
+      expect(parseStreamEntry(entry({}, overrides)).ok).toBe(true);
+    }
+  });
+
+  it('does not report an impossible date twice', () => {
+    const result = parseStreamEntry(entry({}, { timestamp: '2026-02-30T25:00:00.000Z' }));
+    expect(result).toEqual({ ok: false, reason: 'payload.timestamp: not a real calendar time' });
+  });
+
   it('rejects an entry whose device_id field disagrees with its payload', () => {
     const result = parseStreamEntry(entry({ device_id: '350936080010026' }));
     expect(result).toEqual({ ok: false, reason: 'device_id: field "350936080010026" differs from payload.device_id "350936080010018"' });

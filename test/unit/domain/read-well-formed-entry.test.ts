@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { payload } from './stream-entry-fixture.ts';
 import { parseStreamEntry } from '../../../src/domain/parse-stream-entry.ts';
@@ -46,6 +47,14 @@ const variants: [string, Record<string, string>][] = [
   ['an unexpected payload field', fields({}, { odometer: 5 })],
   ['a missing payload field', fields({}, { satellites: undefined })],
   ['a device mismatch', fields({ device_id: '350936080010026' })],
+  ['an altitude beyond float4', fields({}, { altitude: 1e39 })],
+  ['an altitude that underflows a real', fields({}, { altitude: 1e-40 })],
+  ['a speed that underflows a real', fields({}, { speed: 5e-324 })],
+  ['the lowest altitude', fields({}, { altitude: -32768 })],
+  ['year 0000', fields({}, { timestamp: '0000-01-01T00:00:00.000Z' })],
+  ['1970', fields({}, { timestamp: '1970-01-01T00:00:00Z' })],
+  ['the first moment of 2000', fields({}, { timestamp: '2000-01-01T00:00:00Z' })],
+  ['year 2100', fields({}, { timestamp: '2100-01-01T00:00:00Z' })],
   ['a __proto__ payload key', fields({}, {}, JSON.stringify(payload).replace('"device_id"', '"__proto__":1,"device_id"'))],
 ];
 
@@ -56,6 +65,26 @@ describe('readWellFormedEntry', () => {
     if (fast !== null) expect({ ok: true, position: fast }).toEqual(checked);
     // Accepted entries take the fast path (it covers the usual shapes); rejected ones never do.
     expect(fast !== null).toBe(checked.ok);
+  });
+
+  it('agrees with the schemas on any numbers and times in the payload', () => {
+    const number = fc.oneof(
+      fc.double(),
+      fc.double({ min: -10, max: 400 }),
+      fc.integer({ min: -70_000, max: 70_000 }),
+      fc.constantFrom(0, -0, 1e-45, 1.1754943508222875e-38, 1.1754942e-38, 65535, 65535.5, -32768.1, 360.0001, 2000),
+    );
+    const time = fc.date({ min: new Date(Date.UTC(1990, 0, 1)), max: new Date(Date.UTC(2110, 0, 1)), noInvalidDate: true }).map((d) => d.toISOString());
+    fc.assert(
+      fc.property(number, number, number, time, (altitude, angle, speed, timestamp) => {
+        const entry = fields({}, { altitude, angle, speed, timestamp });
+        const fast = readWellFormedEntry(entry);
+        const checked = parseStreamEntry(entry);
+        expect(fast !== null).toBe(checked.ok);
+        if (fast !== null) expect({ ok: true, position: fast }).toEqual(checked);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('takes the well-formed shape without the schemas', () => {

@@ -54,6 +54,38 @@ describe('decodeAttributes', () => {
     expect(decodeAttributes({ '5': 3 }, broken)).toEqual({ io_5: 3, io_5_error: 'byteSize must be an integer in 1..255, got 0' });
   });
 
+  it('keeps the ascii element 387 sent as the number 65 as text, and one with a NUL inside raw with the reason', () => {
+    expect(decodeAttributes({ '387': 65 }, fmb920ById)).toEqual({ iso6709_coordinates: 'A' });
+    expect(decodeAttributes({ '387': 0x410042 }, fmb920ById)).toEqual({
+      io_387: 0x410042,
+      io_387_error: 'ascii text has a NUL byte at position 1 between its characters, which cannot be stored as text',
+    });
+  });
+
+  it('never makes a key or a text Postgres refuses: attribute names with NUL or a lone surrogate are broken rows', () => {
+    const odd = new Map<number, IoMapping>([
+      [1, mapping({ ioId: 1, attribute: 'a\u0000b' })],
+      [2, mapping({ ioId: 2, attribute: 'x\ud800' })],
+      [3, mapping({ ioId: 3, attribute: 'three', valueType: 'ascii', invalidValues: ['n\u0000a'], byteSize: 1.5 })],
+    ]);
+    const decoded = decodeAttributes({ '1': 1, '2': 2, '3': 3 }, odd);
+    expect(decoded).toEqual({
+      io_1: 1,
+      io_1_error: 'attribute "a\\u0000b" has a NUL character at position 1, which Postgres cannot store as text',
+      io_2: 2,
+      io_2_error: 'attribute "x\\ud800" has a lone UTF-16 surrogate at position 1, which Postgres cannot store as text',
+      io_3: 3,
+      io_3_error: 'byteSize must be an integer in 1..255, got 1.5',
+    });
+    const bad = /\u0000|[\ud800-\udfff]/;
+    for (const [key, value] of Object.entries(decoded)) expect(bad.test(key) || bad.test(String(value))).toBe(false);
+  });
+
+  it('keeps an error message storable even when it quotes a NUL', () => {
+    const row = new Map<number, IoMapping>([[1, mapping({ ioId: 1, attribute: 'one', invalidValues: ['1\u00002'] })]]);
+    expect(decodeAttributes({ '1': 1 }, row)).toEqual({ io_1: 1, io_1_error: 'invalidValues entry "1\ufffd2" is not a non-negative decimal integer' });
+  });
+
   it('does not let a second IO id overwrite an attribute already decoded', () => {
     const twice = new Map<number, IoMapping>([
       [1, mapping({ ioId: 1, attribute: 'speed' })],

@@ -66,11 +66,26 @@ describe('decodeIoValue: FMB920 examples', () => {
     expect(decodeIoValue(b64(''), fmb920(387))).toBe('');
   });
 
-  it('reads ascii from a number as its big-endian bytes, trailing NULs removed', () => {
+  it('reads ascii from a number as its big-endian bytes, padding NULs removed', () => {
     const ascii = mapping({ valueType: 'ascii', byteSize: 4 });
     expect(decodeIoValue(0x41424344, ascii)).toBe('ABCD');
     expect(decodeIoValue(0x41420000, ascii)).toBe('AB');
+    expect(decodeIoValue(0x00004142, ascii)).toBe('AB');
     expect(decodeIoValue(0, ascii)).toBe('');
+  });
+
+  // Regression: an FMB920 reported element 387 as the number 65; widened to its 34 bytes that was 33 NULs and "A",
+  // text that jsonb refuses, and every batch holding the fix failed on every retry.
+  it('reads the ascii element 387 sent as a number without its leading NULs', () => {
+    expect(decodeIoValue(65, fmb920(387))).toBe('A');
+    expect(decodeIoValue(65, mapping({ valueType: 'ascii', byteSize: 8 }))).toBe('A');
+    expect(decodeIoValue(b64('\0\0+31.4/\0'), fmb920(387))).toBe('+31.4/');
+  });
+
+  it('refuses ascii with a NUL between its characters, which Postgres cannot store', () => {
+    const ascii = mapping({ valueType: 'ascii', byteSize: 4 });
+    expect(() => decodeIoValue(0x41004200, ascii)).toThrow(IoDecodeError);
+    expect(() => decodeIoValue(b64('A\0B'), ascii)).toThrow('ascii text has a NUL byte at position 1 between its characters, which cannot be stored as text');
   });
 
   it('keeps every bit of the 8-byte odometer', () => {

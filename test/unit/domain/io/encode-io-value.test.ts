@@ -59,7 +59,9 @@ describe('encodeIoValue: guards', () => {
     ['a number for ascii', 5, fmb920(387), 'value 5 is not a string'],
     ['non-Latin-1 text', '€', fmb920(387), 'value "€" has characters outside Latin-1'],
     ['text longer than byteSize', 'abc', mapping({ valueType: 'ascii', byteSize: 2 }), 'value "abc" is 3 bytes, more than byteSize 2'],
-    ['text ending in NUL', 'a\u0000', fmb920(387), 'value "a\\u0000" ends with a NUL byte, which decoding strips'],
+    ['text ending in NUL', 'a\u0000', fmb920(387), 'value "a\\u0000" has a NUL byte, which decoding strips or refuses'],
+    ['text starting with NUL', '\u0000a', fmb920(387), 'value "\\u0000a" has a NUL byte, which decoding strips or refuses'],
+    ['text with a NUL inside', 'a\u0000b', fmb920(387), 'value "a\\u0000b" has a NUL byte, which decoding strips or refuses'],
     ['a zero multiplier', 0, mapping({ multiplier: 0 }), 'multiplier 0 cannot be inverted'],
     ['a bad mapping', 1, mapping({ byteSize: 0 }), 'byteSize must be an integer in 1..255, got 0'],
   ];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeIoValue, encodeIoValue } from '../../../../src/domain/io/index.ts';
+import { decodeIoValue, encodeIoValue, IoDecodeError } from '../../../../src/domain/io/index.ts';
 import type { IoMapping } from '../../../../src/domain/io/index.ts';
 import type { RawIoValue } from '../../../../src/domain/position.ts';
 import { mapping } from './fmb920-mappings.ts';
@@ -90,8 +90,10 @@ describe('round trips, unscaled', () => {
     );
   });
 
-  it('ascii: any Latin-1 text without a trailing NUL round trips on both sides', () => {
-    const bytes = fc.uint8Array({ maxLength: 40 }).filter((b) => b.length === 0 || b[b.length - 1] !== 0);
+  // Text with a NUL cannot round trip: NULs around it are padding (stripped), and one inside cannot be stored in
+  // jsonb (refused, see the next test). Every text without one does.
+  it('ascii: any Latin-1 text without NUL bytes round trips on both sides', () => {
+    const bytes = fc.uint8Array({ min: 1, maxLength: 40 });
     fc.assert(
       fc.property(bytes, fc.nat({ max: 20 }), (text, spare) => {
         const row = mapping({ valueType: 'ascii', byteSize: Math.max(1, text.length + spare) });
@@ -99,6 +101,32 @@ describe('round trips, unscaled', () => {
         const value = decodeIoValue(raw, row);
         expect(value).toBe(Buffer.from(text).toString('latin1'));
         expect(encodeIoValue(value!, row)).toEqual(raw);
+      }),
+    );
+  });
+});
+
+describe('ascii NULs', () => {
+  it('NULs around the text are padding: decoding strips them, and the text encodes back without them', () => {
+    const text = fc.uint8Array({ min: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(text, fc.nat({ max: 8 }), fc.nat({ max: 8 }), (bytes, before, after) => {
+        const padded = Buffer.concat([Buffer.alloc(before), Buffer.from(bytes), Buffer.alloc(after)]);
+        const row = mapping({ valueType: 'ascii', byteSize: Math.max(1, padded.length) });
+        const value = decodeIoValue({ __buffer_b64: padded.toString('base64') }, row);
+        expect(value).toBe(Buffer.from(bytes).toString('latin1'));
+        expect(encodeIoValue(value!, row)).toEqual({ __buffer_b64: Buffer.from(bytes).toString('base64') });
+      }),
+    );
+  });
+
+  it('a NUL between characters is a decode error, never text with a NUL', () => {
+    const text = fc.tuple(fc.uint8Array({ min: 1, minLength: 1, maxLength: 10 }), fc.uint8Array({ min: 1, minLength: 1, maxLength: 10 }));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 1, max: 4 }), ([head, tail], nuls) => {
+        const bytes = Buffer.concat([Buffer.from(head), Buffer.alloc(nuls), Buffer.from(tail)]);
+        const row = mapping({ valueType: 'ascii', byteSize: bytes.length });
+        expect(() => decodeIoValue({ __buffer_b64: bytes.toString('base64') }, row)).toThrow(IoDecodeError);
       }),
     );
   });
