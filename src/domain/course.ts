@@ -21,6 +21,8 @@ export interface Gate {
 
 export interface Zone {
   id: string;
+  /** The event whose course the zone belongs to: an event-wide zone (no stage) still belongs to one event. */
+  eventId: string;
   /** Null for a zone that applies to the whole event. */
   stageId: string | null;
   kind: 'zone' | 'speed_zone';

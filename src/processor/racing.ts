@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Fix } from '../domain/course.ts';
-import { buildGeofenceIndex } from '../domain/geofence/index.ts';
 import { decodeAttributes, ioValueDecoder, mappingVersion, type IoMapping, type PreparedIoMapping } from '../domain/io/index.ts';
 import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipeline.ts';
+import { EntryTimings, sharedEntries } from '../domain/pipeline/entry-timings.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
+import { pipelineContexts } from '../domain/pipeline/pipeline-contexts.ts';
 import type { Position } from '../domain/position.ts';
 import { mappingRevisionLabel } from '../store/mapping-revisions.ts';
 import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
@@ -36,9 +37,11 @@ const REHYDRATE_LIMIT = 200_000;
 export const toFix = (p: Position): Fix => ({ ts: p.ts, lat: p.latitude, lon: p.longitude, speedKmh: p.speed });
 
 /**
- * The racing side of the processor: one DevicePipeline per tracker that belongs to an entry, the race setup they
- * share (reloaded while running), and IO decoding. A device seen for the first time in this process is rebuilt
- * from its stored positions; the facts that replay produces again are harmless because their writes are keyed.
+ * The racing side of the processor: one DevicePipeline per tracker that belongs to an entry, each judged on the
+ * course of its own entry's event only, the race setup they share (reloaded while running), and IO decoding. An
+ * entry carrying several trackers is timed once from all of them (EntryTimings). A device seen for the first time
+ * in this process is rebuilt from its stored positions, and so are the other trackers of its entry; the facts that
+ * this produces again are harmless because their writes are keyed.
  */
 export class Racing {
   private setup: RaceSetup | null = null;
@@ -46,6 +49,7 @@ export class Racing {
   private contexts = new Map<string, PipelineContext>();
   private decoders = new Map<string, Decoder>();
   private readonly pipelines = new Map<string, DevicePipeline>();
+  private readonly timings = new EntryTimings();
 
   constructor(
     private readonly db: Knex,
@@ -66,13 +70,8 @@ export class Racing {
     if (json === this.setupJson) return false;
     const decoders = await this.prepareDecoders(setup.mappings);
     for (const problem of setup.problems) this.log.warn({ problem }, 'race setup problem');
-    const index = buildGeofenceIndex(setup.course);
-    this.contexts = new Map(
-      [...setup.assignments.entries()].map(([deviceId, assignments]) => [
-        deviceId,
-        { deviceId, course: setup.course, index, assignments, speeding: setup.speeding, options: this.options },
-      ]),
-    );
+    this.contexts = pipelineContexts(setup, this.options);
+    this.timings.setShared(sharedEntries(setup.assignments));
     this.decoders = decoders;
     for (const [deviceId, pipeline] of this.pipelines) {
       const context = this.contexts.get(deviceId);
@@ -112,8 +111,9 @@ export class Racing {
   }
 
   /**
-   * Runs the positions through their devices' pipelines, in stream order per device. Returns the fact changes and
-   * an undo that puts every touched pipeline back, for a batch that could not be made durable.
+   * Runs the positions through their devices' pipelines, in stream order per device, then times again the entries
+   * with several trackers that this touched. Returns the fact changes and an undo that puts every touched pipeline
+   * back, for a batch that could not be made durable.
    */
   async track(positions: readonly Position[]): Promise<{ changes: FactChanges; undo: () => void }> {
     const byDevice = new Map<string, Fix[]>();
@@ -123,22 +123,30 @@ export class Racing {
       fixes.push(toFix(p));
       byDevice.set(p.deviceId, fixes);
     }
-    const undos: (() => void)[] = [];
+    const undos: (() => void)[] = [this.timings.checkpoint()];
     const created: string[] = [];
     const changes: FactChanges[] = [];
+    const retime = new Set<string>();
     try {
       for (const [deviceId, fixes] of byDevice) {
         let pipeline = this.pipelines.get(deviceId);
         if (!pipeline) {
-          pipeline = new DevicePipeline(this.contexts.get(deviceId)!);
-          changes.push(await this.rehydrate(pipeline, deviceId, Math.min(...fixes.map((f) => f.ts))));
-          this.pipelines.set(deviceId, pipeline);
+          pipeline = await this.createPipeline(deviceId, Math.min(...fixes.map((f) => f.ts)), changes, retime);
           created.push(deviceId);
         } else {
           undos.push(pipeline.checkpoint());
         }
-        changes.push(pipeline.pushAll(fixes));
+        this.route(deviceId, pipeline.pushAll(fixes), changes, retime);
       }
+      // An entry is timed from all its trackers: those not seen yet in this process are rebuilt first.
+      for (const entryId of retime) {
+        for (const { deviceId } of this.timings.trackersOf(entryId) ?? []) {
+          if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
+          await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
+          created.push(deviceId);
+        }
+      }
+      for (const entryId of retime) changes.push(this.retime(entryId));
     } catch (error) {
       this.undo(undos, created);
       throw error;
@@ -147,7 +155,35 @@ export class Racing {
   }
 
   tick(now: number): FactChanges {
-    return mergeChanges([...this.pipelines.values()].map((p) => p.tick(now)));
+    const changes: FactChanges[] = [];
+    const retime = new Set<string>();
+    for (const [deviceId, pipeline] of this.pipelines) this.route(deviceId, pipeline.tick(now), changes, retime);
+    for (const entryId of retime) changes.push(this.retime(entryId));
+    return mergeChanges(changes);
+  }
+
+  private async createPipeline(deviceId: string, before: number, changes: FactChanges[], retime: Set<string>): Promise<DevicePipeline> {
+    const pipeline = new DevicePipeline(this.contexts.get(deviceId)!);
+    this.pipelines.set(deviceId, pipeline);
+    this.route(deviceId, await this.rehydrate(pipeline, deviceId, before), changes, retime);
+    return pipeline;
+  }
+
+  /** A tracker's changes: its own go out as they are; its entry's timing, when shared, is redone from all trackers. */
+  private route(deviceId: string, deviceChanges: FactChanges, changes: FactChanges[], retime: Set<string>): void {
+    const { own, entries } = this.timings.route(deviceChanges, this.contexts.get(deviceId)!);
+    changes.push(own);
+    for (const entryId of entries) retime.add(entryId);
+  }
+
+  private retime(entryId: string): FactChanges {
+    const trackers = (this.timings.trackersOf(entryId) ?? []).flatMap(({ deviceId, role }) => {
+      const pipeline = this.pipelines.get(deviceId);
+      return pipeline ? [{ deviceId, role, state: pipeline.state }] : [];
+    });
+    const course = this.contexts.get(trackers[0]?.deviceId ?? '')?.course;
+    if (!course) return { upserts: [], retractions: [] };
+    return this.timings.retime(entryId, trackers, course, this.options.signalLossMs);
   }
 
   private undo(undos: (() => void)[], created: string[]): void {

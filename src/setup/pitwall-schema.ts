@@ -177,13 +177,17 @@ export const pitwallCollections: CollectionDef[] = [
     integer('race_number', { required: true, min: 0 }),
     text('name', { required: true }),
     text('category', { note: 'Class, e.g. T1 or Bike.' }),
-    oneToMany('devices', { fields: ['device', 'valid_from', 'valid_to'], template: '{{device.name}}', note: 'Trackers carried by this entry.' }),
+    oneToMany('devices', { fields: ['device', 'role', 'valid_from', 'valid_to'], template: '{{device.name}} ({{role}})', note: 'Trackers carried by this entry.' }),
   ]),
   collection('entry_devices', { group: 'pitwall_race_setup', sort: 6, icon: 'link', note: 'Which tracker an entry carries, and when', display_template: '{{entry.race_number}} ↔ {{device.imei}}' }, [
     manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE', oneField: 'devices' }),
     manyToOne('device', 'devices', { required: true, template: '{{name}} ({{imei}})', onDelete: 'RESTRICT' }),
     timestamp('valid_from', { note: 'Empty: from the start of the event.' }),
     timestamp('valid_to', { note: 'Empty: until the end of the event.' }),
+    choice('role', [
+      { value: 'primary', text: 'Primary', color: '#2ECDA7' },
+      { value: 'backup', text: 'Backup', color: '#A2B5CD' },
+    ], { required: true, defaultValue: 'primary', note: 'An entry with two trackers is timed from its primary where the primary has the data, from the backup where it does not.' }),
   ]),
   collection('penalty_formulas', { group: 'pitwall_race_setup', sort: 7, icon: 'gavel', note: 'The numbers of penalty rules; the math is in Pitwall', display_template: '{{kind}}' }, [
     manyToOne('event', 'events', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),

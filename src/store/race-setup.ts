@@ -60,7 +60,8 @@ async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceS
     db('entry_devices as ed')
       .join('entries as e', 'e.id', 'ed.entry')
       .join('devices as d', 'd.id', 'ed.device')
-      .select('d.imei', 'ed.entry', 'e.event', 'ed.valid_from', 'ed.valid_to')
+      // `role` through to_jsonb: a database whose setup has not added the column yet reads every tracker as primary.
+      .select('d.imei', 'ed.entry', 'e.event', 'ed.valid_from', 'ed.valid_to', db.raw("to_jsonb(ed.*)->>'role' AS role"))
       .whereIn('e.event', events),
     db('devices').select('imei', 'model'),
     db('io_mappings').select('model', 'io_id', 'attribute', 'value_type', 'byte_size', 'multiplier', 'offset', 'unit', 'invalid_values'),
@@ -85,7 +86,7 @@ async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceS
     const geometry = g.geojson as { type: string; coordinates: unknown } | null;
     if (g.kind === 'zone' || g.kind === 'speed_zone') {
       if (geometry?.type !== 'Polygon') problems.push(`geofence ${g.name} (${g.id}): a ${g.kind} needs a Polygon, not ${geometry?.type}`);
-      else course.zones.push({ id: g.id, stageId: g.stage, kind: g.kind, name: g.name, polygon: geometry.coordinates as LonLat[][], speedLimitKmh: g.speed_limit_kmh === null ? null : Number(g.speed_limit_kmh) } satisfies Zone);
+      else course.zones.push({ id: g.id, eventId: g.event, stageId: g.stage, kind: g.kind, name: g.name, polygon: geometry.coordinates as LonLat[][], speedLimitKmh: g.speed_limit_kmh === null ? null : Number(g.speed_limit_kmh) } satisfies Zone);
     } else if (geometry?.type !== 'LineString' || !g.stage) {
       problems.push(`geofence ${g.name} (${g.id}): a ${g.kind} needs a LineString and a stage`);
     } else {
@@ -96,7 +97,7 @@ async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceS
   const byDevice = new Map<string, EntryAssignment[]>();
   for (const a of assignments) {
     const list = byDevice.get(a.imei) ?? [];
-    list.push({ entryId: a.entry, eventId: a.event, validFrom: ms(a.valid_from), validTo: ms(a.valid_to) });
+    list.push({ entryId: a.entry, eventId: a.event, validFrom: ms(a.valid_from), validTo: ms(a.valid_to), role: a.role === 'backup' ? 'backup' : 'primary' });
     byDevice.set(a.imei, list);
   }
   const byModel = new Map<string, IoMapping[]>();

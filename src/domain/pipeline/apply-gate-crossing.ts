@@ -9,14 +9,14 @@ import { writeStageResult } from './stage-result.ts';
 type GateCrossed = Extract<GeofenceEvent, { type: 'gate.crossed' }>;
 
 /**
- * A crossing counts when the device belongs to an entry at that moment, the stage is open, and the same gate was
- * not crossed within the debounce window. The start line starts the stage, splits and the finish count only
- * while it runs; the finish settles missed waypoints and the result.
+ * A crossing counts when the device belongs to an entry at that moment, the stage is one of that entry's event and
+ * open, and the same gate was not crossed within the debounce window. The start line starts the stage, splits and
+ * the finish count only while it runs; the finish settles missed waypoints and the result.
  */
-export function applyGateCrossing(draft: Draft, event: GateCrossed, context: PipelineContext): void {
+export function applyGateCrossing(draft: Draft, event: GateCrossed, context: PipelineContext, segmentMs: number): void {
   const assignment = entryAt(context, event.at);
   const stage = context.course.stages.find((s) => s.id === event.stageId);
-  if (!assignment || !stage || event.at < stage.opensAt || event.at > stage.closesAt) return;
+  if (!assignment || !stage || stage.eventId !== assignment.eventId || event.at < stage.opensAt || event.at > stage.closesAt) return;
   const previous = draft.lastCrossing[event.gateId];
   if (previous !== undefined && event.at - previous < context.options.debounceMs) return;
 
@@ -38,6 +38,7 @@ export function applyGateCrossing(draft: Draft, event: GateCrossed, context: Pip
     kind,
     crossedAt: event.at,
     speedKmh: Math.round(event.speedKmh * 10) / 10,
+    segmentMs,
   });
 
   switch (kind) {

@@ -18,11 +18,11 @@ type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: nu
 const noChanges = (): FactChanges => ({ upserts: [], retractions: [] });
 
 /**
- * Facts that can change after the late window only through their key (results, penalties) are kept longer. A fact
- * is forgotten once the cut-off passes this time (Infinity: kept).
+ * Anomalies that ended are forgotten once the cut-off passes their end. The timing facts (crossings, results,
+ * penalties: a few per stage) are kept, since an entry with several trackers is timed from all of their crossings
+ * whenever one of them changes (entryTiming). Infinity: kept.
  */
 function prunableAfter(fact: Fact): number {
-  if (fact.type === 'crossing') return fact.crossedAt;
   if (fact.type === 'anomaly') return fact.endedAt ?? Number.POSITIVE_INFINITY;
   return Number.POSITIVE_INFINITY;
 }

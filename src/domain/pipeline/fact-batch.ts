@@ -17,6 +17,7 @@ const crossing = z.strictObject({
   kind: z.enum(['start', 'split', 'finish']),
   crossedAt: ms,
   speedKmh: z.number(),
+  segmentMs: z.number().int().nonnegative().optional(),
 });
 
 const stageResult = z.strictObject({
@@ -72,6 +73,12 @@ export const factBatchSchema = z.strictObject({
     .array(z.strictObject({ collection: z.enum(['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies']), id }))
     .max(10_000)
     .optional(),
+  /**
+   * Ordering number of these changes (the live processor: the newest outbox row they merge). Per fact, the endpoint
+   * skips a change numbered lower than one it already applied, so a retry never brings an older value back.
+   * Without it, changes are applied as they come (replay).
+   */
+  sequence: z.number().int().positive().optional(),
 });
 
 export type FactBatch = z.infer<typeof factBatchSchema>;

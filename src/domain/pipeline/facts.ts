@@ -16,6 +16,11 @@ export interface CrossingFact {
   kind: 'start' | 'split' | 'finish';
   crossedAt: number;
   speedKmh: number;
+  /**
+   * Time between the two fixes the crossing was interpolated from: a crossing across a long silence is a guess,
+   * and a second tracker of the entry that saw the line from close fixes is preferred (entryTiming).
+   */
+  segmentMs?: number;
 }
 
 export interface StageResultFact {

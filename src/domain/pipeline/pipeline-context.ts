@@ -2,12 +2,16 @@ import type { Course } from '../course.ts';
 import type { GeofenceIndex } from '../geofence/index.ts';
 import type { SpeedingParams } from '../penalties/penalty-formula.ts';
 
-/** One row of entry_devices for this device: which entry carried it, and when. */
+/** A car often carries two trackers: the entry is timed from its primary where the primary has the data. */
+export type TrackerRole = 'primary' | 'backup';
+
+/** One row of entry_devices for this device: which entry carried it, when, and as which of its trackers. */
 export interface EntryAssignment {
   entryId: string;
   eventId: string;
   validFrom: number | null;
   validTo: number | null;
+  role: TrackerRole;
 }
 
 export interface PipelineOptions {
@@ -31,6 +35,7 @@ export const defaultPipelineOptions: PipelineOptions = {
 /** What a device's pipeline reads but never changes: the race setup and the device's assignments. */
 export interface PipelineContext {
   deviceId: string;
+  /** Only the course of the events the device's entries belong to (courseOfEvents). */
   course: Course;
   index: GeofenceIndex;
   assignments: readonly EntryAssignment[];

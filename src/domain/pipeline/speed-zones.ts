@@ -16,8 +16,10 @@ function speedZone(context: PipelineContext, zoneId: string): Zone | null {
   return zone?.kind === 'speed_zone' && zone.speedLimitKmh !== null ? zone : null;
 }
 
+/** A visit counts for an entry only in a speed zone of its own event (another event may share the ground). */
 export function openSpeedZoneVisit(draft: Draft, zoneId: string, at: number, context: PipelineContext): void {
-  if (!speedZone(context, zoneId)) return;
+  const zone = speedZone(context, zoneId);
+  if (!zone || entryAt(context, at)?.eventId !== zone.eventId) return;
   draft.speedVisits[zoneId] = { zoneId, enteredAt: at, overMs: 0, overM: 0, maxSpeedKmh: 0, penaltyMs: 0 };
 }
 
@@ -37,7 +39,7 @@ export function accrueSpeedExposure(draft: Draft, prev: Fix, cur: Fix, from: num
   for (const [zoneId, visit] of Object.entries(draft.speedVisits)) {
     const zone = speedZone(context, zoneId);
     const assignment = entryAt(context, visit.enteredAt);
-    if (!zone || !assignment) continue;
+    if (!zone || !assignment || assignment.eventId !== zone.eventId) continue;
     const params = context.speeding.get(assignment.eventId) ?? defaultSpeedingParams;
     const over = speedKmh > zone.speedLimitKmh!;
     draft.speedVisits[zoneId] = {
@@ -57,7 +59,7 @@ export function closeSpeedZoneVisit(draft: Draft, zoneId: string, at: number, co
   delete draft.speedVisits[zoneId];
   if (!visit || !zone || visit.overMs === 0) return;
   const assignment = entryAt(context, visit.enteredAt);
-  if (!assignment) return;
+  if (!assignment || assignment.eventId !== zone.eventId) return;
   const running = Object.values(draft.progress).find(
     (p) => p.entryId === assignment.entryId && p.status === 'running' && (zone.stageId === null || p.stageId === zone.stageId),
   );

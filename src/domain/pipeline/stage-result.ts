@@ -13,10 +13,9 @@ function penaltyTotal(draft: Draft, entryId: string, stageId: string): number {
 }
 
 /** The stage_result fact of a progress, with elapsed, penalty and total times as the contract defines them. */
-export function writeStageResult(draft: Draft, progress: StageProgress): void {
-  const penaltyMs = penaltyTotal(draft, progress.entryId, progress.stageId);
+export function stageResultOf(progress: Pick<StageProgress, 'entryId' | 'stageId' | 'status' | 'startedAt' | 'finishedAt'>, penaltyMs: number): StageResultFact {
   const elapsedMs = progress.finishedAt === null ? null : progress.finishedAt - progress.startedAt;
-  const fact: StageResultFact = {
+  return {
     type: 'stage_result',
     key: factKey.stageResult(progress.entryId, progress.stageId),
     entryId: progress.entryId,
@@ -28,5 +27,9 @@ export function writeStageResult(draft: Draft, progress: StageProgress): void {
     penaltyMs,
     totalMs: elapsedMs === null || progress.status !== 'finished' ? null : elapsedMs + penaltyMs,
   };
-  draft.setFact(fact);
+}
+
+/** Sets the stage_result fact of a progress, its penalties being those the draft holds. */
+export function writeStageResult(draft: Draft, progress: StageProgress): void {
+  draft.setFact(stageResultOf(progress, penaltyTotal(draft, progress.entryId, progress.stageId)));
 }

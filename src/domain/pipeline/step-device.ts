@@ -95,7 +95,7 @@ export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContex
     cursor = event.at;
     switch (event.type) {
       case 'gate.crossed':
-        applyGateCrossing(draft, event, context);
+        applyGateCrossing(draft, event, context, fix.ts - prev.ts);
         break;
       case 'waypoint.passed':
         applyWaypoint(draft, event, context);

@@ -53,7 +53,8 @@ export function applyCandidateLayout(course: Course, rows: readonly CandidateGeo
       }
       gates.push({ id, stageId: row.stage, kind: row.kind, name: row.name, line: row.geometry.coordinates as LonLat[], directionDeg: row.direction_deg ?? null, sortOrder: row.sort_order ?? null });
     } else {
-      zones.push({ id, stageId: row.stage, kind: row.kind as Zone['kind'], name: row.name, polygon: row.geometry.coordinates as LonLat[][], speedLimitKmh: row.speed_limit_kmh ?? null });
+      const eventId = course.stages.find((s) => s.id === row.stage)!.eventId;
+      zones.push({ id, eventId, stageId: row.stage, kind: row.kind as Zone['kind'], name: row.name, polygon: row.geometry.coordinates as LonLat[][], speedLimitKmh: row.speed_limit_kmh ?? null });
     }
   });
   return { ...course, gates, zones };

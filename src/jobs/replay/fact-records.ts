@@ -22,6 +22,11 @@ export interface FactRecord {
   at: number | null;
   /** The replayed fact, to deliver in apply mode; undefined for stored rows. */
   fact?: Fact | undefined;
+  /**
+   * A stored row of an entry of another event than its stage's: timing that leaked between two events on the same
+   * ground. No replay can produce it, so a replay of the stage removes it.
+   */
+  foreign?: boolean;
 }
 
 /** How each field compares, as the endpoint compares it with what Directus stores (apply-facts.ts sameValue). */
@@ -138,9 +143,14 @@ export function recordOfFact(fact: Fact, rank: number | null = null): FactRecord
   return record(collectionOfFactType[fact.type], fastFactId(fact.key), row, fact);
 }
 
-/** A row read from a fact collection (as pg returns it: Dates, int8 as strings, jsonb as objects). */
+/**
+ * A row read from a fact collection (as pg returns it: Dates, int8 as strings, jsonb as objects). A `foreign`
+ * column, when the query adds one, marks the record (see FactRecord.foreign) and is not a field of the row.
+ */
 export function recordOfRow(collection: FactCollection, raw: Row): FactRecord {
   const row: Row = {};
-  for (const field in raw) if (!ignored.has(field)) row[field] = normalise(field, raw[field]);
-  return record(collection, String(raw['id']), row, undefined);
+  for (const field in raw) if (!ignored.has(field) && field !== 'foreign') row[field] = normalise(field, raw[field]);
+  const result = record(collection, String(raw['id']), row, undefined);
+  if (raw['foreign'] === true) result.foreign = true;
+  return result;
 }

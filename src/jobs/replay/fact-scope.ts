@@ -26,12 +26,15 @@ export const runKey = (entry: string | null, stage: string | null): string => `$
  * Whether a stored row or replayed fact belongs to the replayed scope; the same test on both sides, so a fact the
  * replay cannot produce is never reported as removed. A result is in scope when its start is in the range; its
  * penalties follow it (`runs`: run keys of the results in scope, stored or replayed). Late-data anomalies describe
- * arrival, not the track, and replay reads in order: never in scope.
+ * arrival, not the track, and replay reads in order: never in scope. Foreign rows (another event's entries timed on
+ * a replayed stage) are always in scope, so a replay repairs timing polluted by an event on the same ground.
  */
 export function factInScope(record: FactRecord, scope: FactScope, runs: ReadonlySet<string>): boolean {
   const { row } = record;
   const entryOk = record.entry !== null && scope.entries.has(record.entry);
   const stageOk = record.stage !== null && scope.stages.has(record.stage);
+  // Another event's timing stored against a replayed stage: whatever entry or tracker it names, it goes.
+  if (record.foreign) return stageOk && (record.collection !== 'entry_crossings' || within(row['crossed_at'], scope));
   switch (record.collection) {
     case 'entry_crossings':
       return entryOk && stageOk && record.deviceId !== null && scope.devices.has(record.deviceId) && within(row['crossed_at'], scope);

@@ -1,5 +1,6 @@
 import type { Fix, LonLat } from '../../domain/course.ts';
 import { DevicePipeline, type FactChanges } from '../../domain/pipeline/device-pipeline.ts';
+import { EntryTimings, type EntryTracker } from '../../domain/pipeline/entry-timings.ts';
 import type { DeviceState } from '../../domain/pipeline/device-state.ts';
 import type { Fact } from '../../domain/pipeline/facts.ts';
 import { entryAt, type PipelineContext } from '../../domain/pipeline/pipeline-context.ts';
@@ -24,6 +25,7 @@ function segmentStart(state: DeviceState, at: number): Fix | null {
  * Fresh DevicePipelines fed with one tracker's stored fixes after another (rows come ordered by tracker, then time).
  * Keeps the latest version of every fact, where each crossing happened, and a thinned track per tracker. After a
  * tracker's last fix its pipeline is ticked at `tickAt`, so a DNF or an open signal loss concludes as it would live.
+ * An entry with several trackers is timed from all of them once the last row is in (EntryTimings, as live).
  */
 export class ReplayPipelines implements FixRowSink {
   readonly facts = new Map<string, Fact>();
@@ -35,12 +37,19 @@ export class ReplayPipelines implements FixRowSink {
   private context: PipelineContext | null = null;
   private decimator: TrackDecimator | null = null;
   private firstTs = 0;
+  private readonly timings: EntryTimings;
+  /** The last state of each replayed tracker of an entry timed from several, and the entries to time. */
+  private readonly sharedStates = new Map<string, DeviceState>();
+  private readonly retime = new Set<string>();
 
   constructor(
     private readonly contexts: ReadonlyMap<string, PipelineContext>,
     private readonly tickAt: number,
     private readonly trackPoints: number,
-  ) {}
+    shared: ReadonlyMap<string, readonly EntryTracker[]> = new Map(),
+  ) {
+    this.timings = new EntryTimings(shared);
+  }
 
   device(deviceId: string): void {
     this.endDevice();
@@ -67,19 +76,29 @@ export class ReplayPipelines implements FixRowSink {
   /** After the last row. */
   finish(): void {
     this.endDevice();
+    for (const entryId of this.retime) {
+      const trackers = (this.timings.trackersOf(entryId) ?? []).flatMap(({ deviceId, role }) => {
+        const state = this.sharedStates.get(deviceId);
+        return state ? [{ deviceId, role, state }] : [];
+      });
+      const context = this.contexts.get(trackers[0]!.deviceId)!;
+      for (const fact of this.timings.retime(entryId, trackers, context.course, context.options.signalLossMs).upserts) this.facts.set(fact.key, fact);
+    }
+    this.retime.clear();
   }
 
   private take(changes: FactChanges, before: DeviceState, fix: Fix): void {
-    for (const key of changes.retractions) {
-      this.facts.delete(key);
-      this.crossingPoints.delete(key);
-    }
+    // Where every crossing of the tracker happened, also those its entry's timing may choose from later.
+    for (const key of changes.retractions) this.crossingPoints.delete(key);
     for (const fact of changes.upserts) {
-      this.facts.set(fact.key, fact);
       if (fact.type === 'crossing' && !this.crossingPoints.has(fact.key)) {
         this.crossingPoints.set(fact.key, crossingPoint(segmentStart(before, fact.crossedAt) ?? fix, fix, fact.crossedAt));
       }
     }
+    const { own, entries } = this.timings.route(changes, this.context!);
+    for (const key of own.retractions) this.facts.delete(key);
+    for (const fact of own.upserts) this.facts.set(fact.key, fact);
+    for (const entryId of entries) this.retime.add(entryId);
   }
 
   private endDevice(): void {
@@ -90,6 +109,7 @@ export class ReplayPipelines implements FixRowSink {
       const changes = pipeline.tick(Math.max(this.tickAt, state.last.ts));
       this.take(changes, state, state.last);
     }
+    if (context.assignments.some((a) => this.timings.trackersOf(a.entryId) !== null)) this.sharedStates.set(context.deviceId, pipeline.state);
     if (decimator.count > 0) this.tracks.push({ deviceId: context.deviceId, entryId: entryAt(context, this.firstTs)?.entryId ?? null, points: decimator.points() });
     this.pipeline = null;
     this.context = null;

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Course } from '../../domain/course.ts';
-import { buildGeofenceIndex } from '../../domain/geofence/index.ts';
+import { sharedEntries, type EntryTracker } from '../../domain/pipeline/entry-timings.ts';
 import type { PipelineContext, PipelineOptions } from '../../domain/pipeline/pipeline-context.ts';
+import { pipelineContexts } from '../../domain/pipeline/pipeline-contexts.ts';
 import { loadRaceSetup } from '../../store/race-setup.ts';
 import { applyCandidateLayout } from './candidate-layout.ts';
 import type { ReplayParams } from './replay-params.ts';
@@ -21,6 +22,8 @@ export interface ReplayScope {
   /** Tracker IMEIs to replay, sorted, each with its pipeline context. */
   devices: string[];
   contexts: Map<string, PipelineContext>;
+  /** Entries carried by several trackers, timed from all of them (sharedEntries). */
+  shared: Map<string, EntryTracker[]>;
   entries: Set<string>;
   stages: Set<string>;
   /** The `stage` parameter: without it, event-wide anomalies (no stage) are in scope too. */
@@ -43,7 +46,10 @@ export async function resolveReplayScope(db: Knex, params: ReplayParams, options
   const setup = await loadRaceSetup(db, { from, to, ...(params.event ? { eventId: params.event } : {}) });
   const problems = [...setup.problems];
   const course = params.geofences ? applyCandidateLayout(setup.course, params.geofences, { requireStoredLines: params.mode === 'apply' }) : setup.course;
-  const index = buildGeofenceIndex(course);
+  // Each tracker sees only its own entries' events, as live; the context keeps every assignment of the tracker, so
+  // entryAt decides as live; the scope keeps the chosen ones.
+  const allContexts = pipelineContexts({ ...setup, course }, options);
+  const shared = sharedEntries(setup.assignments);
 
   const wantedEntries = params.entries ? new Set(params.entries) : null;
   const wantedDevices = params.devices ? new Set(params.devices) : null;
@@ -54,12 +60,15 @@ export async function resolveReplayScope(db: Knex, params: ReplayParams, options
     if (wantedDevices && !wantedDevices.has(deviceId)) continue;
     const chosen = assignments.filter((a) => !wantedEntries || wantedEntries.has(a.entryId));
     if (chosen.length === 0) continue;
-    // The context keeps every assignment of the tracker, so entryAt decides as live; the scope keeps the chosen ones.
-    contexts.set(deviceId, { deviceId, course, index, assignments, speeding: setup.speeding, options });
+    contexts.set(deviceId, allContexts.get(deviceId)!);
     for (const a of chosen) {
       entries.add(a.entryId);
       events.add(a.eventId);
     }
+  }
+  // An entry with several trackers is timed from all of them, as live, whichever of them was asked for.
+  for (const entryId of entries) {
+    for (const { deviceId } of shared.get(entryId) ?? []) if (!contexts.has(deviceId)) contexts.set(deviceId, allContexts.get(deviceId)!);
   }
   if (params.event) events.add(params.event);
   for (const entry of wantedEntries ?? []) if (!entries.has(entry)) problems.push(`entry ${entry} has no tracker in the replayed event(s): nothing to replay for it`);
@@ -82,6 +91,7 @@ export async function resolveReplayScope(db: Knex, params: ReplayParams, options
     course,
     devices: [...contexts.keys()].sort(),
     contexts,
+    shared,
     entries,
     stages,
     stage: params.stage ?? null,

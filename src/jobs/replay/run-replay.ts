@@ -130,7 +130,7 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   const total = (): number => Math.max(estimate, parser.rows);
   lap('count');
   const trackPoints = Math.min(MAX_TRACK_POINTS, Math.max(20, Math.floor(TRACK_POINT_BUDGET / Math.max(1, scope.devices.length))));
-  const pipelines = new ReplayPipelines(scope.contexts, Math.min(scope.to, now()), trackPoints);
+  const pipelines = new ReplayPipelines(scope.contexts, Math.min(scope.to, now()), trackPoints, scope.shared);
   const parser = new FixCopyParser(pipelines);
   await ctx.progress({ processed: 0, total: total() });
   await copyOut(

@@ -19,7 +19,7 @@ export function gate(id: string, line: LonLat[], overrides: Partial<Gate> = {}):
 }
 
 export function zone(id: string, polygon: LonLat[][], overrides: Partial<Zone> = {}): Zone {
-  return { id, stageId: null, kind: 'zone', name: id, polygon, speedLimitKmh: null, ...overrides };
+  return { id, eventId: 'event', stageId: null, kind: 'zone', name: id, polygon, speedLimitKmh: null, ...overrides };
 }
 
 export function waypoint(id: string, location: LonLat, toleranceMeters: number): Waypoint {
@@ -94,7 +94,7 @@ export function demoStage(stage: StageCourse): Course {
       gateAt(`${stage.key}-finish`, 'finish_line', lengthKm - stage.finishBeforeEndKm, null),
     ],
     zones: stage.speedZone
-      ? [{ id: `${stage.key}-speed`, stageId: stage.key, kind: 'speed_zone', name: stage.speedZone.name, polygon: corridor(stage, stage.speedZone.fromKm, stage.speedZone.toKm).geometry.coordinates as LonLat[][], speedLimitKmh: stage.speedZone.limitKmh }]
+      ? [{ id: `${stage.key}-speed`, eventId: 'event', stageId: stage.key, kind: 'speed_zone', name: stage.speedZone.name, polygon: corridor(stage, stage.speedZone.fromKm, stage.speedZone.toKm).geometry.coordinates as LonLat[][], speedLimitKmh: stage.speedZone.limitKmh }]
       : [],
     waypoints: stage.waypointsAtKm.map((wp, i) => ({
       id: `${stage.key}-wp${i + 1}`, stageId: stage.key, name: wp.name, location: pointAlong(stage, wp.km).geometry.coordinates as LonLat,

@@ -112,7 +112,7 @@ describe('DevicePipeline rules', () => {
   });
 
   it('ignores crossings of a device assigned to no entry at that time', () => {
-    const context = { ...testContext(), assignments: [{ entryId: 'entry-1', eventId: 'event-1', validFrom: T0 + 600_000, validTo: null }] };
+    const context = { ...testContext(), assignments: [{ entryId: 'entry-1', eventId: 'event-1', validFrom: T0 + 600_000, validTo: null, role: 'primary' as const }] };
     expect(Object.values(run(track(), context).state.facts)).toEqual([]);
   });
 });

@@ -36,6 +36,7 @@ export function testCourse({ waypointNorth = 0 } = {}): Course {
     zones: [
       {
         id: 'village',
+        eventId: 'event-1',
         stageId: 'stage-1',
         kind: 'speed_zone',
         name: 'village',
@@ -52,7 +53,7 @@ export function testContext(course: Course = testCourse(), options: Partial<Pipe
     deviceId: '350936080010018',
     course,
     index: buildGeofenceIndex(course),
-    assignments: [{ entryId: 'entry-1', eventId: 'event-1', validFrom: null, validTo: null }],
+    assignments: [{ entryId: 'entry-1', eventId: 'event-1', validFrom: null, validTo: null, role: 'primary' }],
     speeding: new Map([['event-1', speeding]]),
     options: { ...defaultPipelineOptions, ...options },
   };

@@ -15,7 +15,7 @@ const course: Course = {
     { id: id(3), stageId: ss1, kind: 'finish_line', name: 'SS1 finish', line: [[2, 0], [2, 1]], directionDeg: 90, sortOrder: null },
     { id: id(4), stageId: ss2, kind: 'finish_line', name: 'SS2 finish', line: [[5, 0], [5, 1]], directionDeg: null, sortOrder: null },
   ],
-  zones: [{ id: id(5), stageId: ss1, kind: 'speed_zone', name: 'Village', polygon: [ring], speedLimitKmh: 50 }],
+  zones: [{ id: id(5), eventId: 'e', stageId: ss1, kind: 'speed_zone', name: 'Village', polygon: [ring], speedLimitKmh: 50 }],
   waypoints: [{ id: id(6), stageId: ss1, name: 'WP1', location: [1.5, 0.5], toleranceMeters: 90, sortOrder: 1, penaltyMs: 300_000 }],
 };
 const finish = (extra: Partial<CandidateGeofence> = {}): CandidateGeofence => ({
@@ -36,7 +36,7 @@ describe('applyCandidateLayout', () => {
     expect(next.gates.find((g) => g.stageId === ss1)).toEqual({
       id: id(3), stageId: ss1, kind: 'finish_line', name: 'SS1 finish (moved)', line: [[2.5, 0], [2.5, 1]], directionDeg: 90, sortOrder: null,
     });
-    expect(next.zones).toEqual([{ id: id(5), stageId: ss1, kind: 'speed_zone', name: 'Village', polygon: [ring], speedLimitKmh: 30 }]);
+    expect(next.zones).toEqual([{ id: id(5), eventId: 'e', stageId: ss1, kind: 'speed_zone', name: 'Village', polygon: [ring], speedLimitKmh: 30 }]);
   });
 
   it('keeps explicit ids, and gives a new line a stable id of its own', () => {

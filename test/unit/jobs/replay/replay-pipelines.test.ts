@@ -20,7 +20,7 @@ function demoCourse(now: Date): Course {
       id: g.id, stageId: g.stage, kind: g.kind, name: g.name, line: g.geometry.coordinates, directionDeg: g.direction_deg, sortOrder: g.sort_order,
     })),
     zones: items['geofences']!.filter((g) => g.kind === 'speed_zone').map((g) => ({
-      id: g.id, stageId: g.stage, kind: g.kind, name: g.name, polygon: g.geometry.coordinates, speedLimitKmh: g.speed_limit_kmh,
+      id: g.id, eventId: g.event, stageId: g.stage, kind: g.kind, name: g.name, polygon: g.geometry.coordinates, speedLimitKmh: g.speed_limit_kmh,
     })),
     waypoints: items['waypoints']!.map((w) => ({
       id: w.id, stageId: w.stage, name: w.name, location: w.location.coordinates, toleranceMeters: w.tolerance_meters, sortOrder: w.sort_order, penaltyMs: w.penalty_ms,
@@ -35,7 +35,7 @@ const start = course.stages[0]!.opensAt + 3_600_000;
 const fixes = simulateRace({ start, entries: 8, seed: 11 });
 const contexts = (options: PipelineOptions) =>
   new Map<string, PipelineContext>(
-    demoEntries.slice(0, 8).map((e) => [e.imei, { deviceId: e.imei, course, index, assignments: [{ entryId: e.id, eventId: demoId('event'), validFrom: null, validTo: null }], speeding: new Map([[demoId('event'), speeding]]), options }]),
+    demoEntries.slice(0, 8).map((e) => [e.imei, { deviceId: e.imei, course, index, assignments: [{ entryId: e.id, eventId: demoId('event'), validFrom: null, validTo: null, role: 'primary' as const }], speeding: new Map([[demoId('event'), speeding]]), options }]),
   );
 const byDevice = (all: typeof fixes) => {
   const map = new Map<string, Fix[]>();

@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import knexFactory, { type Knex } from 'knex';
+import { pino } from 'pino';
+import { v5 as uuidv5 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoId, demoImei, demoRaceItems } from '../../src/demo/demo-race.ts';
+import type { Position } from '../../src/domain/position.ts';
+import { runReplay, type ReplayContext, type ReplaySummary } from '../../src/jobs/replay/run-replay.ts';
+import type { Processor } from '../../src/processor/processor.ts';
+import { publishFixes } from '../../src/simulator/publish.ts';
+import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { startRacingProcessor } from '../support/racing-processor.ts';
+import { REDIS_URL } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const NS = '5b0e3f5c-8a61-4f0e-9a55-6c0f4b1d2e7a';
+const id = (name: string) => uuidv5(name, NS);
+const HOUR = 3_600_000;
+
+/**
+ * Two events run at the same time on the same ground: a rally (A) and its sister event (B), each with SS1 laid on
+ * the demo's road with identical lines. B's car #201 carries two trackers; its primary falls silent before the finish.
+ */
+const events = ['a', 'b'] as const;
+const cars = [
+  { event: 'a', number: 101, trackers: [{ imei: demoImei(201), role: 'primary' }] },
+  { event: 'a', number: 102, trackers: [{ imei: demoImei(202), role: 'primary' }] },
+  { event: 'a', number: 103, trackers: [{ imei: demoImei(203), role: 'primary' }] },
+  { event: 'b', number: 201, trackers: [{ imei: demoImei(204), role: 'primary' }, { imei: demoImei(205), role: 'backup' }] },
+  { event: 'b', number: 202, trackers: [{ imei: demoImei(206), role: 'primary' }] },
+  { event: 'b', number: 203, trackers: [{ imei: demoImei(207), role: 'primary' }] },
+] as const;
+const entryId = (car: (typeof cars)[number]) => id(`entry:${car.event}:${car.number}`);
+const stageOf = (event: string) => id(`stage:${event}`);
+const eventOf = (event: string) => id(`event:${event}`);
+const imeis = cars.flatMap((c) => c.trackers.map((t) => t.imei));
+const [primary201, backup201] = [cars[3].trackers[0].imei, cars[3].trackers[1].imei];
+
+function raceItems(now: number) {
+  const demo = demoRaceItems(new Date(now));
+  const ss1 = demoId('stage:ss1');
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const items: Record<string, Record<string, unknown>[]> = { events: [], stages: [], geofences: [], waypoints: [], penalty_formulas: [], devices: [], entries: [], entry_devices: [] };
+  for (const event of events) {
+    items.events!.push({ id: eventOf(event), name: `Same ground ${event.toUpperCase()}`, slug: `same-ground-${event}-${randomUUID().slice(0, 8)}`, starts_at: iso(now - 2 * 24 * HOUR), ends_at: iso(now + 2 * 24 * HOUR), status: 'running' });
+    items.stages!.push({ id: stageOf(event), event: eventOf(event), name: `SS1 (${event.toUpperCase()})`, sort_order: 1, opens_at: iso(now - 24 * HOUR), closes_at: iso(now + 24 * HOUR) });
+    for (const g of demo['geofences']!.filter((g) => g['stage'] === ss1)) items.geofences!.push({ ...g, id: id(`geofence:${event}:${g['id']}`), event: eventOf(event), stage: stageOf(event) });
+    for (const w of demo['waypoints']!.filter((w) => w['stage'] === ss1)) items.waypoints!.push({ ...w, id: id(`waypoint:${event}:${w['id']}`), stage: stageOf(event) });
+    items.penalty_formulas!.push({ ...demo['penalty_formulas']![0]!, id: id(`formula:${event}`), event: eventOf(event) });
+  }
+  for (const car of cars) {
+    items.entries!.push({ id: entryId(car), event: eventOf(car.event), race_number: car.number, name: `Crew ${car.number}` });
+    for (const tracker of car.trackers) {
+      items.devices!.push({ id: id(`device:${tracker.imei}`), imei: tracker.imei, name: `FMB920 ${tracker.imei.slice(-4)}`, model: demoId('model:FMB920') });
+      items.entry_devices!.push({ id: id(`entry-device:${tracker.imei}`), entry: entryId(car), device: id(`device:${tracker.imei}`), role: tracker.role });
+    }
+  }
+  return items;
+}
+
+/** The demo simulator's tracks of SS1, one per car; #201's backup rides the same car 2 m off and 400 ms later. */
+function raceFixes(start: number): Position[] {
+  const runs = simulateRace({ start, entries: cars.length, stages: ['ss1'], seed: 5 });
+  const demoImeis = [...new Set(runs.map((f) => f.deviceId))].sort();
+  const fixes: Position[] = [];
+  cars.forEach((car, i) => {
+    const own = runs.filter((f) => f.deviceId === demoImeis[i]);
+    const last = own.at(-1)!.ts;
+    const first = own[0]!.ts;
+    for (const tracker of car.trackers) {
+      const backup = tracker.role === 'backup';
+      for (const fix of own) {
+        // The primary of #201 goes silent for good after 80% of its run (the finish is at 97%).
+        if (tracker.imei === primary201 && fix.ts > first + 0.8 * (last - first)) continue;
+        fixes.push({ ...fix, deviceId: tracker.imei, ts: fix.ts + (backup ? 400 : 0), latitude: fix.latitude + (backup ? 0.00002 : 0) });
+      }
+    }
+  });
+  return fixes.sort((a, b) => a.ts - b.ts);
+}
+
+describe('two events on the same ground, and a car with two trackers', () => {
+  const stream = `test:telemetry:${randomUUID()}`;
+  let redis: Redis;
+  let db: Knex;
+  let token: string;
+  let processor: Processor | null = null;
+  let start: number;
+
+  const rows = (table: string, where: Record<string, unknown>) => db(table).where(where).select('*');
+  const replay = (event: string, mode: 'preview' | 'apply'): Promise<ReplaySummary> => {
+    const context: ReplayContext = {
+      db,
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+      checkpoint: null,
+      progress: async () => {},
+      deliver: async (batch) => {
+        const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `replay-${randomUUID()}`, source: 'replay', ...batch } });
+        if (res.status !== 200) throw new Error(`POST /pitwall/facts answered ${res.status}: ${res.text}`);
+      },
+    };
+    return runReplay({ event: eventOf(event), stage: stageOf(event), from: new Date(start - HOUR).toISOString(), to: new Date(start + 2 * HOUR).toISOString(), mode }, context);
+  };
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 4 } });
+    token = await adminToken(stack);
+    const now = Date.now();
+    for (const [collection, list] of Object.entries(raceItems(now))) {
+      const res = await call(stack, `/items/${collection}`, { token, body: list });
+      if (res.status !== 200) throw new Error(`creating ${collection}: ${res.status} ${res.text}`);
+    }
+    // An hour ago: in the past, so no clock skew guard applies, and the stages are still open.
+    start = now - HOUR;
+    await publishFixes(redis, stream, raceFixes(start), { speed: 0 });
+    processor = await startRacingProcessor(stack, stream, { PROCESSOR_SETUP_REFRESH_MS: '500' });
+    await waitFor(
+      async () => {
+        const finished = await db('stage_results').whereIn('stage', events.map(stageOf)).where({ status: 'finished' }).whereNotNull('rank').count<{ count: string }[]>('* as count');
+        const [outbox] = await db('pitwall_outbox').count<{ count: string }[]>('* as count');
+        return Number(finished[0]!.count) === cars.length && Number(outbox!.count) === 0;
+      },
+      { timeoutMs: 120_000, intervalMs: 1000, what: 'every car finished and ranked on its own stage' },
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await processor?.close();
+    await redis.del(stream, `${stream}:dead-letter`);
+    redis.disconnect();
+    await db('positions').whereIn('device_id', imeis).delete();
+    await db('decoded_attributes').whereIn('device_id', imeis).delete();
+    for (const table of ['entry_crossings', 'entry_penalties', 'stage_results']) await db(table).whereIn('stage', events.map(stageOf)).delete();
+    await db('anomalies').whereIn('device_id', imeis).delete();
+    await db('events').whereIn('id', events.map(eventOf)).delete();
+    await db('devices').whereIn('imei', imeis).delete();
+    await db.destroy();
+  });
+
+  it('times each car only on the stage of its own event, ranked among its own event only', async () => {
+    for (const event of events) {
+      const own = cars.filter((c) => c.event === event).map(entryId).sort();
+      const results = await rows('stage_results', { stage: stageOf(event) });
+      expect(results.map((r) => r.entry).sort()).toEqual(own);
+      expect(results.map((r) => r.rank).sort()).toEqual([1, 2, 3]);
+      const crossings = await rows('entry_crossings', { stage: stageOf(event) });
+      expect([...new Set(crossings.map((c) => c.entry))].sort()).toEqual(own);
+      expect(crossings).toHaveLength(own.length * 3);
+      const penalties = await rows('entry_penalties', { stage: stageOf(event) });
+      expect(penalties.every((p) => own.includes(p.entry))).toBe(true);
+    }
+    const anomalies = await db('anomalies').whereIn('device_id', imeis).whereNotNull('stage').select('entry', 'stage');
+    for (const a of anomalies) expect(cars.find((c) => entryId(c) === a.entry)!.event).toBe(a.stage === stageOf('a') ? 'a' : 'b');
+  });
+
+  it('times the car with two trackers once: start and split from its primary, the finish from its backup', async () => {
+    const entry = entryId(cars[3]);
+    const crossings = (await rows('entry_crossings', { entry })).sort((a, b) => a.crossed_at - b.crossed_at);
+    expect(crossings.map((c) => [c.kind, c.device_id])).toEqual([['start', primary201], ['split', primary201], ['finish', backup201]]);
+    const [result, ...more] = await rows('stage_results', { entry });
+    expect(more).toEqual([]);
+    expect(result).toMatchObject({ stage: stageOf('b'), status: 'finished' });
+    expect(Number(result.elapsed_ms)).toBe(crossings[2].crossed_at.getTime() - crossings[0].crossed_at.getTime());
+    expect(Number(result.total_ms)).toBe(Number(result.elapsed_ms) + Number(result.penalty_ms));
+    // Each stage_result.computed event of the entry names this one result; no second result ever existed.
+    const events = await db('race_events').where({ entry, type: 'stage.result.computed' }).select('payload');
+    expect(new Set(events.map((e) => e.payload.stage))).toEqual(new Set([stageOf('b')]));
+  });
+
+  it('replays each event to exactly what live timing stored (preview)', async () => {
+    for (const event of events) {
+      const summary = await replay(event, 'preview');
+      expect(summary.diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
+      expect(summary.facts.results).toBe(3);
+    }
+  });
+
+  it('repairs a stage polluted by the sister event with a replay in apply mode', async () => {
+    // What the processor stored before each event was timed on its own course: B's car timed on A's gates too.
+    const intruder = entryId(cars[4]);
+    const [own] = await rows('entry_crossings', { entry: intruder, kind: 'start' });
+    const startGate = id(`geofence:a:${demoId('geofence:ss1:start')}`);
+    const at = own.crossed_at.getTime();
+    const polluted = {
+      batch: `polluted-${randomUUID()}`,
+      source: 'live',
+      upserts: [
+        { type: 'crossing', key: `crossing:${intruder}:${startGate}:${at}`, entryId: intruder, stageId: stageOf('a'), gateId: startGate, deviceId: cars[4].trackers[0].imei, kind: 'start', crossedAt: at, speedKmh: 80 },
+        { type: 'stage_result', key: `result:${intruder}:${stageOf('a')}`, entryId: intruder, stageId: stageOf('a'), status: 'finished', startedAt: at, finishedAt: at + 60_000, elapsedMs: 60_000, penaltyMs: 0, totalMs: 60_000 },
+      ],
+      retractions: [],
+    };
+    expect((await call(stack, '/pitwall/facts', { token: stack.processorToken, body: polluted })).status).toBe(200);
+    expect((await rows('stage_results', { stage: stageOf('a'), entry: intruder }))[0]).toMatchObject({ rank: 1 });
+
+    const preview = await replay('a', 'preview');
+    expect(preview.diff.counts).toMatchObject({ added: 0, removed: 2, changed: 3 });
+    await replay('a', 'apply');
+    const results = await rows('stage_results', { stage: stageOf('a') });
+    expect(results.map((r) => r.entry).sort()).toEqual(cars.filter((c) => c.event === 'a').map(entryId).sort());
+    expect(results.map((r) => r.rank).sort()).toEqual([1, 2, 3]);
+    expect(await rows('entry_crossings', { stage: stageOf('a'), entry: intruder })).toEqual([]);
+    // The sister event's own timing is untouched.
+    expect(await rows('stage_results', { stage: stageOf('b'), entry: intruder })).toHaveLength(1);
+    expect((await replay('a', 'preview')).diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
+  });
+});
