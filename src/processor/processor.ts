@@ -1,20 +1,21 @@
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { connectDb, type Db } from '../store/db.ts';
-import { groupInfo } from '../stream/consumer-group.ts';
-import { writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
+import { DEAD_LETTER_CATEGORIES, writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { Position } from '../domain/position.ts';
 import { TelemetryConsumer } from '../stream/telemetry-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
-import { serveMetrics } from '../observability/metrics-server.ts';
-import { enqueueFacts, outboxPending } from '../store/outbox.ts';
-import { storeLiveBatch } from '../store/live-batch.ts';
+import { serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
+import { enqueueFacts } from '../store/outbox.ts';
+import { storeLiveBatch, storeLiveBatchIsolating } from '../store/live-batch.ts';
+import { isRowRefusal } from '../store/row-refusal.ts';
 import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config.ts';
-import { sortBatch } from './ingest-batch.ts';
+import { entryWrites, sortBatch } from './ingest-batch.ts';
+import { ProcessorHealth } from './health-probes.ts';
 import { OutboxCourier } from './outbox-courier.ts';
 import { Racing, type DecodedRow } from './racing.ts';
 
@@ -22,6 +23,8 @@ import { Racing, type DecodedRow } from './racing.ts';
 interface PreparedBatch {
   entries: StreamEntry[];
   positions: Position[];
+  /** The stream entry of each position (same index). */
+  sources: StreamEntry[];
   deadLetters: DeadLetter[];
   tracked: { changes: FactChanges; undo: () => void } | null;
   decoded: DecodedRow[];
@@ -48,6 +51,7 @@ export class Processor {
   private readonly facts: Counter;
   private readonly racing: Racing | null;
   private readonly courier: OutboxCourier | null;
+  private readonly healthChecks: ProcessorHealth;
   private timers: NodeJS.Timeout[] = [];
   private unsentTick: FactChanges = { upserts: [], retractions: [] };
 
@@ -56,35 +60,15 @@ export class Processor {
     this.redis.on('error', (error) => log.warn({ err: error }, 'redis connection problem'));
     this.db = connectDb(config.DATABASE_URL, { application: 'pitwall-processor', log });
     collectDefaultMetrics({ register: this.registry });
-    const labels = { stream: config.REDIS_TELEMETRY_STREAM, group: PROCESSOR_GROUP };
-    const redis = this.redis;
-    new Gauge({
-      name: 'pitwall_consumer_lag',
-      help: 'Stream entries not yet delivered to the consumer group (XINFO GROUPS lag)',
-      labelNames: ['stream', 'group'],
-      registers: [this.registry],
-      async collect() {
-        const info = await groupInfo(redis, labels.stream, labels.group);
-        if (info?.lag !== null && info?.lag !== undefined) this.set(labels, info.lag);
-      },
-    });
-    new Gauge({
-      name: 'pitwall_consumer_pending',
-      help: 'Entries delivered to the group but not yet acknowledged',
-      labelNames: ['stream', 'group'],
-      registers: [this.registry],
-      async collect() {
-        const info = await groupInfo(redis, labels.stream, labels.group);
-        if (info) this.set(labels, info.pending);
-      },
-    });
     this.received = new Counter({ name: 'pitwall_stream_entries_total', help: 'Stream entries handled', registers: [this.registry] });
     this.stored = new Counter({ name: 'pitwall_positions_stored_total', help: 'New rows in positions', registers: [this.registry] });
     this.deadLettered = new Counter({
       name: 'pitwall_dead_letters_total',
-      help: 'Entries sent to the dead-letter stream',
+      help: 'Entries sent to the dead-letter stream, by reason: malformed, trimmed, future, database',
+      labelNames: ['reason'],
       registers: [this.registry],
     });
+    for (const reason of DEAD_LETTER_CATEGORIES) this.deadLettered.inc({ reason }, 0);
     this.batchSeconds = new Histogram({
       name: 'pitwall_batch_seconds',
       help: 'Time to make one batch durable',
@@ -92,15 +76,6 @@ export class Processor {
       registers: [this.registry],
     });
     this.facts = new Counter({ name: 'pitwall_facts_total', help: 'Fact changes written to the outbox', labelNames: ['change'], registers: [this.registry] });
-    const db = this.db;
-    new Gauge({
-      name: 'pitwall_outbox_pending',
-      help: 'Fact batches waiting for Directus',
-      registers: [this.registry],
-      async collect() {
-        this.set(await outboxPending(db).catch(() => Number.NaN));
-      },
-    });
     const racingEnabled = Boolean(config.DIRECTUS_URL && config.DIRECTUS_TOKEN);
     this.racing = racingEnabled ? new Racing(this.db, pipelineOptions(config), log) : null;
     this.courier = racingEnabled ? new OutboxCourier(this.db, { directusUrl: config.DIRECTUS_URL!, token: config.DIRECTUS_TOKEN! }, log) : null;
@@ -121,6 +96,16 @@ export class Processor {
       },
       log,
     );
+    this.healthChecks = new ProcessorHealth({
+      redis: this.redis,
+      db: this.db,
+      stream: config.REDIS_TELEMETRY_STREAM,
+      group: PROCESSOR_GROUP,
+      racing: racingEnabled,
+      progressAt: () => this.consumer.progressAt,
+      stallMs: config.PROCESSOR_STALL_MS,
+    });
+    this.healthChecks.registerMetrics(this.registry);
   }
 
   /** Trackers with a racing pipeline in this process (0 without Directus). */
@@ -131,27 +116,48 @@ export class Processor {
   /** The CPU side of a batch, done while the batch before it is being stored: check, time, decode. */
   private async prepareBatch(entries: StreamEntry[]): Promise<PreparedBatch> {
     const stopTimer = this.batchSeconds.startTimer();
-    const { positions, deadLetters } = sortBatch(entries);
+    const { positions, sources, deadLetters } = sortBatch(entries, { now: Date.now(), maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS });
     const tracked = this.racing ? await this.racing.track(positions) : null;
     try {
       const decoded = this.racing?.decode(positions) ?? [];
-      return { entries, positions, deadLetters, tracked, decoded, stopTimer };
+      return { entries, positions, sources, deadLetters, tracked, decoded, stopTimer };
     } catch (error) {
       tracked?.undo();
       throw error;
     }
   }
 
-  /** Positions, decoded attributes and fact changes in one transaction; then the dead letters. */
+  /**
+   * Positions, decoded attributes and fact changes in one transaction; then the dead letters. When Postgres refuses
+   * rows of the batch, the batch is stored again without them and each entry refused is dead-lettered with the
+   * database's reason: one entry must never stop the stream. Other failures (the connection) throw, and the batch
+   * is retried whole.
+   */
   private async storeBatch(batch: PreparedBatch): Promise<void> {
-    const { positions, decoded, tracked, deadLetters } = batch;
-    const stored = await storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null);
+    const { positions, decoded, tracked } = batch;
+    const deadLetters = [...batch.deadLetters];
+    let stored: number;
+    try {
+      stored = await storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null);
+    } catch (error) {
+      if (!isRowRefusal(error)) throw error;
+      this.log.warn({ err: error }, 'the database refused rows of a batch; storing it entry by entry where refused');
+      const isolated = await storeLiveBatchIsolating(this.db, entryWrites(batch.sources, positions, decoded), tracked?.changes ?? null);
+      stored = isolated.stored;
+      const fieldsOf = new Map(batch.sources.map((entry) => [entry.id, entry.fields]));
+      for (const refused of isolated.refused) {
+        if (refused.id === null) this.log.error({ reason: refused.reason }, 'the database refused decoded attributes of no entry');
+        else deadLetters.push({ id: refused.id, category: 'database', reason: refused.reason, fields: fieldsOf.get(refused.id) ?? null });
+      }
+    }
     if (tracked) this.countFacts(tracked.changes);
     await writeDeadLetters(this.redis, this.config.DEAD_LETTER_STREAM, deadLetters);
-    for (const letter of deadLetters) this.log.warn({ entry: letter.id, reason: letter.reason }, 'entry dead-lettered');
+    for (const letter of deadLetters) {
+      this.log.warn({ entry: letter.id, category: letter.category, reason: letter.reason }, 'entry dead-lettered');
+      this.deadLettered.inc({ reason: letter.category });
+    }
     this.received.inc(batch.entries.length);
     this.stored.inc(stored);
-    this.deadLettered.inc(deadLetters.length);
     batch.stopTimer();
   }
 
@@ -167,13 +173,14 @@ export class Processor {
   }
 
   /**
-   * Time alone decides some facts (DNF at stage close, an open signal loss). The pipelines are not rolled back
+   * Time alone decides some facts (DNF at stage close, an open signal loss), and trackers assigned to an entry after
+   * their fixes arrived are timed from what is stored of them (Racing.catchUp). The pipelines are not rolled back
    * when these cannot be stored, since batches may have moved them on meanwhile: the changes are kept and stored
    * with the next tick instead.
    */
   private async tick(): Promise<void> {
     if (!this.racing) return;
-    const changes = mergeChanges([this.unsentTick, this.racing.tick(Date.now())]);
+    const changes = mergeChanges([this.unsentTick, this.racing.tick(Date.now()), await this.racing.catchUp()]);
     try {
       await enqueueFacts(this.db, changes);
       this.unsentTick = { upserts: [], retractions: [] };
@@ -219,15 +226,9 @@ export class Processor {
     void this.consumer.run().catch((error) => this.log.fatal({ err: error }, 'consumer stopped'));
   }
 
-  async health() {
-    const [redis, db, group, outbox] = await Promise.all([
-      this.redis.ping().then(() => true, () => false),
-      this.db.raw('select 1').then(() => true, () => false),
-      groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, PROCESSOR_GROUP),
-      // Fact batches waiting for Directus: growing while Directus is down, and that is not a reason to restart us.
-      this.racing ? outboxPending(this.db).catch(() => null) : Promise.resolve(null),
-    ]);
-    return { ok: redis && db, redis, postgres: db, lag: group?.lag ?? null, pending: group?.pending ?? null, outbox };
+  /** The /healthz report: see ProcessorHealth and healthReasons. */
+  health(): Promise<HealthReport> {
+    return this.healthChecks.report();
   }
 
   /** Drains the batch in hand, then releases every connection; each step is tried even if one fails. */

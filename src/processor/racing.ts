@@ -50,6 +50,10 @@ export class Racing {
   private decoders = new Map<string, Decoder>();
   private readonly pipelines = new Map<string, DevicePipeline>();
   private readonly timings = new EntryTimings();
+  /** Trackers that got an entry since the last setup load, to time from what is stored without waiting for a fix. */
+  private readonly newlyAssigned = new Set<string>();
+  /** track and catchUp both create pipelines across awaits: one at a time. */
+  private busy: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Knex,
@@ -70,8 +74,11 @@ export class Racing {
     if (json === this.setupJson) return false;
     const decoders = await this.prepareDecoders(setup.mappings);
     for (const problem of setup.problems) this.log.warn({ problem }, 'race setup problem');
+    const known = this.setup === null ? null : new Set(this.contexts.keys());
     this.contexts = pipelineContexts(setup, this.options);
     this.timings.setShared(sharedEntries(setup.assignments));
+    // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them.
+    if (known) for (const deviceId of this.contexts.keys()) if (!known.has(deviceId)) this.newlyAssigned.add(deviceId);
     this.decoders = decoders;
     for (const [deviceId, pipeline] of this.pipelines) {
       const context = this.contexts.get(deviceId);
@@ -115,7 +122,48 @@ export class Racing {
    * with several trackers that this touched. Returns the fact changes and an undo that puts every touched pipeline
    * back, for a batch that could not be made durable.
    */
-  async track(positions: readonly Position[]): Promise<{ changes: FactChanges; undo: () => void }> {
+  track(positions: readonly Position[]): Promise<{ changes: FactChanges; undo: () => void }> {
+    return this.exclusive(() => this.trackNow(positions));
+  }
+
+  /**
+   * Times the trackers that got an entry after their fixes arrived (an entry added or a tracker assigned during the
+   * race, when the stream may have brought all its fixes already), from what is stored of them.
+   */
+  catchUp(): Promise<FactChanges> {
+    if (this.newlyAssigned.size === 0) return Promise.resolve({ upserts: [], retractions: [] });
+    const devices = [...this.newlyAssigned];
+    this.newlyAssigned.clear();
+    return this.exclusive(async () => {
+      const changes: FactChanges[] = [];
+      const retime = new Set<string>();
+      const created: string[] = [];
+      const undo = this.timings.checkpoint();
+      try {
+        for (const deviceId of devices) {
+          if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
+          await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
+          created.push(deviceId);
+        }
+        await this.rebuildTrackersOf(retime, changes, created);
+      } catch (error) {
+        // Tried again at the next tick.
+        this.undo([undo], created);
+        for (const deviceId of devices) this.newlyAssigned.add(deviceId);
+        throw error;
+      }
+      for (const entryId of retime) changes.push(this.retime(entryId));
+      return mergeChanges(changes);
+    });
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(work, work);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private async trackNow(positions: readonly Position[]): Promise<{ changes: FactChanges; undo: () => void }> {
     const byDevice = new Map<string, Fix[]>();
     for (const p of positions) {
       if (!this.contexts.has(p.deviceId)) continue;
@@ -138,14 +186,7 @@ export class Racing {
         }
         this.route(deviceId, pipeline.pushAll(fixes), changes, retime);
       }
-      // An entry is timed from all its trackers: those not seen yet in this process are rebuilt first.
-      for (const entryId of retime) {
-        for (const { deviceId } of this.timings.trackersOf(entryId) ?? []) {
-          if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
-          await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
-          created.push(deviceId);
-        }
-      }
+      await this.rebuildTrackersOf(retime, changes, created);
       for (const entryId of retime) changes.push(this.retime(entryId));
     } catch (error) {
       this.undo(undos, created);
@@ -160,6 +201,17 @@ export class Racing {
     for (const [deviceId, pipeline] of this.pipelines) this.route(deviceId, pipeline.tick(now), changes, retime);
     for (const entryId of retime) changes.push(this.retime(entryId));
     return mergeChanges(changes);
+  }
+
+  /** An entry is timed from all its trackers: those not seen yet in this process are rebuilt from stored positions. */
+  private async rebuildTrackersOf(entries: Set<string>, changes: FactChanges[], created: string[]): Promise<void> {
+    for (const entryId of entries) {
+      for (const { deviceId } of this.timings.trackersOf(entryId) ?? []) {
+        if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
+        await this.createPipeline(deviceId, this.clock() + DAY, changes, entries);
+        created.push(deviceId);
+      }
+    }
   }
 
   private async createPipeline(deviceId: string, before: number, changes: FactChanges[], retime: Set<string>): Promise<DevicePipeline> {

@@ -36,7 +36,7 @@ const cars = [
 const entryId = (car: (typeof cars)[number]) => id(`entry:${car.event}:${car.number}`);
 const stageOf = (event: string) => id(`stage:${event}`);
 const eventOf = (event: string) => id(`event:${event}`);
-const imeis = cars.flatMap((c) => c.trackers.map((t) => t.imei));
+const imeis: string[] = cars.flatMap((c) => c.trackers.map((t) => t.imei));
 const [primary201, backup201] = [cars[3].trackers[0].imei, cars[3].trackers[1].imei];
 
 function raceItems(now: number) {
@@ -170,6 +170,32 @@ describe('two events on the same ground, and a car with two trackers', () => {
     // Each stage_result.computed event of the entry names this one result; no second result ever existed.
     const events = await db('race_events').where({ entry, type: 'stage.result.computed' }).select('payload');
     expect(new Set(events.map((e) => e.payload.stage))).toEqual(new Set([stageOf('b')]));
+  });
+
+  it('times a car whose entry was created after all its fixes arrived, without waiting for another fix', async () => {
+    const late = { imei: demoImei(208), entry: id('entry:a:104'), device: id('device:late') };
+    const runs = simulateRace({ start, entries: cars.length + 1, stages: ['ss1'], seed: 5 });
+    const source = [...new Set(runs.map((f) => f.deviceId))].sort()[cars.length]!;
+    const fixes = runs.filter((f) => f.deviceId === source).map((f) => ({ ...f, deviceId: late.imei }));
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+    await waitFor(async () => Number((await db('positions').where({ device_id: late.imei }).count<{ count: string }[]>('* as count'))[0]!.count) === fixes.length, {
+      timeoutMs: 30_000,
+      what: 'the unassigned tracker stored',
+    });
+    imeis.push(late.imei);
+    for (const [collection, body] of [
+      ['devices', { id: late.device, imei: late.imei, name: 'FMB920 late', model: demoId('model:FMB920') }],
+      ['entries', { id: late.entry, event: eventOf('a'), race_number: 104, name: 'Late entry' }],
+      ['entry_devices', { entry: late.entry, device: late.device }],
+    ] as const) expect((await call(stack, `/items/${collection}`, { token, body })).status).toBe(200);
+    const result = await waitFor(async () => (await rows('stage_results', { entry: late.entry, status: 'finished' }))[0], { timeoutMs: 30_000, what: 'the late entry timed' });
+    expect(result.stage).toBe(stageOf('a'));
+    expect(await rows('entry_crossings', { entry: late.entry })).toHaveLength(3);
+    // Back to three cars on A for the tests below.
+    for (const table of ['entry_crossings', 'entry_penalties', 'stage_results']) await db(table).where({ entry: late.entry }).delete();
+    await call(stack, `/items/entries/${late.entry}`, { token, method: 'DELETE' });
+    await processor!.close();
+    processor = null;
   });
 
   it('replays each event to exactly what live timing stored (preview)', async () => {
