@@ -73,10 +73,23 @@ export const slug = (field: string, o: Common = {}): FieldDef => ({
   schema: columnSchema(o),
 });
 
+/**
+ * A secret kept as Directus keeps its own API keys: the `encrypt` special encrypts it at rest with Directus's SECRET,
+ * shows every user `**********` (API, app and revisions alike) and decrypts it only for reads as the system; the
+ * `input-hash` interface sets or replaces it without showing it. Text, because the ciphertext is long.
+ */
+export const secretMeta = {
+  interface: 'input-hash',
+  special: ['encrypt'],
+  options: { iconRight: 'lock', masked: true, autocomplete: 'off' },
+  display: 'formatted-value',
+  display_options: { masked: true },
+};
+
 export const secret = (field: string, o: Common = {}): FieldDef => ({
   field,
-  type: 'string',
-  meta: meta(o, { interface: 'input', options: { masked: true }, display: 'formatted-value', display_options: { masked: true } }),
+  type: 'text',
+  meta: meta(o, secretMeta),
   schema: columnSchema(o),
 });
 

@@ -7,6 +7,7 @@ import { ensureExampleFlows } from './example-flows.ts';
 import { ensureProcessorAccess } from './processor-access.ts';
 import { ensureRaceControlRole } from './race-control-role.ts';
 import { seedItems } from './seed-items.ts';
+import { ensureEncryptedWebhookSecrets } from './webhook-secrets.ts';
 
 export interface SetupOptions {
   directusUrl: string;
@@ -32,6 +33,7 @@ export async function runSetup(db: Knex, options: SetupOptions, log: (line: stri
   const client = await connectAdmin(options.directusUrl, options.adminEmail, options.adminPassword);
   try {
     note(await applyPitwallSchema(client, db));
+    note(await ensureEncryptedWebhookSecrets(client, db));
     note(await ensureProcessorAccess(client, { email: options.processorEmail, token: options.processorToken }, options.directusUrl));
     note(await ensureRaceControlRole(client));
     note(await ensureExampleFlows(client));

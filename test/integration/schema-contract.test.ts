@@ -115,10 +115,11 @@ describe('business-plane schema (CONTRACTS section 3)', () => {
     expect(counted).toHaveLength(19);
   });
 
-  it('hides the webhook secret in the UI', () => {
+  it('keeps the webhook secret as Directus keeps its own API keys: encrypted, set through a masked input', () => {
     const secret = fields.find((f) => f.collection === 'webhook_subscriptions' && f.field === 'secret');
-    expect(secret?.meta).toMatchObject({ interface: 'input' });
+    expect(secret?.meta).toMatchObject({ interface: 'input-hash', special: ['encrypt'] });
     expect((secret?.meta as unknown as { options: { masked: boolean } }).options.masked).toBe(true);
+    expect(secret?.type).toBe('text');
   });
 });
 

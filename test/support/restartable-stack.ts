@@ -4,7 +4,7 @@ import knexFactory from 'knex';
 import { bootstrapDirectus, startDirectus, type DirectusOptions, type RunningDirectus } from '../../src/devstack/directus-process.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { runSetup } from '../../src/setup/setup.ts';
-import { createScratchDatabase, dropScratchDatabase, freePort, newTestStack, PG, pgUrl, setupOptions, type TestStack } from './stack.ts';
+import { createScratchDatabase, dropScratchDatabase, freePort, LOOPBACK_WEBHOOKS_ENV, newTestStack, PG, pgUrl, setupOptions, type TestStack } from './stack.ts';
 
 export interface RestartableStack {
   stack: TestStack;
@@ -19,10 +19,11 @@ export interface RestartableStack {
 }
 
 /**
- * A second, private Directus like the shared test stack (startTestStack), for tests that must stop and start it:
- * the shared one is never restarted. Its own scratch database and port; loopback webhooks allowed.
+ * A second, private Directus like the shared test stack (startTestStack), for tests that must stop and start it,
+ * or that need another environment (`env` is laid over the shared stack's): the shared one is never restarted. Its
+ * own scratch database and port; webhooks to 127.0.0.1 allowed unless `env` says otherwise.
  */
-export async function startRestartableStack(label: string, version: 11 | 12 = 11): Promise<RestartableStack> {
+export async function startRestartableStack(label: string, version: 11 | 12 = 11, env: Record<string, string> = {}): Promise<RestartableStack> {
   const databaseName = `pitwall_${label}_${process.pid}`;
   const workDir = `/tmp/pitwall-${label}-${process.pid}`;
   await createScratchDatabase(databaseName);
@@ -35,7 +36,7 @@ export async function startRestartableStack(label: string, version: 11 | 12 = 11
     admin: { email: stack.adminEmail, password: stack.adminPassword },
     workDir,
     secret: randomBytes(32).toString('hex'),
-    env: { IMPORT_IP_DENY_LIST: '169.254.169.254', RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
+    env: { ...LOOPBACK_WEBHOOKS_ENV, RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn', ...env },
   };
   let running: RunningDirectus | null = null;
   const destroy = async () => {

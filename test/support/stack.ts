@@ -11,6 +11,14 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const pgUrl = (database: string) => postgresUrl({ ...PG, name: database });
 
+/**
+ * How every test stack lets webhooks reach the receivers tests run on 127.0.0.1. Directus's default
+ * IMPORT_IP_DENY_LIST denies this machine's addresses, and Pitwall refuses loopback unless
+ * PITWALL_WEBHOOK_ALLOW_LIST names it: the stacks opt in for that one address, for their own Directus only (the
+ * compose file keeps both defaults).
+ */
+export const LOOPBACK_WEBHOOKS_ENV = { IMPORT_IP_DENY_LIST: '169.254.169.254', PITWALL_WEBHOOK_ALLOW_LIST: '127.0.0.1' };
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -83,7 +91,7 @@ export function newTestStack(version: 11 | 12, databaseName: string): TestStack 
 
 /**
  * A real Directus of the given major on a scratch database, with the bundle loaded and setup (demo included) run:
- * what every integration test talks to. Webhooks to loopback are allowed because test receivers listen there.
+ * what every integration test talks to. Webhooks to 127.0.0.1 are allowed because test receivers listen there.
  */
 export async function startTestStack(version: 11 | 12): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
   const databaseName = `pitwall_test_${version}_${process.pid}`;
@@ -100,7 +108,7 @@ export async function startTestStack(version: 11 | 12): Promise<{ stack: TestSta
       admin: { email: stack.adminEmail, password: stack.adminPassword },
       workDir: `/tmp/pitwall-test-directus-${version}-${process.pid}`,
       secret: randomBytes(32).toString('hex'),
-      env: { IMPORT_IP_DENY_LIST: '169.254.169.254', RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
+      env: { ...LOOPBACK_WEBHOOKS_ENV, RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
     };
     await bootstrapDirectus(options);
     directus = await startDirectus(options);

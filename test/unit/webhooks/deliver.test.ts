@@ -61,6 +61,26 @@ describe('deliver', () => {
     ]);
   });
 
+  it('sends nothing to a target that cannot be used, and records one failed attempt saying why', async () => {
+    const { deps, records, sent } = fakeDeps([200]);
+    const unusable = { ...target, secret: '', unusable: 'the subscription\'s secret cannot be decrypted' };
+    expect(await deliver(unusable, event, policy, deps, 2)).toBe('failed');
+    expect(sent).toEqual([]);
+    expect(records).toEqual([
+      { subscription: 7, race_event: event.id, attempt: 2, status_code: null, outcome: 'failed', error: 'the subscription\'s secret cannot be decrypted', duration_ms: 0 },
+    ]);
+  });
+
+  it('records no credential of the URL, even where a library or the receiver echoes it', async () => {
+    const { deps, records } = fakeDeps([]);
+    const withCredentials = { ...target, url: 'https://alice:hunter2@integrator.example/hooks?token=abc123' };
+    deps.post = async (url) => {
+      throw new Error(`connect failed for ${url} (user alice, password hunter2)`);
+    };
+    expect(await deliver(withCredentials, event, { ...policy, maxAttempts: 1 }, deps)).toBe('failed');
+    expect(records[0]!.error).toBe('Error: connect failed for https://***@integrator.example/hooks?token=*** (user ***, password ***)');
+  });
+
   it('starts no attempt once the process is stopping, and says the chain was interrupted', async () => {
     const { deps, records, sent } = fakeDeps([503, 503, 200], 2);
     expect(await deliver(target, event, policy, deps)).toBe('interrupted');

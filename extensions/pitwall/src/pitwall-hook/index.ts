@@ -5,7 +5,8 @@ import { publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
 import { drainDeliveries } from '../shared/delivery-drain';
-import { resumeStaleChains } from '../shared/webhook-chains';
+import { dispatchContextFrom, resumeStaleChains } from '../shared/webhook-chains';
+import { keepMaskOutOfSecret } from '../shared/subscription-secret-guard';
 import { emitRunsCompleted } from '../shared/run-events';
 import { isTerminal } from '../../../../src/jobs/job';
 import { runCollection, runKinds } from '../shared/runs';
@@ -123,9 +124,11 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
 
   // The signed-webhook operation shares one read of the subscriptions between runs for a moment: changes apply at once.
   for (const kind of ['create', 'update', 'delete'] as const) action(`webhook_subscriptions.items.${kind}`, () => forgetSubscriptions());
+  // The secret reads back as Directus's mask: a client sending the mask back must not make it the secret.
+  for (const kind of ['create', 'update'] as const) filter(`webhook_subscriptions.items.${kind}`, (payload) => keepMaskOutOfSecret(payload as Record<string, unknown>, kind));
 
   // Events a crash left between a commit and their publication, and webhook retry chains a stop or crash cut short.
-  const dispatch = { database, logger, ipDenyList: env['IMPORT_IP_DENY_LIST'] };
+  const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env });
   const sweep = () => {
     guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
     guard('resuming webhook deliveries', () => resumeStaleChains(dispatch));

@@ -1,8 +1,8 @@
 import { defineOperationApi } from '@directus/extensions-sdk';
 import type { OperationContext } from '@directus/types';
-import { dispatchEvent } from '../shared/webhook-chains';
+import { dispatchContextFrom, dispatchEvent } from '../shared/webhook-chains';
 import { DEFAULT_POLICY, wantsEvent, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from '../shared/webhook-delivery';
-import { activeSubscriptions, type SubscriptionRow } from '../shared/webhook-store';
+import { subscriptionReader, type SubscriptionRow } from '../shared/webhook-store';
 
 interface SignedWebhookOptions {
   mode?: 'subscriptions' | 'single';
@@ -48,11 +48,13 @@ function raceEventFrom(option: unknown, data: Record<string, any>): RaceEventLik
   return { ...event, id: String(id), type: String(event.type) };
 }
 
-/** The active subscriptions, through ItemsService as the system (shared by runs, see webhook-store). */
-async function readActiveSubscriptions({ services, database, getSchema }: Pick<OperationContext, 'services' | 'database' | 'getSchema'>): Promise<SubscriptionRow[]> {
-  const subscriptions = new services.ItemsService('webhook_subscriptions', { knex: database, schema: await getSchema({ database }), accountability: null });
-  return (await subscriptions.readByQuery({ filter: { active: { _eq: true } }, fields: ['id', 'url', 'secret', 'event_types', 'active'], limit: -1 })) as SubscriptionRow[];
-}
+/** A subscription row as a chain's target; one whose secret cannot be decrypted fails with the reason, unsent. */
+const targetOf = (row: SubscriptionRow): WebhookTarget => ({
+  subscription: row.id,
+  url: row.url,
+  secret: row.secret ?? '',
+  ...(row.secret === null ? { unusable: row.secretProblem ?? 'the subscription has no secret' } : {}),
+});
 
 /**
  * Sends one race event, signed, to every active `webhook_subscriptions` row that wants its type (or to the single
@@ -64,8 +66,9 @@ async function readActiveSubscriptions({ services, database, getSchema }: Pick<O
  * at most), attempt timeouts included. Event Hook "action" Flows run after the item is stored, so nothing else
  * waits on it. A chain that a stop or a crash of Directus cuts short is resumed from its next attempt after the
  * restart (the hook's sweep); the counts then say `interrupted`. URLs that resolve to an address denied by
- * `IMPORT_IP_DENY_LIST` are refused, as Directus's own Webhook / Request URL operation refuses them, and recorded
- * as failed. The subscriptions are read once for the runs of a burst (at most once a second; a change made through
+ * `IMPORT_IP_DENY_LIST` are refused, as Directus's own Webhook / Request URL operation refuses them, and so are
+ * private and special-purpose addresses unless `PITWALL_WEBHOOK_ALLOW_LIST` allows them (see address-policy); each
+ * is recorded as failed, its URL without credentials. The subscriptions are read once for the runs of a burst (at most once a second; a change made through
  * Directus applies at once, see the hook).
  */
 export default defineOperationApi<SignedWebhookOptions>({
@@ -85,13 +88,13 @@ export default defineOperationApi<SignedWebhookOptions>({
       if (!options.url || !options.secret) throw new SignedWebhookError('pitwall-signed-webhook: single mode needs a URL and a secret');
       targets = [{ subscription: null, url: String(options.url), secret: String(options.secret) }];
     } else {
-      const rows = await activeSubscriptions(() => readActiveSubscriptions({ services, database, getSchema }));
-      targets = rows.filter((row) => row.url && row.secret && wantsEvent(row, event.type)).map((row) => ({ subscription: row.id, url: row.url, secret: row.secret }));
+      const rows = await subscriptionReader({ services, database, getSchema }).active();
+      targets = rows.filter((row) => row.url && wantsEvent(row, event.type)).map(targetOf);
     }
 
     // One durable chain per target: each attempt is recorded as it happens, and a chain a stop or crash cuts short
     // is resumed by the hook's sweep (see webhook-chains).
-    const dispatch = { database, logger, ipDenyList: env?.['IMPORT_IP_DENY_LIST'] };
+    const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env: env ?? {} });
     const results = await dispatchEvent(dispatch, event, targets, policy);
 
     const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length };

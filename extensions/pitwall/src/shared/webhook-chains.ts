@@ -1,15 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { ApiExtensionContext } from '@directus/types';
+import { ALLOW_LIST_VARIABLE } from './address-policy';
 import { trackDelivery } from './delivery-drain';
-import { defaultDeps, deliver, type AttemptRecord, type ChainEnd, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from './webhook-delivery';
+import { isSealed, seal, sealingKey, unseal, UnsealError } from './sealed-text';
+import { defaultDeps, deliver, type AddressEnv, type AttemptRecord, type ChainEnd, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from './webhook-delivery';
+import { subscriptionReader, type SubscriptionRow } from './webhook-store';
 
 /**
  * Durable retry chains for the signed webhook (table `pitwall_webhook_chains`, migration 006). A chain is opened
  * before its first attempt; each attempt is recorded in `webhook_deliveries` by the same statement that moves the
- * chain on, and the chain's row goes with its last attempt. The row holds the target's URL and secret, as
- * `webhook_subscriptions` does, so a resumed chain signs as the first attempt did. So a Directus that stops between
- * attempts, or dies, leaves the row behind and the next sweep resumes the chain where it stopped: an event is never
- * dropped because the process that owed it an attempt went away.
+ * chain on, and the chain's row goes with its last attempt. So a Directus that stops between attempts, or dies,
+ * leaves the row behind and the next sweep resumes the chain where it stopped: an event is never dropped because the
+ * process that owed it an attempt went away.
+ *
+ * A chain's row never holds a secret in clear: for a subscription it keeps only the subscription's id, and a resumed
+ * chain reads the URL and secret the subscription has then (so a secret replaced meanwhile is the one used); the
+ * Flow's one-off URL and secret (single mode) are sealed with a key derived from Directus's SECRET (sealed-text).
  */
 export const CHAINS_TABLE = 'pitwall_webhook_chains';
 
@@ -17,20 +23,92 @@ export const CHAINS_TABLE = 'pitwall_webhook_chains';
 const LEASE_MARGIN_MS = 15_000;
 const RESUME_BATCH = 100;
 const FOREIGN_KEY_VIOLATION = '23503';
+/** What a single-URL target's seal is bound to: it opens nowhere else. */
+const SEAL_CONTEXT = `${CHAINS_TABLE}.target`;
 
 export interface DispatchContext {
   database: ApiExtensionContext['database'];
   logger: { warn: (msg: string) => void };
-  ipDenyList: unknown;
+  /** Where a webhook may connect: IMPORT_IP_DENY_LIST and PITWALL_WEBHOOK_ALLOW_LIST as Directus hands them over. */
+  addresses: AddressEnv;
+  /** Seals and opens single-URL targets in their chain rows. */
+  sealKey: Buffer;
+  /** A subscription as it is now, its secret decrypted; undefined once deleted. */
+  subscription: (id: string | number) => Promise<SubscriptionRow | undefined>;
 }
+
+type DirectusContext = Pick<ApiExtensionContext, 'services' | 'database' | 'getSchema' | 'env'> & { logger: DispatchContext['logger'] };
+
+/** The dispatch context of an operation run or of the hook's sweep, from Directus's extension context. */
+export function dispatchContextFrom(context: DirectusContext): DispatchContext {
+  const { database, logger, env } = context;
+  return {
+    database,
+    logger,
+    addresses: { ipDenyList: env['IMPORT_IP_DENY_LIST'], allowList: env[ALLOW_LIST_VARIABLE] },
+    sealKey: sealingKey(env['SECRET'], 'webhook chain target'),
+    subscription: subscriptionReader(context).byId,
+  };
+}
+
+/**
+ * What a chain row keeps of its target. Rows written before secrets were kept out of this table hold
+ * `{subscription, url, secret}`: they are still resumed, and rewritten once by the first sweep.
+ */
+type StoredTarget =
+  | { subscription: string | number }
+  | { subscription: null; sealed: string }
+  | { subscription: string | number | null; url: string; secret: string };
 
 interface ChainRow {
   race_event: string;
   target_key: string;
-  target: WebhookTarget;
+  target: StoredTarget;
   event: RaceEventLike;
   policy: DeliveryPolicy;
   attempts: number;
+}
+
+function storedTarget(target: WebhookTarget, key: Buffer): StoredTarget {
+  if (target.subscription !== null) return { subscription: target.subscription };
+  return { subscription: null, sealed: seal(JSON.stringify({ url: target.url, secret: target.secret }), key, SEAL_CONTEXT) };
+}
+
+/**
+ * The target a resumed chain sends to, as it is now; undefined when its subscription was deleted. A target that
+ * can no longer be used (subscription switched off, secret or seal that cannot be opened) comes back `unusable`, so
+ * the chain ends with one failed attempt that says why.
+ */
+async function resolveTarget(stored: StoredTarget, context: DispatchContext): Promise<WebhookTarget | undefined> {
+  if ('url' in stored) return { subscription: stored.subscription, url: stored.url, secret: stored.secret };
+  if (stored.subscription === null) {
+    try {
+      const { url, secret } = JSON.parse(unseal((stored as { sealed: string }).sealed, context.sealKey, SEAL_CONTEXT)) as { url: string; secret: string };
+      return { subscription: null, url, secret };
+    } catch (error) {
+      const reason = error instanceof UnsealError ? error.message : 'sealed target is not readable';
+      return { subscription: null, url: '', secret: '', unusable: `the one-off URL and secret of this chain cannot be read: ${reason}` };
+    }
+  }
+  const row = await context.subscription(stored.subscription);
+  if (!row) return undefined;
+  const unusable = !row.active ? 'the subscription was switched off while its retries were under way' : row.secret === null ? row.secretProblem : undefined;
+  return { subscription: row.id, url: row.url, secret: row.secret ?? '', ...(unusable ? { unusable } : {}) };
+}
+
+let legacyRowsSealed = false;
+
+/** Chain rows left by a version that kept URL and secret in clear: rewritten to what this version keeps. */
+async function sealLegacyRows(context: DispatchContext): Promise<void> {
+  if (legacyRowsSealed) return;
+  const rows = (await context.database(CHAINS_TABLE).whereRaw("target->>'secret' IS NOT NULL").select('race_event', 'target_key', 'target')) as Pick<ChainRow, 'race_event' | 'target_key' | 'target'>[];
+  for (const row of rows) {
+    const target = row.target as WebhookTarget;
+    await context.database(CHAINS_TABLE)
+      .where({ race_event: row.race_event, target_key: row.target_key })
+      .update({ target: JSON.stringify(storedTarget(target, context.sealKey)) });
+  }
+  legacyRowsSealed = true;
 }
 
 /** One chain per event and subscription (or single URL): a second Flow run for the same pair joins nothing. */
@@ -40,13 +118,14 @@ export const targetKey = (target: WebhookTarget): string =>
 const leaseUntil = (policy: DeliveryPolicy, nowMs = Date.now()) => new Date(nowMs + policy.deadlineMs + LEASE_MARGIN_MS);
 
 /** Opens a chain for each target that has none under way for this event; returns the targets it opened. */
-async function openChains(db: DispatchContext['database'], event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<WebhookTarget[]> {
+async function openChains(context: DispatchContext, event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<WebhookTarget[]> {
   if (targets.length === 0) return [];
+  const db = context.database;
   const byKey = new Map(targets.map((target) => [targetKey(target), target]));
   const rows = [...byKey].map(([key, target]) => ({
     race_event: event.id,
     target_key: key,
-    target: JSON.stringify(target),
+    target: JSON.stringify(storedTarget(target, context.sealKey)),
     event: JSON.stringify(event),
     policy: JSON.stringify(policy),
     lease_until: leaseUntil(policy),
@@ -92,9 +171,9 @@ async function recordAttempt(db: DispatchContext['database'], row: AttemptRecord
  * Runs one chain from `firstAttempt`: each attempt's record and the chain's step are one statement. A chain
  * interrupted by a stop is handed back (lease ended) so the next Directus resumes it at once.
  */
-async function runChain(context: DispatchContext, event: RaceEventLike, target: WebhookTarget, policy: DeliveryPolicy, firstAttempt: number): Promise<ChainEnd> {
+async function runChain(context: DispatchContext, event: RaceEventLike, target: WebhookTarget, policy: DeliveryPolicy, firstAttempt: number, openedAs = targetKey(target)): Promise<ChainEnd> {
   const { database, logger } = context;
-  const key = { race_event: event.id, target_key: targetKey(target) };
+  const key = { race_event: event.id, target_key: openedAs };
   if (firstAttempt > policy.maxAttempts) {
     await database(CHAINS_TABLE).where(key).delete();
     return 'failed';
@@ -109,29 +188,39 @@ async function runChain(context: DispatchContext, event: RaceEventLike, target: 
       // Otherwise the chain keeps its lease and resumes after it: the attempt may be sent again, never lost.
     }
   };
-  const end = await deliver(target, event, policy, defaultDeps(record, context.ipDenyList), firstAttempt);
+  const end = await deliver(target, event, policy, defaultDeps(record, context.addresses), firstAttempt);
   if (end === 'interrupted') await database(CHAINS_TABLE).where(key).update({ lease_until: new Date(0) });
   return end;
 }
 
 /** Sends an event to its targets, one durable chain each, side by side; resolves when every chain has ended here. */
 export async function dispatchEvent(context: DispatchContext, event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<PromiseSettledResult<ChainEnd>[]> {
-  const opened = await openChains(context.database, event, targets, policy);
+  const opened = await openChains(context, event, targets, policy);
   return Promise.allSettled(opened.map((target) => trackDelivery(runChain(context, event, target, policy, 1))));
 }
 
 /** Resumes the chains that stopped or crashed processes left, from their next attempt. Returns how many it took. */
 export async function resumeStaleChains(context: DispatchContext): Promise<number> {
+  await sealLegacyRows(context);
   let resumed = 0;
   for (;;) {
     const chains = await claimStaleChains(context.database, RESUME_BATCH);
     resumed += chains.length;
     // Not awaited: a chain may wait a minute between attempts, and the sweep must not hold the next claim.
-    for (const chain of chains) {
-      trackDelivery(runChain(context, chain.event, chain.target, chain.policy, chain.attempts + 1)).catch((error) =>
-        context.logger.warn(`pitwall-signed-webhook: resumed delivery of ${chain.race_event} crashed: ${(error as Error).message}`),
-      );
-    }
+    for (const chain of chains) trackDelivery(resumeChain(context, chain)).catch((error) =>
+      context.logger.warn(`pitwall-signed-webhook: resumed delivery of ${chain.race_event} crashed: ${(error as Error).message}`),
+    );
     if (chains.length < RESUME_BATCH) return resumed;
   }
+}
+
+/** Resumes one chain with its target as it is now; a chain whose subscription was deleted just ends. */
+async function resumeChain(context: DispatchContext, chain: ChainRow): Promise<ChainEnd> {
+  const target = await resolveTarget(chain.target, context);
+  if (!target) {
+    await context.database(CHAINS_TABLE).where({ race_event: chain.race_event, target_key: chain.target_key }).delete();
+    return 'failed';
+  }
+  // The row's key stays the one it was opened under (a subscription's URL may have changed since).
+  return runChain(context, chain.event, target, chain.policy, chain.attempts + 1, chain.target_key);
 }

@@ -1,7 +1,9 @@
+import { redactUrl } from '../../../../src/domain/webhooks/redact-url.ts';
 import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/sign-webhook.ts';
 import { retryDelay } from '../../../../src/domain/webhooks/retry-delay.ts';
+import { addressListFrom, denyListFrom } from './address-policy.ts';
 import { drainAwareSleep, isDraining } from './delivery-drain.ts';
-import { DeniedAddressError, denyListFrom, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post.ts';
+import { DeniedAddressError, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post.ts';
 
 /**
  * Signed delivery of one race event to one integrator, with bounded retries. Kept free of Directus so the
@@ -34,6 +36,11 @@ export interface WebhookTarget {
   subscription: string | number | null;
   url: string;
   secret: string;
+  /**
+   * Why nothing can be sent to this target (its secret cannot be decrypted, say): the chain records one failed
+   * attempt with this reason instead of sending.
+   */
+  unusable?: string;
 }
 
 export interface DeliveryPolicy {
@@ -79,12 +86,18 @@ export interface DeliveryDeps {
   stopping: () => boolean;
 }
 
+/** Directus's env values that decide where a webhook may go (arrays or strings, as Directus hands them over). */
+export interface AddressEnv {
+  ipDenyList: unknown;
+  allowList: unknown;
+}
+
 /**
- * Real I/O: the POST refuses what `IMPORT_IP_DENY_LIST` (Directus's env value, array or string) denies; waits end
- * early when the process starts stopping.
+ * Real I/O: the POST refuses what `IMPORT_IP_DENY_LIST` denies and, unless `PITWALL_WEBHOOK_ALLOW_LIST` allows them,
+ * private and special-purpose addresses (see address-policy); waits end early when the process starts stopping.
  */
-export const defaultDeps = (record: DeliveryDeps['record'], ipDenyList: unknown): DeliveryDeps => ({
-  post: guardedPostFor(denyListFrom(ipDenyList)),
+export const defaultDeps = (record: DeliveryDeps['record'], addresses: AddressEnv): DeliveryDeps => ({
+  post: guardedPostFor({ importDenyList: denyListFrom(addresses.ipDenyList), allowList: addressListFrom(addresses.allowList) }),
   sleep: drainAwareSleep,
   random: Math.random,
   nowMs: Date.now,
@@ -130,6 +143,23 @@ const describeError = (error: Error): string => {
 };
 
 /**
+ * An error as it may be recorded: our own messages name the URL redacted already; this also covers a library's or
+ * a receiver's text that echoes the URL or its password.
+ */
+function withoutCredentials(text: string, url: string): string {
+  let out = text.replaceAll(url, redactUrl(url));
+  try {
+    const { username, password } = new URL(url);
+    for (const part of [password, decodeURIComponent(password), username, decodeURIComponent(username)]) {
+      if (part.length >= 3) out = out.replaceAll(part, '***');
+    }
+  } catch {
+    // Not a URL: nothing more to find in it.
+  }
+  return out;
+}
+
+/**
  * Delivers one event to one target, retrying with exponential backoff and full jitter, at most
  * `policy.maxAttempts` times and within `policy.deadlineMs`. Each attempt is recorded with the outcome known at
  * that moment: `retrying` only when another attempt will really follow. A chain resumed after a restart starts at
@@ -143,6 +173,10 @@ export async function deliver(
   firstAttempt = 1,
 ): Promise<ChainEnd> {
   const body = webhookBody(event);
+  if (target.unusable !== undefined) {
+    await deps.record({ subscription: target.subscription, race_event: event.id, attempt: firstAttempt, status_code: null, outcome: 'failed', error: target.unusable, duration_ms: 0 });
+    return 'failed';
+  }
   const deadline = deps.nowMs() + policy.deadlineMs;
   for (let attempt = firstAttempt; attempt <= policy.maxAttempts; attempt++) {
     if (deps.stopping()) return 'interrupted';
@@ -171,6 +205,7 @@ export async function deliver(
     const inTime = deps.nowMs() + delay + Math.min(policy.timeoutMs, MIN_LAST_TIMEOUT_MS) <= deadline;
     const outcome: Outcome = ok ? 'delivered' : another && inTime ? 'retrying' : 'failed';
     if (another && !inTime) error = `${error}; gave up: the ${policy.deadlineMs} ms delivery window is over`;
+    if (error !== null) error = withoutCredentials(error, target.url);
     await deps.record({
       subscription: target.subscription,
       race_event: event.id,
