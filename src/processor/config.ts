@@ -25,6 +25,8 @@ export const processorEnv = z.object({
   SIGNAL_LOSS_MS: vars.positiveInt(defaultPipelineOptions.signalLossMs),
   MAX_SPEED_KMH: vars.positiveInt(defaultPipelineOptions.maxSpeedKmh),
   LATE_WINDOW_MS: z.coerce.number().int().min(0).default(defaultPipelineOptions.lateWindowMs),
+  /** A fix dated further ahead of the processor's clock is dead-lettered: a tracker clock gone wrong, not a fix. */
+  MAX_FUTURE_SKEW_MS: vars.positiveInt(300_000),
 });
 
 export type ProcessorConfig = z.infer<typeof processorEnv> & { DEAD_LETTER_STREAM: string };

@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
+import type { ClientBase } from 'pg';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import type { Position } from '../domain/position.ts';
 import { SMALL_BATCH, type Statement } from './copy-rows.ts';
 import { upsertDecodedAttributes, upsertDecodedAttributesStatement, type DecodedAttributesRow } from './decoded-attributes.ts';
+import { isolateRefused } from './isolate-refused.ts';
 import { enqueueFacts, enqueueFactsStatement } from './outbox.ts';
 import { insertPositions, insertPositionsStatement } from './positions.ts';
+import { isRowRefusal, refusalText } from './row-refusal.ts';
 
 /**
  * Makes one processed batch durable, all or nothing: its positions, their decoded attributes and the fact changes
@@ -13,6 +16,7 @@ import { insertPositions, insertPositionsStatement } from './positions.ts';
  * A small batch (a race at a steady pace gives a few fixes per batch) is ONE statement, its writes chained as
  * data-modifying CTEs: one round trip and one commit instead of a transaction of five statements, which is most of
  * what a live batch costs. Larger batches take the COPY paths in one transaction.
+ * When Postgres refuses a row (isRowRefusal), the batch is stored with storeLiveBatchIsolating instead.
  */
 export async function storeLiveBatch(db: Knex, positions: readonly Position[], decoded: readonly DecodedAttributesRow[], changes: FactChanges | null): Promise<number> {
   if (positions.length > SMALL_BATCH || decoded.length > SMALL_BATCH) {
@@ -23,16 +27,97 @@ export async function storeLiveBatch(db: Knex, positions: readonly Position[], d
       return stored;
     });
   }
+  const statement = chainedWrites(positions, decoded, changes);
+  if (statement === null) return 0;
+  const result = await db.raw(statement.sql, statement.bindings);
+  return (result.rows[0] as { stored: number }).stored;
+}
+
+/** The rows of one stream entry (`id`: its stream id; null for rows of no entry, which cannot happen but are kept). */
+export interface EntryWrite {
+  id: string | null;
+  positions: Position[];
+  decoded: DecodedAttributesRow[];
+}
+
+/** An entry whose rows Postgres refused, in the database's words; its position may still be stored. */
+export interface RefusedEntry {
+  id: string | null;
+  reason: string;
+  positionStored: boolean;
+}
+
+/**
+ * storeLiveBatch for a batch Postgres refused: every entry it accepts is stored, with the batch's fact changes, in
+ * one transaction as before; the entries it refuses are found by halving the batch (isolateRefused), each attempt
+ * in a savepoint, and returned with the reason. An entry refused only for its decoded attributes keeps its
+ * position: a row the database refuses costs only that row. Errors that are not refusals (the connection) are
+ * thrown and nothing is stored, so the batch is retried whole.
+ */
+export async function storeLiveBatchIsolating(
+  db: Knex,
+  writes: readonly EntryWrite[],
+  changes: FactChanges | null,
+): Promise<{ stored: number; refused: RefusedEntry[] }> {
+  return db.transaction(async (trx) => {
+    // The transaction's own connection (as copyRows takes it), so errors come with the database's words alone:
+    // knex prefixes the message of every query it runs with the whole statement and its bindings.
+    const connection = (await trx.client.acquireConnection()) as ClientBase;
+    try {
+      let stored = 0;
+      const attempt = async (part: readonly EntryWrite[], withDecoded = true): Promise<void> => {
+        const statement = chainedWrites(part.flatMap((w) => w.positions), withDecoded ? part.flatMap((w) => w.decoded) : [], null);
+        if (statement === null) return;
+        await connection.query('SAVEPOINT pitwall_entries');
+        try {
+          const result = await connection.query<{ stored: number }>(numbered(statement.sql), statement.bindings);
+          await connection.query('RELEASE SAVEPOINT pitwall_entries');
+          stored += result.rows[0]!.stored;
+        } catch (error) {
+          await connection.query('ROLLBACK TO SAVEPOINT pitwall_entries');
+          throw error;
+        }
+      };
+      const refused: RefusedEntry[] = [];
+      for (const { item, error } of await isolateRefused(writes, (part) => attempt(part), isRowRefusal)) {
+        const reason = isRowRefusal(error) ? refusalText(error) : String(error);
+        let positionStored = false;
+        if (item.decoded.length > 0 && item.positions.length > 0) {
+          try {
+            await attempt([item], false);
+            positionStored = true;
+          } catch (alone) {
+            if (!isRowRefusal(alone)) throw alone;
+          }
+        }
+        const what = positionStored ? 'its decoded attributes (the position is stored)' : 'the entry';
+        refused.push({ id: item.id, reason: `database refused ${what}: ${reason}`, positionStored });
+      }
+      if (changes) await enqueueFacts(trx, changes);
+      return { stored, refused };
+    } finally {
+      await trx.client.releaseConnection(connection);
+    }
+  });
+}
+
+/** Positions, decoded attributes and fact changes as one statement of chained data-modifying CTEs. */
+function chainedWrites(positions: readonly Position[], decoded: readonly DecodedAttributesRow[], changes: FactChanges | null): Statement | null {
   const writes: [string, Statement | null][] = [
     ['stored', positions.length > 0 ? insertPositionsStatement(positions) : null],
     ['decoded', decoded.length > 0 ? upsertDecodedAttributesStatement(decoded) : null],
     ['enqueued', changes ? enqueueFactsStatement(changes) : null],
   ];
   const parts = writes.filter((write): write is [string, Statement] => write[1] !== null);
-  if (parts.length === 0) return 0;
+  if (parts.length === 0) return null;
   // Postgres runs every data-modifying CTE to completion, whether or not the main query reads it.
   const sql = `WITH ${parts.map(([name, statement]) => `${name} AS (${statement.sql} RETURNING 1)`).join(',\n')}
     SELECT ${positions.length > 0 ? '(SELECT count(*) FROM stored)::int' : '0'} AS stored`;
-  const result = await db.raw(sql, parts.flatMap(([, statement]) => statement.bindings));
-  return (result.rows[0] as { stored: number }).stored;
+  return { sql, bindings: parts.flatMap(([, statement]) => statement.bindings) };
+}
+
+/** knex's `?` placeholders as pg's `$n`; these statements hold no other question mark. */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }
