@@ -6,6 +6,7 @@ import * as mappingVersions from './migrations/004-mapping-versions.ts';
 import * as replayIndex from './migrations/005-positions-replay-index.ts';
 import * as webhookChains from './migrations/006-webhook-chains.ts';
 import * as factVersions from './migrations/007-fact-versions.ts';
+import * as factSequences from './migrations/008-fact-sequences.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -15,6 +16,7 @@ const migrations: Record<string, Knex.Migration> = {
   '005-positions-replay-index': replayIndex,
   '006-webhook-chains': webhookChains,
   '007-fact-versions': factVersions,
+  '008-fact-sequences': factSequences,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

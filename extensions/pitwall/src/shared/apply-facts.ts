@@ -4,7 +4,7 @@ import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factRow } from '../../../../src/domain/pipeline/fact-row';
 import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { rankStage } from '../../../../src/domain/timing/rank-stage';
-import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
+import { lockRanking, raiseFactVersions, raiseFactVersionsInOrder, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 
@@ -16,6 +16,8 @@ export interface FactCounts {
   unchanged: number;
   /** stage_results rows whose rank was set or changed (they may also be counted as created or updated). */
   ranked: number;
+  /** Changes skipped because a newer change of the same fact (a higher `sequence`) was applied before. */
+  superseded: number;
 }
 
 export interface ApplyFactsContext {
@@ -79,7 +81,7 @@ export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string
 export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<FactCounts> {
   const { services, database, schema, accountability, now = new Date() } = context;
   const wanted = wantedRows(batch);
-  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0 };
+  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0 };
   // Race events are the bundle's own record of what was written: created as the system, as the hook's sweep does,
   // so no permission work per event and no role can leave them unpublished.
   const publish: PublishContext = { services, database, schema, accountability: null, logger: context.logger };
@@ -88,7 +90,12 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
     if (wanted.stage_results.size > 0) await lockRanking(trx);
     // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
-    const versions = await raiseFactVersions(trx, collections.flatMap((c) => [...wanted[c].keys()]));
+    const { versions, superseded } = await raiseFactVersionsInOrder(trx, collections.flatMap((c) => [...wanted[c].keys()]), batch.sequence);
+    // A newer change of these facts was applied already (a retry of an older outbox row): applying this one would
+    // bring an older value back, and announce it.
+    for (const collection of collections) {
+      for (const id of superseded) if (wanted[collection].delete(id)) counts.superseded++;
+    }
     // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
     const quiet = { emitEvents: false };
     const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
