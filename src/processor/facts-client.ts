@@ -8,6 +8,14 @@ export class DeliveryError extends Error {
   override name = 'DeliveryError';
 }
 
+/**
+ * 413: the body is over Directus's request size limit (`MAX_PAYLOAD_SIZE`). The same facts in smaller requests go
+ * through, so the courier splits; for callers that cannot split it is a refusal like the others.
+ */
+export class PayloadTooLargeError extends RejectedBatchError {
+  override name = 'PayloadTooLargeError';
+}
+
 // 401 and 403 are retried: a token or permission that setup has not written yet will be there later.
 const permanent = new Set([400, 404, 409, 413, 422]);
 
@@ -17,12 +25,25 @@ export interface DirectusTarget {
   requestTimeoutMs?: number;
 }
 
+/** Turns a non-2xx answer into the error its caller acts on. */
+export type FailureOf = (status: number, body: string) => Error;
+
+/** Any Directus route: refusals that will not change by retrying (a bad request, a missing item) are final. */
+const anyRouteFailure: FailureOf = (status, body) => {
+  const message = `HTTP ${status}: ${body.slice(0, 1000)}`;
+  if (status === 413) return new PayloadTooLargeError(message);
+  return permanent.has(status) ? new RejectedBatchError(message) : new DeliveryError(message);
+};
+
 /**
- * Sends one request to Directus with the static token, sorting failures into the two kinds above: a refusal that
+ * Sends one request to Directus with the static token, sorting failures into the kinds above: a refusal that
  * will not change by retrying, and a failure that may. Returns the parsed JSON body of a 2xx answer.
  */
-export async function callDirectus(target: DirectusTarget, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function callDirectus(
+  target: DirectusTarget, method: string, path: string, body?: unknown, failureOf: FailureOf = anyRouteFailure,
+): Promise<unknown> {
   let res: Response;
+  let text: string;
   try {
     res = await fetch(`${target.directusUrl}${path}`, {
       method,
@@ -30,16 +51,52 @@ export async function callDirectus(target: DirectusTarget, method: string, path:
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(target.requestTimeoutMs ?? 30_000),
     });
+    text = await res.text();
   } catch (error) {
     throw new DeliveryError(`Directus unreachable: ${(error as Error).message}`, { cause: error });
   }
-  const text = await res.text();
   if (res.ok) return text ? JSON.parse(text) : null;
-  if (permanent.has(res.status)) throw new RejectedBatchError(`HTTP ${res.status}: ${text.slice(0, 1000)}`);
-  throw new DeliveryError(`HTTP ${res.status}: ${text.slice(0, 1000)}`);
+  throw failureOf(res.status, text);
 }
+
+/**
+ * The reason of the facts route's own validation answer (400 INVALID_PAYLOAD with the zod `issues` and a one-line
+ * `reason`, see facts-route.ts), or null for any other answer. Recognised by its whole shape, not by the status:
+ * a proxy, a Directus still loading the bundle or Directus's own checks can answer 400 too, and only this answer
+ * says the batch itself can never be applied.
+ */
+export function factsValidationReason(status: number, body: string): string | null {
+  if (status !== 400) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const errors = (parsed as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return null;
+  const extensions = (errors[0] as { extensions?: Record<string, unknown> } | null)?.extensions;
+  if (!extensions || extensions['code'] !== 'INVALID_PAYLOAD' || typeof extensions['reason'] !== 'string') return null;
+  const issues = extensions['issues'];
+  const zodShaped = (issue: unknown) =>
+    typeof issue === 'object' && issue !== null && Array.isArray((issue as { path?: unknown }).path) && typeof (issue as { message?: unknown }).message === 'string';
+  if (!Array.isArray(issues) || issues.length === 0 || !issues.every(zodShaped)) return null;
+  return extensions['reason'];
+}
+
+/**
+ * `POST /pitwall/facts`: only the route's validation answer refuses a batch for good; a 413 asks for smaller
+ * requests; everything else (a 404 while a Directus being deployed has not loaded the bundle yet, 401/403 before
+ * setup wrote the token or permissions, 408, 409, 429, 5xx, the network) may pass later and is retried.
+ */
+export const factsFailure: FailureOf = (status, body) => {
+  const reason = factsValidationReason(status, body);
+  if (reason !== null) return new RejectedBatchError(`invalid fact batch: ${reason}`);
+  const message = `HTTP ${status}: ${body.slice(0, 1000)}`;
+  return status === 413 ? new PayloadTooLargeError(message) : new DeliveryError(message);
+};
 
 /** `POST /pitwall/facts`: one batch of fact changes (the live processor's outbox rows, replay's batches). */
 export async function postFacts(target: DirectusTarget, batch: unknown): Promise<void> {
-  await callDirectus(target, 'POST', '/pitwall/facts', batch);
+  await callDirectus(target, 'POST', '/pitwall/facts', batch, factsFailure);
 }

@@ -1,9 +1,8 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
-import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import { claimOutbox, outboxAttemptFailed, outboxDelivered, type OutboxRow } from '../store/outbox.ts';
-import { postFacts, RejectedBatchError } from './facts-client.ts';
+import { DeliveryError, PayloadTooLargeError, postFacts, RejectedBatchError } from './facts-client.ts';
+import { groupRequests, halves, outboxGroups, type FactsRequest } from './outbox-requests.ts';
 
 export interface CourierOptions {
   directusUrl: string;
@@ -12,47 +11,30 @@ export interface CourierOptions {
   batchRows?: number;
   requestTimeoutMs?: number;
   idleMs?: number;
+  /** Retry delays double from 250 ms up to this (default 15 s). */
+  maxBackoffMs?: number;
 }
-
-/** Facts per request: Directus refuses request bodies over 1 MB by default. */
-const CHUNK = 300;
 
 /** Outbox rows claimed at once; see deliverNext. */
 const BATCH_ROWS = 50;
 
-/** Consecutive rows of one source, up to about CHUNK facts per group (a larger row goes alone and is split). */
-function groups(rows: OutboxRow[]): OutboxRow[][] {
-  const out: OutboxRow[][] = [];
-  let size = 0;
-  for (const row of rows) {
-    const facts = row.payload.upserts.length + row.payload.retractions.length;
-    const last = out.at(-1);
-    if (last && last[0]!.source === row.source && size + facts <= CHUNK) {
-      last.push(row);
-      size += facts;
-    } else {
-      out.push([row]);
-      size = facts;
-    }
-  }
-  return out;
-}
-
-/**
- * Splits a large batch (a device rebuilt from hours of positions) into requests Directus accepts. Retractions go
- * first; a key is never both retracted and upserted in one batch, so the order between parts does not matter.
- */
-function chunks(changes: FactChanges): FactChanges[] {
-  const parts: FactChanges[] = [];
-  for (let i = 0; i < changes.retractions.length; i += CHUNK) parts.push({ upserts: [], retractions: changes.retractions.slice(i, i + CHUNK) });
-  for (let i = 0; i < changes.upserts.length; i += CHUNK) parts.push({ upserts: changes.upserts.slice(i, i + CHUNK), retractions: [] });
-  return parts;
+/** What one claim of rows came to. */
+interface Round {
+  claimed: number;
+  parked: { id: string; message: string }[];
+  /** The rows whose request failed in a way that may pass later, and why; the rest of the round went through. */
+  retry: { rows: OutboxRow[]; error: Error } | null;
 }
 
 /**
  * Delivers the outbox to the bundle's endpoint, oldest first, one request at a time, with the processor's static
  * token. A row is deleted only in the transaction that saw Directus accept it, so a crash in between delivers it
- * again, which the endpoint's keyed writes make harmless.
+ * again, which the endpoint's keyed writes make harmless. Every request carries the id of its newest row as its
+ * ordering number, so a row sent again (after a failure part-way, in another grouping, or redriven) never brings
+ * back an older value of a fact than Directus already holds.
+ *
+ * Only the facts route's own validation answer parks a row (kept with `failed_at` and the reason until
+ * `pitwall outbox redrive`); anything else is retried with capped backoff, the attempt and its reason recorded.
  */
 export class OutboxCourier {
   private running: Promise<void> | null = null;
@@ -92,7 +74,7 @@ export class OutboxCourier {
       } catch (error) {
         this.log.warn({ err: error, retryInMs: backoff }, 'outbox delivery failed; will retry');
         await this.idle(backoff);
-        backoff = Math.min(backoff * 2, 15_000);
+        backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 15_000);
       }
     }
   }
@@ -111,51 +93,74 @@ export class OutboxCourier {
   /**
    * Delivers the oldest rows; false when there was nothing to deliver. Rows that piled up while a request was out
    * go together, merged in order (one request, one Directus transaction, instead of one each); a group Directus
-   * rejects is sent again row by row, so only the row it cannot apply is kept back.
+   * refuses as invalid is sent again row by row, so only the row it cannot apply is parked. When a request fails
+   * otherwise, what went through before it is committed and the failure thrown (the loop backs off).
    */
   private async deliverNext(): Promise<boolean> {
-    const rejected: { id: string; message: string }[] = [];
-    const sent = await this.db.transaction(async (trx) => {
+    const round = await this.db.transaction(async (trx): Promise<Round> => {
       const rows = await claimOutbox(trx, this.options.batchRows ?? BATCH_ROWS);
-      if (rows.length === 0) return false;
-      for (const group of groups(rows)) {
-        try {
-          await this.postRows(group);
-        } catch (error) {
-          if (!(error instanceof RejectedBatchError)) throw error;
-          for (const row of group.length === 1 ? [] : group) {
-            try {
-              await this.postRows([row]);
-            } catch (rowError) {
-              if (!(rowError instanceof RejectedBatchError)) throw rowError;
-              rejected.push({ id: row.id, message: rowError.message });
+      const round: Round = { claimed: rows.length, parked: [], retry: null };
+      const delivered: string[] = [];
+      for (const group of outboxGroups(rows)) {
+        const failure = await this.attempt(group);
+        if (failure === null) {
+          delivered.push(...group.map((r) => r.id));
+          continue;
+        }
+        if (failure instanceof RejectedBatchError && group.length > 1) {
+          for (const row of group) {
+            const rowFailure = await this.attempt([row]);
+            if (rowFailure === null) delivered.push(row.id);
+            else if (rowFailure instanceof RejectedBatchError) round.parked.push({ id: row.id, message: rowFailure.message });
+            else {
+              round.retry = { rows: [row], error: rowFailure };
+              break;
             }
           }
-          if (group.length === 1) rejected.push({ id: group[0]!.id, message: error.message });
+        } else if (failure instanceof RejectedBatchError) {
+          round.parked.push({ id: group[0]!.id, message: failure.message });
+        } else {
+          round.retry = { rows: group, error: failure };
         }
+        if (round.retry) break;
       }
-      const kept = new Set(rejected.map((r) => r.id));
-      await outboxDelivered(trx, rows.map((r) => r.id).filter((id) => !kept.has(id)));
-      return true;
+      await outboxDelivered(trx, delivered);
+      for (const { id, message } of round.parked) await outboxAttemptFailed(trx, id, message, true);
+      if (round.retry) await outboxAttemptFailed(trx, round.retry.rows.map((r) => r.id), round.retry.error.message, false);
+      return round;
     });
-    for (const { id, message } of rejected) {
-      await outboxAttemptFailed(this.db, id, message, true);
+    for (const { id, message } of round.parked) {
       this.failed++;
-      this.log.error({ outboxId: id, reason: message }, 'Directus rejected a fact batch; it is kept in pitwall_outbox with the reason');
+      this.log.error({ outboxId: id, reason: message }, 'Directus refused a fact batch as invalid; it is parked in pitwall_outbox (see pitwall outbox list)');
     }
-    if (sent) this.delivered++;
-    return sent;
+    if (round.retry) throw round.retry.error;
+    if (round.claimed > 0) this.delivered++;
+    return round.claimed > 0;
   }
 
-  private async postRows(rows: OutboxRow[]): Promise<void> {
-    const first = rows[0]!;
-    const changes = rows.length === 1 ? first.payload : mergeChanges(rows.map((r) => r.payload));
-    const name = rows.length === 1 ? first.id : `${first.id}-${rows.at(-1)!.id}`;
-    for (const [i, part] of chunks(changes).entries()) await this.post({ batch: `outbox-${name}-${i}`, source: first.source, ...part });
+  /** Sends the rows' requests in order; the first failure, or null when all went through. */
+  private async attempt(rows: OutboxRow[]): Promise<Error | null> {
+    try {
+      for (const request of groupRequests(rows)) await this.send(request);
+      return null;
+    } catch (error) {
+      if (error instanceof RejectedBatchError || error instanceof DeliveryError) return error;
+      throw error;
+    }
   }
 
-  private post(body: unknown): Promise<void> {
-    return postFacts(this.options, body);
+  /** One request; one Directus found too large goes again as two halves (same ordering number). */
+  private async send(request: FactsRequest): Promise<void> {
+    try {
+      await postFacts(this.options, request);
+    } catch (error) {
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      const parts = halves(request);
+      // One fact over the limit: Directus's MAX_PAYLOAD_SIZE is set too low for it. Not the batch's fault: retried.
+      if (!parts) throw new DeliveryError(`one fact is over Directus's request size limit (MAX_PAYLOAD_SIZE): ${error.message}`);
+      this.log.info({ batch: request.batch, facts: request.upserts.length + request.retractions.length }, 'Directus found a fact request too large; sending it in halves');
+      for (const part of parts) await this.send(part);
+    }
   }
 
   async close(): Promise<void> {
