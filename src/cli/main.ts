@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   replay: { summary: 'replay stored positions through the timing pipeline now (preview or apply), with progress', load: async () => ({ run: (await import('./run-command.ts')).runCommand('replay') }) },
   backfill: { summary: 'decode stored raw IO again with the current IO mapping now, with progress', load: async () => ({ run: (await import('./run-command.ts')).runCommand('backfill') }) },
   simulate: { summary: 'write simulated 1 Hz tracker tracks of the demo entries to the telemetry stream', load: () => import('./simulate-command.ts') },
+  outbox: { summary: 'list the fact batches waiting for Directus (parked ones with their reason), redrive parked ones', load: () => import('./outbox-command.ts') },
 };
 
 function usage(): string {
