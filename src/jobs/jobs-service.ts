@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { serveMetrics } from '../observability/metrics-server.ts';
+import { probe, serveMetrics } from '../observability/metrics-server.ts';
+import { healthReport } from '../processor/health.ts';
 import { connectDb, type Db } from '../store/db.ts';
 import { jobEngines } from './engines.ts';
 import { runTable, type RunKind } from './job.ts';
@@ -59,13 +60,15 @@ export class JobsService {
 
   async start(): Promise<void> {
     this.log.info({ directus: this.config.DIRECTUS_URL, consumer: this.config.JOBS_CONSUMER }, 'job runner starting');
+    // The same body as the processor's /healthz: ok, the reasons when not, what was seen.
     this.server = await serveMetrics(this.registry, this.config.METRICS_PORT, async () => {
-      try {
-        await this.db.raw('SELECT 1');
-        return { ok: true, active: [...this.runner.active.keys()], finished: this.runner.finished };
-      } catch (error) {
-        return { ok: false, database: (error as Error).message };
-      }
+      const postgres = await probe(() => this.db.raw('SELECT 1'), 3000);
+      return healthReport(postgres.ok ? [] : ['postgres-unreachable'], {
+        postgres: postgres.ok,
+        active: [...this.runner.active.keys()],
+        finished: this.runner.finished,
+        ...(postgres.ok ? {} : { errors: { postgres: postgres.error } }),
+      });
     });
     this.runner.start();
   }

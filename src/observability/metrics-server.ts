@@ -1,12 +1,39 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
+/** The /healthz body of every process: `reasons` names what makes it unhealthy (empty when `ok`). */
 export interface HealthReport {
   ok: boolean;
+  reasons: string[];
   [detail: string]: unknown;
 }
 
-/** Serves GET /metrics (Prometheus text) and GET /healthz (200 when healthy, 503 otherwise) on one port. */
+export type Probed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * Runs one health check with a time limit, so /healthz answers promptly when a connection is gone (a query waits
+ * for a pool connection, a Redis command for the reconnection) and says so instead of hanging.
+ */
+export async function probe<T>(check: () => Promise<T>, timeoutMs: number): Promise<Probed<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Probed<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
+  });
+  const checked = check().then(
+    (value): Probed<T> => ({ ok: true, value }),
+    (error: unknown): Probed<T> => ({ ok: false, error: error instanceof Error ? error.message : String(error) }),
+  );
+  try {
+    return await Promise.race([checked, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Serves GET /metrics (Prometheus text) and GET /healthz on one port: 200 when healthy, 503 otherwise, with the
+ * report as JSON either way.
+ */
 export function serveMetrics(registry: Registry, port: number, health: () => Promise<HealthReport>): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

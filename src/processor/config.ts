@@ -13,6 +13,11 @@ export const processorEnv = z.object({
   PROCESSOR_BATCH_SIZE: vars.positiveInt(2000),
   PROCESSOR_BLOCK_MS: vars.positiveInt(1000),
   PROCESSOR_CLAIM_IDLE_MS: vars.positiveInt(60_000),
+  /**
+   * /healthz answers 503 (consumer-stalled) when entries wait and the consumer has made no progress (acknowledged a
+   * batch, or found nothing new to read) for this long.
+   */
+  PROCESSOR_STALL_MS: vars.positiveInt(120_000),
   METRICS_PORT: vars.port(9464),
   LOG_LEVEL: vars.logLevel,
   /** Directus and the processor's static token: without both, the processor stores positions only. */

@@ -59,6 +59,11 @@ export class TelemetryConsumer<P> {
   private lastClaimAt = 0;
   /** Set when the last batch failed: read our own pending list again instead of new entries. */
   private retryPending = true;
+  /**
+   * When the consumer last made progress: acknowledged a batch, or found nothing new with nothing in hand. Health
+   * checks compare it with the entries waiting: waiting entries and no progress for long is a stall.
+   */
+  progressAt = Date.now();
 
   constructor(
     private readonly redis: Redis,
@@ -98,7 +103,9 @@ export class TelemetryConsumer<P> {
         if (this.retryPending && (await this.settle(null))) backoff = 100;
         // While a batch is being stored, only take what is already there: a blocking read would hold the
         // connection, and with it that batch's acknowledgement, until new entries come.
-        const entries = await this.nextBatch(this.storing === null);
+        const idle = this.storing === null;
+        const entries = await this.nextBatch(idle);
+        if (entries.length === 0 && idle) this.progressAt = Date.now();
         const batch = entries.length === 0 ? null : { entries, prepared: await this.stage.prepare(entries) };
         if (await this.settle(batch)) backoff = 100;
         if (batch) this.storing = this.store(batch);
@@ -117,7 +124,14 @@ export class TelemetryConsumer<P> {
   private store(batch: Prepared<P>): Storing<P> {
     const { stream, group } = this.options;
     const outcome = this.stage.store(batch.prepared).then(
-      () => this.redis.xack(stream, group, ...batch.entries.map((e) => e.id)).then(() => null, (error: unknown) => ({ error, stored: true })),
+      () =>
+        this.redis.xack(stream, group, ...batch.entries.map((e) => e.id)).then(
+          () => {
+            this.progressAt = Date.now();
+            return null;
+          },
+          (error: unknown) => ({ error, stored: true }),
+        ),
       (error: unknown) => ({ error, stored: false }),
     );
     return { batch, outcome };

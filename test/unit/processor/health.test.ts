@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { healthReasons, healthReport, type ProcessorObservation } from '../../../src/processor/health.ts';
+
+const healthy: ProcessorObservation = { redis: true, postgres: true, lag: 0, pending: 0, sinceProgressMs: 500, parked: 0 };
+const stallMs = 10_000;
+
+describe('healthReasons', () => {
+  it('finds nothing wrong with connected stores, a consumer keeping up and no parked rows', () => {
+    expect(healthReasons(healthy, { stallMs })).toEqual([]);
+  });
+
+  it('names each unreachable store', () => {
+    expect(healthReasons({ ...healthy, postgres: false }, { stallMs })).toEqual(['postgres-unreachable']);
+    expect(healthReasons({ ...healthy, redis: false, lag: null, pending: null }, { stallMs })).toEqual(['redis-unreachable']);
+  });
+
+  it('calls a consumer stalled when entries wait (lag or pending) and it made no progress for longer than the stall time', () => {
+    expect(healthReasons({ ...healthy, lag: 5, sinceProgressMs: 10_001 }, { stallMs })).toEqual(['consumer-stalled']);
+    expect(healthReasons({ ...healthy, pending: 1, sinceProgressMs: 60_000 }, { stallMs })).toEqual(['consumer-stalled']);
+  });
+
+  it('does not call a consumer stalled within the stall time, nor when nothing waits however long it was idle', () => {
+    expect(healthReasons({ ...healthy, lag: 5000, pending: 2000, sinceProgressMs: 10_000 }, { stallMs })).toEqual([]);
+    expect(healthReasons({ ...healthy, sinceProgressMs: 3_600_000 }, { stallMs })).toEqual([]);
+    // Redis cannot tell the lag (a trimmed stream): what is pending still counts.
+    expect(healthReasons({ ...healthy, lag: null, pending: 0, sinceProgressMs: 3_600_000 }, { stallMs })).toEqual([]);
+    expect(healthReasons({ ...healthy, lag: null, pending: 3, sinceProgressMs: 3_600_000 }, { stallMs })).toEqual(['consumer-stalled']);
+  });
+
+  it('reports parked outbox rows, and not an outbox it could not read or that a positions-only processor lacks', () => {
+    expect(healthReasons({ ...healthy, parked: 2 }, { stallMs })).toEqual(['outbox-parked']);
+    expect(healthReasons({ ...healthy, parked: null }, { stallMs })).toEqual([]);
+  });
+
+  it('lists every reason at once, in a fixed order', () => {
+    expect(healthReasons({ redis: false, postgres: false, lag: 1, pending: 1, sinceProgressMs: 20_000, parked: 1 }, { stallMs })).toEqual([
+      'postgres-unreachable', 'redis-unreachable', 'consumer-stalled', 'outbox-parked',
+    ]);
+  });
+});
+
+describe('healthReport', () => {
+  it('is ok exactly when there is no reason, and keeps what was seen', () => {
+    expect(healthReport([], { lag: 0 })).toEqual({ ok: true, reasons: [], lag: 0 });
+    expect(healthReport(['outbox-parked'], { parked: 3 })).toEqual({ ok: false, reasons: ['outbox-parked'], parked: 3 });
+  });
+});
