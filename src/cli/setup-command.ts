@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig, vars } from '../config/env.ts';
+import { passwordInUrl, requireStrongSecrets } from '../config/strong-secrets.ts';
 import { runSetup } from '../setup/setup.ts';
 import { connectDb } from '../store/db.ts';
 
@@ -11,11 +12,27 @@ export const setupEnv = z.object({
   DIRECTUS_ADMIN_PASSWORD: z.string().min(1),
   PITWALL_PROCESSOR_EMAIL: z.email().default('processor@pitwall.example.com'),
   PITWALL_PROCESSOR_TOKEN: z.string().min(32, 'use at least 32 random characters'),
+  /** Not needed by setup; checked when given (directus-compose.yml passes it), so Directus never runs on a placeholder. */
+  DIRECTUS_SECRET: z.string().optional(),
 });
+
+/**
+ * Outside the demo, the secrets setup sees must be real: none left at a `.env.example` placeholder, none shorter
+ * than 32 characters. The demo keeps its own short, documented values.
+ */
+export function requireDeploymentSecrets(env: z.infer<typeof setupEnv>): void {
+  requireStrongSecrets([
+    { variable: 'DATABASE_URL', value: passwordInUrl(env.DATABASE_URL), part: 'its password' },
+    { variable: 'DIRECTUS_ADMIN_PASSWORD', value: env.DIRECTUS_ADMIN_PASSWORD },
+    { variable: 'PITWALL_PROCESSOR_TOKEN', value: env.PITWALL_PROCESSOR_TOKEN },
+    { variable: 'DIRECTUS_SECRET', value: env.DIRECTUS_SECRET },
+  ]);
+}
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { demo: { type: 'boolean', default: false } } });
   const env = loadConfig(setupEnv);
+  if (!values.demo) requireDeploymentSecrets(env);
   const db = connectDb(env.DATABASE_URL, { pool: 2, application: 'pitwall-setup' });
   try {
     const done = await runSetup(

@@ -82,7 +82,8 @@ export function newTestStack(version: 11 | 12, databaseName: string): TestStack 
     databaseName,
     databaseUrl: pgUrl(databaseName),
     adminEmail: 'admin@pitwall.example.com',
-    adminPassword: randomBytes(12).toString('hex'),
+    // As long as setup demands of a deployment's secrets (32 characters and more).
+    adminPassword: randomBytes(24).toString('hex'),
     processorEmail: 'processor@pitwall.example.com',
     processorToken: randomBytes(24).toString('hex'),
     logFile: '',

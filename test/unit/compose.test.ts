@@ -33,6 +33,12 @@ describe('directus-compose.yml', () => {
     expect(services.directus.environment).toMatchObject({ EXTENSIONS_PATH: '/directus/extensions', EXTENSIONS_MUST_LOAD: 'true' });
     expect(services.directus.ports).toEqual(['8055:8055']);
     expect(services.directus.environment.IMPORT_IP_DENY_LIST).toBeUndefined();
+    expect(services.directus.environment.PITWALL_WEBHOOK_ALLOW_LIST).toBeUndefined();
+  });
+
+  it('gives setup every secret it checks for placeholders and length', () => {
+    for (const key of ['DIRECTUS_ADMIN_PASSWORD', 'PITWALL_PROCESSOR_TOKEN', 'DIRECTUS_SECRET']) expect(services.setup.environment[key], key).toBe(`\${${key}:?set ${key}}`);
+    expect(services.setup.environment.DATABASE_URL).toContain('${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}');
   });
 
   it('uses PostGIS and a Redis that persists to a volume', () => {
