@@ -11,6 +11,7 @@ describe('processor configuration', () => {
       DEAD_LETTER_STREAM: 'telemetry:teltonika:dead-letter',
       PROCESSOR_BATCH_SIZE: 2000,
       METRICS_PORT: 9464,
+      MAX_FUTURE_SKEW_MS: 300_000,
     });
   });
 
@@ -31,6 +32,8 @@ describe('processor configuration', () => {
     [{ DATABASE_URL: 'postgres://u@h/d', REDIS_TELEMETRY_STREAM: 'two words' }, 'REDIS_TELEMETRY_STREAM', /REDIS_TELEMETRY_STREAM: invalid value/],
     [{ DATABASE_URL: 'postgres://u@h/d', METRICS_PORT: '70000' }, 'METRICS_PORT', /METRICS_PORT: invalid value/],
     [{ DATABASE_URL: 'postgres://u@h/d', LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL: invalid value/],
+    [{ DATABASE_URL: 'postgres://u@h/d', MAX_FUTURE_SKEW_MS: '-5' }, 'MAX_FUTURE_SKEW_MS', /MAX_FUTURE_SKEW_MS: invalid value/],
+    [{ DATABASE_URL: 'postgres://u@h/d', MAX_FUTURE_SKEW_MS: '5 min' }, 'MAX_FUTURE_SKEW_MS', /MAX_FUTURE_SKEW_MS: invalid value/],
   ])('rejects %j naming %s', (env, variable, message) => {
     let error: unknown;
     try {
