@@ -13,6 +13,8 @@ Writes 1 Hz tracks of the demo entries to REDIS_TELEMETRY_STREAM in the tcp-inge
   --stage ss1|ss2|all which stages (default all)
   --start ISO         GPS time of the first departure (default now)
   --speed F           1 = real time (default), 10 = ten times faster, 0 = as fast as possible
+                      (faster than real time from now, fixes run ahead of the clock and the processor
+                      dead-letters those beyond its MAX_FUTURE_SKEW_MS: give --start in the past)
   --duplicates P      share of fixes sent twice (e.g. 0.02)
   --out-of-order P    share of fixes swapped with the next fix of their device
   --late-burst S      one tracker out of coverage for S seconds, its fixes arriving together afterwards
