@@ -141,7 +141,8 @@ export class Processor {
       stored = await storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null);
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
-      this.log.warn({ err: error }, 'the database refused rows of a batch; storing it entry by entry where refused');
+      // Not the error itself: knex put the whole statement, every row of the batch, in front of its message.
+      this.log.warn({ sqlstate: error.code, detail: error.detail, entries: batch.sources.length }, 'the database refused rows of a batch; storing it entry by entry where refused');
       const isolated = await storeLiveBatchIsolating(this.db, entryWrites(batch.sources, positions, decoded), tracked?.changes ?? null);
       stored = isolated.stored;
       const fieldsOf = new Map(batch.sources.map((entry) => [entry.id, entry.fields]));

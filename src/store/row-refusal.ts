@@ -14,8 +14,8 @@ export function isRowRefusal(error: unknown): error is DatabaseError {
 }
 
 /**
- * The database's own words for a refusal: its message (without the SQL that knex puts in front of the message of a
- * query it ran), the detail, and the SQLSTATE.
+ * The database's own words for a refusal: its message, the detail, and the SQLSTATE. Use it on an error of a query
+ * run on a pg connection: knex puts the whole statement, bindings included, in front of the message of its queries.
  */
 export function refusalText(error: DatabaseError): string {
   return `${error.message}${error.detail ? ` (${error.detail})` : ''} [SQLSTATE ${error.code}]`;
