@@ -100,6 +100,16 @@ export const integer = (field: string, o: Common & { min?: number; max?: number;
   schema: columnSchema(o),
 });
 
+/** Why time spans are 4-byte integers; shown on each such field. */
+export const MILLISECONDS_NOTE = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+
+/**
+ * A time span in milliseconds. A 4-byte `integer`, not a `bigInteger`: Directus answers bigInteger fields as JSON
+ * strings, and 2,147,483,647 ms (24.8 days) is far more than any stage or penalty lasts.
+ */
+export const milliseconds = (field: string, o: Common = {}): FieldDef =>
+  integer(field, { ...o, suffix: ' ms', note: o.note ? `${o.note} ${MILLISECONDS_NOTE}` : MILLISECONDS_NOTE });
+
 export const bigInteger = (field: string, o: Common & { suffix?: string } = {}): FieldDef => ({
   field,
   type: 'bigInteger',

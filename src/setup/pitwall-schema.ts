@@ -9,6 +9,7 @@ import {
   integer,
   json,
   manyToOne,
+  milliseconds,
   oneToMany,
   progress,
   secret,
@@ -101,6 +102,8 @@ function runCollection(name: string, sort: number, icon: string, note: string): 
   return collection(name, { group: 'pitwall_system', sort, icon, note, display_template: '{{status}} · {{started_at}}', sort_field: undefined }, [
     choice('status', runStatus, { required: true, defaultValue: 'queued' }),
     progress('progress', { readonly: true }),
+    // Counts of positions: a backfill of a large fleet over weeks can pass 2^31, so these stay 8-byte (the
+    // bundle's run readers turn them into numbers).
     bigInteger('processed', { readonly: true, defaultValue: 0 }),
     bigInteger('total', { readonly: true }),
     json('params', { width: 'full', note: 'What was asked: devices or entries, time range, mode.' }),
@@ -170,7 +173,7 @@ export const pitwallCollections: CollectionDef[] = [
     geometry('location', 'Point', { required: true, width: 'full', ...raceArea }),
     float('tolerance_meters', { required: true, defaultValue: 90, suffix: ' m' }),
     integer('sort_order', { required: true, defaultValue: 1 }),
-    bigInteger('penalty_ms', { required: true, defaultValue: 0, suffix: ' ms', note: 'Added to the stage time when missed.' }),
+    milliseconds('penalty_ms', { required: true, defaultValue: 0, note: 'Added to the stage time when missed.' }),
   ]),
   collection('entries', { group: 'pitwall_race_setup', sort: 5, icon: 'sports_motorsports', note: 'A competitor (car, bike, crew) in an event', display_template: '#{{race_number}} {{name}}', sort_field: undefined }, [
     manyToOne('event', 'events', { required: true, template: '{{name}}', onDelete: 'CASCADE', oneField: 'entries' }),
@@ -223,9 +226,9 @@ export const pitwallCollections: CollectionDef[] = [
     ], { required: true }),
     timestamp('started_at'),
     timestamp('finished_at'),
-    bigInteger('elapsed_ms', { suffix: ' ms' }),
-    bigInteger('penalty_ms', { suffix: ' ms', defaultValue: 0 }),
-    bigInteger('total_ms', { suffix: ' ms' }),
+    milliseconds('elapsed_ms'),
+    milliseconds('penalty_ms', { defaultValue: 0 }),
+    milliseconds('total_ms'),
     integer('rank'),
     timestamp('computed_at', { readonly: true }),
   ]),
@@ -237,7 +240,7 @@ export const pitwallCollections: CollectionDef[] = [
       { value: 'speeding', text: 'Speeding', color: '#E35169' },
       { value: 'manual', text: 'Manual', color: '#A2B5CD' },
     ], { required: true }),
-    bigInteger('amount_ms', { required: true, suffix: ' ms' }),
+    milliseconds('amount_ms', { required: true }),
     json('details', { width: 'full' }),
   ]),
   collection('anomalies', { group: 'pitwall_timing', sort: 4, icon: 'report', note: 'Things race control should look at', display_template: '{{severity}} {{kind}} · {{device_id}}' }, [

@@ -4,6 +4,7 @@ import { migrateTelemetry } from '../store/migrate.ts';
 import { applyPitwallSchema } from './apply-schema.ts';
 import { connectAdmin } from './directus-admin.ts';
 import { ensureExampleFlows } from './example-flows.ts';
+import { migrateIntegerFields } from './integer-fields.ts';
 import { ensureProcessorAccess } from './processor-access.ts';
 import { ensureRaceControlRole } from './race-control-role.ts';
 import { seedItems } from './seed-items.ts';
@@ -21,7 +22,9 @@ export interface SetupOptions {
 
 /**
  * Everything Pitwall needs in a Directus project, added where missing and never removed: telemetry tables,
- * collections, the processor's role and token, and (optionally) the demo race. Safe to run on every deploy.
+ * collections, the processor's role and token, and (optionally) the demo race. Safe to run on every deploy. What
+ * it changes in place: Pitwall's millisecond fields from bigInteger to integer (integer-fields.ts), and the
+ * processor's own role, which it keeps to exactly what the processor uses (processor-access.ts).
  */
 export async function runSetup(db: Knex, options: SetupOptions, log: (line: string) => void = () => {}): Promise<string[]> {
   const done: string[] = [];
@@ -33,6 +36,7 @@ export async function runSetup(db: Knex, options: SetupOptions, log: (line: stri
   const client = await connectAdmin(options.directusUrl, options.adminEmail, options.adminPassword);
   try {
     note(await applyPitwallSchema(client, db));
+    note(await migrateIntegerFields(client, db));
     note(await ensureEncryptedWebhookSecrets(client, db));
     note(await ensureProcessorAccess(client, { email: options.processorEmail, token: options.processorToken }, options.directusUrl));
     note(await ensureRaceControlRole(client));

@@ -96,14 +96,14 @@ describe('POST /pitwall/facts', () => {
     expect(await item('entry_crossings', crossing.key, 'entry,stage,geofence,device_id,kind,crossed_at,speed_kmh,source')).toEqual({
       entry: e1.id, stage, geofence: startGate, device_id: e1.imei, kind: 'start', crossed_at: '2026-01-10T09:00:00.123Z', speed_kmh: 87.35, source: 'live',
     });
-    // Directus answers bigInteger fields as strings on Postgres (pg's int8), so the *_ms fields read back as strings.
+    // Times are 4-byte integer fields, so Directus answers them as JSON numbers (it answers bigInteger as strings).
     const result = await item('stage_results', running.key, 'entry,stage,status,started_at,finished_at,elapsed_ms,penalty_ms,total_ms,rank,computed_at');
     expect({ ...result, computed_at: undefined }).toEqual({
-      entry: e1.id, stage, status: 'running', started_at: iso(t0), finished_at: null, elapsed_ms: null, penalty_ms: '0', total_ms: null, rank: null, computed_at: undefined,
+      entry: e1.id, stage, status: 'running', started_at: iso(t0), finished_at: null, elapsed_ms: null, penalty_ms: 0, total_ms: null, rank: null, computed_at: undefined,
     });
     expect(Date.now() - Date.parse(result.computed_at)).toBeLessThan(60_000);
     expect(await item('entry_penalties', penalty.key, 'entry,stage,kind,amount_ms,details')).toEqual({
-      entry: e1.id, stage, kind: 'missed_waypoint', amount_ms: '120000', details: { waypoint: 'WP2', distance_m: 412.5 },
+      entry: e1.id, stage, kind: 'missed_waypoint', amount_ms: 120_000, details: { waypoint: 'WP2', distance_m: 412.5 },
     });
     expect(await item('anomalies', anomaly.key, 'kind,severity,entry,stage,device_id,started_at,ended_at,details')).toEqual({
       kind: 'signal_loss', severity: 'warning', entry: e1.id, stage, device_id: e1.imei, started_at: iso(t0 + 60_000), ended_at: iso(t0 + 95_000), details: { gap_s: 35 },
@@ -168,7 +168,7 @@ describe('POST /pitwall/facts', () => {
     const res = await post(batch([{ ...penalty, amountMs: 60_000 }]), token);
     expect(res.status, res.text).toBe(200);
     expect(res.json.data).toEqual(counts({ updated: 1 }));
-    expect((await item('entry_penalties', penalty.key, 'amount_ms')).amount_ms).toBe('60000');
+    expect((await item('entry_penalties', penalty.key, 'amount_ms')).amount_ms).toBe(60_000);
   });
 
   it('refuses an anonymous caller with 401', async () => {

@@ -72,7 +72,7 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     expect(corrected.status, corrected.text).toBe(200);
     await waitFor(async () => {
       const row = (await call(stack, `/items/stage_results/${factId(result.key)}?fields=elapsed_ms,total_ms,finished_at`, { token })).json.data;
-      return row.elapsed_ms === '105000' && row.total_ms === '105000';
+      return row.elapsed_ms === 105_000 && row.total_ms === 105_000;
     }, { timeoutMs: 10_000, intervalMs: 200, what: 'the corrected result' });
     await waitFor(async () => (await systemEvents()).length === 1, { timeoutMs: 10_000, intervalMs: 200, what: 'stage.result.computed from the hook' });
     const [event] = await systemEvents();

@@ -1,5 +1,6 @@
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
+import { countsAsNumbers } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
@@ -48,7 +49,7 @@ export function raceSetupRoutes(router: Router, { services, getSchema }: Endpoin
       const runs = await (await items(req, 'replay_runs')).readByQuery({
         fields: ['id', 'status', 'params', 'progress', 'processed', 'total', 'error', 'started_at', 'finished_at', 'date_created'], sort: ['-date_created'], limit,
       });
-      res.json({ runs });
+      res.json({ runs: runs.map(countsAsNumbers) });
     }),
   );
 }

@@ -53,7 +53,16 @@ export async function createRun(kind: RunKind, params: unknown, ctx: RunServices
 }
 
 export async function readRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
-  return (await items(kind, ctx).readOne(id, { fields: runFields })) as Row;
+  return countsAsNumbers((await items(kind, ctx).readOne(id, { fields: runFields })) as Row);
+}
+
+/**
+ * `processed` and `total` are 8-byte columns (a large backfill can count past 2^31), which Directus answers as JSON
+ * strings: the bundle answers them as numbers, as it does every time and count.
+ */
+export function countsAsNumbers(run: Row): Row {
+  const count = (value: unknown) => (value === null || value === undefined ? value : Number(value));
+  return { ...run, ...('processed' in run ? { processed: count(run['processed']) } : {}), ...('total' in run ? { total: count(run['total']) } : {}) };
 }
 
 /**
