@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import { callDirectus, DeliveryError, type DirectusTarget } from '../processor/facts-client.ts';
 import { JobCancelledError, runTable, type JobContext, type JobProgress, type RunKind } from './job.ts';
-import { claimRun, recordProgress, requeueInterrupted, type ClaimedRun } from './run-store.ts';
+import { claimRun, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
 
 /** One kind of job: how its params are checked and the engine that does the work. */
 export interface JobEngine<P = unknown> {
@@ -38,6 +38,8 @@ export interface RunOutcome {
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** What the end route takes of an error message; the rest goes to the log. */
+const ERROR_CHARS = 10_000;
 /** Resolves after `ms`, or at once when `signal` aborts. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -53,8 +55,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 /**
  * Runs replay and backfill runs outside Directus: claims queued rows of `replay_runs` / `backfill_runs`, gives each
  * to its engine, writes progress and a heartbeat every second, stops a run soon after it is cancelled, and puts
- * runs whose runner died back in the queue. The final status goes through Directus's API, so that Directus
- * records it and the bundle's hook can emit `replay.completed` / `backfill.completed`.
+ * runs whose runner died back in the queue. The final status goes through the bundle's endpoint into Directus, so
+ * that Directus records it and the bundle's hook can emit `replay.completed` / `backfill.completed`.
  */
 export class JobRunner {
   private readonly stopping = new AbortController();
@@ -208,25 +210,25 @@ export class JobRunner {
   }
 
   /**
-   * The final status, through Directus (only while the run is still `running`, so a cancel is never overwritten).
-   * Retried while Directus is unreachable; the heartbeat keeps the run from being taken back meanwhile. If this
-   * runner is told to stop meanwhile, it lets go rather than hold its shutdown hostage to Directus: the run stays
-   * `running`, and once its heartbeat is stale a runner takes it back and runs it again (both engines are
-   * idempotent). Returns whether the status was recorded.
+   * The final status, through the bundle's `POST /pitwall/<kind>/:run/end` (which records it only while the run is
+   * still `running`, so a cancel is never overwritten). The result goes into the row first, by SQL: it can be larger
+   * than a request Directus accepts, and the end route takes only the fields that record an end. Retried while
+   * Directus is unreachable; the heartbeat keeps the run from being taken back meanwhile. If this runner is told to
+   * stop meanwhile, it lets go rather than hold its shutdown hostage to Directus: the run stays `running`, and once
+   * its heartbeat is stale a runner takes it back and runs it again (both engines are idempotent). Returns whether
+   * the status was recorded.
    */
   private async finish(kind: RunKind, id: string, outcome: RunOutcome): Promise<boolean> {
-    const data = {
+    if (outcome.result) await recordResult(this.db, kind, id, outcome.result);
+    if (outcome.error && outcome.error.length > ERROR_CHARS) this.log.warn({ run: id, error: outcome.error }, 'run error message shortened in the run');
+    const body = {
       status: outcome.status,
-      finished_at: new Date().toISOString(),
-      ...(outcome.status === 'succeeded' ? { progress: 1 } : {}),
-      ...(outcome.result ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
+      ...(outcome.error ? { error: outcome.error.length > ERROR_CHARS ? `${outcome.error.slice(0, ERROR_CHARS - 1)}…` : outcome.error } : {}),
     };
-    const body = { query: { filter: { id: { _eq: id }, status: { _eq: 'running' } } }, data };
     let backoff = 500;
     for (;;) {
       try {
-        await callDirectus(this.options.directus, 'PATCH', `/items/${runTable(kind)}`, body);
+        await callDirectus(this.options.directus, 'POST', `/pitwall/${kind}/${id}/end`, body);
         return true;
       } catch (error) {
         if (!(error instanceof DeliveryError)) throw error;

@@ -67,6 +67,14 @@ export async function requeueInterrupted(db: Knex, kind: RunKind, staleMs: numbe
   return exhausted.map((r) => ({ id: String(r.id), attempts: Number(r.attempts) }));
 }
 
+/**
+ * Stores a run's result in its row while it is still running, before its end is recorded through Directus: a result
+ * (a replay's diff and tracks) can be larger than the request body Directus accepts (1 MB by default).
+ */
+export async function recordResult(db: Knex, kind: RunKind, id: string, result: Record<string, unknown>): Promise<void> {
+  await db(runTable(kind)).where({ id, status: 'running' }).update({ result: JSON.stringify(result) });
+}
+
 export async function runStatus(db: Knex, kind: RunKind, id: string): Promise<string | null> {
   const row = await db(runTable(kind)).where({ id }).first('status');
   return row ? String(row.status) : null;

@@ -1,8 +1,9 @@
-import { createError, InvalidPayloadError } from '@directus/errors';
+import { createError, ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response } from 'express';
 import { factBatchSchema } from '../../../../src/domain/pipeline/fact-batch';
 import { applyFacts, factKeyIssues } from '../shared/apply-facts';
+import { pipelineCallerCheck } from '../shared/pipeline-caller';
 
 /** @directus/errors has no 401 for "no credentials at all" (its 401s are about logins and expired tokens). */
 export const UnauthenticatedError = createError('UNAUTHENTICATED', 'Authentication required: send a Directus access token or static token.', 401);
@@ -12,12 +13,15 @@ type DirectusRequest = Request & { accountability?: Accountability | null; schem
 /**
  * `POST /pitwall/facts`: one FactBatch from the processor (or replay), written as the caller.
  * 200 `{data: {created, updated, deleted, unchanged, ranked}}`; 401 anonymous; 400 invalid body, with the zod
- * issues in `extensions.issues`; 403 when the caller's permissions do not cover a read or write (nothing is written).
+ * issues in `extensions.issues`; 403 for a caller that is neither an admin nor of the processor's role (before
+ * anything is locked or read), or whose permissions do not cover a read or write (nothing is written).
  */
 export function factsRoute({ services, database, getSchema, logger }: EndpointExtensionContext) {
+  const mayHandInFacts = pipelineCallerCheck(database);
   return async (req: DirectusRequest, res: Response, next: NextFunction): Promise<void> => {
     const accountability = req.accountability ?? null;
     if (!accountability?.user) return next(new UnauthenticatedError());
+    if (!(await mayHandInFacts(accountability))) return next(new ForbiddenError());
 
     const parsed = factBatchSchema.safeParse(req.body);
     const issues = parsed.success ? factKeyIssues(parsed.data) : parsed.error.issues;

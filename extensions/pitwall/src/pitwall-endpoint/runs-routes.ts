@@ -3,6 +3,7 @@ import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { cancelRun, checkRunParams, createRun, describeIssues, readRun, withDefaultWindow, type RunKind, type RunServices } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
+import { runEndRoute } from './run-end-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
@@ -11,6 +12,7 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
  * CONTRACTS section 5 for one kind of run: `POST /pitwall/<kind>` queues a run and answers `{run}` (202),
  * `GET /pitwall/<kind>/:run` reads it, `POST /pitwall/<kind>/:run/cancel` cancels it. 401 without credentials,
  * 400 with the zod issues for a bad body, 403 from Directus for callers who may not create (or read) runs.
+ * `POST /pitwall/<kind>/:run/end` is the job runner's (see run-end-route).
  */
 export function runsRoutes(router: Router, kind: RunKind, context: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
   const { services, database, getSchema, logger } = context;
@@ -46,4 +48,5 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
       res.json({ run });
     }),
   );
+  router.post(`/${kind}/:run/end`, guarded(runEndRoute(kind, context)));
 }
