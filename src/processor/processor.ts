@@ -17,6 +17,7 @@ import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config
 import { entryWrites, sortBatch } from './ingest-batch.ts';
 import { ProcessorHealth } from './health-probes.ts';
 import { OutboxCourier } from './outbox-courier.ts';
+import { OutboxTurns, type OutboxTurn } from './outbox-turns.ts';
 import { Racing, type DecodedRow } from './racing.ts';
 
 /** A batch checked, timed and decoded, waiting for its turn to be stored. */
@@ -29,6 +30,8 @@ interface PreparedBatch {
   tracked: { changes: FactChanges; undo: () => void } | null;
   decoded: DecodedRow[];
   stopTimer: () => void;
+  /** Its place among the outbox writes (see OutboxTurns). */
+  turn: OutboxTurn;
 }
 
 /**
@@ -54,6 +57,7 @@ export class Processor {
   private readonly healthChecks: ProcessorHealth;
   private timers: NodeJS.Timeout[] = [];
   private unsentTick: FactChanges = { upserts: [], retractions: [] };
+  private readonly outboxTurns = new OutboxTurns();
 
   constructor(private readonly config: ProcessorConfig, private readonly log: Logger) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -118,11 +122,14 @@ export class Processor {
     const stopTimer = this.batchSeconds.startTimer();
     const { positions, sources, deadLetters } = sortBatch(entries, { now: Date.now(), maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS });
     const tracked = this.racing ? await this.racing.track(positions) : null;
+    // Taken as soon as the facts are computed, before anything else can compute newer ones.
+    const turn = this.outboxTurns.take();
     try {
       const decoded = this.racing?.decode(positions) ?? [];
-      return { entries, positions, sources, deadLetters, tracked, decoded, stopTimer };
+      return { entries, positions, sources, deadLetters, tracked, decoded, stopTimer, turn };
     } catch (error) {
       tracked?.undo();
+      turn.pass();
       throw error;
     }
   }
@@ -138,12 +145,13 @@ export class Processor {
     const deadLetters = [...batch.deadLetters];
     let stored: number;
     try {
-      stored = await storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null);
+      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null));
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
       // Not the error itself: knex put the whole statement, every row of the batch, in front of its message.
       this.log.warn({ sqlstate: error.code, detail: error.detail, entries: batch.sources.length }, 'the database refused rows of a batch; storing it entry by entry where refused');
-      const isolated = await storeLiveBatchIsolating(this.db, entryWrites(batch.sources, positions, decoded), tracked?.changes ?? null);
+      // The batch's turn is over: its facts go in a new one, behind what was computed meanwhile (they are keyed).
+      const isolated = await this.outboxTurns.take().run(() => storeLiveBatchIsolating(this.db, entryWrites(batch.sources, positions, decoded), tracked?.changes ?? null));
       stored = isolated.stored;
       const fieldsOf = new Map(batch.sources.map((entry) => [entry.id, entry.fields]));
       for (const refused of isolated.refused) {
@@ -165,6 +173,7 @@ export class Processor {
   /** The batch comes back; the pipelines must see it as new then. */
   private discardBatch(batch: PreparedBatch): void {
     batch.tracked?.undo();
+    batch.turn.pass();
   }
 
   private countFacts(changes: { upserts: unknown[]; retractions: unknown[] }): void {
@@ -181,9 +190,11 @@ export class Processor {
    */
   private async tick(): Promise<void> {
     if (!this.racing) return;
-    const changes = mergeChanges([this.unsentTick, this.racing.tick(Date.now()), await this.racing.catchUp()]);
+    const changes = mergeChanges([this.unsentTick, await this.racing.tick(Date.now())]);
+    // At once, before a batch prepared after these facts can take its turn.
+    const turn = this.outboxTurns.take();
     try {
-      await enqueueFacts(this.db, changes);
+      await turn.run(() => enqueueFacts(this.db, changes));
       this.unsentTick = { upserts: [], retractions: [] };
       this.countFacts(changes);
     } catch (error) {

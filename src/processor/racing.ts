@@ -128,33 +128,31 @@ export class Racing {
 
   /**
    * Times the trackers that got an entry after their fixes arrived (an entry added or a tracker assigned during the
-   * race, when the stream may have brought all its fixes already), from what is stored of them.
+   * race, when the stream may have brought all its fixes already), from what is stored of them. What cannot be read
+   * now is tried again at the next tick.
    */
-  catchUp(): Promise<FactChanges> {
-    if (this.newlyAssigned.size === 0) return Promise.resolve({ upserts: [], retractions: [] });
+  private async catchUp(): Promise<FactChanges> {
     const devices = [...this.newlyAssigned];
     this.newlyAssigned.clear();
-    return this.exclusive(async () => {
-      const changes: FactChanges[] = [];
-      const retime = new Set<string>();
-      const created: string[] = [];
-      const undo = this.timings.checkpoint();
-      try {
-        for (const deviceId of devices) {
-          if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
-          await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
-          created.push(deviceId);
-        }
-        await this.rebuildTrackersOf(retime, changes, created);
-      } catch (error) {
-        // Tried again at the next tick.
-        this.undo([undo], created);
-        for (const deviceId of devices) this.newlyAssigned.add(deviceId);
-        throw error;
+    const changes: FactChanges[] = [];
+    const retime = new Set<string>();
+    const created: string[] = [];
+    const undo = this.timings.checkpoint();
+    try {
+      for (const deviceId of devices) {
+        if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
+        await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
+        created.push(deviceId);
       }
-      for (const entryId of retime) changes.push(this.retime(entryId));
-      return mergeChanges(changes);
-    });
+      await this.rebuildTrackersOf(retime, changes, created);
+    } catch (error) {
+      this.undo([undo], created);
+      for (const deviceId of devices) this.newlyAssigned.add(deviceId);
+      this.log.warn({ err: error, devices: devices.length }, 'newly assigned trackers not rebuilt yet; retrying at the next tick');
+      return { upserts: [], retractions: [] };
+    }
+    for (const entryId of retime) changes.push(this.retime(entryId));
+    return mergeChanges(changes);
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -195,12 +193,19 @@ export class Racing {
     return { changes: mergeChanges(changes), undo: () => this.undo(undos, created) };
   }
 
-  tick(now: number): FactChanges {
-    const changes: FactChanges[] = [];
-    const retime = new Set<string>();
-    for (const [deviceId, pipeline] of this.pipelines) this.route(deviceId, pipeline.tick(now), changes, retime);
-    for (const entryId of retime) changes.push(this.retime(entryId));
-    return mergeChanges(changes);
+  /**
+   * What the passing of time decides (DNF at stage close, an open signal loss), and the timing of trackers that got
+   * an entry after their fixes arrived (catchUp); never in the middle of a batch.
+   */
+  tick(now: number): Promise<FactChanges> {
+    return this.exclusive(async () => {
+      const changes: FactChanges[] = [];
+      const retime = new Set<string>();
+      for (const [deviceId, pipeline] of this.pipelines) this.route(deviceId, pipeline.tick(now), changes, retime);
+      for (const entryId of retime) changes.push(this.retime(entryId));
+      changes.push(await this.catchUp());
+      return mergeChanges(changes);
+    });
   }
 
   /** An entry is timed from all its trackers: those not seen yet in this process are rebuilt from stored positions. */
