@@ -392,6 +392,7 @@ describe('with Directus stopped or killed while a retry chain is under way', () 
   let stack: TestStack;
   let db: Knex;
   let token = '';
+  let subscription: { id: string | number; secret: string } | undefined;
 
   const attemptsOf = async (eventId: string) =>
     ((await db('webhook_deliveries').where({ race_event: eventId }).orderBy('attempt').select('attempt', 'status_code', 'outcome')) as {
@@ -409,7 +410,7 @@ describe('with Directus stopped or killed while a retry chain is under way', () 
     db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
     token = await adminToken(stack);
     await receiver.start();
-    await createSubscription(stack, token, receiver.url);
+    subscription = await createSubscription(stack, token, receiver.url);
     await createSignedWebhookFlow(stack, token, 'Test: retry chains across a stop and a crash', {
       max_attempts: 5, timeout_ms: 4000, base_delay_ms: 100, max_delay_ms: 200, deadline_ms: 5000,
     });
@@ -481,5 +482,31 @@ describe('with Directus stopped or killed while a retry chain is under way', () 
     expect(receiver.receipts.filter((r) => r.eventId === id).map((r) => [r.attempt, r.status])).toEqual([[1, 0], [1, 200]]);
     await waitFor(async () => (await chainOf(id)) === undefined, { timeoutMs: 5_000, intervalMs: 100, what: 'the chain to end' });
     expect(await attemptsOf(id)).toEqual([[1, 200, 'delivered']]);
+  }, 120_000);
+
+  it('a chain an older version left with the URL and secret in clear is rewritten to the subscription id, and still delivered', async () => {
+    await restartable!.stopDirectus();
+    // Stored straight in the tables, as the older version left them: no Flow hears this event.
+    const id = randomUUID();
+    const event = { id, type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: { model: randomUUID(), io_ids: [] } };
+    await db('race_events').insert({ ...event, payload: JSON.stringify(event.payload) });
+    await db('pitwall_webhook_chains').insert({
+      race_event: id,
+      target_key: `subscription:${subscription!.id}`,
+      target: JSON.stringify({ subscription: subscription!.id, url: receiver.url, secret: subscription!.secret }),
+      event: JSON.stringify(event),
+      policy: JSON.stringify({ maxAttempts: 3, timeoutMs: 3000, baseDelayMs: 1500, maxDelayMs: 1500, deadlineMs: 10_000 }),
+      lease_until: new Date(0),
+    });
+    receiver.failNext(1);
+    await restart();
+
+    // Its first attempt is answered 503, so the chain waits for its retry: by then its row holds no secret.
+    await waitFor(async () => receiver.arrivals.includes(id), { timeoutMs: 30_000, intervalMs: 50, what: 'the resumed chain\'s first attempt' });
+    const row = await db('pitwall_webhook_chains').where({ race_event: id }).first('target');
+    expect(row?.target).toEqual({ subscription: subscription!.id });
+    await waitFor(async () => receiver.deliveredCounts().get(id) === 1, { timeoutMs: 30_000, intervalMs: 100, what: 'the chain to deliver' });
+    expectValidSignatures(receiver.receipts.filter((r) => r.eventId === id), subscription!.secret);
+    expect(await attemptsOf(id)).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
   }, 120_000);
 });
