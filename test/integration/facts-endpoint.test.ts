@@ -40,7 +40,8 @@ const finished = (entry: string, totalMs: number): StageResultFact => ({
   startedAt: t0, finishedAt: t0 + totalMs, elapsedMs: totalMs, penaltyMs: 0, totalMs,
 });
 const batch = (upserts: FactBatch['upserts'], retractions: string[] = []): FactBatch => ({ batch: `test-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions });
-const counts = (c: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged' | 'ranked' | 'superseded', number>>) => ({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, ...c });
+const counts = (c: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged' | 'ranked' | 'superseded' | 'orphaned' | 'conflicting', number>>) =>
+  ({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0, ...c });
 
 /** A Directus realtime client (WebSocket, handshake auth): every message it gets, in order. */
 async function realtimeClient(url: string, accessToken: string): Promise<{ messages: Record<string, any>[]; send: (msg: unknown) => void; close: () => void }> {

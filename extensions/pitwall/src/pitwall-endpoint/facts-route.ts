@@ -12,9 +12,10 @@ type DirectusRequest = Request & { accountability?: Accountability | null; schem
 
 /**
  * `POST /pitwall/facts`: one FactBatch from the processor (or replay), written as the caller.
- * 200 `{data: {created, updated, deleted, unchanged, ranked}}`; 401 anonymous; 400 invalid body, with the zod
- * issues in `extensions.issues`; 403 for a caller that is neither an admin nor of the processor's role (before
- * anything is locked or read), or whose permissions do not cover a read or write (nothing is written).
+ * 200 `{data: {created, updated, deleted, unchanged, ranked, superseded, orphaned, conflicting}}` (orphaned and
+ * conflicting: upserts left out, see unwritable-facts); 401 anonymous; 400 invalid body or a value its column cannot
+ * hold, with the zod issues in `extensions.issues`; 403 for a caller that is neither an admin nor of the processor's
+ * role (before anything is locked or read), or whose permissions do not cover a read or write (nothing is written).
  */
 export function factsRoute({ services, database, getSchema, logger }: EndpointExtensionContext) {
   const mayHandInFacts = pipelineCallerCheck(database);
@@ -32,7 +33,7 @@ export function factsRoute({ services, database, getSchema, logger }: EndpointEx
     }
 
     const batch = parsed.data;
-    const counts = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability });
+    const counts = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability, logger });
     logger.info({ batch: batch.batch, source: batch.source, user: accountability.user, ...counts }, 'pitwall: fact batch applied');
     res.json({ data: counts });
   };

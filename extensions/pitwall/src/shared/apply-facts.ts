@@ -7,6 +7,8 @@ import { rankStage } from '../../../../src/domain/timing/rank-stage';
 import { lockRanking, raiseFactVersions, raiseFactVersionsInOrder, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+import { unstorableIssues } from './storable-facts';
+import { logUnwritable, takeOutUnwritable, type Unwritable } from './unwritable-facts';
 
 export interface FactCounts {
   created: number;
@@ -18,6 +20,10 @@ export interface FactCounts {
   ranked: number;
   /** Changes skipped because a newer change of the same fact (a higher `sequence`) was applied before. */
   superseded: number;
+  /** Upserts skipped because their entry, stage or geofence no longer exists (deleted while they waited). */
+  orphaned: number;
+  /** Upserts skipped because a row of another id (a timekeeper's) holds their place (unique entry and stage, ...). */
+  conflicting: number;
 }
 
 export interface ApplyFactsContext {
@@ -59,7 +65,10 @@ export function collectionOfKey(key: string): FactCollection | null {
   return Object.hasOwn(collectionOfPrefix, prefix) ? collectionOfPrefix[prefix as keyof typeof collectionOfPrefix] : null;
 }
 
-/** Checks the zod schema cannot express: every key names the collection of its fact. Issues are zod-shaped. */
+/**
+ * Checks the zod schema cannot express: every key names the collection of its fact, and every value fits its column
+ * (see storable-facts). Issues are zod-shaped.
+ */
 export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string | number)[]; message: string }[] {
   const issues: { code: 'custom'; path: (string | number)[]; message: string }[] = [];
   batch.upserts.forEach((fact, i) => {
@@ -70,7 +79,7 @@ export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string
   batch.retractions.forEach((key, i) => {
     if (!collectionOfKey(key)) issues.push({ code: 'custom', path: ['retractions', i], message: `Unknown fact key prefix (expected ${Object.keys(collectionOfPrefix).join(', ')})` });
   });
-  return issues;
+  return [...issues, ...unstorableIssues(batch)];
 }
 
 /**
@@ -81,7 +90,8 @@ export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string
 export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<FactCounts> {
   const { services, database, schema, accountability, now = new Date() } = context;
   const wanted = wantedRows(batch);
-  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0 };
+  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0 };
+  let unwritable: Unwritable = { orphaned: [], conflicting: [] };
   // Race events are the bundle's own record of what was written: created as the system, as the hook's sweep does,
   // so no permission work per event and no role can leave them unpublished.
   const publish: PublishContext = { services, database, schema, accountability: null, logger: context.logger };
@@ -96,6 +106,11 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     for (const collection of collections) {
       for (const id of superseded) if (wanted[collection].delete(id)) counts.superseded++;
     }
+    // Facts the database would refuse on every retry (their entry is gone, a timekeeper's row holds their place):
+    // left out, so they cannot hold back the rest of the batch and every batch behind it.
+    unwritable = await takeOutUnwritable(trx, wanted);
+    counts.orphaned = unwritable.orphaned.length;
+    counts.conflicting = unwritable.conflicting.length;
     // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
     const quiet = { emitEvents: false };
     const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
@@ -144,6 +159,7 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     const events = await eventsOf(trx, batch, wanted, written, versions, now);
     return stagePendingEvents(trx, events);
   });
+  logUnwritable(context.logger, batch, unwritable);
   // After the commit, so a Flow never hears of data that rolled back.
   await publishPendingSafely(publish, staged);
   return counts;
