@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { verifyWebhook } from '../../src/domain/webhooks/verify-webhook.ts';
 import { isDirectusCiphertext } from '../../src/setup/directus-encrypted.ts';
 import { runSetup } from '../../src/setup/setup.ts';
+import { launchBrowser, loginToDirectus, screenshot } from '../support/browser.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { setupOptions } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -44,11 +45,12 @@ describe('webhook subscription secrets stay secret', () => {
   const tag = randomUUID().slice(0, 8);
   const secretA = `whsec_A_${randomBytes(20).toString('hex')}`;
   const secretB = `whsec_B_${randomBytes(20).toString('hex')}`;
+  const secretC = `whsec_C_${randomBytes(20).toString('hex')}`;
   const legacySecret = `whsec_legacy_${randomBytes(20).toString('hex')}`;
   const singleSecret = `whsec_single_${randomBytes(20).toString('hex')}`;
   const urlPassword = `pw${randomBytes(8).toString('hex')}`;
   const urlToken = `tok${randomBytes(8).toString('hex')}`;
-  const clearSecrets = () => [secretA, secretB, legacySecret, singleSecret, urlPassword, urlToken];
+  const clearSecrets = () => [secretA, secretB, secretC, legacySecret, singleSecret, urlPassword, urlToken];
   let subA: string | number = '';
   let legacy: string | number = '';
   let eventA = '';
@@ -243,6 +245,37 @@ describe('webhook subscription secrets stay secret', () => {
     for (const row of chainRowsSeen) for (const clear of clearSecrets()) expect(row.text).not.toContain(clear);
     expect(chainRowsSeen.filter((r) => r.race_event === eventB).length).toBeGreaterThan(0);
   }, 60_000);
+
+  it('in the admin app the secret shows no clear text, and a secret typed into it replaces the stored one', async () => {
+    const before = (await revisionsOf(subA)).length;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      await loginToDirectus(page, stack);
+      await page.goto(`${stack.directusUrl}/admin/content/webhook_subscriptions/${subA}`);
+      const input = page.locator('div.field[data-field="secret"] input');
+      await expect.poll(() => input.count(), { timeout: 30_000 }).toBe(1);
+      expect(await input.getAttribute('type')).toBe('password');
+      expect(await input.inputValue()).toBe('');
+      expect(await input.getAttribute('placeholder')).toBe('Value Securely Stored');
+      const html = await page.content();
+      for (const clear of clearSecrets()) expect(html).not.toContain(clear);
+      await screenshot(page, 'webhook-secret-form');
+      await input.fill(secretC);
+      await page.locator('button:has(i[data-icon="check"])').first().click();
+      await waitFor(async () => (await revisionsOf(subA)).length > before, { timeoutMs: 15_000, intervalMs: 200, what: 'the app to save the item' });
+      await screenshot(page, 'webhook-secret-saved');
+    } finally {
+      await browser.close();
+    }
+    const eventC = await store();
+    await waitFor(async () => deliveredTo('/a', eventC), { timeoutMs: 20_000, intervalMs: 100, what: 'the event to be delivered with the secret set in the app' });
+    const now = Math.floor(Date.now() / 1000);
+    for (const r of receipts.filter((x) => x.path === '/a' && x.eventId === eventC)) {
+      expect(verifyWebhook(r.raw, r.headers['pitwall-signature'] as string, secretC, now)).toMatchObject({ ok: true });
+    }
+    for (const r of await revisionsOf(subA)) for (const clear of clearSecrets()) expect(`${r.data} ${r.delta}`).not.toContain(clear);
+  }, 90_000);
 
   it('records no credential of the one-off URL in webhook_deliveries', async () => {
     const rows = (await db('webhook_deliveries').whereIn('race_event', [eventA, eventB]).select('error', 'status_code')) as { error: string | null; status_code: number | null }[];
