@@ -84,6 +84,7 @@ describe('setup outside the demo', () => {
       DIRECTUS_ADMIN_EMAIL: 'admin@example.com',
       DIRECTUS_ADMIN_PASSWORD: strong,
       PITWALL_PROCESSOR_TOKEN: strong,
+      PITWALL_DB_PASSWORD: strong,
       ...overrides,
     });
 
@@ -101,6 +102,7 @@ describe('setup outside the demo', () => {
           DIRECTUS_ADMIN_PASSWORD: example['DIRECTUS_ADMIN_PASSWORD']!,
           PITWALL_PROCESSOR_TOKEN: example['PITWALL_PROCESSOR_TOKEN']!,
           DIRECTUS_SECRET: example['DIRECTUS_SECRET']!,
+          ...(example['PITWALL_DB_PASSWORD'] ? { PITWALL_DB_PASSWORD: example['PITWALL_DB_PASSWORD'] } : {}),
         }),
       ),
     );
@@ -122,6 +124,7 @@ describe('pitwall setup (the command)', () => {
     DIRECTUS_ADMIN_EMAIL: 'admin@example.com',
     DIRECTUS_ADMIN_PASSWORD: 'CHANGE-ME',
     PITWALL_PROCESSOR_TOKEN: 'CHANGE-ME-to-48-random-characters',
+    PITWALL_DB_PASSWORD: 'CHANGE-ME',
   };
 
   it('stops with exit code 78 and a message naming the variable', async () => {
