@@ -2,6 +2,7 @@ import { defineEndpoint } from '@directus/extensions-sdk';
 import type { NextFunction, Request, Response } from 'express';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { telemetryHealth } from '../shared/telemetry-health';
+import { classificationRoutes } from './classification-routes';
 import { factsRoute } from './facts-route';
 import { raceSetupRoutes } from './race-setup-routes';
 import { runsRoutes } from './runs-routes';
@@ -35,5 +36,7 @@ export default defineEndpoint({
     runsRoutes(router, 'backfill', context, guarded as never);
     // What the replay panel picks from and lists; the panel talks to this endpoint only.
     raceSetupRoutes(router, context, guarded as never);
+    // Stage and overall classifications, as the classification panel shows them.
+    classificationRoutes(router, context, guarded as never);
   },
 });
