@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig, vars } from '../config/env.ts';
 import { passwordInUrl, requireStrongSecrets } from '../config/strong-secrets.ts';
+import { DEFAULT_DATABASE_ROLE } from '../setup/database-role.ts';
 import { runSetup } from '../setup/setup.ts';
 import { connectDb } from '../store/db.ts';
 
@@ -12,6 +13,9 @@ export const setupEnv = z.object({
   DIRECTUS_ADMIN_PASSWORD: z.string().min(1),
   PITWALL_PROCESSOR_EMAIL: z.email().default('processor@pitwall.example.com'),
   PITWALL_PROCESSOR_TOKEN: z.string().min(32, 'use at least 32 random characters'),
+  /** The Postgres role the processor and job runner connect as; setup creates it with this password. */
+  PITWALL_DB_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and underscores').default(DEFAULT_DATABASE_ROLE),
+  PITWALL_DB_PASSWORD: z.string().min(1),
   /** Not needed by setup; checked when given (directus-compose.yml passes it), so Directus never runs on a placeholder. */
   DIRECTUS_SECRET: z.string().optional(),
 });
@@ -25,6 +29,7 @@ export function requireDeploymentSecrets(env: z.infer<typeof setupEnv>): void {
     { variable: 'DATABASE_URL', value: passwordInUrl(env.DATABASE_URL), part: 'its password' },
     { variable: 'DIRECTUS_ADMIN_PASSWORD', value: env.DIRECTUS_ADMIN_PASSWORD },
     { variable: 'PITWALL_PROCESSOR_TOKEN', value: env.PITWALL_PROCESSOR_TOKEN },
+    { variable: 'PITWALL_DB_PASSWORD', value: env.PITWALL_DB_PASSWORD },
     { variable: 'DIRECTUS_SECRET', value: env.DIRECTUS_SECRET },
   ]);
 }
@@ -39,6 +44,8 @@ export async function run(argv: string[]): Promise<void> {
       db,
       {
         directusUrl: env.DIRECTUS_URL,
+        databaseUrl: env.DATABASE_URL,
+        databaseRole: { name: env.PITWALL_DB_ROLE, password: env.PITWALL_DB_PASSWORD },
         adminEmail: env.DIRECTUS_ADMIN_EMAIL,
         adminPassword: env.DIRECTUS_ADMIN_PASSWORD,
         processorEmail: env.PITWALL_PROCESSOR_EMAIL,

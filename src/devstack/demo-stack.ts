@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import knexFactory from 'knex';
+import { databaseRoleUrl, DEFAULT_DATABASE_ROLE, type DatabaseRole } from '../setup/database-role.ts';
 import { runSetup } from '../setup/setup.ts';
 import { migrateTelemetry } from '../store/migrate.ts';
 import { bootstrapDirectus, repoRoot, startDirectus, type DirectusOptions } from './directus-process.ts';
@@ -22,14 +23,20 @@ export interface DemoSettings {
 interface Secrets {
   secret: string;
   processorToken: string;
+  /** The password of the processor's database role (added to the secrets of a data folder made before it). */
+  databasePassword: string;
 }
 
 /** Secrets are made once per checkout and kept in the data folder, so restarts keep sessions and tokens valid. */
 function secrets(dataDir: string): Secrets {
   const file = join(dataDir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
-  const made = { secret: randomBytes(32).toString('hex'), processorToken: randomBytes(24).toString('hex') };
-  writeFileSync(file, JSON.stringify(made, null, 2), { mode: 0o600 });
+  const kept = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Partial<Secrets>;
+  const made: Secrets = {
+    secret: kept.secret ?? randomBytes(32).toString('hex'),
+    processorToken: kept.processorToken ?? randomBytes(24).toString('hex'),
+    databasePassword: kept.databasePassword ?? randomBytes(24).toString('hex'),
+  };
+  if (Object.keys(kept).length !== Object.keys(made).length) writeFileSync(file, JSON.stringify(made, null, 2), { mode: 0o600 });
   return made;
 }
 
@@ -73,9 +80,12 @@ async function ensureDatabase(settings: DemoSettings): Promise<void> {
 /** Brings up Directus with the bundle, setup with the demo race, the processor and a looping simulator. */
 export async function demoUp(settings: DemoSettings, say: (line: string) => void): Promise<void> {
   mkdirSync(settings.dataDir, { recursive: true });
-  const { secret, processorToken } = secrets(settings.dataDir);
+  const { secret, processorToken, databasePassword } = secrets(settings.dataDir);
   const { host, port, user, name } = settings.database;
   const databaseUrl = postgresUrl({ host, port, user, name });
+  // Setup connects as the owner; the processor and the job runner as their own role, as in a deployment.
+  const databaseRole: DatabaseRole = { name: DEFAULT_DATABASE_ROLE, password: databasePassword };
+  const processorDatabaseUrl = databaseRoleUrl(databaseUrl, databaseRole);
   await ensureDatabase(settings);
   const db = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
   try {
@@ -105,20 +115,22 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       adminPassword: settings.adminPassword,
       processorEmail: 'processor@pitwall.example.com',
       processorToken,
+      databaseUrl,
+      databaseRole,
       demo: true,
     });
     say(done.length ? `setup made ${done.length} changes` : 'setup: everything was in place');
-    const common = { DATABASE_URL: databaseUrl, REDIS_URL: settings.redisUrl, REDIS_TELEMETRY_STREAM: settings.stream };
+    const stream = { REDIS_URL: settings.redisUrl, REDIS_TELEMETRY_STREAM: settings.stream };
     if (!runningPid(settings, 'processor')) {
-      startDetached(settings, 'processor', ['processor'], { ...common, METRICS_PORT: String(settings.metricsPort), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
+      startDetached(settings, 'processor', ['processor'], { ...stream, DATABASE_URL: processorDatabaseUrl, METRICS_PORT: String(settings.metricsPort), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
       say(`processor started (metrics on :${settings.metricsPort})`);
     }
     if (!runningPid(settings, 'jobs')) {
-      startDetached(settings, 'jobs', ['jobs'], { DATABASE_URL: databaseUrl, METRICS_PORT: String(settings.metricsPort + 1), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
+      startDetached(settings, 'jobs', ['jobs'], { DATABASE_URL: processorDatabaseUrl, METRICS_PORT: String(settings.metricsPort + 1), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
       say(`job runner started for replay and backfill runs (metrics on :${settings.metricsPort + 1})`);
     }
     if (!runningPid(settings, 'simulator')) {
-      startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], common);
+      startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], stream);
       say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');
     }
   } finally {

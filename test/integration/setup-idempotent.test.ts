@@ -14,6 +14,8 @@ const setupEnv = () => ({
   DIRECTUS_ADMIN_PASSWORD: stack.adminPassword,
   PITWALL_PROCESSOR_EMAIL: stack.processorEmail,
   PITWALL_PROCESSOR_TOKEN: stack.processorToken,
+  PITWALL_DB_ROLE: stack.processorDatabaseRole.name,
+  PITWALL_DB_PASSWORD: stack.processorDatabaseRole.password,
 });
 
 async function rowCounts(): Promise<Record<string, number>> {

@@ -3,11 +3,14 @@ import { loadProcessorConfig } from '../../src/processor/config.ts';
 import { Processor } from '../../src/processor/processor.ts';
 import { freePort, REDIS_URL, type TestStack } from './stack.ts';
 
-/** A started in-process processor with race timing on: the stack's database, Directus and processor token. */
+/**
+ * A started in-process processor with race timing on, as deployed: the stack's database as the processor's own
+ * database role, Directus and the processor token.
+ */
 export async function startRacingProcessor(stack: TestStack, stream: string, env: Record<string, string> = {}): Promise<Processor> {
   const processor = new Processor(
     loadProcessorConfig({
-      DATABASE_URL: stack.databaseUrl,
+      DATABASE_URL: stack.processorDatabaseUrl,
       REDIS_URL,
       REDIS_TELEMETRY_STREAM: stream,
       METRICS_PORT: String(await freePort()),

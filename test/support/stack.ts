@@ -4,6 +4,7 @@ import knexFactory from 'knex';
 import { bootstrapDirectus, startDirectus, type RunningDirectus } from '../../src/devstack/directus-process.ts';
 import { localPostgresHost, postgresUrl } from '../../src/devstack/local-postgres.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
+import { databaseRoleUrl, type DatabaseRole } from '../../src/setup/database-role.ts';
 import { runSetup, type SetupOptions } from '../../src/setup/setup.ts';
 
 export const PG = { host: localPostgresHost(), port: 5432, user: 'postgres' };
@@ -50,6 +51,12 @@ export async function dropScratchDatabase(name: string): Promise<void> {
   }
 }
 
+/**
+ * Roles belong to the whole Postgres server, which every test stack (and the demo's `pitwall_processor`) shares: the
+ * tests use a role of their own, with one fixed password, so that no two stacks change each other's.
+ */
+export const TEST_DATABASE_ROLE: DatabaseRole = { name: 'pitwall_test_processor', password: 'pitwall-test-processor-role-0123456789' };
+
 export interface TestStack {
   version: 11 | 12;
   directusUrl: string;
@@ -59,6 +66,9 @@ export interface TestStack {
   adminPassword: string;
   processorEmail: string;
   processorToken: string;
+  /** The role the processor and job runner connect as, and their URL (setup creates the role). */
+  processorDatabaseRole: DatabaseRole;
+  processorDatabaseUrl: string;
   logFile: string;
 }
 
@@ -70,6 +80,8 @@ export function setupOptions(stack: TestStack): SetupOptions {
     adminPassword: stack.adminPassword,
     processorEmail: stack.processorEmail,
     processorToken: stack.processorToken,
+    databaseUrl: stack.databaseUrl,
+    databaseRole: stack.processorDatabaseRole,
     demo: true,
   };
 }
@@ -86,6 +98,8 @@ export function newTestStack(version: 11 | 12, databaseName: string): TestStack 
     adminPassword: randomBytes(24).toString('hex'),
     processorEmail: 'processor@pitwall.example.com',
     processorToken: randomBytes(24).toString('hex'),
+    processorDatabaseRole: TEST_DATABASE_ROLE,
+    processorDatabaseUrl: databaseRoleUrl(pgUrl(databaseName), TEST_DATABASE_ROLE),
     logFile: '',
   };
 }

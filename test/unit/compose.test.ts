@@ -52,7 +52,23 @@ describe('directus-compose.yml', () => {
     const values = (key: string) => new Set(pitwallServices.map((name) => services[name].environment[key]));
     expect(values('REDIS_TELEMETRY_STREAM')).toEqual(new Set(['${REDIS_TELEMETRY_STREAM:-telemetry:teltonika}']));
     expect(values('REDIS_URL')).toEqual(new Set(['redis://redis:6379']));
-    expect(values('DATABASE_URL').size).toBe(1);
+    // The same server and database (after the credentials), each as its own user.
+    expect(new Set(pitwallServices.map((name) => services[name].environment.DATABASE_URL.split('@')[1]))).toEqual(new Set(['postgis:5432/${POSTGRES_DB:-pitwall}']));
+  });
+
+  it('connects the processor and the job runner as their own database role, which setup creates; only setup as the owner', () => {
+    const processorUrl = 'postgres://${PITWALL_DB_ROLE:-pitwall_processor}:${PITWALL_DB_PASSWORD:?set PITWALL_DB_PASSWORD}@postgis:5432/${POSTGRES_DB:-pitwall}';
+    expect(services.processor.environment.DATABASE_URL).toBe(processorUrl);
+    expect(services.jobs.environment.DATABASE_URL).toBe(processorUrl);
+    expect(services.setup.environment.DATABASE_URL).toMatch(/^postgres:\/\/\$\{POSTGRES_USER:-pitwall\}:/);
+    expect(services.setup.environment).toMatchObject({ PITWALL_DB_ROLE: '${PITWALL_DB_ROLE:-pitwall_processor}', PITWALL_DB_PASSWORD: '${PITWALL_DB_PASSWORD:?set PITWALL_DB_PASSWORD}' });
+    // Directus itself stays on the owner.
+    expect(services.directus.environment.DB_USER).toBe('${POSTGRES_USER:-pitwall}');
+    for (const name of ['processor', 'jobs']) expect(JSON.stringify(services[name].environment), name).not.toContain('POSTGRES_PASSWORD');
+    // .env.example names the variables, with a placeholder setup refuses.
+    const example = readFileSync(join(repoRoot, '.env.example'), 'utf8');
+    expect(example).toMatch(/^PITWALL_DB_ROLE=pitwall_processor$/m);
+    expect(example).toMatch(/^PITWALL_DB_PASSWORD=CHANGE-ME/m);
   });
 
   it('health-checks every long-running service', () => {
