@@ -103,12 +103,25 @@ export const integer = (field: string, o: Common & { min?: number; max?: number;
 /** Why time spans are 4-byte integers; shown on each such field. */
 export const MILLISECONDS_NOTE = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
 
+/** The bundle's display (pitwall-race-time-display): milliseconds as race time, timestamps as time of day. */
+export const RACE_TIME_DISPLAY = 'pitwall-race-time';
+
 /**
- * A time span in milliseconds. A 4-byte `integer`, not a `bigInteger`: Directus answers bigInteger fields as JSON
- * strings, and 2,147,483,647 ms (24.8 days) is far more than any stage or penalty lasts.
+ * A time span in milliseconds, shown as race time ("1:42.036"; `signed` for gaps: "+0:01.5"). A 4-byte `integer`,
+ * not a `bigInteger`: Directus answers bigInteger fields as JSON strings, and 2,147,483,647 ms (24.8 days) is far more
+ * than any stage or penalty lasts.
  */
-export const milliseconds = (field: string, o: Common = {}): FieldDef =>
-  integer(field, { ...o, suffix: ' ms', note: o.note ? `${o.note} ${MILLISECONDS_NOTE}` : MILLISECONDS_NOTE });
+export const milliseconds = (field: string, o: Common & { signed?: boolean } = {}): FieldDef => {
+  const { signed, ...common } = o;
+  const def = integer(field, { ...common, note: o.note ? `${o.note} ${MILLISECONDS_NOTE}` : MILLISECONDS_NOTE });
+  return { ...def, meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: 'trim', signed: signed ?? false } } };
+};
+
+/** A moment read to the millisecond (a gate crossing): shown as the time of day, "14:03:27.118". */
+export const preciseTimestamp = (field: string, o: Common = {}): FieldDef => {
+  const def = timestamp(field, o);
+  return { ...def, meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: '3' } } };
+};
 
 export const bigInteger = (field: string, o: Common & { suffix?: string } = {}): FieldDef => ({
   field,

@@ -11,6 +11,7 @@ import {
   manyToOne,
   milliseconds,
   oneToMany,
+  preciseTimestamp,
   progress,
   secret,
   slug,
@@ -36,6 +37,9 @@ export interface CollectionDef {
   fields: FieldDef[];
   relations: RelationDef[];
 }
+
+/** Penalties read "#101 speeding +0:10": amount_ms is shown as race time (it read "+10000 ms" before). */
+export const ENTRY_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}';
 
 /** Where the demo race is, so every map opens over it rather than over the Atlantic. */
 const raceArea = { center: { lng: -4.17, lat: 31.39 }, zoom: 11 };
@@ -212,7 +216,7 @@ export const pitwallCollections: CollectionDef[] = [
       { value: 'split', text: 'Split', color: kindColors.split },
       { value: 'finish', text: 'Finish', color: kindColors.finish },
     ], { required: true }),
-    timestamp('crossed_at', { required: true, note: 'Interpolated between the two fixes around the line, to the millisecond.' }),
+    preciseTimestamp('crossed_at', { required: true, note: 'Interpolated between the two fixes around the line, to the millisecond.' }),
     float('speed_kmh', { suffix: ' km/h' }),
     choice('source', eventSource.slice(0, 2), { required: true, defaultValue: 'live' }),
   ]),
@@ -230,9 +234,10 @@ export const pitwallCollections: CollectionDef[] = [
     milliseconds('penalty_ms', { defaultValue: 0 }),
     milliseconds('total_ms'),
     integer('rank'),
+    milliseconds('gap_ms', { signed: true, readonly: true, note: 'Behind the stage leader (empty for the leader and the unranked); set by Pitwall when it ranks.' }),
     timestamp('computed_at', { readonly: true }),
   ]),
-  collection('entry_penalties', { group: 'pitwall_timing', sort: 3, icon: 'gavel', note: 'Time penalties with their reason', display_template: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms' }, [
+  collection('entry_penalties', { group: 'pitwall_timing', sort: 3, icon: 'gavel', note: 'Time penalties with their reason', display_template: ENTRY_PENALTY_TEMPLATE }, [
     manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
     manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
     choice('kind', [

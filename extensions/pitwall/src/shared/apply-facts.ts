@@ -2,11 +2,11 @@ import type { Accountability, ApiExtensionContext, SchemaOverview } from '@direc
 import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factRow } from '../../../../src/domain/pipeline/fact-row';
-import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
-import { rankStage } from '../../../../src/domain/timing/rank-stage';
+import type { Fact } from '../../../../src/domain/pipeline/facts';
 import { lockRanking, raiseFactVersions, raiseFactVersionsInOrder, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+import { standingChanges, standingFields, stageStandings } from './stage-standings';
 import { unstorableIssues } from './storable-facts';
 import { logUnwritable, takeOutUnwritable, type Unwritable } from './unwritable-facts';
 
@@ -52,8 +52,11 @@ const collectionOfType: Record<Fact['type'], FactCollection> = {
   anomaly: 'anomalies',
 };
 
-/** Fields that say who computed a fact and when, not what it is: changing only these is no news. */
-const bookkeeping = new Set(['id', 'source', 'computed_at']);
+/**
+ * Fields that say who computed a fact and when, not what it is: changing only these is no news. The gap to the leader
+ * too: it moves for every car when the leader's time does, and the leader's own event says so.
+ */
+const bookkeeping = new Set(['id', 'source', 'computed_at', 'gap_ms']);
 
 const READ_CHUNK = 500;
 
@@ -266,12 +269,12 @@ function canonical(value: unknown): string {
   );
 }
 
-const resultFields = ['id', 'entry', 'stage', 'status', 'started_at', 'finished_at', 'elapsed_ms', 'penalty_ms', 'total_ms', 'rank'];
+const resultFields = standingFields;
 
 /**
- * Ranks every stage the planned writes touch, as it will be after them, and puts each rank into the write of its row
- * (or a rank-only update for other rows of the stage), so a new result gets one revision, not two. Returns how many
- * ranks change.
+ * Ranks every stage the planned writes touch, as it will be after them (stageStandings: the domain's classifyStage),
+ * and puts each rank and gap to the leader into the write of its row (or a rank/gap update of only the other rows
+ * of the stage whose standing moved), so a new result gets one revision, not two. Returns how many ranks change.
  */
 async function rankInto(items: Items, stored: Map<string, Row>, creates: Row[], updates: Row[], deletes: string[]): Promise<number> {
   const writes = new Map([...creates, ...updates].map((row) => [String(row['id']), row]));
@@ -282,44 +285,21 @@ async function rankInto(items: Items, stored: Map<string, Row>, creates: Row[], 
   if (stages.size === 0) return 0;
 
   const current = await items.readByQuery({ filter: { stage: { _in: [...stages] } }, fields: resultFields, limit: -1 });
-  const previousRank = new Map(current.map((row) => [String(row['id']), numberOf(row['rank'])]));
+  const previous = new Map(current.map((row) => [String(row['id']), row]));
   const after = new Map<string, Row>(current.map((row) => [String(row['id']), row]));
   for (const id of deletes) after.delete(id);
   for (const [id, row] of writes) after.set(id, { ...after.get(id), ...row });
 
-  const byStage = new Map<string, StageResultFact[]>();
-  for (const row of after.values()) {
-    const result = resultOf(row);
-    byStage.set(result.stageId, [...(byStage.get(result.stageId) ?? []), result]);
-  }
+  const byStage = new Map<string, Row[]>();
+  for (const row of after.values()) byStage.set(String(row['stage']), [...(byStage.get(String(row['stage'])) ?? []), row]);
   let ranked = 0;
-  for (const results of byStage.values()) {
-    for (const { key: id, rank } of rankStage(results)) {
-      if ((previousRank.get(id) ?? null) === rank) continue;
-      ranked++;
+  for (const rows of byStage.values()) {
+    for (const [id, change] of standingChanges(previous, stageStandings(rows))) {
+      if ('rank' in change) ranked++;
       const write = writes.get(id);
-      if (write) write['rank'] = rank;
-      else updates.push({ id, rank });
+      if (write) Object.assign(write, change);
+      else updates.push({ id, ...change });
     }
   }
   return ranked;
-}
-
-const msOf = (value: unknown): number | null => (value === null || value === undefined ? null : Date.parse(String(value)));
-const numberOf = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
-
-/** A stored or planned stage_results row in the shape rankStage takes; the row id serves as the key. */
-function resultOf(row: Row): StageResultFact {
-  return {
-    type: 'stage_result',
-    key: String(row['id']),
-    entryId: String(row['entry']),
-    stageId: String(row['stage']),
-    status: row['status'] as StageResultFact['status'],
-    startedAt: msOf(row['started_at']),
-    finishedAt: msOf(row['finished_at']),
-    elapsedMs: numberOf(row['elapsed_ms']),
-    penaltyMs: numberOf(row['penalty_ms']) ?? 0,
-    totalMs: numberOf(row['total_ms']),
-  };
 }

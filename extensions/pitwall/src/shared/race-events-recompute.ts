@@ -1,10 +1,10 @@
 import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
-import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
-import { rankStage } from '../../../../src/domain/timing/rank-stage';
+import { factKey } from '../../../../src/domain/pipeline/facts';
 import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
 import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+import { standingChanges, standingFields, stageStandings } from './stage-standings';
 
 type Row = Record<string, unknown>;
 const resultFields = ['id', 'entry', 'stage', 'status', 'started_at', 'finished_at', 'elapsed_ms', 'penalty_ms', 'total_ms', 'rank', 'computed_at'];
@@ -67,17 +67,13 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     }
 
     for (const stage of stages) {
-      const rows: Row[] = await trx('stage_results').where({ stage }).select(resultFields);
-      const facts: StageResultFact[] = rows.map((row) => ({
-        type: 'stage_result', key: String(row['id']), entryId: String(row['entry']), stageId: String(row['stage']),
-        status: row['status'] as StageResultFact['status'], startedAt: msOf(row['started_at']), finishedAt: msOf(row['finished_at']),
-        elapsedMs: intOf(row['elapsed_ms']), penaltyMs: intOf(row['penalty_ms']) ?? 0, totalMs: intOf(row['total_ms']),
-      }));
-      const previous = new Map(rows.map((row) => [String(row['id']), intOf(row['rank'])]));
-      for (const { key, rank } of rankStage(facts)) {
-        if ((previous.get(key) ?? null) === rank) continue;
-        await results.updateOne(key, { rank }, quiet);
-        changed.add(key);
+      // Rank and gap to the leader as the domain classifies the stage (stage-standings); only rows whose standing moved.
+      const rows: Row[] = await trx('stage_results').where({ stage }).select(standingFields);
+      const previous = new Map(rows.map((row) => [String(row['id']), row]));
+      for (const [id, change] of standingChanges(previous, stageStandings(rows))) {
+        await results.updateOne(id, change, quiet);
+        // A gap that moved alone is no news (see bookkeeping in apply-facts): the result whose time moved says so.
+        if ('rank' in change) changed.add(id);
       }
     }
 

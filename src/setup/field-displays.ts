@@ -1,0 +1,88 @@
+import { readCollection, readFields, updateCollection, updateField } from '@directus/sdk';
+import { directusMessage } from './apply-schema.ts';
+import type { AdminClient } from './directus-admin.ts';
+import { RACE_TIME_DISPLAY } from './field-kinds.ts';
+import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, type CollectionDef } from './pitwall-schema.ts';
+
+interface Display {
+  display: string | null;
+  display_options: Record<string, unknown> | null;
+}
+
+/**
+ * What earlier versions of setup gave the fields that now use the race-time display: millisecond fields showed the
+ * raw number with " ms", timestamps Directus's long date. A field still showing one of these was never changed by an
+ * admin (or was changed back to Directus's plain default), so setup may give it the race-time display.
+ */
+const earlierDisplays: Display[] = [
+  { display: null, display_options: null },
+  { display: 'raw', display_options: null },
+  { display: 'formatted-value', display_options: null },
+  { display: 'formatted-value', display_options: { suffix: ' ms' } },
+  { display: 'datetime', display_options: { format: 'long' } },
+];
+
+/** The entry penalties' display template before amounts were shown as race time ("+10000 ms"). */
+const EARLIER_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms';
+
+export interface ExistingField {
+  collection: string;
+  field: string;
+  meta: { display?: string | null; display_options?: Record<string, unknown> | null } | null;
+}
+
+export interface DisplayStep {
+  collection: string;
+  field: string;
+  display: string;
+  display_options: Record<string, unknown> | null;
+}
+
+const empty = (options: Record<string, unknown> | null | undefined) => !options || Object.keys(options).length === 0;
+const sameOptions = (a: Record<string, unknown> | null | undefined, b: Record<string, unknown> | null | undefined) =>
+  (empty(a) && empty(b)) || JSON.stringify(sortedKeys(a ?? {})) === JSON.stringify(sortedKeys(b ?? {}));
+const sortedKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).sort(([x], [y]) => x.localeCompare(y)));
+
+/**
+ * The fields of Pitwall's schema that should show the race-time display and still show what an earlier setup gave
+ * them. A field an admin gave another display (or other race-time options) is left alone, and so is a field that
+ * does not exist (applyPitwallSchema creates it with the display).
+ */
+export function planFieldDisplays(desired: readonly CollectionDef[], existing: readonly ExistingField[]): DisplayStep[] {
+  const byKey = new Map(existing.map((f) => [`${f.collection}.${f.field}`, f]));
+  const steps: DisplayStep[] = [];
+  for (const def of desired) {
+    for (const field of def.fields) {
+      if (field.meta['display'] !== RACE_TIME_DISPLAY) continue;
+      const found = byKey.get(`${def.collection}.${field.field}`);
+      if (!found) continue;
+      const current = { display: found.meta?.display ?? null, display_options: found.meta?.display_options ?? null };
+      if (!earlierDisplays.some((d) => d.display === current.display && sameOptions(d.display_options, current.display_options))) continue;
+      steps.push({ collection: def.collection, field: field.field, display: RACE_TIME_DISPLAY, display_options: (field.meta['display_options'] as Record<string, unknown>) ?? null });
+    }
+  }
+  return steps;
+}
+
+/**
+ * Brings the fields of an existing install to the race-time display where an earlier setup left them, and the entry
+ * penalties' display template with them (it said "ms" after the amount). Never touches what an admin changed.
+ */
+export async function ensureFieldDisplays(client: AdminClient): Promise<string[]> {
+  const done: string[] = [];
+  const fields = (await client.request(readFields())) as ExistingField[];
+  for (const step of planFieldDisplays(pitwallCollections, fields)) {
+    try {
+      await client.request(updateField(step.collection, step.field, { meta: { display: step.display, display_options: step.display_options } } as never));
+    } catch (error) {
+      throw new Error(`set the display of ${step.collection}.${step.field} failed: ${directusMessage(error)}`, { cause: error });
+    }
+    done.push(`show ${step.collection}.${step.field} as race time`);
+  }
+  const penalties = (await client.request(readCollection('entry_penalties')).catch(() => null)) as { meta?: { display_template?: string | null } | null } | null;
+  if (penalties?.meta?.display_template === EARLIER_PENALTY_TEMPLATE) {
+    await client.request(updateCollection('entry_penalties', { meta: { display_template: ENTRY_PENALTY_TEMPLATE } } as never));
+    done.push('show entry_penalties amounts as race time in their display template');
+  }
+  return done;
+}

@@ -1,0 +1,96 @@
+import { createDashboard, readDashboards } from '@directus/sdk';
+import { directusMessage } from './apply-schema.ts';
+import type { AdminClient } from './directus-admin.ts';
+
+export const RACE_CONTROL_DASHBOARD = 'Race Control';
+
+/** The event and stage the classification and replay panels open on (the demo's, with `--demo`). */
+export interface DashboardDefaults {
+  event: string;
+  stage: string | null;
+}
+
+/** What the collection-item-dropdown interface of the panels' options stores, so an admin sees it when editing. */
+const itemOption = (collection: string, key: string) => ({ key, collection });
+
+/**
+ * The panels of the Race Control dashboard, on Directus's Insights grid (positions from 1): the classification large
+ * on the left, health and the latest anomalies beside it, the replay panel below. The two panels of the bundle read
+ * through Pitwall's endpoint; `list` is Directus's own panel (options: collection, limit, sortField, sortDirection,
+ * displayTemplate, linkToItem, filter; the same on 11.17 and 12.4).
+ */
+export function raceControlPanels(defaults: DashboardDefaults | null): Record<string, unknown>[] {
+  const race = defaults
+    ? { defaultEvent: itemOption('events', defaults.event), ...(defaults.stage ? { defaultStage: itemOption('stages', defaults.stage) } : {}) }
+    : {};
+  return [
+    {
+      name: 'Stage classification',
+      icon: 'leaderboard',
+      type: 'pitwall-classification',
+      show_header: true,
+      note: 'Live: rank, times, penalties, gaps. Print for the notice board.',
+      position_x: 1, position_y: 1, width: 40, height: 30,
+      options: race,
+    },
+    {
+      name: 'Pitwall health',
+      icon: 'monitor_heart',
+      type: 'pitwall-health',
+      show_header: true,
+      note: 'The processor: positions per minute, lag, parked outbox rows, dead letters.',
+      position_x: 41, position_y: 1, width: 24, height: 11,
+      options: {},
+    },
+    {
+      name: 'Recent anomalies',
+      icon: 'report',
+      type: 'list',
+      show_header: true,
+      note: 'Newest first.',
+      position_x: 41, position_y: 12, width: 24, height: 19,
+      options: {
+        collection: 'anomalies',
+        limit: 15,
+        sortField: 'started_at',
+        sortDirection: 'desc',
+        displayTemplate: '{{severity}} · {{kind}} · #{{entry.race_number}} {{entry.name}} · {{started_at}}',
+        linkToItem: false,
+      },
+    },
+    {
+      name: 'Replay',
+      icon: 'history',
+      type: 'pitwall-replay',
+      show_header: true,
+      note: 'Preview a replay of the stage on the stored positions.',
+      position_x: 1, position_y: 31, width: 64, height: 30,
+      options: race,
+    },
+  ];
+}
+
+/**
+ * The Insights dashboard timekeepers open on race day. Created once: when a dashboard of that name exists, it and its
+ * panels are left exactly as they are, so an admin's changes (moved panels, other defaults, removed panels) survive
+ * every setup. Renamed, it is created again.
+ */
+export async function ensureRaceControlDashboard(client: AdminClient, defaults: DashboardDefaults | null): Promise<string[]> {
+  const existing = await client.request(readDashboards({ filter: { name: { _eq: RACE_CONTROL_DASHBOARD } }, fields: ['id'], limit: 1 } as never));
+  if ((existing as unknown[]).length > 0) return [];
+  try {
+    // With its panels in one request (one transaction): a failure leaves no empty dashboard that setup would then keep.
+    await client.request(
+      createDashboard({
+        name: RACE_CONTROL_DASHBOARD,
+        icon: 'sports_score',
+        color: '#E35169',
+        note: 'Classification, replay, anomalies and health for race day.',
+        panels: raceControlPanels(defaults),
+      } as never),
+    );
+  } catch (error) {
+    throw new Error(`create the ${RACE_CONTROL_DASHBOARD} dashboard failed: ${directusMessage(error)}`, { cause: error });
+  }
+  return [`create dashboard ${RACE_CONTROL_DASHBOARD}`];
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { planFieldDisplays, type ExistingField } from '../../../src/setup/field-displays.ts';
+import { pitwallCollections } from '../../../src/setup/pitwall-schema.ts';
+
+const raceTimeFields = [
+  'waypoints.penalty_ms',
+  'entry_crossings.crossed_at',
+  'stage_results.elapsed_ms',
+  'stage_results.penalty_ms',
+  'stage_results.total_ms',
+  'stage_results.gap_ms',
+  'entry_penalties.amount_ms',
+];
+
+/** Every race-time field as an earlier setup left it. */
+function earlierInstall(): ExistingField[] {
+  return raceTimeFields.map((key) => {
+    const [collection, field] = key.split('.') as [string, string];
+    return {
+      collection,
+      field,
+      meta: field === 'crossed_at' ? { display: 'datetime', display_options: { format: 'long' } } : { display: 'formatted-value', display_options: { suffix: ' ms' } },
+    };
+  });
+}
+
+describe('planFieldDisplays', () => {
+  it('gives every duration field and the crossing time the race-time display, gaps signed', () => {
+    const steps = planFieldDisplays(pitwallCollections, earlierInstall());
+    expect(steps.map((s) => `${s.collection}.${s.field}`).sort()).toEqual([...raceTimeFields].sort());
+    for (const step of steps) expect(step.display).toBe('pitwall-race-time');
+    expect(steps.find((s) => s.field === 'gap_ms')?.display_options).toEqual({ decimals: 'trim', signed: true });
+    expect(steps.find((s) => s.field === 'total_ms')?.display_options).toEqual({ decimals: 'trim', signed: false });
+    expect(steps.find((s) => s.field === 'crossed_at')?.display_options).toEqual({ decimals: '3' });
+  });
+
+  it('takes the displays Directus or an earlier setup left (none, raw, plain formatted value)', () => {
+    const fields: ExistingField[] = [
+      { collection: 'stage_results', field: 'elapsed_ms', meta: null },
+      { collection: 'stage_results', field: 'penalty_ms', meta: { display: 'raw', display_options: null } },
+      { collection: 'stage_results', field: 'total_ms', meta: { display: 'formatted-value', display_options: {} } },
+    ];
+    expect(planFieldDisplays(pitwallCollections, fields).map((s) => s.field)).toEqual(['elapsed_ms', 'penalty_ms', 'total_ms']);
+  });
+
+  it('leaves a display an admin chose, and race-time options an admin changed', () => {
+    const fields: ExistingField[] = [
+      { collection: 'stage_results', field: 'total_ms', meta: { display: 'formatted-value', display_options: { suffix: ' ms', format: true } } },
+      { collection: 'stage_results', field: 'elapsed_ms', meta: { display: 'pitwall-race-time', display_options: { decimals: '1' } } },
+      { collection: 'entry_crossings', field: 'crossed_at', meta: { display: 'datetime', display_options: { format: 'short' } } },
+      { collection: 'entry_penalties', field: 'amount_ms', meta: { display: 'related-values', display_options: null } },
+    ];
+    expect(planFieldDisplays(pitwallCollections, fields)).toEqual([]);
+  });
+
+  it('changes nothing once every field shows race time, and nothing on fields that are not there', () => {
+    const done = planFieldDisplays(pitwallCollections, earlierInstall()).map((s) => ({
+      collection: s.collection, field: s.field, meta: { display: s.display, display_options: s.display_options },
+    }));
+    expect(planFieldDisplays(pitwallCollections, done)).toEqual([]);
+    expect(planFieldDisplays(pitwallCollections, [])).toEqual([]);
+  });
+});
