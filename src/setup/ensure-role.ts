@@ -14,6 +14,11 @@ export interface RoleSpec {
    * other policies attached to it. Otherwise setup only adds, so that an admin's additions survive.
    */
   exclusive?: boolean;
+  /**
+   * With `exclusive`: only the role's own policy is kept exact; other policies attached to the role stay (how an admin
+   * gives a human role more than Pitwall's policy holds, without setup taking it back).
+   */
+  keepOtherPolicies?: boolean;
 }
 
 interface Access {
@@ -44,7 +49,7 @@ export async function ensureRole(client: AdminClient, spec: RoleSpec): Promise<{
     done.push(`create role ${spec.name}`);
   } else {
     const attached = ((role as { policies?: Access[] }).policies ?? []);
-    const others = spec.exclusive ? attached.filter((access) => access.policy !== policyId) : [];
+    const others = spec.exclusive && !spec.keepOtherPolicies ? attached.filter((access) => access.policy !== policyId) : [];
     const missing = !attached.some((access) => access.policy === policyId);
     if (missing || others.length > 0) {
       await client.request(updateRole((role as { id: string }).id, {

@@ -1,6 +1,7 @@
-import { InvalidPayloadError } from '@directus/errors';
+import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
+import { replayWriteRefusal } from '../shared/replay-access';
 import { cancelRun, checkRunParams, createRun, describeIssues, readRun, withDefaultWindow, type RunKind, type RunServices } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 import { runEndRoute } from './run-end-route';
@@ -11,7 +12,8 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
 /**
  * CONTRACTS section 5 for one kind of run: `POST /pitwall/<kind>` queues a run and answers `{run}` (202),
  * `GET /pitwall/<kind>/:run` reads it, `POST /pitwall/<kind>/:run/cancel` cancels it. 401 without credentials,
- * 400 with the zod issues for a bad body, 403 from Directus for callers who may not create (or read) runs.
+ * 400 with the zod issues for a bad body, 403 from Directus for callers who may not create (or read) runs, and 403
+ * for a replay in apply mode asked by anyone but an admin (replay-access).
  * `POST /pitwall/<kind>/:run/end` is the job runner's (see run-end-route).
  */
 export function runsRoutes(router: Router, kind: RunKind, context: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
@@ -27,6 +29,9 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
       if (!authenticated(req)) return next(new UnauthenticatedError());
       const checked = checkRunParams(kind, await withDefaultWindow(kind, req.body ?? {}, database));
       if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
+      // Before anything is written (the hook refuses the same write of the run row, whoever makes it).
+      const refusal = kind === 'replay' ? replayWriteRefusal('create', { params: checked.params }, req.accountability) : null;
+      if (refusal) return next(new ForbiddenError({ reason: refusal }));
       const run = await createRun(kind, checked.params, await servicesOf(req));
       logger.info({ kind, run: run['id'], user: req.accountability?.user }, `pitwall: ${kind} run queued`);
       res.status(202).json({ run });

@@ -1,3 +1,4 @@
+import { ForbiddenError } from '@directus/errors';
 import { defineHook } from '@directus/extensions-sdk';
 import type { Accountability } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
@@ -9,6 +10,7 @@ import { dispatchContextFrom, resumeStaleChains } from '../shared/webhook-chains
 import { keepMaskOutOfSecret } from '../shared/subscription-secret-guard';
 import { emitRunsCompleted } from '../shared/run-events';
 import { isTerminal } from '../../../../src/jobs/job';
+import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 
 /** The processor's role (setup's PROCESSOR_ROLE): its writes are the pipeline's, never a hand correction. */
@@ -110,6 +112,15 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
         }),
       );
     }
+  }
+
+  // Race Control may preview a replay and cancel one; applying one rewrites timing, which only admins may (replay-access).
+  for (const write of ['create', 'update'] as const) {
+    filter(`replay_runs.items.${write}`, (payload, _meta, ctx) => {
+      const reason = replayWriteRefusal(write, payload, (ctx as Ctx)?.accountability);
+      if (reason) throw new ForbiddenError({ reason });
+      return payload;
+    });
   }
 
   // A run that ended (recorded by the job runner, or cancelled by a user) emits replay/backfill.completed.
