@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { demoId } from '../../src/demo/demo-race.ts';
 import { pitwallCollections } from '../../src/setup/pitwall-schema.ts';
@@ -59,5 +60,40 @@ describe('Pitwall on Directus 12 without a licence', () => {
 
   it('delivers race events to a Flow', async () => {
     await flowReceivesRaceEvents(stack);
+  });
+
+  it('keeps the processor to what it uses, with plain permissions (no field lists: 12 without a licence refuses them)', async () => {
+    const token = await adminToken(stack);
+    const event = { id: randomUUID(), type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: {} };
+    expect((await call(stack, '/items/race_events', { token: stack.processorToken, body: event })).status).toBe(403);
+    const run = await call(stack, '/items/replay_runs', { token, body: { status: 'running', params: { mode: 'preview' } } });
+    try {
+      const id = run.json.data.id;
+      expect((await call(stack, `/items/replay_runs/${id}`, { token: stack.processorToken, method: 'PATCH', body: { result: {} } })).status).toBe(403);
+      const ended = await call(stack, `/pitwall/replay/${id}/end`, { token: stack.processorToken, body: { status: 'failed', error: 'probe' } });
+      expect(ended.json).toEqual({ run: { id, status: 'failed' }, recorded: true });
+    } finally {
+      await call(stack, `/items/replay_runs/${run.json.data.id}`, { token, method: 'DELETE' });
+    }
+    const processorDb = connectDb(stack.processorDatabaseUrl, { pool: 1 });
+    try {
+      const refused = await processorDb('directus_users').select('id').then(() => null, (error: { code?: string }) => error.code);
+      expect(refused).toBe('42501');
+    } finally {
+      await processorDb.destroy();
+    }
+  });
+
+  it('answers times as JSON numbers, and setup migrates a bigInteger time field', async () => {
+    const token = await adminToken(stack);
+    expect((await call(stack, '/fields/stage_results/elapsed_ms', { token, method: 'PATCH', body: { type: 'bigInteger', schema: {} } })).status).toBe(200);
+    const db = connectDb(stack.databaseUrl, { pool: 1 });
+    try {
+      expect(await runSetup(db, setupOptions(stack))).toEqual(['change field stage_results.elapsed_ms from bigInteger to integer']);
+    } finally {
+      await db.destroy();
+    }
+    expect((await call(stack, '/fields/stage_results/elapsed_ms', { token })).json.data.type).toBe('integer');
+    expect(typeof (await call(stack, `/items/waypoints?limit=1&fields=penalty_ms`, { token })).json.data[0].penalty_ms).toBe('number');
   });
 });
