@@ -19,6 +19,7 @@ import { ProcessorHealth } from './health-probes.ts';
 import { OutboxCourier } from './outbox-courier.ts';
 import { OutboxTurns, type OutboxTurn } from './outbox-turns.ts';
 import { Racing, type DecodedRow } from './racing.ts';
+import { STATUS_EVERY_MS, StatusWriter } from './status-writer.ts';
 
 /** A batch checked, timed and decoded, waiting for its turn to be stored. */
 interface PreparedBatch {
@@ -217,6 +218,9 @@ export class Processor {
 
   async start(): Promise<void> {
     this.server = await serveMetrics(this.registry, this.config.METRICS_PORT, () => this.health());
+    // What the race office's health panel reads (GET /pitwall/status), as a row in Postgres.
+    const status = new StatusWriter(this.db, this.config.PROCESSOR_CONSUMER, { health: () => this.health(), registry: this.registry });
+    this.every(STATUS_EVERY_MS, () => status.write(), 'status row');
     if (this.racing) {
       await this.racing.refresh().catch((error) => this.log.error({ err: error }, 'race setup not loaded yet; retrying'));
       this.every(this.config.PROCESSOR_SETUP_REFRESH_MS, () => this.racing!.refresh(), 'race setup refresh');

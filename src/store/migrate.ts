@@ -7,6 +7,7 @@ import * as replayIndex from './migrations/005-positions-replay-index.ts';
 import * as webhookChains from './migrations/006-webhook-chains.ts';
 import * as factVersions from './migrations/007-fact-versions.ts';
 import * as factSequences from './migrations/008-fact-sequences.ts';
+import * as processorStatus from './migrations/009-processor-status.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -17,6 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '006-webhook-chains': webhookChains,
   '007-fact-versions': factVersions,
   '008-fact-sequences': factSequences,
+  '009-processor-status': processorStatus,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

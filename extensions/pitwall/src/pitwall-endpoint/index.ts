@@ -6,6 +6,7 @@ import { classificationRoutes } from './classification-routes';
 import { factsRoute } from './facts-route';
 import { raceSetupRoutes } from './race-setup-routes';
 import { runsRoutes } from './runs-routes';
+import { statusRoute } from './status-route';
 
 type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
 
@@ -38,5 +39,7 @@ export default defineEndpoint({
     raceSetupRoutes(router, context, guarded as never);
     // Stage and overall classifications, as the classification panel shows them.
     classificationRoutes(router, context, guarded as never);
+    // The processors' health for the race office's health panel.
+    router.get('/status', guarded(statusRoute(context) as never));
   },
 });

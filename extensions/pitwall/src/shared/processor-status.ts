@@ -1,0 +1,125 @@
+import type { Knex } from 'knex';
+
+/**
+ * What `GET /pitwall/status` answers: the processors' own reports (rows of `pitwall_processor_status`, written every
+ * 5 s by each instance, see src/processor/status-writer.ts) and one summary for the race office's health panel.
+ */
+
+/** A processor whose row has not moved for this long is silent (six missed writes). */
+export const SILENT_AFTER_SECONDS = 30;
+/** Rows of instances silent for longer are forgotten (a renamed or removed instance), unless none is newer. */
+const FORGET_AFTER_SECONDS = 3_600;
+
+export interface StatusRow {
+  instance: string;
+  started_at: string;
+  updated_at: string;
+  /** Seconds since updated_at, by the database's clock. */
+  age_seconds: number;
+  healthy: boolean;
+  reasons: string[];
+  positions_stored_total: number;
+  positions_per_minute: number | null;
+  lag: number | null;
+  pending: number | null;
+  oldest_pending_seconds: number | null;
+  outbox_pending: number | null;
+  outbox_parked: number | null;
+  dead_letters_total: number;
+  dead_letters_per_minute: number | null;
+}
+
+export interface InstanceStatus extends StatusRow {
+  silent: boolean;
+}
+
+export interface StatusSummary {
+  /** `none`: no processor ever reported; `silent`: none reports now; `unhealthy`: one reports a reason, or went silent. */
+  state: 'ok' | 'unhealthy' | 'silent' | 'none';
+  reasons: string[];
+  positions_per_minute: number | null;
+  lag: number | null;
+  pending: number | null;
+  oldest_pending_seconds: number | null;
+  outbox_pending: number | null;
+  outbox_parked: number | null;
+  dead_letters_total: number | null;
+  dead_letters_per_minute: number | null;
+  /** The last time a processor that is now silent reported; null while one reports. */
+  silent_since: string | null;
+}
+
+export interface ProcessorStatusView {
+  checked_at: string;
+  silent_after_seconds: number;
+  summary: StatusSummary;
+  processors: InstanceStatus[];
+}
+
+const present = (values: (number | null)[]) => values.filter((v): v is number => v !== null);
+const sum = (values: (number | null)[]) => (present(values).length > 0 ? present(values).reduce((a, b) => a + b, 0) : null);
+const max = (values: (number | null)[]) => (present(values).length > 0 ? Math.max(...present(values)) : null);
+
+/**
+ * One picture of the processors: rates and dead letters add up over the instances that report; lag, pending and the
+ * outbox are the consumer group's and the database's, the same for every instance, so the largest report counts.
+ */
+export function summarizeStatus(rows: readonly StatusRow[], checkedAt: string, silentAfterSeconds = SILENT_AFTER_SECONDS): ProcessorStatusView {
+  const newestFirst = [...rows].sort((a, b) => a.age_seconds - b.age_seconds);
+  const kept = newestFirst.filter((r, i) => i === 0 || r.age_seconds <= FORGET_AFTER_SECONDS);
+  const processors = kept.map((r) => ({ ...r, silent: r.age_seconds > silentAfterSeconds }));
+  const live = processors.filter((p) => !p.silent);
+  const reasons = [...new Set([...live.flatMap((p) => p.reasons), ...(processors.some((p) => p.silent) ? ['processor-silent'] : [])])];
+  const state: StatusSummary['state'] =
+    processors.length === 0 ? 'none' : live.length === 0 ? 'silent' : reasons.length > 0 || live.some((p) => !p.healthy) ? 'unhealthy' : 'ok';
+  return {
+    checked_at: checkedAt,
+    silent_after_seconds: silentAfterSeconds,
+    summary: {
+      state,
+      reasons,
+      positions_per_minute: sum(live.map((p) => p.positions_per_minute)),
+      lag: max(live.map((p) => p.lag)),
+      pending: max(live.map((p) => p.pending)),
+      oldest_pending_seconds: max(live.map((p) => p.oldest_pending_seconds)),
+      outbox_pending: max(live.map((p) => p.outbox_pending)),
+      outbox_parked: max(live.map((p) => p.outbox_parked)),
+      dead_letters_total: sum(live.map((p) => p.dead_letters_total)),
+      dead_letters_per_minute: sum(live.map((p) => p.dead_letters_per_minute)),
+      silent_since: state === 'silent' ? (processors[0]?.updated_at ?? null) : null,
+    },
+    processors,
+  };
+}
+
+const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+const iso = (value: unknown): string => new Date(value as string).toISOString();
+
+/** Reads every instance's row with its age by the database's clock, and summarizes them. */
+export async function readProcessorStatus(database: Knex): Promise<ProcessorStatusView> {
+  const { rows: [clock] } = await database.raw('SELECT now() AS now, to_regclass(?) IS NOT NULL AS present', ['pitwall_processor_status']);
+  if (!clock.present) return summarizeStatus([], iso(clock.now));
+  const { rows } = await database.raw(
+    `SELECT *, extract(epoch FROM (now() - updated_at))::float8 AS age_seconds FROM pitwall_processor_status ORDER BY updated_at DESC LIMIT 100`,
+  );
+  return summarizeStatus(
+    (rows as Record<string, unknown>[]).map((r) => ({
+      instance: String(r['instance']),
+      started_at: iso(r['started_at']),
+      updated_at: iso(r['updated_at']),
+      age_seconds: Math.max(0, Number(r['age_seconds'])),
+      healthy: r['healthy'] === true,
+      reasons: Array.isArray(r['reasons']) ? (r['reasons'] as unknown[]).map(String) : [],
+      positions_stored_total: Number(r['positions_stored_total']),
+      positions_per_minute: num(r['positions_per_minute']),
+      lag: num(r['lag']),
+      pending: num(r['pending']),
+      oldest_pending_seconds: num(r['oldest_pending_seconds']),
+      outbox_pending: num(r['outbox_pending']),
+      outbox_parked: num(r['outbox_parked']),
+      dead_letters_total: Number(r['dead_letters_total']),
+      dead_letters_per_minute: num(r['dead_letters_per_minute']),
+    })),
+    iso(clock.now),
+  );
+}
