@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
-import { callDirectus, DeliveryError, type DirectusTarget } from '../processor/facts-client.ts';
+import { callDirectus, factsFailure, PayloadTooLargeError, RejectedBatchError, type DirectusTarget } from '../processor/facts-client.ts';
 import { JobCancelledError, runTable, type JobContext, type JobProgress, type RunKind } from './job.ts';
 import { claimRun, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
 
@@ -212,8 +212,10 @@ export class JobRunner {
   /**
    * The final status, through the bundle's `POST /pitwall/<kind>/:run/end` (which records it only while the run is
    * still `running`, so a cancel is never overwritten). The result goes into the row first, by SQL: it can be larger
-   * than a request Directus accepts, and the end route takes only the fields that record an end. Retried while
-   * Directus is unreachable; the heartbeat keeps the run from being taken back meanwhile. If this runner is told to
+   * than a request Directus accepts, and the end route takes only the fields that record an end. Retried by the
+   * outbox courier's rules (factsFailure: a 404 from a Directus being deployed, 401/403, 5xx, the network; only the
+   * route's own validation answer is final) until it is recorded or the run is no longer running (cancelled
+   * meanwhile); the heartbeat keeps the run from being taken back meanwhile. If this runner is told to
    * stop meanwhile, it lets go rather than hold its shutdown hostage to Directus: the run stays `running`, and once
    * its heartbeat is stale a runner takes it back and runs it again (both engines are idempotent). Returns whether
    * the status was recorded.
@@ -228,13 +230,21 @@ export class JobRunner {
     let backoff = 500;
     for (;;) {
       try {
-        await callDirectus(this.options.directus, 'POST', `/pitwall/${kind}/${id}/end`, body);
+        await callDirectus(this.options.directus, 'POST', `/pitwall/${kind}/${id}/end`, body, factsFailure);
         return true;
       } catch (error) {
-        if (!(error instanceof DeliveryError)) throw error;
+        // A 413 for a body this small is Directus's MAX_PAYLOAD_SIZE set too low: retried, as the courier does.
+        if (error instanceof RejectedBatchError && !(error instanceof PayloadTooLargeError)) throw error;
         if (!this.stopping.signal.aborted) {
           this.log.warn({ err: error, run: id, retryInMs: backoff }, 'recording the end of a run failed; will retry');
-          await this.db(runTable(kind)).where({ id, status: 'running' }).update({ heartbeat_at: this.db.fn.now() }).catch(() => undefined);
+          const beating = await this.db(runTable(kind)).where({ id, status: 'running' }).update({ heartbeat_at: this.db.fn.now() }).catch(() => 1);
+          if (beating === 0) {
+            // No longer running: an earlier attempt was recorded (its answer lost), or the run was cancelled.
+            const now = await this.db(runTable(kind)).where({ id }).first('status').catch(() => null);
+            if (now?.status === outcome.status) return true;
+            this.log.info({ run: id, status: now?.status ?? null }, 'the run ended otherwise before Directus recorded its end (cancelled or removed)');
+            return false;
+          }
           await sleep(backoff, this.stopping.signal);
           backoff = Math.min(backoff * 2, 15_000);
         }

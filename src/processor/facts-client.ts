@@ -23,6 +23,8 @@ export interface DirectusTarget {
   directusUrl: string;
   token: string;
   requestTimeoutMs?: number;
+  /** Aborts a request under way (a run cancelled while its request waits on Directus): a DeliveryError. */
+  signal?: AbortSignal;
 }
 
 /** Turns a non-2xx answer into the error its caller acts on. */
@@ -33,6 +35,11 @@ const anyRouteFailure: FailureOf = (status, body) => {
   const message = `HTTP ${status}: ${body.slice(0, 1000)}`;
   if (status === 413) return new PayloadTooLargeError(message);
   return permanent.has(status) ? new RejectedBatchError(message) : new DeliveryError(message);
+};
+
+const timeoutOr = (target: DirectusTarget): AbortSignal => {
+  const timeout = AbortSignal.timeout(target.requestTimeoutMs ?? 30_000);
+  return target.signal ? AbortSignal.any([timeout, target.signal]) : timeout;
 };
 
 /**
@@ -49,7 +56,7 @@ export async function callDirectus(
       method,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(target.requestTimeoutMs ?? 30_000),
+      signal: timeoutOr(target),
     });
     text = await res.text();
   } catch (error) {
@@ -87,7 +94,8 @@ export function factsValidationReason(status: number, body: string): string | nu
 /**
  * `POST /pitwall/facts`: only the route's validation answer refuses a batch for good; a 413 asks for smaller
  * requests; everything else (a 404 while a Directus being deployed has not loaded the bundle yet, 401/403 before
- * setup wrote the token or permissions, 408, 409, 429, 5xx, the network) may pass later and is retried.
+ * setup wrote the token or permissions, 408, 409, 429, 5xx, the network) may pass later and is retried. The same
+ * rules hold for every bundle route the pipeline calls (the job runner's run ends too): they answer validation alike.
  */
 export const factsFailure: FailureOf = (status, body) => {
   const reason = factsValidationReason(status, body);

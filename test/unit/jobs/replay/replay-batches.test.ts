@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../../../../src/domain/pipeline/facts.ts';
 import { replayBatches } from '../../../../src/jobs/replay/replay-batches.ts';
+import { halves } from '../../../../src/processor/outbox-requests.ts';
 
 const fact = (i: number): Fact => ({
   type: 'anomaly', key: `anomaly:d:signal_loss:${i}`, kind: 'signal_loss', severity: 'warning', entryId: null, stageId: null, deviceId: 'd', startedAt: i, endedAt: null, details: {},
@@ -22,5 +23,16 @@ describe('replayBatches', () => {
 
   it('gives no batch for an empty plan', () => {
     expect(replayBatches({ upserts: [], removals: [] })).toEqual([]);
+  });
+
+  it('a batch Directus finds too large halves like an outbox request: removals stay ahead, nothing twice or lost', () => {
+    const [batch] = replayBatches({ upserts: [fact(1), fact(2), fact(3)], removals: [removal(1), removal(2)] });
+    const request = { batch: 'replay-r-0', source: 'replay' as const, ...batch! };
+    const [first, second] = halves(request)!;
+    expect([first.batch, first.removals, first.upserts.map((f) => f.key)]).toEqual(['replay-r-0.a', [removal(1), removal(2)], [fact(1).key]]);
+    expect([second.batch, second.removals, second.upserts.map((f) => f.key)]).toEqual(['replay-r-0.b', [], [fact(2).key, fact(3).key]]);
+    expect(second).toMatchObject({ source: 'replay', retractions: [] });
+    const [a, b] = halves(second)!;
+    expect([a.upserts.length, b.upserts.length, halves(a)]).toEqual([1, 1, null]);
   });
 });
