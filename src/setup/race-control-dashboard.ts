@@ -30,7 +30,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-classification',
       show_header: true,
       note: 'Live: rank, times, penalties, gaps. Print for the notice board.',
-      position_x: 1, position_y: 1, width: 40, height: 30,
+      position_x: 1, position_y: 1, width: 44, height: 36,
       options: race,
     },
     {
@@ -39,7 +39,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-health',
       show_header: true,
       note: 'The processor: positions per minute, lag, parked outbox rows, dead letters.',
-      position_x: 41, position_y: 1, width: 24, height: 11,
+      position_x: 45, position_y: 1, width: 24, height: 12,
       options: {},
     },
     {
@@ -48,7 +48,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'list',
       show_header: true,
       note: 'Newest first.',
-      position_x: 41, position_y: 12, width: 24, height: 19,
+      position_x: 45, position_y: 13, width: 24, height: 24,
       options: {
         collection: 'anomalies',
         limit: 15,
@@ -64,7 +64,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-replay',
       show_header: true,
       note: 'Preview a replay of the stage on the stored positions.',
-      position_x: 1, position_y: 31, width: 64, height: 30,
+      position_x: 1, position_y: 37, width: 68, height: 22,
       options: race,
     },
   ];

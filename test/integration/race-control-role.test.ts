@@ -1,0 +1,223 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
+import { factId } from '../../src/domain/pipeline/fact-ids.ts';
+import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { raceControlPermissions } from '../../src/setup/race-control-role.ts';
+import { runSetup } from '../../src/setup/setup.ts';
+import { connectDb } from '../../src/store/db.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { setupOptions } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const event = demoId('event');
+const stage = demoId('stage:ss2');
+const startGate = demoId('geofence:ss2:start');
+const finishGate = demoId('geofence:ss2:finish');
+// Entries no other test times on this stage.
+const crews = [demoEntries[10]!, demoEntries[11]!, demoEntries[12]!];
+const t0 = Date.UTC(2026, 0, 14, 9, 0, 0, 0);
+/** #111 3:20.000, #112 3:21.500, #113 3:23.000 on SS2. */
+const elapsed = [200_000, 201_500, 203_000];
+
+const crossing = (entry: (typeof crews)[number], gate: string, kind: 'start' | 'finish', at: number): CrossingFact => ({
+  type: 'crossing', key: factKey.crossing(entry.id, gate, at), entryId: entry.id, stageId: stage, gateId: gate, deviceId: entry.imei, kind, crossedAt: at, speedKmh: 90,
+});
+const starts = crews.map((entry, i) => crossing(entry, startGate, 'start', t0 + i * 60_000));
+const finishes = crews.map((entry, i) => crossing(entry, finishGate, 'finish', t0 + i * 60_000 + elapsed[i]!));
+const results: StageResultFact[] = crews.map((entry, i) => ({
+  type: 'stage_result', key: factKey.stageResult(entry.id, stage), entryId: entry.id, stageId: stage, status: 'finished',
+  startedAt: t0 + i * 60_000, finishedAt: t0 + i * 60_000 + elapsed[i]!, elapsedMs: elapsed[i]!, penaltyMs: 0, totalMs: elapsed[i]!,
+}));
+
+async function setupAgain(): Promise<string[]> {
+  const db = connectDb(stack.databaseUrl, { pool: 1 });
+  try {
+    return await runSetup(db, setupOptions(stack));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * A Race Control user (the race office: director, stewards, timekeepers) against the real Directus: it reads timing and
+ * the dashboard, adds and lifts penalties, corrects a crossing, previews a replay, and nothing else.
+ */
+describe('the Race Control role', () => {
+  let token: string;
+  let roleId: string;
+  let user: { id: string; token: string };
+  const runs: string[] = [];
+  const cleanup: (() => Promise<unknown>)[] = [];
+
+  /** Ranks, totals and gaps of the three crews, as the Race Control user reads them. */
+  const standings = async () => {
+    const res = await call(stack, `/items/stage_results?filter[stage][_eq]=${stage}&filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=entry,rank,total_ms,gap_ms&limit=-1`, { token: user.token });
+    expect(res.status, res.text).toBe(200);
+    const byEntry = new Map((res.json.data as { entry: string; rank: number; total_ms: number; gap_ms: number | null }[]).map((r) => [r.entry, r]));
+    return crews.map((c) => {
+      const r = byEntry.get(c.id);
+      return [r?.rank ?? null, r?.total_ms ?? null, r?.gap_ms ?? null];
+    });
+  };
+
+  beforeAll(async () => {
+    token = await adminToken(stack);
+    roleId = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+    // Directus 12 allows three users: the admin, the processor and this one, deleted afterwards.
+    const userToken = randomBytes(24).toString('hex');
+    const created = await call(stack, '/users', { token, body: { email: `timekeeper-${randomUUID().slice(0, 8)}@pitwall.example.com`, role: roleId, token: userToken, status: 'active' } });
+    expect(created.status, created.text).toBe(200);
+    user = { id: created.json.data.id, token: userToken };
+    const batch: FactBatch = { batch: `race-control-${randomBytes(4).toString('hex')}`, source: 'live', upserts: [...starts, ...finishes, ...results], retractions: [] };
+    const stored = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: batch });
+    expect(stored.status, stored.text).toBe(200);
+  });
+
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+    await call(stack, `/users/${user.id}`, { token, method: 'DELETE' });
+    for (const id of runs) await call(stack, `/items/replay_runs/${id}`, { token, method: 'DELETE' });
+    const penalties = (await call(stack, `/items/entry_penalties?filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=id&limit=-1`, { token })).json.data as { id: string }[];
+    if (penalties.length > 0) await call(stack, '/items/entry_penalties', { token, method: 'DELETE', body: penalties.map((p) => p.id) });
+    await call(stack, '/items/entry_crossings', { token, method: 'DELETE', body: [...starts, ...finishes].map((c) => factId(c.key)) });
+    await call(stack, '/items/stage_results', { token, method: 'DELETE', body: results.map((r) => factId(r.key)) });
+    const events = (await call(stack, `/items/race_events?filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=id&limit=-1`, { token })).json.data as { id: string }[];
+    if (events.length > 0) await call(stack, '/items/race_events', { token, method: 'DELETE', body: events.map((e) => e.id) });
+  });
+
+  it('has app access and exactly the permissions Pitwall gives it', async () => {
+    const policy = (await call(stack, '/policies?filter[name][_eq]=Race Control&fields=id,admin_access,app_access', { token })).json.data[0];
+    expect(policy).toMatchObject({ admin_access: false, app_access: true });
+    const granted = (await call(stack, `/permissions?filter[policy][_eq]=${policy.id}&fields=collection,action,fields,permissions&limit=-1`, { token })).json.data as any[];
+    expect(granted.map((p) => `${p.action} ${p.collection} ${p.fields.join(',')} ${JSON.stringify(p.permissions ?? {})}`).sort()).toEqual(
+      raceControlPermissions().map(({ collection, action }) => `${action} ${collection} * {}`).sort(),
+    );
+  });
+
+  it('reads the race setup, timing, anomalies, race events and runs, and opens the Race Control dashboard', async () => {
+    for (const collection of ['events', 'stages', 'entries', 'entry_devices', 'devices', 'geofences', 'waypoints', 'penalty_formulas', 'entry_crossings', 'stage_results', 'entry_penalties', 'anomalies', 'race_events', 'replay_runs']) {
+      const res = await call(stack, `/items/${collection}?limit=1`, { token: user.token });
+      expect(res.status, `${collection}: ${res.text}`).toBe(200);
+    }
+    const dashboards = await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,name,panels.type', { token: user.token });
+    expect(dashboards.status, dashboards.text).toBe(200);
+    expect(dashboards.json.data).toHaveLength(1);
+    expect(dashboards.json.data[0].panels.map((p: { type: string }) => p.type).sort()).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-replay']);
+    // What the dashboard's panels read: the classification, the processors' health, the anomalies list's own query.
+    expect((await call(stack, `/pitwall/classification?event=${event}&stage=${stage}`, { token: user.token })).status).toBe(200);
+    expect((await call(stack, '/pitwall/status', { token: user.token })).status).toBe(200);
+    expect((await call(stack, '/items/anomalies?fields=id,kind,severity,started_at,entry.race_number,entry.name&sort=-started_at&limit=15', { token: user.token })).status).toBe(200);
+  });
+
+  it('reads each result with its rank and its gap to the stage leader', async () => {
+    expect(await standings()).toEqual([
+      [1, 200_000, null],
+      [2, 201_500, 1_500],
+      [3, 203_000, 3_000],
+    ]);
+  });
+
+  it('adds a penalty and lifts it: total, rank and gap follow each time', async () => {
+    const added = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 2_000, details: { reason: 'jump start' } } });
+    expect(added.status, added.text).toBe(200);
+    const expected = [
+      [2, 202_000, 500],
+      [1, 201_500, null],
+      [3, 203_000, 1_500],
+    ];
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify(expected), { timeoutMs: 10_000, intervalMs: 200, what: 'the penalty in total, rank and gap' });
+
+    expect((await call(stack, `/items/entry_penalties/${added.json.data.id}`, { token: user.token, method: 'PATCH', body: { amount_ms: 5_000 } })).status).toBe(200);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[3, 205_000, 3_500], [1, 201_500, null], [2, 203_000, 1_500]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the changed penalty' });
+
+    expect((await call(stack, `/items/entry_penalties/${added.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the lifted penalty' });
+  });
+
+  it('corrects a crossing by hand: the result is timed again', async () => {
+    const id = factId(finishes[2]!.key);
+    const corrected = new Date(finishes[2]!.crossedAt - 4_000).toISOString();
+    const res = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: corrected } });
+    expect(res.status, res.text).toBe(200);
+    // #113 now 3:19.000: first, by 1.000 on #111.
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[2, 200_000, 1_000], [3, 201_500, 2_500], [1, 199_000, null]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the corrected finish in the result' });
+    expect((await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(finishes[2]!.crossedAt).toISOString() } })).status).toBe(200);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the crossing set back' });
+  });
+
+  it('starts a replay preview and cancels it; a replay in apply mode is refused however it is asked for', async () => {
+    const body = { event, stage, mode: 'preview' };
+    const queued = await call(stack, '/pitwall/replay', { token: user.token, body });
+    expect(queued.status, queued.text).toBe(202);
+    runs.push(queued.json.run.id);
+    expect(queued.json.run).toMatchObject({ status: 'queued', params: { mode: 'preview', event, stage } });
+    const cancelled = await call(stack, `/pitwall/replay/${queued.json.run.id}/cancel`, { token: user.token, method: 'POST' });
+    expect(cancelled.status, cancelled.text).toBe(200);
+    expect(cancelled.json.run.status).toBe('cancelled');
+
+    const count = async () => Number((await call(stack, '/items/replay_runs?aggregate[count]=id', { token })).json.data[0].count.id);
+    const before = await count();
+    const apply = await call(stack, '/pitwall/replay', { token: user.token, body: { ...body, mode: 'apply' } });
+    expect(apply.status, apply.text).toBe(403);
+    expect(apply.json.errors[0].message).toMatch(/Only admins may start a replay in apply mode/);
+    const byRest = await call(stack, '/items/replay_runs', { token: user.token, body: { status: 'queued', params: { ...body, mode: 'apply', from: '2026-01-14T09:00:00Z', to: '2026-01-14T10:00:00Z' } } });
+    expect(byRest.status, byRest.text).toBe(403);
+    // Nor can a preview be requeued or turned into an apply afterwards.
+    expect((await call(stack, `/items/replay_runs/${queued.json.run.id}`, { token: user.token, method: 'PATCH', body: { status: 'queued' } })).status).toBe(403);
+    expect((await call(stack, `/items/replay_runs/${queued.json.run.id}`, { token: user.token, method: 'PATCH', body: { params: { ...body, mode: 'apply' } } })).status).toBe(403);
+    expect(await count()).toBe(before);
+    expect((await call(stack, `/items/replay_runs/${queued.json.run.id}?fields=status,params`, { token })).json.data).toMatchObject({ status: 'cancelled', params: { mode: 'preview' } });
+
+    // Admins keep apply.
+    const admin = await call(stack, '/pitwall/replay', { token, body: { ...body, mode: 'apply' } });
+    expect(admin.status, admin.text).toBe(202);
+    runs.push(admin.json.run.id);
+    await call(stack, `/pitwall/replay/${admin.json.run.id}/cancel`, { token, method: 'POST' });
+  });
+
+  it('is refused what is not a timekeeper’s: results, schema, Flows, users, subscriptions, backfill, facts', async () => {
+    const resultId = factId(results[0]!.key);
+    const attempts: [string, Promise<{ status: number }>][] = [
+      ['create stage_results', call(stack, '/items/stage_results', { token: user.token, body: { entry: crews[0]!.id, stage, status: 'finished' } })],
+      ['update stage_results', call(stack, `/items/stage_results/${resultId}`, { token: user.token, method: 'PATCH', body: { rank: 9 } })],
+      ['delete stage_results', call(stack, `/items/stage_results/${resultId}`, { token: user.token, method: 'DELETE' })],
+      ['read webhook_subscriptions', call(stack, '/items/webhook_subscriptions', { token: user.token })],
+      ['read webhook_deliveries', call(stack, '/items/webhook_deliveries', { token: user.token })],
+      ['create entry_crossings', call(stack, '/items/entry_crossings', { token: user.token, body: { ...{ entry: crews[0]!.id, stage, geofence: startGate, device_id: 'x', kind: 'start', crossed_at: new Date(t0).toISOString() } } })],
+      ['update entries', call(stack, `/items/entries/${crews[0]!.id}`, { token: user.token, method: 'PATCH', body: { name: 'x' } })],
+      ['create geofences', call(stack, '/items/geofences', { token: user.token, body: { name: 'x' } })],
+      ['read backfill_runs', call(stack, '/items/backfill_runs', { token: user.token })],
+      ['backfill', call(stack, '/pitwall/backfill', { token: user.token, body: { model: demoId('model:FMB920'), from: '2026-01-14T09:00:00Z', to: '2026-01-14T10:00:00Z' } })],
+      ['facts', call(stack, '/pitwall/facts', { token: user.token, body: { batch: 'x', source: 'live', upserts: [], retractions: [] } })],
+      ['create a collection', call(stack, '/collections', { token: user.token, body: { collection: 'x_race_control' } })],
+      ['create a field', call(stack, '/fields/entries', { token: user.token, body: { field: 'x', type: 'string' } })],
+      ['read flows', call(stack, '/flows', { token: user.token })],
+      ['create a flow', call(stack, '/flows', { token: user.token, body: { name: 'x', trigger: 'manual', status: 'inactive' } })],
+      ['create a user', call(stack, '/users', { token: user.token, body: { email: `x-${randomUUID().slice(0, 8)}@pitwall.example.com` } })],
+      ['change a role', call(stack, `/roles/${roleId}`, { token: user.token, method: 'PATCH', body: { name: 'x' } })],
+      ['create a dashboard', call(stack, '/dashboards', { token: user.token, body: { name: 'x' } })],
+    ];
+    for (const [what, attempt] of attempts) expect((await attempt).status, what).toBe(403);
+  });
+
+  it('setup takes back what was added to its policy, leaves a policy an admin attached to the role, and then changes nothing', async () => {
+    const policy = (await call(stack, '/policies?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+    const added = await call(stack, '/permissions', { token, body: { policy, collection: 'webhook_subscriptions', action: 'read', fields: ['*'], permissions: {}, validation: {} } });
+    expect(added.status, added.text).toBe(200);
+    expect((await call(stack, '/items/webhook_subscriptions', { token: user.token })).status).toBe(200);
+    const extra = await call(stack, '/policies', { token, body: { name: `stewards extra ${randomUUID().slice(0, 8)}`, admin_access: false, app_access: false } });
+    cleanup.push(() => call(stack, `/policies/${extra.json.data.id}`, { token, method: 'DELETE' }));
+    await call(stack, '/permissions', { token, body: { policy: extra.json.data.id, collection: 'backfill_runs', action: 'read', fields: ['*'], permissions: {}, validation: {} } });
+    expect((await call(stack, `/roles/${roleId}`, { token, method: 'PATCH', body: { policies: { create: [{ policy: extra.json.data.id }] } } })).status).toBe(200);
+
+    const done = await setupAgain();
+    expect(done).toEqual(['no longer allow Race Control to read webhook_subscriptions']);
+    expect((await call(stack, '/items/webhook_subscriptions', { token: user.token })).status).toBe(403);
+    // The admin's own policy on the role stays, and with it what it allows.
+    expect((await call(stack, '/items/backfill_runs?limit=1', { token: user.token })).status).toBe(200);
+    expect(await setupAgain()).toEqual([]);
+  });
+});
