@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -10,7 +11,7 @@ import type { Position } from '../../src/domain/position.ts';
 import type { Processor } from '../../src/processor/processor.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
-import { launchBrowser, loginToDirectus, screenshot } from '../support/browser.ts';
+import { artifactsDir, launchBrowser, loginToDirectus, screenshot } from '../support/browser.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { startRacingProcessor } from '../support/racing-processor.ts';
 import { REDIS_URL } from '../support/stack.ts';
@@ -43,12 +44,13 @@ interface Expected {
 }
 
 /**
- * The pitwall-classification panel on an Insights dashboard, in a real browser, fed by the real processor: a finish
+ * The pitwall-classification panel of the Race Control dashboard, in a real browser, logged in as a Race Control
+ * user, fed by the real processor: a finish
  * crossing sent on the telemetry stream shows up within seconds with its rank and gaps, a penalty added by hand
  * re-ranks the stage, the overall classification lists the unfinished apart, and the print layout shows only the
  * classification.
  */
-describe('the classification panel on an Insights dashboard', () => {
+describe('the classification panel on the Race Control dashboard', () => {
   const stream = `test:telemetry:${randomUUID()}`;
   let redis: Redis;
   let db: Knex;
@@ -57,8 +59,9 @@ describe('the classification panel on an Insights dashboard', () => {
   let browser: Browser | null = null;
   let session: BrowserContext | null = null;
   let page: Page;
-  let dashboard: string | null = null;
-  let panel: string | null = null;
+  let dashboard: string;
+  /** A timekeeper: a user of the Race Control role that setup provisions. */
+  let steward: { id: string; email: string; password: string; token: string } | null = null;
   let held: Position[] = [];
 
   const count = async (table: string, where: Record<string, unknown> = {}) => Number((await db(table).where(where).count<{ n: string }[]>('* as n'))[0]!.n);
@@ -125,31 +128,30 @@ describe('the classification panel on an Insights dashboard', () => {
       { timeoutMs: 90_000, intervalMs: 1000, what: 'three SS1 finishers, two cars running, and an empty outbox' },
     );
 
-    const created = await call(stack, '/dashboards', { token, body: { name: `Classification ${randomUUID().slice(0, 8)}`, icon: 'leaderboard' } });
-    expect(created.status, created.text).toBe(200);
-    dashboard = created.json.data.id;
-    const added = await call(stack, '/panels', {
-      token,
-      body: {
-        dashboard, name: 'SS1 classification', icon: 'leaderboard', type: 'pitwall-classification', show_header: true,
-        position_x: 1, position_y: 1, width: 60, height: 32, options: { defaultEvent: event, defaultStage: ss1 },
-      },
-    });
-    expect(added.status, added.text).toBe(200);
-    panel = added.json.data.id;
+    // The Race Control dashboard setup provisions, with its classification panel on the demo event's SS1.
+    const dashboards = await call(stack, `/dashboards?filter[name][_eq]=Race Control&fields=id,panels.type,panels.options`, { token });
+    expect(dashboards.json.data, dashboards.text).toHaveLength(1);
+    dashboard = dashboards.json.data[0].id;
+    const classificationPanel = dashboards.json.data[0].panels.find((p: { type: string }) => p.type === 'pitwall-classification');
+    expect(classificationPanel.options).toMatchObject({ defaultEvent: { key: event }, defaultStage: { key: ss1 } });
+
+    const role = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+    const credentials = { email: `timekeeper-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomBytes(16).toString('hex'), token: randomBytes(24).toString('hex') };
+    const user = await call(stack, '/users', { token, body: { ...credentials, role, status: 'active' } });
+    expect(user.status, user.text).toBe(200);
+    steward = { id: user.json.data.id, ...credentials };
 
     browser = await launchBrowser();
     session = await browser.newContext({ viewport: { width: 1920, height: 1000 } });
     page = await session.newPage();
-    await loginToDirectus(page, stack);
+    await loginToDirectus(page, stack, steward!);
   }, 240_000);
 
   afterAll(async () => {
     await session?.close();
     await browser?.close();
     await processor?.close();
-    if (panel) await call(stack, `/panels/${panel}`, { token, method: 'DELETE' });
-    if (dashboard) await call(stack, `/dashboards/${dashboard}`, { token, method: 'DELETE' });
+    if (steward) await call(stack, `/users/${steward.id}`, { token, method: 'DELETE' });
     await redis?.del(stream, `${stream}:dead-letter`);
     redis?.disconnect();
     await db('positions').whereIn('device_id', devices).delete();
@@ -188,7 +190,8 @@ describe('the classification panel on an Insights dashboard', () => {
     expect(finisher.gap_to_leader_ms).toBe(position === 0 ? null : totals[position]!.total_ms - totals[0]!.total_ms);
     await expectPanelToShow(after);
     expect(await updated.getAttribute('data-computed-at')).not.toBe(firstReading);
-    await screenshot(page, 'classification-panel');
+    await screenshot(page, 'classification-dashboard');
+    await panelRoot().screenshot({ path: join(artifactsDir, 'classification-panel.png') });
   }, 120_000);
 
   it('re-ranks the stage when a timekeeper adds a penalty by hand', async () => {
@@ -198,7 +201,8 @@ describe('the classification panel on an Insights dashboard', () => {
     const last = finishers.at(-1)!;
     // Enough to put the leader 1.5 s behind the last finisher.
     const amount = last.total_ms! - leader.total_ms! + 1_500;
-    const penalty = await call(stack, '/items/entry_penalties', { token, body: { entry: leader.entry, stage: ss1, kind: 'manual', amount_ms: amount, details: { reason: 'jump start' } } });
+    // As the timekeeper: the Race Control role may add penalties.
+    const penalty = await call(stack, '/items/entry_penalties', { token: steward!.token, body: { entry: leader.entry, stage: ss1, kind: 'manual', amount_ms: amount, details: { reason: 'jump start' } } });
     expect(penalty.status, penalty.text).toBe(200);
 
     const row = rowOf(leader.race_number);
@@ -225,7 +229,7 @@ describe('the classification panel on an Insights dashboard', () => {
     const strandedRow = apart.getByTestId('pitwall-classification-incomplete-row');
     expect(await strandedRow.getAttribute('data-race-number')).toBe(String(stranded.raceNumber));
     expect(await cell(strandedRow, 'stages')).toBe('0 of 1 stage');
-    await screenshot(page, 'classification-overall');
+    await panelRoot().screenshot({ path: join(artifactsDir, 'classification-overall.png') });
     await pick('pitwall-classification-stage', ss1Name);
     await expect.poll(() => panelRoot().getByTestId('pitwall-classification-title').innerText()).toBe(`${ss1Name}: stage classification`);
   }, 60_000);
@@ -243,6 +247,8 @@ describe('the classification panel on an Insights dashboard', () => {
 
     const printout = page.getByTestId('pitwall-classification-printout');
     expect(await printout.isVisible()).toBe(false);
+    // About the width of an A4 page, as a printer lays it out.
+    await page.setViewportSize({ width: 900, height: 1200 });
     await page.emulateMedia({ media: 'print' });
     try {
       await printout.waitFor({ state: 'visible', timeout: 5_000 });
@@ -259,6 +265,7 @@ describe('the classification panel on an Insights dashboard', () => {
       await screenshot(page, 'classification-print');
     } finally {
       await page.emulateMedia({ media: 'screen' });
+      await page.setViewportSize({ width: 1920, height: 1000 });
     }
     expect(await printout.isVisible()).toBe(false);
   }, 60_000);

@@ -15,11 +15,11 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Logs into the Directus admin app and waits for the content module, as a person would. */
-export async function loginToDirectus(page: Page, stack: TestStack): Promise<void> {
+/** Logs into the Directus admin app (as the admin unless told) and waits for a module, as a person would. */
+export async function loginToDirectus(page: Page, stack: TestStack, as: { email: string; password: string } = { email: stack.adminEmail, password: stack.adminPassword }): Promise<void> {
   await page.goto(`${stack.directusUrl}/admin/login`);
-  await page.locator('input[type="email"]').fill(stack.adminEmail);
-  await page.locator('input[type="password"]').fill(stack.adminPassword);
+  await page.locator('input[type="email"]').fill(as.email);
+  await page.locator('input[type="password"]').fill(as.password);
   await page.locator('button[type="submit"]').click();
   await page.waitForURL(/\/admin\/(content|insights|users|settings)/, { timeout: 30_000 });
 }
