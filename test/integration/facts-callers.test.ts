@@ -15,6 +15,14 @@ const result = (entryId: string, totalMs: number): StageResultFact => ({
   type: 'stage_result', key: factKey.stageResult(entryId, stage), entryId, stageId: stage, status: 'finished',
   startedAt: t0, finishedAt: t0 + totalMs, elapsedMs: totalMs, penaltyMs: 0, totalMs,
 });
+/** A POST sent again while Directus sheds it under load (503, its pressure limiter), as the courier would. */
+async function postUntilHeard(token: string, body: unknown): Promise<{ status: number; text: string }> {
+  for (;;) {
+    const res = await call(stack, '/pitwall/facts', { token, body });
+    if (res.status !== 503) return res;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 const batch = (upserts: FactBatch['upserts']): FactBatch => ({ batch: `callers-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions: [] });
 
 /**
@@ -56,10 +64,10 @@ describe('POST /pitwall/facts and its callers', () => {
     try {
       // Held the way a long fact batch holds it (fact-versions.ts lockRanking), on one connection of our own.
       await lock.raw('SELECT pg_advisory_lock(hashtext(?))', ['pitwall:stage_results:rank']);
-      const processor = call(stack, '/pitwall/facts', { token: stack.processorToken, body: batch(live.map((e, k) => result(e.id, 600_000 + k * 1000))) });
+      const processor = postUntilHeard(stack.processorToken, batch(live.map((e, k) => result(e.id, 600_000 + k * 1000))));
       const answered = (what: Promise<{ status: number }>, ms: number) =>
         Promise.race([what.then((res) => res.status), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms))]);
-      expect(await answered(call(stack, '/pitwall/facts', { token: raceControl.token, body: heavy }), 4000)).toBe(403);
+      expect(await answered(postUntilHeard(raceControl.token, heavy), 4000)).toBe(403);
       // The lock is the real one: the processor's batch waits for it.
       expect(await answered(processor, 500)).toBe('waiting');
       await lock.raw('SELECT pg_advisory_unlock(hashtext(?))', ['pitwall:stage_results:rank']);
@@ -82,7 +90,8 @@ describe('POST /pitwall/facts and its callers', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       for (let i = 0; i < 8; i++) {
         const started = performance.now();
-        const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: batch(live.map((e, k) => result(e.id, 600_000 + k * 1000 + i))) });
+        const body = batch(live.map((e, k) => result(e.id, 600_000 + k * 1000 + i)));
+        const res = await postUntilHeard(stack.processorToken, body);
         latencies.push(performance.now() - started);
         expect(res.status, res.text).toBe(200);
         await new Promise((resolve) => setTimeout(resolve, 150));
@@ -92,7 +101,9 @@ describe('POST /pitwall/facts and its callers', () => {
       await Promise.all(loops);
     }
     expect(hammer.length).toBeGreaterThan(20);
-    expect(new Set(hammer)).toEqual(new Set([403]));
+    // Refused, every one: 403, or 503 when Directus's pressure limiter shed the request on a busy machine.
+    expect(hammer.filter((status) => status === 403).length).toBeGreaterThan(10);
+    expect(hammer.filter((status) => status !== 403 && status !== 503)).toEqual([]);
     // Generous, as the machine may be busy: before the early refusal these took 1.2 to 3 s on an idle machine.
     expect(Math.max(...latencies), `processor batches took ${latencies.map(Math.round).join(', ')} ms`).toBeLessThan(5000);
     const stored = await call(stack, `/items/stage_results?filter[stage][_eq]=${stage}&filter[entry][_in]=${live.map((e) => e.id).join(',')}&fields=entry,total_ms&sort=total_ms`, { token });
