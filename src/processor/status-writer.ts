@@ -40,15 +40,20 @@ const numberOrNull = (value: unknown): number | null => (typeof value === 'numbe
  */
 export class StatusWriter {
   private readonly startedAt = new Date();
-  private readonly positions: CounterSample[] = [];
-  private readonly deadLetters: CounterSample[] = [];
+  private readonly positions: CounterSample[];
+  private readonly deadLetters: CounterSample[];
 
+  /** Made when the process starts: its counters are 0 then, which is the first sample of each rate. */
   constructor(
     private readonly db: Knex,
     private readonly instance: string,
     private readonly sources: StatusSources,
     private readonly options: { windowMs?: number; now?: () => number } = {},
-  ) {}
+  ) {
+    const now = (options.now ?? Date.now)();
+    this.positions = [{ at: now, value: 0 }];
+    this.deadLetters = [{ at: now, value: 0 }];
+  }
 
   private async counter(name: string): Promise<number> {
     const metric = this.sources.registry.getSingleMetric(name);
