@@ -153,8 +153,17 @@ describe('race events from POST /pitwall/facts', () => {
 
     const count = (await eventsOf([e4.id, e5.id])).length;
     const deliveredBefore = received.length;
-    const bad: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'late_data', 'x'), kind: 'late_data', entryId: randomUUID(), deviceId: e5.imei };
-    const failing = await post(batch([{ ...crossing(e5, finishGate, 'finish', t0 + 150_000) }, bad]));
+    // The anomalies are written after the crossings; the database refuses this one, so the whole batch rolls back.
+    const bad: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'late_data', 'x'), kind: 'late_data', entryId: e5.id, deviceId: e5.imei };
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    let failing: Awaited<ReturnType<typeof post>>;
+    try {
+      await db.raw(`ALTER TABLE anomalies ADD CONSTRAINT test_refuse_late_data CHECK (kind <> 'late_data')`);
+      failing = await post(batch([{ ...crossing(e5, finishGate, 'finish', t0 + 150_000) }, bad]));
+    } finally {
+      await db.raw('ALTER TABLE anomalies DROP CONSTRAINT IF EXISTS test_refuse_late_data');
+      await db.destroy();
+    }
     expect(failing.status).not.toBe(200);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await eventsOf([e4.id, e5.id])).length).toBe(count);
