@@ -137,6 +137,20 @@ describe('the Race Control role', () => {
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the lifted penalty' });
   });
 
+  it('announces the result whose time moved, not every result whose gap moved with it', async () => {
+    const events = async (entry: string) =>
+      ((await call(stack, `/items/race_events?filter[type][_eq]=stage.result.computed&filter[entry][_eq]=${entry}&fields=id,payload&limit=-1`, { token })).json.data as any[]).length;
+    const before = await Promise.all(crews.map((c) => events(c.id)));
+    // 1 s on the leader: #111 stays first (3:21.000 against 3:21.500), the gaps of #112 and #113 shrink by 1 s.
+    const added = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 1_000 } });
+    expect(added.status, added.text).toBe(200);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 201_000, null], [2, 201_500, 500], [3, 203_000, 2_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the gaps after a penalty on the leader' });
+    await waitFor(async () => (await events(crews[0]!.id)) === before[0]! + 1, { timeoutMs: 10_000, intervalMs: 200, what: 'the leader’s stage.result.computed' });
+    expect(await Promise.all(crews.slice(1).map((c) => events(c.id)))).toEqual(before.slice(1));
+    expect((await call(stack, `/items/entry_penalties/${added.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the lifted penalty' });
+  });
+
   it('corrects a crossing by hand: the result is timed again', async () => {
     const id = factId(finishes[2]!.key);
     const corrected = new Date(finishes[2]!.crossedAt - 4_000).toISOString();
