@@ -84,6 +84,42 @@ describe('Pitwall on Directus 12 without a licence', () => {
     }
   });
 
+  it('provisions the Race Control dashboard with panels the app knows; a Race Control user opens it and may preview, not apply, a replay', async () => {
+    const token = await adminToken(stack);
+    const dashboards = (await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,panels.type,panels.options&limit=-1', { token })).json.data;
+    expect(dashboards).toHaveLength(1);
+    const types = dashboards[0].panels.map((p: { type: string }) => p.type).sort();
+    expect(types).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-replay']);
+    // The app registers the bundle's panels and display from the extension sources it loads; `list` is Directus's own.
+    const source = await (await fetch(`${stack.directusUrl}/extensions/sources/index.js`, { headers: { authorization: `Bearer ${token}` } })).text();
+    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-replay', 'pitwall-race-time']) expect(source, id).toContain(`"${id}"`);
+    const list = dashboards[0].panels.find((p: { type: string }) => p.type === 'list');
+    expect(list.options).toMatchObject({ collection: 'anomalies', sortField: 'started_at', sortDirection: 'desc' });
+    expect((await call(stack, '/fields/stage_results/gap_ms', { token })).json.data.meta.display).toBe('pitwall-race-time');
+
+    // The third user Directus 12 allows without a licence, deleted afterwards.
+    const role = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+    const userToken = randomUUID().replaceAll('-', '');
+    const user = await call(stack, '/users', { token, body: { email: `timekeeper-${randomUUID().slice(0, 8)}@pitwall.example.com`, role, token: userToken, status: 'active' } });
+    expect(user.status, user.text).toBe(200);
+    try {
+      const seen = await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,panels.type', { token: userToken });
+      expect(seen.status, seen.text).toBe(200);
+      expect(seen.json.data[0].panels).toHaveLength(4);
+      expect((await call(stack, '/pitwall/status', { token: userToken })).status).toBe(200);
+      expect((await call(stack, `/pitwall/classification?event=${demoId('event')}&stage=${demoId('stage:ss1')}`, { token: userToken })).status).toBe(200);
+      const body = { event: demoId('event'), stage: demoId('stage:ss1'), mode: 'preview' };
+      const preview = await call(stack, '/pitwall/replay', { token: userToken, body });
+      expect(preview.status, preview.text).toBe(202);
+      await call(stack, `/items/replay_runs/${preview.json.run.id}`, { token, method: 'DELETE' });
+      expect((await call(stack, '/pitwall/replay', { token: userToken, body: { ...body, mode: 'apply' } })).status).toBe(403);
+      expect((await call(stack, '/items/stage_results', { token: userToken, body: { status: 'finished' } })).status).toBe(403);
+      expect((await call(stack, '/items/webhook_subscriptions', { token: userToken })).status).toBe(403);
+    } finally {
+      await call(stack, `/users/${user.json.data.id}`, { token, method: 'DELETE' });
+    }
+  });
+
   it('answers times as JSON numbers, and setup migrates a bigInteger time field', async () => {
     const token = await adminToken(stack);
     expect((await call(stack, '/fields/stage_results/elapsed_ms', { token, method: 'PATCH', body: { type: 'bigInteger', schema: {} } })).status).toBe(200);
