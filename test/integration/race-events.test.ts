@@ -261,4 +261,37 @@ describe('race events from POST /pitwall/facts', () => {
       await db.destroy();
     }
   });
+
+  it('an event left pending while its entry was deleted is still published, without the link', async () => {
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    const entry = randomUUID();
+    const gone: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'speeding', 'entry-deleted'), entryId: entry, deviceId: e5.imei, startedAt: t0 + 90_000, endedAt: t0 + 95_000 };
+    const published = () => db('race_events').whereRaw(`payload->>'anomaly' = ?`, [factId(gone.key)]).select('id', 'entry', 'event', 'payload');
+    try {
+      const created = await call(stack, '/items/entries', { token, body: { id: entry, event: demoId('event'), race_number: 990, name: 'Withdrawn crew' } });
+      expect(created.status, created.text).toBe(200);
+      await db.raw(`CREATE FUNCTION test_refuse_race_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.payload->>'anomaly' = '${factId(gone.key)}' AND EXISTS (SELECT 1 FROM entries WHERE id = '${entry}') THEN RAISE EXCEPTION 'refused by the test'; END IF;
+        RETURN NEW; END $$`);
+      await db.raw('CREATE TRIGGER test_refuse_race_event BEFORE INSERT ON race_events FOR EACH ROW EXECUTE FUNCTION test_refuse_race_event()');
+      expect((await post(batch([gone]))).status).toBe(200);
+      expect(await published()).toEqual([]);
+      // The organiser withdraws the crew (its anomaly goes with it) before the event could be published.
+      expect((await call(stack, `/items/entries/${entry}`, { token, method: 'DELETE' })).status).toBe(204);
+      expect((await post(batch([{ ...anomaly, key: factKey.anomaly(e5.imei, 'speeding', 'after-delete'), entryId: e5.id, deviceId: e5.imei }]))).status).toBe(200);
+      const [event] = await waitFor(async () => {
+        const rows = await published();
+        return rows.length === 1 ? rows : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 200, what: 'the event of the deleted entry to be published' });
+      expect(event).toMatchObject({ entry: null, event: demoId('event') });
+      expect(event.payload.entry).toBe(entry);
+      expect(await db('pitwall_pending_events').where('id', event.id).count('* as n')).toEqual([{ n: '0' }]);
+    } finally {
+      await db.raw('DROP TRIGGER IF EXISTS test_refuse_race_event ON race_events');
+      await db.raw('DROP FUNCTION IF EXISTS test_refuse_race_event()');
+      await call(stack, `/items/entries/${entry}`, { token, method: 'DELETE' });
+      await call(stack, '/items/anomalies', { token, method: 'DELETE', body: [factId(factKey.anomaly(e5.imei, 'speeding', 'after-delete'))] });
+      await db.destroy();
+    }
+  });
 });

@@ -110,8 +110,22 @@ async function publishNow(context: PublishContext, ids?: string[]): Promise<numb
             finished.push(String(row.id));
           } catch (error) {
             // Someone else created it meanwhile: that is the one delivery.
-            if (await database('race_events').where('id', row.id).first('id')) finished.push(String(row.id));
-            else failures.push({ id: String(row.id), error });
+            if (await database('race_events').where('id', row.id).first('id')) {
+              finished.push(String(row.id));
+              continue;
+            }
+            const unlinked = await withoutDeletedLinks(database, itemOf(row));
+            if (unlinked === null) {
+              failures.push({ id: String(row.id), error });
+              continue;
+            }
+            try {
+              await events.createOne(unlinked as never);
+              count++;
+              finished.push(String(row.id));
+            } catch (again) {
+              failures.push({ id: String(row.id), error: again });
+            }
           }
         }
       }
@@ -123,6 +137,17 @@ async function publishNow(context: PublishContext, ids?: string[]): Promise<numb
     if (failures.length > 0) throw new EventsLeftPending(failures);
     return published;
   }
+}
+
+/**
+ * The event without its links to an entry or event deleted since its facts committed (they still happened, and the
+ * payload keeps the ids), or null when both links still hold: then something else stopped it.
+ */
+async function withoutDeletedLinks(database: any, item: RaceEventItem): Promise<RaceEventItem | null> {
+  const gone = async (table: string, id: string | null) => id !== null && !(await database(table).where('id', id).first('id'));
+  const [entryGone, eventGone] = [await gone('entries', item.entry), await gone('events', item.event)];
+  if (!entryGone && !eventGone) return null;
+  return { ...item, entry: entryGone ? null : item.entry, event: eventGone ? null : item.event };
 }
 
 /** Set when a publication in this process failed: the next one publishes every pending event first. */
