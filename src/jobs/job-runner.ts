@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
-import { callDirectus, factsFailure, PayloadTooLargeError, RejectedBatchError, type DirectusTarget } from '../processor/facts-client.ts';
+import { callDirectus, factsFailure, PayloadTooLargeError, RejectedBatchError, type DirectusTarget } from '../directus/directus-api.ts';
 import { JobCancelledError, runTable, type JobContext, type JobProgress, type RunKind } from './job.ts';
 import { claimRun, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
 

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { claimOutbox, outboxAttemptFailed, outboxDelivered, type OutboxRow } from '../store/outbox.ts';
-import { DeliveryError, PayloadTooLargeError, postFacts, RejectedBatchError } from './facts-client.ts';
-import { groupRequests, halves, outboxGroups, type FactsRequest } from './outbox-requests.ts';
+import { DeliveryError, PayloadTooLargeError, postFacts, RejectedBatchError } from '../directus/directus-api.ts';
+import { halves } from '../directus/fact-request-halves.ts';
+import { groupRequests, outboxGroups, type FactsRequest } from './outbox-requests.ts';
 
 export interface CourierOptions {
   directusUrl: string;

@@ -7,7 +7,7 @@ import type { FactChanges } from '../../src/domain/pipeline/device-pipeline.ts';
 import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type AnomalyFact, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
-import { DeliveryError, factsFailure, factsValidationReason } from '../../src/processor/facts-client.ts';
+import { DeliveryError, factsFailure, factsValidationReason } from '../../src/directus/directus-api.ts';
 import { OutboxCourier } from '../../src/processor/outbox-courier.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { waitFor } from '../support/wait-for.ts';

@@ -1,5 +1,5 @@
-import { DeliveryError, PayloadTooLargeError, postFacts } from '../../processor/facts-client.ts';
-import { halves } from '../../processor/outbox-requests.ts';
+import { DeliveryError, PayloadTooLargeError, postFacts } from '../../directus/directus-api.ts';
+import { halves } from '../../directus/fact-request-halves.ts';
 import { throwIfCancelled } from '../job.ts';
 import type { RunContext } from '../job-runner.ts';
 import type { ReplayBatch } from './replay-batches.ts';

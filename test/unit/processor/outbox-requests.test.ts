@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CrossingFact } from '../../../src/domain/pipeline/facts.ts';
-import { groupRequests, halves, outboxGroups } from '../../../src/processor/outbox-requests.ts';
+import { halves } from '../../../src/directus/fact-request-halves.ts';
+import { groupRequests, outboxGroups } from '../../../src/processor/outbox-requests.ts';
 import type { OutboxRow } from '../../../src/store/outbox.ts';
 
 const fact = (key: string, crossedAt = 1): CrossingFact => ({

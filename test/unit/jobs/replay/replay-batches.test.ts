@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../../../../src/domain/pipeline/facts.ts';
 import { replayBatches } from '../../../../src/jobs/replay/replay-batches.ts';
-import { halves } from '../../../../src/processor/outbox-requests.ts';
+import { halves } from '../../../../src/directus/fact-request-halves.ts';
 
 const fact = (i: number): Fact => ({
   type: 'anomaly', key: `anomaly:d:signal_loss:${i}`, kind: 'signal_loss', severity: 'warning', entryId: null, stageId: null, deviceId: 'd', startedAt: i, endedAt: null, details: {},

@@ -1,6 +1,6 @@
 import { InvalidPayloadError, createError, type DirectusError } from '@directus/errors';
 import { describe, expect, it } from 'vitest';
-import { DeliveryError, factsFailure, factsValidationReason, PayloadTooLargeError, RejectedBatchError } from '../../../src/processor/facts-client.ts';
+import { DeliveryError, factsFailure, factsValidationReason, PayloadTooLargeError, RejectedBatchError } from '../../../src/directus/directus-api.ts';
 
 /** The body Directus's error handler answers for a thrown DirectusError (api/src/middleware/error-handler.ts). */
 const directusBody = (error: DirectusError<any>) => JSON.stringify({ errors: [{ message: error.message, extensions: { ...(error.extensions ?? {}), code: error.code } }] });

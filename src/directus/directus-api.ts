@@ -1,3 +1,9 @@
+/**
+ * The one way the processor and the job runner talk to Directus: the bundle's routes with a static token, and what
+ * each kind of answer means for the caller (retry, split, or give up). Setup talks to Directus as an admin through
+ * @directus/sdk instead (src/setup/directus-admin.ts).
+ */
+
 /** Directus answered that this batch can never be applied as it is: retrying would block every later batch. */
 export class RejectedBatchError extends Error {
   override name = 'RejectedBatchError';
