@@ -12,9 +12,15 @@ function penaltyTotal(draft: Draft, entryId: string, stageId: string): number {
   return total;
 }
 
-/** The stage_result fact of a progress, with elapsed, penalty and total times as the contract defines them. */
-export function stageResultOf(progress: Pick<StageProgress, 'entryId' | 'stageId' | 'status' | 'startedAt' | 'finishedAt'>, penaltyMs: number): StageResultFact {
-  const elapsedMs = progress.finishedAt === null ? null : progress.finishedAt - progress.startedAt;
+/** What a stage result is made of: a progress, or the crossings a timekeeper corrected (startedAt may be gone). */
+export type ResultTimes = Pick<StageProgress, 'entryId' | 'stageId' | 'status' | 'finishedAt'> & { startedAt: number | null };
+
+/**
+ * The stage_result fact with elapsed, penalty and total times as the contract defines them: elapsed from start to
+ * finish, total = elapsed + penalties for a finished entry only. The one place these are computed.
+ */
+export function stageResultOf(progress: ResultTimes, penaltyMs: number): StageResultFact {
+  const elapsedMs = progress.finishedAt === null || progress.startedAt === null ? null : progress.finishedAt - progress.startedAt;
   return {
     type: 'stage_result',
     key: factKey.stageResult(progress.entryId, progress.stageId),

@@ -1,6 +1,7 @@
 import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
-import { factKey } from '../../../../src/domain/pipeline/facts';
+import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
+import { resultFromCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
 import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
 import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
@@ -20,7 +21,7 @@ const msOf = (value: unknown): number | null => (value === null || value === und
 
 /**
  * After a timekeeper corrected crossings or penalties by hand: recomputes each (entry, stage) result from the stored
- * start and finish crossings and the penalty sum, re-ranks the stages, writes what changed (as the system, without
+ * start and finish crossings and the penalty sum (the domain's resultFromCrossings), re-ranks the stages, writes what changed (as the system, without
  * item events) and emits `stage.result.computed` (source `system`) for every result that changed, after the commit.
  */
 export async function recomputeStageResults(pairs: { entry: string; stage: string }[], context: RecomputeContext): Promise<RaceEventItem[]> {
@@ -36,19 +37,16 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     const stages = new Set<string>();
 
     for (const { entry, stage } of unique) {
-      const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).orderBy('crossed_at').select('kind', 'crossed_at');
+      const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).select('kind', 'crossed_at');
       const penalty = Number((await trx('entry_penalties').where({ entry, stage }).sum({ sum: 'amount_ms' }).first())?.sum ?? 0);
       const existing: Row | undefined = await trx('stage_results').where({ entry, stage }).first(resultFields);
-      const start = crossings.find((c) => c['kind'] === 'start');
-      const startedAt = start ? msOf(start['crossed_at']) : null;
-      const finish = crossings.find((c) => c['kind'] === 'finish' && (startedAt === null || msOf(c['crossed_at'])! > startedAt));
-      const finishedAt = finish ? msOf(finish['crossed_at']) : null;
-      if (!existing && startedAt === null) continue;
-      const elapsed = startedAt !== null && finishedAt !== null ? finishedAt - startedAt : null;
-      const status = finishedAt !== null && startedAt !== null ? 'finished' : existing?.['status'] === 'dnf' ? 'dnf' : 'running';
+      const timed = crossings.map((c) => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])! }));
+      const result = resultFromCrossings(entry, stage, timed, penalty, (existing?.['status'] as StageResultFact['status'] | undefined) ?? null);
+      if (!result) continue;
+      const { startedAt, finishedAt } = result;
       const next: Row = {
-        status, started_at: isoOf(startedAt), finished_at: isoOf(finishedAt), elapsed_ms: elapsed, penalty_ms: penalty,
-        total_ms: elapsed === null ? null : elapsed + penalty,
+        status: result.status, started_at: isoOf(startedAt), finished_at: isoOf(finishedAt), elapsed_ms: result.elapsedMs, penalty_ms: result.penaltyMs,
+        total_ms: result.totalMs,
       };
       stages.add(stage);
       if (!existing) {
@@ -59,7 +57,7 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
       }
       const same =
         existing['status'] === next['status'] && msOf(existing['started_at']) === startedAt && msOf(existing['finished_at']) === finishedAt &&
-        intOf(existing['elapsed_ms']) === elapsed && intOf(existing['penalty_ms']) === penalty && intOf(existing['total_ms']) === next['total_ms'];
+        intOf(existing['elapsed_ms']) === result.elapsedMs && intOf(existing['penalty_ms']) === penalty && intOf(existing['total_ms']) === result.totalMs;
       if (!same) {
         await results.updateOne(String(existing['id']), { ...next, computed_at: now.toISOString() }, quiet);
         changed.add(String(existing['id']));

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { resultFromCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
+
+const start = (crossedAt: number) => ({ kind: 'start' as const, crossedAt });
+const finish = (crossedAt: number) => ({ kind: 'finish' as const, crossedAt });
+
+describe('resultFromCrossings', () => {
+  it('times the earliest start to the first finish after it, penalties in the total', () => {
+    expect(resultFromCrossings('e', 's', [finish(90_000), start(10_000), finish(95_000), start(20_000)], 5_000, 'running')).toEqual({
+      type: 'stage_result', key: 'result:e:s', entryId: 'e', stageId: 's', status: 'finished',
+      startedAt: 10_000, finishedAt: 90_000, elapsedMs: 80_000, penaltyMs: 5_000, totalMs: 85_000,
+    });
+  });
+
+  it('ignores a finish before the start, and keeps running (or DNF) without a finish', () => {
+    expect(resultFromCrossings('e', 's', [finish(5_000), start(10_000)], 0, 'running')).toMatchObject({ status: 'running', finishedAt: null, elapsedMs: null, totalMs: null });
+    expect(resultFromCrossings('e', 's', [start(10_000)], 0, 'dnf')).toMatchObject({ status: 'dnf', totalMs: null });
+    expect(resultFromCrossings('e', 's', [start(10_000), finish(70_000)], 0, 'dnf')).toMatchObject({ status: 'finished', elapsedMs: 60_000 });
+  });
+
+  it('keeps a result whose start was deleted, untimed; makes none from nothing', () => {
+    expect(resultFromCrossings('e', 's', [finish(70_000)], 1_000, 'finished')).toMatchObject({ status: 'running', startedAt: null, finishedAt: 70_000, elapsedMs: null, penaltyMs: 1_000, totalMs: null });
+    expect(resultFromCrossings('e', 's', [], 0, null)).toBeNull();
+    expect(resultFromCrossings('e', 's', [start(1_000)], 0, null)).toMatchObject({ status: 'running', startedAt: 1_000 });
+  });
+});
