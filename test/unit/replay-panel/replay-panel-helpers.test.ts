@@ -48,7 +48,7 @@ describe('the replay panel formatting', () => {
     expect(formatDelta(-12)).toBe('−0.012 s');
     expect(formatDelta(0)).toBe('±0.000 s');
     expect(formatDelta(null)).toBe('—');
-    expect(formatDuration(4500)).toBe('4.500 s');
+    expect(formatDuration(4500)).toBe('0:04.500');
     expect(formatDuration(723_456)).toBe('12:03.456');
     expect(formatDuration(3_723_456)).toBe('1:02:03.456');
   });
@@ -64,7 +64,7 @@ describe('the replay panel formatting', () => {
   it('describes each side of a diff row in the words of its collection', () => {
     expect(describeRow('stage_results', { status: 'finished', total_ms: 723_456, penalty_ms: 0, rank: 2 })).toBe('12:03.456 · P2');
     expect(describeRow('stage_results', { status: 'dnf', total_ms: null, penalty_ms: 300_000, rank: null })).toBe('DNF (pen. 5:00.000)');
-    expect(describeRow('entry_penalties', { amount_ms: 57_765 })).toBe('57.765 s');
+    expect(describeRow('entry_penalties', { amount_ms: 57_765 })).toBe('0:57.765');
     expect(describeRow('entry_crossings', null)).toBe('—');
   });
 

@@ -1,4 +1,5 @@
-/** Formatting for the panel; no imports, so that the unit tests can load it outside the bundle. */
+/** Formatting for the panel, without Vue or Directus imports, so that the unit tests can load it outside the bundle. */
+import { formatRaceTime } from '../../../../src/domain/timing/format-race-time';
 
 type Row = Record<string, unknown>;
 type FactCollection = 'entry_crossings' | 'stage_results' | 'entry_penalties' | 'anomalies';
@@ -17,18 +18,9 @@ export function formatDelta(ms: number | null | undefined): string {
   return `${sign}${(Math.abs(ms) / 1000).toFixed(3)} s`;
 }
 
-/** A duration as a timekeeper writes it: "1:02:03.456", "12:03.456", "4.500 s". */
+/** A duration as race time to the millisecond, as the classification shows it: "1:02:03.456", "12:03.456", "0:04.500". */
 export function formatDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
-  const sign = ms < 0 ? '−' : '';
-  const abs = Math.abs(Math.round(ms));
-  const hours = Math.floor(abs / 3_600_000);
-  const minutes = Math.floor((abs % 3_600_000) / 60_000);
-  const seconds = Math.floor((abs % 60_000) / 1000);
-  const millis = abs % 1000;
-  if (hours === 0 && minutes === 0) return `${sign}${seconds}.${pad(millis, 3)} s`;
-  const tail = `${pad(seconds)}.${pad(millis, 3)}`;
-  return hours > 0 ? `${sign}${hours}:${pad(minutes)}:${tail}` : `${sign}${minutes}:${tail}`;
+  return formatRaceTime(ms, { decimals: 3 });
 }
 
 /** Local time of day to the millisecond: "14:03:27.118". */
