@@ -21,7 +21,7 @@ export const collectionLayouts: CollectionLayout[] = [
     collection: 'stage_results',
     fields: ['rank', 'entry', 'stage', 'status', 'total_ms', 'gap_ms'],
     sort: ['rank'],
-    widths: { rank: 72, entry: 260, stage: 180, status: 110, total_ms: 130, gap_ms: 130 },
+    widths: { rank: 100, entry: 260, stage: 180, status: 110, total_ms: 130, gap_ms: 130 },
     limit: 100,
   },
   {

@@ -28,7 +28,7 @@ const EARLIER_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}
 export interface ExistingField {
   collection: string;
   field: string;
-  meta: { display?: string | null; display_options?: Record<string, unknown> | null } | null;
+  meta: { display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
 }
 
 export interface DisplayStep {
@@ -36,6 +36,8 @@ export interface DisplayStep {
   field: string;
   display: string;
   display_options: Record<string, unknown> | null;
+  /** The field's name in the app ("Total" for total_ms), only where it has none yet. */
+  translations?: unknown[];
 }
 
 const empty = (options: Record<string, unknown> | null | undefined) => !options || Object.keys(options).length === 0;
@@ -58,7 +60,14 @@ export function planFieldDisplays(desired: readonly CollectionDef[], existing: r
       if (!found) continue;
       const current = { display: found.meta?.display ?? null, display_options: found.meta?.display_options ?? null };
       if (!earlierDisplays.some((d) => d.display === current.display && sameOptions(d.display_options, current.display_options))) continue;
-      steps.push({ collection: def.collection, field: field.field, display: RACE_TIME_DISPLAY, display_options: (field.meta['display_options'] as Record<string, unknown>) ?? null });
+      const named = Array.isArray(found.meta?.translations) && found.meta.translations.length > 0;
+      steps.push({
+        collection: def.collection,
+        field: field.field,
+        display: RACE_TIME_DISPLAY,
+        display_options: (field.meta['display_options'] as Record<string, unknown>) ?? null,
+        ...(!named && Array.isArray(field.meta['translations']) ? { translations: field.meta['translations'] as unknown[] } : {}),
+      });
     }
   }
   return steps;
@@ -73,7 +82,8 @@ export async function ensureFieldDisplays(client: AdminClient): Promise<string[]
   const fields = (await client.request(readFields())) as ExistingField[];
   for (const step of planFieldDisplays(pitwallCollections, fields)) {
     try {
-      await client.request(updateField(step.collection, step.field, { meta: { display: step.display, display_options: step.display_options } } as never));
+      const meta = { display: step.display, display_options: step.display_options, ...(step.translations ? { translations: step.translations } : {}) };
+      await client.request(updateField(step.collection, step.field, { meta } as never));
     } catch (error) {
       throw new Error(`set the display of ${step.collection}.${step.field} failed: ${directusMessage(error)}`, { cause: error });
     }

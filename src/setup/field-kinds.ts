@@ -114,8 +114,17 @@ export const RACE_TIME_DISPLAY = 'pitwall-race-time';
 export const milliseconds = (field: string, o: Common & { signed?: boolean } = {}): FieldDef => {
   const { signed, ...common } = o;
   const def = integer(field, { ...common, note: o.note ? `${o.note} ${MILLISECONDS_NOTE}` : MILLISECONDS_NOTE });
-  return { ...def, meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: 'trim', signed: signed ?? false } } };
+  return {
+    ...def,
+    meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: 'trim', signed: signed ?? false }, translations: millisecondsLabel(field) },
+  };
 };
+
+/** "total_ms" reads "Total" in the app (the column shows a race time, and the note says it is stored in ms). */
+export function millisecondsLabel(field: string): { language: string; translation: string }[] {
+  const words = field.replace(/_ms$/, '').split('_');
+  return [{ language: 'en-US', translation: words.map((w, i) => (i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w)).join(' ') }];
+}
 
 /** A moment read to the millisecond (a gate crossing): shown as the time of day, "14:03:27.118". */
 export const preciseTimestamp = (field: string, o: Common = {}): FieldDef => {

@@ -39,7 +39,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-health',
       show_header: true,
       note: 'The processor: positions per minute, lag, parked outbox rows, dead letters.',
-      position_x: 45, position_y: 1, width: 24, height: 12,
+      position_x: 45, position_y: 1, width: 24, height: 15,
       options: {},
     },
     {
@@ -48,7 +48,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'list',
       show_header: true,
       note: 'Newest first.',
-      position_x: 45, position_y: 13, width: 24, height: 24,
+      position_x: 45, position_y: 16, width: 24, height: 21,
       options: {
         collection: 'anomalies',
         limit: 15,

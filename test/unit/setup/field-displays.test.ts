@@ -34,6 +34,18 @@ describe('planFieldDisplays', () => {
     expect(steps.find((s) => s.field === 'crossed_at')?.display_options).toEqual({ decimals: '3' });
   });
 
+  it('names duration fields after what they hold ("Total"), unless the field has a name already', () => {
+    const steps = planFieldDisplays(pitwallCollections, [
+      ...earlierInstall().filter((f) => f.field !== 'amount_ms'),
+      { collection: 'entry_penalties', field: 'amount_ms', meta: { display: null, display_options: null, translations: [{ language: 'en-US', translation: 'Penalty time' }] } },
+    ]);
+    expect(steps.find((s) => s.field === 'total_ms')?.translations).toEqual([{ language: 'en-US', translation: 'Total' }]);
+    expect(steps.find((s) => s.field === 'gap_ms')?.translations).toEqual([{ language: 'en-US', translation: 'Gap' }]);
+    expect(steps.find((s) => s.field === 'penalty_ms' && s.collection === 'waypoints')?.translations).toEqual([{ language: 'en-US', translation: 'Penalty' }]);
+    expect(steps.find((s) => s.field === 'amount_ms')).not.toHaveProperty('translations');
+    expect(steps.find((s) => s.field === 'crossed_at')).not.toHaveProperty('translations');
+  });
+
   it('takes the displays Directus or an earlier setup left (none, raw, plain formatted value)', () => {
     const fields: ExistingField[] = [
       { collection: 'stage_results', field: 'elapsed_ms', meta: null },

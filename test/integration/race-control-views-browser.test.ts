@@ -1,0 +1,131 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
+import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
+import { factId } from '../../src/domain/pipeline/fact-ids.ts';
+import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { formatRaceTime } from '../../src/domain/timing/format-race-time.ts';
+import { formatTimeOfDay } from '../../src/domain/timing/format-time-of-day.ts';
+import { writeProcessorStatus } from '../../src/store/processor-status.ts';
+import { artifactsDir, launchBrowser, loginToDirectus, screenshot } from '../support/browser.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+
+const stack = inject('stack');
+const stage = demoId('stage:ss2');
+const startGate = demoId('geofence:ss2:start');
+const finishGate = demoId('geofence:ss2:finish');
+// Entries no other test times on this stage.
+const crews = [demoEntries[13]!, demoEntries[15]!, demoEntries[16]!];
+const t0 = Date.UTC(2026, 0, 15, 9, 0, 0, 0);
+const elapsed = [200_000, 201_500, 203_036];
+const crossing = (entry: (typeof crews)[number], gate: string, kind: 'start' | 'finish', at: number): CrossingFact => ({
+  type: 'crossing', key: factKey.crossing(entry.id, gate, at), entryId: entry.id, stageId: stage, gateId: gate, deviceId: entry.imei, kind, crossedAt: at, speedKmh: 90,
+});
+const starts = crews.map((entry, i) => crossing(entry, startGate, 'start', t0 + i * 60_000));
+const finishes = crews.map((entry, i) => crossing(entry, finishGate, 'finish', t0 + i * 60_000 + elapsed[i]!));
+const results: StageResultFact[] = crews.map((entry, i) => ({
+  type: 'stage_result', key: factKey.stageResult(entry.id, stage), entryId: entry.id, stageId: stage, status: 'finished',
+  startedAt: t0 + i * 60_000, finishedAt: t0 + i * 60_000 + elapsed[i]!, elapsedMs: elapsed[i]!, penaltyMs: 0, totalMs: elapsed[i]!,
+}));
+const instance = `views-test-${randomBytes(3).toString('hex')}`;
+
+/**
+ * What a Race Control user sees in the admin app, in a real browser: the health panel of the Race Control dashboard
+ * (healthy, then silent), and the timing collections in their default layouts with race times.
+ */
+describe('the race office in the admin app', () => {
+  let db: Knex;
+  let token: string;
+  let browser: Browser | null = null;
+  let session: BrowserContext | null = null;
+  let page: Page;
+  let dashboard: string;
+  let steward: { id: string; email: string; password: string } | null = null;
+
+  /** Text of the tabular layout's rows, cell by cell, as the app renders them. */
+  const tableRows = async () =>
+    page.locator('.v-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as unknown as { innerText: string }).innerText.trim()).filter(Boolean)));
+
+  beforeAll(async () => {
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+    token = await adminToken(stack);
+    const stored = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `views-${randomBytes(4).toString('hex')}`, source: 'live', upserts: [...starts, ...finishes, ...results], retractions: [] } satisfies FactBatch });
+    expect(stored.status, stored.text).toBe(200);
+    // One processor's report, as its status writer makes it (processor-status.test.ts runs a real one).
+    await db('pitwall_processor_status').delete();
+    await writeProcessorStatus(db, {
+      instance, startedAt: new Date(Date.now() - 3_600_000), healthy: true, reasons: [], positionsStoredTotal: 1_234_567, positionsPerMinute: 1_200,
+      lag: 0, pending: 12, oldestPendingSeconds: 0.3, outboxPending: 0, outboxParked: 0, deadLettersTotal: 2, deadLettersPerMinute: 0,
+    });
+    dashboard = (await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+
+    const role = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+    const credentials = { email: `timekeeper-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomBytes(16).toString('hex') };
+    const user = await call(stack, '/users', { token, body: { ...credentials, role, status: 'active' } });
+    expect(user.status, user.text).toBe(200);
+    steward = { id: user.json.data.id, ...credentials };
+
+    browser = await launchBrowser();
+    // Crossing times read on the clock of the reader's zone: UTC here, so the test knows what to expect.
+    session = await browser.newContext({ viewport: { width: 1600, height: 1000 }, timezoneId: 'UTC' });
+    page = await session.newPage();
+    await loginToDirectus(page, stack, steward);
+  }, 240_000);
+
+  afterAll(async () => {
+    await session?.close();
+    await browser?.close();
+    if (steward) await call(stack, `/users/${steward.id}`, { token, method: 'DELETE' });
+    await call(stack, '/items/entry_crossings', { token, method: 'DELETE', body: [...starts, ...finishes].map((c) => factId(c.key)) });
+    await call(stack, '/items/stage_results', { token, method: 'DELETE', body: results.map((r) => factId(r.key)) });
+    await db('race_events').whereIn('entry', crews.map((c) => c.id)).delete();
+    await db('pitwall_processor_status').delete();
+    await db.destroy();
+  });
+
+  it('shows the processor’s health on the dashboard, then that it went silent and since when', async () => {
+    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
+    const panel = page.getByTestId('pitwall-health');
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 30_000 }).toBe('ok');
+    expect(await page.getByTestId('pitwall-health-headline').innerText()).toMatch(/Healthy · 1 processor · reported \d+ s ago/);
+    expect(await page.getByTestId('pitwall-health-positions').innerText()).toContain('1,200');
+    expect(await page.getByTestId('pitwall-health-positions').getAttribute('data-warn')).toBe('false');
+    expect(await page.getByTestId('pitwall-health-dead-letters').innerText()).toContain('2');
+    await panel.screenshot({ path: join(artifactsDir, 'health-panel.png') });
+
+    await db('pitwall_processor_status').where({ instance }).update({ updated_at: db.raw("now() - interval '3 minutes'") });
+    const { updated_at } = await db('pitwall_processor_status').where({ instance }).first('updated_at');
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('silent');
+    expect(await page.getByTestId('pitwall-health-headline').innerText()).toContain(`Processor silent since ${formatTimeOfDay(updated_at, { timeZone: 'UTC', decimals: 0 })} (3 min ago)`);
+    expect(await page.getByTestId('pitwall-health-lag').getAttribute('data-warn')).toBe('true');
+    await panel.screenshot({ path: join(artifactsDir, 'health-panel-silent.png') });
+    await screenshot(page, 'race-control-dashboard-health');
+  }, 120_000);
+
+  it('opens Stage Results by rank with race times and signed gaps', async () => {
+    await page.goto(`${stack.directusUrl}/admin/content/stage_results?filter=${encodeURIComponent(JSON.stringify({ stage: { _eq: stage } }))}`);
+    await page.locator('.v-table tbody tr').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const headers = await page.locator('.v-table thead th').evaluateAll((ths) => ths.map((th) => (th as unknown as { innerText: string }).innerText.trim()).filter(Boolean));
+    expect(headers).toEqual(['Rank', 'Entry', 'Stage', 'Status', 'Total', 'Gap']);
+    const rows = (await tableRows()).filter((cells) => crews.some((c) => cells.some((text) => text.includes(`#${c.raceNumber}`))));
+    expect(rows).toEqual(
+      crews.map((c, i) => [String(i + 1), `#${c.raceNumber} ${c.name}`, expect.any(String), 'Finished', formatRaceTime(elapsed[i]!), i === 0 ? '--' : formatRaceTime(elapsed[i]! - elapsed[0]!, { signed: true })]),
+    );
+    // "3:20" and "--" (Directus's empty value) for the leader, "3:21.5" "+0:01.5", "3:23.036" "+0:03.036".
+    await screenshot(page, 'stage-results-race-times');
+  }, 60_000);
+
+  it('opens Entry Crossings newest first with the gate and the time of day to the millisecond', async () => {
+    await page.goto(`${stack.directusUrl}/admin/content/entry_crossings`);
+    await page.locator('.v-table tbody tr').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const rows = (await tableRows()).filter((cells) => crews.some((c) => cells.some((text) => text.includes(`#${c.raceNumber}`))));
+    const expected = [...starts, ...finishes]
+      .sort((a, b) => b.crossedAt - a.crossedAt)
+      .map((c) => [`#${crews.find((e) => e.id === c.entryId)!.raceNumber} ${crews.find((e) => e.id === c.entryId)!.name}`, `SS2 ${c.kind}`, c.kind === 'start' ? 'Start' : 'Finish', formatTimeOfDay(c.crossedAt), c.deviceId]);
+    expect(rows).toEqual(expected);
+    await screenshot(page, 'entry-crossings-times');
+  }, 60_000);
+});
