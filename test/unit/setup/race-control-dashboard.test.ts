@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { raceControlPanels } from '../../../src/setup/race-control-dashboard.ts';
+
+describe('the Race Control dashboard’s panels', () => {
+  it('open the classification and replay panels on the given event and stage, as the options form stores them', () => {
+    const panels = raceControlPanels({ event: 'e1', stage: 's1' });
+    const race = { defaultEvent: { key: 'e1', collection: 'events' }, defaultStage: { key: 's1', collection: 'stages' } };
+    expect(panels.filter((p) => p['type'] === 'pitwall-classification' || p['type'] === 'pitwall-replay').map((p) => p['options'])).toEqual([race, race]);
+    expect(raceControlPanels({ event: 'e1', stage: null })[0]!['options']).toEqual({ defaultEvent: { key: 'e1', collection: 'events' } });
+  });
+
+  it('leave the event to pick without defaults (a deployment without the demo)', () => {
+    const panels = raceControlPanels(null);
+    expect(panels.map((p) => p['type'])).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-replay']);
+    expect(panels[0]!['options']).toEqual({});
+    expect(panels[3]!['options']).toEqual({});
+  });
+
+  it('lay the panels out side by side without overlap, the classification the largest', () => {
+    const panels = raceControlPanels(null).map((p) => ({ x: Number(p['position_x']), y: Number(p['position_y']), w: Number(p['width']), h: Number(p['height']) }));
+    for (const [i, a] of panels.entries()) {
+      expect(a.x).toBeGreaterThanOrEqual(1);
+      expect(a.y).toBeGreaterThanOrEqual(1);
+      for (const b of panels.slice(i + 1)) expect(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y).toBe(true);
+    }
+    expect(panels[0]!.w * panels[0]!.h).toBe(Math.max(...panels.map((p) => p.w * p.h)));
+  });
+});
