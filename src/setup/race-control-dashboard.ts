@@ -54,7 +54,8 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
         limit: 15,
         sortField: 'started_at',
         sortDirection: 'desc',
-        displayTemplate: '{{severity}} · {{kind}} · #{{entry.race_number}} {{entry.name}} · {{started_at}}',
+        // The crew's name last: on a narrow panel it is what gets cut, the race number already says who.
+        displayTemplate: '{{severity}} · {{kind}} · #{{entry.race_number}} · {{started_at}} · {{entry.name}}',
         linkToItem: false,
       },
     },

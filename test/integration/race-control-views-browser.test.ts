@@ -61,6 +61,10 @@ describe('the race office in the admin app', () => {
       lag: 0, pending: 12, oldestPendingSeconds: 0.3, outboxPending: 0, outboxParked: 0, deadLettersTotal: 2, deadLettersPerMinute: 0,
     });
     dashboard = (await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
+    const anomaly = await call(stack, '/items/anomalies', {
+      token, body: { kind: 'speeding', severity: 'warning', entry: crews[0]!.id, stage, device_id: crews[0]!.imei, started_at: new Date().toISOString(), details: { test: 'views' } },
+    });
+    expect(anomaly.status, anomaly.text).toBe(200);
 
     const role = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;
     const credentials = { email: `timekeeper-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomBytes(16).toString('hex') };
@@ -82,6 +86,7 @@ describe('the race office in the admin app', () => {
     await call(stack, '/items/entry_crossings', { token, method: 'DELETE', body: [...starts, ...finishes].map((c) => factId(c.key)) });
     await call(stack, '/items/stage_results', { token, method: 'DELETE', body: results.map((r) => factId(r.key)) });
     await db('race_events').whereIn('entry', crews.map((c) => c.id)).delete();
+    await db('anomalies').whereIn('entry', crews.map((c) => c.id)).delete();
     await db('pitwall_processor_status').delete();
     await db.destroy();
   });
@@ -95,6 +100,8 @@ describe('the race office in the admin app', () => {
     expect(await page.getByTestId('pitwall-health-positions').getAttribute('data-warn')).toBe('false');
     expect(await page.getByTestId('pitwall-health-dead-letters').innerText()).toContain('2');
     await panel.screenshot({ path: join(artifactsDir, 'health-panel.png') });
+    // Recent anomalies, newest first, with severity, kind and crew (Directus's list panel).
+    await expect.poll(() => page.locator('.list').first().innerText(), { timeout: 20_000 }).toMatch(new RegExp(`Warning[\\s·]*Speeding[\\s·]*#${crews[0]!.raceNumber}[\\s·]*[^·]*\\b20\\d\\d\\b`));
 
     await db('pitwall_processor_status').where({ instance }).update({ updated_at: db.raw("now() - interval '3 minutes'") });
     const { updated_at } = await db('pitwall_processor_status').where({ instance }).first('updated_at');
