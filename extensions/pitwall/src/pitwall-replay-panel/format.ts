@@ -1,5 +1,5 @@
 /** Formatting for the panel, without Vue or Directus imports, so that the unit tests can load it outside the bundle. */
-import { formatRaceTime } from '../../../../src/domain/timing/format-race-time';
+import { formatRaceTime } from '../../../../src/domain/timing/format-race-time.ts';
 
 type Row = Record<string, unknown>;
 type FactCollection = 'entry_crossings' | 'stage_results' | 'entry_penalties' | 'anomalies';
