@@ -41,6 +41,7 @@ export async function up(): Promise<void> {
   await demoUp(s, say);
   console.log(`
   Directus   http://localhost:${s.directusPort}   (log in as ${s.adminEmail} / ${s.adminPassword})
+  Race       http://localhost:${s.directusPort}/admin/insights   (the Race Control dashboard: live classification)
   Positions  arriving in the "positions" table of database "${s.database.name}"
   Metrics    http://localhost:${s.metricsPort}/metrics
   Logs       ${s.dataDir}/*.log
