@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { processorPermissions } from '../../src/setup/processor-access.ts';
-import { runSetup } from '../../src/setup/setup.ts';
-import { connectDb } from '../../src/store/db.ts';
 import { adminToken, call } from '../support/directus-client.ts';
-import { setupOptions } from '../support/stack.ts';
+import { runSetupAgain } from '../support/stack.ts';
 
 const stack = inject('stack');
 
@@ -16,15 +14,6 @@ async function processorPolicy(token: string): Promise<string> {
 async function grantedPermissions(token: string): Promise<string[]> {
   const { json } = await call(stack, `/permissions?filter[policy][_eq]=${await processorPolicy(token)}&fields=collection,action,fields,permissions&limit=-1`, { token });
   return json.data.map((p: { collection: string; action: string; fields: string[]; permissions: unknown }) => `${p.action} ${p.collection} ${p.fields.join(',')} ${JSON.stringify(p.permissions ?? {})}`).sort();
-}
-
-async function setupAgain(): Promise<string[]> {
-  const db = connectDb(stack.databaseUrl, { pool: 1 });
-  try {
-    return await runSetup(db, setupOptions(stack));
-  } finally {
-    await db.destroy();
-  }
 }
 
 describe("the processor's role and static token", () => {
@@ -109,7 +98,7 @@ describe("the processor's role and static token", () => {
     expect(before.status, 'the widened role can forge events').toBe(204);
     await call(stack, `/items/race_events/${forged.id}`, { token, method: 'DELETE' });
 
-    const done = await setupAgain();
+    const done = await runSetupAgain(stack);
     expect(done).toEqual(expect.arrayContaining([
       'no longer allow Pitwall Processor to create race_events',
       'allow Pitwall Processor to update stage_results on every field and row again',
@@ -118,7 +107,7 @@ describe("the processor's role and static token", () => {
     ]));
     expect((await call(stack, '/items/race_events', { token: stack.processorToken, body: { ...forged, id: randomUUID() } })).status).toBe(403);
     expect(await grantedPermissions(token)).toEqual(processorPermissions().map(({ collection, action }) => `${action} ${collection} * {}`).sort());
-    expect(await setupAgain()).toEqual([]);
+    expect(await runSetupAgain(stack)).toEqual([]);
   });
 
   it('an unknown token is refused', async () => {

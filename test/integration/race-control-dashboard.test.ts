@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoId } from '../../src/demo/demo-race.ts';
-import { runSetup } from '../../src/setup/setup.ts';
-import { connectDb } from '../../src/store/db.ts';
 import { adminToken, call } from '../support/directus-client.ts';
-import { setupOptions } from '../support/stack.ts';
+import { runSetupAgain } from '../support/stack.ts';
 
 const stack = inject('stack');
-
-async function setupAgain(): Promise<string[]> {
-  const db = connectDb(stack.databaseUrl, { pool: 1 });
-  try {
-    return await runSetup(db, setupOptions(stack));
-  } finally {
-    await db.destroy();
-  }
-}
 
 interface Panel {
   id: string;
@@ -75,7 +64,7 @@ describe('the Race Control dashboard', () => {
   it('is created once: setup run again adds no second dashboard and no panel', async () => {
     const [dashboard] = await dashboards();
     const before = await panels(dashboard!.id);
-    expect(await setupAgain()).toEqual([]);
+    expect(await runSetupAgain(stack)).toEqual([]);
     expect(await dashboards()).toHaveLength(1);
     expect(await panels(dashboard!.id)).toEqual(before);
   });
@@ -90,7 +79,7 @@ describe('the Race Control dashboard', () => {
     const { id: _id, ...healthPanel } = health!;
     restore.push(() => call(stack, '/panels', { token, body: { ...healthPanel, dashboard: dashboard!.id } }));
 
-    expect(await setupAgain()).toEqual([]);
+    expect(await runSetupAgain(stack)).toEqual([]);
     const after = await panels(dashboard!.id);
     expect(after.map((p) => p.type)).toEqual(['pitwall-classification', 'list', 'pitwall-replay']);
     expect(after[0]).toMatchObject(changed);
@@ -100,7 +89,7 @@ describe('the Race Control dashboard', () => {
     const [dashboard] = await dashboards();
     expect((await call(stack, `/dashboards/${dashboard!.id}`, { token, method: 'PATCH', body: { name: 'Race Control (2025)' } })).status).toBe(200);
     restore.push(() => call(stack, `/dashboards/${dashboard!.id}`, { token, method: 'PATCH', body: { name: 'Race Control' } }));
-    expect(await setupAgain()).toEqual(['create dashboard Race Control']);
+    expect(await runSetupAgain(stack)).toEqual(['create dashboard Race Control']);
     const [again] = await dashboards();
     expect(again!.id).not.toBe(dashboard!.id);
     restore.push(() => call(stack, `/dashboards/${again!.id}`, { token, method: 'DELETE' }));

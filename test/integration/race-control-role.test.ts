@@ -5,10 +5,8 @@ import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
 import { raceControlPermissions } from '../../src/setup/race-control-role.ts';
-import { runSetup } from '../../src/setup/setup.ts';
-import { connectDb } from '../../src/store/db.ts';
 import { adminToken, call } from '../support/directus-client.ts';
-import { setupOptions } from '../support/stack.ts';
+import { runSetupAgain } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
@@ -31,15 +29,6 @@ const results: StageResultFact[] = crews.map((entry, i) => ({
   type: 'stage_result', key: factKey.stageResult(entry.id, stage), entryId: entry.id, stageId: stage, status: 'finished',
   startedAt: t0 + i * 60_000, finishedAt: t0 + i * 60_000 + elapsed[i]!, elapsedMs: elapsed[i]!, penaltyMs: 0, totalMs: elapsed[i]!,
 }));
-
-async function setupAgain(): Promise<string[]> {
-  const db = connectDb(stack.databaseUrl, { pool: 1 });
-  try {
-    return await runSetup(db, setupOptions(stack));
-  } finally {
-    await db.destroy();
-  }
-}
 
 /**
  * A Race Control user (the race office: director, stewards, timekeepers) against the real Directus: it reads timing and
@@ -227,11 +216,11 @@ describe('the Race Control role', () => {
     await call(stack, '/permissions', { token, body: { policy: extra.json.data.id, collection: 'backfill_runs', action: 'read', fields: ['*'], permissions: {}, validation: {} } });
     expect((await call(stack, `/roles/${roleId}`, { token, method: 'PATCH', body: { policies: { create: [{ policy: extra.json.data.id }] } } })).status).toBe(200);
 
-    const done = await setupAgain();
+    const done = await runSetupAgain(stack);
     expect(done).toEqual(['no longer allow Race Control to read webhook_subscriptions']);
     expect((await call(stack, '/items/webhook_subscriptions', { token: user.token })).status).toBe(403);
     // The admin's own policy on the role stays, and with it what it allows.
     expect((await call(stack, '/items/backfill_runs?limit=1', { token: user.token })).status).toBe(200);
-    expect(await setupAgain()).toEqual([]);
+    expect(await runSetupAgain(stack)).toEqual([]);
   });
 });

@@ -1,19 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runSetup } from '../../src/setup/setup.ts';
-import { connectDb } from '../../src/store/db.ts';
 import { adminToken, call } from '../support/directus-client.ts';
-import { setupOptions } from '../support/stack.ts';
+import { runSetupAgain } from '../support/stack.ts';
 
 const stack = inject('stack');
-
-async function setupAgain(): Promise<string[]> {
-  const db = connectDb(stack.databaseUrl, { pool: 1 });
-  try {
-    return await runSetup(db, setupOptions(stack));
-  } finally {
-    await db.destroy();
-  }
-}
 
 const raceTimeFields = {
   'waypoints.penalty_ms': { decimals: 'trim', signed: false },
@@ -69,7 +58,7 @@ describe('timing collections as a timekeeper reads them', () => {
     await setDisplay('stage_results.gap_ms', 'pitwall-race-time', { decimals: '1', signed: true });
     restore.push(() => setDisplay('stage_results.gap_ms', 'pitwall-race-time', raceTimeFields['stage_results.gap_ms']));
 
-    expect((await setupAgain()).sort()).toEqual([
+    expect((await runSetupAgain(stack)).sort()).toEqual([
       'show entry_crossings.crossed_at as race time',
       'show entry_penalties amounts as race time in their display template',
       'show stage_results.total_ms as race time',
@@ -78,7 +67,7 @@ describe('timing collections as a timekeeper reads them', () => {
     expect((await field('entry_crossings.crossed_at')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: { decimals: '3' } });
     expect((await field('stage_results.elapsed_ms')).meta).toMatchObject({ display: 'formatted-value', display_options: { suffix: ' ms', format: true } });
     expect((await field('stage_results.gap_ms')).meta.display_options).toEqual({ decimals: '1', signed: true });
-    expect(await setupAgain()).toEqual([]);
+    expect(await runSetupAgain(stack)).toEqual([]);
   });
 
   it('opens Stage Results by rank with crew, stage, status, total and gap; Entry Crossings newest first with gate and time', async () => {
@@ -99,12 +88,12 @@ describe('timing collections as a timekeeper reads them', () => {
     const [results] = await defaults('stage_results');
     const mine = { ...results.layout_query, tabular: { ...results.layout_query.tabular, fields: ['rank', 'entry', 'total_ms'] } };
     expect((await call(stack, `/presets/${results.id}`, { token, method: 'PATCH', body: { layout_query: mine } })).status).toBe(200);
-    expect(await setupAgain()).toEqual([]);
+    expect(await runSetupAgain(stack)).toEqual([]);
     expect((await defaults('stage_results')).map((p) => p.layout_query)).toEqual([mine]);
 
     const [crossings] = await defaults('entry_crossings');
     expect((await call(stack, `/presets/${crossings.id}`, { token, method: 'DELETE' })).status).toBe(204);
-    expect(await setupAgain()).toEqual(['lay out entry_crossings for timekeepers']);
+    expect(await runSetupAgain(stack)).toEqual(['lay out entry_crossings for timekeepers']);
     expect(await defaults('entry_crossings')).toHaveLength(1);
     await call(stack, `/presets/${results.id}`, { token, method: 'PATCH', body: { layout_query: results.layout_query } });
   });

@@ -86,6 +86,16 @@ export function setupOptions(stack: TestStack): SetupOptions {
   };
 }
 
+/** Setup run again on a test stack, as an admin reruns it on every deploy; returns what it changed. */
+export async function runSetupAgain(stack: TestStack): Promise<string[]> {
+  const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+  try {
+    return await runSetup(db, setupOptions(stack));
+  } finally {
+    await db.destroy();
+  }
+}
+
 /** A test stack's identity on a scratch database: fresh admin password and processor token; URL set once started. */
 export function newTestStack(version: 11 | 12, databaseName: string): TestStack {
   return {

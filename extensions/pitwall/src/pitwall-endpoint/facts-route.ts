@@ -3,7 +3,7 @@ import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@
 import type { NextFunction, Request, Response } from 'express';
 import { factBatchSchema } from '../../../../src/domain/pipeline/fact-batch';
 import { applyFacts, factKeyIssues } from '../shared/apply-facts';
-import { pipelineCallerCheck } from '../shared/pipeline-caller';
+import { pipelineCallerCheck } from '../shared/role-callers';
 
 /** @directus/errors has no 401 for "no credentials at all" (its 401s are about logins and expired tokens). */
 export const UnauthenticatedError = createError('UNAUTHENTICATED', 'Authentication required: send a Directus access token or static token.', 401);

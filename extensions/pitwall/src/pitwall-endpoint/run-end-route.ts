@@ -2,7 +2,7 @@ import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { pipelineCallerCheck } from '../shared/pipeline-caller';
+import { pipelineCallerCheck } from '../shared/role-callers';
 import { describeIssues, runCollection, type ParamIssue, type RunKind } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 

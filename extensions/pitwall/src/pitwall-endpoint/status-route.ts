@@ -2,7 +2,7 @@ import { ForbiddenError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext } from '@directus/types';
 import type { NextFunction, Request, Response } from 'express';
 import { readProcessorStatus } from '../shared/processor-status';
-import { raceControlCallerCheck } from '../shared/race-control-caller';
+import { raceControlCallerCheck } from '../shared/role-callers';
 import { UnauthenticatedError } from './facts-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null };

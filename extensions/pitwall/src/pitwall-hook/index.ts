@@ -2,6 +2,7 @@ import { ForbiddenError } from '@directus/errors';
 import { defineHook } from '@directus/extensions-sdk';
 import type { Accountability } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
+import { PROCESSOR_ROLE, roleCheck } from '../shared/role-callers';
 import { publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
@@ -13,8 +14,6 @@ import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 
-/** The processor's role (setup's PROCESSOR_ROLE): its writes are the pipeline's, never a hand correction. */
-const PROCESSOR_ROLE = 'Pitwall Processor';
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
 type Meta = { key?: string | number; keys?: (string | number)[]; payload?: Record<string, unknown>; collection?: string };
@@ -61,16 +60,10 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
       return row ? [row] : [];
     });
 
-  const roleNames = new Map<string, string | null>();
-  async function isHandCorrection(accountability: Accountability | null | undefined): Promise<boolean> {
-    if (!accountability?.user) return false;
-    if (!accountability.role) return true;
-    if (!roleNames.has(accountability.role)) {
-      const role = await database('directus_roles').where('id', accountability.role).first('name');
-      roleNames.set(accountability.role, role?.name ?? null);
-    }
-    return roleNames.get(accountability.role) !== PROCESSOR_ROLE;
-  }
+  // The processor's writes are the pipeline's, never a hand correction.
+  const isProcessor = roleCheck(database, PROCESSOR_ROLE);
+  const isHandCorrection = async (accountability: Accountability | null | undefined): Promise<boolean> =>
+    Boolean(accountability?.user) && !(await isProcessor(accountability));
 
   const guard = (what: string, fn: () => Promise<unknown>) => {
     fn().catch((err) => logger.error({ err }, `pitwall: ${what} failed`));
