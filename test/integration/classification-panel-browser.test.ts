@@ -2,19 +2,22 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
+import { pino } from 'pino';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { gapTime, penaltyTime, raceTime, rankLabel } from '../../extensions/pitwall/src/pitwall-classification-panel/view.ts';
 import { stageCourses } from '../../src/demo/course.ts';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import type { Position } from '../../src/domain/position.ts';
+import { loadJobsConfig } from '../../src/jobs/jobs-config.ts';
+import { JobsService } from '../../src/jobs/jobs-service.ts';
 import type { Processor } from '../../src/processor/processor.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
 import { artifactsDir, launchBrowser, loginToDirectus, screenshot } from '../support/browser.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { startRacingProcessor } from '../support/racing-processor.ts';
-import { REDIS_URL } from '../support/stack.ts';
+import { freePort, REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
@@ -269,4 +272,38 @@ describe('the classification panel on the Race Control dashboard', () => {
     }
     expect(await printout.isVisible()).toBe(false);
   }, 60_000);
+
+  it('runs a replay preview from the dashboard, as the timekeeper, and refuses an apply', async () => {
+    const jobs = new JobsService(
+      loadJobsConfig({ DATABASE_URL: stack.databaseUrl, DIRECTUS_URL: stack.directusUrl, DIRECTUS_TOKEN: stack.processorToken, METRICS_PORT: String(await freePort()), JOBS_POLL_MS: '200' }),
+      pino({ level: 'silent' }),
+    );
+    await jobs.start();
+    const runs: string[] = [];
+    try {
+      await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
+      const start = page.getByTestId('pitwall-replay-start');
+      await start.waitFor({ state: 'visible', timeout: 30_000 });
+      // The panel opens on the demo event's SS1, in preview mode, as setup wired it.
+      await expect.poll(() => page.getByTestId('pitwall-replay-from').inputValue()).not.toBe('');
+      const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
+      await start.click();
+      const response = await posted;
+      expect(response.status()).toBe(202);
+      expect(response.request().postDataJSON()).toMatchObject({ event, stage: ss1, mode: 'preview' });
+      runs.push((await response.json()).run.id);
+      const status = page.getByTestId('pitwall-replay-status');
+      await expect.poll(() => status.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+      await page.getByTestId('pitwall-replay-diff').waitFor({ state: 'visible', timeout: 10_000 });
+      await screenshot(page, 'race-control-replay-preview');
+
+      // An apply is the admins': the timekeeper's token is refused with the reason, and nothing is queued.
+      const refused = await call(stack, '/pitwall/replay', { token: steward!.token, body: { event, stage: ss1, mode: 'apply' } });
+      expect(refused.status).toBe(403);
+      expect(await count('replay_runs', { status: 'queued' })).toBe(0);
+    } finally {
+      await jobs.close();
+      if (runs.length > 0) await db('replay_runs').whereIn('id', runs).delete();
+    }
+  }, 120_000);
 });
