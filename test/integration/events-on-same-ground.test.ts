@@ -198,12 +198,22 @@ describe('two events on the same ground, and a car with two trackers', () => {
     processor = null;
   });
 
-  it('replays each event to exactly what live timing stored (preview)', async () => {
-    for (const event of events) {
-      const summary = await replay(event, 'preview');
-      expect(summary.diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
-      expect(summary.facts.results).toBe(3);
+  it('replays each event to exactly what live timing stored (preview), a penalty given by hand included', async () => {
+    // The officials give #102 ten seconds by hand: its stored result counts them, and so does the replay's.
+    const entry = entryId(cars[1]);
+    const manual = await call(stack, '/items/entry_penalties', { token, body: { entry, stage: stageOf('a'), kind: 'manual', amount_ms: 10_000, details: {} } });
+    expect(manual.status, manual.text).toBe(200);
+    try {
+      await waitFor(async () => Number((await rows('stage_results', { entry }))[0]?.penalty_ms) >= 10_000, { timeoutMs: 10_000, what: 'the hand penalty in the result' });
+      for (const event of events) {
+        const summary = await replay(event, 'preview');
+        expect(summary.diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
+        expect(summary.facts.results).toBe(3);
+      }
+    } finally {
+      await call(stack, `/items/entry_penalties/${manual.json.data.id}`, { token, method: 'DELETE' });
     }
+    await waitFor(async () => Number((await rows('stage_results', { entry }))[0]?.penalty_ms) < 10_000, { timeoutMs: 10_000, what: 'the lifted penalty gone from the result' });
   });
 
   it('repairs a stage polluted by the sister event with a replay in apply mode', async () => {

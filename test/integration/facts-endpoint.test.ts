@@ -156,6 +156,26 @@ describe('POST /pitwall/facts', () => {
     expect(await ranks()).toEqual({ [e1.id]: 3, [e2.id]: 1, [e3.id]: 1 });
   });
 
+  it('keeps a penalty the officials gave by hand when the pipeline writes the result again', async () => {
+    // A jump start: the timekeeper gives #103 ten seconds by hand; the hook re-times its result at once.
+    const manual = await call(stack, '/items/entry_penalties', { token, body: { entry: e3.id, stage, kind: 'manual', amount_ms: 10_000, details: { reason: 'jump start' } } });
+    expect(manual.status, manual.text).toBe(200);
+    try {
+      const retimed = async () => (await item('stage_results', factKey.stageResult(e3.id, stage), 'penalty_ms,total_ms,rank'));
+      await waitFor(async () => (await retimed()).penalty_ms === 10_000, { timeoutMs: 10_000, what: 'the hand penalty in the result' });
+      // Then the pipeline, which knows only its own penalties, writes #103's result again (a late fix moved its finish).
+      const res = await post(batch([{ ...finished(e3.id, 90_500) }]));
+      expect(res.status, res.text).toBe(200);
+      expect(await retimed()).toEqual({ penalty_ms: 10_000, total_ms: 100_500, rank: 3 });
+      // Delivered again, nothing changes.
+      expect((await post(batch([{ ...finished(e3.id, 90_500) }]))).json.data).toEqual(counts({ unchanged: 1 }));
+    } finally {
+      await call(stack, `/items/entry_penalties/${manual.json.data.id}`, { token, method: 'DELETE' });
+    }
+    await waitFor(async () => (await item('stage_results', factKey.stageResult(e3.id, stage), 'penalty_ms')).penalty_ms === 0, { timeoutMs: 10_000, what: 'the lifted penalty gone from the result' });
+    await post(batch([finished(e3.id, 90_000)]));
+  });
+
   it('deletes a retracted fact, and a retraction of a missing fact is harmless', async () => {
     const res = await post(batch([], [crossing.key]));
     expect(res.status, res.text).toBe(200);

@@ -36,6 +36,9 @@ export interface StageResultFact {
   totalMs: number | null;
 }
 
+/** The penalties the pipeline computes; any other kind (`manual`, ...) is given by the officials, by hand. */
+export const PIPELINE_PENALTY_KINDS: ReadonlySet<string> = new Set(['missed_waypoint', 'speeding']);
+
 export interface PenaltyFact {
   type: 'penalty';
   key: string;

@@ -35,6 +35,15 @@ export function stageResultOf(progress: ResultTimes, penaltyMs: number): StageRe
   };
 }
 
+/**
+ * A result the pipeline computed, with the penalties the officials gave by hand in the same stage added: the total
+ * counts every penalty of the entry, whoever gave it, so a car that finishes after a hand penalty keeps it.
+ */
+export function withOfficialPenalties(result: StageResultFact, officialMs: number): StageResultFact {
+  if (officialMs === 0) return result;
+  return stageResultOf(result, result.penaltyMs + officialMs);
+}
+
 /** Sets the stage_result fact of a progress, its penalties being those the draft holds. */
 export function writeStageResult(draft: Draft, progress: StageProgress): void {
   draft.setFact(stageResultOf(progress, penaltyTotal(draft, progress.entryId, progress.stageId)));

@@ -1,3 +1,4 @@
+import { PIPELINE_PENALTY_KINDS } from '../../domain/pipeline/facts.ts';
 import type { FactRecord } from './fact-records.ts';
 
 /** The part of the stored facts a replay answers for. */
@@ -11,8 +12,6 @@ export interface FactScope {
   stage: string | null;
 }
 
-/** Penalties the pipeline computes; others (manual) are the timekeepers' and never touched. */
-const pipelinePenalties = new Set(['missed_waypoint', 'speeding']);
 
 const within = (value: unknown, scope: FactScope): boolean => {
   if (value === null || value === undefined) return false;
@@ -41,7 +40,7 @@ export function factInScope(record: FactRecord, scope: FactScope, runs: Readonly
     case 'stage_results':
       return entryOk && stageOk && within(row['started_at'], scope);
     case 'entry_penalties':
-      return entryOk && stageOk && pipelinePenalties.has(String(row['kind'])) && runs.has(runKey(record.entry, record.stage));
+      return entryOk && stageOk && PIPELINE_PENALTY_KINDS.has(String(row['kind'])) && runs.has(runKey(record.entry, record.stage));
     case 'anomalies':
       return (
         row['kind'] !== 'late_data' &&

@@ -1,6 +1,7 @@
 import type { LonLat } from '../../domain/course.ts';
 import { defaultPipelineOptions, type PipelineOptions } from '../../domain/pipeline/pipeline-context.ts';
-import type { StageResultFact } from '../../domain/pipeline/facts.ts';
+import { PIPELINE_PENALTY_KINDS, type StageResultFact } from '../../domain/pipeline/facts.ts';
+import { withOfficialPenalties } from '../../domain/pipeline/stage-result.ts';
 import { rankStage } from '../../domain/timing/rank-stage.ts';
 import { throwIfCancelled, type JobContext } from '../job.ts';
 import { applyPlan, diffRows, pairRecords, type DiffRow, type FactPair } from './diff-facts.ts';
@@ -71,6 +72,17 @@ function resultOf(record: FactRecord): StageResultFact {
     type: 'stage_result', key: record.id, entryId: String(record.entry), stageId: String(record.stage), status: row['status'] as StageResultFact['status'],
     startedAt: ms(row['started_at']), finishedAt: ms(row['finished_at']), elapsedMs: num(row['elapsed_ms']), penaltyMs: num(row['penalty_ms']) ?? 0, totalMs: num(row['total_ms']),
   };
+}
+
+/** Penalties the officials gave by hand, summed by run key, from the stored penalty rows. */
+function officialPenaltySums(records: readonly FactRecord[]): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const r of records) {
+    if (r.collection !== 'entry_penalties' || PIPELINE_PENALTY_KINDS.has(String(r.row['kind']))) continue;
+    const key = runKey(r.entry, r.stage);
+    sums.set(key, (sums.get(key) ?? 0) + Number(r.row['amount_ms']));
+  }
+  return sums;
 }
 
 function resultInScope(fact: StageResultFact, scope: FactScope): boolean {
@@ -150,9 +162,19 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   const factScope: FactScope = { from: scope.from, to: scope.to, entries: scope.entries, stages: scope.stages, devices: new Set(scope.devices), stage: scope.stage };
   const stored = await loadStoredFacts(ctx.db, factScope);
   const replayed = [...pipelines.facts.values()];
-  // A result is in scope by its entry, stage and start: the record's id and rank do not matter for the test.
-  const replayedResults = replayed.filter((f): f is StageResultFact => f.type === 'stage_result' && resultInScope(f, factScope));
+  // A result is in scope by its entry, stage and start: the record's id and rank do not matter for the test. It is
+  // compared and ranked with the penalties officials gave by hand, as the endpoint stores it, and delivered without
+  // them, as the pipeline made it (the endpoint adds them).
+  const official = officialPenaltySums(stored.records);
+  const asMade = new Map<string, StageResultFact>();
+  const replayedResults = replayed
+    .filter((f): f is StageResultFact => f.type === 'stage_result' && resultInScope(f, factScope))
+    .map((f) => {
+      asMade.set(f.key, f);
+      return withOfficialPenalties(f, official.get(runKey(f.entryId, f.stageId)) ?? 0);
+    });
   const ranked = rankResults(replayedResults, stored.results, factScope);
+  for (const record of ranked.records) if (record.fact?.type === 'stage_result') record.fact = asMade.get(record.fact.key);
   const storedResults = stored.results.filter((r) => factInScope(r, factScope, new Set()));
   const runs = new Set([...storedResults, ...ranked.records].map((r) => runKey(r.entry, r.stage)));
   const after = [...ranked.records, ...replayed.filter((f) => f.type !== 'stage_result').map((f) => recordOfFact(f)).filter((r) => factInScope(r, factScope, runs))];

@@ -2,10 +2,12 @@ import type { Accountability, ApiExtensionContext, SchemaOverview } from '@direc
 import type { FactBatch } from '../../../../src/domain/pipeline/fact-batch';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factRow } from '../../../../src/domain/pipeline/fact-row';
-import type { Fact } from '../../../../src/domain/pipeline/facts';
+import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/facts';
+import { withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result';
 import { lockRanking, raiseFactVersions, raiseFactVersionsInOrder, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+import { officialPenalties } from './official-penalties';
 import { standingChanges, standingFields, stageStandings } from './stage-standings';
 import { unstorableIssues } from './storable-facts';
 import { logUnwritable, takeOutUnwritable, type Unwritable } from './unwritable-facts';
@@ -101,7 +103,16 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
 
   const staged = await database.transaction(async (trx) => {
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
-    if (wanted.stage_results.size > 0) await lockRanking(trx);
+    if (wanted.stage_results.size > 0) {
+      await lockRanking(trx);
+      // The pipeline knows only its own penalties: a result keeps those the officials gave by hand.
+      const results = batch.upserts.filter((fact): fact is StageResultFact => fact.type === 'stage_result');
+      const official = await officialPenalties(trx, results);
+      for (const fact of results) {
+        const ms = official.get(`${fact.entryId}:${fact.stageId}`) ?? 0;
+        if (ms !== 0) wanted.stage_results.set(factId(fact.key), factRow(withOfficialPenalties(fact, ms), batch.source));
+      }
+    }
     // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
     const { versions, superseded } = await raiseFactVersionsInOrder(trx, collections.flatMap((c) => [...wanted[c].keys()]), batch.sequence);
     // A newer change of these facts was applied already (a retry of an older outbox row): applying this one would

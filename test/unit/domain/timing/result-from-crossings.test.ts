@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result.ts';
 import { resultFromCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
 
 const start = (crossedAt: number) => ({ kind: 'start' as const, crossedAt });
@@ -22,5 +23,15 @@ describe('resultFromCrossings', () => {
     expect(resultFromCrossings('e', 's', [finish(70_000)], 1_000, 'finished')).toMatchObject({ status: 'running', startedAt: null, finishedAt: 70_000, elapsedMs: null, penaltyMs: 1_000, totalMs: null });
     expect(resultFromCrossings('e', 's', [], 0, null)).toBeNull();
     expect(resultFromCrossings('e', 's', [start(1_000)], 0, null)).toMatchObject({ status: 'running', startedAt: 1_000 });
+  });
+});
+
+describe('withOfficialPenalties', () => {
+  it('adds penalties given by hand to a finished result, and leaves an unfinished total empty', () => {
+    const made = resultFromCrossings('e', 's', [start(10_000), finish(90_000)], 5_000, 'running')!;
+    expect(withOfficialPenalties(made, 10_000)).toMatchObject({ penaltyMs: 15_000, elapsedMs: 80_000, totalMs: 95_000 });
+    expect(withOfficialPenalties(made, 0)).toBe(made);
+    const running = resultFromCrossings('e', 's', [start(10_000)], 0, 'running')!;
+    expect(withOfficialPenalties(running, 10_000)).toMatchObject({ penaltyMs: 10_000, totalMs: null });
   });
 });
