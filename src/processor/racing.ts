@@ -74,19 +74,23 @@ export class Racing {
     if (json === this.setupJson) return false;
     const decoders = await this.prepareDecoders(setup.mappings);
     for (const problem of setup.problems) this.log.warn({ problem }, 'race setup problem');
-    const known = this.setup === null ? null : new Set(this.contexts.keys());
-    this.contexts = pipelineContexts(setup, this.options);
-    this.timings.setShared(sharedEntries(setup.assignments));
-    // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them.
-    if (known) for (const deviceId of this.contexts.keys()) if (!known.has(deviceId)) this.newlyAssigned.add(deviceId);
-    this.decoders = decoders;
-    for (const [deviceId, pipeline] of this.pipelines) {
-      const context = this.contexts.get(deviceId);
-      if (context) pipeline.setContext(context);
-      else this.pipelines.delete(deviceId);
-    }
-    this.setup = setup;
-    this.setupJson = json;
+    const contexts = pipelineContexts(setup, this.options);
+    // Between batches: a batch being tracked keeps the contexts it started with.
+    await this.exclusive(async () => {
+      const known = this.setup === null ? null : new Set(this.contexts.keys());
+      this.contexts = contexts;
+      this.timings.setShared(sharedEntries(setup.assignments));
+      // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them.
+      if (known) for (const deviceId of contexts.keys()) if (!known.has(deviceId)) this.newlyAssigned.add(deviceId);
+      this.decoders = decoders;
+      for (const [deviceId, pipeline] of this.pipelines) {
+        const context = contexts.get(deviceId);
+        if (context) pipeline.setContext(context);
+        else this.pipelines.delete(deviceId);
+      }
+      this.setup = setup;
+      this.setupJson = json;
+    });
     this.log.info({ stages: setup.course.stages.length, gates: setup.course.gates.length, devices: this.contexts.size }, 'race setup loaded');
     return true;
   }
