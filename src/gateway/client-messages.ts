@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A stream entry id, as the `cursor` of every position message. */
+const CURSOR = /^\d{1,20}-\d{1,20}$/;
+
+export type Topic = { kind: 'event'; eventId: string; name: string } | { kind: 'playback'; playbackId: string; name: string };
+
+/** `event:<uuid>` (an event's live positions) or `playback:<uuid>` (a stored stage played back for a demo). */
+export function parseTopic(name: string): Topic | null {
+  const [kind, id, ...rest] = name.split(':');
+  if (rest.length > 0 || !id || !UUID.test(id)) return null;
+  if (kind === 'event') return { kind: 'event', eventId: id.toLowerCase(), name: `event:${id.toLowerCase()}` };
+  if (kind === 'playback') return { kind: 'playback', playbackId: id.toLowerCase(), name: `playback:${id.toLowerCase()}` };
+  return null;
+}
+
+const requestId = z.union([z.string().max(200), z.number()]).optional();
+const topic = z.string().max(200).refine((s) => parseTopic(s) !== null, 'expected "event:<uuid>" or "playback:<uuid>"');
+
+export const MIN_PLAYBACK_SPEED = 1;
+export const MAX_PLAYBACK_SPEED = 50;
+
+const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('subscribe'), topic, id: requestId, since: z.string().regex(CURSOR, 'expected a cursor (a stream entry id such as "1733100000000-0")').optional() }),
+  z.object({ type: z.literal('unsubscribe'), topic, id: requestId }),
+  z.object({
+    type: z.literal('playback'),
+    id: requestId,
+    event: z.string().regex(UUID, 'expected an event id (uuid)'),
+    stage: z.string().regex(UUID, 'expected a stage id (uuid)'),
+    speed: z.number().min(MIN_PLAYBACK_SPEED, `expected ${MIN_PLAYBACK_SPEED} to ${MAX_PLAYBACK_SPEED}`).max(MAX_PLAYBACK_SPEED, `expected ${MIN_PLAYBACK_SPEED} to ${MAX_PLAYBACK_SPEED}`).default(10),
+  }),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+export type ParsedClientMessage = { ok: true; message: ClientMessage } | { ok: false; message: string; id?: string | number };
+
+/** Reads one text frame; a problem names the field that is wrong, and keeps the request id when there was one. */
+export function parseClientMessage(text: string): ParsedClientMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'expected a JSON object' };
+  }
+  const parsed = clientMessage.safeParse(raw);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  const id = typeof raw === 'object' && raw !== null && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : undefined;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join('.') || 'type';
+  const message = issue.code === 'invalid_union' && field === 'type' ? 'type: expected "subscribe", "unsubscribe" or "playback"' : `${field}: ${issue.message}`;
+  return { ok: false, message, ...(id !== undefined ? { id } : {}) };
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+
+/** What a viewer presented at upgrade: a Directus access token, or the Directus app's session cookie. */
+export type Credentials = { kind: 'bearer'; token: string } | { kind: 'cookie'; name: string; token: string };
+
+export type Identity = { ok: true; userId: string } | { ok: false };
+export type EventAccess = 'allow' | 'forbidden' | 'not-found';
+
+/** Directus could not be asked (down, slow, or answering 5xx): the caller gets a clear error, not a guess. */
+export class DirectusUnavailable extends Error {
+  override name = 'DirectusUnavailable';
+}
+
+export interface AccessOptions {
+  directusUrl: string;
+  /** How long an answer is reused: a herd of viewers of one user and event costs one call per this long. */
+  allowTtlMs: number;
+  /** Refusals are kept shorter, so a permission just granted is seen soon. */
+  denyTtlMs: number;
+  timeoutMs: number;
+  /** Whether an event exists, for telling "not found" from "forbidden" (Directus answers 403 to both). */
+  eventExists: (eventId: string) => Promise<boolean>;
+  onCall?: (kind: 'user' | 'event', outcome: string) => void;
+  fetch?: typeof fetch;
+}
+
+interface Cached<T> {
+  expiresAt: number;
+  value: Promise<T>;
+}
+
+/**
+ * Authentication and authorization through Directus with the viewer's own credentials (CONTRACTS section 6).
+ * Answers are cached briefly and lookups in flight are shared, so thousands of viewers connecting at race start
+ * cost Directus about one call per distinct credential and per distinct user and event.
+ */
+export class DirectusAccess {
+  private readonly identities = new Map<string, Cached<Identity>>();
+  private readonly grants = new Map<string, Cached<EventAccess>>();
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: AccessOptions) {
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /** Who the credentials belong to (GET /users/me); `{ok: false}` when Directus refuses them. */
+  identify(credentials: Credentials, now = Date.now()): Promise<Identity> {
+    const key = createHash('sha256').update(`${credentials.kind}:${credentials.token}`).digest('hex');
+    return this.cached(this.identities, key, now, async () => {
+      const response = await this.call('user', '/users/me?fields=id', credentials);
+      if (response.status === 401 || response.status === 403) return { ok: false };
+      const body = (await response.json()) as { data?: { id?: unknown } };
+      if (typeof body.data?.id !== 'string') throw new DirectusUnavailable('Directus answered /users/me without a user id');
+      return { ok: true, userId: body.data.id };
+    }, (identity) => identity.ok);
+  }
+
+  /** Whether the user may read the event (GET /items/events/<id>?fields=id with the same credentials). */
+  eventAccess(credentials: Credentials, userId: string, eventId: string, now = Date.now()): Promise<EventAccess> {
+    return this.cached(this.grants, `${userId}|${eventId}`, now, async () => {
+      const response = await this.call('event', `/items/events/${encodeURIComponent(eventId)}?fields=id`, credentials);
+      if (response.status === 200) return 'allow';
+      if (response.status === 404) return 'not-found';
+      if (response.status === 401 || response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
+      throw new DirectusUnavailable(`Directus answered ${response.status} to the event check`);
+    }, (access) => access === 'allow');
+  }
+
+  /** Drops expired answers; called from a timer so a long race does not keep every token it ever saw. */
+  sweep(now = Date.now()): void {
+    for (const map of [this.identities, this.grants] as Map<string, Cached<unknown>>[]) {
+      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
+    }
+  }
+
+  private cached<T>(map: Map<string, Cached<T>>, key: string, now: number, load: () => Promise<T>, allowed: (value: T) => boolean): Promise<T> {
+    const hit = map.get(key);
+    if (hit && hit.expiresAt > now) return hit.value;
+    // Shared while in flight; kept once answered; forgotten at once when Directus could not be asked.
+    const entry: Cached<T> = { expiresAt: Number.POSITIVE_INFINITY, value: load() };
+    map.set(key, entry);
+    entry.value.then(
+      (value) => {
+        entry.expiresAt = Date.now() + (allowed(value) ? this.options.allowTtlMs : this.options.denyTtlMs);
+      },
+      () => {
+        if (map.get(key) === entry) map.delete(key);
+      },
+    );
+    return entry.value;
+  }
+
+  private async call(kind: 'user' | 'event', path: string, credentials: Credentials): Promise<Response> {
+    const headers: Record<string, string> =
+      credentials.kind === 'bearer' ? { authorization: `Bearer ${credentials.token}` } : { cookie: `${credentials.name}=${credentials.token}` };
+    let response: Response;
+    try {
+      response = await this.fetch(new URL(path, this.options.directusUrl), { headers, signal: AbortSignal.timeout(this.options.timeoutMs) });
+    } catch (error) {
+      this.options.onCall?.(kind, 'unreachable');
+      throw new DirectusUnavailable(`Directus could not be reached: ${(error as Error).message}`);
+    }
+    this.options.onCall?.(kind, String(response.status));
+    if (response.status >= 500) throw new DirectusUnavailable(`Directus answered ${response.status}`);
+    return response;
+  }
+}
+
+/**
+ * The credentials of an upgrade request: `Authorization: Bearer`, else the `access_token` query parameter, else the
+ * Directus session cookie (sent by the browser to any port of the Directus host).
+ */
+export function credentialsOf(headers: { authorization?: string; cookie?: string }, url: URL, cookieName: string): Credentials | null {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
+  if (bearer) return { kind: 'bearer', token: bearer[1]! };
+  const query = url.searchParams.get('access_token');
+  if (query) return { kind: 'bearer', token: query };
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
+      const value = part.slice(eq + 1).trim();
+      if (value) return { kind: 'cookie', name: cookieName, token: value };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,415 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Redis } from 'ioredis';
+import knexFactory, { type Knex } from 'knex';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { toPositionEntry, unmappableReason, type PositionEntry } from '../domain/live/position-entry.ts';
+import { parseStreamEntry } from '../domain/parse-stream-entry.ts';
+import { probe, serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
+import { groupInfo } from '../stream/consumer-group.ts';
+import type { StreamEntry } from '../stream/stream-entry.ts';
+import { parseClientMessage, parseTopic, type ClientMessage } from './client-messages.ts';
+import type { GatewayConfig } from './config.ts';
+import { DeviceRoutes, loadDeviceRoutes } from './device-routes.ts';
+import { credentialsOf, DirectusAccess, DirectusUnavailable, type Credentials, type EventAccess } from './directus-access.ts';
+import { broadcastGroup, InstanceRegistry } from './instances.ts';
+import { LatestFixes } from './latest-fixes.ts';
+import { LiveFeed, readSince } from './live-feed.ts';
+import { playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
+import { TopicHub } from './topic-hub.ts';
+import { CLOSE, Viewer } from './viewer.ts';
+
+export const LIVE_PATH = '/ws-live';
+
+/** A playback running on this instance: its topic lives as long as it has viewers or positions left. */
+interface Playback {
+  eventId: string;
+  stopped: boolean;
+}
+
+type Request = { id?: string | number };
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/** Answers an upgrade that will not become a WebSocket with a plain HTTP error. */
+function refuse(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * The live WebSocket gateway (CONTRACTS section 6): reads the telemetry stream through its own consumer group and
+ * fans positions out by event topic to viewers authenticated by Directus.
+ */
+export class Gateway {
+  readonly registry = new Registry();
+  private readonly db: Knex;
+  private readonly redis: Redis;
+  private readonly feed: LiveFeed;
+  private readonly instances: InstanceRegistry;
+  private readonly access: DirectusAccess;
+  private readonly latest: LatestFixes;
+  private readonly hub = new TopicHub();
+  private readonly viewers = new Set<Viewer>();
+  private readonly playbacks = new Map<string, Playback>();
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  private routes = new DeviceRoutes([]);
+  private server: Server | null = null;
+  private metricsServer: Server | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private draining = false;
+  private readonly group: string;
+  private readonly metrics;
+
+  constructor(private readonly config: GatewayConfig, private readonly log: Logger, fetchImpl?: typeof fetch) {
+    this.group = broadcastGroup(config.INSTANCE_ID);
+    this.db = knexFactory({ client: 'pg', connection: config.DATABASE_URL, pool: { min: 0, max: 5 } });
+    this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+    const feedRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+    this.feed = new LiveFeed(feedRedis, { stream: config.REDIS_TELEMETRY_STREAM, group: this.group, consumer: config.INSTANCE_ID, batchSize: config.GATEWAY_BATCH_SIZE, blockMs: config.GATEWAY_BLOCK_MS }, (entries) => this.broadcast(entries), log);
+    this.latest = new LatestFixes(this.db);
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const hub = this.hub;
+    const viewers = this.viewers;
+    this.metrics = {
+      connections: new Gauge({ name: 'pitwall_gateway_connections', help: 'Connected viewers', registers, collect() { this.set(viewers.size); } }),
+      subscriptions: new Gauge({ name: 'pitwall_gateway_subscriptions', help: 'Topic subscriptions of connected viewers', registers, collect() { this.set(hub.subscriptions()); } }),
+      messagesOut: new Counter({ name: 'pitwall_gateway_messages_out_total', help: 'Position messages handed to viewers', registers }),
+      dropped: new Counter({ name: 'pitwall_gateway_slow_clients_dropped_total', help: 'Viewers closed because they could not keep up', registers }),
+      upgrades: new Counter({ name: 'pitwall_gateway_upgrades_total', help: 'WebSocket upgrade requests by outcome', labelNames: ['outcome'], registers }),
+      directusCalls: new Counter({ name: 'pitwall_gateway_directus_calls_total', help: 'Calls to Directus for authentication and authorization', labelNames: ['kind', 'outcome'], registers }),
+      skipped: new Counter({ name: 'pitwall_gateway_skipped_entries_total', help: 'Stream entries not broadcast, by reason', labelNames: ['reason'], registers }),
+      entryAge: new Histogram({ name: 'pitwall_gateway_entry_age_seconds', help: 'From XADD (the entry id) to the broadcast', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30], registers }),
+      lag: new Gauge({ name: 'pitwall_gateway_stream_lag_entries', help: 'Entries of the stream this instance has not read yet', registers }),
+    };
+    this.access = new DirectusAccess({
+      directusUrl: config.DIRECTUS_URL,
+      allowTtlMs: config.GATEWAY_AUTH_TTL_MS,
+      denyTtlMs: config.GATEWAY_AUTH_DENY_TTL_MS,
+      timeoutMs: config.GATEWAY_DIRECTUS_TIMEOUT_MS,
+      eventExists: async (id) => (await this.db('events').where({ id }).first('id')) !== undefined,
+      onCall: (kind, outcome) => this.metrics.directusCalls.inc({ kind, outcome }),
+      ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    });
+    this.instances = new InstanceRegistry(this.redis, config.REDIS_TELEMETRY_STREAM, config.INSTANCE_ID, config.GATEWAY_INSTANCE_TTL_MS, log);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    await this.redis.connect();
+    this.routes = await loadDeviceRoutes(this.db);
+    await this.instances.start();
+    await this.feed.start();
+    this.server = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `connect with a WebSocket to ${LIVE_PATH}` }));
+    });
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(c.LIVE_WS_PORT, '0.0.0.0', () => resolve());
+    });
+    this.every(c.GATEWAY_ROUTES_REFRESH_MS, () => this.refreshRoutes());
+    this.every(c.GATEWAY_PING_MS, async () => this.keepAlive());
+    this.every(c.GATEWAY_AUTH_TTL_MS, async () => this.access.sweep());
+    this.metricsServer = await serveMetrics(this.registry, c.METRICS_PORT, () => this.health());
+    this.log.info({ port: c.LIVE_WS_PORT, path: LIVE_PATH, metricsPort: c.METRICS_PORT, stream: c.REDIS_TELEMETRY_STREAM, group: this.group, directus: c.DIRECTUS_URL }, 'live gateway listening');
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => task().catch((error: unknown) => this.log.warn({ err: error }, 'periodic task failed')), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async refreshRoutes(): Promise<void> {
+    const routes = await loadDeviceRoutes(this.db);
+    if (routes.signature === this.routes.signature) return;
+    this.routes = routes;
+    this.log.info('tracker assignments changed; topics follow them from now on');
+  }
+
+  private keepAlive(): void {
+    for (const viewer of this.viewers) {
+      if (!viewer.alive) {
+        viewer.drop(CLOSE.unresponsive, 'no answer to the keepalive ping');
+        continue;
+      }
+      viewer.alive = false;
+      viewer.socket.ping();
+    }
+  }
+
+  // ---- Connections ---------------------------------------------------------------------------------------------
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const outcome = (name: string) => this.metrics.upgrades.inc({ outcome: name });
+    if (url.pathname !== LIVE_PATH) {
+      outcome('not-found');
+      return refuse(socket, 404, `no WebSocket here: connect to ${LIVE_PATH}`);
+    }
+    if (this.draining) {
+      outcome('draining');
+      return refuse(socket, 503, 'this gateway instance is shutting down; connect again');
+    }
+    const credentials = credentialsOf(req.headers, url, this.config.SESSION_COOKIE_NAME);
+    if (!credentials) {
+      outcome('unauthorized');
+      return refuse(socket, 401, 'a Directus access token is required (Authorization: Bearer <token>, the access_token parameter, or the Directus session cookie)');
+    }
+    this.access.identify(credentials).then(
+      (identity) => {
+        if (!identity.ok) {
+          outcome('unauthorized');
+          return refuse(socket, 401, 'Directus did not accept these credentials (invalid or expired token)');
+        }
+        if (this.draining) {
+          outcome('draining');
+          return refuse(socket, 503, 'this gateway instance is shutting down; connect again');
+        }
+        outcome('accepted');
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, credentials, identity.userId));
+      },
+      (error: unknown) => {
+        outcome('directus-unavailable');
+        this.log.warn({ err: error }, 'cannot authenticate a viewer');
+        refuse(socket, 503, `cannot check credentials now: ${error instanceof DirectusUnavailable ? error.message : 'Directus is unavailable'}`);
+      },
+    );
+  }
+
+  private connected(ws: WebSocket, credentials: Credentials, userId: string): void {
+    const viewer = new Viewer(ws, credentials, userId, { maxBufferedBytes: this.config.GATEWAY_MAX_BUFFERED_BYTES, maxQueued: 100_000 }, (v, code, reason) => {
+      if (code === CLOSE.slowConsumer) this.metrics.dropped.inc();
+      this.log.info({ user: v.userId, reason }, 'viewer closed');
+    });
+    this.viewers.add(viewer);
+    ws.on('pong', () => {
+      viewer.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        viewer.sendMessage({ type: 'error', code: 'bad-request', message: 'expected JSON text frames' });
+        return;
+      }
+      this.onMessage(viewer, data.toString()).catch((error: unknown) => {
+        this.log.error({ err: error }, 'message handling failed');
+        viewer.sendMessage({ type: 'error', code: 'internal', message: 'the gateway could not handle this message' });
+      });
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      viewer.closed = true;
+      this.viewers.delete(viewer);
+      for (const topic of viewer.subscriptions.keys()) this.hub.remove(topic, viewer);
+      viewer.subscriptions.clear();
+    });
+  }
+
+  private async onMessage(viewer: Viewer, text: string): Promise<void> {
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      viewer.sendMessage({ type: 'error', code: 'bad-request', message: parsed.message, ...(parsed.id !== undefined ? { id: parsed.id } : {}) });
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === 'unsubscribe') return this.unsubscribe(viewer, message.topic, message);
+    if (message.type === 'playback') return this.startPlayback(viewer, message);
+    return this.subscribe(viewer, message);
+  }
+
+  private error(viewer: Viewer, request: Request, code: string, message: string): void {
+    viewer.sendMessage({ type: 'error', code, message, ...(request.id !== undefined ? { id: request.id } : {}) });
+  }
+
+  /** Asks Directus whether this viewer may see the event, as an answer the viewer can read. */
+  private async authorize(viewer: Viewer, request: Request, eventId: string): Promise<boolean> {
+    let access: EventAccess;
+    try {
+      access = await this.access.eventAccess(viewer.credentials, viewer.userId, eventId);
+    } catch (error) {
+      this.error(viewer, request, 'unavailable', `cannot check access to the event now: ${(error as Error).message}`);
+      return false;
+    }
+    if (access === 'forbidden') this.error(viewer, request, 'forbidden', `you may not read event ${eventId}`);
+    if (access === 'not-found') this.error(viewer, request, 'not-found', `no event ${eventId}`);
+    return access === 'allow';
+  }
+
+  private unsubscribe(viewer: Viewer, name: string, request: Request): void {
+    const topic = parseTopic(name)!;
+    this.hub.remove(topic.name, viewer);
+    viewer.subscriptions.delete(topic.name);
+    viewer.sendMessage({ type: 'unsubscribed', topic: topic.name, ...(request.id !== undefined ? { id: request.id } : {}) });
+  }
+
+  private async subscribe(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>): Promise<void> {
+    const topic = parseTopic(message.topic)!;
+    if (!viewer.subscriptions.has(topic.name) && viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
+      return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
+    }
+    if (topic.kind === 'playback') return this.joinPlayback(viewer, message, topic.playbackId, topic.name);
+    if (!(await this.authorize(viewer, message, topic.eventId)) || viewer.closed) return;
+    // From here on live positions are kept for this viewer, so none falls between the snapshot and the stream.
+    this.hub.add(topic.name, viewer);
+    viewer.startPreparing(topic.name);
+    const still = () => !viewer.closed && viewer.subscriptions.get(topic.name) !== 'live' && viewer.subscriptions.has(topic.name);
+    const reply = { type: 'subscribed', topic: topic.name, ...(message.id !== undefined ? { id: message.id } : {}) };
+    if (message.since) {
+      const until = this.feed.position;
+      const resume = await readSince(this.redis, this.config.REDIS_TELEMETRY_STREAM, message.since, until);
+      if (!still()) return;
+      if (!resume.ok) {
+        this.hub.remove(topic.name, viewer);
+        viewer.subscriptions.delete(topic.name);
+        return this.error(viewer, message, 'resume-gap', `positions after ${message.since} are no longer kept; subscribe again without "since" for a snapshot`);
+      }
+      viewer.sendMessage({ ...reply, snapshot: [], resumed: true });
+      for (const entry of resume.entries) {
+        const fix = this.broadcastable(entry, false);
+        if (fix && this.routes.eventsOf(fix.deviceId, fix.ts).includes(topic.eventId)) viewer.sendMessage({ type: 'position', topic: topic.name, cursor: entry.id, data: fix });
+      }
+      viewer.goLive(topic.name, until);
+      return;
+    }
+    const devices = this.routes.devicesOf(topic.eventId);
+    const stored = await this.latest.stored(topic.eventId, devices);
+    if (!still()) return;
+    // Nothing awaited from here: the snapshot and `upTo` describe the same moment of the stream.
+    const upTo = this.feed.position;
+    const snapshot = this.latest.merge(devices, stored, (fix) => this.routes.eventsOf(fix.deviceId, fix.ts).includes(topic.eventId));
+    viewer.sendMessage({ ...reply, cursor: upTo, snapshot });
+    viewer.goLive(topic.name, upTo);
+  }
+
+  // ---- The stream ------------------------------------------------------------------------------------------------
+
+  /** The position entry of a stream entry fit for the map, or null (counted by reason when `count`). */
+  private broadcastable(entry: StreamEntry, count: boolean): PositionEntry | null {
+    if (!entry.fields) {
+      if (count) this.metrics.skipped.inc({ reason: 'deleted' });
+      return null;
+    }
+    const parsed = parseStreamEntry(entry.fields);
+    if (!parsed.ok) {
+      if (count) this.metrics.skipped.inc({ reason: 'malformed' });
+      return null;
+    }
+    const reason = unmappableReason(parsed.position, Date.now(), this.config.MAX_FUTURE_SKEW_MS);
+    if (reason) {
+      if (count) this.metrics.skipped.inc({ reason });
+      return null;
+    }
+    return toPositionEntry(parsed.position);
+  }
+
+  private broadcast(entries: StreamEntry[]): void {
+    const now = Date.now();
+    for (const entry of entries) {
+      this.metrics.entryAge.observe(Math.max(0, now - Number(entry.id.split('-')[0])) / 1000);
+      const fix = this.broadcastable(entry, true);
+      if (!fix) continue;
+      this.latest.offer(fix);
+      for (const eventId of this.routes.eventsOf(fix.deviceId, fix.ts)) {
+        const topic = `event:${eventId}`;
+        const sent = this.hub.publish(topic, entry.id, { type: 'position', topic, cursor: entry.id, data: fix });
+        this.metrics.messagesOut.inc(sent);
+      }
+    }
+  }
+
+  // ---- Playback of a stored stage --------------------------------------------------------------------------------
+
+  private async startPlayback(viewer: Viewer, message: Extract<ClientMessage, { type: 'playback' }>): Promise<void> {
+    if (!(await this.authorize(viewer, message, message.event.toLowerCase())) || viewer.closed) return;
+    let span;
+    try {
+      span = await playbackSpan(this.db, message.event.toLowerCase(), message.stage.toLowerCase());
+    } catch (error) {
+      if (error instanceof PlaybackError) return this.error(viewer, message, 'bad-request', error.message);
+      throw error;
+    }
+    const id = randomUUID();
+    const topic = `playback:${id}`;
+    const playback: Playback = { eventId: message.event.toLowerCase(), stopped: false };
+    this.playbacks.set(id, playback);
+    this.hub.add(topic, viewer);
+    viewer.subscriptions.set(topic, 'live');
+    viewer.sendMessage({ type: 'playback', topic, event: playback.eventId, stage: message.stage.toLowerCase(), speed: message.speed, from: span.from, to: span.to, ...(message.id !== undefined ? { id: message.id } : {}) });
+    this.log.info({ topic, event: playback.eventId, stage: message.stage, speed: message.speed }, 'playback started');
+    const stopped = () => playback.stopped || this.draining || !this.hub.has(topic);
+    playBack(storedFixes(this.db, span), span.from, message.speed, (fix, n) => {
+      const cursor = `${fix.ts}-${n}`;
+      this.metrics.messagesOut.inc(this.hub.publish(topic, cursor, { type: 'position', topic, cursor, data: fix }));
+    }, stopped)
+      .then((n) => {
+        this.hub.publish(topic, '', { type: 'playback-ended', topic, positions: n });
+        this.log.info({ topic, positions: n }, 'playback ended');
+      })
+      .catch((error: unknown) => {
+        this.log.error({ err: error }, 'playback failed');
+        this.hub.publish(topic, '', { type: 'error', code: 'internal', message: `playback ${topic} stopped: ${(error as Error).message}` });
+      })
+      .finally(() => this.playbacks.delete(id));
+  }
+
+  private async joinPlayback(viewer: Viewer, request: Request, playbackId: string, topic: string): Promise<void> {
+    const playback = this.playbacks.get(playbackId);
+    if (!playback) return this.error(viewer, request, 'not-found', `no playback ${topic} on this gateway (it ended, or runs on another instance)`);
+    if (!(await this.authorize(viewer, request, playback.eventId)) || viewer.closed) return;
+    this.hub.add(topic, viewer);
+    viewer.subscriptions.set(topic, 'live');
+    viewer.sendMessage({ type: 'subscribed', topic, snapshot: [], ...(request.id !== undefined ? { id: request.id } : {}) });
+  }
+
+  // ---- Operations ------------------------------------------------------------------------------------------------
+
+  async health(): Promise<HealthReport> {
+    const [redis, db, info] = await Promise.all([
+      probe(() => this.redis.ping(), 2000),
+      probe(() => this.db.raw('SELECT 1'), 2000),
+      probe(() => groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, this.group), 2000),
+    ]);
+    const reasons: string[] = [];
+    if (this.draining) reasons.push('draining');
+    if (!redis.ok) reasons.push(`redis-unreachable: ${redis.error}`);
+    if (!db.ok) reasons.push(`postgres-unreachable: ${db.error}`);
+    const idleMs = Date.now() - this.feed.progressAt;
+    if (idleMs > this.config.GATEWAY_STALL_MS) reasons.push(`stream-not-read: for ${Math.round(idleMs / 1000)} s`);
+    const lag = info.ok && info.value ? info.value.lag : null;
+    if (lag !== null) this.metrics.lag.set(lag);
+    return { ok: reasons.length === 0, reasons, instance: this.config.INSTANCE_ID, group: this.group, connections: this.viewers.size, subscriptions: this.hub.subscriptions(), lag };
+  }
+
+  get port(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : this.config.LIVE_WS_PORT;
+  }
+
+  /**
+   * Graceful drain: new upgrades are refused, viewers are told to go elsewhere (1001, so they reconnect with `since`
+   * to another instance), and after GATEWAY_DRAIN_MS the rest are cut. The instance's group goes with it.
+   */
+  async close(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.server?.close();
+    for (const viewer of this.viewers) viewer.socket.close(1001, 'gateway restarting: connect again and resume with "since"');
+    const deadline = Date.now() + this.config.GATEWAY_DRAIN_MS;
+    while (this.viewers.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const viewer of this.viewers) viewer.socket.terminate();
+    await this.feed.close();
+    await this.instances.leave(this.group).catch((error: unknown) => this.log.warn({ err: error }, 'could not remove this instance\'s group'));
+    this.redis.disconnect();
+    await this.db.destroy();
+    await new Promise((resolve) => this.metricsServer?.close(resolve) ?? resolve(undefined));
+    this.log.info('live gateway stopped');
+  }
+}

@@ -1,0 +1,96 @@
+import type { Knex } from 'knex';
+import type { PositionEntry } from '../domain/live/position-entry.ts';
+
+interface StoredFix extends PositionEntry {
+  faulty?: boolean;
+}
+
+/**
+ * The newest fix of each tracker, for the snapshot a viewer gets on subscribe: the newest the stream brought (by GPS
+ * time, so a late upload of old fixes does not move a car back), checked against the stored positions, whose
+ * `faulty` flag operators set and which hold what came before this gateway started.
+ */
+export class LatestFixes {
+  private readonly latest = new Map<string, PositionEntry>();
+  private readonly storedByEvent = new Map<string, { expiresAt: number; fixes: Promise<Map<string, StoredFix>> }>();
+
+  constructor(
+    private readonly db: Knex,
+    /** How long one event's stored part is shared: a herd of subscribes at race start costs one query. */
+    private readonly shareMs = 1000,
+  ) {}
+
+  /** A fix from the stream; kept when it is the device's newest. */
+  offer(entry: PositionEntry): void {
+    const known = this.latest.get(entry.deviceId);
+    if (!known || entry.ts > known.ts) this.latest.set(entry.deviceId, entry);
+  }
+
+  /**
+   * The newest non-faulty fix of each of `devices` that `belongs` (assigned to the event at its time). Call
+   * `merge` after awaiting `stored`, with nothing awaited between: the memory part then matches the stream
+   * position read at the same moment.
+   */
+  async stored(eventKey: string, devices: string[], now = Date.now()): Promise<Map<string, StoredFix>> {
+    const hit = this.storedByEvent.get(eventKey);
+    if (hit && hit.expiresAt > now) return hit.fixes;
+    const fixes = this.queryStored(devices);
+    const entry = { expiresAt: now + this.shareMs, fixes };
+    this.storedByEvent.set(eventKey, entry);
+    fixes.catch(() => this.storedByEvent.get(eventKey) === entry && this.storedByEvent.delete(eventKey));
+    return fixes;
+  }
+
+  merge(devices: string[], stored: Map<string, StoredFix>, belongs: (fix: PositionEntry) => boolean): PositionEntry[] {
+    const snapshot: PositionEntry[] = [];
+    for (const device of devices) {
+      const live = this.latest.get(device);
+      const kept = stored.get(device);
+      const newest = live && (!kept || live.ts > kept.ts) ? live : kept;
+      if (!newest || (newest === kept && kept.faulty)) continue;
+      const { faulty: _faulty, ...fix } = newest as StoredFix;
+      if (belongs(fix)) snapshot.push(fix);
+    }
+    return snapshot;
+  }
+
+  private async queryStored(devices: string[]): Promise<Map<string, StoredFix>> {
+    const fixes = new Map<string, StoredFix>();
+    if (devices.length === 0) return fixes;
+    // One index probe per device (newest first), instead of reading every fix of every device.
+    const { rows } = (await this.db.raw(
+      `SELECT p.device_id, p.ts, p.latitude, p.longitude, p.speed, p.angle, p.satellites
+         FROM unnest(?::text[]) AS d(id)
+         CROSS JOIN LATERAL (
+           SELECT * FROM positions
+            WHERE device_id = d.id AND NOT faulty AND NOT (latitude = 0 AND longitude = 0)
+            ORDER BY ts DESC LIMIT 1
+         ) p`,
+      [devices],
+    )) as { rows: { device_id: string; ts: Date; latitude: number; longitude: number; speed: number | null; angle: number | null; satellites: number | null }[] };
+    for (const row of rows) {
+      fixes.set(row.device_id, {
+        deviceId: row.device_id,
+        lat: row.latitude,
+        lon: row.longitude,
+        ts: new Date(row.ts).getTime(),
+        ...(row.speed !== null ? { speed: row.speed } : {}),
+        ...(row.angle !== null ? { course: row.angle } : {}),
+        ...(row.satellites !== null ? { satellites: row.satellites } : {}),
+      });
+    }
+    // A newer fix seen on the stream may since have been marked faulty by an operator.
+    const newer = devices.map((d) => this.latest.get(d)).filter((f): f is PositionEntry => !!f && f.ts > (fixes.get(f.deviceId)?.ts ?? -Infinity));
+    if (newer.length > 0) {
+      const { rows: faulty } = (await this.db.raw(
+        `SELECT device_id, ts FROM positions WHERE faulty AND (device_id, ts) IN (SELECT * FROM unnest(?::text[], ?::timestamptz[]))`,
+        [newer.map((f) => f.deviceId), newer.map((f) => new Date(f.ts).toISOString())],
+      )) as { rows: { device_id: string; ts: Date }[] };
+      for (const row of faulty) {
+        const fix = this.latest.get(row.device_id);
+        if (fix && fix.ts === new Date(row.ts).getTime()) fixes.set(row.device_id, { ...fix, faulty: true });
+      }
+    }
+    return fixes;
+  }
+}

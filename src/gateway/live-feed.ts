@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
+import { compareCursor } from './cursor.ts';
+
+export interface LiveFeedOptions {
+  stream: string;
+  /** `live-broadcast-{INSTANCE_ID}`: a group of its own, so every instance sees every position. */
+  group: string;
+  consumer: string;
+  batchSize: number;
+  blockMs: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Flat XINFO replies ([name, value, name, value, ...]) as a record. */
+function record(flat: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const list = flat as unknown[];
+  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1];
+  return out;
+}
+
+/**
+ * Reads the stream through the instance's own consumer group, with NOACK: a broadcast needs no redelivery (a viewer
+ * that missed something resumes with `since`), so nothing piles up in a pending list. `position` is the last entry
+ * id handed on; every entry after it will be.
+ */
+export class LiveFeed {
+  position = '0-0';
+  /** When the feed last read the stream without an error (for /healthz). */
+  progressAt = Date.now();
+  private closing = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: LiveFeedOptions,
+    private readonly onEntries: (entries: StreamEntry[]) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Creates the group at the stream's end (a new viewer starts from a snapshot, not from history) and reads on. */
+  async start(): Promise<void> {
+    await this.createGroup('$');
+    this.log.info({ stream: this.options.stream, group: this.options.group, from: this.position }, 'broadcasting telemetry stream');
+    this.running = this.loop();
+  }
+
+  private async createGroup(from: string): Promise<void> {
+    const { stream, group } = this.options;
+    try {
+      await this.redis.xgroup('CREATE', stream, group, from, 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
+    }
+    const groups = ((await this.redis.xinfo('GROUPS', stream)) as unknown[]).map(record);
+    const mine = groups.find((g) => g.name === group);
+    this.position = String(mine?.['last-delivered-id'] ?? '0-0');
+  }
+
+  private async loop(): Promise<void> {
+    const { stream, group, consumer, batchSize, blockMs } = this.options;
+    let backoff = 100;
+    while (!this.closing) {
+      try {
+        const reply = (await (this.redis.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(
+          'GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', blockMs, 'NOACK', 'STREAMS', stream, '>',
+        )) as [string, [string, string[] | null][]][] | null;
+        this.progressAt = Date.now();
+        backoff = 100;
+        if (!reply || reply.length === 0) continue;
+        const entries = toStreamEntries(reply[0]![1]);
+        if (entries.length === 0) continue;
+        this.position = entries[entries.length - 1]!.id;
+        this.onEntries(entries);
+      } catch (error) {
+        if (this.closing) break;
+        if (error instanceof Error && error.message.startsWith('NOGROUP')) {
+          // Redis restarted without its data, or the group was swept while this instance looked gone: carry on
+          // from where this instance was, so viewers miss nothing that is still in the stream.
+          this.log.warn({ group, from: this.position }, 'consumer group is gone; creating it again');
+          await this.createGroup(this.position).catch((e: unknown) => this.log.warn({ err: e }, 'cannot create the group yet'));
+          continue;
+        }
+        this.log.error({ err: error }, 'cannot read the telemetry stream; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    // A blocked XREADGROUP only returns at its timeout: disconnecting ends it now.
+    this.redis.disconnect();
+    await this.running?.catch(() => undefined);
+  }
+}
+
+/** What a resume finds: the entries after `since` up to `until`, or a gap when some of them are no longer kept. */
+export type Resume = { ok: true; entries: StreamEntry[] } | { ok: false };
+
+/**
+ * The entries in (since, until], read in pages. A gap when the stream has dropped an entry after `since` (trimmed by
+ * MAXLEN or deleted): Redis 7 keeps the highest deleted id, which is exact where comparing with the first id is not.
+ */
+export async function readSince(redis: Redis, stream: string, since: string, until: string, pageSize = 1000): Promise<Resume> {
+  let maxDeleted = '0-0';
+  try {
+    const info = record(await redis.xinfo('STREAM', stream));
+    maxDeleted = String(info['max-deleted-entry-id'] ?? '0-0');
+  } catch (error) {
+    if (!(error instanceof Error) || !/no such key/i.test(error.message)) throw error;
+  }
+  if (compareCursor(since, maxDeleted) < 0) return { ok: false };
+  const entries: StreamEntry[] = [];
+  let from = `(${since}`;
+  while (compareCursor(since, until) < 0) {
+    const page = toStreamEntries((await redis.xrange(stream, from, until, 'COUNT', pageSize)) as [string, string[]][]);
+    entries.push(...page);
+    if (page.length < pageSize) break;
+    from = `(${page[page.length - 1]!.id}`;
+  }
+  return { ok: true, entries };
+}
