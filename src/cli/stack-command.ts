@@ -18,6 +18,7 @@ const demoEnv = z.object({
   REDIS_URL: vars.redisUrl,
   REDIS_TELEMETRY_STREAM: vars.telemetryStream,
   METRICS_PORT: vars.port(9464),
+  LIVE_WS_PORT: vars.port(8090),
 });
 
 function settings() {
@@ -31,6 +32,7 @@ function settings() {
     redisUrl: env.REDIS_URL,
     stream: env.REDIS_TELEMETRY_STREAM,
     metricsPort: env.METRICS_PORT,
+    livePort: env.LIVE_WS_PORT,
   };
 }
 
@@ -42,6 +44,7 @@ export async function up(): Promise<void> {
   console.log(`
   Directus   http://localhost:${s.directusPort}   (log in as ${s.adminEmail} / ${s.adminPassword})
   Race       http://localhost:${s.directusPort}/admin/insights   (the Race Control dashboard: live classification)
+  Live map   on the Race Control dashboard; its gateway is ws://localhost:${s.livePort}/ws-live
   Positions  arriving in the "positions" table of database "${s.database.name}"
   Metrics    http://localhost:${s.metricsPort}/metrics
   Logs       ${s.dataDir}/*.log

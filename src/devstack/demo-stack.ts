@@ -18,6 +18,8 @@ export interface DemoSettings {
   redisUrl: string;
   stream: string;
   metricsPort: number;
+  /** Where the live gateway listens for the live map (ws://localhost:<port>/ws-live). */
+  livePort: number;
 }
 
 interface Secrets {
@@ -97,6 +99,8 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       admin: { email: settings.adminEmail, password: settings.adminPassword },
       workDir: join(settings.dataDir, 'directus'),
       secret,
+      // The live map panel connects here; the browser sends its Directus session cookie to the same host name.
+      env: { PITWALL_LIVE_URL: `ws://localhost:${settings.livePort}/ws-live` },
     };
     const directusUrl = `http://127.0.0.1:${settings.directusPort}`;
     if (runningPid(settings, 'directus')) {
@@ -129,6 +133,10 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       startDetached(settings, 'jobs', ['jobs'], { DATABASE_URL: processorDatabaseUrl, METRICS_PORT: String(settings.metricsPort + 1), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
       say(`job runner started for replay and backfill runs (metrics on :${settings.metricsPort + 1})`);
     }
+    if (!runningPid(settings, 'gateway')) {
+      startDetached(settings, 'gateway', ['gateway'], { ...stream, DATABASE_URL: processorDatabaseUrl, DIRECTUS_URL: directusUrl, LIVE_WS_PORT: String(settings.livePort), METRICS_PORT: String(settings.metricsPort + 2), INSTANCE_ID: 'demo' });
+      say(`live gateway started on ws://localhost:${settings.livePort}/ws-live (metrics on :${settings.metricsPort + 2})`);
+    }
     if (!runningPid(settings, 'simulator')) {
       startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], stream);
       say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');
@@ -139,7 +147,7 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
 }
 
 export function demoDown(settings: DemoSettings, say: (line: string) => void): void {
-  for (const name of ['simulator', 'jobs', 'processor', 'directus']) {
+  for (const name of ['simulator', 'gateway', 'jobs', 'processor', 'directus']) {
     const pid = runningPid(settings, name);
     if (!pid) continue;
     // Each was started as a process-group leader, so its children (Directus workers, tsx) stop with it.

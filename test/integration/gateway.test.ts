@@ -1,0 +1,506 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import knexFactory from 'knex';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { demoId } from '../../src/demo/demo-race.ts';
+import { repoRoot } from '../../src/devstack/directus-process.ts';
+import { loadGatewayConfig } from '../../src/gateway/config.ts';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { adminToken, call } from '../support/directus-client.ts';
+import { freePort, REDIS_URL } from '../support/stack.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 3 } });
+const redis = new Redis(REDIS_URL);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A race of the test's own: one event, two entries with a tracker each, and a tracker on no entry. */
+interface Race {
+  eventId: string;
+  stageId: string;
+  imeis: [string, string];
+  stranger: string;
+}
+
+/** What the tests made, removed at the end so later test files find the database as it was. */
+const races: { eventId: string; imeis: string[] }[] = [];
+
+const imei = () => `35${String(Math.floor(Math.random() * 1e13)).padStart(13, '0')}`;
+
+async function createRace(): Promise<Race> {
+  const suffix = randomUUID().slice(0, 8);
+  const eventId = randomUUID();
+  const stageId = randomUUID();
+  const imeis: [string, string] = [imei(), imei()];
+  const day = 24 * 3600_000;
+  await db('events').insert({ id: eventId, name: `Gateway rally ${suffix}`, slug: `gateway-${suffix}`, status: 'running', starts_at: new Date(Date.now() - day), ends_at: new Date(Date.now() + day) });
+  await db('stages').insert({ id: stageId, event: eventId, name: 'SS1', sort_order: 1, opens_at: new Date(Date.now() - day), closes_at: new Date(Date.now() + day) });
+  races.push({ eventId, imeis });
+  for (const [i, imei] of imeis.entries()) {
+    const device = randomUUID();
+    const entry = randomUUID();
+    await db('devices').insert({ id: device, imei, name: `tracker ${imei}`, model: demoId('model:FMB920') });
+    await db('entries').insert({ id: entry, event: eventId, race_number: 500 + i, name: `Crew ${i}` });
+    await db('entry_devices').insert({ id: randomUUID(), entry, device });
+  }
+  return { eventId, stageId, imeis, stranger: imei() };
+}
+
+interface Fix {
+  lat?: number;
+  lon?: number;
+  ts?: number;
+  speed?: number;
+}
+
+/** One stream entry as the ingestion service writes it (CONTRACTS section 1). */
+function entryFields(imei: string, fix: Fix = {}): string[] {
+  const ts = new Date(fix.ts ?? Date.now()).toISOString();
+  const payload = {
+    device_id: imei,
+    timestamp: ts,
+    latitude: fix.lat ?? 24.5,
+    longitude: fix.lon ?? 54.4,
+    altitude: 12,
+    angle: 90,
+    speed: fix.speed ?? 80,
+    satellites: 11,
+    priority: 0,
+    attributes: { '239': 1 },
+  };
+  return ['ts', ts, 'device_id', imei, 'codec', '8E', 'payload', JSON.stringify(payload)];
+}
+
+const xadd = (stream: string, imei: string, fix?: Fix) => redis.xadd(stream, '*', ...entryFields(imei, fix)) as Promise<string>;
+
+/** A WebSocket viewer that records every message, with helpers to wait for them. */
+class TestViewer {
+  readonly messages: any[] = [];
+  closed: { code: number; reason: string } | null = null;
+  pings = 0;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
+    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+    ws.on('ping', () => this.pings++);
+  }
+
+  static async open(url: string, headers: Record<string, string> = {}): Promise<TestViewer> {
+    const ws = new WebSocket(url, { headers });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+      ws.once('error', reject);
+    });
+    return new TestViewer(ws);
+  }
+
+  send(message: object): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  positions(topic?: string): any[] {
+    return this.messages.filter((m) => m.type === 'position' && (!topic || m.topic === topic));
+  }
+
+  async next(match: (m: any) => boolean, what: string, timeoutMs = 10_000): Promise<any> {
+    return waitFor(async () => this.messages.find(match), { timeoutMs, intervalMs: 20, what });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Answers an upgrade that was refused: its status and the JSON body, as a browser's fetch would see them. */
+async function refused(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const ws = new WebSocket(url, { headers });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+async function startGateway(env: Record<string, string>): Promise<{ gateway: Gateway; url: string; metrics: () => Promise<string> }> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const config = loadGatewayConfig({
+    DATABASE_URL: stack.processorDatabaseUrl,
+    REDIS_URL,
+    DIRECTUS_URL: stack.directusUrl,
+    LIVE_WS_PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    INSTANCE_ID: `test-${randomUUID().slice(0, 8)}`,
+    LOG_LEVEL: 'silent',
+    GATEWAY_ROUTES_REFRESH_MS: '300',
+    GATEWAY_BLOCK_MS: '200',
+    ...env,
+  });
+  const gateway = new Gateway(config, pino({ level: 'silent' }));
+  await gateway.start();
+  return {
+    gateway,
+    url: `ws://127.0.0.1:${port}/ws-live`,
+    metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+  };
+}
+
+const metricValue = (text: string, line: string): number => {
+  const found = text.split('\n').find((l) => l.startsWith(line));
+  return found ? Number(found.slice(line.length).trim()) : 0;
+};
+
+let token: string;
+let race: Race;
+
+beforeAll(async () => {
+  token = await adminToken(stack);
+  race = await createRace();
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await db('events').whereIn('id', races.map((r) => r.eventId)).delete();
+  const imeis = races.flatMap((r) => r.imeis);
+  await db('positions').whereIn('device_id', imeis).delete();
+  await db('devices').whereIn('imei', imeis).delete();
+  await db.destroy();
+});
+
+describe('live gateway: who may connect and subscribe', () => {
+  const stream = `test:telemetry:${randomUUID()}`;
+  let started: Awaited<ReturnType<typeof startGateway>>;
+  beforeAll(async () => {
+    started = await startGateway({ REDIS_TELEMETRY_STREAM: stream });
+  });
+  afterAll(async () => {
+    await started.gateway.close();
+    await redis.del(stream);
+  });
+
+  it('answers 401 without credentials and with a token Directus refuses, with the reason', async () => {
+    const none = await refused(started.url);
+    expect(none.status).toBe(401);
+    expect(none.body.error).toMatch(/access token is required/);
+    const bad = await refused(started.url, { authorization: 'Bearer not-a-real-token' });
+    expect(bad.status).toBe(401);
+    expect(bad.body.error).toMatch(/did not accept/);
+    const badQuery = await refused(`${started.url}?access_token=nope`);
+    expect(badQuery.status).toBe(401);
+  });
+
+  it('answers 404 off its path', async () => {
+    const off = await refused(started.url.replace('/ws-live', '/elsewhere'), { authorization: `Bearer ${token}` });
+    expect(off.status).toBe(404);
+  });
+
+  it('accepts a token as a header, a query parameter or the Directus session cookie', async () => {
+    const byHeader = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    const byQuery = await TestViewer.open(`${started.url}?access_token=${token}`);
+    const login = await fetch(`${stack.directusUrl}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: stack.adminEmail, password: stack.adminPassword, mode: 'session' }),
+    });
+    const cookie = (login.headers.getSetCookie().find((c) => c.startsWith('directus_session_token=')) ?? '').split(';')[0]!;
+    expect(cookie).toMatch(/^directus_session_token=./);
+    const byCookie = await TestViewer.open(started.url, { cookie: `other=1; ${cookie}` });
+    for (const viewer of [byHeader, byQuery, byCookie]) {
+      viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 'a' });
+      await viewer.next((m) => m.type === 'subscribed' && m.id === 'a', 'subscribed');
+      viewer.close();
+    }
+  });
+
+  it('refuses an event the user may not read, an unknown event, and a malformed message, naming the field', async () => {
+    // A user without a role: Directus lets it read itself, but no event.
+    const email = `viewer-${randomUUID().slice(0, 8)}@pitwall.example.com`;
+    const userToken = `viewer-token-${randomUUID()}`;
+    const made = await call(stack, '/users', { token, body: { email, password: randomUUID(), token: userToken } });
+    expect(made.status).toBe(200);
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${userToken}` });
+    viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 1 });
+    expect(await viewer.next((m) => m.id === 1, 'forbidden')).toMatchObject({ type: 'error', code: 'forbidden' });
+    viewer.send({ type: 'subscribe', topic: `event:${randomUUID()}`, id: 2 });
+    expect(await viewer.next((m) => m.id === 2, 'not-found')).toMatchObject({ type: 'error', code: 'not-found' });
+    viewer.send({ type: 'subscribe', topic: 'event:42', id: 3 });
+    expect(await viewer.next((m) => m.id === 3, 'bad topic')).toMatchObject({ type: 'error', code: 'bad-request', message: expect.stringMatching(/^topic: /) });
+    viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, since: 'yesterday', id: 4 });
+    expect(await viewer.next((m) => m.id === 4, 'bad since')).toMatchObject({ type: 'error', code: 'bad-request', message: expect.stringMatching(/^since: /) });
+    viewer.ws.send('not json');
+    await viewer.next((m) => m.type === 'error' && m.message === 'expected a JSON object', 'not json');
+    viewer.send({ type: 'publish', topic: `event:${race.eventId}` });
+    await viewer.next((m) => m.type === 'error' && /^type: /.test(m.message), 'unknown type');
+    // None of this closed the connection.
+    expect(viewer.closed).toBeNull();
+    viewer.close();
+  });
+
+  it('a herd of viewers of one user and event costs Directus one call each for the user and the event', async () => {
+    const herdToken = `herd-token-${randomUUID()}`;
+    expect((await call(stack, '/users', { token, body: { email: `herd-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomUUID(), token: herdToken, role: null } })).status).toBe(200);
+    // The subscribe half with the admin's credentials (known already) on an event nobody asked about yet.
+    const before = await started.metrics();
+    const viewers = await Promise.all(Array.from({ length: 60 }, () => TestViewer.open(started.url, { authorization: `Bearer ${herdToken}` })));
+    const fresh = await createRace();
+    const admins = await Promise.all(Array.from({ length: 60 }, () => TestViewer.open(started.url, { authorization: `Bearer ${token}` })));
+    for (const a of admins) a.send({ type: 'subscribe', topic: `event:${fresh.eventId}`, id: 'herd' });
+    await Promise.all(admins.map((a) => a.next((m) => m.id === 'herd' && m.type === 'subscribed', 'herd subscribed')));
+    const after = await started.metrics();
+    const calls = (kind: string, text: string) => metricValue(text, `pitwall_gateway_directus_calls_total{kind="${kind}",outcome="200"}`);
+    expect(calls('user', after) - calls('user', before)).toBe(1); // the herd token; the admin token was known already
+    expect(calls('event', after) - calls('event', before)).toBe(1);
+    for (const v of [...viewers, ...admins]) v.close();
+  });
+});
+
+describe('live gateway: positions', () => {
+  const stream = `test:telemetry:${randomUUID()}`;
+  let started: Awaited<ReturnType<typeof startGateway>>;
+  beforeAll(async () => {
+    started = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_PING_MS: '300' });
+  });
+  afterAll(async () => {
+    await started.gateway.close();
+    await redis.del(stream);
+  });
+
+  it('sends a snapshot of the newest fix of each tracker, then live positions of the event only, in stream order', async () => {
+    const topic = `event:${race.eventId}`;
+    const t0 = Date.now() - 60_000;
+    // Stored before the gateway saw anything of this tracker: the snapshot reads it from positions.
+    await db('positions').insert([
+      { device_id: race.imeis[1], ts: new Date(t0), latitude: 24.1, longitude: 54.1, altitude: 0, angle: 0, speed: 10, satellites: 9, priority: 0, attributes: {}, codec: '8E' },
+      // Newer, but an operator marked it faulty: never shown.
+      { device_id: race.imeis[1], ts: new Date(t0 + 1000), latitude: 1, longitude: 1, altitude: 0, angle: 0, speed: 10, satellites: 9, priority: 0, attributes: {}, codec: '8E', faulty: true },
+    ]);
+    await xadd(stream, race.imeis[0], { ts: t0 + 5000, lat: 24.2 });
+    await xadd(stream, race.imeis[0], { ts: t0 + 2000, lat: 24.0 }); // a late fix: not the newest
+    await sleep(500);
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    viewer.send({ type: 'subscribe', topic, id: 's' });
+    const subscribed = await viewer.next((m) => m.type === 'subscribed', 'subscribed');
+    const byDevice = new Map(subscribed.snapshot.map((f: any) => [f.deviceId, f]));
+    expect(byDevice.get(race.imeis[0])).toMatchObject({ lat: 24.2, lon: 54.4, ts: t0 + 5000, speed: 80, course: 90 });
+    expect(byDevice.get(race.imeis[1])).toMatchObject({ lat: 24.1, ts: t0 });
+    expect(subscribed.snapshot).toHaveLength(2);
+
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) sent.push(await xadd(stream, race.imeis[i % 2]!, { ts: t0 + 10_000 + i * 1000, lat: 24 + i / 1000 }));
+    await xadd(stream, race.stranger, { ts: t0 + 40_000 }); // on no entry
+    await xadd(stream, race.imeis[0], { ts: t0 + 41_000, lat: 0, lon: 0 }); // no GPS fix
+    await xadd(stream, race.imeis[0], { ts: Date.now() + 3600_000 }); // a clock gone wrong
+    await redis.xadd(stream, '*', 'device_id', race.imeis[0], 'payload', '{broken'); // malformed
+    const last = await xadd(stream, race.imeis[1], { ts: t0 + 50_000, lat: 25 });
+    await viewer.next((m) => m.type === 'position' && m.cursor === last, 'the last position');
+    const positions = viewer.positions(topic);
+    expect(positions.map((p) => p.cursor)).toEqual([...sent, last]);
+    expect(positions[0]).toMatchObject({ topic, data: { deviceId: race.imeis[0], lat: 24, ts: t0 + 10_000 } });
+    const metrics = await started.metrics();
+    expect(metricValue(metrics, 'pitwall_gateway_skipped_entries_total{reason="no-gps-fix"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, 'pitwall_gateway_skipped_entries_total{reason="future-time"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, 'pitwall_gateway_skipped_entries_total{reason="malformed"}')).toBeGreaterThanOrEqual(1);
+    // Keepalive pings come every GATEWAY_PING_MS.
+    expect(viewer.pings).toBeGreaterThan(0);
+    viewer.send({ type: 'unsubscribe', topic, id: 'u' });
+    await viewer.next((m) => m.type === 'unsubscribed' && m.id === 'u', 'unsubscribed');
+    const count = viewer.positions().length;
+    await xadd(stream, race.imeis[0]);
+    await sleep(400);
+    expect(viewer.positions()).toHaveLength(count);
+    viewer.close();
+  });
+
+  it('a viewer that reconnects with since gets exactly what it missed, then live positions', async () => {
+    const topic = `event:${race.eventId}`;
+    const first = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    first.send({ type: 'subscribe', topic });
+    await first.next((m) => m.type === 'subscribed', 'subscribed');
+    const seen = await xadd(stream, race.imeis[0]);
+    await first.next((m) => m.cursor === seen, 'a live position');
+    first.close();
+    const missed: string[] = [];
+    for (let i = 0; i < 5; i++) missed.push(await xadd(stream, race.imeis[i % 2]!));
+    await xadd(stream, race.stranger);
+    const again = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    again.send({ type: 'subscribe', topic, since: seen, id: 'r' });
+    const resumed = await again.next((m) => m.type === 'subscribed', 'resumed');
+    expect(resumed).toMatchObject({ id: 'r', resumed: true, snapshot: [] });
+    const after = await xadd(stream, race.imeis[1]);
+    await again.next((m) => m.cursor === after, 'the live position after the resume');
+    expect(again.positions(topic).map((p) => p.cursor)).toEqual([...missed, after]);
+    again.close();
+  });
+
+  it('answers resume-gap when what was missed is no longer in the stream', async () => {
+    const topic = `event:${race.eventId}`;
+    const since = await xadd(stream, race.imeis[0]);
+    const gone = await xadd(stream, race.imeis[0]);
+    await redis.xdel(stream, gone);
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    viewer.send({ type: 'subscribe', topic, since, id: 'g' });
+    expect(await viewer.next((m) => m.id === 'g', 'resume-gap')).toMatchObject({ type: 'error', code: 'resume-gap' });
+    viewer.send({ type: 'subscribe', topic, id: 'fresh' });
+    expect(await viewer.next((m) => m.id === 'fresh', 'a snapshot instead')).toMatchObject({ type: 'subscribed' });
+    viewer.close();
+  });
+
+  it('follows a tracker moved to another event without a restart', async () => {
+    const other = await createRace();
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    viewer.send({ type: 'subscribe', topic: `event:${other.eventId}` });
+    await viewer.next((m) => m.type === 'subscribed', 'subscribed');
+    const before = await xadd(stream, race.imeis[0]);
+    // The tracker joins an entry of the other event (its first entry stays: it is now on both).
+    const entry = (await db('entries').where({ event: other.eventId }).first('id')).id;
+    const device = (await db('devices').where({ imei: race.imeis[0] }).first('id')).id;
+    await db('entry_devices').insert({ id: randomUUID(), entry, device });
+    await sleep(800);
+    const after = await xadd(stream, race.imeis[0]);
+    await viewer.next((m) => m.cursor === after, 'the moved tracker on the other event');
+    expect(viewer.positions().map((p) => p.cursor)).not.toContain(before);
+    viewer.close();
+  });
+
+  it('closes a viewer that cannot keep up, while the others receive everything', async () => {
+    await started.gateway.close();
+    // The default limit (1 MiB): the fast viewer, read in this same process between the gateway's batches, never
+    // has that much waiting; the paused one has once the kernel's socket buffers are full.
+    started = await startGateway({ REDIS_TELEMETRY_STREAM: stream });
+    const topic = `event:${race.eventId}`;
+    const slow = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    const fast = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    for (const v of [slow, fast]) {
+      v.send({ type: 'subscribe', topic });
+      await v.next((m) => m.type === 'subscribed', 'subscribed');
+    }
+    // The slow viewer stops reading: its socket is paused, so the kernel's buffers fill and then the gateway's.
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const n = 30_000;
+    for (let i = 0; i < n; i += 1000) {
+      const pipe = redis.pipeline();
+      for (let j = i; j < i + 1000; j++) pipe.xadd(stream, '*', ...entryFields(race.imeis[j % 2]!, { ts: Date.now() - 60_000 + j }));
+      await pipe.exec();
+    }
+    await waitFor(async () => fast.positions(topic).length === n, { timeoutMs: 60_000, intervalMs: 100, what: `all ${n} positions at the fast viewer` });
+    const metrics = await started.metrics();
+    expect(metricValue(metrics, 'pitwall_gateway_slow_clients_dropped_total')).toBe(1);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(async () => slow.closed ?? undefined, { timeoutMs: 10_000, what: 'the slow viewer closed' });
+    expect([4008, 1006]).toContain(slow.closed!.code);
+    expect(slow.positions(topic).length).toBeLessThan(n);
+    expect(fast.closed).toBeNull();
+    fast.close();
+  }, 120_000);
+});
+
+describe('live gateway with Directus unreachable', () => {
+  const stream = `test:telemetry:${randomUUID()}`;
+  const proxy = new TcpProxy(Number(new URL(stack.directusUrl).port));
+  let started: Awaited<ReturnType<typeof startGateway>>;
+  beforeAll(async () => {
+    await proxy.start();
+    started = await startGateway({ REDIS_TELEMETRY_STREAM: stream, DIRECTUS_URL: `http://127.0.0.1:${proxy.port}`, GATEWAY_DIRECTUS_TIMEOUT_MS: '1000' });
+  });
+  afterAll(async () => {
+    await started.gateway.close();
+    await proxy.stop();
+    await redis.del(stream);
+  });
+
+  it('keeps serving connected viewers, and tells new ones clearly', async () => {
+    const topic = `event:${race.eventId}`;
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    viewer.send({ type: 'subscribe', topic });
+    await viewer.next((m) => m.type === 'subscribed', 'subscribed');
+    await proxy.stop();
+
+    const during = await xadd(stream, race.imeis[0]);
+    await viewer.next((m) => m.cursor === during, 'a position while Directus is down');
+    // A subscribe that needs Directus gets an error it can show; the connection stays.
+    const other = await createRace();
+    viewer.send({ type: 'subscribe', topic: `event:${other.eventId}`, id: 'x' });
+    expect(await viewer.next((m) => m.id === 'x', 'unavailable')).toMatchObject({ type: 'error', code: 'unavailable' });
+    // A new viewer with credentials the gateway never saw: 503 with the reason.
+    const stranger = await refused(started.url, { authorization: `Bearer never-seen-${randomUUID()}` });
+    expect(stranger.status).toBe(503);
+    expect(stranger.body.error).toMatch(/Directus could not be reached/);
+    expect(viewer.closed).toBeNull();
+
+    await proxy.start(proxy.port);
+    const back = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    back.send({ type: 'subscribe', topic: `event:${other.eventId}`, id: 'y' });
+    expect(await back.next((m) => m.id === 'y', 'subscribed once Directus is back')).toMatchObject({ type: 'subscribed' });
+    back.close();
+    viewer.close();
+  });
+});
+
+describe('pitwall gateway as a process', () => {
+  it('refuses to start without DIRECTUS_URL and names the variable', async () => {
+    const child = spawn(join(repoRoot, 'bin/pitwall'), ['gateway'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(78);
+    expect(stderr).toMatch(/invalid configuration: DIRECTUS_URL: is required/);
+  });
+
+  it('sweeps the groups of instances that are gone, drains on SIGTERM and takes its own group with it', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    const port = await freePort();
+    const metricsPort = await freePort();
+    await redis.xgroup('CREATE', stream, 'live-broadcast-gone-instance', '$', 'MKSTREAM');
+    await redis.xgroup('CREATE', stream, 'processor', '$');
+    const child = spawn(join(repoRoot, 'bin/pitwall'), ['gateway'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: stack.processorDatabaseUrl,
+        REDIS_URL,
+        REDIS_TELEMETRY_STREAM: stream,
+        DIRECTUS_URL: stack.directusUrl,
+        LIVE_WS_PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        INSTANCE_ID: 'one',
+        GATEWAY_INSTANCE_TTL_MS: '900',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (chunk) => (log += chunk));
+    try {
+      const health = await waitFor(async () => {
+        const res = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => null);
+        return res?.ok ? res.json() : undefined;
+      }, { what: 'gateway healthz', timeoutMs: 30_000 });
+      expect(health).toMatchObject({ ok: true, group: 'live-broadcast-one', connections: 0 });
+      const started = log.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'live gateway listening');
+      expect(started).toMatchObject({ stream, group: 'live-broadcast-one' });
+      const groups = async () => ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map((g) => String(g[1])).sort();
+      await waitFor(async () => !(await groups()).includes('live-broadcast-gone-instance'), { timeoutMs: 10_000, what: 'the gone instance\'s group swept' });
+      expect(await groups()).toEqual(['live-broadcast-one', 'processor']);
+
+      const viewer = await TestViewer.open(`ws://127.0.0.1:${port}/ws-live`, { authorization: `Bearer ${token}` });
+      child.kill('SIGTERM');
+      await waitFor(async () => viewer.closed ?? undefined, { timeoutMs: 10_000, what: 'the viewer told to go' });
+      expect(viewer.closed).toMatchObject({ code: 1001, reason: expect.stringMatching(/resume with "since"/) });
+      const code = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+      expect(code).toBe(0);
+      expect(await groups()).toEqual(['processor']);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await redis.del(stream);
+    }
+  }, 60_000);
+});
