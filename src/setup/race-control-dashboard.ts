@@ -4,7 +4,7 @@ import type { AdminClient } from './directus-admin.ts';
 
 export const RACE_CONTROL_DASHBOARD = 'Race Control';
 
-/** The event and stage the classification and replay panels open on (the demo's, with `--demo`). */
+/** The event (and stage) the classification, live map and replay panels open on (the demo's, with `--demo`). */
 export interface DashboardDefaults {
   event: string;
   stage: string | null;
@@ -15,9 +15,10 @@ const itemOption = (collection: string, key: string) => ({ key, collection });
 
 /**
  * The panels of the Race Control dashboard, on Directus's Insights grid (positions from 1): the classification large
- * on the left, health and the latest anomalies beside it, the replay panel below. The two panels of the bundle read
- * through Pitwall's endpoint; `list` is Directus's own panel (options: collection, limit, sortField, sortDirection,
- * displayTemplate, linkToItem, filter; the same on 11.17 and 12.4).
+ * on the left, health and the latest anomalies beside it, the live map below them, the replay panel last. The panels
+ * of the bundle read through Pitwall's endpoint (the live map's positions come from the gateway); `list` is Directus's
+ * own panel (options: collection, limit, sortField, sortDirection, displayTemplate, linkToItem, filter; the same on
+ * 11.17 and 12.4).
  */
 export function raceControlPanels(defaults: DashboardDefaults | null): Record<string, unknown>[] {
   const race = defaults
@@ -60,12 +61,22 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       },
     },
     {
+      name: 'Live map',
+      icon: 'map',
+      type: 'pitwall-live-map',
+      show_header: true,
+      note: 'The cars on the course, live from the gateway; a demo playback of a stored stage.',
+      position_x: 1, position_y: 37, width: 68, height: 34,
+      // The event only: the playback's stage is picked in the panel.
+      options: defaults ? { defaultEvent: itemOption('events', defaults.event) } : {},
+    },
+    {
       name: 'Replay',
       icon: 'history',
       type: 'pitwall-replay',
       show_header: true,
       note: 'Preview a replay of the stage on the stored positions.',
-      position_x: 1, position_y: 37, width: 68, height: 22,
+      position_x: 1, position_y: 71, width: 68, height: 22,
       options: race,
     },
   ];
@@ -86,7 +97,7 @@ export async function ensureRaceControlDashboard(client: AdminClient, defaults: 
         name: RACE_CONTROL_DASHBOARD,
         icon: 'sports_score',
         color: '#E35169',
-        note: 'Classification, replay, anomalies and health for race day.',
+        note: 'Classification, live map, replay, anomalies and health for race day.',
         panels: raceControlPanels(defaults),
       } as never),
     );

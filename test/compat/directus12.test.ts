@@ -89,10 +89,10 @@ describe('Pitwall on Directus 12 without a licence', () => {
     const dashboards = (await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,panels.type,panels.options&limit=-1', { token })).json.data;
     expect(dashboards).toHaveLength(1);
     const types = dashboards[0].panels.map((p: { type: string }) => p.type).sort();
-    expect(types).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-replay']);
+    expect(types).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay']);
     // The app registers the bundle's panels and display from the extension sources it loads; `list` is Directus's own.
     const source = await (await fetch(`${stack.directusUrl}/extensions/sources/index.js`, { headers: { authorization: `Bearer ${token}` } })).text();
-    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-replay', 'pitwall-race-time']) expect(source, id).toContain(`"${id}"`);
+    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay', 'pitwall-race-time']) expect(source, id).toContain(`"${id}"`);
     const list = dashboards[0].panels.find((p: { type: string }) => p.type === 'list');
     expect(list.options).toMatchObject({ collection: 'anomalies', sortField: 'started_at', sortDirection: 'desc' });
     expect((await call(stack, '/fields/stage_results/gap_ms', { token })).json.data.meta.display).toBe('pitwall-race-time');
@@ -105,7 +105,7 @@ describe('Pitwall on Directus 12 without a licence', () => {
     try {
       const seen = await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,panels.type', { token: userToken });
       expect(seen.status, seen.text).toBe(200);
-      expect(seen.json.data[0].panels).toHaveLength(4);
+      expect(seen.json.data[0].panels).toHaveLength(5);
       expect((await call(stack, '/pitwall/status', { token: userToken })).status).toBe(200);
       expect((await call(stack, `/pitwall/classification?event=${demoId('event')}&stage=${demoId('stage:ss1')}`, { token: userToken })).status).toBe(200);
       const body = { event: demoId('event'), stage: demoId('stage:ss1'), mode: 'preview' };

@@ -32,19 +32,22 @@ describe('the Race Control dashboard', () => {
     for (const step of restore.reverse()) await step();
   });
 
-  it('holds the classification, health, recent anomalies and replay panels, the two race panels on the demo stage', async () => {
+  it('holds the classification, health, recent anomalies, live map and replay panels, the race panels on the demo event', async () => {
     const [dashboard] = await dashboards();
     expect(dashboard).toBeDefined();
     const all = await panels(dashboard!.id);
-    expect(all.map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-replay']);
+    expect(all.map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-live-map', 'pitwall-replay']);
     const race = { defaultEvent: { key: demoId('event'), collection: 'events' }, defaultStage: { key: demoId('stage:ss1'), collection: 'stages' } };
     expect(all[0]!.options).toEqual(race);
-    expect(all[3]!.options).toEqual(race);
+    expect(all[4]!.options).toEqual(race);
+    // The live map on the demo event; its gateway URL and stale time are the panel's defaults.
+    expect(all[3]!.options).toEqual({ defaultEvent: race.defaultEvent });
     // Directus's list panel: newest anomalies first, with kind, crew, severity and time.
     expect(all[2]!.options).toMatchObject({ collection: 'anomalies', sortField: 'started_at', sortDirection: 'desc' });
     for (const field of ['kind', 'severity', 'entry.race_number', 'entry.name', 'started_at']) expect(all[2]!.options['displayTemplate']).toContain(`{{${field}}}`);
-    // The classification is the large one; nothing overlaps.
-    expect(all[0]!.width * all[0]!.height).toBe(Math.max(...all.map((p) => p.width * p.height)));
+    // The classification is the large one of the first row, the live map right under it; nothing overlaps.
+    expect(all[0]!.width * all[0]!.height).toBe(Math.max(...all.slice(0, 3).map((p) => p.width * p.height)));
+    expect(all[3]!.position_y).toBe(all[0]!.position_y + all[0]!.height);
     for (const a of all) {
       for (const b of all) {
         if (a === b) continue;
@@ -58,7 +61,7 @@ describe('the Race Control dashboard', () => {
     const res = await fetch(`${stack.directusUrl}/extensions/sources/index.js`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     const source = await res.text();
-    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-replay', 'pitwall-race-time']) expect(source, id).toContain(`"${id}"`);
+    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay', 'pitwall-race-time']) expect(source, id).toContain(`"${id}"`);
   });
 
   it('is created once: setup run again adds no second dashboard and no panel', async () => {
@@ -81,7 +84,7 @@ describe('the Race Control dashboard', () => {
 
     expect(await runSetupAgain(stack)).toEqual([]);
     const after = await panels(dashboard!.id);
-    expect(after.map((p) => p.type)).toEqual(['pitwall-classification', 'list', 'pitwall-replay']);
+    expect(after.map((p) => p.type)).toEqual(['pitwall-classification', 'list', 'pitwall-live-map', 'pitwall-replay']);
     expect(after[0]).toMatchObject(changed);
   });
 
@@ -93,6 +96,6 @@ describe('the Race Control dashboard', () => {
     const [again] = await dashboards();
     expect(again!.id).not.toBe(dashboard!.id);
     restore.push(() => call(stack, `/dashboards/${again!.id}`, { token, method: 'DELETE' }));
-    expect((await panels(again!.id)).map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-replay']);
+    expect((await panels(again!.id)).map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-live-map', 'pitwall-replay']);
   });
 });

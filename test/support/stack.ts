@@ -20,6 +20,13 @@ export const pgUrl = (database: string) => postgresUrl({ ...PG, name: database }
  */
 export const LOOPBACK_WEBHOOKS_ENV = { IMPORT_IP_DENY_LIST: '169.254.169.254', PITWALL_WEBHOOK_ALLOW_LIST: '127.0.0.1' };
 
+/**
+ * The live map connects from the admin app to a gateway on another port of 127.0.0.1, over ws://. Directus's
+ * Content-Security-Policy lets pages connect to their own origin, https:// and wss:// only, so a deployment without
+ * TLS must list its gateway (README, Race control); the test stacks allow ws:// to any port of this machine.
+ */
+export const LIVE_MAP_CSP_ENV = { CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC: "'self',https://*,wss://*,ws://127.0.0.1:*" };
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -133,7 +140,7 @@ export async function startTestStack(version: 11 | 12): Promise<{ stack: TestSta
       admin: { email: stack.adminEmail, password: stack.adminPassword },
       workDir: `/tmp/pitwall-test-directus-${version}-${process.pid}`,
       secret: randomBytes(32).toString('hex'),
-      env: { ...LOOPBACK_WEBHOOKS_ENV, RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
+      env: { ...LOOPBACK_WEBHOOKS_ENV, ...LIVE_MAP_CSP_ENV, RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
     };
     await bootstrapDirectus(options);
     directus = await startDirectus(options);

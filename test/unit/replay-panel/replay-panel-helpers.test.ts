@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeRow, errorMessage, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
-import { polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/pitwall-replay-panel/project-tracks.ts';
+import { polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/shared/project-tracks.ts';
 
 describe('the replay panel map projection', () => {
   // About 2 km east-west and 1 km north-south at 31° N (the demo rally's latitude).

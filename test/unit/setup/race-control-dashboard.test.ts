@@ -9,20 +9,33 @@ describe('the Race Control dashboard’s panels', () => {
     expect(raceControlPanels({ event: 'e1', stage: null })[0]!['options']).toEqual({ defaultEvent: { key: 'e1', collection: 'events' } });
   });
 
-  it('leave the event to pick without defaults (a deployment without the demo)', () => {
-    const panels = raceControlPanels(null);
-    expect(panels.map((p) => p['type'])).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-replay']);
-    expect(panels[0]!['options']).toEqual({});
-    expect(panels[3]!['options']).toEqual({});
+  it('open the live map on the event, its gateway and stale time left to the panel’s defaults', () => {
+    const live = raceControlPanels({ event: 'e1', stage: 's1' }).filter((p) => p['type'] === 'pitwall-live-map');
+    expect(live).toHaveLength(1);
+    expect(live[0]!['options']).toEqual({ defaultEvent: { key: 'e1', collection: 'events' } });
   });
 
-  it('lay the panels out side by side without overlap, the classification the largest', () => {
-    const panels = raceControlPanels(null).map((p) => ({ x: Number(p['position_x']), y: Number(p['position_y']), w: Number(p['width']), h: Number(p['height']) }));
+  it('leave the event to pick without defaults (a deployment without the demo)', () => {
+    const panels = raceControlPanels(null);
+    expect(panels.map((p) => p['type'])).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-live-map', 'pitwall-replay']);
+    expect(panels[0]!['options']).toEqual({});
+    expect(panels[3]!['options']).toEqual({});
+    expect(panels[4]!['options']).toEqual({});
+  });
+
+  it('lay the panels out side by side without overlap: the classification the largest of the first row, the live map below it, the replay last', () => {
+    const panels = raceControlPanels(null).map((p) => ({ type: p['type'], x: Number(p['position_x']), y: Number(p['position_y']), w: Number(p['width']), h: Number(p['height']) }));
     for (const [i, a] of panels.entries()) {
       expect(a.x).toBeGreaterThanOrEqual(1);
       expect(a.y).toBeGreaterThanOrEqual(1);
       for (const b of panels.slice(i + 1)) expect(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y).toBe(true);
     }
-    expect(panels[0]!.w * panels[0]!.h).toBe(Math.max(...panels.map((p) => p.w * p.h)));
+    const firstRow = panels.filter((p) => p.y < panels[0]!.y + panels[0]!.h);
+    expect(panels[0]!.w * panels[0]!.h).toBe(Math.max(...firstRow.map((p) => p.w * p.h)));
+    const [live, replay] = [panels.find((p) => p.type === 'pitwall-live-map')!, panels.find((p) => p.type === 'pitwall-replay')!];
+    // Right under the first row, as wide as it; the replay (a tool, not a screen to watch) under the map.
+    expect(live.y).toBe(panels[0]!.y + panels[0]!.h);
+    expect(live.w).toBe(Math.max(...firstRow.map((p) => p.x + p.w)) - 1);
+    expect(replay.y).toBe(live.y + live.h);
   });
 });

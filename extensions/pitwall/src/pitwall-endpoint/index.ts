@@ -4,6 +4,7 @@ import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { telemetryHealth } from '../shared/telemetry-health';
 import { classificationRoutes } from './classification-routes';
 import { factsRoute } from './facts-route';
+import { liveRoutes } from './live-routes';
 import { raceSetupRoutes } from './race-setup-routes';
 import { runsRoutes } from './runs-routes';
 import { statusRoute } from './status-route';
@@ -39,6 +40,8 @@ export default defineEndpoint({
     raceSetupRoutes(router, context, guarded as never);
     // Stage and overall classifications, as the classification panel shows them.
     classificationRoutes(router, context, guarded as never);
+    // The live map's gateway URL, course, trackers and stage states (the positions come from the gateway).
+    liveRoutes(router, context, guarded as never);
     // The processors' health for the race office's health panel.
     router.get('/status', guarded(statusRoute(context) as never));
   },

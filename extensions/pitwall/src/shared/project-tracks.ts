@@ -1,7 +1,7 @@
 /**
- * The replayed tracks as an SVG drawing, without map tiles (race offices are often offline): longitude and latitude
- * projected equirectangularly (longitude scaled by cos of the middle latitude, so distances look right at rally
- * latitudes), fitted into a box of a fixed width with north up.
+ * Tracks, cars and the course as an SVG drawing, without map tiles (race offices are often offline): longitude and
+ * latitude projected equirectangularly (longitude scaled by cos of the middle latitude, so distances look right at
+ * rally latitudes), fitted into a box of a fixed width with north up. Shared by the replay and live map panels.
  */
 
 export type LonLat = readonly [lon: number, lat: number, ...rest: number[]];
