@@ -100,7 +100,12 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       workDir: join(settings.dataDir, 'directus'),
       secret,
       // The live map panel connects here; the browser sends its Directus session cookie to the same host name.
-      env: { PITWALL_LIVE_URL: `ws://localhost:${settings.livePort}/ws-live` },
+      // Directus's Content-Security-Policy allows ws:// only to its own origin: the gateway is added, the
+      // defaults kept (Directus merges this list into its own position by position).
+      env: {
+        PITWALL_LIVE_URL: `ws://localhost:${settings.livePort}/ws-live`,
+        CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC: `'self',https://*,wss://*,ws://localhost:${settings.livePort}`,
+      },
     };
     const directusUrl = `http://127.0.0.1:${settings.directusPort}`;
     if (runningPid(settings, 'directus')) {

@@ -327,6 +327,10 @@ export class Gateway {
   // ---- Playback of a stored stage --------------------------------------------------------------------------------
 
   private async startPlayback(viewer: Viewer, message: Extract<ClientMessage, { type: 'playback' }>): Promise<void> {
+    // A playback is a topic too, with its own reads of the database: it counts against the same limit.
+    if (viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
+      return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
+    }
     if (!(await this.authorize(viewer, message, message.event.toLowerCase())) || viewer.closed) return;
     let span;
     try {
@@ -354,7 +358,7 @@ export class Gateway {
       })
       .catch((error: unknown) => {
         this.log.error({ err: error }, 'playback failed');
-        this.hub.publish(topic, '', { type: 'error', code: 'internal', message: `playback ${topic} stopped: ${(error as Error).message}` });
+        this.hub.publish(topic, '', { type: 'error', code: 'internal', topic, message: `playback ${topic} stopped: ${(error as Error).message}` });
       })
       .finally(() => this.playbacks.delete(id));
   }

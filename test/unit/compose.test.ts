@@ -98,6 +98,8 @@ describe('directus-compose.yml', () => {
     expect(services.gateway.ports).toEqual(['8090:8090']);
     expect(services.gateway.environment.LIVE_WS_PORT).toBe('8090');
     expect(services.directus.environment.PITWALL_LIVE_URL).toBe('${PITWALL_LIVE_URL:-ws://localhost:8090/ws-live}');
+    // The page may connect there: Directus's policy allows ws:// only to its own origin otherwise.
+    expect(services.directus.environment.CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC).toBe("'self',https://*,wss://*,${PITWALL_LIVE_ORIGIN:-ws://localhost:8090}");
   });
 
   it('builds Pitwall processes from the repository image', () => {
