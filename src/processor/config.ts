@@ -12,7 +12,15 @@ export const processorEnv = z.object({
   PROCESSOR_CONSUMER: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore').default(hostname()),
   PROCESSOR_BATCH_SIZE: vars.positiveInt(2000),
   PROCESSOR_BLOCK_MS: vars.positiveInt(1000),
-  PROCESSOR_CLAIM_IDLE_MS: vars.positiveInt(60_000),
+  /**
+   * Trackers are hashed onto this many shards; each instance holds some (see the README's "Running several
+   * processors"). Every instance of one stream must use the same number.
+   */
+  PROCESSOR_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
+  /** A shard lease not renewed for this long is free: a killed instance's shards move after at most this. */
+  PROCESSOR_LEASE_MS: z.coerce.number().int().min(1000).default(6000),
+  /** How often an instance checks the spread of shards over the live instances. */
+  PROCESSOR_REBALANCE_MS: vars.positiveInt(1000),
   /**
    * /healthz answers 503 (consumer-stalled) when entries wait and the consumer has made no progress (acknowledged a
    * batch, or found nothing new to read) for this long.

@@ -16,6 +16,11 @@ export interface ProcessorHealthOptions {
   /** When the consumer last made progress (TelemetryConsumer.progressAt). */
   progressAt: () => number;
   stallMs: number;
+  /**
+   * The oldest stream entry this instance still has to store (ShardedConsumer.oldestWaiting); without it, the
+   * group's oldest unacknowledged entry.
+   */
+  oldestWaiting?: () => Promise<string | null>;
   /** A check that takes longer failed (default 3 s). */
   probeTimeoutMs?: number;
 }
@@ -49,11 +54,11 @@ export class ProcessorHealth {
   /** Age of the group's oldest unacknowledged entry (0 when none): how long the oldest waiting fix has waited. */
   private oldestPending(): Promise<Probed<number>> {
     return this.redisCheck(async (redis) => {
-      const [summary, time] = await Promise.all([
-        redis.xpending(this.options.stream, this.options.group).catch(() => null) as Promise<unknown[] | null>,
+      const waiting = this.options.oldestWaiting;
+      const [oldest, time] = await Promise.all([
+        waiting ? waiting() : (redis.xpending(this.options.stream, this.options.group).then((summary) => (summary as unknown[])[1], () => null) as Promise<unknown>),
         redis.time(),
       ]);
-      const oldest = summary?.[1];
       if (typeof oldest !== 'string') return 0;
       return idAgeSeconds(oldest, Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000));
     });

@@ -7,7 +7,9 @@ import { DEAD_LETTER_CATEGORIES, writeDeadLetters, type DeadLetter } from '../st
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { Position } from '../domain/position.ts';
-import { TelemetryConsumer } from '../stream/telemetry-consumer.ts';
+import { shardOf } from '../domain/sharding/shard-of.ts';
+import { ShardLeases } from '../stream/shard-leases.ts';
+import { ShardedConsumer } from '../stream/sharded-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
 import { enqueueFacts } from '../store/outbox.ts';
@@ -45,7 +47,7 @@ export class Processor {
   readonly registry = new Registry();
   private readonly redis: Redis;
   private readonly db: Db;
-  private readonly consumer: TelemetryConsumer<PreparedBatch>;
+  private readonly consumer: ShardedConsumer<PreparedBatch>;
   private server: Server | null = null;
   private closed = false;
   private readonly received: Counter;
@@ -84,23 +86,29 @@ export class Processor {
     const racingEnabled = Boolean(config.DIRECTUS_URL && config.DIRECTUS_TOKEN);
     this.racing = racingEnabled ? new Racing(this.db, pipelineOptions(config), log) : null;
     this.courier = racingEnabled ? new OutboxCourier(this.db, { directusUrl: config.DIRECTUS_URL!, token: config.DIRECTUS_TOKEN! }, log) : null;
-    this.consumer = new TelemetryConsumer(
+    const shardKey = (deviceId: string) => this.racing?.shardKey(deviceId) ?? deviceId;
+    const shardOfDevice = (deviceId: string) => shardOf(shardKey(deviceId), config.PROCESSOR_SHARDS);
+    this.consumer = new ShardedConsumer(
       this.redis,
+      new ShardLeases(this.redis, config.REDIS_TELEMETRY_STREAM, config.PROCESSOR_CONSUMER, config.PROCESSOR_LEASE_MS),
       {
         stream: config.REDIS_TELEMETRY_STREAM,
         group: PROCESSOR_GROUP,
-        consumer: config.PROCESSOR_CONSUMER,
+        shardCount: config.PROCESSOR_SHARDS,
         batchSize: config.PROCESSOR_BATCH_SIZE,
         blockMs: config.PROCESSOR_BLOCK_MS,
-        claimIdleMs: config.PROCESSOR_CLAIM_IDLE_MS,
+        rebalanceMs: config.PROCESSOR_REBALANCE_MS,
       },
       {
         prepare: (entries) => this.prepareBatch(entries),
         store: (batch) => this.storeBatch(batch),
         discard: (batch) => this.discardBatch(batch),
+        shardKey,
+        shardsLost: async (isLost) => this.racing?.forget((deviceId) => isLost(shardOfDevice(deviceId))),
       },
       log,
     );
+    if (this.racing) this.racing.owns = (deviceId) => this.consumer.owned.has(shardOfDevice(deviceId));
     this.healthChecks = new ProcessorHealth({
       redis: this.redis,
       db: this.db,
@@ -108,6 +116,7 @@ export class Processor {
       group: PROCESSOR_GROUP,
       racing: racingEnabled,
       progressAt: () => this.consumer.progressAt,
+      oldestWaiting: () => this.consumer.oldestWaiting(),
       stallMs: config.PROCESSOR_STALL_MS,
     });
     this.healthChecks.registerMetrics(this.registry);

@@ -7,6 +7,7 @@ import { EntryTimings, sharedEntries } from '../domain/pipeline/entry-timings.ts
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
 import { pipelineContexts } from '../domain/pipeline/pipeline-contexts.ts';
+import { shardKeys } from '../domain/sharding/shard-of.ts';
 import type { Position } from '../domain/position.ts';
 import { mappingRevisionLabel } from '../store/mapping-revisions.ts';
 import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
@@ -52,6 +53,10 @@ export class Racing {
   private readonly timings = new EntryTimings();
   /** Trackers that got an entry since the last setup load, to time from what is stored without waiting for a fix. */
   private readonly newlyAssigned = new Set<string>();
+  /** Trackers sharing a car share a shard key (see shardKeys); absent: the tracker's own IMEI. */
+  private shardKeyOf = new Map<string, string>();
+  /** Whether this instance holds the tracker's shard; catch-up leaves the others to their holders. */
+  owns: (deviceId: string) => boolean = () => true;
   /** track and catchUp both create pipelines across awaits: one at a time. */
   private busy: Promise<unknown> = Promise.resolve();
 
@@ -64,6 +69,21 @@ export class Racing {
 
   get deviceCount(): number {
     return this.pipelines.size;
+  }
+
+  shardKey(deviceId: string): string {
+    return this.shardKeyOf.get(deviceId) ?? deviceId;
+  }
+
+  /**
+   * Drops the state of trackers another instance now times (their shard moved): if their shard comes back, they
+   * are rebuilt from stored positions like any tracker first seen.
+   */
+  forget(isGone: (deviceId: string) => boolean): Promise<void> {
+    return this.exclusive(async () => {
+      for (const deviceId of [...this.pipelines.keys()]) if (isGone(deviceId)) this.pipelines.delete(deviceId);
+      for (const deviceId of [...this.newlyAssigned]) if (isGone(deviceId)) this.newlyAssigned.delete(deviceId);
+    });
   }
 
   /** Reloads the race setup; pipelines switch to a changed setup at their next fix. Returns whether it changed. */
@@ -80,6 +100,7 @@ export class Racing {
       const known = this.setup === null ? null : new Set(this.contexts.keys());
       this.contexts = contexts;
       this.timings.setShared(sharedEntries(setup.assignments));
+      this.shardKeyOf = shardKeys(setup.assignments);
       // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them.
       if (known) for (const deviceId of contexts.keys()) if (!known.has(deviceId)) this.newlyAssigned.add(deviceId);
       this.decoders = decoders;
@@ -144,7 +165,7 @@ export class Racing {
     const undo = this.timings.checkpoint();
     try {
       for (const deviceId of devices) {
-        if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
+        if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId) || !this.owns(deviceId)) continue;
         await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
         created.push(deviceId);
       }

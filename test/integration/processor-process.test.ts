@@ -39,8 +39,11 @@ describe('pitwall processor as a process', () => {
         return res.ok ? res.json() : undefined;
       }, { what: 'healthz' });
       expect(health).toMatchObject({ ok: true, redis: true, postgres: true });
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toContain(`pitwall_consumer_lag{stream="${stream}",group="processor"} 0`);
+      // The group is made as the consumer starts, just after the metrics server.
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return text.includes(`pitwall_consumer_lag{stream="${stream}",group="processor"} 0`) && text;
+      }, { what: 'the lag of group processor' });
       expect(metrics).toContain(`pitwall_consumer_pending{stream="${stream}",group="processor"} 0`);
       expect(metrics).toContain('pitwall_positions_stored_total');
       const started = log.split('\n').filter(Boolean).map((line) => JSON.parse(line)).find((l) => l.msg === 'processor starting');

@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Leases on shards of one stream, kept in Redis. Each shard's keys share a hash tag of their own
+ * (`{<stream>:shard:<n>}`), so in a Redis Cluster the shards spread over the nodes while a shard's lease and offset
+ * stay together, and the commit below can check one and write the other atomically.
+ */
+export class ShardLeases {
+  constructor(
+    private readonly redis: Redis,
+    private readonly stream: string,
+    readonly instanceId: string,
+    /** A lease not renewed for this long is free: a killed instance's shards move after at most this. */
+    readonly leaseMs: number,
+  ) {}
+
+  private owner = (shard: number) => `pitwall:{${this.stream}:shard:${shard}}:owner`;
+  private offset = (shard: number) => `pitwall:{${this.stream}:shard:${shard}}:offset`;
+  private get members(): string {
+    return `pitwall:{${this.stream}}:processors`;
+  }
+
+  private get identity(): string {
+    return `pitwall:{${this.stream}}:processor-identity:${this.instanceId}`;
+  }
+
+  /**
+   * Claims this instance's name: two processes with one PROCESSOR_CONSUMER would each believe they hold the same
+   * shards. Returns false while another process holds it (or this one before a crash, until its claim runs out).
+   */
+  async claimIdentity(nonce: string): Promise<boolean> {
+    const set = await this.redis.set(this.identity, nonce, 'PX', this.leaseMs, 'NX');
+    if (set === 'OK') return true;
+    return (await this.redis.get(this.identity)) === nonce;
+  }
+
+  /** Renews this instance's name and membership; returns the live members (this one included). */
+  async heartbeat(nonce: string, now = Date.now()): Promise<string[]> {
+    const renewed = await this.redis.eval(RENEW_IF_MINE, 1, this.identity, nonce, this.leaseMs);
+    if (renewed !== 1) throw new Error(`another process now runs as "${this.instanceId}" (PROCESSOR_CONSUMER must be unique)`);
+    await this.redis.zadd(this.members, now, this.instanceId);
+    await this.redis.zremrangebyscore(this.members, '-inf', now - this.leaseMs);
+    return this.redis.zrange(this.members, 0, -1);
+  }
+
+  /** Who holds each shard now (a pipeline of single-key reads: fine across cluster slots). */
+  async owners(shardCount: number): Promise<Map<number, string>> {
+    const pipeline = this.redis.pipeline();
+    for (let shard = 0; shard < shardCount; shard++) pipeline.get(this.owner(shard));
+    const replies = (await pipeline.exec()) ?? [];
+    const owners = new Map<number, string>();
+    replies.forEach(([error, value], shard) => {
+      if (!error && typeof value === 'string') owners.set(shard, value);
+    });
+    return owners;
+  }
+
+  async acquire(shard: number): Promise<boolean> {
+    return (await this.redis.set(this.owner(shard), this.instanceId, 'PX', this.leaseMs, 'NX')) === 'OK';
+  }
+
+  /** Extends the leases this instance still holds; returns the shards it no longer holds. */
+  async renew(shards: readonly number[]): Promise<number[]> {
+    const lost: number[] = [];
+    for (const shard of shards) {
+      if ((await this.redis.eval(RENEW_IF_MINE, 1, this.owner(shard), this.instanceId, this.leaseMs)) !== 1) lost.push(shard);
+    }
+    return lost;
+  }
+
+  async release(shard: number): Promise<void> {
+    await this.redis.eval(DELETE_IF_MINE, 1, this.owner(shard), this.instanceId);
+  }
+
+  /** Where the shard's processing stands: the last stream id whose entries of the shard are stored; null if never. */
+  async committed(shard: number): Promise<string | null> {
+    return this.redis.get(this.offset(shard));
+  }
+
+  /** Records progress only while this instance still holds the lease (and extends it): false when it lost it. */
+  async commit(shard: number, id: string): Promise<boolean> {
+    return (await this.redis.eval(COMMIT_IF_MINE, 2, this.owner(shard), this.offset(shard), this.instanceId, id, this.leaseMs)) === 1;
+  }
+
+  /** Every shard's committed offset (null where none yet). */
+  async allCommitted(shardCount: number): Promise<(string | null)[]> {
+    const pipeline = this.redis.pipeline();
+    for (let shard = 0; shard < shardCount; shard++) pipeline.get(this.offset(shard));
+    return ((await pipeline.exec()) ?? []).map(([error, value]) => (error ? null : (value as string | null)));
+  }
+
+  async leave(nonce: string): Promise<void> {
+    await this.redis.zrem(this.members, this.instanceId);
+    await this.redis.eval(DELETE_IF_MINE, 1, this.identity, nonce);
+  }
+}
+
+const RENEW_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end return 0`;
+const DELETE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end return 0`;
+// Offsets only move forward: a late commit of an older batch never takes a shard back.
+const COMMIT_IF_MINE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local old = redis.call('GET', KEYS[2])
+if old then
+  local oms, oseq = string.match(old, '^(%d+)-(%d+)$')
+  local nms, nseq = string.match(ARGV[2], '^(%d+)-(%d+)$')
+  if #oms > #nms or (#oms == #nms and (oms > nms or (oms == nms and tonumber(oseq) > tonumber(nseq)))) then return 1 end
+end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1`;

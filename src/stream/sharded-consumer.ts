@@ -1,0 +1,344 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { planShards } from '../domain/sharding/plan-shards.ts';
+import { shardOf } from '../domain/sharding/shard-of.ts';
+import { compareCursor } from '../gateway/cursor.ts';
+import type { ShardLeases } from './shard-leases.ts';
+import { toStreamEntries, type StreamEntry } from './stream-entry.ts';
+import type { StagedBatchHandler } from './telemetry-consumer.ts';
+
+export interface ShardedConsumerOptions {
+  stream: string;
+  /** The consumer group kept at the slowest shard's offset, so lag reads as before (CONTRACTS section 1). */
+  group: string;
+  shardCount: number;
+  batchSize: number;
+  blockMs: number;
+  /** How often leases are renewed and the spread is checked. */
+  rebalanceMs: number;
+}
+
+/** What the consumer needs of the processor: the shard key of a tracker, and to drop the state of shards it lost. */
+export interface ShardHost<P> extends StagedBatchHandler<P> {
+  shardKey(deviceId: string): string;
+  shardsLost(isLost: (shard: number) => boolean): Promise<void>;
+}
+
+interface Batch<P> {
+  entries: StreamEntry[];
+  /** The last stream id read for this batch: every owned shard has handed on all its entries up to here. */
+  lastId: string;
+  shards: number[];
+  prepared: P | null;
+}
+
+interface Storing<P> {
+  batch: Batch<P>;
+  outcome: Promise<{ error: unknown; stored: boolean } | null>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The id just before `id`, for an exclusive read that must include `id` itself. */
+export function idBefore(id: string): string {
+  const [ms, seq] = id.split('-').map((part) => BigInt(part)) as [bigint, bigint];
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
+}
+
+/**
+ * Each tracker handled by exactly one instance at a time, in stream order. Trackers are hashed onto a fixed number
+ * of shards; instances hold shards through leases in Redis (ShardLeases) and spread them evenly and stickily
+ * (planShards). Every instance reads the stream itself, in order, and takes the entries of the shards it holds;
+ * each shard's progress is committed in Redis only while its lease is held, so an instance that takes a shard over
+ * goes on from exactly where the last holder's stored work ended. At least once: a batch stored but not committed
+ * (a crash in between) is read again by the next holder, which the writes' keys make harmless.
+ */
+export class ShardedConsumer<P> {
+  readonly owned = new Set<number>();
+  progressAt = Date.now();
+  /** Per held shard: the last stream id handed to prepare; a shard skips what it already handled. */
+  private readonly handled = new Map<number, string>();
+  /** Per held shard: the progress last committed (or found when the shard was taken). */
+  private readonly committedAt = new Map<number, string>();
+  private cursor = '0-0';
+  private storing: Storing<P> | null = null;
+  private lost = new Set<number>();
+  private closing = false;
+  private running: Promise<void> | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private lastRebalance = 0;
+  private readonly nonce = randomUUID();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly leases: ShardLeases,
+    private readonly options: ShardedConsumerOptions,
+    private readonly host: ShardHost<P>,
+    private readonly log: Logger,
+  ) {}
+
+  run(): Promise<void> {
+    if (this.running) throw new Error('consumer is already running');
+    this.running = this.loop();
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { stream, group, shardCount } = this.options;
+    await this.ensureGroup();
+    await this.claimIdentity();
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leases.leaseMs / 3)));
+    this.log.info({ stream, group, instance: this.leases.instanceId, shards: shardCount, leaseMs: this.leases.leaseMs }, 'consuming telemetry stream by shard');
+    let backoff = 100;
+    while (!this.closing) {
+      try {
+        if (this.lost.size > 0 || Date.now() - this.lastRebalance >= this.options.rebalanceMs) {
+          await this.settle(null);
+          await this.rebalance();
+        }
+        if (this.owned.size === 0) {
+          this.progressAt = Date.now();
+          await sleep(Math.min(this.options.rebalanceMs, 250));
+          continue;
+        }
+        const idle = this.storing === null;
+        const batch = await this.read(idle);
+        if (batch === null) {
+          if (idle) this.progressAt = Date.now();
+          continue;
+        }
+        if (batch.entries.length > 0) batch.prepared = await this.host.prepare(batch.entries);
+        if (await this.settle(batch)) backoff = 100;
+        this.storing = this.store(batch);
+      } catch (error) {
+        await this.settle(null).catch((earlier) => this.log.error({ err: earlier }, 'batch not stored; it is read again'));
+        this.rewind();
+        this.log.error({ err: error }, 'batch not processed; it is read again');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+    await this.settle(null).catch((error) => this.log.error({ err: error }, 'last batch not stored; the next holder reads it again'));
+  }
+
+  /** Waits for this instance's name: after a crash, until the dead process's claim runs out. */
+  private async claimIdentity(): Promise<void> {
+    let warned = false;
+    while (!this.closing) {
+      try {
+        if (await this.leases.claimIdentity(this.nonce)) return;
+        if (!warned) this.log.warn({ instance: this.leases.instanceId }, 'another process holds this PROCESSOR_CONSUMER name (or this one did before a restart); waiting for it');
+        warned = true;
+      } catch (error) {
+        this.log.warn({ err: error }, 'cannot reach Redis to claim the instance name; retrying');
+      }
+      await sleep(Math.min(1000, this.leases.leaseMs / 3));
+    }
+  }
+
+  /** The oldest entry of the stream this instance has yet to store: the first after its slowest shard's progress. */
+  async oldestWaiting(): Promise<string | null> {
+    if (this.committedAt.size === 0) return null;
+    let slowest: string | null = null;
+    for (const id of this.committedAt.values()) if (slowest === null || compareCursor(id, slowest) < 0) slowest = id;
+    const next = (await this.redis.xrange(this.options.stream, `(${slowest}`, '+', 'COUNT', 1)) as [string, string[]][];
+    return next[0]?.[0] ?? null;
+  }
+
+  /** Group `processor` exists from the start (at the stream's beginning), so its lag shows what waits. */
+  private async ensureGroup(): Promise<void> {
+    for (let backoff = 100; !this.closing; backoff = Math.min(backoff * 2, 5000)) {
+      try {
+        await this.redis.xgroup('CREATE', this.options.stream, this.options.group, '0', 'MKSTREAM');
+        return;
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('BUSYGROUP')) return;
+        this.log.warn({ err: error }, 'cannot create the consumer group yet; retrying');
+        await sleep(backoff);
+      }
+    }
+  }
+
+  /** Keeps the name, membership and leases alive apart from the loop, so a long batch does not lose them. */
+  private async renew(): Promise<void> {
+    try {
+      await this.leases.heartbeat(this.nonce);
+      for (const shard of await this.leases.renew([...this.owned])) this.lost.add(shard);
+    } catch (error) {
+      this.log.warn({ err: error }, 'cannot renew shard leases');
+    }
+  }
+
+  /** Drops lost shards, hands back a surplus, takes free shards: between batches only. */
+  private async rebalance(): Promise<void> {
+    this.lastRebalance = Date.now();
+    const { shardCount } = this.options;
+    if (this.lost.size > 0) {
+      const lost = new Set(this.lost);
+      this.lost.clear();
+      this.log.warn({ shards: [...lost] }, 'shard leases lost (this instance was too slow to renew them); their trackers are dropped here');
+      await this.dropShards(lost);
+    }
+    const members = await this.leases.heartbeat(this.nonce);
+    const plan = planShards({ shardCount, owners: await this.leases.owners(shardCount), members }, this.leases.instanceId);
+    if (plan.release.length > 0) {
+      for (const shard of plan.release) await this.leases.release(shard);
+      await this.dropShards(new Set(plan.release));
+      this.log.info({ shards: plan.release, members: members.length }, 'handed shards back for an even spread');
+    }
+    const taken: number[] = [];
+    for (const shard of plan.acquire) {
+      if (!(await this.leases.acquire(shard))) continue;
+      const from = (await this.leases.committed(shard)) ?? (await this.startOfNewShard());
+      this.owned.add(shard);
+      this.handled.set(shard, from);
+      this.committedAt.set(shard, from);
+      taken.push(shard);
+    }
+    if (taken.length > 0) {
+      this.cursor = this.lowestHandled();
+      this.log.info({ shards: taken, held: [...this.owned].sort((a, b) => a - b), members: members.length }, 'took shards');
+    }
+    await this.syncGroup();
+  }
+
+  private async dropShards(shards: Set<number>): Promise<void> {
+    for (const shard of shards) {
+      this.owned.delete(shard);
+      this.handled.delete(shard);
+      this.committedAt.delete(shard);
+    }
+    await this.host.shardsLost((shard) => shards.has(shard));
+    this.cursor = this.owned.size > 0 ? this.lowestHandled() : this.cursor;
+  }
+
+  private lowestHandled(): string {
+    let lowest: string | null = null;
+    for (const id of this.handled.values()) if (lowest === null || compareCursor(id, lowest) < 0) lowest = id;
+    return lowest ?? '0-0';
+  }
+
+  /**
+   * Where a shard nobody ever committed starts: where the consumer group stands (an unsharded processor before this
+   * version acknowledged up to there), before its oldest unacknowledged entry; the stream's start without a group.
+   */
+  private async startOfNewShard(): Promise<string> {
+    const { stream, group } = this.options;
+    try {
+      const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
+      const mine = groups.map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [String(flat[2 * i]), flat[2 * i + 1]]))).find((g) => g.name === group);
+      if (!mine) return '0-0';
+      const pending = (await this.redis.xpending(stream, group)) as [number, string | null, string | null, unknown];
+      const delivered = String(mine['last-delivered-id'] ?? '0-0');
+      return pending[0] > 0 && pending[1] ? idBefore(pending[1]) : delivered;
+    } catch {
+      return '0-0';
+    }
+  }
+
+  /**
+   * Keeps group `processor` at the slowest shard, so XINFO GROUPS and the lag metrics read as they always did:
+   * entries-read is given with the position (counted back from the stream's end), else Redis could not tell the lag.
+   * Entries an unsharded processor of an earlier version left pending are acknowledged once every shard is past them.
+   */
+  private async syncGroup(): Promise<void> {
+    const { stream, group, shardCount } = this.options;
+    const committed = await this.leases.allCommitted(shardCount);
+    if (committed.some((id) => id === null)) return;
+    let slowest = committed[0]!;
+    for (const id of committed) if (compareCursor(id!, slowest) < 0) slowest = id!;
+    const info = (await this.redis.xinfo('STREAM', stream)) as unknown[];
+    const entriesAdded = Number(info[info.indexOf('entries-added') + 1]);
+    const after = await this.countAfter(slowest, 100_000);
+    if (after === null || !Number.isFinite(entriesAdded)) await this.redis.xgroup('SETID', stream, group, slowest);
+    else await this.redis.call('XGROUP', 'SETID', stream, group, slowest, 'ENTRIESREAD', Math.max(0, entriesAdded - after));
+    const pending = (await this.redis.xpending(stream, group, '-', slowest, 1000)) as [string, ...unknown[]][];
+    if (pending.length > 0) await this.redis.xack(stream, group, ...pending.map(([id]) => id));
+  }
+
+  /** How many entries the stream holds after `id`, or null when more than `limit` (too many to count here). */
+  private async countAfter(id: string, limit: number): Promise<number | null> {
+    let count = 0;
+    let from = `(${id}`;
+    for (;;) {
+      const page = (await this.redis.xrange(this.options.stream, from, '+', 'COUNT', 1000)) as [string, string[]][];
+      count += page.length;
+      if (page.length < 1000) return count;
+      if (count >= limit) return null;
+      from = `(${page[page.length - 1]![0]}`;
+    }
+  }
+
+  /** The next entries of the held shards after the cursor; null when the stream has nothing new. */
+  private async read(block: boolean): Promise<Batch<P> | null> {
+    const { stream, batchSize, blockMs, shardCount } = this.options;
+    const args: (string | number)[] = ['COUNT', batchSize];
+    if (block) args.push('BLOCK', blockMs);
+    args.push('STREAMS', stream, this.cursor);
+    const reply = (await (this.redis.xread as (...a: (string | number)[]) => Promise<unknown>)(...args)) as [string, [string, string[] | null][]][] | null;
+    if (!reply || reply.length === 0 || reply[0]![1].length === 0) return null;
+    const raw = toStreamEntries(reply[0]![1]);
+    const entries: StreamEntry[] = [];
+    for (const entry of raw) {
+      const shard = shardOf(this.host.shardKey(entry.fields?.device_id ?? ''), shardCount);
+      const handled = this.handled.get(shard);
+      if (handled !== undefined && compareCursor(entry.id, handled) > 0) entries.push(entry);
+    }
+    const lastId = raw[raw.length - 1]!.id;
+    const shards = [...this.owned];
+    for (const shard of shards) if (compareCursor(lastId, this.handled.get(shard)!) > 0) this.handled.set(shard, lastId);
+    this.cursor = lastId;
+    return { entries, lastId, shards, prepared: null };
+  }
+
+  /** Stores a prepared batch, then commits each held shard's progress; in the background of the next read. */
+  private store(batch: Batch<P>): Storing<P> {
+    const stored = batch.prepared === null ? Promise.resolve() : this.host.store(batch.prepared);
+    const outcome = stored.then(
+      async () => {
+        for (const shard of batch.shards) {
+          if (await this.leases.commit(shard, batch.lastId)) {
+            if (this.owned.has(shard)) this.committedAt.set(shard, batch.lastId);
+          } else this.lost.add(shard);
+        }
+        this.progressAt = Date.now();
+        return null;
+      },
+      (error: unknown) => ({ error, stored: false }),
+    );
+    return { batch, outcome: outcome.catch((error: unknown) => ({ error, stored: true })) };
+  }
+
+  /** Waits for the batch being stored; on failure the newer batch and it are undone, newest first, and it throws. */
+  private async settle(newer: Batch<P> | null): Promise<boolean> {
+    const storing = this.storing;
+    this.storing = null;
+    if (storing === null) return false;
+    const failure = await storing.outcome;
+    if (failure === null) return true;
+    if (newer?.prepared) this.host.discard(newer.prepared);
+    if (!failure.stored && storing.batch.prepared) this.host.discard(storing.batch.prepared);
+    throw failure.error;
+  }
+
+  /** After a failure: every held shard goes back to its committed progress (kept here: Redis may be what failed). */
+  private rewind(): void {
+    for (const shard of this.owned) this.handled.set(shard, this.committedAt.get(shard)!);
+    this.cursor = this.lowestHandled();
+  }
+
+  /** Stops after the batch in hand is stored and committed; its leases are handed back for others to take at once. */
+  async close(): Promise<void> {
+    this.closing = true;
+    try {
+      await this.running;
+    } catch (error) {
+      this.log.error({ err: error }, 'consumer loop ended with an error');
+    }
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    for (const shard of this.owned) await this.leases.release(shard).catch(() => undefined);
+    await this.leases.leave(this.nonce).catch(() => undefined);
+  }
+}
