@@ -22,6 +22,11 @@ type Ctx = { accountability?: Accountability | null };
 /** How long a stopping Directus waits for webhook attempts under way (orchestrators kill after about 10 s). */
 const DRAIN_MS = 8_000;
 const drainsDeliveries = Symbol.for('pitwall.drainsDeliveries');
+/**
+ * Every 15 seconds: a chain handed back by an instance that stopped, or whose crashed owner's lease ran out, resumes
+ * on a surviving instance within that much; a sweep that finds nothing costs two queries on small tables.
+ */
+const SWEEP_CRON = '*/15 * * * * *';
 
 /**
  * Directus's graceful stop destroys the database pool first; hold that until the webhook attempts under way are
@@ -132,6 +137,10 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   for (const kind of ['create', 'update'] as const) filter(`webhook_subscriptions.items.${kind}`, (payload) => keepMaskOutOfSecret(payload as Record<string, unknown>, kind));
 
   // Events a crash left between a commit and their publication, and webhook retry chains a stop or crash cut short.
+  // Safe on any number of Directus instances at once: each step claims its rows in Postgres (FOR UPDATE SKIP LOCKED,
+  // chain leases on the database's clock), so two sweeps never publish one event or run one chain twice. With
+  // SYNCHRONIZATION_STORE=redis, Directus runs each tick of `schedule` on one instance only (its synchronized clock);
+  // whichever instance is alive takes the next tick, so none is special.
   const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env });
   const sweep = () => {
     guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
@@ -142,5 +151,5 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     logger.info(`${BUNDLE_NAME} ${BUNDLE_VERSION}: hook loaded`);
     sweep();
   });
-  schedule('*/1 * * * *', sweep);
+  schedule(SWEEP_CRON, sweep);
 });

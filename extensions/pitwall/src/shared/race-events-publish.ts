@@ -155,7 +155,7 @@ let leftBehind = false;
 
 /**
  * Publishing never fails the caller: what is left stays pending and is published by the next publication in this
- * process, or by the hook's sweep (at start and every minute, which also finds what a crashed instance left).
+ * process, or by the hook's sweep (at start and every 15 s, which also finds what a crashed instance left).
  */
 export async function publishPendingSafely(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
   if (staged && leftBehind) {

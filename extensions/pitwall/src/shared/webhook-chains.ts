@@ -10,8 +10,8 @@ import { subscriptionReader, type SubscriptionRow } from './webhook-store';
  * Durable retry chains for the signed webhook (table `pitwall_webhook_chains`, migration 006). A chain is opened
  * before its first attempt; each attempt is recorded in `webhook_deliveries` by the same statement that moves the
  * chain on, and the chain's row goes with its last attempt. So a Directus that stops between attempts, or dies,
- * leaves the row behind and the next sweep resumes the chain where it stopped: an event is never dropped because the
- * process that owed it an attempt went away.
+ * leaves the row behind and the next sweep, on any Directus instance, resumes the chain where it stopped: an event is
+ * never dropped because the process that owed it an attempt went away.
  *
  * A chain's row never holds a secret in clear: for a subscription it keeps only the subscription's id, and a resumed
  * chain reads the URL and secret the subscription has then (so a secret replaced meanwhile is the one used); the
@@ -115,7 +115,12 @@ async function sealLegacyRows(context: DispatchContext): Promise<void> {
 export const targetKey = (target: WebhookTarget): string =>
   target.subscription !== null ? `subscription:${target.subscription}` : `url:${createHash('sha256').update(target.url).digest('hex').slice(0, 32)}`;
 
-const leaseUntil = (policy: DeliveryPolicy, nowMs = Date.now()) => new Date(nowMs + policy.deadlineMs + LEASE_MARGIN_MS);
+/**
+ * A chain's lease, on the database's clock, which the claim below reads too: with several Directus instances, one on
+ * a host whose clock runs behind would otherwise write leases that have already ended for the others.
+ */
+const leaseUntil = (db: DispatchContext['database'], policy: DeliveryPolicy) =>
+  db.raw(`now() + ?::bigint * interval '1 millisecond'`, [policy.deadlineMs + LEASE_MARGIN_MS]);
 
 /** Opens a chain for each target that has none under way for this event; returns the targets it opened. */
 async function openChains(context: DispatchContext, event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<WebhookTarget[]> {
@@ -128,7 +133,7 @@ async function openChains(context: DispatchContext, event: RaceEventLike, target
     target: JSON.stringify(storedTarget(target, context.sealKey)),
     event: JSON.stringify(event),
     policy: JSON.stringify(policy),
-    lease_until: leaseUntil(policy),
+    lease_until: leaseUntil(db, policy),
   }));
   const opened = (await db(CHAINS_TABLE).insert(rows).onConflict(['race_event', 'target_key']).ignore().returning('target_key')) as { target_key: string }[];
   return opened.map((row) => byKey.get(row.target_key)!);
