@@ -41,8 +41,15 @@ export class LiveFeed {
     private readonly log: Logger,
   ) {}
 
-  /** Creates the group at the stream's end (a new viewer starts from a snapshot, not from history) and reads on. */
+  /**
+   * Creates the group at the stream's end, or moves it there when this instance restarts under the same id: a new
+   * viewer starts from a snapshot and a returning one resumes with `since`, so a backlog is of no use to anyone.
+   */
   async start(): Promise<void> {
+    await this.redis.xgroup('CREATE', this.options.stream, this.options.group, '$', 'MKSTREAM').catch(async (error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
+      await this.redis.xgroup('SETID', this.options.stream, this.options.group, '$');
+    });
     await this.createGroup('$');
     this.log.info({ stream: this.options.stream, group: this.options.group, from: this.position }, 'broadcasting telemetry stream');
     this.running = this.loop();

@@ -404,6 +404,31 @@ describe('live gateway: positions', () => {
   }, 120_000);
 });
 
+describe('live gateway restarted under the same INSTANCE_ID after a crash', () => {
+  it('starts at the stream\'s end: viewers get a snapshot, not the backlog', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    const instance = `crashed-${randomUUID().slice(0, 8)}`;
+    // The group a crashed instance left behind, far behind the stream's end.
+    await redis.xgroup('CREATE', stream, `live-broadcast-${instance}`, '$', 'MKSTREAM');
+    for (let i = 0; i < 50; i++) await xadd(stream, race.imeis[0], { ts: Date.now() - 100_000 + i * 1000 });
+    const started = await startGateway({ REDIS_TELEMETRY_STREAM: stream, INSTANCE_ID: instance });
+    try {
+      const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+      viewer.send({ type: 'subscribe', topic: `event:${race.eventId}` });
+      await viewer.next((m) => m.type === 'subscribed', 'subscribed');
+      const now = await xadd(stream, race.imeis[1]);
+      await viewer.next((m) => m.cursor === now, 'the new position');
+      expect(viewer.positions().map((p) => p.cursor)).toEqual([now]);
+      // The backlog was never read: the only entry the feed handled is the new one.
+      expect(metricValue(await started.metrics(), 'pitwall_gateway_entry_age_seconds_count')).toBe(1);
+      viewer.close();
+    } finally {
+      await started.gateway.close();
+      await redis.del(stream);
+    }
+  });
+});
+
 describe('live gateway with Directus unreachable', () => {
   const stream = `test:telemetry:${randomUUID()}`;
   const proxy = new TcpProxy(Number(new URL(stack.directusUrl).port));
