@@ -1,7 +1,8 @@
 /**
  * Why a process answers /healthz with 503. Stable codes, for probes and alerts to match on:
  * - `postgres-unreachable`, `redis-unreachable`: a check of the connection failed or took too long;
- * - `consumer-stalled`: stream entries wait (lag or pending) and the consumer has made no progress for the stall time;
+ * - `consumer-stalled`: stream entries wait (lag or pending, or a lag Redis cannot tell) and the consumer has made no
+ *   progress for the stall time;
  * - `outbox-parked`: fact batches Directus refused are parked in the outbox and wait for `pitwall outbox redrive`.
  */
 export type HealthReason = 'postgres-unreachable' | 'redis-unreachable' | 'consumer-stalled' | 'outbox-parked';
@@ -30,7 +31,8 @@ export function healthReasons(seen: ProcessorObservation, { stallMs }: HealthOpt
   const reasons: HealthReason[] = [];
   if (!seen.postgres) reasons.push('postgres-unreachable');
   if (!seen.redis) reasons.push('redis-unreachable');
-  const waiting = (seen.lag ?? 0) > 0 || (seen.pending ?? 0) > 0;
+  // An unknown lag may hide waiting entries; an idle consumer still makes progress (it finds nothing new).
+  const waiting = seen.lag === null || seen.lag > 0 || (seen.pending ?? 0) > 0;
   if (waiting && seen.sinceProgressMs > stallMs) reasons.push('consumer-stalled');
   if ((seen.parked ?? 0) > 0) reasons.push('outbox-parked');
   return reasons;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { planShards } from '../domain/sharding/plan-shards.ts';
+import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
 import { compareCursor } from '../gateway/cursor.ts';
 import type { ShardLeases } from './shard-leases.ts';
@@ -38,6 +38,9 @@ interface Storing<P> {
   outcome: Promise<{ error: unknown; stored: boolean } | null>;
 }
 
+/** How often group `processor` is moved to the slowest shard (counting its lag reads up to 10,000 entries). */
+const GROUP_SYNC_MS = 3000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The id just before `id`, for an exclusive read that must include `id` itself. */
@@ -70,6 +73,7 @@ export class ShardedConsumer<P> {
   private renewTimer: NodeJS.Timeout | null = null;
   private lastRebalance = 0;
   private readonly nonce = randomUUID();
+  private lastGroupSync = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -95,8 +99,13 @@ export class ShardedConsumer<P> {
     while (!this.closing) {
       try {
         if (this.lost.size > 0 || Date.now() - this.lastRebalance >= this.options.rebalanceMs) {
-          await this.settle(null);
-          await this.rebalance();
+          // Looking costs no wait; changing what is held waits for the batch in flight to be committed first.
+          const plan = await this.plan();
+          if (this.lost.size > 0 || plan.acquire.length > 0 || plan.release.length > 0) {
+            await this.settle(null);
+            await this.rebalance(plan);
+          }
+          if (Date.now() - this.lastGroupSync >= GROUP_SYNC_MS) await this.syncGroup();
         }
         if (this.owned.size === 0) {
           this.progressAt = Date.now();
@@ -106,7 +115,9 @@ export class ShardedConsumer<P> {
         const idle = this.storing === null;
         const batch = await this.read(idle);
         if (batch === null) {
+          // Nothing new: wait for the batch in flight (its failure surfaces here), then read blocking.
           if (idle) this.progressAt = Date.now();
+          else if (await this.settle(null)) backoff = 100;
           continue;
         }
         if (batch.entries.length > 0) batch.prepared = await this.host.prepare(batch.entries);
@@ -172,21 +183,27 @@ export class ShardedConsumer<P> {
   }
 
   /** Drops lost shards, hands back a surplus, takes free shards: between batches only. */
-  private async rebalance(): Promise<void> {
+  /** Renews membership and reads who holds what: the moves this instance should make now. */
+  private async plan(): Promise<ShardPlan & { members: number }> {
     this.lastRebalance = Date.now();
     const { shardCount } = this.options;
+    const members = await this.leases.heartbeat(this.nonce);
+    const plan = planShards({ shardCount, owners: await this.leases.owners(shardCount), members }, this.leases.instanceId);
+    return { ...plan, members: members.length };
+  }
+
+  private async rebalance(plan: ShardPlan & { members: number }): Promise<void> {
+    const { members } = plan;
     if (this.lost.size > 0) {
       const lost = new Set(this.lost);
       this.lost.clear();
       this.log.warn({ shards: [...lost] }, 'shard leases lost (this instance was too slow to renew them); their trackers are dropped here');
       await this.dropShards(lost);
     }
-    const members = await this.leases.heartbeat(this.nonce);
-    const plan = planShards({ shardCount, owners: await this.leases.owners(shardCount), members }, this.leases.instanceId);
     if (plan.release.length > 0) {
       for (const shard of plan.release) await this.leases.release(shard);
       await this.dropShards(new Set(plan.release));
-      this.log.info({ shards: plan.release, members: members.length }, 'handed shards back for an even spread');
+      this.log.info({ shards: plan.release, members }, 'handed shards back for an even spread');
     }
     const taken: number[] = [];
     for (const shard of plan.acquire) {
@@ -199,9 +216,8 @@ export class ShardedConsumer<P> {
     }
     if (taken.length > 0) {
       this.cursor = this.lowestHandled();
-      this.log.info({ shards: taken, held: [...this.owned].sort((a, b) => a - b), members: members.length }, 'took shards');
+      this.log.info({ shards: taken, held: [...this.owned].sort((a, b) => a - b), members }, 'took shards');
     }
-    await this.syncGroup();
   }
 
   private async dropShards(shards: Set<number>): Promise<void> {
@@ -244,6 +260,7 @@ export class ShardedConsumer<P> {
    * Entries an unsharded processor of an earlier version left pending are acknowledged once every shard is past them.
    */
   private async syncGroup(): Promise<void> {
+    this.lastGroupSync = Date.now();
     const { stream, group, shardCount } = this.options;
     const committed = await this.leases.allCommitted(shardCount);
     if (committed.some((id) => id === null)) return;
@@ -251,7 +268,7 @@ export class ShardedConsumer<P> {
     for (const id of committed) if (compareCursor(id!, slowest) < 0) slowest = id!;
     const info = (await this.redis.xinfo('STREAM', stream)) as unknown[];
     const entriesAdded = Number(info[info.indexOf('entries-added') + 1]);
-    const after = await this.countAfter(slowest, 100_000);
+    const after = await this.countAfter(slowest, 10_000);
     if (after === null || !Number.isFinite(entriesAdded)) await this.redis.xgroup('SETID', stream, group, slowest);
     else await this.redis.call('XGROUP', 'SETID', stream, group, slowest, 'ENTRIESREAD', Math.max(0, entriesAdded - after));
     const pending = (await this.redis.xpending(stream, group, '-', slowest, 1000)) as [string, ...unknown[]][];
