@@ -107,12 +107,16 @@ async function clean(db: Db, devices: string[]): Promise<void> {
  * over all `n` (startup and the first rebalance are not throughput), as positions stored per second from then on,
  * with each instance's CPU seconds over the same span.
  */
-async function drain(stack: TestStack, db: Db, redis: Redis, stream: string, n: number, devices: string[]): Promise<{ stored: number; seconds: number; cpu: number[] }> {
+async function drain(stack: TestStack, db: Db, redis: Redis, stream: string, n: number, devices: string[]): Promise<{ stored: number; seconds: number; cpu: number[]; handled: number[] }> {
   const children: ChildProcess[] = [];
+  const ports: number[] = [];
   const owners = () => Promise.all(Array.from({ length: SHARDS }, (_, s) => redis.get(`pitwall:{${stream}:shard:${s}}:owner`)));
   const started = performance.now();
   try {
-    for (let i = 0; i < n; i++) children.push(instance(stack, stream, `bench-${n}-${i}`, await freePort()));
+    for (let i = 0; i < n; i++) {
+      ports.push(await freePort());
+      children.push(instance(stack, stream, `bench-${n}-${i}`, ports[i]!));
+    }
     for (;;) {
       const held = await owners();
       if (held.every(Boolean) && new Set(held).size === n) break;
@@ -130,7 +134,12 @@ async function drain(stack: TestStack, db: Db, redis: Redis, stream: string, n: 
     }
     const seconds = (performance.now() - from) / 1000;
     const cpu = children.map((c, i) => Number((cpuSeconds(c.pid!) - cpuBefore[i]!).toFixed(1)));
-    return { stored: positions - storedBefore, seconds, cpu };
+    // The load spread: stream entries each instance handled, from its own metrics.
+    const handled = await Promise.all(ports.map(async (port) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return Number(/^pitwall_stream_entries_total (\S+)$/m.exec(text)?.[1] ?? NaN);
+    }));
+    return { stored: positions - storedBefore, seconds, cpu, handled };
   } finally {
     await Promise.all(children.map((c) => stop(c, 'SIGTERM')));
     const keys = await redis.keys(`pitwall:{${stream}*`);
@@ -205,7 +214,7 @@ async function main(): Promise<Record<string, unknown>> {
     const replicas = [...new Set([...source()].map((p) => p.deviceId))];
     progress(`stack ready: ${replicas.length} raced trackers of ${devices.length} registered`);
 
-    const results: Record<number, { stored: number; seconds: number; cpu: number[] }> = {};
+    const results: Record<number, { stored: number; seconds: number; cpu: number[]; handled: number[] }> = {};
     let violations = 0;
     for (const n of [1, 2]) {
       await clean(db, replicas);
@@ -232,6 +241,7 @@ async function main(): Promise<Record<string, unknown>> {
       order_violations: violations,
       failover_s: Number(failoverSeconds.toFixed(2)),
       cpu_s_per_instance: results[2]!.cpu,
+      entries_per_instance: results[2]!.handled,
       single_instance_cpu_s: results[1]!.cpu[0],
       shards: SHARDS,
       lease_ms: LEASE_MS,

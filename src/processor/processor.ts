@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { connectDb, type Db } from '../store/db.ts';
 import { DEAD_LETTER_CATEGORIES, writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
@@ -120,6 +120,15 @@ export class Processor {
       stallMs: config.PROCESSOR_STALL_MS,
     });
     this.healthChecks.registerMetrics(this.registry);
+    const consumer = this.consumer;
+    new Gauge({
+      name: 'pitwall_shards_held',
+      help: 'Shards this instance holds (of PROCESSOR_SHARDS): how the trackers are spread over the instances',
+      registers: [this.registry],
+      collect() {
+        this.set(consumer.owned.size);
+      },
+    });
   }
 
   /** Trackers with a racing pipeline in this process (0 without Directus). */

@@ -5,7 +5,7 @@ import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
 import { compareCursor } from '../gateway/cursor.ts';
 import type { ShardLeases } from './shard-leases.ts';
-import { toStreamEntries, type StreamEntry } from './stream-entry.ts';
+import type { StreamEntry } from './stream-entry.ts';
 import type { StagedBatchHandler } from './telemetry-consumer.ts';
 
 export interface ShardedConsumerOptions {
@@ -42,6 +42,20 @@ interface Storing<P> {
 const GROUP_SYNC_MS = 3000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const DEVICE_ID_FIELD = Buffer.from('device_id');
+
+/** One field of an entry read as bytes ('' when absent). */
+function fieldOf(flat: Buffer[], name: Buffer): string {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i]!.equals(name)) return flat[i + 1]!.toString('utf8');
+  return '';
+}
+
+function decodeFields(flat: Buffer[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString('utf8')] = flat[i + 1]!.toString('utf8');
+  return fields;
+}
 
 /** The id just before `id`, for an exclusive read that must include `id` itself. */
 export function idBefore(id: string): string {
@@ -294,16 +308,21 @@ export class ShardedConsumer<P> {
     const args: (string | number)[] = ['COUNT', batchSize];
     if (block) args.push('BLOCK', blockMs);
     args.push('STREAMS', stream, this.cursor);
-    const reply = (await (this.redis.xread as (...a: (string | number)[]) => Promise<unknown>)(...args)) as [string, [string, string[] | null][]][] | null;
+    // As bytes: only the device id of every entry is decoded; the rest only for the entries of held shards (the
+    // payload is most of an entry, and every instance reads every entry).
+    const reply = (await (this.redis.xreadBuffer as (...a: (string | number)[]) => Promise<unknown>)(...args)) as [Buffer, [Buffer, Buffer[] | null][]][] | null;
     if (!reply || reply.length === 0 || reply[0]![1].length === 0) return null;
-    const raw = toStreamEntries(reply[0]![1]);
+    const raw = reply[0]![1];
     const entries: StreamEntry[] = [];
-    for (const entry of raw) {
-      const shard = shardOf(this.host.shardKey(entry.fields?.device_id ?? ''), shardCount);
+    for (const [idBytes, flat] of raw) {
+      const id = idBytes.toString('latin1');
+      const deviceId = flat ? fieldOf(flat, DEVICE_ID_FIELD) : '';
+      const shard = shardOf(this.host.shardKey(deviceId), shardCount);
       const handled = this.handled.get(shard);
-      if (handled !== undefined && compareCursor(entry.id, handled) > 0) entries.push(entry);
+      if (handled === undefined || compareCursor(id, handled) <= 0) continue;
+      entries.push({ id, fields: flat ? decodeFields(flat) : null });
     }
-    const lastId = raw[raw.length - 1]!.id;
+    const lastId = raw[raw.length - 1]![0].toString('latin1');
     const shards = [...this.owned];
     for (const shard of shards) if (compareCursor(lastId, this.handled.get(shard)!) > 0) this.handled.set(shard, lastId);
     this.cursor = lastId;
