@@ -310,8 +310,8 @@ describe('live gateway: positions', () => {
     expect(metricValue(metrics, 'pitwall_gateway_skipped_entries_total{reason="no-gps-fix"}')).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'pitwall_gateway_skipped_entries_total{reason="future-time"}')).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'pitwall_gateway_skipped_entries_total{reason="malformed"}')).toBeGreaterThanOrEqual(1);
-    // Keepalive pings come every GATEWAY_PING_MS.
-    expect(viewer.pings).toBeGreaterThan(0);
+    // Keepalive pings come every GATEWAY_PING_MS (300 ms here).
+    await waitFor(async () => viewer.pings > 0, { timeoutMs: 5_000, intervalMs: 50, what: 'a keepalive ping' });
     viewer.send({ type: 'unsubscribe', topic, id: 'u' });
     await viewer.next((m) => m.type === 'unsubscribed' && m.id === 'u', 'unsubscribed');
     const count = viewer.positions().length;

@@ -94,7 +94,7 @@ describe('the Race Control role', () => {
     const dashboards = await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,name,panels.type', { token: user.token });
     expect(dashboards.status, dashboards.text).toBe(200);
     expect(dashboards.json.data).toHaveLength(1);
-    expect(dashboards.json.data[0].panels.map((p: { type: string }) => p.type).sort()).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-replay']);
+    expect(dashboards.json.data[0].panels.map((p: { type: string }) => p.type).sort()).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay']);
     // What the dashboard's panels read: the classification, the processors' health, the anomalies list's own query.
     expect((await call(stack, `/pitwall/classification?event=${event}&stage=${stage}`, { token: user.token })).status).toBe(200);
     expect((await call(stack, '/pitwall/status', { token: user.token })).status).toBe(200);
