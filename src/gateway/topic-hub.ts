@@ -1,6 +1,6 @@
-import type { Viewer } from './viewer.ts';
+import { sharedFrame, type Viewer } from './viewer.ts';
 
-/** Who listens to which topic; a position is serialised once per topic, then the same frame goes to every viewer. */
+/** Who listens to which topic; a position is serialised and framed once per topic, then sent as is to every viewer. */
 export class TopicHub {
   private readonly topics = new Map<string, Set<Viewer>>();
 
@@ -31,7 +31,7 @@ export class TopicHub {
   publish(topic: string, cursor: string, message: object): number {
     const viewers = this.topics.get(topic);
     if (!viewers) return 0;
-    const frame = JSON.stringify(message);
+    const frame = sharedFrame(JSON.stringify(message));
     let sent = 0;
     for (const viewer of viewers) {
       viewer.deliver(topic, cursor, frame);

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { compareCursor } from './cursor.ts';
 import type { Credentials } from './directus-access.ts';
@@ -11,11 +12,56 @@ export const CLOSE = {
 } as const;
 
 /**
+ * One message for many viewers, encoded once: its JSON text, and the whole WebSocket frame that carries it (`wire`),
+ * written as it is to every viewer's socket, instead of ws measuring, encoding and framing it again for each.
+ */
+export interface SharedFrame {
+  text: string;
+  wire: Buffer;
+}
+
+/** A message as sent: JSON text for one viewer, or a frame shared by many. */
+export type Frame = string | SharedFrame;
+
+/** The WebSocket frame of a text message from the server (RFC 6455 5.2: FIN, opcode 1, unmasked, length). */
+export function sharedFrame(text: string): SharedFrame {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const wire = Buffer.allocUnsafe(header + length);
+  wire[0] = 0x81;
+  if (header === 2) wire[1] = length;
+  else if (header === 4) {
+    wire[1] = 126;
+    wire.writeUInt16BE(length, 2);
+  } else {
+    wire[1] = 127;
+    wire.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    wire.writeUInt32BE(length % 2 ** 32, 6);
+  }
+  wire.write(text, header, 'utf8');
+  return { text, wire };
+}
+
+/**
  * A subscription that is still being prepared (authorization, snapshot or resume): live positions are kept until it
  * is ready, then the ones after what the preparation sent go out, so nothing is lost or sent twice.
  */
 interface Preparing {
-  queue: { cursor: string; frame: string }[];
+  queue: { cursor: string; frame: Frame }[];
+}
+
+/**
+ * Viewers written to during this turn of the event loop: their sockets stay corked until the turn ends, so a
+ * viewer gets all its frames of a stream batch in one write, and thousands of writes go out together. On this
+ * 2-core machine a write per frame, each waking a reader, cost several times the CPU of the broadcast (bench
+ * `gateway`, docs/performance.md).
+ */
+let corked: Viewer[] = [];
+
+function uncorkAll(): void {
+  const viewers = corked;
+  corked = [];
+  for (const viewer of viewers) viewer.uncork();
 }
 
 /** One connected viewer: what it subscribed to, and a send that never lets one slow viewer hold up the others. */
@@ -23,6 +69,14 @@ export class Viewer {
   readonly subscriptions = new Map<string, Preparing | 'live'>();
   alive = true;
   closed = false;
+  /**
+   * The TCP socket under the WebSocket (ws keeps it as `_socket`): corked while this turn's frames pile up, and
+   * where shared frames are written. ws writes its own frames (replies, pings, close) straight to it as well, so
+   * everything reaches the viewer in the order sent; with a compression extension ws would queue its own, so then
+   * (not in the gateway, which turns permessage-deflate off) every frame goes through ws.send.
+   */
+  private readonly tcp: Writable | null;
+  private isCorked = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -30,17 +84,44 @@ export class Viewer {
     readonly userId: string,
     private readonly limits: { maxBufferedBytes: number; maxQueued: number },
     private readonly onDropped: (viewer: Viewer, code: number, reason: string) => void,
-  ) {}
+  ) {
+    const tcp = (socket as unknown as { _socket?: Writable })._socket;
+    this.tcp = tcp && typeof tcp.cork === 'function' && !socket.extensions ? tcp : null;
+  }
 
-  /** Sends a frame, or closes the viewer when its unsent data passed the limit (the others go on unhindered). */
-  send(frame: string): boolean {
+  /**
+   * Sends a frame, or closes the viewer when its unsent data passed the limit (the others go on unhindered). Unsent
+   * data includes this turn's frames, waiting in the corked socket.
+   */
+  send(frame: Frame): boolean {
     if (this.closed) return false;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    // Without compression ws keeps nothing back itself: the socket's unsent bytes are all (and cheaper to read).
+    if ((this.tcp ? this.tcp.writableLength : this.socket.bufferedAmount) > this.limits.maxBufferedBytes) {
       this.drop(CLOSE.slowConsumer, `slow consumer: more than ${this.limits.maxBufferedBytes} bytes waiting to be sent`);
       return false;
     }
-    this.socket.send(frame);
+    const tcp = this.tcp;
+    if (!tcp) {
+      this.socket.send(typeof frame === 'string' ? frame : frame.text);
+      return true;
+    }
+    if (!this.isCorked) {
+      tcp.cork();
+      this.isCorked = true;
+      if (corked.length === 0) process.nextTick(uncorkAll);
+      corked.push(this);
+    }
+    if (typeof frame === 'string') this.socket.send(frame);
+    // As ws.send: nothing after the close handshake has begun.
+    else if (this.socket.readyState === this.socket.OPEN) tcp.write(frame.wire);
     return true;
+  }
+
+  /** Lets this turn's frames go, in one write. */
+  uncork(): void {
+    if (!this.isCorked) return;
+    this.isCorked = false;
+    this.tcp!.uncork();
   }
 
   sendMessage(message: object): boolean {
@@ -48,7 +129,7 @@ export class Viewer {
   }
 
   /** A live position of a topic this viewer subscribed to: sent now, or kept while the subscription is prepared. */
-  deliver(topic: string, cursor: string, frame: string): void {
+  deliver(topic: string, cursor: string, frame: Frame): void {
     const state = this.subscriptions.get(topic);
     if (state === undefined) return;
     if (state === 'live') {
@@ -78,6 +159,7 @@ export class Viewer {
     this.closed = true;
     this.onDropped(this, code, reason);
     this.socket.close(code, reason.slice(0, 120));
+    this.uncork();
     // A viewer that reads nothing would never complete the closing handshake either.
     setTimeout(() => this.socket.terminate(), 2000).unref();
   }
