@@ -11,7 +11,7 @@ import { parseStreamEntry } from '../domain/parse-stream-entry.ts';
 import { probe, serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
 import { groupInfo } from '../stream/consumer-group.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
-import { parseClientMessage, parseTopic, type ClientMessage } from './client-messages.ts';
+import { parseClientMessage, parseTopic, type ClientMessage, type Topic } from './client-messages.ts';
 import type { GatewayConfig } from './config.ts';
 import { DeviceRoutes, loadDeviceRoutes } from './device-routes.ts';
 import { credentialsOf, DirectusAccess, DirectusUnavailable, type Credentials, type EventAccess } from './directus-access.ts';
@@ -259,6 +259,18 @@ export class Gateway {
     // From here on live positions are kept for this viewer, so none falls between the snapshot and the stream.
     this.hub.add(topic.name, viewer);
     viewer.startPreparing(topic.name);
+    try {
+      await this.prepareSubscription(viewer, message, topic);
+    } catch (error) {
+      // Postgres or Redis failed us: the viewer is not left half subscribed, with positions piling up for it.
+      this.hub.remove(topic.name, viewer);
+      viewer.subscriptions.delete(topic.name);
+      this.error(viewer, message, 'unavailable', `cannot prepare the subscription now: ${(error as Error).message}`);
+    }
+  }
+
+  /** The snapshot, or what a resuming viewer missed, then live positions. */
+  private async prepareSubscription(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>, topic: Extract<Topic, { kind: 'event' }>): Promise<void> {
     const still = () => !viewer.closed && viewer.subscriptions.get(topic.name) !== 'live' && viewer.subscriptions.has(topic.name);
     const reply = { type: 'subscribed', topic: topic.name, ...(message.id !== undefined ? { id: message.id } : {}) };
     if (message.since) {
