@@ -305,7 +305,9 @@ export class ShardedConsumer<P> {
   /** The next entries of the held shards after the cursor; null when the stream has nothing new. */
   private async read(block: boolean): Promise<Batch<P> | null> {
     const { stream, batchSize, blockMs, shardCount } = this.options;
-    const args: (string | number)[] = ['COUNT', batchSize];
+    // About `batchSize` entries of this instance's shards per read: holding half the shards, it reads twice as many.
+    const count = Math.min(batchSize * Math.ceil(shardCount / Math.max(1, this.owned.size)), batchSize * 8);
+    const args: (string | number)[] = ['COUNT', count];
     if (block) args.push('BLOCK', blockMs);
     args.push('STREAMS', stream, this.cursor);
     // As bytes: only the device id of every entry is decoded; the rest only for the entries of held shards (the
