@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { groupInfo, xinfoRecord } from '../stream/consumer-group.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
-import { compareCursor } from './cursor.ts';
+import { compareCursor } from '../stream/cursor.ts';
 
 export interface LiveFeedOptions {
   stream: string;
@@ -13,14 +14,6 @@ export interface LiveFeedOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Flat XINFO replies ([name, value, name, value, ...]) as a record. */
-function record(flat: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const list = flat as unknown[];
-  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1];
-  return out;
-}
 
 /**
  * Reads the stream through the instance's own consumer group, with NOACK: a broadcast needs no redelivery (a viewer
@@ -62,9 +55,7 @@ export class LiveFeed {
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
     }
-    const groups = ((await this.redis.xinfo('GROUPS', stream)) as unknown[]).map(record);
-    const mine = groups.find((g) => g.name === group);
-    this.position = String(mine?.['last-delivered-id'] ?? '0-0');
+    this.position = (await groupInfo(this.redis, stream, group))?.lastDeliveredId ?? '0-0';
   }
 
   private async loop(): Promise<void> {
@@ -116,7 +107,7 @@ export type Resume = { ok: true; entries: StreamEntry[] } | { ok: false };
 export async function readSince(redis: Redis, stream: string, since: string, until: string, pageSize = 1000): Promise<Resume> {
   let maxDeleted = '0-0';
   try {
-    const info = record(await redis.xinfo('STREAM', stream));
+    const info = xinfoRecord(await redis.xinfo('STREAM', stream));
     maxDeleted = String(info['max-deleted-entry-id'] ?? '0-0');
   } catch (error) {
     if (!(error instanceof Error) || !/no such key/i.test(error.message)) throw error;

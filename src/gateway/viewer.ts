@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { compareCursor } from './cursor.ts';
+import { compareCursor } from '../stream/cursor.ts';
 import type { Credentials } from './directus-access.ts';
 
 /** Close codes a viewer can see, besides the standard ones (1001 on drain). */

@@ -13,6 +13,16 @@ export interface GroupInfo {
   lag: number | null;
   pending: number;
   consumers: number;
+  /** The last entry id handed to the group's consumers. */
+  lastDeliveredId: string;
+}
+
+/** A flat XINFO reply ([name, value, name, value, ...]) as a record. */
+export function xinfoRecord(flat: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const list = flat as unknown[];
+  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1];
+  return out;
 }
 
 /** XINFO GROUPS for one group. `lag` is what the group has not yet read (Redis 7); null when Redis cannot tell. */
@@ -24,14 +34,13 @@ export async function groupInfo(redis: Redis, stream: string, group: string): Pr
     return null;
   }
   for (const raw of groups) {
-    const flat = raw as (string | number | null)[];
-    const info: Record<string, string | number | null> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1]!;
+    const info = xinfoRecord(raw);
     if (info.name !== group) continue;
     return {
       lag: info.lag === null || info.lag === undefined ? null : Number(info.lag),
       pending: Number(info.pending ?? 0),
       consumers: Number(info.consumers ?? 0),
+      lastDeliveredId: String(info['last-delivered-id'] ?? '0-0'),
     };
   }
   return null;

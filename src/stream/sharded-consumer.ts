@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
-import { compareCursor } from '../gateway/cursor.ts';
+import { groupInfo, xinfoRecord } from './consumer-group.ts';
+import { compareCursor } from './cursor.ts';
 import type { ShardLeases } from './shard-leases.ts';
 import type { StreamEntry } from './stream-entry.ts';
 import type { StagedBatchHandler } from './telemetry-consumer.ts';
@@ -257,11 +258,10 @@ export class ShardedConsumer<P> {
   private async startOfNewShard(): Promise<string> {
     const { stream, group } = this.options;
     try {
-      const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
-      const mine = groups.map((flat) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [String(flat[2 * i]), flat[2 * i + 1]]))).find((g) => g.name === group);
+      const mine = await groupInfo(this.redis, stream, group);
       if (!mine) return '0-0';
       const pending = (await this.redis.xpending(stream, group)) as [number, string | null, string | null, unknown];
-      const delivered = String(mine['last-delivered-id'] ?? '0-0');
+      const delivered = mine.lastDeliveredId;
       return pending[0] > 0 && pending[1] ? idBefore(pending[1]) : delivered;
     } catch {
       return '0-0';
@@ -280,8 +280,7 @@ export class ShardedConsumer<P> {
     if (committed.some((id) => id === null)) return;
     let slowest = committed[0]!;
     for (const id of committed) if (compareCursor(id!, slowest) < 0) slowest = id!;
-    const info = (await this.redis.xinfo('STREAM', stream)) as unknown[];
-    const entriesAdded = Number(info[info.indexOf('entries-added') + 1]);
+    const entriesAdded = Number(xinfoRecord(await this.redis.xinfo('STREAM', stream))['entries-added']);
     const after = await this.countAfter(slowest, 10_000);
     if (after === null || !Number.isFinite(entriesAdded)) await this.redis.xgroup('SETID', stream, group, slowest);
     else await this.redis.call('XGROUP', 'SETID', stream, group, slowest, 'ENTRIESREAD', Math.max(0, entriesAdded - after));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { toPositionEntry, unmappableReason } from '../../../src/domain/live/position-entry.ts';
 import type { Position } from '../../../src/domain/position.ts';
 import { parseClientMessage, parseTopic } from '../../../src/gateway/client-messages.ts';
-import { compareCursor } from '../../../src/gateway/cursor.ts';
+import { compareCursor } from '../../../src/stream/cursor.ts';
 import { DeviceRoutes } from '../../../src/gateway/device-routes.ts';
 import { credentialsOf, DirectusAccess, DirectusUnavailable } from '../../../src/gateway/directus-access.ts';
 import { playBack } from '../../../src/gateway/playback.ts';
