@@ -24,6 +24,7 @@ import { connectDb, type Db } from '../src/store/db.ts';
 import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
 import { copiesFor, demoRace, raceStart, registerReplicas, replicatedFixes } from './replicated-race.ts';
 import { cleanUp, measuredOn, progressFor, report } from './support.ts';
+import { stopChild as stop } from '../test/support/cli.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,13 +83,6 @@ function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
-
-const stop = (child: ChildProcess, signal: NodeJS.Signals) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
 
 async function count(db: Db, table: string, devices: string[]): Promise<number> {
   const [row] = await db(table).whereIn('device_id', devices).count<{ count: string }[]>('* as count');

@@ -12,6 +12,7 @@ import { adminToken, call } from '../support/directus-client.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { stopChild as kill } from '../support/cli.ts';
 
 const stack = inject('stack');
 const stageId = demoId('stage:ss2');
@@ -40,13 +41,6 @@ async function processorProcess(stream: string, directusUrl: string): Promise<Ch
   });
   return Object.assign(child, { metricsPort });
 }
-
-const kill = (child: ChildProcess, signal: NodeJS.Signals) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
 
 describe('the processor under faults', () => {
   let redis: Redis;

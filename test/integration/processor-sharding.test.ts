@@ -11,6 +11,7 @@ import { simulateRace } from '../../src/simulator/race-schedule.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { stopChild as kill } from '../support/cli.ts';
 
 const stack = inject('stack');
 const stageId = demoId('stage:ss2');
@@ -41,13 +42,6 @@ async function instance(stream: string, name: string): Promise<ChildProcess> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
-
-const kill = (child: ChildProcess, signal: NodeJS.Signals) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
 
 describe('several processor instances, sharded by device', () => {
   let redis: Redis;
