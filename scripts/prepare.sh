@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or installs what Pitwall needs on a machine of this kind, and nothing that is already there:
-# Postgres with PostGIS, Redis, Node 22 (from the npm registry if the system Node is older), the npm dependencies
-# from the lockfiles (isolated-vm compiled for Node 22), Directus 12 for the compatibility suite, the built bundle.
+# Postgres with PostGIS, Redis, ClickHouse's server binary, Node 22 (from the npm registry if the system Node is older),
+# the npm dependencies from the lockfiles (isolated-vm compiled for Node 22), Directus 12 for the compatibility suite,
+# the built bundle.
 # Every step is idempotent, so the quick-start commands and .ci/run can all call it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +44,16 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium >/dev/null
 }
 
+# Only the binary: tests start their own server on a free port (test/support/clickhouse-server.ts), so nothing here
+# starts the package's service (on these machines policy-rc.d keeps apt from starting it too). Debian's 18.16 lives
+# in /usr/sbin, which is not on every PATH.
+ensure_clickhouse() {
+  if command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; then return; fi
+  say "installing Debian's clickhouse-server for the analytics export tests"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq clickhouse-server >/dev/null
+}
+
 # Reinstalls when the lockfile changed since the last install, or when the install was for another Node.
 ensure_npm_tree() {
   local dir="$1" stamp want
@@ -64,6 +75,7 @@ ensure_isolated_vm() {
 ensure_postgres
 ensure_postgis
 ensure_redis
+ensure_clickhouse
 if [ "${PITWALL_SKIP_BROWSER:-0}" != 1 ]; then ensure_chromium; fi
 # shellcheck source=node22.sh
 source "$root/scripts/node22.sh"
