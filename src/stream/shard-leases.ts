@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { DELETE_IF_MINE, RENEW_IF_MINE } from './lease.ts';
 
 /**
  * Leases on shards of one stream, kept in Redis. Each shard's keys share a hash tag of their own
@@ -95,8 +96,6 @@ export class ShardLeases {
   }
 }
 
-const RENEW_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end return 0`;
-const DELETE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end return 0`;
 // Offsets only move forward: a late commit of an older batch never takes a shard back.
 const COMMIT_IF_MINE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -1,0 +1,88 @@
+import type { RawAttributes } from '../domain/position.ts';
+import { ISO_TIME } from '../domain/read-well-formed-entry.ts';
+
+/**
+ * One telemetry stream entry as the analytics export stores it: the Position's typed fields, the raw IO exactly as
+ * received (JSON text), and the decoded attributes where the device's IO mapping is known.
+ */
+export interface ExportRow {
+  /** The entry's id in the telemetry stream: the key that makes every sink exactly-once. */
+  streamId: string;
+  deviceId: string;
+  /** GPS time, epoch milliseconds (stored as microseconds). */
+  ts: number;
+  latitude: number;
+  longitude: number;
+  altitude: number;
+  speed: number;
+  heading: number;
+  satellites: number;
+  priority: number;
+  codec: string;
+  /** Raw IO elements keyed by IO id, JSON text, sentinels kept. */
+  attributes: string;
+  /** Named, scaled values as JSON text; null when the device has no model or its model no IO mapping. */
+  decoded: string | null;
+  mappingVersion: string | null;
+}
+
+/** Decoded attributes of one fix, as JSON text with the label of the mapping that decoded them. */
+export type DecodeAttributes = (deviceId: string, raw: RawAttributes) => { json: string; mappingVersion: string } | null;
+
+export type ExportRead = { ok: true; row: ExportRow } | { ok: false; reason: string };
+
+/** Fix times a `date=YYYY-MM-DD` partition can name: from 1970 to the end of year 9999 (UTC). */
+const TIME_END = Date.UTC(10_000, 0, 1);
+const NUMBER_FIELDS = ['latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority'] as const;
+
+const isIntegerIn = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+
+/**
+ * The row of one stream entry, or why it has none. Analysts want the telemetry as the trackers sent it, odd values
+ * included (a fix at 0,0, a speed of 300), so this asks only what the columns need: a JSON payload whose device
+ * agrees with the entry's, a time, finite numbers and an attributes object. What the processor refuses besides
+ * (fixes from the future, values Postgres cannot hold) it dead-letters with the reason; the export keeps it.
+ */
+export function readExportRow(streamId: string, fields: Record<string, string> | null, decode: DecodeAttributes): ExportRead {
+  if (!fields) return { ok: false, reason: 'entry content was trimmed from the stream' };
+  const { device_id: deviceId, codec, payload } = fields;
+  if (!deviceId || !codec || payload === undefined) return { ok: false, reason: 'missing device_id, codec or payload field' };
+  let p: Record<string, unknown>;
+  try {
+    p = JSON.parse(payload) as Record<string, unknown>;
+  } catch (error) {
+    return { ok: false, reason: `payload: not JSON (${(error as Error).message})` };
+  }
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return { ok: false, reason: 'payload: not a JSON object' };
+  if (p.device_id !== deviceId) return { ok: false, reason: `device_id: field "${deviceId}" differs from payload.device_id` };
+  const ts = typeof p.timestamp === 'string' && ISO_TIME.test(p.timestamp) ? Date.parse(p.timestamp) : Number.NaN;
+  if (!(ts >= 0 && ts < TIME_END)) return { ok: false, reason: 'payload.timestamp: not an ISO-8601 time from 1970 to 9999' };
+  for (const field of NUMBER_FIELDS) {
+    const value = p[field];
+    if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: `payload.${field}: not a finite number` };
+  }
+  if (!isIntegerIn(p.satellites, 0, 32_767)) return { ok: false, reason: 'payload.satellites: not an integer from 0 to 32767' };
+  if (!isIntegerIn(p.priority, 0, 255)) return { ok: false, reason: 'payload.priority: not an integer from 0 to 255' };
+  const attributes = p.attributes;
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) return { ok: false, reason: 'payload.attributes: not an object' };
+  const decoded = decode(deviceId, attributes as RawAttributes);
+  return {
+    ok: true,
+    row: {
+      streamId,
+      deviceId,
+      ts,
+      latitude: p.latitude as number,
+      longitude: p.longitude as number,
+      altitude: p.altitude as number,
+      speed: p.speed as number,
+      heading: p.angle as number,
+      satellites: p.satellites as number,
+      priority: p.priority as number,
+      codec,
+      attributes: JSON.stringify(attributes),
+      decoded: decoded?.json ?? null,
+      mappingVersion: decoded?.mappingVersion ?? null,
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dateOfPartition, partitionName, partName, rangeOfPart, TEMPORARY_SUFFIX, temporaryPartName, WrittenBatches, type IdRange } from './part-files.ts';
+
+/**
+ * The export directory on disk: Hive-style `date=YYYY-MM-DD` partitions of part files. A part is written under a
+ * temporary name, flushed to disk, renamed, and the partition directory flushed, so that after a crash a part file is
+ * either whole or absent.
+ */
+export class PartDirectory {
+  constructor(readonly root: string) {}
+
+  /**
+   * Removes what a crash left half-written and lists the batches whose parts exist. Run before any new write.
+   * @returns the written batches, and how many temporary files were removed
+   */
+  async recover(): Promise<{ written: WrittenBatches; removed: number }> {
+    await mkdir(this.root, { recursive: true });
+    const written = new WrittenBatches();
+    let removed = 0;
+    for (const partition of await readdir(this.root, { withFileTypes: true })) {
+      const date = partition.isDirectory() ? dateOfPartition(partition.name) : null;
+      if (date === null) continue;
+      const directory = join(this.root, partition.name);
+      for (const file of await readdir(directory)) {
+        if (file.endsWith(TEMPORARY_SUFFIX)) {
+          await rm(join(directory, file), { force: true });
+          removed += 1;
+          continue;
+        }
+        const range = rangeOfPart(file);
+        if (range) written.add(range, date);
+      }
+    }
+    return { written, removed };
+  }
+
+  /** Where a part of this batch and date is written first; the writer creates the file. */
+  async temporaryPath(range: IdRange, date: string): Promise<string> {
+    const directory = join(this.root, partitionName(date));
+    await mkdir(directory, { recursive: true });
+    return join(directory, temporaryPartName(range));
+  }
+
+  /** Makes a finished temporary file the part itself: durable before it is visible under its name. */
+  async publish(temporary: string, range: IdRange, date: string): Promise<string> {
+    const directory = join(this.root, partitionName(date));
+    const path = join(directory, partName(range));
+    await syncPath(temporary);
+    await rename(temporary, path);
+    await syncPath(directory);
+    return path;
+  }
+}
+
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

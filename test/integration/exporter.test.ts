@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries } from '../../src/demo/demo-race.ts';
+import { repoRoot } from '../../src/devstack/directus-process.ts';
+import type { Position } from '../../src/domain/position.ts';
+import { readExportRow } from '../../src/exporter/export-row.ts';
+import { EXPORT_GROUP } from '../../src/exporter/exporter.ts';
+import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
+import { partName, partitionName, temporaryPartName } from '../../src/exporter/part-files.ts';
+import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
+import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { stopChild } from '../support/cli.ts';
+import { freePort, REDIS_URL } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const stack = inject('stack');
+const LEASE_MS = 2000;
+
+/** One `pitwall exporter` process, killable for real. */
+async function exporter(stream: string, dir: string, consumer: string, extra: Record<string, string> = {}): Promise<ChildProcess> {
+  return spawn(join(repoRoot, 'bin/pitwall'), ['exporter'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: stack.processorDatabaseUrl,
+      REDIS_URL,
+      REDIS_TELEMETRY_STREAM: stream,
+      EXPORT_DIR: dir,
+      EXPORT_CONSUMER: consumer,
+      EXPORT_READ_COUNT: '300',
+      EXPORT_FILE_ROWS: '200',
+      EXPORT_FILE_MAX_AGE_MS: '300',
+      EXPORT_LEASE_MS: String(LEASE_MS),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'error',
+      ...extra,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** Every row of the export as DuckDB reads it back, partition column included. */
+async function readBack(duck: DuckDBConnection, dir: string) {
+  const reader = await duck.runAndReadAll(
+    `SELECT stream_id, device_id, epoch_ms(ts) AS ts_ms, latitude, speed, satellites, priority, codec, attributes::VARCHAR AS attributes,
+       decoded_attributes::VARCHAR AS decoded, mapping_version, date::VARCHAR AS date, typeof(ts) AS ts_type, typeof(latitude) AS lat_type
+     FROM read_parquet('${join(dir, '**', '*.parquet')}', hive_partitioning = true)`,
+  );
+  return reader.getRowObjectsJS() as {
+    stream_id: string;
+    device_id: string;
+    ts_ms: bigint;
+    latitude: number;
+    speed: number;
+    satellites: number;
+    priority: number;
+    codec: string;
+    attributes: string;
+    decoded: string | null;
+    mapping_version: string | null;
+    date: string;
+    ts_type: string;
+    lat_type: string;
+  }[];
+}
+
+function duplicatesAndMissing(rows: readonly { stream_id: string }[], expected: ReadonlySet<string>) {
+  const seen = new Map<string, number>();
+  for (const row of rows) seen.set(row.stream_id, (seen.get(row.stream_id) ?? 0) + 1);
+  const duplicated = [...seen.values()].filter((n) => n > 1).length;
+  const missing = [...expected].filter((id) => !seen.has(id)).length;
+  const unexpected = [...seen.keys()].filter((id) => !expected.has(id)).length;
+  return { duplicated, missing, unexpected };
+}
+
+describe('pitwall exporter', () => {
+  let redis: Redis;
+  let duck: DuckDBConnection;
+  let duckInstance: DuckDBInstance;
+  const children: ChildProcess[] = [];
+  const streams: string[] = [];
+  const dirs: string[] = [];
+
+  const newStream = () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream);
+    return stream;
+  };
+  const newDir = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pitwall-export-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const groupState = async (stream: string) => {
+    const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    const group = groups.map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, i) => [g[2 * i], g[2 * i + 1]]))).find((g) => g.name === EXPORT_GROUP);
+    return { lag: Number(group?.lag ?? -1), pending: Number(group?.pending ?? -1) };
+  };
+  const drained = (stream: string) =>
+    waitFor(async () => {
+      const { lag, pending } = await groupState(stream);
+      return lag === 0 && pending === 0;
+    }, { timeoutMs: 60_000, what: 'the export group to read and acknowledge every entry' });
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    duckInstance = await DuckDBInstance.create(':memory:');
+    duck = await duckInstance.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((c) => stopChild(c, 'SIGKILL')));
+    for (const stream of streams.splice(0)) {
+      const keys = await redis.keys(`pitwall:{${stream}}*`);
+      await redis.del(stream, ...keys);
+    }
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    duck.closeSync();
+    duckInstance.closeSync();
+  });
+
+  it('writes every entry exactly once through SIGKILLs at random moments and a standby taking over', async () => {
+    const stream = newStream();
+    const dir = await newDir();
+    const race = simulateRace({ start: Date.parse('2026-03-14T23:57:00Z'), entries: 12, stages: ['ss2'], seed: 11 });
+    // Two fix dates (the race runs past midnight UTC), a tracker resend (same fix, a second entry), and entries a
+    // tracker fleet really sends now and then: one that is not JSON, one without a GPS time.
+    const fixes: Position[] = [...race.slice(0, 2500), race[100]!, ...race.slice(2500, 5000)];
+    expect(fixes.length).toBeGreaterThan(3000);
+    const malformedAt = new Set([700, fixes.length - 300]);
+    const expectedIds = new Set<string>();
+    const publish = async (from: number, to: number) => {
+      for (let i = from; i < to; i += 50) {
+        const pipeline = redis.pipeline();
+        for (let k = i; k < Math.min(to, i + 50); k++) {
+          if (malformedAt.has(k)) pipeline.xadd(stream, '*', 'ts', 'x', 'device_id', fixes[k]!.deviceId, 'codec', '8', 'payload', k === 700 ? '{"device_id":' : JSON.stringify({ device_id: fixes[k]!.deviceId }));
+          else pipeline.xadd(stream, '*', ...toStreamFields(fixes[k]!));
+        }
+        for (const [error, id] of (await pipeline.exec())!) {
+          expect(error).toBeNull();
+          expectedIds.add(id as string);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+    };
+
+    const running = new Map([
+      ['export-a', await exporter(stream, dir, 'export-a')],
+      ['export-b', await exporter(stream, dir, 'export-b')],
+    ]);
+    children.push(...running.values());
+    const publishing = publish(0, fixes.length);
+    // Kill whichever holds the lease, at random moments, and start it again: the other takes over meanwhile.
+    for (let round = 0; round < 8; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 600));
+      const holder = (await redis.get(`pitwall:{${stream}}:exporter`)) ?? 'export-a';
+      const name = holder.startsWith('export-b:') ? 'export-b' : 'export-a';
+      await stopChild(running.get(name)!, 'SIGKILL');
+      const again = await exporter(stream, dir, name);
+      running.set(name, again);
+      children.push(again);
+    }
+    await publishing;
+    await drained(stream);
+
+    const malformedIds = new Set<string>();
+    for (const [id, flat] of (await redis.xrange(stream, '-', '+')) as [string, string[]][]) {
+      const fields = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!]));
+      if (!readExportRow(id, fields, () => null).ok) malformedIds.add(id);
+    }
+    expect(malformedIds.size).toBe(2);
+    const valid = new Set([...expectedIds].filter((id) => !malformedIds.has(id)));
+    const rows = await readBack(duck, dir);
+    expect(duplicatesAndMissing(rows, valid)).toEqual({ duplicated: 0, missing: 0, unexpected: 0 });
+    expect(rows).toHaveLength(fixes.length - 2);
+
+    // Typed columns, Hive partitions by fix date, and the demo trackers' IO decoded by their FMB920 mapping.
+    expect(new Set(rows.map((r) => r.ts_type))).toEqual(new Set(['TIMESTAMP WITH TIME ZONE']));
+    expect(new Set(rows.map((r) => r.lat_type))).toEqual(new Set(['DOUBLE']));
+    expect(new Set(rows.map((r) => r.date))).toEqual(new Set(['2026-03-14', '2026-03-15']));
+    for (const row of rows) expect(row.date).toBe(new Date(Number(row.ts_ms)).toISOString().slice(0, 10));
+    const byId = new Map(rows.map((r) => [r.stream_id, r]));
+    const sample = [...valid][1234]!;
+    const [, flat] = ((await redis.xrange(stream, sample, sample)) as [string, string[]][])[0]!;
+    const payload = JSON.parse(flat[flat.indexOf('payload') + 1]!);
+    expect(byId.get(sample)).toMatchObject({ device_id: payload.device_id, ts_ms: BigInt(Date.parse(payload.timestamp)), latitude: payload.latitude, satellites: payload.satellites });
+    expect(JSON.parse(byId.get(sample)!.attributes)).toEqual(payload.attributes);
+    const demoImeis = new Set(demoEntries.map((e) => e.imei));
+    const decoded = rows.filter((r) => demoImeis.has(r.device_id) && r.decoded !== null);
+    expect(decoded.length).toBe(rows.filter((r) => demoImeis.has(r.device_id)).length);
+    expect(decoded[0]!.mapping_version).toMatch(/^r\d{12}-[0-9a-f]{16}$/);
+    expect(Object.keys(JSON.parse(decoded[0]!.decoded!)).length).toBeGreaterThan(0);
+    expect(await readdir(join(dir, partitionName('2026-03-14')))).not.toContainEqual(expect.stringMatching(/\.tmp$/));
+  }, 150_000);
+
+  it('after a crash between two files of one batch, writes only the missing file and removes the half-written one', async () => {
+    const stream = newStream();
+    const dir = await newDir();
+    const fixes = simulateRace({ start: Date.parse('2026-03-14T23:58:00Z'), entries: 2, stages: ['ss2'], seed: 3 }).slice(0, 400);
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+    // The crashed exporter: it read every entry, wrote the first date's part, and was writing the second one.
+    await redis.xgroup('CREATE', stream, EXPORT_GROUP, '0', 'MKSTREAM');
+    const read = (await redis.xreadgroup('GROUP', EXPORT_GROUP, 'crashed', 'COUNT', 1000, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+    const entries = read[0]![1].map(([id, flat]) => ({ id, fields: Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])) }));
+    const range = { first: entries[0]!.id, last: entries.at(-1)!.id };
+    const batch = await ParquetBatch.open('zstd', 1);
+    const dates = new Set<string>();
+    for (const entry of entries) {
+      const row = readExportRow(entry.id, entry.fields, () => null);
+      if (!row.ok) throw new Error(row.reason);
+      const date = new Date(row.row.ts).toISOString().slice(0, 10);
+      dates.add(date);
+      await batch.add(row.row, date);
+    }
+    expect([...dates].sort()).toEqual(['2026-03-14', '2026-03-15']);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, partitionName('2026-03-14')), { recursive: true });
+    await mkdir(join(dir, partitionName('2026-03-15')), { recursive: true });
+    const firstPart = join(dir, partitionName('2026-03-14'), partName(range));
+    await batch.write('2026-03-14', firstPart);
+    await writeFile(join(dir, partitionName('2026-03-15'), temporaryPartName(range)), 'half a file');
+    batch.close();
+    const before = await stat(firstPart);
+
+    children.push(await exporter(stream, dir, 'export-a'));
+    await drained(stream);
+    const rows = await readBack(duck, dir);
+    expect(duplicatesAndMissing(rows, new Set(entries.map((e) => e.id)))).toEqual({ duplicated: 0, missing: 0, unexpected: 0 });
+    expect((await stat(firstPart)).mtimeMs).toBe(before.mtimeMs);
+    expect(await readdir(join(dir, partitionName('2026-03-15')))).toEqual([partName(range)]);
+  }, 90_000);
+
+  it('writes what it has on SIGTERM, and rotates a quiet stream by time', async () => {
+    const stream = newStream();
+    const dir = await newDir();
+    const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 5 }).slice(0, 50);
+    const child = await exporter(stream, dir, 'export-a', { EXPORT_FILE_ROWS: '100000', EXPORT_FILE_MAX_AGE_MS: '60000' });
+    children.push(child);
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+    await waitFor(async () => (await groupState(stream)).pending === 50, { what: 'the entries read and held for the batch' });
+    expect(await readBack(duck, dir).catch(() => [])).toHaveLength(0);
+    await stopChild(child, 'SIGTERM');
+    expect(child.exitCode).toBe(0);
+    expect(await readBack(duck, dir)).toHaveLength(50);
+    expect((await groupState(stream)).pending).toBe(0);
+
+    const quiet = await exporter(stream, dir, 'export-a', { EXPORT_FILE_ROWS: '100000', EXPORT_FILE_MAX_AGE_MS: '500' });
+    children.push(quiet);
+    await publishFixes(redis, stream, fixes.slice(0, 5).map((f) => ({ ...f, ts: f.ts + 3_600_000 })), { speed: 0 });
+    await waitFor(async () => (await readBack(duck, dir)).length === 55, { what: 'the five new rows written by the age rotation' });
+  }, 60_000);
+});
