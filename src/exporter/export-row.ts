@@ -2,8 +2,9 @@ import type { RawAttributes } from '../domain/position.ts';
 import { ISO_TIME } from '../domain/read-well-formed-entry.ts';
 
 /**
- * One telemetry stream entry as the analytics export stores it: the Position's typed fields, the raw IO exactly as
- * received (JSON text), and the decoded attributes where the device's IO mapping is known.
+ * One telemetry stream entry as the analytics export stores it, in the Parquet files and in ClickHouse: the
+ * Position's typed fields, the raw IO as received (JSON text), and the decoded attributes where the device's IO
+ * mapping is known.
  */
 export interface ExportRow {
   /** The entry's id in the telemetry stream: the key that makes every sink exactly-once. */
@@ -29,7 +30,23 @@ export interface ExportRow {
 /** Decoded attributes of one fix, as JSON text with the label of the mapping that decoded them. */
 export type DecodeAttributes = (deviceId: string, raw: RawAttributes) => { json: string; mappingVersion: string } | null;
 
-export type ExportRead = { ok: true; row: ExportRow } | { ok: false; reason: string };
+/**
+ * A stream entry checked for export. The typed columns are read from `payload` by DuckDB when the batch is written
+ * (in C++, off the JavaScript thread): here it is only checked that they can be.
+ */
+export interface ExportEntry {
+  streamId: string;
+  deviceId: string;
+  /** GPS time, epoch milliseconds: it names the entry's partition. */
+  ts: number;
+  codec: string;
+  /** The Position JSON as received. */
+  payload: string;
+  decoded: string | null;
+  mappingVersion: string | null;
+}
+
+export type ExportRead = { ok: true; entry: ExportEntry } | { ok: false; reason: string };
 
 /** Fix times a `date=YYYY-MM-DD` partition can name: from 1970 to the end of year 9999 (UTC). */
 const TIME_END = Date.UTC(10_000, 0, 1);
@@ -38,12 +55,12 @@ const NUMBER_FIELDS = ['latitude', 'longitude', 'altitude', 'angle', 'speed', 's
 const isIntegerIn = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
 /**
- * The row of one stream entry, or why it has none. Analysts want the telemetry as the trackers sent it, odd values
- * included (a fix at 0,0, a speed of 300), so this asks only what the columns need: a JSON payload whose device
+ * The checked entry of one stream entry, or why it has none. Analysts want the telemetry as the trackers sent it, odd
+ * values included (a fix at 0,0, a speed of 300), so this asks only what the columns need: a JSON payload whose device
  * agrees with the entry's, a time, finite numbers and an attributes object. What the processor refuses besides
  * (fixes from the future, values Postgres cannot hold) it dead-letters with the reason; the export keeps it.
  */
-export function readExportRow(streamId: string, fields: Record<string, string> | null, decode: DecodeAttributes): ExportRead {
+export function readExportEntry(streamId: string, fields: Record<string, string> | null, decode: DecodeAttributes): ExportRead {
   if (!fields) return { ok: false, reason: 'entry content was trimmed from the stream' };
   const { device_id: deviceId, codec, payload } = fields;
   if (!deviceId || !codec || payload === undefined) return { ok: false, reason: 'missing device_id, codec or payload field' };
@@ -66,23 +83,5 @@ export function readExportRow(streamId: string, fields: Record<string, string> |
   const attributes = p.attributes;
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) return { ok: false, reason: 'payload.attributes: not an object' };
   const decoded = decode(deviceId, attributes as RawAttributes);
-  return {
-    ok: true,
-    row: {
-      streamId,
-      deviceId,
-      ts,
-      latitude: p.latitude as number,
-      longitude: p.longitude as number,
-      altitude: p.altitude as number,
-      speed: p.speed as number,
-      heading: p.angle as number,
-      satellites: p.satellites as number,
-      priority: p.priority as number,
-      codec,
-      attributes: JSON.stringify(attributes),
-      decoded: decoded?.json ?? null,
-      mappingVersion: decoded?.mappingVersion ?? null,
-    },
-  };
+  return { ok: true, entry: { streamId, deviceId, ts, codec, payload, decoded: decoded?.json ?? null, mappingVersion: decoded?.mappingVersion ?? null } };
 }

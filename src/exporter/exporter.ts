@@ -14,20 +14,19 @@ import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
 import type { ClickHouseSink } from './clickhouse-sink.ts';
 import type { ExporterConfig } from './config.ts';
 import { DeviceDecoders } from './device-decoders.ts';
-import { readExportRow, type ExportRow } from './export-row.ts';
+import { readExportEntry } from './export-row.ts';
 import { ParquetBatch } from './parquet-batch.ts';
 import { PartDirectory } from './part-directory.ts';
-import { fixDate, rangeKey, type IdRange, type WrittenBatches } from './part-files.ts';
+import { FixDates, rangeKey, type IdRange, type WrittenBatches } from './part-files.ts';
 
 /** The exporter's consumer group on the telemetry stream (CONTRACTS section 1). */
 export const EXPORT_GROUP = 'analytics-export';
 const ACK_CHUNK = 10_000;
 
-/** The entries of the batch being gathered: all of them are acknowledged together once its files are written. */
+/** A batch of entries: all of them are acknowledged together once its files are written. */
 interface Gathered {
+  batch: ParquetBatch;
   ids: string[];
-  /** Kept for the ClickHouse sink only (null without it): the Parquet side holds its rows in DuckDB. */
-  rows: ExportRow[] | null;
   startedAt: number;
 }
 
@@ -54,9 +53,12 @@ export class Exporter {
   private readonly lease: Lease;
   private readonly directory: PartDirectory;
   private readonly metrics;
-  private batch: ParquetBatch | null = null;
+  /** The batch being gathered, and the other one: written while the next one is gathered. */
+  private gathered: Gathered | null = null;
+  private spare: ParquetBatch | null = null;
+  /** The write of the previous batch, in the background of gathering the next; never rejects (see writeInBackground). */
+  private writing: Promise<unknown> | null = null;
   private sink: ClickHouseSink | null = null;
-  private gathered: Gathered = { ids: [], rows: null, startedAt: 0 };
   private server: Server | null = null;
   private running: Promise<void> | null = null;
   private closing = false;
@@ -65,6 +67,7 @@ export class Exporter {
   /** When a batch was last written (or the stream found empty): health compares it with the entries waiting. */
   private progressAt = Date.now();
   private sinkFailingSince: number | null = null;
+  private readonly fixDates = new FixDates();
 
   constructor(
     private readonly config: ExporterConfig,
@@ -87,7 +90,7 @@ export class Exporter {
       files: new Counter({ name: 'pitwall_export_files_total', help: 'Parquet files written', registers }),
       fileBytes: new Counter({ name: 'pitwall_export_file_bytes_total', help: 'Bytes of Parquet files written', registers }),
       skipped: new Counter({ name: 'pitwall_export_skipped_entries_total', help: 'Stream entries without a row (malformed; the log says why)', registers }),
-      batchRows: new Gauge({ name: 'pitwall_export_batch_rows', help: 'Rows gathered and not yet written', registers, collect() { this.set(self.batch?.rows ?? 0); } }),
+      batchRows: new Gauge({ name: 'pitwall_export_batch_rows', help: 'Rows gathered and not yet written', registers, collect() { this.set(self.gathered?.batch.rows ?? 0); } }),
       flushSeconds: new Histogram({ name: 'pitwall_export_flush_seconds', help: 'Time to write a batch: files, ClickHouse, acknowledgement', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
       lag: new Gauge({ name: 'pitwall_export_stream_lag_entries', help: `Entries of the stream the ${EXPORT_GROUP} group has not read yet`, registers }),
       pending: new Gauge({ name: 'pitwall_export_pending_entries', help: 'Entries read and not yet acknowledged (in the batch being gathered or written)', registers }),
@@ -100,7 +103,8 @@ export class Exporter {
     const { REDIS_TELEMETRY_STREAM: stream, EXPORT_DIR, METRICS_PORT } = this.config;
     this.log.info({ stream, group: EXPORT_GROUP, consumer: this.config.EXPORT_CONSUMER, dir: EXPORT_DIR, clickhouse: this.openSink !== null }, 'exporter starting');
     this.server = await serveMetrics(this.registry, METRICS_PORT, () => this.health());
-    this.batch = await ParquetBatch.open(this.config.EXPORT_COMPRESSION);
+    this.gathered = this.emptyBatch(await ParquetBatch.open(this.config.EXPORT_COMPRESSION));
+    this.spare = await ParquetBatch.open(this.config.EXPORT_COMPRESSION);
     await this.redis.connect().catch((error: unknown) => this.log.warn({ err: error }, 'redis not reachable yet; retrying'));
     if (this.decoders) {
       await this.refreshDecoders();
@@ -142,8 +146,11 @@ export class Exporter {
         backoff = 100;
       } catch (error) {
         // Whatever failed, the entries in hand are still pending: start again from the pending list and the files.
-        await this.batch!.clear();
-        this.gathered = { ids: [], rows: null, startedAt: 0 };
+        await this.writing;
+        this.writing = null;
+        await this.gathered!.batch.clear();
+        this.gathered = this.emptyBatch(this.gathered!.batch);
+        await this.spare!.clear();
         if (error instanceof LeaseLost) this.active = false;
         else this.log.error({ err: error }, 'export batch not written; its entries stay pending and are retried');
         await sleep(backoff);
@@ -187,7 +194,7 @@ export class Exporter {
       after = entries.at(-1)!.id;
       for (const entry of entries) {
         const range = written.batchOf(entry.id);
-        if (range === null) await this.gather(entry);
+        if (range === null) this.gather(entry);
         else {
           const key = rangeKey(range);
           const completion = completions.get(key) ?? { range, entries: [] };
@@ -197,14 +204,30 @@ export class Exporter {
       }
     }
     for (const { range, entries } of completions.values()) await this.complete(range, entries, written);
+    let next: Promise<StreamEntry[]> | null = null;
     while (!this.closing) {
       this.checkLease();
-      const entries = await this.read('>', true);
-      for (const entry of entries) await this.gather(entry);
-      if (entries.length === 0 && this.gathered.ids.length === 0) this.progressAt = Date.now();
+      // While a batch is being written, only take what is already there: a blocking read would hold the connection,
+      // and with it that batch's acknowledgement, until new entries come.
+      const writing = this.writing !== null;
+      const entries: StreamEntry[] = await (next ?? this.read('>', !writing));
+      // A full read says more is waiting: Redis gets the next one ready while this one is gathered.
+      next = entries.length === this.config.EXPORT_READ_COUNT ? this.prefetch() : null;
+      for (const entry of entries) this.gather(entry);
+      if (entries.length === 0 && writing) await this.settle();
+      else if (entries.length === 0 && this.gathered!.ids.length === 0) this.progressAt = Date.now();
       if (this.isDue()) await this.flush();
     }
-    if (this.gathered.ids.length > 0) await this.flush();
+    for (const entry of next ? await next : []) this.gather(entry);
+    if (this.gathered!.ids.length > 0) await this.flush();
+    await this.settle();
+  }
+
+  /** A read started now and awaited later; its failure is thrown where it is awaited, never left unhandled. */
+  private prefetch(): Promise<StreamEntry[]> {
+    const read = this.read('>', false);
+    read.catch(() => undefined);
+    return read;
   }
 
   private async recover(): Promise<{ written: WrittenBatches }> {
@@ -226,35 +249,66 @@ export class Exporter {
     }
   }
 
-  private async gather(entry: StreamEntry): Promise<void> {
-    const read = readExportRow(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
-    if (this.gathered.ids.length === 0) this.gathered = { ids: [], rows: this.openSink ? [] : null, startedAt: Date.now() };
-    this.gathered.ids.push(entry.id);
+  private emptyBatch(batch: ParquetBatch): Gathered {
+    return { batch, ids: [], startedAt: 0 };
+  }
+
+  private gather(entry: StreamEntry): void {
+    const gathered = this.gathered!;
+    const read = readExportEntry(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
+    if (gathered.ids.length === 0) gathered.startedAt = Date.now();
+    gathered.ids.push(entry.id);
     if (!read.ok) {
       this.metrics.skipped.inc();
       this.log.warn({ id: entry.id, reason: read.reason }, 'stream entry not exported');
       return;
     }
-    await this.batch!.add(read.row, fixDate(read.row.ts));
-    this.gathered.rows?.push(read.row);
+    gathered.batch.add(read.entry, this.fixDates.of(read.entry.ts));
   }
 
   private isDue(): boolean {
     const { EXPORT_FILE_ROWS, EXPORT_FILE_BYTES, EXPORT_FILE_MAX_AGE_MS } = this.config;
-    if (this.gathered.ids.length === 0) return false;
-    return this.batch!.rows >= EXPORT_FILE_ROWS || this.batch!.bytes >= EXPORT_FILE_BYTES || Date.now() - this.gathered.startedAt >= EXPORT_FILE_MAX_AGE_MS;
+    const { batch, ids, startedAt } = this.gathered!;
+    if (ids.length === 0) return false;
+    return batch.rows >= EXPORT_FILE_ROWS || batch.bytes >= EXPORT_FILE_BYTES || Date.now() - startedAt >= EXPORT_FILE_MAX_AGE_MS;
   }
 
-  /** Writes the batch gathered: its files, then ClickHouse, then the acknowledgement. */
+  /**
+   * Hands the batch gathered to the background write (after the previous one is written: batches are written and
+   * acknowledged in stream order) and gathers the next one into the other table meanwhile.
+   */
   private async flush(): Promise<void> {
-    const { ids, rows } = this.gathered;
+    await this.settle();
+    const full = this.gathered!;
+    this.gathered = this.emptyBatch(this.spare!);
+    this.spare = null;
+    this.writing = this.write(full).then(
+      () => {
+        this.spare = full.batch;
+        return null;
+      },
+      (error: unknown) => {
+        this.spare = full.batch;
+        return { error };
+      },
+    );
+  }
+
+  /** Waits for the batch being written; throws its failure (then its entries and the newer ones stay pending). */
+  private async settle(): Promise<void> {
+    const outcome = (await this.writing) as { error: unknown } | null | undefined;
+    this.writing = null;
+    if (outcome) throw outcome.error;
+  }
+
+  /** Writes one batch: its files, then ClickHouse, then the acknowledgement. */
+  private async write({ batch, ids }: Gathered): Promise<void> {
     const range = { first: ids[0]!, last: ids.at(-1)! };
     const done = this.metrics.flushSeconds.startTimer();
-    await this.writeFiles(range, this.batch!, null);
-    if (rows) await this.insertIntoClickHouse(range, rows);
+    await this.writeFiles(range, batch, null);
+    if (this.openSink) await this.insertIntoClickHouse(range, batch);
     await this.acknowledge(ids);
-    await this.batch!.clear();
-    this.gathered = { ids: [], rows: null, startedAt: 0 };
+    await batch.clear();
     done();
   }
 
@@ -265,16 +319,13 @@ export class Exporter {
   private async complete(range: IdRange, entries: StreamEntry[], written: WrittenBatches): Promise<void> {
     const batch = await ParquetBatch.open(this.config.EXPORT_COMPRESSION, 1);
     try {
-      const rows: ExportRow[] = [];
       for (const entry of entries) {
-        const read = readExportRow(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
-        if (!read.ok) continue;
-        await batch.add(read.row, fixDate(read.row.ts));
-        rows.push(read.row);
+        const read = readExportEntry(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
+        if (read.ok) batch.add(read.entry, this.fixDates.of(read.entry.ts));
       }
       const wrote = await this.writeFiles(range, batch, written);
       this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'completed a batch cut short by a crash');
-      if (this.openSink) await this.insertIntoClickHouse(range, rows);
+      if (this.openSink) await this.insertIntoClickHouse(range, batch);
       await this.acknowledge(entries.map((e) => e.id));
     } finally {
       batch.close();
@@ -298,8 +349,9 @@ export class Exporter {
     return files;
   }
 
-  private async insertIntoClickHouse(range: IdRange, rows: readonly ExportRow[]): Promise<void> {
+  private async insertIntoClickHouse(range: IdRange, batch: ParquetBatch): Promise<void> {
     try {
+      const rows = await batch.exportRows();
       this.sink ??= await this.openSink!();
       await this.sink.insert(rangeKey(range), rows);
       this.metrics.clickhouseRows.inc(rows.length);
@@ -350,6 +402,7 @@ export class Exporter {
       lag,
       pending,
       decodedDevices: this.decoders?.decodedDevices ?? 0,
+      memory: memoryMb(),
     };
   }
 
@@ -359,7 +412,8 @@ export class Exporter {
     for (const timer of this.timers) clearInterval(timer);
     await this.running?.catch((error: unknown) => this.log.error({ err: error }, 'exporter loop ended with an error'));
     if (this.active) await this.lease.release().catch(() => undefined);
-    this.batch?.close();
+    this.gathered?.batch.close();
+    this.spare?.close();
     await this.sink?.close().catch(() => undefined);
     await this.db?.destroy();
     this.redis.disconnect();
@@ -368,6 +422,12 @@ export class Exporter {
 }
 
 const noDecoding = () => null;
+
+/** The process's memory in MB: JavaScript heap, and the rest of the RSS (mostly DuckDB's batch tables). */
+function memoryMb(): Record<string, number> {
+  const { rss, heapUsed, heapTotal } = process.memoryUsage();
+  return { rss: Math.round(rss / 2 ** 20), heapUsed: Math.round(heapUsed / 2 ** 20), heapTotal: Math.round(heapTotal / 2 ** 20) };
+}
 
 async function openConfiguredSink(config: ExporterConfig, log: Logger): Promise<ClickHouseSink> {
   const { ClickHouseSink } = await import('./clickhouse-sink.ts');

@@ -1,17 +1,39 @@
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { ExportRow } from './export-row.ts';
+import type { ExportEntry, ExportRow } from './export-row.ts';
 
 export const COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'uncompressed'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
 /**
- * The rows of the batch being gathered, held in an in-memory DuckDB table (columnar, outside the JavaScript heap) and
- * written out by DuckDB's own Parquet writer, one file per fix date. DuckDB was picked by measuring: its appender and
- * writer took 200,000 rows at about 83,000 rows/s each with zstd, where hyparquet-writer (pure JavaScript) wrote 7 of
- * the 14 columns at 21,000 rows/s (docs/performance.md).
+ * The batch with the typed columns of each row read from its payload JSON (parsed once per row by json_transform, in
+ * C++ on DuckDB's threads: doing it in JavaScript cost the exporter a third of its speed).
+ */
+const PARSED = (where: string) => `
+  WITH parsed AS (
+    SELECT stream_id, device_id, ts_ms, codec, decoded_attributes, mapping_version,
+      json_transform(payload, '{"latitude":"DOUBLE","longitude":"DOUBLE","altitude":"FLOAT","speed":"FLOAT","angle":"FLOAT",
+        "satellites":"SMALLINT","priority":"UTINYINT","attributes":"JSON"}') AS p
+    FROM batch ${where}
+  )`;
+
+/** The columns of the files; `ts` is microseconds in UTC. */
+const FILE_ROWS = (where: string) => `${PARSED(where)}
+  SELECT stream_id, device_id, make_timestamptz(CAST(ts_ms AS BIGINT) * 1000) AS ts, p.latitude, p.longitude,
+    p.altitude, p.speed, p.angle AS heading, p.satellites, p.priority, codec, p.attributes, decoded_attributes,
+    mapping_version
+  FROM parsed`;
+
+/**
+ * The entries of the batch being gathered, held in an in-memory DuckDB table (outside the JavaScript heap) and written
+ * out by DuckDB's own Parquet writer, one file per fix date. DuckDB was picked by measuring: its appender and writer
+ * took 200,000 rows at about 83,000 rows/s each with zstd, where hyparquet-writer (pure JavaScript) wrote 7 of the 14
+ * columns at 21,000 rows/s (docs/performance.md).
+ *
+ * Rows are written in stream order (about arrival order, so mostly by time: a filter on `ts` skips row groups), not
+ * sorted by device: sorting halved the writer's speed. The attribute columns are typed JSON; DuckDB takes the
+ * decoder's text without parsing it again.
  */
 export class ParquetBatch {
-  private appender: DuckDBAppender | null = null;
   private count = 0;
   private size = 0;
   private readonly dates = new Set<string>();
@@ -20,97 +42,103 @@ export class ParquetBatch {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     private readonly compression: Compression,
+    private appender: DuckDBAppender,
   ) {}
 
   static async open(compression: Compression, threads = 2): Promise<ParquetBatch> {
     const instance = await DuckDBInstance.create(':memory:', { threads: String(threads) });
     const connection = await instance.connect();
-    // Times are kept as epoch ms (exact in a DOUBLE) and become TIMESTAMPTZ only when written, in UTC.
+    // Times are kept as epoch ms (exact in a DOUBLE) and become TIMESTAMPTZ only when written.
     await connection.run(`
-      CREATE TABLE batch (
-        stream_id VARCHAR, device_id VARCHAR, ts_ms DOUBLE, latitude DOUBLE, longitude DOUBLE, altitude FLOAT,
-        speed FLOAT, heading FLOAT, satellites SMALLINT, priority UTINYINT, codec VARCHAR, attributes VARCHAR,
-        decoded_attributes VARCHAR, mapping_version VARCHAR, date VARCHAR)`);
-    return new ParquetBatch(instance, connection, compression);
+      CREATE TABLE batch (stream_id VARCHAR, device_id VARCHAR, ts_ms DOUBLE, codec VARCHAR, payload VARCHAR,
+        decoded_attributes JSON, mapping_version VARCHAR, date VARCHAR)`);
+    return new ParquetBatch(instance, connection, compression, await connection.createAppender('batch'));
   }
 
-  /** Rows gathered so far. */
+  /** Entries gathered so far. */
   get rows(): number {
     return this.count;
   }
 
-  /** About how many bytes the gathered rows take (their text and numbers), for rotating by size. */
+  /** About how many bytes the gathered entries take, for rotating by size. */
   get bytes(): number {
     return this.size;
   }
 
-  /** The fix dates of the gathered rows: one file each. */
+  /** The fix dates of the gathered entries: one file each. */
   get partitionDates(): string[] {
     return [...this.dates].sort();
   }
 
-  async add(row: ExportRow, date: string): Promise<void> {
-    this.appender ??= await this.connection.createAppender('batch');
+  add(entry: ExportEntry, date: string): void {
     const a = this.appender;
-    a.appendVarchar(row.streamId);
-    a.appendVarchar(row.deviceId);
-    a.appendDouble(row.ts);
-    a.appendDouble(row.latitude);
-    a.appendDouble(row.longitude);
-    a.appendFloat(row.altitude);
-    a.appendFloat(row.speed);
-    a.appendFloat(row.heading);
-    a.appendSmallInt(row.satellites);
-    a.appendUTinyInt(row.priority);
-    a.appendVarchar(row.codec);
-    a.appendVarchar(row.attributes);
-    if (row.decoded === null) a.appendNull();
-    else a.appendVarchar(row.decoded);
-    if (row.mappingVersion === null) a.appendNull();
-    else a.appendVarchar(row.mappingVersion);
+    a.appendVarchar(entry.streamId);
+    a.appendVarchar(entry.deviceId);
+    a.appendDouble(entry.ts);
+    a.appendVarchar(entry.codec);
+    a.appendVarchar(entry.payload);
+    if (entry.decoded === null) a.appendNull();
+    else a.appendVarchar(entry.decoded);
+    if (entry.mappingVersion === null) a.appendNull();
+    else a.appendVarchar(entry.mappingVersion);
     a.appendVarchar(date);
     a.endRow();
     this.count += 1;
-    this.size += 64 + row.streamId.length + row.deviceId.length + row.attributes.length + (row.decoded?.length ?? 0);
+    this.size += 48 + entry.streamId.length + entry.deviceId.length + entry.payload.length + (entry.decoded?.length ?? 0);
     this.dates.add(date);
   }
 
-  /**
-   * Writes the rows of one date to `path` as Parquet, sorted by device and time (what analysts filter on), with the
-   * time as microseconds in UTC and the attribute columns typed JSON. Returns how many rows were written.
-   */
+  /** Writes the rows of one date to `path` as Parquet. Returns how many rows were written. */
   async write(date: string, path: string): Promise<number> {
-    this.closeAppender();
+    this.appender.flushSync();
     const reader = await this.connection.runAndReadAll(
-      `COPY (
-        SELECT stream_id, device_id, make_timestamptz(CAST(ts_ms AS BIGINT) * 1000) AS ts, latitude, longitude,
-          altitude, speed, heading, satellites, priority, codec, CAST(attributes AS JSON) AS attributes,
-          CAST(decoded_attributes AS JSON) AS decoded_attributes, mapping_version
-        FROM batch WHERE date = $date ORDER BY device_id, ts_ms, stream_id
-      ) TO ${sqlText(path)} (FORMAT parquet, COMPRESSION ${this.compression})`,
+      `COPY (${FILE_ROWS('WHERE date = $date')}) TO ${sqlText(path)} (FORMAT parquet, COMPRESSION ${this.compression})`,
       { date },
     );
     return Number(reader.getRowsJS()[0]?.[0] ?? 0);
   }
 
+  /** Every row of the batch, as the files have them (for the ClickHouse sink). */
+  async exportRows(): Promise<ExportRow[]> {
+    this.appender.flushSync();
+    const reader = await this.connection.runAndReadAll(
+      `${PARSED('')}
+       SELECT stream_id, device_id, ts_ms, p.latitude, p.longitude, p.altitude, p.speed, p.angle, p.satellites,
+         p.priority, codec, CAST(p.attributes AS VARCHAR), CAST(decoded_attributes AS VARCHAR), mapping_version
+       FROM parsed`,
+    );
+    return reader.getRowsJS().map((r) => ({
+      streamId: r[0] as string,
+      deviceId: r[1] as string,
+      ts: r[2] as number,
+      latitude: r[3] as number,
+      longitude: r[4] as number,
+      altitude: r[5] as number,
+      speed: r[6] as number,
+      heading: r[7] as number,
+      satellites: r[8] as number,
+      priority: r[9] as number,
+      codec: r[10] as string,
+      attributes: r[11] as string,
+      decoded: r[12] as string | null,
+      mappingVersion: r[13] as string | null,
+    }));
+  }
+
   /** Empties the batch for the next one. */
   async clear(): Promise<void> {
-    this.closeAppender();
-    await this.connection.run('DELETE FROM batch');
+    this.appender.closeSync();
+    await this.connection.run('TRUNCATE batch');
+    this.appender = await this.connection.createAppender('batch');
     this.count = 0;
     this.size = 0;
     this.dates.clear();
   }
 
   close(): void {
-    this.closeAppender();
+    this.appender.closeSync();
     this.connection.closeSync();
     this.instance.closeSync();
-  }
-
-  private closeAppender(): void {
-    this.appender?.closeSync();
-    this.appender = null;
   }
 }
 

@@ -43,6 +43,23 @@ export function dateOfPartition(directoryName: string): string | null {
 /** The UTC date of a fix, the partition it is filed under. */
 export const fixDate = (tsMs: number): string => new Date(tsMs).toISOString().slice(0, 10);
 
+const DAY_MS = 86_400_000;
+
+/** fixDate for fix after fix: consecutive fixes mostly share a day, whose text is then made once. */
+export class FixDates {
+  private day = Number.NaN;
+  private text = '';
+
+  of(tsMs: number): string {
+    const day = Math.floor(tsMs / DAY_MS);
+    if (day !== this.day) {
+      this.day = day;
+      this.text = fixDate(tsMs);
+    }
+    return this.text;
+  }
+}
+
 export const rangeKey = ({ first, last }: IdRange): string => `${first}_${last}`;
 
 export const inRange = (id: string, { first, last }: IdRange): boolean => compareCursor(first, id) <= 0 && compareCursor(id, last) <= 0;

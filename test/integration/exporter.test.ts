@@ -1,49 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoEntries } from '../../src/demo/demo-race.ts';
-import { repoRoot } from '../../src/devstack/directus-process.ts';
 import type { Position } from '../../src/domain/position.ts';
-import { readExportRow } from '../../src/exporter/export-row.ts';
+import { readExportEntry } from '../../src/exporter/export-row.ts';
 import { EXPORT_GROUP } from '../../src/exporter/exporter.ts';
 import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
 import { partName, partitionName, temporaryPartName } from '../../src/exporter/part-files.ts';
 import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
 import { stopChild } from '../support/cli.ts';
-import { freePort, REDIS_URL } from '../support/stack.ts';
+import { startExporter as exporter } from '../support/exporter.ts';
+import { REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
-
-const stack = inject('stack');
-const LEASE_MS = 2000;
-
-/** One `pitwall exporter` process, killable for real. */
-async function exporter(stream: string, dir: string, consumer: string, extra: Record<string, string> = {}): Promise<ChildProcess> {
-  return spawn(join(repoRoot, 'bin/pitwall'), ['exporter'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: stack.processorDatabaseUrl,
-      REDIS_URL,
-      REDIS_TELEMETRY_STREAM: stream,
-      EXPORT_DIR: dir,
-      EXPORT_CONSUMER: consumer,
-      EXPORT_READ_COUNT: '300',
-      EXPORT_FILE_ROWS: '200',
-      EXPORT_FILE_MAX_AGE_MS: '300',
-      EXPORT_LEASE_MS: String(LEASE_MS),
-      METRICS_PORT: String(await freePort()),
-      LOG_LEVEL: 'error',
-      ...extra,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
 
 /** Every row of the export as DuckDB reads it back, partition column included. */
 async function readBack(duck: DuckDBConnection, dir: string) {
@@ -176,7 +150,7 @@ describe('pitwall exporter', () => {
     const malformedIds = new Set<string>();
     for (const [id, flat] of (await redis.xrange(stream, '-', '+')) as [string, string[]][]) {
       const fields = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!]));
-      if (!readExportRow(id, fields, () => null).ok) malformedIds.add(id);
+      if (!readExportEntry(id, fields, () => null).ok) malformedIds.add(id);
     }
     expect(malformedIds.size).toBe(2);
     const valid = new Set([...expectedIds].filter((id) => !malformedIds.has(id)));
@@ -216,11 +190,11 @@ describe('pitwall exporter', () => {
     const batch = await ParquetBatch.open('zstd', 1);
     const dates = new Set<string>();
     for (const entry of entries) {
-      const row = readExportRow(entry.id, entry.fields, () => null);
-      if (!row.ok) throw new Error(row.reason);
-      const date = new Date(row.row.ts).toISOString().slice(0, 10);
+      const read = readExportEntry(entry.id, entry.fields, () => null);
+      if (!read.ok) throw new Error(read.reason);
+      const date = new Date(read.entry.ts).toISOString().slice(0, 10);
       dates.add(date);
-      await batch.add(row.row, date);
+      batch.add(read.entry, date);
     }
     expect([...dates].sort()).toEqual(['2026-03-14', '2026-03-15']);
     const { mkdir } = await import('node:fs/promises');

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Position } from '../../../src/domain/position.ts';
-import { readExportRow, type DecodeAttributes, type ExportRead, type ExportRow } from '../../../src/exporter/export-row.ts';
+import { readExportEntry, type DecodeAttributes, type ExportEntry, type ExportRead } from '../../../src/exporter/export-row.ts';
 import { toStreamFields } from '../../../src/simulator/publish.ts';
 import { toStreamEntries } from '../../../src/stream/stream-entry.ts';
 
@@ -32,59 +32,33 @@ function withPayload(edit: (payload: Record<string, unknown>) => unknown, positi
 
 const noDecoding: DecodeAttributes = () => null;
 
-function accepted(read: ExportRead): ExportRow {
+function accepted(read: ExportRead): ExportEntry {
   if (!read.ok) throw new Error(`refused: ${read.reason}`);
-  return read.row;
+  return read.entry;
 }
 
 function refusal(read: ExportRead): string {
-  if (read.ok) throw new Error(`accepted: ${JSON.stringify(read.row)}`);
+  if (read.ok) throw new Error(`accepted: ${JSON.stringify(read.entry)}`);
   return read.reason;
 }
 
-describe('readExportRow accepts a simulator entry', () => {
-  it('and maps every field of the row', () => {
-    const row = accepted(readExportRow(ID, fieldsOf(fix), noDecoding));
-    expect(row).toEqual({
+describe('readExportEntry accepts a simulator entry', () => {
+  it('and keeps what the files need: ids, time, codec, and the payload as received', () => {
+    const fields = fieldsOf(fix);
+    expect(accepted(readExportEntry(ID, fields, noDecoding))).toEqual({
       streamId: ID,
       deviceId: '356307042441013',
       ts: Date.parse('2026-03-14T10:00:00.123Z'),
-      latitude: 44.5596541,
-      longitude: 6.0793126,
-      altitude: 1245.5,
-      speed: 87,
-      heading: 271,
-      satellites: 12,
-      priority: 1,
       codec: '8E',
-      attributes: expect.any(String),
+      payload: fields.payload,
       decoded: null,
       mappingVersion: null,
     });
   });
 
-  it('takes the heading from the payload angle, not from any other number', () => {
-    const row = accepted(readExportRow(ID, fieldsOf({ ...fix, angle: 13, speed: 200 }), noDecoding));
-    expect(row.heading).toBe(13);
-    expect(row.speed).toBe(200);
-  });
-
-  it('keeps the raw IO as JSON text equal to the payload attributes, sentinels included', () => {
-    const fields = fieldsOf(fix);
-    const row = accepted(readExportRow(ID, fields, noDecoding));
-    expect(JSON.parse(row.attributes)).toEqual(JSON.parse(fields.payload!).attributes);
-    expect(JSON.parse(row.attributes)).toEqual(fix.attributes);
-    expect(JSON.parse(row.attributes)['16']).toEqual({ __bigint: '18446744073709551615' });
-    expect(JSON.parse(row.attributes)['78']).toEqual({ __buffer_b64: 'AZo/IQAAAGU=' });
-  });
-
-  it('keeps an empty attributes object as "{}"', () => {
-    expect(accepted(readExportRow(ID, fieldsOf({ ...fix, attributes: {} }), noDecoding)).attributes).toBe('{}');
-  });
-
   it("puts the decode callback's result in decoded and mappingVersion, passing it the device and its raw IO", () => {
     const decode = vi.fn<DecodeAttributes>(() => ({ json: '{"ignition":true,"odometer_km":48123.456}', mappingVersion: 'r202603140959-0123456789abcdef' }));
-    const row = accepted(readExportRow(ID, fieldsOf(fix), decode));
+    const row = accepted(readExportEntry(ID, fieldsOf(fix), decode));
     expect(row.decoded).toBe('{"ignition":true,"odometer_km":48123.456}');
     expect(row.mappingVersion).toBe('r202603140959-0123456789abcdef');
     expect(decode).toHaveBeenCalledTimes(1);
@@ -92,27 +66,27 @@ describe('readExportRow accepts a simulator entry', () => {
   });
 
   it('leaves decoded and mappingVersion null when the callback has no decoding for the device', () => {
-    const row = accepted(readExportRow(ID, fieldsOf(fix), () => null));
+    const row = accepted(readExportEntry(ID, fieldsOf(fix), () => null));
     expect(row).toMatchObject({ decoded: null, mappingVersion: null });
   });
 
   it('does not call the decode callback for an entry it refuses', () => {
     const decode = vi.fn<DecodeAttributes>(() => null);
-    refusal(readExportRow(ID, withPayload((p) => ({ ...p, latitude: 'north' })), decode));
+    refusal(readExportEntry(ID, withPayload((p) => ({ ...p, latitude: 'north' })), decode));
     expect(decode).not.toHaveBeenCalled();
   });
 
   it('ignores payload keys it does not know', () => {
-    expect(accepted(readExportRow(ID, withPayload((p) => ({ ...p, hdop: 0.9, event_io: 239 })), noDecoding)).deviceId).toBe(fix.deviceId);
+    expect(accepted(readExportEntry(ID, withPayload((p) => ({ ...p, hdop: 0.9, event_io: 239 })), noDecoding)).deviceId).toBe(fix.deviceId);
   });
 
   it('takes a time with a zone offset as the UTC instant it names', () => {
-    const row = accepted(readExportRow(ID, withPayload((p) => ({ ...p, timestamp: '2026-03-15T00:30:00.5+01:00' })), noDecoding));
+    const row = accepted(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp: '2026-03-15T00:30:00.5+01:00' })), noDecoding));
     expect(row.ts).toBe(Date.UTC(2026, 2, 14, 23, 30, 0, 500));
   });
 });
 
-describe('readExportRow accepts odd but real values', () => {
+describe('readExportEntry accepts odd but real values', () => {
   it.each<[string, Partial<Position>]>([
     ['a fix at 0,0 (no GPS fix yet)', { latitude: 0, longitude: 0, satellites: 0, speed: 0 }],
     ['a speed of 400', { speed: 400 }],
@@ -130,39 +104,30 @@ describe('readExportRow accepts odd but real values', () => {
     ['priority at the top of its byte', { priority: 255 as unknown as Position['priority'] }],
   ])('%s', (_what, change) => {
     const position = { ...fix, ...change };
-    const row = accepted(readExportRow(ID, fieldsOf(position), noDecoding));
-    expect(row).toMatchObject({
-      ts: position.ts,
-      latitude: position.latitude,
-      longitude: position.longitude,
-      altitude: position.altitude,
-      speed: position.speed,
-      heading: position.angle,
-      satellites: position.satellites,
-      priority: position.priority,
-    });
+    const fields = fieldsOf(position);
+    expect(accepted(readExportEntry(ID, fields, noDecoding))).toMatchObject({ ts: position.ts, payload: fields.payload });
   });
 
   it('a device id the processor would refuse, as long as field and payload agree', () => {
-    const row = accepted(readExportRow(ID, fieldsOf({ ...fix, deviceId: 'bench tracker #2' }), noDecoding));
+    const row = accepted(readExportEntry(ID, fieldsOf({ ...fix, deviceId: 'bench tracker #2' }), noDecoding));
     expect(row.deviceId).toBe('bench tracker #2');
   });
 });
 
-describe('readExportRow refuses, saying why', () => {
+describe('readExportEntry refuses, saying why', () => {
   it('an entry whose content was trimmed from the stream', () => {
-    expect(refusal(readExportRow(ID, null, noDecoding))).toMatch(/trimmed/);
-    expect(refusal(readExportRow(ID, toStreamEntries([[ID, null]])[0]!.fields, noDecoding))).toMatch(/trimmed/);
+    expect(refusal(readExportEntry(ID, null, noDecoding))).toMatch(/trimmed/);
+    expect(refusal(readExportEntry(ID, toStreamEntries([[ID, null]])[0]!.fields, noDecoding))).toMatch(/trimmed/);
   });
 
   it.each(['device_id', 'codec', 'payload'])('an entry without its %s field', (field) => {
     const fields = fieldsOf(fix);
     delete fields[field];
-    expect(refusal(readExportRow(ID, fields, noDecoding))).toBe('missing device_id, codec or payload field');
+    expect(refusal(readExportEntry(ID, fields, noDecoding))).toBe('missing device_id, codec or payload field');
   });
 
   it.each(['device_id', 'codec'])('an entry whose %s field is empty', (field) => {
-    expect(refusal(readExportRow(ID, { ...fieldsOf(fix), [field]: '' }, noDecoding))).toBe('missing device_id, codec or payload field');
+    expect(refusal(readExportEntry(ID, { ...fieldsOf(fix), [field]: '' }, noDecoding))).toBe('missing device_id, codec or payload field');
   });
 
   it.each([
@@ -171,15 +136,15 @@ describe('readExportRow refuses, saying why', () => {
     ['not JSON at all', 'hello'],
     ['JSON with a trailing comma', '{"device_id":"356307042441013",}'],
   ])('a payload that is not JSON (%s)', (_what, payload) => {
-    expect(refusal(readExportRow(ID, { ...fieldsOf(fix), payload }, noDecoding))).toMatch(/^payload: not JSON \(.+\)$/);
+    expect(refusal(readExportEntry(ID, { ...fieldsOf(fix), payload }, noDecoding))).toMatch(/^payload: not JSON \(.+\)$/);
   });
 
   it.each(['[]', JSON.stringify([{ device_id: fix.deviceId }]), 'null', '42', '"356307042441013"', 'true'])('a payload that is JSON but not an object: %s', (payload) => {
-    expect(refusal(readExportRow(ID, { ...fieldsOf(fix), payload }, noDecoding))).toBe('payload: not a JSON object');
+    expect(refusal(readExportEntry(ID, { ...fieldsOf(fix), payload }, noDecoding))).toBe('payload: not a JSON object');
   });
 
   it('a payload whose device differs from the entry field', () => {
-    const reason = refusal(readExportRow(ID, { ...fieldsOf(fix), device_id: '356307042441099' }, noDecoding));
+    const reason = refusal(readExportEntry(ID, { ...fieldsOf(fix), device_id: '356307042441099' }, noDecoding));
     expect(reason).toBe('device_id: field "356307042441099" differs from payload.device_id');
   });
 
@@ -188,7 +153,7 @@ describe('readExportRow refuses, saying why', () => {
     ['null', null],
     ['the device id as a number', Number(fix.deviceId)],
   ])('a payload whose device_id is %s', (_what, deviceId) => {
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, device_id: deviceId })), noDecoding))).toMatch(/^device_id: field "356307042441013" differs/);
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, device_id: deviceId })), noDecoding))).toMatch(/^device_id: field "356307042441013" differs/);
   });
 
   it.each<[string, unknown]>([
@@ -204,7 +169,7 @@ describe('readExportRow refuses, saying why', () => {
     ['empty', ''],
     ['text', 'yesterday'],
   ])('a timestamp that is %s', (_what, timestamp) => {
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not an ISO-8601 time from 1970 to 9999');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not an ISO-8601 time from 1970 to 9999');
   });
 
   it.each([
@@ -213,28 +178,28 @@ describe('readExportRow refuses, saying why', () => {
     ['00:30 on 1 January 1970 at +01:00, still 1969 in UTC', '1970-01-01T00:30:00+01:00'],
     ['23:30 on 31 December 9999 at -01:00, already year 10000 in UTC', '9999-12-31T23:30:00-01:00'],
   ])('a time outside what a date partition can name: %s', (_what, timestamp) => {
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not an ISO-8601 time from 1970 to 9999');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not an ISO-8601 time from 1970 to 9999');
   });
 
   it.each(['latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority'])('a payload whose %s is not a finite number', (field) => {
     const expected = `payload.${field}: not a finite number`;
     for (const value of ['12', null, true, {}, [12]]) {
-      expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, [field]: value })), noDecoding)), JSON.stringify(value)).toBe(expected);
+      expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, [field]: value })), noDecoding)), JSON.stringify(value)).toBe(expected);
     }
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, [field]: undefined })), noDecoding)), 'absent').toBe(expected);
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, [field]: undefined })), noDecoding)), 'absent').toBe(expected);
     // JSON has no Infinity, but a number too large for a double parses as one.
     const fields = fieldsOf(fix);
     const payload = fields.payload!.replace(new RegExp(`"${field}":[^,}]+`), `"${field}":1e400`);
     expect(payload).toContain(`"${field}":1e400`);
-    expect(refusal(readExportRow(ID, { ...fields, payload }, noDecoding)), '1e400').toBe(expected);
+    expect(refusal(readExportEntry(ID, { ...fields, payload }, noDecoding)), '1e400').toBe(expected);
   });
 
   it.each([-1, 32_768, 1.5, 100_000])('satellites %d', (satellites) => {
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, satellites })), noDecoding))).toBe('payload.satellites: not an integer from 0 to 32767');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, satellites })), noDecoding))).toBe('payload.satellites: not an integer from 0 to 32767');
   });
 
   it.each([-1, 256, 0.5, 1.000001])('priority %d', (priority) => {
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, priority })), noDecoding))).toBe('payload.priority: not an integer from 0 to 255');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, priority })), noDecoding))).toBe('payload.priority: not an integer from 0 to 255');
   });
 
   it.each<[string, unknown]>([
@@ -244,6 +209,6 @@ describe('readExportRow refuses, saying why', () => {
     ['JSON text', '{"239":1}'],
     ['a number', 239],
   ])('attributes that are %s, not an object', (_what, attributes) => {
-    expect(refusal(readExportRow(ID, withPayload((p) => ({ ...p, attributes })), noDecoding))).toBe('payload.attributes: not an object');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, attributes })), noDecoding))).toBe('payload.attributes: not an object');
   });
 });
