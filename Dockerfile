@@ -1,4 +1,4 @@
-# The image of Pitwall's own processes (setup, processor, jobs); Directus runs from its own image
+# The image of Pitwall's own processes (setup, processor, jobs, gateway, exporter); Directus runs from its own image
 # with extensions/pitwall mounted.
 FROM node:22-bookworm-slim
 WORKDIR /app
@@ -10,5 +10,7 @@ COPY bin bin
 COPY scripts/node22.sh scripts/node22.sh
 COPY src src
 COPY tsconfig.json ./
+# The exporter's Parquet files: a volume mounted here takes this owner on first use.
+RUN mkdir -p /export && chown node:node /export
 USER node
 ENTRYPOINT ["bin/pitwall"]

@@ -6,6 +6,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   processor: { summary: 'run the stream processor (consumer group "processor")', load: () => import('./processor-command.ts') },
   gateway: { summary: 'run the live WebSocket gateway (consumer group "live-broadcast-<INSTANCE_ID>")', load: () => import('./gateway-command.ts') },
   exporter: { summary: 'run the analytics exporter: Parquet files (and ClickHouse) from the stream (consumer group "analytics-export")', load: () => import('./exporter-command.ts') },
+  'query-export': { summary: 'query the analytics export with DuckDB SQL (views: positions, crews, stages)', load: () => import('./query-export-command.ts') },
   up: { summary: 'bring up the demo stack: Directus with the bundle, setup with the demo race, processor, simulator', load: async () => ({ run: (await import('./stack-command.ts')).up }) },
   down: { summary: 'stop the demo stack started by "pitwall up"', load: async () => ({ run: (await import('./stack-command.ts')).down }) },
   jobs: { summary: 'run replay and backfill runs queued in Directus (the job runner)', load: () => import('./jobs-command.ts') },

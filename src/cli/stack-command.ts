@@ -47,6 +47,7 @@ export async function up(): Promise<void> {
   Live map   on the Race Control dashboard; its gateway is ws://localhost:${s.livePort}/ws-live
   Positions  arriving in the "positions" table of database "${s.database.name}"
   Metrics    http://localhost:${s.metricsPort}/metrics
+  Export     Parquet files in ${s.dataDir}/export; query them with bin/pitwall query-export "<SQL>"
   Logs       ${s.dataDir}/*.log
   Stop       npm stop
 `);

@@ -142,6 +142,12 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       startDetached(settings, 'gateway', ['gateway'], { ...stream, DATABASE_URL: processorDatabaseUrl, DIRECTUS_URL: directusUrl, LIVE_WS_PORT: String(settings.livePort), METRICS_PORT: String(settings.metricsPort + 2), INSTANCE_ID: 'demo' });
       say(`live gateway started on ws://localhost:${settings.livePort}/ws-live (metrics on :${settings.metricsPort + 2})`);
     }
+    if (!runningPid(settings, 'exporter')) {
+      // A short rotation age, so that a demo shows its files within seconds (production keeps the default minute).
+      const exportDir = join(settings.dataDir, 'export');
+      startDetached(settings, 'exporter', ['exporter'], { ...stream, DATABASE_URL: processorDatabaseUrl, EXPORT_DIR: exportDir, EXPORT_FILE_MAX_AGE_MS: '10000', METRICS_PORT: String(settings.metricsPort + 3) });
+      say(`analytics exporter started: Parquet files in ${exportDir} (metrics on :${settings.metricsPort + 3})`);
+    }
     if (!runningPid(settings, 'simulator')) {
       startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], stream);
       say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');
@@ -152,7 +158,7 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
 }
 
 export function demoDown(settings: DemoSettings, say: (line: string) => void): void {
-  for (const name of ['simulator', 'gateway', 'jobs', 'processor', 'directus']) {
+  for (const name of ['simulator', 'exporter', 'gateway', 'jobs', 'processor', 'directus']) {
     const pid = runningPid(settings, name);
     if (!pid) continue;
     // Each was started as a process-group leader, so its children (Directus workers, tsx) stop with it.

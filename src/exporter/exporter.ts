@@ -383,9 +383,12 @@ export class Exporter {
   }
 
   async health(): Promise<HealthReport> {
-    const info = await probe(() => groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP), 2000);
+    const [ping, info] = await Promise.all([
+      probe(() => this.redis.ping(), 2000),
+      probe(() => groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP), 2000),
+    ]);
     const reasons: string[] = [];
-    if (!info.ok) reasons.push(`redis: ${info.error}`);
+    if (!ping.ok || !info.ok) reasons.push('redis-unreachable');
     const lag = info.ok ? (info.value?.lag ?? null) : null;
     const pending = info.ok ? (info.value?.pending ?? 0) : null;
     if (lag !== null) this.metrics.lag.set(lag);
@@ -402,6 +405,7 @@ export class Exporter {
       lag,
       pending,
       decodedDevices: this.decoders?.decodedDevices ?? 0,
+      ...(ping.ok ? {} : { errors: { redis: ping.error } }),
       memory: memoryMb(),
     };
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries } from '../../src/demo/demo-race.ts';
 import type { Position } from '../../src/domain/position.ts';
 import { readExportEntry } from '../../src/exporter/export-row.ts';
@@ -14,7 +14,7 @@ import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
 import { partName, partitionName, temporaryPartName } from '../../src/exporter/part-files.ts';
 import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
-import { stopChild } from '../support/cli.ts';
+import { runCli, stopChild } from '../support/cli.ts';
 import { startExporter as exporter } from '../support/exporter.ts';
 import { REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -175,6 +175,24 @@ describe('pitwall exporter', () => {
     expect(decoded[0]!.mapping_version).toMatch(/^r\d{12}-[0-9a-f]{16}$/);
     expect(Object.keys(JSON.parse(decoded[0]!.decoded!)).length).toBeGreaterThan(0);
     expect(await readdir(join(dir, partitionName('2026-03-14')))).not.toContainEqual(expect.stringMatching(/\.tmp$/));
+
+    // `pitwall query-export`: the files joined with who carried each tracker, from Directus's tables.
+    const query = await runCli(
+      ['query-export', '--json', 'SELECT c.race_number, max(p.speed) AS top_speed, count(*) AS fixes FROM positions p JOIN crews c USING (device_id) GROUP BY ALL ORDER BY race_number'],
+      { EXPORT_DIR: dir, DATABASE_URL: inject('stack').processorDatabaseUrl },
+    );
+    expect(query.code, query.stderr).toBe(0);
+    const byEntry = new Map<string, { speeds: number[] }>();
+    for (const row of rows) {
+      const entry = demoEntries.find((e) => e.imei === row.device_id);
+      if (!entry) continue;
+      const seen = byEntry.get(String(entry.raceNumber)) ?? { speeds: [] };
+      seen.speeds.push(row.speed);
+      byEntry.set(String(entry.raceNumber), seen);
+    }
+    expect(JSON.parse(query.stdout)).toEqual(
+      [...byEntry].sort(([a], [b]) => (a < b ? -1 : 1)).map(([raceNumber, { speeds }]) => ({ race_number: raceNumber, top_speed: Math.max(...speeds), fixes: speeds.length })),
+    );
   }, 150_000);
 
   it('after a crash between two files of one batch, writes only the missing file and removes the half-written one', async () => {

@@ -10,12 +10,12 @@ const compose = parse(readFileSync(join(repoRoot, 'directus-compose.yml'), 'utf8
   volumes: Record<string, unknown>;
 };
 const services = compose.services;
-const pitwallServices = ['setup', 'processor', 'jobs', 'gateway'];
+const pitwallServices = ['setup', 'processor', 'jobs', 'gateway', 'exporter'];
 const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 
 describe('directus-compose.yml', () => {
   it('has PostGIS, Redis, Directus and every Pitwall service, and only commands that exist', () => {
-    expect(Object.keys(services).sort()).toEqual(['directus', 'gateway', 'jobs', 'postgis', 'processor', 'redis', 'setup']);
+    expect(Object.keys(services).sort()).toEqual(['directus', 'exporter', 'gateway', 'jobs', 'postgis', 'processor', 'redis', 'setup']);
     // Each Pitwall service runs a `pitwall` command: one the CLI does not have would only fail at deploy time.
     const cli = readFileSync(join(repoRoot, 'src/cli/main.ts'), 'utf8');
     for (const name of pitwallServices) expect(cli, name).toMatch(new RegExp(`^  ${services[name].command[0]}: \\{`, 'm'));
@@ -61,11 +61,12 @@ describe('directus-compose.yml', () => {
     expect(services.processor.environment.DATABASE_URL).toBe(processorUrl);
     expect(services.jobs.environment.DATABASE_URL).toBe(processorUrl);
     expect(services.gateway.environment.DATABASE_URL).toBe(processorUrl);
+    expect(services.exporter.environment.DATABASE_URL).toBe(processorUrl);
     expect(services.setup.environment.DATABASE_URL).toMatch(/^postgres:\/\/\$\{POSTGRES_USER:-pitwall\}:/);
     expect(services.setup.environment).toMatchObject({ PITWALL_DB_ROLE: '${PITWALL_DB_ROLE:-pitwall_processor}', PITWALL_DB_PASSWORD: '${PITWALL_DB_PASSWORD:?set PITWALL_DB_PASSWORD}' });
     // Directus itself stays on the owner.
     expect(services.directus.environment.DB_USER).toBe('${POSTGRES_USER:-pitwall}');
-    for (const name of ['processor', 'jobs', 'gateway']) expect(JSON.stringify(services[name].environment), name).not.toContain('POSTGRES_PASSWORD');
+    for (const name of ['processor', 'jobs', 'gateway', 'exporter']) expect(JSON.stringify(services[name].environment), name).not.toContain('POSTGRES_PASSWORD');
     // .env.example names the variables, with a placeholder setup refuses.
     const example = readFileSync(join(repoRoot, '.env.example'), 'utf8');
     expect(example).toMatch(/^PITWALL_DB_ROLE=pitwall_processor$/m);
@@ -73,7 +74,7 @@ describe('directus-compose.yml', () => {
   });
 
   it('health-checks every long-running service', () => {
-    for (const name of ['postgis', 'redis', 'directus', 'processor', 'jobs', 'gateway']) {
+    for (const name of ['postgis', 'redis', 'directus', 'processor', 'jobs', 'gateway', 'exporter']) {
       expect(services[name].healthcheck?.test, name).toBeDefined();
     }
     expect(services.processor.healthcheck.test.join(' ')).toContain('9464/healthz');
@@ -84,14 +85,22 @@ describe('directus-compose.yml', () => {
   it('starts the processor only after setup succeeded, with the processor token, never an admin token', () => {
     expect(services.processor.depends_on.setup).toEqual({ condition: 'service_completed_successfully' });
     expect(services.processor.environment.DIRECTUS_TOKEN).toBe('${PITWALL_PROCESSOR_TOKEN:?set PITWALL_PROCESSOR_TOKEN}');
-    for (const name of ['processor', 'jobs', 'gateway']) {
+    for (const name of ['processor', 'jobs', 'gateway', 'exporter']) {
       expect(Object.keys(services[name].environment).filter((k) => /ADMIN/.test(k)), name).toEqual([]);
     }
   });
 
   it('serves metrics of each long-running Pitwall service on its own METRICS_PORT', () => {
-    const metricsPorts = ['processor', 'jobs', 'gateway'].map((name) => services[name].environment.METRICS_PORT);
-    expect(new Set(metricsPorts).size).toBe(3);
+    const metricsPorts = ['processor', 'jobs', 'gateway', 'exporter'].map((name) => services[name].environment.METRICS_PORT);
+    expect(new Set(metricsPorts).size).toBe(4);
+    expect(services.exporter.healthcheck.test.join(' ')).toContain(`${services.exporter.environment.METRICS_PORT}/healthz`);
+  });
+
+  it("keeps the exporter's Parquet files on a volume, and ClickHouse off unless CLICKHOUSE_URL is set", () => {
+    expect(services.exporter.volumes).toEqual(['export-data:/export']);
+    expect(services.exporter.environment.EXPORT_DIR).toBe('/export');
+    expect(services.exporter.environment.CLICKHOUSE_URL).toBe('${CLICKHOUSE_URL:-}');
+    expect(Object.keys(compose.volumes)).toContain('export-data');
   });
 
   it('publishes the live gateway where the live map panel is told to connect', () => {

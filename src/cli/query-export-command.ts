@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { z } from 'zod';
+import { loadConfig, vars } from '../config/env.ts';
+import { connectDb } from '../store/db.ts';
+
+const USAGE = `usage: pitwall query-export [--json] "<SQL>"
+
+Runs DuckDB SQL over the analytics export in EXPORT_DIR (default data/export). Views:
+  positions  every exported row: stream_id, device_id, ts, latitude, longitude, altitude, speed, heading,
+             satellites, priority, codec, attributes (JSON), decoded_attributes (JSON), mapping_version, date
+  crews      device_id, event, race_number, crew, valid_from, valid_to   (from Directus, when DATABASE_URL is set)
+  stages     event, stage, opens_at, closes_at                            (from Directus, when DATABASE_URL is set)`;
+
+const queryEnv = z.object({
+  EXPORT_DIR: z.string().min(1).default('data/export'),
+  DATABASE_URL: vars.databaseUrl.optional(),
+});
+
+/** `pitwall query-export`: the export queried with DuckDB, joined with who drove which tracker in which stage. */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, allowPositionals: true });
+  if (values.help || positionals.length !== 1) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = loadConfig(queryEnv);
+  const instance = await DuckDBInstance.create(':memory:');
+  const duck = await instance.connect();
+  try {
+    const files = join(config.EXPORT_DIR, '**', '*.parquet').replaceAll("'", "''");
+    await duck.run(`CREATE VIEW positions AS SELECT * FROM read_parquet('${files}', hive_partitioning = true)`);
+    if (config.DATABASE_URL) await loadRaceTables(duck, config.DATABASE_URL);
+    const reader = await duck.runAndReadAll(positionals[0]!);
+    const rows = reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, printable(v)])));
+    if (values.json) console.log(JSON.stringify(rows));
+    else console.table(rows);
+    return 0;
+  } catch (error) {
+    console.error(`pitwall query-export: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    duck.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Copies who carried which tracker (entry_devices) and the stage windows from the Directus database into DuckDB. */
+async function loadRaceTables(duck: DuckDBConnection, databaseUrl: string): Promise<void> {
+  const db = connectDb(databaseUrl, { pool: 1, application: 'pitwall-query-export' });
+  try {
+    const crews = await db('entry_devices as ed')
+      .join('entries as e', 'e.id', 'ed.entry')
+      .join('devices as d', 'd.id', 'ed.device')
+      .select('d.imei as device_id', db.raw('e.event::text AS event'), 'e.race_number', 'e.name as crew', 'ed.valid_from', 'ed.valid_to');
+    const stages = await db('stages').select(db.raw('event::text AS event'), 'name as stage', 'opens_at', 'closes_at');
+    await duck.run('CREATE TABLE crews (device_id VARCHAR, event VARCHAR, race_number VARCHAR, crew VARCHAR, valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ)');
+    await duck.run('CREATE TABLE stages (event VARCHAR, stage VARCHAR, opens_at TIMESTAMPTZ, closes_at TIMESTAMPTZ)');
+    await insertRows(duck, 'crews', crews.map((c) => [c.device_id, c.event, String(c.race_number), c.crew, iso(c.valid_from), iso(c.valid_to)]));
+    await insertRows(duck, 'stages', stages.map((s) => [s.event, s.stage, iso(s.opens_at), iso(s.closes_at)]));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Counts come back as bigint, times as Date: as numbers and ISO text they print and serialise plainly. */
+function printable(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
+
+async function insertRows(duck: DuckDBConnection, table: string, rows: (string | null)[][]): Promise<void> {
+  const appender = await duck.createAppender(table);
+  for (const row of rows) {
+    // Every column goes in as text; DuckDB casts it to the column's type (timestamps from ISO text).
+    for (const value of row) {
+      if (value === null) appender.appendNull();
+      else appender.appendVarchar(value);
+    }
+    appender.endRow();
+  }
+  appender.closeSync();
+}
