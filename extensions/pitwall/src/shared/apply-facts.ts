@@ -32,7 +32,7 @@ export interface ApplyFactsContext {
   services: ApiExtensionContext['services'];
   database: ApiExtensionContext['database'];
   schema: SchemaOverview;
-  /** The caller's: Directus checks its permissions and records revisions and activity in its name. */
+  /** The caller's: Directus checks its permissions. */
   accountability: Accountability | null;
   now?: Date;
   logger?: PublishContext['logger'];
@@ -88,9 +88,10 @@ export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string
 }
 
 /**
- * Writes one batch of facts in one transaction through Directus's ItemsService as the caller, so permissions,
- * revisions, activity and Flows apply. Rows that already hold the values are left alone, so a redelivered batch
- * changes nothing. Stages whose results changed are re-ranked; a row's rank is written with its result.
+ * Writes one batch of facts in one transaction through Directus's ItemsService as the caller, so its permissions
+ * apply (without per-row activity and revisions: the race events are the record). Rows that already hold the values
+ * are left alone, so a redelivered batch changes nothing. Stages whose results changed are re-ranked; a row's rank
+ * is written with its result.
  */
 export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<FactCounts> {
   const { services, database, schema, accountability, now = new Date() } = context;
@@ -126,7 +127,10 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     counts.orphaned = unwritable.orphaned.length;
     counts.conflicting = unwritable.conflicting.length;
     // Our own writes emit no item events: the race events below describe them, and the hook must not re-time them.
-    const quiet = { emitEvents: false };
+    // Nor per-row activity and revisions (skipTracking; permissions are still checked as the caller): the race events
+    // are the audit trail of the pipeline's facts, and tracking cost each event's request an activity row, a
+    // revision and their payload work per row. People's edits, through Directus's own API, keep theirs.
+    const quiet = { emitEvents: false, skipTracking: true };
     const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
 
     for (const collection of collections) {
@@ -285,7 +289,7 @@ const resultFields = standingFields;
 /**
  * Ranks every stage the planned writes touch, as it will be after them (stageStandings: the domain's classifyStage),
  * and puts each rank and gap to the leader into the write of its row (or a rank/gap update of only the other rows
- * of the stage whose standing moved), so a new result gets one revision, not two. Returns how many ranks change.
+ * of the stage whose standing moved), so a new result is written once, not twice. Returns how many ranks change.
  */
 async function rankInto(items: Items, stored: Map<string, Row>, creates: Row[], updates: Row[], deletes: string[]): Promise<number> {
   const writes = new Map([...creates, ...updates].map((row) => [String(row['id']), row]));
