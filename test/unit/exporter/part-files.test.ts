@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   dateOfPartition,
+  FixDates,
   fixDate,
   inRange,
   partitionName,
@@ -119,6 +120,22 @@ describe('fixDate', () => {
         expect(dateOfPartition(partitionName(date))).toBe(date);
         expect(Date.parse(`${date}T00:00:00Z`)).toBeLessThanOrEqual(ts);
         expect(ts - Date.parse(`${date}T00:00:00Z`)).toBeLessThan(86_400_000);
+      }),
+    );
+  });
+});
+
+describe('FixDates', () => {
+  it('gives the date fixDate gives, fix after fix, in any order and across midnights', () => {
+    const midnight = Date.UTC(2026, 2, 15);
+    const dates = new FixDates();
+    for (const ts of [midnight - 1, midnight, midnight - 1, midnight + 86_400_000 - 1, midnight + 86_400_000, 0, midnight]) {
+      expect(dates.of(ts), String(ts)).toBe(fixDate(ts));
+    }
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: Date.UTC(10_000, 0, 1) - 1 }), { maxLength: 50 }), (times) => {
+        const cached = new FixDates();
+        for (const ts of times) expect(cached.of(ts)).toBe(fixDate(ts));
       }),
     );
   });
