@@ -107,7 +107,8 @@ export class ClickHouseSink {
 }
 
 /**
- * The table's DDL: the same columns and key everywhere, ts as precise as the server allows. A stream id fixes its
+ * The table's DDL: the same columns and key everywhere, ts as precise as the server allows. The numbers hold every
+ * value the export accepts (satellites up to 32767, any finite altitude or speed), as the Parquet files do. A stream id fixes its
  * device and ts, so the key folds exactly the copies of one entry (always in one month's partition, where
  * ReplacingMergeTree folds), while device and time lead it for the queries analysts run.
  */
@@ -119,10 +120,10 @@ export function createTableSql(target: string, features: Pick<ClickHouseFeatures
   ts_us Int64,
   latitude Float64,
   longitude Float64,
-  altitude Float32,
-  speed Float32,
-  heading Float32,
-  satellites UInt8,
+  altitude Float64,
+  speed Float64,
+  heading Float64,
+  satellites UInt16,
   priority UInt8,
   codec String,
   attributes String,

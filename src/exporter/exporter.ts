@@ -22,6 +22,15 @@ import { FixDates, rangeKey, type IdRange, type WrittenBatches } from './part-fi
 /** The exporter's consumer group on the telemetry stream (CONTRACTS section 1). */
 export const EXPORT_GROUP = 'analytics-export';
 const ACK_CHUNK = 10_000;
+const IDLE_POLL_MS = 200;
+const LEASE_NOT_HELD = -1;
+/**
+ * XREADGROUP if KEYS[1] (the lease) holds ARGV[1]. The lease key's hash tag is the stream's name, so in a Redis
+ * Cluster both keys live in one slot, as a script needs.
+ */
+const READ_IF_HOLDER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return ${LEASE_NOT_HELD} end
+return redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], ARGV[5])`;
 
 /** A batch of entries: all of them are acknowledged together once its files are written. */
 interface Gathered {
@@ -313,8 +322,8 @@ export class Exporter {
   }
 
   /**
-   * Finishes a batch a crash cut short: its entries came back from the pending list, and the files it lacks are
-   * written from them (the ones it has stay as they are).
+   * Finishes a batch that was written (all or some of its files) but not acknowledged: its entries came back from the
+   * pending list, and the files it lacks are written from them (the ones it has stay as they are).
    */
   private async complete(range: IdRange, entries: StreamEntry[], written: WrittenBatches): Promise<void> {
     const batch = await ParquetBatch.open(this.config.EXPORT_COMPRESSION, 1);
@@ -324,7 +333,7 @@ export class Exporter {
         if (read.ok) batch.add(read.entry, this.fixDates.of(read.entry.ts));
       }
       const wrote = await this.writeFiles(range, batch, written);
-      this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'completed a batch cut short by a crash');
+      this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'finished a batch written before but not acknowledged (a crash, a lost lease or a failed ClickHouse insert)');
       if (this.openSink) await this.insertIntoClickHouse(range, batch);
       await this.acknowledge(entries.map((e) => e.id));
     } finally {
@@ -371,15 +380,25 @@ export class Exporter {
     this.progressAt = Date.now();
   }
 
-  private async read(from: string, block: boolean): Promise<StreamEntry[]> {
+  /**
+   * Reads entries of the group only while this exporter holds the lease, checked by Redis in the same step: an
+   * exporter paused past its lease must not take entries into its pending list after the new holder claimed the
+   * list, or they would sit there inside batches the new holder wrote without them. (A script cannot block, so an
+   * idle exporter polls: `idle` waits a moment when nothing came.)
+   */
+  private async read(from: string, idle: boolean): Promise<StreamEntry[]> {
     const { REDIS_TELEMETRY_STREAM: stream, EXPORT_CONSUMER: consumer, EXPORT_READ_COUNT } = this.config;
-    const args: (string | number)[] = ['GROUP', EXPORT_GROUP, consumer, 'COUNT', EXPORT_READ_COUNT];
-    if (block) args.push('BLOCK', 1000);
-    args.push('STREAMS', stream, from);
-    const reply = (await (this.redis.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(...args)) as
+    const reply = (await this.redis.eval(READ_IF_HOLDER, 2, this.lease.key, stream, this.lease.holder, EXPORT_GROUP, consumer, EXPORT_READ_COUNT, from)) as
       | [string, [string, string[] | null][]][]
+      | number
       | null;
-    return reply && reply.length > 0 ? toStreamEntries(reply[0]![1]) : [];
+    if (reply === LEASE_NOT_HELD) {
+      this.active = false;
+      throw new LeaseLost('exporter lease lost');
+    }
+    const entries = Array.isArray(reply) && reply.length > 0 ? toStreamEntries(reply[0]![1]) : [];
+    if (entries.length === 0 && idle) await sleep(IDLE_POLL_MS);
+    return entries;
   }
 
   async health(): Promise<HealthReport> {

@@ -11,7 +11,7 @@ export type Compression = (typeof COMPRESSIONS)[number];
 const PARSED = (where: string) => `
   WITH parsed AS (
     SELECT stream_id, device_id, ts_ms, codec, decoded_attributes, mapping_version,
-      json_transform(payload, '{"latitude":"DOUBLE","longitude":"DOUBLE","altitude":"FLOAT","speed":"FLOAT","angle":"FLOAT",
+      json_transform(payload, '{"latitude":"DOUBLE","longitude":"DOUBLE","altitude":"DOUBLE","speed":"DOUBLE","angle":"DOUBLE",
         "satellites":"SMALLINT","priority":"UTINYINT","attributes":"JSON"}') AS p
     FROM batch ${where}
   )`;

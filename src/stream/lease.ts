@@ -12,9 +12,9 @@ export const DELETE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then red
 export class Lease {
   constructor(
     private readonly redis: Redis,
-    private readonly key: string,
+    readonly key: string,
     /** Unique per holder: its name and a random part, so a restarted holder does not mistake the old lease for its own. */
-    private readonly holder: string,
+    readonly holder: string,
     readonly leaseMs: number,
   ) {}
 

@@ -119,6 +119,8 @@ describe('ParquetBatch', () => {
         { ...fix, ts: 0 },
         { ...fix, ts: Date.UTC(10_000, 0, 1) - 1, latitude: -90, longitude: 180 },
         { ...fix, altitude: -430.5, satellites: 32_767, priority: 255 as Position['priority'] },
+        // Beyond a 4-byte float: kept as sent, not turned into NULL.
+        { ...fix, altitude: 1e300, speed: 0.1, angle: 359.99 },
       ];
       odd.forEach((position, i) => batch.add(entryOf(`${i + 1}-0`, position), 'mixed'));
       const path = join(dir, 'odd.parquet');
