@@ -10,7 +10,7 @@
  * Then every file is read back with DuckDB (`read_parquet(..., hive_partitioning = true)`) and compared with the
  * stream: `duplicated` and `missing` count stream ids seen twice and never. `rss_mb` is the exporter's peak RSS.
  *
- *   npm run bench -- export [--positions 300000] [--timeout 300]
+ *   npm run bench -- export [--positions 300000] [--file-rows <EXPORT_FILE_ROWS>] [--timeout 300]
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -37,6 +37,8 @@ import { cleanUp, measuredOn, progressFor, report } from './support.ts';
 const { values: args } = parseArgs({
   options: {
     positions: { type: 'string', default: '300000' },
+    /** EXPORT_FILE_ROWS; the exporter's own default when absent. */
+    'file-rows': { type: 'string' },
     timeout: { type: 'string', default: '300' },
   },
 });
@@ -98,7 +100,7 @@ async function runExporter(redis: Redis, dir: string, databaseUrl: string) {
   await redis.xgroup('CREATE', stream, EXPORT_GROUP, '0');
   const metricsPort = await freePort();
   const child = spawn(join(repoRoot, 'bin/pitwall'), ['exporter'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}), REDIS_URL, REDIS_TELEMETRY_STREAM: stream, DATABASE_URL: databaseUrl, EXPORT_DIR: dir, METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}), REDIS_URL, REDIS_TELEMETRY_STREAM: stream, DATABASE_URL: databaseUrl, EXPORT_DIR: dir, METRICS_PORT: String(metricsPort), ...(args['file-rows'] ? { EXPORT_FILE_ROWS: args['file-rows'] } : {}), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

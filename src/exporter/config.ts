@@ -17,7 +17,7 @@ export const exporterEnv = z.object({
   /** Entries read from the stream at a time. */
   EXPORT_READ_COUNT: vars.positiveInt(5_000),
   /** A batch is written (one file per fix date) once it has this many rows... */
-  EXPORT_FILE_ROWS: vars.positiveInt(100_000),
+  EXPORT_FILE_ROWS: vars.positiveInt(50_000),
   /** ...or about this many bytes of row data... */
   EXPORT_FILE_BYTES: vars.positiveInt(128 * 1024 * 1024),
   /** ...or when its first entry was read this long ago. */

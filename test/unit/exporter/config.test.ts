@@ -21,7 +21,7 @@ describe('exporter configuration', () => {
       EXPORT_DIR: 'data/export',
       EXPORT_CONSUMER: hostname(),
       EXPORT_READ_COUNT: 5000,
-      EXPORT_FILE_ROWS: 100_000,
+      EXPORT_FILE_ROWS: 50_000,
       EXPORT_FILE_BYTES: 128 * 1024 * 1024,
       EXPORT_FILE_MAX_AGE_MS: 60_000,
       EXPORT_COMPRESSION: 'zstd',
