@@ -75,7 +75,7 @@ ensure_isolated_vm() {
 ensure_postgres
 ensure_postgis
 ensure_redis
-ensure_clickhouse
+if [ "${PITWALL_SKIP_CLICKHOUSE:-0}" != 1 ]; then ensure_clickhouse; fi
 if [ "${PITWALL_SKIP_BROWSER:-0}" != 1 ]; then ensure_chromium; fi
 # shellcheck source=node22.sh
 source "$root/scripts/node22.sh"
