@@ -65,7 +65,7 @@ export class Exporter {
   /** The batch being gathered, and the other one: written while the next one is gathered. */
   private gathered: Gathered | null = null;
   private spare: ParquetBatch | null = null;
-  /** The write of the previous batch, in the background of gathering the next; never rejects (see writeInBackground). */
+  /** The write of the previous batch, in the background of gathering the next; never rejects (see flush). */
   private writing: Promise<unknown> | null = null;
   private sink: ClickHouseSink | null = null;
   private server: Server | null = null;

@@ -30,9 +30,4 @@ export class Lease {
   async release(): Promise<void> {
     await this.redis.eval(DELETE_IF_MINE, 1, this.key, this.holder);
   }
-
-  /** Who holds it now, or null. */
-  holderNow(): Promise<string | null> {
-    return this.redis.get(this.key);
-  }
 }
