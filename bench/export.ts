@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -188,7 +188,6 @@ async function readBack(redis: Redis, dir: string) {
 }
 
 async function directorySize(dir: string): Promise<{ files: number; bytes: number }> {
-  const { readdir } = await import('node:fs/promises');
   let files = 0;
   let bytes = 0;
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -214,12 +213,11 @@ async function main(): Promise<Record<string, unknown>> {
     const imeis = demoEntries.flatMap((e) => Array.from({ length: copies }, (_, c) => replicaId(e.imei, c)));
     await db.batchInsert('devices', imeis.map((imei) => ({ imei, name: imei, model: MODEL })), 1000);
 
-    let started = performance.now();
+    const started = performance.now();
     await fillStream(redis, start);
     progress(`${positions} entries on the stream in ${seconds(started).toFixed(1)} s`);
     const drainRowsPerS = await bareDrain(redis);
     progress(`bare drain: ${Math.round(drainRowsPerS)} entries/s`);
-    started = performance.now();
     const run = await runExporter(redis, dir, pgUrl(databaseName));
     progress(`exporter: ${Math.round(run.rowsPerS)} rows/s (${run.elapsed.toFixed(1)} s)`);
     const back = await readBack(redis, dir);

@@ -11,7 +11,7 @@ import { connectDb } from '../store/db.ts';
 import { ensureGroup, groupInfo } from '../stream/consumer-group.ts';
 import { Lease } from '../stream/lease.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
-import type { ClickHouseSink } from './clickhouse-sink.ts';
+import { ClickHouseSink } from './clickhouse-sink.ts';
 import type { ExporterConfig } from './config.ts';
 import { DeviceDecoders } from './device-decoders.ts';
 import { readExportEntry } from './export-row.ts';
@@ -452,8 +452,7 @@ function memoryMb(): Record<string, number> {
   return { rss: Math.round(rss / 2 ** 20), heapUsed: Math.round(heapUsed / 2 ** 20), heapTotal: Math.round(heapTotal / 2 ** 20) };
 }
 
-async function openConfiguredSink(config: ExporterConfig, log: Logger): Promise<ClickHouseSink> {
-  const { ClickHouseSink } = await import('./clickhouse-sink.ts');
+function openConfiguredSink(config: ExporterConfig, log: Logger): Promise<ClickHouseSink> {
   return ClickHouseSink.open(
     { url: config.CLICKHOUSE_URL!, database: config.CLICKHOUSE_DATABASE, table: config.CLICKHOUSE_TABLE, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD },
     log,

@@ -103,26 +103,12 @@ export class ParquetBatch {
     this.appender.flushSync();
     const reader = await this.connection.runAndReadAll(
       `${PARSED('')}
-       SELECT stream_id, device_id, ts_ms, p.latitude, p.longitude, p.altitude, p.speed, p.angle, p.satellites,
-         p.priority, codec, CAST(p.attributes AS VARCHAR), CAST(decoded_attributes AS VARCHAR), mapping_version
+       SELECT stream_id AS "streamId", device_id AS "deviceId", ts_ms AS ts, p.latitude, p.longitude, p.altitude,
+         p.speed, p.angle AS heading, p.satellites, p.priority, codec, CAST(p.attributes AS VARCHAR) AS attributes,
+         CAST(decoded_attributes AS VARCHAR) AS decoded, mapping_version AS "mappingVersion"
        FROM parsed`,
     );
-    return reader.getRowsJS().map((r) => ({
-      streamId: r[0] as string,
-      deviceId: r[1] as string,
-      ts: r[2] as number,
-      latitude: r[3] as number,
-      longitude: r[4] as number,
-      altitude: r[5] as number,
-      speed: r[6] as number,
-      heading: r[7] as number,
-      satellites: r[8] as number,
-      priority: r[9] as number,
-      codec: r[10] as string,
-      attributes: r[11] as string,
-      decoded: r[12] as string | null,
-      mappingVersion: r[13] as string | null,
-    }));
+    return reader.getRowObjectsJS() as unknown as ExportRow[];
   }
 
   /** Empties the batch for the next one. */

@@ -1,28 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Position } from '../../../src/domain/position.ts';
 import { readExportEntry, type DecodeAttributes, type ExportEntry, type ExportRead } from '../../../src/exporter/export-row.ts';
-import { toStreamFields } from '../../../src/simulator/publish.ts';
 import { toStreamEntries } from '../../../src/stream/stream-entry.ts';
+import { fieldsOf as streamFieldsOf, fix } from './fixtures.ts';
 
 const ID = '1773482400123-0';
 
-/** One FMC650 fix with every kind of raw IO value: plain, 64-bit (__bigint) and bytes (__buffer_b64). */
-const fix: Position = {
-  deviceId: '356307042441013',
-  ts: Date.parse('2026-03-14T10:00:00.123Z'),
-  latitude: 44.5596541,
-  longitude: 6.0793126,
-  altitude: 1245.5,
-  angle: 271,
-  speed: 87,
-  satellites: 12,
-  priority: 1,
-  codec: '8E',
-  attributes: { '239': 1, '66': 12345, '16': { __bigint: '18446744073709551615' }, '78': { __buffer_b64: 'AZo/IQAAAGU=' }, '9': -0.5 },
-};
-
-/** The fields of the stream entry the simulator (and the tcp-ingestion service) writes for a fix. */
-const fieldsOf = (position: Position): Record<string, string> => toStreamEntries([[ID, toStreamFields(position)]])[0]!.fields!;
+const fieldsOf = (position: Position): Record<string, string> => streamFieldsOf(ID, position);
 
 /** The entry's fields with its payload JSON changed: `edit` gets the parsed payload and returns the new one. */
 function withPayload(edit: (payload: Record<string, unknown>) => unknown, position: Position = fix): Record<string, string> {

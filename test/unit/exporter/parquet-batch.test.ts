@@ -7,25 +7,10 @@ import type { Position } from '../../../src/domain/position.ts';
 import { readExportEntry, type ExportEntry } from '../../../src/exporter/export-row.ts';
 import { ParquetBatch } from '../../../src/exporter/parquet-batch.ts';
 import { fixDate } from '../../../src/exporter/part-files.ts';
-import { toStreamFields } from '../../../src/simulator/publish.ts';
-import { toStreamEntries } from '../../../src/stream/stream-entry.ts';
-
-const fix: Position = {
-  deviceId: '356307042441013',
-  ts: Date.parse('2026-03-14T10:00:00.123Z'),
-  latitude: 44.5596541,
-  longitude: 6.0793126,
-  altitude: 1245.5,
-  angle: 271,
-  speed: 87,
-  satellites: 12,
-  priority: 1,
-  codec: '8E',
-  attributes: { '239': 1, '66': 12345, '16': { __bigint: '18446744073709551615' }, '78': { __buffer_b64: 'AZo/IQAAAGU=' }, '9': -0.5 },
-};
+import { fieldsOf, fix } from './fixtures.ts';
 
 function entryOf(id: string, position: Position, decoded: { json: string; mappingVersion: string } | null = null): ExportEntry {
-  const read = readExportEntry(id, toStreamEntries([[id, toStreamFields(position)]])[0]!.fields, () => decoded);
+  const read = readExportEntry(id, fieldsOf(id, position), () => decoded);
   if (!read.ok) throw new Error(read.reason);
   return read.entry;
 }
