@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { setImmediate } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
@@ -13,7 +14,8 @@ import { ShardedConsumer } from '../stream/sharded-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
 import { enqueueFacts } from '../store/outbox.ts';
-import { storeLiveBatch, storeLiveBatchIsolating } from '../store/live-batch.ts';
+import { SMALL_BATCH } from '../store/copy-rows.ts';
+import { NewRows, storeLiveBatch, storeLiveBatchIsolating } from '../store/live-batch.ts';
 import { isRowRefusal } from '../store/row-refusal.ts';
 import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config.ts';
 import { entryWrites, sortBatch } from './ingest-batch.ts';
@@ -22,6 +24,9 @@ import { OutboxCourier } from './outbox-courier.ts';
 import { OutboxTurns, type OutboxTurn } from './outbox-turns.ts';
 import { Racing, type DecodedRow } from './racing.ts';
 import { STATUS_EVERY_MS, StatusWriter } from './status-writer.ts';
+
+/** Entries prepared between two yields to the event loop (see prepareBatch): a few milliseconds of work. */
+const PREPARE_PART = 50;
 
 /** A batch checked, timed and decoded, waiting for its turn to be stored. */
 interface PreparedBatch {
@@ -32,6 +37,8 @@ interface PreparedBatch {
   deadLetters: DeadLetter[];
   tracked: { changes: FactChanges; undo: () => void } | null;
   decoded: DecodedRow[];
+  /** The COPY text of a large batch (see storeLiveBatch); absent for a small one. */
+  newRows: NewRows | undefined;
   stopTimer: () => void;
   /** Its place among the outbox writes (see OutboxTurns). */
   turn: OutboxTurn;
@@ -136,21 +143,33 @@ export class Processor {
     return this.racing?.deviceCount ?? 0;
   }
 
-  /** The CPU side of a batch, done while the batch before it is being stored: check, time, decode. */
+  /**
+   * The CPU side of a batch, done while the batch before it is being stored: check, decode, make the COPY text,
+   * time. Part by part, yielding in between: the batch being stored is written to Postgres by this same thread,
+   * and a socket that waits for the whole of this runs dry.
+   */
   private async prepareBatch(entries: StreamEntry[]): Promise<PreparedBatch> {
     const stopTimer = this.batchSeconds.startTimer();
-    const { positions, sources, deadLetters } = sortBatch(entries, { now: Date.now(), maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS });
+    const sortOptions = { now: Date.now(), maxFutureSkewMs: this.config.MAX_FUTURE_SKEW_MS };
+    const positions: Position[] = [];
+    const sources: StreamEntry[] = [];
+    const deadLetters: DeadLetter[] = [];
+    const decoded: DecodedRow[] = [];
+    const newRows = entries.length > SMALL_BATCH ? new NewRows() : undefined;
+    for (let at = 0; at < entries.length; at += PREPARE_PART) {
+      const part = sortBatch(entries.slice(at, at + PREPARE_PART), sortOptions);
+      const partDecoded = this.racing?.decode(part.positions) ?? [];
+      newRows?.add(part.positions, partDecoded);
+      positions.push(...part.positions);
+      sources.push(...part.sources);
+      deadLetters.push(...part.deadLetters);
+      decoded.push(...partDecoded);
+      await setImmediate();
+    }
     const tracked = this.racing ? await this.racing.track(positions) : null;
     // Taken as soon as the facts are computed, before anything else can compute newer ones.
     const turn = this.outboxTurns.take();
-    try {
-      const decoded = this.racing?.decode(positions) ?? [];
-      return { entries, positions, sources, deadLetters, tracked, decoded, stopTimer, turn };
-    } catch (error) {
-      tracked?.undo();
-      turn.pass();
-      throw error;
-    }
+    return { entries, positions, sources, deadLetters, tracked, decoded, newRows, stopTimer, turn };
   }
 
   /**
@@ -164,7 +183,7 @@ export class Processor {
     const deadLetters = [...batch.deadLetters];
     let stored: number;
     try {
-      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null));
+      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null, batch.newRows));
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
       // Not the error itself: knex put the whole statement, every row of the batch, in front of its message.

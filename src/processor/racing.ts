@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Fix } from '../domain/course.ts';
-import { decodeAttributes, ioValueDecoder, mappingVersion, type IoMapping, type PreparedIoMapping } from '../domain/io/index.ts';
+import { attributesJson, type AttributesJson } from '../domain/io/attributes-json.ts';
+import { mappingVersion, type IoMapping } from '../domain/io/index.ts';
 import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import { EntryTimings, sharedEntries } from '../domain/pipeline/entry-timings.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
@@ -15,21 +16,19 @@ import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
 export interface DecodedRow {
   deviceId: string;
   ts: number;
-  attributes: Record<string, unknown>;
+  /** JSON text of the decoded attributes. */
+  attributesJson: string;
   mappingVersion: string;
 }
 
 interface Decoder {
-  mappings: Map<number, PreparedIoMapping>;
+  /** The model's rows prepared once; decodes straight to JSON text (a later row of the same IO id wins). */
+  json: AttributesJson;
   /** mappingVersion of the rows, to notice a change. */
   hash: string;
   /** The mapping label stored with the rows (mappingLabel): newer mappings win over older ones. */
   version: string;
 }
-
-/** A model's rows by IO id, each prepared once; a later row of the same id wins, as it always has. */
-const preparedMappings = (rows: readonly IoMapping[]): Map<number, PreparedIoMapping> =>
-  new Map(rows.map((r) => [r.ioId, { attribute: r.attribute, decode: ioValueDecoder(r) }]));
 
 const DAY = 24 * 3600 * 1000;
 /** At most this many stored fixes are replayed to rebuild one device's state. */
@@ -125,7 +124,7 @@ export class Racing {
     for (const [model, rows] of mappings) {
       const hash = mappingVersion(rows);
       const known = this.decoders.get(model);
-      decoders.set(model, known?.hash === hash ? known : { mappings: preparedMappings(rows), hash, version: await mappingRevisionLabel(this.db, model, rows) });
+      decoders.set(model, known?.hash === hash ? known : { json: attributesJson(rows), hash, version: await mappingRevisionLabel(this.db, model, rows) });
     }
     return decoders;
   }
@@ -137,7 +136,7 @@ export class Racing {
       const model = this.setup?.modelOfDevice.get(p.deviceId);
       const decoder = model === undefined ? undefined : this.decoders.get(model);
       if (!decoder) continue;
-      rows.push({ deviceId: p.deviceId, ts: p.ts, attributes: decodeAttributes(p.attributes, decoder.mappings), mappingVersion: decoder.version });
+      rows.push({ deviceId: p.deviceId, ts: p.ts, attributesJson: decoder.json.fromRaw(p.attributes), mappingVersion: decoder.version });
     }
     return rows;
   }

@@ -59,3 +59,11 @@ export async function copyRows<T>(trx: Knex.Transaction, target: string, rows: I
     await trx.client.releaseConnection(connection);
   }
 }
+
+/** COPY text made beforehand (whole lines, see copyRows) into `target`, on a connection in hand; nothing for none. */
+export async function copyText(connection: ClientBase, target: string, text: readonly Buffer[]): Promise<number> {
+  if (text.length === 0) return 0;
+  const sink = connection.query(copyFrom(`COPY ${target} FROM STDIN`));
+  await pipeline(Readable.from(text), sink);
+  return sink.rowCount;
+}

@@ -5,14 +5,15 @@ export interface DecodedAttributesRow {
   deviceId: string;
   /** Epoch milliseconds of the fix's GPS time. */
   ts: number;
-  /** Named, scaled values. */
-  attributes: Record<string, unknown>;
+  /** Named, scaled values, as JSON text: decoders write it directly (attributesJson), with no object between. */
+  attributesJson: string;
   /** The mapping label (domain/io/mapping-label.ts): rows of a newer mapping are never replaced by an older one. */
   mappingVersion: string;
 }
 
-function toLine(row: DecodedAttributesRow): string {
-  return `${copyField(row.deviceId)}\t${new Date(row.ts).toISOString()}\t${copyField(JSON.stringify(row.attributes))}\t${copyField(row.mappingVersion)}\n`;
+/** One row as a line of COPY text: device_id, ts, attributes, mapping_version. */
+export function decodedCopyLine(row: DecodedAttributesRow): string {
+  return `${copyField(row.deviceId)}\t${new Date(row.ts).toISOString()}\t${copyField(row.attributesJson)}\t${copyField(row.mappingVersion)}\n`;
 }
 
 /** One row per (device, ts), the last one winning: ON CONFLICT DO UPDATE refuses to touch a row twice. */
@@ -27,7 +28,7 @@ function lastPerKey(rows: readonly DecodedAttributesRow[]): DecodedAttributesRow
 }
 
 /** (device_id, ts) order: every writer locks rows in this order, so a backfill and the processor cannot deadlock. */
-const byKey = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
+export const byDeviceAndTime = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
   a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.ts - b.ts;
 
 /**
@@ -43,13 +44,19 @@ export async function upsertDecodedAttributes(db: Knex, rows: readonly DecodedAt
     const { sql, bindings } = upsertDecodedAttributesStatement(rows);
     return ((await db.raw(sql, bindings)).rowCount as number | null) ?? 0;
   }
-  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, lastPerKey(rows).sort(byKey), toLine));
+  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, lastPerKey(rows).sort(byDeviceAndTime), decodedCopyLine));
 }
 
 /** The small-batch path of upsertDecodedAttributes as one statement from a JSON document (see insertPositions). */
 export function upsertDecodedAttributesStatement(rows: readonly DecodedAttributesRow[]): Statement {
-  const unique = lastPerKey(rows).sort(byKey);
-  const json = JSON.stringify(unique.map((r) => ({ device_id: r.deviceId, ts: new Date(r.ts).toISOString(), attributes: r.attributes, mapping_version: r.mappingVersion })));
+  const unique = lastPerKey(rows).sort(byDeviceAndTime);
+  // Built as text: the attributes are JSON text already.
+  const members = unique.map(
+    (r) =>
+      `{"device_id":${JSON.stringify(r.deviceId)},"ts":"${new Date(r.ts).toISOString()}",` +
+      `"attributes":${r.attributesJson},"mapping_version":${JSON.stringify(r.mappingVersion)}}`,
+  );
+  const json = `[${members.join(',')}]`;
   return { sql: UPSERT_FROM('json_to_recordset(?::json) AS r(device_id text, ts timestamptz, attributes jsonb, mapping_version text)'), bindings: [json] };
 }
 
@@ -63,7 +70,9 @@ export async function upsertDecodedAttributesText(db: Knex, text: Iterable<strin
   return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, text, (chunk) => chunk));
 }
 
-const LOAD_COLUMNS = 'decoded_attributes_load (device_id, ts, attributes, mapping_version)';
+/** The columns of decodedCopyLine; decoded_at is the default, now(). */
+export const DECODED_COLUMNS = 'device_id, ts, attributes, mapping_version';
+const LOAD_COLUMNS = `decoded_attributes_load (${DECODED_COLUMNS})`;
 
 /** Labels compare in byte order whatever the database's collation (see mappingLabel). */
 const UPSERT_FROM = (source: string) => `

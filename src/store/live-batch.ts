@@ -1,12 +1,18 @@
 import type { Knex } from 'knex';
-import type { ClientBase } from 'pg';
+import { DatabaseError, type ClientBase } from 'pg';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import type { Position } from '../domain/position.ts';
-import { SMALL_BATCH, type Statement } from './copy-rows.ts';
-import { upsertDecodedAttributes, upsertDecodedAttributesStatement, type DecodedAttributesRow } from './decoded-attributes.ts';
+import { copyText, SMALL_BATCH, type Statement } from './copy-rows.ts';
+import {
+  DECODED_COLUMNS,
+  decodedCopyLine,
+  upsertDecodedAttributes,
+  upsertDecodedAttributesStatement,
+  type DecodedAttributesRow,
+} from './decoded-attributes.ts';
 import { isolateRefused } from './isolate-refused.ts';
 import { enqueueFacts, enqueueFactsStatement } from './outbox.ts';
-import { insertPositions, insertPositionsStatement } from './positions.ts';
+import { insertPositions, insertPositionsStatement, POSITION_COLUMNS, positionCopyLine } from './positions.ts';
 import { isRowRefusal, refusalText } from './row-refusal.ts';
 
 /**
@@ -15,14 +21,27 @@ import { isRowRefusal, refusalText } from './row-refusal.ts';
  *
  * A small batch (a race at a steady pace gives a few fixes per batch) is ONE statement, its writes chained as
  * data-modifying CTEs: one round trip and one commit instead of a transaction of five statements, which is most of
- * what a live batch costs. Larger batches take the COPY paths in one transaction.
+ * what a live batch costs. A larger batch (a backlog draining) is COPYed straight into the tables (see NewRows),
+ * and only when one of its rows is there already does it take the keyed path: COPY into temporary tables, then
+ * INSERT ... ON CONFLICT, all in one transaction. `newRows`: the batch's COPY text made beforehand, if the caller
+ * made it.
  * When Postgres refuses a row (isRowRefusal), the batch is stored with storeLiveBatchIsolating instead.
  */
-export async function storeLiveBatch(db: Knex, positions: readonly Position[], decoded: readonly DecodedAttributesRow[], changes: FactChanges | null): Promise<number> {
+export async function storeLiveBatch(
+  db: Knex,
+  positions: readonly Position[],
+  decoded: readonly DecodedAttributesRow[],
+  changes: FactChanges | null,
+  newRows?: NewRows,
+): Promise<number> {
   if (positions.length > SMALL_BATCH || decoded.length > SMALL_BATCH) {
+    const text = newRows ?? new NewRows().add(positions, decoded);
     return db.transaction(async (trx) => {
-      const stored = await insertPositions(trx, positions);
-      await upsertDecodedAttributes(trx, decoded);
+      let stored = await copyNewRows(trx, text);
+      if (stored === null) {
+        stored = await insertPositions(trx, positions);
+        await upsertDecodedAttributes(trx, decoded);
+      }
       if (changes) await enqueueFacts(trx, changes);
       return stored;
     });
@@ -31,6 +50,77 @@ export async function storeLiveBatch(db: Knex, positions: readonly Position[], d
   if (statement === null) return 0;
   const result = await db.raw(statement.sql, statement.bindings);
   return (result.rows[0] as { stored: number }).stored;
+}
+
+/**
+ * A batch's positions and decoded attributes as COPY text for the tables themselves, made part by part while the
+ * batch before is being stored, so that storing it is only writing bytes. `repeated`: two rows share a (device,
+ * time) (a tracker sent a fix twice), which COPY would refuse; the text is dropped then.
+ */
+export class NewRows {
+  readonly positions: Buffer[] = [];
+  readonly decoded: Buffer[] = [];
+  count = 0;
+  repeated = false;
+  private readonly positionKeys = new Set<string>();
+  private readonly decodedKeys = new Set<string>();
+
+  add(positions: readonly Position[], decoded: readonly DecodedAttributesRow[]): this {
+    if (this.repeated) return this;
+    if (repeatsKey(this.positionKeys, positions) || repeatsKey(this.decodedKeys, decoded)) {
+      this.repeated = true;
+      this.positions.length = 0;
+      this.decoded.length = 0;
+      return this;
+    }
+    if (positions.length > 0) this.positions.push(Buffer.from(positions.map(positionCopyLine).join('')));
+    if (decoded.length > 0) this.decoded.push(Buffer.from(decoded.map(decodedCopyLine).join('')));
+    this.count += positions.length;
+    return this;
+  }
+}
+
+/** Whether a row's (device, time) is among `keys` or repeats in `rows`; adds the rows' keys to `keys`. */
+function repeatsKey(keys: Set<string>, rows: readonly { deviceId: string; ts: number }[]): boolean {
+  for (const row of rows) {
+    const key = `${row.deviceId}\u0000${row.ts}`;
+    if (keys.has(key)) return true;
+    keys.add(key);
+  }
+  return false;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The batch's rows COPYed straight into positions and decoded_attributes, in a savepoint: the keyed path costs
+ * Postgres a temporary table, a second pass over every row and a conflict check per row, about twice the work,
+ * for what is in a draining backlog almost always new rows. Returns null, having written nothing, when a row's key
+ * is there already (a batch delivered again, a fix the tracker sent twice, decoded rows a backfill wrote first):
+ * the caller then stores the batch keyed. Other errors are thrown as the database gave them.
+ *
+ * Unlike the keyed path, the decoded rows need not go in key order (see byDeviceAndTime): their positions are new
+ * in this transaction, so no other writer can hold or wait for those keys; the positions COPY, first, fails on any
+ * key another writer has.
+ */
+export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise<number | null> {
+  if (rows.repeated) return null;
+  const connection = (await trx.client.acquireConnection()) as ClientBase;
+  try {
+    await connection.query('SAVEPOINT pitwall_new_rows');
+    try {
+      await copyText(connection, `positions (${POSITION_COLUMNS})`, rows.positions);
+      await copyText(connection, `decoded_attributes (${DECODED_COLUMNS})`, rows.decoded);
+      await connection.query('RELEASE SAVEPOINT pitwall_new_rows');
+      return rows.count;
+    } catch (error) {
+      await connection.query('ROLLBACK TO SAVEPOINT pitwall_new_rows');
+      if (error instanceof DatabaseError && error.code === UNIQUE_VIOLATION) return null;
+      throw error;
+    }
+  } finally {
+    await trx.client.releaseConnection(connection);
+  }
 }
 
 /** The rows of one stream entry (`id`: its stream id; null for rows of no entry, which cannot happen but are kept). */

@@ -260,7 +260,7 @@ describe('runBackfill', () => {
     const stale = (version: string) =>
       fixesOf(A, 1)
         .filter((p) => p.ts !== t0 + 30_000) // the faulty fix has no decoded row to defend
-        .map((p) => ({ deviceId: p.deviceId, ts: p.ts, attributes: { stale: true }, mappingVersion: version }));
+        .map((p) => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: '{"stale":true}', mappingVersion: version }));
     expect(await upsertDecodedAttributes(db, stale(older))).toBe(0);
     expect(await upsertDecodedAttributes(db, stale(mappingVersion([])))).toBe(0);
     expect(withoutTimes(await decoded())).toEqual(withoutTimes(after));
@@ -285,7 +285,7 @@ describe('runBackfill', () => {
       // Shuffled batches, as the processor would write late duplicates: the store sorts them, so no deadlock.
       while (!done || batches < 3) {
         const batch = Array.from({ length: 40 }, () => fixes[Math.floor(random() * fixes.length)]!);
-        await upsertDecodedAttributes(db, batch.map((p) => ({ deviceId: p.deviceId, ts: p.ts, attributes: { stale: true }, mappingVersion: older })));
+        await upsertDecodedAttributes(db, batch.map((p) => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: '{"stale":true}', mappingVersion: older })));
         batches += 1;
       }
       return batches;

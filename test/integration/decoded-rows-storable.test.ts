@@ -102,7 +102,7 @@ function parsed(entries: readonly Record<string, unknown>[]): Position[] {
 /** Decoded as the processor does it (rows prepared once, decodeAttributes); the label is the store's concern. */
 function decoded(positions: readonly Position[], rows: readonly IoMapping[]): DecodedAttributesRow[] {
   const prepared = new Map<number, PreparedIoMapping>(rows.map((r) => [r.ioId, { attribute: r.attribute, decode: ioValueDecoder(r) }]));
-  return positions.map((p) => ({ deviceId: p.deviceId, ts: p.ts, attributes: decodeAttributes(p.attributes, prepared), mappingVersion: 'r000000000001-0000000000000000' }));
+  return positions.map((p) => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: JSON.stringify(decodeAttributes(p.attributes, prepared)), mappingVersion: 'r000000000001-0000000000000000' }));
 }
 
 describe('decoded rows are storable', () => {

@@ -5,7 +5,7 @@ import { connectDb } from '../../src/store/db.ts';
 import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { SMALL_BATCH } from '../../src/store/copy-rows.ts';
-import { storeLiveBatch } from '../../src/store/live-batch.ts';
+import { copyNewRows, NewRows, storeLiveBatch } from '../../src/store/live-batch.ts';
 import { insertPositions } from '../../src/store/positions.ts';
 import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../support/stack.ts';
 
@@ -41,7 +41,7 @@ const paths = [
 ] as const;
 const fillerFixes = (n: number): Position[] => Array.from({ length: n }, (_, i) => fix(`filler-${i}`, t0));
 const fillerRows = (n: number): DecodedAttributesRow[] =>
-  Array.from({ length: n }, (_, i) => ({ deviceId: `filler-${i}`, ts: t0, attributes: { n: i }, mappingVersion: 'v1' }));
+  Array.from({ length: n }, (_, i) => ({ deviceId: `filler-${i}`, ts: t0, attributesJson: JSON.stringify({ n: i }), mappingVersion: 'v1' }));
 
 const count = async (table: string) => Number((await db(table).count<{ count: string }[]>('* as count'))[0]!.count);
 
@@ -120,7 +120,7 @@ describe('insertPositions', () => {
   it.each(paths)('joins a caller\'s transaction: several batches in one, all gone when it rolls back ($path)', async ({ filler }) => {
     const a = fix('356307042441013', t0);
     const b = fix('356307042441013', t0 + 1000);
-    const decoded = { deviceId: a.deviceId, ts: a.ts, attributes: { ignition: true }, mappingVersion: 'v1' };
+    const decoded = { deviceId: a.deviceId, ts: a.ts, attributesJson: '{"ignition":true}', mappingVersion: 'v1' };
     const stored = await db.transaction(async (trx) => [
       await insertPositions(trx, [a, ...fillerFixes(filler)]),
       await insertPositions(trx, [a, b, ...fillerFixes(filler)]),
@@ -152,10 +152,11 @@ describe('insertPositions', () => {
 });
 
 describe('upsertDecodedAttributes', () => {
-  const row = (overrides: Partial<DecodedAttributesRow> = {}): DecodedAttributesRow => ({
+  type RowOverrides = Partial<DecodedAttributesRow> & { attributes?: Record<string, unknown> };
+  const row = ({ attributes = { ignition: true, external_voltage_v: 12.94, odometer_km: 48_123.456 }, ...overrides }: RowOverrides = {}): DecodedAttributesRow => ({
     deviceId: '356307042441013',
     ts: t0,
-    attributes: { ignition: true, external_voltage_v: 12.94, odometer_km: 48_123.456 },
+    attributesJson: JSON.stringify(attributes),
     mappingVersion: 'v1',
     ...overrides,
   });
@@ -167,7 +168,7 @@ describe('upsertDecodedAttributes', () => {
     const v2 = row({ attributes: { ignition: false, external_voltage_v: 12.9 }, mappingVersion: 'v2' });
     expect(await upsertDecodedAttributes(db, [v2])).toBe(1);
     const after = await db('decoded_attributes').where({ ts: new Date(t0) }).first();
-    expect(after).toMatchObject({ mapping_version: 'v2', attributes: v2.attributes });
+    expect(after).toMatchObject({ mapping_version: 'v2', attributes: JSON.parse(v2.attributesJson) });
     expect(after.decoded_at.getTime()).toBeGreaterThan(before.decoded_at.getTime());
     const untouched = await db('decoded_attributes').where({ ts: new Date(t0 + 1000) }).first();
     expect(untouched.mapping_version).toBe('v1');
@@ -203,7 +204,7 @@ describe('upsertDecodedAttributes', () => {
 describe('storeLiveBatch', () => {
   const device = '356307042441013';
   const changes = { upserts: [], retractions: ['anomaly:356307042441013:signal_loss:1'] };
-  const decodedOf = (p: Position, attributes: Record<string, unknown> = { ignition: true }): DecodedAttributesRow => ({ deviceId: p.deviceId, ts: p.ts, attributes, mappingVersion: 'v1' });
+  const decodedOf = (p: Position, attributes: Record<string, unknown> = { ignition: true }): DecodedAttributesRow => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: JSON.stringify(attributes), mappingVersion: 'v1' });
 
   it.each(paths)('stores positions, decoded attributes and the fact changes together ($path)', async ({ filler }) => {
     const fixes = [fix(device, t0), fix(device, t0 + 1000), ...fillerFixes(filler)];
@@ -224,6 +225,48 @@ describe('storeLiveBatch', () => {
     expect(await count('positions')).toBe(0);
     expect(await count('decoded_attributes')).toBe(0);
     expect(await count('pitwall_outbox')).toBe(0);
+  });
+
+  it('stores a large batch part of which is stored already: the new rows, and a newer mapping\'s decoded row kept', async () => {
+    const fixes = [fix(device, t0), fix(device, t0 + 1000), ...fillerFixes(SMALL_BATCH)];
+    await insertPositions(db, [fixes[1]!]);
+    await upsertDecodedAttributes(db, [{ ...decodedOf(fixes[1]!, { newer: true }), mappingVersion: 'v2' }]);
+    // A tracker sending one fix twice in the batch: the first position stays, the last decoded row wins.
+    const again = fix(device, t0, { speed: 99 });
+    const decoded = [...fixes.map((p) => decodedOf(p)), decodedOf(again, { resent: true })];
+    expect(await storeLiveBatch(db, [...fixes, again], decoded, changes)).toBe(1 + SMALL_BATCH);
+    expect(await count('positions')).toBe(2 + SMALL_BATCH);
+    expect(await count('decoded_attributes')).toBe(2 + SMALL_BATCH);
+    const stored = await db('positions').where({ device_id: device }).orderBy('ts').select('speed');
+    expect(stored.map((r) => r.speed)).toEqual([fixes[0]!.speed, fixes[1]!.speed]);
+    const rows = await db('decoded_attributes').where({ device_id: device }).orderBy('ts').select('attributes', 'mapping_version');
+    expect(rows).toEqual([
+      { attributes: { resent: true }, mapping_version: 'v1' },
+      { attributes: { newer: true }, mapping_version: 'v2' },
+    ]);
+    expect(await count('pitwall_outbox')).toBe(1);
+  });
+
+  it('copies new rows straight into the tables, and writes nothing when a row is there already', async () => {
+    const fixes = [fix(device, t0), ...fillerFixes(SMALL_BATCH)];
+    const decoded = fixes.map((p) => decodedOf(p));
+    expect(await db.transaction((trx) => copyNewRows(trx, new NewRows().add(fixes, decoded)))).toBe(1 + SMALL_BATCH);
+    expect(await count('positions')).toBe(1 + SMALL_BATCH);
+    expect(await count('decoded_attributes')).toBe(1 + SMALL_BATCH);
+    const later = fix(device, t0 + 1000);
+    // One fix already stored: null, and the new one is not written either (the caller takes the keyed path).
+    expect(await db.transaction((trx) => copyNewRows(trx, new NewRows().add([later, fixes[0]!], [])))).toBeNull();
+    expect(await db.transaction((trx) => copyNewRows(trx, new NewRows().add([later], [decodedOf(fixes[0]!)])))).toBeNull();
+    expect(await db.transaction((trx) => copyNewRows(trx, new NewRows().add([later], []).add([later], [])))).toBeNull();
+    expect(await count('positions')).toBe(1 + SMALL_BATCH);
+    // The transaction goes on after a refusal: the savepoint took the failed COPY back.
+    expect(
+      await db.transaction(async (trx) => {
+        expect(await copyNewRows(trx, new NewRows().add([later, fixes[0]!], []))).toBeNull();
+        return insertPositions(trx, [later, fixes[0]!]);
+      }),
+    ).toBe(1);
+    expect(await count('positions')).toBe(2 + SMALL_BATCH);
   });
 
   it('stores fact changes without positions (a tick), and nothing at all for an empty batch', async () => {

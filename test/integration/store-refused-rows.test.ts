@@ -22,7 +22,7 @@ const changes = { upserts: [], retractions: ['anomaly:x:signal_loss:1'] };
 const fix = (deviceId: string, ts: number, overrides: Partial<Position> = {}): Position => ({
   deviceId, ts, latitude: 45.1, longitude: 6.9, altitude: 1234.5, angle: 271.5, speed: 87.25, satellites: 12, priority: 1, attributes: { '1': 1 }, codec: '8E', ...overrides,
 });
-const decodedOf = (p: Position, attributes: Record<string, unknown> = { ignition: true }): DecodedAttributesRow => ({ deviceId: p.deviceId, ts: p.ts, attributes, mappingVersion: 'v1' });
+const decodedOf = (p: Position, attributes: Record<string, unknown> = { ignition: true }): DecodedAttributesRow => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: JSON.stringify(attributes), mappingVersion: 'v1' });
 const write = (id: string, p: Position, decoded: DecodedAttributesRow | null = decodedOf(p)): EntryWrite => ({ id, positions: [p], decoded: decoded ? [decoded] : [] });
 const count = async (table: string) => Number((await db(table).count<{ count: string }[]>('* as count'))[0]!.count);
 

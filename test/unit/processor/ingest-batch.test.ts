@@ -47,9 +47,9 @@ describe('entryWrites', () => {
   it('puts each decoded row with the position it was made from, duplicates each with their own', () => {
     const entries = [entry('1-0', '2026-03-01T07:00:00.000Z'), entry('2-0', '2026-03-01T07:00:01.000Z'), entry('3-0', '2026-03-01T07:00:00.000Z'), entry('4-0', '2026-03-01T07:00:02.000Z', 'other')];
     const { positions, sources } = sortBatch(entries, options);
-    const decoded = positions.filter((p) => p.deviceId !== 'other').map((p, i) => ({ deviceId: p.deviceId, ts: p.ts, attributes: { i }, mappingVersion: 'v1' }));
+    const decoded = positions.filter((p) => p.deviceId !== 'other').map((p, i) => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: JSON.stringify({ i }), mappingVersion: 'v1' }));
     const writes = entryWrites(sources, positions, decoded);
-    expect(writes.map((w) => [w.id, w.positions.length, w.decoded.map((d) => d.attributes.i)])).toEqual([
+    expect(writes.map((w) => [w.id, w.positions.length, w.decoded.map((d) => JSON.parse(d.attributesJson).i)])).toEqual([
       ['1-0', 1, [0]],
       ['2-0', 1, [1]],
       ['3-0', 1, [2]],
@@ -58,7 +58,7 @@ describe('entryWrites', () => {
   });
 
   it('keeps a decoded row of no position rather than losing it', () => {
-    const writes = entryWrites([], [], [{ deviceId: 'x', ts: 1, attributes: {}, mappingVersion: 'v1' }]);
-    expect(writes).toEqual([{ id: null, positions: [], decoded: [{ deviceId: 'x', ts: 1, attributes: {}, mappingVersion: 'v1' }] }]);
+    const writes = entryWrites([], [], [{ deviceId: 'x', ts: 1, attributesJson: '{}', mappingVersion: 'v1' }]);
+    expect(writes).toEqual([{ id: null, positions: [], decoded: [{ deviceId: 'x', ts: 1, attributesJson: '{}', mappingVersion: 'v1' }] }]);
   });
 });
