@@ -22,11 +22,17 @@
  * split of each event's latency at the processor's facts POST (`xadd_to_facts_post_p50_ms`, `facts_post_p50_ms`).
  * `load_average` is the machine's, at the end: other work on it slows every figure.
  *
- *   npm run bench -- events [--events 2000] [--rate 100] [--warmup 3] [--timeout 45]
+ * `--with-load`: the same measurement while `npm run bench -- processor` drains a backlog beside it (its own stack
+ * and processor, `--load-positions` fixes, started first); the events start once its stream is filled, and it is
+ * stopped when they are done. `load_positions_per_s` is what that processor stored meanwhile.
+ *
+ *   npm run bench -- events [--events 2000] [--rate 100] [--warmup 3] [--timeout 45] [--with-load [--load-positions 1000000]]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -51,6 +57,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     /** Seconds to wait for the last deliveries after the last XADD. */
     timeout: { type: 'string', default: '45' },
+    'with-load': { type: 'boolean', default: false },
+    'load-positions': { type: 'string', default: '1000000' },
   },
 });
 const events = Number(args.events);
@@ -61,6 +69,8 @@ for (const [name, value] of [['--events', events], ['--rate', rate], ['--timeout
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer`);
 }
 if (!Number.isInteger(warmupSeconds) || warmupSeconds < 0) throw new Error('--warmup: expected a whole number of seconds');
+const loadPositions = Number(args['load-positions']);
+if (!Number.isInteger(loadPositions) || loadPositions <= 0) throw new Error('--load-positions: expected a positive integer');
 
 const progress = progressFor('events');
 
@@ -228,6 +238,56 @@ function watchFactPosts(): Map<string, { sentAt: number; answeredAt: number }> {
   return posts;
 }
 
+/** The processor bench's drain, running beside this one (--with-load); counts what its processor stores. */
+class ProcessorLoad {
+  private child: ChildProcess | null = null;
+  /** The processor bench's last report: positions stored, at performance.now() here. */
+  private last = { stored: 0, at: 0 };
+  private from: { stored: number; at: number } | null = null;
+
+  /** Resolves once the processor bench has filled its stream and its processor has started draining it. */
+  start(): Promise<void> {
+    const args = ['--import', import.meta.resolve('tsx'), new URL('./processor.ts', import.meta.url).pathname, '--positions', String(loadPositions), '--timeout', '600'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    return new Promise((resolve, reject) => {
+      let tail = '';
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        tail = line;
+        const stored = /stored (\d+) positions in /.exec(line);
+        if (stored) this.last = { stored: Number(stored[1]), at: performance.now() };
+        // "processor bench: <n> entries on <stream> in <s> s": its processor starts draining now.
+        if (/ entries on \S+ in /.test(line)) {
+          progress('processor load: its stream is filled and its processor draining');
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`the processor load ended before its drain (exit ${code}): ${tail}`)));
+    });
+  }
+
+  /** From now, what its processor stores is counted (see rate). */
+  measure(): void {
+    this.from = { ...this.last };
+  }
+
+  /** Positions its processor stored per second between measure() and its last report since (it reports every 2 s). */
+  rate(): number | null {
+    if (!this.from || this.last.at <= this.from.at) return null;
+    if (this.last.stored >= loadPositions) progress('processor load: its drain ended before the events did; raise --load-positions');
+    return Math.round((this.last.stored - this.from.stored) / ((this.last.at - this.from.at) / 1000));
+  }
+
+  /** Interrupts the processor bench, which then cleans up after itself (its stack, its stream). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -239,7 +299,11 @@ async function main(): Promise<Record<string, unknown>> {
   let stopStack: (() => Promise<void>) | null = null;
   let processor: Processor | null = null;
   let db: Db | null = null;
+  const load = args['with-load'] ? new ProcessorLoad() : null;
   try {
+    // Its stack starts alongside this one's; the events wait for its drain below.
+    const loading = load?.start();
+    loading?.catch(() => undefined);
     let t = performance.now();
     const running = await startTestStack(11);
     stopStack = running.stop;
@@ -270,6 +334,11 @@ async function main(): Promise<Record<string, unknown>> {
     );
     const factPosts = watchFactPosts();
     await processor.start();
+    if (loading) {
+      progress('waiting for the processor load to start draining');
+      await loading;
+      load!.measure();
+    }
 
     const warmupCount = warmupSeconds * rate;
     const total = warmupCount + events;
@@ -284,6 +353,8 @@ async function main(): Promise<Record<string, unknown>> {
     const waitedMs = performance.now() - waitFrom;
     await sleep(1000); // late duplicates would come now
     progress(`${matched()} of ${total} events received`);
+    const loadRate = load?.rate() ?? null;
+    await load?.stop();
 
     const latencies: number[] = [];
     const toPost: number[] = [];
@@ -328,12 +399,14 @@ async function main(): Promise<Record<string, unknown>> {
       flow_only_p50_ms: round1(percentile(flowOnly, 50)),
       flow_only_p99_ms: round1(percentile(flowOnly, 99)),
       devices: demoEntries.length,
+      ...(load ? { with_load: true, load_positions: loadPositions, load_positions_per_s: loadRate } : { with_load: false }),
       ...(await measuredOn(db, redis)),
       directus: stack.version,
       date: new Date().toISOString(),
     };
   } finally {
     const steps: [string, () => Promise<unknown>][] = [
+      ['stop the processor load', async () => load?.stop()],
       ['stop the processor', async () => processor?.close()],
       ['close the receiver', () => receiver.close()],
       ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],

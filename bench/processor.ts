@@ -126,10 +126,20 @@ async function rowCount(db: Db, table: string): Promise<number> {
 }
 
 /** The fact changes the processor wrote to the outbox, from its own counter (the courier deletes delivered rows). */
-async function factsWritten(processor: Processor): Promise<number> {
-  const metric = await processor.registry.getSingleMetric('pitwall_facts_total')?.get();
+const factsWritten = (processor: Processor) => counted(processor, 'pitwall_facts_total');
+
+const PROGRESS_EVERY_MS = 2000;
+
+/** A counter of the processor's own, summed over its labels. */
+async function counted(processor: Processor, name: string): Promise<number> {
+  const metric = await processor.registry.getSingleMetric(name)?.get();
   return (metric?.values ?? []).reduce((sum, { value }) => sum + value, 0);
 }
+
+/** New positions the processor stored so far. */
+const positionsStored = (processor: Processor) => counted(processor, 'pitwall_positions_stored_total');
+/** Stream entries the processor has stored (or dead-lettered) so far; each is acknowledged after that. */
+const entriesHandled = (processor: Processor) => counted(processor, 'pitwall_stream_entries_total');
 
 /** Starts one Processor on the filled stream; measures the time until every entry is stored and acknowledged. */
 async function drain(
@@ -138,7 +148,7 @@ async function drain(
   stack: TestStack,
   stream: string,
   signal: AbortSignal,
-): Promise<{ seconds: number; batchSize: number; facts: number; racedDevices: number }> {
+): Promise<{ seconds: number; batchSize: number; facts: number; racedDevices: number; rssSeries: number[]; heapEnd: number }> {
   const config = loadProcessorConfig({
     DATABASE_URL: stack.databaseUrl,
     REDIS_URL,
@@ -159,15 +169,27 @@ async function drain(
   try {
     await processor.start();
     const deadline = started + timeoutMs;
+    let reportedAt = started;
+    const rssSeries: number[] = [];
     for (;;) {
       signal.throwIfAborted();
+      if (performance.now() - reportedAt >= PROGRESS_EVERY_MS) {
+        reportedAt = performance.now();
+        rssSeries.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+        // The events bench's --with-load reads these lines.
+        progress(`stored ${await positionsStored(processor)} positions in ${((reportedAt - started) / 1000).toFixed(1)} s`);
+      }
+      // Its own counter, not a count(*) of positions: Redis cannot tell the group's lag here (the group is created
+      // on a filled stream), and counting the table every 20 ms cost Postgres a quarter of a core.
       const info = await groupInfo(redis, stream, PROCESSOR_GROUP);
-      if (info && info.pending === 0 && (info.lag === 0 || (info.lag === null && (await rowCount(db, 'positions')) >= positions))) break;
+      if (info && info.pending === 0 && (await entriesHandled(processor)) >= positions) break;
       if (performance.now() > deadline) throw new Error(`processor not done after ${timeoutMs / 1000} s: ${JSON.stringify(info)}`);
       await sleep(20);
     }
     const seconds = (performance.now() - started) / 1000;
-    return { seconds, batchSize: config.PROCESSOR_BATCH_SIZE, facts: await factsWritten(processor), racedDevices: processor.racedDevices };
+    rssSeries.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    const heapEnd = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
+    return { seconds, batchSize: config.PROCESSOR_BATCH_SIZE, facts: await factsWritten(processor), racedDevices: processor.racedDevices, rssSeries, heapEnd };
   } finally {
     await processor.close();
   }
@@ -223,6 +245,10 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       ratio: Number((positionsPerS / copyRowsPerS).toFixed(3)),
       rss_mb: Math.round(rssProcessor / 2 ** 20),
       rss_start_mb: Math.round(rssStart / 2 ** 20),
+      // Every 2 s of the drain, and at its end: flat when memory does not grow with what was processed.
+      rss_end_mb: drained.rssSeries.at(-1),
+      rss_series_mb: drained.rssSeries,
+      heap_end_mb: drained.heapEnd,
       racing: true,
       devices,
       facts: drained.facts,
