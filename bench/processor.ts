@@ -201,7 +201,7 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
   let db: Db | null = null;
   let stopStack: (() => Promise<void>) | null = null;
   let rssPeak = 0;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 50);
   try {
     let started = performance.now();
     const running = await startTestStack(11);
