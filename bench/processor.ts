@@ -180,7 +180,7 @@ async function drain(
         progress(`stored ${await positionsStored(processor)} positions in ${((reportedAt - started) / 1000).toFixed(1)} s`);
       }
       // Its own counter, not a count(*) of positions: Redis cannot tell the group's lag here (the group is created
-      // on a filled stream), and counting the table every 20 ms cost Postgres a quarter of a core.
+      // on a filled stream), and counting the table every 20 ms took several seconds of Postgres CPU from the drain.
       const info = await groupInfo(redis, stream, PROCESSOR_GROUP);
       if (info && info.pending === 0 && (await entriesHandled(processor)) >= positions) break;
       if (performance.now() > deadline) throw new Error(`processor not done after ${timeoutMs / 1000} s: ${JSON.stringify(info)}`);
