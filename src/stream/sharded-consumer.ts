@@ -335,11 +335,12 @@ export class ShardedConsumer<P> {
     const stored = batch.prepared === null ? Promise.resolve() : this.host.store(batch.prepared);
     const outcome = stored.then(
       async () => {
-        for (const shard of batch.shards) {
-          if (await this.leases.commit(shard, batch.lastId)) {
+        const kept = await this.leases.commitAll(batch.shards, batch.lastId);
+        batch.shards.forEach((shard, i) => {
+          if (kept[i]) {
             if (this.owned.has(shard)) this.committedAt.set(shard, batch.lastId);
           } else this.lost.add(shard);
-        }
+        });
         this.progressAt = Date.now();
         return null;
       },
