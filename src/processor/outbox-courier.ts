@@ -68,10 +68,10 @@ export class OutboxCourier {
     while (!this.closing) {
       try {
         this.nudged = false;
-        const more = await this.deliverNext();
+        const sent = await this.deliverNext();
         backoff = 250;
         // A nudge during that delivery may be for rows it did not see: look again at once.
-        if (!more && !this.nudged) await this.idle(this.options.idleMs ?? 500);
+        if (!sent && !this.nudged) await this.idle(this.options.idleMs ?? 500);
       } catch (error) {
         this.log.warn({ err: error, retryInMs: backoff }, 'outbox delivery failed; will retry');
         await this.idle(backoff);
@@ -92,8 +92,7 @@ export class OutboxCourier {
   }
 
   /**
-   * Delivers the oldest rows; true when the claim was full, so more rows may be waiting. Otherwise the courier waits
-   * for a nudge: looking again after every delivery cost a transaction of three statements per live event. Rows that piled up while a request was out
+   * Delivers the oldest rows; false when there was nothing to deliver. Rows that piled up while a request was out
    * go together, merged in order (one request, one Directus transaction, instead of one each); a group Directus
    * refuses as invalid is sent again row by row, so only the row it cannot apply is parked. When a request fails
    * otherwise, what went through before it is committed and the failure thrown (the loop backs off).
@@ -137,7 +136,7 @@ export class OutboxCourier {
     }
     if (round.retry) throw round.retry.error;
     if (round.claimed > 0) this.delivered++;
-    return round.claimed >= (this.options.batchRows ?? BATCH_ROWS);
+    return round.claimed > 0;
   }
 
   /** Sends the rows' requests in order; the first failure, or null when all went through. */
