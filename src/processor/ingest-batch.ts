@@ -2,6 +2,7 @@ import { parseStreamEntry } from '../domain/parse-stream-entry.ts';
 import type { Position } from '../domain/position.ts';
 import type { EntryWrite } from '../store/live-batch.ts';
 import type { DecodedAttributesRow } from '../store/decoded-attributes.ts';
+import { fixKey } from '../store/positions.ts';
 import type { DeadLetter } from '../stream/dead-letter.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 
@@ -61,18 +62,16 @@ export function entryWrites(sources: readonly StreamEntry[], positions: readonly
   const writes: EntryWrite[] = positions.map((position, i) => ({ id: sources[i]!.id, positions: [position], decoded: [] }));
   const byKey = new Map<string, EntryWrite[]>();
   for (const write of writes) {
-    const key = keyOf(write.positions[0]!);
+    const key = fixKey(write.positions[0]!);
     const list = byKey.get(key) ?? [];
     list.push(write);
     byKey.set(key, list);
   }
   for (const row of decoded) {
-    const list = byKey.get(keyOf(row));
+    const list = byKey.get(fixKey(row));
     const write = list?.find((w) => w.decoded.length === 0) ?? list?.at(-1);
     if (write) write.decoded.push(row);
     else writes.push({ id: null, positions: [], decoded: [row] });
   }
   return writes;
 }
-
-const keyOf = (row: { deviceId: string; ts: number }): string => `${row.deviceId}\u0000${row.ts}`;

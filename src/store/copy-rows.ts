@@ -52,17 +52,14 @@ export async function copyRows<T>(trx: Knex.Transaction, target: string, rows: I
   // Inside a transaction knex hands out the transaction's connection, and releasing it is a no-op.
   const connection = (await trx.client.acquireConnection()) as ClientBase;
   try {
-    const sink = connection.query(copyFrom(`COPY ${target} FROM STDIN`));
-    await pipeline(Readable.from(copyChunks(rows, toLine)), sink);
-    return sink.rowCount;
+    return await copyInto(connection, target, copyChunks(rows, toLine));
   } finally {
     await trx.client.releaseConnection(connection);
   }
 }
 
-/** COPY text made beforehand (whole lines, see copyRows) into `target`, on a connection in hand; nothing for none. */
-export async function copyText(connection: ClientBase, target: string, text: readonly Buffer[]): Promise<number> {
-  if (text.length === 0) return 0;
+/** COPY text (whole lines, see copyRows) into `target` on a connection in hand, as `text` yields it. */
+export async function copyInto(connection: ClientBase, target: string, text: Iterable<string | Buffer>): Promise<number> {
   const sink = connection.query(copyFrom(`COPY ${target} FROM STDIN`));
   await pipeline(Readable.from(text), sink);
   return sink.rowCount;

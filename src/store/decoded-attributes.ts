@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { copyField, copyRows, SMALL_BATCH, type Statement } from './copy-rows.ts';
+import { fixKey } from './positions.ts';
 
 export interface DecodedAttributesRow {
   deviceId: string;
@@ -20,7 +21,7 @@ export function decodedCopyLine(row: DecodedAttributesRow): string {
 function lastPerKey(rows: readonly DecodedAttributesRow[]): DecodedAttributesRow[] {
   const byKey = new Map<string, DecodedAttributesRow>();
   for (const row of rows) {
-    const key = `${row.deviceId}\u0000${row.ts}`;
+    const key = fixKey(row);
     byKey.delete(key);
     byKey.set(key, row);
   }
@@ -28,7 +29,7 @@ function lastPerKey(rows: readonly DecodedAttributesRow[]): DecodedAttributesRow
 }
 
 /** (device_id, ts) order: every writer locks rows in this order, so a backfill and the processor cannot deadlock. */
-export const byDeviceAndTime = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
+const byDeviceAndTime = (a: DecodedAttributesRow, b: DecodedAttributesRow): number =>
   a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.ts - b.ts;
 
 /**

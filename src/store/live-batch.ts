@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { DatabaseError, type ClientBase } from 'pg';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import type { Position } from '../domain/position.ts';
-import { copyText, SMALL_BATCH, type Statement } from './copy-rows.ts';
+import { copyInto, SMALL_BATCH, type Statement } from './copy-rows.ts';
 import {
   DECODED_COLUMNS,
   decodedCopyLine,
@@ -12,7 +12,7 @@ import {
 } from './decoded-attributes.ts';
 import { isolateRefused } from './isolate-refused.ts';
 import { enqueueFacts, enqueueFactsStatement } from './outbox.ts';
-import { insertPositions, insertPositionsStatement, POSITION_COLUMNS, positionCopyLine } from './positions.ts';
+import { fixKey, insertPositions, insertPositionsStatement, POSITION_COLUMNS, positionCopyLine } from './positions.ts';
 import { isRowRefusal, refusalText } from './row-refusal.ts';
 
 /**
@@ -83,7 +83,7 @@ export class NewRows {
 /** Whether a row's (device, time) is among `keys` or repeats in `rows`; adds the rows' keys to `keys`. */
 function repeatsKey(keys: Set<string>, rows: readonly { deviceId: string; ts: number }[]): boolean {
   for (const row of rows) {
-    const key = `${row.deviceId}\u0000${row.ts}`;
+    const key = fixKey(row);
     if (keys.has(key)) return true;
     keys.add(key);
   }
@@ -109,8 +109,8 @@ export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise
   try {
     await connection.query('SAVEPOINT pitwall_new_rows');
     try {
-      await copyText(connection, `positions (${POSITION_COLUMNS})`, rows.positions);
-      await copyText(connection, `decoded_attributes (${DECODED_COLUMNS})`, rows.decoded);
+      if (rows.positions.length > 0) await copyInto(connection, `positions (${POSITION_COLUMNS})`, rows.positions);
+      if (rows.decoded.length > 0) await copyInto(connection, `decoded_attributes (${DECODED_COLUMNS})`, rows.decoded);
       await connection.query('RELEASE SAVEPOINT pitwall_new_rows');
       return rows.count;
     } catch (error) {

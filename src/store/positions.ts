@@ -6,6 +6,9 @@ export const POSITION_COLUMNS = 'device_id, ts, latitude, longitude, altitude, a
 const TYPED_COLUMNS = `device_id text, ts timestamptz, latitude double precision, longitude double precision, altitude real,
   angle real, speed real, satellites smallint, priority smallint, attributes jsonb, codec text`;
 
+/** The key of a fix and of the rows made from it: (device_id, ts), unique in positions and decoded_attributes. */
+export const fixKey = (row: { deviceId: string; ts: number }): string => `${row.deviceId}\u0000${row.ts}`;
+
 /** One fix as a line of COPY text in POSITION_COLUMNS order. */
 export function positionCopyLine(p: Position): string {
   return (
