@@ -6,6 +6,8 @@
  * - a bare drain: XREADGROUP in batches of 10,000 and XACK, nothing else, in a group of its own;
  * - `pitwall exporter` as its own process, from its first read until its group has nothing left to read or
  *   acknowledge, with its default settings (zstd);
+ * - the bare drain again, in a new group: `drain_rows_per_s` is the mean of the two, so that the machine's drift
+ *   during the run (its speed changed by up to half between runs) weighs on both sides of `ratio` alike;
  * - the Parquet writer's own rate: DuckDB copying the exported rows, already in memory, to one zstd Parquet file.
  * Then every file is read back with DuckDB (`read_parquet(..., hive_partitioning = true)`) and compared with the
  * stream: `duplicated` and `missing` count stream ids seen twice and never. `rss_mb` is the exporter's peak RSS.
@@ -70,8 +72,7 @@ async function fillStream(redis: Redis, start: number): Promise<void> {
 }
 
 /** XREADGROUP in large batches and XACK: what any consumer of this stream must at least do. */
-async function bareDrain(redis: Redis): Promise<number> {
-  const group = 'bench-bare-drain';
+async function bareDrain(redis: Redis, group: string): Promise<number> {
   await redis.xgroup('CREATE', stream, group, '0');
   const started = performance.now();
   let drained = 0;
@@ -216,10 +217,13 @@ async function main(): Promise<Record<string, unknown>> {
     const started = performance.now();
     await fillStream(redis, start);
     progress(`${positions} entries on the stream in ${seconds(started).toFixed(1)} s`);
-    const drainRowsPerS = await bareDrain(redis);
-    progress(`bare drain: ${Math.round(drainRowsPerS)} entries/s`);
+    const drainBefore = await bareDrain(redis, 'bench-bare-drain-before');
+    progress(`bare drain: ${Math.round(drainBefore)} entries/s`);
     const run = await runExporter(redis, dir, pgUrl(databaseName));
     progress(`exporter: ${Math.round(run.rowsPerS)} rows/s (${run.elapsed.toFixed(1)} s)`);
+    const drainAfter = await bareDrain(redis, 'bench-bare-drain-after');
+    progress(`bare drain again: ${Math.round(drainAfter)} entries/s`);
+    const drainRowsPerS = (drainBefore + drainAfter) / 2;
     const back = await readBack(redis, dir);
     const size = await directorySize(dir);
     if (back.decoded !== back.rows) throw new Error(`${back.decoded} of ${back.rows} rows have decoded attributes; every tracker has a mapping`);
@@ -228,6 +232,8 @@ async function main(): Promise<Record<string, unknown>> {
       rows: back.rows,
       rows_per_s: Math.round(run.rowsPerS),
       drain_rows_per_s: Math.round(drainRowsPerS),
+      drain_rows_per_s_before: Math.round(drainBefore),
+      drain_rows_per_s_after: Math.round(drainAfter),
       ratio: Number((run.rowsPerS / drainRowsPerS).toFixed(3)),
       copy_rows_per_s: Math.round(back.copyRowsPerS),
       duplicated: back.duplicated,
