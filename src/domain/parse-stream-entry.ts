@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ISO_TIME, isoTimeMs } from './iso-time.ts';
 import type { Position } from './position.ts';
 import {
   ALTITUDE_MAX,
@@ -9,7 +10,6 @@ import {
   FIX_TIME_END,
   FIX_TIME_MIN,
   IO_ID,
-  ISO_TIME,
   isFixTime,
   readWellFormedEntry,
 } from './read-well-formed-entry.ts';
@@ -25,12 +25,12 @@ export type StreamEntryParse = { ok: true; position: Position } | StreamEntryRej
 const isoTime = z
   .string()
   .regex(ISO_TIME, 'expected an ISO-8601 time with a zone')
-  .refine((s) => Number.isFinite(Date.parse(s)), 'not a real calendar time');
+  .refine((s) => Number.isFinite(isoTimeMs(s)), 'not a real calendar time');
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 // An unreadable time already has its message above; NaN passes here so it is not reported twice.
 const fixTime = isoTime.refine(
-  (s) => Number.isNaN(Date.parse(s)) || isFixTime(Date.parse(s)),
+  (s) => Number.isNaN(isoTimeMs(s)) || isFixTime(isoTimeMs(s)),
   `outside the times a fix can have (${day(FIX_TIME_MIN)} to before ${day(FIX_TIME_END)}, UTC)`,
 );
 
@@ -109,7 +109,7 @@ export function parseStreamEntry(fields: Record<string, string>): StreamEntryPar
     ok: true,
     position: {
       deviceId: p.device_id,
-      ts: Date.parse(p.timestamp),
+      ts: isoTimeMs(p.timestamp),
       latitude: p.latitude,
       longitude: p.longitude,
       altitude: p.altitude,

@@ -1,3 +1,4 @@
+import { isoTimeMs } from './iso-time.ts';
 import type { Position, RawAttributes } from './position.ts';
 
 /**
@@ -7,7 +8,6 @@ import type { Position, RawAttributes } from './position.ts';
  * It must accept only what the schemas accept (same patterns, same ranges) and build the same Position.
  */
 
-export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/;
 export const DEVICE_ID = /^[0-9A-Za-z_-]{1,64}$/;
 export const IO_ID = /^\d{1,5}$/;
 export const BIGINT_TEXT = /^-?\d{1,20}$/;
@@ -35,7 +35,7 @@ const PAYLOAD_KEYS = ['device_id', 'timestamp', 'latitude', 'longitude', 'altitu
 
 /** Epoch ms of an ISO time with a zone, or NaN. */
 function timeOf(value: unknown): number {
-  return typeof value === 'string' && ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  return typeof value === 'string' ? isoTimeMs(value) : Number.NaN;
 }
 
 const inRange = (value: unknown, min: number, max: number): value is number =>

@@ -1,5 +1,5 @@
 import type { RawAttributes } from '../domain/position.ts';
-import { ISO_TIME } from '../domain/read-well-formed-entry.ts';
+import { isoTimeMs } from '../domain/iso-time.ts';
 
 /**
  * One telemetry stream entry as the analytics export stores it, in the Parquet files and in ClickHouse: the
@@ -72,7 +72,7 @@ export function readExportEntry(streamId: string, fields: Record<string, string>
   }
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return { ok: false, reason: 'payload: not a JSON object' };
   if (p.device_id !== deviceId) return { ok: false, reason: `device_id: field "${deviceId}" differs from payload.device_id` };
-  const ts = typeof p.timestamp === 'string' && ISO_TIME.test(p.timestamp) ? Date.parse(p.timestamp) : Number.NaN;
+  const ts = typeof p.timestamp === 'string' ? isoTimeMs(p.timestamp) : Number.NaN;
   if (!(ts >= 0 && ts < TIME_END)) return { ok: false, reason: 'payload.timestamp: not an ISO-8601 time from 1970 to 9999' };
   for (const field of NUMBER_FIELDS) {
     const value = p[field];

@@ -97,6 +97,21 @@ describe('parseStreamEntry', () => {
     }
   });
 
+  // Date.parse alone rolls a day the month lacks into the next month: a tracker's bad clock must not move a fix.
+  it.each([
+    ['February 30th', '2026-02-30T10:00:00.000Z'],
+    ['February 29th of a common year', '2026-02-29T10:00:00Z'],
+    ['April 31st', '2026-04-31T23:00:00+02:00'],
+    ['hour 24', '2026-03-14T24:00:00Z'],
+  ])('dead-letters a time the calendar lacks: %s', (_what, timestamp) => {
+    expect(parseStreamEntry(entry({}, { timestamp }))).toEqual({ ok: false, reason: 'payload.timestamp: not a real calendar time' });
+  });
+
+  it('takes February 29th of a leap year', () => {
+    const result = parseStreamEntry(entry({}, { timestamp: '2028-02-29T12:00:00Z' }));
+    expect(result.ok && result.position.ts).toBe(Date.UTC(2028, 1, 29, 12));
+  });
+
   it('does not report an impossible date twice', () => {
     const result = parseStreamEntry(entry({}, { timestamp: '2026-02-30T25:00:00.000Z' }));
     expect(result).toEqual({ ok: false, reason: 'payload.timestamp: not a real calendar time' });

@@ -150,6 +150,8 @@ describe('readExportEntry refuses, saying why', () => {
     ['a date only', '2026-03-14'],
     ['month 13', '2026-13-01T00:00:00Z'],
     ['hour 25', '2026-03-14T25:00:00Z'],
+    ['February 30th, which Date.parse alone takes as March 2nd', '2026-02-30T10:00:00Z'],
+    ['hour 24', '2026-03-14T24:00:00Z'],
     ['empty', ''],
     ['text', 'yesterday'],
   ])('a timestamp that is %s', (_what, timestamp) => {
