@@ -73,7 +73,7 @@ export function readExportEntry(streamId: string, fields: Record<string, string>
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return { ok: false, reason: 'payload: not a JSON object' };
   if (p.device_id !== deviceId) return { ok: false, reason: `device_id: field "${deviceId}" differs from payload.device_id` };
   const ts = typeof p.timestamp === 'string' ? isoTimeMs(p.timestamp) : Number.NaN;
-  if (!(ts >= 0 && ts < TIME_END)) return { ok: false, reason: 'payload.timestamp: not an ISO-8601 time from 1970 to 9999' };
+  if (!(ts >= 0 && ts < TIME_END)) return { ok: false, reason: 'payload.timestamp: not a real calendar time from 1970 to 9999 (ISO-8601, with a zone)' };
   for (const field of NUMBER_FIELDS) {
     const value = p[field];
     if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: `payload.${field}: not a finite number` };

@@ -155,7 +155,7 @@ describe('readExportEntry refuses, saying why', () => {
     ['empty', ''],
     ['text', 'yesterday'],
   ])('a timestamp that is %s', (_what, timestamp) => {
-    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not an ISO-8601 time from 1970 to 9999');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not a real calendar time from 1970 to 9999 (ISO-8601, with a zone)');
   });
 
   it.each([
@@ -164,7 +164,7 @@ describe('readExportEntry refuses, saying why', () => {
     ['00:30 on 1 January 1970 at +01:00, still 1969 in UTC', '1970-01-01T00:30:00+01:00'],
     ['23:30 on 31 December 9999 at -01:00, already year 10000 in UTC', '9999-12-31T23:30:00-01:00'],
   ])('a time outside what a date partition can name: %s', (_what, timestamp) => {
-    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not an ISO-8601 time from 1970 to 9999');
+    expect(refusal(readExportEntry(ID, withPayload((p) => ({ ...p, timestamp })), noDecoding))).toBe('payload.timestamp: not a real calendar time from 1970 to 9999 (ISO-8601, with a zone)');
   });
 
   it.each(['latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority'])('a payload whose %s is not a finite number', (field) => {
