@@ -10,8 +10,11 @@ const USAGE = `usage: pitwall query-export [--json] "<SQL>"
 Runs DuckDB SQL over the analytics export in EXPORT_DIR (default data/export). Views:
   positions  every exported row: stream_id, device_id, ts, latitude, longitude, altitude, speed, heading,
              satellites, priority, codec, attributes (JSON), decoded_attributes (JSON), mapping_version, date
-  crews      device_id, event, race_number, crew, valid_from, valid_to   (from Directus, when DATABASE_URL is set)
-  stages     event, stage, opens_at, closes_at                            (from Directus, when DATABASE_URL is set)`;
+  crews      device_id, event, race_number, crew, valid_from, valid_to, entry
+  stages     event, stage, opens_at, closes_at
+  stage_runs entry, event, stage, race_number, crew, status, started_at, finished_at (null while running): when each
+             crew was on each stage, by its timing
+  (crews, stages and stage_runs come from Directus, when DATABASE_URL is set)`;
 
 const queryEnv = z.object({
   EXPORT_DIR: z.string().min(1).default('data/export'),
@@ -46,19 +49,29 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** Copies who carried which tracker (entry_devices) and the stage windows from the Directus database into DuckDB. */
+/**
+ * Copies who carried which tracker (entry_devices), the stage windows and each crew's run of each stage (its stage
+ * result's start and finish) from the Directus database into DuckDB. A stage's window says when it is open to every
+ * crew, and stages of one day may share it; which fixes a crew drove on which stage is told by its run.
+ */
 async function loadRaceTables(duck: DuckDBConnection, databaseUrl: string): Promise<void> {
   const db = connectDb(databaseUrl, { pool: 1, application: 'pitwall-query-export' });
   try {
     const crews = await db('entry_devices as ed')
       .join('entries as e', 'e.id', 'ed.entry')
       .join('devices as d', 'd.id', 'ed.device')
-      .select('d.imei as device_id', db.raw('e.event::text AS event'), 'e.race_number', 'e.name as crew', 'ed.valid_from', 'ed.valid_to');
+      .select('d.imei as device_id', db.raw('e.event::text AS event'), 'e.race_number', 'e.name as crew', 'ed.valid_from', 'ed.valid_to', db.raw('e.id::text AS entry'));
     const stages = await db('stages').select(db.raw('event::text AS event'), 'name as stage', 'opens_at', 'closes_at');
-    await duck.run('CREATE TABLE crews (device_id VARCHAR, event VARCHAR, race_number VARCHAR, crew VARCHAR, valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ)');
+    const runs = await db('stage_results as r')
+      .join('entries as e', 'e.id', 'r.entry')
+      .join('stages as s', 's.id', 'r.stage')
+      .select(db.raw('r.entry::text AS entry'), db.raw('e.event::text AS event'), 's.name as stage', 'e.race_number', 'e.name as crew', 'r.status', 'r.started_at', 'r.finished_at');
+    await duck.run('CREATE TABLE crews (device_id VARCHAR, event VARCHAR, race_number VARCHAR, crew VARCHAR, valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ, entry VARCHAR)');
     await duck.run('CREATE TABLE stages (event VARCHAR, stage VARCHAR, opens_at TIMESTAMPTZ, closes_at TIMESTAMPTZ)');
-    await insertRows(duck, 'crews', crews.map((c) => [c.device_id, c.event, String(c.race_number), c.crew, iso(c.valid_from), iso(c.valid_to)]));
+    await duck.run('CREATE TABLE stage_runs (entry VARCHAR, event VARCHAR, stage VARCHAR, race_number VARCHAR, crew VARCHAR, status VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ)');
+    await insertRows(duck, 'crews', crews.map((c) => [c.device_id, c.event, String(c.race_number), c.crew, iso(c.valid_from), iso(c.valid_to), c.entry]));
     await insertRows(duck, 'stages', stages.map((s) => [s.event, s.stage, iso(s.opens_at), iso(s.closes_at)]));
+    await insertRows(duck, 'stage_runs', runs.map((r) => [r.entry, r.event, r.stage, String(r.race_number), r.crew, r.status, iso(r.started_at), iso(r.finished_at)]));
   } finally {
     await db.destroy();
   }
