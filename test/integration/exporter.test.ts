@@ -14,6 +14,7 @@ import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
 import { partName, partitionName, temporaryPartName } from '../../src/exporter/part-files.ts';
 import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { toStreamEntries } from '../../src/stream/stream-entry.ts';
 import { runCli, stopChild } from '../support/cli.ts';
 import { startExporter as exporter } from '../support/exporter.ts';
 import { REDIS_URL } from '../support/stack.ts';
@@ -148,8 +149,7 @@ describe('pitwall exporter', () => {
     await drained(stream);
 
     const malformedIds = new Set<string>();
-    for (const [id, flat] of (await redis.xrange(stream, '-', '+')) as [string, string[]][]) {
-      const fields = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!]));
+    for (const { id, fields } of toStreamEntries((await redis.xrange(stream, '-', '+')) as [string, string[]][])) {
       if (!readExportEntry(id, fields, () => null).ok) malformedIds.add(id);
     }
     expect(malformedIds.size).toBe(2);
@@ -203,7 +203,7 @@ describe('pitwall exporter', () => {
     // The crashed exporter: it read every entry, wrote the first date's part, and was writing the second one.
     await redis.xgroup('CREATE', stream, EXPORT_GROUP, '0', 'MKSTREAM');
     const read = (await redis.xreadgroup('GROUP', EXPORT_GROUP, 'crashed', 'COUNT', 1000, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
-    const entries = read[0]![1].map(([id, flat]) => ({ id, fields: Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])) }));
+    const entries = toStreamEntries(read[0]![1]);
     const range = { first: entries[0]!.id, last: entries.at(-1)!.id };
     const batch = await ParquetBatch.open('zstd', 1);
     const dates = new Set<string>();

@@ -9,6 +9,7 @@ import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
 import { partName, partitionName } from '../../src/exporter/part-files.ts';
 import { toStreamFields } from '../../src/simulator/publish.ts';
 import { connectDb } from '../../src/store/db.ts';
+import { toStreamEntries } from '../../src/stream/stream-entry.ts';
 import { runCli } from '../support/cli.ts';
 import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../support/stack.ts';
 
@@ -62,9 +63,8 @@ describe('pitwall query-export', () => {
     for (let second = 0; second < 400; second++) {
       for (const crew of CREWS) {
         const fix: Position = { deviceId: crew.imei, ts: T0 + second * 1000, latitude: 31.4, longitude: -4.2, altitude: 700, angle: 90, speed: second, satellites: 9, priority: 0, attributes: { '1': 1 }, codec: '8E' };
-        const flat = toStreamFields(fix);
-        const fields = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!]));
-        const read = readExportEntry(`${T0 + second * 1000}-${sequence++}`, fields, () => null);
+        const { id, fields } = toStreamEntries([[`${T0 + second * 1000}-${sequence++}`, toStreamFields(fix)]])[0]!;
+        const read = readExportEntry(id, fields, () => null);
         if (!read.ok) throw new Error(read.reason);
         batch.add(read.entry, '2026-03-14');
       }
