@@ -30,7 +30,10 @@ const isoTime = z
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 // An unreadable time already has its message above; NaN passes here so it is not reported twice.
 const fixTime = isoTime.refine(
-  (s) => Number.isNaN(isoTimeMs(s)) || isFixTime(isoTimeMs(s)),
+  (s) => {
+    const ms = isoTimeMs(s);
+    return Number.isNaN(ms) || isFixTime(ms);
+  },
   `outside the times a fix can have (${day(FIX_TIME_MIN)} to before ${day(FIX_TIME_END)}, UTC)`,
 );
 
