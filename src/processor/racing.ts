@@ -40,8 +40,9 @@ export const toFix = (p: Position): Fix => ({ ts: p.ts, lat: p.latitude, lon: p.
  * The racing side of the processor: one DevicePipeline per tracker that belongs to an entry, each judged on the
  * course of its own entry's event only, the race setup they share (reloaded while running), and IO decoding. An
  * entry carrying several trackers is timed once from all of them (EntryTimings). A device seen for the first time
- * in this process is rebuilt from its stored positions, and so are the other trackers of its entry; the facts that
- * this produces again are harmless because their writes are keyed.
+ * in this process is rebuilt from all its stored positions, and so are the other trackers of its entry; the facts
+ * that this produces again are harmless because their writes are keyed, and the stored fixes its batch brings again
+ * (a holder that stored them but was stopped before committing its progress) are not timed twice.
  */
 export class Racing {
   private setup: RaceSetup | null = null;
@@ -54,6 +55,8 @@ export class Racing {
   private readonly newlyAssigned = new Set<string>();
   /** Trackers sharing a car share a shard key (see shardKeys); absent: the tracker's own IMEI. */
   private shardKeyOf = new Map<string, string>();
+  /** Per rebuilt tracker: GPS times stored from its first fix read on, which the stream may bring again (notTimedYet). */
+  private readonly storedAhead = new Map<string, Set<number>>();
   /** Whether this instance holds the tracker's shard; catch-up leaves the others to their holders. */
   owns: (deviceId: string) => boolean = () => true;
   /** track and catchUp both create pipelines across awaits: one at a time. */
@@ -81,6 +84,7 @@ export class Racing {
   forget(isGone: (deviceId: string) => boolean): Promise<void> {
     return this.exclusive(async () => {
       for (const deviceId of [...this.pipelines.keys()]) if (isGone(deviceId)) this.pipelines.delete(deviceId);
+      for (const deviceId of [...this.storedAhead.keys()]) if (isGone(deviceId)) this.storedAhead.delete(deviceId);
       for (const deviceId of [...this.newlyAssigned]) if (isGone(deviceId)) this.newlyAssigned.delete(deviceId);
     });
   }
@@ -106,7 +110,10 @@ export class Racing {
       for (const [deviceId, pipeline] of this.pipelines) {
         const context = contexts.get(deviceId);
         if (context) pipeline.setContext(context);
-        else this.pipelines.delete(deviceId);
+        else {
+          this.pipelines.delete(deviceId);
+          this.storedAhead.delete(deviceId);
+        }
       }
       this.setup = setup;
       this.setupJson = json;
@@ -206,7 +213,10 @@ export class Racing {
         } else {
           undos.push(pipeline.checkpoint());
         }
-        this.route(deviceId, pipeline.pushAll(fixes), changes, retime);
+        const storedAhead = this.storedAhead.get(deviceId);
+        undos.push(() => (storedAhead ? this.storedAhead.set(deviceId, storedAhead) : this.storedAhead.delete(deviceId)));
+        const fresh = this.notTimedYet(deviceId, fixes);
+        this.route(deviceId, pipeline.pushAll(fresh), changes, retime);
       }
       await this.rebuildTrackersOf(retime, changes, created);
       for (const entryId of retime) changes.push(this.retime(entryId));
@@ -243,11 +253,28 @@ export class Racing {
     }
   }
 
-  private async createPipeline(deviceId: string, before: number, changes: FactChanges[], retime: Set<string>): Promise<DevicePipeline> {
+  private async createPipeline(deviceId: string, at: number, changes: FactChanges[], retime: Set<string>): Promise<DevicePipeline> {
     const pipeline = new DevicePipeline(this.contexts.get(deviceId)!);
     this.pipelines.set(deviceId, pipeline);
-    this.route(deviceId, await this.rehydrate(pipeline, deviceId, before), changes, retime);
+    this.route(deviceId, await this.rehydrate(pipeline, deviceId, at), changes, retime);
     return pipeline;
+  }
+
+  /**
+   * The fixes of a tracker not already timed from what is stored. Stored fixes were timed by whoever stored them
+   * (positions and their facts commit together); the stream brings them again after a holder stored a batch but
+   * was stopped before committing its progress, and a new holder reading in other batches would otherwise time
+   * them again from an earlier state: results back to running, crossings announced again, late-data reports.
+   */
+  private notTimedYet(deviceId: string, fixes: Fix[]): Fix[] {
+    const stored = this.storedAhead.get(deviceId);
+    if (!stored) return fixes;
+    const fresh = fixes.filter((fix) => !stored.has(fix.ts));
+    // Past the last stored fix: the stream is beyond what was stored, and what follows is new.
+    let last = Number.NEGATIVE_INFINITY;
+    for (const ts of stored) last = Math.max(last, ts);
+    if (fresh.some((fix) => fix.ts > last)) this.storedAhead.delete(deviceId);
+    return fresh;
   }
 
   /** A tracker's changes: its own go out as they are; its entry's timing, when shared, is redone from all trackers. */
@@ -269,25 +296,37 @@ export class Racing {
 
   private undo(undos: (() => void)[], created: string[]): void {
     for (const undo of undos) undo();
-    for (const deviceId of created) this.pipelines.delete(deviceId);
+    for (const deviceId of created) {
+      this.pipelines.delete(deviceId);
+      this.storedAhead.delete(deviceId);
+    }
   }
 
-  /** Replays what is stored of the device since its earliest open stage opened, up to (not including) `before`. */
-  private async rehydrate(pipeline: DevicePipeline, deviceId: string, before: number): Promise<FactChanges> {
+  /**
+   * Replays everything stored of the device since the earliest of its stages open at `at` opened (positions are
+   * stored with the facts they gave, so what is stored was timed), and keeps the GPS times stored from `at` on,
+   * faulty ones included, for notTimedYet.
+   */
+  private async rehydrate(pipeline: DevicePipeline, deviceId: string, at: number): Promise<FactChanges> {
     const context = this.contexts.get(deviceId)!;
     const events = new Set(context.assignments.map((a) => a.eventId));
-    const opens = context.course.stages.filter((s) => events.has(s.eventId) && s.closesAt >= before - this.options.lateWindowMs).map((s) => s.opensAt);
-    const from = opens.length > 0 ? Math.min(...opens) : before - this.options.lateWindowMs;
+    const opens = context.course.stages.filter((s) => events.has(s.eventId) && s.closesAt >= at - this.options.lateWindowMs).map((s) => s.opensAt);
+    const from = opens.length > 0 ? Math.min(...opens) : at - this.options.lateWindowMs;
     const rows = await this.db('positions')
-      .select('ts', 'latitude', 'longitude', 'speed')
+      .select('ts', 'latitude', 'longitude', 'speed', 'faulty')
       .where('device_id', deviceId)
       .andWhere('ts', '>=', new Date(from))
-      .andWhere('ts', '<', new Date(before))
-      .andWhere('faulty', false)
       .orderBy('ts')
       .limit(REHYDRATE_LIMIT);
-    const fixes = rows.map((r) => ({ ts: r.ts.getTime(), lat: r.latitude, lon: r.longitude, speedKmh: r.speed }));
-    if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length }, 'rebuilt device state from stored positions');
+    const ahead = new Set<number>();
+    const fixes: Fix[] = [];
+    for (const r of rows) {
+      const ts = r.ts.getTime();
+      if (ts >= at) ahead.add(ts);
+      if (!r.faulty) fixes.push({ ts, lat: r.latitude, lon: r.longitude, speedKmh: r.speed });
+    }
+    if (ahead.size > 0) this.storedAhead.set(deviceId, ahead);
+    if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length, alreadyStored: ahead.size }, 'rebuilt device state from stored positions');
     return pipeline.pushAll(fixes);
   }
 }

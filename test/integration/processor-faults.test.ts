@@ -8,7 +8,10 @@ import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { repoRoot } from '../../src/devstack/directus-process.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { groupInfo } from '../../src/stream/consumer-group.ts';
+import { PROCESSOR_GROUP } from '../../src/processor/config.ts';
 import { adminToken, call } from '../support/directus-client.ts';
+import { startRacingProcessor } from '../support/racing-processor.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -135,5 +138,48 @@ describe('the processor under faults', () => {
     const results = (await call(stack, `/items/stage_results?filter[stage][_eq]=${stageId}&fields=status,rank&limit=-1`, { token })).json.data;
     expect(results.map((r: { rank: number }) => r.rank).sort()).toEqual([1, 2, 3, 4]);
     await proxy.stop();
+  }, 180_000);
+
+  it('taken over after storing a batch it had not committed, by a holder reading shorter batches, times nothing twice', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const fixes = await race(3);
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+    const results = async () => (await db('stage_results').where({ stage: stageId }).orderBy('entry').select('entry', 'status', 'total_ms', 'rank'));
+    const eventIds = async () => (await db('race_events').whereIn('device_id', devices).orWhereIn('entry', demoEntries.slice(0, ENTRIES).map((e) => e.id)).orderBy('id').pluck('id'));
+    const caughtUp = async () => {
+      const [last] = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
+      return (await groupInfo(redis, stream, PROCESSOR_GROUP))?.lastDeliveredId === last![0] && (await count('pitwall_outbox', (q) => q)) === 0;
+    };
+
+    // The first holder times the whole stage in large batches.
+    const first = await startRacingProcessor(stack, stream, { PROCESSOR_CONSUMER: 'holder-1', PROCESSOR_BATCH_SIZE: '2000' });
+    try {
+      await waitFor(async () => (await results()).filter((r) => r.status === 'finished' && r.rank !== null).length === ENTRIES && (await caughtUp()), { timeoutMs: 60_000, what: 'the stage timed by the first holder' });
+      // Results are written by the courier in turns: give it a moment to pass its last one.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await first.close();
+    }
+    const timed = { results: await results(), events: await eventIds() };
+
+    // As if it had been stopped after storing everything but before committing any progress: the next holder reads
+    // the stream again from its start, in batches that end where the first holder's did not.
+    for (const key of await redis.keys(`pitwall:{${stream}*`)) await redis.del(key);
+    await redis.xgroup('DESTROY', stream, PROCESSOR_GROUP);
+    await redis.xgroup('CREATE', stream, PROCESSOR_GROUP, '0');
+    const second = await startRacingProcessor(stack, stream, { PROCESSOR_CONSUMER: 'holder-2', PROCESSOR_BATCH_SIZE: '25' });
+    try {
+      await waitFor(caughtUp, { timeoutMs: 60_000, what: 'the second holder through the stream' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await second.close();
+    }
+
+    // No result turned back to running on the way, so no race event announced it or the finish again.
+    expect(await results()).toEqual(timed.results);
+    expect(await eventIds()).toEqual(timed.events);
+    expect(await count('anomalies', (q) => q.whereIn('device_id', devices).andWhere({ kind: 'late_data' }))).toBe(0);
+    expect(await count('positions', (q) => q.whereIn('device_id', devices))).toBe(fixes.length);
   }, 180_000);
 });

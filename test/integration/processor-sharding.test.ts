@@ -175,7 +175,7 @@ describe('several processor instances, sharded by device', () => {
     expect(got.results).toEqual(expected.results);
     // Race events: none twice, and the same ones, but for the ranks results had on the way (with several
     // instances the cars' results are ranked in another order while they come in; the final ranks are equal).
-    expect(new Set(got.eventKeys).size).toBe(got.eventKeys.length);
+    expect(got.eventKeys.filter((key, i) => got.eventKeys.indexOf(key) !== i)).toEqual([]);
     const unranked = (keys: string[]) => [...new Set(keys.map((k) => k.replace(/,"rank":\d+/, '')))].sort();
     expect(unranked(got.eventKeys)).toEqual(unranked(expected.eventKeys));
   }, 400_000);
