@@ -49,7 +49,7 @@ const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-
 
 const rawIoValue = z.union([
   z.number().finite(),
-  z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string') }),
+  z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string of at most 20 digits (a 64-bit value)') }),
   z.strictObject({ __buffer_b64: z.base64() }),
 ]);
 
