@@ -172,10 +172,11 @@ export class Racing {
     try {
       for (const deviceId of devices) {
         if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId) || !this.owns(deviceId)) continue;
-        await this.createPipeline(deviceId, this.clock() + DAY, changes, retime);
+        // Its stages are those open now: a tracker assigned after its stage closed is the replay's to time.
+        await this.createPipeline(deviceId, this.clock(), changes, retime);
         created.push(deviceId);
       }
-      await this.rebuildTrackersOf(retime, changes, created);
+      await this.rebuildTrackersOf(retime, changes, created, this.clock());
     } catch (error) {
       this.undo([undo], created);
       for (const deviceId of devices) this.newlyAssigned.add(deviceId);
@@ -194,8 +195,10 @@ export class Racing {
 
   private async trackNow(positions: readonly Position[]): Promise<{ changes: FactChanges; undo: () => void }> {
     const byDevice = new Map<string, Fix[]>();
+    let earliest = Number.POSITIVE_INFINITY;
     for (const p of positions) {
       if (!this.contexts.has(p.deviceId)) continue;
+      if (p.ts < earliest) earliest = p.ts;
       const fixes = byDevice.get(p.deviceId) ?? [];
       fixes.push(toFix(p));
       byDevice.set(p.deviceId, fixes);
@@ -218,7 +221,7 @@ export class Racing {
         const fresh = this.notTimedYet(deviceId, fixes);
         this.route(deviceId, pipeline.pushAll(fresh), changes, retime);
       }
-      await this.rebuildTrackersOf(retime, changes, created);
+      await this.rebuildTrackersOf(retime, changes, created, earliest);
       for (const entryId of retime) changes.push(this.retime(entryId));
     } catch (error) {
       this.undo(undos, created);
@@ -242,12 +245,15 @@ export class Racing {
     });
   }
 
-  /** An entry is timed from all its trackers: those not seen yet in this process are rebuilt from stored positions. */
-  private async rebuildTrackersOf(entries: Set<string>, changes: FactChanges[], created: string[]): Promise<void> {
+  /**
+   * An entry is timed from all its trackers: those not seen yet in this process are rebuilt from stored positions,
+   * on the stages open at `at` (the earliest fix of the batch that moved the entry).
+   */
+  private async rebuildTrackersOf(entries: Set<string>, changes: FactChanges[], created: string[], at: number): Promise<void> {
     for (const entryId of entries) {
       for (const { deviceId } of this.timings.trackersOf(entryId) ?? []) {
         if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId)) continue;
-        await this.createPipeline(deviceId, this.clock() + DAY, changes, entries);
+        await this.createPipeline(deviceId, at, changes, entries);
         created.push(deviceId);
       }
     }

@@ -46,7 +46,7 @@ function raceItems(now: number) {
   const items: Record<string, Record<string, unknown>[]> = { events: [], stages: [], geofences: [], waypoints: [], penalty_formulas: [], devices: [], entries: [], entry_devices: [] };
   for (const event of events) {
     items.events!.push({ id: eventOf(event), name: `Same ground ${event.toUpperCase()}`, slug: `same-ground-${event}-${randomUUID().slice(0, 8)}`, starts_at: iso(now - 2 * 24 * HOUR), ends_at: iso(now + 2 * 24 * HOUR), status: 'running' });
-    items.stages!.push({ id: stageOf(event), event: eventOf(event), name: `SS1 (${event.toUpperCase()})`, sort_order: 1, opens_at: iso(now - 24 * HOUR), closes_at: iso(now + 24 * HOUR) });
+    items.stages!.push({ id: stageOf(event), event: eventOf(event), name: `SS1 (${event.toUpperCase()})`, sort_order: 1, opens_at: iso(now - 2 * HOUR), closes_at: iso(now + 4 * HOUR) });
     for (const g of demo['geofences']!.filter((g) => g['stage'] === ss1)) items.geofences!.push({ ...g, id: id(`geofence:${event}:${g['id']}`), event: eventOf(event), stage: stageOf(event) });
     for (const w of demo['waypoints']!.filter((w) => w['stage'] === ss1)) items.waypoints!.push({ ...w, id: id(`waypoint:${event}:${w['id']}`), stage: stageOf(event) });
     items.penalty_formulas!.push({ ...demo['penalty_formulas']![0]!, id: id(`formula:${event}`), event: eventOf(event) });
