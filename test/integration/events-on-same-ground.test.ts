@@ -245,4 +245,36 @@ describe('two events on the same ground, and a car with two trackers', () => {
     expect(await rows('stage_results', { stage: stageOf('b'), entry: intruder })).toHaveLength(1);
     expect((await replay('a', 'preview')).diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
   });
+
+  it('restarted after the primary of #201 went silent, still times its start and split from that primary', async () => {
+    const entry = entryId(cars[3]);
+    const crossings = async () => (await rows('entry_crossings', { entry })).map((c) => [c.kind, c.device_id, c.crossed_at.getTime()]).sort((a, b) => a[2] - b[2]);
+    const timed = await crossings();
+    expect(timed.map(([kind, device]) => [kind, device])).toEqual([['start', primary201], ['split', primary201], ['finish', backup201]]);
+
+    // #201 timed again from a stream of its own, by a processor restarted after its primary's last fix: the first
+    // batch after the restart holds only backup fixes, and the primary must be rebuilt from what is stored of it.
+    const trackers = [primary201, backup201];
+    await db('positions').whereIn('device_id', trackers).delete();
+    await db('decoded_attributes').whereIn('device_id', trackers).delete();
+    for (const table of ['entry_crossings', 'entry_penalties', 'stage_results']) await db(table).where({ entry }).delete();
+    const fixes = raceFixes(start).filter((f) => trackers.includes(f.deviceId));
+    const silentAt = Math.max(...fixes.filter((f) => f.deviceId === primary201).map((f) => f.ts));
+    const own = `test:telemetry:${randomUUID()}`;
+    const timedUpTo = async (kinds: number) => (await rows('entry_crossings', { entry })).length === kinds && Number((await db('pitwall_outbox').count<{ count: string }[]>('* as count'))[0]!.count) === 0;
+    try {
+      await publishFixes(redis, own, fixes.filter((f) => f.ts <= silentAt), { speed: 0 });
+      processor = await startRacingProcessor(stack, own);
+      await waitFor(() => timedUpTo(2), { timeoutMs: 60_000, what: 'start and split of #201 before the restart' });
+      await processor.close();
+      await publishFixes(redis, own, fixes.filter((f) => f.ts > silentAt), { speed: 0 });
+      processor = await startRacingProcessor(stack, own);
+      await waitFor(() => timedUpTo(3), { timeoutMs: 60_000, what: 'the finish of #201 after the restart' });
+      expect(await crossings()).toEqual(timed);
+    } finally {
+      await processor?.close();
+      processor = null;
+      await redis.del(own, `${own}:dead-letter`);
+    }
+  });
 });
