@@ -56,7 +56,7 @@ export class Racing {
   /** Trackers sharing a car share a shard key (see shardKeys); absent: the tracker's own IMEI. */
   private shardKeyOf = new Map<string, string>();
   /** Per rebuilt tracker: GPS times stored from its first fix read on, which the stream may bring again (notTimedYet). */
-  private readonly storedAhead = new Map<string, Set<number>>();
+  private readonly storedAhead = new Map<string, { times: Set<number>; last: number }>();
   /** Whether this instance holds the tracker's shard; catch-up leaves the others to their holders. */
   owns: (deviceId: string) => boolean = () => true;
   /** track and catchUp both create pipelines across awaits: one at a time. */
@@ -275,11 +275,9 @@ export class Racing {
   private notTimedYet(deviceId: string, fixes: Fix[]): Fix[] {
     const stored = this.storedAhead.get(deviceId);
     if (!stored) return fixes;
-    const fresh = fixes.filter((fix) => !stored.has(fix.ts));
+    const fresh = fixes.filter((fix) => !stored.times.has(fix.ts));
     // Past the last stored fix: the stream is beyond what was stored, and what follows is new.
-    let last = Number.NEGATIVE_INFINITY;
-    for (const ts of stored) last = Math.max(last, ts);
-    if (fresh.some((fix) => fix.ts > last)) this.storedAhead.delete(deviceId);
+    if (fresh.some((fix) => fix.ts > stored.last)) this.storedAhead.delete(deviceId);
     return fresh;
   }
 
@@ -326,12 +324,14 @@ export class Racing {
       .limit(REHYDRATE_LIMIT);
     const ahead = new Set<number>();
     const fixes: Fix[] = [];
+    let last = Number.NEGATIVE_INFINITY;
     for (const r of rows) {
       const ts = r.ts.getTime();
       if (ts >= at) ahead.add(ts);
+      last = ts;
       if (!r.faulty) fixes.push({ ts, lat: r.latitude, lon: r.longitude, speedKmh: r.speed });
     }
-    if (ahead.size > 0) this.storedAhead.set(deviceId, ahead);
+    if (ahead.size > 0) this.storedAhead.set(deviceId, { times: ahead, last });
     if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length, alreadyStored: ahead.size }, 'rebuilt device state from stored positions');
     return pipeline.pushAll(fixes);
   }
