@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
+import { demoEntries, demoId } from '../demo/demo-race.ts';
 import { databaseRoleUrl, DEFAULT_DATABASE_ROLE, type DatabaseRole } from '../setup/database-role.ts';
 import { runSetup } from '../setup/setup.ts';
 import { migrateTelemetry } from '../store/migrate.ts';
@@ -130,6 +131,12 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
     });
     say(done.length ? `setup made ${done.length} changes` : 'setup: everything was in place');
     const stream = { REDIS_URL: settings.redisUrl, REDIS_TELEMETRY_STREAM: settings.stream };
+    // The simulator starts its race from now: the demo's timing starts again with it, unless a processor still
+    // times the round before.
+    if (!runningPid(settings, 'simulator') && !runningPid(settings, 'processor')) {
+      await openNewDemoRound(db, Date.now());
+      say('demo race: stages open again from now, timing of earlier rounds cleared');
+    }
     if (!runningPid(settings, 'processor')) {
       startDetached(settings, 'processor', ['processor'], { ...stream, DATABASE_URL: processorDatabaseUrl, METRICS_PORT: String(settings.metricsPort), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
       say(`processor started (metrics on :${settings.metricsPort})`);
@@ -155,6 +162,29 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
   } finally {
     await db.destroy();
   }
+}
+
+const WEEK = 7 * 24 * 3600 * 1000;
+
+/**
+ * Opens the demo race again for a simulator round starting at `now`. The simulator drives the same cars over the same
+ * stages every time it starts, and a car that has started a stage is not started again by crossing its start line
+ * once more (so a car driving back through the gate changes nothing): on stages that stayed open, a second round
+ * would never be timed. So the demo stages open again a minute before `now` (the positions of earlier rounds fall
+ * before, outside every stage), and the timing of earlier rounds is cleared. Stored positions stay, and so do the
+ * race events that announced the earlier rounds.
+ */
+export async function openNewDemoRound(db: Knex, now: number): Promise<void> {
+  const event = demoId('event');
+  const opens = new Date(now - 60_000);
+  const closes = new Date(now + WEEK);
+  await db.transaction(async (trx) => {
+    const stages: string[] = await trx('stages').where({ event }).pluck('id');
+    await trx('events').where({ id: event }).update({ starts_at: opens, ends_at: closes });
+    await trx('stages').where({ event }).update({ opens_at: opens, closes_at: closes });
+    for (const table of ['entry_crossings', 'entry_penalties', 'stage_results']) await trx(table).whereIn('stage', stages).delete();
+    await trx('anomalies').whereIn('device_id', demoEntries.map((e) => e.imei)).delete();
+  });
 }
 
 export function demoDown(settings: DemoSettings, say: (line: string) => void): void {
