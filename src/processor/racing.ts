@@ -83,8 +83,7 @@ export class Racing {
    */
   forget(isGone: (deviceId: string) => boolean): Promise<void> {
     return this.exclusive(async () => {
-      for (const deviceId of [...this.pipelines.keys()]) if (isGone(deviceId)) this.pipelines.delete(deviceId);
-      for (const deviceId of [...this.storedAhead.keys()]) if (isGone(deviceId)) this.storedAhead.delete(deviceId);
+      for (const deviceId of [...this.pipelines.keys()]) if (isGone(deviceId)) this.dropPipeline(deviceId);
       for (const deviceId of [...this.newlyAssigned]) if (isGone(deviceId)) this.newlyAssigned.delete(deviceId);
     });
   }
@@ -110,10 +109,7 @@ export class Racing {
       for (const [deviceId, pipeline] of this.pipelines) {
         const context = contexts.get(deviceId);
         if (context) pipeline.setContext(context);
-        else {
-          this.pipelines.delete(deviceId);
-          this.storedAhead.delete(deviceId);
-        }
+        else this.dropPipeline(deviceId);
       }
       this.setup = setup;
       this.setupJson = json;
@@ -216,8 +212,9 @@ export class Racing {
         } else {
           undos.push(pipeline.checkpoint());
         }
+        // notTimedYet may drop the set; a created pipeline's is dropped with it by undo.
         const storedAhead = this.storedAhead.get(deviceId);
-        undos.push(() => (storedAhead ? this.storedAhead.set(deviceId, storedAhead) : this.storedAhead.delete(deviceId)));
+        if (storedAhead) undos.push(() => this.storedAhead.set(deviceId, storedAhead));
         const fresh = this.notTimedYet(deviceId, fixes);
         this.route(deviceId, pipeline.pushAll(fresh), changes, retime);
       }
@@ -300,10 +297,13 @@ export class Racing {
 
   private undo(undos: (() => void)[], created: string[]): void {
     for (const undo of undos) undo();
-    for (const deviceId of created) {
-      this.pipelines.delete(deviceId);
-      this.storedAhead.delete(deviceId);
-    }
+    for (const deviceId of created) this.dropPipeline(deviceId);
+  }
+
+  /** A tracker's state goes, with what was kept of its stored fixes (see notTimedYet). */
+  private dropPipeline(deviceId: string): void {
+    this.pipelines.delete(deviceId);
+    this.storedAhead.delete(deviceId);
   }
 
   /**
