@@ -53,6 +53,7 @@ interface PreparedBatch {
 export class Processor {
   readonly registry = new Registry();
   private readonly redis: Redis;
+  private readonly leaseRedis: Redis;
   private readonly db: Db;
   private readonly consumer: ShardedConsumer<PreparedBatch>;
   private server: Server | null = null;
@@ -72,6 +73,9 @@ export class Processor {
   constructor(private readonly config: ProcessorConfig, private readonly log: Logger) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
     this.redis.on('error', (error) => log.warn({ err: error }, 'redis connection problem'));
+    // Leases are renewed on a connection of their own: on the reading one they would wait behind its blocking reads.
+    this.leaseRedis = this.redis.duplicate();
+    this.leaseRedis.on('error', () => undefined);
     this.db = connectDb(config.DATABASE_URL, { application: 'pitwall-processor', log });
     collectDefaultMetrics({ register: this.registry });
     this.received = new Counter({ name: 'pitwall_stream_entries_total', help: 'Stream entries handled', registers: [this.registry] });
@@ -97,7 +101,7 @@ export class Processor {
     const shardOfDevice = (deviceId: string) => shardOf(shardKey(deviceId), config.PROCESSOR_SHARDS);
     this.consumer = new ShardedConsumer(
       this.redis,
-      new ShardLeases(this.redis, config.REDIS_TELEMETRY_STREAM, config.PROCESSOR_CONSUMER, config.PROCESSOR_LEASE_MS),
+      new ShardLeases(this.leaseRedis, config.REDIS_TELEMETRY_STREAM, config.PROCESSOR_CONSUMER, config.PROCESSOR_LEASE_MS),
       {
         stream: config.REDIS_TELEMETRY_STREAM,
         group: PROCESSOR_GROUP,
@@ -294,6 +298,7 @@ export class Processor {
     const steps: [string, () => Promise<unknown>][] = [
       ['metrics server', () => new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)))],
       ['redis', () => this.redis.quit()],
+      ['redis (leases)', () => this.leaseRedis.quit()],
       ['postgres', () => this.db.destroy()],
     ];
     for (const [name, step] of steps) {

@@ -35,13 +35,17 @@ export class ShardLeases {
     return (await this.redis.get(this.identity)) === nonce;
   }
 
-  /** Renews this instance's name and membership; returns the live members (this one included). */
-  async heartbeat(nonce: string, now = Date.now()): Promise<string[]> {
-    const renewed = await this.redis.eval(RENEW_IF_MINE, 1, this.identity, nonce, this.leaseMs);
-    if (renewed !== 1) throw new Error(`another process now runs as "${this.instanceId}" (PROCESSOR_CONSUMER must be unique)`);
+  /**
+   * Renews this instance's name and membership; returns the live members (this one included), and whether the name
+   * had to be claimed again: it was gone from Redis (Redis restarted without its data, or this process was stopped
+   * for longer than a lease), so every lease of this instance is gone with it.
+   */
+  async heartbeat(nonce: string, now = Date.now()): Promise<{ members: string[]; reclaimed: boolean }> {
+    const renewed = await this.redis.eval(RENEW_OR_CLAIM, 1, this.identity, nonce, this.leaseMs);
+    if (renewed === 0) throw new Error(`another process now runs as "${this.instanceId}" (PROCESSOR_CONSUMER must be unique)`);
     await this.redis.zadd(this.members, now, this.instanceId);
     await this.redis.zremrangebyscore(this.members, '-inf', now - this.leaseMs);
-    return this.redis.zrange(this.members, 0, -1);
+    return { members: await this.redis.zrange(this.members, 0, -1), reclaimed: renewed === 2 };
   }
 
   /** Who holds each shard now (a pipeline of single-key reads: fine across cluster slots). */
@@ -104,6 +108,14 @@ export class ShardLeases {
     await this.redis.eval(DELETE_IF_MINE, 1, this.identity, nonce);
   }
 }
+
+// 1: renewed; 2: the name was free and is claimed again; 0: another process holds it.
+const RENEW_OR_CLAIM = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 2`;
 
 // Offsets only move forward: a late commit of an older batch never takes a shard back.
 const COMMIT_IF_MINE = `

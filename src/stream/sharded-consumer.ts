@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
-import { groupInfo, xinfoRecord } from './consumer-group.ts';
+import { ensureGroup, groupInfo, xinfoRecord } from './consumer-group.ts';
 import { compareCursor } from './cursor.ts';
 import type { ShardLeases } from './shard-leases.ts';
 import type { StreamEntry } from './stream-entry.ts';
@@ -89,6 +89,8 @@ export class ShardedConsumer<P> {
   private lastRebalance = 0;
   private readonly nonce = randomUUID();
   private lastGroupSync = 0;
+  /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
+  private holding = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -190,19 +192,29 @@ export class ShardedConsumer<P> {
   /** Keeps the name, membership and leases alive apart from the loop, so a long batch does not lose them. */
   private async renew(): Promise<void> {
     try {
-      await this.leases.heartbeat(this.nonce);
-      for (const shard of await this.leases.renew([...this.owned])) this.lost.add(shard);
+      await this.heartbeat();
+      const holding = this.holding;
+      const lost = await this.leases.renew([...this.owned]);
+      // Shards dropped and taken again meanwhile (after Redis lost every lease, say) are held now.
+      if (holding === this.holding) for (const shard of lost) this.lost.add(shard);
     } catch (error) {
       this.log.warn({ err: error }, 'cannot renew shard leases');
     }
   }
 
-  /** Drops lost shards, hands back a surplus, takes free shards: between batches only. */
+  /** Renews this instance's name and membership; returns the live members. */
+  private async heartbeat(): Promise<string[]> {
+    const { members, reclaimed } = await this.leases.heartbeat(this.nonce);
+    // Its leases are gone too; renewing them says so, and the shards are taken again from their committed progress.
+    if (reclaimed) this.log.warn({ instance: this.leases.instanceId }, 'this instance\'s name had run out in Redis (Redis restarted, or this process was stopped for longer than a lease); claimed it again');
+    return members;
+  }
+
   /** Renews membership and reads who holds what: the moves this instance should make now. */
   private async plan(): Promise<ShardPlan & { members: number }> {
     this.lastRebalance = Date.now();
     const { shardCount } = this.options;
-    const members = await this.leases.heartbeat(this.nonce);
+    const members = await this.heartbeat();
     const plan = planShards({ shardCount, owners: await this.leases.owners(shardCount), members }, this.leases.instanceId);
     return { ...plan, members: members.length };
   }
@@ -212,7 +224,7 @@ export class ShardedConsumer<P> {
     if (this.lost.size > 0) {
       const lost = new Set(this.lost);
       this.lost.clear();
-      this.log.warn({ shards: [...lost] }, 'shard leases lost (this instance was too slow to renew them); their trackers are dropped here');
+      this.log.warn({ shards: [...lost] }, 'shard leases lost (not renewed in time, or Redis lost them); their trackers are dropped here and the shards taken again where free');
       await this.dropShards(lost);
     }
     if (plan.release.length > 0) {
@@ -223,6 +235,7 @@ export class ShardedConsumer<P> {
     const taken: number[] = [];
     for (const shard of plan.acquire) {
       if (!(await this.leases.acquire(shard))) continue;
+      this.holding++;
       const from = (await this.leases.committed(shard)) ?? (await this.startOfNewShard());
       this.owned.add(shard);
       this.handled.set(shard, from);
@@ -236,6 +249,7 @@ export class ShardedConsumer<P> {
   }
 
   private async dropShards(shards: Set<number>): Promise<void> {
+    this.holding++;
     for (const shard of shards) {
       this.owned.delete(shard);
       this.handled.delete(shard);
@@ -282,8 +296,20 @@ export class ShardedConsumer<P> {
     for (const id of committed) if (compareCursor(id!, slowest) < 0) slowest = id!;
     const entriesAdded = Number(xinfoRecord(await this.redis.xinfo('STREAM', stream))['entries-added']);
     const after = await this.countAfter(slowest, 10_000);
-    if (after === null || !Number.isFinite(entriesAdded)) await this.redis.xgroup('SETID', stream, group, slowest);
-    else await this.redis.call('XGROUP', 'SETID', stream, group, slowest, 'ENTRIESREAD', Math.max(0, entriesAdded - after));
+    const setId = () =>
+      after === null || !Number.isFinite(entriesAdded)
+        ? this.redis.xgroup('SETID', stream, group, slowest)
+        : this.redis.call('XGROUP', 'SETID', stream, group, slowest, 'ENTRIESREAD', Math.max(0, entriesAdded - after));
+    try {
+      await setId();
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOGROUP')) throw error;
+      // Redis restarted without its data (the stream was made again by the trackers' next entries), or someone
+      // destroyed the group: make it again where the shards stand.
+      this.log.warn({ group, at: slowest }, 'consumer group is gone; creating it again');
+      await ensureGroup(this.redis, stream, group, slowest);
+      await setId();
+    }
     const pending = (await this.redis.xpending(stream, group, '-', slowest, 1000)) as [string, ...unknown[]][];
     if (pending.length > 0) await this.redis.xack(stream, group, ...pending.map(([id]) => id));
   }

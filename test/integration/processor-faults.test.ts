@@ -13,6 +13,7 @@ import { PROCESSOR_GROUP } from '../../src/processor/config.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { startRacingProcessor } from '../support/racing-processor.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
+import { PrivateRedis } from '../support/private-redis.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { stopChild as kill } from '../support/cli.ts';
@@ -138,6 +139,46 @@ describe('the processor under faults', () => {
     const results = (await call(stack, `/items/stage_results?filter[stage][_eq]=${stageId}&fields=status,rank&limit=-1`, { token })).json.data;
     expect(results.map((r: { rank: number }) => r.rank).sort()).toEqual([1, 2, 3, 4]);
     await proxy.stop();
+  }, 180_000);
+
+  it('with Redis restarted empty mid-race, goes on with what the trackers send after it, timing nothing twice', async () => {
+    // This machine's Redis keeps nothing on disk: a restart loses the stream, the groups, the shard leases and the
+    // committed progress, and the processor must carry on with what comes after it. Its own Redis, to restart.
+    const privateRedis = await PrivateRedis.start();
+    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
+    own.on('error', () => undefined);
+    const stream = `test:telemetry:${randomUUID()}`;
+    const fixes = await race(4);
+    const firstHalf = fixes.filter((fix) => fix.ts < fixes[Math.floor(fixes.length / 2)]!.ts);
+    const secondHalf = fixes.slice(firstHalf.length);
+    // A short lease beside the default blocking read (1 s): renewals must not wait behind the reads.
+    const processor = await startRacingProcessor(stack, stream, { REDIS_URL: privateRedis.url, PROCESSOR_CONSUMER: 'restarted-redis', PROCESSOR_BATCH_SIZE: '100', PROCESSOR_LEASE_MS: '2000' });
+    const stored = () => count('positions', (q) => q.whereIn('device_id', devices));
+    try {
+      await publishFixes(own, stream, firstHalf, { speed: 0 });
+      await waitFor(async () => (await stored()) === firstHalf.length, { timeoutMs: 60_000, what: 'the first half stored' });
+      await privateRedis.restart(1000);
+      await publishFixes(own, stream, secondHalf, { speed: 0 });
+
+      await waitFor(async () => (await stored()) === fixes.length, { timeoutMs: 60_000, what: 'the second half stored after the restart' });
+      await waitFor(async () => (await crossings()).length === ENTRIES * 2 && (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 60_000, what: 'start and finish of every entry' });
+      for (const entry of demoEntries.slice(0, ENTRIES)) {
+        expect((await crossings()).filter((c) => c.entry === entry.id).map((c) => c.kind).sort()).toEqual(['finish', 'start']);
+      }
+      const results = await db('stage_results').where({ stage: stageId }).select('status', 'rank');
+      expect(results.map((r) => [r.status, r.rank]).sort()).toEqual([['finished', 1], ['finished', 2], ['finished', 3], ['finished', 4]]);
+      // Each change announced once: a rebuilt tracker does not re-time what it stored before the restart.
+      const events = await db('race_events').whereIn('entry', demoEntries.slice(0, ENTRIES).map((e) => e.id)).select('type', 'entry', 'payload');
+      const keys = events.map((e) => `${e.type} ${e.entry} ${JSON.stringify(e.payload)}`);
+      expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+      // The group is there again, at the stream's end, so its lag reads right.
+      await waitFor(async () => (await groupInfo(own, stream, PROCESSOR_GROUP))?.lag === 0, { timeoutMs: 15_000, what: 'group processor again, caught up' });
+      expect(processor.racedDevices).toBe(ENTRIES);
+    } finally {
+      await processor.close();
+      own.disconnect();
+      await privateRedis.stop();
+    }
   }, 180_000);
 
   it('taken over after storing a batch it had not committed, by a holder reading shorter batches, times nothing twice', async () => {

@@ -22,7 +22,7 @@ export async function startRacingProcessor(stack: TestStack, stream: string, env
       MAX_FUTURE_SKEW_MS: String(4 * 24 * 3_600_000),
       ...env,
     }),
-    pino({ level: 'silent' }),
+    pino({ level: process.env.TEST_PROCESSOR_LOG ?? 'silent' }),
   );
   await processor.start();
   return processor;
