@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { loadConfig, vars } from '../config/env.ts';
 import { publishFixes } from '../simulator/publish.ts';
 import { deliveryOrder, simulateRace } from '../simulator/race-schedule.ts';
+import { reportConnection } from '../stream/connection-report.ts';
 
 const HELP = `usage: pitwall simulate [options]
 
@@ -62,7 +63,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const options = args.data;
   const env = loadConfig(z.object({ REDIS_URL: vars.redisUrl, REDIS_TELEMETRY_STREAM: vars.telemetryStream }));
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 20 });
+  // A tracker fleet waits for Redis to come back rather than giving up.
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  reportConnection(redis, {
+    warn: (error) => console.error(`redis connection lost (${error.message}); waiting for it`),
+    back: () => console.error('redis connection back'),
+  });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());

@@ -18,6 +18,7 @@ import { readExportEntry } from './export-row.ts';
 import { ParquetBatch } from './parquet-batch.ts';
 import { PartDirectory } from './part-directory.ts';
 import { FixDates, rangeKey, type IdRange, type WrittenBatches } from './part-files.ts';
+import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 
 /** The exporter's consumer group on the telemetry stream (CONTRACTS section 1). */
 export const EXPORT_GROUP = 'analytics-export';
@@ -85,7 +86,7 @@ export class Exporter {
     private readonly openSink: (() => Promise<ClickHouseSink>) | null = config.CLICKHOUSE_URL ? () => openConfiguredSink(config, log) : null,
   ) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
-    this.redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+    reportConnection(this.redis, redisConnectionLog(log));
     this.db = config.DATABASE_URL ? connectDb(config.DATABASE_URL, { pool: 2, application: 'pitwall-exporter', log }) : null;
     this.decoders = this.db ? new DeviceDecoders(this.db) : null;
     this.lease = new Lease(this.redis, `pitwall:{${config.REDIS_TELEMETRY_STREAM}}:exporter`, `${config.EXPORT_CONSUMER}:${randomUUID()}`, config.EXPORT_LEASE_MS);

@@ -21,6 +21,7 @@ import { LiveFeed, readSince } from './live-feed.ts';
 import { playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
 import { TopicHub } from './topic-hub.ts';
 import { CLOSE, Viewer } from './viewer.ts';
+import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 
 export const LIVE_PATH = '/ws-live';
 
@@ -69,6 +70,8 @@ export class Gateway {
     this.db = knexFactory({ client: 'pg', connection: config.DATABASE_URL, pool: { min: 0, max: 5 } });
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
     const feedRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+    reportConnection(this.redis, redisConnectionLog(log));
+    reportConnection(feedRedis, { warn: () => undefined, back: () => undefined });
     this.feed = new LiveFeed(feedRedis, { stream: config.REDIS_TELEMETRY_STREAM, group: this.group, consumer: config.INSTANCE_ID, batchSize: config.GATEWAY_BATCH_SIZE, blockMs: config.GATEWAY_BLOCK_MS }, (entries) => this.broadcast(entries), log);
     this.latest = new LatestFixes(this.db);
     collectDefaultMetrics({ register: this.registry });

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { setImmediate } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { connectDb, type Db } from '../store/db.ts';
@@ -72,10 +73,10 @@ export class Processor {
 
   constructor(private readonly config: ProcessorConfig, private readonly log: Logger) {
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
-    this.redis.on('error', (error) => log.warn({ err: error }, 'redis connection problem'));
+    reportConnection(this.redis, redisConnectionLog(log));
     // Leases are renewed on a connection of their own: on the reading one they would wait behind its blocking reads.
     this.leaseRedis = this.redis.duplicate();
-    this.leaseRedis.on('error', () => undefined);
+    reportConnection(this.leaseRedis, { warn: () => undefined, back: () => undefined });
     this.db = connectDb(config.DATABASE_URL, { application: 'pitwall-processor', log });
     collectDefaultMetrics({ register: this.registry });
     this.received = new Counter({ name: 'pitwall_stream_entries_total', help: 'Stream entries handled', registers: [this.registry] });
