@@ -40,6 +40,12 @@ interface Gathered {
   startedAt: number;
 }
 
+/** What a background write that failed leaves (see flush). */
+interface WriteFailure {
+  error: unknown;
+  full: Gathered;
+}
+
 class LeaseLost extends Error {
   override name = 'LeaseLost';
 }
@@ -66,6 +72,10 @@ export class Exporter {
   /** The batch being gathered, and the other one: written while the next one is gathered. */
   private gathered: Gathered | null = null;
   private spare: ParquetBatch | null = null;
+  /** Batches whose entries Redis no longer holds (see keepInHand), written before anything newer. */
+  private readonly unacknowledged: Gathered[] = [];
+  /** The batch of the last write that failed, until the loop has dealt with the failure. */
+  private failedWrite: Gathered | null = null;
   /** The write of the previous batch, in the background of gathering the next; never rejects (see flush). */
   private writing: Promise<unknown> | null = null;
   private sink: ClickHouseSink | null = null;
@@ -137,7 +147,7 @@ export class Exporter {
     try {
       if (!(await this.lease.renew())) {
         this.active = false;
-        this.log.error('exporter lease lost (another exporter took over); dropping the batch in hand, it stays pending');
+        this.log.error('exporter lease lost (another exporter took it, or Redis lost it); the batch in hand is not written by this exporter now');
       }
     } catch (error) {
       this.log.warn({ err: error }, 'exporter lease not renewed');
@@ -155,18 +165,46 @@ export class Exporter {
         await this.consume();
         backoff = 100;
       } catch (error) {
-        // Whatever failed, the entries in hand are still pending: start again from the pending list and the files.
-        await this.writing;
+        const unsettled = (await this.writing) as WriteFailure | null | undefined;
         this.writing = null;
-        await this.gathered!.batch.clear();
-        this.gathered = this.emptyBatch(this.gathered!.batch);
-        await this.spare!.clear();
+        const failedWrite = this.failedWrite ?? unsettled?.full ?? null;
+        this.failedWrite = null;
         if (error instanceof LeaseLost) this.active = false;
         else this.log.error({ err: error }, 'export batch not written; its entries stay pending and are retried');
+        if (error instanceof LeaseLost && (await this.groupGone())) await this.keepInHand(failedWrite);
+        else {
+          // The entries in hand are still pending: start again from the pending list and the files.
+          await this.gathered!.batch.clear();
+          this.gathered = this.emptyBatch(this.gathered!.batch);
+          await this.spare!.clear();
+        }
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
     }
+  }
+
+  /** Whether Redis lost group analytics-export (and with it the pending list): it restarted without its data. */
+  private async groupGone(): Promise<boolean> {
+    try {
+      return (await groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP)) === null;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Keeps the entries in hand (the batch gathered, and one whose write failed) to write them once this exporter holds
+   * the lease again: Redis lost their pending list, so no other exporter can have them, and they are not in the
+   * stream to read again.
+   */
+  private async keepInHand(failedWrite: Gathered | null): Promise<void> {
+    const kept = [failedWrite, this.gathered!].filter((gathered): gathered is Gathered => gathered !== null && gathered.ids.length > 0);
+    this.log.warn({ batches: kept.length, entries: kept.reduce((sum, g) => sum + g.ids.length, 0) }, 'Redis lost the export group (restarted without its data): the entries in hand are kept and written once the lease is held again');
+    this.unacknowledged.push(...kept);
+    // Their tables stay with them; new ones take their place.
+    if (kept.includes(this.gathered!)) this.gathered = this.emptyBatch(await ParquetBatch.open(this.config.EXPORT_COMPRESSION));
+    if (failedWrite && kept.includes(failedWrite)) this.spare = await ParquetBatch.open(this.config.EXPORT_COMPRESSION);
   }
 
   /** Takes the lease if it is free, and with it the pending entries of every earlier exporter. */
@@ -196,6 +234,13 @@ export class Exporter {
   /** Writes batch after batch while this exporter holds the lease. */
   private async consume(): Promise<void> {
     const { written } = await this.recover();
+    // Oldest first, each dropped only once written, so a failure keeps the rest.
+    while (this.unacknowledged.length > 0) {
+      const kept = this.unacknowledged[0]!;
+      await this.write(kept);
+      this.unacknowledged.shift();
+      kept.batch.close();
+    }
     // The pending list first: entries of a batch that has files complete it, the others start a new batch.
     const completions = new Map<string, { range: IdRange; entries: StreamEntry[] }>();
     for (let after = '0'; ; ) {
@@ -299,16 +344,19 @@ export class Exporter {
       },
       (error: unknown) => {
         this.spare = full.batch;
-        return { error };
+        return { error, full };
       },
     );
   }
 
   /** Waits for the batch being written; throws its failure (then its entries and the newer ones stay pending). */
   private async settle(): Promise<void> {
-    const outcome = (await this.writing) as { error: unknown } | null | undefined;
+    const outcome = (await this.writing) as WriteFailure | null | undefined;
     this.writing = null;
-    if (outcome) throw outcome.error;
+    if (outcome) {
+      this.failedWrite = outcome.full;
+      throw outcome.error;
+    }
   }
 
   /** Writes one batch: its files, then ClickHouse, then the acknowledgement. */
@@ -438,6 +486,8 @@ export class Exporter {
     if (this.active) await this.lease.release().catch(() => undefined);
     this.gathered?.batch.close();
     this.spare?.close();
+    if (this.unacknowledged.length > 0) this.log.error({ entries: this.unacknowledged.reduce((sum, g) => sum + g.ids.length, 0) }, 'stopped before writing the entries kept from before Redis lost its data; they are not exported');
+    for (const kept of this.unacknowledged) kept.batch.close();
     await this.sink?.close().catch(() => undefined);
     await this.db?.destroy();
     this.redis.disconnect();

@@ -17,6 +17,7 @@ import { simulateRace } from '../../src/simulator/race-schedule.ts';
 import { toStreamEntries } from '../../src/stream/stream-entry.ts';
 import { runCli, stopChild } from '../support/cli.ts';
 import { startExporter as exporter } from '../support/exporter.ts';
+import { PrivateRedis } from '../support/private-redis.ts';
 import { REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -251,4 +252,32 @@ describe('pitwall exporter', () => {
     await publishFixes(redis, stream, fixes.slice(0, 5).map((f) => ({ ...f, ts: f.ts + 3_600_000 })), { speed: 0 });
     await waitFor(async () => (await readBack(duck, dir)).length === 55, { what: 'the five new rows written by the age rotation' });
   }, 60_000);
+  it('keeps the entries in hand when Redis restarts without its data, and writes them once with what follows', async () => {
+    // Read and held for a batch, they are in no stream and no pending list after the restart: only in the exporter.
+    const privateRedis = await PrivateRedis.start();
+    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
+    own.on('error', () => undefined);
+    try {
+      const stream = `test:telemetry:${randomUUID()}`;
+      const dir = await newDir();
+      const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 6 }).slice(0, 70);
+      const child = await exporter(stream, dir, 'export-a', { REDIS_URL: privateRedis.url, EXPORT_FILE_ROWS: '100000', EXPORT_FILE_MAX_AGE_MS: '60000' });
+      children.push(child);
+      await publishFixes(own, stream, fixes.slice(0, 50), { speed: 0 });
+      const pending = async () => Number(((await own.xpending(stream, EXPORT_GROUP)) as unknown[])[0]);
+      await waitFor(async () => (await pending()) === 50, { what: 'the entries read and held for the batch' });
+      await privateRedis.restart(500);
+      await publishFixes(own, stream, fixes.slice(50), { speed: 0 });
+      await waitFor(async () => (await pending().catch(() => 0)) === 20, { timeoutMs: 30_000, what: 'the entries after the restart read' });
+      await stopChild(child, 'SIGTERM');
+      expect(child.exitCode).toBe(0);
+
+      const rows = await readBack(duck, dir);
+      expect(rows).toHaveLength(70);
+      expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
+    } finally {
+      own.disconnect();
+      await privateRedis.stop();
+    }
+  }, 90_000);
 });
