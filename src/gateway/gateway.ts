@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Redis } from 'ioredis';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
+import { connectDb } from '../store/db.ts';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -67,7 +68,7 @@ export class Gateway {
 
   constructor(private readonly config: GatewayConfig, private readonly log: Logger, fetchImpl?: typeof fetch) {
     this.group = broadcastGroup(config.INSTANCE_ID);
-    this.db = knexFactory({ client: 'pg', connection: config.DATABASE_URL, pool: { min: 0, max: 5 } });
+    this.db = connectDb(config.DATABASE_URL, { pool: 5, application: 'pitwall-gateway', log });
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
     const feedRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
     reportConnection(this.redis, redisConnectionLog(log));

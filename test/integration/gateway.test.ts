@@ -12,6 +12,7 @@ import { loadGatewayConfig } from '../../src/gateway/config.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
+import { PrivateRedis } from '../support/private-redis.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -469,6 +470,37 @@ describe('live gateway with Directus unreachable', () => {
     back.close();
     viewer.close();
   });
+});
+
+describe('live gateway: Redis restarted without its data', () => {
+  it('keeps its viewers and sends them what the trackers send after the restart', async () => {
+    const privateRedis = await PrivateRedis.start();
+    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
+    own.on('error', () => undefined);
+    const stream = `test:telemetry:${randomUUID()}`;
+    const started = await startGateway({ REDIS_URL: privateRedis.url, REDIS_TELEMETRY_STREAM: stream });
+    try {
+      const topic = `event:${race.eventId}`;
+      const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+      viewer.send({ type: 'subscribe', topic });
+      await viewer.next((m) => m.type === 'subscribed', 'subscribed');
+      const before = (await own.xadd(stream, '*', ...entryFields(race.imeis[0], { lat: 24.3 }))) as string;
+      await viewer.next((m) => m.cursor === before, 'a position before the restart');
+
+      await privateRedis.restart(500);
+      // The stream and the gateway's group are gone; the trackers' next entries make the stream again.
+      const after: string[] = [];
+      for (let i = 0; i < 3; i++) after.push((await own.xadd(stream, '*', ...entryFields(race.imeis[1], { lat: 24.4 + i / 100 }))) as string);
+      await viewer.next((m) => m.cursor === after[2], 'the positions sent after the restart', 20_000);
+      expect(viewer.positions(topic).map((p) => p.cursor)).toEqual([before, ...after]);
+      expect(viewer.closed).toBeNull();
+      viewer.close();
+    } finally {
+      await started.gateway.close();
+      own.disconnect();
+      await privateRedis.stop();
+    }
+  }, 60_000);
 });
 
 describe('pitwall gateway as a process', () => {
