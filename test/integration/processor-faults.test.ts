@@ -181,6 +181,47 @@ describe('the processor under faults', () => {
     }
   }, 180_000);
 
+  it('with Postgres unreachable for 10 s mid-race (connections cut), stores and times every fix once', async () => {
+    // As a Postgres restart looks to the processor: its open connections cut, new ones refused, then all back.
+    const proxy = new TcpProxy(5432);
+    await proxy.start(await freePort());
+    const viaProxy = new URL(stack.processorDatabaseUrl);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    viaProxy.searchParams.delete('host');
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const fixes = await race(5);
+    const processor = await startRacingProcessor(stack, stream, { DATABASE_URL: viaProxy.toString(), PROCESSOR_BATCH_SIZE: '50' });
+    const stored = () => count('positions', (q) => q.whereIn('device_id', devices));
+    try {
+      const publishing = publishFixes(redis, stream, fixes, { speed: 400 });
+      await waitFor(async () => (await stored()) > fixes.length / 3, { timeoutMs: 60_000, what: 'a third of the positions' });
+      await proxy.stop();
+      const storedWhileDown = await stored();
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      expect(await stored()).toBe(storedWhileDown);
+      await proxy.resume();
+      await publishing;
+
+      await waitFor(async () => (await stored()) === fixes.length, { timeoutMs: 60_000, what: 'every position once Postgres is back' });
+      await waitFor(async () => (await crossings()).length === ENTRIES * 2 && (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 60_000, what: 'start and finish of every entry' });
+      for (const entry of demoEntries.slice(0, ENTRIES)) {
+        expect((await crossings()).filter((c) => c.entry === entry.id).map((c) => c.kind).sort()).toEqual(['finish', 'start']);
+      }
+      const results = await db('stage_results').where({ stage: stageId }).select('status', 'rank');
+      expect(results.map((r) => [r.status, r.rank]).sort()).toEqual([['finished', 1], ['finished', 2], ['finished', 3], ['finished', 4]]);
+      const events = await db('race_events').whereIn('entry', demoEntries.slice(0, ENTRIES).map((e) => e.id)).select('type', 'entry', 'payload');
+      const keys = events.map((e) => `${e.type} ${e.entry} ${JSON.stringify(e.payload)}`);
+      expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+      expect(await count('anomalies', (q) => q.whereIn('device_id', devices).andWhere({ kind: 'late_data' }))).toBe(0);
+      expect((await processor.health()).ok).toBe(true);
+    } finally {
+      await processor.close();
+      await proxy.stop();
+    }
+  }, 180_000);
+
   it('taken over after storing a batch it had not committed, by a holder reading shorter batches, times nothing twice', async () => {
     const stream = `test:telemetry:${randomUUID()}`;
     streams.push(stream, `${stream}:dead-letter`);
