@@ -233,7 +233,8 @@ export class Processor {
    */
   private async tick(): Promise<void> {
     if (!this.racing) return;
-    const changes = mergeChanges([this.unsentTick, await this.racing.tick(Date.now())]);
+    // Not ahead of what has been read: a tracker whose fixes still wait in the stream has not gone silent.
+    const changes = mergeChanges([this.unsentTick, await this.racing.tick(Math.min(Date.now(), this.consumer.caughtUpAt))]);
     // At once, before a batch prepared after these facts can take its turn.
     const turn = this.outboxTurns.take();
     try {

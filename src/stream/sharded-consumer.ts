@@ -28,6 +28,8 @@ export interface ShardHost<P> extends StagedBatchHandler<P> {
 
 interface Batch<P> {
   entries: StreamEntry[];
+  /** The read returned fewer entries than it asked for: the stream had nothing more when it was read. */
+  reachedEnd: boolean;
   /** The last stream id read for this batch: every owned shard has handed on all its entries up to here. */
   lastId: string;
   shards: number[];
@@ -76,6 +78,12 @@ export function idBefore(id: string): string {
 export class ShardedConsumer<P> {
   readonly owned = new Set<number>();
   progressAt = Date.now();
+  /**
+   * A time by which every entry of the stream was handed to prepare: when the last read that found the stream's end
+   * was sent (0 until one has). What the clock alone decides must not run ahead of it: fixes older than the clock may
+   * still wait in the stream (after an outage, a restart, or this process being stopped for a while).
+   */
+  caughtUpAt = 0;
   /** Per held shard: the last stream id handed to prepare; a shard skips what it already handled. */
   private readonly handled = new Map<number, string>();
   /** Per held shard: the progress last committed (or found when the shard was taken). */
@@ -130,14 +138,17 @@ export class ShardedConsumer<P> {
           continue;
         }
         const idle = this.storing === null;
+        const readAt = Date.now();
         const batch = await this.read(idle);
         if (batch === null) {
+          this.caughtUpAt = readAt;
           // Nothing new: wait for the batch in flight (its failure surfaces here), then read blocking.
           if (idle) this.progressAt = Date.now();
           else if (await this.settle(null)) backoff = 100;
           continue;
         }
         if (batch.entries.length > 0) batch.prepared = await this.host.prepare(batch.entries);
+        if (batch.reachedEnd) this.caughtUpAt = readAt;
         if (await this.settle(batch)) backoff = 100;
         this.storing = this.store(batch);
       } catch (error) {
@@ -353,7 +364,7 @@ export class ShardedConsumer<P> {
     const shards = [...this.owned];
     for (const shard of shards) if (compareCursor(lastId, this.handled.get(shard)!) > 0) this.handled.set(shard, lastId);
     this.cursor = lastId;
-    return { entries, lastId, shards, prepared: null };
+    return { entries, lastId, shards, prepared: null, reachedEnd: raw.length < count };
   }
 
   /** Stores a prepared batch, then commits each held shard's progress; in the background of the next read. */

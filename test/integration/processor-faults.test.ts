@@ -23,7 +23,7 @@ const stageId = demoId('stage:ss2');
 const ENTRIES = 4;
 
 /** Runs `pitwall processor` as its own process, as in production, so it can be killed for real. */
-async function processorProcess(stream: string, directusUrl: string): Promise<ChildProcess & { metricsPort: number }> {
+async function processorProcess(stream: string, directusUrl: string, env: Record<string, string> = {}): Promise<ChildProcess & { metricsPort: number }> {
   const metricsPort = await freePort();
   const child = spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
     env: {
@@ -40,6 +40,7 @@ async function processorProcess(stream: string, directusUrl: string): Promise<Ch
       MAX_FUTURE_SKEW_MS: String(2 * 24 * 3_600_000),
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -221,6 +222,35 @@ describe('the processor under faults', () => {
       await proxy.stop();
     }
   }, 180_000);
+
+  it('stopped (SIGSTOP) while a car drives, announces no signal loss for the fixes waiting in the stream', async () => {
+    // Live fixes, timed by the clock: a tracker is silent when its fixes stop coming, not when this process stops
+    // reading them. After SIGCONT the overdue tick runs before the reads of what came meanwhile.
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const [device] = devices;
+    // From 8 s before its start line, for 30 s.
+    const driven = (await race(6)).filter((fix) => fix.deviceId === device).slice(25, 55);
+    const liveFrom = Date.now() + 1000;
+    const live = driven.map((fix, i) => ({ ...fix, ts: liveFrom + i * 1000 }));
+    const child = await processorProcess(stream, stack.directusUrl, { SIGNAL_LOSS_MS: '2500', PROCESSOR_TICK_MS: '100', PROCESSOR_BATCH_SIZE: '50' });
+    children.push(child);
+    const startCrossing = async () => (await crossings()).some((c) => c.kind === 'start');
+    const publishing = publishFixes(redis, stream, live, { speed: 1 });
+    await waitFor(startCrossing, { timeoutMs: 30_000, what: 'the start crossing of the live car' });
+    child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    child.kill('SIGCONT');
+    await publishing;
+
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === live.length, { timeoutMs: 30_000, what: 'every live fix stored' });
+    // Past the signal-loss time after the last fix: a real silence now opens one, and only that.
+    const losses = () => db('anomalies').where({ device_id: device, kind: 'signal_loss' }).pluck('started_at');
+    await waitFor(async () => (await losses()).length > 0, { timeoutMs: 15_000, what: 'the signal loss after the last fix' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const [last] = await db('positions').where({ device_id: device }).max('ts as ts');
+    expect((await losses()).map((at: Date) => at.getTime())).toEqual([last!.ts.getTime()]);
+  }, 120_000);
 
   it('taken over after storing a batch it had not committed, by a holder reading shorter batches, times nothing twice', async () => {
     const stream = `test:telemetry:${randomUUID()}`;
