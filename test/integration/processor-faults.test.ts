@@ -199,6 +199,9 @@ describe('the processor under faults', () => {
       const publishing = publishFixes(redis, stream, fixes, { speed: 400 });
       await waitFor(async () => (await stored()) > fixes.length / 3, { timeoutMs: 60_000, what: 'a third of the positions' });
       await proxy.stop();
+      expect(proxy.cutPorts.length).toBeGreaterThan(0);
+      // A COMMIT already on its way when the connections were cut still lands: count once Postgres has let go of them.
+      await waitFor(async () => (await db.raw("select count(*)::int as n from pg_stat_activity where client_port = any(string_to_array(?, ',')::int[])", [proxy.cutPorts.join(',')])).rows[0].n === 0, { timeoutMs: 10_000, what: 'the cut connections gone from Postgres' });
       const storedWhileDown = await stored();
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       expect(await stored()).toBe(storedWhileDown);

@@ -7,6 +7,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly upstreams = new Set<Socket>();
+  /** The local ports of the connections to the target that the last stop cut (as the target sees them). */
+  cutPorts: number[] = [];
   port = 0;
 
   constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
@@ -14,6 +17,8 @@ export class TcpProxy {
   async start(port = 0): Promise<number> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, this.targetHost);
+      this.upstreams.add(upstream);
+      upstream.on('close', () => this.upstreams.delete(upstream));
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -32,6 +37,7 @@ export class TcpProxy {
 
   /** Refuses new connections and cuts the open ones. */
   async stop(): Promise<void> {
+    this.cutPorts = [...this.upstreams].map((socket) => socket.localPort).filter((port) => port !== undefined);
     for (const socket of this.sockets) socket.destroy();
     const server = this.server;
     this.server = null;
