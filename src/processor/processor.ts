@@ -232,7 +232,8 @@ export class Processor {
    * with the next tick instead.
    */
   private async tick(): Promise<void> {
-    if (!this.racing) return;
+    // After a pause, not before Redis has said which shards (and so which trackers) are still this instance's.
+    if (!this.racing || !this.consumer.leasesFresh()) return;
     // Not ahead of what has been read: a tracker whose fixes still wait in the stream has not gone silent.
     const changes = mergeChanges([this.unsentTick, await this.racing.tick(Math.min(Date.now(), this.consumer.caughtUpAt))]);
     // At once, before a batch prepared after these facts can take its turn.

@@ -99,6 +99,8 @@ export class ShardedConsumer<P> {
   private lastGroupSync = 0;
   /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
   private holding = 0;
+  /** When the last renewal of every held lease was sent: none of them can run out before this + the lease time. */
+  private renewedAt = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -123,6 +125,16 @@ export class ShardedConsumer<P> {
     let backoff = 100;
     while (!this.closing) {
       try {
+        if (this.owned.size > 0 && !this.leasesFresh()) {
+          // Stopped for longer than a renewal (a paused process, a stalled machine): the shards may be another
+          // instance's by now. Nothing is prepared or stored for them until Redis has said which are still held.
+          await this.settle(null);
+          await this.renew();
+          if (!this.leasesFresh() && this.lost.size === 0) {
+            await sleep(100);
+            continue;
+          }
+        }
         if (this.lost.size > 0 || Date.now() - this.lastRebalance >= this.options.rebalanceMs) {
           // Looking costs no wait; changing what is held waits for the batch in flight to be committed first.
           const plan = await this.plan();
@@ -147,6 +159,12 @@ export class ShardedConsumer<P> {
           else if (await this.settle(null)) backoff = 100;
           continue;
         }
+        if (!this.leasesFresh()) {
+          // The read may have waited out a pause: the entries go back, to be read again by whoever holds them now.
+          await this.settle(null);
+          this.rewind();
+          continue;
+        }
         if (batch.entries.length > 0) batch.prepared = await this.host.prepare(batch.entries);
         if (batch.reachedEnd) this.caughtUpAt = readAt;
         if (await this.settle(batch)) backoff = 100;
@@ -160,6 +178,14 @@ export class ShardedConsumer<P> {
       }
     }
     await this.settle(null).catch((error) => this.log.error({ err: error }, 'last batch not stored; the next holder reads it again'));
+  }
+
+  /**
+   * Whether the leases held were renewed recently enough that none can have run out and been taken by another
+   * instance (a third of a lease to spare: renewals come every third).
+   */
+  leasesFresh(): boolean {
+    return this.owned.size === 0 || Date.now() - this.renewedAt < (this.leases.leaseMs * 2) / 3;
   }
 
   /** Waits for this instance's name: after a crash, until the dead process's claim runs out. */
@@ -203,11 +229,16 @@ export class ShardedConsumer<P> {
   /** Keeps the name, membership and leases alive apart from the loop, so a long batch does not lose them. */
   private async renew(): Promise<void> {
     try {
+      const sent = Date.now();
       await this.heartbeat();
       const holding = this.holding;
       const lost = await this.leases.renew([...this.owned]);
-      // Shards dropped and taken again meanwhile (after Redis lost every lease, say) are held now.
-      if (holding === this.holding) for (const shard of lost) this.lost.add(shard);
+      // Shards dropped and taken again meanwhile (after Redis lost every lease, say) are held now; an answer about
+      // what was held before is not taken, not even as proof of freshness: the next renewal speaks for them.
+      if (holding !== this.holding) return;
+      for (const shard of lost) this.lost.add(shard);
+      // The lost ones are dropped before anything else is done for them.
+      this.renewedAt = sent;
     } catch (error) {
       this.log.warn({ err: error }, 'cannot renew shard leases');
     }
@@ -244,6 +275,7 @@ export class ShardedConsumer<P> {
       this.log.info({ shards: plan.release, members }, 'handed shards back for an even spread');
     }
     const taken: number[] = [];
+    const acquiring = Date.now();
     for (const shard of plan.acquire) {
       if (!(await this.leases.acquire(shard))) continue;
       this.holding++;
@@ -253,6 +285,8 @@ export class ShardedConsumer<P> {
       this.committedAt.set(shard, from);
       taken.push(shard);
     }
+    // Every shard held was just taken (at the start, or after all were lost): their leases are as fresh as that.
+    if (taken.length > 0 && taken.length === this.owned.size) this.renewedAt = Math.max(this.renewedAt, acquiring);
     if (taken.length > 0) {
       this.cursor = this.lowestHandled();
       this.log.info({ shards: taken, held: [...this.owned].sort((a, b) => a - b), members }, 'took shards');

@@ -255,6 +255,37 @@ describe('the processor under faults', () => {
     expect((await losses()).map((at: Date) => at.getTime())).toEqual([last!.ts.getTime()]);
   }, 120_000);
 
+  it('stopped (SIGSTOP) until another instance took its shards and finished the stage, sends nothing stale when resumed', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const fixes = await race(7);
+    const half = fixes.filter((fix) => fix.ts < fixes[Math.floor(fixes.length / 2)]!.ts);
+    const lease = { PROCESSOR_LEASE_MS: '2000', PROCESSOR_BLOCK_MS: '200' };
+    const stored = () => count('positions', (q) => q.whereIn('device_id', devices));
+    const results = () => db('stage_results').where({ stage: stageId }).orderBy('entry').select('entry', 'status', 'total_ms', 'rank');
+    const eventIds = () => db('race_events').whereIn('entry', demoEntries.slice(0, ENTRIES).map((e) => e.id)).orderBy('id').pluck('id');
+
+    const first = await processorProcess(stream, stack.directusUrl, { ...lease, PROCESSOR_CONSUMER: 'paused', PROCESSOR_BATCH_SIZE: '20' });
+    children.push(first);
+    await publishFixes(redis, stream, half, { speed: 0 });
+    await waitFor(async () => (await stored()) === half.length, { timeoutMs: 60_000, what: 'the first half stored by the first instance' });
+    first.kill('SIGSTOP');
+    // Its leases run out; the second instance takes every shard, rebuilds the trackers and times the rest.
+    const second = await processorProcess(stream, stack.directusUrl, { ...lease, PROCESSOR_CONSUMER: 'taker', PROCESSOR_BATCH_SIZE: '2000' });
+    children.push(second);
+    await publishFixes(redis, stream, fixes.slice(half.length), { speed: 0 });
+    await waitFor(async () => (await results()).filter((r) => r.status === 'finished' && r.rank !== null).length === ENTRIES && (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 60_000, what: 'the stage timed by the second instance' });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const timed = { results: await results(), events: await eventIds() };
+
+    // Resumed, the first instance has the second half waiting in its read, with its state of the first half.
+    first.kill('SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    await waitFor(async () => (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 30_000, what: 'the outbox delivered' });
+    expect(await results()).toEqual(timed.results);
+    expect(await eventIds()).toEqual(timed.events);
+  }, 180_000);
+
   it('taken over after storing a batch it had not committed, by a holder reading shorter batches, times nothing twice', async () => {
     const stream = `test:telemetry:${randomUUID()}`;
     streams.push(stream, `${stream}:dead-letter`);
