@@ -113,7 +113,7 @@ export class Processor {
       },
       {
         prepare: (entries) => this.prepareBatch(entries),
-        store: (batch) => this.storeBatch(batch),
+        store: (batch, fence) => this.storeBatch(batch, fence),
         discard: (batch) => this.discardBatch(batch),
         shardKey,
         shardsLost: async (isLost) => this.racing?.forget((deviceId) => isLost(shardOfDevice(deviceId))),
@@ -183,18 +183,18 @@ export class Processor {
    * database's reason: one entry must never stop the stream. Other failures (the connection) throw, and the batch
    * is retried whole.
    */
-  private async storeBatch(batch: PreparedBatch): Promise<void> {
+  private async storeBatch(batch: PreparedBatch, fence?: () => void): Promise<void> {
     const { positions, decoded, tracked } = batch;
     const deadLetters = [...batch.deadLetters];
     let stored: number;
     try {
-      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null, batch.newRows));
+      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null, batch.newRows, fence));
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
       // Not the error itself: knex put the whole statement, every row of the batch, in front of its message.
       this.log.warn({ sqlstate: error.code, detail: error.detail, entries: batch.sources.length }, 'the database refused rows of a batch; storing it entry by entry where refused');
       // The batch's turn is over: its facts go in a new one, behind what was computed meanwhile (they are keyed).
-      const isolated = await this.outboxTurns.take().run(() => storeLiveBatchIsolating(this.db, entryWrites(batch.sources, positions, decoded), tracked?.changes ?? null));
+      const isolated = await this.outboxTurns.take().run(() => storeLiveBatchIsolating(this.db, entryWrites(batch.sources, positions, decoded), tracked?.changes ?? null, fence));
       stored = isolated.stored;
       const fieldsOf = new Map(batch.sources.map((entry) => [entry.id, entry.fields]));
       for (const refused of isolated.refused) {

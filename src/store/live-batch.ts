@@ -24,7 +24,7 @@ import { isRowRefusal, refusalText } from './row-refusal.ts';
  * what a live batch costs. A larger batch (a backlog draining) is COPYed straight into the tables (see NewRows),
  * and only when one of its rows is there already does it take the keyed path: COPY into temporary tables, then
  * INSERT ... ON CONFLICT, all in one transaction. `newRows`: the batch's COPY text made beforehand, if the caller
- * made it.
+ * made it; `fence`: called just before the commit, throws to roll the batch back (see StagedBatchHandler.store).
  * When Postgres refuses a row (isRowRefusal), the batch is stored with storeLiveBatchIsolating instead.
  */
 export async function storeLiveBatch(
@@ -33,6 +33,7 @@ export async function storeLiveBatch(
   decoded: readonly DecodedAttributesRow[],
   changes: FactChanges | null,
   newRows?: NewRows,
+  fence?: () => void,
 ): Promise<number> {
   if (positions.length > SMALL_BATCH || decoded.length > SMALL_BATCH) {
     const text = newRows ?? new NewRows().add(positions, decoded);
@@ -43,11 +44,14 @@ export async function storeLiveBatch(
         await upsertDecodedAttributes(trx, decoded);
       }
       if (changes) await enqueueFacts(trx, changes);
+      fence?.();
       return stored;
     });
   }
   const statement = chainedWrites(positions, decoded, changes);
   if (statement === null) return 0;
+  // One statement commits as it is sent.
+  fence?.();
   const result = await db.raw(statement.sql, statement.bindings);
   return (result.rows[0] as { stored: number }).stored;
 }
@@ -148,6 +152,7 @@ export async function storeLiveBatchIsolating(
   db: Knex,
   writes: readonly EntryWrite[],
   changes: FactChanges | null,
+  fence?: () => void,
 ): Promise<{ stored: number; refused: RefusedEntry[] }> {
   return db.transaction(async (trx) => {
     // The transaction's own connection (as copyRows takes it), so errors come with the database's words alone:
@@ -184,6 +189,7 @@ export async function storeLiveBatchIsolating(
         refused.push({ id: item.id, reason: `database refused ${what}: ${reason}`, positionStored });
       }
       if (changes) await enqueueFacts(trx, changes);
+      fence?.();
       return { stored, refused };
     } finally {
       await trx.client.releaseConnection(connection);

@@ -20,6 +20,14 @@ export interface ShardedConsumerOptions {
   rebalanceMs: number;
 }
 
+/** A batch was about to be committed by an instance whose leases were not renewed in time (it was paused). */
+export class LeasesStale extends Error {
+  constructor(sinceRenewalMs: number) {
+    super(`shard leases last renewed ${sinceRenewalMs} ms ago, too long to be sure they are still held; the batch is rolled back and read again`);
+    this.name = 'LeasesStale';
+  }
+}
+
 /** What the consumer needs of the processor: the shard key of a tracker, and to drop the state of shards it lost. */
 export interface ShardHost<P> extends StagedBatchHandler<P> {
   shardKey(deviceId: string): string;
@@ -172,7 +180,8 @@ export class ShardedConsumer<P> {
       } catch (error) {
         await this.settle(null).catch((earlier) => this.log.error({ err: earlier }, 'batch not stored; it is read again'));
         this.rewind();
-        this.log.error({ err: error }, 'batch not processed; it is read again');
+        if (error instanceof LeasesStale) this.log.warn({ err: error }, 'batch not committed after a pause; it is read again if its shards are still held');
+        else this.log.error({ err: error }, 'batch not processed; it is read again');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -186,6 +195,11 @@ export class ShardedConsumer<P> {
    */
   leasesFresh(): boolean {
     return this.owned.size === 0 || Date.now() - this.renewedAt < (this.leases.leaseMs * 2) / 3;
+  }
+
+  /** Throws unless the held leases are fresh: what is about to be committed may be for shards held elsewhere now. */
+  fence(): void {
+    if (!this.leasesFresh()) throw new LeasesStale(Date.now() - this.renewedAt);
   }
 
   /** Waits for this instance's name: after a crash, until the dead process's claim runs out. */
@@ -403,7 +417,7 @@ export class ShardedConsumer<P> {
 
   /** Stores a prepared batch, then commits each held shard's progress; in the background of the next read. */
   private store(batch: Batch<P>): Storing<P> {
-    const stored = batch.prepared === null ? Promise.resolve() : this.host.store(batch.prepared);
+    const stored = batch.prepared === null ? Promise.resolve() : this.host.store(batch.prepared, () => this.fence());
     const outcome = stored.then(
       async () => {
         const kept = await this.leases.commitAll(batch.shards, batch.lastId);

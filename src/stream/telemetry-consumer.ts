@@ -23,8 +23,12 @@ export interface ConsumerOptions {
 export interface StagedBatchHandler<P> {
   /** The work that makes nothing durable (checking, timing, decoding). Must leave no trace when it throws. */
   prepare(entries: StreamEntry[]): Promise<P>;
-  /** Makes a prepared batch durable; the consumer acknowledges it right after. */
-  store(prepared: P): Promise<void>;
+  /**
+   * Makes a prepared batch durable; the consumer acknowledges it right after. `fence`, when given, is called just
+   * before the batch is committed and throws when it must not be any more (the shards it belongs to may be
+   * another instance's by now): the batch is then rolled back and read again.
+   */
+  store(prepared: P, fence?: () => void): Promise<void>;
   /**
    * The batch will be delivered again instead of stored (its own store or an earlier batch's failed): undo what
    * prepare did. Called newest batch first, so each undo finds the state its prepare left.

@@ -227,6 +227,20 @@ describe('storeLiveBatch', () => {
     expect(await count('pitwall_outbox')).toBe(0);
   });
 
+  it.each(paths)('stores nothing of a batch whose fence throws before the commit ($path)', async ({ filler }) => {
+    const fixes = [fix(device, t0), ...fillerFixes(filler)];
+    let fenced = 0;
+    const fence = () => {
+      fenced++;
+      throw new Error('leases stale');
+    };
+    await expect(storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes, undefined, fence)).rejects.toThrow('leases stale');
+    expect(fenced).toBe(1);
+    expect(await count('positions')).toBe(0);
+    expect(await count('decoded_attributes')).toBe(0);
+    expect(await count('pitwall_outbox')).toBe(0);
+  });
+
   it('stores a large batch part of which is stored already: the new rows, and a newer mapping\'s decoded row kept', async () => {
     const fixes = [fix(device, t0), fix(device, t0 + 1000), ...fillerFixes(SMALL_BATCH)];
     await insertPositions(db, [fixes[1]!]);
