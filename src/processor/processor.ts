@@ -116,7 +116,12 @@ export class Processor {
         store: (batch, fence) => this.storeBatch(batch, fence),
         discard: (batch) => this.discardBatch(batch),
         shardKey,
-        shardsLost: async (isLost) => this.racing?.forget((deviceId) => isLost(shardOfDevice(deviceId))),
+        shardsLost: async (isLost) => {
+          const isGone = (deviceId: string) => isLost(shardOfDevice(deviceId));
+          await this.racing?.forget(isGone);
+          // Tick facts held back while Postgres was down are the new holder's to decide now, as the trackers are.
+          if (this.racing) this.unsentTick = this.racing.keptChanges(this.unsentTick, isGone);
+        },
       },
       log,
     );
@@ -243,7 +248,8 @@ export class Processor {
       this.unsentTick = { upserts: [], retractions: [] };
       this.countFacts(changes);
     } catch (error) {
-      this.unsentTick = changes;
+      // Not those of trackers whose shard moved meanwhile (see shardsLost).
+      this.unsentTick = this.racing.keptChanges(changes, (deviceId) => !this.racing!.owns(deviceId));
       this.log.warn({ err: error }, 'tick facts not stored yet; kept for the next tick');
     }
   }

@@ -8,7 +8,8 @@ import { EntryTimings, sharedEntries } from '../domain/pipeline/entry-timings.ts
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
 import { pipelineContexts } from '../domain/pipeline/pipeline-contexts.ts';
-import { shardKeys } from '../domain/sharding/shard-of.ts';
+import { changesKept } from '../domain/sharding/changes-of-trackers.ts';
+import { shardKeys, trackersByEntry } from '../domain/sharding/shard-of.ts';
 import type { Position } from '../domain/position.ts';
 import { mappingRevisionLabel } from '../store/mapping-revisions.ts';
 import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
@@ -55,6 +56,8 @@ export class Racing {
   private readonly newlyAssigned = new Set<string>();
   /** Trackers sharing a car share a shard key (see shardKeys); absent: the tracker's own IMEI. */
   private shardKeyOf = new Map<string, string>();
+  /** The trackers of each entry, for facts about an entry (see keptChanges). */
+  private trackersOfEntry = new Map<string, string[]>();
   /** Per rebuilt tracker: GPS times stored from its first fix read on, which the stream may bring again (notTimedYet). */
   private readonly storedAhead = new Map<string, { times: Set<number>; last: number }>();
   /** Whether this instance holds the tracker's shard; catch-up leaves the others to their holders. */
@@ -88,6 +91,11 @@ export class Racing {
     });
   }
 
+  /** `changes` without those about trackers `isGone` names (a moved shard's): see changesKept. */
+  keptChanges(changes: FactChanges, isGone: (deviceId: string) => boolean): FactChanges {
+    return changesKept(changes, isGone, (entryId) => this.trackersOfEntry.get(entryId) ?? []);
+  }
+
   /** Reloads the race setup; pipelines switch to a changed setup at their next fix. Returns whether it changed. */
   async refresh(): Promise<boolean> {
     const now = this.clock();
@@ -103,6 +111,7 @@ export class Racing {
       this.contexts = contexts;
       this.timings.setShared(sharedEntries(setup.assignments));
       this.shardKeyOf = shardKeys(setup.assignments);
+      this.trackersOfEntry = trackersByEntry(setup.assignments);
       // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them.
       if (known) for (const deviceId of contexts.keys()) if (!known.has(deviceId)) this.newlyAssigned.add(deviceId);
       this.decoders = decoders;

@@ -18,6 +18,18 @@ export function shardOf(key: string, shardCount: number): number {
  * times the car sees both.
  */
 export function shardKeys(assignments: ReadonlyMap<string, readonly { entryId: string }[]>): Map<string, string> {
+  const trackersOfEntry = trackersByEntry(assignments);
+  const keys = new Map<string, string>();
+  for (const [deviceId, list] of assignments) {
+    let key = deviceId;
+    for (const { entryId } of list) for (const other of trackersOfEntry.get(entryId) ?? []) if (other < key) key = other;
+    if (key !== deviceId) keys.set(deviceId, key);
+  }
+  return keys;
+}
+
+/** The trackers of each entry, from each tracker's entries. */
+export function trackersByEntry(assignments: ReadonlyMap<string, readonly { entryId: string }[]>): Map<string, string[]> {
   const trackersOfEntry = new Map<string, string[]>();
   for (const [deviceId, list] of assignments) {
     for (const { entryId } of list) {
@@ -26,11 +38,5 @@ export function shardKeys(assignments: ReadonlyMap<string, readonly { entryId: s
       trackersOfEntry.set(entryId, trackers);
     }
   }
-  const keys = new Map<string, string>();
-  for (const [deviceId, list] of assignments) {
-    let key = deviceId;
-    for (const { entryId } of list) for (const other of trackersOfEntry.get(entryId) ?? []) if (other < key) key = other;
-    if (key !== deviceId) keys.set(deviceId, key);
-  }
-  return keys;
+  return trackersOfEntry;
 }

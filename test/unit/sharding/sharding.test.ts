@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planShards } from '../../../src/domain/sharding/plan-shards.ts';
-import { shardKeys, shardOf } from '../../../src/domain/sharding/shard-of.ts';
+import { changesKept } from '../../../src/domain/sharding/changes-of-trackers.ts';
+import { shardKeys, shardOf, trackersByEntry } from '../../../src/domain/sharding/shard-of.ts';
+import { factKey, type Fact } from '../../../src/domain/pipeline/facts.ts';
 import { idBefore } from '../../../src/stream/sharded-consumer.ts';
 
 describe('shardOf', () => {
@@ -28,6 +30,45 @@ describe('shardKeys', () => {
     expect(keys.get('300')).toBe('100');
     expect(keys.has('100')).toBe(false); // its own IMEI already
     expect(keys.has('200')).toBe(false);
+  });
+});
+
+describe('changesKept', () => {
+  // car-1 has trackers 100 and 300 (moved away), car-2 has 200 (still here); 400 has no entry.
+  const trackers = trackersByEntry(new Map([['100', [{ entryId: 'car-1' }]], ['300', [{ entryId: 'car-1' }]], ['200', [{ entryId: 'car-2' }]]]));
+  const isGone = (deviceId: string) => deviceId === '100' || deviceId === '300' || deviceId === '400';
+  const of = (entryId: string) => trackers.get(entryId) ?? [];
+  const crossing = (entryId: string, deviceId: string): Fact => ({
+    type: 'crossing', key: factKey.crossing(entryId, 'g1', 1000), entryId, stageId: 's1', gateId: 'g1', deviceId, kind: 'start', crossedAt: 1000, speedKmh: 80,
+  });
+  const result = (entryId: string): Fact => ({
+    type: 'stage_result', key: factKey.stageResult(entryId, 's1'), entryId, stageId: 's1', status: 'dnf', startedAt: 1000, finishedAt: null, elapsedMs: null, penaltyMs: 0, totalMs: null,
+  });
+  const signalLoss = (deviceId: string, entryId: string | null): Fact => ({
+    type: 'anomaly', key: factKey.anomaly(deviceId, 'signal_loss', '1000'), kind: 'signal_loss', severity: 'warning', entryId, stageId: 's1', deviceId, startedAt: 1000, endedAt: null, details: {},
+  });
+
+  it('leaves out the facts of trackers whose shard moved, and of entries all of whose trackers moved', () => {
+    const kept = changesKept(
+      {
+        upserts: [crossing('car-1', '300'), crossing('car-2', '200'), result('car-1'), result('car-2'), signalLoss('400', null), signalLoss('200', 'car-2')],
+        retractions: [factKey.anomaly('100', 'signal_loss', '5'), factKey.anomaly('200', 'signal_loss', '5'), factKey.stageResult('car-1', 's2'), factKey.penalty('car-2', 's1', 'speeding', 'z1')],
+      },
+      isGone,
+      of,
+    );
+    expect(kept.upserts.map((fact) => fact.key)).toEqual([crossing('car-2', '200').key, result('car-2').key, signalLoss('200', 'car-2').key]);
+    expect(kept.retractions).toEqual([factKey.anomaly('200', 'signal_loss', '5'), factKey.penalty('car-2', 's1', 'speeding', 'z1')]);
+  });
+
+  it('keeps the facts of an entry it cannot place and keys it cannot read', () => {
+    const changes = { upserts: [result('car-9')], retractions: [factKey.stageResult('car-9', 's1'), 'odd-key'] };
+    expect(changesKept(changes, () => true, of)).toEqual(changes);
+  });
+
+  it('keeps everything when no shard moved', () => {
+    const changes = { upserts: [crossing('car-1', '300'), result('car-1')], retractions: [factKey.anomaly('100', 'signal_loss', '5')] };
+    expect(changesKept(changes, () => false, of)).toEqual(changes);
   });
 });
 
