@@ -10,7 +10,10 @@ import {
   FIX_TIME_END,
   FIX_TIME_MIN,
   IO_ID,
+  isBufferBase64,
   isFixTime,
+  MAX_BUFFER_BYTES,
+  MAX_PAYLOAD_CHARS,
   readWellFormedEntry,
 } from './read-well-formed-entry.ts';
 
@@ -50,7 +53,7 @@ const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-
 const rawIoValue = z.union([
   z.number().finite(),
   z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string of at most 20 digits (a 64-bit value)') }),
-  z.strictObject({ __buffer_b64: z.base64() }),
+  z.strictObject({ __buffer_b64: z.string().refine(isBufferBase64, `expected base64 of at most ${MAX_BUFFER_BYTES.toLocaleString('en')} bytes`) }),
 ]);
 
 const positionPayload = z.strictObject({
@@ -72,7 +75,7 @@ const entryFields = z.object({
   ts: isoTime,
   device_id: deviceId,
   codec: z.enum(['8', '8E', '16']),
-  payload: z.string().min(1),
+  payload: z.string().min(1).max(MAX_PAYLOAD_CHARS, `larger than ${MAX_PAYLOAD_CHARS.toLocaleString('en')} characters, which no tracker's fix is`),
 });
 
 function describe(prefix: string, error: z.ZodError): string {
@@ -89,6 +92,16 @@ function describe(prefix: string, error: z.ZodError): string {
  * The payload is the source of truth; the `device_id` field must agree with it because ordering and sharding key on it.
  */
 export function parseStreamEntry(fields: Record<string, string>): StreamEntryParse {
+  try {
+    return parse(fields);
+  } catch (error) {
+    // Should not happen; if a shape nobody foresaw makes a check throw, the entry is refused with the error rather
+    // than failing its batch on every retry and stopping the stream behind it.
+    return { ok: false, reason: `unreadable entry: ${(error as Error).message}` };
+  }
+}
+
+function parse(fields: Record<string, string>): StreamEntryParse {
   const wellFormed = readWellFormedEntry(fields);
   if (wellFormed !== null) return { ok: true, position: wellFormed };
 

@@ -1,3 +1,4 @@
+import { isBase64 } from './io/read-raw-io.ts';
 import { isoTimeMs } from './iso-time.ts';
 import type { Position, RawAttributes } from './position.ts';
 
@@ -28,10 +29,22 @@ const REAL_MIN_NORMAL = 1.1754943508222875e-38;
 
 export const isFixTime = (ts: number): boolean => ts >= FIX_TIME_MIN && ts < FIX_TIME_END;
 export const fitsReal = (value: number): boolean => value === 0 || Math.abs(value) >= REAL_MIN_NORMAL;
-// The pattern of zod's z.base64(), so both paths agree on what a buffer is.
-const BASE64 = /^$|^(?:[0-9a-zA-Z+/]{4})*(?:(?:[0-9a-zA-Z+/]{2}==)|(?:[0-9a-zA-Z+/]{3}=))?$/;
+/**
+ * The most a byte array can hold: Codec 8 Extended gives a variable-size IO element a length of two bytes. Its
+ * base64 text is at most MAX_BUFFER_B64 characters.
+ */
+export const MAX_BUFFER_BYTES = 65_535;
+const MAX_BUFFER_B64 = 4 * Math.ceil(MAX_BUFFER_BYTES / 3);
+/** No tracker's fix comes near this; it bounds what one entry can cost a batch. */
+export const MAX_PAYLOAD_CHARS = 1_048_576;
+
 const CODECS: ReadonlySet<string> = new Set(['8', '8E', '16']);
 const PAYLOAD_KEYS = ['device_id', 'timestamp', 'latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority', 'attributes'];
+
+/** Standard base64 (see isBase64) of at most MAX_BUFFER_BYTES bytes. */
+export function isBufferBase64(text: string): boolean {
+  return text.length <= MAX_BUFFER_B64 && isBase64(text);
+}
 
 /** Epoch ms of an ISO time with a zone, or NaN. */
 function timeOf(value: unknown): number {
@@ -52,7 +65,7 @@ function isWrappedIoValue(value: Record<string, unknown>): boolean {
   for (const _key in value) keys++;
   if (keys !== 1) return false;
   if (typeof value.__bigint === 'string') return BIGINT_TEXT.test(value.__bigint);
-  if (typeof value.__buffer_b64 === 'string') return BASE64.test(value.__buffer_b64);
+  if (typeof value.__buffer_b64 === 'string') return isBufferBase64(value.__buffer_b64);
   return false;
 }
 
@@ -80,7 +93,7 @@ function hasExactlyPayloadKeys(payload: Record<string, unknown>): boolean {
 export function readWellFormedEntry(fields: Record<string, string>): Position | null {
   const { device_id: deviceId, codec, payload: text } = fields;
   if (!Number.isFinite(timeOf(fields.ts)) || typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) return null;
-  if (typeof codec !== 'string' || !CODECS.has(codec) || typeof text !== 'string' || text.length === 0) return null;
+  if (typeof codec !== 'string' || !CODECS.has(codec) || typeof text !== 'string' || text.length === 0 || text.length > MAX_PAYLOAD_CHARS) return null;
   let p: unknown;
   try {
     p = JSON.parse(text);

@@ -59,6 +59,18 @@ describe('hostile entries before ordinary fixes', () => {
     { name: 'year 0000', entry: edited(fix(hostile, at(4)), (p) => (p.timestamp = '0000-01-01T00:00:00.000Z')), dead: ['malformed', /^payload\.timestamp: outside the times a fix can have/] },
     { name: 'year 1970', entry: edited(fix(hostile, at(5)), (p) => (p.timestamp = '1970-01-01T00:00:00.000Z')), dead: ['malformed', /^payload\.timestamp: outside the times a fix can have/] },
     { name: 'a fix one day in the future', entry: toStreamFields(fix(hostile, Date.now() + 24 * 3600 * SECOND)), dead: ['future', /^payload\.timestamp: .* ms ahead of the processor's clock .*MAX_FUTURE_SKEW_MS \(300000\)$/] },
+    // Five megabytes of bytes in one IO element: reading it used to throw (out of stack), so its batch failed on every
+    // retry and nothing behind it was stored.
+    {
+      name: 'a byte array of 5 MB',
+      entry: toStreamFields(fix(hostile, at(6), { attributes: { '78': { __buffer_b64: Buffer.alloc(5_000_000, 1).toString('base64') } } })),
+      dead: ['malformed', /^payload: larger than 1,048,576 characters/],
+    },
+    {
+      name: 'a byte array over 65,535 bytes',
+      entry: toStreamFields(fix(hostile, at(6.5), { attributes: { '78': { __buffer_b64: Buffer.alloc(65_536, 1).toString('base64') } } })),
+      dead: ['malformed', /^payload\.attributes\.78\.__buffer_b64: expected base64 of at most 65,535 bytes$/],
+    },
     { name: 'a broken JSON payload', entry: ['ts', new Date(at(7)).toISOString(), 'device_id', hostile, 'codec', '8E', 'payload', '{"device_id":"' + hostile + '",'], dead: ['malformed', /^payload: not JSON/] },
     // Rows the parser and decoder pass but the database refuses (a constraint stands in for any such refusal):
     // the position alone, and the decoded attributes alone.
@@ -132,7 +144,7 @@ describe('hostile entries before ordinary fixes', () => {
     expect(await count(hostile)).toBe(cases.filter((c) => c.stored).length);
 
     const metrics = await processor.registry.getSingleMetricAsString('pitwall_dead_letters_total');
-    expect(metrics).toContain('pitwall_dead_letters_total{reason="malformed"} 4');
+    expect(metrics).toContain('pitwall_dead_letters_total{reason="malformed"} 6');
     expect(metrics).toContain('pitwall_dead_letters_total{reason="future"} 1');
     expect(metrics).toContain('pitwall_dead_letters_total{reason="database"} 2');
     expect(metrics).toContain('pitwall_dead_letters_total{reason="trimmed"} 0');

@@ -3,7 +3,7 @@ import { addDecimals, decimalFromNumber, decimalToOutput, multiplyDecimals, type
 import { IoDecodeError } from './io-decode-error.ts';
 import type { DecodedValue, IoMapping } from './io-mapping.ts';
 import { ioMappingProblem } from './io-mapping-problem.ts';
-import { BASE64, readRawIo, type RawIoView } from './read-raw-io.ts';
+import { isBase64, readRawIo, type RawIoView } from './read-raw-io.ts';
 
 /** Decodes one raw value with the mapping row it was made from; see decodeIoValue for the rules. */
 export type IoValueDecoder = (raw: RawIoValue) => DecodedValue;
@@ -88,7 +88,7 @@ export function ioValueDecoder(mapping: IoMapping): IoValueDecoder {
     return integer < bigLimit ? fromInteger(integer) : undefined;
   };
   const fromBase64 = (text: string): DecodedValue | undefined => {
-    if (invalid.integers.size > 0 || !BASE64.test(text)) return undefined;
+    if (invalid.integers.size > 0 || !isBase64(text)) return undefined;
     const bytes = Buffer.from(text, 'base64');
     if (valueType === 'ascii' ? bytes.length > byteSize : bytes.length !== byteSize) return undefined;
     const decoded = valueType === 'hex' ? bytes.toString('hex') : textOf(bytes);

@@ -123,6 +123,24 @@ describe('parseStreamEntry', () => {
     expect(result).toEqual({ ok: false, reason: 'device_id: field "350936080010026" differs from payload.device_id "350936080010018"' });
   });
 
+  it('refuses a byte array larger than a Codec 8 Extended element, and a payload no fix comes near, with the reason', () => {
+    const bytes = (n: number) => ({ '78': { __buffer_b64: Buffer.alloc(n, 7).toString('base64') } });
+    expect(parseStreamEntry(entry({}, { attributes: bytes(65_535) })).ok).toBe(true);
+    // Five megabytes: the pattern of z.base64() ran V8 out of stack on this, and the processor retried its batch forever.
+    expect(parseStreamEntry(entry({}, { attributes: bytes(65_536) }))).toEqual({ ok: false, reason: 'payload.attributes.78.__buffer_b64: expected base64 of at most 65,535 bytes' });
+    const tooLarge = { ok: false, reason: "payload: larger than 1,048,576 characters, which no tracker's fix is" };
+    expect(parseStreamEntry(entry({}, { attributes: bytes(5_000_000) }))).toEqual(tooLarge);
+    const manyElements = entry({}, { attributes: Object.fromEntries(Array.from({ length: 90_000 }, (_, i) => [String(i), 1_000_000 + i])) });
+    expect(manyElements.payload!.length).toBeGreaterThan(1_048_576);
+    expect(parseStreamEntry(manyElements)).toEqual(tooLarge);
+  });
+
+  it('refuses an entry whose reading throws, with the error, instead of throwing', () => {
+    const fields = entry();
+    Object.defineProperty(fields, 'payload', { enumerable: true, get: () => { throw new Error('a field that cannot be read'); } });
+    expect(parseStreamEntry(fields)).toEqual({ ok: false, reason: 'unreadable entry: a field that cannot be read' });
+  });
+
   it('does not mutate its input', () => {
     const fields = entry();
     const copy = structuredClone(fields);

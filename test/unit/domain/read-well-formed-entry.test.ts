@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { payload } from './stream-entry-fixture.ts';
 import { parseStreamEntry } from '../../../src/domain/parse-stream-entry.ts';
 import { readWellFormedEntry } from '../../../src/domain/read-well-formed-entry.ts';
+import { isBase64 } from '../../../src/domain/io/read-raw-io.ts';
 
 const fields = (overrides: Record<string, unknown> = {}, payloadOverrides: Record<string, unknown> = {}, payloadText?: string) => {
   const entry: Record<string, unknown> = {
@@ -60,6 +61,13 @@ const variants: [string, Record<string, string>][] = [
   ['1970', fields({}, { timestamp: '1970-01-01T00:00:00Z' })],
   ['the first moment of 2000', fields({}, { timestamp: '2000-01-01T00:00:00Z' })],
   ['year 2100', fields({}, { timestamp: '2100-01-01T00:00:00Z' })],
+  ['a byte array of 65,535 bytes', fields({}, { attributes: { '78': { __buffer_b64: Buffer.alloc(65_535, 1).toString('base64') } } })],
+  ['a byte array of 65,536 bytes', fields({}, { attributes: { '78': { __buffer_b64: Buffer.alloc(65_536, 1).toString('base64') } } })],
+  ['a byte array of 5 MB', fields({}, { attributes: { '78': { __buffer_b64: Buffer.alloc(5_000_000, 1).toString('base64') } } })],
+  ['a buffer padded in the middle', fields({}, { attributes: { '78': { __buffer_b64: 'AA==AAAA' } } })],
+  ['a buffer with three pads', fields({}, { attributes: { '78': { __buffer_b64: 'A===' } } })],
+  ['a buffer with one pad', fields({}, { attributes: { '78': { __buffer_b64: 'AAA=' } } })],
+  ['a payload over 1 MiB', fields({}, { attributes: Object.fromEntries(Array.from({ length: 90_000 }, (_, i) => [String(i), 1_000_000 + i])) })],
   ['a __proto__ payload key', fields({}, {}, JSON.stringify(payload).replace('"device_id"', '"__proto__":1,"device_id"'))],
 ];
 
@@ -90,6 +98,15 @@ describe('readWellFormedEntry', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('reads base64 as the pattern of z.base64() does, without its stack', () => {
+    // The pattern stands as the reference here, on texts short enough for it.
+    const pattern = /^$|^(?:[0-9a-zA-Z+/]{4})*(?:(?:[0-9a-zA-Z+/]{2}==)|(?:[0-9a-zA-Z+/]{3}=))?$/;
+    const text = fc.array(fc.constantFrom('A', 'z', '0', '+', '/', '=', '-', '_', ' '), { maxLength: 13 }).map((chars) => chars.join(''));
+    fc.assert(fc.property(text, (t) => isBase64(t) === pattern.test(t)), { numRuns: 5000 });
+    expect(isBase64('A'.repeat(8_000_000))).toBe(true);
+    expect(() => pattern.test('A'.repeat(8_000_000))).toThrow(RangeError);
   });
 
   it('takes the well-formed shape without the schemas', () => {

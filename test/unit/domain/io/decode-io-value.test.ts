@@ -184,6 +184,9 @@ describe('decodeIoValue: guards', () => {
     ['a malformed __bigint', { __bigint: '12x' }, fmb920(16), '__bigint "12x" is not a decimal integer'],
     ['an empty __bigint', { __bigint: '' }, fmb920(16), '__bigint "" is not a decimal integer'],
     ['malformed base64', { __buffer_b64: 'AZo/IQAAAGU' }, fmb920(78), '__buffer_b64 "AZo/IQAAAGU" is not valid base64'],
+    // Megabytes: checked without running out of stack, and quoted only in part.
+    ['megabytes of base64', { __buffer_b64: 'A'.repeat(4_000_000) }, fmb920(78), 'buffer of 3000000 bytes does not match byteSize 8'],
+    ['megabytes of malformed base64', { __buffer_b64: `${'A'.repeat(4_000_000)}*` }, fmb920(78), `__buffer_b64 "${'A'.repeat(40)}…" is not valid base64`],
     ['a short hex buffer', b64([1, 2, 3]), fmb920(78), 'buffer of 3 bytes does not match byteSize 8'],
     ['a long integer buffer', b64([0, 1, 2]), fmb920(66), 'buffer of 3 bytes does not match byteSize 2'],
     ['a short integer buffer', b64([1]), fmb920(66), 'buffer of 1 byte does not match byteSize 2'],
