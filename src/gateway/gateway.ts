@@ -255,14 +255,23 @@ export class Gateway {
 
   private async subscribe(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>): Promise<void> {
     const topic = parseTopic(message.topic)!;
-    if (!viewer.subscriptions.has(topic.name) && viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
+    // Answered, not ignored: a client waiting for the reply to its id would wait forever.
+    if (viewer.subscriptions.has(topic.name)) {
+      return this.error(viewer, message, 'already-subscribed', `this connection is subscribed to ${topic.name} already (unsubscribe first to subscribe again)`);
+    }
+    if (viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
       return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
     }
     if (topic.kind === 'playback') return this.joinPlayback(viewer, message, topic.playbackId, topic.name);
-    if (!(await this.authorize(viewer, message, topic.eventId)) || viewer.closed) return;
+    // Claimed before Directus is asked, so that a second subscribe meanwhile is answered as one.
+    viewer.startPreparing(topic.name);
+    const allowed = await this.authorize(viewer, message, topic.eventId);
+    if (!allowed || viewer.closed || !viewer.subscriptions.has(topic.name)) {
+      if (!allowed) viewer.subscriptions.delete(topic.name);
+      return;
+    }
     // From here on live positions are kept for this viewer, so none falls between the snapshot and the stream.
     this.hub.add(topic.name, viewer);
-    viewer.startPreparing(topic.name);
     try {
       await this.prepareSubscription(viewer, message, topic);
     } catch (error) {

@@ -240,6 +240,24 @@ describe('live gateway: who may connect and subscribe', () => {
     expect(await viewer.next((m) => m.id === 4, 'bad since')).toMatchObject({ type: 'error', code: 'bad-request', message: expect.stringMatching(/^since: /) });
     viewer.ws.send('not json');
     await viewer.next((m) => m.type === 'error' && m.message === 'expected a JSON object', 'not json');
+    expect(viewer.closed).toBeNull();
+    viewer.close();
+  });
+
+  it('answers a second subscribe of a topic the connection holds, while it is prepared and once it is live', async () => {
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    const topic = `event:${race.eventId}`;
+    // The second arrives while the first is still being checked with Directus and prepared.
+    viewer.send({ type: 'subscribe', topic, id: 1 });
+    viewer.send({ type: 'subscribe', topic, id: 2 });
+    expect(await viewer.next((m) => m.id === 2, 'second while preparing')).toMatchObject({ type: 'error', code: 'already-subscribed' });
+    expect(await viewer.next((m) => m.id === 1, 'first')).toMatchObject({ type: 'subscribed', topic });
+    viewer.send({ type: 'subscribe', topic, id: 3, since: '0-0' });
+    expect(await viewer.next((m) => m.id === 3, 'second while live')).toMatchObject({ type: 'error', code: 'already-subscribed', message: expect.stringContaining(topic) });
+    viewer.send({ type: 'unsubscribe', topic, id: 4 });
+    await viewer.next((m) => m.id === 4 && m.type === 'unsubscribed', 'unsubscribed');
+    viewer.send({ type: 'subscribe', topic, id: 5 });
+    expect(await viewer.next((m) => m.id === 5, 'again after unsubscribing')).toMatchObject({ type: 'subscribed', topic });
     viewer.send({ type: 'publish', topic: `event:${race.eventId}` });
     await viewer.next((m) => m.type === 'error' && /^type: /.test(m.message), 'unknown type');
     // None of this closed the connection.
