@@ -70,9 +70,11 @@ export function runCommand(kind: RunKind) {
           : { model: values.model, devices: list(values.devices), from: values.from, to: values.to };
       const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
       const engine = (await import('../jobs/engines.ts')).jobEngines()[kind];
-      const parsed = engine.params.safeParse(kind === 'replay' ? await withDefaultWindow(clean, db) : clean);
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) console.error(`pitwall ${kind}: ${issue.path.join('.') || '(options)'}: ${issue.message}`);
+      const windowed = kind === 'replay' ? await withDefaultWindow(clean, db) : { body: clean, issues: [] };
+      const parsed = engine.params.safeParse(windowed.body);
+      if (windowed.issues.length > 0 || !parsed.success) {
+        const issues = windowed.issues.length > 0 ? windowed.issues : parsed.error!.issues;
+        for (const issue of issues) console.error(`pitwall ${kind}: ${issue.path.join('.') || '(options)'}: ${issue.message}`);
         console.error(`\n${usage[kind]}`);
         return 2;
       }

@@ -3,23 +3,34 @@ import type { Knex } from 'knex';
 const iso = (value: unknown) => (value === null || value === undefined ? undefined : new Date(value as string).toISOString());
 const isUuid = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
+/** Shaped as a zod issue, so callers report it with the schema's. */
+export interface WindowIssue {
+  code: 'custom';
+  path: string[];
+  message: string;
+}
+
 /**
  * A replay that names a stage (or only an event) and leaves out the time range covers that stage's window (or the
  * event's), and a stage implies its event: what a timekeeper means by "replay SS1". What is given is kept; anything
- * else is left to validation.
+ * else is left to validation, except a stage or event that does not exist: that is the issue, not the range it
+ * would have given ("from: expected a date" would send the caller looking in the wrong place).
  */
-export async function withDefaultWindow(body: unknown, db: Knex): Promise<unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body: unknown; issues: WindowIssue[] }> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body, issues: [] };
   const input = body as Record<string, unknown>;
-  if (input['from'] !== undefined && input['to'] !== undefined && (input['event'] !== undefined || input['stage'] === undefined)) return body;
+  const issues: WindowIssue[] = [];
   let window: { event?: string; from?: string; to?: string } = {};
   if (isUuid(input['stage'])) {
     const stage = await db('stages').where('id', input['stage']).first('event', 'opens_at', 'closes_at');
     if (stage) window = { event: String(stage.event), from: iso(stage.opens_at), to: iso(stage.closes_at) };
-  } else if (isUuid(input['event'])) {
+    else issues.push({ code: 'custom', path: ['stage'], message: `no stage ${input['stage']}` });
+  }
+  if (isUuid(input['event'])) {
     const event = await db('events').where('id', input['event']).first('starts_at', 'ends_at');
-    if (event) window = { from: iso(event.starts_at), to: iso(event.ends_at) };
+    if (!event) issues.push({ code: 'custom', path: ['event'], message: `no event ${input['event']}` });
+    else if (!isUuid(input['stage'])) window = { from: iso(event.starts_at), to: iso(event.ends_at) };
   }
   const event = input['event'] ?? (input['entries'] === undefined && input['devices'] === undefined ? window.event : undefined);
-  return { ...input, ...(event === undefined ? {} : { event }), from: input['from'] ?? window.from, to: input['to'] ?? window.to };
+  return { body: { ...input, ...(event === undefined ? {} : { event }), from: input['from'] ?? window.from, to: input['to'] ?? window.to }, issues };
 }

@@ -85,6 +85,14 @@ describe('replay and backfill runs', () => {
     expect(reversed.json.errors[0].extensions.reason).toMatch(/to/);
     const both = await call(stack, '/pitwall/backfill', { token, body: { model, devices: ['1'], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } });
     expect(both.status).toBe(400);
+    // A stage or event that does not exist is what is wrong, not the range it would have given.
+    const missing = randomUUID();
+    const noStage = await call(stack, '/pitwall/replay', { token, body: { stage: missing, mode: 'preview' } });
+    expect(noStage.status).toBe(400);
+    expect(noStage.json.errors[0].extensions.reason).toBe(`stage: no stage ${missing}`);
+    const noEvent = await call(stack, '/pitwall/replay', { token, body: { event: missing, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' } });
+    expect(noEvent.status).toBe(400);
+    expect(noEvent.json.errors[0].extensions.reason).toBe(`event: no event ${missing}`);
   });
 
   it('a queued run waits for a runner, and a cancelled one is never worked on', async () => {

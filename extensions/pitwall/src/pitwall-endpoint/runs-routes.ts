@@ -2,7 +2,7 @@ import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { replayWriteRefusal } from '../shared/replay-access';
-import { cancelRun, checkRunParams, createRun, describeIssues, readRun, withDefaultWindow, type RunKind, type RunServices } from '../shared/runs';
+import { cancelRun, checkRunRequest, createRun, describeIssues, readRun, type RunKind, type RunServices } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 import { runEndRoute } from './run-end-route';
 
@@ -27,7 +27,7 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
     `/${kind}`,
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
-      const checked = checkRunParams(kind, await withDefaultWindow(kind, req.body ?? {}, database));
+      const checked = await checkRunRequest(kind, req.body ?? {}, database);
       if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
       // Before anything is written (the hook refuses the same write of the run row, whoever makes it).
       const refusal = kind === 'replay' ? replayWriteRefusal('create', { params: checked.params }, req.accountability) : null;

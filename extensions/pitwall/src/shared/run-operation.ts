@@ -1,6 +1,6 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { bodyOfOptions, type RunOperationOptions } from '../../../../src/jobs/run-options';
-import { checkRunParams, createRun, describeIssues, waitForRun, withDefaultWindow, type RunKind } from './runs';
+import { checkRunRequest, createRun, describeIssues, waitForRun, type RunKind } from './runs';
 
 
 interface OperationContext {
@@ -24,7 +24,7 @@ export class RunParamsError extends Error {
 export async function runOperation(kind: RunKind, options: RunOperationOptions, context: OperationContext): Promise<Record<string, unknown>> {
   const { services, database, accountability } = context;
   const ctx = { services, database, schema: await context.getSchema(), accountability };
-  const checked = checkRunParams(kind, await withDefaultWindow(kind, bodyOfOptions(options), database));
+  const checked = await checkRunRequest(kind, bodyOfOptions(options), database);
   if (checked.issues) throw new RunParamsError(`Invalid ${kind} options: ${describeIssues(checked.issues)}`);
   const run = await createRun(kind, checked.params, ctx);
   const wait = options.wait === true || options.wait === 'true';

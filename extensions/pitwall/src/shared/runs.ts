@@ -31,9 +31,15 @@ export interface ParamIssue {
   message: string;
 }
 
-/** Replays default to the window of the stage (or event) they name; backfills need their range. */
-export const withDefaultWindow = (kind: RunKind, body: unknown, database: RunServices['database']): Promise<unknown> =>
-  kind === 'replay' ? defaultWindow(body, database) : Promise.resolve(body);
+/**
+ * The params of a run request, or its issues. Replays default to the window of the stage (or event) they name;
+ * backfills need their range.
+ */
+export async function checkRunRequest(kind: RunKind, body: unknown, database: RunServices['database']): Promise<ReturnType<typeof checkRunParams>> {
+  if (kind === 'backfill') return checkRunParams(kind, body);
+  const windowed = await defaultWindow(body, database);
+  return windowed.issues.length > 0 ? { params: null, issues: windowed.issues } : checkRunParams(kind, windowed.body);
+}
 
 export function checkRunParams(kind: RunKind, body: unknown): { params: unknown; issues: null } | { params: null; issues: ParamIssue[] } {
   const parsed = paramsSchemas[kind].safeParse(body);
