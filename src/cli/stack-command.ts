@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { loadConfig, vars } from '../config/env.ts';
 import { demoDown, demoUp } from '../devstack/demo-stack.ts';
 import { repoRoot } from '../devstack/directus-process.ts';
-import { localPostgresHost } from '../devstack/local-postgres.ts';
+import { localPostgresHost, postgresUrl } from '../devstack/local-postgres.ts';
 
 /** The demo stack's settings; every one can be overridden from the environment. */
 const demoEnv = z.object({
@@ -47,7 +47,8 @@ export async function up(): Promise<void> {
   Live map   on the Race Control dashboard; its gateway is ws://localhost:${s.livePort}/ws-live
   Positions  arriving in the "positions" table of database "${s.database.name}"
   Metrics    http://localhost:${s.metricsPort}/metrics
-  Export     Parquet files in ${s.dataDir}/export; query them with bin/pitwall query-export "<SQL>"
+  Export     Parquet files in ${s.dataDir}/export; query them with
+             EXPORT_DIR=${s.dataDir}/export DATABASE_URL='${postgresUrl(s.database)}' bin/pitwall query-export "<SQL>"
   Logs       ${s.dataDir}/*.log
   Stop       npm stop
 `);
