@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { Course, Gate, LonLat, Stage, Waypoint, Zone } from '../domain/course.ts';
+import { waypointProblem } from '../domain/geofence/check-course.ts';
+import { geofenceRowProblems } from '../domain/geofence/geofence-row.ts';
 import type { IoMapping } from '../domain/io/index.ts';
 import { speedingParams, type SpeedingParams } from '../domain/penalties/penalty-formula.ts';
 import type { EntryAssignment } from '../domain/pipeline/pipeline-context.ts';
@@ -76,7 +78,8 @@ async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceS
       id: w.id,
       stageId: w.stage,
       name: w.name,
-      location: w.geojson.coordinates as LonLat,
+      // Not a point (no location at all): an invalid position, which waypointProblem names below.
+      location: (w.geojson?.type === 'Point' ? w.geojson.coordinates : [Number.NaN, Number.NaN]) as LonLat,
       toleranceMeters: Number(w.tolerance_meters),
       sortOrder: w.sort_order,
       penaltyMs: Number(w.penalty_ms),
@@ -84,15 +87,22 @@ async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceS
   };
   for (const g of geofences) {
     const geometry = g.geojson as { type: string; coordinates: unknown } | null;
-    if (g.kind === 'zone' || g.kind === 'speed_zone') {
-      if (geometry?.type !== 'Polygon') problems.push(`geofence ${g.name} (${g.id}): a ${g.kind} needs a Polygon, not ${geometry?.type}`);
-      else course.zones.push({ id: g.id, eventId: g.event, stageId: g.stage, kind: g.kind, name: g.name, polygon: geometry.coordinates as LonLat[][], speedLimitKmh: g.speed_limit_kmh === null ? null : Number(g.speed_limit_kmh) } satisfies Zone);
-    } else if (geometry?.type !== 'LineString' || !g.stage) {
-      problems.push(`geofence ${g.name} (${g.id}): a ${g.kind} needs a LineString and a stage`);
+    // One geofence the engine cannot use is left out, named, rather than failing the whole setup: the rest of the
+    // race (entries added since, other stages) keeps being timed.
+    const issues = geofenceRowProblems({ ...g, geometry });
+    if (issues.length > 0) {
+      problems.push(`geofence ${g.name} (${g.id}): ${issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ')}`);
+    } else if (g.kind === 'zone' || g.kind === 'speed_zone') {
+      course.zones.push({ id: g.id, eventId: g.event, stageId: g.stage, kind: g.kind, name: g.name, polygon: geometry!.coordinates as LonLat[][], speedLimitKmh: g.speed_limit_kmh === null ? null : Number(g.speed_limit_kmh) } satisfies Zone);
     } else {
-      course.gates.push({ id: g.id, stageId: g.stage, kind: g.kind, name: g.name, line: geometry.coordinates as LonLat[], directionDeg: g.direction_deg === null ? null : Number(g.direction_deg), sortOrder: g.sort_order } satisfies Gate);
+      course.gates.push({ id: g.id, stageId: g.stage, kind: g.kind, name: g.name, line: geometry!.coordinates as LonLat[], directionDeg: g.direction_deg === null ? null : Number(g.direction_deg), sortOrder: g.sort_order } satisfies Gate);
     }
   }
+  course.waypoints = course.waypoints.filter((waypoint) => {
+    const problem = waypointProblem(waypoint);
+    if (problem) problems.push(`waypoint ${waypoint.name} (${waypoint.id}): ${problem}`);
+    return problem === null;
+  });
 
   const byDevice = new Map<string, EntryAssignment[]>();
   for (const a of assignments) {

@@ -1,23 +1,58 @@
-import type { Course, LonLat } from '../course.ts';
+import type { Course, Gate, LonLat, Waypoint, Zone } from '../course.ts';
 
-function checkPosition(what: string, position: LonLat): void {
+function positionProblem(position: LonLat): string | null {
   const [lon, lat] = position;
-  if (!Number.isFinite(lon) || !Number.isFinite(lat) || Math.abs(lon) > 180 || Math.abs(lat) >= 90) {
-    throw new Error(`buildGeofenceIndex: ${what} has an invalid position [${lon}, ${lat}]`);
+  if (!Number.isFinite(lon) || !Number.isFinite(lat) || Math.abs(lon) > 180 || Math.abs(lat) >= 90) return `has an invalid position [${lon}, ${lat}]`;
+  return null;
+}
+
+function positionsProblem(positions: readonly LonLat[]): string | null {
+  for (const position of positions) {
+    const problem = positionProblem(position);
+    if (problem) return problem;
   }
+  return spanProblem(positions);
 }
 
 // A box spanning more than half the globe means the geometry crosses the antimeridian, which the planar math
 // (no longitude wrapping) would silently get wrong.
-function checkSpan(what: string, positions: readonly LonLat[]): void {
+function spanProblem(positions: readonly LonLat[]): string | null {
   let min = Infinity, max = -Infinity;
   for (const [lon] of positions) {
     min = Math.min(min, lon);
     max = Math.max(max, lon);
   }
-  if (max - min > 180) {
-    throw new Error(`buildGeofenceIndex: ${what} crosses the antimeridian, which is not supported`);
+  return max - min > 180 ? 'crosses the antimeridian, which is not supported' : null;
+}
+
+/** What makes a gate's geometry unusable for the engine (it would misread it silently), or null. */
+export function gateProblem(gate: Pick<Gate, 'line' | 'directionDeg'>): string | null {
+  if (gate.line.length < 2) return `needs at least 2 points, got ${gate.line.length}`;
+  const problem = positionsProblem(gate.line);
+  if (problem) return problem;
+  if (gate.directionDeg !== null && !Number.isFinite(gate.directionDeg)) return `has a non-finite directionDeg ${gate.directionDeg}`;
+  return null;
+}
+
+/** What makes a zone's geometry unusable for the engine, or null. */
+export function zoneProblem(zone: Pick<Zone, 'polygon'>): string | null {
+  if (zone.polygon.length === 0) return 'has no outer ring';
+  for (const [i, ring] of zone.polygon.entries()) {
+    if (ring.length < 4) return `ring ${i} needs at least 4 positions, got ${ring.length}`;
+    const first = ring[0]!;
+    const last = ring[ring.length - 1]!;
+    const problem = positionsProblem(ring) ?? (first[0] !== last[0] || first[1] !== last[1] ? `ring ${i} is not closed` : null);
+    if (problem) return problem;
   }
+  return spanProblem(zone.polygon.flat());
+}
+
+/** What makes a waypoint unusable for the engine, or null. */
+export function waypointProblem(waypoint: Pick<Waypoint, 'location' | 'toleranceMeters'>): string | null {
+  const problem = positionProblem(waypoint.location);
+  if (problem) return problem;
+  if (!Number.isFinite(waypoint.toleranceMeters) || waypoint.toleranceMeters < 0) return `needs a finite toleranceMeters >= 0, got ${waypoint.toleranceMeters}`;
+  return null;
 }
 
 function checkUnique(what: string, ids: readonly string[]): void {
@@ -28,37 +63,19 @@ function checkUnique(what: string, ids: readonly string[]): void {
   }
 }
 
+function check<T extends { id: string }>(what: string, items: readonly T[], problemOf: (item: T) => string | null): void {
+  for (const item of items) {
+    const problem = problemOf(item);
+    if (problem) throw new Error(`buildGeofenceIndex: ${what} "${item.id}" ${problem}`);
+  }
+}
+
 /** The guard clauses of buildGeofenceIndex: rejects geometry the engine would otherwise misread silently. */
 export function checkCourse(course: Course): void {
   checkUnique('gate', course.gates.map((gate) => gate.id));
   checkUnique('zone', course.zones.map((zone) => zone.id));
   checkUnique('waypoint', course.waypoints.map((waypoint) => waypoint.id));
-  for (const gate of course.gates) {
-    const what = `gate "${gate.id}"`;
-    if (gate.line.length < 2) throw new Error(`buildGeofenceIndex: ${what} needs at least 2 points, got ${gate.line.length}`);
-    gate.line.forEach((position) => checkPosition(what, position));
-    checkSpan(what, gate.line);
-    if (gate.directionDeg !== null && !Number.isFinite(gate.directionDeg)) {
-      throw new Error(`buildGeofenceIndex: ${what} has a non-finite directionDeg ${gate.directionDeg}`);
-    }
-  }
-  for (const zone of course.zones) {
-    const what = `zone "${zone.id}"`;
-    if (zone.polygon.length === 0) throw new Error(`buildGeofenceIndex: ${what} has no outer ring`);
-    zone.polygon.forEach((ring, i) => {
-      if (ring.length < 4) throw new Error(`buildGeofenceIndex: ${what} ring ${i} needs at least 4 positions, got ${ring.length}`);
-      ring.forEach((position) => checkPosition(what, position));
-      const first = ring[0]!;
-      const last = ring[ring.length - 1]!;
-      if (first[0] !== last[0] || first[1] !== last[1]) throw new Error(`buildGeofenceIndex: ${what} ring ${i} is not closed`);
-    });
-    checkSpan(what, zone.polygon.flat());
-  }
-  for (const waypoint of course.waypoints) {
-    const what = `waypoint "${waypoint.id}"`;
-    checkPosition(what, waypoint.location);
-    if (!Number.isFinite(waypoint.toleranceMeters) || waypoint.toleranceMeters < 0) {
-      throw new Error(`buildGeofenceIndex: ${what} needs a finite toleranceMeters >= 0, got ${waypoint.toleranceMeters}`);
-    }
-  }
+  check('gate', course.gates, gateProblem);
+  check('zone', course.zones, zoneProblem);
+  check('waypoint', course.waypoints, waypointProblem);
 }

@@ -13,6 +13,7 @@ import { emitRunsCompleted } from '../shared/run-events';
 import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
+import { courseGuard } from '../shared/course-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
@@ -110,6 +111,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
         }),
       );
     }
+  }
+
+  // Geofences and waypoints the timing cannot use are refused when made (course-guard).
+  const course = courseGuard(database);
+  for (const write of ['create', 'update'] as const) {
+    const keys = (meta: unknown) => (write === 'create' ? null : keysOf(meta as Meta));
+    filter(`geofences.items.${write}`, (payload, meta, ctx) => course.geofences(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
+    filter(`waypoints.items.${write}`, (payload, meta, ctx) => course.waypoints(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
   }
 
   // Race Control may preview a replay and cancel one; applying one rewrites timing, which only admins may (replay-access).
