@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gateProblem, zoneProblem } from '../../domain/geofence/check-course.ts';
 
 /**
  * What a replay is asked to do (CONTRACTS section 5, `POST /pitwall/replay`), checked with zod at every entry point
@@ -38,6 +39,13 @@ export const candidateGeofenceSchema = z
     const line = (lineKinds as readonly string[]).includes(row.kind);
     if (line && row.geometry.type !== 'LineString') ctx.addIssue({ code: 'custom', path: ['geometry'], message: `a ${row.kind} needs a LineString geometry` });
     if (!line && row.geometry.type !== 'Polygon') ctx.addIssue({ code: 'custom', path: ['geometry'], message: `a ${row.kind} needs a Polygon geometry` });
+    // What the engine itself refuses besides (a line across the antimeridian, a pole): said now, not as a failed run.
+    // (Only on a geometry its schema took: zod runs this refinement after issues inside the row too.)
+    const problem =
+      line && row.geometry.type === 'LineString' && lineString.safeParse(row.geometry).success ? gateProblem({ line: row.geometry.coordinates, directionDeg: null })
+      : !line && row.geometry.type === 'Polygon' && polygon.safeParse(row.geometry).success ? zoneProblem({ polygon: row.geometry.coordinates })
+      : null;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['geometry'], message: `a ${row.kind} ${problem}` });
     if (row.kind === 'speed_zone' && (row.speed_limit_kmh ?? null) === null) {
       ctx.addIssue({ code: 'custom', path: ['speed_limit_kmh'], message: 'a speed_zone needs speed_limit_kmh' });
     }

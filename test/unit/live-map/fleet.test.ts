@@ -110,7 +110,26 @@ describe('the course as the live map reads it', () => {
     expect(course.gates).toEqual([{ id: 'g1', stageId: 's1', kind: 'start_line', name: 'SS1 start', line: line.coordinates, directionDeg: 90, sortOrder: null }]);
     expect(course.zones).toEqual([{ id: 'z1', eventId: 'ev', stageId: null, kind: 'speed_zone', name: 'Village', polygon: polygon.coordinates, speedLimitKmh: 50 }]);
     expect(course.waypoints).toEqual([{ id: 'w1', stageId: 's1', name: 'WP1', location: [5.005, 31.002], toleranceMeters: 90, sortOrder: 1, penaltyMs: 60_000 }]);
-    expect(problems).toEqual(['geofence Lost: a finish_line needs a LineString and a stage', 'geofence Bad: a zone needs a Polygon, not LineString']);
+    expect(problems).toEqual(['geofence Lost: stage: a finish_line belongs to a stage', 'geofence Bad: geometry: a zone needs a Polygon, not a LineString']);
     expect(coursePoints(course)).toHaveLength(2 + 4 + 1);
+  });
+
+  it('leaves out, and names, what the timing leaves out: the same checks as the processor', () => {
+    const { course, problems } = courseFromItems(
+      'ev',
+      [
+        { id: 'g1', stage: 's1', name: 'One point', kind: 'split_line', geometry: { type: 'LineString', coordinates: [[5, 31]] } },
+        { id: 'z1', stage: 's1', name: 'North pole', kind: 'zone', geometry: { type: 'Polygon', coordinates: [[[5, 31], [5.01, 95], [5.01, 31], [5, 31]]] } },
+        { id: 'z2', stage: 's1', name: 'Everyone speeds', kind: 'speed_zone', speed_limit_kmh: 0, geometry: { type: 'Polygon', coordinates: [[[5, 31], [5.01, 31], [5.01, 31.01], [5, 31]]] } },
+      ],
+      [{ id: 'w1', stage: 's1', name: 'WP1', location: { type: 'Point', coordinates: [5, 91] }, tolerance_meters: 90 }],
+    );
+    expect(course).toEqual({ gates: [], zones: [], waypoints: [] });
+    expect(problems).toEqual([
+      'geofence One point: geometry: a split_line needs at least 2 points, got 1',
+      'geofence North pole: geometry: a zone has an invalid position [5.01, 95]',
+      'geofence Everyone speeds: speed_limit_kmh: expected km/h above 0, not 0',
+      'waypoint WP1: has an invalid position [5, 91]',
+    ]);
   });
 });

@@ -4,6 +4,8 @@
  * app bundle load it without Directus.
  */
 import type { Gate, LonLat, Waypoint, Zone } from '../../../../src/domain/course.ts';
+import { waypointProblem } from '../../../../src/domain/geofence/check-course.ts';
+import { geofenceRowProblems } from '../../../../src/domain/geofence/geofence-row.ts';
 
 export type { Gate, Waypoint, Zone };
 
@@ -66,17 +68,16 @@ export function courseFromItems(eventId: string, geofences: readonly Row[], wayp
   const problems: string[] = [];
   for (const g of geofences) {
     const geometry = g['geometry'] as Geometry;
-    const kind = String(g['kind']);
+    const kind = g['kind'];
     const name = String(g['name'] ?? g['id']);
-    if (kind === 'zone' || kind === 'speed_zone') {
-      if (geometry?.type !== 'Polygon') problems.push(`geofence ${name}: a ${kind} needs a Polygon, not ${String(geometry?.type)}`);
-      else course.zones.push({ id: String(g['id']), eventId, stageId: idOf(g['stage']), kind, name, polygon: geometry.coordinates as LonLat[][], speedLimitKmh: numberOrNull(g['speed_limit_kmh']) });
-    } else if (kind === 'start_line' || kind === 'split_line' || kind === 'finish_line') {
-      const stageId = idOf(g['stage']);
-      if (geometry?.type !== 'LineString' || !stageId) problems.push(`geofence ${name}: a ${kind} needs a LineString and a stage`);
-      else course.gates.push({ id: String(g['id']), stageId, kind, name, line: geometry.coordinates as LonLat[], directionDeg: numberOrNull(g['direction_deg']), sortOrder: numberOrNull(g['sort_order']) });
+    const stageId = idOf(g['stage']);
+    // The timing's own checks, so the map names exactly what the processor leaves out.
+    const issues = geofenceRowProblems({ ...g, stage: stageId });
+    if (issues.length > 0) problems.push(`geofence ${name}: ${issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ')}`);
+    else if (kind === 'zone' || kind === 'speed_zone') {
+      course.zones.push({ id: String(g['id']), eventId, stageId, kind: kind as Zone['kind'], name, polygon: geometry!.coordinates as LonLat[][], speedLimitKmh: numberOrNull(g['speed_limit_kmh']) });
     } else {
-      problems.push(`geofence ${name}: unknown kind ${kind}`);
+      course.gates.push({ id: String(g['id']), stageId: stageId!, kind: kind as Gate['kind'], name, line: geometry!.coordinates as LonLat[], directionDeg: numberOrNull(g['direction_deg']), sortOrder: numberOrNull(g['sort_order']) });
     }
   }
   for (const w of waypoints) {
@@ -85,7 +86,7 @@ export function courseFromItems(eventId: string, geofences: readonly Row[], wayp
       problems.push(`waypoint ${String(w['name'] ?? w['id'])}: needs a Point`);
       continue;
     }
-    course.waypoints.push({
+    const waypoint = {
       id: String(w['id']),
       stageId: String(idOf(w['stage'])),
       name: String(w['name'] ?? ''),
@@ -93,7 +94,10 @@ export function courseFromItems(eventId: string, geofences: readonly Row[], wayp
       toleranceMeters: Number(w['tolerance_meters'] ?? 0),
       sortOrder: Number(w['sort_order'] ?? 0),
       penaltyMs: Number(w['penalty_ms'] ?? 0),
-    });
+    };
+    const problem = waypointProblem(waypoint);
+    if (problem) problems.push(`waypoint ${waypoint.name || waypoint.id}: ${problem}`);
+    else course.waypoints.push(waypoint);
   }
   return { course, problems };
 }

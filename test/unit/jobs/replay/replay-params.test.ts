@@ -43,6 +43,9 @@ describe('replay parameters', () => {
   it('check that each geofence has the geometry its kind needs', () => {
     expect(messages({ ...base, geofences: [{ ...finish, geometry: zone.geometry }] })).toEqual(['geofences.0.geometry: a finish_line needs a LineString geometry']);
     expect(messages({ ...base, geofences: [{ ...zone, geometry: finish.geometry }] })).toEqual(['geofences.0.geometry: a speed_zone needs a Polygon geometry']);
+    // What the engine refuses besides the shape: said at the request, not as a failed run.
+    expect(messages({ ...base, geofences: [{ ...finish, geometry: { type: 'LineString', coordinates: [[179.5, 10], [-179.5, 10]] } }] })).toEqual(['geofences.0.geometry: a finish_line crosses the antimeridian, which is not supported']);
+    expect(messages({ ...base, geofences: [{ ...finish, geometry: { type: 'LineString', coordinates: [[5, 90], [5.1, 90]] } }] })).toEqual(['geofences.0.geometry: a finish_line has an invalid position [5, 90]']);
     expect(messages({ ...base, geofences: [{ ...zone, speed_limit_kmh: null }] })).toEqual(['geofences.0.speed_limit_kmh: a speed_zone needs speed_limit_kmh']);
     expect(messages({ ...base, geofences: [{ ...finish, geometry: { type: 'LineString', coordinates: [[-4.1, 31.4]] } }] })).toEqual([
       'geofences.0.geometry.coordinates: a LineString needs at least two positions',
