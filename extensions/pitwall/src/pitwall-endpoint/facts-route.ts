@@ -33,8 +33,8 @@ export function factsRoute({ services, database, getSchema, logger }: EndpointEx
     }
 
     const batch = parsed.data;
-    const counts = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability, logger });
-    logger.info({ batch: batch.batch, source: batch.source, user: accountability.user, ...counts }, 'pitwall: fact batch applied');
+    const { counts, setBased } = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability, logger });
+    logger.info({ batch: batch.batch, source: batch.source, user: accountability.user, ...counts, setBased }, 'pitwall: fact batch applied');
     res.json({ data: counts });
   };
 }

@@ -10,6 +10,7 @@ import { publishPendingSafely, stagePendingEvents, type PublishContext } from '.
 import { officialPenalties } from './official-penalties';
 import { standingChanges, standingFields, stageStandings } from './stage-standings';
 import { unstorableIssues } from './storable-facts';
+import { plainWriteCollections, rowsPassFieldRules, tableWriter, type FactWriter } from './fact-table-writes';
 import { logUnwritable, takeOutUnwritable, type Unwritable } from './unwritable-facts';
 
 export interface FactCounts {
@@ -26,6 +27,12 @@ export interface FactCounts {
   orphaned: number;
   /** Upserts skipped because a row of another id (a timekeeper's) holds their place (unique entry and stage, ...). */
   conflicting: number;
+}
+
+export interface AppliedFacts {
+  counts: FactCounts;
+  /** The collections whose rows this batch wrote set-based; the others' went through ItemsService. */
+  setBased: string[];
 }
 
 export interface ApplyFactsContext {
@@ -88,16 +95,17 @@ export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string
 }
 
 /**
- * Writes one batch of facts in one transaction through Directus's ItemsService as the caller, so its permissions
- * apply (without per-row activity and revisions: the race events are the record). Rows that already hold the values
- * are left alone, so a redelivered batch changes nothing. Stages whose results changed are re-ranked; a row's rank
- * is written with its result.
+ * Writes one batch of facts in one transaction as the caller, so its permissions apply: set-based where they decide
+ * nothing row by row, through ItemsService elsewhere (without per-row activity and revisions either way: the race
+ * events are the record). Rows that already hold the values are left alone, so a redelivered batch changes nothing.
+ * Stages whose results changed are re-ranked; a row's rank is written with its result.
  */
-export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<FactCounts> {
+export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<AppliedFacts> {
   const { services, database, schema, accountability, now = new Date() } = context;
   const wanted = wantedRows(batch);
   const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0 };
   let unwritable: Unwritable = { orphaned: [], conflicting: [] };
+  const setBased: string[] = [];
   // Race events are the bundle's own record of what was written: created as the system, as the hook's sweep does,
   // so no permission work per event and no role can leave them unpublished.
   const publish: PublishContext = { services, database, schema, accountability: null, logger: context.logger };
@@ -131,6 +139,14 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     // are the audit trail of the pipeline's facts, and tracking cost each event's request an activity row, a
     // revision and their payload work per row. People's edits, through Directus's own API, keep theirs.
     const quiet = { emitEvents: false, skipTracking: true };
+    // Where the caller's permissions say nothing about single rows (an admin, the processor's plain role), the rows
+    // are written set-based: ItemsService checked and wrote them one by one, most of a facts request's time.
+    const plain = await plainWriteCollections(trx, accountability, collections);
+    const writerOf = (collection: FactCollection, creates: Row[], updates: Row[]): FactWriter => {
+      if (!plain.has(collection) || !rowsPassFieldRules(schema, collection, creates, updates)) return itemsWriter(items(collection), quiet);
+      setBased.push(collection);
+      return tableWriter(trx, collection);
+    };
     const written = Object.fromEntries(collections.map((c) => [c, new Set<string>()])) as Record<FactCollection, Set<string>>;
 
     for (const collection of collections) {
@@ -163,9 +179,10 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
         // Other results of the stage whose rank moved (under the rank lock, so no batch holds their versions).
         for (const [id, version] of await raiseFactVersions(trx, updates.map((row) => String(row['id'])).filter((id) => !versions.has(id)))) versions.set(id, version);
       }
-      if (deletes.length > 0) await items(collection).deleteMany(deletes, quiet);
-      if (creates.length > 0) await items(collection).createMany(creates, quiet);
-      if (updates.length > 0) await items(collection).updateBatch(updates, quiet);
+      const writer = writerOf(collection, creates, updates);
+      await writer.remove(deletes);
+      await writer.create(creates);
+      await writer.update(updates);
       for (const row of [...creates, ...updates]) {
         const id = String(row['id']);
         // Only who computed it changed (a replay confirming a live fact): the same event, not a new one.
@@ -180,7 +197,7 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
   logUnwritable(context.logger, batch, unwritable);
   // After the commit, so a Flow never hears of data that rolled back.
   await publishPendingSafely(publish, staged);
-  return counts;
+  return { counts, setBased };
 }
 
 /**
@@ -215,6 +232,21 @@ async function eventsOf(
     ...results.map((row) => stageResultEvent(row, subject(row, `result:${row['entry']}:${row['stage']}`), batch.source, refs, now)),
     ...anomalies.map((row) => anomalyEvent(row, subject(row, `anomaly:${row['id']}`), batch.source, refs)),
   ];
+}
+
+/** Rows through Directus's ItemsService as the caller: its permissions and validation decide each row. */
+function itemsWriter(items: Items, options: { emitEvents: boolean; skipTracking: boolean }): FactWriter {
+  return {
+    async create(rows) {
+      if (rows.length > 0) await items.createMany(rows, options);
+    },
+    async update(rows) {
+      if (rows.length > 0) await items.updateBatch(rows, options);
+    },
+    async remove(ids) {
+      if (ids.length > 0) await items.deleteMany(ids, options);
+    },
+  };
 }
 
 function prefixOf(collection: FactCollection): string {
