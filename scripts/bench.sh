@@ -11,5 +11,5 @@ if [ -z "$name" ] || [ ! -f "bench/$name.ts" ]; then
   echo "usage: npm run bench -- <name> [args]; available: $(cd bench && ls -- *.ts 2>/dev/null | sed 's/\.ts$//' | tr '\n' ' ')" >&2
   exit 2
 fi
-# The processor and the exporter run inside some benches: with the heap settings bin/pitwall gives them.
+# Some benches run the processor in their own process: it gets the young generation bin/pitwall gives it.
 exec node --max-semi-space-size=64 --import tsx "bench/$name.ts" "${@:2}"
