@@ -247,7 +247,9 @@ class ProcessorLoad {
 
   /** Resolves once the processor bench has filled its stream and its processor has started draining it. */
   start(): Promise<void> {
-    const args = ['--import', import.meta.resolve('tsx'), new URL('./processor.ts', import.meta.url).pathname, '--positions', String(loadPositions), '--timeout', '600'];
+    // The load's processor with the heap setting this bench runs with (scripts/node22.sh), as bin/pitwall runs one.
+    const heap = process.execArgv.filter((arg) => arg.startsWith('--max-semi-space-size'));
+    const args = [...heap, '--import', import.meta.resolve('tsx'), new URL('./processor.ts', import.meta.url).pathname, '--positions', String(loadPositions), '--timeout', '600'];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     return new Promise((resolve, reject) => {

@@ -11,5 +11,4 @@ if [ -z "$name" ] || [ ! -f "bench/$name.ts" ]; then
   echo "usage: npm run bench -- <name> [args]; available: $(cd bench && ls -- *.ts 2>/dev/null | sed 's/\.ts$//' | tr '\n' ' ')" >&2
   exit 2
 fi
-# Some benches run the processor in their own process: it gets the young generation bin/pitwall gives it.
-exec node --max-semi-space-size=64 --import tsx "bench/$name.ts" "${@:2}"
+exec node "$pitwall_node_heap" --import tsx "bench/$name.ts" "${@:2}"
