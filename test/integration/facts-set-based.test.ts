@@ -57,6 +57,14 @@ describe('POST /pitwall/facts: set-based writes and ItemsService writes', () => 
         }),
       ),
     );
+  /** The race events about this file's entry created since `before` (their ids), as an integrator reads them. */
+  const newEvents = async (before: Set<string>) =>
+    (await db('race_events').where({ entry: entry.id }).select('id', 'type', 'source', 'occurred_at', 'event', 'device_id', 'payload'))
+      .filter((row) => !before.has(row.id))
+      // The id and version count every change of a fact ever made (the first caller's run included): not what happened.
+      .map(({ id: _id, ...event }) => event)
+      .sort((a, b) => `${a.type}${JSON.stringify(a.payload)}`.localeCompare(`${b.type}${JSON.stringify(b.payload)}`));
+  const eventIds = async () => new Set<string>((await db('race_events').where({ entry: entry.id }).select('id')).map((row) => row.id));
   const removeRows = async () => {
     for (const collection of factCollections) await db(collection).whereIn('id', ids).delete();
   };
@@ -119,7 +127,7 @@ describe('POST /pitwall/facts: set-based writes and ItemsService writes', () => 
     await removeRows();
   });
 
-  it('stores the same rows either way: creates, updates, ranks and retractions', async () => {
+  it('stores the same rows and announces the same race events either way: creates, updates, ranks and retractions', async () => {
     const steps = [
       batch([crossing(87.35), result(null), penalty, anomaly]),
       batch([crossing(91.5), result(612_345), { ...anomaly, endedAt: t0 + 9_000, details: { jump_m: 2_400, cleared: true } }]),
@@ -130,9 +138,10 @@ describe('POST /pitwall/facts: set-based writes and ItemsService writes', () => 
       await removeRows();
       const seen: Record<string, unknown> = {};
       for (const [i, step] of steps.entries()) {
+        const before = await eventIds();
         const res = await call(stack, '/pitwall/facts', { token: caller, body: { ...step, batch: `${step.batch}-${caller.slice(0, 4)}` } });
         expect(res.status, res.text).toBe(200);
-        seen[`step ${i}`] = { counts: res.json.data, rows: await rowsOf() };
+        seen[`step ${i}`] = { counts: res.json.data, rows: await rowsOf(), events: await newEvents(before) };
       }
       after.push(seen);
     }
@@ -140,6 +149,11 @@ describe('POST /pitwall/facts: set-based writes and ItemsService writes', () => 
     expect(setBased).toEqual(throughItems);
     // And the rows are the facts' values, not two equal mistakes.
     const last = (setBased!['step 2'] as { rows: Record<string, Record<string, unknown>[]> }).rows;
+    // The set-based path takes the events' values from what its writes returned, the other reads them back: the
+    // events are those of the stored rows, with the entry's race number.
+    const created = (setBased!['step 0'] as { events: { type: string; payload: Record<string, unknown> }[] }).events;
+    expect(created.map((e) => e.type).sort()).toEqual(['anomaly.detected', 'stage.result.computed', 'timing.crossing.recorded']);
+    expect(created.find((e) => e.type === 'timing.crossing.recorded')!.payload).toMatchObject({ speed_kmh: 87.35, race_number: entry.raceNumber, crossed_at: new Date(t0).toISOString() });
     expect(last['entry_penalties']).toEqual([]);
     expect(last['stage_results']).toEqual([expect.objectContaining({ status: 'finished', total_ms: 598_001, rank: expect.any(Number), finished_at: new Date(t0 + 598_001).toISOString() })]);
     expect(last['entry_crossings']).toEqual([expect.objectContaining({ speed_kmh: 91.5, crossed_at: new Date(t0).toISOString(), kind: 'start', source: 'live' })]);

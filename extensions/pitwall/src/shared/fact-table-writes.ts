@@ -3,10 +3,14 @@ import type { Knex } from 'knex';
 
 type Row = Record<string, unknown>;
 
-/** How a batch's rows of one collection are written: through ItemsService, or set-based (see tableWriter). */
+/**
+ * How a batch's rows of one collection are written: through ItemsService, or set-based (see tableWriter). `create`
+ * and `update` return the rows as stored when the write gives them back (set-based), so the race events need not
+ * read them again; an empty list otherwise.
+ */
 export interface FactWriter {
-  create(rows: Row[]): Promise<void>;
-  update(rows: Row[]): Promise<void>;
+  create(rows: Row[]): Promise<Row[]>;
+  update(rows: Row[]): Promise<Row[]>;
   remove(ids: string[]): Promise<void>;
 }
 
@@ -107,21 +111,29 @@ const recordset = (rows: Row[]): string => JSON.stringify(rows);
 export function tableWriter(trx: Knex, collection: string): FactWriter {
   return {
     async create(rows) {
+      const stored: Row[] = [];
       for (const group of byFieldSet(rows)) {
         const fields = Object.keys(group[0]!);
-        await trx.raw(`INSERT INTO ?? (${fields.map(() => '??').join(', ')}) SELECT ${fields.map(() => 'v.??').join(', ')} FROM json_populate_recordset(NULL::??, ?::json) AS v`, [
-          collection, ...fields, ...fields, collection, recordset(group),
-        ]);
+        const { rows: returned } = await trx.raw(
+          `INSERT INTO ?? (${fields.map(() => '??').join(', ')}) SELECT ${fields.map(() => 'v.??').join(', ')} FROM json_populate_recordset(NULL::??, ?::json) AS v RETURNING *`,
+          [collection, ...fields, ...fields, collection, recordset(group)],
+        );
+        stored.push(...returned);
       }
+      return stored;
     },
     async update(rows) {
+      const stored: Row[] = [];
       for (const group of byFieldSet(rows)) {
         const fields = Object.keys(group[0]!).filter((field) => field !== 'id');
         if (fields.length === 0) continue;
-        await trx.raw(`UPDATE ?? AS t SET ${fields.map(() => '?? = v.??').join(', ')} FROM json_populate_recordset(NULL::??, ?::json) AS v WHERE t.id = v.id`, [
-          collection, ...fields.flatMap((field) => [field, field]), collection, recordset(group),
-        ]);
+        const { rows: returned } = await trx.raw(
+          `UPDATE ?? AS t SET ${fields.map(() => '?? = v.??').join(', ')} FROM json_populate_recordset(NULL::??, ?::json) AS v WHERE t.id = v.id RETURNING t.*`,
+          [collection, ...fields.flatMap((field) => [field, field]), collection, recordset(group)],
+        );
+        stored.push(...returned);
       }
+      return stored;
     },
     async remove(ids) {
       if (ids.length > 0) await trx(collection).whereIn('id', ids).delete();

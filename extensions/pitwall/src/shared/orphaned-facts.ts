@@ -1,4 +1,5 @@
 import type { FactCollection } from '../../../../src/domain/pipeline/fact-row.ts';
+import { addRefs, type EventRefs } from './race-events-build.ts';
 
 /** A fact row the batch would create or update. */
 export interface PlannedRow {
@@ -17,6 +18,8 @@ export interface SkippedRow {
 /** The fields of fact rows that are foreign keys (pitwall-schema.ts), and the table each refers to. */
 const references = { entry: 'entries', stage: 'stages', geofence: 'geofences' } as const;
 type Reference = keyof typeof references;
+/** What the race events of the rows need of each (see EventRefs), read with the lock rather than again later. */
+const columns: Record<Reference, string> = { entry: 'id, race_number, event', stage: 'id, event', geofence: 'id' };
 
 /**
  * The planned rows whose entry, stage or geofence no longer exists: an admin deleted it (or its event) while the
@@ -24,9 +27,10 @@ type Reference = keyof typeof references;
  * the facts are about something that is gone anyway. One query per referenced table, by id list.
  *
  * The rows that do exist are locked (FOR KEY SHARE) until the transaction ends, so they cannot be deleted between
- * this check and the writes: a concurrent delete waits, then its cascade takes what this transaction wrote.
+ * this check and the writes: a concurrent delete waits, then its cascade takes what this transaction wrote. Their
+ * race numbers and events are added to `refs`, so the race events need not read them again.
  */
-export async function orphanedRows(trx: any, planned: readonly PlannedRow[]): Promise<SkippedRow[]> {
+export async function orphanedRows(trx: any, planned: readonly PlannedRow[], refs?: EventRefs): Promise<SkippedRow[]> {
   const wanted = new Map<Reference, Set<string>>();
   for (const { row } of planned) {
     for (const field of Object.keys(references) as Reference[]) {
@@ -39,8 +43,10 @@ export async function orphanedRows(trx: any, planned: readonly PlannedRow[]): Pr
   const existing = new Map<Reference, Set<string>>();
   for (const [field, ids] of wanted) {
     // Sorted, so two transactions lock shared rows in the same order.
-    const { rows } = await trx.raw(`SELECT id FROM ?? WHERE id = ANY(?::uuid[]) ORDER BY id FOR KEY SHARE`, [references[field], [...ids].sort()]);
+    const table = references[field];
+    const { rows } = await trx.raw(`SELECT ${columns[field]} FROM ?? WHERE id = ANY(?::uuid[]) ORDER BY id FOR KEY SHARE`, [table, [...ids].sort()]);
     existing.set(field, new Set((rows as { id: string }[]).map((r) => String(r.id))));
+    if (refs && table !== 'geofences') addRefs(refs, table, rows);
   }
   const orphans: SkippedRow[] = [];
   for (const { collection, id, row } of planned) {

@@ -63,20 +63,27 @@ export interface EventRefs {
   eventOfStage: Map<string, string | null>;
 }
 
-export async function loadRefs(knex: any, entryIds: Iterable<string | null>, stageIds: Iterable<string | null>): Promise<EventRefs> {
-  const entries = [...new Set([...entryIds].filter((id): id is string => !!id))];
-  const stages = [...new Set([...stageIds].filter((id): id is string => !!id))];
-  const refs: EventRefs = { raceNumber: new Map(), eventOfEntry: new Map(), eventOfStage: new Map() };
-  if (entries.length > 0) {
-    for (const row of await knex('entries').whereIn('id', entries).select('id', 'race_number', 'event')) {
-      refs.raceNumber.set(String(row.id), intOf(row.race_number));
-      refs.eventOfEntry.set(String(row.id), str(row.event));
+export const noRefs = (): EventRefs => ({ raceNumber: new Map(), eventOfEntry: new Map(), eventOfStage: new Map() });
+
+/** Adds rows of `entries` (id, race_number, event) or of `stages` (id, event) to `refs`. */
+export function addRefs(refs: EventRefs, table: 'entries' | 'stages', rows: readonly Row[]): void {
+  for (const row of rows) {
+    if (table === 'stages') {
+      refs.eventOfStage.set(String(row['id']), str(row['event']));
+    } else {
+      refs.raceNumber.set(String(row['id']), intOf(row['race_number']));
+      refs.eventOfEntry.set(String(row['id']), str(row['event']));
     }
   }
-  if (stages.length > 0) {
-    for (const row of await knex('stages').whereIn('id', stages).select('id', 'event')) refs.eventOfStage.set(String(row.id), str(row.event));
-  }
-  return refs;
+}
+
+/** The refs of these entries and stages: `known` (read earlier in the transaction) with the others read into it. */
+export async function loadRefs(knex: any, entryIds: Iterable<string | null>, stageIds: Iterable<string | null>, known: EventRefs = noRefs()): Promise<EventRefs> {
+  const entries = [...new Set([...entryIds].filter((id): id is string => !!id && !known.eventOfEntry.has(id)))];
+  const stages = [...new Set([...stageIds].filter((id): id is string => !!id && !known.eventOfStage.has(id)))];
+  if (entries.length > 0) addRefs(known, 'entries', await knex('entries').whereIn('id', entries).select('id', 'race_number', 'event'));
+  if (stages.length > 0) addRefs(known, 'stages', await knex('stages').whereIn('id', stages).select('id', 'event'));
+  return known;
 }
 
 const eventOf = (refs: EventRefs, stage: string | null, entry: string | null): string | null =>

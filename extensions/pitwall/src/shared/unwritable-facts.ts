@@ -3,6 +3,7 @@ import { factId } from '../../../../src/domain/pipeline/fact-ids.ts';
 import { factCollections, type FactCollection } from '../../../../src/domain/pipeline/fact-row.ts';
 import { conflictingRows } from './conflicting-facts.ts';
 import { orphanedRows, type PlannedRow, type SkippedRow } from './orphaned-facts.ts';
+import type { EventRefs } from './race-events-build.ts';
 
 /** The upserts of a batch that the database would refuse on every retry. */
 export interface Unwritable {
@@ -18,12 +19,13 @@ type Wanted = Record<FactCollection, Map<string, Record<string, unknown> | null>
  * Takes out of `wanted` (the rows a batch should end as, null for a delete) the upserts the database would refuse
  * whatever the retry, and returns them. Such a fact is about something gone or held by a person's row: left in, the
  * whole batch would fail again and again, and with it every later batch of every tracker waiting in the outbox.
- * Their race events go with them (only written rows are announced). Inside the batch's transaction, before writing.
+ * Their race events go with them (only written rows are announced). Inside the batch's transaction, before writing;
+ * what the race events need of the entries and stages read is added to `refs`.
  */
-export async function takeOutUnwritable(trx: any, wanted: Wanted): Promise<Unwritable> {
+export async function takeOutUnwritable(trx: any, wanted: Wanted, refs?: EventRefs): Promise<Unwritable> {
   const planned = (): PlannedRow[] =>
     factCollections.flatMap((collection) => [...wanted[collection]].flatMap(([id, row]) => (row ? [{ collection, id, row }] : [])));
-  const orphaned = await orphanedRows(trx, planned());
+  const orphaned = await orphanedRows(trx, planned(), refs);
   for (const { collection, id } of orphaned) wanted[collection].delete(id);
   const deleting = new Set(factCollections.flatMap((collection) => [...wanted[collection]].filter(([, row]) => row === null).map(([id]) => id)));
   const conflicting = await conflictingRows(trx, planned(), deleting);
