@@ -54,7 +54,7 @@ const rawIoValue = z.union([
   z.number().finite(),
   z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string of at most 20 digits (a 64-bit value)') }),
   z.strictObject({ __buffer_b64: z.string().refine(isBufferBase64, `expected base64 of at most ${MAX_BUFFER_BYTES.toLocaleString('en')} bytes`) }),
-]);
+], { error: 'expected a number, {"__bigint": "<digits>"} or {"__buffer_b64": "<base64>"}' });
 
 const positionPayload = z.strictObject({
   device_id: deviceId,
@@ -65,9 +65,9 @@ const positionPayload = z.strictObject({
   angle: real(0, 360, 'degrees'),
   speed: real(0, 2000, 'km/h'),
   satellites: z.number().int().min(0).max(255),
-  priority: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+  priority: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'expected 0, 1 or 2 (low, high, panic)' }),
   attributes: z.record(z.string().regex(IO_ID), rawIoValue, {
-    error: (issue) => (issue.code === 'invalid_key' ? 'IO ids are decimal strings' : undefined),
+    error: (issue) => (issue.code === 'invalid_key' ? 'IO ids are decimal strings of 1 to 5 digits' : undefined),
   }),
 });
 
