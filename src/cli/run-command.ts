@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { withDefaultWindow } from '../jobs/default-window.ts';
+import { replayRequestIssues, withDefaultWindow } from '../jobs/default-window.ts';
 import type { JobProgress, RunKind } from '../jobs/job.ts';
 import { runTable } from '../jobs/job.ts';
 import { loadJobsConfig } from '../jobs/jobs-config.ts';
@@ -73,7 +73,7 @@ export function runCommand(kind: RunKind) {
       const windowed = kind === 'replay' ? await withDefaultWindow(clean, db) : { body: clean, issues: [] };
       const parsed = engine.params.safeParse(windowed.body);
       if (windowed.issues.length > 0 || !parsed.success) {
-        const issues = windowed.issues.length > 0 ? windowed.issues : parsed.error!.issues;
+        const issues = replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, clean);
         for (const issue of issues) console.error(`pitwall ${kind}: ${issue.path.join('.') || '(options)'}: ${issue.message}`);
         console.error(`\n${usage[kind]}`);
         return 2;

@@ -34,3 +34,22 @@ export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body
   const event = input['event'] ?? (input['entries'] === undefined && input['devices'] === undefined ? window.event : undefined);
   return { body: { ...input, ...(event === undefined ? {} : { event }), from: input['from'] ?? window.from, to: input['to'] ?? window.to }, issues };
 }
+
+/**
+ * What to answer a replay request with: a stage or event that does not exist, and what else is wrong with what the
+ * caller gave (a `from` that is no date, an unknown mode), so one answer names every mistake. Left out are the
+ * schema's issues about what the missing stage or event would have given: the range, the event, and a scope of the
+ * whole request (path []).
+ */
+export function replayRequestIssues<T extends { path: PropertyKey[] }>(windowIssues: WindowIssue[], schemaIssues: readonly T[], given: unknown): (WindowIssue | T)[] {
+  if (windowIssues.length === 0) return [...schemaIssues];
+  const input = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>;
+  const named = new Set<PropertyKey>(windowIssues.map((issue) => issue.path[0]!));
+  const derived = new Set<PropertyKey>(['from', 'to', ...(named.has('stage') ? ['event'] : [])]);
+  const own = schemaIssues.filter((issue) => {
+    const field = issue.path[0];
+    if (field === undefined) return false;
+    return !named.has(field) && !(derived.has(field) && input[field as string] === undefined);
+  });
+  return [...windowIssues, ...own];
+}

@@ -93,6 +93,11 @@ describe('replay and backfill runs', () => {
     const noEvent = await call(stack, '/pitwall/replay', { token, body: { event: missing, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' } });
     expect(noEvent.status).toBe(400);
     expect(noEvent.json.errors[0].extensions.reason).toBe(`event: no event ${missing}`);
+    // With what else is wrong in what the caller gave, but not the range the missing event would have given.
+    const noEventAndMore = await call(stack, '/pitwall/replay', { token, body: { event: missing, from: 'yesterday', mode: 'fast' } });
+    expect(noEventAndMore.status).toBe(400);
+    expect(noEventAndMore.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['event', 'from', 'mode']);
+    expect(noEventAndMore.json.errors[0].extensions.reason).toMatch(new RegExp(`^event: no event ${missing}; from: .+; mode: `));
   });
 
   it('a queued run waits for a runner, and a cancelled one is never worked on', async () => {

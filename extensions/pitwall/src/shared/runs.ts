@@ -1,7 +1,7 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
-import { withDefaultWindow as defaultWindow } from '../../../../src/jobs/default-window';
+import { replayRequestIssues, withDefaultWindow as defaultWindow } from '../../../../src/jobs/default-window';
 import { isTerminal } from '../../../../src/jobs/job';
 import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
 
@@ -38,7 +38,8 @@ export interface ParamIssue {
 export async function checkRunRequest(kind: RunKind, body: unknown, database: RunServices['database']): Promise<ReturnType<typeof checkRunParams>> {
   if (kind === 'backfill') return checkRunParams(kind, body);
   const windowed = await defaultWindow(body, database);
-  return windowed.issues.length > 0 ? { params: null, issues: windowed.issues } : checkRunParams(kind, windowed.body);
+  const checked = checkRunParams(kind, windowed.body);
+  return windowed.issues.length > 0 ? { params: null, issues: replayRequestIssues(windowed.issues, checked.issues ?? [], body) } : checked;
 }
 
 export function checkRunParams(kind: RunKind, body: unknown): { params: unknown; issues: null } | { params: null; issues: ParamIssue[] } {
