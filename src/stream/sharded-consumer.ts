@@ -44,6 +44,16 @@ interface Batch<P> {
   prepared: P | null;
 }
 
+/** An XREAD sent (see read): its reply, and the cursor, count and time it was sent with. */
+interface SentRead {
+  cursor: string;
+  count: number;
+  sentAt: number;
+  reply: Promise<RawReply>;
+}
+
+type RawReply = [Buffer, [Buffer, Buffer[] | null][]][] | null;
+
 interface Storing<P> {
   batch: Batch<P>;
   outcome: Promise<{ error: unknown; stored: boolean } | null>;
@@ -98,6 +108,8 @@ export class ShardedConsumer<P> {
   private readonly committedAt = new Map<number, string>();
   private cursor = '0-0';
   private storing: Storing<P> | null = null;
+  /** The read sent ahead of the next batch, if any (see read). */
+  private ahead: SentRead | null = null;
   private lost = new Set<number>();
   private closing = false;
   private running: Promise<void> | null = null;
@@ -158,10 +170,9 @@ export class ShardedConsumer<P> {
           continue;
         }
         const idle = this.storing === null;
-        const readAt = Date.now();
-        const batch = await this.read(idle);
+        const { batch, sentAt } = await this.read(idle);
         if (batch === null) {
-          this.caughtUpAt = readAt;
+          this.caughtUpAt = sentAt;
           // Nothing new: wait for the batch in flight (its failure surfaces here), then read blocking.
           if (idle) this.progressAt = Date.now();
           else if (await this.settle(null)) backoff = 100;
@@ -174,7 +185,7 @@ export class ShardedConsumer<P> {
           continue;
         }
         if (batch.entries.length > 0) batch.prepared = await this.host.prepare(batch.entries);
-        if (batch.reachedEnd) this.caughtUpAt = readAt;
+        if (batch.reachedEnd) this.caughtUpAt = sentAt;
         if (await this.settle(batch)) backoff = 100;
         this.storing = this.store(batch);
       } catch (error) {
@@ -386,18 +397,21 @@ export class ShardedConsumer<P> {
     }
   }
 
-  /** The next entries of the held shards after the cursor; null when the stream has nothing new. */
-  private async read(block: boolean): Promise<Batch<P> | null> {
-    const { stream, batchSize, blockMs, shardCount } = this.options;
+  /**
+   * The next entries of the held shards after the cursor (null when the stream has nothing new), and when the read
+   * that found them was sent. A read that came back full is followed at once by the next one (a backlog is
+   * draining): Redis answers it while this batch is prepared, so the loop does not wait for it. A read sent ahead
+   * for another cursor (the consumer rewound, or took a shard) is dropped.
+   */
+  private async read(block: boolean): Promise<{ batch: Batch<P> | null; sentAt: number }> {
+    const { batchSize, shardCount } = this.options;
+    const ahead = this.ahead;
+    this.ahead = null;
     // About `batchSize` entries of this instance's shards per read: holding half the shards, it reads twice as many.
     const count = Math.min(batchSize * Math.ceil(shardCount / Math.max(1, this.owned.size)), batchSize * 8);
-    const args: (string | number)[] = ['COUNT', count];
-    if (block) args.push('BLOCK', blockMs);
-    args.push('STREAMS', stream, this.cursor);
-    // As bytes: only the device id of every entry is decoded; the rest only for the entries of held shards (the
-    // payload is most of an entry, and every instance reads every entry).
-    const reply = (await (this.redis.xreadBuffer as (...a: (string | number)[]) => Promise<unknown>)(...args)) as [Buffer, [Buffer, Buffer[] | null][]][] | null;
-    if (!reply || reply.length === 0 || reply[0]![1].length === 0) return null;
+    const sent = ahead?.cursor === this.cursor ? ahead : this.send(this.cursor, count, block);
+    const reply = await sent.reply;
+    if (!reply || reply.length === 0 || reply[0]![1].length === 0) return { batch: null, sentAt: sent.sentAt };
     const raw = reply[0]![1];
     const entries: StreamEntry[] = [];
     for (const [idBytes, flat] of raw) {
@@ -412,7 +426,21 @@ export class ShardedConsumer<P> {
     const shards = [...this.owned];
     for (const shard of shards) if (compareCursor(lastId, this.handled.get(shard)!) > 0) this.handled.set(shard, lastId);
     this.cursor = lastId;
-    return { entries, lastId, shards, prepared: null, reachedEnd: raw.length < count };
+    const reachedEnd = raw.length < sent.count;
+    if (!reachedEnd) this.ahead = this.send(lastId, count, false);
+    return { batch: { entries, lastId, shards, prepared: null, reachedEnd }, sentAt: sent.sentAt };
+  }
+
+  /** Sends an XREAD after `cursor`; its failure is thrown where its reply is awaited, never left unhandled. */
+  private send(cursor: string, count: number, block: boolean): SentRead {
+    const args: (string | number)[] = ['COUNT', count];
+    if (block) args.push('BLOCK', this.options.blockMs);
+    args.push('STREAMS', this.options.stream, cursor);
+    // As bytes: only the device id of every entry is decoded; the rest only for the entries of held shards (the
+    // payload is most of an entry, and every instance reads every entry).
+    const reply = (this.redis.xreadBuffer as (...a: (string | number)[]) => Promise<unknown>)(...args) as Promise<RawReply>;
+    reply.catch(() => undefined);
+    return { cursor, count, sentAt: Date.now(), reply };
   }
 
   /** Stores a prepared batch, then commits each held shard's progress; in the background of the next read. */

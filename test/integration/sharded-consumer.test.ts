@@ -68,4 +68,40 @@ describe('the sharded consumer against a real Redis', () => {
     expect(refused[0]).toBeInstanceOf(LeasesStale);
     expect([...committed].sort()).toEqual([...written].sort());
   });
+  it('drops the read it sent ahead when a failed store rewinds it, and stores every entry once, in stream order', async () => {
+    const stream = `test:sharded:${randomUUID()}`;
+    streams.push(stream);
+    const written: string[] = [];
+    for (let i = 0; i < 200; i++) written.push((await redis.xadd(stream, '*', 'device_id', `tracker-${i % 5}`, 'n', String(i)))!);
+    const committed: string[] = [];
+    let stores = 0;
+    const host: ShardHost<string[]> = {
+      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
+      store: async (ids) => {
+        // The third batch fails once: by then the reads of the fourth and the fifth batch have been sent.
+        if (++stores === 3) throw new Error('the database went away');
+        committed.push(...ids);
+      },
+      discard: () => undefined,
+      shardKey: (deviceId) => deviceId,
+      shardsLost: async () => undefined,
+    };
+    const consumer = new ShardedConsumer(
+      redis,
+      new ShardLeases(leaseRedis, stream, 'solo', 5000),
+      { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs: 60_000 },
+      host,
+      pino({ level: 'silent' }),
+    );
+    const running = consumer.run();
+    try {
+      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry committed' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await consumer.close();
+      await running.catch(() => undefined);
+    }
+    expect(stores).toBeGreaterThan(3);
+    expect(committed).toEqual(written);
+  });
 });
