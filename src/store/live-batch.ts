@@ -113,8 +113,10 @@ export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise
   try {
     await connection.query('SAVEPOINT pitwall_new_rows');
     try {
-      if (rows.positions.length > 0) await copyInto(connection, `positions (${POSITION_COLUMNS})`, rows.positions);
-      if (rows.decoded.length > 0) await copyInto(connection, `decoded_attributes (${DECODED_COLUMNS})`, rows.decoded);
+      // Each table's text as one piece: COPY then waits for the socket once, not once per part, and each wait is a
+      // turn of the event loop behind the next batch's preparation.
+      if (rows.positions.length > 0) await copyInto(connection, `positions (${POSITION_COLUMNS})`, [Buffer.concat(rows.positions)]);
+      if (rows.decoded.length > 0) await copyInto(connection, `decoded_attributes (${DECODED_COLUMNS})`, [Buffer.concat(rows.decoded)]);
       await connection.query('RELEASE SAVEPOINT pitwall_new_rows');
       return rows.count;
     } catch (error) {
