@@ -8,6 +8,7 @@ import { connectDb, type Db } from '../store/db.ts';
 import { DEAD_LETTER_CATEGORIES, writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
+import { payloadAttributesText } from '../domain/payload-attributes-text.ts';
 import type { Position } from '../domain/position.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
 import { ShardLeases } from '../stream/shard-leases.ts';
@@ -169,7 +170,8 @@ export class Processor {
     for (let at = 0; at < entries.length; at += PREPARE_PART) {
       const part = sortBatch(entries.slice(at, at + PREPARE_PART), sortOptions);
       const partDecoded = this.racing?.decode(part.positions) ?? [];
-      newRows?.add(part.positions, partDecoded);
+      // The raw attributes as the payloads have them: serialising the parsed ones again costs more than parsing.
+      newRows?.add(part.positions, partDecoded, part.sources.map((entry) => payloadAttributesText(entry.fields!.payload!)));
       positions.push(...part.positions);
       sources.push(...part.sources);
       deadLetters.push(...part.deadLetters);

@@ -69,7 +69,8 @@ export class NewRows {
   private readonly positionKeys = new Set<string>();
   private readonly decodedKeys = new Set<string>();
 
-  add(positions: readonly Position[], decoded: readonly DecodedAttributesRow[]): this {
+  /** `attributesTexts`: each position's raw attributes as COPY text, or null where they must be serialised. */
+  add(positions: readonly Position[], decoded: readonly DecodedAttributesRow[], attributesTexts?: readonly (string | null)[]): this {
     if (this.repeated) return this;
     if (repeatsKey(this.positionKeys, positions) || repeatsKey(this.decodedKeys, decoded)) {
       this.repeated = true;
@@ -77,7 +78,7 @@ export class NewRows {
       this.decoded.length = 0;
       return this;
     }
-    if (positions.length > 0) this.positions.push(Buffer.from(positions.map(positionCopyLine).join('')));
+    if (positions.length > 0) this.positions.push(Buffer.from(positions.map((p, i) => positionCopyLine(p, attributesTexts?.[i])).join('')));
     if (decoded.length > 0) this.decoded.push(Buffer.from(decoded.map(decodedCopyLine).join('')));
     this.count += positions.length;
     return this;

@@ -9,11 +9,15 @@ const TYPED_COLUMNS = `device_id text, ts timestamptz, latitude double precision
 /** The key of a fix and of the rows made from it: (device_id, ts), unique in positions and decoded_attributes. */
 export const fixKey = (row: { deviceId: string; ts: number }): string => `${row.deviceId}\u0000${row.ts}`;
 
-/** One fix as a line of COPY text in POSITION_COLUMNS order. */
-export function positionCopyLine(p: Position): string {
+/**
+ * One fix as a line of COPY text in POSITION_COLUMNS order. `attributesText`: its raw attributes as COPY text already,
+ * when the caller has them so (see payloadAttributesText); otherwise they are serialised here.
+ */
+export function positionCopyLine(p: Position, attributesText?: string | null): string {
+  const attributes = attributesText ?? copyField(JSON.stringify(p.attributes));
   return (
     `${copyField(p.deviceId)}\t${new Date(p.ts).toISOString()}\t${p.latitude}\t${p.longitude}\t${p.altitude}\t` +
-    `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${copyField(JSON.stringify(p.attributes))}\t${copyField(p.codec)}\n`
+    `${p.angle}\t${p.speed}\t${p.satellites}\t${p.priority}\t${attributes}\t${copyField(p.codec)}\n`
   );
 }
 
@@ -48,7 +52,7 @@ export async function insertPositions(db: Knex, positions: readonly Position[]):
   }
   return db.transaction(async (trx) => {
     await trx.raw(`CREATE TEMPORARY TABLE positions_load (${TYPED_COLUMNS}) ON COMMIT DROP`);
-    await copyRows(trx, `positions_load (${POSITION_COLUMNS})`, positions, positionCopyLine);
+    await copyRows(trx, `positions_load (${POSITION_COLUMNS})`, positions, (p) => positionCopyLine(p));
     const result = await trx.raw(
       `INSERT INTO positions (${POSITION_COLUMNS}) SELECT ${POSITION_COLUMNS} FROM positions_load ON CONFLICT (device_id, ts) DO NOTHING`,
     );

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseStreamEntry } from '../../src/domain/parse-stream-entry.ts';
+import { payloadAttributesText } from '../../src/domain/payload-attributes-text.ts';
 import type { Position } from '../../src/domain/position.ts';
 import { connectDb } from '../../src/store/db.ts';
 import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
@@ -281,6 +283,37 @@ describe('storeLiveBatch', () => {
       }),
     ).toBe(1);
     expect(await count('positions')).toBe(2 + SMALL_BATCH);
+  });
+
+  it('stores the raw attributes cut from the payloads exactly as it stores the parsed ones', async () => {
+    // Payloads as odd trackers write them: keys out of order, spaces, a fraction and an escaped id (those two are
+    // serialised instead), 64-bit and buffer values.
+    const bodies = [
+      '{"66": 12345, "1":1, "16":{"__bigint":"18446744073709551615"}}',
+      '{"78":{"__buffer_b64":"AZo/IQAAAGU="},"9":-25,"240":0}',
+      '{"72":1.50,"1":1}',
+      '{"\\u0031":7}',
+      '{}',
+    ];
+    const texts = bodies.map((body, i) =>
+      `{"device_id":"raw-${i}","timestamp":"2026-03-01T08:00:00.000Z","latitude":1,"longitude":2,"altitude":3,"angle":4,"speed":5,"satellites":6,"priority":0,"attributes":${body}}`,
+    );
+    const parsed = texts.map((payload, i) => {
+      const entry = parseStreamEntry({ ts: '2026-03-01T08:00:00.000Z', device_id: `raw-${i}`, codec: '8E', payload });
+      if (!entry.ok) throw new Error(entry.reason);
+      return entry.position;
+    });
+    const cut = texts.map(payloadAttributesText);
+    expect(cut.filter((text) => text !== null)).toHaveLength(3);
+    const serialised = parsed.map((p) => ({ ...p, deviceId: `${p.deviceId}-parsed` }));
+    const rows = new NewRows().add(parsed, [], cut).add(serialised, []);
+    expect(await db.transaction((trx) => copyNewRows(trx, rows))).toBe(2 * texts.length);
+    const stored = await db.raw(`
+      SELECT a.device_id, a.attributes::text AS cut, b.attributes::text AS serialised
+      FROM positions a JOIN positions b ON b.device_id = a.device_id || '-parsed' AND b.ts = a.ts ORDER BY a.device_id`);
+    expect(stored.rows).toHaveLength(texts.length);
+    for (const row of stored.rows) expect(row.cut).toBe(row.serialised);
+    expect(JSON.parse(stored.rows[0].cut)).toEqual({ '1': 1, '16': { __bigint: '18446744073709551615' }, '66': 12345 });
   });
 
   it('stores fact changes without positions (a tick), and nothing at all for an empty batch', async () => {
