@@ -68,6 +68,7 @@ describe('the sharded consumer against a real Redis', () => {
     expect(refused[0]).toBeInstanceOf(LeasesStale);
     expect([...committed].sort()).toEqual([...written].sort());
   });
+
   it('drops the read it sent ahead when a failed store rewinds it, and stores every entry once, in stream order', async () => {
     const stream = `test:sharded:${randomUUID()}`;
     streams.push(stream);
