@@ -17,7 +17,7 @@ type DirectusRequest = Request & { accountability?: Accountability | null; schem
  * hold, with the zod issues in `extensions.issues`; 403 for a caller that is neither an admin nor of the processor's
  * role (before anything is locked or read), or whose permissions do not cover a read or write (nothing is written).
  */
-export function factsRoute({ services, database, getSchema, logger }: EndpointExtensionContext) {
+export function factsRoute({ services, database, getSchema, logger, env }: EndpointExtensionContext) {
   const mayHandInFacts = pipelineCallerCheck(database);
   return async (req: DirectusRequest, res: Response, next: NextFunction): Promise<void> => {
     const accountability = req.accountability ?? null;
@@ -33,7 +33,7 @@ export function factsRoute({ services, database, getSchema, logger }: EndpointEx
     }
 
     const batch = parsed.data;
-    const { counts, setBased } = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability, logger });
+    const { counts, setBased } = await applyFacts(batch, { services, database, schema: req.schema ?? (await getSchema()), accountability, logger, env });
     logger.info({ batch: batch.batch, source: batch.source, user: accountability.user, ...counts, setBased }, 'pitwall: fact batch applied');
     res.json({ data: counts });
   };

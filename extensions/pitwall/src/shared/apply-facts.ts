@@ -11,6 +11,7 @@ import { officialPenalties } from './official-penalties';
 import { standingChanges, standingFields, stageStandings } from './stage-standings';
 import { unstorableIssues } from './storable-facts';
 import { plainWriteCollections, rowsPassFieldRules, tableWriter, type FactWriter } from './fact-table-writes';
+import { purgeDataCache } from './purge-data-cache';
 import { logUnwritable, takeOutUnwritable, type Unwritable } from './unwritable-facts';
 
 export interface FactCounts {
@@ -43,6 +44,8 @@ export interface ApplyFactsContext {
   accountability: Accountability | null;
   now?: Date;
   logger?: PublishContext['logger'];
+  /** Directus's environment: whether to purge the data cache after set-based writes (see purgeDataCache). */
+  env?: Record<string, unknown>;
 }
 
 /** The collection of a fact is named by the prefix of its key (see factKey in facts.ts). */
@@ -106,6 +109,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
   const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0 };
   let unwritable: Unwritable = { orphaned: [], conflicting: [] };
   const setBased: string[] = [];
+  /** Collections whose rows a set-based write changed: Directus's data cache must forget them (see purgeDataCache). */
+  const changedSetBased: string[] = [];
   // Race events are the bundle's own record of what was written: created as the system, as the hook's sweep does,
   // so no permission work per event and no role can leave them unpublished.
   const publish: PublishContext = { services, database, schema, accountability: null, logger: context.logger };
@@ -189,6 +194,7 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
       const writer = writerOf(collection, creates, updates);
       await writer.remove(deletes);
       for (const row of [...(await writer.create(creates)), ...(await writer.update(updates))]) returned[collection].set(String(row['id']), row);
+      if (setBased.includes(collection) && creates.length + updates.length + deletes.length > 0) changedSetBased.push(collection);
       for (const row of [...creates, ...updates]) {
         const id = String(row['id']);
         // Only who computed it changed (a replay confirming a live fact): the same event, not a new one.
@@ -203,6 +209,12 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
   logUnwritable(context.logger, batch, unwritable);
   // After the commit, so a Flow never hears of data that rolled back.
   await publishPendingSafely(publish, staged);
+  // A batch of retractions or penalties alone makes no race event, whose creation through ItemsService would purge.
+  if (changedSetBased.length > 0) {
+    await purgeDataCache(context, changedSetBased).catch((error: unknown) =>
+      context.logger?.warn({ err: error, collections: changedSetBased }, 'pitwall: data cache not purged after set-based fact writes; cached answers may be stale until CACHE_TTL'),
+    );
+  }
   return { counts, setBased };
 }
 
