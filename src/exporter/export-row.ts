@@ -1,5 +1,6 @@
 import type { RawAttributes } from '../domain/position.ts';
 import { isoTimeMs } from '../domain/iso-time.ts';
+import { MAX_PAYLOAD_CHARS } from '../domain/read-well-formed-entry.ts';
 
 /**
  * One telemetry stream entry as the analytics export stores it, in the Parquet files and in ClickHouse: the
@@ -64,6 +65,8 @@ export function readExportEntry(streamId: string, fields: Record<string, string>
   if (!fields) return { ok: false, reason: 'entry content was trimmed from the stream' };
   const { device_id: deviceId, codec, payload } = fields;
   if (!deviceId || !codec || payload === undefined) return { ok: false, reason: 'missing device_id, codec or payload field' };
+  // As the processor bounds it: one entry of hundreds of megabytes must not hold a batch, and the process, hostage.
+  if (payload.length > MAX_PAYLOAD_CHARS) return { ok: false, reason: `payload: longer than ${MAX_PAYLOAD_CHARS.toLocaleString('en')} characters (${payload.length.toLocaleString('en')})` };
   let p: Record<string, unknown>;
   try {
     p = JSON.parse(payload) as Record<string, unknown>;

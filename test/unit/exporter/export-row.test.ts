@@ -114,6 +114,15 @@ describe('readExportEntry refuses, saying why', () => {
     expect(refusal(readExportEntry(ID, { ...fieldsOf(fix), [field]: '' }, noDecoding))).toBe('missing device_id, codec or payload field');
   });
 
+  it('a payload longer than the processor takes, before parsing it', () => {
+    const fields = withPayload((p) => ({ ...p, attributes: { '1': 1 }, padding: 'x'.repeat(1_048_576) }));
+    expect(refusal(readExportEntry(ID, fields, noDecoding))).toMatch(/^payload: longer than 1,048,576 characters \(1,048,\d{3,}\)$/);
+    // A payload of exactly the bound is read as usual (its unknown key ignored).
+    const within = withPayload((p) => ({ ...p, padding: '' }));
+    const room = 1_048_576 - within.payload!.length;
+    expect(accepted(readExportEntry(ID, withPayload((p) => ({ ...p, padding: 'x'.repeat(room) })), noDecoding)).payload).toHaveLength(1_048_576);
+  });
+
   it.each([
     ['cut short', '{"device_id":'],
     ['empty', ''],
