@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { replayRequestIssues, withDefaultWindow } from '../jobs/default-window.ts';
+import { checkJobRequest } from '../jobs/default-window.ts';
 import type { JobProgress, RunKind } from '../jobs/job.ts';
 import { runTable } from '../jobs/job.ts';
 import { loadJobsConfig } from '../jobs/jobs-config.ts';
@@ -70,15 +70,13 @@ export function runCommand(kind: RunKind) {
           : { model: values.model, devices: list(values.devices), from: values.from, to: values.to };
       const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
       const engine = (await import('../jobs/engines.ts')).jobEngines()[kind];
-      const windowed = kind === 'replay' ? await withDefaultWindow(clean, db) : { body: clean, issues: [] };
-      const parsed = engine.params.safeParse(windowed.body);
-      if (windowed.issues.length > 0 || !parsed.success) {
-        const issues = replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, clean);
-        for (const issue of issues) console.error(`pitwall ${kind}: ${issue.path.join('.') || '(options)'}: ${issue.message}`);
+      const checked = await checkJobRequest(kind, clean, db, engine.params);
+      if (checked.issues) {
+        for (const issue of checked.issues) console.error(`pitwall ${kind}: ${issue.path.join('.') || '(options)'}: ${issue.message}`);
         console.error(`\n${usage[kind]}`);
         return 2;
       }
-      const [row] = await db(runTable(kind)).insert({ id: randomUUID(), status: 'queued', params: JSON.stringify(parsed.data), processed: 0 }).returning('id');
+      const [row] = await db(runTable(kind)).insert({ id: randomUUID(), status: 'queued', params: JSON.stringify(checked.params), processed: 0 }).returning('id');
       const id = String(row.id ?? row);
       console.error(`pitwall ${kind}: run ${id}`);
       const cancel = () => void db(runTable(kind)).where({ id }).whereIn('status', ['queued', 'running']).update({ status: 'cancelled', finished_at: db.fn.now() });

@@ -53,3 +53,25 @@ export function replayRequestIssues<T extends { path: PropertyKey[] }>(windowIss
   });
   return [...windowIssues, ...own];
 }
+
+/** What checkJobRequest needs of a params schema (a zod schema): its own issues carry a path. */
+interface ParamsSchema<T, I extends { path: PropertyKey[] }> {
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: I[] } };
+}
+
+/**
+ * A replay or backfill request as the endpoint, the Flow operations and `pitwall replay|backfill` check it: a replay
+ * gets its stage's (or event's) window where it gives no range (withDefaultWindow), then the schema decides; the
+ * issues are those of replayRequestIssues, one answer naming every mistake.
+ */
+export async function checkJobRequest<T, I extends { path: PropertyKey[] }>(
+  kind: 'replay' | 'backfill',
+  body: unknown,
+  db: Knex,
+  schema: ParamsSchema<T, I>,
+): Promise<{ params: T; issues: null } | { params: null; issues: (WindowIssue | I)[] }> {
+  const windowed = kind === 'replay' ? await withDefaultWindow(body, db) : { body, issues: [] };
+  const parsed = schema.safeParse(windowed.body);
+  if (parsed.success && windowed.issues.length === 0) return { params: parsed.data, issues: null };
+  return { params: null, issues: replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, body) };
+}

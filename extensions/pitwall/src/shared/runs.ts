@@ -1,7 +1,7 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
-import { replayRequestIssues, withDefaultWindow as defaultWindow } from '../../../../src/jobs/default-window';
+import { checkJobRequest } from '../../../../src/jobs/default-window';
 import { isTerminal } from '../../../../src/jobs/job';
 import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
 
@@ -35,16 +35,8 @@ export interface ParamIssue {
  * The params of a run request, or its issues. Replays default to the window of the stage (or event) they name;
  * backfills need their range.
  */
-export async function checkRunRequest(kind: RunKind, body: unknown, database: RunServices['database']): Promise<ReturnType<typeof checkRunParams>> {
-  if (kind === 'backfill') return checkRunParams(kind, body);
-  const windowed = await defaultWindow(body, database);
-  const checked = checkRunParams(kind, windowed.body);
-  return windowed.issues.length > 0 ? { params: null, issues: replayRequestIssues(windowed.issues, checked.issues ?? [], body) } : checked;
-}
-
-export function checkRunParams(kind: RunKind, body: unknown): { params: unknown; issues: null } | { params: null; issues: ParamIssue[] } {
-  const parsed = paramsSchemas[kind].safeParse(body);
-  return parsed.success ? { params: parsed.data, issues: null } : { params: null, issues: parsed.error.issues as ParamIssue[] };
+export async function checkRunRequest(kind: RunKind, body: unknown, database: RunServices['database']): Promise<{ params: unknown; issues: null } | { params: null; issues: ParamIssue[] }> {
+  return checkJobRequest(kind, body, database, paramsSchemas[kind]);
 }
 
 export const describeIssues = (issues: ParamIssue[]) => issues.map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`).join('; ');
