@@ -1,3 +1,5 @@
+import { skipSpaces } from './io/attributes-json.ts';
+
 const QUOTE = 0x22;
 const OPEN = 0x7b;
 const CLOSE = 0x7d;
@@ -46,10 +48,4 @@ export function payloadAttributesText(payload: string): string | null {
     } else if (c !== 0x2c && c !== 0x3a && c !== 0x20) return null; // anything but , : and a space
   }
   return null;
-}
-
-function skipSpaces(text: string, at: number): number {
-  let c = text.charCodeAt(at);
-  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++at);
-  return at;
 }

@@ -186,7 +186,8 @@ function valueEnd(text: string, at: number): number {
   return end;
 }
 
-function skipSpaces(text: string, at: number): number {
+/** The first index at or after `at` that is not JSON whitespace. */
+export function skipSpaces(text: string, at: number): number {
   let c = text.charCodeAt(at);
   while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++at);
   return at;
