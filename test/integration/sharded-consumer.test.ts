@@ -22,11 +22,40 @@ describe('the sharded consumer against a real Redis', () => {
     await leaseRedis.quit();
   });
 
-  it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
+  /** A new stream of `count` entries, of `trackers` trackers in turn; their ids in stream order. */
+  const fill = async (count: number, trackers: number): Promise<{ stream: string; written: string[] }> => {
     const stream = `test:sharded:${randomUUID()}`;
     streams.push(stream);
     const written: string[] = [];
-    for (let i = 0; i < 30; i++) written.push((await redis.xadd(stream, '*', 'device_id', `tracker-${i % 3}`, 'n', String(i)))!);
+    for (let i = 0; i < count; i++) written.push((await redis.xadd(stream, '*', 'device_id', `tracker-${i % trackers}`, 'n', String(i)))!);
+    return { stream, written };
+  };
+
+  /** One instance holding every shard runs `host` over `stream` until every entry is committed, then a moment more. */
+  const consumeAll = async (
+    stream: string,
+    host: ShardHost<string[]>,
+    { committed, total, leaseMs, rebalanceMs, settleMs }: { committed: () => number; total: number; leaseMs: number; rebalanceMs: number; settleMs: number },
+  ) => {
+    const consumer = new ShardedConsumer(
+      redis,
+      new ShardLeases(leaseRedis, stream, 'solo', leaseMs),
+      { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs },
+      host,
+      pino({ level: 'silent' }),
+    );
+    const running = consumer.run();
+    try {
+      await waitFor(async () => committed() >= total, { timeoutMs: 20_000, what: 'every entry committed' });
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+    } finally {
+      await consumer.close();
+      await running.catch(() => undefined);
+    }
+  };
+
+  it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
+    const { stream, written } = await fill(30, 3);
     const committed: string[] = [];
     const refused: unknown[] = [];
     let frozen = false;
@@ -49,31 +78,14 @@ describe('the sharded consumer against a real Redis', () => {
       shardKey: (deviceId) => deviceId,
       shardsLost: async () => undefined,
     };
-    const consumer = new ShardedConsumer(
-      redis,
-      new ShardLeases(leaseRedis, stream, 'solo', 900),
-      { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs: 300 },
-      host,
-      pino({ level: 'silent' }),
-    );
-    const running = consumer.run();
-    try {
-      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry committed' });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    } finally {
-      await consumer.close();
-      await running.catch(() => undefined);
-    }
+    await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 900, rebalanceMs: 300, settleMs: 500 });
     expect(refused).toHaveLength(1);
     expect(refused[0]).toBeInstanceOf(LeasesStale);
     expect([...committed].sort()).toEqual([...written].sort());
   });
 
   it('drops the read it sent ahead when a failed store rewinds it, and stores every entry once, in stream order', async () => {
-    const stream = `test:sharded:${randomUUID()}`;
-    streams.push(stream);
-    const written: string[] = [];
-    for (let i = 0; i < 200; i++) written.push((await redis.xadd(stream, '*', 'device_id', `tracker-${i % 5}`, 'n', String(i)))!);
+    const { stream, written } = await fill(200, 5);
     const committed: string[] = [];
     let stores = 0;
     const host: ShardHost<string[]> = {
@@ -87,21 +99,7 @@ describe('the sharded consumer against a real Redis', () => {
       shardKey: (deviceId) => deviceId,
       shardsLost: async () => undefined,
     };
-    const consumer = new ShardedConsumer(
-      redis,
-      new ShardLeases(leaseRedis, stream, 'solo', 5000),
-      { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs: 60_000 },
-      host,
-      pino({ level: 'silent' }),
-    );
-    const running = consumer.run();
-    try {
-      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry committed' });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    } finally {
-      await consumer.close();
-      await running.catch(() => undefined);
-    }
+    await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 5000, rebalanceMs: 60_000, settleMs: 300 });
     expect(stores).toBeGreaterThan(3);
     expect(committed).toEqual(written);
   });
