@@ -278,7 +278,13 @@ describe('webhook subscription secrets stay secret', () => {
   }, 90_000);
 
   it('records no credential of the one-off URL in webhook_deliveries', async () => {
-    const rows = (await db('webhook_deliveries').whereIn('race_event', [eventA, eventB]).select('error', 'status_code')) as { error: string | null; status_code: number | null }[];
+    // Directus records an attempt after its answer: every target's delivery of both events, before reading them all.
+    const rows = await waitFor(async () => {
+      const found = (await db('webhook_deliveries').whereIn('race_event', [eventA, eventB]).select('error', 'status_code', 'outcome')) as {
+        error: string | null; status_code: number | null; outcome: string;
+      }[];
+      return found.filter((r) => r.outcome === 'delivered').length === 6 ? found : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 100, what: 'the deliveries of both events to each of the three targets to be recorded' });
     expect(rows.some((r) => r.status_code === 503 && r.error === 'HTTP 503: try later')).toBe(true);
     for (const row of rows) for (const clear of clearSecrets()) expect(String(row.error)).not.toContain(clear);
   });
