@@ -59,6 +59,31 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     await waitFor(async () => (await ioEvents()).length === 3, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after delete' });
   });
 
+  it('emits one io_mapping.changed per model for the rows of one request (an import), not one per row', async () => {
+    const ioIds = [ioId + 1000, ioId + 1001, ioId + 1002];
+    const rows = ioIds.map((io_id) => ({ model, io_id, attribute: `bulk_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 1 }));
+    const bulkEvents = async () =>
+      ((await call(stack, `/items/race_events?filter[type][_eq]=io_mapping.changed&sort=-occurred_at&limit=50`, { token })).json.data as any[]).filter(
+        (e) => e.payload.model === model && ioIds.some((id) => e.payload.io_ids.includes(id)),
+      );
+    const res = await call(stack, '/items/io_mappings', { token, body: rows });
+    expect(res.status, res.text).toBe(200);
+    const ids = (res.json.data as { id: string }[]).map((r) => r.id);
+    created.push(...ids);
+    await waitFor(async () => (await bulkEvents()).length > 0, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after the import' });
+    // A moment for any event of a row handled alone to show.
+    await new Promise((r) => setTimeout(r, 1000));
+    const events = await bulkEvents();
+    expect(events).toHaveLength(1);
+    expect(events[0].payload).toEqual({ model, io_ids: ioIds });
+
+    expect((await call(stack, '/items/io_mappings', { token, method: 'DELETE', body: ids })).status).toBe(204);
+    created.splice(created.length - ids.length, ids.length);
+    await waitFor(async () => (await bulkEvents()).length === 2, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after deleting the import' });
+    expect((await bulkEvents())[0]!.payload).toEqual({ model, io_ids: ioIds });
+    await call(stack, '/items/race_events', { token, method: 'DELETE', body: (await bulkEvents()).map((e) => e.id) });
+  });
+
   it('re-times the result and emits stage.result.computed when a timekeeper corrects a finish crossing', async () => {
     const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: 'hook-test', source: 'live', upserts: [start, finish, result], retractions: [] } });
     expect(res.status, res.text).toBe(200);

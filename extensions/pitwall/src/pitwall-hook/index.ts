@@ -14,11 +14,14 @@ import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 import { courseGuard } from '../shared/course-guard';
+import { perTurn } from '../shared/per-turn';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
 type Meta = { key?: string | number; keys?: (string | number)[]; payload?: Record<string, unknown>; collection?: string };
 type Ctx = { accountability?: Accountability | null };
+/** Rows one action changed: their ids, what they held before, and who changed them. */
+type Changed = { ids: string[]; old: Record<string, unknown>[]; accountability?: Accountability | null };
 
 /** How long a stopping Directus waits for webhook attempts under way (orchestrators kill after about 10 s). */
 const DRAIN_MS = 8_000;
@@ -54,9 +57,12 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   const keysOf = (meta: Meta): string[] => (meta.keys ?? (meta.key !== undefined ? [meta.key] : [])).map(String);
   /** Rows read by a filter before they are changed or deleted, for the action that follows. */
   const before = new Map<string, Record<string, unknown>>();
+  /** The current values of rows, by their ids (one array parameter: an import may change thousands). */
+  const rowsOf = (collection: string, ids: string[], fields: string[]): Promise<Record<string, unknown>[]> =>
+    database(collection).whereRaw('id = ANY(?)', [ids]).select(fields);
   const remember = (collection: string, fields: string[]) => async (keys: unknown) => {
     const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
-    if (ids.length > 0) for (const row of await database(collection).whereIn('id', ids).select(['id', ...fields])) before.set(`${collection}:${row.id}`, row);
+    if (ids.length > 0) for (const row of await rowsOf(collection, ids, ['id', ...fields])) before.set(`${collection}:${row['id']}`, row);
     return keys;
   };
   const takeBefore = (collection: string, ids: string[]) =>
@@ -82,14 +88,17 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   });
   filter('io_mappings.items.delete', remember('io_mappings', ['model', 'io_id']));
   for (const kind of ['create', 'update', 'delete'] as const) {
-    action(`io_mappings.items.${kind}`, (meta: Meta) =>
+    // The rows of one request together (Directus emits an action per row of a createMany): one event per model.
+    const changed = perTurn((parts: Changed[]) =>
       guard('io_mapping.changed', async () => {
-        const ids = keysOf(meta);
-        const old = takeBefore('io_mappings', ids);
-        const now = kind === 'delete' ? [] : await database('io_mappings').whereIn('id', ids).select('model', 'io_id');
-        await emitIoMappingChanged(kind, [...old, ...now] as { model: string; io_id: number }[], await context());
+        const now = kind === 'delete' ? [] : await rowsOf('io_mappings', parts.flatMap((p) => p.ids), ['model', 'io_id']);
+        await emitIoMappingChanged(kind, [...parts.flatMap((p) => p.old), ...now] as { model: string; io_id: number }[], await context());
       }),
     );
+    action(`io_mappings.items.${kind}`, (meta: Meta) => {
+      const ids = keysOf(meta);
+      changed({ ids, old: takeBefore('io_mappings', ids) });
+    });
   }
 
   // Hand corrections of crossings and penalties re-time the affected results.
@@ -100,16 +109,21 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     });
     filter(`${collection}.items.delete`, remember(collection, ['entry', 'stage']));
     for (const kind of ['create', 'update', 'delete'] as const) {
-      action(`${collection}.items.${kind}`, (meta: Meta, ctx: Ctx) =>
+      // The rows of one request together: each stage is re-timed once, not once per row.
+      const corrected = perTurn((parts: Changed[]) =>
         guard(`re-timing after ${collection}.${kind}`, async () => {
-          const ids = keysOf(meta);
-          const old = takeBefore(collection, ids);
-          if (!(await isHandCorrection(ctx?.accountability))) return;
-          const now = kind === 'delete' ? [] : await database(collection).whereIn('id', ids).select('entry', 'stage');
-          const pairs = [...old, ...now].map((r) => ({ entry: String(r['entry']), stage: String(r['stage']) }));
+          const hand: Changed[] = [];
+          for (const part of parts) if (await isHandCorrection(part.accountability)) hand.push(part);
+          if (hand.length === 0) return;
+          const now = kind === 'delete' ? [] : await rowsOf(collection, hand.flatMap((p) => p.ids), ['entry', 'stage']);
+          const pairs = [...hand.flatMap((p) => p.old), ...now].map((r) => ({ entry: String(r['entry']), stage: String(r['stage']) }));
           await recomputeStageResults(pairs, await context());
         }),
       );
+      action(`${collection}.items.${kind}`, (meta: Meta, ctx: Ctx) => {
+        const ids = keysOf(meta);
+        corrected({ ids, old: takeBefore(collection, ids), accountability: ctx?.accountability });
+      });
     }
   }
 
