@@ -7,6 +7,7 @@ import { connectDb } from '../../src/store/db.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { flowReceivesRaceEvents } from '../support/flow-check.ts';
 import { setupOptions } from '../support/stack.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
 
@@ -60,6 +61,28 @@ describe('Pitwall on Directus 12 without a licence', () => {
 
   it('delivers race events to a Flow', async () => {
     await flowReceivesRaceEvents(stack);
+  });
+
+  it('makes one io_mapping.changed per model for the rows of one request, as on 11', async () => {
+    const token = await adminToken(stack);
+    const model = demoId('model:FMB920');
+    const ioIds = [61_001, 61_002, 61_003];
+    const res = await call(stack, '/items/io_mappings', { token, body: ioIds.map((io_id) => ({ model, io_id, attribute: `compat_${io_id}`, value_type: 'unsigned', byte_size: 1 })) });
+    expect(res.status, res.text).toBe(200);
+    const events = async () =>
+      ((await call(stack, '/items/race_events?filter[type][_eq]=io_mapping.changed&limit=-1', { token })).json.data as { id: string; payload: { io_ids: number[] } }[]).filter((e) =>
+        e.payload.io_ids.some((id) => ioIds.includes(id)),
+      );
+    await waitFor(async () => (await events()).length > 0, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after the import' });
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      expect((await events()).map((e) => e.payload)).toEqual([{ model, io_ids: ioIds }]);
+    } finally {
+      const before = (await events()).length;
+      await call(stack, '/items/io_mappings', { token, method: 'DELETE', body: (res.json.data as { id: string }[]).map((r) => r.id) });
+      await waitFor(async () => (await events()).length > before, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after the delete' });
+      await call(stack, '/items/race_events', { token, method: 'DELETE', body: (await events()).map((e) => e.id) });
+    }
   });
 
   it('keeps the processor to what it uses, with plain permissions (no field lists: 12 without a licence refuses them)', async () => {
