@@ -84,6 +84,43 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     await call(stack, '/items/race_events', { token, method: 'DELETE', body: (await bulkEvents()).map((e) => e.id) });
   });
 
+  it('refuses an IO mapping the decoder cannot use with a 400 naming the field, for a create, an import and an update', async () => {
+    const row = (changes: Record<string, unknown>) => ({ model, io_id: ioId + 2000, attribute: `guard_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 2, ...changes });
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ value_type: 'bogus' }, 'value_type: valueType "bogus" is not one of unsigned, signed, boolean, hex, ascii'],
+      [{ byte_size: 0 }, 'byte_size: byteSize must be an integer in 1..255, got 0'],
+      [{ multiplier: 'lots' }, 'multiplier: multiplier must be a finite number, got NaN'],
+      [{ invalid_values: { 850: true } }, 'invalid_values: invalidValues must be a list of raw values, got {"850":true}'],
+      [{ invalid_values: [-1] }, 'invalid_values: invalidValues entry -1 is not a raw value: write a non-negative safe integer, or a decimal string for 64-bit values'],
+    ];
+    for (const [changes, reason] of refusals) {
+      const answer = await call(stack, '/items/io_mappings', { token, body: row(changes) });
+      expect(answer.status, reason).toBe(400);
+      expect(answer.json.errors[0].extensions.reason, reason).toBe(reason);
+      expect(answer.json.errors[0].extensions.issues[0].path, reason).toEqual([reason.split(':')[0]]);
+    }
+    // One bad row refuses the whole import: nothing is written, nothing announced.
+    const mixed = await call(stack, '/items/io_mappings', { token, body: [row({ io_id: ioId + 2001 }), row({ io_id: ioId + 2002, value_type: 'bogus' })] });
+    expect(mixed.status).toBe(400);
+    const stored = await call(stack, `/items/io_mappings?filter[io_id][_in]=${ioId + 2000},${ioId + 2001},${ioId + 2002}&fields=id`, { token });
+    expect(stored.json.data).toEqual([]);
+
+    const good = await call(stack, '/items/io_mappings', { token, body: row({ invalid_values: [65535] }) });
+    expect(good.status, good.text).toBe(200);
+    created.push(good.json.data.id);
+    const update = await call(stack, `/items/io_mappings/${good.json.data.id}`, { token, method: 'PATCH', body: { byte_size: 300 } });
+    expect(update.status).toBe(400);
+    expect(update.json.errors[0].extensions.reason).toBe('byte_size: byteSize must be an integer in 1..255, got 300');
+    // An update is checked as the row it makes: 65535 stays a raw value of the row, whatever the payload leaves out.
+    expect((await call(stack, `/items/io_mappings/${good.json.data.id}`, { token, method: 'PATCH', body: { value_type: 'signed' } })).status).toBe(200);
+    // The processor may not write IO mappings: Directus's 403, not the guard's 400.
+    expect((await call(stack, '/items/io_mappings', { token: stack.processorToken, body: row({ value_type: 'bogus' }) })).status).toBe(403);
+    const events = ((await call(stack, `/items/race_events?filter[type][_eq]=io_mapping.changed&limit=-1`, { token })).json.data as any[]).filter((e) =>
+      e.payload.io_ids.some((id: number) => [ioId + 2000, ioId + 2001, ioId + 2002].includes(id)),
+    );
+    await call(stack, '/items/race_events', { token, method: 'DELETE', body: events.map((e) => e.id) });
+  });
+
   it('re-times the result and emits stage.result.computed when a timekeeper corrects a finish crossing', async () => {
     const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: 'hook-test', source: 'live', upserts: [start, finish, result], retractions: [] } });
     expect(res.status, res.text).toBe(200);

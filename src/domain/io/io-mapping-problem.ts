@@ -3,27 +3,42 @@ import { unstorableTextProblem } from './storable-text.ts';
 
 const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean', 'hex', 'ascii']);
 
+/** What is wrong with a mapping row, and in which of its fields. */
+export interface IoMappingFieldProblem {
+  field: Exclude<keyof IoMapping, 'ioId' | 'unit'>;
+  message: string;
+}
+
 /**
  * What is wrong with a mapping row, or null when it can be used. Rows come from the database (edited by hand in
  * Directus), so they are checked at every use; decode and encode each throw their own error class with this text.
  */
 export function ioMappingProblem(mapping: IoMapping): string | null {
+  return ioMappingFieldProblem(mapping)?.message ?? null;
+}
+
+/** ioMappingProblem with the field it is about (for refusing the row where it is written). */
+export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem | null {
   const { attribute, valueType, byteSize, multiplier, offset, invalidValues } = mapping;
   // The attribute is a key of the decoded jsonb: a name Postgres cannot store would refuse the whole fix.
-  if (typeof attribute !== 'string') return `attribute must be a string, got ${typeof attribute}`;
+  if (typeof attribute !== 'string') return { field: 'attribute', message: `attribute must be a string, got ${typeof attribute}` };
   const unstorable = unstorableTextProblem(attribute);
   // JSON.stringify escapes NUL and lone surrogates, so the message itself can be stored.
-  if (unstorable !== null) return `attribute ${JSON.stringify(attribute)} has ${unstorable}`;
-  if (!VALUE_TYPES.has(valueType)) return `valueType ${JSON.stringify(valueType)} is not one of unsigned, signed, boolean, hex, ascii`;
-  if (!Number.isInteger(byteSize) || byteSize < 1 || byteSize > 255) return `byteSize must be an integer in 1..255, got ${byteSize}`;
+  if (unstorable !== null) return { field: 'attribute', message: `attribute ${JSON.stringify(attribute)} has ${unstorable}` };
+  if (!VALUE_TYPES.has(valueType)) return { field: 'valueType', message: `valueType ${JSON.stringify(valueType)} is not one of unsigned, signed, boolean, hex, ascii` };
+  if (!Number.isInteger(byteSize) || byteSize < 1 || byteSize > 255) return { field: 'byteSize', message: `byteSize must be an integer in 1..255, got ${byteSize}` };
   // Scaling only applies to numeric readings, so a stray multiplier on a boolean row does not block it.
   if (valueType === 'unsigned' || valueType === 'signed') {
-    if (!Number.isFinite(multiplier)) return `multiplier must be a finite number, got ${multiplier}`;
-    if (!Number.isFinite(offset)) return `offset must be a finite number, got ${offset}`;
+    if (!Number.isFinite(multiplier)) return { field: 'multiplier', message: `multiplier must be a finite number, got ${multiplier}` };
+    if (!Number.isFinite(offset)) return { field: 'offset', message: `offset must be a finite number, got ${offset}` };
+  }
+  // A json column edited by hand may hold anything: only a list can be read as raw values.
+  if (invalidValues !== null && invalidValues !== undefined && !Array.isArray(invalidValues)) {
+    return { field: 'invalidValues', message: `invalidValues must be a list of raw values, got ${JSON.stringify(invalidValues)}` };
   }
   for (const entry of invalidValues ?? []) {
     const problem = invalidValueProblem(entry, mapping);
-    if (problem !== null) return problem;
+    if (problem !== null) return { field: 'invalidValues', message: problem };
   }
   return null;
 }

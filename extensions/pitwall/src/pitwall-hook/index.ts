@@ -15,6 +15,7 @@ import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
+import { ioMappingGuard } from '../shared/io-mapping-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
@@ -81,12 +82,16 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     fn().catch((err) => logger.error({ err }, `pitwall: ${what} failed`));
   };
 
-  // io_mappings: one io_mapping.changed event per model for every create, update or delete.
-  filter('io_mappings.items.update', async (payload, meta) => {
+  // io_mappings: rows the decoder cannot use are refused when written (io-mapping-guard); one io_mapping.changed
+  // event per model for every create, update or delete.
+  const ioMappings = ioMappingGuard(database);
+  filter('io_mappings.items.update', async (payload, meta, ctx) => {
+    await ioMappings(payload as Record<string, unknown>, keysOf(meta as Meta), (ctx as Ctx)?.accountability);
     await remember('io_mappings', ['model', 'io_id'])((meta as Meta).keys ?? []);
     return payload;
   });
   filter('io_mappings.items.delete', remember('io_mappings', ['model', 'io_id']));
+  filter('io_mappings.items.create', (payload, _meta, ctx) => ioMappings(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
   for (const kind of ['create', 'update', 'delete'] as const) {
     // The rows of one request together (Directus emits an action per row of a createMany): one event per model.
     const changed = perTurn((parts: Changed[]) =>

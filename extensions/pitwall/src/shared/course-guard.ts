@@ -1,11 +1,10 @@
-import { InvalidPayloadError } from '@directus/errors';
 import type { Accountability } from '@directus/types';
 import { waypointProblem } from '../../../../src/domain/geofence/check-course';
 import type { LonLat } from '../../../../src/domain/course';
 import { geofenceRowProblems, type GeofenceRowProblem } from '../../../../src/domain/geofence/geofence-row';
+import { refuse, writePermission, type Problem } from './write-guard';
 
 type Row = Record<string, unknown>;
-type Problem = { field: string; message: string };
 
 /**
  * Geofences and waypoints the timing could not use are refused where they are made, with a 400 naming the field:
@@ -16,19 +15,7 @@ type Problem = { field: string; message: string };
  * that check, so it still answers 403 rather than telling the caller what a geofence needs.
  */
 export function courseGuard(database: any) {
-  const mayWrite = async (collection: string, action: 'create' | 'update', accountability: Accountability | null | undefined): Promise<boolean> => {
-    if (!accountability || accountability.admin) return true;
-    const roles = [accountability.role, ...((accountability as { roles?: string[] }).roles ?? [])].filter((r): r is string => Boolean(r));
-    const granted = await database('directus_permissions as p')
-      .join('directus_access as a', 'a.policy', 'p.policy')
-      .where({ 'p.collection': collection, 'p.action': action })
-      .andWhere((q: any) => {
-        q.whereIn('a.role', roles);
-        if (accountability.user) q.orWhere('a.user', accountability.user);
-      })
-      .first('p.id');
-    return Boolean(granted);
-  };
+  const mayWrite = writePermission(database);
 
   const stored = async (collection: string, geometryField: string, keys: unknown[]): Promise<Row[]> =>
     keys.length === 0
@@ -40,11 +27,6 @@ export function courseGuard(database: any) {
 
   const rowsOf = async (collection: string, geometryField: string, payload: Row, keys: unknown[] | null): Promise<Row[]> =>
     keys === null ? [payload] : (await stored(collection, geometryField, keys)).map((row) => ({ ...row, ...payload }));
-
-  const refuse = (problems: Problem[]): never => {
-    const issues = problems.map(({ field, message }) => ({ code: 'custom', path: [field], message }));
-    throw new InvalidPayloadError({ reason: problems.map(({ field, message }) => `${field}: ${message}`).join('; '), issues } as never);
-  };
 
   return {
     async geofences(payload: Row, keys: unknown[] | null, accountability: Accountability | null | undefined): Promise<Row> {

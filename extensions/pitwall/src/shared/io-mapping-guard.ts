@@ -1,0 +1,66 @@
+import type { Accountability } from '@directus/types';
+import { ioMappingFieldProblem, type IoMappingFieldProblem } from '../../../../src/domain/io/io-mapping-problem';
+import type { IoMapping } from '../../../../src/domain/io/io-mapping';
+import { refuse, writePermission } from './write-guard';
+
+type Row = Record<string, unknown>;
+
+const COLUMN_OF: Record<IoMappingFieldProblem['field'], string> = {
+  attribute: 'attribute',
+  valueType: 'value_type',
+  byteSize: 'byte_size',
+  multiplier: 'multiplier',
+  offset: 'offset',
+  invalidValues: 'invalid_values',
+};
+
+/**
+ * IO mappings the decoder cannot use are refused where they are written, with a 400 naming the field: Directus
+ * stores any text in the value type's dropdown and any JSON in the invalid values, and the processor would only
+ * record the problem in every fix's decoded attributes. An update is checked as the row it makes: the stored row
+ * with the payload over it. A caller who may not write is left to Directus's 403 (see writePermission).
+ */
+export function ioMappingGuard(database: any) {
+  const mayWrite = writePermission(database);
+  return async (payload: Row, keys: unknown[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
+    if (!(await mayWrite('io_mappings', keys === null ? 'create' : 'update', accountability))) return payload;
+    const rows: Row[] = keys === null ? [payload] : (await database('io_mappings').whereRaw('id = ANY(?)', [keys.map(String)]).select('*')).map((row: Row) => ({ ...row, ...payload }));
+    for (const row of rows) {
+      const problem = ioMappingFieldProblem(mappingOf(row));
+      if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
+    }
+    return payload;
+  };
+}
+
+/** A row as the processor reads it (loadIoMappings), with the columns' defaults where a new row leaves them out. */
+function mappingOf(row: Row): IoMapping {
+  return {
+    ioId: Number(row['io_id']),
+    attribute: row['attribute'] as string,
+    valueType: row['value_type'] as IoMapping['valueType'],
+    byteSize: numberOf(row['byte_size']),
+    multiplier: row['multiplier'] === undefined ? 1 : numberOf(row['multiplier']),
+    offset: row['offset'] === undefined ? 0 : numberOf(row['offset']),
+    unit: null,
+    invalidValues: jsonOf(row['invalid_values']) as IoMapping['invalidValues'],
+  };
+}
+
+/** A number sent as a number or as decimal text (Postgres's numeric comes back as text); anything else is NaN. */
+function numberOf(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '') return Number(value);
+  return Number.NaN;
+}
+
+/** A json field may come as its text. */
+function jsonOf(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
