@@ -34,7 +34,9 @@ export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem
   }
   // A json column edited by hand may hold anything: only a list can be read as raw values.
   if (invalidValues !== null && invalidValues !== undefined && !Array.isArray(invalidValues)) {
-    return { field: 'invalidValues', message: `invalidValues must be a list of raw values, got ${JSON.stringify(invalidValues)}` };
+    // Shown cut short: the message goes into the decoded attributes of every fix of the model.
+    const shown = String(JSON.stringify(invalidValues));
+    return { field: 'invalidValues', message: `invalidValues must be a list of raw values, got ${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}` };
   }
   for (const entry of invalidValues ?? []) {
     const problem = invalidValueProblem(entry, mapping);

@@ -29,6 +29,11 @@ describe('ioMappingFieldProblem', () => {
     expect(ioMappingProblem({ ...usable, ...change })).toBe(problem?.message);
   });
 
+  it('shows a long value of the wrong shape cut short, since the message goes into every fix', () => {
+    const message = ioMappingFieldProblem({ ...usable, invalidValues: { text: 'x'.repeat(100_000) } as unknown as number[] })!.message;
+    expect(message).toBe(`invalidValues must be a list of raw values, got {"text":"${'x'.repeat(71)}…`);
+  });
+
   it('lets a boolean row keep a stray multiplier: scaling applies to numbers only', () => {
     expect(ioMappingFieldProblem({ ...usable, valueType: 'boolean', byteSize: 1, multiplier: Number.NaN, invalidValues: null })).toBeNull();
   });
