@@ -61,9 +61,12 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   /** The current values of rows, by their ids (one array parameter: an import may change thousands). */
   const rowsOf = (collection: string, ids: string[], fields: string[]): Promise<Record<string, unknown>[]> =>
     database(collection).whereRaw('id = ANY(?)', [ids]).select(fields);
+  const keepBefore = (collection: string, rows: Record<string, unknown>[]) => {
+    for (const row of rows) before.set(`${collection}:${row['id']}`, row);
+  };
   const remember = (collection: string, fields: string[]) => async (keys: unknown) => {
     const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
-    if (ids.length > 0) for (const row of await rowsOf(collection, ids, ['id', ...fields])) before.set(`${collection}:${row['id']}`, row);
+    if (ids.length > 0) keepBefore(collection, await rowsOf(collection, ids, ['id', ...fields]));
     return keys;
   };
   const takeBefore = (collection: string, ids: string[]) =>
@@ -86,8 +89,10 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // event per model for every create, update or delete.
   const ioMappings = ioMappingGuard(database);
   filter('io_mappings.items.update', async (payload, meta, ctx) => {
-    await ioMappings(payload as Record<string, unknown>, keysOf(meta as Meta), (ctx as Ctx)?.accountability);
-    await remember('io_mappings', ['model', 'io_id'])((meta as Meta).keys ?? []);
+    // One read of the stored rows: the guard checks what the update makes of them, the action announces them.
+    const stored = await rowsOf('io_mappings', keysOf(meta as Meta), ['*']);
+    await ioMappings(payload as Record<string, unknown>, stored, (ctx as Ctx)?.accountability);
+    keepBefore('io_mappings', stored);
     return payload;
   });
   filter('io_mappings.items.delete', remember('io_mappings', ['model', 'io_id']));

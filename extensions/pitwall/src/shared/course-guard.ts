@@ -2,7 +2,7 @@ import type { Accountability } from '@directus/types';
 import { waypointProblem } from '../../../../src/domain/geofence/check-course';
 import type { LonLat } from '../../../../src/domain/course';
 import { geofenceRowProblems, type GeofenceRowProblem } from '../../../../src/domain/geofence/geofence-row';
-import { refuse, writePermission, type Problem } from './write-guard';
+import { parsedOrText, refuse, writePermission, type Problem } from './write-guard';
 
 type Row = Record<string, unknown>;
 
@@ -65,12 +65,4 @@ function waypointRowProblem(row: Row): Problem | null {
     return { field: 'tolerance_meters', message: `expected metres, 0 or more, not ${JSON.stringify(tolerance)}` };
   }
   return null;
-}
-
-function parsedOrText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

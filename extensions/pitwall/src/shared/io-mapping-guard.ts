@@ -1,7 +1,7 @@
 import type { Accountability } from '@directus/types';
 import { ioMappingFieldProblem, type IoMappingFieldProblem } from '../../../../src/domain/io/io-mapping-problem';
 import type { IoMapping } from '../../../../src/domain/io/io-mapping';
-import { refuse, writePermission } from './write-guard';
+import { parsedOrText, refuse, writePermission } from './write-guard';
 
 type Row = Record<string, unknown>;
 
@@ -18,13 +18,14 @@ const COLUMN_OF: Record<IoMappingFieldProblem['field'], string> = {
  * IO mappings the decoder cannot use are refused where they are written, with a 400 naming the field: Directus
  * stores any text in the value type's dropdown and any JSON in the invalid values, and the processor would only
  * record the problem in every fix's decoded attributes. An update is checked as the row it makes: the stored row
- * with the payload over it. A caller who may not write is left to Directus's 403 (see writePermission).
+ * (`stored`, read by the caller; null for a create) with the payload over it. A caller who may not write is left to
+ * Directus's 403 (see writePermission).
  */
 export function ioMappingGuard(database: any) {
   const mayWrite = writePermission(database);
-  return async (payload: Row, keys: unknown[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
-    if (!(await mayWrite('io_mappings', keys === null ? 'create' : 'update', accountability))) return payload;
-    const rows: Row[] = keys === null ? [payload] : (await database('io_mappings').whereRaw('id = ANY(?)', [keys.map(String)]).select('*')).map((row: Row) => ({ ...row, ...payload }));
+  return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
+    if (!(await mayWrite('io_mappings', stored === null ? 'create' : 'update', accountability))) return payload;
+    const rows: Row[] = stored === null ? [payload] : stored.map((row) => ({ ...row, ...payload }));
     for (const row of rows) {
       const problem = ioMappingFieldProblem(mappingOf(row));
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
@@ -54,13 +55,8 @@ function numberOf(value: unknown): number {
   return Number.NaN;
 }
 
-/** A json field may come as its text. */
+/** A json field may come as its text; a new row without it has none. */
 function jsonOf(value: unknown): unknown {
   if (value === undefined) return null;
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
+  return typeof value === 'string' ? parsedOrText(value) : value;
 }

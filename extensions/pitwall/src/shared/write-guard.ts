@@ -29,3 +29,12 @@ export function refuse(problems: Problem[]): never {
   const issues = problems.map(({ field, message }) => ({ code: 'custom', path: [field], message }));
   throw new InvalidPayloadError({ reason: problems.map(({ field, message }) => `${field}: ${message}`).join('; '), issues } as never);
 }
+
+/** A json or geometry field as Directus may hand it over: its text, parsed; text that is no JSON stays as it is. */
+export function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
