@@ -63,7 +63,7 @@ describe('Pitwall on Directus 12 without a licence', () => {
     await flowReceivesRaceEvents(stack);
   });
 
-  it('makes one io_mapping.changed per model for the rows of one request, as on 11', async () => {
+  it('makes one io_mapping.changed per model for the rows of one request (a create, a list PATCH), as on 11', async () => {
     const token = await adminToken(stack);
     const model = demoId('model:FMB920');
     const ioIds = [61_001, 61_002, 61_003];
@@ -77,6 +77,12 @@ describe('Pitwall on Directus 12 without a licence', () => {
     await new Promise((r) => setTimeout(r, 1000));
     try {
       expect((await events()).map((e) => e.payload)).toEqual([{ model, io_ids: ioIds }]);
+      // A PATCH of a list of rows: Directus announces each row before the request commits; one event all the same.
+      const rows = res.json.data as { id: string }[];
+      expect((await call(stack, '/items/io_mappings', { token, method: 'PATCH', body: rows.map((r) => ({ id: r.id, multiplier: 0.1 })) })).status).toBe(200);
+      await waitFor(async () => (await events()).length > 1, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after the list PATCH' });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await events()).map((e) => e.payload)).toEqual([{ model, io_ids: ioIds }, { model, io_ids: ioIds }]);
     } finally {
       const before = (await events()).length;
       await call(stack, '/items/io_mappings', { token, method: 'DELETE', body: (res.json.data as { id: string }[]).map((r) => r.id) });

@@ -4,7 +4,7 @@ import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { catalogue } from '../../src/domain/events/catalogue.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
-import { adminToken, call } from '../support/directus-client.ts';
+import { adminToken, call, importFile } from '../support/directus-client.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
@@ -84,6 +84,38 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     await call(stack, '/items/race_events', { token, method: 'DELETE', body: (await bulkEvents()).map((e) => e.id) });
   });
 
+  it('announces each CSV import of IO mappings, and a PATCH of a list of them, once, after the request commits', async () => {
+    // Directus emits an import's actions, and a list PATCH's (one row at a time), before the request commits.
+    const imports = [0, 1, 2].map((n) => [ioId + 3000 + 2 * n, ioId + 3001 + 2 * n]);
+    const all = imports.flat();
+    const eventsOf = async (ioIds: number[]) =>
+      ((await call(stack, `/items/race_events?filter[type][_eq]=io_mapping.changed&sort=-occurred_at&limit=100`, { token })).json.data as any[]).filter(
+        (e) => e.payload.model === model && ioIds.some((id) => e.payload.io_ids.includes(id)),
+      );
+    for (const ioIds of imports) {
+      const csv = ['model,io_id,attribute,value_type,byte_size', ...ioIds.map((id) => `${model},${id},csv_${id},unsigned,1`)].join('\n');
+      const res = await importFile(stack, 'io_mappings', { text: csv, type: 'text/csv' }, token);
+      expect(res.status, res.text).toBe(200);
+      await waitFor(async () => (await eventsOf(ioIds)).length > 0, { timeoutMs: 10_000, intervalMs: 200, what: `io_mapping.changed after importing ${ioIds}` });
+    }
+    const stored = (await call(stack, `/items/io_mappings?filter[io_id][_in]=${all.join(',')}&fields=id,io_id&limit=-1`, { token })).json.data as { id: string; io_id: number }[];
+    created.push(...stored.map((r) => r.id));
+    expect(stored).toHaveLength(all.length);
+
+    const patched = await call(stack, '/items/io_mappings', { token, method: 'PATCH', body: stored.map((r) => ({ id: r.id, multiplier: 0.1 })) });
+    expect(patched.status, patched.text).toBe(200);
+    await waitFor(async () => (await eventsOf(all)).length > imports.length, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after the list PATCH' });
+    // A moment for any event of a row handled alone to show.
+    await new Promise((r) => setTimeout(r, 1000));
+    const events = await eventsOf(all);
+    expect(events.map((e) => [...e.payload.io_ids].sort()).sort()).toEqual([...imports, [...all].sort()].sort());
+
+    expect((await call(stack, '/items/io_mappings', { token, method: 'DELETE', body: stored.map((r) => r.id) })).status).toBe(204);
+    created.splice(created.length - stored.length, stored.length);
+    await waitFor(async () => (await eventsOf(all)).length === imports.length + 2, { timeoutMs: 10_000, intervalMs: 200, what: 'io_mapping.changed after the delete' });
+    await call(stack, '/items/race_events', { token, method: 'DELETE', body: (await eventsOf(all)).map((e) => e.id) });
+  });
+
   it('refuses an IO mapping the decoder cannot use with a 400 naming the field, for a create, an import and an update', async () => {
     const row = (changes: Record<string, unknown>) => ({ model, io_id: ioId + 2000, attribute: `guard_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 2, ...changes });
     const refusals: [Record<string, unknown>, string][] = [
@@ -149,5 +181,13 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
       await waitFor(async () => (await systemEvents()).length === n, { timeoutMs: 10_000, intervalMs: 200, what: `correction ${n} announced` });
     }
     expect((await systemEvents()).map((e) => e.payload.elapsed_ms).sort()).toEqual([100_000, 105_000, 105_000]);
+
+    // A timekeeper's file import of the same correction is re-timed too, although Directus announces it before it commits.
+    const imported = await importFile(stack, 'entry_crossings', { text: `id,crossed_at\n${factId(finish.key)},${new Date(t0 + 110_000).toISOString()}`, type: 'text/csv' }, token);
+    expect(imported.status, imported.text).toBe(200);
+    await waitFor(async () => (await systemEvents()).length === 4, { timeoutMs: 10_000, intervalMs: 200, what: 'the imported correction announced' });
+    const row = (await call(stack, `/items/stage_results/${factId(result.key)}?fields=elapsed_ms,total_ms`, { token })).json.data;
+    expect(row).toEqual({ elapsed_ms: 110_000, total_ms: 110_000 });
+    expect((await systemEvents()).map((e) => e.payload.elapsed_ms).sort()).toEqual([100_000, 105_000, 105_000, 110_000]);
   });
 });

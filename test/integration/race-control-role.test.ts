@@ -5,7 +5,7 @@ import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
 import { raceControlPermissions } from '../../src/setup/race-control-role.ts';
-import { adminToken, call } from '../support/directus-client.ts';
+import { adminToken, call, importFile } from '../support/directus-client.ts';
 import { runSetupAgain } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -138,6 +138,19 @@ describe('the Race Control role', () => {
     expect(await Promise.all(crews.slice(1).map((c) => events(c.id)))).toEqual(before.slice(1));
     expect((await call(stack, `/items/entry_penalties/${added.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the lifted penalty' });
+  });
+
+  it('imports penalties from a CSV file: each result they touch is timed again once the import has committed', async () => {
+    // Directus announces an import's rows before it commits; the re-timing must still see them.
+    const csv = ['entry,stage,kind,amount_ms', `${crews[0]!.id},${stage},manual,2000`, `${crews[1]!.id},${stage},manual,3000`].join('\n');
+    const imported = await importFile(stack, 'entry_penalties', { text: csv, type: 'text/csv' }, user.token);
+    expect(imported.status, imported.text).toBe(200);
+    // #111 3:22.000, #113 3:23.000, #112 3:24.500.
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 202_000, null], [3, 204_500, 2_500], [2, 203_000, 1_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the imported penalties in totals, ranks and gaps' });
+    const penalties = (await call(stack, `/items/entry_penalties?filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=id&limit=-1`, { token: user.token })).json.data as { id: string }[];
+    expect(penalties).toHaveLength(2);
+    expect((await call(stack, '/items/entry_penalties', { token: user.token, method: 'DELETE', body: penalties.map((p) => p.id) })).status).toBe(204);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the lifted penalties' });
   });
 
   it('corrects a crossing by hand: the result is timed again', async () => {

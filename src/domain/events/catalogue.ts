@@ -58,7 +58,7 @@ export const catalogue = {
   },
   'io_mapping.changed': {
     version: 1,
-    description: 'IO mappings of a tracker model were created, changed or deleted (one event per model for all the rows one request creates, or changes or deletes by their keys): decoded attributes may need a backfill.',
+    description: 'IO mappings of a tracker model were created, changed or deleted (one event per model for all the rows one request creates, changes or deletes, an import included, once it has committed): decoded attributes may need a backfill.',
     payload: z.strictObject({
       model: uuid.describe('device_models id'),
       io_ids: z.array(z.number().int()).describe('the IO ids whose mapping changed'),

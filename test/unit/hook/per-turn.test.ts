@@ -34,4 +34,35 @@ describe('perTurn', () => {
     await nextTurn();
     expect(calls).toEqual([[1], [99]]);
   });
+
+  it('with settle, waits for what it gathered, and gathers what comes meanwhile into the same call once it is settled too', async () => {
+    const calls: number[][] = [];
+    const settled: number[][] = [];
+    let commit!: () => void;
+    const committed = new Promise<void>((resolve) => (commit = resolve));
+    const add = perTurn<number>(
+      (items) => calls.push(items),
+      async (items) => {
+        settled.push(items);
+        if (items[0] === 1) await committed;
+      },
+    );
+    add(1);
+    await nextTurn();
+    // A list PATCH: the next rows' actions come in later turns, while the first row waits for the commit.
+    add(2);
+    await nextTurn();
+    add(3);
+    await nextTurn();
+    expect(calls).toEqual([]);
+    commit();
+    await nextTurn();
+    expect(settled).toEqual([[1], [2, 3]]);
+    expect(calls).toEqual([[1, 2, 3]]);
+    add(4);
+    await nextTurn();
+    await nextTurn();
+    expect(calls).toEqual([[1, 2, 3], [4]]);
+    expect(settled.at(-1)).toEqual([4]);
+  });
 });

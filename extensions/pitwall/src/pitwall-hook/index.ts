@@ -15,6 +15,7 @@ import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
+import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
@@ -84,6 +85,11 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   const guard = (what: string, fn: () => Promise<unknown>) => {
     fn().catch((err) => logger.error({ err }, `pitwall: ${what} failed`));
   };
+  /** Waits until the rows of the gathered actions are committed; on a failure, goes on with what is committed. */
+  const committed = (collection: string, kind: 'create' | 'update' | 'delete') => (parts: Changed[]) =>
+    rowsCommitted(database, collection, kind, parts.map((p) => p.ids)).catch((err) =>
+      logger.warn({ err }, `pitwall: waiting for ${collection} rows to be committed failed; reading them as they are`),
+    );
 
   // io_mappings: rows the decoder cannot use are refused when written (io-mapping-guard); one io_mapping.changed
   // event per model for every create, update or delete.
@@ -98,12 +104,15 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   filter('io_mappings.items.delete', remember('io_mappings', ['model', 'io_id']));
   filter('io_mappings.items.create', (payload, _meta, ctx) => ioMappings(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
   for (const kind of ['create', 'update', 'delete'] as const) {
-    // The rows of one request together (Directus emits an action per row of a createMany): one event per model.
-    const changed = perTurn((parts: Changed[]) =>
-      guard('io_mapping.changed', async () => {
-        const now = kind === 'delete' ? [] : await rowsOf('io_mappings', parts.flatMap((p) => p.ids), ['model', 'io_id']);
-        await emitIoMappingChanged(kind, [...parts.flatMap((p) => p.old), ...now] as { model: string; io_id: number }[], await context());
-      }),
+    // The rows of one request together (Directus emits an action per row of a createMany, and the actions of an
+    // import before it commits): one event per model, once the rows are committed.
+    const changed = perTurn(
+      (parts: Changed[]) =>
+        guard('io_mapping.changed', async () => {
+          const now = kind === 'delete' ? [] : await rowsOf('io_mappings', parts.flatMap((p) => p.ids), ['model', 'io_id']);
+          await emitIoMappingChanged(kind, [...parts.flatMap((p) => p.old), ...now] as { model: string; io_id: number }[], await context());
+        }),
+      committed('io_mappings', kind),
     );
     action(`io_mappings.items.${kind}`, (meta: Meta) => {
       const ids = keysOf(meta);
@@ -119,16 +128,18 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     });
     filter(`${collection}.items.delete`, remember(collection, ['entry', 'stage']));
     for (const kind of ['create', 'update', 'delete'] as const) {
-      // The rows of one request together: each stage is re-timed once, not once per row.
-      const corrected = perTurn((parts: Changed[]) =>
-        guard(`re-timing after ${collection}.${kind}`, async () => {
-          const hand: Changed[] = [];
-          for (const part of parts) if (await isHandCorrection(part.accountability)) hand.push(part);
-          if (hand.length === 0) return;
-          const now = kind === 'delete' ? [] : await rowsOf(collection, hand.flatMap((p) => p.ids), ['entry', 'stage']);
-          const pairs = [...hand.flatMap((p) => p.old), ...now].map((r) => ({ entry: String(r['entry']), stage: String(r['stage']) }));
-          await recomputeStageResults(pairs, await context());
-        }),
+      // The rows of one request together, once committed: each stage is re-timed once, not once per row.
+      const corrected = perTurn(
+        (parts: Changed[]) =>
+          guard(`re-timing after ${collection}.${kind}`, async () => {
+            const hand: Changed[] = [];
+            for (const part of parts) if (await isHandCorrection(part.accountability)) hand.push(part);
+            if (hand.length === 0) return;
+            const now = kind === 'delete' ? [] : await rowsOf(collection, hand.flatMap((p) => p.ids), ['entry', 'stage']);
+            const pairs = [...hand.flatMap((p) => p.old), ...now].map((r) => ({ entry: String(r['entry']), stage: String(r['stage']) }));
+            await recomputeStageResults(pairs, await context());
+          }),
+        committed(collection, kind),
       );
       action(`${collection}.items.${kind}`, (meta: Meta, ctx: Ctx) => {
         const ids = keysOf(meta);
