@@ -157,6 +157,9 @@ export async function startTestStack(version: 11 | 12): Promise<{ stack: TestSta
     };
   } catch (error) {
     await directus?.stop();
+    await db.destroy();
+    // A setup that failed leaves no scratch database behind; the setup's error is the one worth reporting.
+    await dropScratchDatabase(databaseName).catch(() => {});
     throw error;
   } finally {
     await db.destroy();
