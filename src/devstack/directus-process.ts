@@ -25,6 +25,14 @@ export interface DirectusOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * Directus never answers a file import whose every row is refused before anything is written (a required value
+ * missing in a timekeeper's CSV): its transaction then holds one of the pool's ten connections for IMPORT_TIMEOUT, an
+ * hour by default, and ten such tries stop Directus. Bounded here: a stalled import is answered with an error after
+ * two minutes (ours are hundreds of rows, a few seconds), and at most three run at once (a fourth is refused at once).
+ */
+export const IMPORT_BOUNDS = { IMPORT_TIMEOUT: '2m', IMPORT_MAX_CONCURRENCY: '3' } as const;
+
 export function directusEnv(options: DirectusOptions): Record<string, string> {
   const { database, admin, port } = options;
   return {
@@ -54,6 +62,7 @@ export function directusEnv(options: DirectusOptions): Record<string, string> {
     // the bundle never mutates the schema). At a hundred race events a second the clone was a quarter of its CPU.
     CACHE_SCHEMA_FREEZE_ENABLED: 'true',
     WEBSOCKETS_ENABLED: 'true',
+    ...IMPORT_BOUNDS,
     LOG_LEVEL: 'warn',
     ...options.env,
   };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { repoRoot } from '../../src/devstack/directus-process.ts';
+import { IMPORT_BOUNDS, repoRoot } from '../../src/devstack/directus-process.ts';
 
 // Docker does not run on this machine: the compose file is checked by reading it as Compose would.
 const compose = parse(readFileSync(join(repoRoot, 'directus-compose.yml'), 'utf8'), { merge: true }) as {
@@ -34,6 +34,11 @@ describe('directus-compose.yml', () => {
     expect(services.directus.ports).toEqual(['8055:8055']);
     expect(services.directus.environment.IMPORT_IP_DENY_LIST).toBeUndefined();
     expect(services.directus.environment.PITWALL_WEBHOOK_ALLOW_LIST).toBeUndefined();
+  });
+
+  it('bounds file imports as the dev stack does: a stalled import cannot hold the pool for an hour', () => {
+    expect(services.directus.environment.IMPORT_TIMEOUT).toBe(`\${DIRECTUS_IMPORT_TIMEOUT:-${IMPORT_BOUNDS.IMPORT_TIMEOUT}}`);
+    expect(services.directus.environment.IMPORT_MAX_CONCURRENCY).toBe(`\${DIRECTUS_IMPORT_MAX_CONCURRENCY:-${IMPORT_BOUNDS.IMPORT_MAX_CONCURRENCY}}`);
   });
 
   it('gives setup every secret it checks for placeholders and length', () => {
