@@ -17,6 +17,7 @@ import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
+import { penaltyGuard } from '../shared/penalty-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
@@ -120,10 +121,15 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     });
   }
 
-  // Hand corrections of crossings and penalties re-time the affected results.
+  // Hand corrections of crossings and penalties re-time the affected results; penalties the timing cannot count
+  // right are refused when written (penalty-guard).
+  const penalties = penaltyGuard(database);
+  filter('entry_penalties.items.create', (payload, _meta, ctx) => penalties(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
   for (const collection of timingCollections) {
-    filter(`${collection}.items.update`, async (payload, meta) => {
-      await remember(collection, ['entry', 'stage'])((meta as Meta).keys ?? []);
+    filter(`${collection}.items.update`, async (payload, meta, ctx) => {
+      const stored = await rowsOf(collection, keysOf(meta as Meta), ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : [])]);
+      if (collection === 'entry_penalties') await penalties(payload as Record<string, unknown>, stored, (ctx as Ctx)?.accountability);
+      keepBefore(collection, stored);
       return payload;
     });
     filter(`${collection}.items.delete`, remember(collection, ['entry', 'stage']));

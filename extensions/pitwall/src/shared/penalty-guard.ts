@@ -1,0 +1,27 @@
+import type { Accountability } from '@directus/types';
+import { handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem';
+import { refuse, writePermission } from './write-guard';
+
+type Row = Record<string, unknown>;
+
+const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = { entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms' };
+
+/**
+ * Penalties written by people (the app, REST, a CSV import) are checked where they are written, with a 400 naming the
+ * field (handPenaltyProblem): Directus stores any text in the kind's dropdown, and answers an amount that is no number
+ * with a 500. The pipeline's own penalties go through the facts route, which emits no filter. An update is checked
+ * against each row it changes (`stored`, with their kinds; null for a create). A caller who may not write is left to
+ * Directus's 403 (see writePermission).
+ */
+export function penaltyGuard(database: any) {
+  const mayWrite = writePermission(database);
+  return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
+    if (!(await mayWrite('entry_penalties', stored === null ? 'create' : 'update', accountability))) return payload;
+    const write = { entryId: payload['entry'], stageId: payload['stage'], kind: payload['kind'], amountMs: payload['amount_ms'] };
+    for (const storedKind of stored === null ? [null] : stored.map((row) => String(row['kind']))) {
+      const problem = handPenaltyProblem(write, storedKind);
+      if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
+    }
+    return payload;
+  };
+}

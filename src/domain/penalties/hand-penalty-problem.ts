@@ -1,0 +1,54 @@
+import { PIPELINE_PENALTY_KINDS } from '../pipeline/facts.ts';
+
+/** What a write of a penalty sets: a field left out (undefined) keeps what is stored. */
+export interface PenaltyWrite {
+  entryId?: unknown;
+  stageId?: unknown;
+  kind?: unknown;
+  amountMs?: unknown;
+}
+
+export interface HandPenaltyProblem {
+  field: keyof PenaltyWrite;
+  message: string;
+}
+
+const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind', 'amountMs'];
+
+/**
+ * What is wrong with a penalty that an official writes by hand, in which field, or null. `storedKind` is the kind of
+ * the row an update changes, null for a new penalty.
+ * - A new penalty needs its entry, stage, kind and amount (a CSV import with one left empty is refused at once,
+ *   where Directus's own check of a required field would leave the import unanswered).
+ * - The pipeline's kinds are the pipeline's: when it writes a result again it keeps, of those kinds, only the
+ *   penalties it computed, so one given by hand would drop out of the total. A kind the pipeline does not compute
+ *   (manual, or one an organiser adds to the list) is the officials'.
+ * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
+ *   time is given back by lowering or lifting a penalty.
+ */
+export function handPenaltyProblem(write: PenaltyWrite, storedKind: string | null): HandPenaltyProblem | null {
+  if (storedKind === null) {
+    for (const field of REQUIRED) {
+      const value = write[field];
+      if (value === undefined || value === null || value === '') return { field, message: `${field} is required for a new penalty` };
+    }
+  }
+  const { kind, amountMs } = write;
+  if (typeof kind === 'string' && kind !== storedKind && PIPELINE_PENALTY_KINDS.has(kind)) {
+    return {
+      field: 'kind',
+      message: `kind "${kind}" is computed by the pipeline, which keeps only its own penalties of that kind in a result's total: give a penalty by hand another kind, such as manual`,
+    };
+  }
+  if (amountMs !== undefined && !isWholeMilliseconds(amountMs)) {
+    const shown = String(JSON.stringify(amountMs));
+    return { field: 'amountMs', message: `amountMs must be a whole, non-negative number of milliseconds, got ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}` };
+  }
+  return null;
+}
+
+/** A non-negative safe integer, as a number or as its decimal text (a CSV import hands over text). */
+function isWholeMilliseconds(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
+  return typeof value === 'string' && /^\d{1,15}$/.test(value.trim());
+}

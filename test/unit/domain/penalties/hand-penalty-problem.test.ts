@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { handPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+
+const fresh = { entryId: 'e1', stageId: 's1', kind: 'manual', amountMs: 10_000 };
+
+describe('handPenaltyProblem', () => {
+  it('accepts a new manual penalty, a kind the organiser added, and an amount sent as text', () => {
+    expect(handPenaltyProblem(fresh, null)).toBeNull();
+    expect(handPenaltyProblem({ ...fresh, kind: 'jump_start' }, null)).toBeNull();
+    expect(handPenaltyProblem({ ...fresh, amountMs: '20000' }, null)).toBeNull();
+    expect(handPenaltyProblem({ ...fresh, amountMs: ' 0 ' }, null)).toBeNull();
+  });
+
+  it('names each field a new penalty leaves out or empty', () => {
+    for (const field of ['entryId', 'stageId', 'kind', 'amountMs'] as const) {
+      for (const empty of [undefined, null, '']) {
+        expect(handPenaltyProblem({ ...fresh, [field]: empty }, null), `${field} ${empty}`).toEqual({ field, message: `${field} is required for a new penalty` });
+      }
+    }
+  });
+
+  it('refuses a pipeline kind given by hand, on a new penalty and as a changed kind', () => {
+    for (const kind of ['speeding', 'missed_waypoint']) {
+      const problem = handPenaltyProblem({ ...fresh, kind }, null);
+      expect(problem?.field).toBe('kind');
+      expect(problem?.message).toBe(
+        `kind "${kind}" is computed by the pipeline, which keeps only its own penalties of that kind in a result's total: give a penalty by hand another kind, such as manual`,
+      );
+      expect(handPenaltyProblem({ kind }, 'manual')?.field).toBe('kind');
+    }
+  });
+
+  it('lets an update of the pipeline’s penalty leave its kind as it is, or send it unchanged', () => {
+    expect(handPenaltyProblem({ amountMs: 3_000 }, 'speeding')).toBeNull();
+    expect(handPenaltyProblem({ kind: 'speeding', amountMs: 3_000 }, 'speeding')).toBeNull();
+    expect(handPenaltyProblem({ kind: 'manual' }, 'speeding')).toBeNull();
+  });
+
+  it('refuses an amount that is no whole, non-negative number of milliseconds, shown cut short', () => {
+    for (const amountMs of ['abc', 1.5, '1.5', -5_000, '-5000', Number.NaN, Infinity, 2 ** 53, null, true, {}, '1e6']) {
+      const problem = handPenaltyProblem({ amountMs }, 'manual');
+      expect(problem?.field, String(amountMs)).toBe('amountMs');
+    }
+    expect(handPenaltyProblem({ amountMs: 'x'.repeat(100) }, 'manual')?.message).toBe(`amountMs must be a whole, non-negative number of milliseconds, got "${'x'.repeat(39)}…`);
+    expect(handPenaltyProblem({ ...fresh, amountMs: 'abc' }, null)?.message).toBe('amountMs must be a whole, non-negative number of milliseconds, got "abc"');
+  });
+});
