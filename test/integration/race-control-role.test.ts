@@ -185,8 +185,13 @@ describe('the Race Control role', () => {
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
   });
 
-  it('corrects a crossing by hand: the result is timed again', async () => {
+  it('corrects a crossing by hand: the result is timed again; a time that is no date is refused naming the field', async () => {
     const id = factId(finishes[2]!.key);
+    for (const crossedAt of ['abc', '2026-02-30T10:00:00Z', 12_345]) {
+      const refused = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: crossedAt } });
+      expect(refused.status, refused.text).toBe(400);
+      expect(refused.json.errors[0].extensions.issues[0].path).toEqual(['crossed_at']);
+    }
     const corrected = new Date(finishes[2]!.crossedAt - 4_000).toISOString();
     const res = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: corrected } });
     expect(res.status, res.text).toBe(200);

@@ -17,7 +17,7 @@ import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
-import { penaltyGuard } from '../shared/penalty-guard';
+import { crossingGuard, penaltyGuard } from '../shared/timing-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
@@ -121,14 +121,18 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     });
   }
 
-  // Hand corrections of crossings and penalties re-time the affected results; penalties the timing cannot count
-  // right are refused when written (penalty-guard).
+  // Hand corrections of crossings and penalties re-time the affected results; penalties and crossing times the
+  // timing cannot use are refused when written (timing-guard).
   const penalties = penaltyGuard(database);
+  const crossings = crossingGuard(database);
   filter('entry_penalties.items.create', (payload, _meta, ctx) => penalties(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
+  filter('entry_crossings.items.create', (payload, _meta, ctx) => crossings(payload as Record<string, unknown>, 'create', (ctx as Ctx)?.accountability));
   for (const collection of timingCollections) {
     filter(`${collection}.items.update`, async (payload, meta, ctx) => {
+      const accountability = (ctx as Ctx)?.accountability;
       const stored = await rowsOf(collection, keysOf(meta as Meta), ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : [])]);
-      if (collection === 'entry_penalties') await penalties(payload as Record<string, unknown>, stored, (ctx as Ctx)?.accountability);
+      if (collection === 'entry_penalties') await penalties(payload as Record<string, unknown>, stored, accountability);
+      else await crossings(payload as Record<string, unknown>, 'update', accountability);
       keepBefore(collection, stored);
       return payload;
     });

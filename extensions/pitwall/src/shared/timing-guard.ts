@@ -1,5 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem';
+import { handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem';
 import { refuse, writePermission } from './write-guard';
 
 type Row = Record<string, unknown>;
@@ -22,6 +23,20 @@ export function penaltyGuard(database: any) {
       const problem = handPenaltyProblem(write, storedKind);
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
     }
+    return payload;
+  };
+}
+
+/**
+ * A crossing time corrected by hand is checked the same way (handCrossingProblem): Directus hands a time that is no
+ * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong.
+ */
+export function crossingGuard(database: any) {
+  const mayWrite = writePermission(database);
+  return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined): Promise<Row> => {
+    if (!(await mayWrite('entry_crossings', action, accountability))) return payload;
+    const problem = handCrossingProblem({ crossedAt: payload['crossed_at'] });
+    if (problem) refuse([{ field: 'crossed_at', message: problem.message }]);
     return payload;
   };
 }
