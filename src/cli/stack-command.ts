@@ -55,5 +55,5 @@ export async function up(): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  demoDown(settings(), say);
+  await demoDown(settings(), say);
 }

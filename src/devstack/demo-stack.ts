@@ -49,12 +49,7 @@ export function runningPid(settings: DemoSettings, name: string): number | null 
   const file = pidFile(settings, name);
   if (!existsSync(file)) return null;
   const pid = Number(readFileSync(file, 'utf8'));
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return isAlive(pid) ? pid : null;
 }
 
 function startDetached(settings: DemoSettings, name: string, args: string[], env: Record<string, string>): number {
@@ -187,16 +182,52 @@ export async function openNewDemoRound(db: Knex, now: number): Promise<void> {
   });
 }
 
-export function demoDown(settings: DemoSettings, say: (line: string) => void): void {
+/**
+ * How long a stopping service may take before it is killed: Directus answers the webhook attempts under way for up to
+ * 8 s before its pool closes, and its pool waits for every connection a request holds (a file import Directus left
+ * unanswered holds one until IMPORT_TIMEOUT).
+ */
+const STOP_WAIT_MS = 20_000;
+
+export async function demoDown(settings: DemoSettings, say: (line: string) => void, stopWaitMs = STOP_WAIT_MS): Promise<void> {
+  const stopping: { name: string; pid: number }[] = [];
   for (const name of ['simulator', 'exporter', 'gateway', 'jobs', 'processor', 'directus']) {
     const pid = runningPid(settings, name);
     if (!pid) continue;
-    // Each was started as a process-group leader, so its children (Directus workers, tsx) stop with it.
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      process.kill(pid, 'SIGTERM');
+    signalGroup(pid, 'SIGTERM');
+    stopping.push({ name, pid });
+  }
+  // Said only once each is gone: a `npm start` right after must not find the last one still holding its port.
+  const deadline = Date.now() + stopWaitMs;
+  for (const { name, pid } of stopping) {
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!isAlive(pid)) {
+      say(`stopped ${name} (pid ${pid})`);
+      continue;
     }
-    say(`stopped ${name} (pid ${pid})`);
+    signalGroup(pid, 'SIGKILL');
+    say(`killed ${name} (pid ${pid}): it had not stopped ${stopWaitMs / 1000} s after SIGTERM`);
+  }
+}
+
+/** Each service was started as a process-group leader, so its children (Directus workers, tsx) get the signal too. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
