@@ -1,4 +1,5 @@
 import type { IoMapping } from './io-mapping.ts';
+import { cutShort } from '../cut-short.ts';
 import { unstorableTextProblem } from './storable-text.ts';
 
 const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean', 'hex', 'ascii']);
@@ -35,8 +36,7 @@ export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem
   // A json column edited by hand may hold anything: only a list can be read as raw values.
   if (invalidValues !== null && invalidValues !== undefined && !Array.isArray(invalidValues)) {
     // Shown cut short: the message goes into the decoded attributes of every fix of the model.
-    const shown = String(JSON.stringify(invalidValues));
-    return { field: 'invalidValues', message: `invalidValues must be a list of raw values, got ${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}` };
+    return { field: 'invalidValues', message: `invalidValues must be a list of raw values, got ${cutShort(String(JSON.stringify(invalidValues)), 80)}` };
   }
   for (const entry of invalidValues ?? []) {
     const problem = invalidValueProblem(entry, mapping);

@@ -1,4 +1,5 @@
 import type { RawIoValue } from '../position.ts';
+import { cutShort } from '../cut-short.ts';
 import { IoDecodeError } from './io-decode-error.ts';
 import type { IoMapping } from './io-mapping.ts';
 
@@ -75,7 +76,7 @@ function plural(count: number): string {
 }
 
 function decodeBase64(text: string): Uint8Array {
-  if (!isBase64(text)) throw new IoDecodeError(`__buffer_b64 "${text.length > 40 ? `${text.slice(0, 40)}…` : text}" is not valid base64`);
+  if (!isBase64(text)) throw new IoDecodeError(`__buffer_b64 "${cutShort(text, 40)}" is not valid base64`);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 

@@ -1,3 +1,4 @@
+import { cutShort } from '../cut-short.ts';
 import { PIPELINE_PENALTY_KINDS } from '../pipeline/facts.ts';
 
 /** What a write of a penalty sets: a field left out (undefined) keeps what is stored. */
@@ -41,8 +42,7 @@ export function handPenaltyProblem(write: PenaltyWrite, storedKind: string | nul
     };
   }
   if (amountMs !== undefined && !isWholeMilliseconds(amountMs)) {
-    const shown = String(JSON.stringify(amountMs));
-    return { field: 'amountMs', message: `amountMs must be a whole, non-negative number of milliseconds, got ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}` };
+    return { field: 'amountMs', message: `amountMs must be a whole, non-negative number of milliseconds, got ${cutShort(String(JSON.stringify(amountMs)), 40)}` };
   }
   return null;
 }

@@ -1,3 +1,4 @@
+import { cutShort } from '../cut-short.ts';
 import { isoTimeMs } from '../iso-time.ts';
 
 export interface HandCrossingProblem {
@@ -18,8 +19,7 @@ export function handCrossingProblem(write: { crossedAt?: unknown }): HandCrossin
   const { crossedAt } = write;
   if (crossedAt === undefined || crossedAt === null) return null;
   if (typeof crossedAt === 'string' && isRealTime(crossedAt.trim())) return null;
-  const shown = String(JSON.stringify(crossedAt));
-  return { field: 'crossedAt', message: `crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}` };
+  return { field: 'crossedAt', message: `crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got ${cutShort(String(JSON.stringify(crossedAt)), 40)}` };
 }
 
 function isRealTime(text: string): boolean {
