@@ -148,7 +148,7 @@ async function drain(
   stack: TestStack,
   stream: string,
   signal: AbortSignal,
-): Promise<{ seconds: number; batchSize: number; facts: number; racedDevices: number; rssSeries: number[]; heapEnd: number }> {
+): Promise<{ seconds: number; batchSize: number; facts: number; racedDevices: number; rssSeries: number[]; heapEnd: number; niceSeen: number }> {
   const config = loadProcessorConfig({
     DATABASE_URL: stack.databaseUrl,
     REDIS_URL,
@@ -156,6 +156,8 @@ async function drain(
     PROCESSOR_CONSUMER: 'bench',
     ...(batchSize === null ? {} : { PROCESSOR_BATCH_SIZE: String(batchSize) }),
     PROCESSOR_BLOCK_MS: '200',
+    // PROCESSOR_BACKLOG_NICE=0 measures the drain at normal priority (the bench is a backlog: see BacklogPriority).
+    ...(process.env.PROCESSOR_BACKLOG_NICE === undefined ? {} : { PROCESSOR_BACKLOG_NICE: process.env.PROCESSOR_BACKLOG_NICE }),
     // The race starts an hour after the demo stages open (midnight UTC), possibly ahead of the clock.
     MAX_FUTURE_SKEW_MS: String(2 * 24 * 3_600_000),
     METRICS_PORT: String(await freePort()),
@@ -171,11 +173,13 @@ async function drain(
     const deadline = started + timeoutMs;
     let reportedAt = started;
     const rssSeries: number[] = [];
+    let niceSeen = 0;
     for (;;) {
       signal.throwIfAborted();
       if (performance.now() - reportedAt >= PROGRESS_EVERY_MS) {
         reportedAt = performance.now();
         rssSeries.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+        niceSeen = Math.max(niceSeen, await counted(processor, 'pitwall_processor_nice'));
         // The events bench's --with-load reads these lines.
         progress(`stored ${await positionsStored(processor)} positions in ${((reportedAt - started) / 1000).toFixed(1)} s`);
       }
@@ -189,7 +193,7 @@ async function drain(
     const seconds = (performance.now() - started) / 1000;
     rssSeries.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     const heapEnd = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
-    return { seconds, batchSize: config.PROCESSOR_BATCH_SIZE, facts: await factsWritten(processor), racedDevices: processor.racedDevices, rssSeries, heapEnd };
+    return { seconds, batchSize: config.PROCESSOR_BATCH_SIZE, facts: await factsWritten(processor), racedDevices: processor.racedDevices, rssSeries, heapEnd, niceSeen };
   } finally {
     await processor.close();
   }
@@ -253,6 +257,8 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       devices,
       facts: drained.facts,
       batch: drained.batchSize,
+      // The processor thread's highest nice value seen during the drain (PROCESSOR_BACKLOG_NICE while behind).
+      backlog_nice: drained.niceSeen,
       processor_s: Number(drained.seconds.toFixed(2)),
       copy_s: Number(copySeconds.toFixed(2)),
       fill_s: Number(fillSeconds.toFixed(1)),

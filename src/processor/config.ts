@@ -26,6 +26,11 @@ export const processorEnv = z.object({
    * batch, or found nothing new to read) for this long.
    */
   PROCESSOR_STALL_MS: vars.positiveInt(120_000),
+  /**
+   * The nice value of the processor's thread while it drains a backlog (see BacklogPriority); 0 keeps it at normal
+   * priority throughout.
+   */
+  PROCESSOR_BACKLOG_NICE: z.coerce.number().int().min(0).max(19).default(10),
   METRICS_PORT: vars.port(9464),
   LOG_LEVEL: vars.logLevel,
   /** Directus and the processor's static token: without both, the processor stores positions only. */

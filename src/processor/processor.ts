@@ -21,6 +21,7 @@ import { NewRows, storeLiveBatch, storeLiveBatchIsolating } from '../store/live-
 import { isRowRefusal } from '../store/row-refusal.ts';
 import { PROCESSOR_GROUP, pipelineOptions, type ProcessorConfig } from './config.ts';
 import { entryWrites, sortBatch } from './ingest-batch.ts';
+import { BacklogPriority } from './backlog-priority.ts';
 import { ProcessorHealth } from './health-probes.ts';
 import { OutboxCourier } from './outbox-courier.ts';
 import { OutboxTurns, type OutboxTurn } from './outbox-turns.ts';
@@ -58,6 +59,7 @@ export class Processor {
   private readonly leaseRedis: Redis;
   private readonly db: Db;
   private readonly consumer: ShardedConsumer<PreparedBatch>;
+  private readonly backlog: BacklogPriority;
   private server: Server | null = null;
   private closed = false;
   private readonly received: Counter;
@@ -101,6 +103,7 @@ export class Processor {
     this.courier = racingEnabled ? new OutboxCourier(this.db, { directusUrl: config.DIRECTUS_URL!, token: config.DIRECTUS_TOKEN! }, log) : null;
     const shardKey = (deviceId: string) => this.racing?.shardKey(deviceId) ?? deviceId;
     const shardOfDevice = (deviceId: string) => shardOf(shardKey(deviceId), config.PROCESSOR_SHARDS);
+    this.backlog = new BacklogPriority(config.PROCESSOR_BACKLOG_NICE, log);
     this.consumer = new ShardedConsumer(
       this.redis,
       new ShardLeases(this.leaseRedis, config.REDIS_TELEMETRY_STREAM, config.PROCESSOR_CONSUMER, config.PROCESSOR_LEASE_MS),
@@ -111,6 +114,7 @@ export class Processor {
         batchSize: config.PROCESSOR_BATCH_SIZE,
         blockMs: config.PROCESSOR_BLOCK_MS,
         rebalanceMs: config.PROCESSOR_REBALANCE_MS,
+        onRead: (reachedEnd) => this.backlog.read(reachedEnd),
       },
       {
         prepare: (entries) => this.prepareBatch(entries),
@@ -139,6 +143,15 @@ export class Processor {
     });
     this.healthChecks.registerMetrics(this.registry);
     const consumer = this.consumer;
+    const backlog = this.backlog;
+    new Gauge({
+      name: 'pitwall_processor_nice',
+      help: 'Nice value of the processor thread: raised while it drains a backlog (PROCESSOR_BACKLOG_NICE)',
+      registers: [this.registry],
+      collect() {
+        this.set(backlog.current);
+      },
+    });
     new Gauge({
       name: 'pitwall_shards_held',
       help: 'Shards this instance holds (of PROCESSOR_SHARDS): how the trackers are spread over the instances',
@@ -305,6 +318,8 @@ export class Processor {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     await this.consumer.close();
+    // The thread may go on with other work (a test, the bench): not at a backlog's priority.
+    this.backlog.restore();
     await this.courier?.close();
     const steps: [string, () => Promise<unknown>][] = [
       ['metrics server', () => new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)))],

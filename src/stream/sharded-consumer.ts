@@ -18,6 +18,8 @@ export interface ShardedConsumerOptions {
   blockMs: number;
   /** How often leases are renewed and the spread is checked. */
   rebalanceMs: number;
+  /** Told of every read of the stream whether it found the stream's end (see BacklogPriority). */
+  onRead?: (reachedEnd: boolean) => void;
 }
 
 /** A batch was about to be committed by an instance whose leases were not renewed in time (it was paused). */
@@ -171,6 +173,7 @@ export class ShardedConsumer<P> {
         }
         const idle = this.storing === null;
         const { batch, sentAt } = await this.read(idle);
+        this.options.onRead?.(batch === null || batch.reachedEnd);
         if (batch === null) {
           this.caughtUpAt = sentAt;
           // Nothing new: wait for the batch in flight (its failure surfaces here), then read blocking.

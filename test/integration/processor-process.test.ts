@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { repoRoot } from '../../src/devstack/directus-process.ts';
+import type { Position } from '../../src/domain/position.ts';
+import { toStreamFields } from '../../src/simulator/publish.ts';
 import { runCli } from '../support/cli.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -55,5 +57,45 @@ describe('pitwall processor as a process', () => {
       redis.disconnect();
     }
     expect(child.exitCode).toBe(0);
+  });
+
+  it('drains a backlog at a lower priority and takes its priority back once caught up', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    const redis = new Redis(REDIS_URL);
+    // Eight reads' worth of fixes waiting before it starts: a backlog, as after an outage.
+    const start = Date.parse('2026-03-01T08:00:00Z');
+    const fleet = String(Math.floor(Math.random() * 1e6)).padStart(6, '0');
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 800; i += 1) {
+      const deviceId = `9${fleet}${String(i % 40).padStart(8, '0')}`;
+      const fix = { deviceId, ts: start + i * 1000, latitude: 31.43, longitude: -4.23, altitude: 760, angle: 96, speed: 87, satellites: 11, priority: 0, codec: '8E', attributes: {} };
+      pipeline.xadd(stream, '*', ...toStreamFields(fix as Position));
+    }
+    await pipeline.exec();
+    const port = await freePort();
+    const child = spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.databaseUrl, REDIS_URL, REDIS_TELEMETRY_STREAM: stream, METRICS_PORT: String(port), PROCESSOR_BATCH_SIZE: '100' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (chunk) => (log += chunk));
+    const lines = () => log.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; nice?: number });
+    try {
+      const caughtUp = await waitFor(async () => lines().find((l) => l.msg.startsWith('caught up with the stream')), { what: 'the processor caught up' });
+      expect(caughtUp.nice).toBe(0);
+      const drain = lines().find((l) => l.msg.startsWith('draining a backlog'));
+      expect(drain?.nice).toBe(10);
+      // The last batch may still be being stored when the read after it finds the end.
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /^pitwall_positions_stored_total 800$/m.test(text) && text;
+      }, { what: 'all 800 positions stored' });
+      expect(metrics).toMatch(/^pitwall_processor_nice 0$/m);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await redis.del(stream, `${stream}:dead-letter`);
+      redis.disconnect();
+    }
   });
 });

@@ -95,6 +95,10 @@ describe('directus-compose.yml', () => {
     }
   });
 
+  it('lets the processor, an unprivileged user, raise its priority back after draining a backlog', () => {
+    expect(services.processor.ulimits).toEqual({ nice: 20 });
+  });
+
   it('serves metrics of each long-running Pitwall service on its own METRICS_PORT', () => {
     const metricsPorts = ['processor', 'jobs', 'gateway', 'exporter'].map((name) => services[name].environment.METRICS_PORT);
     expect(new Set(metricsPorts).size).toBe(4);
