@@ -111,6 +111,7 @@ export const factsFailure: FailureOf = (status, body) => {
 };
 
 /** `POST /pitwall/facts`: one batch of fact changes (the live processor's outbox rows, replay's batches). */
-export async function postFacts(target: DirectusTarget, batch: unknown): Promise<void> {
-  await callDirectus(target, 'POST', '/pitwall/facts', batch, factsFailure);
+/** Posts a facts batch; resolves with Directus's answer (`{data: counts}`). */
+export async function postFacts(target: DirectusTarget, batch: unknown): Promise<unknown> {
+  return callDirectus(target, 'POST', '/pitwall/facts', batch, factsFailure);
 }

@@ -8,6 +8,7 @@ import * as webhookChains from './migrations/006-webhook-chains.ts';
 import * as factVersions from './migrations/007-fact-versions.ts';
 import * as factSequences from './migrations/008-fact-sequences.ts';
 import * as processorStatus from './migrations/009-processor-status.ts';
+import * as factWriters from './migrations/010-fact-writers.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -19,6 +20,7 @@ const migrations: Record<string, Knex.Migration> = {
   '007-fact-versions': factVersions,
   '008-fact-sequences': factSequences,
   '009-processor-status': processorStatus,
+  '010-fact-writers': factWriters,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

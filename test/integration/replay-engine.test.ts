@@ -8,6 +8,7 @@ import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { JobCancelledError } from '../../src/jobs/job.ts';
 import type { CandidateGeofence, ReplayParams } from '../../src/jobs/replay/replay-params.ts';
 import { runReplay, type ReplayBatch, type ReplayContext, type ReplaySummary } from '../../src/jobs/replay/run-replay.ts';
+import type { StageResultFact } from '../../src/domain/pipeline/facts.ts';
 import type { Processor } from '../../src/processor/processor.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { deliveryOrder, simulateRace } from '../../src/simulator/race-schedule.ts';
@@ -32,6 +33,8 @@ describe('the replay engine on a race the live processor timed', () => {
   let params: ReplayParams;
   let movedLayout: CandidateGeofence[];
   let delivered: ReplayBatch[] = [];
+  /** Runs before each delivery: what the live processor writes while a replay is under way. */
+  let beforeDeliver: ((batch: ReplayBatch) => Promise<void>) | null = null;
 
   /** md5 of every positions row (all columns) in key order: proof that replay never writes positions. */
   const positionsChecksum = async (): Promise<string> =>
@@ -55,8 +58,10 @@ describe('the replay engine on a race the live processor timed', () => {
     deliver: async (batch) => {
       if (mode === 'preview') throw new Error('preview must not deliver');
       delivered.push(batch);
+      await beforeDeliver?.(batch);
       const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `replay-test-${randomUUID()}`, source: 'replay', ...batch } });
       if (res.status !== 200) throw new Error(`POST /pitwall/facts answered ${res.status}: ${res.text}`);
+      return res.json.data.superseded as number;
     },
   });
   const replay = (extra: Partial<ReplayParams> = {}): Promise<ReplaySummary> => {
@@ -175,13 +180,46 @@ describe('the replay engine on a race the live processor timed', () => {
     expect(await businessChecksum()).toEqual(business);
   });
 
+  it('leaves alone what the live processor wrote after the replay read the data, and takes it in when applied again', async () => {
+    const positions = await positionsChecksum();
+    // While the replay delivers, the live processor times one of the replayed results otherwise (as it would for a
+    // car on the stage): the replay computed its result from data that is older now.
+    let live: StageResultFact | null = null;
+    beforeDeliver = async (batch) => {
+      beforeDeliver = null;
+      const result = batch.upserts.find((f): f is StageResultFact => f.type === 'stage_result')!;
+      live = { ...result, elapsedMs: result.elapsedMs! + 1234, totalMs: result.totalMs! + 1234, finishedAt: result.finishedAt! + 1234 };
+      const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `live-${randomUUID()}`, source: 'live', upserts: [live], retractions: [] } });
+      expect(res.status).toBe(200);
+    };
+    const first = await replay({ geofences: movedLayout, mode: 'apply' });
+    expect(first.applied?.superseded).toBe(1);
+    const kept = await db('stage_results').where({ entry: live!.entryId, stage: ss1 }).first('elapsed_ms');
+    expect(Number(kept.elapsed_ms)).toBe(live!.elapsedMs);
+    // Every other change of the replay was applied: what differs now is that result (and ranks it may have moved).
+    const after = await replay({ geofences: movedLayout });
+    expect(after.diff.counts).toMatchObject({ added: 0, removed: 0 });
+    expect(after.diff.rows.filter((r) => r.collection === 'entry_crossings')).toEqual([]);
+    expect(after.diff.rows.find((r) => r.collection === 'stage_results' && r.entry === live!.entryId)).toMatchObject({ change: 'changed' });
+
+    // Applied again once nothing else writes: the replay's result replaces the live one.
+    const second = await replay({ geofences: movedLayout, mode: 'apply' });
+    expect(second.applied).toMatchObject({ upserts: after.diff.counts.changed, removals: 0, superseded: 0 });
+    expect((await replay({ geofences: movedLayout })).diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
+
+    // Back to the stored layout, as the tests after this one expect.
+    await replay({ mode: 'apply' });
+    expect((await replay()).diff.counts).toMatchObject({ added: 0, removed: 0, changed: 0 });
+    expect(await positionsChecksum()).toBe(positions);
+  });
+
   it('applies the moved finish through the endpoint, and applying again changes nothing', async () => {
     const positions = await positionsChecksum();
     const preview = await replay({ geofences: movedLayout });
     const first = await replay({ geofences: movedLayout, mode: 'apply' });
 
     expect(first.diff.counts).toEqual(preview.diff.counts);
-    expect(first.applied).toEqual({ upserts: preview.diff.counts.changed + preview.diff.counts.added, removals: ENTRIES, batches: 1 });
+    expect(first.applied).toEqual({ upserts: preview.diff.counts.changed + preview.diff.counts.added, removals: ENTRIES, batches: 1, superseded: 0 });
     expect(delivered[0]!.removals.every((r) => r.collection === 'entry_crossings')).toBe(true);
 
     // What is stored now is what the replay computed: finish crossings, results and their ranks.
@@ -198,7 +236,7 @@ describe('the replay engine on a race the live processor timed', () => {
     const business = await businessChecksum();
     const second = await replay({ geofences: movedLayout, mode: 'apply' });
     expect(second.diff.counts).toEqual({ added: 0, removed: 0, changed: 0, unchanged: first.diff.counts.changed + first.diff.counts.unchanged });
-    expect(second.applied).toEqual({ upserts: 0, removals: 0, batches: 0 });
+    expect(second.applied).toEqual({ upserts: 0, removals: 0, batches: 0, superseded: 0 });
     expect(delivered).toEqual([]);
     expect(await businessChecksum()).toEqual(business);
     expect(await positionsChecksum()).toBe(positions);

@@ -79,6 +79,15 @@ export const factBatchSchema = z.strictObject({
    * Without it, changes are applied as they come (replay).
    */
   sequence: z.number().int().positive().optional(),
+  /**
+   * Replay: the Postgres snapshot (`pg_current_snapshot()`) taken before the replay read the positions and the stored
+   * facts. A fact written after it (the live processor timing the same stage meanwhile) is left as it is and counted
+   * `superseded`, not overwritten or removed with what the replay computed from older data.
+   */
+  snapshot: z
+    .string()
+    .regex(/^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/, 'expected a Postgres snapshot, xmin:xmax:xip_list, as pg_current_snapshot() gives it')
+    .optional(),
 });
 
 export type FactBatch = z.infer<typeof factBatchSchema>;

@@ -6,6 +6,8 @@ export interface ReplayBatch {
   upserts: Fact[];
   retractions: string[];
   removals: { collection: FactCollection; id: string }[];
+  /** The snapshot the replay read in (see `snapshot` in fact-batch.ts). */
+  snapshot?: string;
 }
 
 /** Facts and removals per request: Directus refuses request bodies over 1 MB by default (as the outbox courier). */

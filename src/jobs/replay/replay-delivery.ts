@@ -30,24 +30,27 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * runner keeps the run's heartbeat; a 413 sends the batch again in halves. A cancel stops the wait and a request
  * under way at once.
  */
-export function replayDelivery(ctx: RunContext, options: ReplayDeliveryOptions = {}): (batch: ReplayBatch) => Promise<void> {
+export function replayDelivery(ctx: RunContext, options: ReplayDeliveryOptions = {}): (batch: ReplayBatch) => Promise<number> {
   const maxBackoffMs = options.maxBackoffMs ?? 15_000;
   const target = { ...ctx.directus, signal: ctx.signal };
   let sequence = 0;
 
-  const send = async (request: ReplayRequest): Promise<void> => {
+  /** Resolves with the changes Directus skipped as superseded. */
+  const send = async (request: ReplayRequest): Promise<number> => {
     for (let backoff = 250; ; backoff = Math.min(backoff * 2, maxBackoffMs)) {
       throwIfCancelled(ctx.signal);
       let failure: DeliveryError;
       try {
-        return await postFacts(target, request);
+        const answer = (await postFacts(target, request)) as { data?: { superseded?: unknown } } | null;
+        return typeof answer?.data?.superseded === 'number' ? answer.data.superseded : 0;
       } catch (error) {
         if (error instanceof PayloadTooLargeError) {
           const parts = halves(request);
           if (parts) {
             ctx.log.info({ batch: request.batch, facts: request.upserts.length + request.removals.length }, 'replay: Directus found a batch too large; sending it in halves');
-            for (const part of parts) await send(part);
-            return;
+            let superseded = 0;
+            for (const part of parts) superseded += await send(part);
+            return superseded;
           }
           // One fact over the limit: Directus's MAX_PAYLOAD_SIZE is set too low for it, not the batch's fault.
           failure = new DeliveryError(`one fact is over Directus's request size limit (MAX_PAYLOAD_SIZE): ${error.message}`);

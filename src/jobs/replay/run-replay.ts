@@ -21,8 +21,11 @@ export type { DiffRow } from './diff-facts.ts';
 
 /** What the runner gives the replay engine. */
 export interface ReplayContext extends JobContext {
-  /** Apply mode: posts one batch to `POST /pitwall/facts` (source `replay`); resolves once Directus accepted it. */
-  deliver(batch: ReplayBatch): Promise<void>;
+  /**
+   * Apply mode: posts one batch to `POST /pitwall/facts` (source `replay`); resolves once Directus accepted it, with
+   * how many of its changes Directus skipped as superseded (written after the batch's snapshot), when it says.
+   */
+  deliver(batch: ReplayBatch): Promise<number | void>;
   /** The racing rules of the live processor (GATE_DEBOUNCE_MS, SIGNAL_LOSS_MS, MAX_SPEED_KMH); defaults otherwise. */
   pipelineOptions?: Partial<PipelineOptions>;
   /** The clock; a replay never concludes (DNF, open signal loss) later than now. */
@@ -44,7 +47,16 @@ export interface ReplaySummary {
   crossings: { entry: string; race_number: number | null; geofence: string; kind: string; crossed_at: string; lon: number; lat: number }[];
   crossings_truncated: boolean;
   /** Apply mode: what was delivered. */
-  applied?: { upserts: number; removals: number; batches: number };
+  applied?: {
+    upserts: number;
+    removals: number;
+    batches: number;
+    /**
+     * Changes left out because their fact was written after the replay read the data (the live processor timing
+     * the stage meanwhile): the newer fact stays. Applying again once the stage is quiet takes them in.
+     */
+    superseded: number;
+  };
   problems: string[];
   duration_ms: number;
   positions_per_s: number;
@@ -61,6 +73,12 @@ const MAX_TRACK_POINTS = 400;
 const TRACK_POINT_BUDGET = 50_000;
 
 const round6 = (value: number): number => Math.round(value * 1e6) / 1e6;
+
+/** The database's snapshot now: the transactions committed so far, as `pg_snapshot` text. */
+async function readSnapshot(db: ReplayContext['db']): Promise<string> {
+  const { rows } = (await db.raw('SELECT pg_current_snapshot()::text AS snapshot')) as { rows: { snapshot: string }[] };
+  return rows[0]!.snapshot;
+}
 
 /** A stored or replayed result as rankStage takes it; stored ones are keyed by row id. */
 function resultOf(record: FactRecord): StageResultFact {
@@ -144,6 +162,9 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   const trackPoints = Math.min(MAX_TRACK_POINTS, Math.max(20, Math.floor(TRACK_POINT_BUDGET / Math.max(1, scope.devices.length))));
   const pipelines = new ReplayPipelines(scope.contexts, Math.min(scope.to, now()), trackPoints, scope.shared);
   const parser = new FixCopyParser(pipelines);
+  // Before the positions and the stored facts are read: what the live processor writes after this point is newer
+  // than anything the replay can know of, and apply leaves it alone (see `snapshot` in fact-batch.ts).
+  const snapshot = await readSnapshot(ctx.db);
   await ctx.progress({ processed: 0, total: total() });
   await copyOut(
     ctx.db,
@@ -189,11 +210,13 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   if (params.mode === 'apply') {
     const plan = applyPlan(pairs);
     const batches = replayBatches(plan);
+    let superseded = 0;
     for (const batch of batches) {
       throwIfCancelled(ctx.signal);
-      await ctx.deliver(batch);
+      superseded += (await ctx.deliver({ ...batch, snapshot })) ?? 0;
     }
-    applied = { upserts: plan.upserts.length, removals: plan.removals.length, batches: batches.length };
+    applied = { upserts: plan.upserts.length, removals: plan.removals.length, batches: batches.length, superseded };
+    if (superseded > 0) ctx.log.info({ superseded }, 'replay: facts written by the live processor after the replay read them were left as they are');
   }
   lap('apply');
   await ctx.progress({ processed: positions, total: positions });

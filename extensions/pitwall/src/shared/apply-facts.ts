@@ -22,7 +22,10 @@ export interface FactCounts {
   unchanged: number;
   /** stage_results rows whose rank was set or changed (they may also be counted as created or updated). */
   ranked: number;
-  /** Changes skipped because a newer change of the same fact (a higher `sequence`) was applied before. */
+  /**
+   * Changes skipped because a newer change of the same fact was applied before: one with a higher `sequence`, or,
+   * for a replay's batch, one written after its `snapshot`.
+   */
   superseded: number;
   /** Upserts skipped because their entry, stage or geofence no longer exists (deleted while they waited). */
   orphaned: number;
@@ -133,9 +136,9 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
       }
     }
     // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
-    const { versions, superseded } = await raiseFactVersionsInOrder(trx, collections.flatMap((c) => [...wanted[c].keys()]), batch.sequence);
-    // A newer change of these facts was applied already (a retry of an older outbox row): applying this one would
-    // bring an older value back, and announce it.
+    const { versions, superseded } = await raiseFactVersionsInOrder(trx, collections.flatMap((c) => [...wanted[c].keys()]), batch.sequence, batch.snapshot);
+    // A newer change of these facts was applied already (a retry of an older outbox row), or was written after the
+    // replay that sent this read them: applying this one would bring an older value back, and announce it.
     for (const collection of collections) {
       for (const id of superseded) if (wanted[collection].delete(id)) counts.superseded++;
     }

@@ -11,7 +11,8 @@
  * never wait on each other in a circle.
  *
  * The same row keeps the ordering number of the newest numbered change applied to the fact (migration 008), so an
- * older change arriving late (a retry in another grouping, a redriven outbox row) is skipped, not applied.
+ * older change arriving late (a retry in another grouping, a redriven outbox row) is skipped, not applied; and the
+ * transaction that last wrote the fact (migration 010), so a replay skips what was written after it read.
  */
 export const FACT_VERSIONS_TABLE = 'pitwall_fact_versions';
 
@@ -43,30 +44,36 @@ export async function raiseFactVersions(trx: any, ids: Iterable<string>): Promis
 }
 
 /**
- * raiseFactVersions for the facts of a numbered batch (`sequence`, see fact-batch.ts), in the same statement: each
- * fact remembers the highest number applied to it, and the ids whose number is already higher than this batch's
- * come back as `superseded`: a newer change of that fact was applied, and this older one must be skipped, or a
- * retry would bring an older value back. Without a number it is raiseFactVersions: nothing is superseded.
+ * raiseFactVersions for the facts a batch writes, in the same statement, which also keeps who wrote each fact's
+ * content last (`written_by`, migration 010) and skips, as `superseded`:
+ * - with `sequence` (the live processor's numbered batches, see fact-batch.ts): facts a higher-numbered change was
+ *   applied to already, so a retry in another grouping or a redriven outbox row never brings an older value back;
+ * - with `snapshot` (a replay in apply mode): facts written by a transaction the replay's snapshot does not see, that
+ *   is written after the replay read the positions and the stored facts (by the live processor timing the same
+ *   stage meanwhile): what the replay computed from older data must neither overwrite nor remove them.
+ * The check is made on the row as it stands once any concurrent writer of it has committed (ON CONFLICT waits for
+ * it), so a live batch committing during the replay's delivery is seen.
  */
 export async function raiseFactVersionsInOrder(
-  trx: any, ids: Iterable<string>, sequence: number | undefined,
+  trx: any, ids: Iterable<string>, sequence: number | undefined, snapshot?: string,
 ): Promise<{ versions: Map<string, number>; superseded: Set<string> }> {
-  if (sequence === undefined) return { versions: await raiseFactVersions(trx, ids), superseded: new Set() };
   const sorted = [...new Set(ids)].sort();
   if (sorted.length === 0) return { versions: new Map(), superseded: new Set() };
   const { rows } = await trx.raw(
-    `INSERT INTO ${FACT_VERSIONS_TABLE} AS v (fact_id, version, applied_sequence)
-     SELECT id, 1, ?::bigint FROM unnest(?::text[]) AS id ORDER BY id
-     ON CONFLICT (fact_id) DO UPDATE SET version = v.version + 1, applied_sequence = GREATEST(v.applied_sequence, EXCLUDED.applied_sequence)
+    `INSERT INTO ${FACT_VERSIONS_TABLE} AS v (fact_id, version, applied_sequence, written_by)
+     SELECT id, 1, ?::bigint, pg_current_xact_id() FROM unnest(?::text[]) AS id ORDER BY id
+     ON CONFLICT (fact_id) DO UPDATE SET version = v.version + 1, applied_sequence = GREATEST(v.applied_sequence, EXCLUDED.applied_sequence),
+       written_by = EXCLUDED.written_by
+     WHERE ?::pg_snapshot IS NULL OR v.written_by IS NULL OR pg_visible_in_snapshot(v.written_by, ?::pg_snapshot)
      RETURNING fact_id, version, applied_sequence`,
-    [sequence, sorted],
+    [sequence ?? null, sorted, snapshot ?? null, snapshot ?? null],
   );
   const versions = new Map<string, number>();
-  const superseded = new Set<string>();
+  const superseded = new Set<string>(sorted);
   for (const row of rows as { fact_id: string; version: string | number; applied_sequence: string | number | null }[]) {
     versions.set(row.fact_id, Number(row.version));
     // The stored number is the greater of the old one and ours: greater than ours means the old one was.
-    if (row.applied_sequence !== null && Number(row.applied_sequence) > sequence) superseded.add(row.fact_id);
+    if (sequence === undefined || row.applied_sequence === null || Number(row.applied_sequence) <= sequence) superseded.delete(row.fact_id);
   }
   return { versions, superseded };
 }
