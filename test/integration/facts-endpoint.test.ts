@@ -241,7 +241,7 @@ describe('POST /pitwall/facts', () => {
     expect(unknownKey.status).toBe(400);
     expect(unknownKey.json.errors[0].message).toContain('retractions.0');
 
-    for (const snapshot of ['yesterday', '1:2', '1:2:3,', "1:2:3'; DROP TABLE positions; --"]) {
+    for (const snapshot of ['yesterday', '1:2', '1:2:3,', '5:3:', '3:5:6', "1:2:3'; DROP TABLE positions; --"]) {
       const badSnapshot = await post({ ...batch([], []), source: 'replay', snapshot });
       expect(badSnapshot.status, snapshot).toBe(400);
       expect(badSnapshot.json.errors[0].extensions.issues).toContainEqual(expect.objectContaining({ path: ['snapshot'] }));

@@ -58,6 +58,20 @@ const anomaly = z.strictObject({
 
 export const factSchema = z.discriminatedUnion('type', [crossing, stageResult, penalty, anomaly]);
 
+/**
+ * Whether Postgres takes `text` as a `pg_snapshot`: `xmin:xmax:xip,…` with 1 <= xmin <= xmax and each in-progress
+ * id from xmin up to xmax, in ascending order. Anything else it answers with an error, which must be a 400 here.
+ */
+export function isPgSnapshot(text: string): boolean {
+  const match = /^(\d{1,20}):(\d{1,20}):(\d{1,20}(?:,\d{1,20})*)?$/.exec(text);
+  if (!match) return false;
+  const xmin = BigInt(match[1]!);
+  const xmax = BigInt(match[2]!);
+  if (xmin < 1n || xmin > xmax) return false;
+  const running = match[3] ? match[3].split(',').map(BigInt) : [];
+  return running.every((xid, i) => xid >= xmin && xid < xmax && (i === 0 || xid >= running[i - 1]!));
+}
+
 export const factBatchSchema = z.strictObject({
   /** Unique per batch (e.g. the outbox row); logged with the outcome. */
   batch: z.string().min(1).max(200),
@@ -84,10 +98,7 @@ export const factBatchSchema = z.strictObject({
    * facts. A fact written after it (the live processor timing the same stage meanwhile) is left as it is and counted
    * `superseded`, not overwritten or removed with what the replay computed from older data.
    */
-  snapshot: z
-    .string()
-    .regex(/^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/, 'expected a Postgres snapshot, xmin:xmax:xip_list, as pg_current_snapshot() gives it')
-    .optional(),
+  snapshot: z.string().refine(isPgSnapshot, 'expected a Postgres snapshot, xmin:xmax:xip_list, as pg_current_snapshot() gives it').optional(),
 });
 
 export type FactBatch = z.infer<typeof factBatchSchema>;
