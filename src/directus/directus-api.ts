@@ -110,8 +110,10 @@ export const factsFailure: FailureOf = (status, body) => {
   return status === 413 ? new PayloadTooLargeError(message) : new DeliveryError(message);
 };
 
-/** `POST /pitwall/facts`: one batch of fact changes (the live processor's outbox rows, replay's batches). */
-/** Posts a facts batch; resolves with Directus's answer (`{data: counts}`). */
+/**
+ * `POST /pitwall/facts`: one batch of fact changes (the live processor's outbox rows, replay's batches); resolves
+ * with Directus's answer (`{data: counts}`).
+ */
 export async function postFacts(target: DirectusTarget, batch: unknown): Promise<unknown> {
   return callDirectus(target, 'POST', '/pitwall/facts', batch, factsFailure);
 }
