@@ -18,8 +18,8 @@ const mainThread: ThreadPriority = { get: () => getPriority(), set: (nice) => se
  * at a lower priority, so that the work people wait on meanwhile (Directus serving the timekeepers and delivering
  * Flows, the live gateway) gets the cores first; it gets its priority back with the first read that finds the
  * stream's end. On an idle machine a lower priority costs the drain nothing. Measured in docs/performance.md: on 2
- * cores, events delivered beside a 1,000,000-fix drain came out at about half the latency (p50 median 113 ms against
- * 228), and the drain itself was no slower.
+ * cores, events delivered beside a 1,000,000-fix drain came out at less than half the latency (p50 median 146 ms
+ * against 327), and the drain itself was no slower.
  *
  * A process may always lower its own priority, but raising it back needs CAP_SYS_NICE (or RLIMIT_NICE): without that
  * it is left alone (see mayRaise), rather than staying low for good once a backlog has passed.
