@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { devicesByImei, findDeviceModel } from '../store/backfill-source.ts';
 
 const iso = (value: unknown) => (value === null || value === undefined ? undefined : new Date(value as string).toISOString());
 const isUuid = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
@@ -30,6 +31,10 @@ export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body
     const event = await db('events').where('id', input['event']).first('starts_at', 'ends_at');
     if (!event) issues.push({ code: 'custom', path: ['event'], message: `no event ${input['event']}` });
     else if (!isUuid(input['stage'])) window = { from: iso(event.starts_at), to: iso(event.ends_at) };
+    // The replay would find nothing to time and fail once it ran: said now, where the caller can correct it.
+    else if (window.event !== undefined && window.event !== input['event']) {
+      issues.push({ code: 'custom', path: ['stage'], message: `stage ${input['stage']} is a stage of another event than ${input['event']}` });
+    }
   }
   const event = input['event'] ?? (input['entries'] === undefined && input['devices'] === undefined ? window.event : undefined);
   return { body: { ...input, ...(event === undefined ? {} : { event }), from: input['from'] ?? window.from, to: input['to'] ?? window.to }, issues };
@@ -54,6 +59,20 @@ export function replayRequestIssues<T extends { path: PropertyKey[] }>(windowIss
   return [...windowIssues, ...own];
 }
 
+/**
+ * The devices a backfill names that do not exist: its model (an id or a name) or the IMEIs it lists. The run would
+ * fail on them (backfillTargets); a request that names them gets a 400 naming the field instead of a run queued to
+ * fail. Whether the model has an IO mapping is left to the run: mappings may be added before it starts.
+ */
+async function backfillTargetIssues(params: { model?: string; devices?: string[] }, db: Knex): Promise<WindowIssue[]> {
+  if (params.model !== undefined) {
+    return (await findDeviceModel(db, params.model)) ? [] : [{ code: 'custom', path: ['model'], message: `no device model ${JSON.stringify(params.model)} (give a device_models id or name)` }];
+  }
+  const imeis = [...new Set(params.devices ?? [])];
+  const known = new Set((await devicesByImei(db, imeis)).map((device) => device.imei));
+  return (params.devices ?? []).flatMap((imei, i) => (known.has(imei) ? [] : [{ code: 'custom' as const, path: ['devices', String(i)], message: `no device with IMEI ${JSON.stringify(imei)}` }]));
+}
+
 /** What checkJobRequest needs of a params schema (a zod schema): its own issues carry a path. */
 interface ParamsSchema<T, I extends { path: PropertyKey[] }> {
   safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: I[] } };
@@ -72,6 +91,7 @@ export async function checkJobRequest<T, I extends { path: PropertyKey[] }>(
 ): Promise<{ params: T; issues: null } | { params: null; issues: (WindowIssue | I)[] }> {
   const windowed = kind === 'replay' ? await withDefaultWindow(body, db) : { body, issues: [] };
   const parsed = schema.safeParse(windowed.body);
+  if (parsed.success && kind === 'backfill') windowed.issues.push(...(await backfillTargetIssues(parsed.data as { model?: string; devices?: string[] }, db)));
   if (parsed.success && windowed.issues.length === 0) return { params: parsed.data, issues: null };
   return { params: null, issues: replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, body) };
 }

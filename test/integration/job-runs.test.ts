@@ -85,6 +85,28 @@ describe('replay and backfill runs', () => {
     expect(reversed.json.errors[0].extensions.reason).toMatch(/to/);
     const both = await call(stack, '/pitwall/backfill', { token, body: { model, devices: ['1'], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } });
     expect(both.status).toBe(400);
+    // Devices that do not exist are refused when the run is asked for, not when it runs.
+    const range = { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const noModel = await call(stack, '/pitwall/backfill', { token, body: { model: 'FMB999', ...range } });
+    expect(noModel.status).toBe(400);
+    expect(noModel.json.errors[0].extensions.reason).toBe('model: no device model "FMB999" (give a device_models id or name)');
+    const byName = await call(stack, '/pitwall/backfill', { token, body: { model: 'FMB920', ...range } });
+    expect(byName.status).toBe(202);
+    created.push({ table: 'backfill_runs', id: byName.json.run.id });
+    // Not for a runner of the tests below.
+    expect((await call(stack, `/pitwall/backfill/${byName.json.run.id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('cancelled');
+    const [known] = await db('devices').whereRaw('model::text = ?', [model]).pluck('imei');
+    const noDevices = await call(stack, '/pitwall/backfill', { token, body: { devices: [known, '000000000000001', 'nope'], ...range } });
+    expect(noDevices.status).toBe(400);
+    expect(noDevices.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['devices.1', 'devices.2']);
+    expect(await db('backfill_runs').whereRaw(`params->>'model' = 'FMB999' OR params::text LIKE '%"nope"%'`).count('* as n').first()).toMatchObject({ n: '0' });
+    // A stage of another event than the one named.
+    const other = await call(stack, '/items/events', { token, body: { name: 'Other rally', slug: `other-rally-${randomUUID().slice(0, 8)}`, starts_at: range.from, ends_at: range.to, status: 'running' } });
+    expect(other.status).toBe(200);
+    created.push({ table: 'events', id: other.json.data.id });
+    const foreignStage = await call(stack, '/pitwall/replay', { token, body: { event: other.json.data.id, stage, mode: 'preview' } });
+    expect(foreignStage.status).toBe(400);
+    expect(foreignStage.json.errors[0].extensions.reason).toBe(`stage: stage ${stage} is a stage of another event than ${other.json.data.id}`);
     // A stage or event that does not exist is what is wrong, not the range it would have given.
     const missing = randomUUID();
     const noStage = await call(stack, '/pitwall/replay', { token, body: { stage: missing, mode: 'preview' } });
