@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import { callDirectus, factsFailure, PayloadTooLargeError, RejectedBatchError, type DirectusTarget } from '../directus/directus-api.ts';
 import { JobCancelledError, runTable, type JobContext, type JobProgress, type RunKind } from './job.ts';
-import { claimRun, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
+import { claimRun, markFinal, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
 
 /** One kind of job: how its params are checked and the engine that does the work. */
 export interface JobEngine<P = unknown> {
@@ -15,6 +15,11 @@ export interface JobEngine<P = unknown> {
 export interface RunContext extends JobContext {
   runId: string;
   directus: DirectusTarget;
+  /**
+   * Called once before a phase that must not be stopped half-way (a replay's apply): from then on a cancel is
+   * refused (the cancel route answers 409). Rejects with JobCancelledError when the run was cancelled before.
+   */
+  final(): Promise<void>;
 }
 
 export interface JobRunnerOptions {
@@ -166,6 +171,11 @@ export class JobRunner {
       checkpoint: run.checkpoint,
       runId: run.id,
       directus: this.options.directus,
+      final: async () => {
+        if (await markFinal(this.db, run.kind, run.id, run.attempts)) return;
+        cancelled.abort();
+        throw new JobCancelledError('the run was cancelled before its last phase');
+      },
       progress: async (progress) => {
         latest = progress;
         this.active.set(run.id, { kind: run.kind, progress });

@@ -50,6 +50,22 @@ export async function recordProgress(
   return updated > 0;
 }
 
+/**
+ * The run has begun its last phase, which must not be stopped half-way (a replay's apply: a stage half rewritten is
+ * worse than a run that finishes). Recorded in its `checkpoint` with the attempt, only while it still runs: the
+ * cancel route reads it under the same row lock and refuses. False when the run no longer runs (cancelled before).
+ */
+export async function markFinal(db: Knex, kind: RunKind, id: string, attempt: number): Promise<boolean> {
+  const updated = await db(runTable(kind)).where({ id, status: 'running' }).update({ checkpoint: JSON.stringify({ final: attempt }), heartbeat_at: db.fn.now() });
+  return updated > 0;
+}
+
+/** Whether a run's row says its attempt `attempts` is in its last phase (see markFinal). */
+export const inFinalPhase = (row: { status: unknown; checkpoint: unknown; attempts: unknown }): boolean => {
+  const checkpoint = typeof row.checkpoint === 'string' ? (JSON.parse(row.checkpoint) as unknown) : row.checkpoint;
+  return row.status === 'running' && (checkpoint as { final?: unknown } | null)?.final === Number(row.attempts);
+};
+
 export interface InterruptedRun {
   id: string;
   attempts: number;

@@ -146,14 +146,42 @@ describe('replay apply through a Directus that is not ready', () => {
     }
   });
 
-  it('stops retrying within a second of a cancel', async () => {
+  it('refuses a cancel once applying has begun, and applies everything when Directus takes it', async () => {
+    let deploying = true;
+    proxy = new HttpStubProxy(stack.directusUrl, (req) => (req.path === '/pitwall/facts' && deploying ? { status: 404, body: routeNotFound } : null));
+    await proxy.start();
+    await startRunner();
+    const id = await queueApply();
+    await waitFor(async () => factRequests().length >= 2, { timeoutMs: 20_000, what: 'two refused deliveries' });
+
+    // Stopped now, the entry's stored crossings would be removed and their replacements never written.
+    const refused = await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' });
+    expect(refused.status).toBe(409);
+    expect(refused.json.errors[0].extensions.code).toBe('PITWALL_RUN_FINISHING');
+    expect(refused.json.errors[0].message).toContain('?force=true');
+    expect((await run(id)).status).toBe('running');
+
+    deploying = false;
+    const done = await waitFor(async () => {
+      const now = await run(id);
+      return ['succeeded', 'failed', 'cancelled'].includes(now.status) ? now : undefined;
+    }, { timeoutMs: 30_000, what: 'the run to end' });
+    expect(done, JSON.stringify(done.error)).toMatchObject({ status: 'succeeded' });
+    const crossings = await crossingsInRange();
+    expect(crossings.length).toBeGreaterThan(0);
+    expect(crossings.every((c) => c.source === 'replay')).toBe(true);
+    // A cancel after the end leaves the run as it ended.
+    expect((await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('succeeded');
+  });
+
+  it('stops retrying within a second of a forced cancel', async () => {
     proxy = new HttpStubProxy(stack.directusUrl, (req) => (req.path === '/pitwall/facts' ? { status: 404, body: routeNotFound } : null));
     await proxy.start();
     await startRunner();
     const id = await queueApply();
     await waitFor(async () => factRequests().length >= 4, { timeoutMs: 20_000, what: 'four refused deliveries' });
 
-    const cancelled = await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' });
+    const cancelled = await call(stack, `/pitwall/replay/${id}/cancel?force=true`, { token, method: 'POST' });
     expect(cancelled.json.run.status).toBe('cancelled');
     const at = performance.now();
     await waitFor(async () => !jobs!.runner.active.has(id), { timeoutMs: 5000, intervalMs: 20, what: 'the runner to let the run go' });

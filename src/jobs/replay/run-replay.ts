@@ -30,6 +30,8 @@ export interface ReplayContext extends JobContext {
   pipelineOptions?: Partial<PipelineOptions>;
   /** The clock; a replay never concludes (DNF, open signal loss) later than now. */
   now?: () => number;
+  /** The runner's (see RunContext.final): called before apply's first delivery, after which a cancel is refused. */
+  final?: () => Promise<void>;
 }
 
 /** The run's `result` (replay_runs.result), rendered by the pitwall-replay panel. */
@@ -210,6 +212,8 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   if (params.mode === 'apply') {
     const plan = applyPlan(pairs);
     const batches = replayBatches(plan);
+    // Removals go first: stopped in between, the stage would keep crossings removed and no replacements.
+    if (batches.length > 0) await ctx.final?.();
     let superseded = 0;
     for (const batch of batches) {
       throwIfCancelled(ctx.signal);

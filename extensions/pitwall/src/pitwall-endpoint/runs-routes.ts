@@ -48,7 +48,7 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
     `/${kind}/:run/cancel`,
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
-      const run = await cancelRun(kind, String(req.params['run']), await servicesOf(req));
+      const run = await cancelRun(kind, String(req.params['run']), await servicesOf(req), req.query['force'] === 'true');
       logger.info({ kind, run: run['id'], status: run['status'], user: req.accountability?.user }, `pitwall: ${kind} run cancel asked`);
       res.json({ run });
     }),

@@ -1,8 +1,10 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
+import { createError } from '@directus/errors';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
 import { checkJobRequest } from '../../../../src/jobs/default-window';
 import { isTerminal } from '../../../../src/jobs/job';
+import { inFinalPhase } from '../../../../src/jobs/run-store';
 import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
 
 /**
@@ -64,14 +66,28 @@ export function countsAsNumbers(run: Row): Row {
   return { ...run, ...('processed' in run ? { processed: count(run['processed']) } : {}), ...('total' in run ? { total: count(run['total']) } : {}) };
 }
 
+/** 409: the run is in a phase that must not be stopped half-way (see markFinal). */
+export const RunFinishingError = createError(
+  'PITWALL_RUN_FINISHING',
+  'The run is applying its changes and is not cancelled: stopped half-way, it would leave the stage half rewritten. It ends on its own once Directus has taken them; to stop it anyway (a delivery that keeps failing), cancel with ?force=true and apply again later',
+  409,
+);
+
 /**
  * Cancels a queued or running run (the runner stops within about a second); a run that already ended is returned
- * as it is.
+ * as it is, also when it ends while this is asked (the row is read again under its lock, which the runner's writes
+ * take too). A replay that has begun applying its changes is not stopped (RunFinishingError) unless `force`d.
  */
-export async function cancelRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
+export async function cancelRun(kind: RunKind, id: string, ctx: RunServices, force = false): Promise<Row> {
   const run = await readRun(kind, id, ctx);
   if (isTerminal(run['status'])) return run;
-  await items(kind, ctx).updateOne(id, { status: 'cancelled', finished_at: new Date().toISOString() });
+  await ctx.database.transaction(async (trx: any) => {
+    const row = await trx(runCollection(kind)).where({ id }).forUpdate().first('status', 'checkpoint', 'attempts');
+    if (!row || isTerminal(row.status)) return;
+    if (inFinalPhase(row) && !force) throw new RunFinishingError();
+    await new ctx.services.ItemsService(runCollection(kind), { knex: trx, schema: ctx.schema, accountability: ctx.accountability })
+      .updateOne(id, { status: 'cancelled', finished_at: new Date().toISOString() });
+  });
   return readRun(kind, id, ctx);
 }
 
