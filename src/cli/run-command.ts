@@ -6,6 +6,7 @@ import type { JobProgress, RunKind } from '../jobs/job.ts';
 import { runTable } from '../jobs/job.ts';
 import { loadJobsConfig } from '../jobs/jobs-config.ts';
 import { JobsService } from '../jobs/jobs-service.ts';
+import { inFinalPhase } from '../jobs/run-store.ts';
 import { createLogger } from '../observability/logger.ts';
 
 const usage: Record<RunKind, string> = {
@@ -79,7 +80,14 @@ export function runCommand(kind: RunKind) {
       const [row] = await db(runTable(kind)).insert({ id: randomUUID(), status: 'queued', params: JSON.stringify(checked.params), processed: 0 }).returning('id');
       const id = String(row.id ?? row);
       console.error(`pitwall ${kind}: run ${id}`);
-      const cancel = () => void db(runTable(kind)).where({ id }).whereIn('status', ['queued', 'running']).update({ status: 'cancelled', finished_at: db.fn.now() });
+      // As the cancel route: a replay applying its changes is not stopped half-way; a second Ctrl-C ends the process,
+      // and the run, left running, is taken back by a runner once its heartbeat is stale and applied whole.
+      const cancel = () =>
+        void db.transaction(async (trx) => {
+          const run = await trx(runTable(kind)).where({ id }).forUpdate().first('status', 'checkpoint', 'attempts');
+          if (run && inFinalPhase(run)) return console.error(`\npitwall ${kind}: applying its changes, it ends on its own shortly; Ctrl-C again to stop the process anyway`);
+          await trx(runTable(kind)).where({ id }).whereIn('status', ['queued', 'running']).update({ status: 'cancelled', finished_at: trx.fn.now() });
+        });
       process.once('SIGINT', cancel);
       const outcome = await runner.runNow(kind, id, progressBar(kind));
       process.off('SIGINT', cancel);

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { repoRoot } from '../../src/devstack/directus-process.ts';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { loadJobsConfig } from '../../src/jobs/jobs-config.ts';
 import { JobsService } from '../../src/jobs/jobs-service.ts';
@@ -172,6 +175,31 @@ describe('replay apply through a Directus that is not ready', () => {
     expect(crossings.every((c) => c.source === 'replay')).toBe(true);
     // A cancel after the end leaves the run as it ended.
     expect((await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('succeeded');
+  });
+
+  it('pitwall replay: Ctrl-C while applying says so and goes on; the run applies whole', async () => {
+    let deploying = true;
+    proxy = new HttpStubProxy(stack.directusUrl, (req) => (req.path === '/pitwall/facts' && deploying ? { status: 404, body: routeNotFound } : null));
+    await proxy.start();
+    const args = ['replay', '--event', event, '--entries', entry.id, '--from', new Date(from).toISOString(), '--to', new Date(to).toISOString(), '--mode', 'apply'];
+    const child = spawn(join(repoRoot, 'bin/pitwall'), args, {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.databaseUrl, DIRECTUS_URL: proxy.url, DIRECTUS_TOKEN: stack.processorToken, METRICS_PORT: String(await freePort()) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const id = await waitFor(async () => /run ([0-9a-f-]{36})/.exec(stderr)?.[1], { what: 'the run id' });
+    runs.push(id);
+    await waitFor(async () => factRequests().length >= 2, { timeoutMs: 20_000, what: 'two refused deliveries' });
+
+    child.kill('SIGINT');
+    await waitFor(async () => stderr.includes('applying its changes, it ends on its own shortly'), { what: 'the answer to Ctrl-C' });
+    expect((await run(id)).status).toBe('running');
+    deploying = false;
+    expect(await exited).toBe(0);
+    expect((await run(id)).status).toBe('succeeded');
+    expect((await crossingsInRange()).length).toBeGreaterThan(0);
   });
 
   it('stops retrying within a second of a forced cancel', async () => {
