@@ -87,7 +87,7 @@ export function runCommand(kind: RunKind) {
           const run = await trx(runTable(kind)).where({ id }).forUpdate().first('status', 'checkpoint', 'attempts');
           if (run && inFinalPhase(run)) return console.error(`\npitwall ${kind}: applying its changes, it ends on its own shortly; Ctrl-C again to stop the process anyway`);
           await trx(runTable(kind)).where({ id }).whereIn('status', ['queued', 'running']).update({ status: 'cancelled', finished_at: trx.fn.now() });
-        });
+        }).catch((error: unknown) => console.error(`\npitwall ${kind}: could not cancel run ${id}: ${(error as Error).message}`));
       process.once('SIGINT', cancel);
       const outcome = await runner.runNow(kind, id, progressBar(kind));
       process.off('SIGINT', cancel);
