@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { WebSocketServer, type WebSocket } from 'ws';
 import { toPositionEntry, unmappableReason, type PositionEntry } from '../domain/live/position-entry.ts';
 import { parseStreamEntry } from '../domain/parse-stream-entry.ts';
+import { cutShort } from '../domain/cut-short.ts';
 import { probe, serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
 import { groupInfo } from '../stream/consumer-group.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
@@ -34,7 +35,7 @@ interface Playback {
 
 type Request = { id?: string | number };
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** Answers an upgrade that will not become a WebSocket with a plain HTTP error. */
 function refuse(socket: Duplex, status: number, message: string): void {
@@ -152,8 +153,13 @@ export class Gateway {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://gateway');
     const outcome = (name: string) => this.metrics.upgrades.inc({ outcome: name });
+    // Node passes on request targets that are no URL (`//[`): one such request must not end the process.
+    const url = URL.parse(req.url ?? '/', 'http://gateway');
+    if (!url) {
+      outcome('bad-request');
+      return refuse(socket, 400, `not a URL: ${JSON.stringify(cutShort(req.url ?? '', 80))}`);
+    }
     if (url.pathname !== LIVE_PATH) {
       outcome('not-found');
       return refuse(socket, 404, `no WebSocket here: connect to ${LIVE_PATH}`);
@@ -356,16 +362,22 @@ export class Gateway {
     if (viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
       return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
     }
-    if (!(await this.authorize(viewer, message, message.event.toLowerCase())) || viewer.closed) return;
+    const id = randomUUID();
+    const topic = `playback:${id}`;
+    // Its place is taken now, before the reads below: a burst of playback requests cannot pass the limit together.
+    viewer.startPreparing(topic);
     let span;
     try {
+      if (!(await this.authorize(viewer, message, message.event.toLowerCase()))) return;
       span = await playbackSpan(this.db, message.event.toLowerCase(), message.stage.toLowerCase());
     } catch (error) {
       if (error instanceof PlaybackError) return this.error(viewer, message, 'bad-request', error.message);
       throw error;
+    } finally {
+      // Refused, failed, or the viewer left while the span was read: nothing may stay behind for a closed viewer.
+      if (span === undefined || viewer.closed) viewer.subscriptions.delete(topic);
     }
-    const id = randomUUID();
-    const topic = `playback:${id}`;
+    if (viewer.closed) return;
     const playback: Playback = { eventId: message.event.toLowerCase(), stopped: false };
     this.playbacks.set(id, playback);
     this.hub.add(topic, viewer);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -203,6 +204,40 @@ describe('live gateway: who may connect and subscribe', () => {
   it('answers 404 off its path', async () => {
     const off = await refused(started.url.replace('/ws-live', '/elsewhere'), { authorization: `Bearer ${token}` });
     expect(off.status).toBe(404);
+  });
+
+  it('answers 400 to an upgrade whose target is no URL, and goes on serving', async () => {
+    const { hostname, port } = new URL(started.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write('GET //[ HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      });
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toContain('not a URL');
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    viewer.close();
+  });
+
+  it('counts playbacks against the subscription limit when they are asked for all at once', async () => {
+    const limited = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_MAX_SUBSCRIPTIONS: '2' });
+    try {
+      const viewer = await TestViewer.open(limited.url, { authorization: `Bearer ${token}` });
+      for (let id = 1; id <= 6; id += 1) viewer.send({ type: 'playback', id, event: race.eventId, stage: race.stageId, speed: 50 });
+      const answers = await waitFor(async () => {
+        const answered = viewer.messages.filter((m) => (m.type === 'playback' || m.type === 'error') && typeof m.id === 'number');
+        return answered.length >= 6 && answered;
+      }, { what: 'an answer to each playback request' });
+      expect(answers.filter((m) => m.type === 'playback')).toHaveLength(2);
+      expect(answers.filter((m) => m.code === 'too-many-subscriptions')).toHaveLength(4);
+      viewer.close();
+    } finally {
+      await limited.gateway.close();
+    }
   });
 
   it('accepts a token as a header, a query parameter or the Directus session cookie', async () => {
