@@ -48,7 +48,10 @@ export class DirectusAccess {
     const key = createHash('sha256').update(`${credentials.kind}:${credentials.token}`).digest('hex');
     return this.cached(this.identities, key, now, async () => {
       const response = await this.call('user', '/users/me?fields=id', credentials);
-      if (response.status === 401 || response.status === 403) return { ok: false };
+      if (response.status === 401 || response.status === 403) {
+        await discard(response);
+        return { ok: false };
+      }
       const body = (await response.json()) as { data?: { id?: unknown } };
       if (typeof body.data?.id !== 'string') throw new DirectusUnavailable('Directus answered /users/me without a user id');
       return { ok: true, userId: body.data.id };
@@ -59,6 +62,8 @@ export class DirectusAccess {
   eventAccess(credentials: Credentials, userId: string, eventId: string, now = Date.now()): Promise<EventAccess> {
     return this.cached(this.grants, `${userId}|${eventId}`, now, async () => {
       const response = await this.call('event', `/items/events/${encodeURIComponent(eventId)}?fields=id`, credentials);
+      // Only the status counts here: an unread body holds its connection to Directus until it is collected.
+      await discard(response);
       if (response.status === 200) return 'allow';
       if (response.status === 404) return 'not-found';
       if (response.status === 401 || response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
@@ -123,4 +128,9 @@ export function credentialsOf(headers: { authorization?: string; cookie?: string
     }
   }
   return null;
+}
+
+/** Lets go of a response whose body is not read. */
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
 }

@@ -79,7 +79,18 @@ export class LiveFeed {
           // Redis restarted without its data, or the group was swept while this instance looked gone: carry on
           // from where this instance was, so viewers miss nothing that is still in the stream.
           this.log.warn({ group, from: this.position }, 'consumer group is gone; creating it again');
-          await this.createGroup(this.position).catch((e: unknown) => this.log.warn({ err: e }, 'cannot create the group yet'));
+          const made = await this.createGroup(this.position).then(
+            () => true,
+            (e: unknown) => {
+              this.log.warn({ err: e, retryInMs: backoff }, 'cannot create the group yet');
+              return false;
+            },
+          );
+          // Not made (Redis out of memory, an ACL): the next read fails at once, so wait as for any other failure.
+          if (!made) {
+            await sleep(backoff);
+            backoff = Math.min(backoff * 2, 5000);
+          }
           continue;
         }
         this.log.error({ err: error }, 'cannot read the telemetry stream; retrying');
