@@ -55,6 +55,12 @@ describe('replay apply through a Directus that is not ready', () => {
     return res.json.run.id as string;
   };
   const run = (id: string) => db('replay_runs').where({ id }).first('status', 'heartbeat_at', 'result', 'error');
+  /** The run's row once it has ended. */
+  const ended = (id: string, timeoutMs: number) =>
+    waitFor(async () => {
+      const now = await run(id);
+      return ['succeeded', 'failed', 'cancelled'].includes(now.status) ? now : undefined;
+    }, { timeoutMs, what: 'the run to end' });
   const factRequests = () => proxy.seen.filter((r) => r.path === '/pitwall/facts');
   const crossingsInRange = () => db('entry_crossings').where({ entry: entry.id }).whereBetween('crossed_at', [new Date(from), new Date(to)]).select('id', 'kind', 'source');
 
@@ -119,10 +125,7 @@ describe('replay apply through a Directus that is not ready', () => {
     expect(await crossingsInRange()).toEqual([]);
 
     deploying = false;
-    const done = await waitFor(async () => {
-      const now = await run(id);
-      return ['succeeded', 'failed', 'cancelled'].includes(now.status) ? now : undefined;
-    }, { timeoutMs: 60_000, what: 'the run to end' });
+    const done = await ended(id, 60_000);
     expect(done, JSON.stringify(done.error)).toMatchObject({ status: 'succeeded' });
     const applied = (typeof done.result === 'string' ? JSON.parse(done.result) : done.result).applied;
     expect(applied.batches).toBe(1);
@@ -165,10 +168,7 @@ describe('replay apply through a Directus that is not ready', () => {
     expect((await run(id)).status).toBe('running');
 
     deploying = false;
-    const done = await waitFor(async () => {
-      const now = await run(id);
-      return ['succeeded', 'failed', 'cancelled'].includes(now.status) ? now : undefined;
-    }, { timeoutMs: 30_000, what: 'the run to end' });
+    const done = await ended(id, 30_000);
     expect(done, JSON.stringify(done.error)).toMatchObject({ status: 'succeeded' });
     const crossings = await crossingsInRange();
     expect(crossings.length).toBeGreaterThan(0);
