@@ -22,6 +22,11 @@ export const gatewayEnv = z.object({
   /** A viewer with more unsent bytes than this is closed (4008) rather than slowing the others. */
   GATEWAY_MAX_BUFFERED_BYTES: vars.positiveInt(1_048_576),
   GATEWAY_MAX_SUBSCRIPTIONS: vars.positiveInt(50),
+  /**
+   * A resume (`since`) reads at most this many stream entries (every tracker's, not only the topic's); further back,
+   * the viewer is answered resume-gap and takes a snapshot instead.
+   */
+  GATEWAY_RESUME_MAX_ENTRIES: vars.positiveInt(100_000),
   GATEWAY_ROUTES_REFRESH_MS: vars.positiveInt(2_000),
   GATEWAY_BATCH_SIZE: vars.positiveInt(1_000),
   GATEWAY_BLOCK_MS: vars.positiveInt(1_000),

@@ -294,18 +294,29 @@ export class Gateway {
     const reply = { type: 'subscribed', topic: topic.name, ...(message.id !== undefined ? { id: message.id } : {}) };
     if (message.since) {
       const until = this.feed.position;
-      const resume = await readSince(this.redis, this.config.REDIS_TELEMETRY_STREAM, message.since, until);
+      const resume = await readSince(
+        this.redis,
+        this.config.REDIS_TELEMETRY_STREAM,
+        message.since,
+        until,
+        (entry) => {
+          const fix = this.broadcastable(entry, false);
+          return fix && this.routes.eventsOf(fix.deviceId, fix.ts).includes(topic.eventId) ? { type: 'position', topic: topic.name, cursor: entry.id, data: fix } : null;
+        },
+        { maxEntries: this.config.GATEWAY_RESUME_MAX_ENTRIES },
+      );
       if (!still()) return;
       if (!resume.ok) {
         this.hub.remove(topic.name, viewer);
         viewer.subscriptions.delete(topic.name);
-        return this.error(viewer, message, 'resume-gap', `positions after ${message.since} are no longer kept; subscribe again without "since" for a snapshot`);
+        const why =
+          resume.reason === 'trimmed'
+            ? `positions after ${message.since} are no longer kept`
+            : `more than ${this.config.GATEWAY_RESUME_MAX_ENTRIES.toLocaleString('en')} positions came after ${message.since}`;
+        return this.error(viewer, message, 'resume-gap', `${why}; subscribe again without "since" for a snapshot`);
       }
       viewer.sendMessage({ ...reply, snapshot: [], resumed: true });
-      for (const entry of resume.entries) {
-        const fix = this.broadcastable(entry, false);
-        if (fix && this.routes.eventsOf(fix.deviceId, fix.ts).includes(topic.eventId)) viewer.sendMessage({ type: 'position', topic: topic.name, cursor: entry.id, data: fix });
-      }
+      for (const position of resume.kept) viewer.sendMessage(position);
       viewer.goLive(topic.name, until);
       return;
     }

@@ -108,14 +108,27 @@ export class LiveFeed {
   }
 }
 
-/** What a resume finds: the entries after `since` up to `until`, or a gap when some of them are no longer kept. */
-export type Resume = { ok: true; entries: StreamEntry[] } | { ok: false };
+/**
+ * What a resume finds: what the caller kept of the entries after `since` up to `until`, or why there is nothing to
+ * resume from: some of them are no longer kept (`trimmed`), or more than the resume may read came after `since`.
+ */
+export type Resume<T> = { ok: true; kept: T[] } | { ok: false; reason: 'trimmed' | 'too-far' };
 
 /**
- * The entries in (since, until], read in pages. A gap when the stream has dropped an entry after `since` (trimmed by
- * MAXLEN or deleted): Redis 7 keeps the highest deleted id, which is exact where comparing with the first id is not.
+ * The entries in (since, until], read in pages and handed to `keep` one by one: only what it returns is held, so a
+ * resume holds the viewer's topic, not the whole stream. A gap when the stream has dropped an entry after `since`
+ * (trimmed by MAXLEN or deleted): Redis 7 keeps the highest deleted id, which is exact where comparing with the first
+ * id is not. `too-far` once more than `maxEntries` entries came after `since`: a cursor from long ago (or "0-0")
+ * would otherwise have the gateway read the whole stream for one viewer, and a snapshot says the same for a map.
  */
-export async function readSince(redis: Redis, stream: string, since: string, until: string, pageSize = 1000): Promise<Resume> {
+export async function readSince<T>(
+  redis: Redis,
+  stream: string,
+  since: string,
+  until: string,
+  keep: (entry: StreamEntry) => T | null,
+  { pageSize = 1000, maxEntries }: { pageSize?: number; maxEntries: number },
+): Promise<Resume<T>> {
   let maxDeleted = '0-0';
   try {
     const info = xinfoRecord(await redis.xinfo('STREAM', stream));
@@ -123,14 +136,21 @@ export async function readSince(redis: Redis, stream: string, since: string, unt
   } catch (error) {
     if (!(error instanceof Error) || !/no such key/i.test(error.message)) throw error;
   }
-  if (compareCursor(since, maxDeleted) < 0) return { ok: false };
-  const entries: StreamEntry[] = [];
+  if (compareCursor(since, maxDeleted) < 0) return { ok: false, reason: 'trimmed' };
+  const kept: T[] = [];
+  let read = 0;
   let from = `(${since}`;
   while (compareCursor(since, until) < 0) {
-    const page = toStreamEntries((await redis.xrange(stream, from, until, 'COUNT', pageSize)) as [string, string[]][]);
-    entries.push(...page);
-    if (page.length < pageSize) break;
+    const count = Math.min(pageSize, maxEntries + 1 - read);
+    const page = toStreamEntries((await redis.xrange(stream, from, until, 'COUNT', count)) as [string, string[]][]);
+    read += page.length;
+    if (read > maxEntries) return { ok: false, reason: 'too-far' };
+    for (const entry of page) {
+      const item = keep(entry);
+      if (item !== null) kept.push(item);
+    }
+    if (page.length < count) break;
     from = `(${page[page.length - 1]!.id}`;
   }
-  return { ok: true, entries };
+  return { ok: true, kept };
 }

@@ -409,6 +409,42 @@ describe('live gateway: positions', () => {
     viewer.close();
   });
 
+  it('resumes within GATEWAY_RESUME_MAX_ENTRIES entries of the stream, and answers resume-gap further back', async () => {
+    const limited = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_RESUME_MAX_ENTRIES: '6' });
+    const topic = `event:${race.eventId}`;
+    const live = await TestViewer.open(limited.url, { authorization: `Bearer ${token}` });
+    try {
+      live.send({ type: 'subscribe', topic });
+      await live.next((m) => m.type === 'subscribed', 'subscribed');
+      const since = await xadd(stream, race.imeis[0]);
+      // Six entries after the cursor, three of them of a tracker on no entry: the limit counts the stream's entries.
+      for (let i = 0; i < 3; i++) await xadd(stream, race.stranger);
+      const missed: string[] = [];
+      for (let i = 0; i < 3; i++) missed.push(await xadd(stream, race.imeis[i % 2]!));
+      await live.next((m) => m.cursor === missed.at(-1), 'the last position live');
+      const within = await TestViewer.open(limited.url, { authorization: `Bearer ${token}` });
+      within.send({ type: 'subscribe', topic, since, id: 'within' });
+      expect(await within.next((m) => m.id === 'within', 'resumed')).toMatchObject({ type: 'subscribed', resumed: true });
+      await within.next((m) => m.cursor === missed.at(-1), 'what it missed');
+      expect(within.positions(topic).map((p) => p.cursor)).toEqual(missed);
+      within.close();
+
+      const seventh = await xadd(stream, race.imeis[0]);
+      await live.next((m) => m.cursor === seventh, 'the seventh position live');
+      const behind = await TestViewer.open(limited.url, { authorization: `Bearer ${token}` });
+      behind.send({ type: 'subscribe', topic, since, id: 'behind' });
+      const gap = await behind.next((m) => m.id === 'behind', 'resume-gap');
+      expect(gap).toMatchObject({ type: 'error', code: 'resume-gap', message: expect.stringMatching(/^more than 6 positions came after .+; subscribe again without "since"/) });
+      expect(behind.positions()).toEqual([]);
+      behind.send({ type: 'subscribe', topic, id: 'snapshot' });
+      expect(await behind.next((m) => m.id === 'snapshot', 'a snapshot instead')).toMatchObject({ type: 'subscribed', cursor: expect.any(String) });
+      behind.close();
+    } finally {
+      live.close();
+      await limited.gateway.close();
+    }
+  });
+
   it('follows a tracker moved to another event without a restart', async () => {
     const other = await createRace();
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
