@@ -6,6 +6,14 @@ export type Credentials = { kind: 'bearer'; token: string } | { kind: 'cookie'; 
 export type Identity = { ok: true; userId: string } | { ok: false };
 export type EventAccess = 'allow' | 'forbidden' | 'not-found';
 
+/**
+ * Directus no longer accepts the credentials a viewer connected with (an access token that expired, a static token
+ * changed, a session signed out): not an answer about the event, and not remembered for its user.
+ */
+export class CredentialsRefused extends Error {
+  override name = 'CredentialsRefused';
+}
+
 /** Directus could not be asked (down, slow, or answering 5xx): the caller gets a clear error, not a guess. */
 export class DirectusUnavailable extends Error {
   override name = 'DirectusUnavailable';
@@ -45,8 +53,7 @@ export class DirectusAccess {
 
   /** Who the credentials belong to (GET /users/me); `{ok: false}` when Directus refuses them. */
   identify(credentials: Credentials, now = Date.now()): Promise<Identity> {
-    const key = createHash('sha256').update(`${credentials.kind}:${credentials.token}`).digest('hex');
-    return this.cached(this.identities, key, now, async () => {
+    return this.cached(this.identities, identityKey(credentials), now, async () => {
       const response = await this.call('user', '/users/me?fields=id', credentials);
       if (response.status === 401 || response.status === 403) {
         await discard(response);
@@ -66,9 +73,15 @@ export class DirectusAccess {
       await discard(response);
       if (response.status === 200) return 'allow';
       if (response.status === 404) return 'not-found';
-      if (response.status === 401 || response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
+      if (response.status === 401) throw new CredentialsRefused('Directus no longer accepts these credentials (expired, changed or signed out)');
+      if (response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
       throw new DirectusUnavailable(`Directus answered ${response.status} to the event check`);
     }, (access) => access === 'allow');
+  }
+
+  /** Forgets who these credentials belonged to, so that the next upgrade with them asks Directus again. */
+  forget(credentials: Credentials): void {
+    this.identities.delete(identityKey(credentials));
   }
 
   /** Drops expired answers; called from a timer so a long race does not keep every token it ever saw. */
@@ -129,6 +142,8 @@ export function credentialsOf(headers: { authorization?: string; cookie?: string
   }
   return null;
 }
+
+const identityKey = (credentials: Credentials): string => createHash('sha256').update(`${credentials.kind}:${credentials.token}`).digest('hex');
 
 /** Lets go of a response whose body is not read. */
 async function discard(response: Response): Promise<void> {

@@ -16,7 +16,7 @@ import type { StreamEntry } from '../stream/stream-entry.ts';
 import { parseClientMessage, parseTopic, type ClientMessage, type Topic } from './client-messages.ts';
 import type { GatewayConfig } from './config.ts';
 import { DeviceRoutes, loadDeviceRoutes } from './device-routes.ts';
-import { credentialsOf, DirectusAccess, DirectusUnavailable, type Credentials, type EventAccess } from './directus-access.ts';
+import { CredentialsRefused, credentialsOf, DirectusAccess, DirectusUnavailable, type Credentials, type EventAccess } from './directus-access.ts';
 import { broadcastGroup, InstanceRegistry } from './instances.ts';
 import { LatestFixes } from './latest-fixes.ts';
 import { LiveFeed, readSince } from './live-feed.ts';
@@ -244,6 +244,12 @@ export class Gateway {
     try {
       access = await this.access.eventAccess(viewer.credentials, viewer.userId, eventId);
     } catch (error) {
+      if (error instanceof CredentialsRefused) {
+        // Not "forbidden": a client would give the event up, where it only needs a fresh token and a reconnect.
+        this.access.forget(viewer.credentials);
+        viewer.drop(CLOSE.credentialsRefused, 'credentials expired or revoked: connect again with fresh ones');
+        return false;
+      }
       this.error(viewer, request, 'unavailable', `cannot check access to the event now: ${(error as Error).message}`);
       return false;
     }

@@ -5,6 +5,8 @@ import type { Credentials } from './directus-access.ts';
 
 /** Close codes a viewer can see, besides the standard ones (1001 on drain). */
 export const CLOSE = {
+  /** Directus no longer accepts the credentials the viewer connected with: connect again with fresh ones. */
+  credentialsRefused: 4001,
   /** The viewer could not keep up: its send buffer passed the limit. Reconnect with `since` to catch up. */
   slowConsumer: 4008,
   /** No pong to the last keepalive ping. */

@@ -279,6 +279,21 @@ describe('live gateway: who may connect and subscribe', () => {
     viewer.close();
   });
 
+  it('closes a connection whose credentials Directus no longer accepts with 4001, and refuses them at the next upgrade', async () => {
+    const email = `revoked-${randomUUID().slice(0, 8)}@pitwall.example.com`;
+    const userToken = `revoked-token-${randomUUID()}`;
+    const made = await call(stack, '/users', { token, body: { email, password: randomUUID(), token: userToken } });
+    expect(made.status).toBe(200);
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${userToken}` });
+    // An admin replaces the user's static token while the viewer is connected.
+    expect((await call(stack, `/users/${made.json.data.id}`, { token, method: 'PATCH', body: { token: `replaced-${randomUUID()}` } })).status).toBe(200);
+    viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 'stale' });
+    await waitFor(async () => viewer.closed ?? undefined, { timeoutMs: 10_000, what: 'the viewer closed' });
+    expect(viewer.closed).toEqual({ code: 4001, reason: 'credentials expired or revoked: connect again with fresh ones' });
+    expect(viewer.messages).toEqual([]);
+    await expect(TestViewer.open(started.url, { authorization: `Bearer ${userToken}` })).rejects.toMatchObject({ status: 401 });
+  });
+
   it('answers a second subscribe of a topic the connection holds, while it is prepared and once it is live', async () => {
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
     const topic = `event:${race.eventId}`;

@@ -4,7 +4,7 @@ import type { Position } from '../../../src/domain/position.ts';
 import { parseClientMessage, parseTopic } from '../../../src/gateway/client-messages.ts';
 import { compareCursor } from '../../../src/stream/cursor.ts';
 import { DeviceRoutes } from '../../../src/gateway/device-routes.ts';
-import { credentialsOf, DirectusAccess, DirectusUnavailable } from '../../../src/gateway/directus-access.ts';
+import { CredentialsRefused, credentialsOf, DirectusAccess, DirectusUnavailable } from '../../../src/gateway/directus-access.ts';
 import { playBack } from '../../../src/gateway/playback.ts';
 
 const EVENT = '0b7e5a8c-3f7e-4a8b-9c1d-2e3f4a5b6c7d';
@@ -159,6 +159,28 @@ describe('Directus access, cached and coalesced', () => {
     expect(await new DirectusAccess(options(fetchImpl, true)).identify(bearer('bad'))).toEqual({ ok: false });
     expect(await new DirectusAccess(options(fetchImpl, true)).eventAccess(bearer('x'), 'u', EVENT)).toBe('forbidden');
     expect(await new DirectusAccess(options(fetchImpl, false)).eventAccess(bearer('x'), 'u', EVENT)).toBe('not-found');
+  });
+
+  it('says when Directus no longer accepts the credentials at the event check, and does not remember it for the user', async () => {
+    let refused = true;
+    const { calls, fetchImpl } = fakeDirectus(() => (refused ? 401 : 200));
+    const access = new DirectusAccess(options(fetchImpl));
+    await expect(access.eventAccess(bearer('expired'), 'u', EVENT)).rejects.toBeInstanceOf(CredentialsRefused);
+    // The same user with a fresh token is asked about, not answered from the refusal.
+    refused = false;
+    expect(await access.eventAccess(bearer('fresh'), 'u', EVENT)).toBe('allow');
+    expect(calls).toHaveLength(2);
+  });
+
+  it('forgets the identity of credentials it is told to, and only theirs', async () => {
+    const { calls, fetchImpl } = fakeDirectus(() => 200);
+    const access = new DirectusAccess(options(fetchImpl));
+    await access.identify(bearer('a'));
+    await access.identify(bearer('b'));
+    access.forget(bearer('a'));
+    await access.identify(bearer('a'));
+    await access.identify(bearer('b'));
+    expect(calls.filter((c) => c.startsWith('/users/me'))).toEqual(['/users/me Bearer a', '/users/me Bearer b', '/users/me Bearer a']);
   });
 
   it('does not remember that Directus was down: the next viewer asks again', async () => {
