@@ -65,8 +65,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  */
 export class JobRunner {
   private readonly stopping = new AbortController();
-  private loopDone: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private loopDone: Promise<unknown> | null = null;
+  private readonly wakers = new Set<() => void>();
   readonly active = new Map<string, { kind: RunKind; progress: JobProgress }>();
   finished = 0;
 
@@ -80,48 +80,61 @@ export class JobRunner {
     return Object.keys(this.options.engines) as RunKind[];
   }
 
+  /**
+   * One lane per kind of run, each taking its queue's runs one at a time: a timekeeper's replay preview does not wait
+   * behind an hour-long backfill, nor a backfill behind a replay. Interrupted runs are looked for beside them.
+   */
   start(): void {
     if (this.loopDone) throw new Error('the job runner is already running');
     this.log.info({ kinds: this.kinds }, 'job runner started');
-    this.loopDone = this.loop();
+    this.loopDone = Promise.all([this.recoverEvery((this.options.staleMs ?? 30_000) / 2), ...this.kinds.map((kind) => this.lane(kind))]);
   }
 
   /** Looks for queued runs now rather than after the poll interval. */
   nudge(): void {
-    this.wake?.();
+    for (const wake of this.wakers) wake();
   }
 
   async close(): Promise<void> {
     this.stopping.abort();
-    this.wake?.();
+    this.nudge();
     await this.loopDone;
   }
 
-  private async loop(): Promise<void> {
+  private async lane(kind: RunKind): Promise<void> {
     const pollMs = this.options.pollMs ?? 1000;
-    let lastRecovery = 0;
     while (!this.stopping.signal.aborted) {
       try {
-        if (Date.now() - lastRecovery >= (this.options.staleMs ?? 30_000) / 2) {
-          await this.recover();
-          lastRecovery = Date.now();
-        }
-        let worked = false;
-        for (const kind of this.kinds) {
-          const run = await claimRun(this.db, kind);
-          if (!run) continue;
-          worked = true;
-          await this.execute(run);
-          if (this.stopping.signal.aborted) break;
-        }
-        if (!worked) await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          void sleep(pollMs, this.stopping.signal).then(resolve);
-        });
+        const run = await claimRun(this.db, kind);
+        if (run) await this.execute(run);
+        else await this.idle(pollMs);
       } catch (error) {
-        this.log.warn({ err: error }, 'job runner: looking for runs failed; trying again');
+        this.log.warn({ err: error, kind }, 'job runner: looking for runs failed; trying again');
         await sleep(pollMs * 5, this.stopping.signal);
       }
+    }
+  }
+
+  /** Until the poll interval has passed, a nudge comes or the runner closes. */
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.wakers.delete(done);
+        resolve();
+      };
+      this.wakers.add(done);
+      void sleep(ms, this.stopping.signal).then(done);
+    });
+  }
+
+  private async recoverEvery(ms: number): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.recover();
+      } catch (error) {
+        this.log.warn({ err: error }, 'job runner: looking for interrupted runs failed; trying again');
+      }
+      await sleep(ms, this.stopping.signal);
     }
   }
 

@@ -19,7 +19,8 @@ export class JobsService {
   private server: Server | null = null;
 
   constructor(private readonly config: JobsConfig, private readonly log: Logger) {
-    this.db = connectDb(config.DATABASE_URL, { application: `pitwall-jobs-${config.JOBS_CONSUMER}`, log });
+    // A replay and a backfill run at once (one lane each), each with a reading cursor and its writes beside it.
+    this.db = connectDb(config.DATABASE_URL, { pool: 6, application: `pitwall-jobs-${config.JOBS_CONSUMER}`, log });
     this.runner = new JobRunner(
       this.db,
       {

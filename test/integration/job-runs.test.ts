@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { demoId } from '../../src/demo/demo-race.ts';
+import { demoId, demoImei } from '../../src/demo/demo-race.ts';
+import { insertPositions } from '../../src/store/positions.ts';
 import { loadJobsConfig } from '../../src/jobs/jobs-config.ts';
 import { JobsService } from '../../src/jobs/jobs-service.ts';
 import { adminToken, call } from '../support/directus-client.ts';
@@ -186,6 +187,32 @@ describe('replay and backfill runs', () => {
     expect(run).toMatchObject({ status: 'succeeded', params: { model } });
     await waitFor(async () => (await eventsOfRun(run.id)).length > 0, { what: 'backfill.completed' });
     expect(await eventsOfRun(run.id)).toEqual([{ type: 'backfill.completed', source: 'backfill', payload: expect.objectContaining({ run: run.id, status: 'succeeded' }) }]);
+  });
+
+  it('a replay preview does not wait behind a backfill that is still running', async () => {
+    await stopRunner();
+    // A demo tracker's fixes on a day of their own, and their decoded rows held back by a lock while the backfill
+    // writes: the backfill stays running for as long as the test holds it.
+    const device = demoImei(1);
+    const day = Date.parse('2021-06-01T08:00:00Z');
+    const fixes = Array.from({ length: 20 }, (_, i) => ({ deviceId: device, ts: day + i * 1000, latitude: 45.1, longitude: 6.2, altitude: 1200, angle: 90, speed: 60, satellites: 11, priority: 0 as const, codec: '8E' as const, attributes: { '239': 1, '240': 1 } }));
+    await insertPositions(db, fixes);
+    const locker = await db.transaction();
+    try {
+      const backfill = await queue('backfill', { model, from: '2021-06-01T00:00:00Z', to: '2021-06-02T00:00:00Z' });
+      await locker.raw('LOCK TABLE decoded_attributes IN SHARE MODE');
+      await startRunner();
+      await waitFor(async () => (await db('backfill_runs').where({ id: backfill.id }).first('status')).status === 'running' || undefined, { what: 'the backfill running' });
+      const preview = await queue('replay', { event, stage, mode: 'preview' });
+      expect(await ended('replay', preview.id)).toMatchObject({ status: 'succeeded' });
+      expect(await db('backfill_runs').where({ id: backfill.id }).first('status')).toEqual({ status: 'running' });
+      await locker.commit();
+      expect(await ended('backfill', backfill.id)).toMatchObject({ status: 'succeeded', result: expect.objectContaining({ rows: 20 }) });
+    } finally {
+      if (!locker.isCompleted()) await locker.rollback();
+      await db('decoded_attributes').where({ device_id: device }).whereBetween('ts', [new Date(day), new Date(day + 60_000)]).delete();
+      await db('positions').where({ device_id: device }).whereBetween('ts', [new Date(day), new Date(day + 60_000)]).delete();
+    }
   });
 
   it('a run left running by a dead runner is resumed, and failed after too many interruptions', async () => {
