@@ -109,6 +109,22 @@ export class LiveFeed {
 }
 
 /**
+ * Whether a cursor can come from this stream as it is now. Not when Redis restarted without its data (or the stream
+ * was deleted) since the viewer read it: then there is no stream, or one that never generated an id as high as the
+ * cursor, or one that never lost an entry and yet starts after the cursor. What came between went with the old
+ * stream, and only a snapshot can tell the viewer where the cars are. "0-0" (a cursor given while the stream was
+ * empty) comes before every stream.
+ */
+function fromThisStream(since: string, info: Record<string, unknown> | null): boolean {
+  if (since === '0-0') return true;
+  if (info === null) return false;
+  if (compareCursor(since, String(info['last-generated-id'] ?? '0-0')) > 0) return false;
+  const first = Array.isArray(info['first-entry']) ? String(info['first-entry'][0]) : null;
+  const neverLostAny = info['entries-added'] !== undefined && Number(info['entries-added']) === Number(info['length']);
+  return !(first !== null && neverLostAny && compareCursor(since, first) < 0);
+}
+
+/**
  * What a resume finds: what the caller kept of the entries after `since` up to `until`, or why there is nothing to
  * resume from: some of them are no longer kept (`trimmed`), or more than the resume may read came after `since`.
  */
@@ -129,14 +145,13 @@ export async function readSince<T>(
   keep: (entry: StreamEntry) => T | null,
   { pageSize = 1000, maxEntries }: { pageSize?: number; maxEntries: number },
 ): Promise<Resume<T>> {
-  let maxDeleted = '0-0';
+  let info: Record<string, unknown> | null = null;
   try {
-    const info = xinfoRecord(await redis.xinfo('STREAM', stream));
-    maxDeleted = String(info['max-deleted-entry-id'] ?? '0-0');
+    info = xinfoRecord(await redis.xinfo('STREAM', stream));
   } catch (error) {
     if (!(error instanceof Error) || !/no such key/i.test(error.message)) throw error;
   }
-  if (compareCursor(since, maxDeleted) < 0) return { ok: false, reason: 'trimmed' };
+  if (compareCursor(since, String(info?.['max-deleted-entry-id'] ?? '0-0')) < 0 || !fromThisStream(since, info)) return { ok: false, reason: 'trimmed' };
   const kept: T[] = [];
   let read = 0;
   let from = `(${since}`;

@@ -460,6 +460,40 @@ describe('live gateway: positions', () => {
     }
   });
 
+  it('answers resume-gap to a cursor of a stream Redis lost, also once the new stream has positions', async () => {
+    const own = `test:telemetry:${randomUUID()}`;
+    const gateway = await startGateway({ REDIS_TELEMETRY_STREAM: own });
+    const topic = `event:${race.eventId}`;
+    const live = await TestViewer.open(gateway.url, { authorization: `Bearer ${token}` });
+    const resume = async (since: string, id: string) => {
+      const viewer = await TestViewer.open(gateway.url, { authorization: `Bearer ${token}` });
+      viewer.send({ type: 'subscribe', topic, since, id });
+      const answer = await viewer.next((m) => m.id === id, id);
+      viewer.close();
+      return answer;
+    };
+    try {
+      live.send({ type: 'subscribe', topic });
+      await live.next((m) => m.type === 'subscribed', 'subscribed');
+      const seen = await xadd(own, race.imeis[0]);
+      await live.next((m) => m.cursor === seen, 'a live position');
+      // Redis restarts without its data: the stream, and what the viewer had not read of it, are gone.
+      await redis.del(own);
+      expect(await resume(seen, 'no-stream')).toMatchObject({ type: 'error', code: 'resume-gap' });
+      // The trackers go on sending; the new stream starts after the old cursor and has never lost an entry.
+      const after = await xadd(own, race.imeis[1]);
+      await live.next((m) => m.cursor === after, 'a live position on the new stream');
+      expect(await resume(seen, 'new-stream')).toMatchObject({ type: 'error', code: 'resume-gap' });
+      // A cursor of the new stream resumes, and so does one given while the stream was empty.
+      expect(await resume(after, 'of-new')).toMatchObject({ type: 'subscribed', resumed: true });
+      expect(await resume('0-0', 'from-empty')).toMatchObject({ type: 'subscribed', resumed: true });
+    } finally {
+      live.close();
+      await gateway.gateway.close();
+      await redis.del(own);
+    }
+  });
+
   it('follows a tracker moved to another event without a restart', async () => {
     const other = await createRace();
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
