@@ -74,6 +74,9 @@ describe('replay and backfill runs', () => {
     expect(replay.status).toBe(403);
     const backfill = await call(stack, '/pitwall/backfill', { token: stack.processorToken, body: { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } });
     expect(backfill.status).toBe(403);
+    // 403 before the body is looked at: a bad one, or a stage of another event, tells such a caller nothing.
+    for (const body of [{}, { event: randomUUID(), stage, mode: 'preview' }]) expect((await call(stack, '/pitwall/replay', { token: stack.processorToken, body })).status).toBe(403);
+    expect((await call(stack, '/pitwall/backfill', { token: stack.processorToken, body: { model: randomUUID() } })).status).toBe(403);
     expect(await db('replay_runs').count('* as n').first()).toMatchObject({ n: expect.anything() });
   });
 

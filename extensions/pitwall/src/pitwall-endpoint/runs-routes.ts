@@ -2,7 +2,8 @@ import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { replayWriteRefusal } from '../shared/replay-access';
-import { cancelRun, checkRunRequest, createRun, describeIssues, readRun, type RunKind, type RunServices } from '../shared/runs';
+import { cancelRun, checkRunRequest, createRun, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
+import { writePermission } from '../shared/write-guard';
 import { UnauthenticatedError } from './facts-route';
 import { runEndRoute } from './run-end-route';
 
@@ -12,7 +13,8 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
 /**
  * CONTRACTS section 5 for one kind of run: `POST /pitwall/<kind>` queues a run and answers `{run}` (202),
  * `GET /pitwall/<kind>/:run` reads it, `POST /pitwall/<kind>/:run/cancel` cancels it. 401 without credentials,
- * 400 with the zod issues for a bad body, 403 from Directus for callers who may not create (or read) runs, and 403
+ * 403 for callers who may not create (or read) runs, before their body is looked at, 400 with the zod issues for a
+ * bad body, and 403
  * for a replay in apply mode asked by anyone but an admin (replay-access).
  * `POST /pitwall/<kind>/:run/end` is the job runner's (see run-end-route).
  */
@@ -22,11 +24,14 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
     services, database, schema: req.schema ?? (await getSchema()), accountability: req.accountability ?? null,
   });
   const authenticated = (req: DirectusRequest) => Boolean(req.accountability?.user);
+  const mayWrite = writePermission(database);
 
   router.post(
     `/${kind}`,
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
+      // Before the body is checked: a caller who may not start runs learns nothing from it (which stages exist).
+      if (!(await mayWrite(runCollection(kind), 'create', req.accountability))) return next(new ForbiddenError());
       const checked = await checkRunRequest(kind, req.body ?? {}, database);
       if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
       // Before anything is written (the hook refuses the same write of the run row, whoever makes it).
