@@ -12,6 +12,11 @@ export type EventAccess = 'allow' | 'forbidden' | 'not-found';
  */
 export class CredentialsRefused extends Error {
   override name = 'CredentialsRefused';
+
+  /** `credentials`: the key of the credentials Directus refused. */
+  constructor(readonly credentials: string) {
+    super('Directus no longer accepts these credentials (expired, changed or signed out)');
+  }
 }
 
 /** Directus could not be asked (down, slow, or answering 5xx): the caller gets a clear error, not a guess. */
@@ -66,17 +71,26 @@ export class DirectusAccess {
   }
 
   /** Whether the user may read the event (GET /items/events/<id>?fields=id with the same credentials). */
-  eventAccess(credentials: Credentials, userId: string, eventId: string, now = Date.now()): Promise<EventAccess> {
-    return this.cached(this.grants, `${userId}|${eventId}`, now, async () => {
-      const response = await this.call('event', `/items/events/${encodeURIComponent(eventId)}?fields=id`, credentials);
-      // Only the status counts here: an unread body holds its connection to Directus until it is collected.
-      await discard(response);
-      if (response.status === 200) return 'allow';
-      if (response.status === 404) return 'not-found';
-      if (response.status === 401) throw new CredentialsRefused('Directus no longer accepts these credentials (expired, changed or signed out)');
-      if (response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
-      throw new DirectusUnavailable(`Directus answered ${response.status} to the event check`);
-    }, (access) => access === 'allow');
+  async eventAccess(credentials: Credentials, userId: string, eventId: string, now = Date.now()): Promise<EventAccess> {
+    try {
+      return await this.cached(this.grants, `${userId}|${eventId}`, now, () => this.checkEvent(credentials, eventId), (access) => access === 'allow');
+    } catch (error) {
+      // The check the user's viewers shared was made with another viewer's credentials (an expired token beside a
+      // fresh one): these are asked about on their own, so the refusal of those never closes this viewer.
+      if (error instanceof CredentialsRefused && error.credentials !== identityKey(credentials)) return this.checkEvent(credentials, eventId);
+      throw error;
+    }
+  }
+
+  private async checkEvent(credentials: Credentials, eventId: string): Promise<EventAccess> {
+    const response = await this.call('event', `/items/events/${encodeURIComponent(eventId)}?fields=id`, credentials);
+    // Only the status counts here: an unread body holds its connection to Directus until it is collected.
+    await discard(response);
+    if (response.status === 200) return 'allow';
+    if (response.status === 404) return 'not-found';
+    if (response.status === 401) throw new CredentialsRefused(identityKey(credentials));
+    if (response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
+    throw new DirectusUnavailable(`Directus answered ${response.status} to the event check`);
   }
 
   /** Forgets who these credentials belonged to, so that the next upgrade with them asks Directus again. */

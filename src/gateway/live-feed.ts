@@ -116,7 +116,7 @@ export class LiveFeed {
  * empty) comes before every stream.
  */
 function fromThisStream(since: string, info: Record<string, unknown> | null): boolean {
-  if (since === '0-0') return true;
+  if (compareCursor(since, '0-0') === 0) return true;
   if (info === null) return false;
   if (compareCursor(since, String(info['last-generated-id'] ?? '0-0')) > 0) return false;
   const first = Array.isArray(info['first-entry']) ? String(info['first-entry'][0]) : null;

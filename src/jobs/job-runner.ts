@@ -67,6 +67,8 @@ export class JobRunner {
   private readonly stopping = new AbortController();
   private loopDone: Promise<unknown> | null = null;
   private readonly wakers = new Set<() => void>();
+  /** Runs this runner works on, from their claim until their end is recorded: never taken for interrupted. */
+  private readonly held = new Set<string>();
   readonly active = new Map<string, { kind: RunKind; progress: JobProgress }>();
   finished = 0;
 
@@ -142,7 +144,7 @@ export class JobRunner {
   private async recover(): Promise<void> {
     for (const kind of this.kinds) {
       const maxAttempts = this.options.maxAttempts ?? 3;
-      for (const run of await requeueInterrupted(this.db, kind, this.options.staleMs ?? 30_000, maxAttempts)) {
+      for (const run of await requeueInterrupted(this.db, kind, this.options.staleMs ?? 30_000, maxAttempts, [...this.held])) {
         const error = `interrupted ${run.attempts} times (its runner stopped without finishing it); not resumed again`;
         this.log.warn({ kind, run: run.id }, error);
         await this.finish(kind, run.id, { status: 'failed', error });
@@ -158,11 +160,22 @@ export class JobRunner {
 
   /** Works on one claimed run to its end, and records the end. */
   async execute(run: ClaimedRun, onProgress?: (progress: JobProgress) => void): Promise<RunOutcome> {
+    this.held.add(run.id);
+    try {
+      return await this.work(run, onProgress);
+    } finally {
+      this.held.delete(run.id);
+    }
+  }
+
+  private async work(run: ClaimedRun, onProgress?: (progress: JobProgress) => void): Promise<RunOutcome> {
     const log = this.log.child({ kind: run.kind, run: run.id });
     const engine = this.options.engines[run.kind]!;
     const cancelled = new AbortController();
     const stopOnClose = () => cancelled.abort();
     this.stopping.signal.addEventListener('abort', stopOnClose, { once: true });
+    // Told to stop while this run was being claimed: the listener above would never hear it.
+    if (this.stopping.signal.aborted) cancelled.abort();
     let latest: JobProgress = { processed: 0, total: null };
     let written: JobProgress | null = null;
     this.active.set(run.id, { kind: run.kind, progress: latest });

@@ -19,8 +19,9 @@ export class JobsService {
   private server: Server | null = null;
 
   constructor(private readonly config: JobsConfig, private readonly log: Logger) {
-    // A replay and a backfill run at once (one lane each), each with a reading cursor and its writes beside it.
-    this.db = connectDb(config.DATABASE_URL, { pool: 6, application: `pitwall-jobs-${config.JOBS_CONSUMER}`, log });
+    // A replay and a backfill at once (one lane each): a backfill reads with one connection and writes with two, a
+    // replay holds one for its read; heartbeats, the search for interrupted runs and /healthz beside them.
+    this.db = connectDb(config.DATABASE_URL, { pool: 8, application: `pitwall-jobs-${config.JOBS_CONSUMER}`, log });
     this.runner = new JobRunner(
       this.db,
       {

@@ -75,11 +75,12 @@ export interface InterruptedRun {
  * Runs left `running` by a runner that died (no heartbeat for `staleMs`) go back to the queue, to be resumed from
  * their checkpoint; those interrupted `maxAttempts` times are returned, for the caller to fail with the reason.
  */
-export async function requeueInterrupted(db: Knex, kind: RunKind, staleMs: number, maxAttempts: number): Promise<InterruptedRun[]> {
+export async function requeueInterrupted(db: Knex, kind: RunKind, staleMs: number, maxAttempts: number, held: readonly string[] = []): Promise<InterruptedRun[]> {
   const stale = db.raw(`now() - (? * interval '1 millisecond')`, [staleMs]);
   const table = runTable(kind);
-  await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).andWhere('attempts', '<', maxAttempts).update({ status: 'queued' });
-  const exhausted = await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).select('id', 'attempts');
+  // `held`: the caller's own runs, between their heartbeats' end and their end recorded, are not interrupted.
+  await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).andWhere('attempts', '<', maxAttempts).whereNotIn('id', held).update({ status: 'queued' });
+  const exhausted = await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).whereNotIn('id', held).select('id', 'attempts');
   return exhausted.map((r) => ({ id: String(r.id), attempts: Number(r.attempts) }));
 }
 

@@ -6,6 +6,7 @@ import { demoId, demoImei } from '../../src/demo/demo-race.ts';
 import { insertPositions } from '../../src/store/positions.ts';
 import { loadJobsConfig } from '../../src/jobs/jobs-config.ts';
 import { JobsService } from '../../src/jobs/jobs-service.ts';
+import { requeueInterrupted } from '../../src/jobs/run-store.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { freePort } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -232,6 +233,19 @@ describe('replay and backfill runs', () => {
     const failed = await ended('backfill', exhausted.id);
     expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted 3 times/) });
   });
+  it("a runner's own run whose heartbeat stopped while its end is being recorded is not taken for interrupted", async () => {
+    await stopRunner(); // no other runner's search for interrupted runs beside this one
+    const params = { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const stale = new Date(Date.now() - 3_600_000);
+    const rows = await db('backfill_runs').insert([1, 2].map(() => ({ id: randomUUID(), status: 'running', params: JSON.stringify(params), attempts: 1, heartbeat_at: stale, started_at: stale }))).returning('id');
+    const [own, lost] = rows.map((r: { id: string }) => r.id);
+    created.push({ table: 'backfill_runs', id: own! }, { table: 'backfill_runs', id: lost! });
+    expect(await requeueInterrupted(db, 'backfill', 1000, 3, [own!])).toEqual([]);
+    const statuses = Object.fromEntries((await db('backfill_runs').whereIn('id', [own!, lost!]).select('id', 'status')).map((r) => [r.id, r.status]));
+    expect(statuses).toEqual({ [own!]: 'running', [lost!]: 'queued' });
+    await db('backfill_runs').whereIn('id', [own!, lost!]).update({ status: 'cancelled' });
+  });
+
   it('a runner told to stop while Directus cannot record a run\'s end lets go at once, and the run is done again later', async () => {
     await stopRunner();
     const params = { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };

@@ -172,6 +172,15 @@ describe('Directus access, cached and coalesced', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it("does not refuse a viewer for another viewer's expired credentials when their checks are shared", async () => {
+    const { calls, fetchImpl } = fakeDirectus((_path, auth) => (auth === 'Bearer expired' ? 401 : 200));
+    const access = new DirectusAccess(options(fetchImpl));
+    const [expired, fresh] = await Promise.allSettled([access.eventAccess(bearer('expired'), 'u', EVENT), access.eventAccess(bearer('fresh'), 'u', EVENT)]);
+    expect(expired).toMatchObject({ status: 'rejected', reason: expect.any(CredentialsRefused) });
+    expect(fresh).toEqual({ status: 'fulfilled', value: 'allow' });
+    expect(calls).toEqual([`/items/events/${EVENT} Bearer expired`, `/items/events/${EVENT} Bearer fresh`]);
+  });
+
   it('forgets the identity of credentials it is told to, and only theirs', async () => {
     const { calls, fetchImpl } = fakeDirectus(() => 200);
     const access = new DirectusAccess(options(fetchImpl));
