@@ -113,6 +113,16 @@ describe('the live map’s connection to the gateway', () => {
     last().drop(1001, 'gateway restarting');
     expect(states.at(-1)).toMatchObject({ inMs: 1000, reason: 'the gateway is restarting' });
     expect(sockets).toHaveLength(4);
+    // So is a connection whose sign-in expired, after a few failed attempts: it resumes where it was.
+    elapse();
+    last().drop(1006);
+    elapse();
+    last().open();
+    last().drop(4001, 'credentials expired or revoked: connect again with fresh ones');
+    expect(states.at(-1)).toMatchObject({ inMs: 1000, reason: 'the sign-in this map connected with has expired' });
+    elapse();
+    last().open();
+    expect(last().sent).toEqual([{ type: 'subscribe', topic: TOPIC, id: 'live', since: '106-0' }]);
   });
 
   it('subscribes afresh, without since, when the gateway no longer keeps what was missed', () => {

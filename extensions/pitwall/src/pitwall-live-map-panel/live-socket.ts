@@ -68,6 +68,8 @@ export function closeReason(code: number, reason: string, opened: boolean): stri
   switch (code) {
     case 1001:
       return 'the gateway is restarting';
+    case 4001:
+      return 'the sign-in this map connected with has expired';
     case 4008:
       return 'the gateway dropped this map as too slow to keep up';
     case 4009:
@@ -179,7 +181,8 @@ export class LiveSocket {
     }
     if (this.stopped) return;
     const attempt = this.attempt;
-    this.retry(closeReason(code, reason, opened), code === 1001);
+    // A drain, or a sign-in that expired (the browser sends the one Directus has renewed): again at once.
+    this.retry(closeReason(code, reason, opened), code === 1001 || code === 4001);
     if (!opened && this.options.explainRefusal) {
       void this.options.explainRefusal().then(
         (why) => {
