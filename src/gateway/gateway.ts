@@ -57,6 +57,7 @@ export class Gateway {
   private readonly latest: LatestFixes;
   private readonly hub = new TopicHub();
   private readonly viewers = new Set<Viewer>();
+  private recheckingAccess = false;
   private readonly playbacks = new Map<string, Playback>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
   private routes = new DeviceRoutes([]);
@@ -121,6 +122,7 @@ export class Gateway {
     this.every(c.GATEWAY_ROUTES_REFRESH_MS, () => this.refreshRoutes());
     this.every(c.GATEWAY_PING_MS, async () => this.keepAlive());
     this.every(c.GATEWAY_AUTH_TTL_MS, async () => this.access.sweep());
+    this.every(c.GATEWAY_AUTH_TTL_MS, () => this.recheckAccess());
     this.metricsServer = await serveMetrics(this.registry, c.METRICS_PORT, () => this.health());
     this.log.info({ port: c.LIVE_WS_PORT, path: LIVE_PATH, metricsPort: c.METRICS_PORT, stream: c.REDIS_TELEMETRY_STREAM, group: this.group, directus: c.DIRECTUS_URL }, 'live gateway listening');
   }
@@ -245,9 +247,7 @@ export class Gateway {
       access = await this.access.eventAccess(viewer.credentials, viewer.userId, eventId);
     } catch (error) {
       if (error instanceof CredentialsRefused) {
-        // Not "forbidden": a client would give the event up, where it only needs a fresh token and a reconnect.
-        this.access.forget(viewer.credentials);
-        viewer.drop(CLOSE.credentialsRefused, 'credentials expired or revoked: connect again with fresh ones');
+        this.credentialsRefused(viewer);
         return false;
       }
       this.error(viewer, request, 'unavailable', `cannot check access to the event now: ${(error as Error).message}`);
@@ -256,6 +256,48 @@ export class Gateway {
     if (access === 'forbidden') this.error(viewer, request, 'forbidden', `you may not read event ${eventId}`);
     if (access === 'not-found') this.error(viewer, request, 'not-found', `no event ${eventId}`);
     return access === 'allow';
+  }
+
+  /** Not "forbidden": a client would give the event up, where it only needs fresh credentials and a reconnect. */
+  private credentialsRefused(viewer: Viewer): void {
+    this.access.forget(viewer.credentials);
+    viewer.drop(CLOSE.credentialsRefused, 'credentials expired or revoked: connect again with fresh ones');
+  }
+
+  /**
+   * Asks again, as often as answers are kept (GATEWAY_AUTH_TTL_MS), whether each viewer may still read the events it
+   * follows: a permission withdrawn in Directus (a role changed, a policy removed, the event deleted) ends the topic
+   * with `unsubscribed` and the reason, and credentials Directus no longer accepts close the connection (4001).
+   * Answers are cached per user and event, so this costs Directus one call per user and event each time. While
+   * Directus cannot be asked, viewers keep what they have.
+   */
+  private async recheckAccess(): Promise<void> {
+    if (this.recheckingAccess) return;
+    this.recheckingAccess = true;
+    try {
+      await Promise.all([...this.viewers].map((viewer) => this.recheckViewer(viewer)));
+    } finally {
+      this.recheckingAccess = false;
+    }
+  }
+
+  private async recheckViewer(viewer: Viewer): Promise<void> {
+    for (const [name, state] of [...viewer.subscriptions]) {
+      const topic = parseTopic(name);
+      if (state !== 'live' || topic?.kind !== 'event' || viewer.closed) continue;
+      let access: EventAccess;
+      try {
+        access = await this.access.eventAccess(viewer.credentials, viewer.userId, topic.eventId);
+      } catch (error) {
+        if (error instanceof CredentialsRefused) return this.credentialsRefused(viewer);
+        continue;
+      }
+      if (access === 'allow' || viewer.subscriptions.get(name) !== 'live') continue;
+      this.hub.remove(name, viewer);
+      viewer.subscriptions.delete(name);
+      const message = access === 'forbidden' ? `you may no longer read event ${topic.eventId}` : `event ${topic.eventId} no longer exists`;
+      viewer.sendMessage({ type: 'unsubscribed', topic: name, code: access, message });
+    }
   }
 
   private unsubscribe(viewer: Viewer, name: string, request: Request): void {

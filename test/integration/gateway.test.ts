@@ -294,6 +294,34 @@ describe('live gateway: who may connect and subscribe', () => {
     await expect(TestViewer.open(started.url, { authorization: `Bearer ${userToken}` })).rejects.toMatchObject({ status: 401 });
   });
 
+  it('ends a topic whose event the user may no longer read, within GATEWAY_AUTH_TTL_MS, and keeps the connection', async () => {
+    const roles = await call(stack, `/roles?filter[name][_eq]=${encodeURIComponent('Race Control')}&fields=id`, { token });
+    const raceControl = roles.json.data[0].id as string;
+    const userToken = `race-control-${randomUUID()}`;
+    const made = await call(stack, '/users', { token, body: { email: `rc-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomUUID(), token: userToken, role: raceControl } });
+    expect(made.status).toBe(200);
+    const checking = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_AUTH_TTL_MS: '300', GATEWAY_AUTH_DENY_TTL_MS: '300' });
+    const viewer = await TestViewer.open(checking.url, { authorization: `Bearer ${userToken}` });
+    try {
+      const topic = `event:${race.eventId}`;
+      viewer.send({ type: 'subscribe', topic, id: 'rc' });
+      expect(await viewer.next((m) => m.id === 'rc', 'subscribed')).toMatchObject({ type: 'subscribed' });
+      const before = await xadd(stream, race.imeis[0]);
+      await viewer.next((m) => m.cursor === before, 'a live position while allowed');
+      // An admin takes the role away: the next check ends the topic, and nothing of it comes after.
+      expect((await call(stack, `/users/${made.json.data.id}`, { token, method: 'PATCH', body: { role: null } })).status).toBe(200);
+      const ended = await viewer.next((m) => m.type === 'unsubscribed', 'unsubscribed by the gateway', 10_000);
+      expect(ended).toEqual({ type: 'unsubscribed', topic, code: 'forbidden', message: `you may no longer read event ${race.eventId}` });
+      const after = await xadd(stream, race.imeis[0]);
+      await sleep(600);
+      expect(viewer.positions().map((p) => p.cursor)).not.toContain(after);
+      expect(viewer.closed).toBeNull();
+    } finally {
+      viewer.close();
+      await checking.gateway.close();
+    }
+  });
+
   it('answers a second subscribe of a topic the connection holds, while it is prepared and once it is live', async () => {
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
     const topic = `event:${race.eventId}`;

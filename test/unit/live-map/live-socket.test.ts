@@ -125,6 +125,18 @@ describe('the live map’s connection to the gateway', () => {
     expect(last().sent).toEqual([{ type: 'subscribe', topic: TOPIC, id: 'live', since: '106-0' }]);
   });
 
+  it('shows why the gateway ended the live topic on its own (access withdrawn)', () => {
+    const { client, last, states, seen } = harness();
+    client.start();
+    last().open();
+    last().receive({ type: 'subscribed', topic: TOPIC, id: 'live', cursor: '100-0', snapshot: [] });
+    last().receive({ type: 'unsubscribed', topic: 'event:other', code: 'forbidden', message: 'not this one' });
+    expect(states.at(-1)).toEqual({ kind: 'connected' });
+    last().receive({ type: 'unsubscribed', topic: TOPIC, code: 'forbidden', message: 'you may no longer read event e1' });
+    expect(states.at(-1)).toEqual({ kind: 'error', code: 'forbidden', message: 'you may no longer read event e1' });
+    expect(seen.at(-1)).toBe('snapshot ');
+  });
+
   it('subscribes afresh, without since, when the gateway no longer keeps what was missed', () => {
     const { client, last, elapse, states } = harness();
     client.start();

@@ -247,6 +247,13 @@ export class LiveSocket {
         this.playbackTopic = null;
         this.listener.playbackEnded({ reason: 'ended', positions: Number(message['positions'] ?? 0) });
         return;
+      case 'unsubscribed':
+        // Unasked: the gateway ended the topic, the user may no longer read the event (or it is gone).
+        if (topic === this.topic && typeof message['code'] === 'string') {
+          this.cursor = null;
+          this.listener.state({ kind: 'error', code: message['code'], message: String(message['message'] ?? '') });
+        }
+        return;
       case 'error':
         return this.refused(String(message['code'] ?? 'error'), String(message['message'] ?? ''), message['id']);
       default:
