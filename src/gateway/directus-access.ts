@@ -71,14 +71,15 @@ export class DirectusAccess {
   }
 
   /** Whether the user may read the event (GET /items/events/<id>?fields=id with the same credentials). */
-  async eventAccess(credentials: Credentials, userId: string, eventId: string, now = Date.now()): Promise<EventAccess> {
+  async eventAccess(credentials: Credentials, userId: string, eventId: string, now = Date.now(), tries = 3): Promise<EventAccess> {
     try {
       return await this.cached(this.grants, `${userId}|${eventId}`, now, () => this.checkEvent(credentials, eventId), (access) => access === 'allow');
     } catch (error) {
-      // The check the user's viewers shared was made with another viewer's credentials (an expired token beside a
-      // fresh one): these are asked about on their own, so the refusal of those never closes this viewer.
-      if (error instanceof CredentialsRefused && error.credentials !== identityKey(credentials)) return this.checkEvent(credentials, eventId);
-      throw error;
+      if (!(error instanceof CredentialsRefused) || error.credentials === identityKey(credentials)) throw error;
+      // The check the user's viewers shared was made with another viewer's credentials (an expired token beside
+      // fresh ones): asked again, shared again (the refusal is not kept), so that it never closes this viewer and a
+      // herd of them costs one call more, not one each.
+      return tries > 1 ? this.eventAccess(credentials, userId, eventId, now, tries - 1) : this.checkEvent(credentials, eventId);
     }
   }
 

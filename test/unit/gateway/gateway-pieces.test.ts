@@ -179,6 +179,11 @@ describe('Directus access, cached and coalesced', () => {
     expect(expired).toMatchObject({ status: 'rejected', reason: expect.any(CredentialsRefused) });
     expect(fresh).toEqual({ status: 'fulfilled', value: 'allow' });
     expect(calls).toEqual([`/items/events/${EVENT} Bearer expired`, `/items/events/${EVENT} Bearer fresh`]);
+    // A herd of fresh viewers behind one expired token: one call more, not one each.
+    calls.length = 0;
+    const herd = await Promise.allSettled([bearer('expired'), ...Array.from({ length: 50 }, (_, i) => bearer(`fresh-${i}`))].map((c) => access.eventAccess(c, 'u2', EVENT)));
+    expect(herd.filter((h) => h.status === 'fulfilled')).toHaveLength(50);
+    expect(calls).toHaveLength(2);
   });
 
   it('forgets the identity of credentials it is told to, and only theirs', async () => {
