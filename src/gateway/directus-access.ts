@@ -79,7 +79,7 @@ export class DirectusAccess {
       // The check the user's viewers shared was made with another viewer's credentials (an expired token beside
       // fresh ones): asked again, shared again (the refusal is not kept), so that it never closes this viewer and a
       // herd of them costs one call more, not one each.
-      return tries > 1 ? this.eventAccess(credentials, userId, eventId, now, tries - 1) : this.checkEvent(credentials, eventId);
+      return tries > 1 ? this.eventAccess(credentials, userId, eventId, Date.now(), tries - 1) : this.checkEvent(credentials, eventId);
     }
   }
 

@@ -268,8 +268,9 @@ export class Gateway {
    * Asks again, as often as answers are kept (GATEWAY_AUTH_TTL_MS), whether each viewer may still read the events it
    * follows: a permission withdrawn in Directus (a role changed, a policy removed, the event deleted) ends the topic
    * with `unsubscribed` and the reason, and credentials Directus no longer accepts close the connection (4001).
-   * Answers are cached per user and event, so this costs Directus one call per user and event each time. While
-   * Directus cannot be asked, viewers keep what they have.
+   * Playbacks are checked by the event they play. Answers are cached per user and event for as long as this interval,
+   * so Directus gets about one call per user and event every other round, and an answer acted on is at most about
+   * two intervals old. While Directus cannot be asked, viewers keep what they have.
    */
   private async recheckAccess(): Promise<void> {
     if (this.recheckingAccess) return;
@@ -284,10 +285,11 @@ export class Gateway {
   private async recheckViewer(viewer: Viewer): Promise<void> {
     for (const [name, state] of [...viewer.subscriptions]) {
       const topic = parseTopic(name);
-      if (state !== 'live' || topic?.kind !== 'event' || viewer.closed) continue;
+      const eventId = topic?.kind === 'event' ? topic.eventId : topic?.kind === 'playback' ? this.playbacks.get(topic.playbackId)?.eventId : undefined;
+      if (state !== 'live' || eventId === undefined || viewer.closed) continue;
       let access: EventAccess;
       try {
-        access = await this.access.eventAccess(viewer.credentials, viewer.userId, topic.eventId);
+        access = await this.access.eventAccess(viewer.credentials, viewer.userId, eventId);
       } catch (error) {
         if (error instanceof CredentialsRefused) return this.credentialsRefused(viewer);
         continue;
@@ -295,7 +297,7 @@ export class Gateway {
       if (access === 'allow' || viewer.subscriptions.get(name) !== 'live') continue;
       this.hub.remove(name, viewer);
       viewer.subscriptions.delete(name);
-      const message = access === 'forbidden' ? `you may no longer read event ${topic.eventId}` : `event ${topic.eventId} no longer exists`;
+      const message = access === 'forbidden' ? `you may no longer read event ${eventId}` : `event ${eventId} no longer exists`;
       viewer.sendMessage({ type: 'unsubscribed', topic: name, code: access, message });
     }
   }

@@ -11,6 +11,7 @@ import { demoId } from '../../src/demo/demo-race.ts';
 import { repoRoot } from '../../src/devstack/directus-process.ts';
 import { loadGatewayConfig } from '../../src/gateway/config.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
+import { insertPositions } from '../../src/store/positions.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
 import { PrivateRedis } from '../support/private-redis.ts';
@@ -302,16 +303,27 @@ describe('live gateway: who may connect and subscribe', () => {
     expect(made.status).toBe(200);
     const checking = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_AUTH_TTL_MS: '300', GATEWAY_AUTH_DENY_TTL_MS: '300' });
     const viewer = await TestViewer.open(checking.url, { authorization: `Bearer ${userToken}` });
+    let stored: Date | null = null;
     try {
       const topic = `event:${race.eventId}`;
       viewer.send({ type: 'subscribe', topic, id: 'rc' });
       expect(await viewer.next((m) => m.id === 'rc', 'subscribed')).toMatchObject({ type: 'subscribed' });
       const before = await xadd(stream, race.imeis[0]);
       await viewer.next((m) => m.cursor === before, 'a live position while allowed');
-      // An admin takes the role away: the next check ends the topic, and nothing of it comes after.
+      // A playback of the stage's opening hours (no crossings yet) on the clock, with a stored fix hours into it: it
+      // lasts.
+      const { opens_at: opensAt } = await db('stages').where({ id: race.stageId }).first('opens_at');
+      stored = new Date(new Date(opensAt).getTime() + 3 * 3600_000);
+      await insertPositions(db, [{ deviceId: race.imeis[0], ts: stored.getTime(), latitude: 24.5, longitude: 54.4, altitude: 12, angle: 90, speed: 80, satellites: 11, priority: 0, codec: '8E', attributes: { '239': 1 } }]);
+      viewer.send({ type: 'playback', id: 'pb', event: race.eventId, stage: race.stageId, speed: 1 });
+      const playback = await viewer.next((m) => m.id === 'pb', 'the playback');
+      expect(playback).toMatchObject({ type: 'playback', topic: expect.stringMatching(/^playback:/) });
+      // An admin takes the role away: the next check ends both topics, and nothing of them comes after.
       expect((await call(stack, `/users/${made.json.data.id}`, { token, method: 'PATCH', body: { role: null } })).status).toBe(200);
-      const ended = await viewer.next((m) => m.type === 'unsubscribed', 'unsubscribed by the gateway', 10_000);
-      expect(ended).toEqual({ type: 'unsubscribed', topic, code: 'forbidden', message: `you may no longer read event ${race.eventId}` });
+      await waitFor(async () => viewer.messages.filter((m) => m.type === 'unsubscribed').length === 2 || undefined, { timeoutMs: 10_000, what: 'both topics ended' });
+      const ended = viewer.messages.filter((m) => m.type === 'unsubscribed');
+      const message = `you may no longer read event ${race.eventId}`;
+      expect(ended).toEqual(expect.arrayContaining([{ type: 'unsubscribed', topic, code: 'forbidden', message }, { type: 'unsubscribed', topic: playback.topic, code: 'forbidden', message }]));
       const after = await xadd(stream, race.imeis[0]);
       await sleep(600);
       expect(viewer.positions().map((p) => p.cursor)).not.toContain(after);
@@ -319,6 +331,7 @@ describe('live gateway: who may connect and subscribe', () => {
     } finally {
       viewer.close();
       await checking.gateway.close();
+      if (stored) await db('positions').where({ device_id: race.imeis[0], ts: stored }).delete();
     }
   });
 

@@ -126,7 +126,7 @@ describe('the live map’s connection to the gateway', () => {
   });
 
   it('shows why the gateway ended the live topic on its own (access withdrawn)', () => {
-    const { client, last, states, seen } = harness();
+    const { client, last, states, seen, elapse } = harness();
     client.start();
     last().open();
     last().receive({ type: 'subscribed', topic: TOPIC, id: 'live', cursor: '100-0', snapshot: [] });
@@ -135,6 +135,9 @@ describe('the live map’s connection to the gateway', () => {
     last().receive({ type: 'unsubscribed', topic: TOPIC, code: 'forbidden', message: 'you may no longer read event e1' });
     expect(states.at(-1)).toEqual({ kind: 'error', code: 'forbidden', message: 'you may no longer read event e1' });
     expect(seen.at(-1)).toBe('snapshot ');
+    // Asked again later, for a snapshot: the permission may have been given back.
+    elapse();
+    expect(last().sent.at(-1)).toEqual({ type: 'subscribe', topic: TOPIC, id: 'live' });
   });
 
   it('subscribes afresh, without since, when the gateway no longer keeps what was missed', () => {

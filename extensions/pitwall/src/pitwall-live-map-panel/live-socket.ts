@@ -252,6 +252,8 @@ export class LiveSocket {
         if (topic === this.topic && typeof message['code'] === 'string') {
           this.cursor = null;
           this.listener.state({ kind: 'error', code: message['code'], message: String(message['message'] ?? '') });
+          // Asked again later, with the backoff: a permission given back (or removed only for a moment) is seen.
+          this.resubscribeLater();
         }
         return;
       case 'error':
