@@ -295,17 +295,21 @@ export class Gateway {
         continue;
       }
       if (access === 'allow' || viewer.subscriptions.get(name) !== 'live') continue;
-      this.hub.remove(name, viewer);
-      viewer.subscriptions.delete(name);
+      this.leave(viewer, name);
       const message = access === 'forbidden' ? `you may no longer read event ${eventId}` : `event ${eventId} no longer exists`;
       viewer.sendMessage({ type: 'unsubscribed', topic: name, code: access, message });
     }
   }
 
+  /** Takes the viewer off a topic: no more positions of it, and its place counts no more. */
+  private leave(viewer: Viewer, topic: string): void {
+    this.hub.remove(topic, viewer);
+    viewer.subscriptions.delete(topic);
+  }
+
   private unsubscribe(viewer: Viewer, name: string, request: Request): void {
     const topic = parseTopic(name)!;
-    this.hub.remove(topic.name, viewer);
-    viewer.subscriptions.delete(topic.name);
+    this.leave(viewer, topic.name);
     viewer.sendMessage({ type: 'unsubscribed', topic: topic.name, ...(request.id !== undefined ? { id: request.id } : {}) });
   }
 
@@ -332,8 +336,7 @@ export class Gateway {
       await this.prepareSubscription(viewer, message, topic);
     } catch (error) {
       // Postgres or Redis failed us: the viewer is not left half subscribed, with positions piling up for it.
-      this.hub.remove(topic.name, viewer);
-      viewer.subscriptions.delete(topic.name);
+      this.leave(viewer, topic.name);
       this.error(viewer, message, 'unavailable', `cannot prepare the subscription now: ${(error as Error).message}`);
     }
   }
@@ -357,8 +360,7 @@ export class Gateway {
       );
       if (!still()) return;
       if (!resume.ok) {
-        this.hub.remove(topic.name, viewer);
-        viewer.subscriptions.delete(topic.name);
+        this.leave(viewer, topic.name);
         const why =
           resume.reason === 'trimmed'
             ? `positions after ${message.since} are no longer kept`

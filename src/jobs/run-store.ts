@@ -79,8 +79,9 @@ export async function requeueInterrupted(db: Knex, kind: RunKind, staleMs: numbe
   const stale = db.raw(`now() - (? * interval '1 millisecond')`, [staleMs]);
   const table = runTable(kind);
   // `held`: the caller's own runs, between their heartbeats' end and their end recorded, are not interrupted.
-  await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).andWhere('attempts', '<', maxAttempts).whereNotIn('id', held).update({ status: 'queued' });
-  const exhausted = await db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).whereNotIn('id', held).select('id', 'attempts');
+  const interrupted = () => db(table).where('status', 'running').andWhere('heartbeat_at', '<', stale).whereNotIn('id', held);
+  await interrupted().andWhere('attempts', '<', maxAttempts).update({ status: 'queued' });
+  const exhausted = await interrupted().select('id', 'attempts');
   return exhausted.map((r) => ({ id: String(r.id), attempts: Number(r.attempts) }));
 }
 

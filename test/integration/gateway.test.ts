@@ -166,6 +166,14 @@ const metricValue = (text: string, line: string): number => {
 let token: string;
 let race: Race;
 
+/** A Directus user with a static token of its own, made by the admin; without a role unless one is given. */
+async function createUser(name: string, role: string | null = null): Promise<{ id: string; token: string }> {
+  const userToken = `${name}-token-${randomUUID()}`;
+  const made = await call(stack, '/users', { token, body: { email: `${name}-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomUUID(), token: userToken, role } });
+  expect(made.status, made.text).toBe(200);
+  return { id: made.json.data.id as string, token: userToken };
+}
+
 beforeAll(async () => {
   token = await adminToken(stack);
   race = await createRace();
@@ -261,10 +269,7 @@ describe('live gateway: who may connect and subscribe', () => {
 
   it('refuses an event the user may not read, an unknown event, and a malformed message, naming the field', async () => {
     // A user without a role: Directus lets it read itself, but no event.
-    const email = `viewer-${randomUUID().slice(0, 8)}@pitwall.example.com`;
-    const userToken = `viewer-token-${randomUUID()}`;
-    const made = await call(stack, '/users', { token, body: { email, password: randomUUID(), token: userToken } });
-    expect(made.status).toBe(200);
+    const { token: userToken } = await createUser('viewer');
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${userToken}` });
     viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 1 });
     expect(await viewer.next((m) => m.id === 1, 'forbidden')).toMatchObject({ type: 'error', code: 'forbidden' });
@@ -281,13 +286,10 @@ describe('live gateway: who may connect and subscribe', () => {
   });
 
   it('closes a connection whose credentials Directus no longer accepts with 4001, and refuses them at the next upgrade', async () => {
-    const email = `revoked-${randomUUID().slice(0, 8)}@pitwall.example.com`;
-    const userToken = `revoked-token-${randomUUID()}`;
-    const made = await call(stack, '/users', { token, body: { email, password: randomUUID(), token: userToken } });
-    expect(made.status).toBe(200);
+    const { id: userId, token: userToken } = await createUser('revoked');
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${userToken}` });
     // An admin replaces the user's static token while the viewer is connected.
-    expect((await call(stack, `/users/${made.json.data.id}`, { token, method: 'PATCH', body: { token: `replaced-${randomUUID()}` } })).status).toBe(200);
+    expect((await call(stack, `/users/${userId}`, { token, method: 'PATCH', body: { token: `replaced-${randomUUID()}` } })).status).toBe(200);
     viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 'stale' });
     await waitFor(async () => viewer.closed ?? undefined, { timeoutMs: 10_000, what: 'the viewer closed' });
     expect(viewer.closed).toEqual({ code: 4001, reason: 'credentials expired or revoked: connect again with fresh ones' });
@@ -298,9 +300,7 @@ describe('live gateway: who may connect and subscribe', () => {
   it('ends a topic whose event the user may no longer read, within GATEWAY_AUTH_TTL_MS, and keeps the connection', async () => {
     const roles = await call(stack, `/roles?filter[name][_eq]=${encodeURIComponent('Race Control')}&fields=id`, { token });
     const raceControl = roles.json.data[0].id as string;
-    const userToken = `race-control-${randomUUID()}`;
-    const made = await call(stack, '/users', { token, body: { email: `rc-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomUUID(), token: userToken, role: raceControl } });
-    expect(made.status).toBe(200);
+    const { id: userId, token: userToken } = await createUser('race-control', raceControl);
     const checking = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_AUTH_TTL_MS: '300', GATEWAY_AUTH_DENY_TTL_MS: '300' });
     const viewer = await TestViewer.open(checking.url, { authorization: `Bearer ${userToken}` });
     let stored: Date | null = null;
@@ -319,7 +319,7 @@ describe('live gateway: who may connect and subscribe', () => {
       const playback = await viewer.next((m) => m.id === 'pb', 'the playback');
       expect(playback).toMatchObject({ type: 'playback', topic: expect.stringMatching(/^playback:/) });
       // An admin takes the role away: the next check ends both topics, and nothing of them comes after.
-      expect((await call(stack, `/users/${made.json.data.id}`, { token, method: 'PATCH', body: { role: null } })).status).toBe(200);
+      expect((await call(stack, `/users/${userId}`, { token, method: 'PATCH', body: { role: null } })).status).toBe(200);
       await waitFor(async () => viewer.messages.filter((m) => m.type === 'unsubscribed').length === 2 || undefined, { timeoutMs: 10_000, what: 'both topics ended' });
       const ended = viewer.messages.filter((m) => m.type === 'unsubscribed');
       const message = `you may no longer read event ${race.eventId}`;
@@ -357,8 +357,7 @@ describe('live gateway: who may connect and subscribe', () => {
   });
 
   it('a herd of viewers of one user and event costs Directus one call each for the user and the event', async () => {
-    const herdToken = `herd-token-${randomUUID()}`;
-    expect((await call(stack, '/users', { token, body: { email: `herd-${randomUUID().slice(0, 8)}@pitwall.example.com`, password: randomUUID(), token: herdToken, role: null } })).status).toBe(200);
+    const { token: herdToken } = await createUser('herd');
     // The subscribe half with the admin's credentials (known already) on an event nobody asked about yet.
     const before = await started.metrics();
     const viewers = await Promise.all(Array.from({ length: 60 }, () => TestViewer.open(started.url, { authorization: `Bearer ${herdToken}` })));
