@@ -99,23 +99,28 @@ class Receiver {
   }
 }
 
-/** What an admin does in Settings → Flows: the trigger, the Signed webhook step, then the trigger's first step. */
-async function createSignedWebhookFlow(stack: TestStack, token: string, name: string, options: Record<string, unknown>): Promise<string> {
+/**
+ * What an admin does in Settings → Flows: the trigger, the Signed webhook step, then the trigger's first step. With
+ * `waitMs`, a Sleep step comes first, as any step that reads or checks something on the way takes its time.
+ */
+async function createSignedWebhookFlow(stack: TestStack, token: string, name: string, options: Record<string, unknown>, waitMs = 0): Promise<string> {
   const flow = await call(stack, '/flows', {
     token,
     body: { name, icon: 'webhook', status: 'active', trigger: 'event', accountability: null, options: { type: 'action', scope: ['items.create'], collections: ['race_events'] } },
   });
   expect(flow.status, flow.text).toBe(200);
   const id = flow.json.data.id as string;
-  const op = await call(stack, '/operations', {
-    token,
-    body: {
-      flow: id, name: 'Signed webhook', key: 'signed_webhook', type: 'pitwall-signed-webhook', position_x: 20, position_y: 1,
-      options: { mode: 'subscriptions', event: '{{$trigger.payload}}', ...options },
-    },
+  const operation = async (body: Record<string, unknown>): Promise<string> => {
+    const op = await call(stack, '/operations', { token, body: { flow: id, ...body } });
+    expect(op.status, op.text).toBe(200);
+    return op.json.data.id as string;
+  };
+  let first = await operation({
+    name: 'Signed webhook', key: 'signed_webhook', type: 'pitwall-signed-webhook', position_x: 38, position_y: 1,
+    options: { mode: 'subscriptions', event: '{{$trigger.payload}}', ...options },
   });
-  expect(op.status, op.text).toBe(200);
-  expect((await call(stack, `/flows/${id}`, { token, method: 'PATCH', body: { operation: op.json.data.id } })).status).toBe(200);
+  if (waitMs > 0) first = await operation({ name: 'Wait', key: 'wait', type: 'sleep', position_x: 20, position_y: 1, options: { milliseconds: waitMs }, resolve: first });
+  expect((await call(stack, `/flows/${id}`, { token, method: 'PATCH', body: { operation: first } })).status).toBe(200);
   return id;
 }
 
@@ -510,4 +515,59 @@ describe('with Directus stopped or killed while a retry chain is under way', () 
     expectValidSignatures(receiver.receipts.filter((r) => r.eventId === id), subscription!.secret);
     expect(await attemptsOf(id)).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
   }, 120_000);
+});
+
+describe('with Directus stopped while a Flow run is still on its way to the signed webhook', () => {
+  // The run has the event but has not opened its delivery chains yet: a stop that closed the database under it
+  // would lose the event for good (nothing is pending any more, and no chain exists to resume).
+  // Longer than Directus takes from SIGTERM to closing its database (it first lets requests end, about a second).
+  const WAIT_MS = 2500;
+  const model = demoId('model:FMB920');
+  const receiver = new Receiver();
+  const probes: string[] = [];
+  let restartable: RestartableStack | undefined;
+  let db: Knex;
+  let eventId = '';
+  let sentBeforeStop = true;
+
+  beforeAll(async () => {
+    restartable = await startRestartableStack('e2e_handover');
+    const { stack } = restartable;
+    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
+    const token = await adminToken(stack);
+    await receiver.start();
+    await createSubscription(stack, token, receiver.url);
+    await createSignedWebhookFlow(stack, token, 'Test: signed webhooks after a wait', { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, WAIT_MS);
+    await untilFlowDelivers(stack, token, receiver, probes);
+    await sleep(WAIT_MS);
+
+    // An admin adds an IO mapping: Pitwall publishes io_mapping.changed, and the Flow starts its wait.
+    const ioId = 9000 + Math.floor(Math.random() * 900);
+    const before = new Set((await db('race_events').select('id')).map((r: { id: string }) => r.id));
+    const res = await call(stack, '/items/io_mappings', { token, body: { model, io_id: ioId, attribute: `handover_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 1 } });
+    expect(res.status, res.text).toBe(200);
+    eventId = await waitFor(async () => {
+      const rows = (await db('race_events').where({ type: 'io_mapping.changed' }).select('id')) as { id: string }[];
+      return rows.map((r) => r.id).find((id) => !before.has(id));
+    }, { timeoutMs: 10_000, intervalMs: 10, what: 'the io_mapping.changed event' });
+    sentBeforeStop = receiver.receipts.some((r) => r.eventId === eventId);
+    await restartable.stopDirectus();
+    await restartable.startDirectus();
+    await waitFor(async () => receiver.deliveredCounts().get(eventId) === 1, { timeoutMs: 40_000, intervalMs: 200, what: 'the event to be delivered after the restart' });
+    await sleep(1500);
+  }, 120_000);
+
+  afterAll(async () => {
+    await receiver.close();
+    await db?.destroy();
+    await restartable?.destroy();
+  });
+
+  it('delivers the event once: the stop waited for the run to open its chain', async () => {
+    expect(sentBeforeStop).toBe(false);
+    expect(receiver.deliveredCounts().get(eventId)).toBe(1);
+    const rows = (await db('webhook_deliveries').where({ race_event: eventId }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
+    expect(rows).toEqual([{ attempt: 1, outcome: 'delivered' }]);
+    expect(await count(db, 'pitwall_webhook_chains', (q) => q.where({ race_event: eventId }))).toBe(0);
+  });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { drainAwareSleep, drainDeliveries, isDraining, resetDrainForTests, trackDelivery } from '../../../extensions/pitwall/src/shared/delivery-drain.ts';
+import { drainAwareSleep, drainWorkUnderWay, isDraining, resetDrainForTests, holdStopFor } from '../../../extensions/pitwall/src/shared/delivery-drain.ts';
 import { deliver, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
 
 const target = { subscription: 7, url: 'https://integrator.example/hooks', secret: 'whsec_unit' };
@@ -94,10 +94,10 @@ describe('draining deliveries at shutdown', () => {
 
   it('wakes chains waiting for their next attempt and waits for those under way', async () => {
     const started = Date.now();
-    const waiting = trackDelivery(drainAwareSleep(60_000));
+    const waiting = holdStopFor(drainAwareSleep(60_000));
     let answered = false;
-    const underWay = trackDelivery(new Promise<void>((resolve) => setTimeout(() => ((answered = true), resolve()), 150)));
-    expect(await drainDeliveries(5_000)).toBe(0);
+    const underWay = holdStopFor(new Promise<void>((resolve) => setTimeout(() => ((answered = true), resolve()), 150)));
+    expect(await drainWorkUnderWay(5_000)).toBe(0);
     await waiting;
     await underWay;
     expect(answered).toBe(true);
@@ -109,10 +109,26 @@ describe('draining deliveries at shutdown', () => {
     expect(Date.now() - before).toBeLessThan(50);
   });
 
+  it('waits for work that work under way starts meanwhile (a publication handing its events to Flow runs)', async () => {
+    let flowRunEnded = false;
+    const publication = holdStopFor(
+      new Promise<void>((resolve) =>
+        setTimeout(() => {
+          // As Directus does: the Flow run starts as the publication ends, in its continuations.
+          queueMicrotask(() => void holdStopFor(new Promise<void>((done) => setTimeout(() => ((flowRunEnded = true), done()), 200))));
+          resolve();
+        }, 50),
+      ),
+    );
+    expect(await drainWorkUnderWay(5_000)).toBe(0);
+    await publication;
+    expect(flowRunEnded).toBe(true);
+  });
+
   it('stops waiting when its time is up, and says how many deliveries were left', async () => {
-    const stuck = trackDelivery(new Promise<void>((resolve) => setTimeout(resolve, 600)));
+    const stuck = holdStopFor(new Promise<void>((resolve) => setTimeout(resolve, 600)));
     const started = Date.now();
-    expect(await drainDeliveries(100)).toBe(1);
+    expect(await drainWorkUnderWay(100)).toBe(1);
     expect(Date.now() - started).toBeLessThan(1_000);
     await stuck;
   });

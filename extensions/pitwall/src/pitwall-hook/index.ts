@@ -6,7 +6,8 @@ import { PROCESSOR_ROLE, roleCheck } from '../shared/role-callers';
 import { publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
-import { drainDeliveries } from '../shared/delivery-drain';
+import { drainWorkUnderWay, isDraining } from '../shared/delivery-drain';
+import { learnFlowEmitter } from '../shared/flow-handover';
 import { dispatchContextFrom, resumeStaleChains } from '../shared/webhook-chains';
 import { keepMaskOutOfSecret } from '../shared/subscription-secret-guard';
 import { emitRunsCompleted } from '../shared/run-events';
@@ -26,7 +27,7 @@ type Ctx = { accountability?: Accountability | null };
 /** Rows one action changed: their ids, what they held before, and who changed them. */
 type Changed = { ids: string[]; old: Record<string, unknown>[]; accountability?: Accountability | null };
 
-/** How long a stopping Directus waits for webhook attempts under way (orchestrators kill after about 10 s). */
+/** How long a stopping Directus waits for the work under way (orchestrators kill after about 10 s). */
 const DRAIN_MS = 8_000;
 const drainsDeliveries = Symbol.for('pitwall.drainsDeliveries');
 /**
@@ -36,9 +37,10 @@ const drainsDeliveries = Symbol.for('pitwall.drainsDeliveries');
 const SWEEP_CRON = '*/15 * * * * *';
 
 /**
- * Directus's graceful stop destroys the database pool first; hold that until the webhook attempts under way are
- * answered and recorded, and the chains waiting between attempts are handed back, so a restart neither resends nor
- * drops them. Directus offers no event before the pool goes, hence the wrapper (set once per process).
+ * Directus's graceful stop destroys the database pool first; hold that until the race events being published have
+ * been handed to their Flows' delivery chains, the webhook attempts under way are answered and recorded, and the
+ * chains waiting between attempts are handed back, so a restart neither resends nor drops them. Directus offers no
+ * event before the pool goes, hence the wrapper (set once per process).
  */
 function drainBeforePoolCloses(database: any, logger: { warn: (msg: string) => void }): void {
   if (database[drainsDeliveries]) return;
@@ -48,14 +50,16 @@ function drainBeforePoolCloses(database: any, logger: { warn: (msg: string) => v
   Object.defineProperty(database, 'destroy', {
     configurable: true,
     value: async (...args: unknown[]) => {
-      const left = await drainDeliveries(DRAIN_MS);
-      if (left > 0) logger.warn(`pitwall: ${left} webhook deliveries still under way at shutdown; they resume after the restart`);
+      const left = await drainWorkUnderWay(DRAIN_MS);
+      if (left > 0) logger.warn(`pitwall: ${left} publications or webhook deliveries still under way at shutdown; they resume after the restart`);
       return destroy(...args);
     },
   });
 }
 
 export default defineHook(({ init, filter, action, schedule }, { services, database, getSchema, logger, env }) => {
+  // Race events are handed to Flows so that a graceful stop waits for the runs they start (flow-handover).
+  action('server.start', learnFlowEmitter as never);
   const context = async () => ({ services, database, schema: await getSchema(), logger });
   const keysOf = (meta: Meta): string[] => (meta.keys ?? (meta.key !== undefined ? [meta.key] : [])).map(String);
   /** Rows read by a filter before they are changed or deleted, for the action that follows. */
@@ -197,6 +201,8 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // whichever instance is alive takes the next tick, so none is special.
   const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env });
   const sweep = () => {
+    // A stopping process starts nothing new: the next instance's sweep takes what is left.
+    if (isDraining()) return;
     guard('publishing pending race events', async () => publishPendingSafely({ ...(await context()), accountability: null }));
     guard('resuming webhook deliveries', () => resumeStaleChains(dispatch));
   };

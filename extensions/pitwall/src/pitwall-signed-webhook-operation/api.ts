@@ -1,5 +1,6 @@
 import { defineOperationApi } from '@directus/extensions-sdk';
 import type { OperationContext } from '@directus/types';
+import { holdStopFor } from '../shared/delivery-drain';
 import { dispatchContextFrom, dispatchEvent } from '../shared/webhook-chains';
 import { DEFAULT_POLICY, wantsEvent, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from '../shared/webhook-delivery';
 import { subscriptionReader, type SubscriptionRow } from '../shared/webhook-store';
@@ -73,38 +74,42 @@ const targetOf = (row: SubscriptionRow): WebhookTarget => ({
  */
 export default defineOperationApi<SignedWebhookOptions>({
   id: 'pitwall-signed-webhook',
-  handler: async (options, { data, services, database, getSchema, logger, env }: OperationContext) => {
-    const event = raceEventFrom(options.event, data as Record<string, any>);
-    const policy: DeliveryPolicy = {
-      maxAttempts: num(options.max_attempts, DEFAULT_POLICY.maxAttempts, 1, 20),
-      timeoutMs: num(options.timeout_ms, DEFAULT_POLICY.timeoutMs, 100, 60_000),
-      baseDelayMs: num(options.base_delay_ms, DEFAULT_POLICY.baseDelayMs, 0, 60_000),
-      maxDelayMs: num(options.max_delay_ms, DEFAULT_POLICY.maxDelayMs, 0, 5 * 60_000),
-      deadlineMs: num(options.deadline_ms, DEFAULT_POLICY.deadlineMs, 1_000, 5 * 60_000),
-    };
-
-    let targets: WebhookTarget[];
-    if ((options.mode ?? 'subscriptions') === 'single') {
-      if (!options.url || !options.secret) throw new SignedWebhookError('pitwall-signed-webhook: single mode needs a URL and a secret');
-      targets = [{ subscription: null, url: String(options.url), secret: String(options.secret) }];
-    } else {
-      const rows = await subscriptionReader({ services, database, getSchema }).active();
-      targets = rows.filter((row) => row.url && wantsEvent(row, event.type)).map(targetOf);
-    }
-
-    // One durable chain per target: each attempt is recorded as it happens, and a chain a stop or crash cuts short
-    // is resumed by the hook's sweep (see webhook-chains).
-    const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env: env ?? {} });
-    const results = await dispatchEvent(dispatch, event, targets, policy);
-
-    const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length };
-    for (const result of results) {
-      if (result.status === 'fulfilled') counts[result.value] += 1;
-      else {
-        counts.failed += 1;
-        logger.error(`pitwall-signed-webhook: delivery crashed: ${(result.reason as Error)?.message ?? result.reason}`);
-      }
-    }
-    return counts;
-  },
+  // Held from its first step: a Directus stopping gracefully waits until this run's chains are open (and its
+  // attempts under way answered), so an event handed to the Flow just before the stop is not lost with the pool.
+  handler: (options, context: OperationContext) => holdStopFor(sendSigned(options, context)),
 });
+
+async function sendSigned(options: SignedWebhookOptions, { data, services, database, getSchema, logger, env }: OperationContext) {
+  const event = raceEventFrom(options.event, data as Record<string, any>);
+  const policy: DeliveryPolicy = {
+    maxAttempts: num(options.max_attempts, DEFAULT_POLICY.maxAttempts, 1, 20),
+    timeoutMs: num(options.timeout_ms, DEFAULT_POLICY.timeoutMs, 100, 60_000),
+    baseDelayMs: num(options.base_delay_ms, DEFAULT_POLICY.baseDelayMs, 0, 60_000),
+    maxDelayMs: num(options.max_delay_ms, DEFAULT_POLICY.maxDelayMs, 0, 5 * 60_000),
+    deadlineMs: num(options.deadline_ms, DEFAULT_POLICY.deadlineMs, 1_000, 5 * 60_000),
+  };
+
+  let targets: WebhookTarget[];
+  if ((options.mode ?? 'subscriptions') === 'single') {
+    if (!options.url || !options.secret) throw new SignedWebhookError('pitwall-signed-webhook: single mode needs a URL and a secret');
+    targets = [{ subscription: null, url: String(options.url), secret: String(options.secret) }];
+  } else {
+    const rows = await subscriptionReader({ services, database, getSchema }).active();
+    targets = rows.filter((row) => row.url && wantsEvent(row, event.type)).map(targetOf);
+  }
+
+  // One durable chain per target: each attempt is recorded as it happens, and a chain a stop or crash cuts short
+  // is resumed by the hook's sweep (see webhook-chains).
+  const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env: env ?? {} });
+  const results = await dispatchEvent(dispatch, event, targets, policy);
+
+  const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length };
+  for (const result of results) {
+    if (result.status === 'fulfilled') counts[result.value] += 1;
+    else {
+      counts.failed += 1;
+      logger.error(`pitwall-signed-webhook: delivery crashed: ${(result.reason as Error)?.message ?? result.reason}`);
+    }
+  }
+  return counts;
+}

@@ -1,8 +1,9 @@
 /**
- * The webhook deliveries under way in this process, so that a graceful stop lets them end cleanly. On SIGTERM
- * Directus destroys its database pool almost at once, while Flow runs may be waiting on an integrator's answer: an
- * attempt that was answered must still be recorded, or it would be sent again after the restart. The hook holds
- * the pool's destruction until `drainDeliveries` returns.
+ * The work under way in this process that a graceful stop must let end: webhook deliveries, race event
+ * publications and the signed-webhook runs Flows were handed. On SIGTERM Directus destroys its database pool almost
+ * at once, while a Flow run may be about to open its delivery chains or waiting on an integrator's answer: an event
+ * handed to a Flow must reach its chains, and an answered attempt must be recorded, or the event would be lost or
+ * sent again after the restart. The hook holds the pool's destruction until `drainWorkUnderWay` returns.
  */
 const underWay = new Set<Promise<unknown>>();
 const wakeUps = new Set<() => void>();
@@ -10,12 +11,12 @@ let draining = false;
 
 export const isDraining = (): boolean => draining;
 
-/** Follows a delivery until it ends; returns it unchanged. */
-export function trackDelivery<T>(delivery: Promise<T>): Promise<T> {
-  underWay.add(delivery);
-  const forget = () => underWay.delete(delivery);
-  delivery.then(forget, forget);
-  return delivery;
+/** Holds a graceful stop until `work` ends; returns it unchanged. */
+export function holdStopFor<T>(work: Promise<T>): Promise<T> {
+  underWay.add(work);
+  const forget = () => underWay.delete(work);
+  work.then(forget, forget);
+  return work;
 }
 
 /** Waits `ms`, or less once the process starts stopping (a chain waiting for its next attempt gives way at once). */
@@ -33,16 +34,22 @@ export function drainAwareSleep(ms: number): Promise<void> {
 }
 
 /**
- * Starts no more attempts, wakes the chains waiting between attempts, and waits for every delivery under way to
- * end, at most `maxMs`. Returns how many were still running when the time was up.
+ * Starts no more attempts, wakes the chains waiting between attempts, and waits for the work under way to end, at
+ * most `maxMs`, including work that work under way starts meanwhile (a publication hands its events to Flow runs,
+ * which open delivery chains). Returns how much was still running when the time was up.
  */
-export async function drainDeliveries(maxMs: number): Promise<number> {
+export async function drainWorkUnderWay(maxMs: number): Promise<number> {
   draining = true;
   for (const wake of [...wakeUps]) wake();
-  let timer: NodeJS.Timeout | undefined;
-  const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)));
-  await Promise.race([Promise.allSettled([...underWay]), timeUp]);
-  clearTimeout(timer);
+  const deadline = Date.now() + maxMs;
+  while (underWay.size > 0 && Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())));
+    await Promise.race([Promise.allSettled([...underWay]), timeUp]);
+    clearTimeout(timer);
+    // What just ended may have started more in its continuations: let them run before looking again.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   return underWay.size;
 }
 

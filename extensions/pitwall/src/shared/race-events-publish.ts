@@ -1,4 +1,6 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
+import { holdStopFor } from './delivery-drain';
+import { createHandingOver } from './flow-handover';
 import type { RaceEventItem } from './race-events-build';
 
 /**
@@ -44,7 +46,7 @@ export async function publishPendingEvents(context: PublishContext, staged?: Rac
   const ids = staged.map((e) => e.id);
   try {
     // One transaction for all, committed before Directus emits the item actions that Flows hear.
-    await new services.ItemsService('race_events', { schema, accountability, knex: database }).createMany(staged as never[]);
+    await createHandingOver((options) => new services.ItemsService('race_events', { schema, accountability, knex: database }).createMany(staged as never[], options), context.logger);
   } catch {
     return serially(() => publishNow(context, ids));
   }
@@ -98,14 +100,14 @@ async function publishNow(context: PublishContext, ids?: string[]): Promise<numb
       let count = 0;
       try {
         // One transaction for the chunk, committed before Directus emits the item actions that Flows hear.
-        if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[]);
+        if (fresh.length > 0) await createHandingOver((options) => events.createMany(fresh.map(itemOf) as never[], options), context.logger);
         count = fresh.length;
         finished.push(...fresh.map((row) => String(row.id)));
       } catch {
         // One of them was created by someone else meanwhile (unique id), or one cannot be stored: one at a time.
         for (const row of fresh) {
           try {
-            await events.createOne(itemOf(row) as never);
+            await createHandingOver((options) => events.createOne(itemOf(row) as never, options), context.logger);
             count++;
             finished.push(String(row.id));
           } catch (error) {
@@ -120,7 +122,7 @@ async function publishNow(context: PublishContext, ids?: string[]): Promise<numb
               continue;
             }
             try {
-              await events.createOne(unlinked as never);
+              await createHandingOver((options) => events.createOne(unlinked as never, options), context.logger);
               count++;
               finished.push(String(row.id));
             } catch (again) {
@@ -155,12 +157,17 @@ let leftBehind = false;
 
 /**
  * Publishing never fails the caller: what is left stays pending and is published by the next publication in this
- * process, or by the hook's sweep (at start and every 15 s, which also finds what a crashed instance left).
+ * process, or by the hook's sweep (at start and every 15 s, which also finds what a crashed instance left). A
+ * graceful stop waits for a publication under way, and so for the Flow runs it hands its events to (delivery-drain).
  */
-export async function publishPendingSafely(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
+export function publishPendingSafely(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
+  return holdStopFor(publishOrLeavePending(context, staged));
+}
+
+async function publishOrLeavePending(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
   if (staged && leftBehind) {
     leftBehind = false;
-    const swept = await publishPendingSafely(context);
+    const swept = await publishOrLeavePending(context);
     // The staged events were committed before that sweep, so it published them (or another publisher holds them).
     if (!leftBehind) return swept;
   }

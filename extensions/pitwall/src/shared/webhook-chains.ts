@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ApiExtensionContext } from '@directus/types';
 import { ALLOW_LIST_VARIABLE } from './address-policy';
-import { trackDelivery } from './delivery-drain';
+import { holdStopFor } from './delivery-drain';
 import { isSealed, seal, sealingKey, unseal, UnsealError } from './sealed-text';
 import { defaultDeps, deliver, type AddressEnv, type AttemptRecord, type ChainEnd, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from './webhook-delivery';
 import { subscriptionReader, type SubscriptionRow } from './webhook-store';
@@ -201,7 +201,7 @@ async function runChain(context: DispatchContext, event: RaceEventLike, target: 
 /** Sends an event to its targets, one durable chain each, side by side; resolves when every chain has ended here. */
 export async function dispatchEvent(context: DispatchContext, event: RaceEventLike, targets: WebhookTarget[], policy: DeliveryPolicy): Promise<PromiseSettledResult<ChainEnd>[]> {
   const opened = await openChains(context, event, targets, policy);
-  return Promise.allSettled(opened.map((target) => trackDelivery(runChain(context, event, target, policy, 1))));
+  return Promise.allSettled(opened.map((target) => holdStopFor(runChain(context, event, target, policy, 1))));
 }
 
 /** Resumes the chains that stopped or crashed processes left, from their next attempt. Returns how many it took. */
@@ -212,7 +212,7 @@ export async function resumeStaleChains(context: DispatchContext): Promise<numbe
     const chains = await claimStaleChains(context.database, RESUME_BATCH);
     resumed += chains.length;
     // Not awaited: a chain may wait a minute between attempts, and the sweep must not hold the next claim.
-    for (const chain of chains) trackDelivery(resumeChain(context, chain)).catch((error) =>
+    for (const chain of chains) holdStopFor(resumeChain(context, chain)).catch((error) =>
       context.logger.warn(`pitwall-signed-webhook: resumed delivery of ${chain.race_event} crashed: ${(error as Error).message}`),
     );
     if (chains.length < RESUME_BATCH) return resumed;
