@@ -85,11 +85,14 @@ export class DirectusAccess {
 
   private async checkEvent(credentials: Credentials, eventId: string): Promise<EventAccess> {
     const response = await this.call('event', `/items/events/${encodeURIComponent(eventId)}?fields=id`, credentials);
-    // Only the status counts here: an unread body holds its connection to Directus until it is collected.
-    await discard(response);
+    // Directus answers a token it can no longer verify (signed with a SECRET it does not have now) with 403
+    // INVALID_TOKEN, not 401: the viewer must come back with fresh credentials, not be told the event is forbidden.
+    const refusal = response.status === 403 ? await errorCode(response) : undefined;
+    // Otherwise only the status counts: an unread body holds its connection to Directus until it is collected.
+    if (refusal === undefined) await discard(response);
     if (response.status === 200) return 'allow';
     if (response.status === 404) return 'not-found';
-    if (response.status === 401) throw new CredentialsRefused(identityKey(credentials));
+    if (response.status === 401 || refusal === 'INVALID_TOKEN') throw new CredentialsRefused(identityKey(credentials));
     if (response.status === 403) return (await this.options.eventExists(eventId)) ? 'forbidden' : 'not-found';
     throw new DirectusUnavailable(`Directus answered ${response.status} to the event check`);
   }
@@ -161,6 +164,13 @@ export function credentialsOf(headers: { authorization?: string; cookie?: string
 const identityKey = (credentials: Credentials): string => createHash('sha256').update(`${credentials.kind}:${credentials.token}`).digest('hex');
 
 /** Lets go of a response whose body is not read. */
+/** The code of Directus's first error (`{errors: [{extensions: {code}}]}`), or null; reads the body whole. */
+async function errorCode(response: Response): Promise<string | null> {
+  const body = (await response.json().catch(() => null)) as { errors?: { extensions?: { code?: unknown } }[] } | null;
+  const code = body?.errors?.[0]?.extensions?.code;
+  return typeof code === 'string' ? code : null;
+}
+
 async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
 }

@@ -117,15 +117,17 @@ describe('credentials of an upgrade', () => {
 });
 
 describe('Directus access, cached and coalesced', () => {
-  function fakeDirectus(answer: (path: string, auth: string) => number | 'down') {
+  /** Answers each call with a status, with `[status, code]` (Directus's error code), or as if it were down. */
+  function fakeDirectus(answer: (path: string, auth: string) => number | [number, string] | 'down') {
     const calls: string[] = [];
     const fetchImpl = (async (input: URL, init: { headers: Record<string, string> }) => {
       const auth = init.headers.authorization ?? init.headers.cookie ?? '';
       calls.push(`${input.pathname} ${auth}`);
       await new Promise((resolve) => setTimeout(resolve, 5));
-      const status = answer(input.pathname, auth);
-      if (status === 'down') throw new TypeError('fetch failed');
-      return new Response(JSON.stringify(status === 200 ? { data: { id: `user-of-${auth}` } } : { errors: [] }), { status });
+      const answered = answer(input.pathname, auth);
+      if (answered === 'down') throw new TypeError('fetch failed');
+      const [status, code] = Array.isArray(answered) ? answered : [answered, 'FORBIDDEN'];
+      return new Response(JSON.stringify(status === 200 ? { data: { id: `user-of-${auth}` } } : { errors: [{ message: code, extensions: { code } }] }), { status });
     }) as unknown as typeof fetch;
     return { calls, fetchImpl };
   }
@@ -170,6 +172,11 @@ describe('Directus access, cached and coalesced', () => {
     refused = false;
     expect(await access.eventAccess(bearer('fresh'), 'u', EVENT)).toBe('allow');
     expect(calls).toHaveLength(2);
+  });
+
+  it('takes a token Directus can no longer verify (403 INVALID_TOKEN) as refused credentials, not a forbidden event', async () => {
+    const { fetchImpl } = fakeDirectus(() => [403, 'INVALID_TOKEN']);
+    await expect(new DirectusAccess(options(fetchImpl)).eventAccess(bearer('signed-elsewhere'), 'u', EVENT)).rejects.toBeInstanceOf(CredentialsRefused);
   });
 
   it("does not refuse a viewer for another viewer's expired credentials when their checks are shared", async () => {
