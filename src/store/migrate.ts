@@ -9,6 +9,7 @@ import * as factVersions from './migrations/007-fact-versions.ts';
 import * as factSequences from './migrations/008-fact-sequences.ts';
 import * as processorStatus from './migrations/009-processor-status.ts';
 import * as factWriters from './migrations/010-fact-writers.ts';
+import * as eventHandover from './migrations/011-event-handover.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '008-fact-sequences': factSequences,
   '009-processor-status': processorStatus,
   '010-fact-writers': factWriters,
+  '011-event-handover': eventHandover,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

@@ -101,9 +101,9 @@ class Receiver {
 
 /**
  * What an admin does in Settings → Flows: the trigger, the Signed webhook step, then the trigger's first step. With
- * `waitMs`, a Sleep step comes first, as any step that reads or checks something on the way takes its time.
+ * `waits`, a Sleep step comes before (and after) it, as any step that reads or checks something takes its time.
  */
-async function createSignedWebhookFlow(stack: TestStack, token: string, name: string, options: Record<string, unknown>, waitMs = 0): Promise<string> {
+async function createSignedWebhookFlow(stack: TestStack, token: string, name: string, options: Record<string, unknown>, waits: { before?: number; after?: number } = {}): Promise<string> {
   const flow = await call(stack, '/flows', {
     token,
     body: { name, icon: 'webhook', status: 'active', trigger: 'event', accountability: null, options: { type: 'action', scope: ['items.create'], collections: ['race_events'] } },
@@ -115,11 +115,12 @@ async function createSignedWebhookFlow(stack: TestStack, token: string, name: st
     expect(op.status, op.text).toBe(200);
     return op.json.data.id as string;
   };
+  const after = waits.after ? await operation({ name: 'Wait after', key: 'wait_after', type: 'sleep', position_x: 56, position_y: 1, options: { milliseconds: waits.after } }) : null;
   let first = await operation({
     name: 'Signed webhook', key: 'signed_webhook', type: 'pitwall-signed-webhook', position_x: 38, position_y: 1,
-    options: { mode: 'subscriptions', event: '{{$trigger.payload}}', ...options },
+    options: { mode: 'subscriptions', event: '{{$trigger.payload}}', ...options }, resolve: after,
   });
-  if (waitMs > 0) first = await operation({ name: 'Wait', key: 'wait', type: 'sleep', position_x: 20, position_y: 1, options: { milliseconds: waitMs }, resolve: first });
+  if (waits.before) first = await operation({ name: 'Wait', key: 'wait', type: 'sleep', position_x: 20, position_y: 1, options: { milliseconds: waits.before }, resolve: first });
   expect((await call(stack, `/flows/${id}`, { token, method: 'PATCH', body: { operation: first } })).status).toBe(200);
   return id;
 }
@@ -143,6 +144,18 @@ async function storeRaceEvent(stack: TestStack, token: string): Promise<string> 
   });
   expect(res.status, res.text).toBe(200);
   return id;
+}
+
+/** An admin adds an IO mapping through the API; returns the id of the io_mapping.changed event Pitwall publishes. */
+async function newIoMappingEvent(stack: TestStack, token: string, db: Knex): Promise<string> {
+  const before = new Set((await db('race_events').where({ type: 'io_mapping.changed' }).select('id')).map((r: { id: string }) => r.id));
+  const body = { model: demoId('model:FMB920'), io_id: 9000 + Math.floor(Math.random() * 900), attribute: `handover_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 1 };
+  const res = await call(stack, '/items/io_mappings', { token, body });
+  expect(res.status, res.text).toBe(200);
+  return waitFor(async () => {
+    const rows = (await db('race_events').where({ type: 'io_mapping.changed' }).select('id')) as { id: string }[];
+    return rows.map((r) => r.id).find((id) => !before.has(id));
+  }, { timeoutMs: 10_000, intervalMs: 10, what: 'the io_mapping.changed event' });
 }
 
 /** Flows load asynchronously after a save: store probe events until one comes through, then let the rest arrive. */
@@ -522,7 +535,6 @@ describe('with Directus stopped while a Flow run is still on its way to the sign
   // would lose the event for good (nothing is pending any more, and no chain exists to resume).
   // Longer than Directus takes from SIGTERM to closing its database (it first lets requests end, about a second).
   const WAIT_MS = 2500;
-  const model = demoId('model:FMB920');
   const receiver = new Receiver();
   const probes: string[] = [];
   let restartable: RestartableStack | undefined;
@@ -537,19 +549,12 @@ describe('with Directus stopped while a Flow run is still on its way to the sign
     const token = await adminToken(stack);
     await receiver.start();
     await createSubscription(stack, token, receiver.url);
-    await createSignedWebhookFlow(stack, token, 'Test: signed webhooks after a wait', { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, WAIT_MS);
+    await createSignedWebhookFlow(stack, token, 'Test: signed webhooks after a wait', { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, { before: WAIT_MS });
     await untilFlowDelivers(stack, token, receiver, probes);
     await sleep(WAIT_MS);
 
     // An admin adds an IO mapping: Pitwall publishes io_mapping.changed, and the Flow starts its wait.
-    const ioId = 9000 + Math.floor(Math.random() * 900);
-    const before = new Set((await db('race_events').select('id')).map((r: { id: string }) => r.id));
-    const res = await call(stack, '/items/io_mappings', { token, body: { model, io_id: ioId, attribute: `handover_${randomBytes(3).toString('hex')}`, value_type: 'unsigned', byte_size: 1 } });
-    expect(res.status, res.text).toBe(200);
-    eventId = await waitFor(async () => {
-      const rows = (await db('race_events').where({ type: 'io_mapping.changed' }).select('id')) as { id: string }[];
-      return rows.map((r) => r.id).find((id) => !before.has(id));
-    }, { timeoutMs: 10_000, intervalMs: 10, what: 'the io_mapping.changed event' });
+    eventId = await newIoMappingEvent(stack, token, db);
     sentBeforeStop = receiver.receipts.some((r) => r.eventId === eventId);
     await restartable.stopDirectus();
     await restartable.startDirectus();
@@ -570,4 +575,63 @@ describe('with Directus stopped while a Flow run is still on its way to the sign
     expect(rows).toEqual([{ attempt: 1, outcome: 'delivered' }]);
     expect(await count(db, 'pitwall_webhook_chains', (q) => q.where({ race_event: eventId }))).toBe(0);
   });
+});
+
+describe('with Directus killed while the Flow runs of a race event are under way', () => {
+  // A crash leaves the events whose Flow runs had not ended claimed in pitwall_pending_events; once the claim's
+  // lease has run out (30 s), the restarted Directus hands them to the Flows again. The Flow waits before and after
+  // its Signed webhook step: killed before the step, the event must still be delivered; killed after it, not twice.
+  const WAIT_MS = 2500;
+  const receiver = new Receiver();
+  const probes: string[] = [];
+  let restartable: RestartableStack | undefined;
+  let db: Knex;
+  let token = '';
+  const pending = async (id: string) => count(db, 'pitwall_pending_events', (q) => q.where({ id }));
+  const attempts = async (id: string) => (await db('webhook_deliveries').where({ race_event: id }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
+
+  beforeAll(async () => {
+    restartable = await startRestartableStack('e2e_crash_handover');
+    db = knexFactory({ client: 'pg', connection: restartable.stack.databaseUrl, pool: { min: 0, max: 2 } });
+    token = await adminToken(restartable.stack);
+    await receiver.start();
+    await createSubscription(restartable.stack, token, receiver.url);
+    await createSignedWebhookFlow(restartable.stack, token, 'Test: signed webhooks between waits', { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, { before: WAIT_MS, after: WAIT_MS });
+    await untilFlowDelivers(restartable.stack, token, receiver, probes);
+    await sleep(2 * WAIT_MS);
+  }, 60_000);
+
+  afterAll(async () => {
+    await receiver.close();
+    await db?.destroy();
+    await restartable?.destroy();
+  });
+
+  it('killed before the Signed webhook step: the event is handed to the Flow again after the restart, and delivered once', async () => {
+    const eventId = await newIoMappingEvent(restartable!.stack, token, db);
+    // Claimed by its publisher until the Flow run ends.
+    expect(await pending(eventId)).toBe(1);
+    await restartable!.killDirectus();
+    expect(receiver.receipts.filter((r) => r.eventId === eventId)).toEqual([]);
+    await restartable!.startDirectus();
+    token = await adminToken(restartable!.stack);
+    await waitFor(async () => receiver.deliveredCounts().get(eventId) === 1 && (await pending(eventId)) === 0, { timeoutMs: 90_000, intervalMs: 250, what: 'the event delivered and settled after the restart' });
+    expect(receiver.deliveredCounts().get(eventId)).toBe(1);
+    expect(await attempts(eventId)).toEqual([{ attempt: 1, outcome: 'delivered' }]);
+  }, 120_000);
+
+  it('killed after the Signed webhook step: the event is handed to the Flow again, and not delivered a second time', async () => {
+    const eventId = await newIoMappingEvent(restartable!.stack, token, db);
+    await waitFor(async () => receiver.deliveredCounts().get(eventId) === 1, { timeoutMs: 15_000, intervalMs: 20, what: 'the first delivery' });
+    // The run is in its last wait: not ended, so the event is still claimed.
+    expect(await pending(eventId)).toBe(1);
+    await restartable!.killDirectus();
+    await restartable!.startDirectus();
+    // Handed again once the lease has run out; the Flow run ends this time, and the event's claim goes with it.
+    await waitFor(async () => (await pending(eventId)) === 0, { timeoutMs: 90_000, intervalMs: 250, what: 'the event handed to the Flow again and settled' });
+    await sleep(1000);
+    expect(receiver.deliveredCounts().get(eventId)).toBe(1);
+    expect(receiver.receipts.filter((r) => r.eventId === eventId)).toHaveLength(1);
+    expect(await attempts(eventId)).toEqual([{ attempt: 1, outcome: 'delivered' }]);
+  }, 120_000);
 });

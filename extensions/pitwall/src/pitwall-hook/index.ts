@@ -3,11 +3,11 @@ import { defineHook } from '@directus/extensions-sdk';
 import type { Accountability } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { PROCESSOR_ROLE, roleCheck } from '../shared/role-callers';
-import { publishPendingSafely } from '../shared/race-events-publish';
+import { handBackUnsettled, publishPendingSafely } from '../shared/race-events-publish';
 import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
 import { drainWorkUnderWay, isDraining } from '../shared/delivery-drain';
-import { learnFlowEmitter } from '../shared/flow-handover';
+import { handsOverToFlows, learnFlowEmitter } from '../shared/flow-handover';
 import { dispatchContextFrom, resumeStaleChains } from '../shared/webhook-chains';
 import { keepMaskOutOfSecret } from '../shared/subscription-secret-guard';
 import { emitRunsCompleted } from '../shared/run-events';
@@ -39,7 +39,8 @@ const SWEEP_CRON = '*/15 * * * * *';
 /**
  * Directus's graceful stop destroys the database pool first; hold that until the race events being published have
  * been handed to their Flows' delivery chains, the webhook attempts under way are answered and recorded, and the
- * chains waiting between attempts are handed back, so a restart neither resends nor drops them. Directus offers no
+ * chains waiting between attempts and the events whose Flow runs have not ended are handed back, so a restart
+ * neither resends nor drops them. Directus offers no
  * event before the pool goes, hence the wrapper (set once per process).
  */
 function drainBeforePoolCloses(database: any, logger: { warn: (msg: string) => void }): void {
@@ -52,14 +53,13 @@ function drainBeforePoolCloses(database: any, logger: { warn: (msg: string) => v
     value: async (...args: unknown[]) => {
       const left = await drainWorkUnderWay(DRAIN_MS);
       if (left > 0) logger.warn(`pitwall: ${left} publications or webhook deliveries still under way at shutdown; they resume after the restart`);
+      await handBackUnsettled(database).catch(() => undefined);
       return destroy(...args);
     },
   });
 }
 
 export default defineHook(({ init, filter, action, schedule }, { services, database, getSchema, logger, env }) => {
-  // Race events are handed to Flows so that a graceful stop waits for the runs they start (flow-handover).
-  action('server.start', learnFlowEmitter as never);
   const context = async () => ({ services, database, schema: await getSchema(), logger });
   const keysOf = (meta: Meta): string[] => (meta.keys ?? (meta.key !== undefined ? [meta.key] : [])).map(String);
   /** Rows read by a filter before they are changed or deleted, for the action that follows. */
@@ -207,8 +207,12 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     guard('resuming webhook deliveries', () => resumeStaleChains(dispatch));
   };
   drainBeforePoolCloses(database, logger);
-  init('app.after', () => {
-    logger.info(`${BUNDLE_NAME} ${BUNDLE_VERSION}: hook loaded`);
+  init('app.after', () => logger.info(`${BUNDLE_NAME} ${BUNDLE_VERSION}: hook loaded`));
+  // Race events are handed to Flows on the emitter they listen on, learnt here (flow-handover), so the first sweep
+  // comes after it.
+  action('server.start', function onServerStart(this: unknown) {
+    learnFlowEmitter(this, 'server.start', onServerStart);
+    if (!handsOverToFlows()) logger.warn('pitwall: this Directus does not let race events be handed to Flows and waited for; a crash may cut their Flow runs short');
     sweep();
   });
   schedule(SWEEP_CRON, sweep);

@@ -1,6 +1,7 @@
 import { defineOperationApi } from '@directus/extensions-sdk';
 import type { OperationContext } from '@directus/types';
 import { holdStopFor } from '../shared/delivery-drain';
+import { HANDED_AGAIN } from '../shared/flow-handover';
 import { dispatchContextFrom, dispatchEvent } from '../shared/webhook-chains';
 import { DEFAULT_POLICY, wantsEvent, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from '../shared/webhook-delivery';
 import { subscriptionReader, type SubscriptionRow } from '../shared/webhook-store';
@@ -47,6 +48,17 @@ function raceEventFrom(option: unknown, data: Record<string, any>): RaceEventLik
   const id = event.id ?? (event === trigger?.payload ? trigger?.key : undefined);
   if (!id || !event.type) throw new SignedWebhookError('pitwall-signed-webhook: the race event has no id or type; pass the race_events item (e.g. {{$trigger.payload}} of an items.create Event Hook on race_events)');
   return { ...event, id: String(id), type: String(event.type) };
+}
+
+/**
+ * The targets with no attempt recorded for the event: the others were served by an earlier run (a chain still
+ * under way is left alone by its key, see webhook-chains). A one-off URL counts as served once any one-off URL was.
+ */
+async function notServedYet(database: OperationContext['database'], eventId: string, targets: WebhookTarget[]): Promise<WebhookTarget[]> {
+  const served = ((await database('webhook_deliveries').where('race_event', eventId).distinct('subscription')) as { subscription: string | null }[]).map((row) =>
+    row.subscription === null ? null : String(row.subscription),
+  );
+  return targets.filter((target) => !served.includes(target.subscription === null ? null : String(target.subscription)));
 }
 
 /** A subscription row as a chain's target; one whose secret cannot be decrypted fails with the reason, unsent. */
@@ -97,6 +109,8 @@ async function sendSigned(options: SignedWebhookOptions, { data, services, datab
     const rows = await subscriptionReader({ services, database, getSchema }).active();
     targets = rows.filter((row) => row.url && wantsEvent(row, event.type)).map(targetOf);
   }
+  // An event handed to the Flows again (its publisher died before their runs ended): who has had it already.
+  if ((data as Record<string, any>)?.['$trigger']?.[HANDED_AGAIN] === true) targets = await notServedYet(database, event.id, targets);
 
   // One durable chain per target: each attempt is recorded as it happens, and a chain a stop or crash cuts short
   // is resumed by the hook's sweep (see webhook-chains).

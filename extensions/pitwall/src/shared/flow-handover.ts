@@ -1,14 +1,10 @@
 import { holdStopFor } from './delivery-drain';
 
-/** An item action ItemsService hands to `bypassEmitAction` instead of emitting it. */
-interface ActionEvent {
+/** An item action as ItemsService emits it, or hands it to `bypassEmitAction` instead. */
+export interface ItemAction {
   event: string | string[];
   meta: Record<string, unknown>;
   context: unknown;
-}
-
-export interface HandOverOptions {
-  bypassEmitAction?: (action: ActionEvent) => void;
 }
 
 type Logger = { warn: (obj: unknown, msg?: string) => void };
@@ -19,33 +15,49 @@ type ActionEmitter = { emitAsync: (event: string, ...args: unknown[]) => Promise
 let actions: ActionEmitter | null = null;
 
 /**
- * An action handler for `server.start` that learns the emitter Flows listen on. Directus hands extensions a private
- * emitter of their own, and its `emitAction` does not say when the Flow runs it starts have ended; but it registers
- * a hook's action handlers on its own emitter (an EventEmitter2), which calls them with itself as `this`. Kept only
- * when it holds this very handler; without it (another Directus), Directus emits race events' actions as usual.
+ * Learns the emitter Flows listen on, from the `this` of a hook's action handler (`handler`, registered with
+ * Directus). Directus hands extensions a private emitter of their own, and its `emitAction` does not say when the
+ * Flow runs it starts have ended; but it registers a hook's action handlers on its own emitter (an EventEmitter2),
+ * which calls them with itself as `this`. Kept only when it holds that very handler.
  */
-export function learnFlowEmitter(this: unknown): void {
-  const candidate = this as Partial<ActionEmitter> | undefined;
-  if (typeof candidate?.emitAsync !== 'function' || typeof candidate.listeners !== 'function') return;
-  if (candidate.listeners('server.start').includes(learnFlowEmitter)) actions = candidate as ActionEmitter;
+export function learnFlowEmitter(candidate: unknown, event: string, handler: unknown): void {
+  const emitter = candidate as Partial<ActionEmitter> | undefined;
+  if (typeof emitter?.emitAsync !== 'function' || typeof emitter.listeners !== 'function') return;
+  if (emitter.listeners(event).includes(handler)) actions = emitter as ActionEmitter;
 }
 
 /**
- * Runs an ItemsService create whose item actions (what Flows hear) are emitted here once it returns, as Directus
- * would emit them, and held so that a graceful stop waits for the Flow runs they start (bounded by the drain): a
- * race event handed to a Flow just before a stop still reaches its delivery chains.
+ * Whether item actions can be handed to Flows here, and waited for. Until then (or on a Directus that calls hook
+ * handlers otherwise) ItemsService emits them itself, and nobody can tell when the Flow runs end.
  */
-export async function createHandingOver<T>(create: (options: HandOverOptions) => Promise<T>, logger?: Logger): Promise<T> {
+export const handsOverToFlows = (): boolean => actions !== null;
+
+/** ItemsService options that collect the item actions of a create instead of emitting them (`into`). */
+export const collectingActions = (into: ItemAction[]): { bypassEmitAction?: (action: ItemAction) => void } =>
+  actions ? { bypassEmitAction: (action) => into.push(action) } : {};
+
+/** Marks an item action emitted again for an event whose first Flow runs may not have ended (flow `$trigger`). */
+export const HANDED_AGAIN = 'pitwall_handed_again';
+
+/** The `race_events.items.create` action of an event created earlier, for Flows to hear it again. */
+export const createdAgain = (item: { id: string }, context: unknown): ItemAction => ({
+  event: ['items.create', 'race_events.items.create'],
+  meta: { payload: item, key: item.id, collection: 'race_events', [HANDED_AGAIN]: true },
+  context,
+});
+
+/**
+ * Emits item actions to their listeners, Flow runs among them, as Directus would; resolves once every one of them
+ * has ended. Held, so that a graceful stop waits for them (bounded by the drain).
+ */
+export function handToFlows(items: ItemAction[], logger?: Logger): Promise<void> {
   const emitter = actions;
-  if (!emitter) return create({});
-  const heard: ActionEvent[] = [];
-  const created = await create({ bypassEmitAction: (action) => heard.push(action) });
-  for (const { event, meta, context } of heard) {
+  if (!emitter || items.length === 0) return Promise.resolve();
+  const runs: Promise<unknown>[] = [];
+  for (const { event, meta, context } of items) {
     for (const name of Array.isArray(event) ? event : [event]) {
-      holdStopFor(
-        emitter.emitAsync(name, { event: name, ...meta }, context).catch((err: unknown) => logger?.warn({ err }, `pitwall: a listener of "${name}" failed`)),
-      );
+      runs.push(emitter.emitAsync(name, { event: name, ...meta }, context).catch((err: unknown) => logger?.warn({ err }, `pitwall: a listener of "${name}" failed`)));
     }
   }
-  return created;
+  return holdStopFor(Promise.all(runs).then(() => undefined));
 }

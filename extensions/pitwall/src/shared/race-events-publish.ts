@@ -1,12 +1,13 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
-import { holdStopFor } from './delivery-drain';
-import { createHandingOver } from './flow-handover';
+import { holdStopFor, isDraining } from './delivery-drain';
+import { collectingActions, createdAgain, handToFlows, handsOverToFlows, type ItemAction } from './flow-handover';
 import type { RaceEventItem } from './race-events-build';
 
 /**
  * Publish-after-commit for race events. Directus fires `race_events.items.create` (what Flows hear) as soon as
  * ItemsService returns, which inside a transaction is before the commit. So events are first staged in
- * `pitwall_pending_events` within the business transaction, then created through ItemsService after the commit.
+ * `pitwall_pending_events` within the business transaction, then created through ItemsService after the commit, and
+ * stay there until the Flows have heard them (publishPendingEvents).
  */
 export const PENDING_TABLE = 'pitwall_pending_events';
 const PUBLISH_CHUNK = 200;
@@ -29,43 +30,60 @@ export async function stagePendingEvents(trx: any, events: RaceEventItem[]): Pro
   return unique;
 }
 
+/** How long a publisher holds the events it has claimed; renewed while their Flow runs last. */
+const HANDOFF_LEASE_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
+
+interface Claimed {
+  id: string;
+  item: RaceEventItem | string;
+  /** Claimed before by a publisher whose lease ran out: it may have created the event, and handed it to Flows or not. */
+  retried: boolean;
+}
+
 /**
- * After the commit: creates pending events in `race_events` unless they are already there, then removes them from
- * the pending table. Returns how many events were created.
+ * Claims pending events for this publisher, oldest first: those nobody holds (never claimed, or whose publisher's
+ * lease ran out), among `ids` when given, leaving out `skip`. Committed at once: the claim, not a lock held across
+ * the creation, is what keeps two publishers (two sweeps, two Directus instances) from publishing one event twice.
+ */
+async function claim(database: any, ids: string[] | null, skip: string[], limit: number): Promise<Claimed[]> {
+  const { rows } = await database.raw(
+    `WITH picked AS (
+       SELECT id, handed_until IS NOT NULL AS retried FROM ${PENDING_TABLE}
+        WHERE (handed_until IS NULL OR handed_until < now())
+          AND (?::uuid[] IS NULL OR id = ANY(?::uuid[])) AND NOT (id = ANY(?::uuid[]))
+        ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)
+     UPDATE ${PENDING_TABLE} p SET handed_until = now() + ?::bigint * interval '1 millisecond'
+       FROM picked WHERE p.id = picked.id
+     RETURNING p.id, p.seq, p.item, picked.retried`,
+    [ids, ids, skip, limit, HANDOFF_LEASE_MS],
+  );
+  return (rows as (Claimed & { seq: string })[]).sort((a, b) => Number(a.seq) - Number(b.seq)).map(({ id, item, retried }) => ({ id: String(id), item, retried }));
+}
+
+/**
+ * After the commit: creates pending events in `race_events`, hands them to the Flows that listen (flow-handover),
+ * and removes them from the pending table once those Flow runs have ended. Returns how many events were created.
  *
- * With `staged` (what stagePendingEvents returned, just committed) the events are created straight from memory in
- * one transaction: no locks, two statements besides the inserts, as this runs for every fact batch. The unique id
- * still makes the creation happen once: if another publisher (the hook's sweep) got there first, the transaction
- * fails whole and the careful path below settles it. Without `staged`, every pending event is published: rows are
- * locked (SKIP LOCKED) while they are published, so two sweeps never create the same event.
+ * Each event is claimed first (a lease on the database's clock, renewed while its Flow runs last), so a publisher
+ * that dies anywhere on the way leaves it claimed: once the lease has run out, the next publication creates it if
+ * it is not there yet, or hands it to the Flows again if it is (they may not have heard it, or not to the end). Flows
+ * therefore hear an event at least once; the signed webhook delivers it once (its chains and its delivery log).
+ *
+ * With `staged` (what stagePendingEvents returned, just committed) the events are created straight from memory, as
+ * this runs for every fact batch: one claim, one creation. Without `staged`, every pending event nobody holds is
+ * published, chunk by chunk.
  */
 export async function publishPendingEvents(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
-  if (!staged) return serially(() => publishNow(context));
+  if (!staged) return publishNow(context);
   if (staged.length === 0) return 0;
-  const { services, database, schema, accountability } = context;
-  const ids = staged.map((e) => e.id);
-  try {
-    // One transaction for all, committed before Directus emits the item actions that Flows hear.
-    await createHandingOver((options) => new services.ItemsService('race_events', { schema, accountability, knex: database }).createMany(staged as never[], options), context.logger);
-  } catch {
-    return serially(() => publishNow(context, ids));
-  }
-  // Created and heard: a pending row left behind here only costs the next sweep a look (it finds the event exists).
-  await database(PENDING_TABLE).whereIn('id', ids).delete().catch((error: unknown) => context.logger?.warn({ err: error }, 'pitwall: published race events stay in the pending table until the next sweep'));
-  return staged.length;
+  const byId = new Map(staged.map((event) => [event.id, event]));
+  // Ids another publisher holds (the sweep got there first) are that publisher's to finish.
+  const claimed = await claim(context.database, [...byId.keys()], [], byId.size);
+  const { count, failures } = await publishClaimed(context, claimed.map((row) => ({ ...row, item: byId.get(row.id) ?? row.item })));
+  if (failures.length > 0) throw new EventsLeftPending(failures);
+  return count;
 }
-
-/**
- * One locking publisher at a time in this process: each holds a locking connection and needs a second for
- * createOne, so many at once (a bulk import of io_mappings, say) could take the whole pool and wait on each other.
- */
-function serially(publish: () => Promise<number>): Promise<number> {
-  const run = queue.then(publish);
-  queue = run.catch(() => undefined);
-  return run;
-}
-
-let queue: Promise<unknown> = Promise.resolve();
 
 /** Thrown after a publication that could not create some events: they stay pending, the others are published. */
 class EventsLeftPending extends Error {
@@ -75,70 +93,137 @@ class EventsLeftPending extends Error {
 }
 
 /**
- * The locking path: pending events chunk by chunk, oldest first. An event that cannot be created is skipped for the
- * rest of this call, so the others still go out; the call then throws with what was left.
+ * Every pending event nobody holds, chunk by chunk, oldest first. An event that cannot be created is skipped for
+ * the rest of this call, so the others still go out; the call then throws with what was left.
  */
-async function publishNow(context: PublishContext, ids?: string[]): Promise<number> {
-  const { services, database, schema, accountability } = context;
-  if (ids && ids.length === 0) return 0;
+async function publishNow(context: PublishContext): Promise<number> {
   let published = 0;
   const failures: { id: string; error: unknown }[] = [];
   for (;;) {
-    const { done, count } = await database.transaction(async (lock: any) => {
-      let query = lock(PENDING_TABLE).select('id', 'item').orderBy('seq').limit(PUBLISH_CHUNK).forUpdate().skipLocked();
-      if (ids) query = query.whereIn('id', ids);
-      if (failures.length > 0) query = query.whereNotIn('id', failures.map((f) => f.id));
-      const rows: { id: string; item: RaceEventItem | string }[] = await query;
-      if (rows.length === 0) return { done: true, count: 0 };
-      const existing = new Set(
-        (await database('race_events').whereIn('id', rows.map((r) => r.id)).select('id')).map((r: { id: string }) => String(r.id)),
-      );
-      const events = new services.ItemsService('race_events', { schema, accountability, knex: database });
-      const finished: string[] = rows.filter((row) => existing.has(String(row.id))).map((row) => String(row.id));
-      const fresh = rows.filter((row) => !existing.has(String(row.id)));
-      const itemOf = (row: (typeof rows)[number]) => (typeof row.item === 'string' ? (JSON.parse(row.item) as RaceEventItem) : row.item);
-      let count = 0;
-      try {
-        // One transaction for the chunk, committed before Directus emits the item actions that Flows hear.
-        if (fresh.length > 0) await createHandingOver((options) => events.createMany(fresh.map(itemOf) as never[], options), context.logger);
-        count = fresh.length;
-        finished.push(...fresh.map((row) => String(row.id)));
-      } catch {
-        // One of them was created by someone else meanwhile (unique id), or one cannot be stored: one at a time.
-        for (const row of fresh) {
-          try {
-            await createHandingOver((options) => events.createOne(itemOf(row) as never, options), context.logger);
-            count++;
-            finished.push(String(row.id));
-          } catch (error) {
-            // Someone else created it meanwhile: that is the one delivery.
-            if (await database('race_events').where('id', row.id).first('id')) {
-              finished.push(String(row.id));
-              continue;
-            }
-            const unlinked = await withoutDeletedLinks(database, itemOf(row));
-            if (unlinked === null) {
-              failures.push({ id: String(row.id), error });
-              continue;
-            }
-            try {
-              await createHandingOver((options) => events.createOne(unlinked as never, options), context.logger);
-              count++;
-              finished.push(String(row.id));
-            } catch (again) {
-              failures.push({ id: String(row.id), error: again });
-            }
-          }
-        }
-      }
-      if (finished.length > 0) await lock(PENDING_TABLE).whereIn('id', finished).delete();
-      return { done: rows.length < PUBLISH_CHUNK, count };
-    });
-    published += count;
-    if (!done) continue;
-    if (failures.length > 0) throw new EventsLeftPending(failures);
-    return published;
+    const claimed = await claim(context.database, null, failures.map((f) => f.id), PUBLISH_CHUNK);
+    if (claimed.length === 0) break;
+    const done = await publishClaimed(context, claimed);
+    published += done.count;
+    failures.push(...done.failures);
+    if (claimed.length < PUBLISH_CHUNK) break;
   }
+  if (failures.length > 0) throw new EventsLeftPending(failures);
+  return published;
+}
+
+/**
+ * Publishes claimed events: creates those not in `race_events` yet, hands again to the Flows those a gone publisher
+ * created, and drops the pending rows of events another publication created and handed over already (a request
+ * sent again stages its events again). An event that cannot be created is given back, for the next publication.
+ */
+async function publishClaimed(context: PublishContext, claimed: Claimed[]): Promise<{ count: number; failures: { id: string; error: unknown }[] }> {
+  const { services, database, schema, accountability } = context;
+  const itemOf = (row: Claimed) => (typeof row.item === 'string' ? (JSON.parse(row.item) as RaceEventItem) : row.item);
+  const existsNow = async (ids: string[]) =>
+    new Set((await database('race_events').whereIn('id', ids).select('id')).map((r: { id: string }) => String(r.id)));
+  const heard: ItemAction[] = [];
+  /** Pending rows that go once the Flow runs they were handed to have ended. */
+  const handed: string[] = [];
+  /** Pending rows of events that another publication created and handed over. */
+  const done: string[] = [];
+  const failures: { id: string; error: unknown }[] = [];
+  const actionContext = { database, schema, accountability };
+  const createdElsewhere = (row: Claimed) => {
+    if (!row.retried) return done.push(row.id);
+    heard.push(createdAgain(itemOf(row), actionContext));
+    return handed.push(row.id);
+  };
+
+  // Only a retried claim may find its event created (by the publisher that is gone); otherwise creating is the check.
+  const existing = claimed.some((row) => row.retried) ? await existsNow(claimed.map((row) => row.id)) : new Set<string>();
+  for (const row of claimed) if (existing.has(row.id)) createdElsewhere(row);
+  const fresh = claimed.filter((row) => !existing.has(row.id));
+  const events = new services.ItemsService('race_events', { schema, accountability, knex: database });
+  let count = 0;
+  try {
+    // One transaction for all, committed before Flows hear them.
+    if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[], collectingActions(heard));
+    count = fresh.length;
+    handed.push(...fresh.map((row) => row.id));
+  } catch {
+    // One of them exists already (a request sent again), or one cannot be stored: one at a time.
+    for (const row of fresh) {
+      const create = async (item: RaceEventItem) => {
+        await events.createOne(item as never, collectingActions(heard));
+        count++;
+        handed.push(row.id);
+      };
+      try {
+        await create(itemOf(row));
+      } catch (error) {
+        if ((await existsNow([row.id])).has(row.id)) {
+          createdElsewhere(row);
+          continue;
+        }
+        const unlinked = await withoutDeletedLinks(database, itemOf(row));
+        if (unlinked === null) {
+          failures.push({ id: row.id, error });
+          continue;
+        }
+        await create(unlinked).catch((again: unknown) => failures.push({ id: row.id, error: again }));
+      }
+    }
+  }
+  if (done.length > 0) await database(PENDING_TABLE).whereIn('id', done).delete();
+  if (failures.length > 0) await database(PENDING_TABLE).whereIn('id', failures.map((f) => f.id)).update({ handed_until: null });
+  await settle(context, handed, heard);
+  return { count, failures };
+}
+
+/**
+ * Hands the actions to the Flows and removes the pending rows once their runs have ended (their lease renewed
+ * meanwhile). Without Directus's emitter at hand, Directus emitted the actions itself: the rows go at once.
+ */
+async function settle(context: PublishContext, ids: string[], heard: ItemAction[]): Promise<void> {
+  if (ids.length === 0) return;
+  const forget = () => context.database(PENDING_TABLE).whereIn('id', ids).delete();
+  if (!handsOverToFlows()) {
+    await forget();
+    return;
+  }
+  leases.hold(context.database, ids);
+  // Not awaited: a Flow run may take a minute (a webhook's retries); the stop waits for it (delivery-drain).
+  holdStopFor(
+    handToFlows(heard, context.logger)
+      .then(forget)
+      .catch((err: unknown) => context.logger?.warn({ err }, 'pitwall: race events handed to Flows stay pending; they are handed again once their lease runs out'))
+      .finally(() => leases.release(ids)),
+  );
+}
+
+/** The claims of the events this process is handing to Flows, renewed until their runs have ended. */
+const leases = {
+  held: new Set<string>(),
+  timer: null as NodeJS.Timeout | null,
+  hold(database: any, ids: string[]): void {
+    for (const id of ids) this.held.add(id);
+    this.timer ??= setInterval(() => {
+      if (isDraining()) return;
+      database.raw(`UPDATE ${PENDING_TABLE} SET handed_until = now() + ?::bigint * interval '1 millisecond' WHERE id = ANY(?::uuid[])`, [HANDOFF_LEASE_MS, [...this.held]])
+        .catch(() => undefined);
+    }, RENEW_EVERY_MS).unref();
+  },
+  release(ids: string[]): void {
+    for (const id of ids) this.held.delete(id);
+    if (this.held.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  },
+};
+
+/**
+ * At a graceful stop, once the drain is over: the events whose Flow runs have not ended are given back, so that the
+ * next instance hands them again at once rather than when their lease runs out.
+ */
+export async function handBackUnsettled(database: any): Promise<void> {
+  if (leases.held.size === 0) return;
+  await database(PENDING_TABLE).whereIn('id', [...leases.held]).update({ handed_until: database.raw('now()') });
 }
 
 /**
