@@ -11,6 +11,11 @@ import type { RaceEventItem } from './race-events-build';
  */
 export const PENDING_TABLE = 'pitwall_pending_events';
 const PUBLISH_CHUNK = 200;
+/** How long a publisher holds the events it has claimed; renewed while their Flow runs last. */
+const HANDOFF_LEASE_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
+/** A lease's end, on the database's clock (the statement's time, not the transaction's start). */
+const LEASE_FROM_NOW = `clock_timestamp() + ?::bigint * interval '1 millisecond'`;
 
 export interface PublishContext {
   services: ApiExtensionContext['services'];
@@ -20,19 +25,23 @@ export interface PublishContext {
   logger?: { warn: (obj: unknown, msg?: string) => void };
 }
 
-/** Inside the business transaction: the same id twice is kept once. Returns the events, once each (an id already pending included). */
+/**
+ * Inside the business transaction: stages the events, claimed for the publisher that publishes them once the
+ * transaction has committed (publishPendingEvents). The same id twice is kept once; an id pending already stays with
+ * whoever holds it. Returns the events staged here.
+ */
 export async function stagePendingEvents(trx: any, events: RaceEventItem[]): Promise<RaceEventItem[]> {
   const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  const staged: RaceEventItem[] = [];
   for (let i = 0; i < unique.length; i += PUBLISH_CHUNK) {
-    const rows = unique.slice(i, i + PUBLISH_CHUNK).map((e) => ({ id: e.id, item: JSON.stringify(e) }));
-    await trx(PENDING_TABLE).insert(rows).onConflict('id').ignore();
+    const chunk = unique.slice(i, i + PUBLISH_CHUNK);
+    const rows = chunk.map((e) => ({ id: e.id, item: JSON.stringify(e), handed_until: trx.raw(LEASE_FROM_NOW, [HANDOFF_LEASE_MS]) }));
+    const inserted = new Set(((await trx(PENDING_TABLE).insert(rows).onConflict('id').ignore().returning('id')) as { id: string }[]).map((row) => String(row.id)));
+    staged.push(...chunk.filter((e) => inserted.has(e.id)));
   }
-  return unique;
+  return staged;
 }
 
-/** How long a publisher holds the events it has claimed; renewed while their Flow runs last. */
-const HANDOFF_LEASE_MS = 30_000;
-const RENEW_EVERY_MS = 10_000;
 
 interface Claimed {
   id: string;
@@ -43,20 +52,20 @@ interface Claimed {
 
 /**
  * Claims pending events for this publisher, oldest first: those nobody holds (never claimed, or whose publisher's
- * lease ran out), among `ids` when given, leaving out `skip`. Committed at once: the claim, not a lock held across
- * the creation, is what keeps two publishers (two sweeps, two Directus instances) from publishing one event twice.
+ * lease ran out), leaving out `skip`. Committed at once: the claim, not a lock held across the creation, is what
+ * keeps two publishers (two sweeps, two Directus instances) from publishing one event twice.
  */
-async function claim(database: any, ids: string[] | null, skip: string[], limit: number): Promise<Claimed[]> {
+async function claim(database: any, skip: string[], limit: number): Promise<Claimed[]> {
   const { rows } = await database.raw(
     `WITH picked AS (
        SELECT id, handed_until IS NOT NULL AS retried FROM ${PENDING_TABLE}
         WHERE (handed_until IS NULL OR handed_until < now())
-          AND (?::uuid[] IS NULL OR id = ANY(?::uuid[])) AND NOT (id = ANY(?::uuid[]))
+          AND NOT (id = ANY(?::uuid[]))
         ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)
-     UPDATE ${PENDING_TABLE} p SET handed_until = now() + ?::bigint * interval '1 millisecond'
+     UPDATE ${PENDING_TABLE} p SET handed_until = ${LEASE_FROM_NOW}
        FROM picked WHERE p.id = picked.id
      RETURNING p.id, p.seq, p.item, picked.retried`,
-    [ids, ids, skip, limit, HANDOFF_LEASE_MS],
+    [skip, limit, HANDOFF_LEASE_MS],
   );
   return (rows as (Claimed & { seq: string })[]).sort((a, b) => Number(a.seq) - Number(b.seq)).map(({ id, item, retried }) => ({ id: String(id), item, retried }));
 }
@@ -70,17 +79,14 @@ async function claim(database: any, ids: string[] | null, skip: string[], limit:
  * it is not there yet, or hands it to the Flows again if it is (they may not have heard it, or not to the end). Flows
  * therefore hear an event at least once; the signed webhook delivers it once (its chains and its delivery log).
  *
- * With `staged` (what stagePendingEvents returned, just committed) the events are created straight from memory, as
- * this runs for every fact batch: one claim, one creation. Without `staged`, every pending event nobody holds is
+ * With `staged` (what stagePendingEvents returned, just committed: claimed already) the events are created straight
+ * from memory, as this runs for every fact batch. Without `staged`, every pending event nobody holds is claimed and
  * published, chunk by chunk.
  */
 export async function publishPendingEvents(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
   if (!staged) return publishNow(context);
   if (staged.length === 0) return 0;
-  const byId = new Map(staged.map((event) => [event.id, event]));
-  // Ids another publisher holds (the sweep got there first) are that publisher's to finish.
-  const claimed = await claim(context.database, [...byId.keys()], [], byId.size);
-  const { count, failures } = await publishClaimed(context, claimed.map((row) => ({ ...row, item: byId.get(row.id) ?? row.item })));
+  const { count, failures } = await publishClaimed(context, staged.map((item) => ({ id: item.id, item, retried: false })));
   if (failures.length > 0) throw new EventsLeftPending(failures);
   return count;
 }
@@ -100,7 +106,7 @@ async function publishNow(context: PublishContext): Promise<number> {
   let published = 0;
   const failures: { id: string; error: unknown }[] = [];
   for (;;) {
-    const claimed = await claim(context.database, null, failures.map((f) => f.id), PUBLISH_CHUNK);
+    const claimed = await claim(context.database, failures.map((f) => f.id), PUBLISH_CHUNK);
     if (claimed.length === 0) break;
     const done = await publishClaimed(context, claimed);
     published += done.count;
@@ -204,7 +210,7 @@ const leases = {
     for (const id of ids) this.held.add(id);
     this.timer ??= setInterval(() => {
       if (isDraining()) return;
-      database.raw(`UPDATE ${PENDING_TABLE} SET handed_until = now() + ?::bigint * interval '1 millisecond' WHERE id = ANY(?::uuid[])`, [HANDOFF_LEASE_MS, [...this.held]])
+      database.raw(`UPDATE ${PENDING_TABLE} SET handed_until = ${LEASE_FROM_NOW} WHERE id = ANY(?::uuid[])`, [HANDOFF_LEASE_MS, [...this.held]])
         .catch(() => undefined);
     }, RENEW_EVERY_MS).unref();
   },
@@ -250,14 +256,14 @@ export function publishPendingSafely(context: PublishContext, staged?: RaceEvent
 }
 
 async function publishOrLeavePending(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
+  // What an earlier publication left goes first (the staged events are claimed: that sweep leaves them alone).
+  let swept = 0;
   if (staged && leftBehind) {
     leftBehind = false;
-    const swept = await publishOrLeavePending(context);
-    // The staged events were committed before that sweep, so it published them (or another publisher holds them).
-    if (!leftBehind) return swept;
+    swept = await publishOrLeavePending(context);
   }
   try {
-    return await publishPendingEvents(context, staged);
+    return swept + (await publishPendingEvents(context, staged));
   } catch (error) {
     leftBehind = true;
     (context.logger ?? { warn: (o: unknown, m?: string) => console.warn(m, o) }).warn({ err: error }, 'pitwall: race events left pending');
