@@ -5,11 +5,24 @@
  * handed to a Flow must reach its chains, and an answered attempt must be recorded, or the event would be lost or
  * sent again after the restart. The hook holds the pool's destruction until `drainWorkUnderWay` returns.
  */
-const underWay = new Set<Promise<unknown>>();
-const wakeUps = new Set<() => void>();
-let draining = false;
+interface DrainState {
+  underWay: Set<Promise<unknown>>;
+  wakeUps: Set<() => void>;
+  draining: boolean;
+}
 
-export const isDraining = (): boolean => draining;
+/**
+ * Kept on the process, not the module: Directus reloads a bundle as a fresh module (an extension installed or
+ * switched on), and the pool's wrapper the first load installed must still see the work the reloaded one starts.
+ */
+const state: DrainState = ((globalThis as Record<symbol, unknown>)[Symbol.for('pitwall.workUnderWay')] ??= {
+  underWay: new Set(),
+  wakeUps: new Set(),
+  draining: false,
+}) as DrainState;
+const { underWay, wakeUps } = state;
+
+export const isDraining = (): boolean => state.draining;
 
 /** Holds a graceful stop until `work` ends; returns it unchanged. */
 export function holdStopFor<T>(work: Promise<T>): Promise<T> {
@@ -21,7 +34,7 @@ export function holdStopFor<T>(work: Promise<T>): Promise<T> {
 
 /** Waits `ms`, or less once the process starts stopping (a chain waiting for its next attempt gives way at once). */
 export function drainAwareSleep(ms: number): Promise<void> {
-  if (draining) return Promise.resolve();
+  if (state.draining) return Promise.resolve();
   return new Promise((resolve) => {
     const wake = () => {
       clearTimeout(timer);
@@ -39,7 +52,7 @@ export function drainAwareSleep(ms: number): Promise<void> {
  * which open delivery chains). Returns how much was still running when the time was up.
  */
 export async function drainWorkUnderWay(maxMs: number): Promise<number> {
-  draining = true;
+  state.draining = true;
   for (const wake of [...wakeUps]) wake();
   const deadline = Date.now() + maxMs;
   while (underWay.size > 0 && Date.now() < deadline) {
@@ -55,5 +68,5 @@ export async function drainWorkUnderWay(maxMs: number): Promise<number> {
 
 /** Tests only: back to a running process. */
 export function resetDrainForTests(): void {
-  draining = false;
+  state.draining = false;
 }

@@ -11,8 +11,11 @@ type Logger = { warn: (obj: unknown, msg?: string) => void };
 
 type ActionEmitter = { emitAsync: (event: string, ...args: unknown[]) => Promise<unknown>; listeners: (event: string) => unknown[] };
 
-/** The action emitter Flows listen on: its `emitAsync` resolves once every listener, Flow runs among them, has. */
-let actions: ActionEmitter | null = null;
+/**
+ * The action emitter Flows listen on: its `emitAsync` resolves once every listener, Flow runs among them, has. Kept
+ * on the process: a bundle Directus reloads as a fresh module never sees `server.start` again.
+ */
+const learnt = ((globalThis as Record<symbol, unknown>)[Symbol.for('pitwall.flowEmitter')] ??= { actions: null }) as { actions: ActionEmitter | null };
 
 /**
  * Learns the emitter Flows listen on, from the `this` of a hook's action handler (`handler`, registered with
@@ -23,18 +26,18 @@ let actions: ActionEmitter | null = null;
 export function learnFlowEmitter(candidate: unknown, event: string, handler: unknown): void {
   const emitter = candidate as Partial<ActionEmitter> | undefined;
   if (typeof emitter?.emitAsync !== 'function' || typeof emitter.listeners !== 'function') return;
-  if (emitter.listeners(event).includes(handler)) actions = emitter as ActionEmitter;
+  if (emitter.listeners(event).includes(handler)) learnt.actions = emitter as ActionEmitter;
 }
 
 /**
  * Whether item actions can be handed to Flows here, and waited for. Until then (or on a Directus that calls hook
  * handlers otherwise) ItemsService emits them itself, and nobody can tell when the Flow runs end.
  */
-export const handsOverToFlows = (): boolean => actions !== null;
+export const handsOverToFlows = (): boolean => learnt.actions !== null;
 
 /** ItemsService options that collect the item actions of a create instead of emitting them (`into`). */
 export const collectingActions = (into: ItemAction[]): { bypassEmitAction?: (action: ItemAction) => void } =>
-  actions ? { bypassEmitAction: (action) => into.push(action) } : {};
+  learnt.actions ? { bypassEmitAction: (action) => into.push(action) } : {};
 
 /** Marks an item action emitted again for an event whose first Flow runs may not have ended (flow `$trigger`). */
 export const HANDED_AGAIN = 'pitwall_handed_again';
@@ -51,7 +54,7 @@ export const createdAgain = (item: { id: string }, context: unknown): ItemAction
  * has ended. Held, so that a graceful stop waits for them (bounded by the drain).
  */
 export function handToFlows(items: ItemAction[], logger?: Logger): Promise<void> {
-  const emitter = actions;
+  const emitter = learnt.actions;
   if (!emitter || items.length === 0) return Promise.resolve();
   const runs: Promise<unknown>[] = [];
   for (const { event, meta, context } of items) {

@@ -124,6 +124,8 @@ async function publishNow(context: PublishContext): Promise<number> {
  */
 async function publishClaimed(context: PublishContext, claimed: Claimed[]): Promise<{ count: number; failures: { id: string; error: unknown }[] }> {
   const { services, database, schema, accountability } = context;
+  // Renewed from the start: creating a chunk may outlast a lease (a slow database, filters on race_events).
+  leases.hold(database, claimed.map((row) => row.id));
   const itemOf = (row: Claimed) => (typeof row.item === 'string' ? (JSON.parse(row.item) as RaceEventItem) : row.item);
   const existsNow = async (ids: string[]) =>
     new Set((await database('race_events').whereIn('id', ids).select('id')).map((r: { id: string }) => String(r.id)));
@@ -147,49 +149,60 @@ async function publishClaimed(context: PublishContext, claimed: Claimed[]): Prom
   const events = new services.ItemsService('race_events', { schema, accountability, knex: database });
   let count = 0;
   try {
-    // One transaction for all, committed before Flows hear them.
-    if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[], collectingActions(heard));
-    count = fresh.length;
-    handed.push(...fresh.map((row) => row.id));
-  } catch {
-    // One of them exists already (a request sent again), or one cannot be stored: one at a time.
-    for (const row of fresh) {
-      const create = async (item: RaceEventItem) => {
-        await events.createOne(item as never, collectingActions(heard));
-        count++;
-        handed.push(row.id);
-      };
-      try {
-        await create(itemOf(row));
-      } catch (error) {
-        if ((await existsNow([row.id])).has(row.id)) {
-          createdElsewhere(row);
-          continue;
+    await createFresh();
+    if (done.length > 0) await database(PENDING_TABLE).whereIn('id', done).delete();
+    if (failures.length > 0) await database(PENDING_TABLE).whereIn('id', failures.map((f) => f.id)).update({ handed_until: null });
+  } finally {
+    // Whatever failed on the way, what was created is handed over now, not once its lease has run out.
+    settle(context, handed, heard);
+    leases.release(claimed.map((row) => row.id));
+  }
+  return { count, failures };
+
+  async function createFresh(): Promise<void> {
+    try {
+      // One transaction for all, committed before Flows hear them.
+      if (fresh.length > 0) await events.createMany(fresh.map(itemOf) as never[], collectingActions(heard));
+      count = fresh.length;
+      handed.push(...fresh.map((row) => row.id));
+    } catch {
+      // One of them exists already (a request sent again), or one cannot be stored: one at a time.
+      for (const row of fresh) {
+        const create = async (item: RaceEventItem) => {
+          await events.createOne(item as never, collectingActions(heard));
+          count++;
+          handed.push(row.id);
+        };
+        try {
+          await create(itemOf(row));
+        } catch (error) {
+          if ((await existsNow([row.id])).has(row.id)) {
+            createdElsewhere(row);
+            continue;
+          }
+          const unlinked = await withoutDeletedLinks(database, itemOf(row));
+          if (unlinked === null) {
+            failures.push({ id: row.id, error });
+            continue;
+          }
+          await create(unlinked).catch((again: unknown) => failures.push({ id: row.id, error: again }));
         }
-        const unlinked = await withoutDeletedLinks(database, itemOf(row));
-        if (unlinked === null) {
-          failures.push({ id: row.id, error });
-          continue;
-        }
-        await create(unlinked).catch((again: unknown) => failures.push({ id: row.id, error: again }));
       }
     }
   }
-  if (done.length > 0) await database(PENDING_TABLE).whereIn('id', done).delete();
-  if (failures.length > 0) await database(PENDING_TABLE).whereIn('id', failures.map((f) => f.id)).update({ handed_until: null });
-  await settle(context, handed, heard);
-  return { count, failures };
 }
 
 /**
  * Hands the actions to the Flows and removes the pending rows once their runs have ended (their lease renewed
- * meanwhile). Without Directus's emitter at hand, Directus emitted the actions itself: the rows go at once.
+ * meanwhile). Without Directus's emitter at hand, Directus emitted the actions itself: the rows go at once (an
+ * action to emit again is dropped then).
  */
-async function settle(context: PublishContext, ids: string[], heard: ItemAction[]): Promise<void> {
+function settle(context: PublishContext, ids: string[], heard: ItemAction[]): void {
   if (ids.length === 0) return;
   const forget = () => context.database(PENDING_TABLE).whereIn('id', ids).delete();
+  const left = (err: unknown) => context.logger?.warn({ err }, 'pitwall: published race events stay pending; they are handed to the Flows again once their lease runs out');
   if (!handsOverToFlows()) {
-    await forget();
+    holdStopFor(forget().catch(left));
     return;
   }
   leases.hold(context.database, ids);
@@ -197,25 +210,32 @@ async function settle(context: PublishContext, ids: string[], heard: ItemAction[
   holdStopFor(
     handToFlows(heard, context.logger)
       .then(forget)
-      .catch((err: unknown) => context.logger?.warn({ err }, 'pitwall: race events handed to Flows stay pending; they are handed again once their lease runs out'))
+      .catch(left)
       .finally(() => leases.release(ids)),
   );
 }
 
-/** The claims of the events this process is handing to Flows, renewed until their runs have ended. */
+/**
+ * The claims of the events this process is handing to Flows, renewed until their runs have ended; counted, as an
+ * event whose renewal failed long enough can be handed again while its first runs still go on.
+ */
 const leases = {
-  held: new Set<string>(),
+  held: new Map<string, number>(),
   timer: null as NodeJS.Timeout | null,
   hold(database: any, ids: string[]): void {
-    for (const id of ids) this.held.add(id);
+    for (const id of ids) this.held.set(id, (this.held.get(id) ?? 0) + 1);
     this.timer ??= setInterval(() => {
       if (isDraining()) return;
-      database.raw(`UPDATE ${PENDING_TABLE} SET handed_until = ${LEASE_FROM_NOW} WHERE id = ANY(?::uuid[])`, [HANDOFF_LEASE_MS, [...this.held]])
+      database.raw(`UPDATE ${PENDING_TABLE} SET handed_until = ${LEASE_FROM_NOW} WHERE id = ANY(?::uuid[])`, [HANDOFF_LEASE_MS, [...this.held.keys()]])
         .catch(() => undefined);
     }, RENEW_EVERY_MS).unref();
   },
   release(ids: string[]): void {
-    for (const id of ids) this.held.delete(id);
+    for (const id of ids) {
+      const left = (this.held.get(id) ?? 1) - 1;
+      if (left > 0) this.held.set(id, left);
+      else this.held.delete(id);
+    }
     if (this.held.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = null;
@@ -229,7 +249,7 @@ const leases = {
  */
 export async function handBackUnsettled(database: any): Promise<void> {
   if (leases.held.size === 0) return;
-  await database(PENDING_TABLE).whereIn('id', [...leases.held]).update({ handed_until: database.raw('now()') });
+  await database(PENDING_TABLE).whereIn('id', [...leases.held.keys()]).update({ handed_until: database.raw('now()') });
 }
 
 /**
@@ -256,14 +276,14 @@ export function publishPendingSafely(context: PublishContext, staged?: RaceEvent
 }
 
 async function publishOrLeavePending(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
-  // What an earlier publication left goes first (the staged events are claimed: that sweep leaves them alone).
-  let swept = 0;
+  // What an earlier publication left is swept after this one's own events, beside the request: a backlog there
+  // must not hold these (their claims count from their staging) nor the caller.
   if (staged && leftBehind) {
     leftBehind = false;
-    swept = await publishOrLeavePending(context);
+    holdStopFor(publishOrLeavePending(context));
   }
   try {
-    return swept + (await publishPendingEvents(context, staged));
+    return await publishPendingEvents(context, staged);
   } catch (error) {
     leftBehind = true;
     (context.logger ?? { warn: (o: unknown, m?: string) => console.warn(m, o) }).warn({ err: error }, 'pitwall: race events left pending');
