@@ -51,7 +51,8 @@ export const createdAgain = (item: { id: string }, context: unknown): ItemAction
 
 /**
  * Emits item actions to their listeners, Flow runs among them, as Directus would; resolves once every one of them
- * has ended. Held, so that a graceful stop waits for them (bounded by the drain).
+ * has ended. Held, so that a graceful stop waits for them (bounded by the drain). Without the emitter (Directus
+ * emitted the created items' actions itself), nothing is emitted.
  */
 export function handToFlows(items: ItemAction[], logger?: Logger): Promise<void> {
   const emitter = learnt.actions;

@@ -1,6 +1,6 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { holdStopFor, isDraining } from './delivery-drain';
-import { collectingActions, createdAgain, handToFlows, handsOverToFlows, type ItemAction } from './flow-handover';
+import { collectingActions, createdAgain, handToFlows, type ItemAction } from './flow-handover';
 import type { RaceEventItem } from './race-events-build';
 
 /**
@@ -136,10 +136,13 @@ async function publishClaimed(context: PublishContext, claimed: Claimed[]): Prom
   const done: string[] = [];
   const failures: { id: string; error: unknown }[] = [];
   const actionContext = { database, schema, accountability };
-  const createdElsewhere = (row: Claimed) => {
-    if (!row.retried) return done.push(row.id);
+  const createdElsewhere = (row: Claimed): void => {
+    if (!row.retried) {
+      done.push(row.id);
+      return;
+    }
     heard.push(createdAgain(itemOf(row), actionContext));
-    return handed.push(row.id);
+    handed.push(row.id);
   };
 
   // Only a retried claim may find its event created (by the publisher that is gone); otherwise creating is the check.
@@ -153,9 +156,10 @@ async function publishClaimed(context: PublishContext, claimed: Claimed[]): Prom
     if (done.length > 0) await database(PENDING_TABLE).whereIn('id', done).delete();
     if (failures.length > 0) await database(PENDING_TABLE).whereIn('id', failures.map((f) => f.id)).update({ handed_until: null });
   } finally {
-    // Whatever failed on the way, what was created is handed over now, not once its lease has run out.
+    // Whatever failed on the way, what was created is handed over now, not once its lease has run out; the claims
+    // of the others are no longer renewed.
     settle(context, handed, heard);
-    leases.release(claimed.map((row) => row.id));
+    leases.release(claimed.map((row) => row.id).filter((id) => !handed.includes(id)));
   }
   return { count, failures };
 
@@ -193,19 +197,14 @@ async function publishClaimed(context: PublishContext, claimed: Claimed[]): Prom
 }
 
 /**
- * Hands the actions to the Flows and removes the pending rows once their runs have ended (their lease renewed
- * meanwhile). Without Directus's emitter at hand, Directus emitted the actions itself: the rows go at once (an
- * action to emit again is dropped then).
+ * Hands the actions to the Flows and removes the pending rows once their runs have ended; their claims (held by
+ * publishClaimed) are renewed until then. Without Directus's emitter at hand, Directus emitted the actions itself:
+ * the rows go at once (an action to emit again is dropped then).
  */
 function settle(context: PublishContext, ids: string[], heard: ItemAction[]): void {
   if (ids.length === 0) return;
   const forget = () => context.database(PENDING_TABLE).whereIn('id', ids).delete();
   const left = (err: unknown) => context.logger?.warn({ err }, 'pitwall: published race events stay pending; they are handed to the Flows again once their lease runs out');
-  if (!handsOverToFlows()) {
-    holdStopFor(forget().catch(left));
-    return;
-  }
-  leases.hold(context.database, ids);
   // Not awaited: a Flow run may take a minute (a webhook's retries); the stop waits for it (delivery-drain).
   holdStopFor(
     handToFlows(heard, context.logger)
