@@ -146,6 +146,25 @@ async function storeRaceEvent(stack: TestStack, token: string): Promise<string> 
   return id;
 }
 
+/**
+ * A private Directus with one subscription to `receiver` and one signed-webhook Flow (with `waits`) that has
+ * delivered a probe: what the hand-off tests stop and kill.
+ */
+async function startFlowStack(label: string, receiver: Receiver, flowName: string, waits: { before?: number; after?: number }) {
+  const restartable = await startRestartableStack(label);
+  const db = knexFactory({ client: 'pg', connection: restartable.stack.databaseUrl, pool: { min: 0, max: 2 } });
+  const token = await adminToken(restartable.stack);
+  await receiver.start();
+  await createSubscription(restartable.stack, token, receiver.url);
+  await createSignedWebhookFlow(restartable.stack, token, flowName, { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, waits);
+  await untilFlowDelivers(restartable.stack, token, receiver, []);
+  return { restartable, db, token };
+}
+
+/** Each recorded attempt to deliver the event, as (attempt, outcome). */
+const attemptOutcomes = async (db: Knex, eventId: string) =>
+  (await db('webhook_deliveries').where({ race_event: eventId }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
+
 /** An admin adds an IO mapping through the API; returns the id of the io_mapping.changed event Pitwall publishes. */
 async function newIoMappingEvent(stack: TestStack, token: string, db: Knex): Promise<string> {
   const before = new Set((await db('race_events').where({ type: 'io_mapping.changed' }).select('id')).map((r: { id: string }) => r.id));
@@ -536,25 +555,18 @@ describe('with Directus stopped while a Flow run is still on its way to the sign
   // Longer than Directus takes from SIGTERM to closing its database (it first lets requests end, about a second).
   const WAIT_MS = 2500;
   const receiver = new Receiver();
-  const probes: string[] = [];
   let restartable: RestartableStack | undefined;
   let db: Knex;
   let eventId = '';
   let sentBeforeStop = true;
 
   beforeAll(async () => {
-    restartable = await startRestartableStack('e2e_handover');
-    const { stack } = restartable;
-    db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 2 } });
-    const token = await adminToken(stack);
-    await receiver.start();
-    await createSubscription(stack, token, receiver.url);
-    await createSignedWebhookFlow(stack, token, 'Test: signed webhooks after a wait', { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, { before: WAIT_MS });
-    await untilFlowDelivers(stack, token, receiver, probes);
+    let token: string;
+    ({ restartable, db, token } = await startFlowStack('e2e_handover', receiver, 'Test: signed webhooks after a wait', { before: WAIT_MS }));
     await sleep(WAIT_MS);
 
     // An admin adds an IO mapping: Pitwall publishes io_mapping.changed, and the Flow starts its wait.
-    eventId = await newIoMappingEvent(stack, token, db);
+    eventId = await newIoMappingEvent(restartable.stack, token, db);
     sentBeforeStop = receiver.receipts.some((r) => r.eventId === eventId);
     await restartable.stopDirectus();
     await restartable.startDirectus();
@@ -571,8 +583,7 @@ describe('with Directus stopped while a Flow run is still on its way to the sign
   it('delivers the event once: the stop waited for the run to open its chain', async () => {
     expect(sentBeforeStop).toBe(false);
     expect(receiver.deliveredCounts().get(eventId)).toBe(1);
-    const rows = (await db('webhook_deliveries').where({ race_event: eventId }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
-    expect(rows).toEqual([{ attempt: 1, outcome: 'delivered' }]);
+    expect(await attemptOutcomes(db, eventId)).toEqual([{ attempt: 1, outcome: 'delivered' }]);
     expect(await count(db, 'pitwall_webhook_chains', (q) => q.where({ race_event: eventId }))).toBe(0);
   });
 });
@@ -583,21 +594,14 @@ describe('with Directus killed while the Flow runs of a race event are under way
   // its Signed webhook step: killed before the step, the event must still be delivered; killed after it, not twice.
   const WAIT_MS = 2500;
   const receiver = new Receiver();
-  const probes: string[] = [];
   let restartable: RestartableStack | undefined;
   let db: Knex;
   let token = '';
   const pending = async (id: string) => count(db, 'pitwall_pending_events', (q) => q.where({ id }));
-  const attempts = async (id: string) => (await db('webhook_deliveries').where({ race_event: id }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
+  const attempts = (id: string) => attemptOutcomes(db, id);
 
   beforeAll(async () => {
-    restartable = await startRestartableStack('e2e_crash_handover');
-    db = knexFactory({ client: 'pg', connection: restartable.stack.databaseUrl, pool: { min: 0, max: 2 } });
-    token = await adminToken(restartable.stack);
-    await receiver.start();
-    await createSubscription(restartable.stack, token, receiver.url);
-    await createSignedWebhookFlow(restartable.stack, token, 'Test: signed webhooks between waits', { max_attempts: 3, timeout_ms: 3000, base_delay_ms: 200, max_delay_ms: 1000 }, { before: WAIT_MS, after: WAIT_MS });
-    await untilFlowDelivers(restartable.stack, token, receiver, probes);
+    ({ restartable, db, token } = await startFlowStack('e2e_crash_handover', receiver, 'Test: signed webhooks between waits', { before: WAIT_MS, after: WAIT_MS }));
     await sleep(2 * WAIT_MS);
   }, 60_000);
 
