@@ -263,6 +263,39 @@ describe('race events from POST /pitwall/facts', () => {
     }
   });
 
+  it('a batch whose commit fails leaves no race event: none stored, none pending, none heard', async () => {
+    // The events are created in the facts' own transaction, their actions held back until it commits: a commit that
+    // fails (here a deferred check, run at COMMIT, after the events were created) must take them back unheard.
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    const doomed: AnomalyFact = { ...anomaly, key: factKey.anomaly(e5.imei, 'speeding', 'commit-refused'), entryId: e5.id, deviceId: e5.imei, startedAt: t0 + 120_000, endedAt: t0 + 125_000 };
+    const fine: AnomalyFact = { ...doomed, key: factKey.anomaly(e5.imei, 'speeding', 'commit-accepted'), startedAt: t0 + 130_000, endedAt: t0 + 135_000 };
+    const eventsOfFact = (fact: AnomalyFact) => db('race_events').whereRaw(`payload->>'anomaly' = ?`, [factId(fact.key)]).select('id');
+    try {
+      await db.raw(`CREATE FUNCTION test_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.id = '${factId(doomed.key)}' THEN RAISE EXCEPTION 'refused at commit by the test'; END IF;
+        RETURN NEW; END $$`);
+      await db.raw(`CREATE CONSTRAINT TRIGGER test_refuse_commit AFTER INSERT ON anomalies DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION test_refuse_commit()`);
+      const refused = await post(batch([doomed]));
+      expect(refused.status, refused.text).toBe(500);
+      expect((await post(batch([fine]))).status).toBe(200);
+      const [kept] = await waitFor(async () => {
+        const rows = await eventsOfFact(fine);
+        return rows.length === 1 ? rows : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 100, what: 'the event of the batch that committed' });
+      await waitFor(async () => deliveries([kept.id]).length === 1, { timeoutMs: 10_000, intervalMs: 100, what: 'the Flow to hear it' });
+      expect(await eventsOfFact(doomed)).toEqual([]);
+      expect(await db('anomalies').where('id', factId(doomed.key)).select('id')).toEqual([]);
+      expect(await db('pitwall_pending_events').whereRaw(`item::jsonb->'payload'->>'anomaly' = ?`, [factId(doomed.key)]).count('* as n')).toEqual([{ n: '0' }]);
+      expect(received.filter((r) => r.body?.payload?.anomaly === factId(doomed.key))).toEqual([]);
+    } finally {
+      await db.raw('DROP TRIGGER IF EXISTS test_refuse_commit ON anomalies');
+      await db.raw('DROP FUNCTION IF EXISTS test_refuse_commit()');
+      await call(stack, '/items/anomalies', { token, method: 'DELETE', body: [factId(fine.key)] });
+      await db.destroy();
+    }
+  });
+
   it('an event left pending while its entry was deleted is still published, without the link', async () => {
     const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
     const entry = randomUUID();

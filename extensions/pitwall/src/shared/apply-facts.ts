@@ -6,7 +6,7 @@ import type { Fact, StageResultFact } from '../../../../src/domain/pipeline/fact
 import { withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result';
 import { lockRanking, raiseFactVersions, raiseFactVersionsInOrder, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, noRefs, stageResultEvent, type EventRefs, type RaceEventItem } from './race-events-build';
-import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+import { createStagedEvents, publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 import { officialPenalties } from './official-penalties';
 import { standingChanges, standingFields, stageStandings } from './stage-standings';
 import { unstorableIssues } from './storable-facts';
@@ -207,12 +207,14 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     }
 
     const events = await eventsOf(trx, batch, wanted, written, returned, versions, refs, now);
-    return stagePendingEvents(trx, events);
+    const pending = await stagePendingEvents(trx, events);
+    return { pending, heard: await createStagedEvents(trx, publish, pending) };
   });
   logUnwritable(context.logger, batch, unwritable);
   // After the commit, so a Flow never hears of data that rolled back.
-  await publishPendingSafely(publish, staged);
-  // A batch of retractions or penalties alone makes no race event, whose creation through ItemsService would purge.
+  await publishPendingSafely(publish, staged.pending, staged.heard);
+  // Race events created in the transaction did not purge it themselves: before the commit, a read could cache the old rows.
+  if (staged.heard) changedSetBased.push('race_events');
   if (changedSetBased.length > 0) {
     await purgeDataCache(context, changedSetBased).catch((error: unknown) =>
       context.logger?.warn({ err: error, collections: changedSetBased }, 'pitwall: data cache not purged after set-based fact writes; cached answers may be stale until CACHE_TTL'),

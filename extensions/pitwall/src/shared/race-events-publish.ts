@@ -1,13 +1,14 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { holdStopFor, isDraining } from './delivery-drain';
-import { collectingActions, createdAgain, handToFlows, type ItemAction } from './flow-handover';
+import { collectingActions, createdAgain, handsOverToFlows, handToFlows, type ItemAction } from './flow-handover';
 import type { RaceEventItem } from './race-events-build';
 
 /**
  * Publish-after-commit for race events. Directus fires `race_events.items.create` (what Flows hear) as soon as
- * ItemsService returns, which inside a transaction is before the commit. So events are first staged in
- * `pitwall_pending_events` within the business transaction, then created through ItemsService after the commit, and
- * stay there until the Flows have heard them (publishPendingEvents).
+ * ItemsService returns, which inside a transaction is before the commit. So events are staged in
+ * `pitwall_pending_events` within the business transaction, created there too with their actions held back
+ * (createStagedEvents) or else after the commit, handed to the Flows after the commit, and stay pending until the
+ * Flows have heard them (publishPendingEvents).
  */
 export const PENDING_TABLE = 'pitwall_pending_events';
 const PUBLISH_CHUNK = 200;
@@ -42,6 +43,29 @@ export async function stagePendingEvents(trx: any, events: RaceEventItem[]): Pro
   return staged;
 }
 
+/**
+ * Inside the business transaction, after stagePendingEvents: creates the staged events in `race_events` too, in a
+ * savepoint, with their actions collected instead of emitted (a Flow must not hear of data that may roll back).
+ * Every fact batch that makes events then commits once, where creating them after the commit took a transaction of
+ * its own on each event's way. Returns the actions for publishPendingEvents to hand over after the commit, or null
+ * when the events were not created here: Directus's emitter is not at hand (ItemsService would emit before the
+ * commit), or the creation failed (an event there already, a request sent again): the savepoint took it back, and
+ * publishPendingEvents creates them after the commit, one by one where it must, as without this.
+ */
+export async function createStagedEvents(trx: any, context: PublishContext, staged: RaceEventItem[]): Promise<ItemAction[] | null> {
+  if (staged.length === 0 || !handsOverToFlows()) return null;
+  const heard: ItemAction[] = [];
+  try {
+    await trx.transaction(async (savepoint: any) => {
+      const events = new context.services.ItemsService('race_events', { schema: context.schema, accountability: context.accountability, knex: savepoint });
+      // The data cache is purged after the commit (applyFacts), not before it, when a read could cache the old rows.
+      await events.createMany(staged as never[], { ...collectingActions(heard), autoPurgeCache: false });
+    });
+    return heard;
+  } catch {
+    return null;
+  }
+}
 
 interface Claimed {
   id: string;
@@ -80,12 +104,20 @@ async function claim(database: any, skip: string[], limit: number): Promise<Clai
  * therefore hear an event at least once; the signed webhook delivers it once (its chains and its delivery log).
  *
  * With `staged` (what stagePendingEvents returned, just committed: claimed already) the events are created straight
- * from memory, as this runs for every fact batch. Without `staged`, every pending event nobody holds is claimed and
- * published, chunk by chunk.
+ * from memory, as this runs for every fact batch; with `heard` too (what createStagedEvents returned) they were
+ * created in that transaction, and are only handed to the Flows. Without `staged`, every pending event nobody holds
+ * is claimed and published, chunk by chunk.
  */
-export async function publishPendingEvents(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
+export async function publishPendingEvents(context: PublishContext, staged?: RaceEventItem[], heard?: ItemAction[] | null): Promise<number> {
   if (!staged) return publishNow(context);
   if (staged.length === 0) return 0;
+  if (heard) {
+    // Created in the business transaction (createStagedEvents): only handed over, under the claims staged with them.
+    const ids = staged.map((item) => item.id);
+    leases.hold(context.database, ids);
+    settle(context, ids, heard);
+    return staged.length;
+  }
   const { count, failures } = await publishClaimed(context, staged.map((item) => ({ id: item.id, item, retried: false })));
   if (failures.length > 0) throw new EventsLeftPending(failures);
   return count;
@@ -270,11 +302,11 @@ let leftBehind = false;
  * process, or by the hook's sweep (at start and every 15 s, which also finds what a crashed instance left). A
  * graceful stop waits for a publication under way, and so for the Flow runs it hands its events to (delivery-drain).
  */
-export function publishPendingSafely(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
-  return holdStopFor(publishOrLeavePending(context, staged));
+export function publishPendingSafely(context: PublishContext, staged?: RaceEventItem[], heard?: ItemAction[] | null): Promise<number> {
+  return holdStopFor(publishOrLeavePending(context, staged, heard));
 }
 
-async function publishOrLeavePending(context: PublishContext, staged?: RaceEventItem[]): Promise<number> {
+async function publishOrLeavePending(context: PublishContext, staged?: RaceEventItem[], heard?: ItemAction[] | null): Promise<number> {
   // What an earlier publication left is swept after this one's own events, beside the request: a backlog there
   // must not hold these (their claims count from their staging) nor the caller.
   if (staged && leftBehind) {
@@ -282,7 +314,7 @@ async function publishOrLeavePending(context: PublishContext, staged?: RaceEvent
     holdStopFor(publishOrLeavePending(context));
   }
   try {
-    return await publishPendingEvents(context, staged);
+    return await publishPendingEvents(context, staged, heard);
   } catch (error) {
     leftBehind = true;
     (context.logger ?? { warn: (o: unknown, m?: string) => console.warn(m, o) }).warn({ err: error }, 'pitwall: race events left pending');
