@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
-import { connectDb, type Db } from '../store/db.ts';
+import { connectDb, STATEMENT_TIMEOUT_MS, type Db } from '../store/db.ts';
 import { DEAD_LETTER_CATEGORIES, writeDeadLetters, type DeadLetter } from '../stream/dead-letter.ts';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
@@ -15,6 +15,7 @@ import { ShardLeases } from '../stream/shard-leases.ts';
 import { ShardedConsumer } from '../stream/sharded-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
+import { BatchWriter } from '../store/batch-writer.ts';
 import { enqueueFacts } from '../store/outbox.ts';
 import { SMALL_BATCH } from '../store/copy-rows.ts';
 import { NewRows, storeLiveBatch, storeLiveBatchIsolating } from '../store/live-batch.ts';
@@ -58,6 +59,8 @@ export class Processor {
   private readonly redis: Redis;
   private readonly leaseRedis: Redis;
   private readonly db: Db;
+  /** Writes a draining backlog's batches from a thread of its own (see BatchWriter). */
+  private readonly writer: BatchWriter;
   private readonly consumer: ShardedConsumer<PreparedBatch>;
   private readonly backlog: BacklogPriority;
   private server: Server | null = null;
@@ -81,6 +84,7 @@ export class Processor {
     this.leaseRedis = this.redis.duplicate();
     reportConnection(this.leaseRedis, { warn: () => undefined, back: () => undefined });
     this.db = connectDb(config.DATABASE_URL, { application: 'pitwall-processor', log });
+    this.writer = new BatchWriter({ databaseUrl: config.DATABASE_URL, application: 'pitwall-processor', statementTimeoutMs: STATEMENT_TIMEOUT_MS });
     collectDefaultMetrics({ register: this.registry });
     this.received = new Counter({ name: 'pitwall_stream_entries_total', help: 'Stream entries handled', registers: [this.registry] });
     this.stored = new Counter({ name: 'pitwall_positions_stored_total', help: 'New rows in positions', registers: [this.registry] });
@@ -208,7 +212,7 @@ export class Processor {
     const deadLetters = [...batch.deadLetters];
     let stored: number;
     try {
-      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null, batch.newRows, fence));
+      stored = await batch.turn.run(() => storeLiveBatch(this.db, positions, decoded, tracked?.changes ?? null, { newRows: batch.newRows, fence, writer: this.writer }));
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
       // Not the error itself: knex put the whole statement, every row of the batch, in front of its message.
@@ -325,6 +329,7 @@ export class Processor {
       ['metrics server', () => new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)))],
       ['redis', () => this.redis.quit()],
       ['redis (leases)', () => this.leaseRedis.quit()],
+      ['postgres (batch writer)', () => this.writer.close()],
       ['postgres', () => this.db.destroy()],
     ];
     for (const [name, step] of steps) {

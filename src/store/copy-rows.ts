@@ -21,6 +21,12 @@ export interface Statement {
   bindings: string[];
 }
 
+/** knex's `?` placeholders as pg's `$n`, for a Statement run on a pg connection; these hold no other question mark. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
 const SPECIAL = /[\\\t\n\r]/;
 const SPECIAL_ALL = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };

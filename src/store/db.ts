@@ -3,12 +3,15 @@ import type { Logger } from 'pino';
 
 export type Db = Knex;
 
+/** How long one statement may run (see connectDb). */
+export const STATEMENT_TIMEOUT_MS = 60_000;
+
 /** One knex pool per process. Statement timeouts keep a stuck query from holding stream entries forever. */
 export function connectDb(databaseUrl: string, options: { pool?: number; application?: string; log?: Logger } = {}): Db {
   const { pool = 4, application = 'pitwall', log } = options;
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: databaseUrl, application_name: application, statement_timeout: 60_000 },
+    connection: { connectionString: databaseUrl, application_name: application, statement_timeout: STATEMENT_TIMEOUT_MS },
     pool: { min: 0, max: pool },
     // knex prints connection errors to the console by default; a service logs them as structured warnings.
     ...(log

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { DatabaseError, type ClientBase } from 'pg';
 import type { FactChanges } from '../domain/pipeline/device-pipeline.ts';
 import type { Position } from '../domain/position.ts';
-import { copyInto, SMALL_BATCH, type Statement } from './copy-rows.ts';
+import type { BatchWriter, CopyText } from './batch-writer.ts';
+import { copyInto, numbered, SMALL_BATCH, type Statement } from './copy-rows.ts';
 import {
   DECODED_COLUMNS,
   decodedCopyLine,
@@ -23,22 +24,28 @@ import { isRowRefusal, refusalText } from './row-refusal.ts';
  * data-modifying CTEs: one round trip and one commit instead of a transaction of five statements, which is most of
  * what a live batch costs. A larger batch (a backlog draining) is COPYed straight into the tables (see NewRows),
  * and only when one of its rows is there already does it take the keyed path: COPY into temporary tables, then
- * INSERT ... ON CONFLICT, all in one transaction. `newRows`: the batch's COPY text made beforehand, if the caller
- * made it; `fence`: called just before the commit, throws to roll the batch back (see StagedBatchHandler.store).
- * When Postgres refuses a row (isRowRefusal), the batch is stored with storeLiveBatchIsolating instead.
+ * INSERT ... ON CONFLICT, all in one transaction. Options: `newRows`, the batch's COPY text made beforehand, if the
+ * caller made it; `fence`, called just before the commit, throws to roll the batch back (see
+ * StagedBatchHandler.store); `writer`, a BatchWriter that COPYs the new rows from a thread of its own. When Postgres
+ * refuses a row (isRowRefusal), the batch is stored with storeLiveBatchIsolating instead.
  */
 export async function storeLiveBatch(
   db: Knex,
   positions: readonly Position[],
   decoded: readonly DecodedAttributesRow[],
   changes: FactChanges | null,
-  newRows?: NewRows,
-  fence?: () => void,
+  { newRows, fence, writer }: { newRows?: NewRows; fence?: () => void; writer?: BatchWriter } = {},
 ): Promise<number> {
   if (positions.length > SMALL_BATCH || decoded.length > SMALL_BATCH) {
     const text = newRows ?? new NewRows().add(positions, decoded);
+    let keyed = text.repeated;
+    if (writer && !keyed) {
+      const facts = changes ? enqueueFactsStatement(changes) : null;
+      if (await writer.write(newRowsCopies(text), facts ? [facts] : [], fence)) return text.count;
+      keyed = true;
+    }
     return db.transaction(async (trx) => {
-      let stored = await copyNewRows(trx, text);
+      let stored = keyed ? null : await copyNewRows(trx, text);
       if (stored === null) {
         stored = await insertPositions(trx, positions);
         await upsertDecodedAttributes(trx, decoded);
@@ -114,10 +121,7 @@ export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise
   try {
     await connection.query('SAVEPOINT pitwall_new_rows');
     try {
-      // Each table's text as one piece: COPY then waits for the socket once, not once per part, and each wait is a
-      // turn of the event loop behind the next batch's preparation.
-      if (rows.positions.length > 0) await copyInto(connection, `positions (${POSITION_COLUMNS})`, [Buffer.concat(rows.positions)]);
-      if (rows.decoded.length > 0) await copyInto(connection, `decoded_attributes (${DECODED_COLUMNS})`, [Buffer.concat(rows.decoded)]);
+      for (const { target, pieces } of newRowsCopies(rows)) await copyInto(connection, target, [Buffer.concat(pieces)]);
       await connection.query('RELEASE SAVEPOINT pitwall_new_rows');
       return rows.count;
     } catch (error) {
@@ -128,6 +132,17 @@ export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise
   } finally {
     await trx.client.releaseConnection(connection);
   }
+}
+
+/**
+ * The COPYs of new rows, positions first (the COPY that meets a key another writer has). Their callers send each
+ * table's pieces as one: COPY then waits for the socket once, not once per piece.
+ */
+function newRowsCopies(rows: NewRows): CopyText[] {
+  const copies: CopyText[] = [];
+  if (rows.positions.length > 0) copies.push({ target: `positions (${POSITION_COLUMNS})`, pieces: rows.positions });
+  if (rows.decoded.length > 0) copies.push({ target: `decoded_attributes (${DECODED_COLUMNS})`, pieces: rows.decoded });
+  return copies;
 }
 
 /** The rows of one stream entry (`id`: its stream id; null for rows of no entry, which cannot happen but are kept). */
@@ -213,10 +228,4 @@ function chainedWrites(positions: readonly Position[], decoded: readonly Decoded
   const sql = `WITH ${parts.map(([name, statement]) => `${name} AS (${statement.sql} RETURNING 1)`).join(',\n')}
     SELECT ${positions.length > 0 ? '(SELECT count(*) FROM stored)::int' : '0'} AS stored`;
   return { sql, bindings: parts.flatMap(([, statement]) => statement.bindings) };
-}
-
-/** knex's `?` placeholders as pg's `$n`; these statements hold no other question mark. */
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
 }

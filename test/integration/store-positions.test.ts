@@ -7,8 +7,10 @@ import { connectDb } from '../../src/store/db.ts';
 import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { SMALL_BATCH } from '../../src/store/copy-rows.ts';
+import { BatchWriter } from '../../src/store/batch-writer.ts';
 import { copyNewRows, NewRows, storeLiveBatch } from '../../src/store/live-batch.ts';
-import { insertPositions } from '../../src/store/positions.ts';
+import { insertPositions, POSITION_COLUMNS } from '../../src/store/positions.ts';
+import { isRowRefusal } from '../../src/store/row-refusal.ts';
 import { createScratchDatabase, dropScratchDatabase, pgUrl } from '../support/stack.ts';
 
 const databaseName = `pitwall_test_store_${process.pid}`;
@@ -47,11 +49,16 @@ const fillerRows = (n: number): DecodedAttributesRow[] =>
 
 const count = async (table: string) => Number((await db(table).count<{ count: string }[]>('* as count'))[0]!.count);
 
+/** The large batches of a draining backlog, as the processor writes them: from a thread of their own. */
+let writer: BatchWriter;
+const WRITER_APPLICATION = `pitwall-test-writer-${process.pid}`;
+
 beforeAll(async () => {
   await createScratchDatabase(databaseName);
   // One connection: a failed COPY must leave it usable for the next batch.
   db = connectDb(pgUrl(databaseName), { pool: 1 });
   await migrateTelemetry(db);
+  writer = new BatchWriter({ databaseUrl: pgUrl(databaseName), application: WRITER_APPLICATION, statementTimeoutMs: 60_000 });
 });
 
 afterEach(async () => {
@@ -59,6 +66,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await writer?.close();
   await db?.destroy();
   await dropScratchDatabase(databaseName);
 });
@@ -204,39 +212,48 @@ describe('upsertDecodedAttributes', () => {
 });
 
 describe('storeLiveBatch', () => {
+  /** Each behaviour on the processor's three ways: one statement, COPY, and COPY from the writer's thread. */
+  const storePaths = [
+    ...paths.map((p) => ({ ...p, threaded: false })),
+    { path: 'COPY from the writer thread', filler: SMALL_BATCH, threaded: true },
+  ] as const;
   const device = '356307042441013';
   const changes = { upserts: [], retractions: ['anomaly:356307042441013:signal_loss:1'] };
   const decodedOf = (p: Position, attributes: Record<string, unknown> = { ignition: true }): DecodedAttributesRow => ({ deviceId: p.deviceId, ts: p.ts, attributesJson: JSON.stringify(attributes), mappingVersion: 'v1' });
 
-  it.each(paths)('stores positions, decoded attributes and the fact changes together ($path)', async ({ filler }) => {
+  it.each(storePaths)('stores positions, decoded attributes and the fact changes together ($path)', async ({ filler, threaded }) => {
+    const options = threaded ? { writer } : {};
     const fixes = [fix(device, t0), fix(device, t0 + 1000), ...fillerFixes(filler)];
-    expect(await storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes)).toBe(2 + filler);
+    expect(await storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes, options)).toBe(2 + filler);
     expect(await count('positions')).toBe(2 + filler);
     expect(await count('decoded_attributes')).toBe(2 + filler);
     expect((await db('pitwall_outbox').select('source', 'payload')).map((r) => [r.source, r.payload])).toEqual([['live', changes]]);
     // Delivered again: no new position, the same decoded rows, and the changes enqueued again for the courier.
-    expect(await storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes)).toBe(0);
+    expect(await storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes, options)).toBe(0);
     expect(await count('positions')).toBe(2 + filler);
     expect(await count('pitwall_outbox')).toBe(2);
   });
 
-  it.each(paths)('stores nothing of a batch when one of its writes fails ($path)', async ({ filler }) => {
+  it.each(storePaths)('stores nothing of a batch when one of its writes fails, and says which refusal ($path)', async ({ filler, threaded }) => {
     const fixes = [fix(device, t0), ...fillerFixes(filler)];
     const decoded = [...fixes.map((p) => decodedOf(p)), decodedOf(fix(device, t0 + 1000), { bad: 'nul\u0000' })];
-    await expect(storeLiveBatch(db, fixes, decoded, changes)).rejects.toThrow(/\\u0000|unicode/i);
+    const error = await storeLiveBatch(db, fixes, decoded, changes, threaded ? { writer } : {}).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/\\u0000|unicode/i);
+    // What the processor dead-letters by: Postgres's own error, across the thread too.
+    expect(isRowRefusal(error) && error.code).toBe('22P05');
     expect(await count('positions')).toBe(0);
     expect(await count('decoded_attributes')).toBe(0);
     expect(await count('pitwall_outbox')).toBe(0);
   });
 
-  it.each(paths)('stores nothing of a batch whose fence throws before the commit ($path)', async ({ filler }) => {
+  it.each(storePaths)('stores nothing of a batch whose fence throws before the commit ($path)', async ({ filler, threaded }) => {
     const fixes = [fix(device, t0), ...fillerFixes(filler)];
     let fenced = 0;
     const fence = () => {
       fenced++;
       throw new Error('leases stale');
     };
-    await expect(storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes, undefined, fence)).rejects.toThrow('leases stale');
+    await expect(storeLiveBatch(db, fixes, fixes.map((p) => decodedOf(p)), changes, { fence, ...(threaded ? { writer } : {}) })).rejects.toThrow('leases stale');
     expect(fenced).toBe(1);
     expect(await count('positions')).toBe(0);
     expect(await count('decoded_attributes')).toBe(0);
@@ -314,6 +331,24 @@ describe('storeLiveBatch', () => {
     expect(stored.rows).toHaveLength(texts.length);
     for (const row of stored.rows) expect(row.cut).toBe(row.serialised);
     expect(JSON.parse(stored.rows[0].cut)).toEqual({ '1': 1, '16': { __bigint: '18446744073709551615' }, '66': 12345 });
+  });
+
+  it('stores new rows from the writer thread after its connection was dropped, and a batch cut off midway not at all', async () => {
+    const fixes = [fix(device, t0), ...fillerFixes(SMALL_BATCH)];
+    expect(await storeLiveBatch(db, fixes, [], null, { writer })).toBe(1 + SMALL_BATCH);
+    // Postgres drops the thread's idle connection (a restart, an administrator).
+    await db.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?', [WRITER_APPLICATION]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const later = [fix(device, t0 + 1000), ...fillerFixes(SMALL_BATCH).map((p) => ({ ...p, ts: t0 + 1000 }))];
+    expect(await storeLiveBatch(db, later, [], null, { writer })).toBe(1 + SMALL_BATCH);
+    // Dropped in the middle of a batch: not a refusal (the processor retries the batch whole), nothing of it kept.
+    const text = new NewRows().add([fix(device, t0 + 2000)], []);
+    const cutOff = { sql: 'SELECT pg_terminate_backend(pg_backend_pid())', bindings: [] };
+    const error = await writer.write([{ target: `positions (${POSITION_COLUMNS})`, pieces: text.positions }], [cutOff]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(isRowRefusal(error)).toBe(false);
+    expect(await count('positions')).toBe(2 * (1 + SMALL_BATCH));
+    expect(await storeLiveBatch(db, [fix(device, t0 + 2000), ...fillerFixes(SMALL_BATCH).map((p) => ({ ...p, ts: t0 + 2000 }))], [], null, { writer })).toBe(1 + SMALL_BATCH);
   });
 
   it('stores fact changes without positions (a tick), and nothing at all for an empty batch', async () => {
