@@ -47,6 +47,11 @@ export class BacklogPriority {
     return this.lowered ? this.nice : this.normal;
   }
 
+  /** Whether a backlog is being drained: the last BACKLOG_READS reads or more all left entries in the stream. */
+  get draining(): boolean {
+    return this.behind >= BACKLOG_READS;
+  }
+
   /** One read of the stream: whether it found the stream's end (nothing more waiting). */
   read(reachedEnd: boolean): void {
     if (reachedEnd) return this.restore();

@@ -31,6 +31,11 @@ export const processorEnv = z.object({
    * priority throughout.
    */
   PROCESSOR_BACKLOG_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  /**
+   * While a backlog drains, fact changes go to Directus at most once per this many ms, many batches' in one request
+   * (see OutboxCourier); 0 sends each batch's at once throughout. Caught up, they always go at once.
+   */
+  PROCESSOR_BACKLOG_FACTS_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   METRICS_PORT: vars.port(9464),
   LOG_LEVEL: vars.logLevel,
   /** Directus and the processor's static token: without both, the processor stores positions only. */

@@ -14,6 +14,11 @@ export interface CourierOptions {
   idleMs?: number;
   /** Retry delays double from 250 ms up to this (default 15 s). */
   maxBackoffMs?: number;
+  /**
+   * The least time between two requests now, in ms (0: none, each batch's facts go at once). The processor paces
+   * the courier while it drains a backlog (see PROCESSOR_BACKLOG_FACTS_MS).
+   */
+  pace?: () => number;
 }
 
 /** Outbox rows claimed at once; see deliverNext. */
@@ -36,12 +41,18 @@ interface Round {
  *
  * Only the facts route's own validation answer parks a row (kept with `failed_at` and the reason until
  * `pitwall outbox redrive`); anything else is retried with capped backoff, the attempt and its reason recorded.
+ *
+ * Paced (`pace`), it waits that long after each request, nudged or not, so that the rows of many batches go in one
+ * request: Directus then spends one request's fixed cost (authentication, permissions, a transaction) on all of
+ * them. A nudge once the pace is back at 0 ends the wait.
  */
 export class OutboxCourier {
   private running: Promise<void> | null = null;
   private closing = false;
   private wake: (() => void) | null = null;
   private nudged = false;
+  /** Waiting out the pace: only a nudge after the pace went back to 0 (or close) ends the wait. */
+  private pacing = false;
   delivered = 0;
   failed = 0;
 
@@ -60,7 +71,11 @@ export class OutboxCourier {
   /** New rows were written: deliver now rather than after the idle wait, even if the nudge comes mid-delivery. */
   nudge(): void {
     this.nudged = true;
-    this.wake?.();
+    if (!this.pacing || this.paceMs() === 0) this.wake?.();
+  }
+
+  private paceMs(): number {
+    return this.options.pace?.() ?? 0;
   }
 
   private async loop(): Promise<void> {
@@ -70,8 +85,13 @@ export class OutboxCourier {
         this.nudged = false;
         const sent = await this.deliverNext();
         backoff = 250;
+        const pace = sent ? this.paceMs() : 0;
+        if (pace > 0) {
+          this.pacing = true;
+          await this.idle(pace).finally(() => (this.pacing = false));
+        }
         // A nudge during that delivery may be for rows it did not see: look again at once.
-        if (!sent && !this.nudged) await this.idle(this.options.idleMs ?? 500);
+        else if (!sent && !this.nudged) await this.idle(this.options.idleMs ?? 500);
       } catch (error) {
         this.log.warn({ err: error, retryInMs: backoff }, 'outbox delivery failed; will retry');
         await this.idle(backoff);

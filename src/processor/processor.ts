@@ -104,10 +104,13 @@ export class Processor {
     this.facts = new Counter({ name: 'pitwall_facts_total', help: 'Fact changes written to the outbox', labelNames: ['change'], registers: [this.registry] });
     const racingEnabled = Boolean(config.DIRECTUS_URL && config.DIRECTUS_TOKEN);
     this.racing = racingEnabled ? new Racing(this.db, pipelineOptions(config), log) : null;
-    this.courier = racingEnabled ? new OutboxCourier(this.db, { directusUrl: config.DIRECTUS_URL!, token: config.DIRECTUS_TOKEN! }, log) : null;
+    this.backlog = new BacklogPriority(config.PROCESSOR_BACKLOG_NICE, log);
+    const backlog = this.backlog;
+    // Draining a backlog, the facts of many batches go in one request: Directus's CPU is the timekeepers' then.
+    const pace = () => (backlog.draining ? config.PROCESSOR_BACKLOG_FACTS_MS : 0);
+    this.courier = racingEnabled ? new OutboxCourier(this.db, { directusUrl: config.DIRECTUS_URL!, token: config.DIRECTUS_TOKEN!, pace }, log) : null;
     const shardKey = (deviceId: string) => this.racing?.shardKey(deviceId) ?? deviceId;
     const shardOfDevice = (deviceId: string) => shardOf(shardKey(deviceId), config.PROCESSOR_SHARDS);
-    this.backlog = new BacklogPriority(config.PROCESSOR_BACKLOG_NICE, log);
     this.consumer = new ShardedConsumer(
       this.redis,
       new ShardLeases(this.leaseRedis, config.REDIS_TELEMETRY_STREAM, config.PROCESSOR_CONSUMER, config.PROCESSOR_LEASE_MS),
@@ -147,7 +150,6 @@ export class Processor {
     });
     this.healthChecks.registerMetrics(this.registry);
     const consumer = this.consumer;
-    const backlog = this.backlog;
     new Gauge({
       name: 'pitwall_processor_nice',
       help: 'Nice value of the processor thread: raised while it drains a backlog (PROCESSOR_BACKLOG_NICE)',

@@ -118,6 +118,40 @@ describe('the outbox courier', () => {
     expect(await db('pitwall_outbox').whereNotNull('failed_at').count<{ count: string }[]>('* as count')).toEqual([{ count: '0' }]);
   });
 
+  it('paced while a backlog drains, sends the batches nudged meanwhile in one request; once the pace is 0, a nudge sends at once', async () => {
+    const proxy = new HttpStubProxy(stack.directusUrl);
+    proxies.push(proxy);
+    await proxy.start();
+    let pace = 5000;
+    // No idle polling to speak of: only nudges and the pace decide when it sends.
+    const courier = new OutboxCourier(db, { directusUrl: proxy.url, token: stack.processorToken, idleMs: 60_000, pace: () => pace }, pino({ level: 'silent' }));
+    couriers.push(courier);
+    void courier.run();
+    const requests = () => proxy.seen.filter((r) => r.path === '/pitwall/facts');
+
+    await enqueue({ upserts: [crossing(e16, 81)], retractions: [] });
+    courier.nudge();
+    await waitFor(async () => requests().length === 1 && (await outbox()).length === 0, { what: 'the first batch sent at its nudge' });
+    // Three more batches during the pace, each with its nudge: none goes before the pace is over.
+    for (const entry of [e16, e17, e18]) {
+      await enqueue({ upserts: [crossing(entry, 84)], retractions: [] });
+      courier.nudge();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(requests()).toHaveLength(1);
+    expect(await outbox()).toHaveLength(3);
+
+    // Caught up: the pace is back at 0, and the next nudge ends the wait (4 s of it were left).
+    pace = 0;
+    const caughtUp = Date.now();
+    courier.nudge();
+    await waitFor(async () => (await outbox()).length === 0, { timeoutMs: 3000, what: 'the batches sent at the nudge' });
+    expect(Date.now() - caughtUp).toBeLessThan(3000);
+    expect(requests()).toHaveLength(2);
+    expect(requests().map((r) => (JSON.parse(r.body) as FactBatch).upserts.length)).toEqual([1, 3]);
+    for (const entry of [e16, e17, e18]) expect(await rows('entry_crossings', crossing(entry, 84).key, 'speed_kmh')).toEqual([{ speed_kmh: 84 }]);
+  });
+
   it('resends a group Directus refused row by row without bringing back a value a newer row already replaced', async () => {
     // The crossing exists; row A changes it, row B (newer) retracts it and carries a fact the route refuses.
     const stored = crossing(e17, 80);

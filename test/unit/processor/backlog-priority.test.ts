@@ -38,6 +38,18 @@ describe('BacklogPriority', () => {
     expect(priority.current).toBe(0);
   });
 
+  it('tells a backlog draining from the reads alone, whatever the priority (what paces the courier)', () => {
+    for (const nice of [10, 0]) {
+      const priority = new BacklogPriority(nice, silent, fakeThread().thread, () => true);
+      for (let i = 1; i < BACKLOG_READS; i += 1) priority.read(false);
+      expect(priority.draining).toBe(false);
+      priority.read(false);
+      expect(priority.draining).toBe(true);
+      priority.read(true);
+      expect(priority.draining).toBe(false);
+    }
+  });
+
   it('does not take a few full reads between live ones for a backlog', () => {
     const { thread, changes } = fakeThread();
     const priority = new BacklogPriority(10, silent, thread, () => true);
