@@ -31,8 +31,8 @@ export class BatchWriter {
   private readonly waiting = new Map<number, Waiting>();
   private sequence = 0;
   /**
-   * The bytes of the batch being written, shared with the thread and reused batch after batch: a megabyte a batch
-   * handed over and freed on the thread's side waited there for a collection its small heap seldom needs.
+   * The bytes of the batch being written, shared with the thread and reused batch after batch: no megabyte a batch
+   * to allocate here and to collect there.
    */
   private shared = new SharedArrayBuffer(0);
 
