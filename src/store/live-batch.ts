@@ -38,8 +38,8 @@ export async function storeLiveBatch(
 ): Promise<number> {
   if (positions.length > SMALL_BATCH || decoded.length > SMALL_BATCH) {
     const text = newRows ?? new NewRows().add(positions, decoded);
-    let keyed = text.repeated;
-    if (writer && !keyed) {
+    let keyed = false;
+    if (writer) {
       const facts = changes ? enqueueFactsStatement(changes) : null;
       if (await writer.write(newRowsCopies(text), facts ? [facts] : [], fence)) return text.count;
       keyed = true;
@@ -65,41 +65,37 @@ export async function storeLiveBatch(
 
 /**
  * A batch's positions and decoded attributes as COPY text for the tables themselves, made part by part while the
- * batch before is being stored, so that storing it is only writing bytes. `repeated`: two rows share a (device,
- * time) (a tracker sent a fix twice), which COPY would refuse; the text is dropped then.
+ * batch before is being stored, so that storing it is only writing bytes. A fix the tracker sent twice in the batch
+ * (the same device and time) is written once, as the keyed path would store it: its first position, its last
+ * decoded row. Trackers resend fixes after a lost acknowledgement, so a backlog's batches often hold one.
  */
 export class NewRows {
   readonly positions: Buffer[] = [];
-  readonly decoded: Buffer[] = [];
+  /** How many positions the text holds: each (device, time) once. */
   count = 0;
-  repeated = false;
   private readonly positionKeys = new Set<string>();
-  private readonly decodedKeys = new Set<string>();
+  /** Each decoded row's COPY line by (device, time): a later row of a key replaces the earlier one. */
+  private readonly decodedLines = new Map<string, string>();
 
   /** `attributesTexts`: each position's raw attributes as COPY text, or null where they must be serialised. */
   add(positions: readonly Position[], decoded: readonly DecodedAttributesRow[], attributesTexts?: readonly (string | null)[]): this {
-    if (this.repeated) return this;
-    if (repeatsKey(this.positionKeys, positions) || repeatsKey(this.decodedKeys, decoded)) {
-      this.repeated = true;
-      this.positions.length = 0;
-      this.decoded.length = 0;
-      return this;
-    }
-    if (positions.length > 0) this.positions.push(Buffer.from(positions.map((p, i) => positionCopyLine(p, attributesTexts?.[i])).join('')));
-    if (decoded.length > 0) this.decoded.push(Buffer.from(decoded.map(decodedCopyLine).join('')));
-    this.count += positions.length;
+    let lines = '';
+    positions.forEach((position, i) => {
+      const key = fixKey(position);
+      if (this.positionKeys.has(key)) return;
+      this.positionKeys.add(key);
+      lines += positionCopyLine(position, attributesTexts?.[i]);
+      this.count += 1;
+    });
+    if (lines) this.positions.push(Buffer.from(lines));
+    for (const row of decoded) this.decodedLines.set(fixKey(row), decodedCopyLine(row));
     return this;
   }
-}
 
-/** Whether a row's (device, time) is among `keys` or repeats in `rows`; adds the rows' keys to `keys`. */
-function repeatsKey(keys: Set<string>, rows: readonly { deviceId: string; ts: number }[]): boolean {
-  for (const row of rows) {
-    const key = fixKey(row);
-    if (keys.has(key)) return true;
-    keys.add(key);
+  /** The decoded attributes' COPY text, one piece (empty when there are none). */
+  get decoded(): Buffer[] {
+    return this.decodedLines.size > 0 ? [Buffer.from([...this.decodedLines.values()].join(''))] : [];
   }
-  return false;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -108,7 +104,7 @@ const UNIQUE_VIOLATION = '23505';
  * The batch's rows COPYed straight into positions and decoded_attributes, in a savepoint: the keyed path costs
  * Postgres a temporary table, a second pass over every row and a conflict check per row, about twice the work,
  * for what is in a draining backlog almost always new rows. Returns null, having written nothing, when a row's key
- * is there already (a batch delivered again, a fix the tracker sent twice, decoded rows a backfill wrote first):
+ * is there already (a batch delivered again, a fix sent again in a later batch, decoded rows a backfill wrote first):
  * the caller then stores the batch keyed. Other errors are thrown as the database gave them.
  *
  * Unlike the keyed path, the decoded rows need not go in key order (see byDeviceAndTime): their positions are new
@@ -116,7 +112,6 @@ const UNIQUE_VIOLATION = '23505';
  * key another writer has.
  */
 export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise<number | null> {
-  if (rows.repeated) return null;
   const connection = (await trx.client.acquireConnection()) as ClientBase;
   try {
     await connection.query('SAVEPOINT pitwall_new_rows');
