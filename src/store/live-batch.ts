@@ -92,7 +92,7 @@ export class NewRows {
     return this;
   }
 
-  /** The decoded attributes' COPY text, one piece (empty when there are none). */
+  /** The decoded attributes' COPY text, one piece (none when there are no rows); made anew at each call. */
   get decoded(): Buffer[] {
     return this.decodedLines.size > 0 ? [Buffer.from([...this.decodedLines.values()].join(''))] : [];
   }
@@ -135,8 +135,9 @@ export async function copyNewRows(trx: Knex.Transaction, rows: NewRows): Promise
  */
 function newRowsCopies(rows: NewRows): CopyText[] {
   const copies: CopyText[] = [];
+  const decoded = rows.decoded;
   if (rows.positions.length > 0) copies.push({ target: `positions (${POSITION_COLUMNS})`, pieces: rows.positions });
-  if (rows.decoded.length > 0) copies.push({ target: `decoded_attributes (${DECODED_COLUMNS})`, pieces: rows.decoded });
+  if (decoded.length > 0) copies.push({ target: `decoded_attributes (${DECODED_COLUMNS})`, pieces: decoded });
   return copies;
 }
 
