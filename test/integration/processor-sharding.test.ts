@@ -40,6 +40,9 @@ async function instance(stream: string, name: string): Promise<ChildProcess> {
       // when the test runs; signal loss is judged against the wall clock at each tick, so with past fixes it would
       // depend on where each tick falls between batches, and no two runs would agree on it.
       SIGNAL_LOSS_MS: String(7 * 24 * 3_600_000),
+      // Each batch's facts at once, as live: paced (a backlog), a fact's passing states merge into the last one before
+      // they are sent, and which merge depends on when each instance reads, not on how the trackers are sharded.
+      PROCESSOR_BACKLOG_FACTS_MS: '0',
       METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
     },
