@@ -3,13 +3,12 @@
  * transaction, and commits only when the processor's thread says so. Its event loop has nothing else to do, so
  * Postgres is answered at once between the statements of a batch.
  *
- * Plain TypeScript (types only) importing nothing of the project's: Node runs it as it is, under tsx or not.
+ * Plain TypeScript (types only), importing of the project's only copy-rows.ts (types only too): Node runs it as it
+ * is, under tsx or not.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyInto } from './copy-rows.ts';
 import type { FromMain, ThreadError, ToMain, WriterOptions } from './batch-writer-messages.ts';
 
 const UNIQUE_VIOLATION = '23505';
@@ -67,10 +66,7 @@ async function write(message: Extract<FromMain, { kind: 'write' }>): Promise<voi
     used = await connection();
     await used.query('BEGIN');
     copying = true;
-    for (const { target, start, end } of message.copies) {
-      const sink = used.query(copyFrom(`COPY ${target} FROM STDIN`));
-      await pipeline(Readable.from([Buffer.from(message.bytes, start, end - start)]), sink);
-    }
+    for (const { target, start, end } of message.copies) await copyInto(used, target, [Buffer.from(message.bytes, start, end - start)]);
     copying = false;
     for (const { sql, values } of message.statements) await used.query(sql, values);
     const commit = await new Promise<boolean>((resolve) => {
