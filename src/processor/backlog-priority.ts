@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 /** Reads in a row that left entries behind in the stream before a drain counts as a backlog (3 × 2,000 fixes). */
 export const BACKLOG_READS = 3;
 
-/** What BacklogPriority needs of the system: the calling thread's nice value (on Linux, nice is per thread). */
+/**
+ * A nice value BacklogPriority reads and sets: the calling thread's (on Linux, nice is per thread) or its process's
+ * autogroup's.
+ */
 export interface ThreadPriority {
   get(): number;
   set(nice: number): void;
@@ -132,7 +135,7 @@ export class BacklogPriority {
  * Whether this process may set its nice value back down to `to` once it has raised it: as root or with CAP_SYS_NICE
  * (bit 23 of the effective capabilities), or within the RLIMIT_NICE soft limit (nice down to 20 - limit). Linux only.
  */
-export function mayRaise(to: number, read: (path: string) => string = (path) => readFileSync(path, 'utf8')): boolean {
+export function mayRaise(to: number, read: (path: string) => string = readText): boolean {
   try {
     const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(read('/proc/self/status'))?.[1];
     if (capEff && (BigInt(`0x${capEff}`) >> 23n) & 1n) return true;

@@ -3,8 +3,8 @@
  * transaction, and commits only when the processor's thread says so. Its event loop has nothing else to do, so
  * Postgres is answered at once between the statements of a batch.
  *
- * Plain TypeScript (types only), importing of the project's only copy-rows.ts (types only too): Node runs it as it
- * is, under tsx or not.
+ * Plain TypeScript (types only), importing nothing of the project's but copy-rows.ts (types only too): Node runs it
+ * as it is, under tsx or not.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
