@@ -39,6 +39,11 @@ const { values: args } = parseArgs({
     /** PROCESSOR_BATCH_SIZE; the processor's own default when absent. */
     batch: { type: 'string' },
     timeout: { type: 'string', default: '150' },
+    /**
+     * Directus in a session of its own, as `npm start` runs it. The events bench's --with-load starts this bench so,
+     * in a session of its own too: then the processor and Directus are separate autogroups, as on a race day.
+     */
+    'directus-session': { type: 'boolean', default: false },
     /** Internal: the child process that fills the stream, so its garbage stays out of this process's rss_mb. */
     'fill-stream': { type: 'string' },
     /** Internal: GPS time of the race start (epoch ms), read from the demo stages by the parent. */
@@ -208,7 +213,7 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 50);
   try {
     let started = performance.now();
-    const running = await startTestStack(11);
+    const running = await startTestStack(11, { directusSession: args['directus-session'] });
     stopStack = running.stop;
     const { stack } = running;
     db = connectDb(stack.databaseUrl, { pool: 2 });

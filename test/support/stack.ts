@@ -125,7 +125,11 @@ export function newTestStack(version: 11 | 12, databaseName: string): TestStack 
  * A real Directus of the given major on a scratch database, with the bundle loaded and setup (demo included) run:
  * what every integration test talks to. Webhooks to 127.0.0.1 are allowed because test receivers listen there.
  */
-export async function startTestStack(version: 11 | 12): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
+export async function startTestStack(
+  version: 11 | 12,
+  /** Directus in a session of its own, as `npm start` runs it (then it is an autogroup of its own, see BacklogPriority). */
+  { directusSession = false } = {},
+): Promise<{ stack: TestStack; stop: () => Promise<void> }> {
   const databaseName = `pitwall_test_${version}_${process.pid}`;
   await createScratchDatabase(databaseName);
   const db = knexFactory({ client: 'pg', connection: pgUrl(databaseName), pool: { min: 0, max: 2 } });
@@ -143,7 +147,7 @@ export async function startTestStack(version: 11 | 12): Promise<{ stack: TestSta
       env: { ...LOOPBACK_WEBHOOKS_ENV, ...LIVE_MAP_CSP_ENV, RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
     };
     await bootstrapDirectus(options);
-    directus = await startDirectus(options);
+    directus = await startDirectus(options, undefined, { detached: directusSession });
     stack.directusUrl = directus.url;
     stack.logFile = directus.logFile;
     await runSetup(db, setupOptions(stack));
