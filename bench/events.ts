@@ -1,8 +1,8 @@
 /**
  * Race event latency, tracker fix to integrator (BENCHMARKS.md, `events`).
  *
- * A real test stack (Directus 11 with the bundle, setup and the demo race), the real Processor in this process,
- * and a Flow built as an admin builds it (Event Hook, action, items.create on race_events → Pitwall signed webhook
+ * A real test stack (Directus 11 with the bundle, setup and the demo race), the real Processor, each in a process
+ * and a session of its own as `npm start` runs them, and a Flow built as an admin builds it (Event Hook, action, items.create on race_events → Pitwall signed webhook
  * over webhook_subscriptions), delivering to an HTTP server in this process, outside Directus, that checks every
  * signature.
  *
@@ -59,6 +59,8 @@ const { values: args } = parseArgs({
     timeout: { type: 'string', default: '45' },
     'with-load': { type: 'boolean', default: false },
     'load-positions': { type: 'string', default: '1000000' },
+    /** Internal: this file run as the measured processor's process (see MeasuredProcessor). */
+    'processor-child': { type: 'boolean', default: false },
   },
 });
 const events = Number(args.events);
@@ -220,22 +222,77 @@ async function produce(redis: Redis, stream: string, total: number, warmupCount:
  * those requests (nothing else) to split each event's latency into "XADD → facts POST sent" (the processor and
  * its courier's queue) and "facts POST" (Directus applying the facts; the webhook usually arrives before it answers).
  */
-function watchFactPosts(): Map<string, { sentAt: number; answeredAt: number }> {
-  const posts = new Map<string, { sentAt: number; answeredAt: number }>();
+/**
+ * Calls `seen` for every anomaly in a facts POST of this process's processor, with the POST's start and answer as
+ * epoch ms (performance.timeOrigin + now: one clock for this process and the bench's).
+ */
+function watchFactPosts(seen: (key: string, post: FactPost) => void): void {
   const original = globalThis.fetch;
+  const epoch = () => performance.timeOrigin + performance.now();
   globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-    const sentAt = performance.now();
+    const sentAt = epoch();
     const res = await original(input, init);
     if (String(input).endsWith('/pitwall/facts') && typeof init?.body === 'string') {
       await res.clone().arrayBuffer();
-      const answeredAt = performance.now();
+      const answeredAt = epoch();
       for (const fact of (JSON.parse(init.body) as { upserts: { type: string; deviceId?: string; startedAt?: number }[] }).upserts) {
-        if (fact.type === 'anomaly') posts.set(`${fact.deviceId}|${fact.startedAt}`, { sentAt, answeredAt });
+        if (fact.type === 'anomaly') seen(`${fact.deviceId}|${fact.startedAt}`, { sentAt, answeredAt });
       }
     }
     return res;
   }) as typeof fetch;
-  return posts;
+}
+
+interface FactPost {
+  sentAt: number;
+  answeredAt: number;
+}
+
+/** Environment of the measured processor's process: what `pitwall processor` reads. */
+const MEASURED_ENV_KEYS = ['DATABASE_URL', 'REDIS_URL', 'REDIS_TELEMETRY_STREAM', 'PROCESSOR_CONSUMER', 'METRICS_PORT', 'LOG_LEVEL', 'DIRECTUS_URL', 'DIRECTUS_TOKEN'] as const;
+
+/**
+ * The processor whose events are measured, in a process and a session of its own, as `npm start` runs
+ * `pitwall processor` (where autogroups are on, the kernel shares the cores between sessions first: in this bench's
+ * process it would share one session's part with the sender, the receiver and Directus). It is this file run with
+ * --processor-child, which writes one JSON line per anomaly it POSTs to Directus, for the split at the facts POST.
+ */
+class MeasuredProcessor {
+  /** Each anomaly's facts POST, by device and GPS time, on this process's performance.now() scale. */
+  readonly posts = new Map<string, FactPost>();
+
+  private constructor(private readonly child: ChildProcess) {}
+
+  static start(env: Record<(typeof MEASURED_ENV_KEYS)[number], string>): Promise<MeasuredProcessor> {
+    const heap = process.execArgv.filter((arg) => arg.startsWith('--max-semi-space-size'));
+    const args = [...heap, '--import', import.meta.resolve('tsx'), new URL(import.meta.url).pathname, '--processor-child'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
+    const measured = new MeasuredProcessor(child);
+    return new Promise((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line === 'started') return resolve(measured);
+        const { key, sentAt, answeredAt } = JSON.parse(line) as FactPost & { key: string };
+        measured.posts.set(key, { sentAt: sentAt - performance.timeOrigin, answeredAt: answeredAt - performance.timeOrigin });
+      });
+      child.once('exit', (code) => reject(new Error(`the measured processor exited (${code}) before it started`)));
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** --processor-child: a Processor configured from the environment, reporting its facts POSTs on stdout. */
+async function runMeasuredProcessor(): Promise<void> {
+  watchFactPosts((key, post) => process.stdout.write(`${JSON.stringify({ key, ...post })}\n`));
+  const processor = new Processor(loadProcessorConfig(process.env), pino({ level: 'silent' }));
+  await processor.start();
+  process.stdout.write('started\n');
+  process.once('SIGTERM', () => void processor.close().then(() => process.exit(0)));
 }
 
 /** The processor bench's drain, running beside this one (--with-load); counts what its processor stores. */
@@ -301,7 +358,7 @@ async function main(): Promise<Record<string, unknown>> {
   const secret = randomBytes(24).toString('hex');
   const receiver = new Receiver(secret);
   let stopStack: (() => Promise<void>) | null = null;
-  let processor: Processor | null = null;
+  let processor: MeasuredProcessor | null = null;
   let db: Db | null = null;
   const load = args['with-load'] ? new ProcessorLoad() : null;
   try {
@@ -309,7 +366,8 @@ async function main(): Promise<Record<string, unknown>> {
     const loading = load?.start();
     loading?.catch(() => undefined);
     let t = performance.now();
-    const running = await startTestStack(11);
+    // Directus in a session of its own, as `npm start` runs it (see MeasuredProcessor).
+    const running = await startTestStack(11, { directusSession: true });
     stopStack = running.stop;
     const { stack } = running;
     db = connectDb(stack.databaseUrl, { pool: 2 });
@@ -323,21 +381,17 @@ async function main(): Promise<Record<string, unknown>> {
     const flowOnly = [...flowOnlyMs].sort((a, b) => a - b);
     progress(`Flow active; REST-created race event → webhook: p50 ${percentile(flowOnly, 50).toFixed(1)} ms on an idle stack`);
 
-    processor = new Processor(
-      loadProcessorConfig({
-        DATABASE_URL: stack.databaseUrl,
-        REDIS_URL,
-        REDIS_TELEMETRY_STREAM: stream,
-        PROCESSOR_CONSUMER: 'bench',
-        METRICS_PORT: String(await freePort()),
-        LOG_LEVEL: 'silent',
-        DIRECTUS_URL: stack.directusUrl,
-        DIRECTUS_TOKEN: stack.processorToken,
-      }),
-      pino({ level: 'silent' }),
-    );
-    const factPosts = watchFactPosts();
-    await processor.start();
+    processor = await MeasuredProcessor.start({
+      DATABASE_URL: stack.databaseUrl,
+      REDIS_URL,
+      REDIS_TELEMETRY_STREAM: stream,
+      PROCESSOR_CONSUMER: 'bench',
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'silent',
+      DIRECTUS_URL: stack.directusUrl,
+      DIRECTUS_TOKEN: stack.processorToken,
+    });
+    const factPosts = processor.posts;
     if (loading) {
       progress('waiting for the processor load to start draining');
       await loading;
@@ -411,7 +465,7 @@ async function main(): Promise<Record<string, unknown>> {
   } finally {
     const steps: [string, () => Promise<unknown>][] = [
       ['stop the processor load', async () => load?.stop()],
-      ['stop the processor', async () => processor?.close()],
+      ['stop the processor', async () => processor?.stop()],
       ['close the receiver', () => receiver.close()],
       ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
       ['close redis', () => redis.quit()],
@@ -422,4 +476,5 @@ async function main(): Promise<Record<string, unknown>> {
   }
 }
 
-report(main(), progress);
+if (args['processor-child']) await runMeasuredProcessor();
+else report(main(), progress);

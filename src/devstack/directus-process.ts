@@ -147,6 +147,8 @@ export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000
     stop: () =>
       new Promise<void>((resolveStop) => {
         if (child.exitCode !== null) return resolveStop();
+        // A detached child was unref'd: awaiting its exit must keep this process alive until it comes.
+        child.ref();
         child.once('exit', () => resolveStop());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
