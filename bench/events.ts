@@ -1,10 +1,10 @@
 /**
  * Race event latency, tracker fix to integrator (BENCHMARKS.md, `events`).
  *
- * A real test stack (Directus 11 with the bundle, setup and the demo race), the real Processor, each in a process
- * and a session of its own as `npm start` runs them, and a Flow built as an admin builds it (Event Hook, action, items.create on race_events → Pitwall signed webhook
- * over webhook_subscriptions), delivering to an HTTP server in this process, outside Directus, that checks every
- * signature.
+ * A real test stack (Directus 11 with the bundle, setup and the demo race) and the real Processor, each in a process
+ * and a session of its own as `npm start` runs them, and a Flow built as an admin builds it (Event Hook, action,
+ * items.create on race_events → Pitwall signed webhook over webhook_subscriptions), delivering to an HTTP server in
+ * this process, outside Directus, that checks every signature.
  *
  * The stream is engineered so that a known subset of fixes each causes exactly one race event: every demo tracker
  * alternates between its bivouac and a fix 45 km away one millisecond later, an impossible jump. Each far fix is
@@ -188,12 +188,13 @@ async function createFlow(stack: TestStack, token: string, receiver: Receiver): 
  * XADDs the fixes at `rate` far fixes per second: per tick, for each far fix due, the device's home fix and then
  * the far fix 1 ms later (GPS time), in one pipeline. Returns when all are on the stream.
  */
-async function produce(redis: Redis, stream: string, total: number, warmupCount: number, sent: Map<string, Sent>): Promise<void> {
+async function produce(redis: Redis, stream: string, total: number, warmupCount: number, sent: Map<string, Sent>, signal: AbortSignal): Promise<void> {
   const devices = demoEntries.map((e) => e.imei);
   const lastTs = new Map<string, number>();
   const started = performance.now();
   let n = 0;
   while (n < total) {
+    signal.throwIfAborted();
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
     if (due <= n) {
       await sleep(Math.max(1, ((n / rate) * 1000) - (performance.now() - started)));
@@ -218,13 +219,10 @@ async function produce(redis: Redis, stream: string, total: number, warmupCount:
 }
 
 /**
- * Where the time goes: the processor in this process posts its facts to Directus with fetch, so the bench watches
- * those requests (nothing else) to split each event's latency into "XADD → facts POST sent" (the processor and
- * its courier's queue) and "facts POST" (Directus applying the facts; the webhook usually arrives before it answers).
- */
-/**
- * Calls `seen` for every anomaly in a facts POST of this process's processor, with the POST's start and answer as
- * epoch ms (performance.timeOrigin + now: one clock for this process and the bench's).
+ * Where the time goes: the processor posts its facts to Directus with fetch, so its process watches those requests
+ * (nothing else) to split each event's latency into "XADD → facts POST sent" (the processor and its courier's queue)
+ * and "facts POST" (Directus applying the facts; the webhook usually arrives before it answers). `seen` gets each
+ * anomaly's POST as epoch ms (performance.timeOrigin + now: one clock for that process and the bench's).
  */
 function watchFactPosts(seen: (key: string, post: FactPost) => void): void {
   const original = globalThis.fetch;
@@ -266,11 +264,13 @@ class MeasuredProcessor {
   static start(env: Record<(typeof MEASURED_ENV_KEYS)[number], string>): Promise<MeasuredProcessor> {
     const heap = process.execArgv.filter((arg) => arg.startsWith('--max-semi-space-size'));
     const args = [...heap, '--import', import.meta.resolve('tsx'), new URL(import.meta.url).pathname, '--processor-child'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
+    // Its stdin is a pipe from this process only so that it ends, and the child with it, if this process dies.
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
     const measured = new MeasuredProcessor(child);
     return new Promise((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
         if (line === 'started') return resolve(measured);
+        if (!line.startsWith('{"key"')) return;
         const { key, sentAt, answeredAt } = JSON.parse(line) as FactPost & { key: string };
         measured.posts.set(key, { sentAt: sentAt - performance.timeOrigin, answeredAt: answeredAt - performance.timeOrigin });
       });
@@ -292,7 +292,13 @@ async function runMeasuredProcessor(): Promise<void> {
   const processor = new Processor(loadProcessorConfig(process.env), pino({ level: 'silent' }));
   await processor.start();
   process.stdout.write('started\n');
-  process.once('SIGTERM', () => void processor.close().then(() => process.exit(0)));
+  let stopping = false;
+  const stop = () => {
+    if (!stopping) void processor.close().then(() => process.exit(0));
+    stopping = true;
+  };
+  process.once('SIGTERM', stop);
+  process.stdin.once('end', stop).resume();
 }
 
 /** The processor bench's drain, running beside this one (--with-load); counts what its processor stores. */
@@ -352,7 +358,7 @@ class ProcessorLoad {
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-async function main(): Promise<Record<string, unknown>> {
+async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
   const stream = `bench:telemetry:${randomUUID()}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const secret = randomBytes(24).toString('hex');
@@ -361,6 +367,16 @@ async function main(): Promise<Record<string, unknown>> {
   let processor: MeasuredProcessor | null = null;
   let db: Db | null = null;
   const load = args['with-load'] ? new ProcessorLoad() : null;
+  const cleanupSteps = (): [string, () => Promise<unknown>][] => [
+    ['stop the processor load', async () => load?.stop()],
+    ['stop the processor', async () => processor?.stop()],
+    ['close the receiver', () => receiver.close()],
+    ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
+    ['close redis', () => redis.quit()],
+    ['close postgres', async () => db?.destroy()],
+    ['stop Directus and drop its database', async () => stopStack?.()],
+  ];
+
   try {
     // Its stack starts alongside this one's; the events wait for its drain below.
     const loading = load?.start();
@@ -403,11 +419,14 @@ async function main(): Promise<Record<string, unknown>> {
     const sent = new Map<string, Sent>();
     t = performance.now();
     progress(`sending ${total} far fixes (${warmupCount} warm-up) at ${rate}/s on ${stream}`);
-    await produce(redis, stream, total, warmupCount, sent);
+    await produce(redis, stream, total, warmupCount, sent, signal);
     const sendSeconds = (performance.now() - t) / 1000;
     const waitFrom = performance.now();
     const matched = () => [...receiver.keyOf.values()].filter((key) => sent.has(key)).length;
-    while (matched() < total && performance.now() < waitFrom + timeoutMs) await sleep(50);
+    while (matched() < total && performance.now() < waitFrom + timeoutMs) {
+      signal.throwIfAborted();
+      await sleep(50);
+    }
     const waitedMs = performance.now() - waitFrom;
     await sleep(1000); // late duplicates would come now
     progress(`${matched()} of ${total} events received`);
@@ -463,18 +482,20 @@ async function main(): Promise<Record<string, unknown>> {
       date: new Date().toISOString(),
     };
   } finally {
-    const steps: [string, () => Promise<unknown>][] = [
-      ['stop the processor load', async () => load?.stop()],
-      ['stop the processor', async () => processor?.stop()],
-      ['close the receiver', () => receiver.close()],
-      ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
-      ['close redis', () => redis.quit()],
-      ['close postgres', async () => db?.destroy()],
-      ['stop Directus and drop its database', async () => stopStack?.()],
-    ];
-    await cleanUp(steps, progress);
+    await cleanUp(cleanupSteps(), progress);
   }
 }
 
 if (args['processor-child']) await runMeasuredProcessor();
-else report(main(), progress);
+else {
+  // The load, the processor and Directus run in sessions of their own, out of reach of a terminal's Ctrl-C: the run
+  // stops at its next step and its cleanup stops them.
+  const abort = new AbortController();
+  for (const signalName of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signalName, () => {
+      progress(`${signalName}: stopping and cleaning up`);
+      abort.abort(new Error(`interrupted by ${signalName}`));
+    });
+  }
+  report(main(abort.signal), progress);
+}
