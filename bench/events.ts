@@ -367,16 +367,6 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
   let processor: MeasuredProcessor | null = null;
   let db: Db | null = null;
   const load = args['with-load'] ? new ProcessorLoad() : null;
-  const cleanupSteps = (): [string, () => Promise<unknown>][] => [
-    ['stop the processor load', async () => load?.stop()],
-    ['stop the processor', async () => processor?.stop()],
-    ['close the receiver', () => receiver.close()],
-    ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
-    ['close redis', () => redis.quit()],
-    ['close postgres', async () => db?.destroy()],
-    ['stop Directus and drop its database', async () => stopStack?.()],
-  ];
-
   try {
     // Its stack starts alongside this one's; the events wait for its drain below.
     const loading = load?.start();
@@ -482,7 +472,16 @@ async function main(signal: AbortSignal): Promise<Record<string, unknown>> {
       date: new Date().toISOString(),
     };
   } finally {
-    await cleanUp(cleanupSteps(), progress);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['stop the processor load', async () => load?.stop()],
+      ['stop the processor', async () => processor?.stop()],
+      ['close the receiver', () => receiver.close()],
+      ['delete stream', () => redis.del(stream, `${stream}:dead-letter`)],
+      ['close redis', () => redis.quit()],
+      ['close postgres', async () => db?.destroy()],
+      ['stop Directus and drop its database', async () => stopStack?.()],
+    ];
+    await cleanUp(steps, progress);
   }
 }
 
