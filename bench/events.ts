@@ -247,7 +247,30 @@ interface FactPost {
 }
 
 /** Environment of the measured processor's process: what `pitwall processor` reads. */
-const MEASURED_ENV_KEYS = ['DATABASE_URL', 'REDIS_URL', 'REDIS_TELEMETRY_STREAM', 'PROCESSOR_CONSUMER', 'METRICS_PORT', 'LOG_LEVEL', 'DIRECTUS_URL', 'DIRECTUS_TOKEN'] as const;
+type MeasuredEnv = Record<
+  'DATABASE_URL' | 'REDIS_URL' | 'REDIS_TELEMETRY_STREAM' | 'PROCESSOR_CONSUMER' | 'METRICS_PORT' | 'LOG_LEVEL' | 'DIRECTUS_URL' | 'DIRECTUS_TOKEN',
+  string
+>;
+
+/**
+ * Node's arguments to run a bench file as a child, with the heap setting this bench runs with (scripts/node22.sh), as
+ * bin/pitwall runs a processor.
+ */
+const childArgs = (file: string, ...args: string[]): string[] => [
+  ...process.execArgv.filter((arg) => arg.startsWith('--max-semi-space-size')),
+  '--import',
+  import.meta.resolve('tsx'),
+  file,
+  ...args,
+];
+
+/** SIGTERM, then the child's exit. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
 
 /**
  * The processor whose events are measured, in a process and a session of its own, as `npm start` runs
@@ -261,9 +284,8 @@ class MeasuredProcessor {
 
   private constructor(private readonly child: ChildProcess) {}
 
-  static start(env: Record<(typeof MEASURED_ENV_KEYS)[number], string>): Promise<MeasuredProcessor> {
-    const heap = process.execArgv.filter((arg) => arg.startsWith('--max-semi-space-size'));
-    const args = [...heap, '--import', import.meta.resolve('tsx'), new URL(import.meta.url).pathname, '--processor-child'];
+  static start(env: MeasuredEnv): Promise<MeasuredProcessor> {
+    const args = childArgs(new URL(import.meta.url).pathname, '--processor-child');
     // Its stdin is a pipe from this process only so that it ends, and the child with it, if this process dies.
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
     const measured = new MeasuredProcessor(child);
@@ -278,11 +300,8 @@ class MeasuredProcessor {
     });
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await exited;
+  stop(): Promise<void> {
+    return stopChild(this.child);
   }
 }
 
@@ -310,9 +329,7 @@ class ProcessorLoad {
 
   /** Resolves once the processor bench has filled its stream and its processor has started draining it. */
   start(): Promise<void> {
-    // The load's processor with the heap setting this bench runs with (scripts/node22.sh), as bin/pitwall runs one.
-    const heap = process.execArgv.filter((arg) => arg.startsWith('--max-semi-space-size'));
-    const args = [...heap, '--import', import.meta.resolve('tsx'), new URL('./processor.ts', import.meta.url).pathname, '--positions', String(loadPositions), '--timeout', '600', '--directus-session'];
+    const args = childArgs(new URL('./processor.ts', import.meta.url).pathname, '--positions', String(loadPositions), '--timeout', '600', '--directus-session');
     // Its processor and its Directus each in a session of their own, as `npm start` runs them: where autogroups are on
     // (most Linux desktops and many servers), the kernel shares the cores between sessions first.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
@@ -347,11 +364,7 @@ class ProcessorLoad {
 
   /** Interrupts the processor bench, which then cleans up after itself (its stack, its stream). */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    if (this.child) await stopChild(this.child);
   }
 }
 
