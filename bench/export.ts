@@ -11,6 +11,8 @@
  * - the Parquet writer's own rate: DuckDB copying the exported rows, already in memory, to one zstd Parquet file.
  * Then every file is read back with DuckDB (`read_parquet(..., hive_partitioning = true)`) and compared with the
  * stream: `duplicated` and `missing` count stream ids seen twice and never. `rss_mb` is the exporter's peak RSS.
+ * `cpu_s` is the exporter's CPU time, `redis_cpu_s` Redis's during the exporter's run and `drain_redis_cpu_s` during
+ * one drain (the mean of the two): Redis serves both from the same cores.
  *
  *   npm run bench -- export [--positions 300000] [--file-rows <EXPORT_FILE_ROWS>] [--timeout 300]
  */
@@ -71,9 +73,17 @@ async function fillStream(redis: Redis, start: number): Promise<void> {
   await pipeline.exec();
 }
 
+/** Redis's own CPU time (all its threads), in seconds. */
+async function redisCpuS(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
 /** XREADGROUP in large batches and XACK: what any consumer of this stream must at least do. */
-async function bareDrain(redis: Redis, group: string): Promise<number> {
+async function bareDrain(redis: Redis, group: string): Promise<{ rowsPerS: number; redisCpuS: number }> {
   await redis.xgroup('CREATE', stream, group, '0');
+  const redisCpuBefore = await redisCpuS(redis);
   const started = performance.now();
   let drained = 0;
   for (;;) {
@@ -84,9 +94,10 @@ async function bareDrain(redis: Redis, group: string): Promise<number> {
     drained += entries.length;
   }
   const elapsed = seconds(started);
+  const redisCpu = (await redisCpuS(redis)) - redisCpuBefore;
   await redis.xgroup('DESTROY', stream, group);
   if (drained !== positions) throw new Error(`bare drain read ${drained} entries, expected ${positions}`);
-  return drained / elapsed;
+  return { rowsPerS: drained / elapsed, redisCpuS: redisCpu };
 }
 
 /** RSS (bytes) and CPU seconds of a process, from /proc. */
@@ -99,6 +110,7 @@ async function processUsage(pid: number): Promise<{ rss: number; cpuS: number }>
 
 async function runExporter(redis: Redis, dir: string, databaseUrl: string) {
   await redis.xgroup('CREATE', stream, EXPORT_GROUP, '0');
+  const redisCpuBefore = await redisCpuS(redis);
   const metricsPort = await freePort();
   const child = spawn(join(repoRoot, 'bin/pitwall'), ['exporter'], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}), REDIS_URL, REDIS_TELEMETRY_STREAM: stream, DATABASE_URL: databaseUrl, EXPORT_DIR: dir, METRICS_PORT: String(metricsPort), ...(args['file-rows'] ? { EXPORT_FILE_ROWS: args['file-rows'] } : {}), LOG_LEVEL: 'warn' },
@@ -143,10 +155,11 @@ async function runExporter(redis: Redis, dir: string, databaseUrl: string) {
       await Promise.race([exited, sleep(50)]);
     }
     const elapsed = seconds(started!);
+    const redisCpu = (await redisCpuS(redis)) - redisCpuBefore;
     if (child.exitCode !== 0) throw new Error(`the exporter exited with ${child.exitCode} on SIGTERM`);
     const info = await groupInfo(redis, stream, EXPORT_GROUP);
     if (info?.pending !== 0) throw new Error(`${info?.pending} entries left unacknowledged`);
-    return { rowsPerS: positions / elapsed, elapsed, rssStart, rssPeak, cpuS, memory };
+    return { rowsPerS: positions / elapsed, elapsed, rssStart, rssPeak, cpuS, redisCpuS: redisCpu, memory };
   } finally {
     child.kill('SIGKILL');
     await exited;
@@ -218,12 +231,12 @@ async function main(): Promise<Record<string, unknown>> {
     await fillStream(redis, start);
     progress(`${positions} entries on the stream in ${seconds(started).toFixed(1)} s`);
     const drainBefore = await bareDrain(redis, 'bench-bare-drain-before');
-    progress(`bare drain: ${Math.round(drainBefore)} entries/s`);
+    progress(`bare drain: ${Math.round(drainBefore.rowsPerS)} entries/s`);
     const run = await runExporter(redis, dir, pgUrl(databaseName));
     progress(`exporter: ${Math.round(run.rowsPerS)} rows/s (${run.elapsed.toFixed(1)} s)`);
     const drainAfter = await bareDrain(redis, 'bench-bare-drain-after');
-    progress(`bare drain again: ${Math.round(drainAfter)} entries/s`);
-    const drainRowsPerS = (drainBefore + drainAfter) / 2;
+    progress(`bare drain again: ${Math.round(drainAfter.rowsPerS)} entries/s`);
+    const drainRowsPerS = (drainBefore.rowsPerS + drainAfter.rowsPerS) / 2;
     const back = await readBack(redis, dir);
     const size = await directorySize(dir);
     if (back.decoded !== back.rows) throw new Error(`${back.decoded} of ${back.rows} rows have decoded attributes; every tracker has a mapping`);
@@ -232,8 +245,8 @@ async function main(): Promise<Record<string, unknown>> {
       rows: back.rows,
       rows_per_s: Math.round(run.rowsPerS),
       drain_rows_per_s: Math.round(drainRowsPerS),
-      drain_rows_per_s_before: Math.round(drainBefore),
-      drain_rows_per_s_after: Math.round(drainAfter),
+      drain_rows_per_s_before: Math.round(drainBefore.rowsPerS),
+      drain_rows_per_s_after: Math.round(drainAfter.rowsPerS),
       ratio: Number((run.rowsPerS / drainRowsPerS).toFixed(3)),
       copy_rows_per_s: Math.round(back.copyRowsPerS),
       duplicated: back.duplicated,
@@ -243,6 +256,8 @@ async function main(): Promise<Record<string, unknown>> {
       heap_used_mb_at_end: run.memory.heapUsed,
       rss_mb_at_end: run.memory.rss,
       cpu_s: Number(run.cpuS.toFixed(1)),
+      redis_cpu_s: Number(run.redisCpuS.toFixed(1)),
+      drain_redis_cpu_s: Number(((drainBefore.redisCpuS + drainAfter.redisCpuS) / 2).toFixed(1)),
       files: size.files,
       dates: back.dates,
       bytes_per_row: Number((size.bytes / back.rows).toFixed(1)),
