@@ -10,6 +10,7 @@ import { probe, serveMetrics, type HealthReport } from '../observability/metrics
 import { connectDb } from '../store/db.ts';
 import { ensureGroup, groupInfo } from '../stream/consumer-group.ts';
 import { Lease } from '../stream/lease.ts';
+import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
 import { ClickHouseSink } from './clickhouse-sink.ts';
 import type { ExporterConfig } from './config.ts';
@@ -24,15 +25,6 @@ import { redisConnectionLog, reportConnection } from '../stream/connection-repor
 export const EXPORT_GROUP = 'analytics-export';
 const ACK_CHUNK = 10_000;
 const IDLE_POLL_MS = 200;
-const LEASE_NOT_HELD = -1;
-/**
- * XREADGROUP if KEYS[1] (the lease) holds ARGV[1]. The lease key's hash tag is the stream's name, so in a Redis
- * Cluster both keys live in one slot, as a script needs.
- */
-const READ_IF_HOLDER = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return ${LEASE_NOT_HELD} end
-return redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], ARGV[5])`;
-
 /** A batch of entries: all of them are acknowledged together once its files are written. */
 interface Gathered {
   batch: ParquetBatch;
@@ -64,6 +56,7 @@ class LeaseLost extends Error {
 export class Exporter {
   readonly registry = new Registry();
   private readonly redis: Redis;
+  private readonly reader: LeaseFencedReader;
   private readonly db: Knex | null;
   private readonly decoders: DeviceDecoders | null;
   private readonly lease: Lease;
@@ -99,7 +92,9 @@ export class Exporter {
     reportConnection(this.redis, redisConnectionLog(log));
     this.db = config.DATABASE_URL ? connectDb(config.DATABASE_URL, { pool: 2, application: 'pitwall-exporter', log }) : null;
     this.decoders = this.db ? new DeviceDecoders(this.db) : null;
+    // The lease key's hash tag is the stream's name: in a Redis Cluster the fenced read's keys share one slot.
     this.lease = new Lease(this.redis, `pitwall:{${config.REDIS_TELEMETRY_STREAM}}:exporter`, `${config.EXPORT_CONSUMER}:${randomUUID()}`, config.EXPORT_LEASE_MS);
+    this.reader = new LeaseFencedReader(config.REDIS_URL, this.lease.key, this.lease.holder);
     this.directory = new PartDirectory(config.EXPORT_DIR);
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
@@ -126,6 +121,7 @@ export class Exporter {
     this.gathered = this.emptyBatch(await ParquetBatch.open(this.config.EXPORT_COMPRESSION));
     this.spare = await ParquetBatch.open(this.config.EXPORT_COMPRESSION);
     await this.redis.connect().catch((error: unknown) => this.log.warn({ err: error }, 'redis not reachable yet; retrying'));
+    await this.reader.connect().catch(() => undefined); // retried as the main connection is, and reported by it
     if (this.decoders) {
       await this.refreshDecoders();
       this.timers.push(setInterval(() => void this.refreshDecoders(), this.config.EXPORT_MAPPING_REFRESH_MS));
@@ -432,20 +428,17 @@ export class Exporter {
   /**
    * Reads entries of the group only while this exporter holds the lease, checked by Redis in the same step: an
    * exporter paused past its lease must not take entries into its pending list after the new holder claimed the
-   * list, or they would sit there inside batches the new holder wrote without them. (A script cannot block, so an
-   * idle exporter polls: `idle` waits a moment when nothing came.)
+   * list, or they would sit there inside batches the new holder wrote without them. (A guarded read cannot block, so
+   * an idle exporter polls: `idle` waits a moment when nothing came.)
    */
   private async read(from: string, idle: boolean): Promise<StreamEntry[]> {
-    const { REDIS_TELEMETRY_STREAM: stream, EXPORT_CONSUMER: consumer, EXPORT_READ_COUNT } = this.config;
-    const reply = (await this.redis.eval(READ_IF_HOLDER, 2, this.lease.key, stream, this.lease.holder, EXPORT_GROUP, consumer, EXPORT_READ_COUNT, from)) as
-      | [string, [string, string[] | null][]][]
-      | number
-      | null;
-    if (reply === LEASE_NOT_HELD) {
+    const { REDIS_TELEMETRY_STREAM: stream, EXPORT_CONSUMER: consumer, EXPORT_READ_COUNT: count } = this.config;
+    const read = await this.reader.read({ group: EXPORT_GROUP, consumer, count, stream, from });
+    if (read === LEASE_NOT_HELD) {
       this.active = false;
       throw new LeaseLost('exporter lease lost');
     }
-    const entries = Array.isArray(reply) && reply.length > 0 ? toStreamEntries(reply[0]![1]) : [];
+    const entries = toStreamEntries(read);
     if (entries.length === 0 && idle) await sleep(IDLE_POLL_MS);
     return entries;
   }
@@ -491,6 +484,7 @@ export class Exporter {
     await this.sink?.close().catch(() => undefined);
     await this.db?.destroy();
     this.redis.disconnect();
+    this.reader.disconnect();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
