@@ -42,6 +42,14 @@ describe('a read fenced by a lease', () => {
     expect(await pendingOf('me')).toBe(3);
   });
 
+  it('hands back a pending entry whose content was trimmed from the stream as an id without fields', async () => {
+    await redis.set(lease, 'me:1', 'PX', 10_000);
+    const [first] = (await read()) as [string, string[]][];
+    await redis.xdel(stream, first![0]);
+    const again = (await read('me', '0')) as [string, string[] | null][];
+    expect(again.map(([id, fields]) => [id, fields?.length ?? null])).toEqual([[first![0], null], [again[1]![0], 2], [again[2]![0], 2]]);
+  });
+
   it('reads nothing into its pending list while the lease is absent or another’s', async () => {
     expect(await read()).toBe(LEASE_NOT_HELD);
     await redis.set(lease, 'other:2', 'PX', 10_000);
