@@ -44,6 +44,7 @@ import { loadProcessorConfig } from '../src/processor/config.ts';
 import { Processor } from '../src/processor/processor.ts';
 import { toStreamFields } from '../src/simulator/publish.ts';
 import { connectDb, type Db } from '../src/store/db.ts';
+import { stopChild } from '../test/support/cli.ts';
 import { adminToken, call } from '../test/support/directus-client.ts';
 import { freePort, REDIS_URL, startTestStack, type TestStack } from '../test/support/stack.ts';
 import { cleanUp, measuredOn, progressFor, report } from './support.ts';
@@ -264,14 +265,6 @@ const childArgs = (file: string, ...args: string[]): string[] => [
   ...args,
 ];
 
-/** SIGTERM, then the child's exit. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 /**
  * The processor whose events are measured, in a process and a session of its own, as `npm start` runs
  * `pitwall processor` (where autogroups are on, the kernel shares the cores between sessions first: in this bench's
@@ -301,7 +294,7 @@ class MeasuredProcessor {
   }
 
   stop(): Promise<void> {
-    return stopChild(this.child);
+    return stopChild(this.child, 'SIGTERM');
   }
 }
 
@@ -364,7 +357,7 @@ class ProcessorLoad {
 
   /** Interrupts the processor bench, which then cleans up after itself (its stack, its stream). */
   async stop(): Promise<void> {
-    if (this.child) await stopChild(this.child);
+    if (this.child) await stopChild(this.child, 'SIGTERM');
   }
 }
 

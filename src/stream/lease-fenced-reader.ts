@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { RawEntry } from './stream-entry.ts';
 
 /** What a fenced read returns when the lease is not the reader's. */
 export const LEASE_NOT_HELD = Symbol('lease not held');
@@ -50,13 +51,13 @@ export class LeaseFencedReader {
   }
 
   /** The entries read (id and fields, null for an entry trimmed from the stream), or LEASE_NOT_HELD. */
-  read(request: GroupRead): Promise<[string, string[] | null][] | typeof LEASE_NOT_HELD> {
+  read(request: GroupRead): Promise<RawEntry[] | typeof LEASE_NOT_HELD> {
     const read = this.reading.then(() => this.readNow(request));
     this.reading = read.catch(() => undefined);
     return read;
   }
 
-  private async readNow(request: GroupRead): Promise<[string, string[] | null][] | typeof LEASE_NOT_HELD> {
+  private async readNow(request: GroupRead): Promise<RawEntry[] | typeof LEASE_NOT_HELD> {
     for (;;) {
       const connection = this.connection;
       try {
@@ -76,7 +77,7 @@ export class LeaseFencedReader {
    * The check for the next read rides with this one (WATCH and GET after EXEC), so a read right after another is one
    * round trip, sent at once: Redis gets it ready while the caller is busy with the entries before.
    */
-  private async fencedRead({ group, consumer, count, stream, from }: GroupRead, connection: number): Promise<[string, string[] | null][] | typeof LEASE_NOT_HELD | typeof CHECK_AGAIN> {
+  private async fencedRead({ group, consumer, count, stream, from }: GroupRead, connection: number): Promise<RawEntry[] | typeof LEASE_NOT_HELD | typeof CHECK_AGAIN> {
     let check = this.check;
     this.check = null;
     if (check?.connection !== connection) {
@@ -101,7 +102,7 @@ export class LeaseFencedReader {
     if (done[1] === null) return CHECK_AGAIN;
     const reply = done[1][0];
     if (reply instanceof Error) throw reply;
-    return (reply as [string, [string, string[] | null][]][] | null)?.[0]?.[1] ?? [];
+    return (reply as [stream: string, entries: RawEntry[]][] | null)?.[0]?.[1] ?? [];
   }
 
   disconnect(): void {

@@ -4,7 +4,8 @@ export interface StreamEntry {
   fields: Record<string, string> | null;
 }
 
-type RawEntry = [id: string, fields: string[] | null];
+/** An entry as XREADGROUP and XRANGE reply it. */
+export type RawEntry = [id: string, fields: string[] | null];
 
 export function toStreamEntries(raw: readonly RawEntry[]): StreamEntry[] {
   return raw.map(([id, flat]) => {
