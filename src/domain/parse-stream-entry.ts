@@ -56,7 +56,9 @@ const rawIoValue = z.union([
   z.strictObject({ __buffer_b64: z.string().refine(isBufferBase64, `expected base64 of at most ${MAX_BUFFER_BYTES.toLocaleString('en')} bytes`) }),
 ], { error: 'expected a number, {"__bigint": "<digits>"} or {"__buffer_b64": "<base64>"}' });
 
-const positionPayload = z.strictObject({
+// Not strict: the ingestion service may add fields to the Position (CONTRACTS: "add fields freely"); they are not
+// ours to refuse, and the Position keeps only its own.
+const positionPayload = z.object({
   device_id: deviceId,
   timestamp: fixTime,
   latitude: z.number().min(-90).max(90),

@@ -79,12 +79,8 @@ function isRawAttributes(value: unknown): value is RawAttributes {
   return true;
 }
 
-/** Exactly the payload's fields, none missing and none more (the schema is strict). */
-function hasExactlyPayloadKeys(payload: Record<string, unknown>): boolean {
-  let keys = 0;
-  for (const _key in payload) keys++;
-  return keys === PAYLOAD_KEYS.length && PAYLOAD_KEYS.every((key) => Object.hasOwn(payload, key));
-}
+/** Every field of the payload; fields the contract may add later are ignored, as the schema ignores them. */
+const hasPayloadKeys = (payload: Record<string, unknown>): boolean => PAYLOAD_KEYS.every((key) => Object.hasOwn(payload, key));
 
 /**
  * The Position of a well-formed entry, or null when the entry is not plainly well formed: the caller then asks the
@@ -100,7 +96,7 @@ export function readWellFormedEntry(fields: Record<string, string>): Position | 
   } catch {
     return null;
   }
-  if (!isPlainObject(p) || !hasExactlyPayloadKeys(p) || p.device_id !== deviceId) return null;
+  if (!isPlainObject(p) || !hasPayloadKeys(p) || p.device_id !== deviceId) return null;
   const ts = timeOf(p.timestamp);
   if (!isFixTime(ts)) return null;
   const { latitude, longitude, altitude, angle, speed, satellites, priority, attributes } = p;
