@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { GPS_FIX_SQL } from '../domain/gps-fix.ts';
 import type { PositionEntry } from '../domain/live/position-entry.ts';
 
 interface StoredFix extends PositionEntry {
@@ -63,7 +64,7 @@ export class LatestFixes {
          FROM unnest(?::text[]) AS d(id)
          CROSS JOIN LATERAL (
            SELECT * FROM positions
-            WHERE device_id = d.id AND NOT faulty AND NOT (latitude = 0 AND longitude = 0)
+            WHERE device_id = d.id AND NOT faulty AND ${GPS_FIX_SQL}
             ORDER BY ts DESC LIMIT 1
          ) p`,
       [devices],

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { GPS_FIX_SQL } from '../domain/gps-fix.ts';
 import type { PositionEntry } from '../domain/live/position-entry.ts';
 
 /** The stored span a stage is played back over: from its first start to its last finish, with a margin. */
@@ -46,7 +47,7 @@ export async function* storedFixes(db: Knex, span: PlaybackSpan, pageSize = 2000
     const rows = (await db('positions')
       .whereIn('device_id', span.devices)
       .where('faulty', false)
-      .whereRaw('NOT (latitude = 0 AND longitude = 0)')
+      .whereRaw(GPS_FIX_SQL)
       .where('ts', '<=', new Date(span.to))
       .whereRaw('(ts, device_id) > (?, ?)', [after.ts, after.device])
       .orderBy([{ column: 'ts' }, { column: 'device_id' }])

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Fix } from '../domain/course.ts';
+import { hasGpsFix } from '../domain/gps-fix.ts';
 import { attributesJson, type AttributesJson } from '../domain/io/attributes-json.ts';
 import { mappingVersion, type IoMapping } from '../domain/io/index.ts';
 import { DevicePipeline, type FactChanges } from '../domain/pipeline/device-pipeline.ts';
@@ -202,7 +203,7 @@ export class Racing {
     const byDevice = new Map<string, Fix[]>();
     let earliest = Number.POSITIVE_INFINITY;
     for (const p of positions) {
-      if (!this.contexts.has(p.deviceId)) continue;
+      if (!this.contexts.has(p.deviceId) || !hasGpsFix(p)) continue;
       if (p.ts < earliest) earliest = p.ts;
       const fixes = byDevice.get(p.deviceId) ?? [];
       fixes.push(toFix(p));
@@ -326,7 +327,7 @@ export class Racing {
     const opens = context.course.stages.filter((s) => events.has(s.eventId) && s.closesAt >= at - this.options.lateWindowMs).map((s) => s.opensAt);
     const from = opens.length > 0 ? Math.min(...opens) : at - this.options.lateWindowMs;
     const rows = await this.db('positions')
-      .select('ts', 'latitude', 'longitude', 'speed', 'faulty')
+      .select('ts', 'latitude', 'longitude', 'speed', 'satellites', 'faulty')
       .where('device_id', deviceId)
       .andWhere('ts', '>=', new Date(from))
       .orderBy('ts')
@@ -338,7 +339,7 @@ export class Racing {
       const ts = r.ts.getTime();
       if (ts >= at) ahead.add(ts);
       last = ts;
-      if (!r.faulty) fixes.push({ ts, lat: r.latitude, lon: r.longitude, speedKmh: r.speed });
+      if (!r.faulty && hasGpsFix({ latitude: r.latitude, longitude: r.longitude, satellites: r.satellites ?? 1 })) fixes.push({ ts, lat: r.latitude, lon: r.longitude, speedKmh: r.speed });
     }
     if (ahead.size > 0) this.storedAhead.set(deviceId, { times: ahead, last });
     if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length, alreadyStored: ahead.size }, 'rebuilt device state from stored positions');

@@ -10,6 +10,7 @@ import * as factSequences from './migrations/008-fact-sequences.ts';
 import * as processorStatus from './migrations/009-processor-status.ts';
 import * as factWriters from './migrations/010-fact-writers.ts';
 import * as eventHandover from './migrations/011-event-handover.ts';
+import * as replayIndexGpsFixes from './migrations/012-replay-index-gps-fixes.ts';
 
 const migrations: Record<string, Knex.Migration> = {
   '001-telemetry': telemetry,
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '009-processor-status': processorStatus,
   '010-fact-writers': factWriters,
   '011-event-handover': eventHandover,
+  '012-replay-index-gps-fixes': replayIndexGpsFixes,
 };
 
 /** In-code migrations for knex's migrator, so they ship inside the bundle and the CLI alike. */

@@ -61,7 +61,20 @@ function raceItems(now: number) {
   return items;
 }
 
-/** The demo simulator's tracks of SS1, one per car; #201's backup rides the same car 2 m off and 400 ms later. */
+/**
+ * Records without a GPS fix, as a Teltonika tracker sends them while it has no sky: #103's with its last valid
+ * coordinates around its finish, #102's at 0,0 after a power cut. Both still report (satellites 0, speed 0).
+ */
+const lostSky = [
+  { number: 103, from: 0.955, to: 0.985, at: 'last-valid' },
+  { number: 102, from: 0.5, to: 0.53, at: 'zero' },
+] as const;
+const lostSkyOf = (number: number) => lostSky.find((l) => l.number === number);
+
+/**
+ * The demo simulator's tracks of SS1, one per car; #201's backup rides the same car 2 m off and 400 ms later; #102
+ * and #103 lose the sky for a while (lostSky).
+ */
 function raceFixes(start: number): Position[] {
   const runs = simulateRace({ start, entries: cars.length, stages: ['ss1'], seed: 5 });
   const demoImeis = [...new Set(runs.map((f) => f.deviceId))].sort();
@@ -70,11 +83,20 @@ function raceFixes(start: number): Position[] {
     const own = runs.filter((f) => f.deviceId === demoImeis[i]);
     const last = own.at(-1)!.ts;
     const first = own[0]!.ts;
+    const lost = lostSkyOf(car.number);
     for (const tracker of car.trackers) {
       const backup = tracker.role === 'backup';
+      let lastValid = own[0]!;
       for (const fix of own) {
         // The primary of #201 goes silent for good after 80% of its run (the finish is at 97%).
         if (tracker.imei === primary201 && fix.ts > first + 0.8 * (last - first)) continue;
+        const progress = (fix.ts - first) / (last - first);
+        if (lost && progress >= lost.from && progress < lost.to) {
+          const [latitude, longitude] = lost.at === 'zero' ? [0, 0] : [lastValid.latitude, lastValid.longitude];
+          fixes.push({ ...fix, deviceId: tracker.imei, latitude, longitude, satellites: 0, speed: 0, angle: 0 });
+          continue;
+        }
+        lastValid = fix;
         fixes.push({ ...fix, deviceId: tracker.imei, ts: fix.ts + (backup ? 400 : 0), latitude: fix.latitude + (backup ? 0.00002 : 0) });
       }
     }
@@ -156,6 +178,19 @@ describe('two events on the same ground, and a car with two trackers', () => {
     }
     const anomalies = await db('anomalies').whereIn('device_id', imeis).whereNotNull('stage').select('entry', 'stage');
     for (const a of anomalies) expect(cars.find((c) => entryId(c) === a.entry)!.event).toBe(a.stage === stageOf('a') ? 'a' : 'b');
+  });
+
+  it('times across records without a GPS fix as across silence: stored, not raced, no jump reported', async () => {
+    for (const lost of lostSky) {
+      const car = cars.find((c) => c.number === lost.number)!;
+      const imei = car.trackers[0].imei;
+      const stored = await db('positions').where({ device_id: imei, satellites: 0 }).select('latitude', 'longitude');
+      expect(stored.length).toBeGreaterThan(5);
+      if (lost.at === 'zero') expect(stored.every((p) => p.latitude === 0 && p.longitude === 0)).toBe(true);
+      expect((await rows('entry_crossings', { entry: entryId(car) })).map((c) => c.kind).sort()).toEqual(['finish', 'split', 'start']);
+      const anomalies = await db('anomalies').where({ device_id: imei }).pluck('kind');
+      expect(anomalies).not.toContain('position_jump');
+    }
   });
 
   it('times the car with two trackers once: start and split from its primary, the finish from its backup', async () => {

@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import pg, { type Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { GPS_FIX_SQL } from '../../domain/gps-fix.ts';
 
 const { escapeLiteral } = pg;
 
-/** Which stored positions a replay reads: these trackers, GPS time in [from, to), faulty rows skipped. */
+/** Which stored positions a replay reads: these trackers, GPS time in [from, to), faulty rows and rows without a GPS fix skipped. */
 export interface FixRange {
   devices: readonly string[];
   from: number;
@@ -23,7 +24,7 @@ function rangeWhere(range: FixRange): string {
   const devices = range.devices.map((device) => escapeLiteral(device)).join(', ');
   const from = escapeLiteral(new Date(range.from).toISOString());
   const to = escapeLiteral(new Date(range.to).toISOString());
-  return `device_id IN (${devices}) AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz AND NOT faulty`;
+  return `device_id IN (${devices}) AND ts >= ${from}::timestamptz AND ts < ${to}::timestamptz AND NOT faulty AND ${GPS_FIX_SQL}`;
 }
 
 /** Rows ordered by (device_id, ts): the unique index gives that order, and each tracker's fixes come in one run. */

@@ -30,10 +30,12 @@ describe('position entries for the live map', () => {
     expect(toPositionEntry(position())).toEqual({ deviceId: '356307042441013', lat: 24.5, lon: 54.4, ts: Date.UTC(2026, 11, 2, 10), speed: 88.5, course: 270, satellites: 12 });
   });
 
-  it('keeps a tracker without a GPS fix (0,0) and a clock gone wrong off the map', () => {
+  it('keeps a tracker without a GPS fix (0,0, or 0 satellites) and a clock gone wrong off the map', () => {
     const now = Date.UTC(2026, 11, 2, 10);
     expect(unmappableReason(position(), now, 300_000)).toBeNull();
     expect(unmappableReason(position({ latitude: 0, longitude: 0 }), now, 300_000)).toBe('no-gps-fix');
+    expect(unmappableReason(position({ satellites: 0 }), now, 300_000)).toBe('no-gps-fix');
+    expect(unmappableReason(position({ satellites: 1 }), now, 300_000)).toBeNull();
     expect(unmappableReason(position({ latitude: 0, longitude: 12 }), now, 300_000)).toBeNull();
     expect(unmappableReason(position({ ts: now + 300_001 }), now, 300_000)).toBe('future-time');
     expect(unmappableReason(position({ ts: now + 300_000 }), now, 300_000)).toBeNull();
