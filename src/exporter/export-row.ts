@@ -1,4 +1,5 @@
 import type { RawAttributes } from '../domain/position.ts';
+import { hasLoneSurrogate } from '../domain/io/storable-text.ts';
 import { isoTimeMs } from '../domain/iso-time.ts';
 import { MAX_PAYLOAD_CHARS } from '../domain/read-well-formed-entry.ts';
 
@@ -85,6 +86,26 @@ export function readExportEntry(streamId: string, fields: Record<string, string>
   if (!isIntegerIn(p.priority, 0, 255)) return { ok: false, reason: 'payload.priority: not an integer from 0 to 255' };
   const attributes = p.attributes;
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) return { ok: false, reason: 'payload.attributes: not an object' };
+  // DuckDB reads the payload again when the batch is written, and refuses a lone surrogate escape ("\ud800") that
+  // JSON.parse takes: kept, one such entry would fail its batch on every retry and stop the export behind it.
+  if (payload.includes('\\u') && holdsLoneSurrogate(p)) return { ok: false, reason: 'payload: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)' };
   const decoded = decode(deviceId, attributes as RawAttributes);
   return { ok: true, entry: { streamId, deviceId, ts, codec, payload, decoded: decoded?.json ?? null, mappingVersion: decoded?.mappingVersion ?? null } };
+}
+
+/** Whether a key or string anywhere in a parsed JSON value is not well-formed UTF-16. Iterative: nesting is the sender's. */
+function holdsLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (hasLoneSurrogate(item)) return true;
+    } else if (typeof item === 'object' && item !== null) {
+      for (const key in item) {
+        if (hasLoneSurrogate(key)) return true;
+        stack.push((item as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
 }

@@ -3,7 +3,8 @@
  * and JSON input refuses a UTF-16 surrogate without its partner. Decoded attributes are jsonb, so no key or string
  * value of them may contain either.
  */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE = new RegExp(`\u0000|${LONE_SURROGATE.source}`);
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
 
 /** What in `text` Postgres would refuse, or null when it can be stored. */
@@ -21,3 +22,6 @@ export function unstorableTextProblem(text: string): string | null {
 export function storableText(text: string): string {
   return UNSTORABLE.test(text) ? text.replace(UNSTORABLE_ALL, '\ufffd') : text;
 }
+
+/** Whether `text` holds a UTF-16 surrogate without its partner, which no UTF-8 reader (Postgres, DuckDB) takes. */
+export const hasLoneSurrogate = (text: string): boolean => LONE_SURROGATE.test(text);

@@ -136,6 +136,18 @@ describe('readExportEntry refuses, saying why', () => {
     expect(refusal(readExportEntry(ID, { ...fieldsOf(fix), payload }, noDecoding))).toBe('payload: not a JSON object');
   });
 
+  it.each([
+    ['an IO value', '"attributes":{"65000":"\\ud800",'],
+    ['an IO id', '"attributes":{"\\udc00":1,'],
+    ['an added field', '"note":"ab\\ud83dcd","attributes":{'],
+    ['a deep array', '"attributes":{"65000":[[[[["x\\udbff"]]]]],'],
+  ])('a payload with a lone surrogate escape in %s, which DuckDB would refuse at write', (_where, replacement) => {
+    const fields = fieldsOf(fix);
+    const payload = fields.payload!.replace('"attributes":{', replacement);
+    expect(() => JSON.parse(payload)).not.toThrow();
+    expect(refusal(readExportEntry(ID, { ...fields, payload }, noDecoding))).toBe('payload: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)');
+  });
+
   it('a payload whose device differs from the entry field', () => {
     const reason = refusal(readExportEntry(ID, { ...fieldsOf(fix), device_id: '356307042441099' }, noDecoding));
     expect(reason).toBe('device_id: field "356307042441099" differs from payload.device_id');

@@ -120,6 +120,24 @@ describe('ParquetBatch', () => {
     }
   });
 
+  it('writes every escape the entry check lets through: paired surrogates, an escaped backslash, NUL', async () => {
+    const batch = await ParquetBatch.open('snappy', 1);
+    try {
+      const base = fieldsOf('1-0', fix);
+      const texts = ['"note":"\\ud83d\\ude00 \\u00e9","attributes":{', '"note":"\\\\ud800","attributes":{', '"note":"a\\u0000b","attributes":{'];
+      texts.forEach((text, i) => {
+        const read = readExportEntry(`${i + 1}-0`, { ...base, payload: base.payload!.replace('"attributes":{', text) }, () => null);
+        if (!read.ok) throw new Error(read.reason);
+        batch.add(read.entry, 'escapes');
+      });
+      const path = join(dir, 'escapes.parquet');
+      expect(await batch.write('escapes', path)).toBe(texts.length);
+      expect((await readFile(path)).map((r) => r.latitude)).toEqual(texts.map(() => fix.latitude));
+    } finally {
+      batch.close();
+    }
+  });
+
   it('writes one date at a time, the same rows for ClickHouse, and starts empty after clear', async () => {
     const batch = await ParquetBatch.open('zstd', 1);
     try {
