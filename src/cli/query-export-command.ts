@@ -77,10 +77,15 @@ async function loadRaceTables(duck: DuckDBConnection, databaseUrl: string): Prom
   }
 }
 
-/** Counts come back as bigint, times as Date: as numbers and ISO text they print and serialise plainly. */
+/**
+ * Counts come back as bigint, times as Date: as numbers and ISO text they print and serialise plainly, also inside
+ * lists and structs (`[count(*)]`, `histogram(satellites)`).
+ */
 function printable(value: unknown): unknown {
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(printable);
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printable(v)]));
   return value;
 }
 

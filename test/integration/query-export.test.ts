@@ -102,6 +102,12 @@ describe('pitwall query-export', () => {
     ]);
   });
 
+  it('prints counts and times inside lists and structs as JSON', async () => {
+    expect(await query(`SELECT [count(*)] AS counts, {n: count(*), first: min(ts)} AS summary, histogram(satellites) AS satellites FROM positions`)).toEqual([
+      { counts: [CREWS.length * 400], summary: { n: CREWS.length * 400, first: at(0) }, satellites: [{ key: 9, value: CREWS.length * 400 }] },
+    ]);
+  });
+
   it('keeps the crews and stages views as before, with the entry added last to crews', async () => {
     expect(await query('SELECT * FROM crews ORDER BY race_number')).toEqual(
       CREWS.map((c) => ({ device_id: c.imei, event: EVENT, race_number: String(c.raceNumber), crew: c.name, valid_from: null, valid_to: null, entry: c.entry })),
