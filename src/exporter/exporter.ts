@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { probe, serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
+import { probe, serveMetrics, type HealthReport, type Probed } from '../observability/metrics-server.ts';
 import { connectDb } from '../store/db.ts';
-import { ensureGroup, groupInfo } from '../stream/consumer-group.ts';
+import { ensureGroup, groupInfo, type GroupInfo } from '../stream/consumer-group.ts';
 import { Lease } from '../stream/lease.ts';
 import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
@@ -81,6 +81,7 @@ export class Exporter {
   private progressAt = Date.now();
   private sinkFailingSince: number | null = null;
   private readonly fixDates = new FixDates();
+  private groupScrape: Promise<Probed<GroupInfo | null>> | null = null;
 
   constructor(
     private readonly config: ExporterConfig,
@@ -107,8 +108,9 @@ export class Exporter {
       skipped: new Counter({ name: 'pitwall_export_skipped_entries_total', help: 'Stream entries without a row (malformed; the log says why)', registers }),
       batchRows: new Gauge({ name: 'pitwall_export_batch_rows', help: 'Rows gathered and not yet written', registers, collect() { this.set(self.gathered?.batch.rows ?? 0); } }),
       flushSeconds: new Histogram({ name: 'pitwall_export_flush_seconds', help: 'Time to write a batch: files, ClickHouse, acknowledgement', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
-      lag: new Gauge({ name: 'pitwall_export_stream_lag_entries', help: `Entries of the stream the ${EXPORT_GROUP} group has not read yet`, registers }),
-      pending: new Gauge({ name: 'pitwall_export_pending_entries', help: 'Entries read and not yet acknowledged (in the batch being gathered or written)', registers }),
+      // Read at each scrape, not only when /healthz is asked: a lag alert must not depend on a health checker.
+      lag: new Gauge({ name: 'pitwall_export_stream_lag_entries', help: `Entries of the stream the ${EXPORT_GROUP} group has not read yet`, registers, async collect() { const info = await self.groupState(); this.set(info.ok ? (info.value?.lag ?? Number.NaN) : Number.NaN); } }),
+      pending: new Gauge({ name: 'pitwall_export_pending_entries', help: 'Entries read and not yet acknowledged (in the batch being gathered or written)', registers, async collect() { const info = await self.groupState(); this.set(info.ok ? (info.value?.pending ?? 0) : Number.NaN); } }),
       clickhouseRows: new Counter({ name: 'pitwall_export_clickhouse_rows_total', help: 'Rows inserted into ClickHouse', registers }),
       clickhouseErrors: new Counter({ name: 'pitwall_export_clickhouse_errors_total', help: 'ClickHouse inserts that failed (the batch is retried)', registers }),
     };
@@ -165,10 +167,15 @@ export class Exporter {
         this.writing = null;
         const failedWrite = this.failedWrite ?? unsettled?.full ?? null;
         this.failedWrite = null;
+        const groupMissing = isNoGroup(error);
         if (error instanceof LeaseLost) this.active = false;
-        else this.log.error({ err: error }, 'export batch not written; its entries stay pending and are retried');
-        if (error instanceof LeaseLost && (await this.groupGone())) await this.keepInHand(failedWrite);
-        else {
+        else if (!groupMissing) this.log.error({ err: error }, 'export batch not written; its entries stay pending and are retried');
+        if ((error instanceof LeaseLost || groupMissing) && (await this.groupGone())) {
+          await this.keepInHand(failedWrite);
+          // The stream was deleted (or Redis lost its data) under a lease that is still this exporter's: takeOver,
+          // which creates the group, runs only for a lease being taken, so the group is made here.
+          if (groupMissing) await ensureGroup(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP, '0').catch((e: unknown) => this.log.warn({ err: e }, 'export group not created yet'));
+        } else {
           // The entries in hand are still pending: start again from the pending list and the files.
           await this.gathered!.batch.clear();
           this.gathered = this.emptyBatch(this.gathered!.batch);
@@ -196,7 +203,7 @@ export class Exporter {
    */
   private async keepInHand(failedWrite: Gathered | null): Promise<void> {
     const kept = [failedWrite, this.gathered!].filter((gathered): gathered is Gathered => gathered !== null && gathered.ids.length > 0);
-    this.log.warn({ batches: kept.length, entries: kept.reduce((sum, g) => sum + g.ids.length, 0) }, 'Redis lost the export group (restarted without its data): the entries in hand are kept and written once the lease is held again');
+    this.log.warn({ batches: kept.length, entries: kept.reduce((sum, g) => sum + g.ids.length, 0) }, 'Redis lost the export group (restarted without its data, or the stream was deleted): the entries in hand are kept and written once the lease is held again');
     this.unacknowledged.push(...kept);
     // Their tables stay with them; new ones take their place.
     if (kept.includes(this.gathered!)) this.gathered = this.emptyBatch(await ParquetBatch.open(this.config.EXPORT_COMPRESSION));
@@ -256,18 +263,24 @@ export class Exporter {
     }
     for (const { range, entries } of completions.values()) await this.complete(range, entries, written);
     let next: Promise<StreamEntry[]> | null = null;
-    while (!this.closing) {
-      this.checkLease();
-      // While a batch is being written, only take what is already there: a blocking read would hold the connection,
-      // and with it that batch's acknowledgement, until new entries come.
-      const writing = this.writing !== null;
-      const entries: StreamEntry[] = await (next ?? this.read('>', !writing));
-      // A full read says more is waiting: Redis gets the next one ready while this one is gathered.
-      next = entries.length === this.config.EXPORT_READ_COUNT ? this.prefetch() : null;
-      for (const entry of entries) this.gather(entry);
-      if (entries.length === 0 && writing) await this.settle();
-      else if (entries.length === 0 && this.gathered!.ids.length === 0) this.progressAt = Date.now();
-      if (this.isDue()) await this.flush();
+    try {
+      while (!this.closing) {
+        this.checkLease();
+        // While a batch is being written, only take what is already there: a blocking read would hold the
+        // connection, and with it that batch's acknowledgement, until new entries come.
+        const writing = this.writing !== null;
+        const entries: StreamEntry[] = await (next ?? this.read('>', !writing));
+        // A full read says more is waiting: Redis gets the next one ready while this one is gathered.
+        next = entries.length === this.config.EXPORT_READ_COUNT ? this.prefetch() : null;
+        for (const entry of entries) this.gather(entry);
+        if (entries.length === 0 && writing) await this.settle();
+        else if (entries.length === 0 && this.gathered!.ids.length === 0) this.progressAt = Date.now();
+        if (this.isDue()) await this.flush();
+      }
+    } catch (error) {
+      // Entries read ahead are in hand as the gathered ones are: if Redis lost them, only this exporter has them.
+      for (const entry of next ? await next.catch(() => []) : []) this.gather(entry);
+      throw error;
     }
     for (const entry of next ? await next : []) this.gather(entry);
     if (this.gathered!.ids.length > 0) await this.flush();
@@ -443,17 +456,17 @@ export class Exporter {
     return entries;
   }
 
+  /** The group's XINFO, one request for all the gauges of a scrape (prom-client collects them at once). */
+  private groupState(): Promise<Probed<GroupInfo | null>> {
+    return (this.groupScrape ??= probe(() => groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP), 2000).finally(() => setTimeout(() => (this.groupScrape = null), 0)));
+  }
+
   async health(): Promise<HealthReport> {
-    const [ping, info] = await Promise.all([
-      probe(() => this.redis.ping(), 2000),
-      probe(() => groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP), 2000),
-    ]);
+    const [ping, info] = await Promise.all([probe(() => this.redis.ping(), 2000), this.groupState()]);
     const reasons: string[] = [];
     if (!ping.ok || !info.ok) reasons.push('redis-unreachable');
     const lag = info.ok ? (info.value?.lag ?? null) : null;
     const pending = info.ok ? (info.value?.pending ?? 0) : null;
-    if (lag !== null) this.metrics.lag.set(lag);
-    if (pending !== null) this.metrics.pending.set(pending);
     const waiting = (lag ?? 0) + (pending ?? 0) > 0;
     if (this.active && waiting && Date.now() - this.progressAt > this.config.EXPORT_STALL_MS) reasons.push('export-stalled');
     if (this.sinkFailingSince !== null && Date.now() - this.sinkFailingSince > this.config.EXPORT_STALL_MS) reasons.push('clickhouse-failing');
@@ -490,6 +503,9 @@ export class Exporter {
 }
 
 const noDecoding = () => null;
+
+/** The group (or its stream) is gone: Redis restarted without its data, or someone deleted the stream. */
+const isNoGroup = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOGROUP');
 
 /** The process's memory in MB: JavaScript heap, and the rest of the RSS (mostly DuckDB's batch tables). */
 function memoryMb(): Record<string, number> {

@@ -242,6 +242,10 @@ describe('pitwall exporter', () => {
     await publishFixes(redis, stream, fixes, { speed: 0 });
     await waitFor(async () => (await groupState(stream)).pending === 50, { what: 'the entries read and held for the batch' });
     expect(await readBack(duck, dir).catch(() => [])).toHaveLength(0);
+    // The gauges are read at the scrape, without /healthz having been asked.
+    const metrics = await fetch(`${child.metricsUrl}/metrics`).then((response) => response.text());
+    expect(metrics).toMatch(/^pitwall_export_pending_entries 50$/m);
+    expect(metrics).toMatch(/^pitwall_export_stream_lag_entries 0$/m);
     await stopChild(child, 'SIGTERM');
     expect(child.exitCode).toBe(0);
     expect(await readBack(duck, dir)).toHaveLength(50);
@@ -280,4 +284,24 @@ describe('pitwall exporter', () => {
       await privateRedis.stop();
     }
   }, 90_000);
+
+  it('carries on when the stream is deleted under it: the entries in hand and the new ones are written once', async () => {
+    const stream = newStream();
+    const dir = await newDir();
+    const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 7 }).slice(0, 40);
+    const child = await exporter(stream, dir, 'export-a', { EXPORT_FILE_ROWS: '100000', EXPORT_FILE_MAX_AGE_MS: '60000' });
+    children.push(child);
+    await publishFixes(redis, stream, fixes.slice(0, 25), { speed: 0 });
+    await waitFor(async () => (await groupState(stream)).pending === 25, { what: 'the entries read and held for the batch' });
+    // An operator deletes the stream; the tracker fleet goes on writing, which makes it again without the group.
+    await redis.del(stream);
+    await publishFixes(redis, stream, fixes.slice(25), { speed: 0 });
+    await waitFor(async () => (await groupState(stream)).pending === 15, { timeoutMs: 30_000, what: 'the group made again and the new entries read' });
+    await stopChild(child, 'SIGTERM');
+    expect(child.exitCode).toBe(0);
+
+    const rows = await readBack(duck, dir);
+    expect(rows).toHaveLength(40);
+    expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
+  }, 60_000);
 });
