@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { probe, serveMetrics, type HealthReport, type Probed } from '../observability/metrics-server.ts';
 import { connectDb } from '../store/db.ts';
 import { ensureGroup, groupInfo, type GroupInfo } from '../stream/consumer-group.ts';
+import { compareCursor } from '../stream/cursor.ts';
 import { Lease } from '../stream/lease.ts';
 import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
@@ -18,7 +19,7 @@ import { DeviceDecoders } from './device-decoders.ts';
 import { readExportEntry } from './export-row.ts';
 import { ParquetBatch } from './parquet-batch.ts';
 import { PartDirectory } from './part-directory.ts';
-import { FixDates, rangeKey, type IdRange, type WrittenBatches } from './part-files.ts';
+import { FixDates, rangeKey, WrittenBatches, type IdRange } from './part-files.ts';
 import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 
 /** The exporter's consumer group on the telemetry stream (CONTRACTS section 1). */
@@ -31,6 +32,9 @@ interface Gathered {
   ids: string[];
   startedAt: number;
 }
+
+/** Entries delivered again, by the written batch they belong to. */
+type Completions = Map<string, { range: IdRange; entries: StreamEntry[] }>;
 
 /** What a background write that failed leaves (see flush). */
 interface WriteFailure {
@@ -81,6 +85,8 @@ export class Exporter {
   private progressAt = Date.now();
   private sinkFailingSince: number | null = null;
   private readonly fixDates = new FixDates();
+  /** The batches whose files exist, read from the directory when the lease is taken and kept up to date since. */
+  private written = new WrittenBatches();
   private groupScrape: Promise<Probed<GroupInfo | null>> | null = null;
 
   constructor(
@@ -236,7 +242,7 @@ export class Exporter {
 
   /** Writes batch after batch while this exporter holds the lease. */
   private async consume(): Promise<void> {
-    const { written } = await this.recover();
+    this.written = await this.recover();
     // Oldest first, each dropped only once written, so a failure keeps the rest.
     while (this.unacknowledged.length > 0) {
       const kept = this.unacknowledged[0]!;
@@ -245,23 +251,14 @@ export class Exporter {
       kept.batch.close();
     }
     // The pending list first: entries of a batch that has files complete it, the others start a new batch.
-    const completions = new Map<string, { range: IdRange; entries: StreamEntry[] }>();
+    const completions: Completions = new Map();
     for (let after = '0'; ; ) {
       const entries = await this.read(after, false);
       if (entries.length === 0) break;
       after = entries.at(-1)!.id;
-      for (const entry of entries) {
-        const range = written.batchOf(entry.id);
-        if (range === null) this.gather(entry);
-        else {
-          const key = rangeKey(range);
-          const completion = completions.get(key) ?? { range, entries: [] };
-          completion.entries.push(entry);
-          completions.set(key, completion);
-        }
-      }
+      this.route(entries, completions);
     }
-    for (const { range, entries } of completions.values()) await this.complete(range, entries, written);
+    for (const { range, entries } of completions.values()) await this.complete(range, entries);
     let next: Promise<StreamEntry[]> | null = null;
     try {
       while (!this.closing) {
@@ -272,7 +269,8 @@ export class Exporter {
         const entries: StreamEntry[] = await (next ?? this.read('>', !writing));
         // A full read says more is waiting: Redis gets the next one ready while this one is gathered.
         next = entries.length === this.config.EXPORT_READ_COUNT ? this.prefetch() : null;
-        for (const entry of entries) this.gather(entry);
+        if (this.redelivered(entries)) await this.completeRedelivered(entries);
+        else for (const entry of entries) this.gather(entry);
         if (entries.length === 0 && writing) await this.settle();
         else if (entries.length === 0 && this.gathered!.ids.length === 0) this.progressAt = Date.now();
         if (this.isDue()) await this.flush();
@@ -287,6 +285,40 @@ export class Exporter {
     await this.settle();
   }
 
+  /**
+   * Whether a read hands back entries that files already hold. New entries come after the last batch written, unless
+   * Redis went back to an older state (restarted from a snapshot, or from an append-only file that lost its last
+   * second): then the group delivers again entries whose batches were written and acknowledged.
+   */
+  private redelivered(entries: readonly StreamEntry[]): boolean {
+    const upTo = this.written.lastId;
+    return upTo !== null && entries.length > 0 && compareCursor(entries[0]!.id, upTo) <= 0;
+  }
+
+  /** Acknowledges (and completes the files of) entries delivered again; gathers the others. */
+  private async completeRedelivered(entries: readonly StreamEntry[]): Promise<void> {
+    const completions: Completions = new Map();
+    this.route(entries, completions);
+    if (completions.size === 0) return;
+    await this.settle();
+    for (const { range, entries: again } of completions.values()) await this.complete(range, again);
+  }
+
+  /** Entries inside a written batch go to its completion; the others are gathered into the batch in hand. */
+  private route(entries: readonly StreamEntry[], completions: Completions): void {
+    for (const entry of entries) {
+      const range = this.written.batchOf(entry.id);
+      if (range === null) {
+        this.gather(entry);
+        continue;
+      }
+      const key = rangeKey(range);
+      const completion = completions.get(key) ?? { range, entries: [] };
+      completion.entries.push(entry);
+      completions.set(key, completion);
+    }
+  }
+
   /** A read started now and awaited later; its failure is thrown where it is awaited, never left unhandled. */
   private prefetch(): Promise<StreamEntry[]> {
     const read = this.read('>', false);
@@ -294,10 +326,10 @@ export class Exporter {
     return read;
   }
 
-  private async recover(): Promise<{ written: WrittenBatches }> {
+  private async recover(): Promise<WrittenBatches> {
     const { written, removed } = await this.directory.recover();
     if (removed > 0) this.log.warn({ removed }, 'removed temporary files of a batch cut short');
-    return { written };
+    return written;
   }
 
   private checkLease(): void {
@@ -372,7 +404,7 @@ export class Exporter {
   private async write({ batch, ids }: Gathered): Promise<void> {
     const range = { first: ids[0]!, last: ids.at(-1)! };
     const done = this.metrics.flushSeconds.startTimer();
-    await this.writeFiles(range, batch, null);
+    await this.writeFiles(range, batch);
     if (this.openSink) await this.insertIntoClickHouse(range, batch);
     await this.acknowledge(ids);
     await batch.clear();
@@ -383,15 +415,15 @@ export class Exporter {
    * Finishes a batch that was written (all or some of its files) but not acknowledged: its entries came back from the
    * pending list, and the files it lacks are written from them (the ones it has stay as they are).
    */
-  private async complete(range: IdRange, entries: StreamEntry[], written: WrittenBatches): Promise<void> {
+  private async complete(range: IdRange, entries: StreamEntry[]): Promise<void> {
     const batch = await ParquetBatch.open(this.config.EXPORT_COMPRESSION, 1);
     try {
       for (const entry of entries) {
         const read = readExportEntry(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
         if (read.ok) batch.add(read.entry, this.fixDates.of(read.entry.ts));
       }
-      const wrote = await this.writeFiles(range, batch, written);
-      this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'finished a batch written before but not acknowledged (a crash, a lost lease or a failed ClickHouse insert)');
+      const wrote = await this.writeFiles(range, batch);
+      this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'finished a batch written before but not acknowledged (a crash, a lost lease, a failed ClickHouse insert, or Redis gone back to an older state)');
       if (this.openSink) await this.insertIntoClickHouse(range, batch);
       await this.acknowledge(entries.map((e) => e.id));
     } finally {
@@ -400,14 +432,15 @@ export class Exporter {
   }
 
   /** One file per fix date, skipping the dates that already have theirs. Returns how many were written. */
-  private async writeFiles(range: IdRange, batch: ParquetBatch, written: WrittenBatches | null): Promise<number> {
+  private async writeFiles(range: IdRange, batch: ParquetBatch): Promise<number> {
     let files = 0;
     for (const date of batch.partitionDates) {
-      if (written?.has(range, date)) continue;
+      if (this.written.has(range, date)) continue;
       const temporary = await this.directory.temporaryPath(range, date);
       const rows = await batch.write(date, temporary);
       await this.confirmLease();
       const path = await this.directory.publish(temporary, range, date);
+      this.written.add(range, date);
       files += 1;
       this.metrics.rows.inc(rows);
       this.metrics.files.inc();

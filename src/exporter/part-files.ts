@@ -72,6 +72,7 @@ export class WrittenBatches {
   private readonly batches = new Map<string, { range: IdRange; dates: Set<string> }>();
   /** Ranges in stream order, for finding the batch of an id. */
   private sorted: IdRange[] | null = [];
+  private last: string | null = null;
 
   add(range: IdRange, date: string): void {
     const key = rangeKey(range);
@@ -80,8 +81,14 @@ export class WrittenBatches {
       batch = { range, dates: new Set() };
       this.batches.set(key, batch);
       this.sorted = null;
+      if (this.last === null || compareCursor(range.last, this.last) > 0) this.last = range.last;
     }
     batch.dates.add(date);
+  }
+
+  /** The id of the last entry of the newest written batch; null when none is. */
+  get lastId(): string | null {
+    return this.last;
   }
 
   has(range: IdRange, date: string): boolean {

@@ -14,6 +14,7 @@ import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
 import { partName, partitionName, temporaryPartName } from '../../src/exporter/part-files.ts';
 import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
+import { groupInfo } from '../../src/stream/consumer-group.ts';
 import { toStreamEntries } from '../../src/stream/stream-entry.ts';
 import { runCli, stopChild } from '../support/cli.ts';
 import { startExporter as exporter } from '../support/exporter.ts';
@@ -281,7 +282,41 @@ describe('pitwall exporter', () => {
       expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
     } finally {
       own.disconnect();
-      await privateRedis.stop();
+      await privateRedis.remove();
+    }
+  }, 90_000);
+
+  it('writes nothing twice when Redis goes back to an older snapshot and delivers written entries again', async () => {
+    const privateRedis = await PrivateRedis.start();
+    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
+    own.on('error', () => undefined);
+    try {
+      const stream = `test:telemetry:${randomUUID()}`;
+      const dir = await newDir();
+      const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 8 }).slice(0, 40);
+      // The snapshot holds the first 30 entries and no export group yet.
+      await publishFixes(own, stream, fixes.slice(0, 30), { speed: 0 });
+      await own.save();
+      const child = await exporter(stream, dir, 'export-a', { REDIS_URL: privateRedis.url, EXPORT_FILE_ROWS: '100000', EXPORT_FILE_MAX_AGE_MS: '300' });
+      children.push(child);
+      await waitFor(async () => (await readBack(duck, dir).catch(() => [])).length === 30, { what: 'the first 30 entries written' });
+      await waitFor(async () => Number(((await own.xpending(stream, EXPORT_GROUP)) as unknown[])[0]) === 0, { what: 'the first 30 entries acknowledged' });
+      // Back to the snapshot: the 30 entries are in the stream again, and the group made anew delivers them again.
+      await privateRedis.restart(200, { fromSnapshot: true });
+      await publishFixes(own, stream, fixes.slice(30), { speed: 0 });
+      await waitFor(async () => {
+        const group = await groupInfo(own, stream, EXPORT_GROUP).catch(() => null);
+        return group !== null && group.lag === 0 && group.pending === 0;
+      }, { timeoutMs: 30_000, what: 'every entry of the restored stream read and acknowledged' });
+      await stopChild(child, 'SIGTERM');
+      expect(child.exitCode).toBe(0);
+
+      const rows = await readBack(duck, dir);
+      expect(rows).toHaveLength(40);
+      expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
+    } finally {
+      own.disconnect();
+      await privateRedis.remove();
     }
   }, 90_000);
 

@@ -115,7 +115,7 @@ describe('a read fenced by a lease', () => {
     } finally {
       fenced.disconnect();
       own.disconnect();
-      await privateRedis.stop();
+      await privateRedis.remove();
     }
   }, 60_000);
 });

@@ -178,7 +178,7 @@ describe('the processor under faults', () => {
     } finally {
       await processor.close();
       own.disconnect();
-      await privateRedis.stop();
+      await privateRedis.remove();
     }
   }, 180_000);
 

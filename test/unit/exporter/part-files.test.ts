@@ -199,6 +199,17 @@ describe('WrittenBatches', () => {
     expect(written.size).toBe(1);
   });
 
+  it('knows the last entry of the newest batch, whatever order the batches come in', () => {
+    const written = new WrittenBatches();
+    expect(written.lastId).toBeNull();
+    written.add({ first: '10-0', last: '99-5' }, '2026-03-14');
+    written.add({ first: '1-0', last: '9-12' }, '2026-03-14');
+    expect(written.lastId).toBe('99-5');
+    // Numerically, not as text: 100 comes after 99.
+    written.add({ first: '100-0', last: '100-10' }, '2026-03-15');
+    expect(written.lastId).toBe('100-10');
+  });
+
   it('finds nothing when empty', () => {
     const written = new WrittenBatches();
     expect(written.batchOf('1-0')).toBeNull();
