@@ -58,6 +58,8 @@ export class DirectusAccess {
 
   /** Who the credentials belong to (GET /users/me); `{ok: false}` when Directus refuses them. */
   identify(credentials: Credentials, now = Date.now()): Promise<Identity> {
+    // Refused here, not left to fetch to throw on: that would answer 503 and count Directus as unreachable.
+    if (!fitsHeader(credentials.token)) return Promise.resolve({ ok: false });
     return this.cached(this.identities, identityKey(credentials), now, async () => {
       const response = await this.call('user', '/users/me?fields=id', credentials);
       if (response.status === 401 || response.status === 403) {
@@ -160,6 +162,13 @@ export function credentialsOf(headers: { authorization?: string; cookie?: string
   }
   return null;
 }
+
+/**
+ * Whether fetch can send the token in a header: tab, visible ASCII and Latin-1 only (undici throws on anything else,
+ * such as `?access_token=%E2%82%AC` or a control character). No Directus token looks otherwise, so one that does is
+ * refused like any token Directus does not know.
+ */
+const fitsHeader = (token: string): boolean => /^[\t\x20-\x7e\x80-\xff]*$/.test(token);
 
 const identityKey = (credentials: Credentials): string => createHash('sha256').update(`${credentials.kind}:${credentials.token}`).digest('hex');
 

@@ -22,7 +22,7 @@ import { LatestFixes } from './latest-fixes.ts';
 import { LiveFeed, readSince } from './live-feed.ts';
 import { playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
 import { TopicHub } from './topic-hub.ts';
-import { CLOSE, Viewer } from './viewer.ts';
+import { CLOSE, Viewer, type Preparing } from './viewer.ts';
 import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 
 export const LIVE_PATH = '/ws-live';
@@ -323,18 +323,22 @@ export class Gateway {
       return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
     }
     if (topic.kind === 'playback') return this.joinPlayback(viewer, message, topic.playbackId, topic.name);
-    // Claimed before Directus is asked, so that a second subscribe meanwhile is answered as one.
-    viewer.startPreparing(topic.name);
+    // Claimed before Directus is asked, so that a second subscribe meanwhile is answered as one. Unsubscribed (and
+    // perhaps subscribed again) meanwhile, the topic holds another slot: this request then ends without a word and
+    // leaves the topic to the request that holds it.
+    const slot = viewer.startPreparing(topic.name);
     const allowed = await this.authorize(viewer, message, topic.eventId);
-    if (!allowed || viewer.closed || !viewer.subscriptions.has(topic.name)) {
-      if (!allowed) viewer.subscriptions.delete(topic.name);
+    if (!viewer.holds(topic.name, slot)) return;
+    if (!allowed) {
+      viewer.subscriptions.delete(topic.name);
       return;
     }
     // From here on live positions are kept for this viewer, so none falls between the snapshot and the stream.
     this.hub.add(topic.name, viewer);
     try {
-      await this.prepareSubscription(viewer, message, topic);
+      await this.prepareSubscription(viewer, message, topic, slot);
     } catch (error) {
+      if (!viewer.holds(topic.name, slot)) return;
       // Postgres or Redis failed us: the viewer is not left half subscribed, with positions piling up for it.
       this.leave(viewer, topic.name);
       this.error(viewer, message, 'unavailable', `cannot prepare the subscription now: ${(error as Error).message}`);
@@ -342,8 +346,8 @@ export class Gateway {
   }
 
   /** The snapshot, or what a resuming viewer missed, then live positions. */
-  private async prepareSubscription(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>, topic: Extract<Topic, { kind: 'event' }>): Promise<void> {
-    const still = () => !viewer.closed && viewer.subscriptions.get(topic.name) !== 'live' && viewer.subscriptions.has(topic.name);
+  private async prepareSubscription(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>, topic: Extract<Topic, { kind: 'event' }>, slot: Preparing): Promise<void> {
+    const still = () => viewer.holds(topic.name, slot);
     const reply = { type: 'subscribed', topic: topic.name, ...(message.id !== undefined ? { id: message.id } : {}) };
     if (message.since) {
       const until = this.feed.position;
@@ -368,9 +372,9 @@ export class Gateway {
         return this.error(viewer, message, 'resume-gap', `${why}; subscribe again without "since" for a snapshot`);
       }
       viewer.sendMessage({ ...reply, snapshot: [], resumed: true });
-      for (const position of resume.kept) viewer.sendMessage(position);
-      viewer.goLive(topic.name, until);
-      return;
+      // Paced: a minute away is thousands of positions, more than a fast viewer can be sent in one turn.
+      if (!(await viewer.catchUp(resume.kept.map((position) => JSON.stringify(position)), still))) return;
+      return viewer.goLive(topic.name, slot, until);
     }
     const devices = this.routes.devicesOf(topic.eventId);
     const stored = await this.latest.stored(topic.eventId, devices);
@@ -379,7 +383,7 @@ export class Gateway {
     const upTo = this.feed.position;
     const snapshot = this.latest.merge(devices, stored, (fix) => this.routes.eventsOf(fix.deviceId, fix.ts).includes(topic.eventId));
     viewer.sendMessage({ ...reply, cursor: upTo, snapshot });
-    viewer.goLive(topic.name, upTo);
+    await viewer.goLive(topic.name, slot, upTo);
   }
 
   // ---- The stream ------------------------------------------------------------------------------------------------

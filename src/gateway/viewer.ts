@@ -48,7 +48,7 @@ export function sharedFrame(text: string): SharedFrame {
  * A subscription that is still being prepared (authorization, snapshot or resume): live positions are kept until it
  * is ready, then the ones after what the preparation sent go out, so nothing is lost or sent twice.
  */
-interface Preparing {
+export interface Preparing {
   queue: { cursor: string; frame: Frame }[];
 }
 
@@ -93,12 +93,12 @@ export class Viewer {
 
   /**
    * Sends a frame, or closes the viewer when its unsent data passed the limit (the others go on unhindered). Unsent
-   * data includes this turn's frames, waiting in the corked socket.
+   * data includes this turn's frames, waiting in the corked socket: more than the limit at once goes through
+   * `catchUp`, which paces it.
    */
   send(frame: Frame): boolean {
     if (this.closed) return false;
-    // Without compression ws keeps nothing back itself: the socket's unsent bytes are all (and cheaper to read).
-    if ((this.tcp ? this.tcp.writableLength : this.socket.bufferedAmount) > this.limits.maxBufferedBytes) {
+    if (this.unsent() > this.limits.maxBufferedBytes) {
       this.drop(CLOSE.slowConsumer, `slow consumer: more than ${this.limits.maxBufferedBytes} bytes waiting to be sent`);
       return false;
     }
@@ -117,6 +117,44 @@ export class Viewer {
     // As ws.send: nothing after the close handshake has begun.
     else if (this.socket.readyState === this.socket.OPEN) tcp.write(frame.wire);
     return true;
+  }
+
+  /** Bytes written to the viewer and not yet handed to the kernel. */
+  private unsent(): number {
+    // Without compression ws keeps nothing back itself: the socket's unsent bytes are all (and cheaper to read).
+    return this.tcp ? this.tcp.writableLength : this.socket.bufferedAmount;
+  }
+
+  /**
+   * Sends many frames at once (what a resuming viewer missed, positions kept while a subscription was prepared) in
+   * pages of a quarter of the limit, each leaving in a turn of its own once the socket has handed the previous one to
+   * the kernel. Sent in one turn, a minute of a hundred cars would pass the limit and close even a fast viewer as
+   * slow; paced, a viewer gets them as fast as it reads, and one that does not read is still caught by its live
+   * positions piling up (maxQueued, the limit on its other topics) or by the keepalive. Returns false, having sent
+   * only part, once the viewer closed or `wanted` says the subscription is no longer the one these frames are for.
+   */
+  async catchUp(frames: Iterable<Frame>, wanted: () => boolean): Promise<boolean> {
+    for (const frame of frames) {
+      if (this.unsent() >= this.limits.maxBufferedBytes / 4 && !(await this.drained(wanted))) return false;
+      this.send(frame);
+    }
+    return !this.closed;
+  }
+
+  /** Ends this turn, so its frames leave, and waits until the socket has handed them all to the kernel (or closed). */
+  private async drained(wanted: () => boolean): Promise<boolean> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const tcp = this.tcp;
+    if (tcp && tcp.writableNeedDrain && !tcp.destroyed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          tcp.off('drain', done).off('close', done);
+          resolve();
+        };
+        tcp.on('drain', done).on('close', done);
+      });
+    }
+    return !this.closed && wanted();
   }
 
   /** Lets this turn's frames go, in one write. */
@@ -142,17 +180,36 @@ export class Viewer {
     if (state.queue.length > this.limits.maxQueued) this.drop(CLOSE.slowConsumer, 'slow consumer: too many positions arrived while the subscription was prepared');
   }
 
-  startPreparing(topic: string): void {
-    this.subscriptions.set(topic, { queue: [] });
+  /**
+   * Claims the topic for one request. The slot returned is that request's own: after an unsubscribe and a new
+   * subscribe of the topic, the topic holds the new request's slot, and the first request must not act on it.
+   */
+  startPreparing(topic: string): Preparing {
+    const slot: Preparing = { queue: [] };
+    this.subscriptions.set(topic, slot);
+    return slot;
   }
 
-  /** Ends the preparation: the kept positions after `sentUpTo` (what the snapshot or resume covered) go out. */
-  goLive(topic: string, sentUpTo: string | null): void {
-    const state = this.subscriptions.get(topic);
-    if (state === undefined || state === 'live') return;
-    this.subscriptions.set(topic, 'live');
-    for (const { cursor, frame } of state.queue) {
-      if (sentUpTo === null || compareCursor(cursor, sentUpTo) > 0) this.send(frame);
+  /** Whether the viewer is open and the topic still held by the request that claimed `slot`. */
+  holds(topic: string, slot: Preparing): boolean {
+    return !this.closed && this.subscriptions.get(topic) === slot;
+  }
+
+  /**
+   * Ends the preparation of `slot`: the kept positions after `sentUpTo` (what the snapshot or resume covered) go out,
+   * paced as a catch-up; those arriving meanwhile join the queue and follow in order; once it is empty, positions go
+   * out as they come. Does nothing once the topic is no longer held by `slot`.
+   */
+  async goLive(topic: string, slot: Preparing, sentUpTo: string | null): Promise<void> {
+    const held = () => this.holds(topic, slot);
+    while (held()) {
+      const kept = slot.queue.splice(0);
+      if (kept.length === 0) {
+        this.subscriptions.set(topic, 'live');
+        return;
+      }
+      const unsent = kept.filter(({ cursor }) => sentUpTo === null || compareCursor(cursor, sentUpTo) > 0);
+      await this.catchUp(unsent.map(({ frame }) => frame), held);
     }
   }
 

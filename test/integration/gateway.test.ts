@@ -134,7 +134,7 @@ async function refused(url: string, headers: Record<string, string> = {}): Promi
   });
 }
 
-async function startGateway(env: Record<string, string>): Promise<{ gateway: Gateway; url: string; metrics: () => Promise<string> }> {
+async function startGateway(env: Record<string, string>, fetchImpl?: typeof fetch): Promise<{ gateway: Gateway; url: string; metrics: () => Promise<string> }> {
   const port = await freePort();
   const metricsPort = await freePort();
   const config = loadGatewayConfig({
@@ -149,7 +149,7 @@ async function startGateway(env: Record<string, string>): Promise<{ gateway: Gat
     GATEWAY_BLOCK_MS: '200',
     ...env,
   });
-  const gateway = new Gateway(config, pino({ level: 'silent' }));
+  const gateway = new Gateway(config, pino({ level: 'silent' }), fetchImpl);
   await gateway.start();
   return {
     gateway,
@@ -208,6 +208,9 @@ describe('live gateway: who may connect and subscribe', () => {
     expect(bad.body.error).toMatch(/did not accept/);
     const badQuery = await refused(`${started.url}?access_token=nope`);
     expect(badQuery.status).toBe(401);
+    // No token fetch could send to Directus: refused too, not taken for Directus being down (503).
+    const unsendable = await refused(`${started.url}?access_token=%E2%82%AC`);
+    expect(unsendable.status).toBe(401);
   });
 
   it('answers 404 off its path', async () => {
@@ -354,6 +357,31 @@ describe('live gateway: who may connect and subscribe', () => {
     // None of this closed the connection.
     expect(viewer.closed).toBeNull();
     viewer.close();
+  });
+
+  it('answers subscribe, unsubscribe, subscribe sent while Directus is still asked about the first as the last two', async () => {
+    // Directus answers event checks only after a while: both subscribes wait on the same (shared) check.
+    const slowChecks = (async (input: URL, init?: RequestInit) => {
+      if (input.pathname.startsWith('/items/events/')) await sleep(300);
+      return fetch(input, init);
+    }) as typeof fetch;
+    const slow = await startGateway({ REDIS_TELEMETRY_STREAM: stream }, slowChecks);
+    const viewer = await TestViewer.open(slow.url, { authorization: `Bearer ${token}` });
+    try {
+      const topic = `event:${race.eventId}`;
+      viewer.send({ type: 'subscribe', topic, id: 1 });
+      viewer.send({ type: 'unsubscribe', topic, id: 2 });
+      viewer.send({ type: 'subscribe', topic, id: 3 });
+      expect(await viewer.next((m) => m.id === 3, 'the answer to the second subscribe')).toMatchObject({ type: 'subscribed', topic });
+      await sleep(300);
+      expect(viewer.messages.map((m) => [m.type, m.id])).toEqual([['unsubscribed', 2], ['subscribed', 3]]);
+      // The topic is live for the second subscribe.
+      const live = await xadd(stream, race.imeis[0]);
+      await viewer.next((m) => m.cursor === live, 'a live position');
+    } finally {
+      viewer.close();
+      await slow.gateway.close();
+    }
   });
 
   it('a herd of viewers of one user and event costs Directus one call each for the user and the event', async () => {
@@ -676,7 +704,7 @@ describe('live gateway: Redis restarted without its data', () => {
     } finally {
       await started.gateway.close();
       own.disconnect();
-      await privateRedis.stop();
+      await privateRedis.remove();
     }
   }, 60_000);
 });

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { toPositionEntry, unmappableReason } from '../../../src/domain/live/position-entry.ts';
 import type { Position } from '../../../src/domain/position.ts';
@@ -193,6 +195,27 @@ describe('Directus access, cached and coalesced', () => {
     const herd = await Promise.allSettled([bearer('expired'), ...Array.from({ length: 50 }, (_, i) => bearer(`fresh-${i}`))].map((c) => access.eventAccess(c, 'u2', EVENT)));
     expect(herd.filter((h) => h.status === 'fulfilled')).toHaveLength(50);
     expect(calls).toHaveLength(2);
+  });
+
+  it('refuses a token that cannot go in a header, without asking Directus or counting it as unreachable', async () => {
+    // The real fetch, which throws on such header values, against a stand-in Directus that knows no token.
+    const directus = createServer((_req, res) => res.writeHead(401).end('{"errors":[]}'));
+    await new Promise<void>((resolve) => directus.listen(0, '127.0.0.1', resolve));
+    try {
+      const outcomes: string[] = [];
+      const access = new DirectusAccess({ ...options(fetch), directusUrl: `http://127.0.0.1:${(directus.address() as AddressInfo).port}`, onCall: (_kind, outcome) => outcomes.push(outcome) });
+      const euro = credentialsOf({}, new URL('http://gw/ws-live?access_token=%E2%82%AC'), 'directus_session_token')!;
+      expect(euro).toEqual({ kind: 'bearer', token: '€' });
+      for (const credentials of [euro, bearer('a\u0001b'), bearer('a\nb'), { kind: 'cookie' as const, name: 'directus_session_token', token: 'x\u{1F3CE}' }]) {
+        expect(await access.identify(credentials), JSON.stringify(credentials)).toEqual({ ok: false });
+      }
+      expect(outcomes).toEqual([]);
+      // A token fetch can send goes to Directus as before.
+      expect(await access.identify(bearer('unknown'))).toEqual({ ok: false });
+      expect(outcomes).toEqual(['401']);
+    } finally {
+      directus.close();
+    }
   });
 
   it('forgets the identity of credentials it is told to, and only theirs', async () => {
