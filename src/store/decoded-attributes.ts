@@ -17,13 +17,17 @@ export function decodedCopyLine(row: DecodedAttributesRow): string {
   return `${copyField(row.deviceId)}\t${new Date(row.ts).toISOString()}\t${copyField(row.attributesJson)}\t${copyField(row.mappingVersion)}\n`;
 }
 
-/** One row per (device, ts), the last one winning: ON CONFLICT DO UPDATE refuses to touch a row twice. */
-function lastPerKey(rows: readonly DecodedAttributesRow[]): DecodedAttributesRow[] {
+/**
+ * One row per (device, ts), the first one winning, as the positions table keeps a fix's first entry (ON CONFLICT DO
+ * NOTHING): a tracker may send two records of one second with different IO (a periodic and an event record), and
+ * the decoded attributes must be those of the stored position. (ON CONFLICT DO UPDATE also refuses to touch a row
+ * twice.)
+ */
+function firstPerKey(rows: readonly DecodedAttributesRow[]): DecodedAttributesRow[] {
   const byKey = new Map<string, DecodedAttributesRow>();
   for (const row of rows) {
     const key = fixKey(row);
-    byKey.delete(key);
-    byKey.set(key, row);
+    if (!byKey.has(key)) byKey.set(key, row);
   }
   return byKey.size === rows.length ? [...rows] : [...byKey.values()];
 }
@@ -33,9 +37,11 @@ const byDeviceAndTime = (a: DecodedAttributesRow, b: DecodedAttributesRow): numb
   a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.ts - b.ts;
 
 /**
- * Writes decoded attributes (CONTRACTS section 2, derived data): a row already there for (device_id, ts) is
- * replaced, with a fresh decoded_at, unless it was decoded with a NEWER mapping (a greater mapping_version label):
- * when the live processor and a backfill touch the same row, the newer mapping wins whoever writes last.
+ * The processor's write of decoded attributes (CONTRACTS section 2, derived data): a row already there for
+ * (device_id, ts) is replaced, with a fresh decoded_at, only by a row of a NEWER mapping (a greater mapping_version
+ * label): when the live processor and a backfill touch the same row, the newer mapping wins whoever writes last. A
+ * row of the same mapping is kept: it was decoded from the stored position, and a second entry of that fix (same
+ * device and time, other IO) must not replace it with its own.
  * Same paths as insertPositions: one statement for a small batch; COPY into a temporary table, then one upsert.
  * Returns how many rows were written (inserted or replaced). `db` may be a transaction, which the batch joins.
  */
@@ -45,12 +51,12 @@ export async function upsertDecodedAttributes(db: Knex, rows: readonly DecodedAt
     const { sql, bindings } = upsertDecodedAttributesStatement(rows);
     return ((await db.raw(sql, bindings)).rowCount as number | null) ?? 0;
   }
-  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, lastPerKey(rows).sort(byDeviceAndTime), decodedCopyLine));
+  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, firstPerKey(rows).sort(byDeviceAndTime), decodedCopyLine), '>');
 }
 
 /** The small-batch path of upsertDecodedAttributes as one statement from a JSON document (see insertPositions). */
 export function upsertDecodedAttributesStatement(rows: readonly DecodedAttributesRow[]): Statement {
-  const unique = lastPerKey(rows).sort(byDeviceAndTime);
+  const unique = firstPerKey(rows).sort(byDeviceAndTime);
   // Built as text: the attributes are JSON text already.
   const members = unique.map(
     (r) =>
@@ -58,7 +64,7 @@ export function upsertDecodedAttributesStatement(rows: readonly DecodedAttribute
       `"attributes":${r.attributesJson},"mapping_version":${JSON.stringify(r.mappingVersion)}}`,
   );
   const json = `[${members.join(',')}]`;
-  return { sql: UPSERT_FROM('json_to_recordset(?::json) AS r(device_id text, ts timestamptz, attributes jsonb, mapping_version text)'), bindings: [json] };
+  return { sql: UPSERT_FROM('json_to_recordset(?::json) AS r(device_id text, ts timestamptz, attributes jsonb, mapping_version text)', '>'), bindings: [json] };
 }
 
 /**
@@ -68,7 +74,8 @@ export function upsertDecodedAttributesStatement(rows: readonly DecodedAttribute
  * and may hand a generator that decodes as COPY consumes.
  */
 export async function upsertDecodedAttributesText(db: Knex, text: Iterable<string>): Promise<number> {
-  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, text, (chunk) => chunk));
+  // A backfill decodes again on purpose: a row of the same mapping is replaced too.
+  return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, text, (chunk) => chunk), '>=');
 }
 
 /** The columns of decodedCopyLine; decoded_at is the default, now(). */
@@ -76,21 +83,21 @@ export const DECODED_COLUMNS = 'device_id, ts, attributes, mapping_version';
 const LOAD_COLUMNS = `decoded_attributes_load (${DECODED_COLUMNS})`;
 
 /** Labels compare in byte order whatever the database's collation (see mappingLabel). */
-const UPSERT_FROM = (source: string) => `
+const UPSERT_FROM = (source: string, replaces: '>' | '>=') => `
   INSERT INTO decoded_attributes (device_id, ts, attributes, mapping_version, decoded_at)
   SELECT device_id, ts, attributes, mapping_version, now() FROM ${source}
   ON CONFLICT (device_id, ts) DO UPDATE
     SET attributes = EXCLUDED.attributes, mapping_version = EXCLUDED.mapping_version, decoded_at = now()
-    WHERE EXCLUDED.mapping_version COLLATE "C" >= decoded_attributes.mapping_version COLLATE "C"`;
+    WHERE EXCLUDED.mapping_version COLLATE "C" ${replaces} decoded_attributes.mapping_version COLLATE "C"`;
 
-async function upsertLoaded(db: Knex, load: (trx: Knex.Transaction) => Promise<number>): Promise<number> {
+async function upsertLoaded(db: Knex, load: (trx: Knex.Transaction) => Promise<number>, replaces: '>' | '>='): Promise<number> {
   return db.transaction(async (trx) => {
     await trx.raw(`
       CREATE TEMPORARY TABLE decoded_attributes_load (
         device_id text, ts timestamptz, attributes jsonb, mapping_version text
       ) ON COMMIT DROP`);
     await load(trx);
-    const result = await trx.raw(UPSERT_FROM('decoded_attributes_load'));
+    const result = await trx.raw(UPSERT_FROM('decoded_attributes_load', replaces));
     // Dropped now, not only at commit: a caller's transaction may write several batches.
     await trx.raw('DROP TABLE decoded_attributes_load');
     return (result.rowCount as number | null) ?? 0;

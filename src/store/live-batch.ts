@@ -66,15 +66,15 @@ export async function storeLiveBatch(
 /**
  * A batch's positions and decoded attributes as COPY text for the tables themselves, made part by part while the
  * batch before is being stored, so that storing it is only writing bytes. A fix the tracker sent twice in the batch
- * (the same device and time) is written once, as the keyed path would store it: its first position, its last
- * decoded row. Trackers resend fixes after a lost acknowledgement, so a backlog's batches often hold one.
+ * (the same device and time) is written once, as the keyed path would store it: its first position and that
+ * entry's decoded row. Trackers resend fixes after a lost acknowledgement, so a backlog's batches often hold one.
  */
 export class NewRows {
   readonly positions: Buffer[] = [];
   /** How many positions the text holds: each (device, time) once. */
   count = 0;
   private readonly positionKeys = new Set<string>();
-  /** Each decoded row's COPY line by (device, time): a later row of a key replaces the earlier one. */
+  /** Each decoded row's COPY line by (device, time): the first row of a key, as for the positions. */
   private readonly decodedLines = new Map<string, string>();
 
   /** `attributesTexts`: each position's raw attributes as COPY text, or null where they must be serialised. */
@@ -88,7 +88,10 @@ export class NewRows {
       this.count += 1;
     });
     if (lines) this.positions.push(Buffer.from(lines));
-    for (const row of decoded) this.decodedLines.set(fixKey(row), decodedCopyLine(row));
+    for (const row of decoded) {
+      const key = fixKey(row);
+      if (!this.decodedLines.has(key)) this.decodedLines.set(key, decodedCopyLine(row));
+    }
     return this;
   }
 

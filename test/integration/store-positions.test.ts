@@ -4,7 +4,7 @@ import { parseStreamEntry } from '../../src/domain/parse-stream-entry.ts';
 import { payloadAttributesText } from '../../src/domain/payload-attributes-text.ts';
 import type { Position } from '../../src/domain/position.ts';
 import { connectDb } from '../../src/store/db.ts';
-import { upsertDecodedAttributes, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
+import { decodedCopyLine, upsertDecodedAttributes, upsertDecodedAttributesText, type DecodedAttributesRow } from '../../src/store/decoded-attributes.ts';
 import { migrateTelemetry } from '../../src/store/migrate.ts';
 import { SMALL_BATCH } from '../../src/store/copy-rows.ts';
 import { BatchWriter } from '../../src/store/batch-writer.ts';
@@ -137,7 +137,8 @@ describe('insertPositions', () => {
       await upsertDecodedAttributes(trx, [decoded, ...fillerRows(filler)]),
       await upsertDecodedAttributes(trx, [{ ...decoded, mappingVersion: 'v2' }, ...fillerRows(filler)]),
     ]);
-    expect(stored).toEqual([1 + filler, 1, 1 + filler, 1 + filler]);
+    // The second write replaces only the row of the newer mapping: the filler's rows of the same mapping stay.
+    expect(stored).toEqual([1 + filler, 1, 1 + filler, 1]);
     expect(await count('positions')).toBe(2 + filler);
     expect((await db('decoded_attributes').where({ device_id: a.deviceId }).first()).mapping_version).toBe('v2');
 
@@ -185,11 +186,20 @@ describe('upsertDecodedAttributes', () => {
     expect(await count('decoded_attributes')).toBe(2);
   });
 
-  it('keeps the last of several rows for the same fix in one batch', async () => {
-    const batch = [row({ mappingVersion: 'v1' }), row({ ts: t0 + 1000 }), row({ mappingVersion: 'v3', attributes: { a: 3 } })];
+  it('keeps the first of several rows for the same fix in one batch, as the positions table keeps the first entry', async () => {
+    const batch = [row({ attributes: { first: true } }), row({ ts: t0 + 1000 }), row({ attributes: { second: true } })];
     expect(await upsertDecodedAttributes(db, batch)).toBe(2);
     const stored = await db('decoded_attributes').where({ ts: new Date(t0) }).first();
-    expect(stored).toMatchObject({ mapping_version: 'v3', attributes: { a: 3 } });
+    expect(stored).toMatchObject({ mapping_version: 'v1', attributes: { first: true } });
+  });
+
+  it('keeps a stored row when a later batch decodes the fix again with the same mapping (a second entry of one second)', async () => {
+    expect(await upsertDecodedAttributes(db, [row({ attributes: { ignition: false } })])).toBe(1);
+    expect(await upsertDecodedAttributes(db, [row({ attributes: { ignition: true } })])).toBe(0);
+    expect((await db('decoded_attributes').first()).attributes).toEqual({ ignition: false });
+    // A backfill decodes again on purpose: its row of the same mapping replaces the stored one.
+    expect(await upsertDecodedAttributesText(db, [decodedCopyLine(row({ attributes: { ignition: true } }))])).toBe(1);
+    expect((await db('decoded_attributes').first()).attributes).toEqual({ ignition: true });
   });
 
   it.each(paths)('round-trips text that COPY or JSON must escape ($path)', async ({ filler }) => {
@@ -264,7 +274,7 @@ describe('storeLiveBatch', () => {
     const fixes = [fix(device, t0), fix(device, t0 + 1000), ...fillerFixes(SMALL_BATCH)];
     await insertPositions(db, [fixes[1]!]);
     await upsertDecodedAttributes(db, [{ ...decodedOf(fixes[1]!, { newer: true }), mappingVersion: 'v2' }]);
-    // A tracker sending one fix twice in the batch: the first position stays, the last decoded row wins.
+    // A tracker sending one fix twice in the batch: the first position stays, with its decoded row.
     const again = fix(device, t0, { speed: 99 });
     const decoded = [...fixes.map((p) => decodedOf(p)), decodedOf(again, { resent: true })];
     expect(await storeLiveBatch(db, [...fixes, again], decoded, changes)).toBe(1 + SMALL_BATCH);
@@ -274,13 +284,13 @@ describe('storeLiveBatch', () => {
     expect(stored.map((r) => r.speed)).toEqual([fixes[0]!.speed, fixes[1]!.speed]);
     const rows = await db('decoded_attributes').where({ device_id: device }).orderBy('ts').select('attributes', 'mapping_version');
     expect(rows).toEqual([
-      { attributes: { resent: true }, mapping_version: 'v1' },
+      { attributes: { ignition: true }, mapping_version: 'v1' },
       { attributes: { newer: true }, mapping_version: 'v2' },
     ]);
     expect(await count('pitwall_outbox')).toBe(1);
   });
 
-  it.each(storePaths.filter((p) => p.filler > 0))('stores a fix sent twice in a large batch once: its first position, its last decoded row ($path)', async ({ threaded }) => {
+  it.each(storePaths.filter((p) => p.filler > 0))('stores a fix sent twice in a large batch once: its first position, with its decoded row ($path)', async ({ threaded }) => {
     const fixes = [fix(device, t0), ...fillerFixes(SMALL_BATCH)];
     const again = fix(device, t0, { speed: 99 });
     const decoded = [...fixes.map((p) => decodedOf(p)), decodedOf(again, { resent: true })];
@@ -288,13 +298,13 @@ describe('storeLiveBatch', () => {
     expect(await count('positions')).toBe(1 + SMALL_BATCH);
     expect(await count('decoded_attributes')).toBe(1 + SMALL_BATCH);
     expect(await db('positions').where({ device_id: device }).select('speed')).toEqual([{ speed: fixes[0]!.speed }]);
-    expect(await db('decoded_attributes').where({ device_id: device }).select('attributes')).toEqual([{ attributes: { resent: true } }]);
+    expect(await db('decoded_attributes').where({ device_id: device }).select('attributes')).toEqual([{ attributes: { ignition: true } }]);
     expect(await count('pitwall_outbox')).toBe(1);
-    // Its COPY text holds each (device, time) once, decoded rows in their first place.
+    // Its COPY text holds each (device, time) once, the first entry's position and decoded row.
     const text = new NewRows().add([fixes[0]!, again], [decodedOf(fixes[0]!), decodedOf(again, { resent: true })]);
     expect(text.count).toBe(1);
     expect(Buffer.concat(text.positions).toString().split('\n').filter(Boolean)).toHaveLength(1);
-    expect(Buffer.concat(text.decoded).toString()).toContain('resent');
+    expect(Buffer.concat(text.decoded).toString()).not.toContain('resent');
   });
 
   it('copies new rows straight into the tables, and writes nothing when a row is there already', async () => {
