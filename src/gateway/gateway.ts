@@ -20,7 +20,7 @@ import { CredentialsRefused, credentialsOf, DirectusAccess, DirectusUnavailable,
 import { broadcastGroup, InstanceRegistry } from './instances.ts';
 import { LatestFixes } from './latest-fixes.ts';
 import { LiveFeed, readSince } from './live-feed.ts';
-import { playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
+import { fixesOf, playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
 import { TopicHub } from './topic-hub.ts';
 import { CLOSE, Viewer, type Preparing } from './viewer.ts';
 import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
@@ -452,7 +452,8 @@ export class Gateway {
     viewer.sendMessage({ type: 'playback', topic, event: playback.eventId, stage: message.stage.toLowerCase(), speed: message.speed, from: span.from, to: span.to, ...(message.id !== undefined ? { id: message.id } : {}) });
     this.log.info({ topic, event: playback.eventId, stage: message.stage, speed: message.speed }, 'playback started');
     const stopped = () => playback.stopped || this.draining || !this.hub.has(topic);
-    playBack(storedFixes(this.db, span), span.from, message.speed, (fix, n) => {
+    const ofEvent = (fix: PositionEntry) => this.routes.eventsOf(fix.deviceId, fix.ts).includes(playback.eventId);
+    playBack(fixesOf(storedFixes(this.db, span), ofEvent), span.from, message.speed, (fix, n) => {
       const cursor = `${fix.ts}-${n}`;
       this.metrics.messagesOut.inc(this.hub.publish(topic, cursor, { type: 'position', topic, cursor, data: fix }));
     }, stopped)

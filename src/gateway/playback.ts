@@ -62,6 +62,15 @@ export async function* storedFixes(db: Knex, span: PlaybackSpan, pageSize = 2000
 }
 
 /**
+ * The pages' fixes that `belongs` takes: a played-back event shows only the fixes its trackers made while they were
+ * assigned to its entries, as live does. The span's trackers are those ever assigned to the event; one moved to a
+ * car of another event on the same ground would show that car in this event's playback.
+ */
+export async function* fixesOf(pages: AsyncIterable<PositionEntry[]>, belongs: (fix: PositionEntry) => boolean): AsyncGenerator<PositionEntry[]> {
+  for await (const page of pages) yield page.filter(belongs);
+}
+
+/**
  * Plays fixes back on the clock, `speed` times as fast: each fix goes out when the played-back time reaches it. Stops
  * when `stopped()` says so (no viewer left, or the gateway drains).
  */

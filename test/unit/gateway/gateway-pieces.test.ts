@@ -7,7 +7,7 @@ import { parseClientMessage, parseTopic } from '../../../src/gateway/client-mess
 import { compareCursor } from '../../../src/stream/cursor.ts';
 import { DeviceRoutes } from '../../../src/gateway/device-routes.ts';
 import { CredentialsRefused, credentialsOf, DirectusAccess, DirectusUnavailable } from '../../../src/gateway/directus-access.ts';
-import { playBack } from '../../../src/gateway/playback.ts';
+import { fixesOf, playBack } from '../../../src/gateway/playback.ts';
 
 const EVENT = '0b7e5a8c-3f7e-4a8b-9c1d-2e3f4a5b6c7d';
 const OTHER = '1c8f6b9d-4a8f-4b9c-8d2e-3f4a5b6c7d8e';
@@ -258,6 +258,21 @@ describe('playback on the clock', () => {
     // 3 s of race at 20x: about 150 ms, and never ahead of the clock.
     for (const s of seen) expect(s.at).toBeGreaterThanOrEqual((s.ts - from) / 20 - 2);
     expect(seen[3]!.at).toBeLessThan(1000);
+  });
+
+  it("plays back only the fixes a tracker made while it was on the event's entries", async () => {
+    // D1 rode on the event until t=2000, then on a car of the sister event on the same ground.
+    const routes = new DeviceRoutes([
+      { deviceId: 'D1', eventId: EVENT, validFrom: null, validTo: 2000 },
+      { deviceId: 'D1', eventId: OTHER, validFrom: 2000, validTo: null },
+      { deviceId: 'D2', eventId: EVENT, validFrom: null, validTo: null },
+    ]);
+    async function* pages() {
+      yield [0, 1000, 2000, 3000].flatMap((ts) => ['D1', 'D2'].map((deviceId) => ({ deviceId, lat: 1, lon: 1, ts })));
+    }
+    const played: string[] = [];
+    for await (const page of fixesOf(pages(), (fix) => routes.eventsOf(fix.deviceId, fix.ts).includes(EVENT))) played.push(...page.map((f) => `${f.deviceId}@${f.ts}`));
+    expect(played).toEqual(['D1@0', 'D2@0', 'D1@1000', 'D2@1000', 'D2@2000', 'D2@3000']);
   });
 
   it('stops as soon as it is told to', async () => {
