@@ -30,6 +30,8 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   throw new ConfigError(first.variable, problems.map((p) => p.message).join('; ').slice(first.variable.length + 2));
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Shared variable shapes, so every process reads and checks them the same way. */
 export const vars = {
   redisUrl: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port[/db]').default('redis://127.0.0.1:6379'),
@@ -38,6 +40,9 @@ export const vars = {
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/database'),
   port: (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  /** Milliseconds that drive a timer: Node keeps one of at most 2^31-1 ms, and runs a longer one after 1 ms, again and again. */
+  durationMs: (fallback: number, min = 1) =>
+    z.coerce.number().int().min(min).max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node keeps`).default(fallback),
   url: z.url({ protocol: /^https?$/ }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

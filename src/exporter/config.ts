@@ -21,14 +21,14 @@ export const exporterEnv = z.object({
   /** ...or about this many bytes of row data... */
   EXPORT_FILE_BYTES: vars.positiveInt(128 * 1024 * 1024),
   /** ...or when its first entry was read this long ago. */
-  EXPORT_FILE_MAX_AGE_MS: vars.positiveInt(60_000),
+  EXPORT_FILE_MAX_AGE_MS: vars.durationMs(60_000),
   EXPORT_COMPRESSION: z.enum(COMPRESSIONS).default('zstd'),
   /** One exporter writes at a time; another waits, and takes over within this long of the first one's death. */
-  EXPORT_LEASE_MS: z.coerce.number().int().min(1000).default(10_000),
+  EXPORT_LEASE_MS: vars.durationMs(10_000, 1000),
   /** How often device models and IO mappings are read again. */
-  EXPORT_MAPPING_REFRESH_MS: vars.positiveInt(10_000),
+  EXPORT_MAPPING_REFRESH_MS: vars.durationMs(10_000),
   /** /healthz answers 503 when entries wait and nothing was written for this long (rotation age included). */
-  EXPORT_STALL_MS: vars.positiveInt(300_000),
+  EXPORT_STALL_MS: vars.durationMs(300_000),
   /** Setting this turns the ClickHouse sink on: every batch is also inserted there, once. */
   CLICKHOUSE_URL: vars.url.optional(),
   CLICKHOUSE_DATABASE: identifier.default('pitwall'),

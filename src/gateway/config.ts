@@ -13,12 +13,12 @@ export const gatewayEnv = z.object({
   /** Names this instance's consumer group `live-broadcast-{INSTANCE_ID}`; unique per running instance. */
   INSTANCE_ID: z.string().regex(/^[\w.-]{1,100}$/, 'expected letters, digits, dot, dash or underscore').default(`${hostname()}-${process.pid}`),
   /** How long a gone instance's heartbeat lasts before another instance removes its group. */
-  GATEWAY_INSTANCE_TTL_MS: vars.positiveInt(30_000),
+  GATEWAY_INSTANCE_TTL_MS: vars.durationMs(30_000),
   SESSION_COOKIE_NAME: z.string().regex(/^[\w.-]+$/).default('directus_session_token'),
-  GATEWAY_AUTH_TTL_MS: vars.positiveInt(30_000),
-  GATEWAY_AUTH_DENY_TTL_MS: vars.positiveInt(5_000),
-  GATEWAY_DIRECTUS_TIMEOUT_MS: vars.positiveInt(5_000),
-  GATEWAY_PING_MS: vars.positiveInt(25_000),
+  GATEWAY_AUTH_TTL_MS: vars.durationMs(30_000),
+  GATEWAY_AUTH_DENY_TTL_MS: vars.durationMs(5_000),
+  GATEWAY_DIRECTUS_TIMEOUT_MS: vars.durationMs(5_000),
+  GATEWAY_PING_MS: vars.durationMs(25_000),
   /** A viewer with more unsent bytes than this is closed (4008) rather than slowing the others. */
   GATEWAY_MAX_BUFFERED_BYTES: vars.positiveInt(1_048_576),
   GATEWAY_MAX_SUBSCRIPTIONS: vars.positiveInt(50),
@@ -27,14 +27,14 @@ export const gatewayEnv = z.object({
    * the viewer is answered resume-gap and takes a snapshot instead.
    */
   GATEWAY_RESUME_MAX_ENTRIES: vars.positiveInt(100_000),
-  GATEWAY_ROUTES_REFRESH_MS: vars.positiveInt(2_000),
+  GATEWAY_ROUTES_REFRESH_MS: vars.durationMs(2_000),
   GATEWAY_BATCH_SIZE: vars.positiveInt(1_000),
-  GATEWAY_BLOCK_MS: vars.positiveInt(1_000),
+  GATEWAY_BLOCK_MS: vars.durationMs(1_000),
   /** On SIGTERM, how long viewers get to close before the rest are cut. */
-  GATEWAY_DRAIN_MS: vars.positiveInt(5_000),
+  GATEWAY_DRAIN_MS: vars.durationMs(5_000),
   /** /healthz answers 503 when the stream has not been read for this long. */
-  GATEWAY_STALL_MS: vars.positiveInt(30_000),
-  MAX_FUTURE_SKEW_MS: vars.positiveInt(300_000),
+  GATEWAY_STALL_MS: vars.durationMs(30_000),
+  MAX_FUTURE_SKEW_MS: vars.durationMs(300_000),
   LOG_LEVEL: vars.logLevel,
 });
 

@@ -11,21 +11,21 @@ export const processorEnv = z.object({
   DEAD_LETTER_STREAM: z.string().regex(/^\S+$/, 'expected a Redis key without spaces').optional(),
   PROCESSOR_CONSUMER: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore').default(hostname()),
   PROCESSOR_BATCH_SIZE: vars.positiveInt(2000),
-  PROCESSOR_BLOCK_MS: vars.positiveInt(1000),
+  PROCESSOR_BLOCK_MS: vars.durationMs(1000),
   /**
    * Trackers are hashed onto this many shards; each instance holds some (see the README's "Running several
    * processors"). Every instance of one stream must use the same number.
    */
   PROCESSOR_SHARDS: z.coerce.number().int().min(1).max(1024).default(16),
   /** A shard lease not renewed for this long is free: a killed instance's shards move after at most this. */
-  PROCESSOR_LEASE_MS: z.coerce.number().int().min(1000).default(6000),
+  PROCESSOR_LEASE_MS: vars.durationMs(6000, 1000),
   /** How often an instance checks the spread of shards over the live instances. */
-  PROCESSOR_REBALANCE_MS: vars.positiveInt(1000),
+  PROCESSOR_REBALANCE_MS: vars.durationMs(1000),
   /**
    * /healthz answers 503 (consumer-stalled) when entries wait and the consumer has made no progress (acknowledged a
    * batch, or found nothing new to read) for this long.
    */
-  PROCESSOR_STALL_MS: vars.positiveInt(120_000),
+  PROCESSOR_STALL_MS: vars.durationMs(120_000),
   /**
    * The nice value of the processor's thread while it drains a backlog (see BacklogPriority); 0 keeps it at normal
    * priority throughout.
@@ -41,15 +41,15 @@ export const processorEnv = z.object({
   /** Directus and the processor's static token: without both, the processor stores positions only. */
   DIRECTUS_URL: vars.url.optional(),
   DIRECTUS_TOKEN: z.string().min(16, 'expected the static token of the Pitwall Processor user').optional(),
-  PROCESSOR_SETUP_REFRESH_MS: vars.positiveInt(5000),
-  PROCESSOR_TICK_MS: vars.positiveInt(1000),
+  PROCESSOR_SETUP_REFRESH_MS: vars.durationMs(5000),
+  PROCESSOR_TICK_MS: vars.durationMs(1000),
   /** Racing rules (see PipelineOptions). */
-  GATE_DEBOUNCE_MS: vars.positiveInt(defaultPipelineOptions.debounceMs),
-  SIGNAL_LOSS_MS: vars.positiveInt(defaultPipelineOptions.signalLossMs),
+  GATE_DEBOUNCE_MS: vars.durationMs(defaultPipelineOptions.debounceMs),
+  SIGNAL_LOSS_MS: vars.durationMs(defaultPipelineOptions.signalLossMs),
   MAX_SPEED_KMH: vars.positiveInt(defaultPipelineOptions.maxSpeedKmh),
-  LATE_WINDOW_MS: z.coerce.number().int().min(0).default(defaultPipelineOptions.lateWindowMs),
+  LATE_WINDOW_MS: vars.durationMs(defaultPipelineOptions.lateWindowMs, 0),
   /** A fix dated further ahead of the processor's clock is dead-lettered: a tracker clock gone wrong, not a fix. */
-  MAX_FUTURE_SKEW_MS: vars.positiveInt(300_000),
+  MAX_FUTURE_SKEW_MS: vars.durationMs(300_000),
 });
 
 export type ProcessorConfig = z.infer<typeof processorEnv> & { DEAD_LETTER_STREAM: string };

@@ -134,6 +134,13 @@ describe('exporter configuration', () => {
     expect(configError(env).variable).toBe(variable);
   });
 
+  it.each(['EXPORT_MAPPING_REFRESH_MS', 'EXPORT_LEASE_MS', 'EXPORT_FILE_MAX_AGE_MS', 'EXPORT_STALL_MS'])('refuses a %s longer than a Node timer holds, which would fire every millisecond', (variable) => {
+    const error = configError({ [variable]: '2147483648' });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(/at most 2147483647 ms/);
+    expect(loadExporterConfig({ [variable]: '2147483647' })[variable as 'EXPORT_STALL_MS']).toBe(2_147_483_647);
+  });
+
   it('reports every bad variable at once', () => {
     expect(() => loadExporterConfig({ EXPORT_COMPRESSION: 'lz4', CLICKHOUSE_TABLE: 'a;b', EXPORT_LEASE_MS: '5' })).toThrow(
       /EXPORT_COMPRESSION: invalid value.*EXPORT_LEASE_MS: invalid value.*CLICKHOUSE_TABLE: invalid value/,
