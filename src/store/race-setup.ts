@@ -64,7 +64,9 @@ async function load(db: Knex, { from, to, eventId }: SetupWindow): Promise<RaceS
       .join('devices as d', 'd.id', 'ed.device')
       // `role` through to_jsonb: a database whose setup has not added the column yet reads every tracker as primary.
       .select('d.imei', 'ed.entry', 'e.event', 'ed.valid_from', 'ed.valid_to', db.raw("to_jsonb(ed.*)->>'role' AS role"))
-      .whereIn('e.event', events),
+      .whereIn('e.event', events)
+      // A stable order: where an anomaly of a tracker in two events at once names one entry, always the same one.
+      .orderBy(['ed.entry', 'ed.valid_from']),
     db('devices').select('imei', 'model'),
     db('io_mappings').select('model', 'io_id', 'attribute', 'value_type', 'byte_size', 'multiplier', 'offset', 'unit', 'invalid_values'),
     db('penalty_formulas').select('event', 'kind', 'params').whereIn('event', events),

@@ -14,9 +14,9 @@ type GateCrossed = Extract<GeofenceEvent, { type: 'gate.crossed' }>;
  * the finish count only while it runs; the finish settles missed waypoints and the result.
  */
 export function applyGateCrossing(draft: Draft, event: GateCrossed, context: PipelineContext, segmentMs: number): void {
-  const assignment = entryAt(context, event.at);
   const stage = context.course.stages.find((s) => s.id === event.stageId);
-  if (!assignment || !stage || stage.eventId !== assignment.eventId || event.at < stage.opensAt || event.at > stage.closesAt) return;
+  const assignment = stage ? entryAt(context, event.at, stage.eventId) : null;
+  if (!assignment || !stage || event.at < stage.opensAt || event.at > stage.closesAt) return;
   const previous = draft.lastCrossing[event.gateId];
   if (previous !== undefined && event.at - previous < context.options.debounceMs) return;
 

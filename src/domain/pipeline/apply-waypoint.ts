@@ -7,7 +7,8 @@ type WaypointPassed = Extract<GeofenceEvent, { type: 'waypoint.passed' }>;
 
 /** A waypoint counts once, while its stage runs for the entry. */
 export function applyWaypoint(draft: Draft, event: WaypointPassed, context: PipelineContext): void {
-  const assignment = entryAt(context, event.at);
+  const eventId = context.course.stages.find((s) => s.id === event.stageId)?.eventId;
+  const assignment = eventId === undefined ? null : entryAt(context, event.at, eventId);
   if (!assignment) return;
   const key = progressKey(assignment.entryId, event.stageId);
   const progress = draft.progress[key];

@@ -44,9 +44,15 @@ export interface PipelineContext {
   options: PipelineOptions;
 }
 
-/** The entry that carried the device at a time, by the assignment's validity window (bounds inclusive-exclusive). */
-export function entryAt(context: PipelineContext, at: number): EntryAssignment | null {
+/**
+ * The entry that carried the device at a time, by the assignment's validity window (bounds inclusive-exclusive);
+ * with `eventId`, the entry of that event. A car may be entered in two events run on the same ground at once (a
+ * class timed as an event of its own) with the same tracker: what happens on an event's course is that event's
+ * entry's, whichever assignment the setup listed first.
+ */
+export function entryAt(context: PipelineContext, at: number, eventId?: string): EntryAssignment | null {
   for (const a of context.assignments) {
+    if (eventId !== undefined && a.eventId !== eventId) continue;
     if ((a.validFrom === null || at >= a.validFrom) && (a.validTo === null || at < a.validTo)) return a;
   }
   return null;

@@ -19,7 +19,7 @@ function speedZone(context: PipelineContext, zoneId: string): Zone | null {
 /** A visit counts for an entry only in a speed zone of its own event (another event may share the ground). */
 export function openSpeedZoneVisit(draft: Draft, zoneId: string, at: number, context: PipelineContext): void {
   const zone = speedZone(context, zoneId);
-  if (!zone || entryAt(context, at)?.eventId !== zone.eventId) return;
+  if (!zone || !entryAt(context, at, zone.eventId)) return;
   draft.speedVisits[zoneId] = { zoneId, enteredAt: at, overMs: 0, overM: 0, maxSpeedKmh: 0, penaltyMs: 0 };
 }
 
@@ -38,8 +38,8 @@ export function accrueSpeedExposure(draft: Draft, prev: Fix, cur: Fix, from: num
   const distanceM = (segmentM * durationMs) / span;
   for (const [zoneId, visit] of Object.entries(draft.speedVisits)) {
     const zone = speedZone(context, zoneId);
-    const assignment = entryAt(context, visit.enteredAt);
-    if (!zone || !assignment || assignment.eventId !== zone.eventId) continue;
+    const assignment = zone ? entryAt(context, visit.enteredAt, zone.eventId) : null;
+    if (!zone || !assignment) continue;
     const params = context.speeding.get(assignment.eventId) ?? defaultSpeedingParams;
     const over = speedKmh > zone.speedLimitKmh!;
     draft.speedVisits[zoneId] = {
@@ -58,8 +58,8 @@ export function closeSpeedZoneVisit(draft: Draft, zoneId: string, at: number, co
   const zone = speedZone(context, zoneId);
   delete draft.speedVisits[zoneId];
   if (!visit || !zone || visit.overMs === 0) return;
-  const assignment = entryAt(context, visit.enteredAt);
-  if (!assignment || assignment.eventId !== zone.eventId) return;
+  const assignment = entryAt(context, visit.enteredAt, zone.eventId);
+  if (!assignment) return;
   const running = Object.values(draft.progress).find(
     (p) => p.entryId === assignment.entryId && p.status === 'running' && (zone.stageId === null || p.stageId === zone.stageId),
   );

@@ -96,6 +96,21 @@ describe('two events on the same ground', () => {
     expect(facts.filter((f) => f.type === 'anomaly').every((f) => f.entryId === 'entry-b')).toBe(true);
   });
 
+  it('a tracker carried in both events at once is timed on each, as each event\'s entry, whichever assignment comes first', () => {
+    for (const order of [['event-1', 'event-2'], ['event-2', 'event-1']]) {
+      const entries = order.map((event) => assignment(event === 'event-1' ? 'entry-a' : 'entry-b', event));
+      const both = pipelineContexts({ ...source, assignments: new Map([['imei-x', entries]]) }, defaultPipelineOptions);
+      const facts = factsOf('imei-x', both);
+      for (const [entryId, stageId, zones] of [['entry-a', 'stage-1', ['village']], ['entry-b', 'stage-2', ['event-wide-2', 'village-2']]] as const) {
+        const own = facts.filter((f) => f.type !== 'anomaly' && f.entryId === entryId);
+        expect(own.every((f) => f.stageId === stageId), order.join()).toBe(true);
+        expect(own.filter((f) => f.type === 'crossing').map((f) => f.type === 'crossing' && f.kind)).toEqual(['start', 'split', 'finish']);
+        expect(own.filter((f) => f.type === 'stage_result')).toHaveLength(1);
+        expect(own.filter((f) => f.type === 'penalty').map((p) => p.details['zone']).sort()).toEqual(zones);
+      }
+    }
+  });
+
   it('shares one geofence index between trackers of the same events', () => {
     const more = pipelineContexts({ ...source, assignments: new Map([...source.assignments, ['imei-c', [assignment('entry-c', 'event-1')]]]) }, defaultPipelineOptions);
     expect(more.get('imei-c')!.index).toBe(more.get('imei-a')!.index);
