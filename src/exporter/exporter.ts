@@ -125,6 +125,7 @@ export class Exporter {
   async start(): Promise<void> {
     const { REDIS_TELEMETRY_STREAM: stream, EXPORT_DIR, METRICS_PORT } = this.config;
     this.log.info({ stream, group: EXPORT_GROUP, consumer: this.config.EXPORT_CONSUMER, dir: EXPORT_DIR, clickhouse: this.openSink !== null }, 'exporter starting');
+    await this.directory.claim(stream);
     this.server = await serveMetrics(this.registry, METRICS_PORT, () => this.health());
     this.gathered = this.emptyBatch(await ParquetBatch.open(this.config.EXPORT_COMPRESSION));
     this.spare = await ParquetBatch.open(this.config.EXPORT_COMPRESSION);

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dateOfPartition, partitionName, partName, rangeOfPart, TEMPORARY_SUFFIX, temporaryPartName, WrittenBatches, type IdRange } from './part-files.ts';
 
@@ -9,6 +9,27 @@ import { dateOfPartition, partitionName, partName, rangeOfPart, TEMPORARY_SUFFIX
  */
 export class PartDirectory {
   constructor(readonly root: string) {}
+
+  /**
+   * Makes the directory the export of `stream`, or refuses one that is another stream's. Part files are named by
+   * stream ids alone, so two streams' exports in one directory would take each other's entries for written ones.
+   */
+  async claim(stream: string): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const marker = join(this.root, STREAM_MARKER);
+    const owner = await readFile(marker, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (owner === null) {
+      await writeFile(`${marker}.tmp`, stream);
+      await syncPath(`${marker}.tmp`);
+      await rename(`${marker}.tmp`, marker);
+      await syncPath(this.root);
+    } else if (owner !== stream) {
+      throw new Error(`EXPORT_DIR ${this.root} holds the export of stream "${owner}", not of "${stream}" (${STREAM_MARKER}): give each stream a directory of its own`);
+    }
+  }
 
   /**
    * Removes what a crash left half-written and lists the batches whose parts exist. Run before any new write.
@@ -52,6 +73,9 @@ export class PartDirectory {
     return path;
   }
 }
+
+/** The file naming the stream whose export a directory holds. */
+export const STREAM_MARKER = '.pitwall-stream';
 
 async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
