@@ -210,9 +210,13 @@ export class Gateway {
         viewer.sendMessage({ type: 'error', code: 'bad-request', message: 'expected JSON text frames' });
         return;
       }
-      this.onMessage(viewer, data.toString()).catch((error: unknown) => {
+      const text = data.toString();
+      this.onMessage(viewer, text).catch((error: unknown) => {
         this.log.error({ err: error }, 'message handling failed');
-        viewer.sendMessage({ type: 'error', code: 'internal', message: 'the gateway could not handle this message' });
+        // With the request's id, so that a client waiting on it (a playback while Postgres is down) hears back.
+        const parsed = parseClientMessage(text);
+        const id = parsed.ok ? parsed.message.id : parsed.id;
+        viewer.sendMessage({ type: 'error', code: 'internal', message: 'the gateway could not handle this message', ...(id !== undefined ? { id } : {}) });
       });
     });
     ws.on('error', () => undefined);
