@@ -80,6 +80,7 @@ export class Exporter {
   private running: Promise<void> | null = null;
   private closing = false;
   private active = false;
+  private renewing = false;
   private timers: NodeJS.Timeout[] = [];
   /** When a batch was last written (or the stream found empty): health compares it with the entries waiting. */
   private progressAt = Date.now();
@@ -148,14 +149,19 @@ export class Exporter {
   }
 
   private async renewLease(): Promise<void> {
-    if (!this.active) return;
+    // One renewal at a time: during a Redis outage the timer's renewals would queue up and, Redis back without the
+    // lease, each report the loss.
+    if (!this.active || this.renewing) return;
+    this.renewing = true;
     try {
-      if (!(await this.lease.renew())) {
+      if (!(await this.lease.renew()) && this.active) {
         this.active = false;
         this.log.error('exporter lease lost (another exporter took it, or Redis lost it); the batch in hand is not written by this exporter now');
       }
     } catch (error) {
       this.log.warn({ err: error }, 'exporter lease not renewed');
+    } finally {
+      this.renewing = false;
     }
   }
 
