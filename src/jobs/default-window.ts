@@ -19,7 +19,9 @@ export interface WindowIssue {
  */
 export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body: unknown; issues: WindowIssue[] }> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body, issues: [] };
-  const input = body as Record<string, unknown>;
+  // One spelling of each id (the schema lowers them too): the stage's event, from Postgres, is in lower case.
+  const input = { ...(body as Record<string, unknown>) };
+  for (const field of ['stage', 'event']) if (isUuid(input[field])) input[field] = input[field].toLowerCase();
   const issues: WindowIssue[] = [];
   let window: { event?: string; from?: string; to?: string } = {};
   if (isUuid(input['stage'])) {

@@ -1,27 +1,56 @@
 /** Options of the replay and backfill Flow operations as a Flow hands them over (templated text, or JSON). */
 export type RunOperationOptions = Record<string, unknown> & { wait?: boolean | string; wait_timeout_s?: number | string; window_hours?: number | string };
 
+/** Options a run cannot be asked with (the Flow takes its reject path with the message, which names the option). */
+export class RunParamsError extends Error {
+  override name = 'RunParamsError';
+}
+
 const listFields = new Set(['entries', 'devices']);
 const controlFields = new Set(['wait', 'wait_timeout_s', 'window_hours']);
 
+/** How long `wait` waits for the run by default, and at most (a Flow run holds on to what it started meanwhile). */
+export const DEFAULT_WAIT_TIMEOUT_S = 300;
+export const MAX_WAIT_TIMEOUT_S = 86_400;
+
+/** JSON text of an option, or a RunParamsError naming the option (a bare SyntaxError would not say which). */
+function jsonOption(field: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RunParamsError(`Invalid options: ${field}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
 /** "a, b c" or ["a","b"] -> ["a","b"]; blank -> left out. */
-function listOf(value: unknown): unknown {
+function listOf(field: string, value: unknown): unknown {
   if (Array.isArray(value)) return value.length > 0 ? value : undefined;
   if (typeof value !== 'string') return value;
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
-  if (trimmed.startsWith('[')) return JSON.parse(trimmed);
+  if (trimmed.startsWith('[')) return jsonOption(field, trimmed);
   return trimmed.split(/[\s,]+/).filter(Boolean);
 }
 
-/** The operation's options as a request body: blanks left out, lists split, JSON text parsed. */
+/**
+ * The operation's `wait_timeout_s` in milliseconds: blank, or no number (a template that gave nothing, "abc"), is the
+ * default 300 s; a number is kept within 1 s and a day.
+ */
+export function waitTimeoutMs(options: RunOperationOptions): number {
+  const raw = typeof options.wait_timeout_s === 'string' ? options.wait_timeout_s.trim() : options.wait_timeout_s;
+  const seconds = raw === undefined || raw === null || raw === '' ? NaN : Number(raw);
+  if (!Number.isFinite(seconds)) return DEFAULT_WAIT_TIMEOUT_S * 1000;
+  return Math.min(MAX_WAIT_TIMEOUT_S, Math.max(1, seconds)) * 1000;
+}
+
+/** The operation's options as a request body: blanks left out, lists split, JSON text parsed (RunParamsError if it is not JSON). */
 export function bodyOfOptions(options: RunOperationOptions): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [field, raw] of Object.entries(options)) {
     if (controlFields.has(field)) continue;
-    let value = listFields.has(field) ? listOf(raw) : raw;
+    let value = listFields.has(field) ? listOf(field, raw) : raw;
     if (typeof value === 'string') value = value.trim() === '' ? undefined : value.trim();
-    if (field === 'geofences' && typeof value === 'string') value = JSON.parse(value);
+    if (field === 'geofences' && typeof value === 'string') value = jsonOption(field, value);
     if (value !== undefined && value !== null) body[field] = value;
   }
   // A rolling window ("the last 72 hours") for Flows that run on events, where templates cannot do date math.

@@ -127,6 +127,35 @@ describe('replay and backfill runs', () => {
     expect(noEventAndMore.json.errors[0].extensions.reason).toMatch(new RegExp(`^event: no event ${missing}; from: .+; mode: `));
   });
 
+  it('answers 400 naming the parameter for an id in the URL that is no uuid', async () => {
+    const named = (res: { status: number; json: any; text: string }, name: string) => {
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.errors[0].extensions.code).toBe('INVALID_PAYLOAD');
+      expect(res.json.errors[0].extensions.reason).toMatch(new RegExp(`^${name}: `));
+      expect(res.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path)).toEqual([[name]]);
+    };
+    for (const kind of ['replay', 'backfill']) {
+      named(await call(stack, `/pitwall/${kind}/abc`, { token }), 'run');
+      named(await call(stack, `/pitwall/${kind}/abc/cancel`, { token, method: 'POST' }), 'run');
+      named(await call(stack, `/pitwall/${kind}/abc/cancel?force=true`, { token, method: 'POST' }), 'run');
+      named(await call(stack, `/pitwall/${kind}/abc/end`, { token, body: { status: 'succeeded' } }), 'run');
+    }
+    named(await call(stack, '/pitwall/race-setup/abc/entries', { token }), 'event');
+    named(await call(stack, `/pitwall/race-setup/${event}x/entries`, { token }), 'event');
+    // Still 401 first for anonymous callers.
+    expect((await call(stack, '/pitwall/race-setup/abc/entries')).status).toBe(401);
+    expect((await call(stack, '/pitwall/replay/abc')).status).toBe(401);
+  });
+
+  it('takes ids in upper case as the ids they are, and refuses a time Postgres does not store, naming the field', async () => {
+    const run = await queue('replay', { event: event.toUpperCase(), stage: stage.toUpperCase(), mode: 'preview' });
+    expect(run.params).toMatchObject({ event, stage });
+    expect((await call(stack, `/pitwall/replay/${run.id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('cancelled');
+    const yearZero = await call(stack, '/pitwall/replay', { token, body: { event, from: '0000-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' } });
+    expect(yearZero.status, yearZero.text).toBe(400);
+    expect(yearZero.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['from']);
+  });
+
   it('a queued run waits for a runner, and a cancelled one is never worked on', async () => {
     const run = await queue('replay', { stage, mode: 'preview' });
     expect(run.status).toBe('queued');

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
@@ -229,6 +230,63 @@ describe('the Race Control role', () => {
     expect(admin.status, admin.text).toBe(202);
     runs.push(admin.json.run.id);
     await call(stack, `/pitwall/replay/${admin.json.run.id}/cancel`, { token, method: 'POST' });
+  });
+
+  it('may neither stop an admin’s replay while it applies its changes nor change a run that ended; an admin still may', async () => {
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    const eventsOf = (id: string) => db('race_events').whereRaw(`payload->>'run' = ?`, [id]).select('type', 'payload');
+    const statusOf = async (id: string) => (await db('replay_runs').where({ id }).first('status')).status;
+    const queueApply = async () => {
+      const queued = await call(stack, '/pitwall/replay', { token, body: { event, stage, mode: 'apply' } });
+      expect(queued.status, queued.text).toBe(202);
+      runs.push(queued.json.run.id);
+      return queued.json.run.id as string;
+    };
+    try {
+      // An apply in its last phase, as the job runner marks it (no runner works in this file).
+      const applying = await queueApply();
+      await db('replay_runs').where({ id: applying }).update({ status: 'running', attempts: 1, checkpoint: JSON.stringify({ final: 1 }), started_at: db.fn.now(), heartbeat_at: db.fn.now() });
+      for (const body of [{ status: 'cancelled' }, { status: 'cancelled', finished_at: new Date().toISOString() }]) {
+        const patched = await call(stack, `/items/replay_runs/${applying}`, { token: user.token, method: 'PATCH', body });
+        expect(patched.status, patched.text).toBe(409);
+        expect(patched.json.errors[0].extensions.code).toBe('PITWALL_RUN_FINISHING');
+      }
+      const batch = await call(stack, '/items/replay_runs', { token: user.token, method: 'PATCH', body: { keys: [applying], data: { status: 'cancelled' } } });
+      expect(batch.status, batch.text).toBe(409);
+      expect((await call(stack, `/pitwall/replay/${applying}/cancel`, { token: user.token, method: 'POST' })).status).toBe(409);
+      const forced = await call(stack, `/pitwall/replay/${applying}/cancel?force=true`, { token: user.token, method: 'POST' });
+      expect(forced.status, forced.text).toBe(403);
+      expect(forced.json.errors[0].message).toMatch(/Only admins may force a cancel/);
+      expect(await statusOf(applying)).toBe('running');
+      // The admin may.
+      const byAdmin = await call(stack, `/pitwall/replay/${applying}/cancel?force=true`, { token, method: 'POST' });
+      expect(byAdmin.status, byAdmin.text).toBe(200);
+      expect(byAdmin.json.run.status).toBe('cancelled');
+
+      // An apply whose end the job runner recorded: announced once, as it ended.
+      const done = await queueApply();
+      await db('replay_runs').where({ id: done }).update({ status: 'running', attempts: 1, started_at: db.fn.now(), heartbeat_at: db.fn.now() });
+      const end = await call(stack, `/pitwall/replay/${done}/end`, { token: stack.processorToken, body: { status: 'succeeded' } });
+      expect(end.json, end.text).toMatchObject({ recorded: true });
+      await waitFor(async () => (await eventsOf(done)).length > 0, { what: 'replay.completed' });
+      for (const body of [{ status: 'cancelled' }, { status: 'cancelled', finished_at: new Date().toISOString() }, { status: 'queued' }]) {
+        const patched = await call(stack, `/items/replay_runs/${done}`, { token: user.token, method: 'PATCH', body });
+        expect(patched.status, patched.text).toBe(403);
+      }
+      expect((await call(stack, `/items/replay_runs/${done}`, { token: user.token, method: 'PATCH', body: { status: 'cancelled' } })).json.errors[0].message).toMatch(/has ended \(succeeded\): only admins may change it/);
+      // Nor a run that was cancelled.
+      expect((await call(stack, `/items/replay_runs/${applying}`, { token: user.token, method: 'PATCH', body: { status: 'cancelled' } })).status).toBe(403);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await statusOf(done)).toBe('succeeded');
+      expect((await eventsOf(done)).map((e) => [e.type, e.payload.status])).toEqual([['replay.completed', 'succeeded']]);
+      // Cancelling it through the endpoint answers the run as it ended, as before.
+      expect((await call(stack, `/pitwall/replay/${done}/cancel`, { token: user.token, method: 'POST' })).json.run.status).toBe('succeeded');
+      // The admin may still change it.
+      expect((await call(stack, `/items/replay_runs/${done}`, { token, method: 'PATCH', body: { error: 'checked by the race director' } })).status).toBe(200);
+    } finally {
+      await db('race_events').whereRaw(`payload->>'run' = ANY(?)`, [runs]).delete();
+      await db.destroy();
+    }
   });
 
   it('is refused what is not a timekeeper’s: results, schema, Flows, users, subscriptions, backfill, facts', async () => {

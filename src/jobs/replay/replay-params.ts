@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { gateProblem, zoneProblem } from '../../domain/geofence/check-course.ts';
+import { storableTime } from '../storable-time.ts';
 
 /**
  * What a replay is asked to do (CONTRACTS section 5, `POST /pitwall/replay`), checked with zod at every entry point
@@ -22,12 +23,18 @@ const polygon = z.strictObject({
 
 const lineKinds = ['start_line', 'split_line', 'finish_line'] as const;
 
+/**
+ * A uuid in any case, as lower case: Postgres and zod take `8F14E45F-…` for the id it stores as `8f14e45f-…`, but the
+ * replay compares ids as text (a stage of the event, the entries asked for), where only one spelling matches.
+ */
+const uuid = () => z.uuid().toLowerCase();
+
 /** One row of a candidate layout: the fields of a `geofences` item, geometry as GeoJSON (SRID 4326). */
 export const candidateGeofenceSchema = z
   .object({
     /** The stored geofence this row stands for; without it, the stored one of the same stage, kind and order is used. */
-    id: z.uuid().optional(),
-    stage: z.uuid(),
+    id: uuid().optional(),
+    stage: uuid(),
     name: z.string().min(1).max(255),
     kind: z.enum(['start_line', 'split_line', 'finish_line', 'zone', 'speed_zone']),
     geometry: z.discriminatedUnion('type', [lineString, polygon], { error: 'expected a GeoJSON LineString or Polygon' }),
@@ -53,14 +60,14 @@ export const candidateGeofenceSchema = z
 
 export type CandidateGeofence = z.infer<typeof candidateGeofenceSchema>;
 
-const isoDatetime = z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date and time, e.g. 2026-11-28T09:00:00Z' });
+const isoDatetime = storableTime(z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date and time, e.g. 2026-11-28T09:00:00Z' }));
 
 export const replayParamsSchema = z
   .strictObject({
-    event: z.uuid().optional(),
+    event: uuid().optional(),
     /** Only the facts of this stage are compared and applied; the pipeline still runs the whole event. */
-    stage: z.uuid().optional(),
-    entries: z.array(z.uuid()).min(1).max(10_000).optional(),
+    stage: uuid().optional(),
+    entries: z.array(uuid()).min(1).max(10_000).optional(),
     /** Tracker IMEIs. */
     devices: z.array(z.string().min(1).max(64)).min(1).max(10_000).optional(),
     from: isoDatetime,

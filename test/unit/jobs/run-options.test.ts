@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { bodyOfOptions } from '../../../src/jobs/run-options.ts';
+import { bodyOfOptions, RunParamsError, waitTimeoutMs } from '../../../src/jobs/run-options.ts';
 
 describe('bodyOfOptions (replay and backfill operations)', () => {
   it('splits lists, drops blanks and control options, trims text', () => {
@@ -25,5 +25,37 @@ describe('bodyOfOptions (replay and backfill operations)', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('names the option whose JSON text is malformed, in a RunParamsError', () => {
+    for (const [field, text] of [['entries', '["a", "b"'], ['devices', '[1,]'], ['geofences', '[{"stage": }]']] as const) {
+      let thrown: unknown;
+      try {
+        bodyOfOptions({ [field]: text });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, field).toBeInstanceOf(RunParamsError);
+      expect((thrown as Error).message).toMatch(new RegExp(`^Invalid options: ${field}: not valid JSON \\(`));
+    }
+  });
+});
+
+describe('waitTimeoutMs (the operations\' wait_timeout_s)', () => {
+  it('is 300 s when blank, missing or no number, so that a bad template neither spins nor gives up at once', () => {
+    for (const value of [undefined, '', '  ', 'abc', 'NaN', 'Infinity', '1e999', '{{ $trigger.timeout }}']) {
+      expect(waitTimeoutMs({ wait_timeout_s: value as string | undefined }), String(value)).toBe(300_000);
+    }
+    expect(waitTimeoutMs({})).toBe(300_000);
+    expect(waitTimeoutMs({ wait_timeout_s: null as unknown as string })).toBe(300_000);
+  });
+
+  it('takes seconds as a number or text, kept within 1 s and a day', () => {
+    expect(waitTimeoutMs({ wait_timeout_s: 60 })).toBe(60_000);
+    expect(waitTimeoutMs({ wait_timeout_s: ' 90 ' })).toBe(90_000);
+    expect(waitTimeoutMs({ wait_timeout_s: '2.5' })).toBe(2_500);
+    expect(waitTimeoutMs({ wait_timeout_s: 0 })).toBe(1_000);
+    expect(waitTimeoutMs({ wait_timeout_s: '-5' })).toBe(1_000);
+    expect(waitTimeoutMs({ wait_timeout_s: 10_000_000 })).toBe(86_400_000);
   });
 });

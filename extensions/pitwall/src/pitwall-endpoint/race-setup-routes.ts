@@ -1,5 +1,6 @@
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
+import { badUuidParam } from '../shared/route-params';
 import { countsAsNumbers } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 
@@ -11,7 +12,7 @@ const RECENT_LIMIT = 100;
 /**
  * What the replay panel shows besides a run, read through ItemsService as the caller (so Directus permissions
  * decide): `GET /pitwall/race-setup` events with their stages, `GET /pitwall/race-setup/:event/entries` an event's
- * entries, and `GET /pitwall/replay` the latest runs without their (large) results.
+ * entries (400 naming `event` when it is no uuid), and `GET /pitwall/replay` the latest runs without their (large) results.
  */
 export function raceSetupRoutes(router: Router, { services, getSchema }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
   const items = async (req: DirectusRequest, collection: string) =>
@@ -35,6 +36,8 @@ export function raceSetupRoutes(router: Router, { services, getSchema }: Endpoin
     '/race-setup/:event/entries',
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
+      const badEvent = badUuidParam('event', req.params['event']);
+      if (badEvent) return next(badEvent);
       const entries = await (await items(req, 'entries')).readByQuery({
         fields: ['id', 'race_number', 'name'], filter: { event: { _eq: String(req.params['event']) } }, sort: ['race_number'], limit: -1,
       });

@@ -2,6 +2,7 @@ import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { replayWriteRefusal } from '../shared/replay-access';
+import { badUuidParam } from '../shared/route-params';
 import { cancelRun, checkRunRequest, createRun, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
 import { writePermission } from '../shared/write-guard';
 import { UnauthenticatedError } from './facts-route';
@@ -14,8 +15,9 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
  * CONTRACTS section 5 for one kind of run: `POST /pitwall/<kind>` queues a run and answers `{run}` (202),
  * `GET /pitwall/<kind>/:run` reads it, `POST /pitwall/<kind>/:run/cancel` cancels it. 401 without credentials,
  * 403 for callers who may not create (or read) runs, before their body is looked at, 400 with the zod issues for a
- * bad body, and 403
- * for a replay in apply mode asked by anyone but an admin (replay-access).
+ * bad body or a `:run` that is no uuid, and 403
+ * for a replay in apply mode asked by anyone but an admin (replay-access), or a cancel with `?force=true` (a replay
+ * stopped while it applies its changes, which only admins may; see cancelRun and run-changes).
  * `POST /pitwall/<kind>/:run/end` is the job runner's (see run-end-route).
  */
 export function runsRoutes(router: Router, kind: RunKind, context: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
@@ -46,6 +48,8 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
     `/${kind}/:run`,
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
+      const badRun = badUuidParam('run', req.params['run']);
+      if (badRun) return next(badRun);
       res.json({ run: await readRun(kind, String(req.params['run']), await servicesOf(req)) });
     }),
   );
@@ -53,6 +57,8 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
     `/${kind}/:run/cancel`,
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
+      const badRun = badUuidParam('run', req.params['run']);
+      if (badRun) return next(badRun);
       const run = await cancelRun(kind, String(req.params['run']), await servicesOf(req), req.query['force'] === 'true');
       logger.info({ kind, run: run['id'], status: run['status'], user: req.accountability?.user }, `pitwall: ${kind} run cancel asked`);
       res.json({ run });

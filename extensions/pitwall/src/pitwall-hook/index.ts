@@ -14,6 +14,7 @@ import { emitRunsCompleted } from '../shared/run-events';
 import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
+import { runChangeGuard } from '../shared/run-changes';
 import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
@@ -23,7 +24,7 @@ import { crossingGuard, penaltyGuard } from '../shared/timing-guard';
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
 type Meta = { key?: string | number; keys?: (string | number)[]; payload?: Record<string, unknown>; collection?: string };
-type Ctx = { accountability?: Accountability | null };
+type Ctx = { accountability?: Accountability | null; database?: any };
 /** Rows one action changed: their ids, what they held before, and who changed them. */
 type Changed = { ids: string[]; old: Record<string, unknown>[]; accountability?: Accountability | null };
 
@@ -175,6 +176,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     filter(`replay_runs.items.${write}`, (payload, _meta, ctx) => {
       const reason = replayWriteRefusal(write, payload, (ctx as Ctx)?.accountability);
       if (reason) throw new ForbiddenError({ reason });
+      return payload;
+    });
+  }
+  // Nor may anyone but an admin change a run that ended, or stop a replay applying its changes (run-changes).
+  const runChanges = runChangeGuard(database);
+  for (const kind of runKinds) {
+    filter(`${runCollection(kind)}.items.update`, async (payload, meta, ctx) => {
+      await runChanges(kind, keysOf(meta as Meta), (ctx as Ctx)?.accountability, (ctx as Ctx)?.database);
       return payload;
     });
   }

@@ -1,5 +1,5 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
-import { bodyOfOptions, type RunOperationOptions } from '../../../../src/jobs/run-options';
+import { bodyOfOptions, RunParamsError, waitTimeoutMs, type RunOperationOptions } from '../../../../src/jobs/run-options';
 import { checkRunRequest, createRun, describeIssues, waitForRun, type RunKind } from './runs';
 
 
@@ -11,15 +11,13 @@ interface OperationContext {
 }
 
 export type { RunOperationOptions };
-
-export class RunParamsError extends Error {
-  override name = 'RunParamsError';
-}
+export { RunParamsError };
 
 /**
  * Queues a run as the Flow's accountability and returns it (the next operation reads `{{$last.id}}`); with `wait`,
- * returns it once it ended (or when the wait times out, still running). A failed run rejects, so the Flow takes its
- * reject path.
+ * returns it once it ended (or when the wait times out, still running: `wait_timeout_s`, 300 s when blank or no
+ * number, within 1 s and a day). A failed run rejects, so the Flow takes its reject path; so do options that are not
+ * what a run takes (RunParamsError, naming the option).
  */
 export async function runOperation(kind: RunKind, options: RunOperationOptions, context: OperationContext): Promise<Record<string, unknown>> {
   const { services, database, accountability } = context;
@@ -29,7 +27,7 @@ export async function runOperation(kind: RunKind, options: RunOperationOptions, 
   const run = await createRun(kind, checked.params, ctx);
   const wait = options.wait === true || options.wait === 'true';
   if (!wait) return run;
-  const ended = await waitForRun(kind, String(run['id']), ctx, Math.max(1, Number(options.wait_timeout_s ?? 300)) * 1000);
+  const ended = await waitForRun(kind, String(run['id']), ctx, waitTimeoutMs(options));
   if (ended['status'] === 'failed') throw new Error(`${kind} run ${run['id']} failed: ${ended['error']}`);
   return ended;
 }

@@ -1,5 +1,5 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
-import { createError } from '@directus/errors';
+import { createError, ForbiddenError } from '@directus/errors';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
 import { checkJobRequest } from '../../../../src/jobs/default-window';
@@ -69,16 +69,21 @@ export function countsAsNumbers(run: Row): Row {
 /** 409: the run is in a phase that must not be stopped half-way (see markFinal). */
 export const RunFinishingError = createError(
   'PITWALL_RUN_FINISHING',
-  'The run is applying its changes and is not cancelled: stopped half-way, it would leave the stage half rewritten. It ends on its own once Directus has taken them; to stop it anyway (a delivery that keeps failing), cancel with ?force=true and apply again later',
+  'The run is applying its changes and is not cancelled: stopped half-way, it would leave the stage half rewritten. It ends on its own once Directus has taken them; to stop it anyway (a delivery that keeps failing), an admin cancels with ?force=true and applies again later',
   409,
 );
+
+const forceReason = 'Only admins may force a cancel (?force=true): a replay stopped while it applies its changes leaves the stage half rewritten.';
 
 /**
  * Cancels a queued or running run (the runner stops within about a second); a run that already ended is returned
  * as it is, also when it ends while this is asked (the row is read again under its lock, which the runner's writes
- * take too). A replay that has begun applying its changes is not stopped (RunFinishingError) unless `force`d.
+ * take too). A replay that has begun applying its changes is not stopped (RunFinishingError) unless an admin
+ * `force`s it: anyone else asking to force gets 403, and the hook refuses them that cancel however it is written
+ * (run-changes).
  */
 export async function cancelRun(kind: RunKind, id: string, ctx: RunServices, force = false): Promise<Row> {
+  if (force && ctx.accountability?.user && ctx.accountability.admin !== true) throw new ForbiddenError({ reason: forceReason } as never);
   const run = await readRun(kind, id, ctx);
   if (isTerminal(run['status'])) return run;
   await ctx.database.transaction(async (trx: any) => {

@@ -35,4 +35,17 @@ describe('backfillParamsSchema', () => {
   it('refuses fields it does not know, so a typo is not silently ignored', () => {
     expect(issues({ models: 'FMB920', model: 'FMB920', ...range })).toEqual([': Unrecognized key: "models"']);
   });
+
+  it('takes a model id in upper case as the same id, in lower case, and leaves a model name as it is', () => {
+    expect(backfillParamsSchema.parse({ model: '3F6C9F0E-2C47-4A7E-9D53-1D2C8F7A9B10', ...range }).model).toBe('3f6c9f0e-2c47-4a7e-9d53-1d2c8f7a9b10');
+    expect(backfillParamsSchema.parse({ model: ' FMB920 ', ...range }).model).toBe('FMB920');
+  });
+
+  it('refuses a time before year 1, which Postgres does not store, naming the field', () => {
+    expect(issues({ model: 'FMB920', from: '0000-01-01T00:00:00Z', to: range.to })).toEqual(['from: must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time']);
+    expect(issues({ model: 'FMB920', from: '0000-06-01T00:00:00Z', to: '0000-07-01T00:00:00Z' })).toEqual([
+      'from: must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time',
+      'to: must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time',
+    ]);
+  });
 });

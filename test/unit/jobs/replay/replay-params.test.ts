@@ -53,4 +53,18 @@ describe('replay parameters', () => {
     const open = { ...zone, geometry: { type: 'Polygon', coordinates: [[[-4.2, 31.4], [-4.19, 31.4], [-4.19, 31.41], [-4.2, 31.42]]] } };
     expect(messages({ ...base, geofences: [open] })).toEqual(['geofences.0.geometry.coordinates.0: a polygon ring must end where it starts']);
   });
+
+  it('take ids in upper case as the same ids, in lower case', () => {
+    const parsed = replayParamsSchema.parse({ ...base, event: event.toUpperCase(), stage: stage.toUpperCase(), entries: [stage.toUpperCase()], geofences: [{ ...finish, id: event.toUpperCase(), stage: stage.toUpperCase() }] });
+    expect(parsed).toMatchObject({ event, stage, entries: [stage], geofences: [{ id: event, stage }] });
+  });
+
+  it('refuse a time before year 1, which Postgres does not store, naming the field', () => {
+    expect(messages({ ...base, from: '0000-01-01T00:00:00Z' })).toEqual(['from: must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time']);
+    expect(messages({ ...base, from: '0001-01-01T00:00:00+01:00' })).toEqual(['from: must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time']);
+    expect(messages({ ...base, from: '0001-01-01T00:00:00Z' })).toEqual([]);
+    // Text that is no time is told so, once.
+    expect(messages({ ...base, from: 'yesterday' })).toHaveLength(1);
+    expect(messages({ ...base, to: '9999-12-31T23:59:59-14:00' })).toEqual([]);
+  });
 });
