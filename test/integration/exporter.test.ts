@@ -106,6 +106,28 @@ describe('pitwall exporter', () => {
     duckInstance.closeSync();
   });
 
+  /** A Redis of the test's own, to restart or roll back, with a client that rides out its restarts. */
+  const withPrivateRedis = async (test: (privateRedis: PrivateRedis, own: Redis) => Promise<void>) => {
+    const privateRedis = await PrivateRedis.start();
+    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
+    own.on('error', () => undefined);
+    try {
+      await test(privateRedis, own);
+    } finally {
+      own.disconnect();
+      await privateRedis.remove();
+    }
+  };
+
+  /** Stops the exporter as `npm stop` does; then every fix must be in the files once, and nothing else. */
+  const stopAndExpectEachFixOnce = async (child: ChildProcess, dir: string, fixes: readonly { deviceId: string; ts: number }[]) => {
+    await stopChild(child, 'SIGTERM');
+    expect(child.exitCode).toBe(0);
+    const rows = await readBack(duck, dir);
+    expect(rows).toHaveLength(fixes.length);
+    expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
+  };
+
   it('writes every entry exactly once through SIGKILLs at random moments and a standby taking over', async () => {
     const stream = newStream();
     const dir = await newDir();
@@ -257,12 +279,10 @@ describe('pitwall exporter', () => {
     await publishFixes(redis, stream, fixes.slice(0, 5).map((f) => ({ ...f, ts: f.ts + 3_600_000 })), { speed: 0 });
     await waitFor(async () => (await readBack(duck, dir)).length === 55, { what: 'the five new rows written by the age rotation' });
   }, 60_000);
+
   it('keeps the entries in hand when Redis restarts without its data, and writes them once with what follows', async () => {
     // Read and held for a batch, they are in no stream and no pending list after the restart: only in the exporter.
-    const privateRedis = await PrivateRedis.start();
-    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
-    own.on('error', () => undefined);
-    try {
+    await withPrivateRedis(async (privateRedis, own) => {
       const stream = `test:telemetry:${randomUUID()}`;
       const dir = await newDir();
       const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 6 }).slice(0, 70);
@@ -274,23 +294,12 @@ describe('pitwall exporter', () => {
       await privateRedis.restart(500);
       await publishFixes(own, stream, fixes.slice(50), { speed: 0 });
       await waitFor(async () => (await pending().catch(() => 0)) === 20, { timeoutMs: 30_000, what: 'the entries after the restart read' });
-      await stopChild(child, 'SIGTERM');
-      expect(child.exitCode).toBe(0);
-
-      const rows = await readBack(duck, dir);
-      expect(rows).toHaveLength(70);
-      expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
-    } finally {
-      own.disconnect();
-      await privateRedis.remove();
-    }
+      await stopAndExpectEachFixOnce(child, dir, fixes);
+    });
   }, 90_000);
 
   it('writes nothing twice when Redis goes back to an older snapshot and delivers written entries again', async () => {
-    const privateRedis = await PrivateRedis.start();
-    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
-    own.on('error', () => undefined);
-    try {
+    await withPrivateRedis(async (privateRedis, own) => {
       const stream = `test:telemetry:${randomUUID()}`;
       const dir = await newDir();
       const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 8 }).slice(0, 40);
@@ -308,16 +317,8 @@ describe('pitwall exporter', () => {
         const group = await groupInfo(own, stream, EXPORT_GROUP).catch(() => null);
         return group !== null && group.lag === 0 && group.pending === 0;
       }, { timeoutMs: 30_000, what: 'every entry of the restored stream read and acknowledged' });
-      await stopChild(child, 'SIGTERM');
-      expect(child.exitCode).toBe(0);
-
-      const rows = await readBack(duck, dir);
-      expect(rows).toHaveLength(40);
-      expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
-    } finally {
-      own.disconnect();
-      await privateRedis.remove();
-    }
+      await stopAndExpectEachFixOnce(child, dir, fixes);
+    });
   }, 90_000);
 
   it('carries on when the stream is deleted under it: the entries in hand and the new ones are written once', async () => {
@@ -332,11 +333,6 @@ describe('pitwall exporter', () => {
     await redis.del(stream);
     await publishFixes(redis, stream, fixes.slice(25), { speed: 0 });
     await waitFor(async () => (await groupState(stream)).pending === 15, { timeoutMs: 30_000, what: 'the group made again and the new entries read' });
-    await stopChild(child, 'SIGTERM');
-    expect(child.exitCode).toBe(0);
-
-    const rows = await readBack(duck, dir);
-    expect(rows).toHaveLength(40);
-    expect(new Set(rows.map((r) => `${r.device_id} ${r.ts_ms}`))).toEqual(new Set(fixes.map((f) => `${f.deviceId} ${f.ts}`)));
+    await stopAndExpectEachFixOnce(child, dir, fixes);
   }, 60_000);
 });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createIndexConcurrently } from './concurrent-index.ts';
 
 /**
  * Replay reads a range of many trackers' positions ordered by (device_id, ts), only the columns the racing pipeline
@@ -12,13 +13,7 @@ export const config = { transaction: false };
 const NAME = 'positions_replay_read';
 
 export async function up(knex: Knex): Promise<void> {
-  // An interrupted concurrent build leaves an invalid index behind, which IF NOT EXISTS would keep for good.
-  const invalid = await knex.raw(
-    `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ? AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
-    [NAME],
-  );
-  if (invalid.rows.length > 0) await knex.raw(`DROP INDEX CONCURRENTLY IF EXISTS ${NAME}`);
-  await knex.raw(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${NAME} ON positions (device_id, ts) INCLUDE (latitude, longitude, speed) WHERE NOT faulty`);
+  await createIndexConcurrently(knex, NAME, 'ON positions (device_id, ts) INCLUDE (latitude, longitude, speed) WHERE NOT faulty');
 }
 
 export async function down(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { GPS_FIX_SQL } from '../../domain/gps-fix.ts';
+import { createIndexConcurrently } from './concurrent-index.ts';
 
 /**
  * Replay reads only the positions that carry a GPS fix (see hasGpsFix). The replay index of 005 is rebuilt with that
@@ -13,13 +14,7 @@ const OLD = 'positions_replay_read';
 const NAME = 'positions_replay_fixes';
 
 export async function up(knex: Knex): Promise<void> {
-  // An interrupted concurrent build leaves an invalid index behind, which IF NOT EXISTS would keep for good.
-  const invalid = await knex.raw(
-    `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ? AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
-    [NAME],
-  );
-  if (invalid.rows.length > 0) await knex.raw(`DROP INDEX CONCURRENTLY IF EXISTS ${NAME}`);
-  await knex.raw(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${NAME} ON positions (device_id, ts) INCLUDE (latitude, longitude, speed) WHERE NOT faulty AND ${GPS_FIX_SQL}`);
+  await createIndexConcurrently(knex, NAME, `ON positions (device_id, ts) INCLUDE (latitude, longitude, speed) WHERE NOT faulty AND ${GPS_FIX_SQL}`);
   await knex.raw(`DROP INDEX CONCURRENTLY IF EXISTS ${OLD}`);
 }
 
