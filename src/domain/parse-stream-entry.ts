@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exactBigIntegers, holdsRoundedInteger } from './io/exact-big-integers.ts';
 import { ISO_TIME, isoTimeMs } from './iso-time.ts';
 import type { Position } from './position.ts';
 import {
@@ -135,7 +136,7 @@ function parse(fields: Record<string, string>): StreamEntryParse {
       speed: p.speed,
       satellites: p.satellites,
       priority: p.priority,
-      attributes: p.attributes,
+      attributes: holdsRoundedInteger(p.attributes) ? exactBigIntegers(envelope.data.payload) : p.attributes,
       codec: envelope.data.codec,
     },
   };

@@ -74,7 +74,8 @@ function isRawAttributes(value: unknown): value is RawAttributes {
   for (const id in value) {
     if (!Object.hasOwn(value, id) || !IO_ID.test(id)) return false;
     const io = value[id];
-    if (typeof io === 'number' ? !Number.isFinite(io) : !isPlainObject(io) || !isWrappedIoValue(io)) return false;
+    // Past 2^53 JSON.parse may have rounded the number: the full parse takes its digits from the text.
+    if (typeof io === 'number' ? !(io >= -Number.MAX_SAFE_INTEGER && io <= Number.MAX_SAFE_INTEGER) : !isPlainObject(io) || !isWrappedIoValue(io)) return false;
   }
   return true;
 }

@@ -46,10 +46,18 @@ describe('hostile entries before ordinary fixes', () => {
   };
   const at = (seconds: number) => start + seconds * SECOND;
   const nulInside = Buffer.from('A\u0000B', 'latin1').toString('base64');
+  /** An iButton id sent as a plain JSON number past 2^53, as an ingestion written in another language may send it. */
+  const plainBigInteger = toStreamFields(fix(hostile, at(1.5), { attributes: { '78': 0 } }));
+  plainBigInteger[7] = plainBigInteger[7]!.replace('"78":0', '"78":12345678901234567890');
 
   /** Each hostile entry with what must become of it: stored, or dead-lettered with a category and a reason. */
-  const cases: { name: string; entry: string[]; stored?: { ts: number; decoded: Record<string, unknown> }; dead?: [string, RegExp] }[] = [
+  const cases: { name: string; entry: string[]; stored?: { ts: number; decoded: Record<string, unknown>; raw?: Record<string, unknown> }; dead?: [string, RegExp] }[] = [
     { name: 'ascii 387 as the number 65', entry: toStreamFields(fix(hostile, at(1), { attributes: { '387': 65 } })), stored: { ts: at(1), decoded: { iso6709_coordinates: 'A' } } },
+    {
+      name: 'an 8-byte value as a plain number',
+      entry: plainBigInteger,
+      stored: { ts: at(1.5), decoded: { ibutton: 'ab54a98ceb1f0ad2' }, raw: { '78': { __bigint: '12345678901234567890' } } },
+    },
     {
       name: 'ascii 387 with a NUL inside',
       entry: toStreamFields(fix(hostile, at(2), { attributes: { '387': { __buffer_b64: nulInside } } })),
@@ -134,13 +142,14 @@ describe('hostile entries before ordinary fixes', () => {
       if (stored) {
         const row = await db('positions').where({ device_id: hostile, ts: new Date(stored.ts) }).first();
         expect(row, name).toBeDefined();
+        if (stored.raw) expect(row.attributes, name).toEqual(stored.raw);
         const decoded = await db('decoded_attributes').where({ device_id: hostile, ts: new Date(stored.ts) }).first();
         if (dead) expect(decoded, name).toBeUndefined();
         else expect(decoded?.attributes, name).toEqual(stored.decoded);
       }
     }
     expect(letters).toHaveLength(cases.filter((c) => c.dead).length);
-    // Only what was meant to be stored is: 3 of the hostile tracker's entries.
+    // Only what was meant to be stored is: 4 of the hostile tracker's entries.
     expect(await count(hostile)).toBe(cases.filter((c) => c.stored).length);
 
     const metrics = await processor.registry.getSingleMetricAsString('pitwall_dead_letters_total');

@@ -44,6 +44,21 @@ describe('parseStreamEntry', () => {
     expect(result.ok && result.position.attributes['16']).toEqual({ __bigint: '18446744073709551615' });
   });
 
+  it('keeps a plain integer past 2^53 by the digits sent, in the 64-bit form, where JSON.parse would round it', () => {
+    const text = JSON.stringify({ ...payload, attributes: { '1': 1, '11': 0 } }).replace('"11":0', '"11":8937204016201690001');
+    expect(JSON.parse(text).attributes['11']).toBe(8937204016201690000); // what JSON.parse alone keeps
+    const result = parseStreamEntry(entry({ payload: text }));
+    expect(result.ok && result.position.attributes).toEqual({ '1': 1, '11': { __bigint: '8937204016201690001' } });
+    // Also through the schemas (a time with an offset leaves the entry to them), and for a negative one.
+    const negative = text.replace('8937204016201690001', '-9007199254740993');
+    const slow = parseStreamEntry(entry({ payload: negative, ts: '2026-03-01T09:00:01.250+01:00' }));
+    expect(slow.ok && slow.position.attributes['11']).toEqual({ __bigint: '-9007199254740993' });
+    // Integers a double holds, and numbers with no 64-bit form (21 digits, an exponent), stay as parsed.
+    const kept = { '1': 9007199254740991, '2': 123456789012345678901, '3': 1e300 };
+    const plain = parseStreamEntry(entry({}, { attributes: kept }));
+    expect(plain.ok && plain.position.attributes).toEqual(kept);
+  });
+
   it('accepts times with an offset and every codec of the contract', () => {
     for (const codec of ['8', '8E', '16']) {
       const result = parseStreamEntry(entry({ codec, ts: '2026-03-01T09:00:01.250+01:00' }, { timestamp: '2026-03-01T09:00:01.250+01:00' }));

@@ -40,6 +40,15 @@ describe('readExportEntry accepts a simulator entry', () => {
     });
   });
 
+  it('decodes a plain integer past 2^53 by the digits sent, as the processor does', () => {
+    const decode = vi.fn<DecodeAttributes>(() => null);
+    const fields = withPayload((p) => ({ ...p, attributes: { '1': 1, '11': 0 } }));
+    const payload = fields.payload!.replace('"11":0', '"11":8937204016201690001');
+    const row = accepted(readExportEntry(ID, { ...fields, payload }, decode));
+    expect(decode).toHaveBeenCalledWith('356307042441013', { '1': 1, '11': { __bigint: '8937204016201690001' } });
+    expect(row.payload).toBe(payload); // the files keep the payload as sent
+  });
+
   it("puts the decode callback's result in decoded and mappingVersion, passing it the device and its raw IO", () => {
     const decode = vi.fn<DecodeAttributes>(() => ({ json: '{"ignition":true,"odometer_km":48123.456}', mappingVersion: 'r202603140959-0123456789abcdef' }));
     const row = accepted(readExportEntry(ID, fieldsOf(fix), decode));
