@@ -172,3 +172,71 @@ describe('the pitwall-signed-webhook operation: denied addresses and a bounded w
     expect(done.at - firstDown.at).toBeLessThan(DEADLINE_MS + 1000);
   });
 });
+
+/**
+ * What a subscription may be written as: event types the step could filter by (a bare string or an object filtered
+ * nothing, so it received every event; a misspelt type received nothing, silently) and a URL it can POST to. A wrong
+ * write is refused with a 400 naming the field, and nothing is stored.
+ */
+describe('webhook subscriptions the signed-webhook step could not honour', () => {
+  let token = '';
+  const tag = randomUUID().slice(0, 8);
+  const created: (string | number)[] = [];
+  const body = (extra: Record<string, unknown>) => ({ name: `Test subscription guard ${tag}`, url: 'https://integrator.example/pitwall', secret: randomBytes(16).toString('hex'), active: false, ...extra });
+  const create = (payload: unknown, as = token) => call(stack, '/items/webhook_subscriptions', { token: as, body: payload });
+  const read = async (id: string | number) => (await call(stack, `/items/webhook_subscriptions/${id}?fields=url,event_types`, { token })).json.data;
+  const ours = async () => (await call(stack, `/items/webhook_subscriptions?filter[name][_contains]=${tag}&fields=id&limit=-1`, { token })).json.data as { id: string | number }[];
+  const expectRefused = (res: Awaited<ReturnType<typeof call>>, field: string, reason: string | RegExp) => {
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.errors[0].extensions.issues.map((i: { path: string[] }) => i.path)).toEqual([[field]]);
+    expect(res.json.errors[0].extensions.reason).toMatch(reason);
+  };
+
+  beforeAll(async () => {
+    token = await adminToken(stack);
+  });
+
+  afterAll(async () => {
+    const ids = token ? [...created, ...(await ours()).map((r) => r.id)] : [];
+    if (ids.length) await call(stack, '/items/webhook_subscriptions', { token, method: 'DELETE', body: [...new Set(ids)] });
+  });
+
+  it('refuses event types that are no list or not in the catalogue, and a URL that is not http(s), naming the field', async () => {
+    expectRefused(await create(body({ event_types: 'anomaly.detected' })), 'event_types', /^event_types: expected a list of event types .*, not "anomaly\.detected"$/);
+    expectRefused(await create(body({ event_types: { a: 1 } })), 'event_types', /^event_types: expected a list of event types/);
+    expectRefused(await create(body({ event_types: ['anomaly.detetced'] })), 'event_types', /^event_types: unknown event type "anomaly\.detetced"; the types are .*\banomaly\.detected\b/);
+    expectRefused(await create(body({ url: 'ftp://x' })), 'url', 'url: expected an absolute http: or https: URL, not ftp:');
+    // One bad row of a list refuses the whole request.
+    expectRefused(await create([body({ event_types: ['anomaly.detected'] }), body({ event_types: ['anomaly.detetced'] })]), 'event_types', /unknown event type/);
+    expect(await ours()).toEqual([]);
+  });
+
+  it('takes a list of catalogue types', async () => {
+    const res = await create(body({ event_types: ['anomaly.detected', 'stage.result.computed'] }));
+    expect(res.status, res.text).toBe(200);
+    created.push(res.json.data.id);
+    expect(await read(res.json.data.id)).toEqual({ url: 'https://integrator.example/pitwall', event_types: ['anomaly.detected', 'stage.result.computed'] });
+  });
+
+  it('refuses an update that would break a row and leaves the row as it was; takes a valid one', async () => {
+    const res = await create(body({ event_types: ['stage.result.computed'] }));
+    expect(res.status, res.text).toBe(200);
+    const id = res.json.data.id;
+    created.push(id);
+    const patch = (payload: Record<string, unknown>) => call(stack, `/items/webhook_subscriptions/${id}`, { token, method: 'PATCH', body: payload });
+    expectRefused(await patch({ event_types: 'anomaly.detected' }), 'event_types', /expected a list of event types/);
+    expectRefused(await patch({ event_types: ['anomaly.detected', 'replay.complete'] }), 'event_types', /unknown event type "replay\.complete"/);
+    expectRefused(await patch({ url: 'ftp://x' }), 'url', /not ftp:/);
+    expect(await read(id)).toEqual({ url: 'https://integrator.example/pitwall', event_types: ['stage.result.computed'] });
+
+    const valid = await patch({ event_types: ['anomaly.detected', 'replay.completed'], url: 'http://integrator.example/hooks' });
+    expect(valid.status, valid.text).toBe(200);
+    expect(await read(id)).toEqual({ url: 'http://integrator.example/hooks', event_types: ['anomaly.detected', 'replay.completed'] });
+  });
+
+  it('leaves a caller who may not write subscriptions to Directus, which answers 403 without saying what a row needs', async () => {
+    const res = await create(body({ event_types: 'anomaly.detected', url: 'ftp://x' }), stack.processorToken);
+    expect(res.status, res.text).toBe(403);
+    expect(res.text).not.toContain('event_types');
+  });
+});

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { drainAwareSleep, drainWorkUnderWay, isDraining, resetDrainForTests, holdStopFor } from '../../../extensions/pitwall/src/shared/delivery-drain.ts';
-import { deliver, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
+import { deliver, wantsEvent, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
 
 const target = { subscription: 7, url: 'https://integrator.example/hooks', secret: 'whsec_unit' };
 const event = { id: '5f0c8a4e-3d1b-4c55-9a3e-0d2f1b6c7a10', type: 'anomaly.detected', payload: { kind: 'speeding' } };
@@ -131,5 +131,29 @@ describe('draining deliveries at shutdown', () => {
     expect(await drainWorkUnderWay(100)).toBe(1);
     expect(Date.now() - started).toBeLessThan(1_000);
     await stuck;
+  });
+});
+
+describe('wantsEvent', () => {
+  const wants = (event_types: unknown, active: boolean | null = true) => ({
+    anomaly: wantsEvent({ active, event_types }, 'anomaly.detected'),
+    results: wantsEvent({ active, event_types }, 'stage.result.computed'),
+  });
+
+  it('sends every type for an empty list or none, the listed types for a list, nothing when inactive', () => {
+    for (const all of [null, undefined, [], '[]', 'null']) expect(wants(all), JSON.stringify(all)).toEqual({ anomaly: true, results: true });
+    expect(wants(['anomaly.detected'])).toEqual({ anomaly: true, results: false });
+    expect(wants('["stage.result.computed"]')).toEqual({ anomaly: false, results: true });
+    expect(wants(['anomaly.detected'], false)).toEqual({ anomaly: false, results: false });
+    expect(wants(null, null)).toEqual({ anomaly: true, results: true });
+  });
+
+  it('sends nothing for a stored value that is no list (stored before the guard): a filter gone wrong never sends all', () => {
+    for (const odd of [{ a: 1 }, '{"a":1}', 42, '42', true, 'not json at all', '']) expect(wants(odd), JSON.stringify(odd)).toEqual({ anomaly: false, results: false });
+  });
+
+  it('reads a bare type name as that one type, stored as a JSON string or as its text', () => {
+    expect(wants('anomaly.detected')).toEqual({ anomaly: true, results: false });
+    expect(wants('"stage.result.computed"')).toEqual({ anomaly: false, results: true });
   });
 });

@@ -10,6 +10,7 @@ import { drainWorkUnderWay, isDraining } from '../shared/delivery-drain';
 import { handsOverToFlows, learnFlowEmitter } from '../shared/flow-handover';
 import { dispatchContextFrom, resumeStaleChains } from '../shared/webhook-chains';
 import { keepMaskOutOfSecret } from '../shared/subscription-secret-guard';
+import { subscriptionGuard } from '../shared/subscription-guard';
 import { emitRunsCompleted } from '../shared/run-events';
 import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
@@ -200,8 +201,12 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
 
   // The signed-webhook operation shares one read of the subscriptions between runs for a moment: changes apply at once.
   for (const kind of ['create', 'update', 'delete'] as const) action(`webhook_subscriptions.items.${kind}`, () => forgetSubscriptions());
-  // The secret reads back as Directus's mask: a client sending the mask back must not make it the secret.
-  for (const kind of ['create', 'update'] as const) filter(`webhook_subscriptions.items.${kind}`, (payload) => keepMaskOutOfSecret(payload as Record<string, unknown>, kind));
+  // The secret reads back as Directus's mask: a client sending the mask back must not make it the secret. Event types
+  // and URLs the step could not honour are refused when written (subscription-guard).
+  const subscriptions = subscriptionGuard(database);
+  for (const kind of ['create', 'update'] as const) {
+    filter(`webhook_subscriptions.items.${kind}`, (payload, _meta, ctx) => subscriptions(keepMaskOutOfSecret(payload as Record<string, unknown>, kind), kind, (ctx as Ctx)?.accountability));
+  }
 
   // Events a crash left between a commit and their publication, and webhook retry chains a stop or crash cut short.
   // Safe on any number of Directus instances at once: each step claims its rows in Postgres (FOR UPDATE SKIP LOCKED,

@@ -3,6 +3,7 @@ import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/s
 import { retryDelay } from '../../../../src/domain/webhooks/retry-delay.ts';
 import { addressListFrom, denyListFrom } from './address-policy.ts';
 import { drainAwareSleep, isDraining } from './delivery-drain.ts';
+import { parsedOrText } from './json-text.ts';
 import { DeniedAddressError, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post.ts';
 
 /**
@@ -221,19 +222,16 @@ export async function deliver(
   return 'failed';
 }
 
-/** Subscription rows that want this event type: active and `event_types` empty/null or containing it. */
+/**
+ * Subscription rows that want this event type: active and `event_types` empty/null or containing it. A value the
+ * subscription guard refuses (one stored before it) wants nothing, so a filter gone wrong never sends everything;
+ * except a bare type name, which plainly means that one type.
+ */
 export function wantsEvent(sub: { active?: boolean | null; event_types?: unknown }, type: string): boolean {
   if (sub.active === false) return false;
-  const types = typeof sub.event_types === 'string' ? safeParse(sub.event_types) : sub.event_types;
+  const types = typeof sub.event_types === 'string' ? parsedOrText(sub.event_types) : sub.event_types;
   if (types === null || types === undefined) return true;
-  if (!Array.isArray(types)) return true;
+  if (typeof types === 'string') return types === type;
+  if (!Array.isArray(types)) return false;
   return types.length === 0 || types.includes(type);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

@@ -1,6 +1,8 @@
 import { InvalidPayloadError } from '@directus/errors';
 import type { Accountability } from '@directus/types';
 
+export { parsedOrText } from './json-text.ts';
+
 /** What is wrong with a row being written, and in which field. */
 export type Problem = { field: string; message: string };
 
@@ -50,13 +52,4 @@ export function writePermission(database: any, now: () => number = Date.now) {
 export function refuse(problems: Problem[]): never {
   const issues = problems.map(({ field, message }) => ({ code: 'custom', path: [field], message }));
   throw new InvalidPayloadError({ reason: problems.map(({ field, message }) => `${field}: ${message}`).join('; '), issues } as never);
-}
-
-/** A json or geometry field as Directus may hand it over: its text, parsed; text that is no JSON stays as it is. */
-export function parsedOrText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
