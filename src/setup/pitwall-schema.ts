@@ -119,6 +119,9 @@ function runCollection(name: string, sort: number, icon: string, note: string): 
     timestamp('heartbeat_at', { readonly: true, hidden: true }),
     integer('attempts', { readonly: true, hidden: true, defaultValue: 0 }),
     json('checkpoint', { readonly: true, hidden: true }),
+    // The Idempotency-Key header the run was asked with: a client that sends a request again (its answer was lost)
+    // gets this run back instead of a second one. Unique per user (compositeUniques).
+    text('request_key', { readonly: true, hidden: true }),
     userCreated(),
     dateCreated(),
   ]);
@@ -339,4 +342,6 @@ export const compositeUniques: { table: string; name: string; columns: string[] 
   { table: 'entries', name: 'entries_event_race_number_unique', columns: ['event', 'race_number'] },
   { table: 'entry_crossings', name: 'entry_crossings_entry_geofence_crossed_at_unique', columns: ['entry', 'geofence', 'crossed_at'] },
   { table: 'stage_results', name: 'stage_results_entry_stage_unique', columns: ['entry', 'stage'] },
+  { table: 'replay_runs', name: 'replay_runs_user_created_request_key_unique', columns: ['user_created', 'request_key'] },
+  { table: 'backfill_runs', name: 'backfill_runs_user_created_request_key_unique', columns: ['user_created', 'request_key'] },
 ];

@@ -156,6 +156,42 @@ describe('replay and backfill runs', () => {
     expect(yearZero.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['from']);
   });
 
+  it('a run asked again with its Idempotency-Key is the same run; the key with another body is refused', async () => {
+    const key = randomUUID();
+    const body = { stage, mode: 'preview' };
+    const post = (sent: unknown, value: string) => call(stack, '/pitwall/replay', { token, body: sent, headers: { 'idempotency-key': value } });
+    const first = await post(body, key);
+    expect(first.status, first.text).toBe(202);
+    created.push({ table: 'replay_runs', id: first.json.run.id });
+    const again = await post(body, key);
+    expect(again.status, again.text).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.json.run).toMatchObject({ id: first.json.run.id, status: 'queued', params: first.json.run.params });
+    // Written as a structured-field string, the same key.
+    expect((await post(body, `"${key}"`)).json.run.id).toBe(first.json.run.id);
+    const other = await post({ event, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' }, key);
+    expect(other.status, other.text).toBe(422);
+    expect(other.json.errors[0].extensions.code).toBe('PITWALL_REQUEST_KEY_REUSED');
+    // Two requests with a new key at once (a client's retry racing its first try): one run, both told of it.
+    const raced = randomUUID();
+    const [a, b] = await Promise.all([post(body, raced), post(body, raced)]);
+    expect([a.status, b.status].sort(), `${a.text} ${b.text}`).toEqual([200, 202]);
+    expect(a.json.run.id).toBe(b.json.run.id);
+    created.push({ table: 'replay_runs', id: a.json.run.id });
+    expect(await db('replay_runs').whereIn('request_key', [key, raced]).count('* as n').first()).toMatchObject({ n: '2' });
+    // Without a key, every request is a run of its own, as before.
+    const plain = await call(stack, '/pitwall/replay', { token, body });
+    expect(plain.status).toBe(202);
+    created.push({ table: 'replay_runs', id: plain.json.run.id });
+    expect(plain.json.run.id).not.toBe(first.json.run.id);
+    for (const bad of ['', 'x'.repeat(256), 'cl\u00e9']) {
+      const res = await post(body, bad);
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path)).toEqual([['Idempotency-Key']]);
+    }
+    for (const id of [first.json.run.id, a.json.run.id, plain.json.run.id]) await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' });
+  });
+
   it('a queued run waits for a runner, and a cancelled one is never worked on', async () => {
     const run = await queue('replay', { stage, mode: 'preview' });
     expect(run.status).toBe('queued');

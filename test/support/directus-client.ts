@@ -14,12 +14,13 @@ export async function adminToken(stack: TestStack): Promise<string> {
 }
 
 /** A raw call as a person or a service would make it, so tests see real status codes. */
-export async function call(stack: TestStack, path: string, init: { token?: string; method?: string; body?: unknown } = {}) {
+export async function call(stack: TestStack, path: string, init: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const res = await fetch(`${stack.directusUrl}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
       ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
       ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...init.headers,
     },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
@@ -30,7 +31,7 @@ export async function call(stack: TestStack, path: string, init: { token?: strin
   } catch {
     json = null;
   }
-  return { status: res.status, json, text };
+  return { status: res.status, json, text, headers: res.headers };
 }
 
 /** A file import through Directus's `/utils/import/<collection>`, as the app's Import button sends it. */

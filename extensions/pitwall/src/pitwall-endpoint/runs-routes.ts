@@ -2,8 +2,8 @@ import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { replayWriteRefusal } from '../shared/replay-access';
-import { badUuidParam } from '../shared/route-params';
-import { cancelRun, checkRunRequest, createRun, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
+import { badUuidParam, REQUEST_KEY_HEADER, requestKeyOf } from '../shared/route-params';
+import { cancelRun, checkRunRequest, createRunOnce, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
 import { writePermission } from '../shared/write-guard';
 import { UnauthenticatedError } from './facts-route';
 import { runEndRoute } from './run-end-route';
@@ -18,6 +18,8 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
  * bad body or a `:run` that is no uuid, and 403
  * for a replay in apply mode asked by anyone but an admin (replay-access), or a cancel with `?force=true` (a replay
  * stopped while it applies its changes, which only admins may; see cancelRun and run-changes).
+ * With an `Idempotency-Key` header, a POST sent again answers the run the first one queued (200,
+ * `Idempotent-Replayed: true`) instead of queueing a second; the same key with another body gets 422 (createRunOnce).
  * `POST /pitwall/<kind>/:run/end` is the job runner's (see run-end-route).
  */
 export function runsRoutes(router: Router, kind: RunKind, context: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
@@ -34,12 +36,19 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
       if (!authenticated(req)) return next(new UnauthenticatedError());
       // Before the body is checked: a caller who may not start runs learns nothing from it (which stages exist).
       if (!(await mayWrite(runCollection(kind), 'create', req.accountability))) return next(new ForbiddenError());
+      const request = requestKeyOf(req.get(REQUEST_KEY_HEADER));
+      if (request.error) return next(request.error);
       const checked = await checkRunRequest(kind, req.body ?? {}, database);
       if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
       // Before anything is written (the hook refuses the same write of the run row, whoever makes it).
       const refusal = kind === 'replay' ? replayWriteRefusal('create', { params: checked.params }, req.accountability) : null;
       if (refusal) return next(new ForbiddenError({ reason: refusal }));
-      const run = await createRun(kind, checked.params, await servicesOf(req));
+      const { run, again } = await createRunOnce(kind, checked.params, await servicesOf(req), request.key);
+      if (again) {
+        // Asked before with this key: the run it made, as it is now, and no second one.
+        res.set('Idempotent-Replayed', 'true').status(200).json({ run });
+        return;
+      }
       logger.info({ kind, run: run['id'], user: req.accountability?.user }, `pitwall: ${kind} run queued`);
       res.status(202).json({ run });
     }),

@@ -1,5 +1,6 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { createError, ForbiddenError } from '@directus/errors';
+import { isDeepStrictEqual } from 'node:util';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
 import { checkJobRequest } from '../../../../src/jobs/default-window';
@@ -47,11 +48,45 @@ const items = (kind: RunKind, ctx: RunServices) =>
   new ctx.services.ItemsService(runCollection(kind), { knex: ctx.database, schema: ctx.schema, accountability: ctx.accountability });
 
 /** Queues a run (checked params) as the caller; Directus answers 403 for callers who may not create runs. */
-export async function createRun(kind: RunKind, params: unknown, ctx: RunServices): Promise<Row> {
+export async function createRun(kind: RunKind, params: unknown, ctx: RunServices, requestKey: string | null = null): Promise<Row> {
   const service = items(kind, ctx);
-  const id = await service.createOne({ status: 'queued', params, processed: 0 });
+  const id = await service.createOne({ status: 'queued', params, processed: 0, ...(requestKey === null ? {} : { request_key: requestKey }) });
   return readRun(kind, String(id), ctx);
 }
+
+/** 422: the caller's key names an earlier request that asked for something else. */
+export const RequestKeyReusedError = createError(
+  'PITWALL_REQUEST_KEY_REUSED',
+  'Idempotency-Key: this key was sent before with other parameters (a run with those exists); send a new key with a new request',
+  422,
+);
+
+/**
+ * Queues a run as createRun does, once per request key of the caller: a request sent again with its key (its answer
+ * was lost, a client or proxy retried) gets the run the first one made, `again: true`, also when both arrive at once
+ * (the unique index on user and key lets one of them make it). The same key with other parameters is refused.
+ */
+export async function createRunOnce(kind: RunKind, params: unknown, ctx: RunServices, requestKey: string | null): Promise<{ run: Row; again: boolean }> {
+  const user = ctx.accountability?.user;
+  if (requestKey === null || !user) return { run: await createRun(kind, params, ctx), again: false };
+  const earlier = () => ctx.database(runCollection(kind)).where({ user_created: user, request_key: requestKey }).first('id', 'params') as Promise<Row | undefined>;
+  const answer = async (run: Row) => {
+    if (!isDeepStrictEqual(asJson(run['params']), asJson(params))) throw new RequestKeyReusedError();
+    return { run: await readRun(kind, String(run['id']), ctx), again: true };
+  };
+  const known = await earlier();
+  if (known) return answer(known);
+  try {
+    return { run: await createRun(kind, params, ctx, requestKey), again: false };
+  } catch (error) {
+    const made = await earlier();
+    if (!made) throw error;
+    return answer(made);
+  }
+}
+
+/** A value as its JSON reads back (params are stored as jsonb; pg hands json columns over as text on some drivers). */
+const asJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : JSON.parse(JSON.stringify(value ?? null)));
 
 export async function readRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
   return countsAsNumbers((await items(kind, ctx).readOne(id, { fields: runFields })) as Row);
