@@ -192,6 +192,21 @@ describe('replay and backfill runs', () => {
     for (const id of [first.json.run.id, a.json.run.id, plain.json.run.id]) await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' });
   });
 
+  it('a cancelled apply emits replay.completed with status cancelled, as its cancel commits', async () => {
+    for (let i = 0; i < 3; i++) {
+      const run = await queue('replay', { stage, mode: 'apply' });
+      const cancelled = await call(stack, `/pitwall/replay/${run.id}/cancel`, { token, method: 'POST' });
+      expect(cancelled.json.run.status).toBe('cancelled');
+      // The hook reads the run to build the event: read before the cancel's transaction committed, the run still
+      // looked queued, and no event was emitted.
+      const events = await waitFor(async () => {
+        const found = await eventsOfRun(run.id);
+        return found.length > 0 ? found : undefined;
+      }, { timeoutMs: 5_000, what: `replay.completed of cancelled run ${run.id}` });
+      expect(events).toEqual([{ type: 'replay.completed', source: 'replay', payload: expect.objectContaining({ run: run.id, status: 'cancelled' }) }]);
+    }
+  });
+
   it('a queued run waits for a runner, and a cancelled one is never worked on', async () => {
     const run = await queue('replay', { stage, mode: 'preview' });
     expect(run.status).toBe('queued');

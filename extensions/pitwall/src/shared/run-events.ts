@@ -10,7 +10,10 @@ import { runCollection, type RunKind } from './runs';
  */
 export async function emitRunsCompleted(kind: RunKind, ids: string[], context: RecomputeContext): Promise<number> {
   if (ids.length === 0) return 0;
-  const rows = await context.database(runCollection(kind)).whereIn('id', ids).select('id', 'status', 'params', 'result', 'error', 'finished_at');
+  // FOR SHARE waits for the transaction that ended the run: Directus runs this action as soon as its update is made,
+  // and a cancel updates inside a transaction of its own (cancelRun), which may not have committed yet. Read without
+  // the lock, the run still looked unfinished and its event was never emitted.
+  const rows = await context.database(runCollection(kind)).whereIn('id', ids).forShare().select('id', 'status', 'params', 'result', 'error', 'finished_at');
   const events = rows
     .filter((row: Record<string, any>) => isTerminal(row.status))
     .map((row: Record<string, any>) => ({ ...row, params: typeof row.params === 'string' ? JSON.parse(row.params) : row.params ?? {}, result: typeof row.result === 'string' ? JSON.parse(row.result) : row.result }))
