@@ -27,9 +27,9 @@ export const collectionLayouts: CollectionLayout[] = [
   {
     // Newest first: the crossing that just happened is the one a timekeeper checks.
     collection: 'entry_crossings',
-    fields: ['entry', 'geofence', 'kind', 'crossed_at', 'device_id'],
+    fields: ['entry', 'geofence', 'kind', 'crossed_at', 'corrected_at', 'device_id'],
     sort: ['-crossed_at'],
-    widths: { entry: 260, geofence: 200, kind: 100, crossed_at: 150, device_id: 170 },
+    widths: { entry: 260, geofence: 200, kind: 100, crossed_at: 150, corrected_at: 170, device_id: 170 },
     limit: 100,
   },
 ];

@@ -222,6 +222,8 @@ export const pitwallCollections: CollectionDef[] = [
     preciseTimestamp('crossed_at', { required: true, note: 'Interpolated between the two fixes around the line, to the millisecond.' }),
     float('speed_kmh', { suffix: ' km/h' }),
     choice('source', eventSource.slice(0, 2), { required: true, defaultValue: 'live' }),
+    // Set by the hook when a person writes the crossing's time: the officials' word, which the pipeline keeps.
+    timestamp('corrected_at', { note: 'Set when the time was corrected or the crossing added by hand: the pipeline (live or replay) then leaves this crossing as it is and times the result from it. Clear it to give the crossing back to the pipeline.' }),
   ]),
   collection('stage_results', { group: 'pitwall_timing', sort: 2, icon: 'leaderboard', note: 'Stage times and ranks', display_template: '{{rank}}. #{{entry.race_number}} {{total_ms}}' }, [
     manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),

@@ -11,6 +11,7 @@ import { waitFor } from '../support/wait-for.ts';
 const stack = inject('stack');
 const stage = demoId('stage:ss1');
 const startGate = demoId('geofence:ss1:start');
+const finishGate = demoId('geofence:ss1:finish');
 const [e1, e2, e3] = demoEntries as [(typeof demoEntries)[0], (typeof demoEntries)[0], (typeof demoEntries)[0]];
 const t0 = Date.UTC(2026, 0, 10, 9, 0, 0, 123);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -40,8 +41,8 @@ const finished = (entry: string, totalMs: number): StageResultFact => ({
   startedAt: t0, finishedAt: t0 + totalMs, elapsedMs: totalMs, penaltyMs: 0, totalMs,
 });
 const batch = (upserts: FactBatch['upserts'], retractions: string[] = []): FactBatch => ({ batch: `test-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions });
-const counts = (c: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged' | 'ranked' | 'superseded' | 'orphaned' | 'conflicting', number>>) =>
-  ({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0, ...c });
+const counts = (c: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged' | 'ranked' | 'superseded' | 'orphaned' | 'conflicting' | 'official', number>>) =>
+  ({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0, official: 0, ...c });
 
 /** A Directus realtime client (WebSocket, handshake auth): every message it gets, in order. */
 async function realtimeClient(url: string, accessToken: string): Promise<{ messages: Record<string, any>[]; send: (msg: unknown) => void; close: () => void }> {
@@ -79,7 +80,7 @@ describe('POST /pitwall/facts', () => {
 
   afterAll(async () => {
     const keys: Record<string, string[]> = {
-      entry_crossings: [crossing.key, factKey.crossing(e2.id, startGate, t0)],
+      entry_crossings: [crossing.key, factKey.crossing(e2.id, startGate, t0), factKey.crossing(e2.id, startGate, t0 + 1_000), factKey.crossing(e2.id, finishGate, t0 + 91_000)],
       stage_results: [e1, e2, e3].map((e) => factKey.stageResult(e.id, stage)),
       entry_penalties: [penalty.key],
       anomalies: [anomaly.key, lateAnomaly.key],
@@ -187,6 +188,37 @@ describe('POST /pitwall/facts', () => {
     }
     await waitFor(async () => (await item('stage_results', factKey.stageResult(e3.id, stage), 'penalty_ms')).penalty_ms === 0, { timeoutMs: 10_000, what: 'the lifted penalty gone from the result' });
     await post(batch([finished(e3.id, 90_000)]));
+  });
+
+  it("keeps a crossing the officials corrected by hand, and times the pipeline's result from it", async () => {
+    // A second after the crossing the 403 test below must not find.
+    const t1 = t0 + 1_000;
+    const start: CrossingFact = { ...crossing, key: factKey.crossing(e2.id, startGate, t1), entryId: e2.id, deviceId: e2.imei, crossedAt: t1 };
+    const finish: CrossingFact = { ...start, key: factKey.crossing(e2.id, finishGate, t1 + 90_000), gateId: finishGate, kind: 'finish', crossedAt: t1 + 90_000 };
+    const result90 = { ...finished(e2.id, 90_000), startedAt: t1, finishedAt: t1 + 90_000 };
+    expect((await post(batch([start]))).status).toBe(200);
+    // The video shows #102 jumped the start by three seconds: the timekeeper moves its start.
+    const corrected = iso(t1 - 3_000);
+    const patch = await call(stack, `/items/entry_crossings/${factId(start.key)}`, { token, method: 'PATCH', body: { crossed_at: corrected } });
+    expect(patch.status, patch.text).toBe(200);
+    expect(await item('entry_crossings', start.key, 'crossed_at,corrected_at')).toEqual({ crossed_at: corrected, corrected_at: expect.any(String) });
+    const result = () => item('stage_results', factKey.stageResult(e2.id, stage), 'status,started_at,finished_at,elapsed_ms,total_ms');
+    // A late fix makes the pipeline send the start again at its own time; then the car finishes, 90 s after the
+    // pipeline's start. The correction stays, and the result is timed from it.
+    const late = await post(batch([{ ...start, speedKmh: 91 }]));
+    expect(late.json.data).toEqual(counts({ official: 1 }));
+    const done = await post(batch([finish, result90]));
+    expect(done.status, done.text).toBe(200);
+    expect(await item('entry_crossings', start.key, 'crossed_at,speed_kmh')).toEqual({ crossed_at: corrected, speed_kmh: 87.35 });
+    expect(await result()).toEqual({ status: 'finished', started_at: corrected, finished_at: iso(t1 + 90_000), elapsed_ms: 93_000, total_ms: 93_000 });
+    // Nor does a retraction by the pipeline remove it.
+    expect((await post(batch([], [start.key]))).json.data).toEqual(counts({ official: 1 }));
+    // Given back to the pipeline (the mark cleared by hand), the crossing takes the pipeline's time again.
+    const cleared = await call(stack, `/items/entry_crossings/${factId(start.key)}`, { token, method: 'PATCH', body: { corrected_at: null } });
+    expect(cleared.status, cleared.text).toBe(200);
+    expect((await post(batch([start, finish, result90]))).json.data).toMatchObject({ official: 0 });
+    expect(await item('entry_crossings', start.key, 'crossed_at,corrected_at')).toEqual({ crossed_at: iso(t1), corrected_at: null });
+    expect(await result()).toEqual({ status: 'finished', started_at: iso(t1), finished_at: iso(t1 + 90_000), elapsed_ms: 90_000, total_ms: 90_000 });
   });
 
   it('deletes a retracted fact, and a retraction of a missing fact is harmless', async () => {

@@ -182,7 +182,7 @@ describe('the outbox courier', () => {
     expect(first.json.data).toMatchObject({ created: 1, superseded: 0 });
 
     const older = await post(batch({ sequence: 10, upserts: [result(e16, 'running', null)] }));
-    expect(older.json.data).toEqual({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 1, orphaned: 0, conflicting: 0 });
+    expect(older.json.data).toEqual({ created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 1, orphaned: 0, conflicting: 0, official: 0 });
     const olderRetraction = await post(batch({ sequence: 19, retractions: [finished.key] }));
     expect(olderRetraction.json.data).toMatchObject({ deleted: 0, superseded: 1 });
     expect(await rows('stage_results', finished.key, 'status,total_ms')).toEqual([{ status: 'finished', total_ms: expect.anything() }]);

@@ -12,7 +12,7 @@ import type { StageResultFact } from '../../src/domain/pipeline/facts.ts';
 import type { Processor } from '../../src/processor/processor.ts';
 import { publishFixes } from '../../src/simulator/publish.ts';
 import { deliveryOrder, simulateRace } from '../../src/simulator/race-schedule.ts';
-import { call } from '../support/directus-client.ts';
+import { adminToken, call } from '../support/directus-client.ts';
 import { startRacingProcessor } from '../support/racing-processor.ts';
 import { REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -273,5 +273,34 @@ describe('the replay engine on a race the live processor timed', () => {
     expect(new Set(summary.diff.rows.map((r) => r.entry))).toEqual(new Set([e1.id]));
     expect(summary.diff.rows.filter((r) => r.collection === 'entry_crossings')).toHaveLength(1);
     expect(summary.problems).toEqual(expect.arrayContaining([expect.stringContaining('000000000000000')]));
+  });
+
+  it('leaves a start the officials corrected by hand as it is, and times its result from it, previewed as applied', async () => {
+    const [e1] = demoEntries as [(typeof demoEntries)[0]];
+    const start = await db('entry_crossings').where({ stage: ss1, entry: e1.id, kind: 'start' }).first('id', 'crossed_at');
+    const corrected = new Date(start.crossed_at.getTime() - 3_000);
+    const patch = await call(stack, `/items/entry_crossings/${start.id}`, { token: await adminToken(stack), method: 'PATCH', body: { crossed_at: corrected.toISOString() } });
+    expect(patch.status, patch.text).toBe(200);
+    const result = () => db('stage_results').where({ stage: ss1, entry: e1.id }).first('started_at', 'finished_at', 'elapsed_ms', 'rank');
+    await waitFor(async () => (await result()).started_at.getTime() === corrected.getTime(), { what: "the hook's re-timing after the correction" });
+    const business = await businessChecksum();
+
+    // The stored layout again: nothing to change, the correction included.
+    const preview = await replay();
+    expect(preview.diff.rows).toEqual([]);
+    const again = await replay({ mode: 'apply' });
+    expect(again.applied).toEqual({ upserts: 0, removals: 0, batches: 0, superseded: 0 });
+    expect(await businessChecksum()).toEqual(business);
+
+    // The moved finish: the finish moves, the start stays the officials', and the result is timed from both.
+    const moved = await replay({ geofences: movedLayout });
+    expect(moved.diff.rows.filter((r) => r.collection === 'entry_crossings' && r.entry === e1.id).map((r) => (r.after ?? r.before)!['kind'])).toEqual(['finish']);
+    const previewed = moved.diff.rows.find((r) => r.collection === 'stage_results' && r.entry === e1.id)!;
+    await replay({ geofences: movedLayout, mode: 'apply' });
+    const stored = await result();
+    expect(stored.started_at).toEqual(corrected);
+    expect(Number(stored.elapsed_ms)).toBe(stored.finished_at.getTime() - corrected.getTime());
+    expect(previewed.after).toMatchObject({ started_at: corrected.toISOString(), elapsed_ms: Number(stored.elapsed_ms) });
+    expect(await db('entry_crossings').where({ id: start.id }).first('crossed_at')).toEqual({ crossed_at: corrected });
   });
 });

@@ -74,7 +74,7 @@ describe('timing collections as a timekeeper reads them', () => {
     const [results] = await defaults('stage_results');
     expect(results).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['rank'], fields: ['rank', 'entry', 'stage', 'status', 'total_ms', 'gap_ms'] } } });
     const [crossings] = await defaults('entry_crossings');
-    expect(crossings).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['-crossed_at'], fields: ['entry', 'geofence', 'kind', 'crossed_at', 'device_id'] } } });
+    expect(crossings).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['-crossed_at'], fields: ['entry', 'geofence', 'kind', 'crossed_at', 'corrected_at', 'device_id'] } } });
   });
 
   it('serves the results in that order, with the gap, to a reader of the layout’s query', async () => {

@@ -27,6 +27,11 @@ export interface FactRecord {
    * ground. No replay can produce it, so a replay of the stage removes it.
    */
   foreign?: boolean;
+  /**
+   * A stored crossing the officials corrected by hand (`corrected_at`): theirs, so no replay compares, moves or
+   * removes it, and the results of its entry in the stage are timed from it (as the endpoint does).
+   */
+  official?: boolean;
 }
 
 /** How each field compares, as the endpoint compares it with what Directus stores (apply-facts.ts sameValue). */
@@ -144,13 +149,15 @@ export function recordOfFact(fact: Fact, rank: number | null = null): FactRecord
 }
 
 /**
- * A row read from a fact collection (as pg returns it: Dates, int8 as strings, jsonb as objects). A `foreign`
- * column, when the query adds one, marks the record (see FactRecord.foreign) and is not a field of the row.
+ * A row read from a fact collection (as pg returns it: Dates, int8 as strings, jsonb as objects). The `foreign` and
+ * `corrected_at` columns, when the query reads them, mark the record (see FactRecord.foreign and .official) and are
+ * not fields of the row.
  */
 export function recordOfRow(collection: FactCollection, raw: Row): FactRecord {
   const row: Row = {};
-  for (const field in raw) if (!ignored.has(field) && field !== 'foreign') row[field] = normalise(field, raw[field]);
+  for (const field in raw) if (!ignored.has(field) && field !== 'foreign' && field !== 'corrected_at') row[field] = normalise(field, raw[field]);
   const result = record(collection, String(raw['id']), row, undefined);
   if (raw['foreign'] === true) result.foreign = true;
+  if (raw['corrected_at'] !== null && raw['corrected_at'] !== undefined) result.official = true;
   return result;
 }

@@ -26,10 +26,13 @@ export const runKey = (entry: string | null, stage: string | null): string => `$
  * replay cannot produce is never reported as removed. A result is in scope when its start is in the range; its
  * penalties follow it (`runs`: run keys of the results in scope, stored or replayed). Late-data anomalies describe
  * arrival, not the track, and replay reads in order: never in scope. Foreign rows (another event's entries timed on
- * a replayed stage) are always in scope, so a replay repairs timing polluted by an event on the same ground.
+ * a replayed stage) are always in scope, so a replay repairs timing polluted by an event on the same ground. Crossings
+ * the officials corrected by hand never are.
  */
 export function factInScope(record: FactRecord, scope: FactScope, runs: ReadonlySet<string>): boolean {
   const { row } = record;
+  // The officials' crossings are theirs (see FactRecord.official).
+  if (record.official) return false;
   const entryOk = record.entry !== null && scope.entries.has(record.entry);
   const stageOk = record.stage !== null && scope.stages.has(record.stage);
   // Another event's timing stored against a replayed stage: whatever entry or tracker it names, it goes.

@@ -14,6 +14,7 @@ import { replayParamsSchema, type ReplayParams } from './replay-params.ts';
 import { ReplayPipelines } from './replay-pipelines.ts';
 import { resolveReplayScope, type ReplayScope } from './replay-scope.ts';
 import { loadStoredFacts } from './stored-facts.ts';
+import { withOfficialCrossings } from './official-crossings.ts';
 import type { TrackPoint } from './track-decimator.ts';
 
 export type { ReplayBatch } from './replay-batches.ts';
@@ -184,7 +185,8 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
 
   const factScope: FactScope = { from: scope.from, to: scope.to, entries: scope.entries, stages: scope.stages, devices: new Set(scope.devices), stage: scope.stage };
   const stored = await loadStoredFacts(ctx.db, factScope);
-  const replayed = [...pipelines.facts.values()];
+  // The officials' crossings stand, and results are timed from them, as the endpoint applies them.
+  const replayed = withOfficialCrossings([...pipelines.facts.values()], stored.records);
   // A result is in scope by its entry, stage and start: the record's id and rank do not matter for the test. It is
   // compared and ranked with the penalties officials gave by hand, as the endpoint stores it, and delivered without
   // them, as the pipeline made it (the endpoint adds them).

@@ -22,7 +22,7 @@ export async function loadStoredFacts(db: Knex, scope: FactScope): Promise<{ rec
   const ofScope = (table: string) => db({ t: table });
   const [crossings, results, penalties, anomalies] = await Promise.all([
     ofScope('entry_crossings')
-      .select('id', 'entry', 'stage', 'geofence', 'device_id', 'kind', 'crossed_at', 'speed_kmh', foreign)
+      .select('id', 'entry', 'stage', 'geofence', 'device_id', 'kind', 'crossed_at', 'speed_kmh', 'corrected_at', foreign)
       .whereRaw('stage = ANY(?::uuid[])', [stages])
       .where('crossed_at', '>=', from)
       .where('crossed_at', '<', to)

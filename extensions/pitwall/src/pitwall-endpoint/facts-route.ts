@@ -12,8 +12,8 @@ type DirectusRequest = Request & { accountability?: Accountability | null; schem
 
 /**
  * `POST /pitwall/facts`: one FactBatch from the processor (or replay), written as the caller.
- * 200 `{data: {created, updated, deleted, unchanged, ranked, superseded, orphaned, conflicting}}` (orphaned and
- * conflicting: upserts left out, see unwritable-facts); 401 anonymous; 400 invalid body or a value its column cannot
+ * 200 `{data: {created, updated, deleted, unchanged, ranked, superseded, orphaned, conflicting, official}}` (orphaned and
+ * conflicting: upserts left out, see unwritable-facts; official: see official-crossings); 401 anonymous; 400 invalid body or a value its column cannot
  * hold, with the zod issues in `extensions.issues`; 403 for a caller that is neither an admin nor of the processor's
  * role (before anything is locked or read), or whose permissions do not cover a read or write (nothing is written).
  */

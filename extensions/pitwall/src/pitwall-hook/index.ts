@@ -137,10 +137,11 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     filter(`${collection}.items.update`, async (payload, meta, ctx) => {
       const accountability = (ctx as Ctx)?.accountability;
       const stored = await rowsOf(collection, keysOf(meta as Meta), ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : [])]);
-      if (collection === 'entry_penalties') await penalties(payload as Record<string, unknown>, stored, accountability);
-      else await crossings(payload as Record<string, unknown>, 'update', accountability);
+      const checked = collection === 'entry_penalties'
+        ? await penalties(payload as Record<string, unknown>, stored, accountability)
+        : await crossings(payload as Record<string, unknown>, 'update', accountability);
       keepBefore(collection, stored);
-      return payload;
+      return checked;
     });
     filter(`${collection}.items.delete`, remember(collection, ['entry', 'stage']));
     for (const kind of ['create', 'update', 'delete'] as const) {

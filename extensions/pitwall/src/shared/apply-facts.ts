@@ -7,6 +7,7 @@ import { withOfficialPenalties } from '../../../../src/domain/pipeline/stage-res
 import { lockRanking, raiseFactVersions, raiseFactVersionsInOrder, versionedSubject } from './fact-versions';
 import { anomalyEvent, crossingEvent, loadRefs, noRefs, stageResultEvent, type EventRefs, type RaceEventItem } from './race-events-build';
 import { createStagedEvents, publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
+import { officialCrossingIds, retimeOnOfficialCrossings } from './official-crossings';
 import { officialPenalties } from './official-penalties';
 import { standingChanges, standingFields, stageStandings } from './stage-standings';
 import { unstorableIssues } from './storable-facts';
@@ -31,6 +32,8 @@ export interface FactCounts {
   orphaned: number;
   /** Upserts skipped because a row of another id (a timekeeper's) holds their place (unique entry and stage, ...). */
   conflicting: number;
+  /** Changes of crossings the officials corrected by hand, left out (their results are timed from those crossings). */
+  official: number;
 }
 
 export interface AppliedFacts {
@@ -109,7 +112,7 @@ export function factKeyIssues(batch: FactBatch): { code: 'custom'; path: (string
 export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): Promise<AppliedFacts> {
   const { services, database, schema, accountability, now = new Date() } = context;
   const wanted = wantedRows(batch);
-  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0 };
+  const counts: FactCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, ranked: 0, superseded: 0, orphaned: 0, conflicting: 0, official: 0 };
   let unwritable: Unwritable = { orphaned: [], conflicting: [] };
   const setBased: string[] = [];
   /** Collections whose rows a set-based write changed: Directus's data cache must forget them (see purgeDataCache). */
@@ -135,6 +138,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
         if (ms !== 0) wanted.stage_results.set(factId(fact.key), factRow(withOfficialPenalties(fact, ms), batch.source));
       }
     }
+    // Crossings the officials corrected by hand are theirs: the pipeline's change of one is left out.
+    for (const id of await officialCrossingIds(trx, [...wanted.entry_crossings.keys()])) if (wanted.entry_crossings.delete(id)) counts.official++;
     // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
     const { versions, superseded } = await raiseFactVersionsInOrder(trx, collections.flatMap((c) => [...wanted[c].keys()]), batch.sequence, batch.snapshot);
     // A newer change of these facts was applied already (a retry of an older outbox row), or was written after the
@@ -167,6 +172,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     for (const collection of collections) {
       const rows = wanted[collection];
       if (rows.size === 0) continue;
+      // After this batch's crossings are written: a result is timed from the crossings the officials corrected.
+      if (collection === 'stage_results') await retimeOnOfficialCrossings(trx, [...rows.values()].filter((row): row is Row => row !== null));
       const fields = [...new Set([...rows.values()].flatMap((row) => (row ? Object.keys(row) : [])))];
       const stored = await readByIds(items(collection), [...rows.keys()], ['id', ...fields, ...(collection === 'stage_results' ? resultFields : [])]);
       const creates: Row[] = [];

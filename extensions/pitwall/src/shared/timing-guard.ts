@@ -29,14 +29,17 @@ export function penaltyGuard(database: any) {
 
 /**
  * A crossing time corrected by hand is checked the same way (handCrossingProblem): Directus hands a time that is no
- * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong.
+ * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong. A crossing added or
+ * given a time by hand is marked `corrected_at` (unless the write sets that field itself): the pipeline then keeps it
+ * as the officials made it (official-crossings). Only people's writes come here; the pipeline's emit no filter.
  */
-export function crossingGuard(database: any) {
+export function crossingGuard(database: any, now: () => Date = () => new Date()) {
   const mayWrite = writePermission(database);
   return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined): Promise<Row> => {
     if (!(await mayWrite('entry_crossings', action, accountability))) return payload;
     const problem = handCrossingProblem({ crossedAt: payload['crossed_at'] });
     if (problem) refuse([{ field: 'crossed_at', message: problem.message }]);
-    return payload;
+    const timed = action === 'create' || 'crossed_at' in payload;
+    return timed && !('corrected_at' in payload) ? { ...payload, corrected_at: now().toISOString() } : payload;
   };
 }

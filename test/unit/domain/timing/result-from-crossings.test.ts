@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result.ts';
-import { resultFromCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
+import { resultFromCrossings, resultOnCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
 
 const start = (crossedAt: number) => ({ kind: 'start' as const, crossedAt });
 const finish = (crossedAt: number) => ({ kind: 'finish' as const, crossedAt });
@@ -23,6 +23,22 @@ describe('resultFromCrossings', () => {
     expect(resultFromCrossings('e', 's', [finish(70_000)], 1_000, 'finished')).toMatchObject({ status: 'running', startedAt: null, finishedAt: 70_000, elapsedMs: null, penaltyMs: 1_000, totalMs: null });
     expect(resultFromCrossings('e', 's', [], 0, null)).toBeNull();
     expect(resultFromCrossings('e', 's', [start(1_000)], 0, null)).toMatchObject({ status: 'running', startedAt: 1_000 });
+  });
+});
+
+describe('resultOnCrossings', () => {
+  const made = resultFromCrossings('e', 's', [start(10_000), finish(100_000)], 2_000, 'running')!;
+
+  it("times the pipeline's result from the crossings, keeping its penalties", () => {
+    // The officials moved the start three seconds earlier; the finish is the pipeline's.
+    expect(resultOnCrossings(made, [start(7_000), finish(100_000)])).toMatchObject({ status: 'finished', startedAt: 7_000, finishedAt: 100_000, elapsedMs: 93_000, penaltyMs: 2_000, totalMs: 95_000 });
+  });
+
+  it("takes the result's own start or finish where no crossing gives one", () => {
+    expect(resultOnCrossings(made, [start(7_000)])).toMatchObject({ status: 'finished', startedAt: 7_000, finishedAt: 100_000, elapsedMs: 93_000 });
+    expect(resultOnCrossings(made, [finish(99_000)])).toMatchObject({ startedAt: 10_000, finishedAt: 99_000, elapsedMs: 89_000 });
+    const dnf = { ...made, status: 'dnf' as const, finishedAt: null, elapsedMs: null, totalMs: null };
+    expect(resultOnCrossings(dnf, [start(7_000)])).toMatchObject({ status: 'dnf', startedAt: 7_000, finishedAt: null });
   });
 });
 

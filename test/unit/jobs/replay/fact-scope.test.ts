@@ -25,6 +25,15 @@ describe('factInScope', () => {
     expect(factInScope(result(t0 - 5), scope, runs)).toBe(false);
   });
 
+  it('leaves crossings the officials corrected by hand to them, and does not take their mark for a field', () => {
+    const row = { id: 'c', entry, stage, geofence: 'g', device_id: device, kind: 'start', crossed_at: iso(t0), speed_kmh: 80 };
+    const corrected = recordOfRow('entry_crossings', { ...row, corrected_at: new Date(t0 + 60_000) });
+    expect(corrected.official).toBe(true);
+    expect(corrected.row).not.toHaveProperty('corrected_at');
+    expect(factInScope(corrected, scope, runs)).toBe(false);
+    expect(factInScope(recordOfRow('entry_crossings', { ...row, corrected_at: null }), scope, runs)).toBe(true);
+  });
+
   it('leaves manual penalties and penalties of runs outside the range to the timekeepers', () => {
     expect(factInScope(penalty({}), scope, runs)).toBe(true);
     expect(factInScope(penalty({ kind: 'manual' }), scope, runs)).toBe(false);

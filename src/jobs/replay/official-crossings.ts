@@ -1,0 +1,30 @@
+import type { Fact } from '../../domain/pipeline/facts.ts';
+import { resultOnCrossings, type TimedCrossing } from '../../domain/timing/result-from-crossings.ts';
+import type { FactRecord } from './fact-records.ts';
+import { runKey } from './fact-scope.ts';
+import { fastFactId } from './fast-fact-id.ts';
+
+const isTimed = (kind: unknown): kind is 'start' | 'finish' => kind === 'start' || kind === 'finish';
+
+/**
+ * The replayed facts as the endpoint will apply them where the officials corrected crossings by hand (see
+ * FactRecord.official): a replayed crossing they corrected is left out (theirs stands), and the results of an entry
+ * in a stage with such a crossing are timed from the crossings as they will stand, the officials' and the replayed
+ * ones (resultOnCrossings). So a preview shows what applying it does.
+ */
+export function withOfficialCrossings(replayed: readonly Fact[], stored: readonly FactRecord[]): Fact[] {
+  const official = stored.filter((record) => record.official);
+  if (official.length === 0) return [...replayed];
+  const officialIds = new Set(official.map((record) => record.id));
+  const kept = replayed.filter((fact) => fact.type !== 'crossing' || !officialIds.has(fastFactId(fact.key)));
+  const crossingsOf = new Map<string, TimedCrossing[]>(official.map((record) => [runKey(record.entry, record.stage), []]));
+  const add = (key: string, kind: unknown, crossedAt: number) => {
+    if (isTimed(kind)) crossingsOf.get(key)?.push({ kind, crossedAt });
+  };
+  for (const record of official) add(runKey(record.entry, record.stage), record.row['kind'], Date.parse(String(record.row['crossed_at'])));
+  for (const fact of kept) if (fact.type === 'crossing') add(runKey(fact.entryId, fact.stageId), fact.kind, fact.crossedAt);
+  return kept.map((fact) => {
+    const crossings = fact.type === 'stage_result' ? crossingsOf.get(runKey(fact.entryId, fact.stageId)) : undefined;
+    return fact.type === 'stage_result' && crossings ? (resultOnCrossings(fact, crossings) ?? fact) : fact;
+  });
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { factKey, type CrossingFact, type StageResultFact } from '../../../../src/domain/pipeline/facts.ts';
+import { stageResultOf } from '../../../../src/domain/pipeline/stage-result.ts';
+import { recordOfRow } from '../../../../src/jobs/replay/fact-records.ts';
+import { fastFactId } from '../../../../src/jobs/replay/fast-fact-id.ts';
+import { withOfficialCrossings } from '../../../../src/jobs/replay/official-crossings.ts';
+
+const entry = '11111111-1111-4111-8111-111111111111';
+const other = '22222222-2222-4222-8222-222222222222';
+const stage = '33333333-3333-4333-8333-333333333333';
+const [startGate, finishGate] = ['44444444-4444-4444-8444-444444444444', '55555555-5555-4555-8555-555555555555'];
+const t0 = Date.UTC(2026, 10, 28, 9);
+
+const crossing = (e: string, gate: string, kind: 'start' | 'finish', at: number): CrossingFact => ({
+  type: 'crossing', key: factKey.crossing(e, gate, at), entryId: e, stageId: stage, gateId: gate, deviceId: '350936080010011', kind, crossedAt: at, speedKmh: 80,
+});
+const result = (e: string, startedAt: number, finishedAt: number): StageResultFact =>
+  stageResultOf({ entryId: e, stageId: stage, status: 'finished', startedAt, finishedAt }, 5_000);
+
+describe('withOfficialCrossings', () => {
+  // The pipeline timed the start at t0; a timekeeper moved it three seconds earlier, keeping its id.
+  const start = crossing(entry, startGate, 'start', t0);
+  const stored = recordOfRow('entry_crossings', {
+    id: fastFactId(start.key), entry, stage, geofence: startGate, device_id: start.deviceId, kind: 'start', crossed_at: new Date(t0 - 3_000), speed_kmh: 80, corrected_at: new Date(),
+  });
+  const replayed = [start, crossing(entry, finishGate, 'finish', t0 + 90_000), result(entry, t0, t0 + 90_000), crossing(other, startGate, 'start', t0), result(other, t0, t0 + 80_000)];
+
+  it("leaves the officials' crossing out and times the entry's result from it", () => {
+    const facts = withOfficialCrossings(replayed, [stored]);
+    expect(facts.map((f) => f.key)).toEqual(replayed.slice(1).map((f) => f.key));
+    expect(facts.find((f) => f.key === factKey.stageResult(entry, stage))).toMatchObject({ startedAt: t0 - 3_000, finishedAt: t0 + 90_000, elapsedMs: 93_000, penaltyMs: 5_000, totalMs: 98_000 });
+    // Another entry's facts are as the pipeline made them.
+    expect(facts.slice(2)).toEqual(replayed.slice(3));
+  });
+
+  it('changes nothing without such a crossing', () => {
+    const plain = recordOfRow('entry_crossings', { ...stored.row, id: stored.id, corrected_at: null });
+    expect(withOfficialCrossings(replayed, [plain])).toEqual(replayed);
+  });
+});
