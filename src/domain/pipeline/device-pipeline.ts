@@ -100,7 +100,7 @@ export class DevicePipeline {
     this.current = state;
     this.forget(fix.ts);
     if (changed.length === 0) return noChanges();
-    return { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: [] };
+    return { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: changed.filter((key) => !(key in state.facts)) };
   }
 
   /** Puts the late fix in its place and evaluates everything after it again, from the state before it. */

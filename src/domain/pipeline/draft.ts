@@ -71,7 +71,14 @@ export class Draft {
     (this.changedKeys ??= new Set()).add(fact.key);
   }
 
-  /** Keys of the facts this step set, in the order first set. */
+  /** Takes a fact back: the key counts as changed, and is no longer in the facts (the caller retracts it). */
+  dropFact(key: string): void {
+    if (!(key in this.facts)) return;
+    delete this.facts[key];
+    (this.changedKeys ??= new Set()).add(key);
+  }
+
+  /** Keys of the facts this step set or dropped, in the order first touched. */
   get changed(): string[] {
     return this.changedKeys === null ? [] : [...this.changedKeys];
   }

@@ -11,7 +11,7 @@ import { accrueSpeedExposure, closeSpeedZoneVisit, openSpeedZoneVisit } from './
 
 export interface StepResult {
   state: DeviceState;
-  /** Keys of the facts this step created or changed. */
+  /** Keys of the facts this step created, changed or dropped (a dropped key is no longer in `state.facts`). */
   changed: string[];
 }
 
@@ -56,7 +56,13 @@ function screenJump(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext)
 }
 
 function reportSignalLoss(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext): void {
-  if (fix.ts - prev.ts <= context.options.signalLossMs) return;
+  if (fix.ts - prev.ts <= context.options.signalLossMs) {
+    // The clock opened a signal loss while the tracker was silent (tickDevice), and its fixes came after all with no
+    // gap between them (an upload of buffered fixes): taken back, as the same fixes replayed never report one.
+    if (draft.openSignalLossFrom !== null) draft.dropFact(factKey.anomaly(context.deviceId, 'signal_loss', String(draft.openSignalLossFrom)));
+    draft.openSignalLossFrom = null;
+    return;
+  }
   const running = runningEntryStage(draft, context, prev.ts);
   if (!running) return;
   draft.setFact({

@@ -93,6 +93,21 @@ describe('DevicePipeline rules', () => {
     expect(anomaly).toMatchObject({ key: opened.upserts[0]!.key, startedAt: lastTs, endedAt: lastTs + 91_000 });
   });
 
+  it("takes back a signal loss the clock opened when the silent tracker's fixes come with no gap (a buffered upload)", () => {
+    const fixes = track({ zoneKmh: 45 });
+    const pipeline = new DevicePipeline(testContext());
+    pipeline.pushAll(fixes.slice(0, 20));
+    const opened = pipeline.tick(fixes[19]!.ts + 61_000);
+    const key = opened.upserts[0]!.key;
+    const uploaded = pipeline.push(fixes[20]!);
+    expect(uploaded.retractions).toEqual([key]);
+    expect(uploaded.upserts.some((f) => f.key === key)).toBe(false);
+    expect(pipeline.state.facts[key]).toBeUndefined();
+    // The rest as they were, and the same facts as the fixes replayed without the clock.
+    pipeline.pushAll(fixes.slice(21));
+    expect(trackFacts(pipeline)).toEqual(trackFacts(run(fixes)));
+  });
+
   it('flags a position jump, keeps it out of the geometry, and carries on', () => {
     const fixes = track({ zoneKmh: 45 });
     const [lon, lat] = along(50_000);
