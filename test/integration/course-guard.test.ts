@@ -47,6 +47,9 @@ describe('geofences and waypoints the timing cannot use', () => {
       [{ kind: 'finish_line', stage: null, geometry: line([[-4.2, 31.4], [-4.21, 31.41]]) }, 'stage: a finish_line belongs to a stage'],
       [{ kind: 'zone', geometry: { type: 'Polygon', coordinates: [[[-4.2, 31.4], [-4.1, 95], [-4.1, 31.4], [-4.2, 31.4]]] } }, 'geometry: a zone has an invalid position [-4.1, 95]'],
       [{ kind: 'speed_zone', speed_limit_kmh: -50, geometry: { type: 'Polygon', coordinates: [ring] } }, 'speed_limit_kmh: expected km/h above 0, not -50'],
+      // PostGIS answered this one with a 500 too; the second could never be crossed.
+      [{ kind: 'split_line', geometry: line([[-4.1, 31.41, 5, 6, 7], [-4.1, 31.4]]) }, 'geometry: a split_line needs a LineString, not a LineString whose positions are not [longitude, latitude]'],
+      [{ kind: 'split_line', geometry: line([[-4.1, 31.4], [-4.1, 31.4]]) }, 'geometry: a split_line has no length: all its points are at one place'],
     ];
     for (const [body, reason] of refusals) {
       const answer = await geofence(body);
@@ -77,6 +80,10 @@ describe('geofences and waypoints the timing cannot use', () => {
     expect(far.json.errors[0].extensions.reason).toBe('location: the waypoint has an invalid position [-4.2, 91]');
     const negative = await waypoint({ location: { type: 'Point', coordinates: [-4.2, 31.4] }, tolerance_meters: -5 });
     expect(negative.json.errors?.[0]?.extensions?.reason).toBe('tolerance_meters: expected metres, 0 or more, not -5');
+    // A negative penalty would take time off a car that missed the waypoint.
+    const bonus = await waypoint({ location: { type: 'Point', coordinates: [-4.2, 31.4] }, penalty_ms: -100 });
+    expect(bonus.status).toBe(400);
+    expect(bonus.json.errors[0].extensions.reason).toBe('penalty_ms: expected milliseconds, 0 or more, not -100');
     const good = await waypoint({ location: { type: 'Point', coordinates: [-4.2, 31.4] } });
     expect(good.status, good.text).toBe(200);
   });

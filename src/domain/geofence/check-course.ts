@@ -30,6 +30,9 @@ export function gateProblem(gate: Pick<Gate, 'line' | 'directionDeg'>): string |
   if (gate.line.length < 2) return `needs at least 2 points, got ${gate.line.length}`;
   const problem = positionsProblem(gate.line);
   if (problem) return problem;
+  // A line of one place twice over: no car can ever cross it.
+  const [lon0, lat0] = gate.line[0]!;
+  if (gate.line.every(([lon, lat]) => lon === lon0 && lat === lat0)) return 'has no length: all its points are at one place';
   if (gate.directionDeg !== null && !Number.isFinite(gate.directionDeg)) return `has a non-finite directionDeg ${gate.directionDeg}`;
   return null;
 }

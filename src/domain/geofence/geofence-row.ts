@@ -18,8 +18,9 @@ export interface GeofenceRowProblem {
   message: string;
 }
 
+// Exactly two: the columns are 2D, and PostGIS refuses a position with altitude or more with a 500.
 const isPosition = (value: unknown): value is LonLat =>
-  Array.isArray(value) && value.length >= 2 && typeof value[0] === 'number' && typeof value[1] === 'number';
+  Array.isArray(value) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'number';
 const isPositions = (value: unknown): value is LonLat[] => Array.isArray(value) && value.every(isPosition);
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
@@ -74,5 +75,5 @@ export function geofenceRowProblems(row: GeofenceRow): GeofenceRowProblem[] {
 function describe(geometry: { type: unknown; coordinates: unknown } | null, expected: string): string {
   if (!geometry) return 'nothing';
   if (typeof geometry.type !== 'string') return 'a geometry without a type';
-  return geometry.type === expected ? `a ${expected} with malformed coordinates` : `a ${geometry.type}`;
+  return geometry.type === expected ? `a ${expected} whose positions are not [longitude, latitude]` : `a ${geometry.type}`;
 }

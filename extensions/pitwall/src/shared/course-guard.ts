@@ -64,5 +64,10 @@ function waypointRowProblem(row: Row): Problem | null {
   if (tolerance !== undefined && tolerance !== null && !(Number.isFinite(Number(tolerance)) && Number(tolerance) >= 0 && typeof tolerance !== 'boolean')) {
     return { field: 'tolerance_meters', message: `expected metres, 0 or more, not ${JSON.stringify(tolerance)}` };
   }
+  // Below 0, missing the waypoint would take time off the car's total.
+  const penalty = row['penalty_ms'];
+  if (penalty !== undefined && penalty !== null && !(Number.isInteger(Number(penalty)) && Number(penalty) >= 0 && typeof penalty !== 'boolean')) {
+    return { field: 'penalty_ms', message: `expected milliseconds, 0 or more, not ${JSON.stringify(penalty)}` };
+  }
   return null;
 }

@@ -23,7 +23,10 @@ describe('geofenceRowProblems', () => {
       { field: 'stage', message: 'a start_line belongs to a stage' },
       { field: 'geometry', message: 'a start_line needs a LineString, not a Point' },
     ]);
-    expect(geofenceRowProblems({ kind: 'finish_line', stage: 's1', geometry: line([['a', 1], [2, 3]]) })).toEqual([{ field: 'geometry', message: 'a finish_line needs a LineString, not a LineString with malformed coordinates' }]);
+    expect(geofenceRowProblems({ kind: 'finish_line', stage: 's1', geometry: line([['a', 1], [2, 3]]) })).toEqual([{ field: 'geometry', message: 'a finish_line needs a LineString, not a LineString whose positions are not [longitude, latitude]' }]);
+    // Extra numbers in a position (PostGIS answered them with a 500), and a line of one place twice over.
+    expect(geofenceRowProblems({ kind: 'split_line', stage: 's1', geometry: line([[-4.1, 31.41, 5, 6, 7], [-4.1, 31.4]]) })).toEqual([{ field: 'geometry', message: 'a split_line needs a LineString, not a LineString whose positions are not [longitude, latitude]' }]);
+    expect(geofenceRowProblems({ kind: 'split_line', stage: 's1', geometry: line([[-4.1, 31.4], [-4.1, 31.4]]) })).toEqual([{ field: 'geometry', message: 'a split_line has no length: all its points are at one place' }]);
     expect(geofenceRowProblems({ kind: 'zone', geometry: polygon([[[-4.2, 31.4], [-4.1, 95], [-4.1, 31.4], [-4.2, 31.4]]]) })).toEqual([{ field: 'geometry', message: 'a zone has an invalid position [-4.1, 95]' }]);
     expect(geofenceRowProblems({ kind: 'zone', geometry: polygon([ring.slice(0, 3).concat([[-4.3, 31.3]])]) })).toEqual([{ field: 'geometry', message: 'a zone ring 0 is not closed' }]);
     expect(geofenceRowProblems({ kind: 'zone', geometry: polygon([[[179, 1], [-179, 1], [-179, 2], [179, 1]]]) })).toEqual([{ field: 'geometry', message: 'a zone crosses the antimeridian, which is not supported' }]);

@@ -6,6 +6,7 @@ describe('guard clauses', () => {
   it('refuses geometry it would misread', () => {
     expect(() => buildGeofenceIndex(course({ gates: [gate('g', [[0, 0]])] }))).toThrow('buildGeofenceIndex: gate "g" needs at least 2 points, got 1');
     expect(() => buildGeofenceIndex(course({ gates: [gate('g', [[0, 0], [0, 95]])] }))).toThrow('buildGeofenceIndex: gate "g" has an invalid position [0, 95]');
+    expect(() => buildGeofenceIndex(course({ gates: [gate('g', [[0, 1], [0, 1], [0, 1]])] }))).toThrow('buildGeofenceIndex: gate "g" has no length: all its points are at one place');
     expect(() => buildGeofenceIndex(course({ gates: [gate('g', [[179.9, 0], [-179.9, 0]])] }))).toThrow('buildGeofenceIndex: gate "g" crosses the antimeridian, which is not supported');
     expect(() => buildGeofenceIndex(course({ gates: [gate('g', [[0, 0], [0, 1]], { directionDeg: Number.NaN })] }))).toThrow('buildGeofenceIndex: gate "g" has a non-finite directionDeg NaN');
     expect(() => buildGeofenceIndex(course({ gates: [gate('g', [[0, 0], [0, 1]]), gate('g', [[1, 0], [1, 1]])] }))).toThrow('buildGeofenceIndex: duplicate gate id "g"');
