@@ -369,10 +369,11 @@ export class Gateway {
       if (!still()) return;
       if (!resume.ok) {
         this.leave(viewer, topic.name);
-        const why =
-          resume.reason === 'trimmed'
-            ? `positions after ${message.since} are no longer kept`
-            : `more than ${this.config.GATEWAY_RESUME_MAX_ENTRIES.toLocaleString('en')} positions came after ${message.since}`;
+        const why = {
+          trimmed: `positions after ${message.since} are no longer kept`,
+          'too-far': `more than ${this.config.GATEWAY_RESUME_MAX_ENTRIES.toLocaleString('en')} positions came after ${message.since}`,
+          ahead: `${message.since} is ahead of the newest position the stream has had (a cursor of another stream, or of a Redis that lost its data since)`,
+        }[resume.reason];
         return this.error(viewer, message, 'resume-gap', `${why}; subscribe again without "since" for a snapshot`);
       }
       viewer.sendMessage({ ...reply, snapshot: [], resumed: true });

@@ -126,9 +126,11 @@ function fromThisStream(since: string, info: Record<string, unknown> | null): bo
 
 /**
  * What a resume finds: what the caller kept of the entries after `since` up to `until`, or why there is nothing to
- * resume from: some of them are no longer kept (`trimmed`), or more than the resume may read came after `since`.
+ * resume from: some of them are no longer kept (`trimmed`), more than the resume may read came after `since`, or
+ * `since` is ahead of the newest entry the stream ever had (`ahead`: a cursor of another stream, or of a Redis that
+ * lost its data since).
  */
-export type Resume<T> = { ok: true; kept: T[] } | { ok: false; reason: 'trimmed' | 'too-far' };
+export type Resume<T> = { ok: true; kept: T[] } | { ok: false; reason: 'trimmed' | 'too-far' | 'ahead' };
 
 /**
  * The entries in (since, until], read in pages and handed to `keep` one by one: only what it returns is held, so a
@@ -151,6 +153,7 @@ export async function readSince<T>(
   } catch (error) {
     if (!(error instanceof Error) || !/no such key/i.test(error.message)) throw error;
   }
+  if (info !== null && compareCursor(since, String(info['last-generated-id'] ?? '0-0')) > 0) return { ok: false, reason: 'ahead' };
   if (compareCursor(since, String(info?.['max-deleted-entry-id'] ?? '0-0')) < 0 || !fromThisStream(since, info)) return { ok: false, reason: 'trimmed' };
   const kept: T[] = [];
   let read = 0;

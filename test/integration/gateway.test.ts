@@ -486,7 +486,12 @@ describe('live gateway: positions', () => {
     await redis.xdel(stream, gone);
     const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
     viewer.send({ type: 'subscribe', topic, since, id: 'g' });
-    expect(await viewer.next((m) => m.id === 'g', 'resume-gap')).toMatchObject({ type: 'error', code: 'resume-gap' });
+    expect(await viewer.next((m) => m.id === 'g', 'resume-gap')).toMatchObject({ type: 'error', code: 'resume-gap', message: expect.stringMatching(/are no longer kept/) });
+    // A cursor ahead of anything the stream has had is not called lost: it is not one of this stream's.
+    viewer.send({ type: 'subscribe', topic, since: '9999999999999-0', id: 'ahead' });
+    expect(await viewer.next((m) => m.id === 'ahead', 'resume-gap ahead')).toMatchObject({
+      type: 'error', code: 'resume-gap', message: expect.stringMatching(/^9999999999999-0 is ahead of the newest position the stream has had .*; subscribe again without "since"/),
+    });
     viewer.send({ type: 'subscribe', topic, id: 'fresh' });
     expect(await viewer.next((m) => m.id === 'fresh', 'a snapshot instead')).toMatchObject({ type: 'subscribed' });
     viewer.close();
