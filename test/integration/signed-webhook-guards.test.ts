@@ -206,6 +206,8 @@ describe('webhook subscriptions the signed-webhook step could not honour', () =>
     expectRefused(await create(body({ event_types: { a: 1 } })), 'event_types', /^event_types: expected a list of event types/);
     expectRefused(await create(body({ event_types: ['anomaly.detetced'] })), 'event_types', /^event_types: unknown event type "anomaly\.detetced"; the types are .*\banomaly\.detected\b/);
     expectRefused(await create(body({ url: 'ftp://x' })), 'url', 'url: expected an absolute http: or https: URL, not ftp:');
+    // Directus's required check lets an empty secret through; every delivery of it would fail.
+    expectRefused(await create(body({ secret: '' })), 'secret', 'secret: expected the text the deliveries are signed with, not an empty one');
     // One bad row of a list refuses the whole request.
     expectRefused(await create([body({ event_types: ['anomaly.detected'] }), body({ event_types: ['anomaly.detetced'] })]), 'event_types', /unknown event type/);
     expect(await ours()).toEqual([]);

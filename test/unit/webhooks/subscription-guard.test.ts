@@ -16,6 +16,11 @@ describe('subscriptionProblems', () => {
     expect(subscriptionProblems({ event_types: 'null' })).toEqual([]);
   });
 
+  it('refuses an empty secret, which would sign nothing, and takes any other text', () => {
+    for (const secret of ['', '   ', 42]) expect(subscriptionProblems({ secret })).toEqual([{ field: 'secret', message: 'expected the text the deliveries are signed with, not an empty one' }]);
+    expect(subscriptionProblems({ secret: 'whsec_3f9a' })).toEqual([]);
+  });
+
   it('refuses event types that are no list of names: they would have filtered nothing', () => {
     for (const eventTypes of ['anomaly.detected', { a: 1 }, 42, true, '{"a":1}', [1], [['anomaly.detected']], '']) {
       const problems = subscriptionProblems({ event_types: eventTypes });

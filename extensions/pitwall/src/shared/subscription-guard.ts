@@ -23,9 +23,16 @@ export function subscriptionGuard(database: any) {
   };
 }
 
-/** What the fields a subscription write sends get wrong; absent and null are left to Directus (url is required). */
+/** What the fields a subscription write sends get wrong; absent and null are left to Directus (url and secret are required). */
 export function subscriptionProblems(payload: Row): Problem[] {
-  return [eventTypesProblem(payload['event_types']), urlProblem(payload['url'])].filter((p): p is Problem => p !== null);
+  return [eventTypesProblem(payload['event_types']), urlProblem(payload['url']), secretProblem(payload['secret'])].filter((p): p is Problem => p !== null);
+}
+
+/** Every delivery is signed with the secret: an empty one (Directus's required check lets "" through) signs nothing. */
+function secretProblem(value: unknown): Problem | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string' && value.trim() !== '') return null;
+  return { field: 'secret', message: 'expected the text the deliveries are signed with, not an empty one' };
 }
 
 function eventTypesProblem(value: unknown): Problem | null {
