@@ -36,12 +36,12 @@ export class DeviceDecoders {
     this.byModel = byModel;
   }
 
-  readonly decode: DecodeAttributes = (deviceId: string, raw: RawAttributes) => {
+  readonly decode: DecodeAttributes = (deviceId: string, raw: RawAttributes, exact?: () => RawAttributes) => {
     const model = this.modelOfDevice.get(deviceId);
     const decoder = model === undefined ? undefined : this.byModel.get(model);
     if (!decoder) return null;
     try {
-      return { json: decoder.json.fromRaw(raw), mappingVersion: decoder.label };
+      return { json: decoder.json.fromRaw(raw, exact), mappingVersion: decoder.label };
     } catch {
       return null; // raw IO the mapping cannot decode is still exported, raw
     }

@@ -1,5 +1,5 @@
 import type { RawAttributes } from '../domain/position.ts';
-import { exactBigIntegers, holdsRoundedInteger } from '../domain/io/exact-big-integers.ts';
+import { exactBigIntegers } from '../domain/io/exact-big-integers.ts';
 import { hasLoneSurrogate } from '../domain/io/storable-text.ts';
 import { isoTimeMs } from '../domain/iso-time.ts';
 import { MAX_PAYLOAD_CHARS } from '../domain/read-well-formed-entry.ts';
@@ -30,8 +30,11 @@ export interface ExportRow {
   mappingVersion: string | null;
 }
 
-/** Decoded attributes of one fix, as JSON text with the label of the mapping that decoded them. */
-export type DecodeAttributes = (deviceId: string, raw: RawAttributes) => { json: string; mappingVersion: string } | null;
+/**
+ * Decoded attributes of one fix, as JSON text with the label of the mapping that decoded them. `exact`: see
+ * AttributesJson.fromRaw.
+ */
+export type DecodeAttributes = (deviceId: string, raw: RawAttributes, exact?: () => RawAttributes) => { json: string; mappingVersion: string } | null;
 
 /**
  * A stream entry checked for export. The typed columns are read from `payload` by DuckDB when the batch is written
@@ -90,9 +93,9 @@ export function readExportEntry(streamId: string, fields: Record<string, string>
   // DuckDB reads the payload again when the batch is written, and refuses a lone surrogate escape ("\ud800") that
   // JSON.parse takes: kept, one such entry would fail its batch on every retry and stop the export behind it.
   if (payload.includes('\\u') && holdsLoneSurrogate(p)) return { ok: false, reason: 'payload: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)' };
-  // Decoded as the processor decodes it: a plain integer past 2^53 by the digits sent (see exactBigIntegers).
-  const raw = attributes as RawAttributes;
-  const decoded = decode(deviceId, holdsRoundedInteger(raw) ? exactBigIntegers(payload) : raw);
+  // Decoded as the processor decodes it: a plain integer past 2^53 by the digits sent (see exactBigIntegers). Only the
+  // decoder looks for one, in the pass it makes anyway: a pass of its own cost a microsecond or two a row.
+  const decoded = decode(deviceId, attributes as RawAttributes, () => exactBigIntegers(payload));
   return { ok: true, entry: { streamId, deviceId, ts, codec, payload, decoded: decoded?.json ?? null, mappingVersion: decoded?.mappingVersion ?? null } };
 }
 

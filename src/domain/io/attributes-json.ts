@@ -1,11 +1,16 @@
 import type { RawAttributes, RawIoValue } from '../position.ts';
 import { decodeAttributes, type PreparedIoMapping } from './decode-attributes.ts';
+import { isRoundedInteger } from './exact-big-integers.ts';
 import type { IoMapping } from './io-mapping.ts';
 import { ioValueDecoder, type IoValueDecoder } from './io-value-decoder.ts';
 
 /** Decoded attributes of one fix as JSON text, from the raw attributes or from their JSON text. */
 export interface AttributesJson {
-  fromRaw(raw: RawAttributes): string;
+  /**
+   * `exact`, when given: the same attributes with every plain integer past 2^53 in its 64-bit form, digits as sent
+   * (exactBigIntegers), asked for only when `raw` holds such a number (JSON.parse rounded it), and decoded instead.
+   */
+  fromRaw(raw: RawAttributes, exact?: () => RawAttributes): string;
   /** `text` is the JSON of the raw attributes, for example a positions row's `attributes` as Postgres prints it. */
   fromText(text: string): string;
 }
@@ -89,11 +94,12 @@ export function attributesJson(mappings: readonly IoMapping[]): AttributesJson {
     return text;
   };
 
-  const fromRaw = (raw: RawAttributes): string => {
+  const fromRaw = (raw: RawAttributes, exact?: () => RawAttributes): string => {
     fix += 1;
     let json = '';
     for (const id of Object.keys(raw)) {
       const value = raw[id]!;
+      if (exact !== undefined && typeof value === 'number' && isRoundedInteger(value)) return fromRaw(exact());
       const text = member(slotOf(id), id, value, null, memoKey(value));
       if (text === null) return reference(raw);
       json += json ? `,${text}` : text;

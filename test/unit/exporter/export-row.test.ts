@@ -45,7 +45,10 @@ describe('readExportEntry accepts a simulator entry', () => {
     const fields = withPayload((p) => ({ ...p, attributes: { '1': 1, '11': 0 } }));
     const payload = fields.payload!.replace('"11":0', '"11":8937204016201690001');
     const row = accepted(readExportEntry(ID, { ...fields, payload }, decode));
-    expect(decode).toHaveBeenCalledWith('356307042441013', { '1': 1, '11': { __bigint: '8937204016201690001' } });
+    // The decoder gets the parsed attributes and, to ask for when it meets the rounded number, their exact form.
+    const [device, raw, exact] = decode.mock.calls[0]!;
+    expect([device, raw]).toEqual(['356307042441013', { '1': 1, '11': 8937204016201690000 }]);
+    expect(exact!()).toEqual({ '1': 1, '11': { __bigint: '8937204016201690001' } });
     expect(row.payload).toBe(payload); // the files keep the payload as sent
   });
 
@@ -55,7 +58,7 @@ describe('readExportEntry accepts a simulator entry', () => {
     expect(row.decoded).toBe('{"ignition":true,"odometer_km":48123.456}');
     expect(row.mappingVersion).toBe('r202603140959-0123456789abcdef');
     expect(decode).toHaveBeenCalledTimes(1);
-    expect(decode).toHaveBeenCalledWith('356307042441013', fix.attributes);
+    expect(decode).toHaveBeenCalledWith('356307042441013', fix.attributes, expect.any(Function));
   });
 
   it('leaves decoded and mappingVersion null when the callback has no decoding for the device', () => {

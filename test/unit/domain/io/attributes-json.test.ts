@@ -129,6 +129,23 @@ describe('attributesJson', () => {
     fc.assert(fc.property(fc.array(raw, { maxLength: 20 }), (fixes) => fixes.every((r) => fast.fromRaw(r) === slow(r) && fast.fromText(jsonbText(r)) === slow(r))));
   });
 
+  it('decodes the exact attributes, asked for only when a plain number past 2^53 is met', () => {
+    const fast = attributesJson(fmb920Mappings);
+    const exact = { '239': 1, '78': { __bigint: '12345678901234567890' }, '9999': { __bigint: '9007199254740993' } } as RawAttributes;
+    let asked = 0;
+    const ask = () => {
+      asked += 1;
+      return exact;
+    };
+    // As JSON.parse leaves them: the iButton id and an unmapped id rounded.
+    const rounded: RawAttributes = { '239': 1, '78': 12345678901234567890, '9999': 9007199254740993 };
+    expect(fast.fromRaw(rounded, ask)).toBe(reference(fmb920Mappings)(exact));
+    expect(JSON.parse(fast.fromRaw(rounded, ask))).toMatchObject({ ibutton: 'ab54a98ceb1f0ad2', io_9999: { __bigint: '9007199254740993' } });
+    expect(asked).toBe(2);
+    expect(fast.fromRaw({ '239': 1, '66': 9007199254740991 }, ask)).toBe(reference(fmb920Mappings)({ '239': 1, '66': 9007199254740991 }));
+    expect(asked).toBe(2);
+  });
+
   it('does not mutate the raw attributes or the mapping rows', () => {
     const [raw] = simulatedFixes(1);
     const rows = structuredClone(fmb920Mappings);
