@@ -95,9 +95,13 @@ describe('Pitwall on Directus 12 without a licence', () => {
     const token = await adminToken(stack);
     const event = { id: randomUUID(), type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: {} };
     expect((await call(stack, '/items/race_events', { token: stack.processorToken, body: event })).status).toBe(403);
-    const run = await call(stack, '/items/replay_runs', { token, body: { status: 'running', params: { mode: 'preview' } } });
+    // Queued as a person queues one, then marked running as the job runner would.
+    const params = { entries: [randomUUID()], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' };
+    const run = await call(stack, '/items/replay_runs', { token, body: { params } });
+    expect(run.status, run.text).toBe(200);
     try {
       const id = run.json.data.id;
+      expect((await call(stack, `/items/replay_runs/${id}`, { token, method: 'PATCH', body: { status: 'running' } })).status).toBe(200);
       expect((await call(stack, `/items/replay_runs/${id}`, { token: stack.processorToken, method: 'PATCH', body: { result: {} } })).status).toBe(403);
       const ended = await call(stack, `/pitwall/replay/${id}/end`, { token: stack.processorToken, body: { status: 'failed', error: 'probe' } });
       expect(ended.json).toEqual({ run: { id, status: 'failed' }, recorded: true });

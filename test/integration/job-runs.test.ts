@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -49,6 +49,14 @@ describe('replay and backfill runs', () => {
       const { json } = await call(stack, `/pitwall/${kind}/${id}`, { token });
       return ['succeeded', 'failed', 'cancelled'].includes(json.run.status) ? json.run : undefined;
     }, { timeoutMs: 60_000, what: `${kind} run ${id} to end` });
+  /** A user of the Race Control role (may read and create replay runs, not backfills), to be removed afterwards. */
+  const raceControlUser = async () => {
+    const roles = await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token });
+    const userToken = randomBytes(24).toString('hex');
+    const user = await call(stack, '/users', { token, body: { email: `race-control-${randomUUID().slice(0, 8)}@pitwall.example.com`, role: roles.json.data[0].id, token: userToken, status: 'active' } });
+    expect(user.status, user.text).toBe(200);
+    return { userToken, removeUser: () => call(stack, `/users/${user.json.data.id}`, { token, method: 'DELETE' }) };
+  };
   const eventsOfRun = (id: string) => db('race_events').whereRaw(`payload->>'run' = ?`, [id]).select('type', 'source', 'payload');
 
   beforeAll(async () => {
@@ -70,7 +78,7 @@ describe('replay and backfill runs', () => {
       expect((await call(stack, `/pitwall/${kind}/${randomUUID()}`)).status).toBe(401);
     }
     for (const path of ['/pitwall/replay', '/pitwall/race-setup', `/pitwall/race-setup/${event}/entries`]) expect((await call(stack, path)).status).toBe(401);
-    // The processor's user reads runs but may not create them.
+    // The processor's user may not create runs.
     const replay = await call(stack, '/pitwall/replay', { token: stack.processorToken, body: { event, mode: 'preview' } });
     expect(replay.status).toBe(403);
     const backfill = await call(stack, '/pitwall/backfill', { token: stack.processorToken, body: { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } });
@@ -125,6 +133,88 @@ describe('replay and backfill runs', () => {
     expect(noEventAndMore.status).toBe(400);
     expect(noEventAndMore.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['event', 'from', 'mode']);
     expect(noEventAndMore.json.errors[0].extensions.reason).toMatch(new RegExp(`^event: no event ${missing}; from: .+; mode: `));
+  });
+
+  it('checks a run queued through /items as the endpoint checks it, and stores the params the endpoint would', async () => {
+    const items = (body: unknown, as = token) => call(stack, '/items/replay_runs', { token: as, body });
+    const paths = (res: { json: any }) => res.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path);
+    const byItems = await items({ status: 'queued', params: { mode: 'preview', stage } });
+    expect(byItems.status, byItems.text).toBe(200);
+    created.push({ table: 'replay_runs', id: byItems.json.data.id });
+    const byEndpoint = await queue('replay', { mode: 'preview', stage });
+    // A stage implies its event and its window is the range: the runner would otherwise fail it ("name what to replay").
+    const ss1 = await db('stages').where({ id: stage }).first('opens_at', 'closes_at');
+    const stored = (await db('replay_runs').where({ id: byItems.json.data.id }).first('params')).params;
+    expect(stored).toEqual(byEndpoint.params);
+    expect(stored).toMatchObject({ stage, event, from: new Date(ss1.opens_at).toISOString(), to: new Date(ss1.closes_at).toISOString() });
+    for (const id of [byItems.json.data.id, byEndpoint.id]) expect((await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('cancelled');
+
+    const count = async () => (await db('replay_runs').count('* as n').first())!.n;
+    const before = await count();
+    const garbage = await items({ status: 'queued', params: { stage: 'garbage' } });
+    expect(garbage.status, garbage.text).toBe(400);
+    expect(paths(garbage)).toContainEqual(['params', 'stage']);
+    expect(paths(garbage).every((path: string[]) => path[0] === 'params')).toBe(true);
+    const hello = await items({ status: 'queued', params: 'hello' });
+    expect(hello.status, hello.text).toBe(400);
+    expect(paths(hello)).toEqual([['params']]);
+    const succeeded = await items({ status: 'succeeded', params: { mode: 'preview', stage } });
+    expect(succeeded.status, succeeded.text).toBe(400);
+    expect(paths(succeeded)).toEqual([['status']]);
+    const withResult = await items({ params: { mode: 'preview', stage }, result: { x: 1 } });
+    expect(withResult.status, withResult.text).toBe(400);
+    expect(paths(withResult)).toEqual([['result']]);
+    const noModel = await call(stack, '/items/backfill_runs', { token, body: { params: { model: 'FMB999', from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' } } });
+    expect(noModel.status, noModel.text).toBe(400);
+    expect(paths(noModel)).toEqual([['params', 'model']]);
+    expect(await count()).toBe(before);
+
+    // Race Control: a preview is completed as the admin's; malformed params get the 400 naming them; apply stays 403.
+    const { userToken, removeUser } = await raceControlUser();
+    try {
+      const preview = await items({ params: { mode: 'preview', stage } }, userToken);
+      expect(preview.status, preview.text).toBe(200);
+      created.push({ table: 'replay_runs', id: preview.json.data.id });
+      expect(preview.json.data.params).toEqual(byEndpoint.params);
+      await call(stack, `/pitwall/replay/${preview.json.data.id}/cancel`, { token, method: 'POST' });
+      const malformed = await items({ status: 'queued', params: 'hello' }, userToken);
+      expect(malformed.status, malformed.text).toBe(400);
+      expect(paths(malformed)).toEqual([['params']]);
+      const apply = await items({ status: 'queued', params: { mode: 'apply', stage } }, userToken);
+      expect(apply.status, apply.text).toBe(403);
+      expect(apply.json.errors[0].message).toMatch(/Only admins may start a replay in apply mode/);
+    } finally {
+      await removeUser();
+    }
+    expect(await count()).toBe(String(Number(before) + 1));
+  });
+
+  it('answers 404 PITWALL_RUN_NOT_FOUND for a run that does not exist, to callers who may read runs', async () => {
+    const notFound = (res: { status: number; json: any; text: string }) => {
+      expect(res.status, res.text).toBe(404);
+      expect(res.json.errors[0].extensions.code).toBe('PITWALL_RUN_NOT_FOUND');
+    };
+    for (const kind of ['replay', 'backfill']) {
+      const missing = randomUUID();
+      notFound(await call(stack, `/pitwall/${kind}/${missing}`, { token }));
+      notFound(await call(stack, `/pitwall/${kind}/${missing}/cancel`, { token, method: 'POST' }));
+      // The processor's user may read no runs (it records their end through its own route): still 403, as Directus says.
+      expect((await call(stack, `/pitwall/${kind}/${missing}`, { token: stack.processorToken })).status).toBe(403);
+    }
+    // Race Control reads replays, not backfills.
+    const { userToken, removeUser } = await raceControlUser();
+    try {
+      const missing = randomUUID();
+      notFound(await call(stack, `/pitwall/replay/${missing}`, { token: userToken }));
+      notFound(await call(stack, `/pitwall/replay/${missing}/cancel`, { token: userToken, method: 'POST' }));
+      expect((await call(stack, `/pitwall/backfill/${missing}`, { token: userToken })).status).toBe(403);
+      // A run that exists but is not theirs to read stays 403 too.
+      const backfill = await queue('backfill', { model, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' });
+      await call(stack, `/pitwall/backfill/${backfill.id}/cancel`, { token, method: 'POST' });
+      expect((await call(stack, `/pitwall/backfill/${backfill.id}`, { token: userToken })).status).toBe(403);
+    } finally {
+      await removeUser();
+    }
   });
 
   it('answers 400 naming the parameter for an id in the URL that is no uuid', async () => {

@@ -47,7 +47,9 @@ describe("the processor's role and static token", () => {
 
   it('cannot change a run by REST: its end goes through the end route, which takes only the fields of an end', async () => {
     const token = await adminToken(stack);
-    const created = await call(stack, '/items/replay_runs', { token, body: { status: 'queued', params: { mode: 'preview' } } });
+    const params = { entries: [randomUUID()], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' };
+    const created = await call(stack, '/items/replay_runs', { token, body: { status: 'queued', params } });
+    expect(created.status, created.text).toBe(200);
     const id = created.json.data.id;
     cleanup.push(() => call(stack, `/items/replay_runs/${id}`, { token, method: 'DELETE' }));
     for (const body of [{ result: { forged: true } }, { params: { mode: 'apply' } }, { status: 'succeeded' }]) {

@@ -16,6 +16,7 @@ import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 import { runChangeGuard } from '../shared/run-changes';
+import { runCreateGuard } from '../shared/run-create-guard';
 import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
@@ -173,6 +174,15 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     filter(`waypoints.items.${write}`, (payload, meta, ctx) => course.waypoints(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
   }
 
+  // A run a person queues through /items is checked as the endpoint checks it, and gets its checked params
+  // (run-create-guard). Before the replay filter below: params that are no request get the 400 naming them, not the
+  // apply-mode 403 their missing mode would give; a well-formed apply asked by a non-admin still gets that 403.
+  const runCreates = runCreateGuard(database, isProcessor);
+  for (const kind of runKinds) {
+    filter(`${runCollection(kind)}.items.create`, (payload, _meta, ctx) =>
+      runCreates(kind, payload as Record<string, unknown>, (ctx as Ctx)?.accountability, (ctx as Ctx)?.database),
+    );
+  }
   // Race Control may preview a replay and cancel one; applying one rewrites timing, which only admins may (replay-access).
   for (const write of ['create', 'update'] as const) {
     filter(`replay_runs.items.${write}`, (payload, _meta, ctx) => {

@@ -1,5 +1,5 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
-import { createError, ForbiddenError } from '@directus/errors';
+import { createError, ErrorCode, ForbiddenError, isDirectusError } from '@directus/errors';
 import { isDeepStrictEqual } from 'node:util';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
@@ -7,6 +7,7 @@ import { checkJobRequest } from '../../../../src/jobs/default-window';
 import { isTerminal } from '../../../../src/jobs/job';
 import { inFinalPhase } from '../../../../src/jobs/run-store';
 import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
+import { writePermission } from './write-guard';
 
 /**
  * Replay and backfill runs as the bundle sees them: rows of `replay_runs` / `backfill_runs`, created, read and
@@ -88,8 +89,27 @@ export async function createRunOnce(kind: RunKind, params: unknown, ctx: RunServ
 /** A value as its JSON reads back (params are stored as jsonb; pg hands json columns over as text on some drivers). */
 const asJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : JSON.parse(JSON.stringify(value ?? null)));
 
+/** 404: no run has this id. */
+export const RunNotFoundError = createError('PITWALL_RUN_NOT_FOUND', 'There is no run with this id', 404);
+
+/**
+ * The run as the caller may read it. Directus answers 403 for an item that does not exist (so that it tells no one
+ * which ids exist); a caller who may read runs is told 404 instead, so a client can tell a wrong id from a lost
+ * permission. A caller who may not read them at all still gets the 403.
+ */
 export async function readRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
-  return countsAsNumbers((await items(kind, ctx).readOne(id, { fields: runFields })) as Row);
+  try {
+    return countsAsNumbers((await items(kind, ctx).readOne(id, { fields: runFields })) as Row);
+  } catch (error) {
+    if (isDirectusError(error, ErrorCode.Forbidden) && (await isMissingRun(kind, id, ctx))) throw new RunNotFoundError();
+    throw error;
+  }
+}
+
+/** Whether the caller may read runs of this kind and none has this id. */
+async function isMissingRun(kind: RunKind, id: string, ctx: RunServices): Promise<boolean> {
+  if (!(await writePermission(ctx.database)(runCollection(kind), 'read', ctx.accountability))) return false;
+  return !(await ctx.database(runCollection(kind)).where({ id }).first('id'));
 }
 
 /**

@@ -9,9 +9,13 @@ export type Problem = { field: string; message: string };
 /** How long one caller's answer is reused: the rows of one import or list write, not a permission change. */
 export const PERMISSION_ANSWER_MS = 5_000;
 
+/** What a policy lets a caller do with a collection's items, as far as the bundle asks. */
+export type PermissionAction = 'create' | 'read' | 'update';
+
 /**
- * Whether any policy of the caller may make this write. Directus runs filters before its permission check: a caller
- * who may not write is left to that check, so it still answers 403 rather than telling the caller what a row needs.
+ * Whether any policy of the caller may make this write (or, for `read`, read the collection at all, whatever rows
+ * its filter lets them see). Directus runs filters before its permission check: a caller who may not write is left
+ * to that check, so it still answers 403 rather than telling the caller what a row needs.
  *
  * Directus hands every row of one request (a 300-row CSV import, a list PATCH) the request's own accountability
  * object, so the answer is kept on that object for a few seconds: one read of the permissions per request, not per
@@ -20,7 +24,7 @@ export const PERMISSION_ANSWER_MS = 5_000;
 export function writePermission(database: any, now: () => number = Date.now) {
   const answers = new WeakMap<object, Map<string, { at: number; granted: Promise<boolean> }>>();
 
-  const granted = async (collection: string, action: 'create' | 'update', accountability: Accountability): Promise<boolean> => {
+  const granted = async (collection: string, action: PermissionAction, accountability: Accountability): Promise<boolean> => {
     const roles = [accountability.role, ...((accountability as { roles?: string[] }).roles ?? [])].filter((r): r is string => Boolean(r));
     const row = await database('directus_permissions as p')
       .join('directus_access as a', 'a.policy', 'p.policy')
@@ -33,7 +37,7 @@ export function writePermission(database: any, now: () => number = Date.now) {
     return Boolean(row);
   };
 
-  return (collection: string, action: 'create' | 'update', accountability: Accountability | null | undefined): Promise<boolean> => {
+  return (collection: string, action: PermissionAction, accountability: Accountability | null | undefined): Promise<boolean> => {
     if (!accountability || accountability.admin) return Promise.resolve(true);
     let ofCaller = answers.get(accountability);
     if (!ofCaller) answers.set(accountability, (ofCaller = new Map()));
