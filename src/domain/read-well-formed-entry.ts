@@ -13,6 +13,9 @@ export const DEVICE_ID = /^[0-9A-Za-z_-]{1,64}$/;
 export const IO_ID = /^\d{1,5}$/;
 export const BIGINT_TEXT = /^-?\d{1,20}$/;
 
+/** Whether a raw IO number is past the integers a double holds exactly (JSON.parse has rounded it then). */
+export const isRoundedInteger = (value: number): boolean => value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER;
+
 /**
  * What the positions table can hold, so that an entry it would refuse is dead-lettered here with its reason instead
  * of failing its batch. Fix times from 2000-01-01 to the end of 2099 (UTC): a tracker without a GPS time reports
@@ -75,7 +78,7 @@ function isRawAttributes(value: unknown): value is RawAttributes {
     if (!Object.hasOwn(value, id) || !IO_ID.test(id)) return false;
     const io = value[id];
     // Past 2^53 JSON.parse may have rounded the number: the full parse takes its digits from the text.
-    if (typeof io === 'number' ? !(io >= -Number.MAX_SAFE_INTEGER && io <= Number.MAX_SAFE_INTEGER) : !isPlainObject(io) || !isWrappedIoValue(io)) return false;
+    if (typeof io === 'number' ? !Number.isFinite(io) || isRoundedInteger(io) : !isPlainObject(io) || !isWrappedIoValue(io)) return false;
   }
   return true;
 }

@@ -1,6 +1,6 @@
 import type { RawAttributes, RawIoValue } from '../position.ts';
 import { decodeAttributes, type PreparedIoMapping } from './decode-attributes.ts';
-import { isRoundedInteger } from './exact-big-integers.ts';
+import { isRoundedInteger } from '../read-well-formed-entry.ts';
 import type { IoMapping } from './io-mapping.ts';
 import { ioValueDecoder, type IoValueDecoder } from './io-value-decoder.ts';
 

@@ -1,8 +1,5 @@
 import type { RawAttributes } from '../position.ts';
-import { BIGINT_TEXT } from '../read-well-formed-entry.ts';
-
-/** Whether a raw IO number is past the integers a double holds exactly (JSON.parse has rounded it then). */
-export const isRoundedInteger = (value: number): boolean => value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER;
+import { BIGINT_TEXT, isRoundedInteger } from '../read-well-formed-entry.ts';
 
 /** Whether any attribute of a parsed payload is a plain number JSON.parse may have rounded. */
 export function holdsRoundedInteger(attributes: RawAttributes): boolean {

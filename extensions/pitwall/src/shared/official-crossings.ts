@@ -1,11 +1,11 @@
 import type { StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { stageResultOf } from '../../../../src/domain/pipeline/stage-result';
 import { resultOnCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
+import { isoOf } from './race-events-build';
 
 type Row = Record<string, unknown>;
 
 const CHUNK = 500;
-const isoOf = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const msOf = (value: unknown) => (value === null || value === undefined ? null : new Date(value as string).getTime());
 
 /**
@@ -37,7 +37,9 @@ export async function retimeOnOfficialCrossings(trx: any, results: readonly Row[
     const rows: Row[] = await trx('entry_crossings').whereIn(['entry', 'stage'], pairs.slice(i, i + CHUNK)).whereIn('kind', ['start', 'finish']).select('entry', 'stage', 'kind', 'crossed_at', 'corrected_at');
     for (const row of rows) {
       const key = `${row['entry']}:${row['stage']}`;
-      byPair.set(key, [...(byPair.get(key) ?? []), row]);
+      const list = byPair.get(key);
+      if (list) list.push(row);
+      else byPair.set(key, [row]);
     }
   }
   for (const row of results) {
