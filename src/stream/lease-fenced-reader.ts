@@ -34,6 +34,8 @@ export class LeaseFencedReader {
   private check: { connection: number; holder: string | null } | null = null;
   /** The read in progress: reads run one at a time, as the connection's WATCH allows. */
   private reading: Promise<unknown> = Promise.resolve();
+  /** Fails the commands in flight when their connection closes (see `sent`). */
+  private cutOff: ((error: Error) => void) | null = null;
 
   constructor(
     url: string,
@@ -42,6 +44,7 @@ export class LeaseFencedReader {
   ) {
     this.redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
     this.redis.on('ready', () => (this.connection += 1));
+    this.redis.on('close', () => this.cutOff?.(new Error('Redis connection closed before the read was answered')));
     // Its failures reach the caller through the reads; the owner's main connection reports the outage.
     this.redis.on('error', () => undefined);
   }
@@ -81,20 +84,22 @@ export class LeaseFencedReader {
     let check = this.check;
     this.check = null;
     if (check?.connection !== connection) {
-      const [watched, held] = (await this.redis.pipeline().watch(this.leaseKey).get(this.leaseKey).exec())!;
+      const [watched, held] = (await this.sent(this.redis.pipeline().watch(this.leaseKey).get(this.leaseKey).exec()))!;
       const failure = watched![0] ?? held![0];
       if (failure) throw failure;
       check = { connection, holder: held![1] as string | null };
     }
     if (check.holder !== this.holder) {
-      await this.redis.unwatch();
+      await this.sent(this.redis.unwatch());
       return LEASE_NOT_HELD;
     }
     if (connection !== this.connection) return CHECK_AGAIN;
     // A transaction inside a pipeline, as ioredis documents it (its typings only lack `multi` on a pipeline).
-    const replies = (await this.redis
-      .pipeline([['multi'], ['xreadgroup', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, from], ['exec'], ['watch', this.leaseKey], ['get', this.leaseKey]])
-      .exec())!;
+    const replies = (await this.sent(
+      this.redis
+        .pipeline([['multi'], ['xreadgroup', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, from], ['exec'], ['watch', this.leaseKey], ['get', this.leaseKey]])
+        .exec(),
+    ))!;
     const [done, watched, held] = replies.slice(-3) as [[Error | null, unknown[] | null], [Error | null], [Error | null, string | null]];
     if (!watched[0] && !held[0]) this.check = { connection, holder: held[1] };
     if (done[0]) throw done[0];
@@ -103,6 +108,19 @@ export class LeaseFencedReader {
     const reply = done[1][0];
     if (reply instanceof Error) throw reply;
     return (reply as [stream: string, entries: RawEntry[]][] | null)?.[0]?.[1] ?? [];
+  }
+
+  /**
+   * The reply to commands sent, or a failure when their connection closes first: ioredis neither resends nor settles
+   * the commands a closed connection left unanswered when resending is off (they would wait for good).
+   */
+  private async sent<T>(commands: Promise<T>): Promise<T> {
+    const closed = new Promise<never>((_, reject) => (this.cutOff = reject));
+    try {
+      return await Promise.race([commands, closed]);
+    } finally {
+      this.cutOff = null;
+    }
   }
 
   disconnect(): void {

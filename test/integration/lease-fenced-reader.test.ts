@@ -118,4 +118,28 @@ describe('a read fenced by a lease', () => {
       await privateRedis.remove();
     }
   }, 60_000);
+
+  it('is not left waiting when Redis goes away while the read is in flight', async () => {
+    const privateRedis = await PrivateRedis.start();
+    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
+    own.on('error', () => undefined);
+    const fenced = new LeaseFencedReader(privateRedis.url, lease, 'me:1');
+    try {
+      await fenced.connect();
+      await own.xadd(stream, '*', 'n', '0');
+      await own.xgroup('CREATE', stream, group, '0');
+      await own.set(lease, 'me:1', 'PX', 60_000);
+      // Frozen, Redis leaves the read's commands unanswered on the open connection; then it dies and starts empty.
+      privateRedis.freeze();
+      const during = fenced.read({ group, consumer: 'me', count: 100, stream, from: '>' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await privateRedis.restart(200);
+      const outcome = await Promise.race([during, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
+      expect(outcome).toBe(LEASE_NOT_HELD);
+    } finally {
+      fenced.disconnect();
+      own.disconnect();
+      await privateRedis.remove();
+    }
+  }, 60_000);
 });

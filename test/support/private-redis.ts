@@ -42,6 +42,11 @@ export class PrivateRedis {
     }
   }
 
+  /** Freezes the server (SIGSTOP): its connections stay open and what clients send waits unanswered. */
+  freeze(): void {
+    this.server?.kill('SIGSTOP');
+  }
+
   /**
    * Stops the server (its clients see their connections drop) and starts it again on the same port: empty, or with
    * what the last `SAVE` kept when `fromSnapshot`.
