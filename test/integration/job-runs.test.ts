@@ -189,6 +189,30 @@ describe('replay and backfill runs', () => {
     expect(await count()).toBe(String(Number(before) + 1));
   });
 
+  it("changes a queued run's params only to params the endpoint accepts, a started or ended run's not at all, and no run's key", async () => {
+    const patch = (id: string, body: unknown) => call(stack, `/items/replay_runs/${id}`, { token, method: 'PATCH', body });
+    const paths = (res: { json: any }) => res.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path);
+    const run = await queue('replay', { mode: 'preview', event, from: '2020-01-01T00:00:00Z', to: '2020-01-01T01:00:00Z' });
+    const garbage = await patch(run.id, { params: { stage: 'garbage' } });
+    expect(garbage.status, garbage.text).toBe(400);
+    expect(paths(garbage)).toContainEqual(['params', 'stage']);
+    const key = await patch(run.id, { request_key: 'another-key' });
+    expect(key.status, key.text).toBe(400);
+    expect(paths(key)).toEqual([['request_key']]);
+    expect((await db('replay_runs').where({ id: run.id }).first('params')).params).toEqual(run.params);
+    // A stage named in a change implies its event and window, as in a new run.
+    const ss1 = await db('stages').where({ id: stage }).first('opens_at', 'closes_at');
+    const moved = await patch(run.id, { params: { mode: 'preview', stage } });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.json.data.params).toMatchObject({ stage, event, from: new Date(ss1.opens_at).toISOString(), to: new Date(ss1.closes_at).toISOString() });
+    await call(stack, `/pitwall/replay/${run.id}/cancel`, { token, method: 'POST' });
+    // Cancelled, its params are the record of what it was asked to do: not even an admin rewrites them.
+    const afterEnd = await patch(run.id, { params: { mode: 'preview', stage, from: ss1.opens_at, to: ss1.opens_at } });
+    expect(afterEnd.status, afterEnd.text).toBe(400);
+    expect(paths(afterEnd)).toEqual([['params']]);
+    expect(afterEnd.json.errors[0].message).toMatch(/is cancelled, no longer queued/);
+  });
+
   it('answers 404 PITWALL_RUN_NOT_FOUND for a run that does not exist, to callers who may read runs', async () => {
     const notFound = (res: { status: number; json: any; text: string }) => {
       expect(res.status, res.text).toBe(404);

@@ -16,7 +16,7 @@ import { isTerminal } from '../../../../src/jobs/job';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 import { runChangeGuard } from '../shared/run-changes';
-import { runCreateGuard } from '../shared/run-create-guard';
+import { runCreateGuard, runParamsChangeGuard } from '../shared/run-create-guard';
 import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
@@ -192,11 +192,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     });
   }
   // Nor may anyone but an admin change a run that ended, or stop a replay applying its changes (run-changes).
+  // Their params change only while they are queued, checked as a new run's are (run-create-guard).
   const runChanges = runChangeGuard(database);
+  const paramsChanges = runParamsChangeGuard(database, isProcessor);
   for (const kind of runKinds) {
     filter(`${runCollection(kind)}.items.update`, async (payload, meta, ctx) => {
-      await runChanges(kind, keysOf(meta as Meta), (ctx as Ctx)?.accountability, (ctx as Ctx)?.database);
-      return payload;
+      const { accountability, database: knex } = (ctx as Ctx) ?? {};
+      await runChanges(kind, keysOf(meta as Meta), accountability, knex);
+      return paramsChanges(kind, keysOf(meta as Meta), payload as Record<string, unknown>, accountability, knex);
     });
   }
 
