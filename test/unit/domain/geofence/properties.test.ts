@@ -36,7 +36,7 @@ const polygon = fc.oneof(
 
 const randomCourse = fc
   .record({
-    gates: fc.array(fc.record({ line: fc.array(position, { minLength: 2, maxLength: 4 }), direction: fc.option(fc.integer({ min: 0, max: 359 })) }), { maxLength: 4 }),
+    gates: fc.array(fc.record({ line: fc.array(position, { minLength: 2, maxLength: 4 }).filter(hasLength), direction: fc.option(fc.integer({ min: 0, max: 359 })) }), { maxLength: 4 }),
     zones: fc.array(polygon, { maxLength: 3 }),
     waypoints: fc.array(fc.tuple(position, fc.integer({ min: 0, max: 300 })), { maxLength: 3 }),
   })
