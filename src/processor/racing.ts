@@ -226,7 +226,7 @@ export class Racing {
         const storedAhead = this.storedAhead.get(deviceId);
         if (storedAhead) undos.push(() => this.storedAhead.set(deviceId, storedAhead));
         const fresh = this.notTimedYet(deviceId, fixes);
-        this.route(deviceId, pipeline.pushAll(fresh), changes, retime);
+        this.route(deviceId, pipeline.pushAll(fresh, this.clock()), changes, retime);
       }
       await this.rebuildTrackersOf(retime, changes, created, earliest);
       for (const entryId of retime) changes.push(this.retime(entryId));
@@ -343,6 +343,6 @@ export class Racing {
     }
     if (ahead.size > 0) this.storedAhead.set(deviceId, { times: ahead, last });
     if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length, alreadyStored: ahead.size }, 'rebuilt device state from stored positions');
-    return pipeline.pushAll(fixes);
+    return pipeline.pushAll(fixes, this.clock());
   }
 }

@@ -62,17 +62,30 @@ export class DevicePipeline {
     this.context = context;
   }
 
-  push(fix: Fix): FactChanges {
+  /**
+   * `now`, the caller's clock when the fix arrived (live processing; a replay of stored fixes has none), keeps a fix
+   * dated ahead of it from judging the others: see `horizon`.
+   */
+  push(fix: Fix, now?: number): FactChanges {
     const newest = this.newestFix();
-    if (newest === null || fix.ts > newest) return this.append(fix);
+    if (newest === null || fix.ts > newest) return this.append(fix, now);
     if (fix.ts === newest || this.history.some((h) => 'fix' in h && h.fix.ts === fix.ts)) return noChanges(); // a resent packet
-    // The history reaches back past newest - window (see forget), so any fix within the window has its place in it.
-    if (this.history.length > 0 && fix.ts >= newest - this.context.options.lateWindowMs) return this.reevaluate(fix, newest);
+    // The history reaches back past horizon - window (see forget), so any fix within the window has its place in it.
+    if (this.history.length > 0 && fix.ts >= this.horizon(newest, now) - this.context.options.lateWindowMs) return this.reevaluate(fix, newest, now);
     return this.reportLate(fix, newest, false);
   }
 
-  pushAll(fixes: readonly Fix[]): FactChanges {
-    return mergeChanges(fixes.map((fix) => this.push(fix)));
+  pushAll(fixes: readonly Fix[], now?: number): FactChanges {
+    return mergeChanges(fixes.map((fix) => this.push(fix, now)));
+  }
+
+  /**
+   * Where the late window is measured back from: the newest fix, but never a time after the caller's clock. A tracker
+   * whose clock runs ahead sends a fix minutes in the future (the processor accepts up to MAX_FUTURE_SKEW_MS); judged
+   * from that fix, every true fix of the next minutes would be too late to be timed, and a start crossing lost.
+   */
+  private horizon(newest: number, now: number | undefined): number {
+    return now === undefined ? newest : Math.min(newest, now);
   }
 
   /** Decisions that depend on the clock alone (DNF at stage close, an open signal loss); `now` is the caller's. */
@@ -93,18 +106,18 @@ export class DevicePipeline {
     return this.current.last?.ts ?? null;
   }
 
-  private append(fix: Fix): FactChanges {
+  private append(fix: Fix, now: number | undefined): FactChanges {
     const before = this.current;
     const { state, changed } = stepDevice(before, fix, this.context);
     this.history.push({ at: fix.ts, fix, before });
     this.current = state;
-    this.forget(fix.ts);
+    this.forget(this.horizon(fix.ts, now));
     if (changed.length === 0) return noChanges();
     return { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: changed.filter((key) => !(key in state.facts)) };
   }
 
   /** Puts the late fix in its place and evaluates everything after it again, from the state before it. */
-  private reevaluate(fix: Fix, newest: number): FactChanges {
+  private reevaluate(fix: Fix, newest: number, now: number | undefined): FactChanges {
     // By the fixes' own times: a tick's `at` is the caller's clock, which on delayed or historical data is later than
     // fixes evaluated after it, so the history is in time order by its fixes only.
     let at = this.history.findIndex((h) => 'fix' in h && h.fix.ts > fix.ts);
@@ -129,7 +142,7 @@ export class DevicePipeline {
       if (JSON.stringify(old[key]) !== JSON.stringify(fact)) upserts.push(fact);
     }
     for (const key of Object.keys(old)) if (!(key in this.current.facts)) retractions.push(key);
-    this.forget(newest);
+    this.forget(this.horizon(newest, now));
     return { upserts, retractions };
   }
 
@@ -159,7 +172,7 @@ export class DevicePipeline {
     return { upserts: [anomaly], retractions: [] };
   }
 
-  /** Keeps only what re-evaluation can reach: the window of fixes, and facts that may still change. */
+  /** Keeps only what re-evaluation can reach: the window of fixes before `newest`, and facts that may still change. */
   private forget(newest: number): void {
     const window = this.context.options.lateWindowMs;
     const history = this.history;

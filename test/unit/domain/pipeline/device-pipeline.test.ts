@@ -181,6 +181,20 @@ describe('DevicePipeline with late and repeated fixes', () => {
     ]);
   });
 
+  it('times the true fixes that follow one dated minutes ahead of the clock, as if it had come at its own time', () => {
+    // A tracker's clock jumped once: a fix 4 minutes ahead (within the processor's MAX_FUTURE_SKEW_MS, over the
+    // 2-minute late window), then its true fixes, each arriving a second after it was taken.
+    const ahead = { ...ordered.at(-1)!, ts: ordered[0]!.ts + 240_000 };
+    const live = new DevicePipeline(testContext());
+    live.push(ahead, ordered[0]!.ts - 1000);
+    for (const fix of ordered) live.push(fix, fix.ts + 1000);
+    expect(of(trackFacts(live), 'crossing').sort((a, b) => a.crossedAt - b.crossedAt).map((c) => c.kind)).toEqual(['start', 'split', 'finish']);
+    expect(trackFacts(live)).toEqual(trackFacts(run([...ordered, ahead])));
+    // Their arrival after a later-dated fix is still reported, as re-evaluated (info), once for the burst.
+    const late = of(Object.values(live.state.facts), 'anomaly').filter((a) => a.kind === 'late_data');
+    expect(late).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: ordered.length, reevaluated: true }) })]);
+  });
+
   it('gives the same facts for any delivery order within the late window (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: ordered.length - 2 }), { maxLength: 25 }), fc.integer({ min: 1, max: 30 }), (swaps, reach) => {
