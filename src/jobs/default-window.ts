@@ -75,6 +75,35 @@ async function backfillTargetIssues(params: { model?: string; devices?: string[]
   return (params.devices ?? []).flatMap((imei, i) => (known.has(imei) ? [] : [{ code: 'custom' as const, path: ['devices', String(i)], message: `no device with IMEI ${JSON.stringify(imei)}` }]));
 }
 
+type ReplayTargets = { event?: string; stage?: string; entries?: string[]; devices?: string[] };
+
+/**
+ * The entries and trackers a replay names that do not exist, and entries of another event than the one it names
+ * (or its stage's). The run would replay nothing for them, or fail with "not a stage of the replayed event(s)",
+ * which sends the caller looking at the stage: a 400 naming `entries.<n>` / `devices.<n>` says what is wrong. A
+ * tracker that exists but is carried by no entry replayed stays a problem the run reports (its entry may be given
+ * one before the run starts).
+ */
+async function replayTargetIssues({ event, stage, entries, devices }: ReplayTargets, db: Knex): Promise<WindowIssue[]> {
+  const issues: WindowIssue[] = [];
+  if (entries) {
+    const scope = event ?? (stage === undefined ? undefined : String((await db('stages').where('id', stage).first('event'))?.event));
+    const eventOf = new Map<string, string>((await db('entries').whereIn('id', [...new Set(entries)]).select('id', 'event')).map((row: { id: string; event: string }) => [row.id, String(row.event)]));
+    entries.forEach((id, i) => {
+      const of = eventOf.get(id);
+      if (of === undefined) issues.push({ code: 'custom', path: ['entries', String(i)], message: `no entry ${id}` });
+      else if (scope !== undefined && of !== scope) issues.push({ code: 'custom', path: ['entries', String(i)], message: `entry ${id} is an entry of another event than ${scope}` });
+    });
+  }
+  if (devices) {
+    const known = new Set((await devicesByImei(db, [...new Set(devices)])).map((device) => device.imei));
+    devices.forEach((imei, i) => {
+      if (!known.has(imei)) issues.push({ code: 'custom', path: ['devices', String(i)], message: `no device with IMEI ${JSON.stringify(imei)}` });
+    });
+  }
+  return issues;
+}
+
 /** What checkJobRequest needs of a params schema (a zod schema): its own issues carry a path. */
 interface ParamsSchema<T, I extends { path: PropertyKey[] }> {
   safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: I[] } };
@@ -94,6 +123,7 @@ export async function checkJobRequest<T, I extends { path: PropertyKey[] }>(
   const windowed = kind === 'replay' ? await withDefaultWindow(body, db) : { body, issues: [] };
   const parsed = schema.safeParse(windowed.body);
   if (parsed.success && kind === 'backfill') windowed.issues.push(...(await backfillTargetIssues(parsed.data as { model?: string; devices?: string[] }, db)));
+  if (parsed.success && kind === 'replay' && windowed.issues.length === 0) windowed.issues.push(...(await replayTargetIssues(parsed.data as ReplayTargets, db)));
   if (parsed.success && windowed.issues.length === 0) return { params: parsed.data, issues: null };
   return { params: null, issues: replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, body) };
 }

@@ -120,6 +120,22 @@ describe('replay and backfill runs', () => {
     const foreignStage = await call(stack, '/pitwall/replay', { token, body: { event: other.json.data.id, stage, mode: 'preview' } });
     expect(foreignStage.status).toBe(400);
     expect(foreignStage.json.errors[0].extensions.reason).toBe(`stage: stage ${stage} is a stage of another event than ${other.json.data.id}`);
+    // Entries and trackers that do not exist, or entries of another event than the stage's, are refused when the
+    // run is asked for: the run would replay nothing for them, or fail blaming the stage.
+    const [entry] = await db('entries').where({ event }).pluck('id');
+    const foreignEntry = await call(stack, '/items/entries', { token, body: { event: other.json.data.id, race_number: 901, name: 'Elsewhere' } });
+    expect(foreignEntry.status, foreignEntry.text).toBe(200);
+    const unknownEntry = randomUUID();
+    const targets = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', entries: [entry, unknownEntry, foreignEntry.json.data.id], devices: [known, '000'] } });
+    expect(targets.status, targets.text).toBe(400);
+    expect(targets.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['entries.1', 'entries.2', 'devices.1']);
+    expect(targets.json.errors[0].extensions.reason).toBe(
+      `entries.1: no entry ${unknownEntry}; entries.2: entry ${foreignEntry.json.data.id} is an entry of another event than ${event}; devices.1: no device with IMEI "000"`,
+    );
+    const fine = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', entries: [entry], devices: [known] } });
+    expect(fine.status, fine.text).toBe(202);
+    created.push({ table: 'replay_runs', id: fine.json.run.id });
+    expect((await call(stack, `/pitwall/replay/${fine.json.run.id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('cancelled');
     // A stage or event that does not exist is what is wrong, not the range it would have given.
     const missing = randomUUID();
     const noStage = await call(stack, '/pitwall/replay', { token, body: { stage: missing, mode: 'preview' } });
