@@ -57,6 +57,8 @@ export type ExportRead = { ok: true; entry: ExportEntry } | { ok: false; reason:
 /** Fix times a `date=YYYY-MM-DD` partition can name: from 1970 to the end of year 9999 (UTC). */
 const TIME_END = Date.UTC(10_000, 0, 1);
 const NUMBER_FIELDS = ['latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority'] as const;
+/** What the files' typed columns are read from (ParquetBatch). */
+const COLUMN_FIELDS = [...NUMBER_FIELDS, 'attributes'] as const;
 
 const isIntegerIn = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
@@ -91,13 +93,30 @@ export function readExportEntry(streamId: string, fields: Record<string, string>
   const attributes = p.attributes;
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) return { ok: false, reason: 'payload.attributes: not an object' };
   // DuckDB reads the payload again when the batch is written, and refuses a lone surrogate escape ("\ud800") that
-  // JSON.parse takes: kept, one such entry would fail its batch on every retry and stop the export behind it.
-  if (payload.includes('\\u') && holdsLoneSurrogate(p)) return { ok: false, reason: 'payload: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)' };
+  // JSON.parse takes: kept, one such entry would fail its batch on every retry and stop the export behind it. In the
+  // attributes the processor refuses it too; elsewhere (a field of the sender's own, which no column holds) the
+  // processor stores the fix, and so does the export, from the payload without that field.
+  let exported = payload;
+  if (payload.includes('\\u') && holdsLoneSurrogate(p)) {
+    if (holdsLoneSurrogate(attributes)) return { ok: false, reason: 'payload.attributes: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)' };
+    exported = columnsOnly(payload);
+  }
   // Decoded as the processor decodes it: a plain integer past 2^53 by the digits sent (see exactBigIntegers). Only the
   // decoder looks for one, in the pass it makes anyway: a pass of its own cost a microsecond or two a row.
   const decoded = decode(deviceId, attributes as RawAttributes, () => exactBigIntegers(payload));
-  return { ok: true, entry: { streamId, deviceId, ts, codec, payload, decoded: decoded?.json ?? null, mappingVersion: decoded?.mappingVersion ?? null } };
+  return { ok: true, entry: { streamId, deviceId, ts, codec, payload: exported, decoded: decoded?.json ?? null, mappingVersion: decoded?.mappingVersion ?? null } };
 }
+
+/** The payload with only the fields the columns are read from, its numbers written back with the digits sent. */
+function columnsOnly(payload: string): string {
+  const p = JSON.parse(payload, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === 'number' && context?.source !== undefined ? rawJson(context.source) : value,
+  ) as Record<string, unknown>;
+  return JSON.stringify(Object.fromEntries(COLUMN_FIELDS.map((field) => [field, p[field]])));
+}
+
+/** JSON.rawJSON (Node 21 and later; not yet in TypeScript's lib): a value JSON.stringify writes as the text given. */
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 
 /** Whether a key or string anywhere in a parsed JSON value is not well-formed UTF-16. Iterative: nesting is the sender's. */
 function holdsLoneSurrogate(value: unknown): boolean {

@@ -151,13 +151,26 @@ describe('readExportEntry refuses, saying why', () => {
   it.each([
     ['an IO value', '"attributes":{"65000":"\\ud800",'],
     ['an IO id', '"attributes":{"\\udc00":1,'],
-    ['an added field', '"note":"ab\\ud83dcd","attributes":{'],
     ['a deep array', '"attributes":{"65000":[[[[["x\\udbff"]]]]],'],
-  ])('a payload with a lone surrogate escape in %s, which DuckDB would refuse at write', (_where, replacement) => {
+  ])('a payload with a lone surrogate escape in %s, which DuckDB would refuse at write (the processor refuses it too)', (_where, replacement) => {
     const fields = fieldsOf(fix);
     const payload = fields.payload!.replace('"attributes":{', replacement);
     expect(() => JSON.parse(payload)).not.toThrow();
-    expect(refusal(readExportEntry(ID, { ...fields, payload }, noDecoding))).toBe('payload: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)');
+    expect(refusal(readExportEntry(ID, { ...fields, payload }, noDecoding))).toBe('payload.attributes: a string with a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)');
+  });
+
+  it('a lone surrogate escape in a field of the sender own is left out with that field, as the processor ignores it', () => {
+    const fields = fieldsOf(fix);
+    // An 8-byte IO value sent as a plain number keeps its digits in the payload the columns are read from.
+    const payload = fields.payload!.replace('"attributes":{', '"note":"ab\\ud83dcd","attributes":{"65001":12345678901234567890,');
+    const entry = accepted(readExportEntry(ID, { ...fields, payload }, noDecoding));
+    expect(entry.payload).not.toContain('note');
+    expect(entry.payload).toContain('"65001":12345678901234567890');
+    const original = JSON.parse(payload) as Record<string, unknown>;
+    expect(JSON.parse(entry.payload)).toEqual({
+      latitude: original.latitude, longitude: original.longitude, altitude: original.altitude, angle: original.angle,
+      speed: original.speed, satellites: original.satellites, priority: original.priority, attributes: original.attributes,
+    });
   });
 
   it('a payload whose device differs from the entry field', () => {
