@@ -43,16 +43,18 @@ export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body
 }
 
 /**
- * What to answer a replay request with: a stage or event that does not exist, and what else is wrong with what the
- * caller gave (a `from` that is no date, an unknown mode), so one answer names every mistake. Left out are the
- * schema's issues about what the missing stage or event would have given: the range, the event, and a scope of the
+ * What to answer a replay request with: a stage or event that does not exist or is no id, and what else is wrong
+ * with what the caller gave (a `from` that is no date, an unknown mode), so one answer names every mistake. Left out
+ * are the schema's issues about what that stage or event would have given: the range, the event, and a scope of the
  * whole request (path []).
  */
 export function replayRequestIssues<T extends { path: PropertyKey[] }>(windowIssues: WindowIssue[], schemaIssues: readonly T[], given: unknown): (WindowIssue | T)[] {
-  if (windowIssues.length === 0) return [...schemaIssues];
   const input = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>;
   const named = new Set<PropertyKey>(windowIssues.map((issue) => issue.path[0]!));
-  const derived = new Set<PropertyKey>(['from', 'to', ...(named.has('stage') ? ['event'] : [])]);
+  // A stage or event given that is no id (the schema's issue) gives no range either.
+  const unusable = new Set<PropertyKey>([...named, ...schemaIssues.map((issue) => issue.path[0]).filter((field) => (field === 'stage' || field === 'event') && input[field] !== undefined)]);
+  if (unusable.size === 0) return [...schemaIssues];
+  const derived = new Set<PropertyKey>(['from', 'to', ...(unusable.has('stage') ? ['event'] : [])]);
   const own = schemaIssues.filter((issue) => {
     const field = issue.path[0];
     if (field === undefined) return false;

@@ -25,4 +25,10 @@ describe('replayRequestIssues: one answer naming every mistake of a replay reque
   it('does not repeat the missing stage or event with the schema\'s words', () => {
     expect(replayRequestIssues([noStage, noEvent], [issue(['stage']), issue(['event'])], { stage: 's1', event: 'e1' })).toEqual([noStage, noEvent]);
   });
+
+  it('names a stage or event that is no id, and not the range it would have given', () => {
+    const schema = [issue(['stage'], 'Invalid UUID'), issue(['event']), issue(['from']), issue(['to']), issue([])];
+    expect(replayRequestIssues([], schema, { stage: 'abc', mode: 'preview' }).map((i) => i.path.join('.'))).toEqual(['stage']);
+    expect(replayRequestIssues([], [issue(['event'], 'Invalid UUID'), issue(['from']), issue(['mode'])], { event: 'abc', from: 'yesterday', mode: 'x' }).map((i) => i.path.join('.'))).toEqual(['event', 'from', 'mode']);
+  });
 });
