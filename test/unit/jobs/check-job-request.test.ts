@@ -7,8 +7,9 @@ const event = '0b6f4c1e-2d3a-4c5b-8e9f-1a2b3c4d5e6f';
 const stage = '8f14e45f-ceea-467f-a9c5-0a1f2b3c4d5e';
 const entry = '3c2b1a09-8765-4321-9abc-def012345678';
 
-/** A knex stand-in holding one event and its stage (SS1), and one device model. */
+/** A knex stand-in holding one event, its stage (SS1) and one entry of it. */
 const database = ((table: string) => ({
+  whereIn: (_field: string, ids: string[]) => ({ select: async () => (table === 'entries' ? ids.filter((id) => id === entry).map((id) => ({ id, event })) : []) }),
   where: (_field: string, id: string) => ({
     first: async () =>
       table === 'stages' && id === stage ? { event, opens_at: new Date('2026-01-14T09:00:00Z'), closes_at: new Date('2026-01-14T12:00:00Z') }
