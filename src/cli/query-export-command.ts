@@ -41,7 +41,11 @@ export async function run(argv: string[]): Promise<number> {
     else console.table(rows);
     return 0;
   } catch (error) {
-    console.error(`pitwall query-export: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    // DuckDB's "No files found that match the pattern" says nothing of why: right after the exporter starts, none is due yet.
+    if (message.includes('No files found')) {
+      console.error(`pitwall query-export: no exported files in ${config.EXPORT_DIR} yet: is \`pitwall exporter\` running with this EXPORT_DIR? It writes a batch's files once the batch is EXPORT_FILE_ROWS rows or EXPORT_FILE_MAX_AGE_MS old (a minute by default).`);
+    } else console.error(`pitwall query-export: ${message}`);
     return 1;
   } finally {
     duck.closeSync();

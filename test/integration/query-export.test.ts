@@ -117,4 +117,15 @@ describe('pitwall query-export', () => {
       { stage: 'SS2', opens_at: at(0), closes_at: at(86_400) },
     ]);
   });
+
+  it('says there are no exported files yet, and where it looked, when the export directory has none', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'pitwall-export-empty-'));
+    try {
+      const result = await runCli(['query-export', 'SELECT count(*) FROM positions'], { EXPORT_DIR: empty });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`no exported files in ${empty} yet`);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
 });
