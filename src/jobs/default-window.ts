@@ -52,7 +52,8 @@ export function replayRequestIssues<T extends { path: PropertyKey[] }>(windowIss
   const input = (typeof given === 'object' && given !== null ? given : {}) as Record<string, unknown>;
   const named = new Set<PropertyKey>(windowIssues.map((issue) => issue.path[0]!));
   // A stage or event given that is no id (the schema's issue) gives no range either.
-  const unusable = new Set<PropertyKey>([...named, ...schemaIssues.map((issue) => issue.path[0]).filter((field) => (field === 'stage' || field === 'event') && input[field] !== undefined)]);
+  const malformed = schemaIssues.flatMap((issue) => (issue.path[0] === 'stage' || issue.path[0] === 'event') && input[issue.path[0]] !== undefined ? [issue.path[0]] : []);
+  const unusable = new Set<PropertyKey>([...named, ...malformed]);
   if (unusable.size === 0) return [...schemaIssues];
   const derived = new Set<PropertyKey>(['from', 'to', ...(unusable.has('stage') ? ['event'] : [])]);
   const own = schemaIssues.filter((issue) => {
