@@ -3,6 +3,14 @@ import { z } from 'zod';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A stream entry id, as the `cursor` of every position message. */
 const CURSOR = /^\d{1,20}-\d{1,20}$/;
+/** Both parts of a Redis stream id are unsigned 64-bit integers: 20 digits can hold more (Number cannot tell). */
+const MAX_ID_PART = 18446744073709551615n;
+const CURSOR_HINT = 'expected a cursor (a stream entry id such as "1733100000000-0")';
+
+/** Whether Redis takes the text as a stream id: two parts of digits, each at most 2^64-1 (checked with BigInt). */
+export function isCursor(text: string): boolean {
+  return CURSOR.test(text) && text.split('-').every((part) => BigInt(part) <= MAX_ID_PART);
+}
 
 export type Topic = { kind: 'event'; eventId: string; name: string } | { kind: 'playback'; playbackId: string; name: string };
 
@@ -22,7 +30,7 @@ export const MIN_PLAYBACK_SPEED = 1;
 export const MAX_PLAYBACK_SPEED = 50;
 
 const clientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('subscribe'), topic, id: requestId, since: z.string().regex(CURSOR, 'expected a cursor (a stream entry id such as "1733100000000-0")').optional() }),
+  z.object({ type: z.literal('subscribe'), topic, id: requestId, since: z.string().refine(isCursor, `${CURSOR_HINT}, each part at most ${MAX_ID_PART}`).optional() }),
   z.object({ type: z.literal('unsubscribe'), topic, id: requestId }),
   z.object({
     type: z.literal('playback'),

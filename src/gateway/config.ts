@@ -23,6 +23,19 @@ export const gatewayEnv = z.object({
   GATEWAY_MAX_BUFFERED_BYTES: vars.positiveInt(1_048_576),
   GATEWAY_MAX_SUBSCRIPTIONS: vars.positiveInt(50),
   /**
+   * Subscribe and playback requests per connection, as a token bucket: this many at once (by default as many as
+   * GATEWAY_MAX_SUBSCRIPTIONS), then GATEWAY_SUBSCRIBE_PER_SECOND; beyond, the request is answered `rate-limited`.
+   */
+  GATEWAY_SUBSCRIBE_BURST: z.coerce.number().int().positive().optional(),
+  GATEWAY_SUBSCRIBE_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(5),
+  /** Directus lookups (credentials, events) this instance has in flight at once, over all its viewers. */
+  GATEWAY_DIRECTUS_MAX_IN_FLIGHT: vars.positiveInt(10),
+  /**
+   * Lookups waiting for one of those places; a lookup that finds the queue full, or waits longer than
+   * GATEWAY_DIRECTUS_TIMEOUT_MS, is answered `unavailable` (503 at an upgrade) without asking Directus.
+   */
+  GATEWAY_DIRECTUS_MAX_QUEUED: z.coerce.number().int().min(0).default(1_000),
+  /**
    * A resume (`since`) reads at most this many stream entries (every tracker's, not only the topic's); further back,
    * the viewer is answered resume-gap and takes a snapshot instead.
    */

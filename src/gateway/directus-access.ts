@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ConcurrencyLimit, LimitRefused } from './limits.ts';
 
 /** What a viewer presented at upgrade: a Directus access token, or the Directus app's session cookie. */
 export type Credentials = { kind: 'bearer'; token: string } | { kind: 'cookie'; name: string; token: string };
@@ -31,9 +32,18 @@ export interface AccessOptions {
   /** Refusals are kept shorter, so a permission just granted is seen soon. */
   denyTtlMs: number;
   timeoutMs: number;
+  /**
+   * Lookups in flight at once over all viewers (a lookup: one call to Directus, and for a 403 the read of whether the
+   * event exists); more wait, at most `maxQueued` of them and each at most `timeoutMs`, and beyond that are answered
+   * DirectusUnavailable without asking Directus. Unbounded when left out.
+   */
+  maxInFlight?: number;
+  maxQueued?: number;
   /** Whether an event exists, for telling "not found" from "forbidden" (Directus answers 403 to both). */
   eventExists: (eventId: string) => Promise<boolean>;
   onCall?: (kind: 'user' | 'event', outcome: string) => void;
+  /** A lookup refused because too many were in flight and waiting already. */
+  onShed?: (kind: 'user' | 'event', reason: 'queue-full' | 'queue-timeout') => void;
   fetch?: typeof fetch;
 }
 
@@ -51,16 +61,19 @@ export class DirectusAccess {
   private readonly identities = new Map<string, Cached<Identity>>();
   private readonly grants = new Map<string, Cached<EventAccess>>();
   private readonly fetch: typeof fetch;
+  /** Bounds what all viewers together can make this instance ask of Directus at once. */
+  readonly lookups: ConcurrencyLimit;
 
   constructor(private readonly options: AccessOptions) {
     this.fetch = options.fetch ?? fetch;
+    this.lookups = new ConcurrencyLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY, options.maxQueued ?? Number.POSITIVE_INFINITY, options.timeoutMs);
   }
 
   /** Who the credentials belong to (GET /users/me); `{ok: false}` when Directus refuses them. */
   identify(credentials: Credentials, now = Date.now()): Promise<Identity> {
     // Refused here, not left to fetch to throw on: that would answer 503 and count Directus as unreachable.
     if (!fitsHeader(credentials.token)) return Promise.resolve({ ok: false });
-    return this.cached(this.identities, identityKey(credentials), now, async () => {
+    return this.cached(this.identities, identityKey(credentials), now, () => this.limited('user', async () => {
       const response = await this.call('user', '/users/me?fields=id', credentials);
       if (response.status === 401 || response.status === 403) {
         await discard(response);
@@ -69,7 +82,7 @@ export class DirectusAccess {
       const body = (await response.json()) as { data?: { id?: unknown } };
       if (typeof body.data?.id !== 'string') throw new DirectusUnavailable('Directus answered /users/me without a user id');
       return { ok: true, userId: body.data.id };
-    }, (identity) => identity.ok);
+    }), (identity) => identity.ok);
   }
 
   /** Whether the user may read the event (GET /items/events/<id>?fields=id with the same credentials). */
@@ -85,7 +98,11 @@ export class DirectusAccess {
     }
   }
 
-  private async checkEvent(credentials: Credentials, eventId: string): Promise<EventAccess> {
+  private checkEvent(credentials: Credentials, eventId: string): Promise<EventAccess> {
+    return this.limited('event', () => this.askEvent(credentials, eventId));
+  }
+
+  private async askEvent(credentials: Credentials, eventId: string): Promise<EventAccess> {
     const response = await this.call('event', `/items/events/${encodeURIComponent(eventId)}?fields=id`, credentials);
     // Directus answers a token it can no longer verify (signed with a SECRET it does not have now) with 403
     // INVALID_TOKEN, not 401: the viewer must come back with fresh credentials, not be told the event is forbidden.
@@ -126,6 +143,17 @@ export class DirectusAccess {
       },
     );
     return entry.value;
+  }
+
+  /** Runs a lookup within the bound on lookups in flight; refused by it, the lookup is DirectusUnavailable. */
+  private async limited<T>(kind: 'user' | 'event', lookup: () => Promise<T>): Promise<T> {
+    try {
+      return await this.lookups.run(lookup);
+    } catch (error) {
+      if (!(error instanceof LimitRefused)) throw error;
+      this.options.onShed?.(kind, error.reason);
+      throw new DirectusUnavailable(`the gateway has too many Directus lookups under way (${error.message}); try again shortly`);
+    }
   }
 
   private async call(kind: 'user' | 'event', path: string, credentials: Credentials): Promise<Response> {

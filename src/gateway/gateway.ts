@@ -19,6 +19,7 @@ import { DeviceRoutes, loadDeviceRoutes } from './device-routes.ts';
 import { CredentialsRefused, credentialsOf, DirectusAccess, DirectusUnavailable, type Credentials, type EventAccess } from './directus-access.ts';
 import { broadcastGroup, InstanceRegistry } from './instances.ts';
 import { LatestFixes } from './latest-fixes.ts';
+import { TokenBucket } from './limits.ts';
 import { LiveFeed, readSince } from './live-feed.ts';
 import { fixesOf, playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
 import { TopicHub } from './topic-hub.ts';
@@ -57,6 +58,8 @@ export class Gateway {
   private readonly latest: LatestFixes;
   private readonly hub = new TopicHub();
   private readonly viewers = new Set<Viewer>();
+  /** Each viewer's budget of subscribe and playback requests (GATEWAY_SUBSCRIBE_BURST, GATEWAY_SUBSCRIBE_PER_SECOND). */
+  private readonly requestBudgets = new WeakMap<Viewer, TokenBucket>();
   private recheckingAccess = false;
   private readonly playbacks = new Map<string, Playback>();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
@@ -81,6 +84,7 @@ export class Gateway {
     const registers = [this.registry];
     const hub = this.hub;
     const viewers = this.viewers;
+    const lookups = () => this.access.lookups;
     this.metrics = {
       connections: new Gauge({ name: 'pitwall_gateway_connections', help: 'Connected viewers', registers, collect() { this.set(viewers.size); } }),
       subscriptions: new Gauge({ name: 'pitwall_gateway_subscriptions', help: 'Topic subscriptions of connected viewers', registers, collect() { this.set(hub.subscriptions()); } }),
@@ -91,12 +95,19 @@ export class Gateway {
       skipped: new Counter({ name: 'pitwall_gateway_skipped_entries_total', help: 'Stream entries not broadcast, by reason', labelNames: ['reason'], registers }),
       entryAge: new Histogram({ name: 'pitwall_gateway_entry_age_seconds', help: 'From XADD (the entry id) to the broadcast', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30], registers }),
       lag: new Gauge({ name: 'pitwall_gateway_stream_lag_entries', help: 'Entries of the stream this instance has not read yet', registers }),
+      rateLimited: new Counter({ name: 'pitwall_gateway_rate_limited_total', help: 'Subscribe and playback requests answered rate-limited (GATEWAY_SUBSCRIBE_BURST, GATEWAY_SUBSCRIBE_PER_SECOND)', labelNames: ['request'], registers }),
+      lookupsShed: new Counter({ name: 'pitwall_gateway_directus_lookups_shed_total', help: 'Directus lookups answered unavailable without asking Directus, as too many were in flight and waiting', labelNames: ['kind', 'reason'], registers }),
+      lookupsInFlight: new Gauge({ name: 'pitwall_gateway_directus_lookups_in_flight', help: 'Directus lookups under way (at most GATEWAY_DIRECTUS_MAX_IN_FLIGHT)', registers, collect() { this.set(lookups().running); } }),
+      lookupsQueued: new Gauge({ name: 'pitwall_gateway_directus_lookups_queued', help: 'Directus lookups waiting for a place (at most GATEWAY_DIRECTUS_MAX_QUEUED)', registers, collect() { this.set(lookups().queued); } }),
     };
     this.access = new DirectusAccess({
       directusUrl: config.DIRECTUS_URL,
       allowTtlMs: config.GATEWAY_AUTH_TTL_MS,
       denyTtlMs: config.GATEWAY_AUTH_DENY_TTL_MS,
       timeoutMs: config.GATEWAY_DIRECTUS_TIMEOUT_MS,
+      maxInFlight: config.GATEWAY_DIRECTUS_MAX_IN_FLIGHT,
+      maxQueued: config.GATEWAY_DIRECTUS_MAX_QUEUED,
+      onShed: (kind, reason) => this.metrics.lookupsShed.inc({ kind, reason }),
       eventExists: async (id) => (await this.db('events').where({ id }).first('id')) !== undefined,
       onCall: (kind, outcome) => this.metrics.directusCalls.inc({ kind, outcome }),
       ...(fetchImpl ? { fetch: fetchImpl } : {}),
@@ -202,6 +213,7 @@ export class Gateway {
       this.log.info({ user: v.userId, reason }, 'viewer closed');
     });
     this.viewers.add(viewer);
+    this.requestBudgets.set(viewer, new TokenBucket(this.config.GATEWAY_SUBSCRIBE_BURST ?? this.config.GATEWAY_MAX_SUBSCRIPTIONS, this.config.GATEWAY_SUBSCRIBE_PER_SECOND));
     ws.on('pong', () => {
       viewer.alive = true;
     });
@@ -240,8 +252,31 @@ export class Gateway {
     return this.subscribe(viewer, message);
   }
 
-  private error(viewer: Viewer, request: Request, code: string, message: string): void {
-    viewer.sendMessage({ type: 'error', code, message, ...(request.id !== undefined ? { id: request.id } : {}) });
+  private error(viewer: Viewer, request: Request, code: string, message: string, extra: object = {}): void {
+    viewer.sendMessage({ type: 'error', code, message, ...extra, ...(request.id !== undefined ? { id: request.id } : {}) });
+  }
+
+  /**
+   * Whether the topic limit leaves room for one more, counting requests still at work for topics let go meanwhile
+   * (Viewer.occupied); answers too-many-subscriptions when not.
+   */
+  private roomFor(viewer: Viewer, request: Request): boolean {
+    if (viewer.occupied() < this.config.GATEWAY_MAX_SUBSCRIPTIONS) return true;
+    this.error(viewer, request, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection (requests still being answered count too)`);
+    return false;
+  }
+
+  /**
+   * Takes one of the viewer's subscribe and playback requests from its budget (each can cost a Directus lookup and
+   * database reads), or answers rate-limited, saying when to try again; the connection stays.
+   */
+  private withinBudget(viewer: Viewer, request: Request, kind: 'subscribe' | 'playback'): boolean {
+    const bucket = this.requestBudgets.get(viewer);
+    const waitMs = bucket ? bucket.take() : 0;
+    if (waitMs === 0) return true;
+    this.metrics.rateLimited.inc({ request: kind });
+    this.error(viewer, request, 'rate-limited', `too many subscribe and playback requests on this connection (${bucket!.capacity} at once, then ${bucket!.perSecond} a second): retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+    return false;
   }
 
   /** Asks Directus whether this viewer may see the event, as an answer the viewer can read. */
@@ -323,14 +358,20 @@ export class Gateway {
     if (viewer.subscriptions.has(topic.name)) {
       return this.error(viewer, message, 'already-subscribed', `this connection is subscribed to ${topic.name} already (unsubscribe first to subscribe again)`);
     }
-    if (viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
-      return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
-    }
+    if (!this.roomFor(viewer, message) || !this.withinBudget(viewer, message, 'subscribe')) return;
     if (topic.kind === 'playback') return this.joinPlayback(viewer, message, topic.playbackId, topic.name);
     // Claimed before Directus is asked, so that a second subscribe meanwhile is answered as one. Unsubscribed (and
     // perhaps subscribed again) meanwhile, the topic holds another slot: this request then ends without a word and
-    // leaves the topic to the request that holds it.
+    // leaves the topic to the request that holds it (but counts against the topic limit until it is done).
     const slot = viewer.startPreparing(topic.name);
+    try {
+      await this.subscribeHeld(viewer, message, topic, slot);
+    } finally {
+      viewer.finished(slot);
+    }
+  }
+
+  private async subscribeHeld(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>, topic: Extract<Topic, { kind: 'event' }>, slot: Preparing): Promise<void> {
     const allowed = await this.authorize(viewer, message, topic.eventId);
     if (!viewer.holds(topic.name, slot)) return;
     if (!allowed) {
@@ -430,14 +471,12 @@ export class Gateway {
   // ---- Playback of a stored stage --------------------------------------------------------------------------------
 
   private async startPlayback(viewer: Viewer, message: Extract<ClientMessage, { type: 'playback' }>): Promise<void> {
-    // A playback is a topic too, with its own reads of the database: it counts against the same limit.
-    if (viewer.subscriptions.size >= this.config.GATEWAY_MAX_SUBSCRIPTIONS) {
-      return this.error(viewer, message, 'too-many-subscriptions', `at most ${this.config.GATEWAY_MAX_SUBSCRIPTIONS} topics per connection`);
-    }
+    // A playback is a topic too, with its own reads of the database: it counts against the same limits.
+    if (!this.roomFor(viewer, message) || !this.withinBudget(viewer, message, 'playback')) return;
     const id = randomUUID();
     const topic = `playback:${id}`;
     // Its place is taken now, before the reads below: a burst of playback requests cannot pass the limit together.
-    viewer.startPreparing(topic);
+    const slot = viewer.startPreparing(topic);
     let span;
     try {
       if (!(await this.authorize(viewer, message, message.event.toLowerCase()))) return;
@@ -448,6 +487,7 @@ export class Gateway {
     } finally {
       // Refused, failed, or the viewer left while the span was read: nothing may stay behind for a closed viewer.
       if (span === undefined || viewer.closed) viewer.subscriptions.delete(topic);
+      viewer.finished(slot);
     }
     if (viewer.closed) return;
     const playback: Playback = { eventId: message.event.toLowerCase(), stopped: false };
@@ -476,7 +516,20 @@ export class Gateway {
   private async joinPlayback(viewer: Viewer, request: Request, playbackId: string, topic: string): Promise<void> {
     const playback = this.playbacks.get(playbackId);
     if (!playback) return this.error(viewer, request, 'not-found', `no playback ${topic} on this gateway (it ended, or runs on another instance)`);
-    if (!(await this.authorize(viewer, request, playback.eventId)) || viewer.closed) return;
+    // Claimed while Directus is asked, as a subscribe to an event: a second request meanwhile is already-subscribed,
+    // and the request counts against the topic limit.
+    const slot = viewer.startPreparing(topic);
+    let allowed;
+    try {
+      allowed = await this.authorize(viewer, request, playback.eventId);
+    } finally {
+      viewer.finished(slot);
+    }
+    if (!viewer.holds(topic, slot)) return;
+    if (!allowed) {
+      viewer.subscriptions.delete(topic);
+      return;
+    }
     this.hub.add(topic, viewer);
     viewer.subscriptions.set(topic, 'live');
     viewer.sendMessage({ type: 'subscribed', topic, snapshot: [], ...(request.id !== undefined ? { id: request.id } : {}) });

@@ -69,6 +69,11 @@ function uncorkAll(): void {
 /** One connected viewer: what it subscribed to, and a send that never lets one slow viewer hold up the others. */
 export class Viewer {
   readonly subscriptions = new Map<string, Preparing | 'live'>();
+  /**
+   * Subscribe and playback requests still at work (asking Directus, reading a snapshot or what was missed), each with
+   * the topic it claimed; from `startPreparing` to `finished`.
+   */
+  private readonly working = new Map<Preparing, string>();
   alive = true;
   closed = false;
   /**
@@ -187,7 +192,24 @@ export class Viewer {
   startPreparing(topic: string): Preparing {
     const slot: Preparing = { queue: [] };
     this.subscriptions.set(topic, slot);
+    this.working.set(slot, topic);
     return slot;
+  }
+
+  /** The request that claimed `slot` is done (subscribed, refused or failed): it counts no more of itself. */
+  finished(slot: Preparing): void {
+    this.working.delete(slot);
+  }
+
+  /**
+   * What counts against the limit of topics per connection: the topics held (live or being prepared), and the
+   * requests still at work for a topic let go meanwhile. An unsubscribe does not call back a Directus lookup already
+   * asked for, so without the latter, subscribe/unsubscribe pairs would set off any number of lookups at once.
+   */
+  occupied(): number {
+    let letGo = 0;
+    for (const [slot, topic] of this.working) if (this.subscriptions.get(topic) !== slot) letGo++;
+    return this.subscriptions.size + letGo;
   }
 
   /** Whether the viewer is open and the topic still held by the request that claimed `slot`. */
@@ -206,6 +228,7 @@ export class Viewer {
       const kept = slot.queue.splice(0);
       if (kept.length === 0) {
         this.subscriptions.set(topic, 'live');
+        this.finished(slot);
         return;
       }
       const unsent = kept.filter(({ cursor }) => sentUpTo === null || compareCursor(cursor, sentUpTo) > 0);

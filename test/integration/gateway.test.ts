@@ -479,6 +479,21 @@ describe('live gateway: positions', () => {
     again.close();
   });
 
+  it('answers a cursor Redis would not take as a stream id (a part past 2^64-1) bad-request naming since, not unavailable', async () => {
+    const topic = `event:${race.eventId}`;
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    await xadd(stream, race.imeis[0]);
+    for (const [id, since] of [['seq', '1796541397093-99999999999999999999'], ['ms', '18446744073709551616-0'], ['seq+1', '1796541397093-18446744073709551616']]) {
+      viewer.send({ type: 'subscribe', topic, since, id });
+      expect(await viewer.next((m) => m.id === id, `the answer to since ${since}`), since).toMatchObject({ type: 'error', code: 'bad-request', message: expect.stringMatching(/^since: expected a cursor/) });
+    }
+    // The largest stream id Redis knows is a cursor: one ahead of this stream, so resume-gap, not an error of Redis.
+    viewer.send({ type: 'subscribe', topic, since: '18446744073709551615-18446744073709551615', id: 'max' });
+    expect(await viewer.next((m) => m.id === 'max', 'the answer to the largest id')).toMatchObject({ type: 'error', code: 'resume-gap', message: expect.stringMatching(/is ahead of the newest position/) });
+    expect(viewer.closed).toBeNull();
+    viewer.close();
+  });
+
   it('answers resume-gap when what was missed is no longer in the stream', async () => {
     const topic = `event:${race.eventId}`;
     const since = await xadd(stream, race.imeis[0]);
@@ -614,6 +629,126 @@ describe('live gateway: positions', () => {
     expect(fast.closed).toBeNull();
     fast.close();
   }, 120_000);
+});
+
+/** Directus's event checks, held back `delayMs` each, counted, with the most there were under way at once. */
+function countedEventChecks(delayMs: number) {
+  const stats = { calls: 0, underWay: 0, mostUnderWay: 0 };
+  const fetchImpl = (async (input: URL, init?: RequestInit) => {
+    if (!input.pathname.startsWith('/items/events/')) return fetch(input, init);
+    stats.calls++;
+    stats.underWay++;
+    stats.mostUnderWay = Math.max(stats.mostUnderWay, stats.underWay);
+    try {
+      await sleep(delayMs);
+      return await fetch(input, init);
+    } finally {
+      stats.underWay--;
+    }
+  }) as typeof fetch;
+  return { stats, fetchImpl };
+}
+
+/** Waits for an answer (with its id) to each of the subscribes numbered 1 to `n`. */
+async function answersTo(viewer: TestViewer, n: number, timeoutMs = 30_000): Promise<any[]> {
+  return waitFor(async () => {
+    const answers = viewer.messages.filter((m) => (m.type === 'error' || m.type === 'subscribed') && typeof m.id === 'number');
+    return answers.length >= n && answers;
+  }, { timeoutMs, what: `answers to ${n} subscribes` });
+}
+
+const tally = (answers: any[]) => answers.reduce<Record<string, number>>((counts, m) => ({ ...counts, [m.code ?? m.type]: (counts[m.code ?? m.type] ?? 0) + 1 }), {});
+
+describe('live gateway: what viewers can make it ask of Directus', () => {
+  const stream = `test:telemetry:${randomUUID()}`;
+  afterAll(async () => {
+    await redis.del(stream);
+  });
+
+  it('bounds what subscribe/unsubscribe pairs of one viewer cost Directus, and answers the excess rate-limited with when to retry', async () => {
+    // The tester's flood (500 pairs of random events every 0.5 s), with the default limits.
+    const directus = countedEventChecks(100);
+    const gateway = await startGateway({ REDIS_TELEMETRY_STREAM: stream }, directus.fetchImpl);
+    const viewer = await TestViewer.open(gateway.url, { authorization: `Bearer ${token}` });
+    try {
+      let n = 0;
+      const started = Date.now();
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 500; i++) {
+          const topic = `event:${randomUUID()}`;
+          viewer.send({ type: 'subscribe', topic, id: ++n });
+          viewer.send({ type: 'unsubscribe', topic });
+        }
+        await sleep(500);
+      }
+      const answers = await answersTo(viewer, n);
+      const seconds = (Date.now() - started) / 1000;
+      const counts = tally(answers);
+      // A burst of GATEWAY_MAX_SUBSCRIPTIONS (50), then 5 a second: not one Directus call per subscribe.
+      expect(directus.stats.calls).toBeLessThanOrEqual(50 + Math.ceil(5 * seconds) + 1);
+      expect(directus.stats.mostUnderWay).toBeLessThanOrEqual(10);
+      expect(counts['not-found']).toBe(directus.stats.calls);
+      expect(counts['rate-limited']).toBeGreaterThan(0);
+      expect((counts['rate-limited'] ?? 0) + (counts['too-many-subscriptions'] ?? 0) + counts['not-found']!).toBe(n);
+      const limited = answers.filter((m) => m.code === 'rate-limited');
+      for (const m of limited) {
+        expect(m).toMatchObject({ type: 'error', id: expect.any(Number), retryAfterMs: expect.any(Number), message: expect.stringMatching(/^too many subscribe and playback requests on this connection \(50 at once, then 5 a second\): retry in \d+ ms$/) });
+        expect(m.retryAfterMs).toBeGreaterThan(0);
+        expect(m.retryAfterMs).toBeLessThanOrEqual(200);
+      }
+      expect(metricValue(await gateway.metrics(), 'pitwall_gateway_rate_limited_total{request="subscribe"}')).toBe(limited.length);
+      // The connection stays, and a subscribe after the wait it was told is answered.
+      expect(viewer.closed).toBeNull();
+      await sleep(limited.at(-1).retryAfterMs);
+      viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 'after' });
+      expect(await viewer.next((m) => m.id === 'after', 'the subscribe after the wait')).toMatchObject({ type: 'subscribed' });
+    } finally {
+      viewer.close();
+      await gateway.gateway.close();
+    }
+  }, 60_000);
+
+  it('counts subscribes still being checked against GATEWAY_MAX_SUBSCRIPTIONS, also once unsubscribed', async () => {
+    const directus = countedEventChecks(300);
+    // A budget that does not get in the way: only the topic limit is at work here.
+    const gateway = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_MAX_SUBSCRIPTIONS: '3', GATEWAY_SUBSCRIBE_BURST: '1000' }, directus.fetchImpl);
+    const viewer = await TestViewer.open(gateway.url, { authorization: `Bearer ${token}` });
+    try {
+      for (let n = 1; n <= 10; n++) {
+        const topic = `event:${randomUUID()}`;
+        viewer.send({ type: 'subscribe', topic, id: n });
+        viewer.send({ type: 'unsubscribe', topic });
+      }
+      const answers = await answersTo(viewer, 10);
+      expect(tally(answers)).toEqual({ 'not-found': 3, 'too-many-subscriptions': 7 });
+      expect(directus.stats.calls).toBe(3);
+      // Once they are answered, their places are free again.
+      viewer.send({ type: 'subscribe', topic: `event:${race.eventId}`, id: 11 });
+      expect(await viewer.next((m) => m.id === 11, 'a subscribe once the checks are done')).toMatchObject({ type: 'subscribed' });
+    } finally {
+      viewer.close();
+      await gateway.gateway.close();
+    }
+  });
+
+  it('has at most GATEWAY_DIRECTUS_MAX_IN_FLIGHT lookups under way over all viewers, and answers unavailable past the queue', async () => {
+    const directus = countedEventChecks(300);
+    const gateway = await startGateway({ REDIS_TELEMETRY_STREAM: stream, GATEWAY_DIRECTUS_MAX_IN_FLIGHT: '2', GATEWAY_DIRECTUS_MAX_QUEUED: '3' }, directus.fetchImpl);
+    const viewers = await Promise.all(Array.from({ length: 3 }, () => TestViewer.open(gateway.url, { authorization: `Bearer ${token}` })));
+    try {
+      for (const viewer of viewers) for (let n = 1; n <= 4; n++) viewer.send({ type: 'subscribe', topic: `event:${randomUUID()}`, id: n });
+      const answers = (await Promise.all(viewers.map((viewer) => answersTo(viewer, 4)))).flat();
+      expect(tally(answers)).toEqual({ 'not-found': 5, unavailable: 7 });
+      expect(directus.stats.mostUnderWay).toBe(2);
+      expect(directus.stats.calls).toBe(5);
+      for (const m of answers.filter((a) => a.code === 'unavailable')) expect(m.message).toMatch(/^cannot check access to the event now: the gateway has too many Directus lookups under way/);
+      expect(metricValue(await gateway.metrics(), 'pitwall_gateway_directus_lookups_shed_total{kind="event",reason="queue-full"}')).toBe(7);
+      for (const viewer of viewers) expect(viewer.closed).toBeNull();
+    } finally {
+      for (const viewer of viewers) viewer.close();
+      await gateway.gateway.close();
+    }
+  });
 });
 
 describe('live gateway restarted under the same INSTANCE_ID after a crash', () => {
