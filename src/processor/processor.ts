@@ -14,6 +14,7 @@ import { shardOf } from '../domain/sharding/shard-of.ts';
 import { ShardLeases } from '../stream/shard-leases.ts';
 import { ShardedConsumer } from '../stream/sharded-consumer.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
+import type { Fence } from '../stream/telemetry-consumer.ts';
 import { serveMetrics, type HealthReport } from '../observability/metrics-server.ts';
 import { BatchWriter } from '../store/batch-writer.ts';
 import { enqueueFacts } from '../store/outbox.ts';
@@ -209,7 +210,7 @@ export class Processor {
    * database's reason: one entry must never stop the stream. Other failures (the connection) throw, and the batch
    * is retried whole.
    */
-  private async storeBatch(batch: PreparedBatch, fence?: () => void): Promise<void> {
+  private async storeBatch(batch: PreparedBatch, fence?: Fence): Promise<void> {
     const { positions, decoded, tracked } = batch;
     const deadLetters = [...batch.deadLetters];
     let stored: number;

@@ -13,7 +13,7 @@ export interface CopyText {
 interface Waiting {
   resolve: (written: boolean) => void;
   reject: (error: unknown) => void;
-  fence?: () => void;
+  fence?: () => Promise<void>;
   fenceError?: unknown;
 }
 
@@ -43,7 +43,7 @@ export class BatchWriter {
    * stores the batch keyed then). Rejects with Postgres's error (a DatabaseError, for isRowRefusal), with the
    * fence's (nothing committed), or with the thread's end.
    */
-  write(copies: readonly CopyText[], statements: readonly Statement[], fence?: () => void): Promise<boolean> {
+  write(copies: readonly CopyText[], statements: readonly Statement[], fence?: () => Promise<void>): Promise<boolean> {
     const id = ++this.sequence;
     const thread = this.started();
     const size = copies.reduce((sum, { pieces }) => pieces.reduce((n, piece) => n + piece.byteLength, sum), 0);
@@ -95,18 +95,23 @@ export class BatchWriter {
     return thread;
   }
 
+  /** Tells the thread, holding the batch's transaction open, whether to commit it: what the fence says. */
+  private async decide(thread: Worker, id: number, waiting: Waiting): Promise<void> {
+    let commit = true;
+    try {
+      await waiting.fence?.();
+    } catch (error) {
+      waiting.fenceError = error;
+      commit = false;
+    }
+    thread.postMessage({ kind: 'decide', id, commit } satisfies FromMain);
+  }
+
   private heard(thread: Worker, message: ToMain): void {
     const waiting = this.waiting.get(message.id);
     if (!waiting) return;
     if (message.kind === 'written') {
-      let commit = true;
-      try {
-        waiting.fence?.();
-      } catch (error) {
-        waiting.fenceError = error;
-        commit = false;
-      }
-      thread.postMessage({ kind: 'decide', id: message.id, commit } satisfies FromMain);
+      void this.decide(thread, message.id, waiting);
       return;
     }
     this.waiting.delete(message.id);

@@ -34,7 +34,7 @@ export async function storeLiveBatch(
   positions: readonly Position[],
   decoded: readonly DecodedAttributesRow[],
   changes: FactChanges | null,
-  { newRows, fence, writer }: { newRows?: NewRows; fence?: () => void; writer?: BatchWriter } = {},
+  { newRows, fence, writer }: { newRows?: NewRows; fence?: () => Promise<void>; writer?: BatchWriter } = {},
 ): Promise<number> {
   if (positions.length > SMALL_BATCH || decoded.length > SMALL_BATCH) {
     const text = newRows ?? new NewRows().add(positions, decoded);
@@ -51,14 +51,14 @@ export async function storeLiveBatch(
         await upsertDecodedAttributes(trx, decoded);
       }
       if (changes) await enqueueFacts(trx, changes);
-      fence?.();
+      await fence?.();
       return stored;
     });
   }
   const statement = chainedWrites(positions, decoded, changes);
   if (statement === null) return 0;
   // One statement commits as it is sent.
-  fence?.();
+  await fence?.();
   const result = await db.raw(statement.sql, statement.bindings);
   return (result.rows[0] as { stored: number }).stored;
 }
@@ -169,7 +169,7 @@ export async function storeLiveBatchIsolating(
   db: Knex,
   writes: readonly EntryWrite[],
   changes: FactChanges | null,
-  fence?: () => void,
+  fence?: () => Promise<void>,
 ): Promise<{ stored: number; refused: RefusedEntry[] }> {
   return db.transaction(async (trx) => {
     // The transaction's own connection (as copyRows takes it), so errors come with the database's words alone:
@@ -206,7 +206,7 @@ export async function storeLiveBatchIsolating(
         refused.push({ id: item.id, reason: `database refused ${what}: ${reason}`, positionStored });
       }
       if (changes) await enqueueFacts(trx, changes);
-      fence?.();
+      await fence?.();
       return { stored, refused };
     } finally {
       await trx.client.releaseConnection(connection);

@@ -211,9 +211,18 @@ export class ShardedConsumer<P> {
     return this.owned.size === 0 || Date.now() - this.renewedAt < (this.leases.leaseMs * 2) / 3;
   }
 
-  /** Throws unless the held leases are fresh: what is about to be committed may be for shards held elsewhere now. */
-  fence(): void {
-    if (!this.leasesFresh()) throw new LeasesStale(Date.now() - this.renewedAt);
+  /**
+   * Rejects unless the held leases are sure: what is about to be committed may be for shards held elsewhere now.
+   * Renewed too long ago, they are renewed now and the batch goes in if every one was still this instance's: a
+   * process starved of CPU (niced for a backlog while Directus and Postgres are busy) can miss its renewals without
+   * losing a lease, and rolling its batch back would only make it do the same work again, as starved.
+   */
+  async fence(): Promise<void> {
+    if (this.leasesFresh()) return;
+    const stale = Date.now() - this.renewedAt;
+    const holding = this.holding;
+    await this.renew();
+    if (holding !== this.holding || this.lost.size > 0 || !this.leasesFresh()) throw new LeasesStale(stale);
   }
 
   /** Waits for this instance's name: after a crash, until the dead process's claim runs out. */

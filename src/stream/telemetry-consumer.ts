@@ -20,15 +20,18 @@ export interface ConsumerOptions {
  * CPU work of one batch then overlaps the database work of the one before. Batches are prepared in stream order,
  * and stored (then acknowledged) one at a time in that same order.
  */
+/** Resolves when what is about to be committed may be; rejects (the batch is rolled back) when not. */
+export type Fence = () => Promise<void>;
+
 export interface StagedBatchHandler<P> {
   /** The work that makes nothing durable (checking, timing, decoding). Must leave no trace when it throws. */
   prepare(entries: StreamEntry[]): Promise<P>;
   /**
-   * Makes a prepared batch durable; the consumer acknowledges it right after. `fence`, when given, is called just
-   * before the batch is committed and throws when it must not be any more (the shards it belongs to may be
+   * Makes a prepared batch durable; the consumer acknowledges it right after. `fence`, when given, is awaited just
+   * before the batch is committed and rejects when it must not be any more (the shards it belongs to may be
    * another instance's by now): the batch is then rolled back and read again.
    */
-  store(prepared: P, fence?: () => void): Promise<void>;
+  store(prepared: P, fence?: Fence): Promise<void>;
   /**
    * The batch will be delivered again instead of stored (its own store or an earlier batch's failed): undo what
    * prepare did. Called newest batch first, so each undo finds the state its prepare left.
