@@ -73,6 +73,20 @@ describe('geofences and waypoints the timing cannot use', () => {
     expect(renamed.status, renamed.text).toBe(200);
     const limit = await call(stack, `/items/geofences/${zone.json.data.id}`, { token, method: 'PATCH', body: { speed_limit_kmh: 0 } });
     expect(limit.json.errors?.[0]?.extensions?.reason).toBe('speed_limit_kmh: expected km/h above 0, not 0');
+    // A direction is a travel bearing: the start line with 720 counted no car heading 100 degrees.
+    for (const direction_deg of [720, 360, -90]) {
+      const turned = await call(stack, `/items/geofences/${start.json.data.id}`, { token, method: 'PATCH', body: { direction_deg } });
+      expect(turned.status, turned.text).toBe(400);
+      expect(turned.json.errors[0].extensions.reason).toBe(`direction_deg: expected degrees from 0 up to 360 (not included), or nothing, not ${direction_deg}`);
+      expect(turned.json.errors[0].extensions.issues[0].path).toEqual(['direction_deg']);
+    }
+    const backwards = await geofence({ kind: 'finish_line', geometry: line([[-4.3, 31.4], [-4.31, 31.41]]), direction_deg: 400 });
+    expect(backwards.json.errors?.[0]?.extensions?.reason).toBe('direction_deg: expected degrees from 0 up to 360 (not included), or nothing, not 400');
+    for (const direction_deg of [0, 359.5, null]) {
+      const turned = await call(stack, `/items/geofences/${start.json.data.id}`, { token, method: 'PATCH', body: { direction_deg } });
+      expect(turned.status, turned.text).toBe(200);
+    }
+    expect(await db('geofences').where({ id: start.json.data.id }).first('direction_deg')).toEqual({ direction_deg: null });
 
     const waypoint = (body: Record<string, unknown>) => create('waypoints', { stage: stageId, name: `w-${randomUUID().slice(0, 6)}`, tolerance_meters: 50, sort_order: 1, penalty_ms: 60_000, ...body });
     const far = await waypoint({ location: { type: 'Point', coordinates: [-4.2, 91] } });

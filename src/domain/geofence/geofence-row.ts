@@ -47,7 +47,10 @@ export function geofenceRowProblems(row: GeofenceRow): GeofenceRowProblem[] {
   const problems: GeofenceRowProblem[] = [];
   const geometry = geometryOf(row.geometry);
   const direction = row.direction_deg ?? null;
-  if (direction !== null && !isNumber(direction)) problems.push({ field: 'direction_deg', message: `expected degrees or nothing, not ${JSON.stringify(direction)}` });
+  // A travel bearing, in [0, 360) as the engine's bearings are: a gate of 720 degrees counts no car heading 100.
+  if (direction !== null && !(isNumber(direction) && direction >= 0 && direction < 360)) {
+    problems.push({ field: 'direction_deg', message: `expected degrees from 0 up to 360 (not included), or nothing, not ${JSON.stringify(direction)}` });
+  }
   if (LINE_KINDS.has(kind)) {
     if (row.stage === null || row.stage === undefined) problems.push({ field: 'stage', message: `a ${kind} belongs to a stage` });
     if (geometry?.type !== 'LineString' || !isPositions(geometry.coordinates)) {

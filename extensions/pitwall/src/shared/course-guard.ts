@@ -1,8 +1,8 @@
 import type { Accountability } from '@directus/types';
-import { waypointProblem } from '../../../../src/domain/geofence/check-course';
-import type { LonLat } from '../../../../src/domain/course';
-import { geofenceRowProblems, type GeofenceRowProblem } from '../../../../src/domain/geofence/geofence-row';
-import { parsedOrText, refuse, writePermission, type Problem } from './write-guard';
+import { waypointProblem } from '../../../../src/domain/geofence/check-course.ts';
+import type { LonLat } from '../../../../src/domain/course.ts';
+import { geofenceRowProblems } from '../../../../src/domain/geofence/geofence-row.ts';
+import { parsedOrText, refuse, writePermission, type Problem } from './write-guard.ts';
 
 type Row = Record<string, unknown>;
 
@@ -32,7 +32,7 @@ export function courseGuard(database: any) {
     async geofences(payload: Row, keys: unknown[] | null, accountability: Accountability | null | undefined): Promise<Row> {
       if (!(await mayWrite('geofences', keys === null ? 'create' : 'update', accountability))) return payload;
       for (const row of await rowsOf('geofences', 'geometry', payload, keys)) {
-        const problems: GeofenceRowProblem[] = geofenceRowProblems(row);
+        const problems: Problem[] = geofenceRowProblems(row);
         if (problems.length > 0) refuse(problems);
       }
       return payload;

@@ -35,7 +35,11 @@ describe('geofenceRowProblems', () => {
     for (const limit of [-50, 0, 'fast', Number.NaN]) {
       expect(geofenceRowProblems({ kind: 'speed_zone', geometry: polygon([ring]), speed_limit_kmh: limit })).toEqual([{ field: 'speed_limit_kmh', message: `expected km/h above 0, not ${JSON.stringify(limit)}` }]);
     }
-    expect(geofenceRowProblems({ kind: 'start_line', stage: 's1', geometry: line([[1, 1], [2, 2]]), direction_deg: 'north' })).toEqual([{ field: 'direction_deg', message: 'expected degrees or nothing, not "north"' }]);
+    expect(geofenceRowProblems({ kind: 'start_line', stage: 's1', geometry: line([[1, 1], [2, 2]]), direction_deg: 'north' })).toEqual([{ field: 'direction_deg', message: 'expected degrees from 0 up to 360 (not included), or nothing, not "north"' }]);
+    for (const bearing of [720, 360, -90]) {
+      expect(geofenceRowProblems({ kind: 'start_line', stage: 's1', geometry: line([[1, 1], [2, 2]]), direction_deg: bearing }).map((p) => p.field)).toEqual(['direction_deg']);
+    }
+    expect(geofenceRowProblems({ kind: 'start_line', stage: 's1', geometry: line([[1, 1], [2, 2]]), direction_deg: 359.5 })).toEqual([]);
     expect(geofenceRowProblems({ kind: 'waypoint', geometry: { type: 'Point', coordinates: [1, 1] } })).toEqual([{ field: 'kind', message: 'expected one of start_line, finish_line, split_line, zone, speed_zone, not "waypoint"' }]);
   });
 });
