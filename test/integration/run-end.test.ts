@@ -87,6 +87,17 @@ describe("a run's end", () => {
     expect(run.error.startsWith('the stage has no finish line: xxx')).toBe(true);
   });
 
+  it('is 404 PITWALL_RUN_NOT_FOUND for a run that does not exist, and a runner whose run was deleted meanwhile stops asking', async () => {
+    const missing = await call(stack, `/pitwall/replay/${randomUUID()}/end`, { token: stack.processorToken, body: { status: 'succeeded' } });
+    expect(missing.status, missing.text).toBe(404);
+    expect(missing.json.errors[0].extensions.code).toBe('PITWALL_RUN_NOT_FOUND');
+
+    const id = await queue({ event, stage, from: '2020-01-01T00:00:00Z', to: '2020-01-01T01:00:00Z', mode: 'preview' });
+    const outcome = await runner({ params: z.looseObject({}), run: async () => { await db('replay_runs').where({ id }).delete(); return { mode: 'preview' }; } }).runNow('replay', id);
+    expect(outcome?.status).toBe('succeeded');
+    expect(await db('replay_runs').where({ id }).first('id')).toBeUndefined();
+  });
+
   it('is refused to anonymous callers (401) and to users who are neither admins nor the processor (403)', async () => {
     const id = await queue({ event, stage, from: '2020-01-01T00:00:00Z', to: '2020-01-01T01:00:00Z', mode: 'preview' });
     await db('replay_runs').where({ id }).update({ status: 'running' });

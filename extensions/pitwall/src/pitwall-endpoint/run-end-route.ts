@@ -3,7 +3,7 @@ import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { pipelineCallerCheck } from '../shared/role-callers';
-import { describeIssues, runCollection, type ParamIssue, type RunKind } from '../shared/runs';
+import { describeIssues, runCollection, RunNotFoundError, type ParamIssue, type RunKind } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
@@ -22,7 +22,9 @@ const endSchema = z.strictObject({
  * (as the system), so the hook hears it and emits `replay.completed` / `backfill.completed`, and Flows on the run
  * collection see it too. The result is not part of it: the runner stores it in the row first, as it can be larger
  * than a request Directus accepts. 200 `{run: {id, status}, recorded}`, `recorded` false when the run was no longer
- * running (cancelled meanwhile, or its end recorded already by a runner that did not get the answer).
+ * running (cancelled meanwhile, or its end recorded already by a runner that did not get the answer). 404
+ * PITWALL_RUN_NOT_FOUND, as the runs' other routes answer, when no run has this id (deleted while it ran): the runner
+ * then finds the run gone from its table and stops asking (JobRunner.finish).
  */
 export function runEndRoute(kind: RunKind, { services, database, getSchema, logger }: EndpointExtensionContext) {
   const mayRecordEnds = pipelineCallerCheck(database);
@@ -41,6 +43,7 @@ export function runEndRoute(kind: RunKind, { services, database, getSchema, logg
     const recorded = keys.length > 0;
     logger.info({ kind, run, status, recorded, user: accountability.user }, `pitwall: ${kind} run end`);
     const row = (await database(runCollection(kind)).where('id', run).first('id', 'status')) ?? null;
+    if (!row) return next(new RunNotFoundError());
     res.json({ run: row, recorded });
   };
 }

@@ -1,6 +1,6 @@
 import { ForbiddenError } from '@directus/errors';
 import { defineHook } from '@directus/extensions-sdk';
-import type { Accountability } from '@directus/types';
+import type { Accountability, SchemaOverview } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { PROCESSOR_ROLE, roleCheck } from '../shared/role-callers';
 import { handBackUnsettled, publishPendingSafely } from '../shared/race-events-publish';
@@ -22,11 +22,12 @@ import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
 import { crossingGuard, penaltyGuard } from '../shared/timing-guard';
+import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
 type Meta = { key?: string | number; keys?: (string | number)[]; payload?: Record<string, unknown>; collection?: string };
-type Ctx = { accountability?: Accountability | null; database?: any };
+type Ctx = { accountability?: Accountability | null; database?: any; schema?: SchemaOverview | null };
 /** Rows one action changed: their ids, what they held before, and who changed them. */
 type Changed = { ids: string[]; old: Record<string, unknown>[]; accountability?: Accountability | null };
 
@@ -220,6 +221,18 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   const subscriptions = subscriptionGuard(database);
   for (const kind of ['create', 'update'] as const) {
     filter(`webhook_subscriptions.items.${kind}`, (payload, _meta, ctx) => subscriptions(keepMaskOutOfSecret(payload as Record<string, unknown>, kind), kind, (ctx as Ctx)?.accountability));
+  }
+
+  // Values the columns of Pitwall's collections would refuse (text that is no uuid, number, JSON or time) get a 400
+  // naming the field rather than Postgres's 500 (column-values). Registered after the guards above, so that the
+  // fields those check keep their own messages; the rest of each row is checked here.
+  const columns = columnGuard(database);
+  for (const collection of pitwallCollectionNames) {
+    for (const write of ['create', 'update'] as const) {
+      filter(`${collection}.items.${write}`, (payload, _meta, ctx) =>
+        columns(collection, write, payload as Record<string, unknown>, (ctx as Ctx)?.schema, (ctx as Ctx)?.accountability),
+      );
+    }
   }
 
   // Events a crash left between a commit and their publication, and webhook retry chains a stop or crash cut short.

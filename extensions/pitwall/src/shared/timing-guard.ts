@@ -1,7 +1,12 @@
 import type { Accountability } from '@directus/types';
-import { handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem';
-import { handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem';
-import { refuse, writePermission } from './write-guard';
+import { handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
+import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
+import { refuse, writePermission, type Problem } from './write-guard.ts';
+
+/** The kinds of crossing the timing makes and reads (a start, split or finish line's). */
+const CROSSING_KINDS: readonly string[] = [...new Set(Object.values(crossingKind))];
 
 type Row = Record<string, unknown>;
 
@@ -29,7 +34,9 @@ export function penaltyGuard(database: any) {
 
 /**
  * A crossing time corrected by hand is checked the same way (handCrossingProblem): Directus hands a time that is no
- * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong. A crossing added or
+ * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong; a time before year 1
+ * (year 0000, which Postgres would keep as a year BC) is refused with the replay route's rule (storableTime). Its
+ * `kind` must be one the timing reads (start, split, finish): any other would drop the car's result. A crossing added or
  * given a time by hand is marked `corrected_at` (unless the write sets that field itself): the pipeline then keeps it
  * as the officials made it (official-crossings). Only people's writes come here; the pipeline's emit no filter.
  */
@@ -37,8 +44,18 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
   const mayWrite = writePermission(database);
   return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined): Promise<Row> => {
     if (!(await mayWrite('entry_crossings', action, accountability))) return payload;
+    const problems: Problem[] = [];
     const problem = handCrossingProblem({ crossedAt: payload['crossed_at'] });
-    if (problem) refuse([{ field: 'crossed_at', message: problem.message }]);
+    if (problem) problems.push({ field: 'crossed_at', message: problem.message });
+    else if (typeof payload['crossed_at'] === 'string') {
+      const early = beforeYearOne(directusTimestampMs(payload['crossed_at']));
+      if (early) problems.push({ field: 'crossed_at', message: `crossedAt ${early}` });
+    }
+    const kind = payload['kind'];
+    if (kind !== undefined && kind !== null && !CROSSING_KINDS.includes(kind as string)) {
+      problems.push({ field: 'kind', message: `expected one of ${CROSSING_KINDS.join(', ')}, not ${JSON.stringify(kind)}` });
+    }
+    if (problems.length > 0) refuse(problems);
     const timed = action === 'create' || 'crossed_at' in payload;
     return timed && !('corrected_at' in payload) ? { ...payload, corrected_at: now().toISOString() } : payload;
   };
