@@ -168,6 +168,11 @@ describe('the live map’s connection to the gateway', () => {
     expect(timers).toHaveLength(1);
     timers.shift()!.run();
     expect(last().sent.at(-1)).toEqual({ type: 'subscribe', topic: TOPIC, id: 'live' });
+    // Rate-limited: asked again, not sooner than the gateway said.
+    last().receive({ type: 'error', code: 'rate-limited', message: 'too many subscribe and playback requests', retryAfterMs: 45_000, id: 'live' });
+    expect(timers.map((t) => t.ms)).toEqual([45_000]);
+    timers.shift()!.run();
+    expect(last().sent.at(-1)).toEqual({ type: 'subscribe', topic: TOPIC, id: 'live' });
   });
 
   it('plays a stage back on its own topic beside the live subscription, and Stop leaves that topic', () => {

@@ -257,7 +257,7 @@ export class LiveSocket {
         }
         return;
       case 'error':
-        return this.refused(String(message['code'] ?? 'error'), String(message['message'] ?? ''), message['id']);
+        return this.refused(String(message['code'] ?? 'error'), String(message['message'] ?? ''), message['id'], Number(message['retryAfterMs'] ?? 0));
       default:
         return;
     }
@@ -276,7 +276,7 @@ export class LiveSocket {
     this.listener.playbackStarted({ topic, stage: String(message['stage'] ?? requested.stage), speed: Number(message['speed'] ?? requested.speed), from: Number(message['from']), to: Number(message['to']) });
   }
 
-  private refused(code: string, text: string, id: unknown): void {
+  private refused(code: string, text: string, id: unknown, retryAfterMs = 0): void {
     if (id === LIVE_ID) {
       if (code === 'resume-gap') {
         // The positions missed are no longer kept: a fresh snapshot instead.
@@ -285,8 +285,8 @@ export class LiveSocket {
         return;
       }
       this.listener.state({ kind: 'error', code, message: text });
-      // Directus could not be asked: ask again later on the same connection.
-      if (code === 'unavailable') this.resubscribeLater();
+      // Directus could not be asked, or the gateway asks this connection to slow down: ask again later on it.
+      if (code === 'unavailable' || code === 'rate-limited') this.resubscribeLater(retryAfterMs);
       return;
     }
     if (id === PLAYBACK_ID) {
@@ -304,9 +304,10 @@ export class LiveSocket {
     this.listener.notice?.(`${code}: ${text}`);
   }
 
-  private resubscribeLater(): void {
+  /** With the backoff, and never sooner than the gateway said (`retryAfterMs` of a rate-limited answer). */
+  private resubscribeLater(atLeastMs = 0): void {
     const { firstDelayMs = 1000, maxDelayMs = 30_000 } = this.options;
-    const delay = Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(this.attempt++, 10));
+    const delay = Math.max(atLeastMs > 0 && Number.isFinite(atLeastMs) ? atLeastMs : 0, Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(this.attempt++, 10)));
     this.clearTimer();
     this.timer = (this.options.setTimer ?? ((run, ms) => setTimeout(run, ms)))(() => {
       this.timer = null;
