@@ -85,6 +85,9 @@ describe('columnValueProblem', () => {
     // jsonb refuses NUL and lone surrogates; json keeps them.
     expect(ok('json', { a: 'x\u0000' }, { dbType: 'jsonb' })).toBe('must not contain NUL characters');
     expect(ok('json', { ['\ud800']: 1 }, { dbType: 'jsonb' })).toBe('must not contain unpaired UTF-16 surrogates');
+    // However deep the sender nests it (a recursive walk would overflow the stack and answer 500).
+    const deep = `${'['.repeat(200_000)}"x\\u0000"${']'.repeat(200_000)}`;
+    expect(ok('json', deep, { dbType: 'jsonb' })).toBe('must not contain NUL characters');
     expect(ok('json', { a: 'x\u0000' }, { dbType: 'json' })).toBeNull();
   });
 

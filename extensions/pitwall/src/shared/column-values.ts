@@ -1,5 +1,6 @@
 import type { Accountability, SchemaOverview } from '@directus/types';
 import { cutShort } from '../../../../src/domain/cut-short.ts';
+import { hasLoneSurrogate } from '../../../../src/domain/io/storable-text.ts';
 import { pitwallCollections } from '../../../../src/setup/pitwall-schema.ts';
 import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission, type Problem } from './write-guard.ts';
@@ -91,17 +92,16 @@ function decimalProblem(field: Field, value: unknown): string | null {
   return null;
 }
 
-/** jsonb refuses NUL and unpaired surrogates in strings and keys (json keeps them as text). */
+/** jsonb refuses NUL and unpaired surrogates in strings and keys (json keeps them as text). Iterative: nesting is the sender's. */
 function jsonbProblem(value: unknown): string | null {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) return 'must not contain NUL characters';
-    if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)) return 'must not contain unpaired UTF-16 surrogates';
-    return null;
-  }
-  if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const problem = jsonbProblem(key) ?? jsonbProblem(item);
-      if (problem) return problem;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return 'must not contain NUL characters';
+      if (hasLoneSurrogate(item)) return 'must not contain unpaired UTF-16 surrogates';
+    } else if (item && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item)) stack.push(key, child);
     }
   }
   return null;
