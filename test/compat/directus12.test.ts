@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { demoId } from '../../src/demo/demo-race.ts';
+import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { pitwallCollections } from '../../src/setup/pitwall-schema.ts';
 import { runSetup } from '../../src/setup/setup.ts';
 import { connectDb } from '../../src/store/db.ts';
@@ -96,7 +96,7 @@ describe('Pitwall on Directus 12 without a licence', () => {
     const event = { id: randomUUID(), type: 'io_mapping.changed', version: 1, occurred_at: new Date().toISOString(), source: 'system', payload: {} };
     expect((await call(stack, '/items/race_events', { token: stack.processorToken, body: event })).status).toBe(403);
     // Queued as a person queues one, then marked running as the job runner would.
-    const params = { entries: [randomUUID()], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' };
+    const params = { entries: [demoEntries[0]!.id], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' };
     const run = await call(stack, '/items/replay_runs', { token, body: { params } });
     expect(run.status, run.text).toBe(200);
     try {

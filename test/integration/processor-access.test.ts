@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { demoEntries } from '../../src/demo/demo-race.ts';
 import { processorPermissions } from '../../src/setup/processor-access.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { runSetupAgain } from '../support/stack.ts';
@@ -47,7 +48,7 @@ describe("the processor's role and static token", () => {
 
   it('cannot change a run by REST: its end goes through the end route, which takes only the fields of an end', async () => {
     const token = await adminToken(stack);
-    const params = { entries: [randomUUID()], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' };
+    const params = { entries: [demoEntries[0]!.id], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' };
     const created = await call(stack, '/items/replay_runs', { token, body: { status: 'queued', params } });
     expect(created.status, created.text).toBe(200);
     const id = created.json.data.id;
