@@ -92,7 +92,8 @@ describe('a read fenced by a lease', () => {
     expect([(a as unknown[]).length, (b as unknown[]).length]).toEqual([2, 1]);
   });
 
-  it('waits out a Redis outage and checks the lease again on the next connection', async () => {
+  /** The lease held, one entry in the group, on a Redis of the test's own (to restart), with a reader on it. */
+  const withPrivateRedis = async (test: (privateRedis: PrivateRedis, own: Redis, fenced: LeaseFencedReader) => Promise<void>) => {
     const privateRedis = await PrivateRedis.start();
     const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
     own.on('error', () => undefined);
@@ -102,6 +103,16 @@ describe('a read fenced by a lease', () => {
       await own.xadd(stream, '*', 'n', '0');
       await own.xgroup('CREATE', stream, group, '0');
       await own.set(lease, 'me:1', 'PX', 60_000);
+      await test(privateRedis, own, fenced);
+    } finally {
+      fenced.disconnect();
+      own.disconnect();
+      await privateRedis.remove();
+    }
+  };
+
+  it('waits out a Redis outage and checks the lease again on the next connection', async () => {
+    await withPrivateRedis(async (privateRedis, own, fenced) => {
       const restarted = privateRedis.restart(1000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       // Redis is down: the read waits for it instead of failing, and the restarted Redis has no lease.
@@ -112,23 +123,11 @@ describe('a read fenced by a lease', () => {
       await own.xgroup('CREATE', stream, group, '0');
       await own.set(lease, 'me:1', 'PX', 60_000);
       expect(await fenced.read({ group, consumer: 'me', count: 100, stream, from: '>' })).toHaveLength(1);
-    } finally {
-      fenced.disconnect();
-      own.disconnect();
-      await privateRedis.remove();
-    }
+    });
   }, 60_000);
 
   it('is not left waiting when Redis goes away while the read is in flight', async () => {
-    const privateRedis = await PrivateRedis.start();
-    const own = new Redis(privateRedis.url, { maxRetriesPerRequest: null });
-    own.on('error', () => undefined);
-    const fenced = new LeaseFencedReader(privateRedis.url, lease, 'me:1');
-    try {
-      await fenced.connect();
-      await own.xadd(stream, '*', 'n', '0');
-      await own.xgroup('CREATE', stream, group, '0');
-      await own.set(lease, 'me:1', 'PX', 60_000);
+    await withPrivateRedis(async (privateRedis, _own, fenced) => {
       // Frozen, Redis leaves the read's commands unanswered on the open connection; then it dies and starts empty.
       privateRedis.freeze();
       const during = fenced.read({ group, consumer: 'me', count: 100, stream, from: '>' });
@@ -136,10 +135,6 @@ describe('a read fenced by a lease', () => {
       await privateRedis.restart(200);
       const outcome = await Promise.race([during, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
       expect(outcome).toBe(LEASE_NOT_HELD);
-    } finally {
-      fenced.disconnect();
-      own.disconnect();
-      await privateRedis.remove();
-    }
+    });
   }, 60_000);
 });

@@ -54,8 +54,11 @@ describe('the sharded consumer against a real Redis', () => {
     }
   };
 
-  it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
-    const { stream, written } = await fill(30, 3);
+  /**
+   * A host that freezes this thread once, for `freezeMs`, before its first store, then awaits each batch's fence
+   * before committing it: the batches committed, and the fences that refused.
+   */
+  const pausedOnce = (freezeMs: number) => {
     const committed: string[] = [];
     const refused: unknown[] = [];
     let frozen = false;
@@ -64,7 +67,7 @@ describe('the sharded consumer against a real Redis', () => {
       store: async (ids, fence) => {
         if (!frozen) {
           frozen = true;
-          freeze(1500);
+          freeze(freezeMs);
         }
         try {
           await fence?.();
@@ -78,6 +81,12 @@ describe('the sharded consumer against a real Redis', () => {
       shardKey: (deviceId) => deviceId,
       shardsLost: async () => undefined,
     };
+    return { host, committed, refused };
+  };
+
+  it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
+    const { stream, written } = await fill(30, 3);
+    const { host, committed, refused } = pausedOnce(1500);
     await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 900, rebalanceMs: 300, settleMs: 500 });
     expect(refused).toHaveLength(1);
     expect(refused[0]).toBeInstanceOf(LeasesStale);
@@ -86,29 +95,8 @@ describe('the sharded consumer against a real Redis', () => {
 
   it('commits a batch whose leases were not renewed in time but are still held, asking Redis first (a process starved of CPU)', async () => {
     const { stream, written } = await fill(30, 3);
-    const committed: string[] = [];
-    const refused: unknown[] = [];
-    let frozen = false;
-    const host: ShardHost<string[]> = {
-      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
-      store: async (ids, fence) => {
-        // Past two thirds of the lease without a renewal, short of the lease: no one can have taken the shards.
-        if (!frozen) {
-          frozen = true;
-          freeze(2000);
-        }
-        try {
-          await fence?.();
-        } catch (error) {
-          refused.push(error);
-          throw error;
-        }
-        committed.push(...ids);
-      },
-      discard: () => undefined,
-      shardKey: (deviceId) => deviceId,
-      shardsLost: async () => undefined,
-    };
+    // Past two thirds of the lease without a renewal, short of the lease: no one can have taken the shards.
+    const { host, committed, refused } = pausedOnce(2000);
     await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 2700, rebalanceMs: 300, settleMs: 300 });
     expect(refused).toEqual([]);
     expect([...committed].sort()).toEqual([...written].sort());
