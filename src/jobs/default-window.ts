@@ -17,7 +17,7 @@ export interface WindowIssue {
  * else is left to validation, except a stage or event that does not exist: that is the issue, not the range it
  * would have given ("from: expected a date" would send the caller looking in the wrong place).
  */
-export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body: unknown; issues: WindowIssue[] }> {
+export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body: unknown; issues: WindowIssue[]; stageEvent?: string }> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body, issues: [] };
   // One spelling of each id (the schema lowers them too): the stage's event, from Postgres, is in lower case.
   const input = { ...(body as Record<string, unknown>) };
@@ -39,7 +39,8 @@ export async function withDefaultWindow(body: unknown, db: Knex): Promise<{ body
     }
   }
   const event = input['event'] ?? (input['entries'] === undefined && input['devices'] === undefined ? window.event : undefined);
-  return { body: { ...input, ...(event === undefined ? {} : { event }), from: input['from'] ?? window.from, to: input['to'] ?? window.to }, issues };
+  const windowed = { ...input, ...(event === undefined ? {} : { event }), from: input['from'] ?? window.from, to: input['to'] ?? window.to };
+  return { body: windowed, issues, ...(window.event === undefined ? {} : { stageEvent: window.event }) };
 }
 
 /**
@@ -78,19 +79,19 @@ async function backfillTargetIssues(params: { model?: string; devices?: string[]
   return (params.devices ?? []).flatMap((imei, i) => (known.has(imei) ? [] : [{ code: 'custom' as const, path: ['devices', String(i)], message: `no device with IMEI ${JSON.stringify(imei)}` }]));
 }
 
-type ReplayTargets = { event?: string; stage?: string; entries?: string[]; devices?: string[] };
+type ReplayTargets = { event?: string; entries?: string[]; devices?: string[] };
 
 /**
  * The entries and trackers a replay names that do not exist, and entries of another event than the one it names
- * (or its stage's). The run would replay nothing for them, or fail with "not a stage of the replayed event(s)",
- * which sends the caller looking at the stage: a 400 naming `entries.<n>` / `devices.<n>` says what is wrong. A
- * tracker that exists but is carried by no entry replayed stays a problem the run reports (its entry may be given
- * one before the run starts).
+ * (or its stage's, `stageEvent`, as withDefaultWindow read it). The run would replay nothing for them, or fail with
+ * "not a stage of the replayed event(s)", which sends the caller looking at the stage: a 400 naming `entries.<n>` /
+ * `devices.<n>` says what is wrong. A tracker that exists but is carried by no entry replayed stays a problem the run
+ * reports (its entry may be given one before the run starts).
  */
-async function replayTargetIssues({ event, stage, entries, devices }: ReplayTargets, db: Knex): Promise<WindowIssue[]> {
+async function replayTargetIssues({ event, entries, devices }: ReplayTargets, stageEvent: string | undefined, db: Knex): Promise<WindowIssue[]> {
   const issues: WindowIssue[] = [];
   if (entries) {
-    const scope = event ?? (stage === undefined ? undefined : String((await db('stages').where('id', stage).first('event'))?.event));
+    const scope = event ?? stageEvent;
     const eventOf = new Map<string, string>((await db('entries').whereIn('id', [...new Set(entries)]).select('id', 'event')).map((row: { id: string; event: string }) => [row.id, String(row.event)]));
     entries.forEach((id, i) => {
       const of = eventOf.get(id);
@@ -123,10 +124,10 @@ export async function checkJobRequest<T, I extends { path: PropertyKey[] }>(
   db: Knex,
   schema: ParamsSchema<T, I>,
 ): Promise<{ params: T; issues: null } | { params: null; issues: (WindowIssue | I)[] }> {
-  const windowed = kind === 'replay' ? await withDefaultWindow(body, db) : { body, issues: [] };
+  const windowed: { body: unknown; issues: WindowIssue[]; stageEvent?: string } = kind === 'replay' ? await withDefaultWindow(body, db) : { body, issues: [] };
   const parsed = schema.safeParse(windowed.body);
   if (parsed.success && kind === 'backfill') windowed.issues.push(...(await backfillTargetIssues(parsed.data as { model?: string; devices?: string[] }, db)));
-  if (parsed.success && kind === 'replay' && windowed.issues.length === 0) windowed.issues.push(...(await replayTargetIssues(parsed.data as ReplayTargets, db)));
+  if (parsed.success && kind === 'replay' && windowed.issues.length === 0) windowed.issues.push(...(await replayTargetIssues(parsed.data as ReplayTargets, windowed.stageEvent, db)));
   if (parsed.success && windowed.issues.length === 0) return { params: parsed.data, issues: null };
   return { params: null, issues: replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, body) };
 }
