@@ -42,9 +42,10 @@ export const toFix = (p: Position): Fix => ({ ts: p.ts, lat: p.latitude, lon: p.
  * The racing side of the processor: one DevicePipeline per tracker that belongs to an entry, each judged on the
  * course of its own entry's event only, the race setup they share (reloaded while running), and IO decoding. An
  * entry carrying several trackers is timed once from all of them (EntryTimings). A device seen for the first time
- * in this process is rebuilt from all its stored positions, and so are the other trackers of its entry; the facts
- * that this produces again are harmless because their writes are keyed, and the stored fixes its batch brings again
- * (a holder that stored them but was stopped before committing its progress) are not timed twice.
+ * in this process (at its first fix, or at a tick while its stage is open) is rebuilt from all its stored positions,
+ * and so are the other trackers of its entry; the facts that this produces again are harmless because their writes
+ * are keyed, and the stored fixes its batch brings again (a holder that stored them but was stopped before committing
+ * its progress) are not timed twice.
  */
 export class Racing {
   private setup: RaceSetup | null = null;
@@ -113,7 +114,8 @@ export class Racing {
       this.timings.setShared(sharedEntries(setup.assignments));
       this.shardKeyOf = shardKeys(setup.assignments);
       this.trackersOfEntry = trackersByEntry(setup.assignments);
-      // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them.
+      // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them, or
+      // at a tick once the stream has been read (untimedOnOpenStages).
       if (known) for (const deviceId of contexts.keys()) if (!known.has(deviceId)) this.newlyAssigned.add(deviceId);
       this.decoders = decoders;
       for (const [deviceId, pipeline] of this.pipelines) {
@@ -165,32 +167,54 @@ export class Racing {
 
   /**
    * Times the trackers that got an entry after their fixes arrived (an entry added or a tracker assigned during the
-   * race, when the stream may have brought all its fixes already), from what is stored of them. What cannot be read
-   * now is tried again at the next tick.
+   * race, when the stream may have brought all its fixes already), from what is stored of them, and the trackers on a
+   * stage open at `now` that this process has not timed yet (untimedOnOpenStages). What cannot be read now is tried
+   * again at the next tick.
    */
-  private async catchUp(): Promise<FactChanges> {
+  private async catchUp(now: number): Promise<FactChanges> {
     const devices = [...this.newlyAssigned];
     this.newlyAssigned.clear();
+    // Their stages are those open now: a tracker assigned after its stage closed is the replay's to time.
+    const assigned = devices.map((deviceId) => ({ deviceId, at: this.clock() }));
+    // Stored fixes of the late window before `now` may come again from the stream (a holder stopped before
+    // committing them): rebuilt from there, they are known as stored (notTimedYet).
+    const untimed = this.untimedOnOpenStages(now).map((deviceId) => ({ deviceId, at: now - this.options.lateWindowMs }));
     const changes: FactChanges[] = [];
     const retime = new Set<string>();
     const created: string[] = [];
     const undo = this.timings.checkpoint();
     try {
-      for (const deviceId of devices) {
+      for (const { deviceId, at } of [...assigned, ...untimed]) {
         if (this.pipelines.has(deviceId) || !this.contexts.has(deviceId) || !this.owns(deviceId)) continue;
-        // Its stages are those open now: a tracker assigned after its stage closed is the replay's to time.
-        await this.createPipeline(deviceId, this.clock(), changes, retime);
+        await this.createPipeline(deviceId, at, changes, retime);
         created.push(deviceId);
       }
       await this.rebuildTrackersOf(retime, changes, created, this.clock());
     } catch (error) {
       this.undo([undo], created);
       for (const deviceId of devices) this.newlyAssigned.add(deviceId);
-      this.log.warn({ err: error, devices: devices.length }, 'newly assigned trackers not rebuilt yet; retrying at the next tick');
+      this.log.warn({ err: error, devices: devices.length + untimed.length }, 'trackers not rebuilt yet; retrying at the next tick');
       return { upserts: [], retractions: [] };
     }
     for (const entryId of retime) changes.push(this.retime(entryId));
     return mergeChanges(changes);
+  }
+
+  /**
+   * Trackers of this instance on a stage open at `now` (or closed within the late window) that it has no state of:
+   * it started, or took their shard over, while their car was silent. Otherwise they would be timed again only at
+   * their next fix, which a stopped car never sends: its signal loss never opened, its stage never closed as DNF.
+   * None before the stream has been read to its end once (`now` 0): the fixes waiting in it come first.
+   */
+  private untimedOnOpenStages(now: number): string[] {
+    if (now <= 0) return [];
+    const untimed: string[] = [];
+    for (const [deviceId, context] of this.contexts) {
+      if (this.pipelines.has(deviceId) || !this.owns(deviceId)) continue;
+      const events = new Set(context.assignments.map((a) => a.eventId));
+      if (context.course.stages.some((s) => events.has(s.eventId) && s.opensAt <= now && s.closesAt >= now - this.options.lateWindowMs)) untimed.push(deviceId);
+    }
+    return untimed;
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -239,15 +263,16 @@ export class Racing {
 
   /**
    * What the passing of time decides (DNF at stage close, an open signal loss), and the timing of trackers that got
-   * an entry after their fixes arrived (catchUp); never in the middle of a batch.
+   * an entry after their fixes arrived or that this process has no state of yet (catchUp); never in the middle of a
+   * batch.
    */
   tick(now: number): Promise<FactChanges> {
     return this.exclusive(async () => {
-      const changes: FactChanges[] = [];
+      // First, so that the trackers it rebuilds are judged at `now` too.
+      const changes: FactChanges[] = [await this.catchUp(now)];
       const retime = new Set<string>();
       for (const [deviceId, pipeline] of this.pipelines) this.route(deviceId, pipeline.tick(now), changes, retime);
       for (const entryId of retime) changes.push(this.retime(entryId));
-      changes.push(await this.catchUp());
       return mergeChanges(changes);
     });
   }
