@@ -256,6 +256,26 @@ describe('the processor under faults', () => {
     expect((await losses()).map((at: Date) => at.getTime())).toEqual([last!.ts.getTime()]);
   }, 120_000);
 
+  it('announces no signal loss for a tracker uploading fixes dated minutes ago while they come, one after they stop', async () => {
+    // A tracker back in coverage sends its buffered fixes: GPS times 10 minutes behind the clock, one a second.
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    const [device] = devices;
+    const driven = (await race(9)).filter((fix) => fix.deviceId === device).slice(25, 40);
+    const from = Date.now() - 600_000;
+    const buffered = driven.map((fix, i) => ({ ...fix, ts: from + i * 1000 }));
+    children.push(await processorProcess(stream, stack.directusUrl, { SIGNAL_LOSS_MS: '3000', PROCESSOR_TICK_MS: '100' }));
+    await publishFixes(redis, stream, buffered, { speed: 1 });
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === buffered.length, { timeoutMs: 30_000, what: 'every fix stored' });
+    expect((await crossings()).map((c) => c.kind)).toEqual(['start']);
+    const announced = () => db('race_events').where({ type: 'anomaly.detected', device_id: device }).pluck('payload');
+    await waitFor(async () => (await announced()).length > 0, { timeoutMs: 15_000, what: 'the signal loss after the last fix' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // One announcement, of the silence that followed the last fix, and it stands.
+    expect((await announced()).map((p: { kind: string; started_at: string }) => [p.kind, Date.parse(p.started_at)])).toEqual([['signal_loss', buffered.at(-1)!.ts]]);
+    expect(await db('anomalies').where({ device_id: device, kind: 'signal_loss' }).count('* as n')).toEqual([{ n: '1' }]);
+  }, 120_000);
+
   it('restarted while a car that started its stage is silent, opens its signal loss without waiting for a fix', async () => {
     // A stopped car sends nothing more: the restarted process must rebuild its tracker from what is stored to see the
     // silence, not wait for a fix that will not come.

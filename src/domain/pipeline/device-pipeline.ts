@@ -13,7 +13,7 @@ export interface FactChanges {
 }
 
 /** A fix, or a tick that changed something, with the state before it, so the window can be evaluated again. */
-type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: number });
+type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: number; heardAt: number | null });
 
 const noChanges = (): FactChanges => ({ upserts: [], retractions: [] });
 
@@ -34,6 +34,8 @@ function prunableAfter(fact: Fact): number {
  */
 export class DevicePipeline {
   private history: Evaluated[] = [];
+  /** The caller's clock when the tracker was last heard from (see tickDevice); null: never given one. */
+  private heardAt: number | null = null;
   /** The facts last scanned by forget, and the earliest time one of them may be forgotten after. */
   private pruneScan: { facts: DeviceState['facts']; after: number } | null = null;
 
@@ -48,12 +50,13 @@ export class DevicePipeline {
 
   /** A way back to this moment, for a caller whose batch failed to become durable and will be delivered again. */
   checkpoint(): () => void {
-    const { context, current } = this;
+    const { context, current, heardAt } = this;
     const history = this.history.slice();
     return () => {
       this.context = context;
       this.current = current;
       this.history = history;
+      this.heardAt = heardAt;
     };
   }
 
@@ -64,9 +67,11 @@ export class DevicePipeline {
 
   /**
    * `now`, the caller's clock when the fix arrived (live processing; a replay of stored fixes has none), keeps a fix
-   * dated ahead of it from judging the others: see `horizon`.
+   * dated ahead of it from judging the others (see `horizon`), and a tracker sending fixes dated in the past from
+   * being judged silent (see tickDevice).
    */
   push(fix: Fix, now?: number): FactChanges {
+    if (now !== undefined && (this.heardAt === null || now > this.heardAt)) this.heardAt = now;
     const newest = this.newestFix();
     if (newest === null || fix.ts > newest) return this.append(fix, now);
     if (fix.ts === newest || this.history.some((h) => 'fix' in h && h.fix.ts === fix.ts)) return noChanges(); // a resent packet
@@ -91,9 +96,9 @@ export class DevicePipeline {
   /** Decisions that depend on the clock alone (DNF at stage close, an open signal loss); `now` is the caller's. */
   tick(now: number): FactChanges {
     const before = this.current;
-    const { state, changed } = tickDevice(before, now, this.context);
+    const { state, changed } = tickDevice(before, now, this.context, this.heardAt);
     if (changed.length === 0) return noChanges();
-    this.history.push({ at: now, now, before });
+    this.history.push({ at: now, now, heardAt: this.heardAt, before });
     this.current = state;
     return { upserts: changed.map((key) => state.facts[key]!), retractions: [] };
   }
@@ -129,7 +134,7 @@ export class DevicePipeline {
     this.history = this.history.slice(0, at);
     for (const entry of replay) {
       const before = this.current;
-      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context).state : tickDevice(before, entry.now, this.context).state;
+      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context).state : tickDevice(before, entry.now, this.context, entry.heardAt).state;
       this.history.push({ ...entry, before });
     }
     // Late-data reports are about arrival, not about the track: they survive the re-evaluation as they were.

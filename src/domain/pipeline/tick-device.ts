@@ -8,8 +8,10 @@ import { writeStageResult } from './stage-result.ts';
 /**
  * What the passing of time alone decides, with `now` given by the caller: a stage that closed without a finish
  * is DNF for the entries still running in it, and a running entry silent for too long has an open signal loss.
+ * Silent since its last fix's time, or since `heardAt` (the caller's clock when a fix last came) if that is later:
+ * a tracker back in coverage uploads fixes dated minutes ago, and is not silent while they come.
  */
-export function tickDevice(state: DeviceState, now: number, context: PipelineContext): StepResult {
+export function tickDevice(state: DeviceState, now: number, context: PipelineContext, heardAt: number | null = null): StepResult {
   const draft = new Draft(state);
   for (const [key, progress] of Object.entries(draft.progress)) {
     const stage = context.course.stages.find((s) => s.id === progress.stageId);
@@ -19,7 +21,7 @@ export function tickDevice(state: DeviceState, now: number, context: PipelineCon
   }
   const last = draft.last;
   const running = Object.values(draft.progress).find((p) => p.status === 'running');
-  if (last && running && now - last.ts > context.options.signalLossMs && draft.openSignalLossFrom !== last.ts) {
+  if (last && running && now - Math.max(last.ts, heardAt ?? last.ts) > context.options.signalLossMs && draft.openSignalLossFrom !== last.ts) {
     draft.setFact({
       type: 'anomaly',
       key: factKey.anomaly(context.deviceId, 'signal_loss', String(last.ts)),

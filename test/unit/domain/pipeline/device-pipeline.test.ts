@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DevicePipeline } from '../../../../src/domain/pipeline/device-pipeline.ts';
+import { DevicePipeline, type FactChanges } from '../../../../src/domain/pipeline/device-pipeline.ts';
 import type { Fact } from '../../../../src/domain/pipeline/facts.ts';
 import { along, T0, testContext, testCourse, timeAt, track } from './fixtures.ts';
 
@@ -106,6 +106,37 @@ describe('DevicePipeline rules', () => {
     // The rest as they were, and the same facts as the fixes replayed without the clock.
     pipeline.pushAll(fixes.slice(21));
     expect(trackFacts(pipeline)).toEqual(trackFacts(run(fixes)));
+  });
+
+  it('does not judge silent a tracker whose fixes, dated minutes ago, are still coming; its silence after them counts from the last', () => {
+    // A tracker back in coverage uploads its buffered fixes: each is 10 minutes old, but they keep coming.
+    const fixes = track({ zoneKmh: 45 });
+    const delay = 600_000;
+    const pipeline = new DevicePipeline(testContext());
+    const ticked: FactChanges[] = [];
+    for (const fix of fixes.slice(0, 20)) {
+      pipeline.push(fix, fix.ts + delay);
+      ticked.push(pipeline.tick(fix.ts + delay + 500));
+    }
+    expect(ticked.flatMap((t) => t.upserts)).toEqual([]);
+    const heard = fixes[19]!.ts + delay;
+    expect(pipeline.tick(heard + 60_000).upserts).toEqual([]);
+    // Then nothing more: silent since its last fix, opened once the clock has not heard from it for the limit.
+    const opened = pipeline.tick(heard + 61_000);
+    expect(opened.upserts).toEqual([expect.objectContaining({ kind: 'signal_loss', startedAt: fixes[19]!.ts, endedAt: null })]);
+  });
+
+  it('keeps a signal loss the clock opened when a late fix from before it makes the window be evaluated again', () => {
+    const fixes = track({ zoneKmh: 45 });
+    const pipeline = new DevicePipeline(testContext());
+    const withheld = fixes[18]!;
+    for (const fix of fixes.slice(0, 20)) if (fix !== withheld) pipeline.push(fix, fix.ts);
+    const opened = pipeline.tick(fixes[19]!.ts + 61_000);
+    expect(opened.upserts).toEqual([expect.objectContaining({ kind: 'signal_loss', startedAt: fixes[19]!.ts })]);
+    // Heard from again (a late fix), but from before the silence: the silence since the newest fix stands.
+    const late = pipeline.push(withheld, fixes[19]!.ts + 62_000);
+    expect(late.retractions).not.toContain(opened.upserts[0]!.key);
+    expect(pipeline.state.facts[opened.upserts[0]!.key]).toMatchObject({ kind: 'signal_loss', endedAt: null });
   });
 
   it('flags a position jump, keeps it out of the geometry, and carries on', () => {
