@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { probe, serveMetrics, type HealthReport, type Probed } from '../observability/metrics-server.ts';
 import { connectDb } from '../store/db.ts';
-import { ensureGroup, groupInfo, type GroupInfo } from '../stream/consumer-group.ts';
+import { ensureGroup, groupInfo, unreadEntries, type GroupInfo } from '../stream/consumer-group.ts';
 import { compareCursor } from '../stream/cursor.ts';
 import { Lease } from '../stream/lease.ts';
 import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
@@ -496,9 +496,17 @@ export class Exporter {
     return entries;
   }
 
-  /** The group's XINFO, one request for all the gauges of a scrape (prom-client collects them at once). */
+  /**
+   * The group's XINFO with its unread entries counted (unreadEntries), one request for all the gauges of a scrape
+   * (prom-client collects them at once).
+   */
   private groupState(): Promise<Probed<GroupInfo | null>> {
-    return (this.groupScrape ??= probe(() => groupInfo(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP), 2000).finally(() => setTimeout(() => (this.groupScrape = null), 0)));
+    const stream = this.config.REDIS_TELEMETRY_STREAM;
+    const read = async (): Promise<GroupInfo | null> => {
+      const info = await groupInfo(this.redis, stream, EXPORT_GROUP);
+      return info && { ...info, lag: await unreadEntries(this.redis, stream, info) };
+    };
+    return (this.groupScrape ??= probe(read, 2000).finally(() => setTimeout(() => (this.groupScrape = null), 0)));
   }
 
   async health(): Promise<HealthReport> {

@@ -45,3 +45,15 @@ export async function groupInfo(redis: Redis, stream: string, group: string): Pr
   }
   return null;
 }
+
+/**
+ * The entries of the stream after the group's last delivered one, counted up to `limit`: Redis's own `lag` rests on
+ * the group's entries-read counter, which a Redis restarted from its append-only file brought back stale for a group
+ * read inside MULTI (the exporter's fenced reads) and never put right, so a caught-up group read as thousands behind,
+ * for good. Past `limit`, Redis's figure where it is at least that (a backlog that large is what it says), else `limit`.
+ */
+export async function unreadEntries(redis: Redis, stream: string, group: GroupInfo, limit = 1000): Promise<number> {
+  const page = (await redis.xrange(stream, `(${group.lastDeliveredId}`, '+', 'COUNT', limit)) as unknown[];
+  if (page.length < limit) return page.length;
+  return group.lag !== null && group.lag >= limit ? group.lag : limit;
+}

@@ -14,7 +14,7 @@ import { ParquetBatch } from '../../src/exporter/parquet-batch.ts';
 import { partName, partitionName, temporaryPartName } from '../../src/exporter/part-files.ts';
 import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
-import { groupInfo } from '../../src/stream/consumer-group.ts';
+import { groupInfo, unreadEntries } from '../../src/stream/consumer-group.ts';
 import { toStreamEntries } from '../../src/stream/stream-entry.ts';
 import { runCli, stopChild } from '../support/cli.ts';
 import { startExporter as exporter } from '../support/exporter.ts';
@@ -279,6 +279,32 @@ describe('pitwall exporter', () => {
     await publishFixes(redis, stream, fixes.slice(0, 5).map((f) => ({ ...f, ts: f.ts + 3_600_000 })), { speed: 0 });
     await waitFor(async () => (await readBack(duck, dir)).length === 55, { what: 'the five new rows written by the age rotation' });
   }, 60_000);
+
+  it('counts its lag itself: a group whose read counter Redis brought back stale reads as caught up once it is', async () => {
+    const stream = newStream();
+    const dir = await newDir();
+    const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 6 }).slice(0, 60);
+    const child = await exporter(stream, dir, 'export-a', { EXPORT_FILE_ROWS: '10' });
+    children.push(child);
+    await publishFixes(redis, stream, fixes.slice(0, 40), { speed: 0 });
+    await waitFor(async () => (await readBack(duck, dir).catch(() => [])).length === 40, { what: 'the first entries written' });
+    // As a Redis restarted from its append-only file left it: the group where it was, its entries-read counter behind.
+    const [group] = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map((g) => Object.fromEntries(Array.from({ length: g.length / 2 }, (_, i) => [g[2 * i], g[2 * i + 1]])));
+    await redis.call('XGROUP', 'SETID', stream, EXPORT_GROUP, String(group!['last-delivered-id']), 'ENTRIESREAD', 5);
+    await publishFixes(redis, stream, fixes.slice(40), { speed: 0 });
+    await waitFor(async () => (await readBack(duck, dir).catch(() => [])).length === 60, { what: 'the rest written' });
+    expect((await groupState(stream)).lag).toBeGreaterThan(0); // Redis's own figure, still wrong
+    const metrics = await fetch(`${child.metricsUrl}/metrics`).then((response) => response.text());
+    expect(metrics).toMatch(/^pitwall_export_stream_lag_entries 0$/m);
+    expect(await fetch(`${child.metricsUrl}/healthz`).then((response) => response.json())).toMatchObject({ ok: true, lag: 0 });
+    // Behind, it says by how much: counted up to the limit, then Redis's figure where that is larger.
+    const ids = ((await redis.xrange(stream, '-', '+')) as [string, string[]][]).map(([id]) => id);
+    const at = (lastDeliveredId: string, lag: number | null) => ({ lastDeliveredId, lag, pending: 0, consumers: 1 });
+    expect(await unreadEntries(redis, stream, at(ids[52]!, 5))).toBe(7);
+    expect(await unreadEntries(redis, stream, at(ids[52]!, 5), 7)).toBe(7);
+    expect(await unreadEntries(redis, stream, at(ids[52]!, 5), 6)).toBe(6);
+    expect(await unreadEntries(redis, stream, at('0-0', 250), 50)).toBe(250);
+  }, 90_000);
 
   it('keeps the entries in hand when Redis restarts without its data, and writes them once with what follows', async () => {
     // Read and held for a batch, they are in no stream and no pending list after the restart: only in the exporter.
