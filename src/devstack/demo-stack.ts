@@ -64,6 +64,26 @@ function startDetached(settings: DemoSettings, name: string, args: string[], env
   return child.pid!;
 }
 
+/**
+ * Waits until a process started by startDetached answers on its metrics port itself (the `x-pitwall-pid` header:
+ * another process may hold the port), or fails saying why: a process that exited at start (a port in use, a bad
+ * setting) must not be reported as started.
+ */
+export async function answering(settings: DemoSettings, name: string, pid: number, port: number): Promise<void> {
+  const log = join(settings.dataDir, `${name}.log`);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) {
+      const tail = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-5).join('\n');
+      throw new Error(`${name} exited as it started; the end of ${log}:\n${tail}`);
+    }
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+    if (response?.headers.get('x-pitwall-pid') === String(pid)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${name} (pid ${pid}) did not answer on :${port} within a minute; see ${log}`);
+}
+
 async function ensureDatabase(settings: DemoSettings): Promise<void> {
   const { host, port, user, name } = settings.database;
   const admin = knexFactory({ client: 'pg', connection: postgresUrl({ host, port, user, name: 'postgres' }), pool: { min: 0, max: 1 } });
@@ -132,24 +152,22 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       await openNewDemoRound(db, Date.now());
       say('demo race: stages open again from now, timing of earlier rounds cleared');
     }
-    if (!runningPid(settings, 'processor')) {
-      startDetached(settings, 'processor', ['processor'], { ...stream, DATABASE_URL: processorDatabaseUrl, METRICS_PORT: String(settings.metricsPort), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
-      say(`processor started (metrics on :${settings.metricsPort})`);
-    }
-    if (!runningPid(settings, 'jobs')) {
-      startDetached(settings, 'jobs', ['jobs'], { DATABASE_URL: processorDatabaseUrl, METRICS_PORT: String(settings.metricsPort + 1), DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken });
-      say(`job runner started for replay and backfill runs (metrics on :${settings.metricsPort + 1})`);
-    }
-    if (!runningPid(settings, 'gateway')) {
-      startDetached(settings, 'gateway', ['gateway'], { ...stream, DATABASE_URL: processorDatabaseUrl, DIRECTUS_URL: directusUrl, LIVE_WS_PORT: String(settings.livePort), METRICS_PORT: String(settings.metricsPort + 2), INSTANCE_ID: 'demo' });
-      say(`live gateway started on ws://localhost:${settings.livePort}/ws-live (metrics on :${settings.metricsPort + 2})`);
-    }
-    if (!runningPid(settings, 'exporter')) {
-      // A short rotation age, so that a demo shows its files within seconds (production keeps the default minute).
-      const exportDir = join(settings.dataDir, 'export');
-      startDetached(settings, 'exporter', ['exporter'], { ...stream, DATABASE_URL: processorDatabaseUrl, EXPORT_DIR: exportDir, EXPORT_FILE_MAX_AGE_MS: '10000', METRICS_PORT: String(settings.metricsPort + 3) });
-      say(`analytics exporter started: Parquet files in ${exportDir} (metrics on :${settings.metricsPort + 3})`);
-    }
+    // Each started one is waited for on its metrics port before it is said to be up.
+    const started: Promise<void>[] = [];
+    const start = (name: string, args: string[], port: number, env: Record<string, string>, what: string) => {
+      if (runningPid(settings, name)) return;
+      const pid = startDetached(settings, name, args, { ...env, METRICS_PORT: String(port) });
+      started.push(answering(settings, name, pid, port).then(() => say(what)));
+    };
+    start('processor', ['processor'], settings.metricsPort, { ...stream, DATABASE_URL: processorDatabaseUrl, DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken }, `processor started (metrics on :${settings.metricsPort})`);
+    start('jobs', ['jobs'], settings.metricsPort + 1, { DATABASE_URL: processorDatabaseUrl, DIRECTUS_URL: directusUrl, DIRECTUS_TOKEN: processorToken }, `job runner started for replay and backfill runs (metrics on :${settings.metricsPort + 1})`);
+    start('gateway', ['gateway'], settings.metricsPort + 2, { ...stream, DATABASE_URL: processorDatabaseUrl, DIRECTUS_URL: directusUrl, LIVE_WS_PORT: String(settings.livePort), INSTANCE_ID: 'demo' }, `live gateway started on ws://localhost:${settings.livePort}/ws-live (metrics on :${settings.metricsPort + 2})`);
+    // A short rotation age, so that a demo shows its files within seconds (production keeps the default minute).
+    const exportDir = join(settings.dataDir, 'export');
+    start('exporter', ['exporter'], settings.metricsPort + 3, { ...stream, DATABASE_URL: processorDatabaseUrl, EXPORT_DIR: exportDir, EXPORT_FILE_MAX_AGE_MS: '10000' }, `analytics exporter started: Parquet files in ${exportDir} (metrics on :${settings.metricsPort + 3})`);
+    const outcomes = await Promise.allSettled(started);
+    const failed = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [(outcome.reason as Error).message] : []));
+    if (failed.length > 0) throw new Error(`${failed.join('\n')}\n(the others keep running; \`npm stop\` stops them)`);
     if (!runningPid(settings, 'simulator')) {
       startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], stream);
       say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');

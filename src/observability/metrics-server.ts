@@ -36,6 +36,8 @@ export async function probe<T>(check: () => Promise<T>, timeoutMs: number): Prom
  */
 export function serveMetrics(registry: Registry, port: number, health: () => Promise<HealthReport>): Promise<Server> {
   const server = createServer((req, res) => {
+    // Whose answer this is: a supervisor that started a process can tell it from another holding the port.
+    res.setHeader('x-pitwall-pid', String(process.pid));
     const path = (req.url ?? '/').split('?')[0];
     const reply = async () => {
       if (req.method === 'GET' && path === '/metrics') {
