@@ -4,6 +4,11 @@ export type RunOperationOptions = Record<string, unknown> & { wait?: boolean | s
 /** Options a run cannot be asked with (the Flow takes its reject path with the message, which names the option). */
 export class RunParamsError extends Error {
   override name = 'RunParamsError';
+
+  /** The message too, where the Flow hands the error on as `{{$last}}` (an Error's own JSON has neither). */
+  toJSON(): { name: string; message: string } {
+    return { name: this.name, message: this.message };
+  }
 }
 
 const listFields = new Set(['entries', 'devices']);
@@ -43,11 +48,17 @@ export function waitTimeoutMs(options: RunOperationOptions): number {
   return Math.min(MAX_WAIT_TIMEOUT_S, Math.max(1, seconds)) * 1000;
 }
 
-/** The operation's options as a request body: blanks left out, lists split, JSON text parsed (RunParamsError if it is not JSON). */
+/** What Directus renders a template that found nothing as (`{{$trigger.body.entries}}` of a body without entries). */
+const NOTHING = new Set(['undefined', 'null']);
+
+/**
+ * The operation's options as a request body: blanks (and templates that found nothing) left out, lists split, JSON
+ * text parsed (RunParamsError if it is not JSON).
+ */
 export function bodyOfOptions(options: RunOperationOptions): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [field, raw] of Object.entries(options)) {
-    if (controlFields.has(field)) continue;
+    if (controlFields.has(field) || (typeof raw === 'string' && NOTHING.has(raw.trim()))) continue;
     let value = listFields.has(field) ? listOf(field, raw) : raw;
     if (typeof value === 'string') value = value.trim() === '' ? undefined : value.trim();
     if (field === 'geofences' && typeof value === 'string') value = jsonOption(field, value);

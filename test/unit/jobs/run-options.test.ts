@@ -37,7 +37,13 @@ describe('bodyOfOptions (replay and backfill operations)', () => {
       }
       expect(thrown, field).toBeInstanceOf(RunParamsError);
       expect((thrown as Error).message).toMatch(new RegExp(`^Invalid options: ${field}: not valid JSON \\(`));
+      // Handed on by the Flow as {{$last}}, it still says what is wrong.
+      expect(JSON.parse(JSON.stringify(thrown))).toEqual({ name: 'RunParamsError', message: (thrown as Error).message });
     }
+  });
+
+  it('leaves out an option whose template found nothing (Directus renders it as undefined or null)', () => {
+    expect(bodyOfOptions({ stage: 's', mode: 'preview', entries: 'undefined', geofences: ' undefined ', devices: 'null', from: 'null' })).toEqual({ stage: 's', mode: 'preview' });
   });
 });
 
