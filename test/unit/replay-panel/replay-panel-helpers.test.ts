@@ -48,6 +48,9 @@ describe('the replay panel formatting', () => {
     expect(formatDelta(-12)).toBe('−0.012 s');
     expect(formatDelta(0)).toBe('±0.000 s');
     expect(formatDelta(null)).toBe('—');
+    expect(formatDelta(59_999)).toBe('+59.999 s');
+    expect(formatDelta(300_000)).toBe('+5:00.000');
+    expect(formatDelta(-3_723_456)).toBe('−1:02:03.456');
     expect(formatDuration(4500)).toBe('0:04.500');
     expect(formatDuration(723_456)).toBe('12:03.456');
     expect(formatDuration(3_723_456)).toBe('1:02:03.456');

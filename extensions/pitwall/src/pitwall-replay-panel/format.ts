@@ -11,11 +11,15 @@ const msOf = (value: unknown): number | null => {
   return Number.isFinite(ms) ? ms : null;
 };
 
-/** "+1.500 s", "−0.012 s", "±0.000 s"; "—" when there is no delta (an added or removed row). */
+/**
+ * "+1.500 s", "−0.012 s", "±0.000 s"; from a minute on as race time, as the classification shows times: "+5:00.000";
+ * "—" when there is no delta (an added or removed row).
+ */
 export function formatDelta(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';
   const sign = ms > 0 ? '+' : ms < 0 ? '−' : '±';
-  return `${sign}${(Math.abs(ms) / 1000).toFixed(3)} s`;
+  const abs = Math.abs(ms);
+  return abs >= 60_000 ? `${sign}${formatRaceTime(abs, { decimals: 3 })}` : `${sign}${(abs / 1000).toFixed(3)} s`;
 }
 
 /** A duration as race time to the millisecond, as the classification shows it: "1:02:03.456", "12:03.456", "0:04.500". */
