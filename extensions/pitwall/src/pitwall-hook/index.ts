@@ -17,6 +17,7 @@ import { replayWriteRefusal } from '../shared/replay-access';
 import { runCollection, runKinds } from '../shared/runs';
 import { runChangeGuard } from '../shared/run-changes';
 import { runCreateGuard, runParamsChangeGuard } from '../shared/run-create-guard';
+import { assignmentGuard } from '../shared/assignment-guard';
 import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
@@ -173,6 +174,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     const keys = (meta: unknown) => (write === 'create' ? null : keysOf(meta as Meta));
     filter(`geofences.items.${write}`, (payload, meta, ctx) => course.geofences(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
     filter(`waypoints.items.${write}`, (payload, meta, ctx) => course.waypoints(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
+  }
+
+  // One tracker on two entries of one event at once is refused: only one of them would be timed (assignment-guard).
+  const assignments = assignmentGuard(database);
+  for (const write of ['create', 'update'] as const) {
+    filter(`entry_devices.items.${write}`, (payload, meta, ctx) =>
+      assignments(payload as Record<string, unknown>, write === 'create' ? null : keysOf(meta as Meta), (ctx as Ctx)?.accountability, (ctx as Ctx)?.database),
+    );
   }
 
   // A run a person queues through /items is checked as the endpoint checks it, and gets its checked params

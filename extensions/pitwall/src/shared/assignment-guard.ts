@@ -1,0 +1,51 @@
+import type { Accountability } from '@directus/types';
+import { refuse, writePermission } from './write-guard.ts';
+
+type Row = Record<string, unknown>;
+
+const isUuid = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+/** A validity bound as given: null (open), a time Postgres can compare, or something the column guard refuses. */
+const bound = (value: unknown): string | null | undefined => (value === null || value === undefined ? null : typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : undefined);
+
+/**
+ * A tracker carried by two entries of one event at the same time is refused, with a 400 naming `device`: the timing
+ * takes the first of the two and the other entry is never timed, with nothing said. One tracker in entries of two
+ * events at once stays allowed (a car entered in a class run as an event of its own, timed in each), and so does a
+ * tracker moved from one entry to another with validity windows that do not overlap. An update is checked as the row
+ * it makes (the stored row with the payload over it); what is no id or no time is left to the column guard.
+ */
+export function assignmentGuard(database: any) {
+  const mayWrite = writePermission(database);
+  return async (payload: Row, keys: string[] | null, accountability: Accountability | null | undefined, knex?: any): Promise<Row> => {
+    if (!(await mayWrite('entry_devices', keys === null ? 'create' : 'update', accountability))) return payload;
+    const db = knex ?? database;
+    const rows: Row[] = keys === null ? [payload] : (await db('entry_devices').whereIn('id', keys).select('*')).map((row: Row) => ({ ...row, ...payload }));
+    for (const row of rows) {
+      const [from, to] = [bound(row['valid_from']), bound(row['valid_to'])];
+      if (!isUuid(row['entry']) || !isUuid(row['device']) || from === undefined || to === undefined) continue;
+      const clash = await db('entry_devices as ed')
+        .join('entries as other', 'other.id', 'ed.entry')
+        .join('entries as own', 'own.event', 'other.event')
+        .where('own.id', row['entry'])
+        .andWhere('ed.device', row['device'])
+        .andWhereNot('ed.entry', row['entry'])
+        .modify((q: any) => {
+          if (isUuid(row['id'])) q.andWhereNot('ed.id', row['id']);
+          // Windows [from, to) overlap unless one ends before the other starts (null: open on that side).
+          if (from !== null) q.andWhere((w: any) => w.whereNull('ed.valid_to').orWhere('ed.valid_to', '>', from));
+          if (to !== null) q.andWhere((w: any) => w.whereNull('ed.valid_from').orWhere('ed.valid_from', '<', to));
+        })
+        .first('other.race_number', 'ed.valid_from', 'ed.valid_to');
+      if (clash) {
+        const window = `${clash.valid_from ? `from ${new Date(clash.valid_from).toISOString()}` : 'from the start'}${clash.valid_to ? ` to ${new Date(clash.valid_to).toISOString()}` : ', with no end'}`;
+        refuse([
+          {
+            field: 'device',
+            message: `this tracker is carried by entry #${clash.race_number} of the same event ${window}; only one entry of an event can be timed from it at a time: end that assignment (valid_to) or give this one a window after it`,
+          },
+        ]);
+      }
+    }
+    return payload;
+  };
+}
