@@ -58,5 +58,11 @@ describe('a tracker on two entries of one event at once', () => {
     expect(reopened.json.errors[0].extensions.reason).toMatch(/^device: this tracker is carried by entry #8 of the same event from 2026-12-06T12:00:00.000Z, with no end;/);
     // A change that keeps the windows apart is taken.
     expect((await call(stack, `/items/entry_devices/${moved}`, { token, method: 'PATCH', body: { role: 'backup' } })).status).toBe(200);
+    // On to car 7 again at 13:00; car 8's stored window, from noon, may not be left open again.
+    expect((await call(stack, `/items/entry_devices/${moved}`, { token, method: 'PATCH', body: { valid_to: '2026-12-06T13:00:00Z' } })).status).toBe(200);
+    await id('entry_devices', { entry: car7, device, role: 'primary', valid_from: '2026-12-06T13:00:00Z' });
+    const reopenedStored = await call(stack, `/items/entry_devices/${moved}`, { token, method: 'PATCH', body: { valid_to: null } });
+    expect(reopenedStored.status).toBe(400);
+    expect(reopenedStored.json.errors[0].extensions.reason).toMatch(/^device: this tracker is carried by entry #7 of the same event from 2026-12-06T13:00:00.000Z, with no end;/);
   });
 });

@@ -1,11 +1,19 @@
 import type { Accountability } from '@directus/types';
+import { directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission } from './write-guard.ts';
 
 type Row = Record<string, unknown>;
 
 const isUuid = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-/** A validity bound as given: null (open), a time Postgres can compare, or something the column guard refuses. */
-const bound = (value: unknown): string | null | undefined => (value === null || value === undefined ? null : typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : undefined);
+/**
+ * A validity bound as Directus stores it: null (open), the time of a stored row (a Date) or of text read as Directus
+ * reads it, or undefined for text that is no time (the column guard's to refuse).
+ */
+function bound(value: unknown): Date | null | undefined {
+  if (value === null || value === undefined) return null;
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? directusTimestampMs(value) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
 
 /**
  * A tracker carried by two entries of one event at the same time is refused, with a 400 naming `device`: the timing
