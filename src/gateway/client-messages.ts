@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { isUuid, UUID_TEXT } from '../domain/uuid-text.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A stream entry id, as the `cursor` of every position message. */
 const CURSOR = /^\d{1,20}-\d{1,20}$/;
 /** Both parts of a Redis stream id are unsigned 64-bit integers: 20 digits can hold more (Number cannot tell). */
@@ -17,7 +17,7 @@ export type Topic = { kind: 'event'; eventId: string; name: string } | { kind: '
 /** `event:<uuid>` (an event's live positions) or `playback:<uuid>` (a stored stage played back for a demo). */
 export function parseTopic(name: string): Topic | null {
   const [kind, id, ...rest] = name.split(':');
-  if (rest.length > 0 || !id || !UUID.test(id)) return null;
+  if (rest.length > 0 || !id || !isUuid(id)) return null;
   if (kind === 'event') return { kind: 'event', eventId: id.toLowerCase(), name: `event:${id.toLowerCase()}` };
   if (kind === 'playback') return { kind: 'playback', playbackId: id.toLowerCase(), name: `playback:${id.toLowerCase()}` };
   return null;
@@ -35,8 +35,8 @@ const clientMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('playback'),
     id: requestId,
-    event: z.string().regex(UUID, 'expected an event id (uuid)'),
-    stage: z.string().regex(UUID, 'expected a stage id (uuid)'),
+    event: z.string().regex(UUID_TEXT, 'expected an event id (uuid)'),
+    stage: z.string().regex(UUID_TEXT, 'expected a stage id (uuid)'),
     speed: z.number().min(MIN_PLAYBACK_SPEED, `expected ${MIN_PLAYBACK_SPEED} to ${MAX_PLAYBACK_SPEED}`).max(MAX_PLAYBACK_SPEED, `expected ${MIN_PLAYBACK_SPEED} to ${MAX_PLAYBACK_SPEED}`).default(10),
   }),
 ]);

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
+import { isUuid } from '../domain/uuid-text.ts';
 import { devicesByImei, findDeviceModel } from '../store/backfill-source.ts';
 
 const iso = (value: unknown) => (value === null || value === undefined ? undefined : new Date(value as string).toISOString());
-const isUuid = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 /** Shaped as a zod issue, so callers report it with the schema's. */
 export interface WindowIssue {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { isUuid } from '../../domain/uuid-text.ts';
 import { storableTime } from '../storable-time.ts';
 
 const isoTime = storableTime(z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z' }));
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * What a backfill run is asked to do (CONTRACTS section 5, `POST /pitwall/backfill`): the devices of one model, or
@@ -12,7 +12,7 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const backfillParamsSchema = z
   .strictObject({
     /** A device_models id (its unique name is accepted too); an id in upper case is the same id, in lower case. */
-    model: z.string().trim().min(1, 'model must not be empty').overwrite((model) => (uuidPattern.test(model) ? model.toLowerCase() : model)).optional(),
+    model: z.string().trim().min(1, 'model must not be empty').overwrite((model) => (isUuid(model) ? model.toLowerCase() : model)).optional(),
     /** Tracker IMEIs. */
     devices: z.array(z.string().trim().min(1, 'a device IMEI must not be empty')).min(1, 'devices must list at least one IMEI').optional(),
     from: isoTime,

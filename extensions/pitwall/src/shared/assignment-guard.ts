@@ -1,10 +1,10 @@
 import type { Accountability } from '@directus/types';
+import { isUuid } from '../../../../src/domain/uuid-text.ts';
 import { directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission } from './write-guard.ts';
 
 type Row = Record<string, unknown>;
 
-const isUuid = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 /**
  * A validity bound as Directus stores it: null (open), the time of a stored row (a Date) or of text read as Directus
  * reads it, or undefined for text that is no time (the column guard's to refuse).
