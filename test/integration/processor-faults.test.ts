@@ -63,6 +63,19 @@ describe('the processor under faults', () => {
     return simulateRace({ start: Date.parse(stage.opens_at) + 2 * 3_600_000 + seed * 600_000, entries: ENTRIES, stages: ['ss2'], seed });
   }
 
+  /** A telemetry stream of the test's own, deleted with its dead letters after it. */
+  const newStream = () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream, `${stream}:dead-letter`);
+    return stream;
+  };
+
+  /** `count` fixes of the first car from 8 s before its start line, dated one a second from `from`. */
+  async function oneCar(seed: number, count: number, from: number) {
+    const driven = (await race(seed)).filter((fix) => fix.deviceId === devices[0]).slice(25, 25 + count);
+    return driven.map((fix, i) => ({ ...fix, ts: from + i * 1000 }));
+  }
+
   async function cleanBusinessRows() {
     await db('positions').whereIn('device_id', devices).delete();
     await db('decoded_attributes').whereIn('device_id', devices).delete();
@@ -89,8 +102,7 @@ describe('the processor under faults', () => {
   });
 
   it('killed with SIGKILL mid-stream and restarted, loses and duplicates nothing', async () => {
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const fixes = await race(1);
     const first = await processorProcess(stream, stack.directusUrl);
     children.push(first);
@@ -113,8 +125,7 @@ describe('the processor under faults', () => {
   });
 
   it('with Directus unreachable for a minute, keeps storing positions and delivers every fact afterwards', async () => {
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const proxy = new TcpProxy(Number(new URL(stack.directusUrl).port));
     await proxy.start(await freePort());
     const fixes = await race(2);
@@ -191,8 +202,7 @@ describe('the processor under faults', () => {
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(proxy.port);
     viaProxy.searchParams.delete('host');
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const fixes = await race(5);
     const processor = await startRacingProcessor(stack, stream, { DATABASE_URL: viaProxy.toString(), PROCESSOR_BATCH_SIZE: '50' });
     const stored = () => count('positions', (q) => q.whereIn('device_id', devices));
@@ -230,13 +240,10 @@ describe('the processor under faults', () => {
   it('stopped (SIGSTOP) while a car drives, announces no signal loss for the fixes waiting in the stream', async () => {
     // Live fixes, timed by the clock: a tracker is silent when its fixes stop coming, not when this process stops
     // reading them. After SIGCONT the overdue tick runs before the reads of what came meanwhile.
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const [device] = devices;
     // From 8 s before its start line, for 30 s.
-    const driven = (await race(6)).filter((fix) => fix.deviceId === device).slice(25, 55);
-    const liveFrom = Date.now() + 1000;
-    const live = driven.map((fix, i) => ({ ...fix, ts: liveFrom + i * 1000 }));
+    const live = await oneCar(6, 30, Date.now() + 1000);
     const child = await processorProcess(stream, stack.directusUrl, { SIGNAL_LOSS_MS: '2500', PROCESSOR_TICK_MS: '100', PROCESSOR_BATCH_SIZE: '50' });
     children.push(child);
     const startCrossing = async () => (await crossings()).some((c) => c.kind === 'start');
@@ -258,12 +265,9 @@ describe('the processor under faults', () => {
 
   it('announces no signal loss for a tracker uploading fixes dated minutes ago while they come, one after they stop', async () => {
     // A tracker back in coverage sends its buffered fixes: GPS times 10 minutes behind the clock, one a second.
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const [device] = devices;
-    const driven = (await race(9)).filter((fix) => fix.deviceId === device).slice(25, 40);
-    const from = Date.now() - 600_000;
-    const buffered = driven.map((fix, i) => ({ ...fix, ts: from + i * 1000 }));
+    const buffered = await oneCar(9, 15, Date.now() - 600_000);
     children.push(await processorProcess(stream, stack.directusUrl, { SIGNAL_LOSS_MS: '3000', PROCESSOR_TICK_MS: '100' }));
     await publishFixes(redis, stream, buffered, { speed: 1 });
     await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === buffered.length, { timeoutMs: 30_000, what: 'every fix stored' });
@@ -279,13 +283,10 @@ describe('the processor under faults', () => {
   it('restarted while a car that started its stage is silent, opens its signal loss without waiting for a fix', async () => {
     // A stopped car sends nothing more: the restarted process must rebuild its tracker from what is stored to see the
     // silence, not wait for a fix that will not come.
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const [device] = devices;
     // From 8 s before its start line, for 15 s, then silence.
-    const driven = (await race(8)).filter((fix) => fix.deviceId === device).slice(25, 40);
-    const liveFrom = Date.now() + 1000;
-    const live = driven.map((fix, i) => ({ ...fix, ts: liveFrom + i * 1000 }));
+    const live = await oneCar(8, 15, Date.now() + 1000);
     const env = { SIGNAL_LOSS_MS: '5000', PROCESSOR_TICK_MS: '200' };
     const first = await processorProcess(stream, stack.directusUrl, env);
     children.push(first);
@@ -303,8 +304,7 @@ describe('the processor under faults', () => {
   }, 120_000);
 
   it('stopped (SIGSTOP) until another instance took its shards and finished the stage, sends nothing stale when resumed', async () => {
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const fixes = await race(7);
     const half = fixes.filter((fix) => fix.ts < fixes[Math.floor(fixes.length / 2)]!.ts);
     const lease = { PROCESSOR_LEASE_MS: '2000', PROCESSOR_BLOCK_MS: '200' };
@@ -334,8 +334,7 @@ describe('the processor under faults', () => {
   }, 180_000);
 
   it('taken over after storing a batch it had not committed, by a holder reading shorter batches, times nothing twice', async () => {
-    const stream = `test:telemetry:${randomUUID()}`;
-    streams.push(stream, `${stream}:dead-letter`);
+    const stream = newStream();
     const fixes = await race(3);
     await publishFixes(redis, stream, fixes, { speed: 0 });
     const results = async () => (await db('stage_results').where({ stage: stageId }).orderBy('entry').select('entry', 'status', 'total_ms', 'rank'));
