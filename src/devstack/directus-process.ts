@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** The repository root, for locating the Directus installs and the extensions folder. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+const EXIT_WITH_PARENT = join(repoRoot, 'src/devstack/exit-with-parent.cjs');
+
 /** Where each supported Directus major is installed: 11 by the root lockfile, 12 by compat/directus12. */
 export const directusCli: Record<11 | 12, string> = {
   11: join(repoRoot, 'node_modules/directus/cli.js'),
@@ -114,11 +116,13 @@ export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000
   const log = openSync(logFile, 'a');
   // Profiling a bench, e.g. PITWALL_DIRECTUS_NODE_ARGS="--prof": Node flags for the Directus process only.
   const nodeArgs = (process.env['PITWALL_DIRECTUS_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, directusCli[options.version], 'start'], {
+  // The demo stack leaves Directus running after `pitwall up` returns; any other Directus ends with its starter, also
+  // when a test run is interrupted before its cleanup (see exit-with-parent.cjs).
+  const lifeline = detached ? [] : ['--require', EXIT_WITH_PARENT];
+  const child = spawn(process.execPath, [...nodeArgs, ...lifeline, directusCli[options.version], 'start'], {
     env: childEnv(directusEnv(options)),
     cwd: options.workDir,
-    stdio: ['ignore', log, log],
-    // The demo stack leaves Directus running after `pitwall up` returns.
+    stdio: [detached ? 'ignore' : 'pipe', log, log],
     detached,
   });
   if (detached) child.unref();
