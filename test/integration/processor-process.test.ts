@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
@@ -24,6 +28,29 @@ describe('pitwall processor as a process', () => {
     expect(result.code).toBe(78);
     expect(result.stderr).toMatch(message);
   });
+
+  // A second instance started on the first one's metrics port (a copied unit file, a port left in an env file) must
+  // fail where a supervisor sees it. It held its Redis and Postgres connections open and did nothing for ever: no
+  // shard, no metrics, its consumer name taken, and a killed first instance's shards stayed without an owner.
+  it.each(['processor', 'exporter', 'gateway'])('%s: exits with 1 when its metrics port is taken, after saying so', async (command) => {
+    const holder = createServer((_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => holder.listen(0, '0.0.0.0', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    const stream = `test:telemetry:${randomUUID()}`;
+    const exportDir = mkdtempSync(join(tmpdir(), 'pitwall-export-'));
+    try {
+      const result = await runCli([command], { DATABASE_URL: stack.databaseUrl, REDIS_URL, REDIS_TELEMETRY_STREAM: stream, METRICS_PORT: String(port), LIVE_WS_PORT: String(await freePort()), EXPORT_DIR: exportDir, ...(command === 'gateway' ? { DIRECTUS_URL: stack.directusUrl } : {}) }, 30_000);
+      expect(result.code).toBe(1);
+      expect(result.stdout + result.stderr).toMatch(/EADDRINUSE/);
+      expect(result.stdout).toMatch(new RegExp(`"msg":"${command} could not start"`));
+    } finally {
+      holder.close();
+      rmSync(exportDir, { recursive: true, force: true });
+      const redis = new Redis(REDIS_URL);
+      await redis.del(stream, `${stream}:dead-letter`);
+      redis.disconnect();
+    }
+  }, 40_000);
 
   it('logs its stream and group, and serves /healthz and /metrics with consumer lag', async () => {
     const stream = `test:telemetry:${randomUUID()}`;
