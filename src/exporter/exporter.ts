@@ -88,6 +88,12 @@ export class Exporter {
   private readonly fixDates = new FixDates();
   /** The batches whose files exist, read from the directory when the lease is taken and kept up to date since. */
   private written = new WrittenBatches();
+  /**
+   * The last entry gathered into a batch not yet acknowledged (the one gathered, or the one being written); null when
+   * none is. Redis gone back to an older state without losing the lease (an append-only file that lost its last
+   * second) delivers again entries that such a batch holds: they are not gathered a second time (see gather).
+   */
+  private inHandUpTo: string | null = null;
   private groupScrape: Promise<Probed<GroupInfo | null>> | null = null;
 
   constructor(
@@ -113,6 +119,7 @@ export class Exporter {
       files: new Counter({ name: 'pitwall_export_files_total', help: 'Parquet files written', registers }),
       fileBytes: new Counter({ name: 'pitwall_export_file_bytes_total', help: 'Bytes of Parquet files written', registers }),
       skipped: new Counter({ name: 'pitwall_export_skipped_entries_total', help: 'Stream entries without a row (malformed; the log says why)', registers }),
+      deliveredAgain: new Counter({ name: 'pitwall_export_redelivered_entries_total', help: 'Entries Redis delivered again (it went back to an older state) that a batch in hand already held: not gathered twice', registers }),
       batchRows: new Gauge({ name: 'pitwall_export_batch_rows', help: 'Rows gathered and not yet written', registers, collect() { this.set(self.gathered?.batch.rows ?? 0); } }),
       flushSeconds: new Histogram({ name: 'pitwall_export_flush_seconds', help: 'Time to write a batch: files, ClickHouse, acknowledgement', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
       // Read at each scrape, not only when /healthz is asked: a lag alert must not depend on a health checker.
@@ -194,6 +201,8 @@ export class Exporter {
           this.gathered = this.emptyBatch(this.gathered!.batch);
           await this.spare!.clear();
         }
+        // Kept batches are written before anything is read again, and their ranges are then files.
+        this.inHandUpTo = null;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -357,6 +366,12 @@ export class Exporter {
   }
 
   private gather(entry: StreamEntry): void {
+    if (this.inHandUpTo !== null && compareCursor(entry.id, this.inHandUpTo) <= 0) {
+      // In a batch in hand already, and acknowledged with it (an id is acknowledged whoever it was delivered to).
+      this.metrics.deliveredAgain.inc();
+      return;
+    }
+    this.inHandUpTo = entry.id;
     const gathered = this.gathered!;
     const read = readExportEntry(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
     if (gathered.ids.length === 0) gathered.startedAt = Date.now();
@@ -414,6 +429,7 @@ export class Exporter {
     await this.writeFiles(range, batch);
     if (this.openSink) await this.insertIntoClickHouse(range, batch);
     await this.acknowledge(ids);
+    if (this.inHandUpTo === ids.at(-1)) this.inHandUpTo = null; // nothing newer in hand: redelivered ones are files now
     await batch.clear();
     done();
   }

@@ -347,6 +347,39 @@ describe('pitwall exporter', () => {
     });
   }, 90_000);
 
+  it('gathers nothing twice when Redis goes back to an older state that still holds its lease, mid-batch', async () => {
+    // A Redis whose append-only file lost its last second comes back with the lease (renewed all along) and with the
+    // group before its last reads: it delivers again entries the batch being gathered holds, none of them written yet.
+    await withPrivateRedis(async (privateRedis, own) => {
+      const stream = `test:telemetry:${randomUUID()}`;
+      const dir = await newDir();
+      const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 9 }).slice(0, 40);
+      const child = await exporter(stream, dir, 'export-a', { REDIS_URL: privateRedis.url, EXPORT_FILE_ROWS: '100000', EXPORT_FILE_MAX_AGE_MS: '60000', EXPORT_LEASE_MS: '10000' });
+      children.push(child);
+      await waitFor(async () => (await own.exists(`pitwall:{${stream}}:exporter`)) === 1 && (await groupInfo(own, stream, EXPORT_GROUP)) !== null, { what: 'the lease taken and the group made' });
+      // The state Redis goes back to: the lease held, 30 entries in the stream, none of them delivered yet.
+      child.kill('SIGSTOP');
+      try {
+        await publishFixes(own, stream, fixes.slice(0, 30), { speed: 0 });
+        await own.save();
+      } finally {
+        child.kill('SIGCONT');
+      }
+      const pending = async () => Number(((await own.xpending(stream, EXPORT_GROUP)) as unknown[])[0]);
+      await waitFor(async () => (await pending()) === 30, { what: 'the 30 entries read into the batch being gathered' });
+      await privateRedis.restart(200, { fromSnapshot: true });
+      await waitFor(async () => {
+        const group = await groupInfo(own, stream, EXPORT_GROUP).catch(() => null);
+        return group !== null && group.lag === 0 && group.pending === 30;
+      }, { timeoutMs: 30_000, what: 'the 30 entries delivered again' });
+      await publishFixes(own, stream, fixes.slice(30), { speed: 0 });
+      await waitFor(async () => (await pending().catch(() => 0)) === 40, { timeoutMs: 30_000, what: 'the entries after the restart read' });
+      const metrics = await (await fetch(`${child.metricsUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^pitwall_export_redelivered_entries_total 30$/m);
+      await stopAndExpectEachFixOnce(child, dir, fixes);
+    });
+  }, 90_000);
+
   it('carries on when the stream is deleted under it: the entries in hand and the new ones are written once', async () => {
     const stream = newStream();
     const dir = await newDir();
