@@ -280,6 +280,26 @@ describe('the processor under faults', () => {
     expect(await db('anomalies').where({ device_id: device, kind: 'signal_loss' }).count('* as n')).toEqual([{ n: '1' }]);
   }, 120_000);
 
+  it('announces a burst of late fixes that come one by one twice: as it begins and with its count when it ends', async () => {
+    // A tracker's second buffer comes after its live fixes: old fixes, one every 200 ms, each in a read of its own.
+    // Each change of a fact is a race event; one per late fix sent Flows and webhooks hundreds for one burst.
+    const stream = newStream();
+    const [device] = devices;
+    const fixes = await oneCar(10, 30, Date.now() - 600_000);
+    children.push(await processorProcess(stream, stack.directusUrl, { LATE_WINDOW_MS: '5000', PROCESSOR_TICK_MS: '100' }));
+    await publishFixes(redis, stream, fixes.slice(10), { speed: 0 });
+    const late = fixes.slice(0, 10);
+    await publishFixes(redis, stream, late, { speed: 5 });
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === fixes.length, { timeoutMs: 30_000, what: 'every fix stored' });
+    const announced = () => db('race_events').where({ type: 'anomaly.detected', device_id: device }).pluck('payload');
+    const lateAnnounced = async () => ((await announced()) as { kind: string; details: { fixes: number } }[]).filter((p) => p.kind === 'late_data').map((p) => p.details.fixes).sort((a, b) => a - b);
+    await waitFor(async () => (await lateAnnounced()).includes(late.length), { timeoutMs: 20_000, what: 'the burst announced with its count' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await lateAnnounced()).toEqual([1, late.length]);
+    const [stored] = await db('anomalies').where({ device_id: device, kind: 'late_data' }).select('details');
+    expect(stored.details).toMatchObject({ fixes: late.length, reevaluated: false });
+  }, 120_000);
+
   it('restarted while a car that started its stage is silent, opens its signal loss without waiting for a fix', async () => {
     // A stopped car sends nothing more: the restarted process must rebuild its tracker from what is stored to see the
     // silence, not wait for a fix that will not come.

@@ -15,6 +15,12 @@ export interface FactChanges {
 /** A fix, or a tick that changed something, with the state before it, so the window can be evaluated again. */
 type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: number; heardAt: number | null });
 
+/**
+ * A burst of late fixes with none for this long has ended, and its count is announced (see reportLate): a tracker
+ * emptying its buffer sends them within seconds, and a later one is a burst of its own only once a newer fix came.
+ */
+const LATE_BURST_QUIET_MS = 5_000;
+
 const noChanges = (): FactChanges => ({ upserts: [], retractions: [] });
 
 /**
@@ -36,6 +42,10 @@ export class DevicePipeline {
   private history: Evaluated[] = [];
   /** The caller's clock when the tracker was last heard from (see tickDevice); null: never given one. */
   private heardAt: number | null = null;
+  /** late_data anomalies whose count grew since they were last announced (see reportLate). */
+  private unannounced = new Set<string>();
+  /** The caller's clock when the last late fix came (null: none, or no clock given): see tick. */
+  private lateAt: number | null = null;
   /** The facts last scanned by forget, and the earliest time one of them may be forgotten after. */
   private pruneScan: { facts: DeviceState['facts']; after: number } | null = null;
 
@@ -50,13 +60,16 @@ export class DevicePipeline {
 
   /** A way back to this moment, for a caller whose batch failed to become durable and will be delivered again. */
   checkpoint(): () => void {
-    const { context, current, heardAt } = this;
+    const { context, current, heardAt, lateAt } = this;
     const history = this.history.slice();
+    const unannounced = new Set(this.unannounced);
     return () => {
       this.context = context;
       this.current = current;
       this.history = history;
       this.heardAt = heardAt;
+      this.unannounced = unannounced;
+      this.lateAt = lateAt;
     };
   }
 
@@ -93,14 +106,18 @@ export class DevicePipeline {
     return now === undefined ? newest : Math.min(newest, now);
   }
 
-  /** Decisions that depend on the clock alone (DNF at stage close, an open signal loss); `now` is the caller's. */
+  /**
+   * Decisions that depend on the clock alone (DNF at stage close, an open signal loss); `now` is the caller's. Also
+   * the final count of a burst of late fixes that has been quiet for LATE_BURST_QUIET_MS.
+   */
   tick(now: number): FactChanges {
+    const late = this.lateAt === null || now - this.lateAt >= LATE_BURST_QUIET_MS ? this.announceLate() : noChanges();
     const before = this.current;
     const { state, changed } = tickDevice(before, now, this.context, this.heardAt);
-    if (changed.length === 0) return noChanges();
+    if (changed.length === 0) return late;
     this.history.push({ at: now, now, heardAt: this.heardAt, before });
     this.current = state;
-    return { upserts: changed.map((key) => state.facts[key]!), retractions: [] };
+    return mergeChanges([late, { upserts: changed.map((key) => state.facts[key]!), retractions: [] }]);
   }
 
   private newestFix(): number | null {
@@ -112,13 +129,15 @@ export class DevicePipeline {
   }
 
   private append(fix: Fix, now: number | undefined): FactChanges {
+    // A newer fix ends the burst of late ones before it (their anomaly is keyed by the newest fix they came behind).
+    const late = this.announceLate();
     const before = this.current;
     const { state, changed } = stepDevice(before, fix, this.context);
     this.history.push({ at: fix.ts, fix, before });
     this.current = state;
     this.forget(this.horizon(fix.ts, now));
-    if (changed.length === 0) return noChanges();
-    return { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: changed.filter((key) => !(key in state.facts)) };
+    if (changed.length === 0) return late;
+    return mergeChanges([late, { upserts: changed.map((key) => state.facts[key]!).filter(Boolean), retractions: changed.filter((key) => !(key in state.facts)) }]);
   }
 
   /** Puts the late fix in its place and evaluates everything after it again, from the state before it. */
@@ -144,7 +163,7 @@ export class DevicePipeline {
     const upserts: Fact[] = [];
     const retractions: string[] = [];
     for (const [key, fact] of Object.entries(this.current.facts)) {
-      if (JSON.stringify(old[key]) !== JSON.stringify(fact)) upserts.push(fact);
+      if (JSON.stringify(old[key]) !== JSON.stringify(fact) && !this.unannounced.has(key)) upserts.push(fact);
     }
     for (const key of Object.keys(old)) if (!(key in this.current.facts)) retractions.push(key);
     this.forget(this.horizon(newest, now));
@@ -153,7 +172,9 @@ export class DevicePipeline {
 
   /**
    * One late_data anomaly per burst (fixes arriving while the newest fix stays the same), counting its fixes and
-   * their time span, so a tracker uploading hours of buffered fixes raises one report, not thousands.
+   * their time span, so a tracker uploading hours of buffered fixes raises one report, not thousands. It is announced
+   * (returned as a change) when the burst begins, and with its final count when the burst ends (announceLate): each
+   * change of a fact is a race event, and one per late fix flooded Flows and webhooks (924 for one burst).
    */
   private reportLate(fix: Fix, newest: number, reevaluated: boolean): FactChanges {
     const key = factKey.anomaly(this.context.deviceId, 'late_data', `${newest}:${reevaluated ? 'reevaluated' : 'skipped'}`);
@@ -174,7 +195,18 @@ export class DevicePipeline {
       details: { fixes: count, last_fix_at: to, newest_fix_at: newest, delay_ms: newest - from, reevaluated, window_ms: this.context.options.lateWindowMs },
     };
     this.current = { ...this.current, facts: { ...this.current.facts, [anomaly.key]: anomaly } };
-    return { upserts: [anomaly], retractions: [] };
+    this.lateAt = this.heardAt;
+    if (previous === undefined) return { upserts: [anomaly], retractions: [] };
+    this.unannounced.add(key);
+    return noChanges();
+  }
+
+  /** The late_data anomalies whose count grew since they were announced, as they stand now. */
+  private announceLate(): FactChanges {
+    if (this.unannounced.size === 0) return noChanges();
+    const upserts = [...this.unannounced].flatMap((key) => (this.current.facts[key] ? [this.current.facts[key]] : []));
+    this.unannounced.clear();
+    return { upserts, retractions: [] };
   }
 
   /** Keeps only what re-evaluation can reach: the window of fixes before `newest`, and facts that may still change. */

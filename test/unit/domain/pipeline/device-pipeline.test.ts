@@ -164,6 +164,7 @@ describe('DevicePipeline rules', () => {
 });
 
 describe('DevicePipeline with late and repeated fixes', () => {
+  const lateOf = (changes: FactChanges) => changes.upserts.filter((f) => f.type === 'anomaly' && f.kind === 'late_data');
   const ordered = track({ zoneKmh: 60 });
   const expected = trackFacts(run(ordered));
 
@@ -203,13 +204,49 @@ describe('DevicePipeline with late and repeated fixes', () => {
     expect(changes.upserts).toEqual([expect.objectContaining({ kind: 'late_data', severity: 'warning', details: expect.objectContaining({ reevaluated: false }) })]);
   });
 
-  it('reports a burst of buffered fixes as one late-data anomaly that counts them', () => {
+  it('reports a burst of buffered fixes as one late-data anomaly that counts them, announced as it begins and ends', () => {
     const pipeline = run(ordered, testContext(testCourse(), { lateWindowMs: 10_000 }));
     const buffered = ordered.slice(2, 12).map((f) => ({ ...f, ts: f.ts + 1 }));
-    const { upserts } = pipeline.pushAll(buffered);
-    expect(upserts).toEqual([
-      expect.objectContaining({ kind: 'late_data', severity: 'warning', startedAt: buffered[0]!.ts, details: expect.objectContaining({ fixes: 10, last_fix_at: buffered[9]!.ts }) }),
-    ]);
+    const lateData = (details: Record<string, unknown>) => expect.objectContaining({ kind: 'late_data', severity: 'warning', startedAt: buffered[0]!.ts, details: expect.objectContaining(details) });
+    // Each change of a fact is a race event: the burst's first fix announces it, the others only count.
+    expect(pipeline.push(buffered[0]!, T0 + 3_600_000).upserts).toEqual([lateData({ fixes: 1 })]);
+    for (const fix of buffered.slice(1)) expect(pipeline.push(fix, T0 + 3_600_000)).toEqual({ upserts: [], retractions: [] });
+    expect(of(Object.values(pipeline.state.facts), 'anomaly').filter((a) => a.kind === 'late_data')).toEqual([lateData({ fixes: 10, last_fix_at: buffered[9]!.ts })]);
+    // A tick while the burst may still be coming: not yet; once it has been quiet for 5 s, its final count, once.
+    expect(lateOf(pipeline.tick(T0 + 3_604_999))).toEqual([]);
+    expect(lateOf(pipeline.tick(T0 + 3_605_000))).toEqual([lateData({ fixes: 10, last_fix_at: buffered[9]!.ts })]);
+    expect(lateOf(pipeline.tick(T0 + 3_606_000))).toEqual([]);
+  });
+
+  it('announces a burst of late fixes with its final count when a newer fix ends it', () => {
+    const pipeline = run(ordered.slice(0, 30), testContext(testCourse(), { lateWindowMs: 10_000 }));
+    const buffered = ordered.slice(2, 7).map((f) => ({ ...f, ts: f.ts + 1 }));
+    pipeline.pushAll(buffered);
+    const next = pipeline.push(ordered[30]!);
+    expect(next.upserts).toContainEqual(expect.objectContaining({ kind: 'late_data', details: expect.objectContaining({ fixes: 5 }) }));
+    // A second burst behind the new newest fix is an anomaly of its own.
+    expect(pipeline.push({ ...ordered[8]!, ts: ordered[8]!.ts + 1 }).upserts).toEqual([expect.objectContaining({ kind: 'late_data', details: expect.objectContaining({ fixes: 1 }) })]);
+  });
+
+  it('announces out-of-order fixes put back in order once per burst, and the count when it ends', () => {
+    const pipeline = new DevicePipeline(testContext());
+    pipeline.pushAll(ordered.slice(0, 20));
+    expect(lateOf(pipeline.push({ ...ordered[15]!, ts: ordered[15]!.ts + 1 }))).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: 1 }) })]);
+    expect(lateOf(pipeline.push({ ...ordered[16]!, ts: ordered[16]!.ts + 1 }))).toEqual([]);
+    expect(lateOf(pipeline.push({ ...ordered[17]!, ts: ordered[17]!.ts + 1 }))).toEqual([]);
+    expect(lateOf(pipeline.push(ordered[20]!))).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: 3 }) })]);
+  });
+
+  it('puts the announcement of a late burst back with the rest when a batch is undone', () => {
+    const pipeline = run(ordered.slice(0, 30), testContext(testCourse(), { lateWindowMs: 10_000 }));
+    pipeline.push({ ...ordered[2]!, ts: ordered[2]!.ts + 1 });
+    const undo = pipeline.checkpoint();
+    pipeline.push({ ...ordered[3]!, ts: ordered[3]!.ts + 1 });
+    expect(pipeline.push(ordered[30]!).upserts).toContainEqual(expect.objectContaining({ kind: 'late_data', details: expect.objectContaining({ fixes: 2 }) }));
+    undo();
+    // Delivered again: the same count is withheld, then announced by the fix that ends the burst.
+    expect(pipeline.push({ ...ordered[3]!, ts: ordered[3]!.ts + 1 }).upserts).toEqual([]);
+    expect(pipeline.push(ordered[30]!).upserts).toContainEqual(expect.objectContaining({ kind: 'late_data', details: expect.objectContaining({ fixes: 2 }) }));
   });
 
   it('times the true fixes that follow one dated minutes ahead of the clock, as if it had come at its own time', () => {
