@@ -335,6 +335,26 @@ describe('the live map on the Race Control dashboard', () => {
     expect(drive!.sentFix(car)).toBe(true);
   }, 30_000);
 
+  it('pins a car that left the course’s area at the edge of the map, saying how far off it is', async () => {
+    // The quiet crew's tracker (silenced by the first test) reports once more, 10 km north-west of the course.
+    const far = { ...drive!.race[0]!, deviceId: quiet.imei, ts: Date.now(), latitude: 31.6, longitude: -4.5 };
+    await redis.xadd(stream, '*', ...toStreamFields(far));
+    // A fix of the tracker's, as the later tests check the map against what was sent.
+    drive!.sent.set(quiet.imei, new Set([...(drive!.sent.get(quiet.imei) ?? []), `${far.ts}|${far.latitude}|${far.longitude}`]));
+    const car = panel().locator(`[data-testid="pitwall-live-car"][data-race-number="${quiet.raceNumber}"]`);
+    await expect.poll(() => car.getAttribute('data-off-map'), { timeout: 10_000 }).toBe('true');
+    const [viewBox, x, y] = await Promise.all([panel().locator('svg[role="img"]').getAttribute('viewBox'), car.getAttribute('data-x'), car.getAttribute('data-y')]);
+    const [, , width, height] = viewBox!.split(' ').map(Number);
+    // In the picture, at its edge, where it used to be drawn outside it and missing.
+    expect(Number(x)).toBeGreaterThan(0);
+    expect(Number(x)).toBeLessThan(width!);
+    expect(Number(y)).toBeGreaterThan(0);
+    expect(Number(y)).toBeLessThan(height!);
+    expect(Math.min(Number(x), Number(y), width! - Number(x), height! - Number(y))).toBeLessThanOrEqual(14);
+    expect(await car.locator('.label').textContent()).toMatch(new RegExp(`^#${quiet.raceNumber} · \\d+ km off the map$`));
+    await panel().screenshot({ path: join(artifactsDir, 'live-map-off-map.png') });
+  }, 30_000);
+
   it('shows a clicked car’s last fix and its stage: finished SS1 in its time, or running on SS2 since its start', async () => {
     const lead = liveCrews[0]!;
     // Dispatched: a real click waits for the car to stand still, and these cars never do.

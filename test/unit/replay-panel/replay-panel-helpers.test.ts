@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeRow, errorMessage, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
-import { polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/shared/project-tracks.ts';
+import { pinToFrame, polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/shared/project-tracks.ts';
 
 describe('the replay panel map projection', () => {
   // About 2 km east-west and 1 km north-south at 31° N (the demo rally's latitude).
@@ -39,6 +39,24 @@ describe('the replay panel map projection', () => {
     expect([1, 2, 5].map((m) => m * 10 ** Math.floor(Math.log10(bar.metres)))).toContain(bar.metres);
     expect(bar.units).toBeLessThanOrEqual(150);
     expect(bar.units).toBeGreaterThan(150 / 5);
+  });
+
+  it('pins a car that left the course at the edge of the map, towards where it is', () => {
+    // A course of about 10 km east-west; a car 10 km north-west of its western end.
+    const projection = projectTracks([[-4.3, 31.5], [-4.2, 31.5]], { width: 1000, padding: 20 })!;
+    const inside = projection.project(-4.25, 31.5);
+    expect(pinToFrame(projection, ...inside)).toEqual({ x: inside[0], y: inside[1], off: false, bearing: 0, metres: 0 });
+    const [x, y] = projection.project(-4.376, 31.564);
+    expect(x).toBeLessThan(0);
+    expect(y).toBeLessThan(0);
+    const pinned = pinToFrame(projection, x, y);
+    expect(pinned).toMatchObject({ x: 14, y: 14, off: true });
+    expect(pinned.bearing).toBeGreaterThan(270);
+    expect(pinned.bearing).toBeLessThan(360);
+    // Due east, beyond the right edge: pinned on it at the same height, bearing 90.
+    const east = pinToFrame(projection, projection.width + 500, 100);
+    expect(east).toMatchObject({ x: projection.width - 14, y: 100, off: true, bearing: 90 });
+    expect(east.metres).toBeCloseTo((500 + 14) * projection.metresPerUnit, 6);
   });
 });
 

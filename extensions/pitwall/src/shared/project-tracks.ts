@@ -64,6 +64,31 @@ export function projectTracks(points: Iterable<LonLat>, options: ProjectOptions 
   };
 }
 
+/** Where a point is drawn so that it stays in the drawing: itself, or pinned at the edge towards it. */
+export interface Pinned {
+  x: number;
+  y: number;
+  /** Whether the point lies outside the drawing (less `margin`) and was pinned at its edge. */
+  off: boolean;
+  /** Degrees clockwise from north, from the pinned place towards the point; 0 when not pinned. */
+  bearing: number;
+  /** Metres from the pinned place to the point, about; 0 when not pinned. */
+  metres: number;
+}
+
+/**
+ * A point of the drawing kept inside it, `margin` units from its edge: a map fitted to the course must still show a
+ * car that left it (lost, on the wrong road, off to the bivouac), where it would otherwise be drawn outside the
+ * picture and silently missing.
+ */
+export function pinToFrame(projection: Projection, x: number, y: number, margin = 14): Pinned {
+  const px = Math.min(Math.max(x, margin), projection.width - margin);
+  const py = Math.min(Math.max(y, margin), projection.height - margin);
+  if (px === x && py === y) return { x, y, off: false, bearing: 0, metres: 0 };
+  const bearing = (((Math.atan2(x - px, py - y) * 180) / Math.PI) + 360) % 360;
+  return { x: px, y: py, off: true, bearing: Math.round(bearing), metres: Math.hypot(x - px, y - py) * projection.metresPerUnit };
+}
+
 /** "x,y x,y …" for an SVG polyline. */
 export function polylinePoints(projection: Projection, points: readonly LonLat[]): string {
   return points.map(([lon, lat]) => projection.project(lon, lat).join(',')).join(' ');
