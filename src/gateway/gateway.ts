@@ -280,7 +280,8 @@ export class Gateway {
   }
 
   /** Asks Directus whether this viewer may see the event, as an answer the viewer can read. */
-  private async authorize(viewer: Viewer, request: Request, eventId: string): Promise<boolean> {
+  /** `answered`: whether the request is still to be answered here (not when an unsubscribe cancelled it meanwhile). */
+  private async authorize(viewer: Viewer, request: Request, eventId: string, answered: () => boolean = () => true): Promise<boolean> {
     let access: EventAccess;
     try {
       access = await this.access.eventAccess(viewer.credentials, viewer.userId, eventId);
@@ -289,11 +290,11 @@ export class Gateway {
         this.credentialsRefused(viewer);
         return false;
       }
-      this.error(viewer, request, 'unavailable', `cannot check access to the event now: ${(error as Error).message}`);
+      if (answered()) this.error(viewer, request, 'unavailable', `cannot check access to the event now: ${(error as Error).message}`);
       return false;
     }
-    if (access === 'forbidden') this.error(viewer, request, 'forbidden', `you may not read event ${eventId}`);
-    if (access === 'not-found') this.error(viewer, request, 'not-found', `no event ${eventId}`);
+    if (access === 'forbidden' && answered()) this.error(viewer, request, 'forbidden', `you may not read event ${eventId}`);
+    if (access === 'not-found' && answered()) this.error(viewer, request, 'not-found', `no event ${eventId}`);
     return access === 'allow';
   }
 
@@ -348,6 +349,11 @@ export class Gateway {
 
   private unsubscribe(viewer: Viewer, name: string, request: Request): void {
     const topic = parseTopic(name)!;
+    // A subscribe still being answered ends here, answered: a client waiting for the reply to its id would wait forever.
+    const state = viewer.subscriptions.get(topic.name);
+    if (state !== undefined && state !== 'live' && topic.kind === 'event') {
+      this.error(viewer, { id: state.requestId }, 'cancelled', `unsubscribed from ${topic.name} before the subscription was ready`, { topic: topic.name });
+    }
     this.leave(viewer, topic.name);
     viewer.sendMessage({ type: 'unsubscribed', topic: topic.name, ...(request.id !== undefined ? { id: request.id } : {}) });
   }
@@ -363,7 +369,7 @@ export class Gateway {
     // Claimed before Directus is asked, so that a second subscribe meanwhile is answered as one. Unsubscribed (and
     // perhaps subscribed again) meanwhile, the topic holds another slot: this request then ends without a word and
     // leaves the topic to the request that holds it (but counts against the topic limit until it is done).
-    const slot = viewer.startPreparing(topic.name);
+    const slot = viewer.startPreparing(topic.name, message.id);
     try {
       await this.subscribeHeld(viewer, message, topic, slot);
     } finally {
@@ -372,7 +378,7 @@ export class Gateway {
   }
 
   private async subscribeHeld(viewer: Viewer, message: Extract<ClientMessage, { type: 'subscribe' }>, topic: Extract<Topic, { kind: 'event' }>, slot: Preparing): Promise<void> {
-    const allowed = await this.authorize(viewer, message, topic.eventId);
+    const allowed = await this.authorize(viewer, message, topic.eventId, () => viewer.holds(topic.name, slot));
     if (!viewer.holds(topic.name, slot)) return;
     if (!allowed) {
       viewer.subscriptions.delete(topic.name);

@@ -50,6 +50,8 @@ export function sharedFrame(text: string): SharedFrame {
  */
 export interface Preparing {
   queue: { cursor: string; frame: Frame }[];
+  /** The id of the subscribe request being answered, for an unsubscribe that cancels it. */
+  requestId?: string | number;
 }
 
 /**
@@ -189,8 +191,8 @@ export class Viewer {
    * Claims the topic for one request. The slot returned is that request's own: after an unsubscribe and a new
    * subscribe of the topic, the topic holds the new request's slot, and the first request must not act on it.
    */
-  startPreparing(topic: string): Preparing {
-    const slot: Preparing = { queue: [] };
+  startPreparing(topic: string, requestId?: string | number): Preparing {
+    const slot: Preparing = { queue: [], ...(requestId !== undefined ? { requestId } : {}) };
     this.subscriptions.set(topic, slot);
     this.working.set(slot, topic);
     return slot;

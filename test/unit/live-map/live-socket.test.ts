@@ -175,6 +175,18 @@ describe('the live map’s connection to the gateway', () => {
     expect(last().sent.at(-1)).toEqual({ type: 'subscribe', topic: TOPIC, id: 'live' });
   });
 
+  it('takes a subscribe it let go of before the answer, answered cancelled, as no failure', () => {
+    const { client, last, states, timers } = harness();
+    client.start();
+    last().open();
+    const before = states.length;
+    last().receive({ type: 'error', code: 'cancelled', topic: 'event:00000000-0000-4000-8000-000000000001', message: 'unsubscribed from event:00000000-0000-4000-8000-000000000001 before the subscription was ready', id: 'live' });
+    expect(states.slice(before)).toEqual([]);
+    expect(timers).toHaveLength(0);
+    last().receive({ type: 'subscribed', topic: TOPIC, id: 'live', cursor: '1-0', snapshot: [] });
+    expect(states.at(-1)).toEqual({ kind: 'connected' });
+  });
+
   it('plays a stage back on its own topic beside the live subscription, and Stop leaves that topic', () => {
     const { client, last, seen } = harness();
     client.start();

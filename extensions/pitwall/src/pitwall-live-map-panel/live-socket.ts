@@ -277,6 +277,8 @@ export class LiveSocket {
   }
 
   private refused(code: string, text: string, id: unknown, retryAfterMs = 0): void {
+    // A subscribe this map let go of before it was answered (another event picked meanwhile): nothing went wrong.
+    if (code === 'cancelled') return;
     if (id === LIVE_ID) {
       if (code === 'resume-gap') {
         // The positions missed are no longer kept: a fresh snapshot instead.
