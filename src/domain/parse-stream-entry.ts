@@ -6,14 +6,13 @@ import {
   ALTITUDE_MAX,
   ALTITUDE_MIN,
   BIGINT_TEXT,
+  bufferBase64Problem,
   DEVICE_ID,
   fitsReal,
   FIX_TIME_END,
   FIX_TIME_MIN,
   IO_ID,
-  isBufferBase64,
   isFixTime,
-  MAX_BUFFER_BYTES,
   MAX_PAYLOAD_CHARS,
   readWellFormedEntry,
 } from './read-well-formed-entry.ts';
@@ -54,7 +53,12 @@ const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-
 const rawIoValue = z.union([
   z.number().finite(),
   z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string of at most 20 digits (a 64-bit value)') }),
-  z.strictObject({ __buffer_b64: z.string().refine(isBufferBase64, `expected base64 of at most ${MAX_BUFFER_BYTES.toLocaleString('en')} bytes`) }),
+  z.strictObject({
+    __buffer_b64: z.string().superRefine((text, ctx) => {
+      const problem = bufferBase64Problem(text);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  }),
 ], { error: 'expected a number, {"__bigint": "<digits>"} or {"__buffer_b64": "<base64>"}' });
 
 // Not strict: the ingestion service may add fields to the Position (CONTRACTS: "add fields freely"); they are not

@@ -49,6 +49,12 @@ export function isBufferBase64(text: string): boolean {
   return text.length <= MAX_BUFFER_B64 && isBase64(text);
 }
 
+/** Why a `__buffer_b64` text is refused (too long, or not base64), or null: isBufferBase64, saying which. */
+export function bufferBase64Problem(text: string): string | null {
+  if (text.length > MAX_BUFFER_B64) return `expected base64 of at most ${MAX_BUFFER_BYTES.toLocaleString('en')} bytes`;
+  return isBase64(text) ? null : 'expected base64: A-Z, a-z, 0-9, + and / in groups of four, padded with =';
+}
+
 /** Epoch ms of an ISO time with a zone, or NaN. */
 function timeOf(value: unknown): number {
   return typeof value === 'string' ? isoTimeMs(value) : Number.NaN;

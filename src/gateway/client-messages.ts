@@ -53,6 +53,8 @@ export function parseClientMessage(text: string): ParsedClientMessage {
   } catch {
     return { ok: false, message: 'expected a JSON object' };
   }
+  // The whole message is wrong, not its `type`.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, message: `expected a JSON object, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : `a ${typeof raw}`}` };
   const parsed = clientMessage.safeParse(raw);
   if (parsed.success) return { ok: true, message: parsed.data };
   const id = typeof raw === 'object' && raw !== null && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : undefined;

@@ -154,6 +154,10 @@ describe('parseStreamEntry', () => {
     expect(parseStreamEntry(entry({}, { attributes: bytes(65_535) })).ok).toBe(true);
     // Five megabytes: the pattern of z.base64() ran V8 out of stack on this, and the processor retried its batch forever.
     expect(parseStreamEntry(entry({}, { attributes: bytes(65_536) }))).toEqual({ ok: false, reason: 'payload.attributes.78.__buffer_b64: expected base64 of at most 65,535 bytes' });
+    // Short but no base64: said so, not blamed on its size.
+    for (const text of ['!!!', 'QUJD=', 'QU JD']) {
+      expect(parseStreamEntry(entry({}, { attributes: { '78': { __buffer_b64: text } } }))).toEqual({ ok: false, reason: 'payload.attributes.78.__buffer_b64: expected base64: A-Z, a-z, 0-9, + and / in groups of four, padded with =' });
+    }
     const tooLarge = { ok: false, reason: "payload: larger than 1,048,576 characters, which no tracker's fix is" };
     expect(parseStreamEntry(entry({}, { attributes: bytes(5_000_000) }))).toEqual(tooLarge);
     const manyElements = entry({}, { attributes: Object.fromEntries(Array.from({ length: 90_000 }, (_, i) => [String(i), 1_000_000 + i])) });

@@ -62,6 +62,11 @@ describe('client messages', () => {
 
   it('names the field that is wrong and keeps the request id', () => {
     expect(parseClientMessage('{')).toEqual({ ok: false, message: 'expected a JSON object' });
+    // JSON, but not an object: the message is wrong as a whole, not its type.
+    expect(parseClientMessage('[]')).toEqual({ ok: false, message: 'expected a JSON object, not an array' });
+    expect(parseClientMessage('null')).toEqual({ ok: false, message: 'expected a JSON object, not null' });
+    expect(parseClientMessage('123')).toEqual({ ok: false, message: 'expected a JSON object, not a number' });
+    expect(parseClientMessage('"subscribe"')).toEqual({ ok: false, message: 'expected a JSON object, not a string' });
     expect(parseClientMessage(JSON.stringify({ type: 'subscribe', topic: 'event:1', id: 'a' }))).toEqual({ ok: false, message: expect.stringMatching(/^topic: expected "event:<uuid>"/), id: 'a' });
     expect(parseClientMessage(JSON.stringify({ type: 'subscribe', topic: `event:${EVENT}`, since: 'now' }))).toMatchObject({ ok: false, message: expect.stringMatching(/^since: expected a cursor/) });
     expect(parseClientMessage(JSON.stringify({ type: 'playback', event: EVENT, stage: OTHER, speed: 51 }))).toMatchObject({ ok: false, message: 'speed: expected 1 to 50' });

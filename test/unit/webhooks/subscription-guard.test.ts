@@ -17,7 +17,9 @@ describe('subscriptionProblems', () => {
   });
 
   it('refuses an empty secret, which would sign nothing, and takes any other text', () => {
-    for (const secret of ['', '   ', 42]) expect(subscriptionProblems({ secret })).toEqual([{ field: 'secret', message: 'expected the text the deliveries are signed with, not an empty one' }]);
+    for (const secret of ['', '   ']) expect(subscriptionProblems({ secret })).toEqual([{ field: 'secret', message: 'expected the text the deliveries are signed with, not an empty one' }]);
+    expect(subscriptionProblems({ secret: 42 })).toEqual([{ field: 'secret', message: 'expected the text the deliveries are signed with, not a number' }]);
+    expect(subscriptionProblems({ secret: ['s'] })).toEqual([{ field: 'secret', message: 'expected the text the deliveries are signed with, not an array' }]);
     expect(subscriptionProblems({ secret: 'whsec_3f9a' })).toEqual([]);
   });
 
