@@ -24,6 +24,13 @@ describe('backfillParamsSchema', () => {
     expect(issues({ devices: [''], ...range })).toEqual(['devices.0: a device IMEI must not be empty']);
   });
 
+  it('bounds what it takes, so that a refusal never echoes a 100 kB IMEI back', () => {
+    expect(issues({ devices: ['356307042441013', '9'.repeat(100_000)], ...range })).toEqual(['devices.1: a device IMEI is at most 64 characters']);
+    expect(issues({ model: 'M'.repeat(256), ...range })).toEqual(['model: a model id or name is at most 255 characters']);
+    expect(issues({ devices: Array.from({ length: 10_001 }, (_, i) => String(i)), ...range })).toEqual(['devices: devices lists at most 10,000 IMEIs (give model for a whole fleet)']);
+    expect(issues({ devices: ['9'.repeat(64)], ...range })).toEqual([]);
+  });
+
   it('wants ISO-8601 times with a zone, from before to', () => {
     expect(issues({ model: 'FMB920', from: '2026-03-01 08:00', to: range.to })).toEqual(['from: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z']);
     expect(issues({ model: 'FMB920', from: '2026-03-01T08:00:00', to: range.to })).toHaveLength(1);
