@@ -279,8 +279,10 @@ export class Gateway {
     return false;
   }
 
-  /** Asks Directus whether this viewer may see the event, as an answer the viewer can read. */
-  /** `answered`: whether the request is still to be answered here (not when an unsubscribe cancelled it meanwhile). */
+  /**
+   * Asks Directus whether this viewer may see the event, as an answer the viewer can read. `answered`: whether the
+   * request is still to be answered here (not once an unsubscribe answered it as cancelled meanwhile).
+   */
   private async authorize(viewer: Viewer, request: Request, eventId: string, answered: () => boolean = () => true): Promise<boolean> {
     let access: EventAccess;
     try {
@@ -367,8 +369,8 @@ export class Gateway {
     if (!this.roomFor(viewer, message) || !this.withinBudget(viewer, message, 'subscribe')) return;
     if (topic.kind === 'playback') return this.joinPlayback(viewer, message, topic.playbackId, topic.name);
     // Claimed before Directus is asked, so that a second subscribe meanwhile is answered as one. Unsubscribed (and
-    // perhaps subscribed again) meanwhile, the topic holds another slot: this request then ends without a word and
-    // leaves the topic to the request that holds it (but counts against the topic limit until it is done).
+    // perhaps subscribed again) meanwhile, the unsubscribe answered this request (cancelled): it then ends without
+    // another word and leaves the topic to the request that holds it (but counts against the topic limit until done).
     const slot = viewer.startPreparing(topic.name, message.id);
     try {
       await this.subscribeHeld(viewer, message, topic, slot);
