@@ -32,6 +32,7 @@ export function subscriptionProblems(payload: Row): Problem[] {
 function secretProblem(value: unknown): Problem | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string' && value.trim() !== '') return null;
+  if (typeof value !== 'string') return { field: 'secret', message: `expected the text the deliveries are signed with, not ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}` };
   return { field: 'secret', message: 'expected the text the deliveries are signed with, not an empty one' };
 }
 
