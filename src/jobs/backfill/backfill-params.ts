@@ -26,7 +26,8 @@ export const backfillParamsSchema = z
     if ((params.model === undefined) === (params.devices === undefined)) {
       ctx.addIssue({ code: 'custom', path: params.model === undefined ? [] : ['devices'], message: 'give exactly one of model or devices' });
     }
-    if (Date.parse(params.from) >= Date.parse(params.to)) {
+    // Only between two times the field checks took (zod runs this after they failed too; see replayParamsSchema).
+    if (isoTime.safeParse(params.from).success && isoTime.safeParse(params.to).success && Date.parse(params.from) >= Date.parse(params.to)) {
       ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must be later than from' });
     }
   });

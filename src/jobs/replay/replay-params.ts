@@ -80,7 +80,9 @@ export const replayParamsSchema = z
     if (!params.event && !params.entries && !params.devices) {
       ctx.addIssue({ code: 'custom', path: [], message: 'name what to replay: event, entries or devices (at least one)' });
     }
-    if (Date.parse(params.from) >= Date.parse(params.to)) {
+    // Only between two times the field checks took: zod runs this after they failed too, and a `from` refused as
+    // no ISO time (`+275760-09-13T00:00:00Z`, which Date.parse reads) would be blamed on a `to` nobody gave.
+    if (isoDatetime.safeParse(params.from).success && isoDatetime.safeParse(params.to).success && Date.parse(params.from) >= Date.parse(params.to)) {
       ctx.addIssue({ code: 'custom', path: ['to'], message: '`to` must be later than `from`' });
     }
   });

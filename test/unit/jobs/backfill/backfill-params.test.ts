@@ -36,6 +36,7 @@ describe('backfillParamsSchema', () => {
     expect(issues({ model: 'FMB920', from: '2026-03-01T08:00:00', to: range.to })).toHaveLength(1);
     expect(issues({ model: 'FMB920', from: range.to, to: range.from })).toEqual(['to: to must be later than from']);
     expect(issues({ model: 'FMB920', from: range.from, to: range.from })).toEqual(['to: to must be later than from']);
+    expect(issues({ model: 'FMB920', from: '+275760-09-13T00:00:00Z', to: range.to })).toEqual(['from: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z']);
     expect(issues({ model: 'FMB920' })).toEqual(['from: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z', 'to: must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z']);
   });
 

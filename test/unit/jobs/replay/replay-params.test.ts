@@ -32,6 +32,8 @@ describe('replay parameters', () => {
   it('need from before to, both ISO date-times', () => {
     expect(messages({ ...base, to: base.from })).toEqual(['to: `to` must be later than `from`']);
     expect(messages({ ...base, from: 'yesterday' })[0]).toMatch(/^from: expected an ISO-8601 date and time/);
+    // A `from` JavaScript reads as a date but the ISO check refuses is that field's problem alone.
+    expect(messages({ ...base, from: '+275760-09-13T00:00:00Z' })).toEqual(['from: expected an ISO-8601 date and time, e.g. 2026-11-28T09:00:00Z']);
   });
 
   it('refuse an unknown mode, unknown fields and ids that are not uuids', () => {
