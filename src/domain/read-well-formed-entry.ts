@@ -44,12 +44,10 @@ export const MAX_PAYLOAD_CHARS = 1_048_576;
 const CODECS: ReadonlySet<string> = new Set(['8', '8E', '16']);
 const PAYLOAD_KEYS = ['device_id', 'timestamp', 'latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority', 'attributes'];
 
-/** Standard base64 (see isBase64) of at most MAX_BUFFER_BYTES bytes. */
-export function isBufferBase64(text: string): boolean {
-  return text.length <= MAX_BUFFER_B64 && isBase64(text);
-}
-
-/** Why a `__buffer_b64` text is refused (too long, or not base64), or null: isBufferBase64, saying which. */
+/**
+ * Why a `__buffer_b64` text is refused, or null for standard base64 (see isBase64) of at most MAX_BUFFER_BYTES bytes.
+ * The length first: a text of megabytes is not read through.
+ */
 export function bufferBase64Problem(text: string): string | null {
   if (text.length > MAX_BUFFER_B64) return `expected base64 of at most ${MAX_BUFFER_BYTES.toLocaleString('en')} bytes`;
   return isBase64(text) ? null : 'expected base64: A-Z, a-z, 0-9, + and / in groups of four, padded with =';
@@ -74,7 +72,7 @@ function isWrappedIoValue(value: Record<string, unknown>): boolean {
   for (const _key in value) keys++;
   if (keys !== 1) return false;
   if (typeof value.__bigint === 'string') return BIGINT_TEXT.test(value.__bigint);
-  if (typeof value.__buffer_b64 === 'string') return isBufferBase64(value.__buffer_b64);
+  if (typeof value.__buffer_b64 === 'string') return bufferBase64Problem(value.__buffer_b64) === null;
   return false;
 }
 

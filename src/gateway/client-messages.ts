@@ -57,7 +57,7 @@ export function parseClientMessage(text: string): ParsedClientMessage {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, message: `expected a JSON object, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : `a ${typeof raw}`}` };
   const parsed = clientMessage.safeParse(raw);
   if (parsed.success) return { ok: true, message: parsed.data };
-  const id = typeof raw === 'object' && raw !== null && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : undefined;
+  const id = 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : undefined;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.map(String).join('.') || 'type';
   const message = issue.code === 'invalid_union' && field === 'type' ? 'type: expected "subscribe", "unsubscribe" or "playback"' : `${field}: ${issue.message}`;
