@@ -85,6 +85,8 @@ export class Exporter {
   /** When a batch was last written (or the stream found empty): health compares it with the entries waiting. */
   private progressAt = Date.now();
   private sinkFailingSince: number | null = null;
+  /** Why the last part file could not be written (a full disk, a path taken by a file, no permission); null once one is. */
+  private filesFailing: string | null = null;
   private readonly fixDates = new FixDates();
   /** The batches whose files exist, read from the directory when the lease is taken and kept up to date since. */
   private written = new WrittenBatches();
@@ -118,6 +120,7 @@ export class Exporter {
       rows: new Counter({ name: 'pitwall_export_rows_total', help: 'Rows written to Parquet files', registers }),
       files: new Counter({ name: 'pitwall_export_files_total', help: 'Parquet files written', registers }),
       fileBytes: new Counter({ name: 'pitwall_export_file_bytes_total', help: 'Bytes of Parquet files written', registers }),
+      fileErrors: new Counter({ name: 'pitwall_export_file_errors_total', help: 'Part files that could not be written (the batch is retried; /healthz says why)', registers }),
       skipped: new Counter({ name: 'pitwall_export_skipped_entries_total', help: 'Stream entries without a row (malformed; the log says why)', registers }),
       deliveredAgain: new Counter({ name: 'pitwall_export_redelivered_entries_total', help: 'Entries Redis delivered again (it went back to an older state) that a batch in hand already held: not gathered twice', registers }),
       batchRows: new Gauge({ name: 'pitwall_export_batch_rows', help: 'Rows gathered and not yet written', registers, collect() { this.set(self.gathered?.batch.rows ?? 0); } }),
@@ -459,17 +462,29 @@ export class Exporter {
     let files = 0;
     for (const date of batch.partitionDates) {
       if (this.written.has(range, date)) continue;
-      const temporary = await this.directory.temporaryPath(range, date);
-      const rows = await batch.write(date, temporary);
+      const temporary = await this.onDisk(() => this.directory.temporaryPath(range, date));
+      const rows = await this.onDisk(() => batch.write(date, temporary));
       await this.confirmLease();
-      const path = await this.directory.publish(temporary, range, date);
+      const path = await this.onDisk(() => this.directory.publish(temporary, range, date));
       this.written.add(range, date);
       files += 1;
       this.metrics.rows.inc(rows);
       this.metrics.files.inc();
       this.metrics.fileBytes.inc((await stat(path)).size);
     }
+    this.filesFailing = null;
     return files;
+  }
+
+  /** A step of writing a part file; its failure is what /healthz reports until a batch is written again. */
+  private async onDisk<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      this.metrics.fileErrors.inc();
+      this.filesFailing = error instanceof Error ? error.message : String(error);
+      throw error;
+    }
   }
 
   private async insertIntoClickHouse(range: IdRange, batch: ParquetBatch): Promise<void> {
@@ -534,6 +549,9 @@ export class Exporter {
     const waiting = (lag ?? 0) + (pending ?? 0) > 0;
     if (this.active && waiting && Date.now() - this.progressAt > this.config.EXPORT_STALL_MS) reasons.push('export-stalled');
     if (this.sinkFailingSince !== null && Date.now() - this.sinkFailingSince > this.config.EXPORT_STALL_MS) reasons.push('clickhouse-failing');
+    // At once, not after EXPORT_STALL_MS: a disk that refuses a part does not come right by itself.
+    if (this.active && this.filesFailing !== null) reasons.push('export-files-failing');
+    const errors = { ...(ping.ok ? {} : { redis: ping.error }), ...(this.filesFailing === null ? {} : { files: this.filesFailing }) };
     return {
       ok: reasons.length === 0,
       reasons,
@@ -543,7 +561,7 @@ export class Exporter {
       lag,
       pending,
       decodedDevices: this.decoders?.decodedDevices ?? 0,
-      ...(ping.ok ? {} : { errors: { redis: ping.error } }),
+      ...(Object.keys(errors).length > 0 ? { errors } : {}),
       memory: memoryMb(),
     };
   }

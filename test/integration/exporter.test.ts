@@ -280,6 +280,31 @@ describe('pitwall exporter', () => {
     await waitFor(async () => (await readBack(duck, dir)).length === 55, { what: 'the five new rows written by the age rotation' });
   }, 60_000);
 
+  it('says at once on /healthz that a part file cannot be written, and writes it once the path is free', async () => {
+    const stream = newStream();
+    const dir = await newDir();
+    const fixes = simulateRace({ start: Date.parse('2026-03-14T10:00:00Z'), entries: 2, stages: ['ss2'], seed: 7 }).slice(0, 20);
+    // A file where the day's partition directory goes: as a disk that refuses the part would, every write fails.
+    const blocker = join(dir, partitionName('2026-03-14'));
+    await writeFile(blocker, 'not a directory');
+    const child = await exporter(stream, dir, 'export-a', { EXPORT_FILE_ROWS: '10' });
+    children.push(child);
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+    const health = () => fetch(`${child.metricsUrl}/healthz`).then(async (response) => ({ status: response.status, body: (await response.json()) as Record<string, unknown> }));
+    const failing = await waitFor(async () => {
+      const answer = await health();
+      return answer.status === 503 ? answer : undefined;
+    }, { what: '/healthz to report the failing write' });
+    expect(failing.body).toMatchObject({ ok: false, reasons: ['export-files-failing'], errors: { files: expect.stringContaining('EEXIST') } });
+    expect(await fetch(`${child.metricsUrl}/metrics`).then((response) => response.text())).toMatch(/^pitwall_export_file_errors_total [1-9]\d*$/m);
+    expect((await groupState(stream)).pending).toBeGreaterThan(0);
+
+    await rm(blocker);
+    await waitFor(async () => (await readBack(duck, dir).catch(() => [])).length === 20, { what: 'the batches written once the path is free' });
+    expect(await health()).toMatchObject({ status: 200, body: { ok: true, reasons: [] } });
+    await stopAndExpectEachFixOnce(child, dir, fixes);
+  }, 60_000);
+
   it('counts its lag itself: a group whose read counter Redis brought back stale reads as caught up once it is', async () => {
     const stream = newStream();
     const dir = await newDir();
