@@ -1,8 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { probe, serveMetrics } from '../observability/metrics-server.ts';
-import { healthReport } from '../processor/health.ts';
+import { healthReport, probe, serveMetrics } from '../observability/metrics-server.ts';
 import { connectDb, type Db } from '../store/db.ts';
 import { jobEngines } from './engines.ts';
 import { runTable, type RunKind } from './job.ts';

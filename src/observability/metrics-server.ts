@@ -8,6 +8,11 @@ export interface HealthReport {
   [detail: string]: unknown;
 }
 
+/** The /healthz body: `ok` and `reasons` first, then what was seen. Every process answers this shape. */
+export function healthReport<D extends Record<string, unknown>>(reasons: readonly string[], details: D): { ok: boolean; reasons: string[] } & D {
+  return { ok: reasons.length === 0, reasons: [...reasons], ...details };
+}
+
 export type Probed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /**

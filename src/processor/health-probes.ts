@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { Gauge, type Registry } from 'prom-client';
-import { probe, type HealthReport, type Probed } from '../observability/metrics-server.ts';
+import { healthReport, probe, type HealthReport, type Probed } from '../observability/metrics-server.ts';
 import { outboxState, type OutboxState } from '../store/outbox.ts';
 import { groupInfo, type GroupInfo } from '../stream/consumer-group.ts';
-import { healthReasons, healthReport } from './health.ts';
+import { healthReasons } from './health.ts';
 
 export interface ProcessorHealthOptions {
   redis: Redis;

@@ -37,8 +37,3 @@ export function healthReasons(seen: ProcessorObservation, { stallMs }: HealthOpt
   if ((seen.parked ?? 0) > 0) reasons.push('outbox-parked');
   return reasons;
 }
-
-/** The /healthz body: `ok` and `reasons` first, then what was seen. Every process answers this shape. */
-export function healthReport<D extends Record<string, unknown>>(reasons: readonly string[], details: D): { ok: boolean; reasons: string[] } & D {
-  return { ok: reasons.length === 0, reasons: [...reasons], ...details };
-}

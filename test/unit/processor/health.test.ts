@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { healthReasons, healthReport, type ProcessorObservation } from '../../../src/processor/health.ts';
+import { healthReport } from '../../../src/observability/metrics-server.ts';
+import { healthReasons, type ProcessorObservation } from '../../../src/processor/health.ts';
 
 const healthy: ProcessorObservation = { redis: true, postgres: true, lag: 0, pending: 0, sinceProgressMs: 500, parked: 0 };
 const stallMs = 10_000;
