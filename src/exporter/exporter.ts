@@ -20,7 +20,7 @@ import { readExportEntry } from './export-row.ts';
 import { ParquetBatch } from './parquet-batch.ts';
 import { PartDirectory } from './part-directory.ts';
 import { FixDates, rangeKey, WrittenBatches, type IdRange } from './part-files.ts';
-import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
+import { redisConnectionLog, reportConnection, unlessRedisDown } from '../stream/connection-report.ts';
 
 /** The exporter's consumer group on the telemetry stream (CONTRACTS section 1). */
 export const EXPORT_GROUP = 'analytics-export';
@@ -570,10 +570,15 @@ export class Exporter {
   async close(): Promise<void> {
     this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
-    await this.running?.catch((error: unknown) => this.log.error({ err: error }, 'exporter loop ended with an error'));
-    if (this.active) await this.lease.release().catch(() => undefined);
-    this.gathered?.batch.close();
-    this.spare?.close();
+    const ended = this.running?.catch((error: unknown) => this.log.error({ err: error }, 'exporter loop ended with an error'));
+    if (!(await unlessRedisDown(this.redis, ended ?? Promise.resolve()))) {
+      // The loop waits on Redis and may be writing a part: its batches stay open, and the lease lapses by itself.
+      this.log.warn('Redis is unreachable: stopping without acknowledging the batch in hand; the next start reads it again and writes only the files it lacks');
+    } else {
+      if (this.active) await this.lease.release().catch(() => undefined);
+      this.gathered?.batch.close();
+      this.spare?.close();
+    }
     if (this.unacknowledged.length > 0) this.log.error({ entries: this.unacknowledged.reduce((sum, g) => sum + g.ids.length, 0) }, 'stopped before writing the entries kept from before Redis lost its data; they are not exported');
     for (const kept of this.unacknowledged) kept.batch.close();
     await this.sink?.close().catch(() => undefined);

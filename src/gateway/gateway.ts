@@ -24,7 +24,7 @@ import { LiveFeed, readSince } from './live-feed.ts';
 import { fixesOf, playBack, PlaybackError, playbackSpan, storedFixes } from './playback.ts';
 import { TopicHub } from './topic-hub.ts';
 import { CLOSE, Viewer, type Preparing } from './viewer.ts';
-import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
+import { redisConnectionLog, reportConnection, unlessRedisDown } from '../stream/connection-report.ts';
 
 export const LIVE_PATH = '/ws-live';
 
@@ -598,7 +598,9 @@ export class Gateway {
     while (this.viewers.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     for (const viewer of this.viewers) viewer.socket.terminate();
     await this.feed.close();
-    await this.instances.leave(this.group).catch((error: unknown) => this.log.warn({ err: error }, 'could not remove this instance\'s group'));
+    const left = this.instances.leave(this.group).catch((error: unknown) => this.log.warn({ err: error }, 'could not remove this instance\'s group'));
+    // Redis down: the group stays, and the instances still running sweep it once it looks gone.
+    await unlessRedisDown(this.redis, left);
     this.redis.disconnect();
     await this.db.destroy();
     await new Promise((resolve) => this.metricsServer?.close(resolve) ?? resolve(undefined));

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { unlessRedisDown } from '../stream/connection-report.ts';
 import { groupInfo, xinfoRecord } from '../stream/consumer-group.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
 import { compareCursor } from '../stream/cursor.ts';
@@ -102,9 +103,10 @@ export class LiveFeed {
 
   async close(): Promise<void> {
     this.closing = true;
+    const ended = unlessRedisDown(this.redis, this.running ?? Promise.resolve());
     // A blocked XREADGROUP only returns at its timeout: disconnecting ends it now.
     this.redis.disconnect();
-    await this.running?.catch(() => undefined);
+    await ended;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { setImmediate } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
+import { closeRedis, redisConnectionLog, reportConnection } from '../stream/connection-report.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { connectDb, STATEMENT_TIMEOUT_MS, type Db } from '../store/db.ts';
@@ -330,8 +330,8 @@ export class Processor {
     await this.courier?.close();
     const steps: [string, () => Promise<unknown>][] = [
       ['metrics server', () => new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)))],
-      ['redis', () => this.redis.quit()],
-      ['redis (leases)', () => this.leaseRedis.quit()],
+      ['redis', () => closeRedis(this.redis)],
+      ['redis (leases)', () => closeRedis(this.leaseRedis)],
       ['postgres (batch writer)', () => this.writer.close()],
       ['postgres', () => this.db.destroy()],
     ];

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
+import { unlessRedisDown } from './connection-report.ts';
 import { ensureGroup, groupInfo, xinfoRecord } from './consumer-group.ts';
 import { compareCursor } from './cursor.ts';
 import type { ShardLeases } from './shard-leases.ts';
@@ -495,12 +496,15 @@ export class ShardedConsumer<P> {
   /** Stops after the batch in hand is stored and committed; its leases are handed back for others to take at once. */
   async close(): Promise<void> {
     this.closing = true;
-    try {
-      await this.running;
-    } catch (error) {
-      this.log.error({ err: error }, 'consumer loop ended with an error');
-    }
+    const ended = (this.running ?? Promise.resolve()).catch((error: unknown) => this.log.error({ err: error }, 'consumer loop ended with an error'));
+    const finished = await unlessRedisDown(this.redis, ended);
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (!finished) {
+      // Its batch cannot pass the commit fence without Redis anyway: it is read and stored again by whoever holds
+      // the shards next, once their leases lapse.
+      this.log.warn('Redis is unreachable: stopping without committing the batch in hand or handing the shards back');
+      return;
+    }
     for (const shard of this.owned) await this.leases.release(shard).catch(() => undefined);
     await this.leases.leave(this.nonce).catch(() => undefined);
   }

@@ -863,6 +863,24 @@ describe('live gateway: Redis restarted without its data', () => {
   }, 60_000);
 });
 
+describe('live gateway: its health and lag', () => {
+  it('reads its lag at each scrape, and says redis-unreachable as a bare code with the error beside it', async () => {
+    const privateRedis = await PrivateRedis.start();
+    const stream = `test:telemetry:${randomUUID()}`;
+    const started = await startGateway({ REDIS_URL: privateRedis.url, REDIS_TELEMETRY_STREAM: stream });
+    try {
+      expect(await started.gateway.health()).toMatchObject({ ok: true, reasons: [], lag: 0 });
+      await privateRedis.stop();
+      // Scraped without /healthz being asked: a lag nobody can read is NaN, not the last figure seen.
+      expect(await started.metrics()).toMatch(/^pitwall_gateway_stream_lag_entries Nan$/m);
+      expect(await started.gateway.health()).toMatchObject({ ok: false, reasons: ['redis-unreachable'], lag: null, errors: { redis: expect.any(String) } });
+    } finally {
+      await started.gateway.close();
+      await privateRedis.remove();
+    }
+  }, 30_000);
+});
+
 describe('pitwall gateway as a process', () => {
   it('refuses to start without DIRECTUS_URL and names the variable', async () => {
     const child = spawn(join(repoRoot, 'bin/pitwall'), ['gateway'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: stack.databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] });

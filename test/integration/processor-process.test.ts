@@ -11,6 +11,7 @@ import { repoRoot } from '../../src/devstack/directus-process.ts';
 import type { Position } from '../../src/domain/position.ts';
 import { toStreamFields } from '../../src/simulator/publish.ts';
 import { runCli } from '../support/cli.ts';
+import { PrivateRedis } from '../support/private-redis.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -51,6 +52,34 @@ describe('pitwall processor as a process', () => {
       redis.disconnect();
     }
   }, 40_000);
+
+  // ioredis never settles a command waiting for a reconnection once its client is disconnected: each service waited
+  // for its read (and the processor for QUIT) for ever, and only a SIGKILL ended it.
+  it.each(['processor', 'exporter', 'gateway'])('%s: stops at once on SIGTERM while Redis is down', async (command) => {
+    const privateRedis = await PrivateRedis.start();
+    const metricsPort = await freePort();
+    const exportDir = mkdtempSync(join(tmpdir(), 'pitwall-export-'));
+    const env = { DATABASE_URL: stack.databaseUrl, REDIS_URL: privateRedis.url, REDIS_TELEMETRY_STREAM: `test:telemetry:${randomUUID()}`, METRICS_PORT: String(metricsPort), LIVE_WS_PORT: String(await freePort()), EXPORT_DIR: exportDir, ...(command === 'gateway' ? { DIRECTUS_URL: stack.directusUrl } : {}) };
+    const child = spawn(join(repoRoot, 'bin/pitwall'), [command], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (chunk) => (log += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => null))?.ok, { timeoutMs: 30_000, what: `${command} healthy` });
+      await privateRedis.stop();
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`))?.status === 503, { timeoutMs: 10_000, what: `${command} to see Redis gone` });
+      const asked = Date.now();
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+      expect(code).toBe(0);
+      expect(Date.now() - asked).toBeLessThan(5_000);
+      expect(log).toMatch(/"signal":"SIGTERM"/);
+    } finally {
+      child.kill('SIGKILL');
+      await privateRedis.remove();
+      rmSync(exportDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('logs its stream and group, and serves /healthz and /metrics with consumer lag', async () => {
     const stream = `test:telemetry:${randomUUID()}`;
