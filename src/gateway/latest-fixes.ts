@@ -2,8 +2,12 @@ import type { Knex } from 'knex';
 import { GPS_FIX_SQL } from '../domain/gps-fix.ts';
 import type { PositionEntry } from '../domain/live/position-entry.ts';
 
-interface StoredFix extends PositionEntry {
-  faulty?: boolean;
+/** What Postgres says of an event's trackers, for `merge`. */
+export interface StoredFixes {
+  /** Each tracker's newest stored fix that is not faulty. */
+  fixes: Map<string, PositionEntry>;
+  /** The GPS time of each tracker's newest fix from the stream, where an operator marked its stored copy faulty. */
+  faulty: Map<string, number>;
 }
 
 /**
@@ -13,7 +17,7 @@ interface StoredFix extends PositionEntry {
  */
 export class LatestFixes {
   private readonly latest = new Map<string, PositionEntry>();
-  private readonly storedByEvent = new Map<string, { expiresAt: number; fixes: Promise<Map<string, StoredFix>> }>();
+  private readonly storedByEvent = new Map<string, { expiresAt: number; fixes: Promise<StoredFixes> }>();
 
   constructor(
     private readonly db: Knex,
@@ -32,7 +36,7 @@ export class LatestFixes {
    * `merge` after awaiting `stored`, with nothing awaited between: the memory part then matches the stream
    * position read at the same moment.
    */
-  async stored(eventKey: string, devices: string[], now = Date.now()): Promise<Map<string, StoredFix>> {
+  async stored(eventKey: string, devices: string[], now = Date.now()): Promise<StoredFixes> {
     const hit = this.storedByEvent.get(eventKey);
     if (hit && hit.expiresAt > now) return hit.fixes;
     const fixes = this.queryStored(devices);
@@ -42,22 +46,23 @@ export class LatestFixes {
     return fixes;
   }
 
-  merge(devices: string[], stored: Map<string, StoredFix>, belongs: (fix: PositionEntry) => boolean): PositionEntry[] {
+  merge(devices: string[], stored: StoredFixes, belongs: (fix: PositionEntry) => boolean): PositionEntry[] {
     const snapshot: PositionEntry[] = [];
     for (const device of devices) {
-      const live = this.latest.get(device);
-      const kept = stored.get(device);
+      const seen = this.latest.get(device);
+      // A stream fix an operator marked faulty gives way to the newest good one stored: the car stays on the map.
+      const live = seen && stored.faulty.get(device) !== seen.ts ? seen : undefined;
+      const kept = stored.fixes.get(device);
       const newest = live && (!kept || live.ts > kept.ts) ? live : kept;
-      if (!newest || (newest === kept && kept.faulty)) continue;
-      const { faulty: _faulty, ...fix } = newest as StoredFix;
-      if (belongs(fix)) snapshot.push(fix);
+      if (newest && belongs(newest)) snapshot.push(newest);
     }
     return snapshot;
   }
 
-  private async queryStored(devices: string[]): Promise<Map<string, StoredFix>> {
-    const fixes = new Map<string, StoredFix>();
-    if (devices.length === 0) return fixes;
+  private async queryStored(devices: string[]): Promise<StoredFixes> {
+    const fixes = new Map<string, PositionEntry>();
+    const faulty = new Map<string, number>();
+    if (devices.length === 0) return { fixes, faulty };
     // One index probe per device (newest first), instead of reading every fix of every device.
     const { rows } = (await this.db.raw(
       `SELECT p.device_id, p.ts, p.latitude, p.longitude, p.speed, p.angle, p.satellites
@@ -83,15 +88,12 @@ export class LatestFixes {
     // A newer fix seen on the stream may since have been marked faulty by an operator.
     const newer = devices.map((d) => this.latest.get(d)).filter((f): f is PositionEntry => !!f && f.ts > (fixes.get(f.deviceId)?.ts ?? -Infinity));
     if (newer.length > 0) {
-      const { rows: faulty } = (await this.db.raw(
+      const { rows: marked } = (await this.db.raw(
         `SELECT device_id, ts FROM positions WHERE faulty AND (device_id, ts) IN (SELECT * FROM unnest(?::text[], ?::timestamptz[]))`,
         [newer.map((f) => f.deviceId), newer.map((f) => new Date(f.ts).toISOString())],
       )) as { rows: { device_id: string; ts: Date }[] };
-      for (const row of faulty) {
-        const fix = this.latest.get(row.device_id);
-        if (fix && fix.ts === new Date(row.ts).getTime()) fixes.set(row.device_id, { ...fix, faulty: true });
-      }
+      for (const row of marked) faulty.set(row.device_id, new Date(row.ts).getTime());
     }
-    return fixes;
+    return { fixes, faulty };
   }
 }

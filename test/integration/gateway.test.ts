@@ -460,6 +460,24 @@ describe('live gateway: positions', () => {
     viewer.close();
   });
 
+  it('shows a tracker at its newest good fix once an operator marks its newest stream fix faulty', async () => {
+    const own = await createRace();
+    const topic = `event:${own.eventId}`;
+    const t0 = Date.now() - 30_000;
+    const row = (ts: number, latitude: number, faulty = false) => ({ device_id: own.imeis[0], ts: new Date(ts), latitude, longitude: 54.5, altitude: 0, angle: 0, speed: 10, satellites: 9, priority: 0, attributes: {}, codec: '8E', faulty });
+    await db('positions').insert(row(t0, 24.5));
+    await sleep(500); // the new race's trackers routed
+    await xadd(stream, own.imeis[0], { ts: t0 + 5000, lat: 30 });
+    // The processor stored it, and an operator marked it faulty (a clock or GPS glitch).
+    await db('positions').insert(row(t0 + 5000, 30, true));
+    await sleep(500); // read by the gateway
+    const viewer = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
+    viewer.send({ type: 'subscribe', topic, id: 's' });
+    const subscribed = await viewer.next((m) => m.type === 'subscribed', 'subscribed');
+    expect(subscribed.snapshot).toEqual([expect.objectContaining({ deviceId: own.imeis[0], lat: 24.5, ts: t0 })]);
+    viewer.close();
+  });
+
   it('a viewer that reconnects with since gets exactly what it missed, then live positions', async () => {
     const topic = `event:${race.eventId}`;
     const first = await TestViewer.open(started.url, { authorization: `Bearer ${token}` });
