@@ -15,8 +15,8 @@ export class DeliveryError extends Error {
 }
 
 /**
- * 413: the body is over Directus's request size limit (`MAX_PAYLOAD_SIZE`). The same facts in smaller requests go
- * through, so the courier splits; for callers that cannot split it is a refusal like the others.
+ * The body is over Directus's request size limit (`MAX_PAYLOAD_SIZE`, or a proxy's in front of it). The same facts in
+ * smaller requests go through, so the courier splits; for callers that cannot split it is a refusal like the others.
  */
 export class PayloadTooLargeError extends RejectedBatchError {
   override name = 'PayloadTooLargeError';
@@ -39,7 +39,7 @@ export type FailureOf = (status: number, body: string) => Error;
 /** Any Directus route: refusals that will not change by retrying (a bad request, a missing item) are final. */
 const anyRouteFailure: FailureOf = (status, body) => {
   const message = `HTTP ${status}: ${body.slice(0, 1000)}`;
-  if (status === 413) return new PayloadTooLargeError(message);
+  if (isTooLarge(status, body)) return new PayloadTooLargeError(message);
   return permanent.has(status) ? new RejectedBatchError(message) : new DeliveryError(message);
 };
 
@@ -79,6 +79,17 @@ export async function callDirectus(
  * says the batch itself can never be applied.
  */
 export function factsValidationReason(status: number, body: string): string | null {
+  const extensions = invalidPayload(status, body);
+  if (extensions === null) return null;
+  const issues = extensions['issues'];
+  const zodShaped = (issue: unknown) =>
+    typeof issue === 'object' && issue !== null && Array.isArray((issue as { path?: unknown }).path) && typeof (issue as { message?: unknown }).message === 'string';
+  if (!Array.isArray(issues) || issues.length === 0 || !issues.every(zodShaped)) return null;
+  return extensions['reason'] as string; // a string: invalidPayload checked it
+}
+
+/** The extensions of Directus's `400 INVALID_PAYLOAD` answer when its `reason` is a string, else null. */
+function invalidPayload(status: number, body: string): Record<string, unknown> | null {
   if (status !== 400) return null;
   let parsed: unknown;
   try {
@@ -89,16 +100,19 @@ export function factsValidationReason(status: number, body: string): string | nu
   const errors = (parsed as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors) || errors.length === 0) return null;
   const extensions = (errors[0] as { extensions?: Record<string, unknown> } | null)?.extensions;
-  if (!extensions || extensions['code'] !== 'INVALID_PAYLOAD' || typeof extensions['reason'] !== 'string') return null;
-  const issues = extensions['issues'];
-  const zodShaped = (issue: unknown) =>
-    typeof issue === 'object' && issue !== null && Array.isArray((issue as { path?: unknown }).path) && typeof (issue as { message?: unknown }).message === 'string';
-  if (!Array.isArray(issues) || issues.length === 0 || !issues.every(zodShaped)) return null;
-  return extensions['reason'];
+  return extensions && extensions['code'] === 'INVALID_PAYLOAD' && typeof extensions['reason'] === 'string' ? extensions : null;
 }
 
 /**
- * `POST /pitwall/facts`: only the route's validation answer refuses a batch for good; a 413 asks for smaller
+ * A body over the size limit. Directus itself does not answer 413: it wraps the JSON parser's refusal into
+ * `400 INVALID_PAYLOAD` with the parser's message as the reason (api/src/app.ts); a proxy in front answers 413.
+ */
+function isTooLarge(status: number, body: string): boolean {
+  return status === 413 || invalidPayload(status, body)?.['reason'] === 'request entity too large';
+}
+
+/**
+ * `POST /pitwall/facts`: only the route's validation answer refuses a batch for good; a body too large asks for smaller
  * requests; everything else (a 404 while a Directus being deployed has not loaded the bundle yet, 401/403 before
  * setup wrote the token or permissions, 408, 409, 429, 5xx, the network) may pass later and is retried. The same
  * rules hold for every bundle route the pipeline calls (the job runner's run ends too): they answer validation alike.
@@ -107,7 +121,7 @@ export const factsFailure: FailureOf = (status, body) => {
   const reason = factsValidationReason(status, body);
   if (reason !== null) return new RejectedBatchError(`invalid fact batch: ${reason}`);
   const message = `HTTP ${status}: ${body.slice(0, 1000)}`;
-  return status === 413 ? new PayloadTooLargeError(message) : new DeliveryError(message);
+  return isTooLarge(status, body) ? new PayloadTooLargeError(message) : new DeliveryError(message);
 };
 
 /**

@@ -269,7 +269,7 @@ export class JobRunner {
         await callDirectus(this.options.directus, 'POST', `/pitwall/${kind}/${id}/end`, body, factsFailure);
         return true;
       } catch (error) {
-        // A 413 for a body this small is Directus's MAX_PAYLOAD_SIZE set too low: retried, as the courier does.
+        // "Too large" for a body this small is Directus's MAX_PAYLOAD_SIZE set too low: retried, as the courier does.
         if (error instanceof RejectedBatchError && !(error instanceof PayloadTooLargeError)) throw error;
         if (!this.stopping.signal.aborted) {
           this.log.warn({ err: error, run: id, retryInMs: backoff }, 'recording the end of a run failed; will retry');

@@ -7,7 +7,7 @@ import type { FactChanges } from '../../src/domain/pipeline/device-pipeline.ts';
 import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type AnomalyFact, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
-import { DeliveryError, factsFailure, factsValidationReason } from '../../src/directus/directus-api.ts';
+import { DeliveryError, factsFailure, factsValidationReason, PayloadTooLargeError } from '../../src/directus/directus-api.ts';
 import { OutboxCourier } from '../../src/processor/outbox-courier.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -132,6 +132,23 @@ describe('facts the database would refuse whatever the retry', () => {
     expect(await stored('anomalies', rows[0]!.upserts[2]!.key)).toMatchObject({ entry: e14.id });
     expect(await stored('entry_crossings', rows[1]!.upserts[0]!.key)).toMatchObject({ entry: e15.id });
     expect(await stored('stage_results', rows[2]!.upserts[0]!.key)).toMatchObject({ entry: e15.id, total_ms: 305_000 });
+  });
+
+  it("sends a request over Directus's MAX_PAYLOAD_SIZE again in halves: Directus answers it 400, not 413", async () => {
+    // Twelve anomalies with 100 KB of details each: 1.2 MB in one request, over Directus's default limit of 1 MB.
+    const big = Array.from({ length: 12 }, (_, i) => ({ ...anomaly(e14.id, e14.imei, `big-${i}`), details: { note: 'x'.repeat(100_000) } }));
+    for (const fact of big) touched.add(fact.key);
+    const direct = await post(big);
+    expect([direct.status, direct.json.errors[0].extensions.reason]).toEqual([400, 'request entity too large']);
+    expect(factsFailure(direct.status, direct.text)).toBeInstanceOf(PayloadTooLargeError);
+
+    await db('pitwall_outbox').insert({ source: 'live', payload: JSON.stringify({ upserts: big, retractions: [] }) });
+    const courier = new OutboxCourier(db, { directusUrl: stack.directusUrl, token: stack.processorToken, idleMs: 100, maxBackoffMs: 1000 }, pino({ level: 'silent' }));
+    couriers.push(courier);
+    void courier.run();
+    await waitFor(async () => (await db('pitwall_outbox').count<{ count: string }[]>('* as count'))[0]!.count === '0', { timeoutMs: 20_000, what: 'the outbox to drain' });
+    expect(courier.failed).toBe(0);
+    for (const fact of big) expect(await stored('anomalies', fact.key)).toMatchObject({ entry: e14.id });
   });
 
   it('keeps a result a timekeeper entered by hand, counting the machine\'s result for the same entry and stage as conflicting', async () => {

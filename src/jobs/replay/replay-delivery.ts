@@ -27,7 +27,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * Apply mode's deliveries: each batch to `POST /pitwall/facts` with source `replay`, by the outbox courier's rules
  * (factsFailure): only the route's own validation answer fails the run. A 404 from a Directus being deployed, 401/403,
  * 5xx and the network are retried with capped backoff (the writes are keyed, so a repeat is harmless), while the
- * runner keeps the run's heartbeat; a 413 sends the batch again in halves. A cancel stops the wait and a request
+ * runner keeps the run's heartbeat; a batch Directus finds too large goes again in halves. A cancel stops the wait and a request
  * under way at once.
  */
 export function replayDelivery(ctx: RunContext, options: ReplayDeliveryOptions = {}): (batch: ReplayBatch) => Promise<number> {

@@ -29,9 +29,13 @@ describe('the courier reads the answers of POST /pitwall/facts', () => {
     expect(factsFailure(status, body)).toBeInstanceOf(DeliveryError);
   });
 
-  it('asks for smaller requests on 413', () => {
+  it('asks for smaller requests on 413 (a proxy) and on Directus\'s own answer to a body over MAX_PAYLOAD_SIZE', () => {
     const error = factsFailure(413, directusBody(new (createError('REQUEST_TOO_LARGE', 'Request too large.', 413))()));
     expect(error).toBeInstanceOf(PayloadTooLargeError);
+    // Directus wraps the JSON parser's refusal (api/src/app.ts): 400 INVALID_PAYLOAD with the parser's message.
+    const directus = directusBody(new InvalidPayloadError({ reason: 'request entity too large' }));
+    expect(factsFailure(400, directus)).toBeInstanceOf(PayloadTooLargeError);
+    expect(factsValidationReason(400, directus)).toBeNull();
   });
 
   it('retries a 400 that is not the facts route speaking: a proxy, Directus own checks, a half-matching shape', () => {
