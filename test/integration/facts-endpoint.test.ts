@@ -207,6 +207,10 @@ describe('POST /pitwall/facts', () => {
     // pipeline's start. The correction stays, and the result is timed from it.
     const late = await post(batch([{ ...start, speedKmh: 91 }]));
     expect(late.json.data).toEqual(counts({ official: 1 }));
+    // A replay after the start line was moved times the start elsewhere, under another id: not a second start.
+    const moved: CrossingFact = { ...start, key: factKey.crossing(e2.id, startGate, t1 + 2_000), crossedAt: t1 + 2_000 };
+    expect((await post(batch([moved]))).json.data).toEqual(counts({ official: 1 }));
+    expect(await item('entry_crossings', moved.key, 'id')).toBeUndefined();
     const done = await post(batch([finish, result90]));
     expect(done.status, done.text).toBe(200);
     expect(await item('entry_crossings', start.key, 'crossed_at,speed_kmh')).toEqual({ crossed_at: corrected, speed_kmh: 87.35 });

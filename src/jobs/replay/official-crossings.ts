@@ -8,7 +8,9 @@ const isTimed = (kind: unknown): kind is 'start' | 'finish' => kind === 'start' 
 
 /**
  * The replayed facts as the endpoint will apply them where the officials corrected crossings by hand (see
- * FactRecord.official): a replayed crossing they corrected is left out (theirs stands), and the results of an entry
+ * FactRecord.official): a replayed crossing they corrected is left out (theirs stands), and so is a replayed start or
+ * finish of an entry in a stage whose start or finish they corrected (theirs is that start or finish; a replay after
+ * the line was moved times it elsewhere, under another id); the results of an entry
  * in a stage with such a crossing are timed from the crossings as they will stand, the officials' and the replayed
  * ones (resultOnCrossings). So a preview shows what applying it does.
  */
@@ -16,7 +18,10 @@ export function withOfficialCrossings(replayed: readonly Fact[], stored: readonl
   const official = stored.filter((record) => record.official);
   if (official.length === 0) return [...replayed];
   const officialIds = new Set(official.map((record) => record.id));
-  const kept = replayed.filter((fact) => fact.type !== 'crossing' || !officialIds.has(fastFactId(fact.key)));
+  const officialKinds = new Set(official.map((record) => `${runKey(record.entry, record.stage)}:${record.row['kind']}`));
+  const theirs = (fact: Fact) =>
+    fact.type === 'crossing' && (officialIds.has(fastFactId(fact.key)) || (isTimed(fact.kind) && officialKinds.has(`${runKey(fact.entryId, fact.stageId)}:${fact.kind}`)));
+  const kept = replayed.filter((fact) => !theirs(fact));
   const crossingsOf = new Map<string, TimedCrossing[]>(official.map((record) => [runKey(record.entry, record.stage), []]));
   const add = (key: string, kind: unknown, crossedAt: number) => {
     if (isTimed(kind)) crossingsOf.get(key)?.push({ kind, crossedAt });

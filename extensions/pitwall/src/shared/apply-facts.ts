@@ -138,8 +138,9 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
         if (ms !== 0) wanted.stage_results.set(factId(fact.key), factRow(withOfficialPenalties(fact, ms), batch.source));
       }
     }
-    // Crossings the officials corrected by hand are theirs: the pipeline's change of one is left out.
-    for (const id of await officialCrossingIds(trx, [...wanted.entry_crossings.keys()])) if (wanted.entry_crossings.delete(id)) counts.official++;
+    // Crossings the officials corrected by hand are theirs: the pipeline's change of one, or another start or finish
+    // beside one, is left out.
+    for (const id of await officialCrossingIds(trx, wanted.entry_crossings)) if (wanted.entry_crossings.delete(id)) counts.official++;
     // Before the reads below, so a concurrent batch about the same facts is either all before this one or all after.
     const { versions, superseded } = await raiseFactVersionsInOrder(trx, collections.flatMap((c) => [...wanted[c].keys()]), batch.sequence, batch.snapshot);
     // A newer change of these facts was applied already (a retry of an older outbox row), or was written after the

@@ -9,16 +9,36 @@ const CHUNK = 500;
 const msOf = (value: unknown) => (value === null || value === undefined ? null : new Date(value as string).getTime());
 
 /**
- * Of these crossing ids, the ones the officials corrected by hand (`corrected_at`, set by the hook's crossing guard):
- * the pipeline, live or replayed, neither moves nor removes them. Read locking the rows, in id order: a correction
+ * Of the crossings a batch writes or retracts (by id; null for a retraction), the ones the officials' corrections
+ * keep out: a crossing they corrected by hand (`corrected_at`, set by the hook's crossing guard), which the pipeline,
+ * live or replayed, neither moves nor removes; and a start or finish of an entry in a stage whose start or finish
+ * they corrected, at another time (a replay after the line was moved, a late fix): the corrected one is the entry's
+ * start or finish, and a second beside it would time the result. Read locking the rows, in id order: a correction
  * under way is waited for and then seen, and one made after waits for this batch and then wins.
  */
-export async function officialCrossingIds(trx: any, ids: readonly string[]): Promise<Set<string>> {
+export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, Row | null>): Promise<Set<string>> {
   const official = new Set<string>();
-  const sorted = [...ids].sort();
-  for (let i = 0; i < sorted.length; i += CHUNK) {
-    const rows: Row[] = await trx('entry_crossings').whereIn('id', sorted.slice(i, i + CHUNK)).orderBy('id').forUpdate().select('id', 'corrected_at');
-    for (const row of rows) if (row['corrected_at'] !== null) official.add(String(row['id']));
+  const ids = [...wanted.keys()].sort();
+  const timing = [...wanted].filter(([, row]) => row !== null && (row['kind'] === 'start' || row['kind'] === 'finish')) as [string, Row][];
+  const sameKind = (row: Row) => `${row['entry']}:${row['stage']}:${row['kind']}`;
+  const corrected = new Map<string, string>(); // entry:stage:kind → the corrected crossing's id
+  for (let i = 0; i < Math.max(ids.length, timing.length); i += CHUNK) {
+    const kinds = timing.slice(i, i + CHUNK).map(([, row]) => [row['entry'], row['stage'], row['kind']]);
+    const rows: Row[] = await trx('entry_crossings')
+      .where((q: any) => {
+        q.whereIn('id', ids.slice(i, i + CHUNK));
+        if (kinds.length > 0) q.orWhere((k: any) => k.whereIn(['entry', 'stage', 'kind'], kinds).whereNotNull('corrected_at'));
+      })
+      .orderBy('id').forUpdate().select('id', 'entry', 'stage', 'kind', 'corrected_at');
+    for (const row of rows) {
+      if (row['corrected_at'] === null) continue;
+      if (wanted.has(String(row['id']))) official.add(String(row['id']));
+      corrected.set(sameKind(row), String(row['id']));
+    }
+  }
+  for (const [id, row] of timing) {
+    const theirs = corrected.get(sameKind(row));
+    if (theirs !== undefined && theirs !== id) official.add(id);
   }
   return official;
 }
@@ -45,7 +65,9 @@ export async function retimeOnOfficialCrossings(trx: any, results: readonly Row[
   for (const row of results) {
     const crossings = byPair.get(`${row['entry']}:${row['stage']}`) ?? [];
     if (!crossings.some((c) => c['corrected_at'] !== null)) continue;
-    const timed = crossings.map((c): TimedCrossing => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])! }));
+    // Where a kind has a corrected crossing, it alone counts (a second of that kind may be left from before).
+    const counted = crossings.filter((c) => c['corrected_at'] !== null || !crossings.some((o) => o['kind'] === c['kind'] && o['corrected_at'] !== null));
+    const timed = counted.map((c): TimedCrossing => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])! }));
     const made = stageResultOf(
       { entryId: String(row['entry']), stageId: String(row['stage']), status: row['status'] as StageResultFact['status'], startedAt: msOf(row['started_at']), finishedAt: msOf(row['finished_at']) },
       Number(row['penalty_ms'] ?? 0),

@@ -33,6 +33,15 @@ describe('withOfficialCrossings', () => {
     expect(facts.slice(2)).toEqual(replayed.slice(3));
   });
 
+  it('leaves out a start replayed at another time beside the officials\' start (the line moved), and times from theirs', () => {
+    const moved = [crossing(entry, startGate, 'start', t0 + 4_000), ...replayed.slice(1)];
+    const facts = withOfficialCrossings(moved, [stored]);
+    expect(facts.map((f) => f.key)).toEqual(moved.slice(1).map((f) => f.key));
+    expect(facts.find((f) => f.key === factKey.stageResult(entry, stage))).toMatchObject({ startedAt: t0 - 3_000, elapsedMs: 93_000 });
+    // The entry's finish, which nobody corrected, is the replay's; another entry's start is untouched.
+    expect(facts.filter((f) => f.type === 'crossing').map((f) => f.key)).toEqual([moved[1]!.key, moved[3]!.key]);
+  });
+
   it('changes nothing without such a crossing', () => {
     const plain = recordOfRow('entry_crossings', { ...stored.row, id: stored.id, corrected_at: null });
     expect(withOfficialCrossings(replayed, [plain])).toEqual(replayed);
