@@ -181,6 +181,20 @@ describe('the Race Control role', () => {
     expect(changed.status, changed.text).toBe(400);
     expect(changed.json.errors[0].extensions.issues[0].path).toEqual(['kind']);
     expect((await call(stack, `/items/entry_penalties/${added.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
+    // A penalty the pipeline computed is its own: it writes it again when it next times the entry, so a change by
+    // hand is refused rather than undone later without a word.
+    const computed = { id: randomUUID(), entry: crews[0]!.id, stage, kind: 'speeding', amount_ms: 52_573 };
+    const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
+    try {
+      await db('entry_penalties').insert(computed);
+      const lowered = await call(stack, `/items/entry_penalties/${computed.id}`, { token: user.token, method: 'PATCH', body: { amount_ms: 1_000 } });
+      expect(lowered.status, lowered.text).toBe(400);
+      expect(lowered.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['amount_ms'], message: expect.stringMatching(/^this speeding penalty is computed by the pipeline/) });
+      expect((await db('entry_penalties').where({ id: computed.id }).first('amount_ms')).amount_ms).toBe(52_573);
+    } finally {
+      await db('entry_penalties').where({ id: computed.id }).delete();
+      await db.destroy();
+    }
     const left = (await call(stack, `/items/entry_penalties?filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=id&limit=-1`, { token })).json.data;
     expect(left).toEqual([]);
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });

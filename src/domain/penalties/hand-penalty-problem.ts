@@ -9,6 +9,14 @@ export interface PenaltyWrite {
   amountMs?: unknown;
 }
 
+/** The row an update changes, as stored (its entry, stage and amount as the database gives them). */
+export interface StoredPenalty {
+  kind: string;
+  entryId: unknown;
+  stageId: unknown;
+  amountMs: unknown;
+}
+
 export interface HandPenaltyProblem {
   field: keyof PenaltyWrite;
   message: string;
@@ -17,18 +25,21 @@ export interface HandPenaltyProblem {
 const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind', 'amountMs'];
 
 /**
- * What is wrong with a penalty that an official writes by hand, in which field, or null. `storedKind` is the kind of
- * the row an update changes, null for a new penalty.
+ * What is wrong with a penalty that an official writes by hand, in which field, or null. `stored` is the row an update
+ * changes, null for a new penalty.
  * - A new penalty needs its entry, stage, kind and amount (a CSV import with one left empty is refused at once,
  *   where Directus's own check of a required field would leave the import unanswered).
  * - The pipeline's kinds are the pipeline's: when it writes a result again it keeps, of those kinds, only the
  *   penalties it computed, so one given by hand would drop out of the total. A kind the pipeline does not compute
- *   (manual, or one an organiser adds to the list) is the officials'.
+ *   (manual, or one an organiser adds to the list) is the officials'. Nor is a penalty the pipeline computed changed
+ *   by hand (its amount, entry, stage or kind): the pipeline writes it again from the fixes the next time it times the
+ *   entry (a late fix, a replay), and the change would be undone without a word.
  * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
  *   time is given back by lowering or lifting a penalty.
  */
-export function handPenaltyProblem(write: PenaltyWrite, storedKind: string | null): HandPenaltyProblem | null {
-  if (storedKind === null) {
+export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | null): HandPenaltyProblem | null {
+  const storedKind = stored?.kind ?? null;
+  if (stored === null) {
     for (const field of REQUIRED) {
       const value = write[field];
       if (value === undefined || value === null || value === '') return { field, message: `${field} is required for a new penalty` };
@@ -40,6 +51,15 @@ export function handPenaltyProblem(write: PenaltyWrite, storedKind: string | nul
       field: 'kind',
       message: `kind "${kind}" is computed by the pipeline, which keeps only its own penalties of that kind in a result's total: give a penalty by hand another kind, such as manual`,
     };
+  }
+  if (stored !== null && PIPELINE_PENALTY_KINDS.has(stored.kind)) {
+    const changed = (['kind', 'entryId', 'stageId', 'amountMs'] as const).find((field) => write[field] !== undefined && String(write[field]) !== String(stored[field]));
+    if (changed) {
+      return {
+        field: changed,
+        message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. Give a penalty by hand of another kind, such as manual`,
+      };
+    }
   }
   if (amountMs !== undefined && !isWholeMilliseconds(amountMs)) {
     return { field: 'amountMs', message: `amountMs must be a whole, non-negative number of milliseconds, got ${cutShort(String(JSON.stringify(amountMs)), 40)}` };

@@ -16,7 +16,7 @@ const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = { entryId: 'entry
  * Penalties written by people (the app, REST, a CSV import) are checked where they are written, with a 400 naming the
  * field (handPenaltyProblem): Directus stores any text in the kind's dropdown, and answers an amount that is no number
  * with a 500. The pipeline's own penalties go through the facts route, which emits no filter. An update is checked
- * against each row it changes (`stored`, with their kinds; null for a create). A caller who may not write is left to
+ * against each row it changes (`stored`, as stored; null for a create). A caller who may not write is left to
  * Directus's 403 (see writePermission).
  */
 export function penaltyGuard(database: any) {
@@ -24,8 +24,9 @@ export function penaltyGuard(database: any) {
   return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
     if (!(await mayWrite('entry_penalties', stored === null ? 'create' : 'update', accountability))) return payload;
     const write = { entryId: payload['entry'], stageId: payload['stage'], kind: payload['kind'], amountMs: payload['amount_ms'] };
-    for (const storedKind of stored === null ? [null] : stored.map((row) => String(row['kind']))) {
-      const problem = handPenaltyProblem(write, storedKind);
+    const rows = stored === null ? [null] : stored.map((row) => ({ kind: String(row['kind']), entryId: row['entry'], stageId: row['stage'], amountMs: row['amount_ms'] }));
+    for (const row of rows) {
+      const problem = handPenaltyProblem(write, row);
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
     }
     return payload;

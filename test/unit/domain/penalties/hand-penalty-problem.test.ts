@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { handPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 
 const fresh = { entryId: 'e1', stageId: 's1', kind: 'manual', amountMs: 10_000 };
+const manual = { ...fresh };
+const speeding = { entryId: 'e1', stageId: 's1', kind: 'speeding', amountMs: 52_573 };
 
 describe('handPenaltyProblem', () => {
   it('accepts a new manual penalty, a kind the organiser added, and an amount sent as text', () => {
@@ -26,22 +28,34 @@ describe('handPenaltyProblem', () => {
       expect(problem?.message).toBe(
         `kind "${kind}" is computed by the pipeline, which keeps only its own penalties of that kind in a result's total: give a penalty by hand another kind, such as manual`,
       );
-      expect(handPenaltyProblem({ kind }, 'manual')?.field).toBe('kind');
+      expect(handPenaltyProblem({ kind }, manual)?.field).toBe('kind');
     }
   });
 
-  it('lets an update of the pipeline’s penalty leave its kind as it is, or send it unchanged', () => {
-    expect(handPenaltyProblem({ amountMs: 3_000 }, 'speeding')).toBeNull();
-    expect(handPenaltyProblem({ kind: 'speeding', amountMs: 3_000 }, 'speeding')).toBeNull();
-    expect(handPenaltyProblem({ kind: 'manual' }, 'speeding')).toBeNull();
+  it('refuses a change by hand of a penalty the pipeline computed, which it would write again', () => {
+    for (const write of [{ amountMs: 3_000 }, { amountMs: '1000' }, { kind: 'manual' }, { entryId: 'e2' }, { stageId: 's2' }]) {
+      const problem = handPenaltyProblem(write, speeding);
+      expect(problem?.field, JSON.stringify(write)).toBe(Object.keys(write)[0]);
+      expect(problem?.message).toBe(
+        'this speeding penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. Give a penalty by hand of another kind, such as manual',
+      );
+    }
+  });
+
+  it('lets an update send the pipeline’s penalty unchanged (a form or an import sending every field)', () => {
+    expect(handPenaltyProblem({ kind: 'speeding', amountMs: 52_573, entryId: 'e1', stageId: 's1' }, speeding)).toBeNull();
+    expect(handPenaltyProblem({ amountMs: '52573' }, speeding)).toBeNull();
+    expect(handPenaltyProblem({}, speeding)).toBeNull();
+    // The officials' own penalties stay theirs to change.
+    expect(handPenaltyProblem({ amountMs: 3_000, kind: 'jump_start' }, manual)).toBeNull();
   });
 
   it('refuses an amount that is no whole, non-negative number of milliseconds, shown cut short', () => {
     for (const amountMs of ['abc', 1.5, '1.5', -5_000, '-5000', Number.NaN, Infinity, 2 ** 53, null, true, {}, '1e6']) {
-      const problem = handPenaltyProblem({ amountMs }, 'manual');
+      const problem = handPenaltyProblem({ amountMs }, manual);
       expect(problem?.field, String(amountMs)).toBe('amountMs');
     }
-    expect(handPenaltyProblem({ amountMs: 'x'.repeat(100) }, 'manual')?.message).toBe(`amountMs must be a whole, non-negative number of milliseconds, got "${'x'.repeat(39)}…`);
+    expect(handPenaltyProblem({ amountMs: 'x'.repeat(100) }, manual)?.message).toBe(`amountMs must be a whole, non-negative number of milliseconds, got "${'x'.repeat(39)}…`);
     expect(handPenaltyProblem({ ...fresh, amountMs: 'abc' }, null)?.message).toBe('amountMs must be a whole, non-negative number of milliseconds, got "abc"');
   });
 });
