@@ -7,7 +7,7 @@ export default defineOperationApp({
   description: 'Send the race event, signed (HMAC-SHA256 with timestamp), to every active webhook subscription or one URL, with retries; attempts are logged in Webhook deliveries.',
   overview: ({ mode, url, max_attempts }) => [
     { label: 'Send to', text: mode === 'single' ? (url ?? '') : 'Webhook subscriptions' },
-    { label: 'Attempts', text: String(max_attempts ?? 6) },
+    { label: 'Attempts', text: String(max_attempts ?? 12) },
   ],
   options: [
     {
@@ -45,10 +45,10 @@ export default defineOperationApp({
       type: 'string',
       meta: { width: 'full', interface: 'input', options: { masked: true }, conditions: [{ rule: { mode: { _neq: 'single' } }, hidden: true }] },
     },
-    { field: 'max_attempts', name: 'Max attempts', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 6 } },
+    { field: 'max_attempts', name: 'Max attempts', type: 'integer', meta: { width: 'half', interface: 'input', note: 'With the default delays, 12 attempts span the whole Give up after window.' }, schema: { default_value: 12 } },
     { field: 'timeout_ms', name: 'Timeout (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 10000 } },
-    { field: 'base_delay_ms', name: 'First retry delay up to (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 1000 } },
-    { field: 'max_delay_ms', name: 'Longest retry delay (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 30000 } },
+    { field: 'base_delay_ms', name: 'First retry delay (ms, half of it to all of it)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 1000 } },
+    { field: 'max_delay_ms', name: 'Longest retry delay (ms)', type: 'integer', meta: { width: 'half', interface: 'input' }, schema: { default_value: 15000 } },
     {
       field: 'deadline_ms',
       name: 'Give up after (ms)',

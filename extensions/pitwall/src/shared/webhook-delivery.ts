@@ -59,7 +59,7 @@ export interface DeliveryPolicy {
 /** A retry starts only with at least this much of the window left (or the whole timeout, when shorter). */
 const MIN_LAST_TIMEOUT_MS = 1000;
 
-export const DEFAULT_POLICY: DeliveryPolicy = { maxAttempts: 6, timeoutMs: 10_000, baseDelayMs: 1_000, maxDelayMs: 30_000, deadlineMs: 60_000 };
+export const DEFAULT_POLICY: DeliveryPolicy = { maxAttempts: 12, timeoutMs: 10_000, baseDelayMs: 1_000, maxDelayMs: 15_000, deadlineMs: 60_000 };
 
 export type Outcome = 'delivered' | 'retrying' | 'failed';
 /** How a chain ended here: `interrupted` when this process began stopping between attempts (it is resumed elsewhere). */

@@ -52,9 +52,16 @@ describe('retryDelay', () => {
     expect(ceilings).toEqual([999, 1999, 3999, 7999, 59999, 59999]);
   });
 
-  it('spreads retries over [0, ceiling) with the jitter given', () => {
-    expect(retryDelay(3, 0, { baseMs: 1000 })).toBe(0);
-    expect(retryDelay(3, 0.5, { baseMs: 1000 })).toBe(2000);
+  it('spreads retries over [ceiling / 2, ceiling) with the jitter given, so that they use the time they are given', () => {
+    expect(retryDelay(3, 0, { baseMs: 1000 })).toBe(2000);
+    expect(retryDelay(3, 0.5, { baseMs: 1000 })).toBe(3000);
+    // With the defaults of the Signed webhook step (12 attempts, 1 s, 15 s cap), the least the eleven retries can wait
+    // adds up to its 60 s window: it is the window that ends a chain, not the count; and at their longest, the first six
+    // take 45 s, so the seventh attempt comes when a receiver restarted in 40 s is back.
+    const waits = (random: number, n: number) => Array.from({ length: n }, (_, i) => retryDelay(i + 1, random, { baseMs: 1000, maxMs: 15_000 })).reduce((sum, ms) => sum + ms, 0);
+    expect(waits(0, 11)).toBeGreaterThanOrEqual(60_000);
+    expect(waits(0.999999, 6)).toBeLessThanOrEqual(45_000);
+    expect(waits(0, 6)).toBeGreaterThanOrEqual(22_500);
   });
 
   it('refuses attempts below 1 and randomness outside [0, 1)', () => {
