@@ -93,6 +93,12 @@ describe('replay and backfill runs', () => {
     const badMode = await call(stack, '/pitwall/replay', { token, body: { event, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'fast' } });
     expect(badMode.status).toBe(400);
     expect(JSON.stringify(badMode.json.errors[0].extensions.issues)).toContain('"mode"');
+    // A JSON body sent as text (a form, curl -d without a header) is named as such, not as a body without fields.
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const asText = await call(stack, '/pitwall/replay', { token, body: { event, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', mode: 'preview' }, headers: { 'content-type': type } });
+      expect(asText.status, asText.text).toBe(400);
+      expect(asText.json.errors[0].extensions.reason).toBe(`body: send it as JSON, with Content-Type: application/json (got ${type})`);
+    }
     const reversed = await call(stack, '/pitwall/backfill', { token, body: { model, from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' } });
     expect(reversed.status).toBe(400);
     expect(reversed.json.errors[0].extensions.reason).toMatch(/to/);

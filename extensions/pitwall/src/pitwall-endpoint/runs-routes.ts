@@ -1,6 +1,7 @@
 import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
+import { cutShort } from '../../../../src/domain/cut-short';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { badUuidParam, REQUEST_KEY_HEADER, requestKeyOf } from '../shared/route-params';
 import { cancelRun, checkRunRequest, createRunOnce, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
@@ -38,6 +39,11 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
       if (!(await mayWrite(runCollection(kind), 'create', req.accountability))) return next(new ForbiddenError());
       const request = requestKeyOf(req.get(REQUEST_KEY_HEADER));
       if (request.error) return next(request.error);
+      // Directus parses JSON bodies only: any other is dropped unread, and the caller would be told of missing fields.
+      const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
+      if (hasBody && !req.is('application/json')) {
+        return next(new InvalidPayloadError({ reason: `body: send it as JSON, with Content-Type: application/json (got ${cutShort(req.get('content-type') ?? 'no Content-Type', 60)})` }));
+      }
       const checked = await checkRunRequest(kind, req.body ?? {}, database);
       if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
       // Before anything is written (the hook refuses the same write of the run row, whoever makes it).
