@@ -52,6 +52,20 @@ export function runningPid(settings: DemoSettings, name: string): number | null 
   return isAlive(pid) ? pid : null;
 }
 
+/**
+ * Where the demo's Directus may send webhooks, when `npm start` is given it: Directus gets no other variable of the
+ * shell, and by default refuses this machine and private networks (see the README's webhook section), so an
+ * integrator trying the demo with a receiver on their own machine sets these two.
+ */
+export function receiverAddresses(env: NodeJS.ProcessEnv): Record<string, string> {
+  const passed: Record<string, string> = {};
+  for (const name of ['PITWALL_WEBHOOK_ALLOW_LIST', 'IMPORT_IP_DENY_LIST'] as const) {
+    const value = env[name];
+    if (value !== undefined) passed[name] = value;
+  }
+  return passed;
+}
+
 function startDetached(settings: DemoSettings, name: string, args: string[], env: Record<string, string>): number {
   const log = openSync(join(settings.dataDir, `${name}.log`), 'a');
   const child = spawn(join(repoRoot, 'bin/pitwall'), args, {
@@ -121,6 +135,7 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       env: {
         PITWALL_LIVE_URL: `ws://localhost:${settings.livePort}/ws-live`,
         CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC: `'self',https://*,wss://*,ws://localhost:${settings.livePort}`,
+        ...receiverAddresses(process.env),
       },
     };
     const directusUrl = `http://127.0.0.1:${settings.directusPort}`;
