@@ -147,6 +147,10 @@ describe('GET /pitwall/classification', () => {
       expect(res.json.errors[0].extensions.code).toBe('INVALID_PAYLOAD');
       expect(res.json.errors[0].extensions.reason).toMatch(new RegExp(`^${field}: `));
     }
+    // What is wrong, said plainly: not there, or there twice.
+    expect((await get('')).json.errors[0].extensions.reason).toBe('event: is required');
+    expect((await get(`?event=${event}&event=${sister}`)).json.errors[0].extensions.reason).toBe('event: give one event, not 2');
+    expect((await get('?event=SS1')).json.errors[0].extensions.reason).toBe('event: expected a uuid, got "SS1"');
     const noEvent = await get(`?event=${randomUUID()}`);
     expect(noEvent.status, noEvent.text).toBe(404);
     expect(noEvent.json.errors[0].extensions.code).toBe('PITWALL_NOT_FOUND');

@@ -8,7 +8,14 @@ import { UnauthenticatedError } from './facts-route';
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
 
-const querySchema = z.object({ event: z.uuid(), stage: z.uuid().optional() });
+/** One uuid: a parameter given twice (`?event=a&event=b`) arrives as a list. */
+const oneUuid = (name: string) =>
+  z.unknown().superRefine((value, ctx) => {
+    if (value === undefined) ctx.addIssue({ code: 'custom', message: 'is required' });
+    else if (Array.isArray(value)) ctx.addIssue({ code: 'custom', message: `give one ${name}, not ${value.length}` });
+    else if (!z.uuid().safeParse(value).success) ctx.addIssue({ code: 'custom', message: `expected a uuid, got ${JSON.stringify(String(value)).slice(0, 60)}` });
+  }).transform((value) => String(value));
+const querySchema = z.object({ event: oneUuid('event'), stage: oneUuid('stage').optional() });
 
 /**
  * `GET /pitwall/classification?event=<uuid>&stage=<uuid>`: a stage's classification; without `stage`, the event's
