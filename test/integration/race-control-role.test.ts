@@ -226,6 +226,10 @@ describe('the Race Control role', () => {
     expect(cancelled.status, cancelled.text).toBe(200);
     expect(cancelled.json.run.status).toBe('cancelled');
 
+    // The replay panel offers Apply only to whom may use it (it reads this with the events it lists).
+    expect((await call(stack, '/pitwall/race-setup', { token: user.token })).json.may_apply).toBe(false);
+    expect((await call(stack, '/pitwall/race-setup', { token })).json.may_apply).toBe(true);
+
     const count = async () => Number((await call(stack, '/items/replay_runs?aggregate[count]=id', { token })).json.data[0].count.id);
     const before = await count();
     const apply = await call(stack, '/pitwall/replay', { token: user.token, body: { ...body, mode: 'apply' } });

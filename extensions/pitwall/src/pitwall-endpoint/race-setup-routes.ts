@@ -1,5 +1,6 @@
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
+import { mayApplyReplay } from '../shared/replay-access';
 import { badUuidParam } from '../shared/route-params';
 import { countsAsNumbers } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
@@ -11,7 +12,7 @@ const RECENT_LIMIT = 100;
 
 /**
  * What the replay panel shows besides a run, read through ItemsService as the caller (so Directus permissions
- * decide): `GET /pitwall/race-setup` events with their stages, `GET /pitwall/race-setup/:event/entries` an event's
+ * decide): `GET /pitwall/race-setup` events with their stages and whether the caller may apply a replay (`may_apply`), `GET /pitwall/race-setup/:event/entries` an event's
  * entries (400 naming `event` when it is no uuid), and `GET /pitwall/replay` the latest runs without their (large) results.
  */
 export function raceSetupRoutes(router: Router, { services, getSchema }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
@@ -29,7 +30,7 @@ export function raceSetupRoutes(router: Router, { services, getSchema }: Endpoin
       const stages = await (await items(req, 'stages')).readByQuery({
         fields: ['id', 'event', 'name', 'sort_order', 'opens_at', 'closes_at'], sort: ['sort_order', 'opens_at'], limit: -1,
       });
-      res.json({ events: events.map((event) => ({ ...event, stages: stages.filter((stage) => stage['event'] === event['id']) })) });
+      res.json({ events: events.map((event) => ({ ...event, stages: stages.filter((stage) => stage['event'] === event['id']) })), may_apply: mayApplyReplay(req.accountability) });
     }),
   );
   router.get(

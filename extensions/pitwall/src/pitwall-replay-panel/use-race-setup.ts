@@ -21,13 +21,17 @@ export function useRaceSetup(api: Api) {
   const from = ref<string | null>(null);
   const to = ref<string | null>(null);
   const mode = ref<ReplayRequest['mode']>('preview');
+  /** Apply rewrites timing: only admins may (the route refuses others); the panel offers it only to them. */
+  const mayApply = ref(false);
   const loading = ref(false);
   const error = ref<string | null>(null);
 
   async function loadEvents(): Promise<void> {
     await guarded(async () => {
       // Through Pitwall's endpoint, which reads as the user: events with their stages.
-      events.value = (await api.get<{ events: RaceEvent[] }>('/pitwall/race-setup')).data.events;
+      const setup = (await api.get<{ events: RaceEvent[]; may_apply?: boolean }>('/pitwall/race-setup')).data;
+      events.value = setup.events;
+      mayApply.value = setup.may_apply === true;
     });
   }
 
@@ -82,5 +86,5 @@ export function useRaceSetup(api: Api) {
   /** The event a stage belongs to, from the loaded events. */
   const eventOfStage = (id: string): string | null => events.value.find((e) => e.stages?.some((s) => s.id === id))?.id ?? null;
 
-  return { eventOfStage, events, stages, entries, event, stage, chosenEntries, from, to, mode, loading, error, request, rangeProblem, loadEvents, pickEvent, pickStage, stageName };
+  return { eventOfStage, events, stages, entries, event, stage, chosenEntries, from, to, mode, mayApply, loading, error, request, rangeProblem, loadEvents, pickEvent, pickStage, stageName };
 }

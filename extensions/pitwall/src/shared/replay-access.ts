@@ -25,6 +25,11 @@ const modeOf = (params: unknown): unknown => {
   return params && typeof params === 'object' ? (params as { mode?: unknown }).mode : undefined;
 };
 
+/** Whether this caller may start a replay in apply mode: an admin, or the system (the panel offers it only then). */
+export function mayApplyReplay(accountability: Accountability | null | undefined): boolean {
+  return !isPerson(accountability);
+}
+
 /** Why this write of a replay run is refused (the 403's reason), or null when it may go ahead. */
 export function replayWriteRefusal(write: ReplayWrite, payload: unknown, accountability: Accountability | null | undefined): string | null {
   if (!isPerson(accountability)) return null;
