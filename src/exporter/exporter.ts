@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { probe, serveMetrics, type HealthReport, type Probed } from '../observability/metrics-server.ts';
+import { healthErrors, probe, serveMetrics, sharedProbe, type HealthReport } from '../observability/metrics-server.ts';
 import { connectDb } from '../store/db.ts';
-import { ensureGroup, groupInfo, unreadEntries, type GroupInfo } from '../stream/consumer-group.ts';
+import { ensureGroup, groupInfo, groupWithUnread } from '../stream/consumer-group.ts';
 import { compareCursor } from '../stream/cursor.ts';
 import { Lease } from '../stream/lease.ts';
 import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
@@ -96,7 +96,8 @@ export class Exporter {
    * second) delivers again entries that such a batch holds: they are not gathered a second time (see gather).
    */
   private inHandUpTo: string | null = null;
-  private groupScrape: Promise<Probed<GroupInfo | null>> | null = null;
+  /** The group's XINFO with its unread entries counted, one request for all the gauges of a scrape and /healthz. */
+  private readonly groupState = sharedProbe(() => groupWithUnread(this.redis, this.config.REDIS_TELEMETRY_STREAM, EXPORT_GROUP), 2000);
 
   constructor(
     private readonly config: ExporterConfig,
@@ -527,19 +528,6 @@ export class Exporter {
     return entries;
   }
 
-  /**
-   * The group's XINFO with its unread entries counted (unreadEntries), one request for all the gauges of a scrape
-   * (prom-client collects them at once).
-   */
-  private groupState(): Promise<Probed<GroupInfo | null>> {
-    const stream = this.config.REDIS_TELEMETRY_STREAM;
-    const read = async (): Promise<GroupInfo | null> => {
-      const info = await groupInfo(this.redis, stream, EXPORT_GROUP);
-      return info && { ...info, lag: await unreadEntries(this.redis, stream, info) };
-    };
-    return (this.groupScrape ??= probe(read, 2000).finally(() => setTimeout(() => (this.groupScrape = null), 0)));
-  }
-
   async health(): Promise<HealthReport> {
     const [ping, info] = await Promise.all([probe(() => this.redis.ping(), 2000), this.groupState()]);
     const reasons: string[] = [];
@@ -551,7 +539,6 @@ export class Exporter {
     if (this.sinkFailingSince !== null && Date.now() - this.sinkFailingSince > this.config.EXPORT_STALL_MS) reasons.push('clickhouse-failing');
     // At once, not after EXPORT_STALL_MS: a disk that refuses a part does not come right by itself.
     if (this.active && this.filesFailing !== null) reasons.push('export-files-failing');
-    const errors = { ...(ping.ok ? {} : { redis: ping.error }), ...(this.filesFailing === null ? {} : { files: this.filesFailing }) };
     return {
       ok: reasons.length === 0,
       reasons,
@@ -561,7 +548,7 @@ export class Exporter {
       lag,
       pending,
       decodedDevices: this.decoders?.decodedDevices ?? 0,
-      ...(Object.keys(errors).length > 0 ? { errors } : {}),
+      ...healthErrors({ redis: ping, files: this.filesFailing }),
       memory: memoryMb(),
     };
   }

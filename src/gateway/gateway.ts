@@ -10,8 +10,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { toPositionEntry, unmappableReason, type PositionEntry } from '../domain/live/position-entry.ts';
 import { parseStreamEntry } from '../domain/parse-stream-entry.ts';
 import { cutShort } from '../domain/cut-short.ts';
-import { healthReport, probe, serveMetrics, type HealthReport, type Probed } from '../observability/metrics-server.ts';
-import { groupInfo, unreadEntries } from '../stream/consumer-group.ts';
+import { healthErrors, healthReport, probe, serveMetrics, sharedProbe, type HealthReport } from '../observability/metrics-server.ts';
+import { groupWithUnread } from '../stream/consumer-group.ts';
 import type { StreamEntry } from '../stream/stream-entry.ts';
 import { parseClientMessage, parseTopic, type ClientMessage, type Topic } from './client-messages.ts';
 import type { GatewayConfig } from './config.ts';
@@ -70,7 +70,8 @@ export class Gateway {
   private draining = false;
   private readonly group: string;
   private readonly metrics;
-  private groupScrape: Promise<Probed<number | null>> | null = null;
+  /** The entries this instance's group has not read yet (null: Redis has no such group), one request a scrape. */
+  private readonly groupState = sharedProbe(async () => (await groupWithUnread(this.redis, this.config.REDIS_TELEMETRY_STREAM, this.group))?.lag ?? null, 2000);
 
   constructor(private readonly config: GatewayConfig, private readonly log: Logger, fetchImpl?: typeof fetch) {
     this.group = broadcastGroup(config.INSTANCE_ID);
@@ -557,7 +558,6 @@ export class Gateway {
     if (!db.ok) reasons.push('postgres-unreachable');
     const idleMs = Date.now() - this.feed.progressAt;
     if (idleMs > this.config.GATEWAY_STALL_MS) reasons.push('stream-not-read');
-    const errors = { ...(redis.ok ? {} : { redis: redis.error }), ...(db.ok ? {} : { postgres: db.error }) };
     return healthReport(reasons, {
       instance: this.config.INSTANCE_ID,
       group: this.group,
@@ -565,18 +565,8 @@ export class Gateway {
       subscriptions: this.hub.subscriptions(),
       lag: info.ok ? info.value : null,
       sinceReadS: Math.round(idleMs / 1000),
-      ...(Object.keys(errors).length > 0 ? { errors } : {}),
+      ...healthErrors({ redis, postgres: db }),
     });
-  }
-
-  /** The entries this instance's group has not read yet (null: Redis has no such group), one request a scrape. */
-  private groupState(): Promise<Probed<number | null>> {
-    const stream = this.config.REDIS_TELEMETRY_STREAM;
-    const read = async (): Promise<number | null> => {
-      const info = await groupInfo(this.redis, stream, this.group);
-      return info && unreadEntries(this.redis, stream, info);
-    };
-    return (this.groupScrape ??= probe(read, 2000).finally(() => setTimeout(() => (this.groupScrape = null), 0)));
   }
 
   get port(): number {

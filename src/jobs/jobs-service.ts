@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { healthReport, probe, serveMetrics } from '../observability/metrics-server.ts';
+import { healthErrors, healthReport, probe, serveMetrics } from '../observability/metrics-server.ts';
 import { connectDb, type Db } from '../store/db.ts';
 import { jobEngines } from './engines.ts';
 import { runTable, type RunKind } from './job.ts';
@@ -68,7 +68,7 @@ export class JobsService {
         postgres: postgres.ok,
         active: [...this.runner.active.keys()],
         finished: this.runner.finished,
-        ...(postgres.ok ? {} : { errors: { postgres: postgres.error } }),
+        ...healthErrors({ postgres }),
       });
     });
     this.runner.start();

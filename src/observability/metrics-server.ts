@@ -36,6 +36,25 @@ export async function probe<T>(check: () => Promise<T>, timeoutMs: number): Prom
 }
 
 /**
+ * A probe that concurrent callers share: the gauges of one scrape (prom-client collects them at once) and a /healthz
+ * beside it cost one check, not one each.
+ */
+export function sharedProbe<T>(check: () => Promise<T>, timeoutMs: number): () => Promise<Probed<T>> {
+  let inFlight: Promise<Probed<T>> | null = null;
+  return () => (inFlight ??= probe(check, timeoutMs).finally(() => setTimeout(() => (inFlight = null), 0)));
+}
+
+/** The `errors` of a /healthz body: why each failing check failed, named by what it checked; nothing when none did. */
+export function healthErrors(failures: Record<string, Probed<unknown> | string | null>): { errors?: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  for (const [name, failure] of Object.entries(failures)) {
+    if (typeof failure === 'string') errors[name] = failure;
+    else if (failure !== null && !failure.ok) errors[name] = failure.error;
+  }
+  return Object.keys(errors).length > 0 ? { errors } : {};
+}
+
+/**
  * Serves GET /metrics (Prometheus text) and GET /healthz on one port: 200 when healthy, 503 otherwise, with the
  * report as JSON either way.
  */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { Gauge, type Registry } from 'prom-client';
-import { healthReport, probe, type HealthReport, type Probed } from '../observability/metrics-server.ts';
+import { healthErrors, healthReport, probe, type HealthReport, type Probed } from '../observability/metrics-server.ts';
 import { outboxState, type OutboxState } from '../store/outbox.ts';
 import { groupInfo, type GroupInfo } from '../stream/consumer-group.ts';
 import { healthReasons } from './health.ts';
@@ -85,17 +85,13 @@ export class ProcessorHealth {
       sinceProgressMs: Math.max(0, now - this.options.progressAt()),
       parked: outbox?.ok ? outbox.value.parked : null,
     };
-    const errors = {
-      ...(redis.ok ? {} : { redis: redis.error }),
-      ...(postgres.ok ? {} : { postgres: postgres.error }),
-    };
     return healthReport(healthReasons(seen, { stallMs: this.options.stallMs }), {
       ...seen,
       stallMs: this.options.stallMs,
       oldestPendingSeconds: oldest.ok ? oldest.value : null,
       // Fact batches waiting for Directus: growing while Directus is down, and that is not a reason to restart us.
       outbox: outbox?.ok ? outbox.value.pending : null,
-      ...(Object.keys(errors).length > 0 ? { errors } : {}),
+      ...healthErrors({ redis, postgres }),
     });
   }
 

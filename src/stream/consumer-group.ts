@@ -46,6 +46,12 @@ export async function groupInfo(redis: Redis, stream: string, group: string): Pr
   return null;
 }
 
+/** XINFO GROUPS for one group, its `lag` counted by unreadEntries rather than taken from Redis; null as groupInfo. */
+export async function groupWithUnread(redis: Redis, stream: string, group: string): Promise<GroupInfo | null> {
+  const info = await groupInfo(redis, stream, group);
+  return info && { ...info, lag: await unreadEntries(redis, stream, info) };
+}
+
 /**
  * The entries of the stream after the group's last delivered one, counted up to `limit`: Redis's own `lag` rests on
  * the group's entries-read counter, which a Redis restarted from its append-only file brought back stale for a group

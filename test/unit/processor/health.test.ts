@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { healthReport } from '../../../src/observability/metrics-server.ts';
+import { healthErrors, healthReport, sharedProbe } from '../../../src/observability/metrics-server.ts';
 import { healthReasons, type ProcessorObservation } from '../../../src/processor/health.ts';
 
 const healthy: ProcessorObservation = { redis: true, postgres: true, lag: 0, pending: 0, sinceProgressMs: 500, parked: 0 };
@@ -46,5 +46,24 @@ describe('healthReport', () => {
   it('is ok exactly when there is no reason, and keeps what was seen', () => {
     expect(healthReport([], { lag: 0 })).toEqual({ ok: true, reasons: [], lag: 0 });
     expect(healthReport(['outbox-parked'], { parked: 3 })).toEqual({ ok: false, reasons: ['outbox-parked'], parked: 3 });
+  });
+});
+
+describe('healthErrors', () => {
+  it('names why each failing check failed, and gives nothing when none did', () => {
+    expect(healthErrors({ redis: { ok: false, error: 'ECONNREFUSED' }, postgres: { ok: true, value: 1 }, files: 'EEXIST: file already exists' })).toEqual({
+      errors: { redis: 'ECONNREFUSED', files: 'EEXIST: file already exists' },
+    });
+    expect(healthErrors({ redis: { ok: true, value: 'PONG' }, files: null })).toEqual({});
+  });
+});
+
+describe('sharedProbe', () => {
+  it('runs one check for callers that ask while it is under way, and a new one after', async () => {
+    let checks = 0;
+    const read = sharedProbe(async () => ++checks, 1000);
+    expect(await Promise.all([read(), read(), read()])).toEqual([{ ok: true, value: 1 }, { ok: true, value: 1 }, { ok: true, value: 1 }]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await read()).toEqual({ ok: true, value: 2 });
   });
 });
