@@ -252,6 +252,12 @@ export const pitwallCollections: CollectionDef[] = [
     ], { required: true }),
     milliseconds('amount_ms', { required: true }),
     json('details', { width: 'full' }),
+    boolean('waived', {
+      defaultValue: false,
+      label: 'Waived by the officials',
+      note: 'The penalty stays on record but no longer counts in the result. The pipeline keeps writing a computed penalty\'s amount; the waiver stays. Clear it to count the penalty again.',
+    }),
+    text('waived_reason', { note: 'Why it was waived, for example the stewards\' decision number' }),
   ]),
   collection('anomalies', { group: 'pitwall_timing', sort: 4, icon: 'report', note: 'Things race control should look at', display_template: '{{severity}} {{kind}} · {{device_id}}' }, [
     choice('kind', [

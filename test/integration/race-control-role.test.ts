@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import type { FactBatch } from '../../src/domain/pipeline/fact-batch.ts';
 import { factId } from '../../src/domain/pipeline/fact-ids.ts';
-import { factKey, type CrossingFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
+import { factKey, type CrossingFact, type PenaltyFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
 import { raceControlPermissions } from '../../src/setup/race-control-role.ts';
 import { adminToken, call, importFile } from '../support/directus-client.ts';
 import { runSetupAgain } from '../support/stack.ts';
@@ -198,6 +198,49 @@ describe('the Race Control role', () => {
     const left = (await call(stack, `/items/entry_penalties?filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=id&limit=-1`, { token })).json.data;
     expect(left).toEqual([]);
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
+  });
+
+  it('waives a computed penalty: the result stops counting it, and the pipeline writing it again leaves the waiver', async () => {
+    // The pipeline times #112 with a speeding penalty of 30 s: 3:51.500, last.
+    const speeding = (amountMs: number): PenaltyFact => ({
+      type: 'penalty', key: factKey.penalty(crews[1]!.id, stage, 'speeding', 'zone-1:1'), entryId: crews[1]!.id, stageId: stage, kind: 'speeding', amountMs, details: { zone: 'zone-1' },
+    });
+    const timed = (penaltyMs: number): StageResultFact => ({ ...results[1]!, penaltyMs, totalMs: elapsed[1]! + penaltyMs });
+    const pipeline = async (upserts: FactBatch['upserts'], retractions: string[] = []) => {
+      const answer = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `waiver-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions } });
+      expect(answer.status, answer.text).toBe(200);
+    };
+    const id = factId(speeding(0).key);
+    const stored = async () => (await call(stack, `/items/entry_penalties/${id}?fields=amount_ms,waived,waived_reason`, { token: user.token })).json.data;
+    await pipeline([speeding(30_000), timed(30_000)]);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [3, 231_500, 31_500], [2, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the computed penalty' });
+
+    // Deleted by hand it would come back with the next timing: refused, naming waiving.
+    const deleted = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'DELETE' });
+    expect(deleted.status, deleted.text).toBe(400);
+    expect(deleted.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['kind'], message: expect.stringMatching(/deleted by hand it would come back\. To lift it, set waived/) });
+
+    const waived = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: true, waived_reason: 'Stewards decision 12: radar fault' } });
+    expect(waived.status, waived.text).toBe(200);
+    const unpenalised = [[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]];
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify(unpenalised), { timeoutMs: 10_000, intervalMs: 200, what: 'the waived penalty out of the total' });
+
+    // The pipeline writes the result again (the penalty unchanged, so not in its batch): the stored amount is taken out.
+    await pipeline([timed(30_000)]);
+    expect(await standings()).toEqual(unpenalised);
+    // A late fix: the pipeline times the zone again, 35 s now, and writes the penalty and the result again.
+    await pipeline([speeding(35_000), timed(35_000)]);
+    expect(await stored()).toEqual({ amount_ms: 35_000, waived: true, waived_reason: 'Stewards decision 12: radar fault' });
+    expect(await standings()).toEqual(unpenalised);
+
+    // Counted again once the waiver is cleared.
+    expect((await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: false } })).status).toBe(200);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [3, 236_500, 36_500], [2, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the penalty counted again' });
+
+    // The pipeline no longer computes it (a replay with the zone moved): gone, and the result as it was.
+    await pipeline([results[1]!], [speeding(0).key]);
+    expect((await call(stack, `/items/entry_penalties/${id}`, { token })).status).toBe(403);
+    expect(await standings()).toEqual(unpenalised);
   });
 
   it('corrects a crossing by hand: the result is timed again; a time that is no date is refused naming the field', async () => {

@@ -303,4 +303,22 @@ describe('the replay engine on a race the live processor timed', () => {
     expect(previewed.after).toMatchObject({ started_at: corrected.toISOString(), elapsed_ms: Number(stored.elapsed_ms) });
     expect(await db('entry_crossings').where({ id: start.id }).first('crossed_at')).toEqual({ crossed_at: corrected });
   });
+
+  it('leaves a computed penalty the officials waived out of its result, previewed and applied as the endpoint counts it', async () => {
+    const penalty = await db('entry_penalties').where({ stage: ss1 }).whereIn('kind', ['speeding', 'missed_waypoint']).orderBy('id').first('id', 'entry', 'amount_ms');
+    expect(penalty, 'a computed penalty on SS1').toBeDefined();
+    const result = () => db('stage_results').where({ stage: ss1, entry: penalty.entry }).first('penalty_ms', 'total_ms');
+    const before = await result();
+    const patch = await call(stack, `/items/entry_penalties/${penalty.id}`, { token: await adminToken(stack), method: 'PATCH', body: { waived: true } });
+    expect(patch.status, patch.text).toBe(200);
+    await waitFor(async () => Number((await result()).penalty_ms) === Number(before.penalty_ms) - Number(penalty.amount_ms), { what: "the hook's re-timing after the waiver" });
+    const business = await businessChecksum();
+
+    // The layout last applied again: the waiver stands, and the result is counted without the penalty.
+    const preview = await replay({ geofences: movedLayout });
+    expect(preview.diff.rows).toEqual([]);
+    const again = await replay({ geofences: movedLayout, mode: 'apply' });
+    expect(again.applied).toEqual({ upserts: 0, removals: 0, batches: 0, superseded: 0 });
+    expect(await businessChecksum()).toEqual(business);
+  });
 });

@@ -33,9 +33,10 @@ const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind',
  *   penalties it computed, so one given by hand would drop out of the total. A kind the pipeline does not compute
  *   (manual, or one an organiser adds to the list) is the officials'. Nor is a penalty the pipeline computed changed
  *   by hand (its amount, entry, stage or kind): the pipeline writes it again from the fixes the next time it times the
- *   entry (a late fix, a replay), and the change would be undone without a word.
+ *   entry (a late fix, a replay), and the change would be undone without a word. The officials lift it by waiving it
+ *   (`waived`, which the pipeline never writes), and give another amount as a penalty of their own.
  * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
- *   time is given back by lowering or lifting a penalty.
+ *   time is given back by lowering, waiving or deleting a penalty.
  */
 export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | null): HandPenaltyProblem | null {
   const storedKind = stored?.kind ?? null;
@@ -57,7 +58,7 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
     if (changed) {
       return {
         field: changed,
-        message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. Give a penalty by hand of another kind, such as manual`,
+        message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. To lift it, set waived (it then no longer counts, and stays so); to give another amount, waive it and add a manual penalty`,
       };
     }
   }
@@ -71,4 +72,16 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
 function isWholeMilliseconds(value: unknown): boolean {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
   return typeof value === 'string' && /^\d{1,15}$/.test(value.trim());
+}
+
+/**
+ * Why a penalty may not be deleted by hand, or null: one the pipeline computed would come back, unwaived, the next
+ * time it times the entry (a late fix, a replay). The officials waive it instead, which lasts.
+ */
+export function handPenaltyDeleteProblem(stored: Pick<StoredPenalty, 'kind'>): HandPenaltyProblem | null {
+  if (!PIPELINE_PENALTY_KINDS.has(stored.kind)) return null;
+  return {
+    field: 'kind',
+    message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): deleted by hand it would come back. To lift it, set waived (it then no longer counts, and stays so)`,
+  };
 }

@@ -36,7 +36,8 @@ export function stageResultOf(progress: ResultTimes, penaltyMs: number): StageRe
 }
 
 /**
- * A result the pipeline computed, with the penalties the officials gave by hand in the same stage added: the total
+ * A result the pipeline computed, with the officials' decisions in the same stage applied (`officialMs`, see
+ * storedPenaltyAdjustment): the penalties they gave by hand added, the computed ones they waived taken out. The total
  * counts every penalty of the entry, whoever gave it, so a car that finishes after a hand penalty keeps it.
  */
 export function withOfficialPenalties(result: StageResultFact, officialMs: number): StageResultFact {

@@ -32,6 +32,11 @@ export interface FactRecord {
    * removes it, and the results of its entry in the stage are timed from it (as the endpoint does).
    */
   official?: boolean;
+  /**
+   * A stored penalty the officials waived (`waived`): a replay still writes its amount, but the results of its entry
+   * in the stage do not count it (as the endpoint does).
+   */
+  waived?: boolean;
 }
 
 /** How each field compares, as the endpoint compares it with what Directus stores (apply-facts.ts sameValue). */
@@ -50,6 +55,8 @@ const fieldTypes: Record<string, 'time' | 'float' | 'int' | 'json'> = {
 };
 /** Fields a replay does not judge: who wrote the row and when. */
 const ignored = new Set(['id', 'source', 'computed_at']);
+/** Columns that mark a stored record rather than being compared (see recordOfRow). */
+const marks = new Set(['foreign', 'corrected_at', 'waived']);
 
 const msOf = (value: unknown): number | null => (value === null || value === undefined ? null : value instanceof Date ? value.getTime() : Date.parse(String(value)));
 
@@ -149,15 +156,16 @@ export function recordOfFact(fact: Fact, rank: number | null = null): FactRecord
 }
 
 /**
- * A row read from a fact collection (as pg returns it: Dates, int8 as strings, jsonb as objects). The `foreign` and
- * `corrected_at` columns, when the query reads them, mark the record (see FactRecord.foreign and .official) and are
- * not fields of the row.
+ * A row read from a fact collection (as pg returns it: Dates, int8 as strings, jsonb as objects). The `foreign`,
+ * `corrected_at` and `waived` columns, when the query reads them, mark the record (see FactRecord.foreign, .official
+ * and .waived) and are not fields of the row: no replay writes them.
  */
 export function recordOfRow(collection: FactCollection, raw: Row): FactRecord {
   const row: Row = {};
-  for (const field in raw) if (!ignored.has(field) && field !== 'foreign' && field !== 'corrected_at') row[field] = normalise(field, raw[field]);
+  for (const field in raw) if (!ignored.has(field) && !marks.has(field)) row[field] = normalise(field, raw[field]);
   const result = record(collection, String(raw['id']), row, undefined);
   if (raw['foreign'] === true) result.foreign = true;
   if (raw['corrected_at'] !== null && raw['corrected_at'] !== undefined) result.official = true;
+  if (raw['waived'] === true) result.waived = true;
   return result;
 }

@@ -1,11 +1,13 @@
 import type { LonLat } from '../../domain/course.ts';
 import { defaultPipelineOptions, type PipelineOptions } from '../../domain/pipeline/pipeline-context.ts';
-import { PIPELINE_PENALTY_KINDS, type StageResultFact } from '../../domain/pipeline/facts.ts';
+import type { Fact, PenaltyFact, StageResultFact } from '../../domain/pipeline/facts.ts';
+import { storedPenaltyAdjustment, type StoredPenaltyAmount } from '../../domain/penalties/stored-penalty-adjustment.ts';
 import { withOfficialPenalties } from '../../domain/pipeline/stage-result.ts';
 import { rankStage } from '../../domain/timing/rank-stage.ts';
 import { throwIfCancelled, type JobContext } from '../job.ts';
 import { applyPlan, diffRows, pairRecords, type DiffRow, type FactPair } from './diff-facts.ts';
 import { recordOfFact, type FactRecord } from './fact-records.ts';
+import { fastFactId } from './fast-fact-id.ts';
 import { factInScope, runKey, type FactScope } from './fact-scope.ts';
 import { FixCopyParser } from './fix-copy-parser.ts';
 import { copyOut, countFixes, estimateFixes, fixCopySql, type FixRange } from './read-fixes.ts';
@@ -95,15 +97,17 @@ function resultOf(record: FactRecord): StageResultFact {
   };
 }
 
-/** Penalties the officials gave by hand, summed by run key, from the stored penalty rows. */
-function officialPenaltySums(records: readonly FactRecord[]): Map<string, number> {
-  const sums = new Map<string, number>();
-  for (const r of records) {
-    if (r.collection !== 'entry_penalties' || PIPELINE_PENALTY_KINDS.has(String(r.row['kind']))) continue;
-    const key = runKey(r.entry, r.stage);
-    sums.set(key, (sums.get(key) ?? 0) + Number(r.row['amount_ms']));
-  }
-  return sums;
+/**
+ * What the officials' decisions change in each replayed result's penalty total, keyed `entry:stage`
+ * (storedPenaltyAdjustment), from the stored penalty rows: a computed penalty they waived counts at the amount the
+ * replay gives it, 0 where the replay no longer computes it.
+ */
+function officialPenaltySums(records: readonly FactRecord[], replayed: readonly Fact[]): Map<string, number> {
+  const replayedMs = new Map(replayed.filter((f): f is PenaltyFact => f.type === 'penalty').map((f) => [fastFactId(f.key), f.amountMs]));
+  const stored: StoredPenaltyAmount[] = records
+    .filter((r) => r.collection === 'entry_penalties')
+    .map((r) => ({ id: r.id, entryId: String(r.entry), stageId: String(r.stage), kind: String(r.row['kind']), amountMs: Number(r.row['amount_ms']), waived: r.waived === true }));
+  return storedPenaltyAdjustment(stored, (penalty) => replayedMs.get(penalty.id) ?? 0);
 }
 
 function resultInScope(fact: StageResultFact, scope: FactScope): boolean {
@@ -190,13 +194,13 @@ export async function runReplay(input: ReplayParams, ctx: ReplayContext): Promis
   // A result is in scope by its entry, stage and start: the record's id and rank do not matter for the test. It is
   // compared and ranked with the penalties officials gave by hand, as the endpoint stores it, and delivered without
   // them, as the pipeline made it (the endpoint adds them).
-  const official = officialPenaltySums(stored.records);
+  const official = officialPenaltySums(stored.records, replayed);
   const asMade = new Map<string, StageResultFact>();
   const replayedResults = replayed
     .filter((f): f is StageResultFact => f.type === 'stage_result' && resultInScope(f, factScope))
     .map((f) => {
       asMade.set(f.key, f);
-      return withOfficialPenalties(f, official.get(runKey(f.entryId, f.stageId)) ?? 0);
+      return withOfficialPenalties(f, official.get(`${f.entryId}:${f.stageId}`) ?? 0);
     });
   const ranked = rankResults(replayedResults, stored.results, factScope);
   for (const record of ranked.records) if (record.fact?.type === 'stage_result') record.fact = asMade.get(record.fact.key);

@@ -31,7 +31,7 @@ export async function loadStoredFacts(db: Knex, scope: FactScope): Promise<{ rec
       .select('id', 'entry', 'stage', 'status', 'started_at', 'finished_at', 'elapsed_ms', 'penalty_ms', 'total_ms', 'rank', foreign)
       .whereRaw('stage = ANY(?::uuid[])', [stages]),
     ofScope('entry_penalties')
-      .select('id', 'entry', 'stage', 'kind', 'amount_ms', 'details', foreign)
+      .select('id', 'entry', 'stage', 'kind', 'amount_ms', 'details', 'waived', foreign)
       .whereRaw('stage = ANY(?::uuid[])', [stages])
       .andWhere((q) => q.whereRaw('entry = ANY(?::uuid[])', [entries]).orWhereRaw(FOREIGN)),
     ofScope('anomalies')

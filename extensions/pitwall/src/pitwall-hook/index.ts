@@ -22,7 +22,7 @@ import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
-import { crossingGuard, penaltyGuard } from '../shared/timing-guard';
+import { crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
@@ -133,6 +133,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // Hand corrections of crossings and penalties re-time the affected results; penalties and crossing times the
   // timing cannot use are refused when written (timing-guard).
   const penalties = penaltyGuard(database);
+  const penaltyDeletes = penaltyDeleteGuard(database);
   const crossings = crossingGuard(database);
   filter('entry_penalties.items.create', (payload, _meta, ctx) => penalties(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
   filter('entry_crossings.items.create', (payload, _meta, ctx) => crossings(payload as Record<string, unknown>, 'create', (ctx as Ctx)?.accountability));
@@ -146,7 +147,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
       keepBefore(collection, stored);
       return checked;
     });
-    filter(`${collection}.items.delete`, remember(collection, ['entry', 'stage']));
+    filter(`${collection}.items.delete`, async (keys: unknown, _meta, ctx) => {
+      const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+      if (ids.length === 0) return keys;
+      const stored = await rowsOf(collection, ids, ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : [])]);
+      if (collection === 'entry_penalties') await penaltyDeletes(stored, (ctx as Ctx)?.accountability);
+      keepBefore(collection, stored);
+      return keys;
+    });
     for (const kind of ['create', 'update', 'delete'] as const) {
       // The rows of one request together, once committed: each stage is re-timed once, not once per row.
       const corrected = perTurn(

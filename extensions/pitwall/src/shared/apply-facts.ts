@@ -130,9 +130,10 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
     const items = (collection: FactCollection): Items => new services.ItemsService(collection, { knex: trx, schema, accountability });
     if (wanted.stage_results.size > 0) {
       await lockRanking(trx);
-      // The pipeline knows only its own penalties: a result keeps those the officials gave by hand.
+      // The pipeline knows only its own penalties: a result keeps those the officials gave by hand, and loses those
+      // they waived.
       const results = batch.upserts.filter((fact): fact is StageResultFact => fact.type === 'stage_result');
-      const official = await officialPenalties(trx, results);
+      const official = await officialPenalties(trx, batch, results);
       for (const fact of results) {
         const ms = official.get(`${fact.entryId}:${fact.stageId}`) ?? 0;
         if (ms !== 0) wanted.stage_results.set(factId(fact.key), factRow(withOfficialPenalties(fact, ms), batch.source));

@@ -38,7 +38,8 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
 
     for (const { entry, stage } of unique) {
       const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).select('kind', 'crossed_at');
-      const penalty = Number((await trx('entry_penalties').where({ entry, stage }).sum({ sum: 'amount_ms' }).first())?.sum ?? 0);
+      // Every penalty of the entry counts, whoever gave it, but those the officials waived.
+      const penalty = Number((await trx('entry_penalties').where({ entry, stage }).whereRaw('waived IS NOT TRUE').sum({ sum: 'amount_ms' }).first())?.sum ?? 0);
       const existing: Row | undefined = await trx('stage_results').where({ entry, stage }).first(resultFields);
       const timed = crossings.map((c) => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])! }));
       const result = resultFromCrossings(entry, stage, timed, penalty, (existing?.['status'] as StageResultFact['status'] | undefined) ?? null);

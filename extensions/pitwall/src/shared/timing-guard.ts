@@ -1,5 +1,5 @@
 import type { Accountability } from '@directus/types';
-import { handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handPenaltyDeleteProblem, handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 import { handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
@@ -30,6 +30,22 @@ export function penaltyGuard(database: any) {
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
     }
     return payload;
+  };
+}
+
+/**
+ * A penalty deleted by people is checked against each row the delete removes (handPenaltyDeleteProblem): a computed
+ * one would come back with the pipeline's next timing of the entry, so it is waived instead. A caller who may not
+ * delete is left to Directus's 403.
+ */
+export function penaltyDeleteGuard(database: any) {
+  const mayWrite = writePermission(database);
+  return async (stored: Row[], accountability: Accountability | null | undefined): Promise<void> => {
+    if (stored.length === 0 || !(await mayWrite('entry_penalties', 'delete', accountability))) return;
+    for (const row of stored) {
+      const problem = handPenaltyDeleteProblem({ kind: String(row['kind']) });
+      if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
+    }
   };
 }
 

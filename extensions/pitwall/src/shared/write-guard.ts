@@ -10,7 +10,7 @@ export type Problem = { field: string; message: string };
 export const PERMISSION_ANSWER_MS = 5_000;
 
 /** What a policy lets a caller do with a collection's items, as far as the bundle asks. */
-export type PermissionAction = 'create' | 'read' | 'update';
+export type PermissionAction = 'create' | 'read' | 'update' | 'delete';
 
 /**
  * Whether any policy of the caller may make this write (or, for `read`, read the collection at all, whatever rows

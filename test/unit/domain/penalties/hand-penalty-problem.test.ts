@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handPenaltyDeleteProblem, handPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 
 const fresh = { entryId: 'e1', stageId: 's1', kind: 'manual', amountMs: 10_000 };
 const manual = { ...fresh };
@@ -37,7 +37,7 @@ describe('handPenaltyProblem', () => {
       const problem = handPenaltyProblem(write, speeding);
       expect(problem?.field, JSON.stringify(write)).toBe(Object.keys(write)[0]);
       expect(problem?.message).toBe(
-        'this speeding penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. Give a penalty by hand of another kind, such as manual',
+        'this speeding penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. To lift it, set waived (it then no longer counts, and stays so); to give another amount, waive it and add a manual penalty',
       );
     }
   });
@@ -57,5 +57,20 @@ describe('handPenaltyProblem', () => {
     }
     expect(handPenaltyProblem({ amountMs: 'x'.repeat(100) }, manual)?.message).toBe(`amountMs must be a whole, non-negative number of milliseconds, got "${'x'.repeat(39)}…`);
     expect(handPenaltyProblem({ ...fresh, amountMs: 'abc' }, null)?.message).toBe('amountMs must be a whole, non-negative number of milliseconds, got "abc"');
+  });
+});
+
+describe('handPenaltyDeleteProblem', () => {
+  it('refuses deleting a penalty the pipeline computed, which would come back, and points to waiving it', () => {
+    for (const kind of ['speeding', 'missed_waypoint']) {
+      expect(handPenaltyDeleteProblem({ kind })).toEqual({
+        field: 'kind',
+        message: `this ${kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): deleted by hand it would come back. To lift it, set waived (it then no longer counts, and stays so)`,
+      });
+    }
+  });
+
+  it('lets the officials delete their own penalties', () => {
+    for (const kind of ['manual', 'jump_start']) expect(handPenaltyDeleteProblem({ kind })).toBeNull();
   });
 });

@@ -1,0 +1,33 @@
+import { PIPELINE_PENALTY_KINDS } from '../pipeline/facts.ts';
+
+/** A stored penalty row as a result's total reads it. */
+export interface StoredPenaltyAmount {
+  id: string;
+  entryId: string;
+  stageId: string;
+  kind: string;
+  amountMs: number;
+  /** Lifted by the officials (the `waived` field): the penalty is kept, for the record, but no longer counts. */
+  waived: boolean;
+}
+
+/**
+ * What the stored penalties change in the penalty total the pipeline computed for each entry and stage, keyed
+ * `entry:stage`. The pipeline counts only its own penalties, and counts them all:
+ * - a penalty the officials gave by hand (a kind the pipeline does not compute) is added, unless they waived it;
+ * - a computed penalty the officials waived is taken out, at the amount the pipeline now gives it (`computedMs`:
+ *   0 when the pipeline no longer computes it). The pipeline writes the amount again; the waiver is the officials'
+ *   and stays.
+ * Pairs that nothing changes are left out.
+ */
+export function storedPenaltyAdjustment(stored: readonly StoredPenaltyAmount[], computedMs: (penalty: StoredPenaltyAmount) => number): Map<string, number> {
+  const adjustment = new Map<string, number>();
+  for (const penalty of stored) {
+    const computed = PIPELINE_PENALTY_KINDS.has(penalty.kind);
+    const ms = computed ? (penalty.waived ? -computedMs(penalty) : 0) : penalty.waived ? 0 : penalty.amountMs;
+    if (ms === 0) continue;
+    const key = `${penalty.entryId}:${penalty.stageId}`;
+    adjustment.set(key, (adjustment.get(key) ?? 0) + ms);
+  }
+  return adjustment;
+}
