@@ -38,6 +38,20 @@ function listOf(field: string, value: unknown): unknown {
 }
 
 /**
+ * The operation's `wait`: true or false, as the app's toggle gives it or as text from a template ("true", "false",
+ * any case); blank, or a template that found nothing, is false. Anything else ("yes", "1") is a RunParamsError naming
+ * the option before any run is queued: read as false, the Flow would go on before the run had ended.
+ */
+export function waitOption(options: RunOperationOptions): boolean {
+  const raw = options.wait;
+  if (raw === true || raw === false || raw === undefined || raw === null) return raw === true;
+  const text = typeof raw === 'string' ? raw.trim().toLowerCase() : null;
+  if (text === 'true') return true;
+  if (text === 'false' || text === '' || (text !== null && NOTHING.has(text))) return false;
+  throw new RunParamsError(`Invalid options: wait: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+/**
  * The operation's `wait_timeout_s` in milliseconds: blank, or no number (a template that gave nothing, "abc"), is the
  * default 300 s; a number is kept within 1 s and a day.
  */

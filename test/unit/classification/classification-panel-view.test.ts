@@ -22,7 +22,7 @@ describe('the classification panel', () => {
   it('writes stage times to the millisecond, gaps signed, penalties as round as they are', () => {
     expect([raceTime(102_036), raceTime(3_723_500), raceTime(100_000), raceTime(null)]).toEqual(['1:42.036', '1:02:03.500', '1:40.000', '—']);
     expect([gapTime(1_500), gapTime(0), gapTime(65_432), gapTime(null)]).toEqual(['+0:01.500', '+0:00.000', '+1:05.432', '—']);
-    expect([penaltyTime(60_000), penaltyTime(12_500), penaltyTime(0), penaltyTime(null)]).toEqual(['+1:00', '+0:12.5', '—', '—']);
+    expect([penaltyTime(60_000), penaltyTime(12_500), penaltyTime(52_573), penaltyTime(0), penaltyTime(null)]).toEqual(['+1:00.000', '+0:12.500', '+0:52.573', '—', '—']);
   });
 
   it('labels numbers, stages finished and the stage picker', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { bodyOfOptions, RunParamsError, waitTimeoutMs } from '../../../src/jobs/run-options.ts';
+import { bodyOfOptions, RunParamsError, waitOption, waitTimeoutMs } from '../../../src/jobs/run-options.ts';
 
 describe('bodyOfOptions (replay and backfill operations)', () => {
   it('splits lists, drops blanks and control options, trims text', () => {
@@ -63,5 +63,20 @@ describe('waitTimeoutMs (the operations\' wait_timeout_s)', () => {
     expect(waitTimeoutMs({ wait_timeout_s: 0 })).toBe(1_000);
     expect(waitTimeoutMs({ wait_timeout_s: '-5' })).toBe(1_000);
     expect(waitTimeoutMs({ wait_timeout_s: 10_000_000 })).toBe(86_400_000);
+  });
+});
+
+describe('waitOption (the operations\' wait)', () => {
+  it('reads the toggle and its text from a template; blank or nothing found is false', () => {
+    for (const wait of [true, 'true', ' TRUE ', 'True']) expect(waitOption({ wait: wait as string }), String(wait)).toBe(true);
+    for (const wait of [false, 'false', 'False', '', '  ', undefined, null, 'undefined', 'null']) expect(waitOption({ wait: wait as string }), String(wait)).toBe(false);
+    expect(waitOption({})).toBe(false);
+  });
+
+  it('refuses anything else, naming the option, rather than read it as false', () => {
+    for (const wait of ['yes', '1', 'on', 1, {}]) {
+      expect(() => waitOption({ wait: wait as string }), String(wait)).toThrow(RunParamsError);
+    }
+    expect(() => waitOption({ wait: 'yes' })).toThrow('Invalid options: wait: expected true or false, got "yes"');
   });
 });

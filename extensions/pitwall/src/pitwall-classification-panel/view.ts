@@ -22,8 +22,11 @@ export const raceTime = (ms: number | null | undefined): string => formatRaceTim
 /** A gap behind the leader or the car ahead: "+0:01.500"; "—" for the leader and the unranked. */
 export const gapTime = (ms: number | null | undefined): string => formatRaceTime(ms, { decimals: 3, signed: true });
 
-/** Penalties are usually whole seconds or minutes: "+1:00", "+0:12.5"; nothing when there is none. */
-export const penaltyTime = (ms: number | null | undefined): string => (ms ? formatRaceTime(ms, { signed: true }) : '—');
+/**
+ * A penalty to the millisecond like every time beside it, so the column reads alike where a hand penalty of whole
+ * seconds sits under a computed one: "+1:00.000", "+0:52.573"; "—" when there is none.
+ */
+export const penaltyTime = (ms: number | null | undefined): string => (ms ? formatRaceTime(ms, { decimals: 3, signed: true }) : '—');
 
 export const statusLabels: Record<ResultStatus, string> = { running: 'Running', finished: 'Finished', dnf: 'DNF' };
 
