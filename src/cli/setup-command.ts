@@ -15,7 +15,8 @@ export const setupEnv = z.object({
   PITWALL_PROCESSOR_TOKEN: z.string().min(32, 'use at least 32 random characters'),
   /** The Postgres role the processor and job runner connect as; setup creates it with this password. */
   PITWALL_DB_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and underscores').default(DEFAULT_DATABASE_ROLE),
-  PITWALL_DB_PASSWORD: z.string().min(1),
+  /** It goes into the processor's DATABASE_URL as it is (directus-compose.yml): a character a URL reads otherwise is refused. */
+  PITWALL_DB_PASSWORD: z.string().regex(/^[A-Za-z0-9._~-]+$/, 'use only letters, digits and - . _ ~: it goes into the processor\'s DATABASE_URL as it is'),
   /** Not needed by setup; checked when given (directus-compose.yml passes it), so Directus never runs on a placeholder. */
   DIRECTUS_SECRET: z.string().optional(),
 });

@@ -93,6 +93,13 @@ describe('setup outside the demo', () => {
     expect(() => requireDeploymentSecrets(deployment({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/pitwall' }))).not.toThrow();
   });
 
+  it('refuses a database role password that the processor\'s DATABASE_URL would read otherwise', () => {
+    for (const password of ['pa@ss', 'a/b', 'a:b', 'x y', 'a#b', 'a%b']) {
+      expect(() => deployment({ PITWALL_DB_PASSWORD: `${strong}${password}` }), password).toThrow(/letters, digits and - \. _ ~/);
+    }
+    expect(() => deployment({ PITWALL_DB_PASSWORD: `${strong}-._~` })).not.toThrow();
+  });
+
   it('refuses every placeholder of .env.example it reads', () => {
     expect(example['POSTGRES_PASSWORD']).toContain('CHANGE-ME');
     const error = thrown(() =>
