@@ -377,6 +377,37 @@ describe('the live map on the Race Control dashboard', () => {
     await expect.poll(() => card.getByTestId('pitwall-live-card-stage').innerText(), { timeout: 10_000 }).toBe(`Running on ${ss2Name} since ${formatTimeOfDay(running.startedAt, { timeZone: 'UTC', decimals: 0 })}`);
   }, 30_000);
 
+  it('zooms in on the course and back, with the buttons and the wheel, keeping marks and labels their size', async () => {
+    const drawing = panel().locator('svg[role="img"]');
+    const gates = async () =>
+      panel().getByTestId('pitwall-course-gate').locator('circle').evaluateAll((els) => els.map((e) => [Number(e.getAttribute('cx')), Number(e.getAttribute('cy')), Number(e.getAttribute('r'))]));
+    const spread = (points: number[][]) => Math.hypot(points[1]![0]! - points[0]![0]!, points[1]![1]! - points[0]![1]!);
+    const whole = await gates();
+    expect(whole.length).toBeGreaterThanOrEqual(2);
+    expect(await drawing.getAttribute('data-zoom')).toBe('1');
+    expect(await panel().getByTestId('pitwall-live-map-zoom-out').isDisabled()).toBe(true);
+
+    await panel().getByTestId('pitwall-live-map-zoom-in').click();
+    await expect.poll(() => drawing.getAttribute('data-zoom')).toBe('2');
+    const closer = await gates();
+    expect(spread(closer)).toBeCloseTo(2 * spread(whole), -1);
+    expect(closer.map((g) => g[2])).toEqual(whole.map((g) => g[2]));
+    await panel().screenshot({ path: join(artifactsDir, 'live-map-zoomed.png') });
+
+    // The wheel zooms about the pointer: the point under it stays where it is.
+    const box = (await drawing.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, -100);
+    await expect.poll(() => drawing.getAttribute('data-zoom')).toBe('2.5');
+    await page.mouse.wheel(0, 100);
+    await expect.poll(() => drawing.getAttribute('data-zoom')).toBe('2');
+
+    // A car is still picked with a click, and Fit shows the whole course again.
+    await panel().getByTestId('pitwall-live-map-zoom-fit').click();
+    await expect.poll(() => drawing.getAttribute('data-zoom')).toBe('1');
+    expect(await gates()).toEqual(whole);
+  }, 30_000);
+
   it('plays a stored stage back at 10× on the same connection while the live topic goes on untouched', async () => {
     viewer = await Viewer.open(`ws://127.0.0.1:${gatewayPort}/ws-live`, token);
     await expect.poll(() => viewer!.messages.some((m) => m['type'] === 'subscribed')).toBe(true);

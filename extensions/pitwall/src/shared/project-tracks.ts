@@ -64,6 +64,62 @@ export function projectTracks(points: Iterable<LonLat>, options: ProjectOptions 
   };
 }
 
+/** A part of a drawing looked at closer: `zoom` times larger, the drawing's point `centre` in the middle. */
+export interface View {
+  zoom: number;
+  centre: readonly [x: number, y: number];
+}
+
+export const MIN_ZOOM = 1;
+export const MAX_ZOOM = 64;
+
+/** The whole drawing. */
+export const fullView = (projection: Projection): View => ({ zoom: 1, centre: [projection.width / 2, projection.height / 2] });
+
+/**
+ * The projection of a view of the drawing, of the same size: everything drawn through it (course, trails, cars, the
+ * scale bar) follows the view, while marks and labels keep their size. A car outside the view is pinned at its edge
+ * (pinToFrame) as one off the course is.
+ */
+export function zoomProjection(projection: Projection, view: View): Projection {
+  if (view.zoom === 1 && view.centre[0] === projection.width / 2 && view.centre[1] === projection.height / 2) return projection;
+  const { zoom, centre } = view;
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return {
+    width: projection.width,
+    height: projection.height,
+    project: (lon, lat) => {
+      const [x, y] = projection.project(lon, lat);
+      return [round((x - centre[0]) * zoom + projection.width / 2), round((y - centre[1]) * zoom + projection.height / 2)];
+    },
+    metresPerUnit: projection.metresPerUnit / zoom,
+  };
+}
+
+/**
+ * The view zoomed by `factor` about the drawn point `at` (where the pointer is: that point stays under it), within
+ * MIN_ZOOM..MAX_ZOOM and kept over the drawing, so that zooming out ends on the whole drawing.
+ */
+export function zoomView(projection: Projection, view: View, factor: number, at: readonly [x: number, y: number] = [projection.width / 2, projection.height / 2]): View {
+  const zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, view.zoom * factor));
+  // The drawing's point under `at` before and after.
+  const underX = view.centre[0] + (at[0] - projection.width / 2) / view.zoom;
+  const underY = view.centre[1] + (at[1] - projection.height / 2) / view.zoom;
+  return keptOver(projection, { zoom, centre: [underX - (at[0] - projection.width / 2) / zoom, underY - (at[1] - projection.height / 2) / zoom] });
+}
+
+/** The view moved by `dx`, `dy` drawn units (a drag), kept over the drawing. */
+export function panView(projection: Projection, view: View, dx: number, dy: number): View {
+  return keptOver(projection, { zoom: view.zoom, centre: [view.centre[0] - dx / view.zoom, view.centre[1] - dy / view.zoom] });
+}
+
+function keptOver(projection: Projection, view: View): View {
+  const halfW = projection.width / 2 / view.zoom;
+  const halfH = projection.height / 2 / view.zoom;
+  const clamp = (v: number, half: number, size: number) => Math.min(size - half, Math.max(half, v));
+  return { zoom: view.zoom, centre: [clamp(view.centre[0], halfW, projection.width), clamp(view.centre[1], halfH, projection.height)] };
+}
+
 /** Where a point is drawn so that it stays in the drawing: itself, or pinned at the edge towards it. */
 export interface Pinned {
   x: number;
