@@ -225,6 +225,30 @@ describe('POST /pitwall/facts', () => {
     expect(await result()).toEqual({ status: 'finished', started_at: iso(t1), finished_at: iso(t1 + 90_000), elapsed_ms: 90_000, total_ms: 90_000 });
   });
 
+  it('announces an anomaly when found and when it ends, not for each change of its details alone', async () => {
+    // A fix dated minutes ahead: every later fix of the car is late, and moves the jump's previous fix.
+    const jumpAt = t0 + 240_000;
+    const jump = (fromTs: number, endedAt: number | null = null): AnomalyFact => ({
+      type: 'anomaly', key: factKey.anomaly(e3.imei, 'position_jump', String(jumpAt)), kind: 'position_jump', severity: 'warning',
+      entryId: e3.id, stageId: stage, deviceId: e3.imei, startedAt: jumpAt, endedAt, details: { from_ts: fromTs, distance_m: 4_200_000 },
+    });
+    const announced = async () =>
+      ((await call(stack, `/items/race_events?filter[type][_eq]=anomaly.detected&filter[device_id][_eq]=${e3.imei}&fields=payload&limit=-1`, { token })).json.data as { payload: { anomaly: string; details: { from_ts: number } } }[])
+        .filter((e) => e.payload.anomaly === factId(jump(0).key))
+        .map((e) => e.payload.details.from_ts);
+    try {
+      expect((await post(batch([jump(t0)]))).json.data).toEqual(counts({ created: 1 }));
+      for (let i = 1; i <= 5; i++) expect((await post(batch([jump(t0 + i * 1_000)]))).json.data).toEqual(counts({ updated: 1 }));
+      expect(await item('anomalies', jump(0).key, 'details')).toEqual({ details: { from_ts: t0 + 5_000, distance_m: 4_200_000 } });
+      expect(await announced()).toEqual([t0]);
+      // Its end is news, with the details as they stand.
+      await post(batch([jump(t0 + 6_000, jumpAt + 1)]));
+      expect((await announced()).sort()).toEqual([t0, t0 + 6_000]);
+    } finally {
+      await post(batch([], [jump(0).key]));
+    }
+  });
+
   it('deletes a retracted fact, and a retraction of a missing fact is harmless', async () => {
     const res = await post(batch([], [crossing.key]));
     expect(res.status, res.text).toBe(200);

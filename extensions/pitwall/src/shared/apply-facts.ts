@@ -76,6 +76,19 @@ const collectionOfType: Record<Fact['type'], FactCollection> = {
  */
 const bookkeeping = new Set(['id', 'source', 'computed_at', 'gap_ms']);
 
+const anomalyDetails: ReadonlySet<string> = new Set(['details']);
+const noFields: ReadonlySet<string> = new Set();
+
+/**
+ * Whether a change of this anomaly's details alone is stored without a new `anomaly.detected`: it is announced when
+ * found, and again when it ends or its kind, severity, entry or stage changes. Its details move with every late fix
+ * before it (a position jump's previous fix, when a fix dated minutes ahead made every later one late: one event a
+ * second for one glitch). Late-data reports are the exception: the pipeline already announces their final count once.
+ */
+function quietDetails(row: Row | null | undefined): boolean {
+  return row !== null && row !== undefined && row['kind'] !== 'late_data';
+}
+
 const READ_CHUNK = 500;
 
 type Row = Record<string, unknown>;
@@ -207,10 +220,13 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
       await writer.remove(deletes);
       for (const row of [...(await writer.create(creates)), ...(await writer.update(updates))]) returned[collection].set(String(row['id']), row);
       if (setBased.includes(collection) && creates.length + updates.length + deletes.length > 0) changedSetBased.push(collection);
-      for (const row of [...creates, ...updates]) {
+      for (const row of creates) written[collection].add(String(row['id']));
+      for (const row of updates) {
         const id = String(row['id']);
-        // Only who computed it changed (a replay confirming a live fact): the same event, not a new one.
-        if (Object.keys(row).every((field) => bookkeeping.has(field))) continue;
+        // Only who computed it changed (a replay confirming a live fact): the same event, not a new one. Nor is an
+        // anomaly announced again for its details alone (see quietDetails).
+        const quiet = collection === 'anomalies' && quietDetails(rows.get(id)) ? anomalyDetails : noFields;
+        if (Object.keys(row).every((field) => bookkeeping.has(field) || quiet.has(field))) continue;
         written[collection].add(id);
       }
     }
