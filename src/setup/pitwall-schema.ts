@@ -315,6 +315,8 @@ export const pitwallCollections: CollectionDef[] = [
     manyToOne('entry', 'entries', { template: '#{{race_number}} {{name}}', onDelete: 'SET NULL', readonly: true }),
     text('device_id', { readonly: true }),
     json('payload', { required: true, width: 'full', readonly: true }),
+    // When it was written: an integrator reads what it missed by this, not by occurred_at (see README).
+    dateCreated('created_at'),
   ]),
   collection('webhook_subscriptions', { group: 'pitwall_system', sort: 2, icon: 'webhook', note: 'Integrators that receive signed race events', display_template: '{{name}}' }, [
     text('name', { required: true }),

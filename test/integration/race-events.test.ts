@@ -104,6 +104,7 @@ describe('race events from POST /pitwall/facts', () => {
   });
 
   it('writes one race event per created fact, with catalogue payloads, and none for penalties', async () => {
+    const posted = Date.now();
     const res = await post(first);
     expect(res.status, res.text).toBe(200);
     const events = await eventsOf([e4.id]);
@@ -112,6 +113,9 @@ describe('race events from POST /pitwall/facts', () => {
       expect(() => raceEventEnvelope.parse({ ...e, occurred_at: new Date(e.occurred_at).toISOString() })).not.toThrow();
       expect(() => catalogue[e.type as RaceEventType].payload.parse(e.payload)).not.toThrow();
       expect(e).toMatchObject({ version: 1, source: 'live', event, entry: e4.id });
+      // Written now, whenever what it tells happened: what an integrator reads missed events by.
+      expect(Date.parse(e.created_at)).toBeGreaterThanOrEqual(posted - 2_000);
+      expect(Date.parse(e.created_at)).toBeLessThanOrEqual(Date.now() + 2_000);
     }
     const result = events.find((e) => e.type === 'stage.result.computed');
     expect(result.payload).toEqual({

@@ -98,4 +98,8 @@ export const raceEventEnvelope = z.strictObject({
   entry: uuid.nullable(),
   device_id: z.string().nullable(),
   payload: z.record(z.string(), z.unknown()),
+  created_at: isoTime
+    .nullable()
+    .optional()
+    .describe('when the event was written (null on events written before the field existed): read missed events by it, since an event can be written long after its occurred_at (a result ranked again, a tracker uploading buffered fixes)'),
 });
