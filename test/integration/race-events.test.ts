@@ -132,6 +132,20 @@ describe('race events from POST /pitwall/facts', () => {
     expect(Date.parse(anomalyEvent.occurred_at)).toBe(t0 + 10_000);
   });
 
+  it('takes an admin’s test event of a catalogue type, refuses one of another type, and lets nobody change one', async () => {
+    const item = { type: 'anomaly.detected', version: 1, occurred_at: new Date().toISOString(), source: 'live', device_id: e5.imei, payload: { kind: 'signal_loss' } };
+    const bogus = await call(stack, '/items/race_events', { token, body: { ...item, type: 'bogus.type' } });
+    expect(bogus.status, bogus.text).toBe(400);
+    expect(bogus.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['type'], message: expect.stringMatching(/^expected one of the catalogue's types/) });
+    expect((await call(stack, '/items/race_events', { token, body: { ...item, payload: [1] } })).json.errors[0].extensions.issues[0].path).toEqual(['payload']);
+    const written = await call(stack, '/items/race_events', { token, body: item });
+    expect(written.status, written.text).toBe(200);
+    const changed = await call(stack, `/items/race_events/${written.json.data.id}`, { token, method: 'PATCH', body: { payload: { hacked: true } } });
+    expect(changed.status, changed.text).toBe(403);
+    expect((await call(stack, `/items/race_events/${written.json.data.id}?fields=payload`, { token })).json.data.payload).toEqual({ kind: 'signal_loss' });
+    expect((await call(stack, `/items/race_events/${written.json.data.id}`, { token, method: 'DELETE' })).status).toBe(204);
+  });
+
   it('stores and delivers nothing new when the same batch (or a replay of it) comes again', async () => {
     const before = (await eventsOf([e4.id])).map((e) => e.id).sort();
     expect((await post(first)).status).toBe(200);

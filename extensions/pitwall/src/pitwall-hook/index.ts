@@ -23,6 +23,8 @@ import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
 import { crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
+import { refuse } from '../shared/write-guard';
+import { handEventProblem } from '../../../../src/domain/events/hand-event-problem';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
@@ -175,6 +177,20 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
       });
     }
   }
+
+  // Race events written by people (an admin's test event for a Flow) are heard as real ones: a type outside the
+  // catalogue is refused (handEventProblem). Once written, no person changes one: they are the record. The bundle's
+  // own writes run without a user and are not checked here.
+  filter('race_events.items.create', (payload, _meta, ctx) => {
+    if (!(ctx as Ctx)?.accountability?.user) return payload;
+    const problem = handEventProblem(payload as Record<string, unknown>);
+    if (problem) refuse([problem]);
+    return payload;
+  });
+  filter('race_events.items.update', (payload, _meta, ctx) => {
+    if ((ctx as Ctx)?.accountability?.user) throw new ForbiddenError({ reason: 'race events are the record of what the timing did and announced: they are not changed once written' });
+    return payload;
+  });
 
   // Geofences and waypoints the timing cannot use are refused when made (course-guard).
   const course = courseGuard(database);
