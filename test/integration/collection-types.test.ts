@@ -87,6 +87,12 @@ describe('values the columns of Pitwall collections cannot hold', () => {
     expectRefused(await write(`/items/geofences/${gateId}`, { speed_limit_kmh: 'fast' }, 'PATCH'), 'speed_limit_kmh', /speed_limit_kmh: expected/);
     expectRefused(await write(`/items/stages/${stageId}`, { closes_at: '0000-06-01T00:00:00Z' }, 'PATCH'), 'closes_at', 'must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time');
     expect(await db('stages').where({ id: stageId }).first('sort_order')).toEqual({ sort_order: 1 });
+
+    // A text longer than its column: Postgres names no column, and Directus's own 400 named another field.
+    expectRefused(await write(`/items/entries/${entryId}`, { name: 'x'.repeat(300) }, 'PATCH'), 'name', 'at most 255 characters, got 300');
+    expectRefused(await write('/items/webhook_subscriptions', { name: 'Long', url: `https://integrator.example/${'a'.repeat(280)}`, secret: 's3cret', active: true }), 'url', 'at most 255 characters, got 307');
+    expect((await write(`/items/entries/${entryId}`, { name: '🏁'.repeat(255) }, 'PATCH')).status).toBe(200);
+    expect((await db('entries').where({ id: entryId }).first('name')).name).toBe('🏁'.repeat(255));
   });
 
   it('takes what Directus stores: numbers as text, related items made with their parent, JSON text, null', async () => {

@@ -118,6 +118,15 @@ describe('payloadProblems', () => {
     expect(payloadProblems(schema, 'directus_users', { x: 1 }, 'create')).toEqual([]);
   });
 
+  it('names a text longer than its column, counting characters as Postgres does', () => {
+    const lengths = new Map([['entry_penalties.kind', 10]]);
+    expect(payloadProblems(schema, 'entry_penalties', { kind: 'x'.repeat(11) }, 'create', lengths)).toEqual([{ field: 'kind', message: 'at most 10 characters, got 11' }]);
+    expect(payloadProblems(schema, 'entry_penalties', { kind: 'x'.repeat(10) }, 'create', lengths)).toEqual([]);
+    // Ten characters, twenty UTF-16 units.
+    expect(payloadProblems(schema, 'entry_penalties', { kind: '🏁'.repeat(10) }, 'create', lengths)).toEqual([]);
+    expect(payloadProblems(schema, 'entry_penalties', { kind: 'x'.repeat(11) }, 'create')).toEqual([]);
+  });
+
   it('covers the collections setup makes, not its folders', () => {
     expect(pitwallCollectionNames).toEqual(expect.arrayContaining(['entry_penalties', 'entry_crossings', 'io_mappings', 'entry_devices', 'geofences', 'replay_runs']));
     expect(pitwallCollectionNames.some((name) => name.startsWith('pitwall_'))).toBe(false);

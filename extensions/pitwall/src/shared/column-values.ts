@@ -174,8 +174,14 @@ function article(type: string): string {
   return ({ uuid: 'a uuid', integer: 'a whole number', bigInteger: 'a whole number', float: 'a number', decimal: 'a decimal number', boolean: 'true or false', timestamp: 'a date and time' } as Record<string, string>)[type] ?? type;
 }
 
-/** Every value of a payload that its field's column would refuse, by field. */
-export function payloadProblems(schema: SchemaOverview, collection: string, payload: Row, write: Write): Problem[] {
+/** Characters a `varchar(n)` column holds, by `collection.field` (Directus's schema overview does not carry them). */
+export type MaxLengths = ReadonlyMap<string, number>;
+
+/**
+ * Every value of a payload that its field's column would refuse, by field. A text longer than its `varchar` column
+ * is one (`maxLengths`): Postgres's error names no column, and Directus's 400 then names another field.
+ */
+export function payloadProblems(schema: SchemaOverview, collection: string, payload: Row, write: Write, maxLengths: MaxLengths = new Map()): Problem[] {
   const fields = schema.collections[collection]?.fields;
   if (!fields) return [];
   const problems: Problem[] = [];
@@ -183,25 +189,61 @@ export function payloadProblems(schema: SchemaOverview, collection: string, payl
     const field = fields[name];
     if (!field || field.alias || field.type === 'alias') continue;
     const relational = schema.relations.some((r) => r.collection === collection && r.field === name && r.related_collection !== null);
-    const message = columnValueProblem(field, value, write, relational);
+    const message = columnValueProblem(field, value, write, relational) ?? lengthProblem(field, value, maxLengths.get(`${collection}.${name}`));
     if (message) problems.push({ field: name, message });
   }
   return problems;
 }
 
+function lengthProblem(field: Field, value: unknown, max: number | undefined): string | null {
+  if (max === undefined || field.type !== 'string' || typeof value !== 'string' || value.length <= max) return null;
+  // Postgres counts characters, not UTF-16 units.
+  const characters = [...value].length;
+  return characters > max ? `at most ${max} characters, got ${characters}` : null;
+}
+
+/** How long the columns' lengths are kept: an admin may change a field meanwhile. */
+const MAX_LENGTHS_MS = 30_000;
+
+/** The `varchar` lengths of the current schema's columns, read again at most every MAX_LENGTHS_MS; none if unreadable. */
+function maxLengthsOf(database: any, now: () => number = Date.now): () => Promise<MaxLengths> {
+  let kept: { at: number; lengths: Promise<MaxLengths> } | null = null;
+  const read = async (): Promise<MaxLengths> => {
+    const rows: { table_name: string; column_name: string; length: number }[] = await database('information_schema.columns')
+      .whereRaw('table_schema = current_schema()')
+      .whereNotNull('character_maximum_length')
+      .select('table_name', 'column_name', { length: 'character_maximum_length' });
+    return new Map(rows.map((r) => [`${r.table_name}.${r.column_name}`, Number(r.length)]));
+  };
+  return () => {
+    if (kept === null || now() - kept.at > MAX_LENGTHS_MS) {
+      const lengths = read().catch(() => {
+        kept = null; // asked again by the next write
+        return new Map() as MaxLengths;
+      });
+      kept = { at: now(), lengths };
+    }
+    return kept.lengths;
+  };
+}
+
+const holdsText = (payload: Row): boolean => Object.values(payload).some((value) => typeof value === 'string');
+
 /**
  * Values of the Pitwall collections' fields that Postgres would refuse (text that is no uuid, number or JSON, a
  * time that is no time) are refused where they are written, with a 400 naming each such field: Directus hands them
- * to Postgres as they come and answers a 500 quoting its SQL. Checked against the field types Directus itself knows
+ * to Postgres as they come and answers a 500 quoting its SQL; a text longer than its column gets a 400 naming another
+ * field. Checked against the field types Directus itself knows
  * (the schema a filter is given), so a field added by an admin is checked too. Everyone's writes are checked, the
  * system's too (a value Postgres refuses fails either way); a caller none of whose policies may make the write is
  * left to Directus's 403 (see writePermission).
  */
 export function columnGuard(database: any) {
   const mayWrite = writePermission(database);
+  const maxLengths = maxLengthsOf(database);
   return async (collection: string, write: Write, payload: Row, schema: SchemaOverview | null | undefined, accountability: Accountability | null | undefined): Promise<Row> => {
     if (!schema || !payload || typeof payload !== 'object') return payload;
-    const problems = payloadProblems(schema, collection, payload, write);
+    const problems = payloadProblems(schema, collection, payload, write, holdsText(payload) ? await maxLengths() : undefined);
     if (problems.length === 0) return payload;
     if (!(await mayWrite(collection, write, accountability))) return payload;
     return refuse(problems);
