@@ -278,6 +278,11 @@ describe('replay and backfill runs', () => {
     }
     named(await call(stack, '/pitwall/race-setup/abc/entries', { token }), 'event');
     named(await call(stack, `/pitwall/race-setup/${event}x/entries`, { token }), 'event');
+    // An event that does not exist is the 404 the classification and the live map answer, not an empty list.
+    const missing = await call(stack, `/pitwall/race-setup/${randomUUID()}/entries`, { token });
+    expect(missing.status, missing.text).toBe(404);
+    expect(missing.json.errors[0].extensions.code).toBe('PITWALL_NOT_FOUND');
+    expect((await call(stack, `/pitwall/race-setup/${event}/entries`, { token })).json.entries.length).toBeGreaterThan(0);
     // Still 401 first for anonymous callers.
     expect((await call(stack, '/pitwall/race-setup/abc/entries')).status).toBe(401);
     expect((await call(stack, '/pitwall/replay/abc')).status).toBe(401);

@@ -32,7 +32,8 @@ describe('the live map’s routes of the bundle', () => {
     for (const path of ['/pitwall/live/config', `/pitwall/live/${event}`, `/pitwall/live/${event}/stage-states`]) expect((await call(stack, path)).status, path).toBe(401);
     const bad = await call(stack, '/pitwall/live/not-an-event', { token: steward!.token });
     expect(bad.status).toBe(400);
-    expect(bad.json.errors[0].extensions.reason).toMatch(/^event: /);
+    expect(bad.json.errors[0].extensions.reason).toBe('event: expected a uuid, got "not-an-event"');
+    expect(bad.json.errors[0].extensions.issues).toEqual([{ code: 'custom', path: ['event'], message: 'expected a uuid, got "not-an-event"' }]);
     expect((await call(stack, `/pitwall/live/${randomUUID()}`, { token: steward!.token })).status).toBe(404);
   });
 

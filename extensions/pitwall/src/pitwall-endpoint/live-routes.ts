@@ -18,11 +18,12 @@ const eventParam = z.object({ event: z.uuid() });
  */
 export function liveRoutes(router: Router, { services, getSchema, env }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
   const reader = async (req: DirectusRequest) => ({ services, schema: req.schema ?? (await getSchema()), accountability: req.accountability ?? null });
-  /** The event id of the path, or a 400 naming it. */
+  /** The event id of the path, or a 400 naming it, with the issue list as the other routes give it. */
   const eventOf = (req: DirectusRequest, next: NextFunction): string | null => {
     const parsed = eventParam.safeParse(req.params);
     if (parsed.success) return parsed.data.event;
-    next(new InvalidPayloadError({ reason: `event: ${parsed.error.issues[0]?.message ?? 'expected a uuid'}` }));
+    const message = `expected a uuid, got ${JSON.stringify(String(req.params['event'])).slice(0, 60)}`;
+    next(new InvalidPayloadError({ reason: `event: ${message}`, issues: [{ code: 'custom', path: ['event'], message }] } as never));
     return null;
   };
 

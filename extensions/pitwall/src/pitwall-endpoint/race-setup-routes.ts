@@ -4,6 +4,7 @@ import { mayApplyReplay } from '../shared/replay-access';
 import { badUuidParam } from '../shared/route-params';
 import { countsAsNumbers } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
+import { readEvent } from '../shared/read-live-setup';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
@@ -13,7 +14,7 @@ const RECENT_LIMIT = 100;
 /**
  * What the replay panel shows besides a run, read through ItemsService as the caller (so Directus permissions
  * decide): `GET /pitwall/race-setup` events with their stages and whether the caller may apply a replay (`may_apply`), `GET /pitwall/race-setup/:event/entries` an event's
- * entries (400 naming `event` when it is no uuid), and `GET /pitwall/replay` the latest runs without their (large) results.
+ * entries (400 naming `event` when it is no uuid, 404 when the caller finds no such event), and `GET /pitwall/replay` the latest runs without their (large) results.
  */
 export function raceSetupRoutes(router: Router, { services, getSchema }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
   const items = async (req: DirectusRequest, collection: string) =>
@@ -39,6 +40,8 @@ export function raceSetupRoutes(router: Router, { services, getSchema }: Endpoin
       if (!authenticated(req)) return next(new UnauthenticatedError());
       const badEvent = badUuidParam('event', req.params['event']);
       if (badEvent) return next(badEvent);
+      // An event that is not there for this caller is the 404 the other routes answer, not an empty list.
+      await readEvent(String(req.params['event']), { services, schema: req.schema ?? (await getSchema()), accountability: req.accountability ?? null });
       const entries = await (await items(req, 'entries')).readByQuery({
         fields: ['id', 'race_number', 'name'], filter: { event: { _eq: String(req.params['event']) } }, sort: ['race_number'], limit: -1,
       });

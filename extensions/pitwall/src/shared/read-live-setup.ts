@@ -7,7 +7,7 @@ const iso = (value: unknown): string | null => (value === null || value === unde
 const numberOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 
 /** The event as the caller may read it, or the same 404 the classification answers. */
-async function readEvent(eventId: string, { services, schema, accountability }: ClassificationReader): Promise<Row> {
+export async function readEvent(eventId: string, { services, schema, accountability }: ClassificationReader): Promise<Row> {
   const events = new services.ItemsService('events', { schema, accountability });
   const [event] = await events.readByQuery({ fields: ['id', 'name'], filter: { id: { _eq: eventId } }, limit: 1 });
   if (!event) throw new ClassificationNotFoundError({ collection: 'events', id: eventId });
