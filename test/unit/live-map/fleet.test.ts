@@ -133,3 +133,25 @@ describe('the course as the live map reads it', () => {
     ]);
   });
 });
+
+describe('offerFix on the live clock', () => {
+  const now = 1_000_000;
+  it('keeps the car at the present when a fix is dated minutes ahead (a tracker clock’s glitch)', () => {
+    const fixes = new Map<string, Fix>();
+    expect(offerFix(fixes, fix('A', now - 1_000, 5.1), now)).toBe(true);
+    expect(offerFix(fixes, fix('A', now + 240_000, 40), now)).toBe(false);
+    expect(offerFix(fixes, fix('A', now, 5.2), now)).toBe(true);
+    expect(fixes.get('A')!.lon).toBe(5.2);
+    // Within the allowed skew it is simply the newest fix.
+    expect(offerFix(fixes, fix('A', now + 20_000, 5.3), now)).toBe(true);
+  });
+
+  it('shows a glitch when it is all there is, and lets the next fix of the present replace it', () => {
+    const fixes = new Map<string, Fix>();
+    expect(offerFix(fixes, fix('A', now + 240_000, 40), now)).toBe(true);
+    expect(offerFix(fixes, fix('A', now - 5_000, 5.1), now)).toBe(true);
+    expect(fixes.get('A')!.lon).toBe(5.1);
+    // Without a clock (a playback), newest first as ever.
+    expect(offerFix(fixes, fix('A', now + 240_000, 40))).toBe(true);
+  });
+});

@@ -20,13 +20,23 @@ export function isFix(value: unknown): value is Fix {
   return typeof fix['deviceId'] === 'string' && finite(fix['lat']) && finite(fix['lon']) && finite(fix['ts']);
 }
 
+/** How far ahead of the map's clock a fix's GPS time may be before it is taken for a tracker clock's glitch. */
+export const AHEAD_MS = 30_000;
+
 /**
  * Keeps `fix` when it is the newest of its tracker by GPS time; true when the map changes. A tracker that uploads
- * its buffered fixes late (out of coverage for an hour) must not move its car back along the road.
+ * its buffered fixes late (out of coverage for an hour) must not move its car back along the road. With `nowMs` (the
+ * live map's clock), a fix dated more than AHEAD_MS ahead of it is a clock glitch (the processor takes fixes up to
+ * minutes ahead): it does not replace a fix of the present, and the next such fix replaces it, where newest-first
+ * would have held the car at the glitch until its time came.
  */
-export function offerFix(fixes: Map<string, Fix>, fix: Fix): boolean {
+export function offerFix(fixes: Map<string, Fix>, fix: Fix, nowMs?: number): boolean {
   const known = fixes.get(fix.deviceId);
-  if (known && known.ts >= fix.ts) return false;
+  const ahead = (f: Fix) => nowMs !== undefined && f.ts > nowMs + AHEAD_MS;
+  if (known && !(ahead(known) && !ahead(fix))) {
+    if (ahead(fix) && !ahead(known)) return false;
+    if (known.ts >= fix.ts) return false;
+  }
   fixes.set(fix.deviceId, fix);
   return true;
 }

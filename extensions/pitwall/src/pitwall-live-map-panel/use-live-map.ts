@@ -47,7 +47,8 @@ export function useLiveMap(api: Api, options: { gatewayOption: () => unknown; st
   const playbackTrails = new Map<string, [number, number][]>();
   /** Keeps the fix when it is the tracker's newest, and extends its trail; true when the map changes. */
   const take = (fixes: Map<string, Fix>, trails: Map<string, [number, number][]>, fix: Fix): boolean => {
-    if (!offerFix(fixes, fix)) return false;
+    // A played-back fix is of the past by design; a live one far ahead of now is a tracker clock's glitch.
+    if (!offerFix(fixes, fix, fixes === liveFixes ? Date.now() : undefined)) return false;
     trails.set(fix.deviceId, extendTrail(trails.get(fix.deviceId) ?? [], fix));
     return true;
   };
