@@ -12,14 +12,15 @@ const reads = [
 ];
 
 /**
- * What a timekeeper does besides reading: add, change or lift a penalty; correct a crossing's time by hand (the hook
- * re-times the result); start a replay preview and cancel it (apply mode is refused to all but admins by the bundle,
+ * What a timekeeper does besides reading: add, change or lift a penalty; correct a crossing's time by hand, or add one
+ * a dead tracker missed from a stopwatch time (the hook re-times the result); start a replay preview and cancel it (apply mode is refused to all but admins by the bundle,
  * see replay-access.ts, as Directus 12 without a licence cannot limit a permission to some values or fields).
  */
 const writes: { collection: string; action: Action }[] = [
   { collection: 'entry_penalties', action: 'create' },
   { collection: 'entry_penalties', action: 'update' },
   { collection: 'entry_penalties', action: 'delete' },
+  { collection: 'entry_crossings', action: 'create' },
   { collection: 'entry_crossings', action: 'update' },
   { collection: 'replay_runs', action: 'create' },
   { collection: 'replay_runs', action: 'update' },

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { cutShort } from '../cut-short.ts';
 import { PIPELINE_PENALTY_KINDS } from '../pipeline/facts.ts';
 
@@ -7,6 +8,8 @@ export interface PenaltyWrite {
   stageId?: unknown;
   kind?: unknown;
   amountMs?: unknown;
+  /** The evidence (zone, speeds, times): checked only against a computed penalty's own. */
+  details?: unknown;
 }
 
 /** The row an update changes, as stored (its entry, stage and amount as the database gives them). */
@@ -15,6 +18,7 @@ export interface StoredPenalty {
   entryId: unknown;
   stageId: unknown;
   amountMs: unknown;
+  details?: unknown;
 }
 
 export interface HandPenaltyProblem {
@@ -32,7 +36,7 @@ const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind',
  * - The pipeline's kinds are the pipeline's: when it writes a result again it keeps, of those kinds, only the
  *   penalties it computed, so one given by hand would drop out of the total. A kind the pipeline does not compute
  *   (manual, or one an organiser adds to the list) is the officials'. Nor is a penalty the pipeline computed changed
- *   by hand (its amount, entry, stage or kind): the pipeline writes it again from the fixes the next time it times the
+ *   by hand (its amount, entry, stage, kind or details, the evidence): the pipeline writes it again from the fixes the next time it times the
  *   entry (a late fix, a replay), and the change would be undone without a word. The officials lift it by waiving it
  *   (`waived`, which the pipeline never writes), and give another amount as a penalty of their own.
  * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
@@ -54,7 +58,9 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
     };
   }
   if (stored !== null && PIPELINE_PENALTY_KINDS.has(stored.kind)) {
-    const changed = (['kind', 'entryId', 'stageId', 'amountMs'] as const).find((field) => write[field] !== undefined && String(write[field]) !== String(stored[field]));
+    const changed =
+      (['kind', 'entryId', 'stageId', 'amountMs'] as const).find((field) => write[field] !== undefined && String(write[field]) !== String(stored[field])) ??
+      (write.details !== undefined && !sameJson(write.details, stored.details) ? 'details' : undefined);
     if (changed) {
       return {
         field: changed,
@@ -66,6 +72,19 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
     return { field: 'amountMs', message: `amountMs must be a whole, non-negative number of milliseconds, got ${cutShort(String(JSON.stringify(amountMs)), 40)}` };
   }
   return null;
+}
+
+/** Whether two JSON values (objects, or their text as a form or an import sends it) are the same. */
+function sameJson(a: unknown, b: unknown): boolean {
+  const value = (v: unknown): unknown => {
+    if (typeof v !== 'string') return v ?? null;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  };
+  return isDeepStrictEqual(value(a), value(b));
 }
 
 /** A non-negative safe integer, as a number or as its decimal text (a CSV import hands over text). */

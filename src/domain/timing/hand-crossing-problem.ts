@@ -28,3 +28,30 @@ function isRealTime(text: string): boolean {
   const [, date, minutes, seconds, zone] = parts;
   return !Number.isNaN(isoTimeMs(`${date}T${minutes}${seconds ?? ':00'}${zone ?? 'Z'}`));
 }
+
+/** Where a start, split or finish written by hand must fall: among the entry's other crossings of the stage. */
+export interface CrossingPlace {
+  kind: string;
+  crossedAt: number;
+  /** The entry's other start and finish crossings in the stage (epoch ms), this one left out. */
+  starts: readonly number[];
+  finishes: readonly number[];
+}
+
+const shownTime = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * What is wrong with where a crossing time written by hand falls, or null. A typo in the hour (19:35 for 20:35) made a
+ * finish come before the car's start, and the car dropped back to running with no word. A finish or split must come
+ * after a start of the entry in the stage, a start before a finish, when the other is stored.
+ */
+export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProblem | null {
+  const { kind, crossedAt, starts, finishes } = place;
+  if ((kind === 'finish' || kind === 'split') && starts.length > 0 && starts.every((start) => start >= crossedAt)) {
+    return { field: 'crossedAt', message: `this ${kind} at ${shownTime(crossedAt)} is not after the entry's start in the stage (${shownTime(Math.min(...starts))})` };
+  }
+  if (kind === 'start' && finishes.length > 0 && finishes.every((finish) => finish <= crossedAt)) {
+    return { field: 'crossedAt', message: `this start at ${shownTime(crossedAt)} is not before the entry's finish in the stage (${shownTime(Math.max(...finishes))})` };
+  }
+  return null;
+}

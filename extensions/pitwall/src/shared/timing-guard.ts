@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltyDeleteProblem, handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission, type Problem } from './write-guard.ts';
@@ -10,7 +10,7 @@ const CROSSING_KINDS: readonly string[] = [...new Set(Object.values(crossingKind
 
 type Row = Record<string, unknown>;
 
-const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = { entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms' };
+const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = { entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms', details: 'details' };
 
 /**
  * Penalties written by people (the app, REST, a CSV import) are checked where they are written, with a 400 naming the
@@ -23,8 +23,8 @@ export function penaltyGuard(database: any) {
   const mayWrite = writePermission(database);
   return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
     if (!(await mayWrite('entry_penalties', stored === null ? 'create' : 'update', accountability))) return payload;
-    const write = { entryId: payload['entry'], stageId: payload['stage'], kind: payload['kind'], amountMs: payload['amount_ms'] };
-    const rows = stored === null ? [null] : stored.map((row) => ({ kind: String(row['kind']), entryId: row['entry'], stageId: row['stage'], amountMs: row['amount_ms'] }));
+    const write = { entryId: payload['entry'], stageId: payload['stage'], kind: payload['kind'], amountMs: payload['amount_ms'], details: payload['details'] };
+    const rows = stored === null ? [null] : stored.map((row) => ({ kind: String(row['kind']), entryId: row['entry'], stageId: row['stage'], amountMs: row['amount_ms'], details: row['details'] }));
     for (const row of rows) {
       const problem = handPenaltyProblem(write, row);
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
@@ -59,7 +59,16 @@ export function penaltyDeleteGuard(database: any) {
  */
 export function crossingGuard(database: any, now: () => Date = () => new Date()) {
   const mayWrite = writePermission(database);
-  return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined): Promise<Row> => {
+  /** Where the crossing would fall among the entry's other start and finish of the stage (handCrossingPlaceProblem). */
+  const placeProblem = async (row: Row, id: unknown): Promise<string | null> => {
+    const { entry, stage, kind } = row;
+    const at = row['crossed_at'] instanceof Date ? row['crossed_at'].getTime() : typeof row['crossed_at'] === 'string' ? directusTimestampMs(row['crossed_at']) : Number.NaN;
+    if (typeof entry !== 'string' || typeof stage !== 'string' || typeof kind !== 'string' || Number.isNaN(at)) return null;
+    const others: Row[] = await database('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at');
+    const times = (of: string) => others.filter((c) => c['kind'] === of).map((c) => new Date(c['crossed_at'] as string).getTime());
+    return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish') })?.message ?? null;
+  };
+  return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined, stored: Row[] = []): Promise<Row> => {
     if (!(await mayWrite('entry_crossings', action, accountability))) return payload;
     const problems: Problem[] = [];
     const problem = handCrossingProblem({ crossedAt: payload['crossed_at'] });
@@ -71,6 +80,16 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     const kind = payload['kind'];
     if (kind !== undefined && kind !== null && !CROSSING_KINDS.includes(kind as string)) {
       problems.push({ field: 'kind', message: `expected one of ${CROSSING_KINDS.join(', ')}, not ${JSON.stringify(kind)}` });
+    }
+    // Only where the time or what it is a time of changes: a write of other fields leaves the timing as it was.
+    if (problems.length === 0 && ['crossed_at', 'kind', 'entry', 'stage'].some((field) => payload[field] !== undefined)) {
+      for (const row of action === 'create' ? [{}] : stored) {
+        const message = await placeProblem({ ...row, ...payload }, row['id']);
+        if (message) {
+          problems.push({ field: 'crossed_at', message });
+          break;
+        }
+      }
     }
     if (problems.length > 0) refuse(problems);
     const timed = action === 'create' || 'crossed_at' in payload;

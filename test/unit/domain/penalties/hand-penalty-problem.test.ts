@@ -3,7 +3,7 @@ import { handPenaltyDeleteProblem, handPenaltyProblem } from '../../../../src/do
 
 const fresh = { entryId: 'e1', stageId: 's1', kind: 'manual', amountMs: 10_000 };
 const manual = { ...fresh };
-const speeding = { entryId: 'e1', stageId: 's1', kind: 'speeding', amountMs: 52_573 };
+const speeding = { entryId: 'e1', stageId: 's1', kind: 'speeding', amountMs: 52_573, details: { zone: 'z1', max_speed_kmh: 92.4 } };
 
 describe('handPenaltyProblem', () => {
   it('accepts a new manual penalty, a kind the organiser added, and an amount sent as text', () => {
@@ -33,7 +33,7 @@ describe('handPenaltyProblem', () => {
   });
 
   it('refuses a change by hand of a penalty the pipeline computed, which it would write again', () => {
-    for (const write of [{ amountMs: 3_000 }, { amountMs: '1000' }, { kind: 'manual' }, { entryId: 'e2' }, { stageId: 's2' }]) {
+    for (const write of [{ amountMs: 3_000 }, { amountMs: '1000' }, { kind: 'manual' }, { entryId: 'e2' }, { stageId: 's2' }, { details: { note: 'reviewed by stewards' } }, { details: null }]) {
       const problem = handPenaltyProblem(write, speeding);
       expect(problem?.field, JSON.stringify(write)).toBe(Object.keys(write)[0]);
       expect(problem?.message).toBe(
@@ -46,6 +46,9 @@ describe('handPenaltyProblem', () => {
     expect(handPenaltyProblem({ kind: 'speeding', amountMs: 52_573, entryId: 'e1', stageId: 's1' }, speeding)).toBeNull();
     expect(handPenaltyProblem({ amountMs: '52573' }, speeding)).toBeNull();
     expect(handPenaltyProblem({}, speeding)).toBeNull();
+    expect(handPenaltyProblem({ details: { max_speed_kmh: 92.4, zone: 'z1' } }, speeding)).toBeNull();
+    expect(handPenaltyProblem({ details: '{"zone":"z1","max_speed_kmh":92.4}' }, speeding)).toBeNull();
+    expect(handPenaltyProblem({ details: { note: 'jump start' } }, manual)).toBeNull();
     // The officials' own penalties stay theirs to change.
     expect(handPenaltyProblem({ amountMs: 3_000, kind: 'jump_start' }, manual)).toBeNull();
   });

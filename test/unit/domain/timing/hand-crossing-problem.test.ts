@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 
 describe('handCrossingProblem', () => {
   it('accepts a date and time as REST clients and the app write one', () => {
@@ -19,5 +19,28 @@ describe('handCrossingProblem', () => {
     }
     expect(handCrossingProblem({ crossedAt: 'abc' })?.message).toBe('crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got "abc"');
     expect(handCrossingProblem({ crossedAt: 'y'.repeat(60) })?.message).toBe(`crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got "${'y'.repeat(39)}…`);
+  });
+});
+
+describe('handCrossingPlaceProblem', () => {
+  const at = (time: string) => Date.parse(`2026-12-06T${time}Z`);
+  const place = { starts: [at('20:27:54.221')], finishes: [] as number[] };
+
+  it('refuses a finish or split not after the entry’s start, such as an hour typed wrong', () => {
+    expect(handCrossingPlaceProblem({ ...place, kind: 'finish', crossedAt: at('19:35:33.842') })).toEqual({
+      field: 'crossedAt', message: "this finish at 2026-12-06T19:35:33.842Z is not after the entry's start in the stage (2026-12-06T20:27:54.221Z)",
+    });
+    expect(handCrossingPlaceProblem({ ...place, kind: 'split', crossedAt: at('20:27:54.221') })?.field).toBe('crossedAt');
+    expect(handCrossingPlaceProblem({ ...place, kind: 'finish', crossedAt: at('20:35:33.842') })).toBeNull();
+    // No start stored yet: nothing to compare with.
+    expect(handCrossingPlaceProblem({ ...place, starts: [], kind: 'finish', crossedAt: at('19:35:33.842') })).toBeNull();
+  });
+
+  it('refuses a start not before the entry’s finish', () => {
+    const finished = { ...place, starts: [], finishes: [at('20:35:33.842')] };
+    expect(handCrossingPlaceProblem({ ...finished, kind: 'start', crossedAt: at('20:40:00') })?.message).toBe(
+      "this start at 2026-12-06T20:40:00.000Z is not before the entry's finish in the stage (2026-12-06T20:35:33.842Z)",
+    );
+    expect(handCrossingPlaceProblem({ ...finished, kind: 'start', crossedAt: at('20:27:50') })).toBeNull();
   });
 });
