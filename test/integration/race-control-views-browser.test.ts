@@ -110,6 +110,14 @@ describe('the race office in the admin app', () => {
     expect(await page.getByTestId('pitwall-health-lag').getAttribute('data-warn')).toBe('true');
     await panel.screenshot({ path: join(artifactsDir, 'health-panel-silent.png') });
     await screenshot(page, 'race-control-dashboard-health');
+
+    // Directus stops answering: the last reading stays, but is not called healthy or silent.
+    await page.route('**/pitwall/status', (route) => route.abort());
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('unreachable');
+    expect(await page.getByTestId('pitwall-health-headline').innerText()).toMatch(/^Health unknown: no reading since \d{2}:\d{2}:\d{2}$/);
+    expect(await page.getByTestId('pitwall-health-error').isVisible()).toBe(true);
+    await page.unroute('**/pitwall/status');
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('silent');
   }, 120_000);
 
   it('opens Stage Results by rank with race times and signed gaps', async () => {
