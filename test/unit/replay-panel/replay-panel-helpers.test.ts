@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRow, errorMessage, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
+import { describeRow, errorMessage, formatDateTime, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
 import { pinToFrame, polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/shared/project-tracks.ts';
 
 describe('the replay panel map projection', () => {
@@ -95,6 +95,17 @@ describe('the replay panel formatting', () => {
     );
     expect(errorMessage({ response: { data: { errors: [{ message: 'Forbidden' }] } } })).toBe('Forbidden');
     expect(errorMessage(new Error('Network Error'))).toBe('Network Error');
+  });
+});
+
+describe('formatDateTime', () => {
+  it('writes the local date and time with a four-digit year, also for year 1', () => {
+    const local = new Date(2026, 2, 14, 8, 5, 9);
+    expect(formatDateTime(local.toISOString())).toBe('2026-03-14 08:05:09');
+    const yearOne = new Date(2026, 0, 1, 0, 0, 0);
+    yearOne.setFullYear(1);
+    expect(formatDateTime(yearOne.toISOString())).toBe('0001-01-01 00:00:00');
+    expect(formatDateTime(null)).toBe('—');
   });
 });
 

@@ -40,7 +40,8 @@ export function formatDateTime(value: unknown): string {
   const ms = msOf(value);
   if (ms === null) return '—';
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  // Four-digit years, as an ISO date has them: year 1 reads 0001-01-01, not 1-01-01.
+  return `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 /** An ISO time as the value of an `<input type="datetime-local" step="1">` (local time). */
