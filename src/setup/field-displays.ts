@@ -1,7 +1,7 @@
 import { readCollection, readFields, updateCollection, updateField } from '@directus/sdk';
 import { directusMessage } from './apply-schema.ts';
 import type { AdminClient } from './directus-admin.ts';
-import { RACE_TIME_DISPLAY } from './field-kinds.ts';
+import { PRECISE_TIME_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
 import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, type CollectionDef } from './pitwall-schema.ts';
 
 interface Display {
@@ -28,7 +28,20 @@ const EARLIER_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}
 export interface ExistingField {
   collection: string;
   field: string;
-  meta: { display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
+  meta: { interface?: string | null; display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
+}
+
+/**
+ * The fields that should be typed to the millisecond and still have Directus's date-time picker, which an earlier
+ * setup gave them (it stores .000 for any correction). A field an admin gave another interface is left alone.
+ */
+export function planPreciseTimeInterfaces(desired: readonly CollectionDef[], existing: readonly ExistingField[]): { collection: string; field: string }[] {
+  const byKey = new Map(existing.map((f) => [`${f.collection}.${f.field}`, f]));
+  return desired.flatMap((def) =>
+    def.fields
+      .filter((field) => field.meta['interface'] === PRECISE_TIME_INTERFACE && byKey.get(`${def.collection}.${field.field}`)?.meta?.interface === 'datetime')
+      .map((field) => ({ collection: def.collection, field: field.field })),
+  );
 }
 
 export interface DisplayStep {
@@ -88,6 +101,14 @@ export async function ensureFieldDisplays(client: AdminClient): Promise<string[]
       throw new Error(`set the display of ${step.collection}.${step.field} failed: ${directusMessage(error)}`, { cause: error });
     }
     done.push(`show ${step.collection}.${step.field} as race time`);
+  }
+  for (const step of planPreciseTimeInterfaces(pitwallCollections, fields)) {
+    try {
+      await client.request(updateField(step.collection, step.field, { meta: { interface: PRECISE_TIME_INTERFACE, options: null } } as never));
+    } catch (error) {
+      throw new Error(`set the interface of ${step.collection}.${step.field} failed: ${directusMessage(error)}`, { cause: error });
+    }
+    done.push(`type ${step.collection}.${step.field} to the millisecond`);
   }
   const penalties = (await client.request(readCollection('entry_penalties')).catch(() => null)) as { meta?: { display_template?: string | null } | null } | null;
   if (penalties?.meta?.display_template === EARLIER_PENALTY_TEMPLATE) {

@@ -127,9 +127,12 @@ export function millisecondsLabel(field: string): { language: string; translatio
 }
 
 /** A moment read to the millisecond (a gate crossing): shown as the time of day, "14:03:27.118". */
+/** The bundle's interface typing a timestamp to the millisecond (Directus's date-time picker stops at seconds). */
+export const PRECISE_TIME_INTERFACE = 'pitwall-precise-time';
+
 export const preciseTimestamp = (field: string, o: Common = {}): FieldDef => {
   const def = timestamp(field, o);
-  return { ...def, meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: '3' } } };
+  return { ...def, meta: { ...def.meta, interface: PRECISE_TIME_INTERFACE, options: null, display: RACE_TIME_DISPLAY, display_options: { decimals: '3' } } };
 };
 
 export const bigInteger = (field: string, o: Common & { suffix?: string } = {}): FieldDef => ({

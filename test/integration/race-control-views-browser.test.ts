@@ -143,4 +143,24 @@ describe('the race office in the admin app', () => {
     expect(rows).toEqual(expected);
     await screenshot(page, 'entry-crossings-times');
   }, 60_000);
+
+  it('corrects a finish in the app to the millisecond, where the date-time picker stored .000', async () => {
+    const finish = finishes[2]!;
+    await page.goto(`${stack.directusUrl}/admin/content/entry_crossings/${factId(finish.key)}`);
+    const input = page.getByTestId('pitwall-precise-time').locator('input');
+    await input.waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await input.inputValue()).toBe('2026-01-15 09:05:23.036');
+    // A typo is told at once, and nothing is stored.
+    await input.fill('2026-01-15 09:05:23,536');
+    expect(await page.getByTestId('pitwall-precise-time-problem').innerText()).toBe('Type the local date and time as 2026-12-06 20:35:33.842');
+    await input.fill('2026-01-15 09:05:23.536');
+    expect(await page.getByTestId('pitwall-precise-time-problem').count()).toBe(0);
+    await page.keyboard.press('Control+s');
+    const stored = () => db('entry_crossings').where({ id: factId(finish.key) }).first('crossed_at', 'corrected_at');
+    await expect.poll(async () => (await stored()).crossed_at.toISOString(), { timeout: 15_000 }).toBe('2026-01-15T09:05:23.536Z');
+    expect((await stored()).corrected_at).not.toBeNull();
+    const result = () => db('stage_results').where({ stage, entry: crews[2]!.id }).first('elapsed_ms');
+    await expect.poll(async () => Number((await result()).elapsed_ms), { timeout: 15_000 }).toBe(elapsed[2]! + 500);
+    await screenshot(page, 'entry-crossing-corrected-to-the-millisecond');
+  }, 90_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFieldDisplays, type ExistingField } from '../../../src/setup/field-displays.ts';
+import { planFieldDisplays, planPreciseTimeInterfaces, type ExistingField } from '../../../src/setup/field-displays.ts';
 import { pitwallCollections } from '../../../src/setup/pitwall-schema.ts';
 
 const raceTimeFields = [
@@ -71,5 +71,19 @@ describe('planFieldDisplays', () => {
     }));
     expect(planFieldDisplays(pitwallCollections, done)).toEqual([]);
     expect(planFieldDisplays(pitwallCollections, [])).toEqual([]);
+  });
+});
+
+describe('planPreciseTimeInterfaces', () => {
+  const crossedAt = (meta: ExistingField['meta']): ExistingField[] => [{ collection: 'entry_crossings', field: 'crossed_at', meta }];
+
+  it('gives the crossing time the millisecond input where an earlier setup left the date-time picker', () => {
+    expect(planPreciseTimeInterfaces(pitwallCollections, crossedAt({ interface: 'datetime' }))).toEqual([{ collection: 'entry_crossings', field: 'crossed_at' }]);
+  });
+
+  it('leaves a field an admin gave another interface, one already set, and one that does not exist', () => {
+    expect(planPreciseTimeInterfaces(pitwallCollections, crossedAt({ interface: 'input' }))).toEqual([]);
+    expect(planPreciseTimeInterfaces(pitwallCollections, crossedAt({ interface: 'pitwall-precise-time' }))).toEqual([]);
+    expect(planPreciseTimeInterfaces(pitwallCollections, [])).toEqual([]);
   });
 });
