@@ -36,9 +36,10 @@ const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind',
  * - The pipeline's kinds are the pipeline's: when it writes a result again it keeps, of those kinds, only the
  *   penalties it computed, so one given by hand would drop out of the total. A kind the pipeline does not compute
  *   (manual, or one an organiser adds to the list) is the officials'. Nor is a penalty the pipeline computed changed
- *   by hand (its amount, entry, stage, kind or details, the evidence): the pipeline writes it again from the fixes the next time it times the
- *   entry (a late fix, a replay), and the change would be undone without a word. The officials lift it by waiving it
- *   (`waived`, which the pipeline never writes), and give another amount as a penalty of their own.
+ *   by hand (its amount, entry, stage, kind or details, the evidence): the pipeline writes it again from the fixes
+ *   the next time it times the entry (a late fix, a replay), and the change would be undone without a word. The
+ *   officials lift it by waiving it (`waived`, which the pipeline never writes), and give another amount as a
+ *   penalty of their own.
  * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
  *   time is given back by lowering, waiving or deleting a penalty.
  */
