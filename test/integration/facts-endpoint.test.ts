@@ -85,9 +85,9 @@ describe('POST /pitwall/facts', () => {
       entry_penalties: [penalty.key],
       anomalies: [anomaly.key, lateAnomaly.key],
     };
-    for (const [collection, list] of Object.entries(keys)) {
-      await call(stack, `/items/${collection}`, { token, method: 'DELETE', body: list.map(factId) });
-    }
+    // Taken back as the pipeline takes its facts back: people may not delete a computed penalty (they waive it).
+    const res = await post(batch([], Object.values(keys).flat()));
+    expect(res.status, res.text).toBe(200);
   });
 
   it('stores each kind of fact under its key-derived id, with the values of the batch', async () => {

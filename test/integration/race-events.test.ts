@@ -100,7 +100,9 @@ describe('race events from POST /pitwall/facts', () => {
       entry_penalties: [penalty.key],
       anomalies: [anomaly.key, ...['again', 'concurrent'].map((at) => factKey.anomaly(e5.imei, 'speeding', at))],
     };
-    for (const [collection, keys] of Object.entries(rows)) await call(stack, `/items/${collection}`, { token, method: 'DELETE', body: keys.map(factId) });
+    // Taken back as the pipeline takes its facts back: people may not delete a computed penalty (they waive it).
+    const res = await post({ ...batch([]), retractions: Object.values(rows).flat() });
+    expect(res.status, res.text).toBe(200);
   });
 
   it('writes one race event per created fact, with catalogue payloads, and none for penalties', async () => {
