@@ -3,7 +3,6 @@ import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { readClassification } from '../shared/read-classification';
-import { notUuidMessage } from '../shared/route-params';
 import { UnauthenticatedError } from './facts-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
@@ -14,7 +13,7 @@ const oneUuid = (name: string) =>
   z.unknown().superRefine((value, ctx) => {
     if (value === undefined) ctx.addIssue({ code: 'custom', message: 'is required' });
     else if (Array.isArray(value)) ctx.addIssue({ code: 'custom', message: `give one ${name}, not ${value.length}` });
-    else if (!z.uuid().safeParse(value).success) ctx.addIssue({ code: 'custom', message: notUuidMessage(value) });
+    else if (!z.uuid().safeParse(value).success) ctx.addIssue({ code: 'custom', message: `expected a uuid, got ${JSON.stringify(String(value)).slice(0, 60)}` });
   }).transform((value) => String(value));
 const querySchema = z.object({ event: oneUuid('event'), stage: oneUuid('stage').optional() });
 

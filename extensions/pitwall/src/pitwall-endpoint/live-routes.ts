@@ -1,12 +1,15 @@
+import { InvalidPayloadError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
+import { z } from 'zod';
 import { liveConfig } from '../shared/live-config';
 import { readLiveSetup, readStageStates } from '../shared/read-live-setup';
-import { badUuidParam } from '../shared/route-params';
 import { UnauthenticatedError } from './facts-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
+
+const eventParam = z.object({ event: z.uuid() });
 
 /**
  * What the live map panel reads from Directus (the positions come from the gateway): `GET /pitwall/live/config` the
@@ -15,11 +18,12 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
  */
 export function liveRoutes(router: Router, { services, getSchema, env }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
   const reader = async (req: DirectusRequest) => ({ services, schema: req.schema ?? (await getSchema()), accountability: req.accountability ?? null });
-  /** The event id of the path, or the 400 naming it that the other routes give. */
+  /** The event id of the path, or a 400 naming it, with the issue list as the other routes give it. */
   const eventOf = (req: DirectusRequest, next: NextFunction): string | null => {
-    const bad = badUuidParam('event', req.params['event']);
-    if (!bad) return String(req.params['event']);
-    next(bad);
+    const parsed = eventParam.safeParse(req.params);
+    if (parsed.success) return parsed.data.event;
+    const message = `expected a uuid, got ${JSON.stringify(String(req.params['event'])).slice(0, 60)}`;
+    next(new InvalidPayloadError({ reason: `event: ${message}`, issues: [{ code: 'custom', path: ['event'], message }] } as never));
     return null;
   };
 

@@ -4,17 +4,15 @@ import { describeIssues, type ParamIssue } from './runs';
 
 const uuid = z.uuid();
 
-/** What every route says of a value that should be a uuid, showing what came (cut short). */
-export const notUuidMessage = (value: unknown): string => `expected a uuid, got ${JSON.stringify(String(value)).slice(0, 60)}`;
-
 /**
- * The 400 for a URL parameter that must be a uuid and is not (`/pitwall/replay/abc`), naming it:
- * `{reason: 'run: expected a uuid, got "abc"', issues: [{path: ["run"], ...}]}`. Left to Directus, such an id gets a
- * 403 (its key check) or Postgres's 500 (a filter on a uuid column); null when the parameter is a uuid.
+ * The 400 for a URL parameter that must be a uuid and is not (`/pitwall/replay/abc`), naming it as the run-end route
+ * names its `run`: `{reason: "run: Invalid UUID", issues: [{path: ["run"], ...}]}`. Left to Directus, such an id
+ * gets a 403 (its key check) or Postgres's 500 (a filter on a uuid column); null when the parameter is a uuid.
  */
 export function badUuidParam(name: string, value: unknown): InstanceType<typeof InvalidPayloadError> | null {
-  if (uuid.safeParse(value).success) return null;
-  const issues: ParamIssue[] = [{ code: 'custom', path: [name], message: notUuidMessage(value) }];
+  const parsed = uuid.safeParse(value);
+  if (parsed.success) return null;
+  const issues: ParamIssue[] = parsed.error.issues.map((issue) => ({ ...issue, path: [name] }));
   return new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
 }
 
