@@ -77,17 +77,11 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   const keepBefore = (collection: string, rows: Record<string, unknown>[]) => {
     for (const row of rows) before.set(`${collection}:${row['id']}`, row);
   };
-  /** Keeps the rows a delete removes, for what its action does once committed; `check` may refuse the delete first. */
-  const remember =
-    (collection: string, fields: string[], check?: (rows: Record<string, unknown>[], ctx: Ctx) => Promise<void>) =>
-    async (keys: unknown, _meta?: unknown, ctx?: unknown) => {
-      const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
-      if (ids.length === 0) return keys;
-      const rows = await rowsOf(collection, ids, ['id', ...fields]);
-      await check?.(rows, (ctx ?? {}) as Ctx);
-      keepBefore(collection, rows);
-      return keys;
-    };
+  const remember = (collection: string, fields: string[]) => async (keys: unknown) => {
+    const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+    if (ids.length > 0) keepBefore(collection, await rowsOf(collection, ids, ['id', ...fields]));
+    return keys;
+  };
   const takeBefore = (collection: string, ids: string[]) =>
     ids.flatMap((id) => {
       const row = before.get(`${collection}:${id}`);
@@ -155,12 +149,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
       keepBefore(collection, stored);
       return checked;
     });
-    filter(
-      `${collection}.items.delete`,
-      collection === 'entry_penalties'
-        ? remember(collection, ['entry', 'stage', 'kind'], (rows, ctx) => penaltyDeletes(rows, ctx.accountability))
-        : remember(collection, ['entry', 'stage']),
-    );
+    filter(`${collection}.items.delete`, async (keys: unknown, _meta, ctx) => {
+      const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+      if (ids.length === 0) return keys;
+      const stored = await rowsOf(collection, ids, ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : [])]);
+      if (collection === 'entry_penalties') await penaltyDeletes(stored, (ctx as Ctx)?.accountability);
+      keepBefore(collection, stored);
+      return keys;
+    });
     for (const kind of ['create', 'update', 'delete'] as const) {
       // The rows of one request together, once committed: each stage is re-timed once, not once per row.
       const corrected = perTurn(

@@ -33,11 +33,9 @@ export const AHEAD_MS = 30_000;
 export function offerFix(fixes: Map<string, Fix>, fix: Fix, nowMs?: number): boolean {
   const known = fixes.get(fix.deviceId);
   const ahead = (f: Fix) => nowMs !== undefined && f.ts > nowMs + AHEAD_MS;
-  if (known) {
-    const [knownAhead, fixAhead] = [ahead(known), ahead(fix)];
-    if (fixAhead && !knownAhead) return false;
-    // A fix of the present replaces a glitch whatever their times; otherwise the newer one wins.
-    if (knownAhead === fixAhead && known.ts >= fix.ts) return false;
+  if (known && !(ahead(known) && !ahead(fix))) {
+    if (ahead(fix) && !ahead(known)) return false;
+    if (known.ts >= fix.ts) return false;
   }
   fixes.set(fix.deviceId, fix);
   return true;

@@ -76,6 +76,9 @@ const collectionOfType: Record<Fact['type'], FactCollection> = {
  */
 const bookkeeping = new Set(['id', 'source', 'computed_at', 'gap_ms']);
 
+const anomalyDetails: ReadonlySet<string> = new Set(['details']);
+const noFields: ReadonlySet<string> = new Set();
+
 /**
  * Whether a change of this anomaly's details alone is stored without a new `anomaly.detected`: it is announced when
  * found, and again when it ends or its kind, severity, entry or stage changes. Its details move with every late fix
@@ -222,8 +225,8 @@ export async function applyFacts(batch: FactBatch, context: ApplyFactsContext): 
         const id = String(row['id']);
         // Only who computed it changed (a replay confirming a live fact): the same event, not a new one. Nor is an
         // anomaly announced again for its details alone (see quietDetails).
-        const quietDetail = collection === 'anomalies' && quietDetails(rows.get(id));
-        if (Object.keys(row).every((field) => bookkeeping.has(field) || (quietDetail && field === 'details'))) continue;
+        const quiet = collection === 'anomalies' && quietDetails(rows.get(id)) ? anomalyDetails : noFields;
+        if (Object.keys(row).every((field) => bookkeeping.has(field) || quiet.has(field))) continue;
         written[collection].add(id);
       }
     }
