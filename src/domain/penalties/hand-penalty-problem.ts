@@ -1,6 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
 import { cutShort } from '../cut-short.ts';
-import { parsedOrText } from '../json-text.ts';
 import { PIPELINE_PENALTY_KINDS } from '../pipeline/facts.ts';
 
 /** What a write of a penalty sets: a field left out (undefined) keeps what is stored. */
@@ -26,10 +25,6 @@ export interface HandPenaltyProblem {
   field: keyof PenaltyWrite;
   message: string;
 }
-
-const rewrittenByPipeline = (kind: string) =>
-  `this ${kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay)`;
-const LIFT_BY_WAIVER = 'To lift it, set waived (it then no longer counts, and stays so)';
 
 const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind', 'amountMs'];
 
@@ -70,7 +65,7 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
     if (changed) {
       return {
         field: changed,
-        message: `${rewrittenByPipeline(stored.kind)}: a change by hand would not last. ${LIFT_BY_WAIVER}; to give another amount, waive it and add a manual penalty`,
+        message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. To lift it, set waived (it then no longer counts, and stays so); to give another amount, waive it and add a manual penalty`,
       };
     }
   }
@@ -82,7 +77,14 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
 
 /** Whether two JSON values (objects, or their text as a form or an import sends it) are the same. */
 function sameJson(a: unknown, b: unknown): boolean {
-  const value = (v: unknown): unknown => (typeof v === 'string' ? parsedOrText(v) : (v ?? null));
+  const value = (v: unknown): unknown => {
+    if (typeof v !== 'string') return v ?? null;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  };
   return isDeepStrictEqual(value(a), value(b));
 }
 
@@ -100,6 +102,6 @@ export function handPenaltyDeleteProblem(stored: Pick<StoredPenalty, 'kind'>): H
   if (!PIPELINE_PENALTY_KINDS.has(stored.kind)) return null;
   return {
     field: 'kind',
-    message: `${rewrittenByPipeline(stored.kind)}: deleted by hand it would come back. ${LIFT_BY_WAIVER}`,
+    message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): deleted by hand it would come back. To lift it, set waived (it then no longer counts, and stays so)`,
   };
 }

@@ -3,7 +3,7 @@ import { signWebhook, SIGNATURE_HEADER } from '../../../../src/domain/webhooks/s
 import { retryDelay } from '../../../../src/domain/webhooks/retry-delay.ts';
 import { addressListFrom, denyListFrom } from './address-policy.ts';
 import { drainAwareSleep, isDraining } from './delivery-drain.ts';
-import { parsedOrText } from '../../../../src/domain/json-text.ts';
+import { parsedOrText } from './json-text.ts';
 import { DeniedAddressError, guardedPostFor, UnsupportedUrlError, type Post } from './guarded-post.ts';
 
 /**

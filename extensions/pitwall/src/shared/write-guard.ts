@@ -1,7 +1,7 @@
 import { InvalidPayloadError } from '@directus/errors';
 import type { Accountability } from '@directus/types';
 
-export { parsedOrText } from '../../../../src/domain/json-text.ts';
+export { parsedOrText } from './json-text.ts';
 
 /** What is wrong with a row being written, and in which field. */
 export type Problem = { field: string; message: string };
