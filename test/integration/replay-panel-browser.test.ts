@@ -50,6 +50,14 @@ describe('the replay panel on an Insights dashboard', () => {
   let panel: string | null = null;
   const runs: string[] = [];
 
+  const startJobs = async (): Promise<JobsService> => {
+    const service = new JobsService(
+      loadJobsConfig({ DATABASE_URL: stack.databaseUrl, DIRECTUS_URL: stack.directusUrl, DIRECTUS_TOKEN: stack.processorToken, METRICS_PORT: String(await freePort()), JOBS_POLL_MS: '200' }),
+      pino({ level: 'silent' }),
+    );
+    await service.start();
+    return service;
+  };
   const count = async (table: string, where: Record<string, unknown> = {}) => Number((await db(table).where(where).count<{ n: string }[]>('* as n'))[0]!.n);
 
   beforeAll(async () => {
@@ -77,11 +85,7 @@ describe('the replay panel on an Insights dashboard', () => {
     expect(edited).toBe(1);
     expect(await db('entry_penalties').where({ entry: speeder, stage: ss1, kind: 'speeding' }).delete()).toBeGreaterThan(0);
 
-    jobs = new JobsService(
-      loadJobsConfig({ DATABASE_URL: stack.databaseUrl, DIRECTUS_URL: stack.directusUrl, DIRECTUS_TOKEN: stack.processorToken, METRICS_PORT: String(await freePort()), JOBS_POLL_MS: '200' }),
-      pino({ level: 'silent' }),
-    );
-    await jobs.start();
+    jobs = await startJobs();
 
     const created = await call(stack, '/dashboards', { token, body: { name: `Replay ${randomUUID().slice(0, 8)}`, icon: 'history' } });
     expect(created.status, created.text).toBe(200);
@@ -209,6 +213,51 @@ describe('the replay panel on an Insights dashboard', () => {
     await expect.poll(() => page.getByTestId('pitwall-replay-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('succeeded');
     const summary: ReplaySummary = (await call(stack, `/pitwall/replay/${runs[0]}`, { token })).json.run.result;
     await expectDiffOf(page, summary);
+    await page.close();
+  }, 180_000);
+
+  it('asks before an apply, and says so when no job runner takes the run', async () => {
+    // The job runner is down: the run stays queued, and the panel says why after a while.
+    await jobs!.close();
+    jobs = null;
+    const finishAt = async () => (await db('entry_crossings').where({ entry: editedEntry, stage: ss1, kind: 'finish' }).first('crossed_at')).crossed_at as Date;
+    const editedFinish = await finishAt();
+    const page = await session!.newPage();
+    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
+    await page.getByTestId('pitwall-replay-start').waitFor({ state: 'visible', timeout: 30_000 });
+    await pick(page, 'pitwall-replay-event', eventName);
+    await pick(page, 'pitwall-replay-stage', ss1Name);
+    await pick(page, 'pitwall-replay-mode', 'Apply');
+
+    // Start asks first; Cancel queues nothing.
+    const runsBefore = await count('replay_runs');
+    await page.getByTestId('pitwall-replay-start').click();
+    const confirm = page.getByTestId('pitwall-replay-confirm');
+    await confirm.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await confirm.innerText()).toContain(`${ss1Name}, `);
+    await page.getByTestId('pitwall-replay-confirm-cancel').click();
+    await confirm.waitFor({ state: 'hidden', timeout: 10_000 });
+    expect(await count('replay_runs')).toBe(runsBefore);
+
+    await page.getByTestId('pitwall-replay-start').click();
+    const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
+    await page.getByTestId('pitwall-replay-confirm-apply').click();
+    const response = await posted;
+    expect(response.status()).toBe(202);
+    expect(response.request().postDataJSON()).toMatchObject({ event, stage: ss1, mode: 'apply' });
+    const { run } = await response.json();
+    runs.push(run.id);
+
+    const status = page.getByTestId('pitwall-replay-status');
+    expect(await status.getAttribute('data-status')).toBe('queued');
+    expect(await status.innerText()).toBe('Queued: waiting for the Pitwall job runner…');
+    await expect.poll(() => status.innerText(), { timeout: 40_000, interval: 1000 }).toMatch(/^Queued for \d+ s: no job runner has taken it yet\./);
+
+    // A runner again: the queued apply runs, and puts the hand-edited finish back where the track crosses the line.
+    jobs = await startJobs();
+    await expect.poll(() => status.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    expect(await page.getByTestId('pitwall-replay-summary').innerText()).toMatch(/^Replay applied over /);
+    expect((await finishAt()).getTime()).toBe(editedFinish.getTime() - EDIT_MS);
     await page.close();
   }, 180_000);
 });

@@ -19,6 +19,9 @@ export function useReplayRun(api: Api) {
   const recent = ref<ReplayRun[]>([]);
   const busy = ref(false);
   const error = ref<string | null>(null);
+  /** How long the run shown has been seen queued here (the browser's clock; the server's may differ). */
+  const queuedForMs = ref(0);
+  let queued: { id: string; since: number } | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let generation = 0;
 
@@ -33,6 +36,9 @@ export function useReplayRun(api: Api) {
   function show(next: ReplayRun, current = ++generation): void {
     if (current !== generation) return;
     const wasActive = isActive(run.value) && run.value?.id === next.id;
+    if (next.status !== 'queued') queued = null;
+    else if (queued?.id !== next.id) queued = { id: next.id, since: Date.now() };
+    queuedForMs.value = queued ? Date.now() - queued.since : 0;
     run.value = next;
     stopPolling();
     if (isActive(next)) {
@@ -97,5 +103,5 @@ export function useReplayRun(api: Api) {
     stopPolling();
   });
 
-  return { run, recent, busy, error, start, cancel, open, loadRecent };
+  return { run, recent, busy, error, queuedForMs, start, cancel, open, loadRecent };
 }
