@@ -1,7 +1,7 @@
 import { readCollection, readFields, updateCollection, updateField } from '@directus/sdk';
 import { directusMessage } from './apply-schema.ts';
 import type { AdminClient } from './directus-admin.ts';
-import { PRECISE_TIME_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
+import { PRECISE_TIME_INTERFACE, RACE_DURATION_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
 import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, type CollectionDef } from './pitwall-schema.ts';
 
 interface Display {
@@ -28,19 +28,50 @@ const EARLIER_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}
 export interface ExistingField {
   collection: string;
   field: string;
-  meta: { interface?: string | null; display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
+  meta: { interface?: string | null; note?: string | null; display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
 }
 
 /**
- * The fields that should be typed to the millisecond and still have Directus's date-time picker, which an earlier
- * setup gave them (it stores .000 for any correction). A field an admin gave another interface is left alone.
+ * The bundle's interfaces, each with the one an earlier setup gave its fields: Directus's date-time picker (it stores
+ * .000 for any correction) and its number input (a "10" penalty was 10 ms).
  */
-export function planPreciseTimeInterfaces(desired: readonly CollectionDef[], existing: readonly ExistingField[]): { collection: string; field: string }[] {
+const EARLIER_INTERFACES: Record<string, string> = { [PRECISE_TIME_INTERFACE]: 'datetime', [RACE_DURATION_INTERFACE]: 'input' };
+
+export interface InterfaceStep {
+  collection: string;
+  field: string;
+  interface: string;
+  options: Record<string, unknown> | null;
+  /** The field's note, where it still said the earlier way of typing it. */
+  note?: string;
+}
+
+/** What a duration's note said while it was typed in milliseconds. */
+const EARLIER_MILLISECONDS_NOTE = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+
+/**
+ * The fields that should have one of the bundle's interfaces and still have what an earlier setup gave them. A field
+ * an admin gave another interface is left alone.
+ */
+export function planFieldInterfaces(desired: readonly CollectionDef[], existing: readonly ExistingField[]): InterfaceStep[] {
   const byKey = new Map(existing.map((f) => [`${f.collection}.${f.field}`, f]));
   return desired.flatMap((def) =>
     def.fields
-      .filter((field) => field.meta['interface'] === PRECISE_TIME_INTERFACE && byKey.get(`${def.collection}.${field.field}`)?.meta?.interface === 'datetime')
-      .map((field) => ({ collection: def.collection, field: field.field })),
+      .filter((field) => {
+        const earlier = EARLIER_INTERFACES[String(field.meta['interface'])];
+        return earlier !== undefined && byKey.get(`${def.collection}.${field.field}`)?.meta?.interface === earlier;
+      })
+      .map((field) => {
+        const note = byKey.get(`${def.collection}.${field.field}`)?.meta?.note;
+        const renote = typeof note === 'string' && note.endsWith(EARLIER_MILLISECONDS_NOTE) && typeof field.meta['note'] === 'string';
+        return {
+          collection: def.collection,
+          field: field.field,
+          interface: String(field.meta['interface']),
+          options: (field.meta['options'] as Record<string, unknown> | null) ?? null,
+          ...(renote ? { note: field.meta['note'] as string } : {}),
+        };
+      }),
   );
 }
 
@@ -102,13 +133,14 @@ export async function ensureFieldDisplays(client: AdminClient): Promise<string[]
     }
     done.push(`show ${step.collection}.${step.field} as race time`);
   }
-  for (const step of planPreciseTimeInterfaces(pitwallCollections, fields)) {
+  for (const step of planFieldInterfaces(pitwallCollections, fields)) {
     try {
-      await client.request(updateField(step.collection, step.field, { meta: { interface: PRECISE_TIME_INTERFACE, options: null } } as never));
+      const meta = { interface: step.interface, options: step.options, ...(step.note ? { note: step.note } : {}) };
+      await client.request(updateField(step.collection, step.field, { meta } as never));
     } catch (error) {
       throw new Error(`set the interface of ${step.collection}.${step.field} failed: ${directusMessage(error)}`, { cause: error });
     }
-    done.push(`type ${step.collection}.${step.field} to the millisecond`);
+    done.push(`type ${step.collection}.${step.field} with ${step.interface}`);
   }
   const penalties = (await client.request(readCollection('entry_penalties')).catch(() => null)) as { meta?: { display_template?: string | null } | null } | null;
   if (penalties?.meta?.display_template === EARLIER_PENALTY_TEMPLATE) {

@@ -100,8 +100,11 @@ export const integer = (field: string, o: Common & { min?: number; max?: number;
   schema: columnSchema(o),
 });
 
-/** Why time spans are 4-byte integers; shown on each such field. */
-export const MILLISECONDS_NOTE = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+/** How time spans are typed, and why they are 4-byte integers; shown on each such field. */
+export const MILLISECONDS_NOTE = 'Typed as race time: 10 is ten seconds, 1:30.250 a minute and a half. Stored in milliseconds, a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+
+/** The bundle's interface typing a millisecond duration as race time ("10", "1:30.250"). */
+export const RACE_DURATION_INTERFACE = 'pitwall-race-duration';
 
 /** The bundle's display (pitwall-race-time-display): milliseconds as race time, timestamps as time of day. */
 export const RACE_TIME_DISPLAY = 'pitwall-race-time';
@@ -116,7 +119,14 @@ export const milliseconds = (field: string, o: Common & { signed?: boolean } = {
   const def = integer(field, { ...common, note: o.note ? `${o.note} ${MILLISECONDS_NOTE}` : MILLISECONDS_NOTE });
   return {
     ...def,
-    meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: 'trim', signed: signed ?? false }, translations: millisecondsLabel(field) },
+    meta: {
+      ...def.meta,
+      interface: RACE_DURATION_INTERFACE,
+      options: signed ? { signed: true } : null,
+      display: RACE_TIME_DISPLAY,
+      display_options: { decimals: 'trim', signed: signed ?? false },
+      translations: millisecondsLabel(field),
+    },
   };
 };
 

@@ -125,11 +125,12 @@ describe('Pitwall on Directus 12 without a licence', () => {
     expect(types).toEqual(['list', 'pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay']);
     // The app registers the bundle's panels and display from the extension sources it loads; `list` is Directus's own.
     const source = await (await fetch(`${stack.directusUrl}/extensions/sources/index.js`, { headers: { authorization: `Bearer ${token}` } })).text();
-    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay', 'pitwall-race-time', 'pitwall-precise-time']) expect(source, id).toContain(`"${id}"`);
+    for (const id of ['pitwall-classification', 'pitwall-health', 'pitwall-live-map', 'pitwall-replay', 'pitwall-race-time', 'pitwall-precise-time', 'pitwall-race-duration']) expect(source, id).toContain(`"${id}"`);
     const list = dashboards[0].panels.find((p: { type: string }) => p.type === 'list');
     expect(list.options).toMatchObject({ collection: 'anomalies', sortField: 'started_at', sortDirection: 'desc' });
     expect((await call(stack, '/fields/stage_results/gap_ms', { token })).json.data.meta.display).toBe('pitwall-race-time');
     expect((await call(stack, '/fields/entry_crossings/crossed_at', { token })).json.data.meta.interface).toBe('pitwall-precise-time');
+    expect((await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta.interface).toBe('pitwall-race-duration');
 
     // The third user Directus 12 allows without a licence, deleted afterwards.
     const role = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data[0].id;

@@ -87,6 +87,7 @@ describe('the race office in the admin app', () => {
     await call(stack, '/items/stage_results', { token, method: 'DELETE', body: results.map((r) => factId(r.key)) });
     await db('race_events').whereIn('entry', crews.map((c) => c.id)).delete();
     await db('anomalies').whereIn('entry', crews.map((c) => c.id)).delete();
+    await db('entry_penalties').whereIn('entry', crews.map((c) => c.id)).andWhere({ kind: 'manual' }).delete();
     await db('pitwall_processor_status').delete();
     await db.destroy();
   });
@@ -149,7 +150,8 @@ describe('the race office in the admin app', () => {
     await page.goto(`${stack.directusUrl}/admin/content/entry_crossings/${factId(finish.key)}`);
     const input = page.getByTestId('pitwall-precise-time').locator('input');
     await input.waitFor({ state: 'visible', timeout: 30_000 });
-    expect(await input.inputValue()).toBe('2026-01-15 09:05:23.036');
+    // The input shows before the item has loaded into it.
+    await expect.poll(() => input.inputValue(), { timeout: 15_000 }).toBe('2026-01-15 09:05:23.036');
     // A typo is told at once, and nothing is stored.
     await input.fill('2026-01-15 09:05:23,536');
     expect(await page.getByTestId('pitwall-precise-time-problem').innerText()).toBe('Type the local date and time as 2026-12-06 20:35:33.842');
@@ -162,5 +164,39 @@ describe('the race office in the admin app', () => {
     const result = () => db('stage_results').where({ stage, entry: crews[2]!.id }).first('elapsed_ms');
     await expect.poll(async () => Number((await result()).elapsed_ms), { timeout: 15_000 }).toBe(elapsed[2]! + 500);
     await screenshot(page, 'entry-crossing-corrected-to-the-millisecond');
+  }, 90_000);
+
+  it('gives a penalty typed as race time, where a bare "10" was 10 ms', async () => {
+    const crew = crews[1]!;
+    const given = await call(stack, '/items/entry_penalties', { token, body: { entry: crew.id, stage, kind: 'manual', amount_ms: 5_000, details: { reason: 'views test' } } });
+    expect(given.status, given.text).toBe(200);
+    const penalty = given.json.data.id as string;
+    const result = () => db('stage_results').where({ stage, entry: crew.id }).first('penalty_ms', 'total_ms');
+    await expect.poll(async () => Number((await result()).penalty_ms), { timeout: 15_000 }).toBe(5_000);
+
+    await page.goto(`${stack.directusUrl}/admin/content/entry_penalties/${penalty}`);
+    const input = page.locator('[data-field="amount_ms"]').getByTestId('pitwall-race-duration').locator('input');
+    await input.waitFor({ state: 'visible', timeout: 30_000 });
+    await expect.poll(() => input.inputValue(), { timeout: 15_000 }).toBe('0:05');
+    // A typo is told at once, and nothing is stored.
+    await input.fill('1:75');
+    expect(await page.getByTestId('pitwall-race-duration-problem').innerText()).toBe('75 seconds: at most 59 after the minutes');
+    await input.fill('10');
+    expect(await page.getByTestId('pitwall-race-duration-problem').count()).toBe(0);
+    await page.keyboard.press('Control+s');
+    const stored = () => db('entry_penalties').where({ id: penalty }).first('amount_ms');
+    await expect.poll(async () => Number((await stored()).amount_ms), { timeout: 15_000 }).toBe(10_000);
+    await expect.poll(async () => Number((await result()).total_ms), { timeout: 15_000 }).toBe(elapsed[1]! + 10_000);
+
+    await page.goto(`${stack.directusUrl}/admin/content/entry_penalties/${penalty}`);
+    await input.waitFor({ state: 'visible', timeout: 30_000 });
+    await expect.poll(() => input.inputValue(), { timeout: 15_000 }).toBe('0:10');
+    await input.fill('1:30.25');
+    await page.keyboard.press('Control+s');
+    await expect.poll(async () => Number((await stored()).amount_ms), { timeout: 15_000 }).toBe(90_250);
+    await screenshot(page, 'penalty-typed-as-race-time');
+
+    expect((await call(stack, `/items/entry_penalties/${penalty}`, { token, method: 'DELETE' })).status).toBe(204);
+    await expect.poll(async () => Number((await result()).total_ms), { timeout: 15_000 }).toBe(elapsed[1]!);
   }, 90_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFieldDisplays, planPreciseTimeInterfaces, type ExistingField } from '../../../src/setup/field-displays.ts';
+import { planFieldDisplays, planFieldInterfaces, type ExistingField } from '../../../src/setup/field-displays.ts';
 import { pitwallCollections } from '../../../src/setup/pitwall-schema.ts';
 
 const raceTimeFields = [
@@ -74,16 +74,34 @@ describe('planFieldDisplays', () => {
   });
 });
 
-describe('planPreciseTimeInterfaces', () => {
+describe('planFieldInterfaces', () => {
   const crossedAt = (meta: ExistingField['meta']): ExistingField[] => [{ collection: 'entry_crossings', field: 'crossed_at', meta }];
+  const amount = (meta: ExistingField['meta']): ExistingField[] => [{ collection: 'entry_penalties', field: 'amount_ms', meta }];
 
   it('gives the crossing time the millisecond input where an earlier setup left the date-time picker', () => {
-    expect(planPreciseTimeInterfaces(pitwallCollections, crossedAt({ interface: 'datetime' }))).toEqual([{ collection: 'entry_crossings', field: 'crossed_at' }]);
+    expect(planFieldInterfaces(pitwallCollections, crossedAt({ interface: 'datetime' }))).toEqual([{ collection: 'entry_crossings', field: 'crossed_at', interface: 'pitwall-precise-time', options: null }]);
+  });
+
+  it('gives durations the race-time input where an earlier setup left the number input, signed where they are', () => {
+    expect(planFieldInterfaces(pitwallCollections, amount({ interface: 'input' }))).toEqual([{ collection: 'entry_penalties', field: 'amount_ms', interface: 'pitwall-race-duration', options: null }]);
+    const gap: ExistingField[] = [{ collection: 'stage_results', field: 'gap_ms', meta: { interface: 'input' } }];
+    expect(planFieldInterfaces(pitwallCollections, gap)).toEqual([{ collection: 'stage_results', field: 'gap_ms', interface: 'pitwall-race-duration', options: { signed: true } }]);
+  });
+
+  it('says how a duration is typed where its note still said milliseconds, and leaves an admin\'s own note', () => {
+    const earlier = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+    const [step] = planFieldInterfaces(pitwallCollections, amount({ interface: 'input', note: earlier }));
+    expect(step!.note).toMatch(/^Typed as race time: 10 is ten seconds, 1:30\.250 a minute and a half\. Stored in milliseconds/);
+    const waypoint: ExistingField[] = [{ collection: 'waypoints', field: 'penalty_ms', meta: { interface: 'input', note: `Added to the stage time when missed. ${earlier}` } }];
+    expect(planFieldInterfaces(pitwallCollections, waypoint)[0]!.note).toMatch(/^Added to the stage time when missed\. Typed as race time: /);
+    expect(planFieldInterfaces(pitwallCollections, amount({ interface: 'input', note: 'Our own words' }))[0]).not.toHaveProperty('note');
   });
 
   it('leaves a field an admin gave another interface, one already set, and one that does not exist', () => {
-    expect(planPreciseTimeInterfaces(pitwallCollections, crossedAt({ interface: 'input' }))).toEqual([]);
-    expect(planPreciseTimeInterfaces(pitwallCollections, crossedAt({ interface: 'pitwall-precise-time' }))).toEqual([]);
-    expect(planPreciseTimeInterfaces(pitwallCollections, [])).toEqual([]);
+    expect(planFieldInterfaces(pitwallCollections, crossedAt({ interface: 'input' }))).toEqual([]);
+    expect(planFieldInterfaces(pitwallCollections, crossedAt({ interface: 'pitwall-precise-time' }))).toEqual([]);
+    expect(planFieldInterfaces(pitwallCollections, amount({ interface: 'slider' }))).toEqual([]);
+    expect(planFieldInterfaces(pitwallCollections, amount({ interface: 'pitwall-race-duration' }))).toEqual([]);
+    expect(planFieldInterfaces(pitwallCollections, [])).toEqual([]);
   });
 });
