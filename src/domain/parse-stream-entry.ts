@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { exactBigIntegers, holdsRoundedInteger } from './io/exact-big-integers.ts';
+import { exactBigIntegers, holdsRoundedInteger, roundedIoIds } from './io/exact-big-integers.ts';
 import { ISO_TIME, isoTimeMs } from './iso-time.ts';
 import type { Position } from './position.ts';
 import {
   ALTITUDE_MAX,
   ALTITUDE_MIN,
-  BIGINT_TEXT,
+  isBigintText,
   bufferBase64Problem,
   DEVICE_ID,
   fitsReal,
@@ -52,7 +52,9 @@ const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-
 
 const rawIoValue = z.union([
   z.number().finite(),
-  z.strictObject({ __bigint: z.string().regex(BIGINT_TEXT, 'expected a decimal integer string of at most 20 digits (a 64-bit value)') }),
+  z.strictObject({
+    __bigint: z.string().refine(isBigintText, 'expected the decimal digits of a 64-bit integer (from -9223372036854775808 to 18446744073709551615)'),
+  }),
   z.strictObject({
     __buffer_b64: z.string().superRefine((text, ctx) => {
       const problem = bufferBase64Problem(text);
@@ -128,6 +130,17 @@ function parse(fields: Record<string, string>): StreamEntryParse {
   if (p.device_id !== envelope.data.device_id) {
     return { ok: false, reason: `device_id: field "${envelope.data.device_id}" differs from payload.device_id "${p.device_id}"` };
   }
+  // Raw IO is stored as received: a number whose digits a double cannot keep, and no 64-bit integer, is refused.
+  const attributes = holdsRoundedInteger(p.attributes) ? exactBigIntegers(envelope.data.payload) : p.attributes;
+  const rounded = roundedIoIds(attributes);
+  if (rounded.length > 0) {
+    return {
+      ok: false,
+      reason: rounded
+        .map((id) => `payload.attributes.${id}: ${attributes[id]} is past 2^53 and no 64-bit integer, so its digits cannot be kept (a 64-bit value goes as {"__bigint": "<digits>"})`)
+        .join('; '),
+    };
+  }
   return {
     ok: true,
     position: {
@@ -140,7 +153,7 @@ function parse(fields: Record<string, string>): StreamEntryParse {
       speed: p.speed,
       satellites: p.satellites,
       priority: p.priority,
-      attributes: holdsRoundedInteger(p.attributes) ? exactBigIntegers(envelope.data.payload) : p.attributes,
+      attributes,
       codec: envelope.data.codec,
     },
   };

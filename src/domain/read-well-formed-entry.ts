@@ -12,6 +12,16 @@ import type { Position, RawAttributes } from './position.ts';
 export const DEVICE_ID = /^[0-9A-Za-z_-]{1,64}$/;
 export const IO_ID = /^\d{1,5}$/;
 export const BIGINT_TEXT = /^-?\d{1,20}$/;
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** A `__bigint` text: a decimal integer that a 64-bit IO element holds, read signed or unsigned. */
+export function isBigintText(text: string): boolean {
+  if (!BIGINT_TEXT.test(text)) return false;
+  if (text.length < 19) return true;
+  const n = BigInt(text);
+  return n >= INT64_MIN && n <= UINT64_MAX;
+}
 
 /** Whether a raw IO number is past the integers a double holds exactly (JSON.parse has rounded it then). */
 export const isRoundedInteger = (value: number): boolean => value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER;
@@ -71,7 +81,7 @@ function isWrappedIoValue(value: Record<string, unknown>): boolean {
   let keys = 0;
   for (const _key in value) keys++;
   if (keys !== 1) return false;
-  if (typeof value.__bigint === 'string') return BIGINT_TEXT.test(value.__bigint);
+  if (typeof value.__bigint === 'string') return isBigintText(value.__bigint);
   if (typeof value.__buffer_b64 === 'string') return bufferBase64Problem(value.__buffer_b64) === null;
   return false;
 }

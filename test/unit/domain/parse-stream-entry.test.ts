@@ -53,10 +53,25 @@ describe('parseStreamEntry', () => {
     const negative = text.replace('8937204016201690001', '-9007199254740993');
     const slow = parseStreamEntry(entry({ payload: negative, ts: '2026-03-01T09:00:01.250+01:00' }));
     expect(slow.ok && slow.position.attributes['11']).toEqual({ __bigint: '-9007199254740993' });
-    // Integers a double holds, and numbers with no 64-bit form (21 digits, an exponent), stay as parsed.
-    const kept = { '1': 9007199254740991, '2': 123456789012345678901, '3': 1e300 };
+    // Integers a double holds stay as parsed; the 64-bit edges take the 64-bit form.
+    const kept = { '1': 9007199254740991, '2': -9007199254740991, '3': 0.5 };
     const plain = parseStreamEntry(entry({}, { attributes: kept }));
     expect(plain.ok && plain.position.attributes).toEqual(kept);
+    const edges = text.replace('8937204016201690001', '18446744073709551615').replace('"1":1', '"1":-9223372036854775808');
+    expect(parseStreamEntry(entry({ payload: edges })).ok && (parseStreamEntry(entry({ payload: edges })) as { position: { attributes: unknown } }).position.attributes).toEqual({
+      '1': { __bigint: '-9223372036854775808' },
+      '11': { __bigint: '18446744073709551615' },
+    });
+  });
+
+  it('refuses a plain number whose digits are lost, rather than storing another value than was sent', () => {
+    // 21 digits, or past 2^64: no 64-bit form keeps them, and a double keeps only the first 17.
+    for (const digits of ['123456789012345678901234567890', '18446744073709551616']) {
+      const text = JSON.stringify({ ...payload, attributes: { '1': 1, '11': 0 } }).replace('"11":0', `"11":${digits}`);
+      const result = parseStreamEntry(entry({ payload: text }));
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.reason).toBe(`payload.attributes.11: ${Number(digits)} is past 2^53 and no 64-bit integer, so its digits cannot be kept (a 64-bit value goes as {"__bigint": "<digits>"})`);
+    }
   });
 
   it('accepts times with an offset and every codec of the contract', () => {
@@ -81,8 +96,11 @@ describe('parseStreamEntry', () => {
     ['an impossible date', {}, { timestamp: '2026-02-30T25:00:00.000Z' }, 'payload.timestamp: '],
     ['a non-numeric IO id', {}, { attributes: { speed: 1 } }, 'payload.attributes.speed: IO ids are decimal strings of 1 to 5 digits'],
     ['an IO id of more digits than any', {}, { attributes: { '99999999999999999999': 1 } }, 'payload.attributes.99999999999999999999: IO ids are decimal strings of 1 to 5 digits'],
-    ['a bigint that is not an integer', {}, { attributes: { '16': { __bigint: '1e5' } } }, 'payload.attributes.16.__bigint: expected a decimal integer string of at most 20 digits (a 64-bit value)'],
-    ['a bigint wider than 64 bits', {}, { attributes: { '16': { __bigint: '123456789012345678901' } } }, 'payload.attributes.16.__bigint: expected a decimal integer string of at most 20 digits (a 64-bit value)'],
+    ['a bigint that is not an integer', {}, { attributes: { '16': { __bigint: '1e5' } } }, 'payload.attributes.16.__bigint: expected the decimal digits of a 64-bit integer (from -9223372036854775808 to 18446744073709551615)'],
+    ['a bigint wider than 64 bits', {}, { attributes: { '16': { __bigint: '123456789012345678901' } } }, 'payload.attributes.16.__bigint: expected the decimal digits of a 64-bit integer (from -9223372036854775808 to 18446744073709551615)'],
+    ['a bigint of 20 digits past 2^64', {}, { attributes: { '16': { __bigint: '18446744073709551616' } } }, 'payload.attributes.16.__bigint: expected the decimal digits of a 64-bit integer (from -9223372036854775808 to 18446744073709551615)'],
+    ['a bigint below -2^63', {}, { attributes: { '16': { __bigint: '-9223372036854775809' } } }, 'payload.attributes.16.__bigint: expected the decimal digits of a 64-bit integer (from -9223372036854775808 to 18446744073709551615)'],
+    ['a plain number whose digits a double cannot keep', {}, { attributes: { '11': 1e300 } }, 'payload.attributes.11: 1e+300 is past 2^53 and no 64-bit integer, so its digits cannot be kept (a 64-bit value goes as {"__bigint": "<digits>"})'],
     ['an IO value that is an object of no known kind', {}, { attributes: { '1': { a: 1 } } }, 'payload.attributes.1: expected a number, {"__bigint": "<digits>"} or {"__buffer_b64": "<base64>"}'],
     ['an IO value that is an array', {}, { attributes: { '1': [1, 2] } }, 'payload.attributes.1: expected a number, {"__bigint": "<digits>"} or {"__buffer_b64": "<base64>"}'],
     ['a buffer that is not base64', {}, { attributes: { '78': { __buffer_b64: '***' } } }, 'payload.attributes.78.__buffer_b64: '],
