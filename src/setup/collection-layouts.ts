@@ -2,7 +2,7 @@ import { createPreset, readPresets } from '@directus/sdk';
 import type { AdminClient } from './directus-admin.ts';
 
 /**
- * What a timekeeper reads when opening a timing collection: Directus's collection default, a `directus_presets` row
+ * What a timekeeper reads when opening a timing collection (or the entries): Directus's collection default, a `directus_presets` row
  * without user, role or bookmark (the app falls back to it for everyone who has not set a layout of their own, and
  * every app user may read it). Tabular layout, the columns that matter, sorted as they are read on race day.
  */
@@ -16,6 +16,15 @@ export interface CollectionLayout {
 }
 
 export const collectionLayouts: CollectionLayout[] = [
+  {
+    // By race number, as the entry list is printed; the app's entry pickers (a penalty's, a crossing's) open this
+    // layout too, which listed entries in the order they were created.
+    collection: 'entries',
+    fields: ['race_number', 'name', 'category', 'event'],
+    sort: ['race_number'],
+    widths: { race_number: 100, name: 280, category: 120, event: 260 },
+    limit: 100,
+  },
   {
     // By rank (Postgres puts the unranked, running and DNF entries, after the ranked ones).
     collection: 'stage_results',

@@ -166,6 +166,22 @@ describe('the race office in the admin app', () => {
     await screenshot(page, 'entry-crossing-corrected-to-the-millisecond');
   }, 90_000);
 
+  it('lists entries by race number where a new penalty picks its entry', async () => {
+    await page.goto(`${stack.directusUrl}/admin/content/entry_penalties/+`);
+    const picker = page.locator('[data-field="entry"] .many-to-one');
+    await picker.waitFor({ state: 'visible', timeout: 30_000 });
+    await picker.click();
+    const rows = page.locator('.v-drawer .v-table tbody tr');
+    await rows.first().waitFor({ state: 'visible', timeout: 30_000 });
+    // The race number is the row's first cell holding only digits (the others: a checkbox, the crew, the event).
+    const numbers = await rows.evaluateAll((trs) =>
+      trs.map((tr) => Number([...tr.querySelectorAll('td')].map((td) => (td as unknown as { innerText: string }).innerText.trim()).find((text) => /^\d+$/.test(text)))),
+    );
+    expect(numbers.length).toBeGreaterThan(5);
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+    await screenshot(page, 'entry-picker-by-race-number');
+  }, 60_000);
+
   it('gives a penalty typed as race time, where a bare "10" was 10 ms', async () => {
     const crew = crews[1]!;
     const given = await call(stack, '/items/entry_penalties', { token, body: { entry: crew.id, stage, kind: 'manual', amount_ms: 5_000, details: { reason: 'views test' } } });

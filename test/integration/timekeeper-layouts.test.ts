@@ -51,6 +51,9 @@ describe('timing collections as a timekeeper reads them', () => {
     // As an earlier setup left them: " ms" after the number, the long date.
     await setDisplay('stage_results.total_ms', 'formatted-value', { suffix: ' ms' });
     await setDisplay('entry_crossings.crossed_at', 'datetime', { format: 'long' });
+    const earlierNote = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+    const typedNote = (await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta.note;
+    await call(stack, '/fields/entry_penalties/amount_ms', { token, method: 'PATCH', body: { meta: { interface: 'input', options: { min: null, max: null, iconRight: null }, note: earlierNote } } });
     await call(stack, '/collections/entry_penalties', { token, method: 'PATCH', body: { meta: { display_template: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms' } } });
     // An admin's choices.
     await setDisplay('stage_results.elapsed_ms', 'formatted-value', { suffix: ' ms', format: true });
@@ -62,7 +65,9 @@ describe('timing collections as a timekeeper reads them', () => {
       'show entry_crossings.crossed_at as race time',
       'show entry_penalties amounts as race time in their display template',
       'show stage_results.total_ms as race time',
+      'type entry_penalties.amount_ms with pitwall-race-duration',
     ]);
+    expect((await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta).toMatchObject({ interface: 'pitwall-race-duration', options: null, note: typedNote });
     expect((await field('stage_results.total_ms')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: raceTimeFields['stage_results.total_ms'] });
     expect((await field('entry_crossings.crossed_at')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: { decimals: '3' } });
     expect((await field('stage_results.elapsed_ms')).meta).toMatchObject({ display: 'formatted-value', display_options: { suffix: ' ms', format: true } });
@@ -75,6 +80,8 @@ describe('timing collections as a timekeeper reads them', () => {
     expect(results).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['rank'], fields: ['rank', 'entry', 'stage', 'status', 'total_ms', 'gap_ms'] } } });
     const [crossings] = await defaults('entry_crossings');
     expect(crossings).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['-crossed_at'], fields: ['entry', 'geofence', 'kind', 'crossed_at', 'corrected_at', 'device_id'] } } });
+    const [entries] = await defaults('entries');
+    expect(entries).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['race_number'], fields: ['race_number', 'name', 'category', 'event'] } } });
   });
 
   it('serves the results in that order, with the gap, to a reader of the layout’s query', async () => {
