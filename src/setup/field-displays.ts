@@ -2,7 +2,7 @@ import { readCollection, readFields, updateCollection, updateField } from '@dire
 import { directusMessage } from './apply-schema.ts';
 import type { AdminClient } from './directus-admin.ts';
 import { PRECISE_TIME_INTERFACE, RACE_DURATION_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
-import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, type CollectionDef } from './pitwall-schema.ts';
+import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, STAGE_RESULT_TEMPLATE, type CollectionDef } from './pitwall-schema.ts';
 
 interface Display {
   display: string | null;
@@ -22,8 +22,14 @@ const earlierDisplays: Display[] = [
   { display: 'datetime', display_options: { format: 'long' } },
 ];
 
-/** The entry penalties' display template before amounts were shown as race time ("+10000 ms"). */
-const EARLIER_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms';
+/**
+ * Display templates an earlier setup gave, with what replaced them: the penalties' said "ms" after the amount, the
+ * results' began with the rank ("--. #101 --" for a car still running).
+ */
+const TEMPLATES = [
+  { collection: 'entry_penalties', earlier: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms', now: ENTRY_PENALTY_TEMPLATE, says: 'show entry_penalties amounts as race time in their display template' },
+  { collection: 'stage_results', earlier: '{{rank}}. #{{entry.race_number}} {{total_ms}}', now: STAGE_RESULT_TEMPLATE, says: 'title stage_results by entry, stage and status' },
+];
 
 export interface ExistingField {
   collection: string;
@@ -118,8 +124,8 @@ export function planFieldDisplays(desired: readonly CollectionDef[], existing: r
 }
 
 /**
- * Brings the fields of an existing install to the race-time display where an earlier setup left them, and the entry
- * penalties' display template with them (it said "ms" after the amount). Never touches what an admin changed.
+ * Brings the fields of an existing install to the race-time display and the bundle's inputs where an earlier setup
+ * left them, and the display templates with them (TEMPLATES). Never touches what an admin changed.
  */
 export async function ensureFieldDisplays(client: AdminClient): Promise<string[]> {
   const done: string[] = [];
@@ -142,10 +148,11 @@ export async function ensureFieldDisplays(client: AdminClient): Promise<string[]
     }
     done.push(`type ${step.collection}.${step.field} with ${step.interface}`);
   }
-  const penalties = (await client.request(readCollection('entry_penalties')).catch(() => null)) as { meta?: { display_template?: string | null } | null } | null;
-  if (penalties?.meta?.display_template === EARLIER_PENALTY_TEMPLATE) {
-    await client.request(updateCollection('entry_penalties', { meta: { display_template: ENTRY_PENALTY_TEMPLATE } } as never));
-    done.push('show entry_penalties amounts as race time in their display template');
+  for (const template of TEMPLATES) {
+    const found = (await client.request(readCollection(template.collection)).catch(() => null)) as { meta?: { display_template?: string | null } | null } | null;
+    if (found?.meta?.display_template !== template.earlier) continue;
+    await client.request(updateCollection(template.collection, { meta: { display_template: template.now } } as never));
+    done.push(template.says);
   }
   return done;
 }

@@ -41,6 +41,12 @@ export interface CollectionDef {
 /** Penalties read "#101 speeding +0:10": amount_ms is shown as race time (it read "+10000 ms" before). */
 export const ENTRY_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}';
 
+/**
+ * Results read "#101 SS1 · Finished · 3:20.5": a result's title must make sense without a rank or a time yet (the
+ * rank first read "--. #101 --" for a car still running).
+ */
+export const STAGE_RESULT_TEMPLATE = '#{{entry.race_number}} {{stage.name}} · {{status}} · {{total_ms}}';
+
 /** Where the demo race is, so every map opens over it rather than over the Atlantic. */
 const raceArea = { center: { lng: -4.17, lat: 31.39 }, zoom: 11 };
 
@@ -225,7 +231,7 @@ export const pitwallCollections: CollectionDef[] = [
     // Set by the hook when a person writes the crossing's time: the officials' word, which the pipeline keeps.
     timestamp('corrected_at', { note: 'Set when the time was corrected or the crossing added by hand: the pipeline (live or replay) then leaves this crossing as it is and times the result from it. Clear it to give the crossing back to the pipeline.' }),
   ]),
-  collection('stage_results', { group: 'pitwall_timing', sort: 2, icon: 'leaderboard', note: 'Stage times and ranks', display_template: '{{rank}}. #{{entry.race_number}} {{total_ms}}' }, [
+  collection('stage_results', { group: 'pitwall_timing', sort: 2, icon: 'leaderboard', note: 'Stage times and ranks', display_template: STAGE_RESULT_TEMPLATE }, [
     manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
     manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
     choice('status', [

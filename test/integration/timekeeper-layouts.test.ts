@@ -45,6 +45,7 @@ describe('timing collections as a timekeeper reads them', () => {
     }
     expect((await field('stage_results.gap_ms')).type).toBe('integer');
     expect(((await call(stack, '/collections/entry_penalties', { token })).json.data.meta.display_template)).toBe('#{{entry.race_number}} {{kind}} +{{amount_ms}}');
+    expect(((await call(stack, '/collections/stage_results', { token })).json.data.meta.display_template)).toBe('#{{entry.race_number}} {{stage.name}} · {{status}} · {{total_ms}}');
   });
 
   it('brings a field an earlier setup left to race time, and leaves a display an admin chose', async () => {
@@ -55,6 +56,7 @@ describe('timing collections as a timekeeper reads them', () => {
     const typedNote = (await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta.note;
     await call(stack, '/fields/entry_penalties/amount_ms', { token, method: 'PATCH', body: { meta: { interface: 'input', options: { min: null, max: null, iconRight: null }, note: earlierNote } } });
     await call(stack, '/collections/entry_penalties', { token, method: 'PATCH', body: { meta: { display_template: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms' } } });
+    await call(stack, '/collections/stage_results', { token, method: 'PATCH', body: { meta: { display_template: '{{rank}}. #{{entry.race_number}} {{total_ms}}' } } });
     // An admin's choices.
     await setDisplay('stage_results.elapsed_ms', 'formatted-value', { suffix: ' ms', format: true });
     restore.push(() => setDisplay('stage_results.elapsed_ms', 'pitwall-race-time', raceTimeFields['stage_results.elapsed_ms']));
@@ -65,6 +67,7 @@ describe('timing collections as a timekeeper reads them', () => {
       'show entry_crossings.crossed_at as race time',
       'show entry_penalties amounts as race time in their display template',
       'show stage_results.total_ms as race time',
+      'title stage_results by entry, stage and status',
       'type entry_penalties.amount_ms with pitwall-race-duration',
     ]);
     expect((await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta).toMatchObject({ interface: 'pitwall-race-duration', options: null, note: typedNote });
