@@ -12,6 +12,7 @@ import { pipelineContexts } from '../domain/pipeline/pipeline-contexts.ts';
 import { changesKept } from '../domain/sharding/changes-of-trackers.ts';
 import { shardKeys, trackersByEntry } from '../domain/sharding/shard-of.ts';
 import type { Position } from '../domain/position.ts';
+import { fixesDecodedBefore, upsertDecodedAttributes } from '../store/decoded-attributes.ts';
 import { mappingRevisionLabel } from '../store/mapping-revisions.ts';
 import { loadRaceSetup, type RaceSetup } from '../store/race-setup.ts';
 
@@ -33,6 +34,12 @@ interface Decoder {
 }
 
 const DAY = 24 * 3600 * 1000;
+/** Stored fixes decoded again per statement after a mapping change (see redecodeStale). */
+const REDECODE_PAGE = 5_000;
+/** How many setup loads look again for fixes decoded by a changed mapping: batches decoded before it may store later. */
+const REDECODE_PASSES = 3;
+/** Reaches back this much before the load that preceded a change: the database's clock is not this process's. */
+const REDECODE_MARGIN_MS = 5_000;
 /** At most this many stored fixes are replayed to rebuild one device's state. */
 const REHYDRATE_LIMIT = 200_000;
 
@@ -64,6 +71,10 @@ export class Racing {
   private readonly storedAhead = new Map<string, { times: Set<number>; last: number }>();
   /** Whether this instance holds the tracker's shard; catch-up leaves the others to their holders. */
   owns: (deviceId: string) => boolean = () => true;
+  /** When the race setup was last loaded (performance.now()). */
+  private loadedAt: number | null = null;
+  /** Models whose IO mapping changed (or came) at a load, from when their fixes may be decoded stale: redecodeStale. */
+  private staleDecodes: { model: string; since: number; passes: number }[] = [];
   /** track and catchUp both create pipelines across awaits: one at a time. */
   private busy: Promise<unknown> = Promise.resolve();
 
@@ -101,10 +112,22 @@ export class Racing {
   /** Reloads the race setup; pipelines switch to a changed setup at their next fix. Returns whether it changed. */
   async refresh(): Promise<boolean> {
     const now = this.clock();
+    const loadedAt = performance.now();
     const setup = await loadRaceSetup(this.db, { from: now - 2 * DAY, to: now + 2 * DAY });
+    const previousLoad = this.loadedAt;
+    this.loadedAt = loadedAt;
     const json = JSON.stringify(setup, (_key, value) => (value instanceof Map ? [...value.entries()] : value));
-    if (json === this.setupJson) return false;
+    if (json === this.setupJson) {
+      await this.redecodeStale();
+      return false;
+    }
     const decoders = await this.prepareDecoders(setup.mappings);
+    if (this.setup !== null && previousLoad !== null) {
+      for (const [model, decoder] of decoders) {
+        if (this.decoders.get(model)?.hash === decoder.hash) continue;
+        this.staleDecodes = [...this.staleDecodes.filter((s) => s.model !== model), { model, since: previousLoad - REDECODE_MARGIN_MS, passes: 0 }];
+      }
+    }
     for (const problem of setup.problems) this.log.warn({ problem }, 'race setup problem');
     const contexts = pipelineContexts(setup, this.options);
     // Between batches: a batch being tracked keeps the contexts it started with.
@@ -127,7 +150,34 @@ export class Racing {
       this.setupJson = json;
     });
     this.log.info({ stages: setup.course.stages.length, gates: setup.course.gates.length, devices: this.contexts.size }, 'race setup loaded');
+    await this.redecodeStale();
     return true;
+  }
+
+  /**
+   * Fixes that came in after a model's IO mapping changed but were decoded before this process read the change (up
+   * to PROCESSOR_SETUP_REFRESH_MS of them, or none decoded where the model had no mapping yet) are decoded again with
+   * the new mapping: a backfill the change triggers covers only the fixes up to its own start. Done at the load that
+   * sees the change and at the next ones (REDECODE_PASSES), for batches that were decoded before it and stored after.
+   * A failure is thrown to the caller's retry; the model stays to do.
+   */
+  private async redecodeStale(): Promise<void> {
+    for (const stale of [...this.staleDecodes]) {
+      const decoder = this.decoders.get(stale.model);
+      const devices = [...(this.setup?.modelOfDevice ?? new Map<string, string>())].filter(([, model]) => model === stale.model).map(([deviceId]) => deviceId);
+      let decoded = 0;
+      while (decoder && devices.length > 0) {
+        const fixes = await fixesDecodedBefore(this.db, devices, decoder.version, performance.now() - stale.since, REDECODE_PAGE);
+        decoded += await upsertDecodedAttributes(
+          this.db,
+          fixes.map((fix) => ({ deviceId: fix.deviceId, ts: fix.ts, attributesJson: decoder.json.fromText(fix.attributes), mappingVersion: decoder.version })),
+        );
+        if (fixes.length < REDECODE_PAGE) break;
+      }
+      if (decoded > 0) this.log.info({ model: stale.model, mappingVersion: decoder?.version, fixes: decoded }, 'decoded again fixes that came in after their IO mapping changed');
+      stale.passes += 1;
+      if (stale.passes >= REDECODE_PASSES) this.staleDecodes = this.staleDecodes.filter((s) => s !== stale);
+    }
   }
 
   /**

@@ -78,6 +78,31 @@ export async function upsertDecodedAttributesText(db: Knex, text: Iterable<strin
   return upsertLoaded(db, (trx) => copyRows(trx, LOAD_COLUMNS, text, (chunk) => chunk), '>=');
 }
 
+/** A stored fix's raw attributes, as JSON text. */
+export interface StoredFixAttributes {
+  deviceId: string;
+  ts: number;
+  attributes: string;
+}
+
+/**
+ * Fixes of `devices` stored in the last `withinMs` (by `ingested_at`, the database's clock) that have no decoded
+ * attributes, or have them from a mapping older than `label`: decoded while the mapping had already changed, before
+ * the processor read it again. At most `limit`, in (device_id, ts) order.
+ */
+export async function fixesDecodedBefore(db: Knex, devices: readonly string[], label: string, withinMs: number, limit: number): Promise<StoredFixAttributes[]> {
+  const { rows } = await db.raw(
+    `SELECT p.device_id, p.ts, p.attributes::text AS attributes
+     FROM positions p LEFT JOIN decoded_attributes d USING (device_id, ts)
+     WHERE p.device_id = ANY(?::text[]) AND p.ingested_at >= now() - ? * interval '1 millisecond'
+       AND (d.mapping_version IS NULL OR d.mapping_version COLLATE "C" < ? COLLATE "C")
+     ORDER BY p.device_id, p.ts
+     LIMIT ?`,
+    [[...devices], Math.ceil(withinMs), label, limit],
+  );
+  return (rows as { device_id: string; ts: Date; attributes: string }[]).map((r) => ({ deviceId: r.device_id, ts: r.ts.getTime(), attributes: r.attributes }));
+}
+
 /** The columns of decodedCopyLine; decoded_at is the default, now(). */
 export const DECODED_COLUMNS = 'device_id, ts, attributes, mapping_version';
 const LOAD_COLUMNS = `decoded_attributes_load (${DECODED_COLUMNS})`;
