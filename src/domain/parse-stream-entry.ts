@@ -48,7 +48,9 @@ const real = (min: number, max: number, unit: string) =>
     .max(max, `expected ${unit} within ${min}..${max}`)
     .refine(fitsReal, 'too close to zero for a real column (nonzero below 1.2e-38)');
 
-const deviceId = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-64 letters or digits');
+/** A tracker id as the stream names it: the only ids `positions` holds, so also what a run may ask for. */
+export const deviceIdSchema = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-64 letters or digits');
+const deviceId = deviceIdSchema;
 
 const rawIoValue = z.union([
   z.number().finite(),

@@ -119,6 +119,19 @@ describe('replay and backfill runs', () => {
     expect(noDevices.status).toBe(400);
     expect(noDevices.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['devices.1', 'devices.2']);
     expect(await db('backfill_runs').whereRaw(`params->>'model' = 'FMB999' OR params::text LIKE '%"nope"%'`).count('* as n').first()).toMatchObject({ n: '0' });
+    // A NUL, which Postgres cannot take, is refused naming the field (it was a 500 that showed the query).
+    const nuls = [
+      ['/pitwall/backfill', { devices: ['\u0000'], ...range }, 'devices.0'],
+      ['/pitwall/backfill', { model: 'F\u0000B', ...range }, 'model'],
+      ['/pitwall/replay', { stage, mode: 'preview', devices: ['35\u0000'] }, 'devices.0'],
+      ['/items/backfill_runs', { params: { devices: ['\u0000'], ...range } }, 'params.devices.0'],
+    ] as const;
+    for (const [path, body, field] of nuls) {
+      const nul = await call(stack, path, { token, body });
+      expect(nul.status, `${path} ${nul.text}`).toBe(400);
+      expect(JSON.stringify(nul.json.errors[0]), path).toContain(field);
+      expect(nul.text, path).not.toMatch(/select|insert/i);
+    }
     // A stage of another event than the one named.
     const other = await call(stack, '/items/events', { token, body: { name: 'Other rally', slug: `other-rally-${randomUUID().slice(0, 8)}`, starts_at: range.from, ends_at: range.to, status: 'running' } });
     expect(other.status).toBe(200);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deviceIdSchema } from '../../domain/parse-stream-entry.ts';
 import { isUuid } from '../../domain/uuid-text.ts';
 import { storableTime } from '../storable-time.ts';
 
@@ -12,10 +13,17 @@ const isoTime = storableTime(z.iso.datetime({ offset: true, error: 'must be an I
 export const backfillParamsSchema = z
   .strictObject({
     /** A device_models id (its unique name is accepted too); an id in upper case is the same id, in lower case. */
-    model: z.string().trim().min(1, 'model must not be empty').max(255, 'a model id or name is at most 255 characters').overwrite((model) => (isUuid(model) ? model.toLowerCase() : model)).optional(),
+    model: z
+      .string()
+      .trim()
+      .min(1, 'model must not be empty')
+      .max(255, 'a model id or name is at most 255 characters')
+      .refine((model) => !model.includes('\u0000'), 'must not contain NUL characters')
+      .overwrite((model) => (isUuid(model) ? model.toLowerCase() : model))
+      .optional(),
     /** Tracker IMEIs (device ids of the stream: at most 64 characters), as many as a replay takes. */
     devices: z
-      .array(z.string().trim().min(1, 'a device IMEI must not be empty').max(64, 'a device IMEI is at most 64 characters'))
+      .array(z.string().trim().pipe(deviceIdSchema))
       .min(1, 'devices must list at least one IMEI')
       .max(10_000, 'devices lists at most 10,000 IMEIs (give model for a whole fleet)')
       .optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deviceIdSchema } from '../../domain/parse-stream-entry.ts';
 import { gateProblem, zoneProblem } from '../../domain/geofence/check-course.ts';
 import { storableTime } from '../storable-time.ts';
 
@@ -69,7 +70,7 @@ export const replayParamsSchema = z
     stage: uuid().optional(),
     entries: z.array(uuid()).min(1).max(10_000).optional(),
     /** Tracker IMEIs. */
-    devices: z.array(z.string().min(1).max(64)).min(1).max(10_000).optional(),
+    devices: z.array(deviceIdSchema).min(1).max(10_000).optional(),
     from: isoDatetime,
     to: isoDatetime,
     mode: z.enum(['preview', 'apply']),

@@ -21,11 +21,18 @@ describe('backfillParamsSchema', () => {
   it('refuses an empty device list, an empty model and an empty IMEI', () => {
     expect(issues({ devices: [], ...range })).toEqual(['devices: devices must list at least one IMEI']);
     expect(issues({ model: ' ', ...range })).toEqual(['model: model must not be empty']);
-    expect(issues({ devices: [''], ...range })).toEqual(['devices.0: a device IMEI must not be empty']);
+    expect(issues({ devices: [''], ...range })).toEqual(['devices.0: expected a tracker id (IMEI) of 1-64 letters or digits']);
+  });
+
+  it('refuses what no stored tracker id or model can be, before it reaches the database (a NUL made Postgres answer 500)', () => {
+    expect(issues({ devices: ['35\u0000'], ...range })).toEqual(['devices.0: expected a tracker id (IMEI) of 1-64 letters or digits']);
+    expect(issues({ devices: ['3569 0704'], ...range })).toEqual(['devices.0: expected a tracker id (IMEI) of 1-64 letters or digits']);
+    expect(issues({ model: 'F\u0000B', ...range })).toEqual(['model: must not contain NUL characters']);
+    expect(issues({ devices: [' 356307042441013 '], ...range })).toEqual([]);
   });
 
   it('bounds what it takes, so that a refusal never echoes a 100 kB IMEI back', () => {
-    expect(issues({ devices: ['356307042441013', '9'.repeat(100_000)], ...range })).toEqual(['devices.1: a device IMEI is at most 64 characters']);
+    expect(issues({ devices: ['356307042441013', '9'.repeat(100_000)], ...range })).toEqual(['devices.1: expected a tracker id (IMEI) of 1-64 letters or digits']);
     expect(issues({ model: 'M'.repeat(256), ...range })).toEqual(['model: a model id or name is at most 255 characters']);
     expect(issues({ devices: Array.from({ length: 10_001 }, (_, i) => String(i)), ...range })).toEqual(['devices: devices lists at most 10,000 IMEIs (give model for a whole fleet)']);
     expect(issues({ devices: ['9'.repeat(64)], ...range })).toEqual([]);

@@ -25,6 +25,12 @@ describe('replay parameters', () => {
     expect(messages({ ...base, stage, geofences: [finish, zone] })).toEqual([]);
   });
 
+  it('refuse a tracker id no stored position can have, before it reaches the database (a NUL made Postgres answer 500)', () => {
+    for (const device of ['35\u0000', '', '3509 3608', 'x'.repeat(65)]) {
+      expect(messages({ ...base, devices: [device] })).toEqual(['devices.0: expected a tracker id (IMEI) of 1-64 letters or digits']);
+    }
+  });
+
   it('need something to replay', () => {
     expect(messages({ ...base, event: undefined })).toEqual([': name what to replay: event, entries or devices (at least one)']);
   });
