@@ -140,6 +140,10 @@ describe('race events from POST /pitwall/facts', () => {
     expect(bogus.status, bogus.text).toBe(400);
     expect(bogus.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['type'], message: expect.stringMatching(/^expected one of the catalogue's types/) });
     expect((await call(stack, '/items/race_events', { token, body: { ...item, payload: [1] } })).json.errors[0].extensions.issues[0].path).toEqual(['payload']);
+    // A NUL would be stored (json) but never delivered: the webhook chains keep the event as jsonb.
+    const nul = await call(stack, '/items/race_events', { token, body: { ...item, payload: { note: 'nul\u0000here' } } });
+    expect(nul.status, nul.text).toBe(400);
+    expect(nul.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['payload'], message: expect.stringMatching(/^must not contain NUL characters/) });
     const written = await call(stack, '/items/race_events', { token, body: item });
     expect(written.status, written.text).toBe(200);
     const changed = await call(stack, `/items/race_events/${written.json.data.id}`, { token, method: 'PATCH', body: { payload: { hacked: true } } });

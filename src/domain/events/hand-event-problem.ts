@@ -20,6 +20,8 @@ export function handEventProblem(item: Record<string, unknown>): { field: string
   }
   const object = typeof payload === 'string' ? parsed(payload) : payload;
   if (payload !== undefined && (typeof object !== 'object' || object === null || Array.isArray(object))) return { field: 'payload', message: 'expected a JSON object' };
+  // Stored as json, but handed to webhooks through jsonb, which cannot hold a NUL: the event would never be delivered.
+  if (payload !== undefined && holdsNul(object)) return { field: 'payload', message: 'must not contain NUL characters (\\u0000), which no webhook delivery can carry' };
   return null;
 }
 
@@ -29,4 +31,9 @@ function parsed(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a string or key of a JSON value holds a NUL: its JSON text has the escape, outside an escaped backslash. */
+function holdsNul(value: unknown): boolean {
+  return JSON.stringify(value).replaceAll('\\\\', '').includes('\\u0000');
 }

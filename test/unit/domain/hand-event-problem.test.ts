@@ -23,4 +23,12 @@ describe('handEventProblem (race events written by people)', () => {
     expect(handEventProblem({ ...test, version: 2 })).toEqual({ field: 'version', message: 'anomaly.detected is at version 1 of the catalogue, got 2' });
     for (const payload of [null, [], 'text', '[1]', 42]) expect(handEventProblem({ ...test, payload })?.field, JSON.stringify(payload)).toBe('payload');
   });
+
+  it('refuses a NUL anywhere in the payload, which the webhook chains cannot store', () => {
+    const nul = { field: 'payload', message: 'must not contain NUL characters (\\u0000), which no webhook delivery can carry' };
+    expect(handEventProblem({ ...test, payload: { note: 'nul\u0000here' } })).toEqual(nul);
+    expect(handEventProblem({ ...test, payload: { deep: [{ ['k\u0000']: 1 }] } })).toEqual(nul);
+    expect(handEventProblem({ ...test, payload: '{"note":"a\\u0000b"}' })).toEqual(nul);
+    expect(handEventProblem({ ...test, payload: { note: 'a\\u0000 written out' } })).toBeNull();
+  });
 });
