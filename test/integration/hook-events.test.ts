@@ -124,6 +124,7 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
       [{ multiplier: 'lots' }, 'multiplier: multiplier must be a finite number, got NaN'],
       [{ invalid_values: { 850: true } }, 'invalid_values: invalidValues must be a list of raw values, got {"850":true}'],
       [{ invalid_values: [-1] }, 'invalid_values: invalidValues entry -1 is not a raw value: write a non-negative safe integer, or a decimal string for 64-bit values'],
+      [{ attribute: ' ' }, 'attribute: attribute must name the value: an empty name is no key a reader can ask for'],
     ];
     for (const [changes, reason] of refusals) {
       const answer = await call(stack, '/items/io_mappings', { token, body: row(changes) });
@@ -145,6 +146,17 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     expect(update.json.errors[0].extensions.reason).toBe('byte_size: byteSize must be an integer in 1..255, got 300');
     // An update is checked as the row it makes: 65535 stays a raw value of the row, whatever the payload leaves out.
     expect((await call(stack, `/items/io_mappings/${good.json.data.id}`, { token, method: 'PATCH', body: { value_type: 'signed' } })).status).toBe(200);
+    // A name another IO element of the model has: one of the two values would be dropped from every fix.
+    const [other] = (await call(stack, `/items/io_mappings?filter[model][_eq]=${model}&filter[io_id][_neq]=${ioId + 2000}&fields=io_id,attribute&limit=1`, { token })).json.data;
+    const clash = `attribute: attribute ${JSON.stringify(other.attribute)} already names IO ${other.io_id} of this model: each IO element needs a name of its own, or the decoded attributes keep only one of the two values`;
+    const renamed = await call(stack, `/items/io_mappings/${good.json.data.id}`, { token, method: 'PATCH', body: { attribute: other.attribute } });
+    expect(renamed.status, renamed.text).toBe(400);
+    expect(renamed.json.errors[0].extensions.reason).toBe(clash);
+    const twin = await call(stack, '/items/io_mappings', { token, body: row({ io_id: ioId + 2001, attribute: other.attribute }) });
+    expect(twin.json.errors[0].extensions.reason).toBe(clash);
+    // Its own name again is no clash.
+    const same = (await call(stack, `/items/io_mappings/${good.json.data.id}?fields=attribute`, { token })).json.data.attribute;
+    expect((await call(stack, `/items/io_mappings/${good.json.data.id}`, { token, method: 'PATCH', body: { attribute: same } })).status).toBe(200);
     // The processor may not write IO mappings: Directus's 403, not the guard's 400.
     expect((await call(stack, '/items/io_mappings', { token: stack.processorToken, body: row({ value_type: 'bogus' }) })).status).toBe(403);
     const events = ((await call(stack, `/items/race_events?filter[type][_eq]=io_mapping.changed&limit=-1`, { token })).json.data as any[]).filter((e) =>

@@ -26,6 +26,7 @@ export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem
   const unstorable = unstorableTextProblem(attribute);
   // JSON.stringify escapes NUL and lone surrogates, so the message itself can be stored.
   if (unstorable !== null) return { field: 'attribute', message: `attribute ${JSON.stringify(attribute)} has ${unstorable}` };
+  if (attribute.trim() === '') return { field: 'attribute', message: 'attribute must name the value: an empty name is no key a reader can ask for' };
   if (!VALUE_TYPES.has(valueType)) return { field: 'valueType', message: `valueType ${JSON.stringify(valueType)} is not one of unsigned, signed, boolean, hex, ascii` };
   if (!Number.isInteger(byteSize) || byteSize < 1 || byteSize > 255) return { field: 'byteSize', message: `byteSize must be an integer in 1..255, got ${byteSize}` };
   // Scaling only applies to numeric readings, so a stray multiplier on a boolean row does not block it.

@@ -30,9 +30,40 @@ export function ioMappingGuard(database: any) {
       const problem = ioMappingFieldProblem(mappingOf(row));
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
     }
+    if ('attribute' in payload) {
+      const message = await nameClash(database, rows);
+      if (message) refuse([{ field: 'attribute', message }]);
+    }
     return payload;
   };
 }
+
+/**
+ * Two IO elements of one model under one name: the decoded attributes keep one of the two values and drop the other
+ * without a word. Looked for among the rows written (a list update naming several) and the model's stored rows.
+ */
+async function nameClash(database: any, rows: Row[]): Promise<string | null> {
+  const seen = new Map<string, unknown>();
+  for (const row of rows) {
+    const { model, attribute, io_id: ioId } = row;
+    if (typeof model !== 'string' || typeof attribute !== 'string') continue;
+    const key = JSON.stringify([model, attribute]);
+    if (seen.has(key) && seen.get(key) !== ioId) return clashMessage(attribute, seen.get(key));
+    seen.set(key, ioId);
+    const others = rows.filter((r) => r['id'] !== undefined).map((r) => r['id']);
+    const stored = await database('io_mappings')
+      .where({ attribute })
+      .whereRaw('model::text = ?', [model])
+      .whereNot('io_id', Number(ioId))
+      .modify((q: any) => (others.length > 0 ? q.whereNotIn('id', others) : q))
+      .first('io_id');
+    if (stored) return clashMessage(attribute, stored.io_id);
+  }
+  return null;
+}
+
+const clashMessage = (attribute: string, ioId: unknown) =>
+  `attribute ${JSON.stringify(attribute)} already names IO ${ioId} of this model: each IO element needs a name of its own, or the decoded attributes keep only one of the two values`;
 
 /** A row as the processor reads it (loadIoMappings), with the columns' defaults where a new row leaves them out. */
 function mappingOf(row: Row): IoMapping {
