@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import { callDirectus, factsFailure, PayloadTooLargeError, RejectedBatchError, type DirectusTarget } from '../directus/directus-api.ts';
 import { JobCancelledError, runTable, type JobContext, type JobProgress, type RunKind } from './job.ts';
-import { claimRun, markFinal, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
+import { claimRun, markFinal, recordCancelledProgress, recordProgress, recordResult, requeueInterrupted, type ClaimedRun } from './run-store.ts';
 
 /** One kind of job: how its params are checked and the engine that does the work. */
 export interface JobEngine<P = unknown> {
@@ -235,7 +235,8 @@ export class JobRunner {
     if (outcome.status === 'cancelled') {
       // Cancelled by a user: the row already says so. Stopped because this runner is closing: left running, so
       // that recovery puts it back in the queue after the heartbeat goes stale.
-      log.info({ closing: this.stopping.signal.aborted }, 'run stopped');
+      if (!this.stopping.signal.aborted) await recordCancelledProgress(this.db, run.kind, run.id, latest).catch((error) => log.warn({ err: error }, 'recording the progress of a cancelled run failed'));
+      log.info({ closing: this.stopping.signal.aborted, processed: latest.processed }, 'run stopped');
       return outcome;
     }
     if (written !== latest) await flush().catch(() => undefined);

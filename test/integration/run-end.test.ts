@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { demoId } from '../../src/demo/demo-race.ts';
 import { JobRunner, type JobEngine } from '../../src/jobs/job-runner.ts';
+import { JobCancelledError } from '../../src/jobs/job.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -85,6 +86,25 @@ describe("a run's end", () => {
     expect(run.status).toBe('failed');
     expect(run.error).toHaveLength(10_000);
     expect(run.error.startsWith('the stage has no finish line: xxx')).toBe(true);
+  });
+
+  it('of a cancelled run counts the work that went on committing after the cancel', async () => {
+    const id = await queue({ event, stage, from: '2020-01-01T00:00:00Z', to: '2020-01-01T01:00:00Z', mode: 'preview' });
+    const outcome = await runner({
+      params: z.looseObject({}),
+      run: async (_params, ctx) => {
+        await ctx.progress({ processed: 20_000, total: 100_000 });
+        // Cancelled by a user; the runner hears it at its next progress write (every second).
+        expect((await call(stack, `/pitwall/replay/${id}/cancel`, { token, method: 'POST' })).json.run.status).toBe('cancelled');
+        await waitFor(async () => ctx.signal.aborted, { timeoutMs: 5_000, intervalMs: 50, what: 'the cancel heard' });
+        // A batch that was in flight commits, as a backfill's writers do, then the engine stops.
+        await ctx.progress({ processed: 40_000, total: 100_000 });
+        throw new JobCancelledError('cancelled');
+      },
+    }).runNow('replay', id);
+    expect(outcome?.status).toBe('cancelled');
+    const run = (await call(stack, `/pitwall/replay/${id}`, { token })).json.run;
+    expect(run).toMatchObject({ status: 'cancelled', processed: 40_000, total: 100_000, progress: 0.4 });
   });
 
   it('is 404 PITWALL_RUN_NOT_FOUND for a run that does not exist, and a runner whose run was deleted meanwhile stops asking', async () => {
