@@ -79,11 +79,29 @@ export function bodyOfOptions(options: RunOperationOptions): Record<string, unkn
     if (value !== undefined && value !== null) body[field] = value;
   }
   // A rolling window ("the last 72 hours") for Flows that run on events, where templates cannot do date math.
-  const hours = Number(options.window_hours);
-  if (body['from'] === undefined && body['to'] === undefined && Number.isFinite(hours) && hours > 0) {
+  const hours = body['from'] === undefined && body['to'] === undefined ? windowHours(options.window_hours) : null;
+  if (hours !== null) {
     const now = Date.now();
     body['from'] = new Date(now - hours * 3600_000).toISOString();
     body['to'] = new Date(now).toISOString();
   }
   return body;
+}
+
+/** A century of hours: a window reaching before year 1 would be refused as `from`, which the Flow's author never set. */
+const MAX_WINDOW_HOURS = 876_600;
+
+/**
+ * The operation's `window_hours`: null when blank (or a template that found nothing); a number of hours above 0 and
+ * at most a century; anything else a RunParamsError naming the option (it was reported as a `from` and `to` the Flow
+ * never set).
+ */
+function windowHours(raw: unknown): number | null {
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  if (text === undefined || text === null || text === '' || (typeof text === 'string' && NOTHING.has(text))) return null;
+  const hours = typeof text === 'number' || typeof text === 'string' ? Number(text) : Number.NaN;
+  if (!(hours > 0 && hours <= MAX_WINDOW_HOURS)) {
+    throw new RunParamsError(`Invalid options: window_hours: expected a number of hours above 0 and at most ${MAX_WINDOW_HOURS.toLocaleString('en')} (a century), got ${JSON.stringify(raw)}`);
+  }
+  return hours;
 }

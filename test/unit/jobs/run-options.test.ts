@@ -21,9 +21,18 @@ describe('bodyOfOptions (replay and backfill operations)', () => {
     try {
       expect(bodyOfOptions({ model: 'm', window_hours: '168' })).toEqual({ model: 'm', from: '2026-11-21T12:00:00.000Z', to: '2026-11-28T12:00:00.000Z' });
       expect(bodyOfOptions({ model: 'm', window_hours: 2, from: '2026-01-01T00:00:00Z' })).toEqual({ model: 'm', from: '2026-01-01T00:00:00Z' });
-      expect(bodyOfOptions({ model: 'm', window_hours: 0 })).toEqual({ model: 'm' });
+      expect(bodyOfOptions({ model: 'm', window_hours: ' ' })).toEqual({ model: 'm' });
+      expect(bodyOfOptions({ model: 'm', window_hours: 'undefined' })).toEqual({ model: 'm' });
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it('names window_hours when it is no window, rather than the from and to it would have made', () => {
+    for (const raw of [0, -5, 'abc', 100_000_000, '1e9', true]) {
+      expect(() => bodyOfOptions({ model: 'm', window_hours: raw as never }), String(raw)).toThrow(
+        new RunParamsError(`Invalid options: window_hours: expected a number of hours above 0 and at most 876,600 (a century), got ${JSON.stringify(raw)}`),
+      );
     }
   });
 
