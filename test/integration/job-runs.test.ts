@@ -291,6 +291,12 @@ describe('replay and backfill runs', () => {
     }
     named(await call(stack, '/pitwall/race-setup/abc/entries', { token }), 'event');
     named(await call(stack, `/pitwall/race-setup/${event}x/entries`, { token }), 'event');
+    // A malformed escape, which Express refuses before any route runs (Directus answered 500).
+    for (const [path, method] of [['/pitwall/replay/%ZZ', 'GET'], ['/pitwall/backfill/%ZZ', 'GET'], ['/pitwall/replay/%ZZ/cancel', 'POST'], ['/pitwall/race-setup/%ZZ/entries', 'GET'], ['/pitwall/live/%ZZ', 'GET']] as const) {
+      const malformed = await call(stack, path, { token, method });
+      expect(malformed.status, `${path} ${malformed.text}`).toBe(400);
+      expect(malformed.json.errors[0].extensions).toMatchObject({ code: 'INVALID_PAYLOAD', reason: "path: Failed to decode param '%ZZ' (a malformed %-escape)" });
+    }
     // An event that does not exist is the 404 the classification and the live map answer, not an empty list.
     const missing = await call(stack, `/pitwall/race-setup/${randomUUID()}/entries`, { token });
     expect(missing.status, missing.text).toBe(404);

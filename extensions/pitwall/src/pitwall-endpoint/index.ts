@@ -1,4 +1,5 @@
 import { defineEndpoint } from '@directus/extensions-sdk';
+import { InvalidPayloadError } from '@directus/errors';
 import type { NextFunction, Request, Response } from 'express';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { telemetryHealth } from '../shared/telemetry-health';
@@ -44,5 +45,10 @@ export default defineEndpoint({
     liveRoutes(router, context, guarded as never);
     // The processors' health for the race office's health panel.
     router.get('/status', guarded(statusRoute(context) as never));
+    // A malformed escape in the path (`/replay/%ZZ`) is refused by Express before any route runs, as an error Directus
+    // answers 500: it is the caller's, so it is the 400 the routes give for a bad parameter.
+    router.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
+      next(error instanceof URIError ? new InvalidPayloadError({ reason: `path: ${error.message} (a malformed %-escape)` }) : error);
+    });
   },
 });
