@@ -27,6 +27,14 @@ export interface HandPenaltyProblem {
 }
 
 const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind', 'amountMs'];
+/** How the fields are named where people write them (the collection's columns). */
+const NAME: Record<keyof PenaltyWrite, string> = { entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms', details: 'details' };
+
+/**
+ * The most one hand penalty adds: a hundred hours, far more than any forfait. A typo past it (2147483647) was stored,
+ * and the result's total overflowed its column, which stopped the timing of every car (docs: hand penalties).
+ */
+export const MAX_HAND_PENALTY_MS = 100 * 3_600_000;
 
 /**
  * What is wrong with a penalty that an official writes by hand, in which field, or null. `stored` is the row an update
@@ -41,14 +49,14 @@ const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind',
  *   officials lift it by waiving it (`waived`, which the pipeline never writes), and give another amount as a
  *   penalty of their own.
  * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
- *   time is given back by lowering, waiving or deleting a penalty.
+ *   time is given back by lowering, waiving or deleting a penalty. At most MAX_HAND_PENALTY_MS.
  */
 export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | null): HandPenaltyProblem | null {
   const storedKind = stored?.kind ?? null;
   if (stored === null) {
     for (const field of REQUIRED) {
       const value = write[field];
-      if (value === undefined || value === null || value === '') return { field, message: `${field} is required for a new penalty` };
+      if (value === undefined || value === null || value === '') return { field, message: `${NAME[field]} is required for a new penalty` };
     }
   }
   const { kind, amountMs } = write;
@@ -70,7 +78,10 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
     }
   }
   if (amountMs !== undefined && !isWholeMilliseconds(amountMs)) {
-    return { field: 'amountMs', message: `amountMs must be a whole, non-negative number of milliseconds, got ${cutShort(String(JSON.stringify(amountMs)), 40)}` };
+    return { field: 'amountMs', message: `amount_ms must be a whole, non-negative number of milliseconds, got ${cutShort(String(JSON.stringify(amountMs)), 40)}` };
+  }
+  if (amountMs !== undefined && Number(amountMs) > MAX_HAND_PENALTY_MS && !(stored !== null && PIPELINE_PENALTY_KINDS.has(stored.kind))) {
+    return { field: 'amountMs', message: `amount_ms is at most ${MAX_HAND_PENALTY_MS} (100:00:00, a hundred hours) for one penalty, got ${cutShort(String(amountMs), 20)}` };
   }
   return null;
 }

@@ -29,8 +29,39 @@ export function penaltyGuard(database: any) {
       const problem = handPenaltyProblem(write, row);
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
     }
+    for (const row of stored ?? [null]) {
+      const message = await overflow(database, { ...(row ?? {}), ...payload }, row?.['id']);
+      if (message) refuse([{ field: 'amount_ms', message }]);
+    }
     return payload;
   };
+}
+
+/** What a result's `*_ms` columns hold (4-byte integers). */
+const RESULT_MS_MAX = 2_147_483_647;
+
+/**
+ * Whether the penalty, as written, would take its result's total past what the result's columns hold: the re-timing
+ * of the entry would then fail on every try, and with it every fact batch that touches the entry (the pipeline's
+ * whole timing stopped behind one typo). Counted with the entry's other penalties in the stage that count and its
+ * stage time as stored.
+ */
+async function overflow(database: any, penalty: Row, id: unknown): Promise<string | null> {
+  const { entry, stage } = penalty;
+  const amount = Number(penalty['amount_ms']);
+  if (typeof entry !== 'string' || typeof stage !== 'string' || !Number.isFinite(amount) || [true, 'true'].includes(penalty['waived'] as never)) return null;
+  const [others, result] = await Promise.all([
+    database('entry_penalties')
+      .where({ entry, stage })
+      .whereRaw('waived IS NOT TRUE')
+      .modify((q: any) => (id ? q.whereNot('id', id) : q))
+      .sum({ ms: 'amount_ms' })
+      .first(),
+    database('stage_results').where({ entry, stage }).first('elapsed_ms'),
+  ]);
+  const total = Number(others?.ms ?? 0) + amount + Number(result?.elapsed_ms ?? 0);
+  if (total <= RESULT_MS_MAX) return null;
+  return `with this penalty the entry's stage total would be ${total} ms, more than a result holds (${RESULT_MS_MAX} ms, 596:31:23.647): lower it, or waive another penalty`;
 }
 
 /**

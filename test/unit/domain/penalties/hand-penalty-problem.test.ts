@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handPenaltyDeleteProblem, handPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handPenaltyDeleteProblem, handPenaltyProblem, MAX_HAND_PENALTY_MS } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 
 const fresh = { entryId: 'e1', stageId: 's1', kind: 'manual', amountMs: 10_000 };
 const manual = { ...fresh };
@@ -16,7 +16,7 @@ describe('handPenaltyProblem', () => {
   it('names each field a new penalty leaves out or empty', () => {
     for (const field of ['entryId', 'stageId', 'kind', 'amountMs'] as const) {
       for (const empty of [undefined, null, '']) {
-        expect(handPenaltyProblem({ ...fresh, [field]: empty }, null), `${field} ${empty}`).toEqual({ field, message: `${field} is required for a new penalty` });
+        expect(handPenaltyProblem({ ...fresh, [field]: empty }, null), `${field} ${empty}`).toEqual({ field, message: `${({ entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms' })[field]} is required for a new penalty` });
       }
     }
   });
@@ -58,8 +58,14 @@ describe('handPenaltyProblem', () => {
       const problem = handPenaltyProblem({ amountMs }, manual);
       expect(problem?.field, String(amountMs)).toBe('amountMs');
     }
-    expect(handPenaltyProblem({ amountMs: 'x'.repeat(100) }, manual)?.message).toBe(`amountMs must be a whole, non-negative number of milliseconds, got "${'x'.repeat(39)}…`);
-    expect(handPenaltyProblem({ ...fresh, amountMs: 'abc' }, null)?.message).toBe('amountMs must be a whole, non-negative number of milliseconds, got "abc"');
+    expect(handPenaltyProblem({ amountMs: 'x'.repeat(100) }, manual)?.message).toBe(`amount_ms must be a whole, non-negative number of milliseconds, got "${'x'.repeat(39)}…`);
+    expect(handPenaltyProblem({ ...fresh, amountMs: 'abc' }, null)?.message).toBe('amount_ms must be a whole, non-negative number of milliseconds, got "abc"');
+  });
+
+  it('refuses one penalty of more than a hundred hours, a typo whose total no result can hold', () => {
+    expect(handPenaltyProblem({ ...fresh, amountMs: MAX_HAND_PENALTY_MS }, null)).toBeNull();
+    expect(handPenaltyProblem({ ...fresh, amountMs: 2_147_483_647 }, null)).toEqual({ field: 'amountMs', message: 'amount_ms is at most 360000000 (100:00:00, a hundred hours) for one penalty, got 2147483647' });
+    expect(handPenaltyProblem({ amountMs: '360000001' }, manual)?.field).toBe('amountMs');
   });
 });
 
