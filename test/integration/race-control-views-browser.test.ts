@@ -104,6 +104,22 @@ describe('the race office in the admin app', () => {
     // Recent anomalies, newest first, with severity, kind and crew (Directus's list panel).
     await expect.poll(() => page.locator('.list').first().innerText(), { timeout: 20_000 }).toMatch(new RegExp(`Warning[\\s·]*Speeding[\\s·]*#${crews[0]!.raceNumber}[\\s·]*[^·]*\\b20\\d\\d\\b`));
 
+    // A fact batch Directus has refused for two minutes (a 500 on every try): the boards are behind, which the
+    // processor's own health does not tell (Directus being down must not restart it).
+    const [late] = await db('pitwall_outbox')
+      .insert({ source: 'live', payload: JSON.stringify({ upserts: [], retractions: [] }), attempts: 40, last_error: 'HTTP 500: views test', created_at: db.raw("now() - interval '2 minutes'") })
+      .returning('id');
+    try {
+      await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('unhealthy');
+      expect(await page.getByTestId('pitwall-health-headline').innerText()).toBe('Unhealthy: results delayed 2 min (last try: HTTP 500: views test)');
+      expect(await page.getByTestId('pitwall-health-outbox').getAttribute('data-warn')).toBe('true');
+      expect(await page.getByTestId('pitwall-health-outbox').innerText()).toContain('1 fact batch waiting for Directus, oldest 2 min');
+      await panel.screenshot({ path: join(artifactsDir, 'health-panel-results-delayed.png') });
+    } finally {
+      await db('pitwall_outbox').where({ id: late.id }).delete();
+    }
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('ok');
+
     await db('pitwall_processor_status').where({ instance }).update({ updated_at: db.raw("now() - interval '3 minutes'") });
     const { updated_at } = await db('pitwall_processor_status').where({ instance }).first('updated_at');
     await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('silent');

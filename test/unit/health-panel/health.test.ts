@@ -84,6 +84,20 @@ describe('the health panel', () => {
     expect(dead.figures.filter((f) => f.warn).map((f) => f.key)).toEqual(['dead-letters']);
   });
 
+  it('says results are delayed when a fact batch has waited for Directus over 30 s, with what Directus answers', () => {
+    const error = `HTTP 500: {"errors":[{"message":"value \\"2147483662\\" is out of range for type integer","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}${' '.repeat(200)}`;
+    const late = summarizeStatus([row('a', 2, { outbox_pending: 3 })], checkedAt, undefined, { pending: 8, oldestSeconds: 125, lastError: error });
+    expect(late.summary).toMatchObject({ state: 'unhealthy', reasons: ['results-delayed'], outbox_pending: 8, outbox_oldest_seconds: 125, outbox_last_error: error });
+    const view = healthView(late);
+    expect(view.headline).toBe(`Unhealthy: results delayed 2 min (last try: ${error.slice(0, 160)}…)`);
+    expect(view.figures.filter((f) => f.warn).map((f) => f.key)).toEqual(['outbox']);
+    expect(view.figures.find((f) => f.key === 'outbox')!.detail).toBe('8 fact batches waiting for Directus, oldest 2 min');
+    // A batch on its way (or a Directus restart of a few seconds) is no delay; nor is anything while no processor reports.
+    expect(summarizeStatus([row('a', 2)], checkedAt, undefined, { pending: 1, oldestSeconds: 12, lastError: null }).summary.state).toBe('ok');
+    expect(summarizeStatus([row('a', 95)], checkedAt, undefined, { pending: 1, oldestSeconds: 600, lastError: null }).summary.reasons).toEqual(['processor-silent']);
+    expect(healthView(summarizeStatus([row('a', 2)], checkedAt, undefined, { pending: 1, oldestSeconds: 45, lastError: null })).headline).toBe('Unhealthy: results delayed 45 s (Directus has not taken them yet)');
+  });
+
   it('says since when the processor is silent, in the reader’s time zone, and shows no figure as healthy', () => {
     const view = healthView(summarizeStatus([row('a', 95)], checkedAt), 'Europe/Paris');
     expect(view.headline).toBe('Processor silent since 15:08:25 (2 min ago)');

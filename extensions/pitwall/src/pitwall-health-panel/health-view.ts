@@ -1,3 +1,4 @@
+import { cutShort } from '../../../../src/domain/cut-short.ts';
 import { formatTimeOfDay } from '../../../../src/domain/timing/format-time-of-day.ts';
 import type { ProcessorStatusView } from '../shared/processor-status.ts';
 
@@ -31,9 +32,16 @@ const reasonText: Record<string, string> = {
   'processor-silent': 'a processor went silent',
 };
 
+const waited = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5_400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3_600).toFixed(1)} h`);
+
+/** "results delayed 3 min (last try: HTTP 500: …)": how long the boards have waited, and why the last try failed. */
+function delayedText(summary: ProcessorStatusView['summary']): string {
+  const why = summary.outbox_last_error ? `last try: ${cutShort(summary.outbox_last_error, 160)}` : 'Directus has not taken them yet';
+  return `results delayed ${waited(summary.outbox_oldest_seconds ?? 0)} (${why})`;
+}
+
 const count = (n: number | null) => (n === null ? '—' : Math.round(n).toLocaleString('en-US'));
-const ago = (seconds: number) =>
-  seconds < 90 ? `${Math.round(seconds)} s ago` : seconds < 5_400 ? `${Math.round(seconds / 60)} min ago` : `${(seconds / 3_600).toFixed(1)} h ago`;
+const ago = (seconds: number) => `${waited(seconds)} ago`;
 
 /**
  * What the health panel shows for one reading of `GET /pitwall/status`: four figures, each in the warning colour when
@@ -65,8 +73,10 @@ export function healthView(status: ProcessorStatusView, timeZone = 'UTC'): Healt
       key: 'outbox',
       label: 'Parked outbox rows',
       value: live ? count(summary.outbox_parked) : '—',
-      detail: live ? `${count(summary.outbox_pending)} fact batches waiting for Directus` : 'unknown',
-      warn: !live || reasons.has('outbox-parked') || (summary.outbox_parked ?? 0) > 0,
+      detail: live
+        ? `${count(summary.outbox_pending)} ${summary.outbox_pending === 1 ? 'fact batch' : 'fact batches'} waiting for Directus${summary.outbox_oldest_seconds ? `, oldest ${waited(summary.outbox_oldest_seconds)}` : ''}`
+        : 'unknown',
+      warn: !live || reasons.has('outbox-parked') || reasons.has('results-delayed') || (summary.outbox_parked ?? 0) > 0,
     },
     {
       key: 'dead-letters',
@@ -93,7 +103,7 @@ function headline(status: ProcessorStatusView, timeZone: string): string {
     }
     case 'unhealthy': {
       const silent = processors.filter((p) => p.silent).map((p) => `${p.instance} silent since ${formatTimeOfDay(p.updated_at, { timeZone, decimals: 0 })}`);
-      const why = summary.reasons.filter((r) => r !== 'processor-silent').map((r) => reasonText[r] ?? r);
+      const why = summary.reasons.filter((r) => r !== 'processor-silent').map((r) => (r === 'results-delayed' ? delayedText(summary) : (reasonText[r] ?? r)));
       return `Unhealthy: ${[...why, ...silent].join('; ')}`;
     }
     case 'ok': {

@@ -7,6 +7,12 @@ import type { Knex } from 'knex';
 
 /** A processor whose row has not moved for this long is silent (six missed writes). */
 export const SILENT_AFTER_SECONDS = 30;
+/**
+ * A fact batch waiting this long for Directus means results are late on the boards (Directus down, or refusing the
+ * batches with a 500 that the courier retries): the summary says so, while the processors themselves stay healthy
+ * (their /healthz must not restart them for Directus's sake).
+ */
+export const RESULTS_DELAYED_SECONDS = 30;
 /** Rows of instances silent for longer are forgotten (a renamed or removed instance), unless none is newer. */
 const FORGET_AFTER_SECONDS = 3_600;
 
@@ -43,6 +49,10 @@ export interface StatusSummary {
   oldest_pending_seconds: number | null;
   outbox_pending: number | null;
   outbox_parked: number | null;
+  /** How long the oldest fact batch has waited for Directus (0: none waits; null: unknown). */
+  outbox_oldest_seconds: number | null;
+  /** Why its last delivery failed, as the courier recorded it (null: not tried yet, or none waits). */
+  outbox_last_error: string | null;
   dead_letters_total: number | null;
   dead_letters_per_minute: number | null;
   /** The last time a processor that is now silent reported; null while one reports. */
@@ -64,12 +74,18 @@ const max = (values: (number | null)[]) => (present(values).length > 0 ? Math.ma
  * One picture of the processors: rates and dead letters add up over the instances that report; lag, pending and the
  * outbox are the consumer group's and the database's, the same for every instance, so the largest report counts.
  */
-export function summarizeStatus(rows: readonly StatusRow[], checkedAt: string, silentAfterSeconds = SILENT_AFTER_SECONDS): ProcessorStatusView {
+export function summarizeStatus(
+  rows: readonly StatusRow[],
+  checkedAt: string,
+  silentAfterSeconds = SILENT_AFTER_SECONDS,
+  outbox: OutboxWait | null = null,
+): ProcessorStatusView {
   const newestFirst = [...rows].sort((a, b) => a.age_seconds - b.age_seconds);
   const kept = newestFirst.filter((r, i) => i === 0 || r.age_seconds <= FORGET_AFTER_SECONDS);
   const processors = kept.map((r) => ({ ...r, silent: r.age_seconds > silentAfterSeconds }));
   const live = processors.filter((p) => !p.silent);
-  const reasons = [...new Set([...live.flatMap((p) => p.reasons), ...(processors.some((p) => p.silent) ? ['processor-silent'] : [])])];
+  const delayed = live.length > 0 && (outbox?.oldestSeconds ?? 0) > RESULTS_DELAYED_SECONDS;
+  const reasons = [...new Set([...live.flatMap((p) => p.reasons), ...(delayed ? ['results-delayed'] : []), ...(processors.some((p) => p.silent) ? ['processor-silent'] : [])])];
   const state: StatusSummary['state'] =
     processors.length === 0 ? 'none' : live.length === 0 ? 'silent' : reasons.length > 0 || live.some((p) => !p.healthy) ? 'unhealthy' : 'ok';
   return {
@@ -82,8 +98,10 @@ export function summarizeStatus(rows: readonly StatusRow[], checkedAt: string, s
       lag: max(live.map((p) => p.lag)),
       pending: max(live.map((p) => p.pending)),
       oldest_pending_seconds: max(live.map((p) => p.oldest_pending_seconds)),
-      outbox_pending: max(live.map((p) => p.outbox_pending)),
+      outbox_pending: outbox?.pending ?? max(live.map((p) => p.outbox_pending)),
       outbox_parked: max(live.map((p) => p.outbox_parked)),
+      outbox_oldest_seconds: outbox?.oldestSeconds ?? null,
+      outbox_last_error: outbox?.lastError ?? null,
       dead_letters_total: sum(live.map((p) => p.dead_letters_total)),
       dead_letters_per_minute: sum(live.map((p) => p.dead_letters_per_minute)),
       silent_since: state === 'silent' ? (processors[0]?.updated_at ?? null) : null,
@@ -92,13 +110,25 @@ export function summarizeStatus(rows: readonly StatusRow[], checkedAt: string, s
   };
 }
 
+/** The outbox's oldest waiting batch, read where the summary is made (the processors report only counts). */
+export interface OutboxWait {
+  /** Batches waiting (not parked), as the table has them now: fresher than the processors' last reports. */
+  pending: number;
+  oldestSeconds: number;
+  lastError: string | null;
+}
+
 const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 const iso = (value: unknown): string => new Date(value as string).toISOString();
 
 /** Reads every instance's row with its age by the database's clock, and summarizes them. */
 export async function readProcessorStatus(database: Knex): Promise<ProcessorStatusView> {
-  const { rows: [clock] } = await database.raw('SELECT now() AS now, to_regclass(?) IS NOT NULL AS present', ['pitwall_processor_status']);
+  const { rows: [clock] } = await database.raw('SELECT now() AS now, to_regclass(?) IS NOT NULL AS present, to_regclass(?) IS NOT NULL AS outbox', [
+    'pitwall_processor_status',
+    'pitwall_outbox',
+  ]);
   if (!clock.present) return summarizeStatus([], iso(clock.now));
+  const outbox = clock.outbox ? await oldestWaiting(database) : null;
   const { rows } = await database.raw(
     `SELECT *, extract(epoch FROM (now() - updated_at))::float8 AS age_seconds FROM pitwall_processor_status ORDER BY updated_at DESC LIMIT 100`,
   );
@@ -121,5 +151,17 @@ export async function readProcessorStatus(database: Knex): Promise<ProcessorStat
       dead_letters_per_minute: num(r['dead_letters_per_minute']),
     })),
     iso(clock.now),
+    SILENT_AFTER_SECONDS,
+    outbox,
   );
+}
+
+/** The oldest fact batch that waits for Directus (not parked), with its age and why it last failed. */
+async function oldestWaiting(database: Knex): Promise<OutboxWait> {
+  const { rows } = await database.raw(
+    `SELECT extract(epoch FROM (now() - created_at))::float8 AS age, last_error, (SELECT count(*) FROM pitwall_outbox WHERE failed_at IS NULL) AS pending
+     FROM pitwall_outbox WHERE failed_at IS NULL ORDER BY id LIMIT 1`,
+  );
+  const [row] = rows as { age: number; last_error: string | null; pending: string }[];
+  return { pending: Number(row?.pending ?? 0), oldestSeconds: row ? Math.max(0, Number(row.age)) : 0, lastError: row?.last_error ?? null };
 }
