@@ -287,6 +287,16 @@ describe('the Race Control role', () => {
     const late = await call(stack, `/items/entry_crossings/${start}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(stopwatch + 1_000).toISOString() } });
     expect(late.status, late.text).toBe(400);
     expect(late.json.errors[0].extensions.issues[0].message).toMatch(/^this start at .* is not before the entry's finish in the stage/);
+    // A year typed wrong: the stage time would overflow the result, whose timing then failed on every try.
+    const year = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(stopwatch + 365 * 86_400_000).toISOString() } });
+    expect(year.status, year.text).toBe(400);
+    expect(year.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this finish at .* makes a stage time of 365 days, more than a result holds/) });
+    // Another stage's finish line, or the start line as a finish: the car would be timed on another board.
+    const otherStage = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { geofence: demoId('geofence:ss1:finish') } });
+    expect(otherStage.status, otherStage.text).toBe(400);
+    expect(otherStage.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['geofence'], message: expect.stringMatching(/is a line of another stage than this crossing's$/) });
+    const wrongLine = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { geofence: startGate } });
+    expect(wrongLine.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['geofence'], message: expect.stringMatching(/is a start line, not a finish line$/) });
 
     // The tracker died before the line: the pipeline's finish is gone, the timekeeper adds the stopwatch's.
     const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });

@@ -37,13 +37,16 @@ export interface CrossingPlace {
   starts: readonly number[];
   finishes: readonly number[];
 }
+/** The longest stage time a result holds (its `*_ms` columns are 4-byte integers): 596:31:23.647. */
+const LONGEST_STAGE_MS = 2_147_483_647;
 
 const shownTime = (ms: number): string => new Date(ms).toISOString();
 
 /**
  * What is wrong with where a crossing time written by hand falls, or null. A typo in the hour (19:35 for 20:35) made a
  * finish come before the car's start, and the car dropped back to running with no word. A finish or split must come
- * after a start of the entry in the stage, a start before a finish, when the other is stored.
+ * after a start of the entry in the stage, a start before a finish, when the other is stored; and the two may not be
+ * further apart than a result holds (a year typed wrong, 2027 for 2026, failed the result's timing on every try).
  */
 export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProblem | null {
   const { kind, crossedAt, starts, finishes } = place;
@@ -52,6 +55,11 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   }
   if (kind === 'start' && finishes.length > 0 && finishes.every((finish) => finish <= crossedAt)) {
     return { field: 'crossedAt', message: `this start at ${shownTime(crossedAt)} is not before the entry's finish in the stage (${shownTime(Math.max(...finishes))})` };
+  }
+  // A year typo in a start: the stage time would overflow the result, whose timing would then fail on every try.
+  const [from, to] = kind === 'start' ? [crossedAt, Math.min(...finishes.filter((f) => f > crossedAt))] : kind === 'finish' ? [Math.max(...starts.filter((s) => s < crossedAt)), crossedAt] : [0, 0];
+  if (Number.isFinite(from) && Number.isFinite(to) && to - from > LONGEST_STAGE_MS) {
+    return { field: 'crossedAt', message: `this ${kind} at ${shownTime(crossedAt)} makes a stage time of ${Math.round((to - from) / 86_400_000)} days, more than a result holds (596:31:23.647)` };
   }
   return null;
 }

@@ -7,6 +7,8 @@ import { refuse, writePermission, type Problem } from './write-guard.ts';
 
 /** The kinds of crossing the timing makes and reads (a start, split or finish line's). */
 const CROSSING_KINDS: readonly string[] = [...new Set(Object.values(crossingKind))];
+/** The geofence kind each crossing kind is made on (crossingKind, the other way round). */
+const LINE_OF: Record<string, string> = Object.fromEntries(Object.entries(crossingKind).map(([line, kind]) => [kind, line]));
 
 type Row = Record<string, unknown>;
 
@@ -99,6 +101,16 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     const times = (of: string) => others.filter((c) => c['kind'] === of).map((c) => new Date(c['crossed_at'] as string).getTime());
     return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish') })?.message ?? null;
   };
+  /** A line of the crossing's own stage, of its kind: another stage's finish timed the car on the wrong board. */
+  const lineProblem = async (row: Row): Promise<string | null> => {
+    const { stage, geofence, kind } = row;
+    if (typeof geofence !== 'string' || typeof stage !== 'string') return null;
+    const line = await database('geofences').where({ id: geofence }).first('name', 'stage', 'kind');
+    if (!line) return null; // Directus answers the unknown key itself
+    if (line.stage !== stage) return `geofence "${line.name}" is a line of another stage than this crossing's`;
+    if (typeof kind === 'string' && LINE_OF[kind] !== undefined && line.kind !== LINE_OF[kind]) return `geofence "${line.name}" is a ${String(line.kind).replace('_', ' ')}, not a ${kind} line`;
+    return null;
+  };
   return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined, stored: Row[] = []): Promise<Row> => {
     if (!(await mayWrite('entry_crossings', action, accountability))) return payload;
     const problems: Problem[] = [];
@@ -113,8 +125,13 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
       problems.push({ field: 'kind', message: `expected one of ${CROSSING_KINDS.join(', ')}, not ${JSON.stringify(kind)}` });
     }
     // Only where the time or what it is a time of changes: a write of other fields leaves the timing as it was.
-    if (problems.length === 0 && ['crossed_at', 'kind', 'entry', 'stage'].some((field) => payload[field] !== undefined)) {
+    if (problems.length === 0 && ['crossed_at', 'kind', 'entry', 'stage', 'geofence'].some((field) => payload[field] !== undefined)) {
       for (const row of action === 'create' ? [{}] : stored) {
+        const line = await lineProblem({ ...row, ...payload });
+        if (line) {
+          problems.push({ field: 'geofence', message: line });
+          break;
+        }
         const message = await placeProblem({ ...row, ...payload }, row['id']);
         if (message) {
           problems.push({ field: 'crossed_at', message });

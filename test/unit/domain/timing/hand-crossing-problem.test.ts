@@ -43,4 +43,17 @@ describe('handCrossingPlaceProblem', () => {
     );
     expect(handCrossingPlaceProblem({ ...finished, kind: 'start', crossedAt: at('20:27:50') })).toBeNull();
   });
+
+  it('refuses a start and finish further apart than a result holds (a year typed wrong)', () => {
+    const finished = { ...place, starts: [], finishes: [at('20:35:33.842')] };
+    expect(handCrossingPlaceProblem({ ...finished, kind: 'start', crossedAt: Date.parse('2025-12-06T20:27:54.221Z') })?.message).toBe(
+      'this start at 2025-12-06T20:27:54.221Z makes a stage time of 365 days, more than a result holds (596:31:23.647)',
+    );
+    expect(handCrossingPlaceProblem({ ...place, kind: 'finish', crossedAt: Date.parse('2027-12-06T20:35:33.842Z') })?.message).toBe(
+      'this finish at 2027-12-06T20:35:33.842Z makes a stage time of 365 days, more than a result holds (596:31:23.647)',
+    );
+    expect(handCrossingPlaceProblem({ ...place, kind: 'finish', crossedAt: at('22:59:00'), starts: [Date.parse('2026-11-01T00:00:00Z')] })?.message).toMatch(/makes a stage time of 36 days/);
+    // The start the finish is timed from is the latest before it.
+    expect(handCrossingPlaceProblem({ ...place, kind: 'finish', crossedAt: at('22:59:00'), starts: [Date.parse('2026-11-01T00:00:00Z'), at('20:00:00')] })).toBeNull();
+  });
 });
