@@ -237,6 +237,10 @@ describe('the Race Control role', () => {
     expect(deleted.status, deleted.text).toBe(400);
     expect(deleted.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['kind'], message: expect.stringMatching(/deleted by hand it would come back\. To lift it, set waived/) });
 
+    // Not without the reason: a lifted penalty with no word of why is no decision anyone can check.
+    const silent = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: true, waived_reason: ' ' } });
+    expect(silent.status, silent.text).toBe(400);
+    expect(silent.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['waived_reason'], message: "a waiver needs its reason in waived_reason, for example the stewards' decision number" });
     const waived = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: true, waived_reason: 'Stewards decision 12: radar fault' } });
     expect(waived.status, waived.text).toBe(200);
     const unpenalised = [[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]];

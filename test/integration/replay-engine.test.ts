@@ -309,7 +309,7 @@ describe('the replay engine on a race the live processor timed', () => {
     expect(penalty, 'a computed penalty on SS1').toBeDefined();
     const result = () => db('stage_results').where({ stage: ss1, entry: penalty.entry }).first('penalty_ms', 'total_ms');
     const before = await result();
-    const patch = await call(stack, `/items/entry_penalties/${penalty.id}`, { token: await adminToken(stack), method: 'PATCH', body: { waived: true } });
+    const patch = await call(stack, `/items/entry_penalties/${penalty.id}`, { token: await adminToken(stack), method: 'PATCH', body: { waived: true, waived_reason: 'radar fault' } });
     expect(patch.status, patch.text).toBe(200);
     await waitFor(async () => Number((await result()).penalty_ms) === Number(before.penalty_ms) - Number(penalty.amount_ms), { what: "the hook's re-timing after the waiver" });
     const business = await businessChecksum();

@@ -10,6 +10,9 @@ export interface PenaltyWrite {
   amountMs?: unknown;
   /** The evidence (zone, speeds, times): checked only against a computed penalty's own. */
   details?: unknown;
+  /** Lifted by the officials; then with the reason (`waivedReason`). */
+  waived?: unknown;
+  waivedReason?: unknown;
 }
 
 /** The row an update changes, as stored (its entry, stage and amount as the database gives them). */
@@ -19,6 +22,8 @@ export interface StoredPenalty {
   stageId: unknown;
   amountMs: unknown;
   details?: unknown;
+  waived?: unknown;
+  waivedReason?: unknown;
 }
 
 export interface HandPenaltyProblem {
@@ -28,7 +33,15 @@ export interface HandPenaltyProblem {
 
 const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind', 'amountMs'];
 /** How the fields are named where people write them (the collection's columns). */
-const NAME: Record<keyof PenaltyWrite, string> = { entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms', details: 'details' };
+const NAME: Record<keyof PenaltyWrite, string> = {
+  entryId: 'entry',
+  stageId: 'stage',
+  kind: 'kind',
+  amountMs: 'amount_ms',
+  details: 'details',
+  waived: 'waived',
+  waivedReason: 'waived_reason',
+};
 
 /**
  * The most one hand penalty adds: a hundred hours, far more than any forfait. A typo past it (2147483647) was stored,
@@ -50,6 +63,7 @@ export const MAX_HAND_PENALTY_MS = 100 * 3_600_000;
  *   penalty of their own.
  * - The amount is a whole number of milliseconds, not negative: a penalty adds time (the app's field is unsigned too);
  *   time is given back by lowering, waiving or deleting a penalty. At most MAX_HAND_PENALTY_MS.
+ * - A waiver goes with its reason: a lifted penalty with no word of why is no decision anyone can check.
  */
 export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | null): HandPenaltyProblem | null {
   const storedKind = stored?.kind ?? null;
@@ -79,6 +93,11 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
   }
   if (amountMs !== undefined && !isWholeMilliseconds(amountMs)) {
     return { field: 'amountMs', message: `amount_ms must be a whole, non-negative number of milliseconds, got ${cutShort(String(JSON.stringify(amountMs)), 40)}` };
+  }
+  const waived = write.waived !== undefined ? write.waived : stored?.waived;
+  const reason = write.waivedReason !== undefined ? write.waivedReason : stored?.waivedReason;
+  if ((waived === true || waived === 'true') && (typeof reason !== 'string' || reason.trim() === '')) {
+    return { field: 'waivedReason', message: `a waiver needs its reason in ${NAME.waivedReason}, for example the stewards' decision number` };
   }
   if (amountMs !== undefined && Number(amountMs) > MAX_HAND_PENALTY_MS && !(stored !== null && PIPELINE_PENALTY_KINDS.has(stored.kind))) {
     return { field: 'amountMs', message: `amount_ms is at most ${MAX_HAND_PENALTY_MS} (100:00:00, a hundred hours) for one penalty, got ${cutShort(String(amountMs), 20)}` };

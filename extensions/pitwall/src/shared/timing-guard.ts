@@ -12,7 +12,15 @@ const LINE_OF: Record<string, string> = Object.fromEntries(Object.entries(crossi
 
 type Row = Record<string, unknown>;
 
-const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = { entryId: 'entry', stageId: 'stage', kind: 'kind', amountMs: 'amount_ms', details: 'details' };
+const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = {
+  entryId: 'entry',
+  stageId: 'stage',
+  kind: 'kind',
+  amountMs: 'amount_ms',
+  details: 'details',
+  waived: 'waived',
+  waivedReason: 'waived_reason',
+};
 
 /**
  * Penalties written by people (the app, REST, a CSV import) are checked where they are written, with a 400 naming the
@@ -25,8 +33,27 @@ export function penaltyGuard(database: any) {
   const mayWrite = writePermission(database);
   return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
     if (!(await mayWrite('entry_penalties', stored === null ? 'create' : 'update', accountability))) return payload;
-    const write = { entryId: payload['entry'], stageId: payload['stage'], kind: payload['kind'], amountMs: payload['amount_ms'], details: payload['details'] };
-    const rows = stored === null ? [null] : stored.map((row) => ({ kind: String(row['kind']), entryId: row['entry'], stageId: row['stage'], amountMs: row['amount_ms'], details: row['details'] }));
+    const write = {
+      entryId: payload['entry'],
+      stageId: payload['stage'],
+      kind: payload['kind'],
+      amountMs: payload['amount_ms'],
+      details: payload['details'],
+      waived: payload['waived'],
+      waivedReason: payload['waived_reason'],
+    };
+    const rows =
+      stored === null
+        ? [null]
+        : stored.map((row) => ({
+            kind: String(row['kind']),
+            entryId: row['entry'],
+            stageId: row['stage'],
+            amountMs: row['amount_ms'],
+            details: row['details'],
+            waived: row['waived'],
+            waivedReason: row['waived_reason'],
+          }));
     for (const row of rows) {
       const problem = handPenaltyProblem(write, row);
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);

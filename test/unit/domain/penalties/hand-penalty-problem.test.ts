@@ -82,4 +82,15 @@ describe('handPenaltyDeleteProblem', () => {
   it('lets the officials delete their own penalties', () => {
     for (const kind of ['manual', 'jump_start']) expect(handPenaltyDeleteProblem({ kind })).toBeNull();
   });
+
+  it('wants the reason of a waiver, written with it or stored before', () => {
+    const need = { field: 'waivedReason', message: "a waiver needs its reason in waived_reason, for example the stewards' decision number" };
+    expect(handPenaltyProblem({ waived: true }, speeding)).toEqual(need);
+    expect(handPenaltyProblem({ waived: 'true', waivedReason: '  ' }, speeding)).toEqual(need);
+    expect(handPenaltyProblem({ waived: true, waivedReason: 'Stewards decision 12' }, speeding)).toBeNull();
+    expect(handPenaltyProblem({ waived: true }, { ...speeding, waivedReason: 'Stewards decision 12' })).toBeNull();
+    // Clearing the reason of a waived penalty, or counting it again.
+    expect(handPenaltyProblem({ waivedReason: null }, { ...speeding, waived: true, waivedReason: 'x' })).toEqual(need);
+    expect(handPenaltyProblem({ waived: false, waivedReason: null }, { ...speeding, waived: true, waivedReason: 'x' })).toBeNull();
+  });
 });
