@@ -34,6 +34,14 @@ export const collectionLayouts: CollectionLayout[] = [
     limit: 100,
   },
   {
+    // Each entry's penalties together, with whether the officials waived them and why.
+    collection: 'entry_penalties',
+    fields: ['entry', 'stage', 'kind', 'amount_ms', 'waived', 'waived_reason'],
+    sort: ['entry', 'stage'],
+    widths: { entry: 260, stage: 200, kind: 150, amount_ms: 120, waived: 100, waived_reason: 260 },
+    limit: 100,
+  },
+  {
     // Newest first: the crossing that just happened is the one a timekeeper checks.
     collection: 'entry_crossings',
     fields: ['entry', 'geofence', 'kind', 'crossed_at', 'corrected_at', 'device_id'],
