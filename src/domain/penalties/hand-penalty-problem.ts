@@ -87,7 +87,7 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
     if (changed) {
       return {
         field: changed,
-        message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. To lift it, set waived (it then no longer counts, and stays so); to give another amount, waive it and add a manual penalty`,
+        message: `this ${stored.kind} penalty is computed by the pipeline: to lift it, set waived with the reason; to give another amount, waive it and add a manual penalty. (Changed by hand it would not last: the pipeline writes it again from the fixes when it next times the entry, after a late fix or a replay.)`,
       };
     }
   }
@@ -132,6 +132,6 @@ export function handPenaltyDeleteProblem(stored: Pick<StoredPenalty, 'kind'>): H
   if (!PIPELINE_PENALTY_KINDS.has(stored.kind)) return null;
   return {
     field: 'kind',
-    message: `this ${stored.kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): deleted by hand it would come back. To lift it, set waived (it then no longer counts, and stays so)`,
+    message: `this ${stored.kind} penalty is computed by the pipeline: to lift it, set waived with the reason (it then no longer counts, and stays so). (Deleted by hand it would come back: the pipeline writes it again from the fixes when it next times the entry, after a late fix or a replay.)`,
   };
 }

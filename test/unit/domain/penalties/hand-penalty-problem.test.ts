@@ -37,7 +37,7 @@ describe('handPenaltyProblem', () => {
       const problem = handPenaltyProblem(write, speeding);
       expect(problem?.field, JSON.stringify(write)).toBe(Object.keys(write)[0]);
       expect(problem?.message).toBe(
-        'this speeding penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): a change by hand would not last. To lift it, set waived (it then no longer counts, and stays so); to give another amount, waive it and add a manual penalty',
+        'this speeding penalty is computed by the pipeline: to lift it, set waived with the reason; to give another amount, waive it and add a manual penalty. (Changed by hand it would not last: the pipeline writes it again from the fixes when it next times the entry, after a late fix or a replay.)',
       );
     }
   });
@@ -74,7 +74,7 @@ describe('handPenaltyDeleteProblem', () => {
     for (const kind of ['speeding', 'missed_waypoint']) {
       expect(handPenaltyDeleteProblem({ kind })).toEqual({
         field: 'kind',
-        message: `this ${kind} penalty is computed by the pipeline, which writes it again from the fixes when it next times the entry (a late fix, a replay): deleted by hand it would come back. To lift it, set waived (it then no longer counts, and stays so)`,
+        message: `this ${kind} penalty is computed by the pipeline: to lift it, set waived with the reason (it then no longer counts, and stays so). (Deleted by hand it would come back: the pipeline writes it again from the fixes when it next times the entry, after a late fix or a replay.)`,
       });
     }
   });
