@@ -291,6 +291,18 @@ describe('replay and backfill runs', () => {
     }
     named(await call(stack, '/pitwall/race-setup/abc/entries', { token }), 'event');
     named(await call(stack, `/pitwall/race-setup/${event}x/entries`, { token }), 'event');
+    // Query parameters that are neither what they say nor absent: "maybe" was no force, -1 one run and 0 twenty.
+    const maybe = await call(stack, `/pitwall/replay/${randomUUID()}/cancel?force=maybe`, { token, method: 'POST' });
+    expect(maybe.status, maybe.text).toBe(400);
+    expect(maybe.json.errors[0].extensions.reason).toBe('force: expected true or false, got "maybe"');
+    // (Directus reads `limit` itself first, and refuses "ten" in its own words.)
+    expect((await call(stack, '/pitwall/replay?limit=ten', { token })).status).toBe(400);
+    for (const limit of ['-1', '0', '101']) {
+      const listed = await call(stack, `/pitwall/replay?limit=${limit}`, { token });
+      expect(listed.status, `${limit} ${listed.text}`).toBe(400);
+      expect(listed.json.errors[0].extensions.reason).toBe(`limit: expected a whole number from 1 to 100, got "${limit}"`);
+    }
+    expect((await call(stack, '/pitwall/replay?limit=2', { token })).json.runs.length).toBeLessThanOrEqual(2);
     // A malformed escape, which Express refuses before any route runs (Directus answered 500).
     for (const [path, method] of [['/pitwall/replay/%ZZ', 'GET'], ['/pitwall/backfill/%ZZ', 'GET'], ['/pitwall/replay/%ZZ/cancel', 'POST'], ['/pitwall/race-setup/%ZZ/entries', 'GET'], ['/pitwall/live/%ZZ', 'GET']] as const) {
       const malformed = await call(stack, path, { token, method });

@@ -1,7 +1,7 @@
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { mayApplyReplay } from '../shared/replay-access';
-import { badUuidParam } from '../shared/route-params';
+import { badUuidParam, queryCount } from '../shared/route-params';
 import { countsAsNumbers } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 import { readEvent } from '../shared/read-live-setup';
@@ -52,7 +52,8 @@ export function raceSetupRoutes(router: Router, { services, getSchema }: Endpoin
     '/replay',
     guarded(async (req, res, next) => {
       if (!authenticated(req)) return next(new UnauthenticatedError());
-      const limit = Math.min(RECENT_LIMIT, Math.max(1, Number(req.query['limit'] ?? 20) || 20));
+      const { value: limit, error } = queryCount('limit', req.query['limit'], 20, RECENT_LIMIT);
+      if (error) return next(error);
       const runs = await (await items(req, 'replay_runs')).readByQuery({
         fields: ['id', 'status', 'params', 'progress', 'processed', 'total', 'error', 'started_at', 'finished_at', 'date_created'], sort: ['-date_created'], limit,
       });

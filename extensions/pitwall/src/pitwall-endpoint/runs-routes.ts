@@ -3,7 +3,7 @@ import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { cutShort } from '../../../../src/domain/cut-short';
 import { replayWriteRefusal } from '../shared/replay-access';
-import { badUuidParam, REQUEST_KEY_HEADER, requestKeyOf } from '../shared/route-params';
+import { badUuidParam, queryFlag, REQUEST_KEY_HEADER, requestKeyOf } from '../shared/route-params';
 import { cancelRun, checkRunRequest, createRunOnce, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
 import { writePermission } from '../shared/write-guard';
 import { UnauthenticatedError } from './facts-route';
@@ -74,7 +74,9 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
       if (!authenticated(req)) return next(new UnauthenticatedError());
       const badRun = badUuidParam('run', req.params['run']);
       if (badRun) return next(badRun);
-      const run = await cancelRun(kind, String(req.params['run']), await servicesOf(req), req.query['force'] === 'true');
+      const force = queryFlag('force', req.query['force']);
+      if (force.error) return next(force.error);
+      const run = await cancelRun(kind, String(req.params['run']), await servicesOf(req), force.value);
       logger.info({ kind, run: run['id'], status: run['status'], user: req.accountability?.user }, `pitwall: ${kind} run cancel asked`);
       res.json({ run });
     }),

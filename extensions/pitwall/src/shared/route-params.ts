@@ -1,5 +1,6 @@
 import { InvalidPayloadError } from '@directus/errors';
 import { z } from 'zod';
+import { cutShort } from '../../../../src/domain/cut-short';
 import { describeIssues, type ParamIssue } from './runs';
 
 const uuid = z.uuid();
@@ -14,6 +15,27 @@ export function badUuidParam(name: string, value: unknown): InstanceType<typeof 
   if (parsed.success) return null;
   const issues: ParamIssue[] = parsed.error.issues.map((issue) => ({ ...issue, path: [name] }));
   return new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
+}
+
+/** A 400 naming a query parameter, as badUuidParam names a path parameter. */
+function badQuery(name: string, message: string): InstanceType<typeof InvalidPayloadError> {
+  const issues: ParamIssue[] = [{ code: 'custom', path: [name], message } as ParamIssue];
+  return new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
+}
+
+/** `?force=true|false` (absent: false), or the 400 naming it: "maybe" was read as false without a word. */
+export function queryFlag(name: string, value: unknown): { value: boolean; error: null } | { value: null; error: InstanceType<typeof InvalidPayloadError> } {
+  if (value === undefined || value === 'false') return { value: false, error: null };
+  if (value === 'true') return { value: true, error: null };
+  return { value: null, error: badQuery(name, `expected true or false, got ${cutShort(JSON.stringify(value), 40)}`) };
+}
+
+/** `?limit=N`, a whole number from 1 to `max` (absent: `fallback`), or the 400 naming it: -1 gave one row, 0 twenty. */
+export function queryCount(name: string, value: unknown, fallback: number, max: number): { value: number; error: null } | { value: null; error: InstanceType<typeof InvalidPayloadError> } {
+  if (value === undefined) return { value: fallback, error: null };
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (n >= 1 && n <= max) return { value: n, error: null };
+  return { value: null, error: badQuery(name, `expected a whole number from 1 to ${max}, got ${cutShort(JSON.stringify(value), 40)}`) };
 }
 
 /** The header a client names a request with, so that sending it again does not start a second run. */
