@@ -5,13 +5,13 @@ import type { Position } from './position.ts';
 import {
   ALTITUDE_MAX,
   ALTITUDE_MIN,
-  isBigintText,
   bufferBase64Problem,
   DEVICE_ID,
   fitsReal,
   FIX_TIME_END,
   FIX_TIME_MIN,
   IO_ID,
+  isBigintText,
   isFixTime,
   MAX_PAYLOAD_CHARS,
   readWellFormedEntry,
@@ -50,7 +50,6 @@ const real = (min: number, max: number, unit: string) =>
 
 /** A tracker id as the stream names it: the only ids `positions` holds, so also what a run may ask for. */
 export const deviceIdSchema = z.string().regex(DEVICE_ID, 'expected a tracker id (IMEI) of 1-64 letters or digits');
-const deviceId = deviceIdSchema;
 
 const rawIoValue = z.union([
   z.number().finite(),
@@ -68,7 +67,7 @@ const rawIoValue = z.union([
 // Not strict: the ingestion service may add fields to the Position (CONTRACTS: "add fields freely"); they are not
 // ours to refuse, and the Position keeps only its own.
 const positionPayload = z.object({
-  device_id: deviceId,
+  device_id: deviceIdSchema,
   timestamp: fixTime,
   latitude: z.number().min(-90).max(90),
   longitude: z.number().min(-180).max(180),
@@ -84,7 +83,7 @@ const positionPayload = z.object({
 
 const entryFields = z.object({
   ts: isoTime,
-  device_id: deviceId,
+  device_id: deviceIdSchema,
   codec: z.enum(['8', '8E', '16']),
   payload: z.string().min(1).max(MAX_PAYLOAD_CHARS, `larger than ${MAX_PAYLOAD_CHARS.toLocaleString('en')} characters, which no tracker's fix is`),
 });

@@ -2,9 +2,9 @@ import { createPreset, readPresets } from '@directus/sdk';
 import type { AdminClient } from './directus-admin.ts';
 
 /**
- * What a timekeeper reads when opening a timing collection (or the entries): Directus's collection default, a `directus_presets` row
- * without user, role or bookmark (the app falls back to it for everyone who has not set a layout of their own, and
- * every app user may read it). Tabular layout, the columns that matter, sorted as they are read on race day.
+ * What a timekeeper reads when opening a timing collection (or the entries): Directus's collection default, a
+ * `directus_presets` row without user, role or bookmark (the app falls back to it for everyone who has not set a layout
+ * of their own, and every app user may read it). Tabular layout, the columns that matter, sorted as read on race day.
  */
 export interface CollectionLayout {
   collection: string;

@@ -1,7 +1,7 @@
 import { readCollection, readFields, updateCollection, updateField } from '@directus/sdk';
 import { directusMessage } from './apply-schema.ts';
 import type { AdminClient } from './directus-admin.ts';
-import { PRECISE_TIME_INTERFACE, RACE_DURATION_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
+import { MILLISECONDS_NOTE, PRECISE_TIME_INTERFACE, RACE_DURATION_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
 import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, STAGE_RESULT_TEMPLATE, type CollectionDef } from './pitwall-schema.ts';
 
 interface Display {
@@ -69,13 +69,13 @@ export function planFieldInterfaces(desired: readonly CollectionDef[], existing:
       })
       .map((field) => {
         const note = byKey.get(`${def.collection}.${field.field}`)?.meta?.note;
-        const renote = typeof note === 'string' && note.endsWith(EARLIER_MILLISECONDS_NOTE) && typeof field.meta['note'] === 'string';
         return {
           collection: def.collection,
           field: field.field,
           interface: String(field.meta['interface']),
           options: (field.meta['options'] as Record<string, unknown> | null) ?? null,
-          ...(renote ? { note: field.meta['note'] as string } : {}),
+          // Only the earlier sentence changes: what precedes it may be an admin's.
+          ...(typeof note === 'string' && note.endsWith(EARLIER_MILLISECONDS_NOTE) ? { note: `${note.slice(0, -EARLIER_MILLISECONDS_NOTE.length)}${MILLISECONDS_NOTE}` } : {}),
         };
       }),
   );

@@ -45,7 +45,7 @@ const NAME: Record<keyof PenaltyWrite, string> = {
 
 /**
  * The most one hand penalty adds: a hundred hours, far more than any forfait. A typo past it (2147483647) was stored,
- * and the result's total overflowed its column, which stopped the timing of every car (docs: hand penalties).
+ * and the result's total overflowed its column, which stopped the timing of every car.
  */
 export const MAX_HAND_PENALTY_MS = 100 * 3_600_000;
 

@@ -56,7 +56,7 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   if (kind === 'start' && finishes.length > 0 && finishes.every((finish) => finish <= crossedAt)) {
     return { field: 'crossedAt', message: `this start at ${shownTime(crossedAt)} is not before the entry's finish in the stage (${shownTime(Math.max(...finishes))})` };
   }
-  // A year typo in a start: the stage time would overflow the result, whose timing would then fail on every try.
+  // A year typed wrong: the stage time would overflow the result, whose timing would then fail on every try.
   const [from, to] = kind === 'start' ? [crossedAt, Math.min(...finishes.filter((f) => f > crossedAt))] : kind === 'finish' ? [Math.max(...starts.filter((s) => s < crossedAt)), crossedAt] : [0, 0];
   if (Number.isFinite(from) && Number.isFinite(to) && to - from > LONGEST_STAGE_MS) {
     return { field: 'crossedAt', message: `this ${kind} at ${shownTime(crossedAt)} makes a stage time of ${Math.round((to - from) / 86_400_000)} days, more than a result holds (596:31:23.647)` };
