@@ -12,15 +12,20 @@ import type { Position, RawAttributes } from './position.ts';
 export const DEVICE_ID = /^[0-9A-Za-z_-]{1,64}$/;
 export const IO_ID = /^\d{1,5}$/;
 export const BIGINT_TEXT = /^-?\d{1,20}$/;
-const INT64_MIN = -(2n ** 63n);
-const UINT64_MAX = 2n ** 64n - 1n;
+/** 2^64 - 1 and 2^63, in digits: texts of as many digits compare as the numbers do. */
+const UINT64_MAX_DIGITS = '18446744073709551615';
+const INT64_MIN_DIGITS = '9223372036854775808';
 
-/** A `__bigint` text: a decimal integer that a 64-bit IO element holds, read signed or unsigned. */
+/**
+ * A `__bigint` text: a decimal integer that a 64-bit IO element holds, read signed or unsigned (-2^63 to 2^64 - 1).
+ * By its digits, without BigInt: the processor reads one or two such values in most fixes (an ICCID has 19 digits).
+ */
 export function isBigintText(text: string): boolean {
   if (!BIGINT_TEXT.test(text)) return false;
-  if (text.length < 19) return true;
-  const n = BigInt(text);
-  return n >= INT64_MIN && n <= UINT64_MAX;
+  const negative = text.charCodeAt(0) === 0x2d;
+  const digits = (negative ? text.slice(1) : text).replace(/^0+(?=\d)/, '');
+  const limit = negative ? INT64_MIN_DIGITS : UINT64_MAX_DIGITS;
+  return digits.length < limit.length || (digits.length === limit.length && digits <= limit);
 }
 
 /** Whether a raw IO number is past the integers a double holds exactly (JSON.parse has rounded it then). */

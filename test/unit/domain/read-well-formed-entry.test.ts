@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { payload } from './stream-entry-fixture.ts';
 import { parseStreamEntry } from '../../../src/domain/parse-stream-entry.ts';
-import { readWellFormedEntry } from '../../../src/domain/read-well-formed-entry.ts';
+import { isBigintText, readWellFormedEntry } from '../../../src/domain/read-well-formed-entry.ts';
 import { isBase64 } from '../../../src/domain/io/read-raw-io.ts';
 
 const fields = (overrides: Record<string, unknown> = {}, payloadOverrides: Record<string, unknown> = {}, payloadText?: string) => {
@@ -112,5 +112,23 @@ describe('readWellFormedEntry', () => {
 
   it('takes the well-formed shape without the schemas', () => {
     expect(readWellFormedEntry(fields())).not.toBeNull();
+  });
+});
+
+describe('isBigintText', () => {
+  const fits = (text: string) => {
+    const n = BigInt(text);
+    return n >= -(2n ** 63n) && n <= 2n ** 64n - 1n;
+  };
+
+  it('takes what a 64-bit IO element holds, signed or unsigned, and nothing past it', () => {
+    for (const text of ['0', '-0', '18446744073709551615', '-9223372036854775808', '00000000000000000001', '8921201000000000101']) expect(isBigintText(text), text).toBe(true);
+    for (const text of ['18446744073709551616', '-9223372036854775809', '99999999999999999999', '123456789012345678901', '', '-', '1e5', ' 1']) expect(isBigintText(text), text).toBe(false);
+  });
+
+  it('agrees with BigInt on any text of up to 20 digits', () => {
+    const digits = fc.stringMatching(/^-?\d{1,20}$/);
+    fc.assert(fc.property(digits, (text) => isBigintText(text) === fits(text)));
+    fc.assert(fc.property(fc.bigInt({ min: -(2n ** 66n), max: 2n ** 66n }), (n) => String(n).replace('-', '').length > 20 || isBigintText(String(n)) === fits(String(n))));
   });
 });
