@@ -129,5 +129,13 @@ export async function checkJobRequest<T, I extends { path: PropertyKey[] }>(
   if (parsed.success && kind === 'backfill') windowed.issues.push(...(await backfillTargetIssues(parsed.data as { model?: string; devices?: string[] }, db)));
   if (parsed.success && kind === 'replay' && windowed.issues.length === 0) windowed.issues.push(...(await replayTargetIssues(parsed.data as ReplayTargets, windowed.stageEvent, db)));
   if (parsed.success && windowed.issues.length === 0) return { params: parsed.data, issues: null };
-  return { params: null, issues: replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, body) };
+  return { params: null, issues: firstIssues(replayRequestIssues(windowed.issues, parsed.success ? [] : parsed.error.issues, body)) };
+}
+
+/** Issues named in one answer: 10,000 unknown ids in a list made a 2 MB answer, each id in it three times. */
+const MAX_ISSUES = 20;
+
+function firstIssues<T>(issues: T[]): (T | WindowIssue)[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  return [...issues.slice(0, MAX_ISSUES), { code: 'custom', path: [], message: `and ${(issues.length - MAX_ISSUES).toLocaleString('en')} more issues like these` }];
 }

@@ -119,6 +119,11 @@ describe('replay and backfill runs', () => {
     expect(noDevices.status).toBe(400);
     expect(noDevices.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['devices.1', 'devices.2']);
     expect(await db('backfill_runs').whereRaw(`params->>'model' = 'FMB999' OR params::text LIKE '%"nope"%'`).count('* as n').first()).toMatchObject({ n: '0' });
+    // Thirty unknown trackers: twenty are named, the answer says how many more (10,000 made a 2 MB answer).
+    const many = await call(stack, '/pitwall/backfill', { token, body: { devices: Array.from({ length: 30 }, (_, i) => `9${String(i).padStart(14, '0')}`), ...range } });
+    expect(many.status, many.text).toBe(400);
+    expect(many.json.errors[0].extensions.issues).toHaveLength(21);
+    expect(many.json.errors[0].extensions.issues[20]).toEqual({ code: 'custom', path: [], message: 'and 10 more issues like these' });
     // A NUL, which Postgres cannot take, is refused naming the field (it was a 500 that showed the query).
     const nuls = [
       ['/pitwall/backfill', { devices: ['\u0000'], ...range }, 'devices.0'],

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deviceIdSchema } from '../../domain/parse-stream-entry.ts';
 import { isUuid } from '../../domain/uuid-text.ts';
+import { once } from '../param-lists.ts';
 import { storableTime } from '../storable-time.ts';
 
 const isoTime = storableTime(z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone, e.g. 2026-03-01T08:00:00Z' }));
@@ -26,6 +27,7 @@ export const backfillParamsSchema = z
       .array(z.string().trim().pipe(deviceIdSchema))
       .min(1, 'devices must list at least one IMEI')
       .max(10_000, 'devices lists at most 10,000 IMEIs (give model for a whole fleet)')
+      .transform(once)
       .optional(),
     from: isoTime,
     to: isoTime,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deviceIdSchema } from '../../domain/parse-stream-entry.ts';
 import { gateProblem, zoneProblem } from '../../domain/geofence/check-course.ts';
+import { once } from '../param-lists.ts';
 import { storableTime } from '../storable-time.ts';
 
 /**
@@ -68,9 +69,9 @@ export const replayParamsSchema = z
     event: uuid().optional(),
     /** Only the facts of this stage are compared and applied; the pipeline still runs the whole event. */
     stage: uuid().optional(),
-    entries: z.array(uuid()).min(1).max(10_000).optional(),
+    entries: z.array(uuid()).min(1).max(10_000).transform(once).optional(),
     /** Tracker IMEIs. */
-    devices: z.array(deviceIdSchema).min(1).max(10_000).optional(),
+    devices: z.array(deviceIdSchema).min(1).max(10_000).transform(once).optional(),
     from: isoDatetime,
     to: isoDatetime,
     mode: z.enum(['preview', 'apply']),

@@ -31,6 +31,12 @@ describe('replay parameters', () => {
     }
   });
 
+  it('keep each entry and tracker once, in the order given', () => {
+    const parsed = replayParamsSchema.parse({ ...base, entries: [stage, event, stage, stage], devices: ['350936080010011', '350936080010012', '350936080010011'] });
+    expect(parsed.entries).toEqual([stage, event]);
+    expect(parsed.devices).toEqual(['350936080010011', '350936080010012']);
+  });
+
   it('need something to replay', () => {
     expect(messages({ ...base, event: undefined })).toEqual([': name what to replay: event, entries or devices (at least one)']);
   });
