@@ -40,6 +40,8 @@ describe('GET /pitwall/status and the processor status row', () => {
     token = await adminToken(stack);
     // Rows of processors earlier test files started (and closed): this test reads the summary of its own.
     await db('pitwall_processor_status').delete();
+    // Runs earlier test files left queued would read as runs no job runner takes (reason runs-waiting).
+    for (const table of ['replay_runs', 'backfill_runs']) await db(table).where({ status: 'queued' }).update({ status: 'cancelled' });
     processor = await startRacingProcessor(stack, stream, { PROCESSOR_CONSUMER: instance, PROCESSOR_BLOCK_MS: '200' });
   });
 

@@ -93,6 +93,8 @@ describe('the race office in the admin app', () => {
   });
 
   it('shows the processor’s health on the dashboard, then that it went silent and since when', async () => {
+    // Runs earlier test files left queued would read as runs no job runner takes.
+    for (const table of ['replay_runs', 'backfill_runs']) await db(table).where({ status: 'queued' }).update({ status: 'cancelled' });
     await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
     const panel = page.getByTestId('pitwall-health');
     await expect.poll(() => panel.getAttribute('data-state'), { timeout: 30_000 }).toBe('ok');
@@ -117,6 +119,17 @@ describe('the race office in the admin app', () => {
       await panel.screenshot({ path: join(artifactsDir, 'health-panel-results-delayed.png') });
     } finally {
       await db('pitwall_outbox').where({ id: late.id }).delete();
+    }
+    await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('ok');
+
+    // A replay queued two minutes ago that no job runner took: the replay button would say "queued" for ever.
+    const [queued] = await db('replay_runs').insert({ id: randomUUID(), status: 'queued', params: JSON.stringify({ mode: 'preview' }), processed: 0, date_created: db.raw("now() - interval '2 minutes'") }).returning('id');
+    try {
+      await expect.poll(() => page.getByTestId('pitwall-health-headline').innerText(), { timeout: 20_000 }).toBe(
+        'Unhealthy: 1 replay run queued for 2 min with none worked on (is `pitwall jobs` running?)',
+      );
+    } finally {
+      await db('replay_runs').where({ id: queued.id }).delete();
     }
     await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('ok');
 

@@ -98,6 +98,14 @@ describe('the health panel', () => {
     expect(healthView(summarizeStatus([row('a', 2)], checkedAt, undefined, { pending: 1, oldestSeconds: 45, lastError: null })).headline).toBe('Unhealthy: results delayed 45 s (Directus has not taken them yet)');
   });
 
+  it('says when replay or backfill runs wait with none worked on: no job runner takes them', () => {
+    const waiting = [{ kind: 'replay' as const, queued: 2, oldest_seconds: 185 }, { kind: 'backfill' as const, queued: 1, oldest_seconds: 70 }];
+    const view = summarizeStatus([row('a', 2)], checkedAt, undefined, null, waiting);
+    expect(view.summary).toMatchObject({ state: 'unhealthy', reasons: ['runs-waiting'], runs_waiting: waiting });
+    expect(healthView(view).headline).toBe('Unhealthy: 2 replay runs queued for 3 min, 1 backfill run queued for 70 s with none worked on (is `pitwall jobs` running?)');
+    expect(summarizeStatus([row('a', 2)], checkedAt).summary).toMatchObject({ state: 'ok', runs_waiting: [] });
+  });
+
   it('says since when the processor is silent, in the reader’s time zone, and shows no figure as healthy', () => {
     const view = healthView(summarizeStatus([row('a', 95)], checkedAt), 'Europe/Paris');
     expect(view.headline).toBe('Processor silent since 15:08:25 (2 min ago)');

@@ -40,6 +40,12 @@ function delayedText(summary: ProcessorStatusView['summary']): string {
   return `results delayed ${waited(summary.outbox_oldest_seconds ?? 0)} (${why})`;
 }
 
+/** "2 replay runs queued for 3 min with none worked on (is `pitwall jobs` running?)". */
+function waitingText(summary: ProcessorStatusView['summary']): string {
+  const runs = summary.runs_waiting.map((r) => `${r.queued} ${r.kind} ${r.queued === 1 ? 'run' : 'runs'} queued for ${waited(r.oldest_seconds)}`);
+  return `${runs.join(', ')} with none worked on (is \`pitwall jobs\` running?)`;
+}
+
 const count = (n: number | null) => (n === null ? '—' : Math.round(n).toLocaleString('en-US'));
 const ago = (seconds: number) => `${waited(seconds)} ago`;
 
@@ -103,7 +109,9 @@ function headline(status: ProcessorStatusView, timeZone: string): string {
     }
     case 'unhealthy': {
       const silent = processors.filter((p) => p.silent).map((p) => `${p.instance} silent since ${formatTimeOfDay(p.updated_at, { timeZone, decimals: 0 })}`);
-      const why = summary.reasons.filter((r) => r !== 'processor-silent').map((r) => (r === 'results-delayed' ? delayedText(summary) : (reasonText[r] ?? r)));
+      const why = summary.reasons
+        .filter((r) => r !== 'processor-silent')
+        .map((r) => (r === 'results-delayed' ? delayedText(summary) : r === 'runs-waiting' ? waitingText(summary) : (reasonText[r] ?? r)));
       return `Unhealthy: ${[...why, ...silent].join('; ')}`;
     }
     case 'ok': {

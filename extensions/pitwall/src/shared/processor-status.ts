@@ -13,6 +13,13 @@ export const SILENT_AFTER_SECONDS = 30;
  * (their /healthz must not restart them for Directus's sake).
  */
 export const RESULTS_DELAYED_SECONDS = 30;
+/**
+ * A replay or backfill queued this long while no run of its kind is being worked on means no job runner is there (a
+ * runner polls every second): the race office's replay button would say "queued" for ever.
+ */
+export const RUN_WAITING_SECONDS = 60;
+/** A running run whose heartbeat is older has lost its runner (the runner beats every second; it takes runs back after 30 s). */
+const RUN_HEARTBEAT_SECONDS = 30;
 /** Rows of instances silent for longer are forgotten (a renamed or removed instance), unless none is newer. */
 const FORGET_AFTER_SECONDS = 3_600;
 
@@ -35,6 +42,12 @@ export interface StatusRow {
   dead_letters_per_minute: number | null;
 }
 
+export interface RunsWaiting {
+  kind: 'replay' | 'backfill';
+  queued: number;
+  oldest_seconds: number;
+}
+
 export interface InstanceStatus extends StatusRow {
   silent: boolean;
 }
@@ -55,6 +68,8 @@ export interface StatusSummary {
   outbox_last_error: string | null;
   dead_letters_total: number | null;
   dead_letters_per_minute: number | null;
+  /** Replay or backfill runs queued over RUN_WAITING_SECONDS with no run of their kind worked on: no job runner. */
+  runs_waiting: RunsWaiting[];
   /** The last time a processor that is now silent reported; null while one reports. */
   silent_since: string | null;
 }
@@ -79,13 +94,21 @@ export function summarizeStatus(
   checkedAt: string,
   silentAfterSeconds = SILENT_AFTER_SECONDS,
   outbox: OutboxWait | null = null,
+  runsWaiting: RunsWaiting[] = [],
 ): ProcessorStatusView {
   const newestFirst = [...rows].sort((a, b) => a.age_seconds - b.age_seconds);
   const kept = newestFirst.filter((r, i) => i === 0 || r.age_seconds <= FORGET_AFTER_SECONDS);
   const processors = kept.map((r) => ({ ...r, silent: r.age_seconds > silentAfterSeconds }));
   const live = processors.filter((p) => !p.silent);
   const delayed = live.length > 0 && (outbox?.oldestSeconds ?? 0) > RESULTS_DELAYED_SECONDS;
-  const reasons = [...new Set([...live.flatMap((p) => p.reasons), ...(delayed ? ['results-delayed'] : []), ...(processors.some((p) => p.silent) ? ['processor-silent'] : [])])];
+  const reasons = [
+    ...new Set([
+      ...live.flatMap((p) => p.reasons),
+      ...(delayed ? ['results-delayed'] : []),
+      ...(runsWaiting.length > 0 ? ['runs-waiting'] : []),
+      ...(processors.some((p) => p.silent) ? ['processor-silent'] : []),
+    ]),
+  ];
   const state: StatusSummary['state'] =
     processors.length === 0 ? 'none' : live.length === 0 ? 'silent' : reasons.length > 0 || live.some((p) => !p.healthy) ? 'unhealthy' : 'ok';
   return {
@@ -104,6 +127,7 @@ export function summarizeStatus(
       outbox_last_error: outbox?.lastError ?? null,
       dead_letters_total: sum(live.map((p) => p.dead_letters_total)),
       dead_letters_per_minute: sum(live.map((p) => p.dead_letters_per_minute)),
+      runs_waiting: runsWaiting,
       silent_since: state === 'silent' ? (processors[0]?.updated_at ?? null) : null,
     },
     processors,
@@ -129,6 +153,7 @@ export async function readProcessorStatus(database: Knex): Promise<ProcessorStat
   ]);
   if (!clock.present) return summarizeStatus([], iso(clock.now));
   const outbox = clock.outbox ? await oldestWaiting(database) : null;
+  const runs = await runsWaiting(database);
   const { rows } = await database.raw(
     `SELECT *, extract(epoch FROM (now() - updated_at))::float8 AS age_seconds FROM pitwall_processor_status ORDER BY updated_at DESC LIMIT 100`,
   );
@@ -153,7 +178,21 @@ export async function readProcessorStatus(database: Knex): Promise<ProcessorStat
     iso(clock.now),
     SILENT_AFTER_SECONDS,
     outbox,
+    runs,
   );
+}
+
+/** Per kind of run: queued ones waiting past RUN_WAITING_SECONDS while none of that kind is being worked on. */
+async function runsWaiting(database: Knex): Promise<RunsWaiting[]> {
+  const part = (kind: string) => `
+    SELECT '${kind}' AS kind, count(*) FILTER (WHERE status = 'queued') AS queued,
+      extract(epoch FROM (now() - min(date_created) FILTER (WHERE status = 'queued')))::float8 AS oldest,
+      count(*) FILTER (WHERE status = 'running' AND heartbeat_at > now() - interval '${RUN_HEARTBEAT_SECONDS} seconds') AS working
+    FROM ${kind}_runs`;
+  const { rows } = await database.raw(`${part('replay')} UNION ALL ${part('backfill')}`);
+  return (rows as { kind: RunsWaiting['kind']; queued: string; oldest: number | null; working: string }[])
+    .filter((r) => Number(r.working) === 0 && (r.oldest ?? 0) > RUN_WAITING_SECONDS)
+    .map((r) => ({ kind: r.kind, queued: Number(r.queued), oldest_seconds: Number(r.oldest) }));
 }
 
 /** The oldest fact batch that waits for Directus (not parked), with its age and why it last failed. */
