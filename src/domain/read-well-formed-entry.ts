@@ -23,9 +23,11 @@ const INT64_MIN_DIGITS = '9223372036854775808';
 export function isBigintText(text: string): boolean {
   if (!BIGINT_TEXT.test(text)) return false;
   const negative = text.charCodeAt(0) === 0x2d;
-  const digits = (negative ? text.slice(1) : text).replace(/^0+(?=\d)/, '');
   const limit = negative ? INT64_MIN_DIGITS : UINT64_MAX_DIGITS;
-  return digits.length < limit.length || (digits.length === limit.length && digits <= limit);
+  let start = negative ? 1 : 0;
+  while (start < text.length - 1 && text.charCodeAt(start) === 0x30) start++; // leading zeros
+  const digits = text.length - start;
+  return digits < limit.length || (digits === limit.length && text.slice(start) <= limit);
 }
 
 /** Whether a raw IO number is past the integers a double holds exactly (JSON.parse has rounded it then). */
