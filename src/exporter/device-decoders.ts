@@ -27,13 +27,25 @@ export class DeviceDecoders {
     const modelOfDevice = new Map(devices.filter((d) => d.model !== null).map((d) => [d.imei, d.model!]));
     const mappings = await loadIoMappings(this.db, [...new Set(modelOfDevice.values())]);
     const byModel = new Map<string, ModelDecoder>();
+    const failed: string[] = [];
     for (const [model, rows] of mappings) {
       const hash = mappingVersion(rows);
       const known = this.byModel.get(model);
-      byModel.set(model, known?.hash === hash ? known : { hash, label: await mappingRevisionLabel(this.db, model, rows), json: attributesJson(rows) });
+      if (known?.hash === hash) {
+        byModel.set(model, known);
+        continue;
+      }
+      try {
+        byModel.set(model, { hash, label: await mappingRevisionLabel(this.db, model, rows), json: attributesJson(rows) });
+      } catch {
+        // As the processor does: one model's table that cannot be registered holds back no other model's.
+        if (known) byModel.set(model, known);
+        failed.push(model);
+      }
     }
     this.modelOfDevice = modelOfDevice;
     this.byModel = byModel;
+    if (failed.length > 0) throw new Error(`IO mapping of model(s) ${failed.join(', ')} not registered; decoded with the mapping read before, or not at all`);
   }
 
   readonly decode: DecodeAttributes = (deviceId: string, raw: RawAttributes, exact?: () => RawAttributes) => {

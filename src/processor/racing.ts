@@ -121,7 +121,7 @@ export class Racing {
       await this.redecodeStale();
       return false;
     }
-    const decoders = await this.prepareDecoders(setup.mappings);
+    const { decoders, complete } = await this.prepareDecoders(setup.mappings);
     if (this.setup !== null && previousLoad !== null) {
       for (const [model, decoder] of decoders) {
         if (this.decoders.get(model)?.hash === decoder.hash) continue;
@@ -147,7 +147,8 @@ export class Racing {
         else this.dropPipeline(deviceId);
       }
       this.setup = setup;
-      this.setupJson = json;
+      // A model whose mapping could not be registered makes the next refresh load it all again, to try once more.
+      this.setupJson = complete ? json : '';
     });
     this.log.info({ stages: setup.course.stages.length, gates: setup.course.gates.length, devices: this.contexts.size }, 'race setup loaded');
     await this.redecodeStale();
@@ -184,14 +185,27 @@ export class Racing {
    * Each model's rows checked and prepared once per mapping change, not once per decoded value; a changed table is
    * registered as a new mapping revision (once, by whoever sees it first) for its label.
    */
-  private async prepareDecoders(mappings: ReadonlyMap<string, IoMapping[]>): Promise<Map<string, Decoder>> {
+  private async prepareDecoders(mappings: ReadonlyMap<string, IoMapping[]>): Promise<{ decoders: Map<string, Decoder>; complete: boolean }> {
     const decoders = new Map<string, Decoder>();
+    let complete = true;
     for (const [model, rows] of mappings) {
       const hash = mappingVersion(rows);
       const known = this.decoders.get(model);
-      decoders.set(model, known?.hash === hash ? known : { json: attributesJson(rows), hash, version: await mappingRevisionLabel(this.db, model, rows) });
+      if (known?.hash === hash) {
+        decoders.set(model, known);
+        continue;
+      }
+      try {
+        decoders.set(model, { json: attributesJson(rows), hash, version: await mappingRevisionLabel(this.db, model, rows) });
+      } catch (error) {
+        // One model's table that cannot be registered (a text its jsonb refuses, written around the bundle's checks)
+        // must not hold back the rest of the setup: the model keeps the mapping read before, and is tried again.
+        this.log.error({ err: error, model }, 'IO mapping of a model not registered; its fixes are decoded with the mapping read before (or not at all) until it is');
+        if (known) decoders.set(model, known);
+        complete = false;
+      }
     }
-    return decoders;
+    return { decoders, complete };
   }
 
   /** Decoded attributes of the positions whose device model has an IO mapping. */

@@ -125,6 +125,9 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
       [{ invalid_values: { 850: true } }, 'invalid_values: invalidValues must be a list of raw values, got {"850":true}'],
       [{ invalid_values: [-1] }, 'invalid_values: invalidValues entry -1 is not a raw value: write a non-negative safe integer, or a decimal string for 64-bit values'],
       [{ attribute: ' ' }, 'attribute: attribute must name the value: an empty name is no key a reader can ask for'],
+      // Kept as jsonb with the mapping's revision: such a text stopped every reload of the race setup.
+      [{ value_type: 'ascii', invalid_values: ['\u0000'] }, 'invalid_values: invalidValues entry "\\u0000" has a NUL character at position 0, which Postgres cannot store as text'],
+      [{ unit: 'm\udc00' }, 'unit: unit "m\\udc00" has a lone UTF-16 surrogate at position 1, which Postgres cannot store as text'],
     ];
     for (const [changes, reason] of refusals) {
       const answer = await call(stack, '/items/io_mappings', { token, body: row(changes) });
@@ -154,6 +157,15 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     expect(renamed.json.errors[0].extensions.reason).toBe(clash);
     const twin = await call(stack, '/items/io_mappings', { token, body: row({ io_id: ioId + 2001, attribute: other.attribute }) });
     expect(twin.json.errors[0].extensions.reason).toBe(clash);
+    // Two rows of one list under one name (the check reads the request's own transaction), and an io_id that is no
+    // IO id (Directus's 400, where the check's query made Postgres's 500).
+    const pair = await call(stack, '/items/io_mappings', { token, body: [row({ io_id: ioId + 2001, attribute: 'pair_x' }), row({ io_id: ioId + 2002, attribute: 'pair_x' })] });
+    expect(pair.status, pair.text).toBe(400);
+    expect(pair.json.errors[0].extensions.reason).toMatch(/^attribute: attribute "pair_x" already names IO \d+ of this model/);
+    for (const ioIdValue of ['abc', 1.5, 99_999_999_999]) {
+      const bad = await call(stack, '/items/io_mappings', { token, body: row({ io_id: ioIdValue, attribute: 'odd_id' }) });
+      expect(bad.status, `${ioIdValue} ${bad.text}`).toBe(400);
+    }
     // Its own name again is no clash.
     const same = (await call(stack, `/items/io_mappings/${good.json.data.id}?fields=attribute`, { token })).json.data.attribute;
     expect((await call(stack, `/items/io_mappings/${good.json.data.id}`, { token, method: 'PATCH', body: { attribute: same } })).status).toBe(200);

@@ -6,7 +6,7 @@ const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean
 
 /** What is wrong with a mapping row, and in which of its fields. */
 export interface IoMappingFieldProblem {
-  field: Exclude<keyof IoMapping, 'ioId' | 'unit'>;
+  field: Exclude<keyof IoMapping, 'ioId'>;
   message: string;
 }
 
@@ -27,6 +27,10 @@ export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem
   // JSON.stringify escapes NUL and lone surrogates, so the message itself can be stored.
   if (unstorable !== null) return { field: 'attribute', message: `attribute ${JSON.stringify(attribute)} has ${unstorable}` };
   if (attribute.trim() === '') return { field: 'attribute', message: 'attribute must name the value: an empty name is no key a reader can ask for' };
+  // The rows are kept as jsonb with each revision of the mapping (and the unit shown beside values): one text Postgres
+  // cannot store there stopped every reload of the race setup.
+  const badUnit = typeof mapping.unit === 'string' ? unstorableTextProblem(mapping.unit) : null;
+  if (badUnit !== null) return { field: 'unit', message: `unit ${JSON.stringify(mapping.unit)} has ${badUnit}` };
   if (!VALUE_TYPES.has(valueType)) return { field: 'valueType', message: `valueType ${JSON.stringify(valueType)} is not one of unsigned, signed, boolean, hex, ascii` };
   if (!Number.isInteger(byteSize) || byteSize < 1 || byteSize > 255) return { field: 'byteSize', message: `byteSize must be an integer in 1..255, got ${byteSize}` };
   // Scaling only applies to numeric readings, so a stray multiplier on a boolean row does not block it.
@@ -55,6 +59,8 @@ function invalidValueProblem(entry: unknown, { valueType, byteSize }: IoMapping)
     return null;
   }
   if (typeof entry !== 'string') return `invalidValues entry ${JSON.stringify(entry)} is neither a number nor a string`;
+  const unstorable = unstorableTextProblem(entry);
+  if (unstorable !== null) return `invalidValues entry ${JSON.stringify(entry)} has ${unstorable}`;
   if (valueType === 'hex') {
     const hex = new RegExp(`^[0-9a-fA-F]{${2 * byteSize}}$`);
     return hex.test(entry) ? null : `invalidValues entry "${entry}" is not ${2 * byteSize} hex digits (byteSize ${byteSize})`;

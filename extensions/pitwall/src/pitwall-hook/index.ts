@@ -109,12 +109,12 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   filter('io_mappings.items.update', async (payload, meta, ctx) => {
     // One read of the stored rows: the guard checks what the update makes of them, the action announces them.
     const stored = await rowsOf('io_mappings', keysOf(meta as Meta), ['*']);
-    await ioMappings(payload as Record<string, unknown>, stored, (ctx as Ctx)?.accountability);
+    await ioMappings(payload as Record<string, unknown>, stored, (ctx as Ctx)?.accountability, (ctx as Ctx)?.database ?? database);
     keepBefore('io_mappings', stored);
     return payload;
   });
   filter('io_mappings.items.delete', remember('io_mappings', ['model', 'io_id']));
-  filter('io_mappings.items.create', (payload, _meta, ctx) => ioMappings(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
+  filter('io_mappings.items.create', (payload, _meta, ctx) => ioMappings(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability, (ctx as Ctx)?.database ?? database));
   for (const kind of ['create', 'update', 'delete'] as const) {
     // The rows of one request together (Directus emits an action per row of a createMany, and the actions of an
     // import before it commits): one event per model, once the rows are committed.

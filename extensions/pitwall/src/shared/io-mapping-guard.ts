@@ -11,6 +11,7 @@ const COLUMN_OF: Record<IoMappingFieldProblem['field'], string> = {
   byteSize: 'byte_size',
   multiplier: 'multiplier',
   offset: 'offset',
+  unit: 'unit',
   invalidValues: 'invalid_values',
 };
 
@@ -23,15 +24,16 @@ const COLUMN_OF: Record<IoMappingFieldProblem['field'], string> = {
  */
 export function ioMappingGuard(database: any) {
   const mayWrite = writePermission(database);
-  return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
+  /** `trx`: the request's transaction, where the rows of a list created before this one are. */
+  return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined, trx: any = database): Promise<Row> => {
     if (!(await mayWrite('io_mappings', stored === null ? 'create' : 'update', accountability))) return payload;
     const rows: Row[] = stored === null ? [payload] : stored.map((row) => ({ ...row, ...payload }));
     for (const row of rows) {
       const problem = ioMappingFieldProblem(mappingOf(row));
       if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
     }
-    if ('attribute' in payload) {
-      const message = await nameClash(database, rows);
+    if ('attribute' in payload || 'model' in payload) {
+      const message = await nameClash(trx, rows);
       if (message) refuse([{ field: 'attribute', message }]);
     }
     return payload;
@@ -46,7 +48,8 @@ async function nameClash(database: any, rows: Row[]): Promise<string | null> {
   const seen = new Map<string, unknown>();
   for (const row of rows) {
     const { model, attribute, io_id: ioId } = row;
-    if (typeof model !== 'string' || typeof attribute !== 'string') continue;
+    // An io_id that is no IO id is Directus's to refuse (a query with it would be Postgres's 500).
+    if (typeof model !== 'string' || typeof attribute !== 'string' || !isIoId(ioId)) continue;
     const key = JSON.stringify([model, attribute]);
     if (seen.has(key) && seen.get(key) !== ioId) return clashMessage(attribute, seen.get(key));
     seen.set(key, ioId);
@@ -62,6 +65,9 @@ async function nameClash(database: any, rows: Row[]): Promise<string | null> {
   return null;
 }
 
+/** An IO id Postgres's integer column takes (the wire's are 0 to 65535). */
+const isIoId = (value: unknown): boolean => (typeof value === 'number' || (typeof value === 'string' && value.trim() !== '')) && Number.isInteger(Number(value)) && Math.abs(Number(value)) <= 2_147_483_647;
+
 const clashMessage = (attribute: string, ioId: unknown) =>
   `attribute ${JSON.stringify(attribute)} already names IO ${ioId} of this model: each IO element needs a name of its own, or the decoded attributes keep only one of the two values`;
 
@@ -74,7 +80,7 @@ function mappingOf(row: Row): IoMapping {
     byteSize: numberOf(row['byte_size']),
     multiplier: row['multiplier'] === undefined ? 1 : numberOf(row['multiplier']),
     offset: row['offset'] === undefined ? 0 : numberOf(row['offset']),
-    unit: null,
+    unit: typeof row['unit'] === 'string' ? row['unit'] : null,
     invalidValues: jsonOf(row['invalid_values']) as IoMapping['invalidValues'],
   };
 }

@@ -86,7 +86,9 @@ describe('decodeAttributes', () => {
 
   it('keeps an error message storable even when it quotes a NUL', () => {
     const row = new Map<number, IoMapping>([[1, mapping({ ioId: 1, attribute: 'one', invalidValues: ['1\u00002'] })]]);
-    expect(decodeAttributes({ '1': 1 }, row)).toEqual({ io_1: 1, io_1_error: 'invalidValues entry "1\ufffd2" is not a non-negative decimal integer' });
+    expect(decodeAttributes({ '1': 1 }, row)).toEqual({ io_1: 1, io_1_error: 'invalidValues entry "1\\u00002" has a NUL character at position 1, which Postgres cannot store as text' });
+    const unit = new Map<number, IoMapping>([[1, mapping({ ioId: 1, attribute: 'one', unit: 'm\udc00' })]]);
+    expect(decodeAttributes({ '1': 1 }, unit)).toEqual({ io_1: 1, io_1_error: 'unit "m\\udc00" has a lone UTF-16 surrogate at position 1, which Postgres cannot store as text' });
   });
 
   it('does not let a second IO id overwrite an attribute already decoded', () => {
