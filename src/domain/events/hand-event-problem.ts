@@ -20,8 +20,11 @@ export function handEventProblem(item: Record<string, unknown>): { field: string
   }
   const object = typeof payload === 'string' ? parsed(payload) : payload;
   if (payload !== undefined && (typeof object !== 'object' || object === null || Array.isArray(object))) return { field: 'payload', message: 'expected a JSON object' };
-  // Stored as json, but handed to webhooks through jsonb, which cannot hold a NUL: the event would never be delivered.
-  if (payload !== undefined && holdsNul(object)) return { field: 'payload', message: 'must not contain NUL characters (\\u0000), which no webhook delivery can carry' };
+  // Stored as json, but handed to webhooks through jsonb, which holds neither a NUL nor a lone surrogate: the event
+  // would never be delivered.
+  if (payload !== undefined && holdsUnstorable(object)) {
+    return { field: 'payload', message: 'must not contain NUL characters (\\u0000) or unpaired UTF-16 surrogates, which no webhook delivery can carry' };
+  }
   return null;
 }
 
@@ -33,7 +36,10 @@ function parsed(text: string): unknown {
   }
 }
 
-/** Whether a string or key of a JSON value holds a NUL: its JSON text has the escape, outside an escaped backslash. */
-function holdsNul(value: unknown): boolean {
-  return JSON.stringify(value).replaceAll('\\\\', '').includes('\\u0000');
+/**
+ * Whether a string or key of a JSON value holds a NUL or a lone surrogate: JSON.stringify writes both as escapes
+ * (a paired surrogate as itself), found outside the escaped backslashes.
+ */
+function holdsUnstorable(value: unknown): boolean {
+  return /\\u0000|\\ud[89a-f][0-9a-f]{2}/.test(JSON.stringify(value).replaceAll('\\\\', ''));
 }

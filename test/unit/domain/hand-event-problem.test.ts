@@ -24,11 +24,14 @@ describe('handEventProblem (race events written by people)', () => {
     for (const payload of [null, [], 'text', '[1]', 42]) expect(handEventProblem({ ...test, payload })?.field, JSON.stringify(payload)).toBe('payload');
   });
 
-  it('refuses a NUL anywhere in the payload, which the webhook chains cannot store', () => {
-    const nul = { field: 'payload', message: 'must not contain NUL characters (\\u0000), which no webhook delivery can carry' };
+  it('refuses a NUL or a lone surrogate anywhere in the payload, which the webhook chains cannot store', () => {
+    const nul = { field: 'payload', message: 'must not contain NUL characters (\\u0000) or unpaired UTF-16 surrogates, which no webhook delivery can carry' };
     expect(handEventProblem({ ...test, payload: { note: 'nul\u0000here' } })).toEqual(nul);
     expect(handEventProblem({ ...test, payload: { deep: [{ ['k\u0000']: 1 }] } })).toEqual(nul);
     expect(handEventProblem({ ...test, payload: '{"note":"a\\u0000b"}' })).toEqual(nul);
     expect(handEventProblem({ ...test, payload: { note: 'a\\u0000 written out' } })).toBeNull();
+    expect(handEventProblem({ ...test, payload: { k: '\ud800' } })).toEqual(nul);
+    expect(handEventProblem({ ...test, payload: { k: 'x\udc00' } })).toEqual(nul);
+    expect(handEventProblem({ ...test, payload: { k: '🚗 paired \ud83d\ude97' } })).toBeNull();
   });
 });
