@@ -128,6 +128,9 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
       // Kept as jsonb with the mapping's revision: such a text stopped every reload of the race setup.
       [{ value_type: 'ascii', invalid_values: ['\u0000'] }, 'invalid_values: invalidValues entry "\\u0000" has a NUL character at position 0, which Postgres cannot store as text'],
       [{ unit: 'm\udc00' }, 'unit: unit "m\\udc00" has a lone UTF-16 surrogate at position 1, which Postgres cannot store as text'],
+      // numeric(24,12): Postgres's out-of-range error named another field.
+      [{ multiplier: 1e13 }, 'multiplier: expected a decimal number with at most 12 digits before the decimal point, not 10000000000000'],
+      [{ multiplier: 1e-13 }, 'multiplier: expected a decimal number with at most 12 digits after the decimal point (more would be rounded away), not 1e-13'],
     ];
     for (const [changes, reason] of refusals) {
       const answer = await call(stack, '/items/io_mappings', { token, body: row(changes) });

@@ -71,6 +71,20 @@ describe('columnValueProblem', () => {
     for (const bad of ['abc', '', '1000000000000', 1e12, 'Infinity', true]) expect(ok('decimal', bad, decimal), String(bad)).not.toBeNull();
     expect(ok('decimal', '1000000000000', decimal)).toBe('expected a decimal number with at most 12 digits before the decimal point, not "1000000000000"');
     expect(ok('decimal', 'Infinity')).toBeNull();
+    // Past the scale, Postgres rounds without a word: a multiplier of 1e-13 became 0.
+    for (const bad of [1e-13, 1.5e-12, 0.1234567890123456, '0.0000000000001', '1e-13']) {
+      expect(ok('decimal', bad, decimal), String(bad)).toMatch(/^expected a decimal number with at most 12 digits after the decimal point \(more would be rounded away\)/);
+    }
+    for (const good of [1e-12, 0.000001, '1.500000000000000', '5e2']) expect(ok('decimal', good, decimal), String(good)).toBeNull();
+  });
+
+  it('reads a numeric column\'s precision and scale from the column when Directus\'s schema leaves them out', () => {
+    const numerics = { lengths: new Map(), numerics: new Map([['io_mappings.multiplier', { precision: 24, scale: 12 }]]) };
+    const overview = { collections: { io_mappings: { fields: { multiplier: { field: 'multiplier', type: 'decimal', dbType: 'numeric', precision: null, scale: null, special: [], alias: false } } } }, relations: [] } as never;
+    expect(payloadProblems(overview, 'io_mappings', { multiplier: 1e13 }, 'create', numerics)).toEqual([
+      { field: 'multiplier', message: 'expected a decimal number with at most 12 digits before the decimal point, not 10000000000000' },
+    ]);
+    expect(payloadProblems(overview, 'io_mappings', { multiplier: 1e13 }, 'create')).toEqual([]);
   });
 
   it('takes what Postgres reads as a boolean', () => {
@@ -119,7 +133,7 @@ describe('payloadProblems', () => {
   });
 
   it('names a text longer than its column, counting characters as Postgres does', () => {
-    const lengths = new Map([['entry_penalties.kind', 10]]);
+    const lengths = { lengths: new Map([['entry_penalties.kind', 10]]), numerics: new Map() };
     expect(payloadProblems(schema, 'entry_penalties', { kind: 'x'.repeat(11) }, 'create', lengths)).toEqual([{ field: 'kind', message: 'at most 10 characters, got 11' }]);
     expect(payloadProblems(schema, 'entry_penalties', { kind: 'x'.repeat(10) }, 'create', lengths)).toEqual([]);
     // Ten characters, twenty UTF-16 units.

@@ -77,19 +77,44 @@ function doubleProblem(value: unknown): string | null {
   return `expected a number, not ${shown(value)}`;
 }
 
-/** numeric(precision, scale): at most precision - scale digits before the point. */
+/**
+ * numeric(precision, scale): at most precision - scale digits before the point, and at most scale after it (Postgres
+ * would round the rest away without a word: a multiplier of 1e-13 became 0).
+ */
 function decimalProblem(field: Field, value: unknown): string | null {
   const expected = 'expected a decimal number';
   const whole = field.precision !== null && field.scale !== null ? field.precision - field.scale : null;
-  let digits: string | null = null;
-  if (typeof value === 'number' && Number.isFinite(value)) digits = BigInt(Math.trunc(Math.abs(value))).toString();
-  else if (typeof value === 'string' && DECIMAL.test(value)) digits = /e/i.test(value) ? null : value.trim().replace(/^[+-]/, '').split('.')[0]!;
+  let text: string | null = null;
+  if (typeof value === 'number' && Number.isFinite(value)) text = String(Math.abs(value));
+  else if (typeof value === 'string' && DECIMAL.test(value)) text = value.trim().replace(/^[+-]/, '');
   // NaN fits any numeric column; an infinity only one without a precision.
   else if (typeof value === 'string' && SPECIAL_NUMBER.test(value) && (/nan/i.test(value) || whole === null) && !/^\s*[+-]?inf\s*$/i.test(value)) return null;
   else return `${expected}, not ${shown(value)}`;
-  const used = digits === null ? 0 : digits.replace(/^0+/, '').length;
-  if (whole !== null && used > whole) return `${expected} with at most ${whole} digits before the decimal point, not ${shown(value)}`;
+  const digits = decimalDigits(text);
+  if (whole !== null && digits.whole > whole) return `${expected} with at most ${whole} digits before the decimal point, not ${shown(value)}`;
+  if (field.scale !== null && digits.fraction > field.scale) return `${expected} with at most ${field.scale} digits after the decimal point (more would be rounded away), not ${shown(value)}`;
   return null;
+}
+
+/** Significant digits of an unsigned decimal text (`12.50`, `.5`, `1e-13`, `1.5e+20`) before and after its point. */
+export function decimalDigits(text: string): { whole: number; fraction: number } {
+  const parts = /^(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(text);
+  if (!parts) return { whole: 0, fraction: 0 };
+  let [, integer = '', fraction = ''] = parts;
+  const exponent = Number(parts[3] ?? 0);
+  if (!/[1-9]/.test(integer + fraction)) return { whole: 0, fraction: 0 };
+  // An exponent past any column's precision (numeric holds 1000 digits) is past it either way.
+  if (exponent > 1_000) return { whole: Number.POSITIVE_INFINITY, fraction: 0 };
+  if (exponent < -1_000) return { whole: 0, fraction: Number.POSITIVE_INFINITY };
+  if (exponent > 0) {
+    integer += fraction.slice(0, exponent).padEnd(exponent, '0');
+    fraction = fraction.slice(exponent);
+  } else if (exponent < 0) {
+    const padded = integer.padStart(-exponent, '0');
+    fraction = padded.slice(padded.length + exponent) + fraction;
+    integer = padded.slice(0, padded.length + exponent);
+  }
+  return { whole: integer.replace(/^0+/, '').length, fraction: fraction.replace(/0+$/, '').length };
 }
 
 /** jsonb refuses NUL and unpaired surrogates in strings and keys (json keeps them as text). Iterative: nesting is the sender's. */
@@ -174,22 +199,33 @@ function article(type: string): string {
   return ({ uuid: 'a uuid', integer: 'a whole number', bigInteger: 'a whole number', float: 'a number', decimal: 'a decimal number', boolean: 'true or false', timestamp: 'a date and time' } as Record<string, string>)[type] ?? type;
 }
 
-/** Characters a `varchar(n)` column holds, by `collection.field` (Directus's schema overview does not carry them). */
-export type MaxLengths = ReadonlyMap<string, number>;
+/**
+ * What the columns hold that Directus's schema overview does not say, by `collection.field`: the characters of a
+ * `varchar(n)`, and the precision and scale of a `numeric(p, s)` (the overview has them null).
+ */
+export interface ColumnLimits {
+  lengths: ReadonlyMap<string, number>;
+  numerics: ReadonlyMap<string, { precision: number; scale: number }>;
+}
+
+const NO_LIMITS: ColumnLimits = { lengths: new Map(), numerics: new Map() };
 
 /**
  * Every value of a payload that its field's column would refuse, by field. A text longer than its `varchar` column
- * is one (`maxLengths`): Postgres's error names no column, and Directus's 400 then names another field.
+ * is one, and a decimal past its `numeric` column (`limits`): Postgres's error names no column, and Directus's 400
+ * then names another field.
  */
-export function payloadProblems(schema: SchemaOverview, collection: string, payload: Row, write: Write, maxLengths: MaxLengths = new Map()): Problem[] {
+export function payloadProblems(schema: SchemaOverview, collection: string, payload: Row, write: Write, limits: ColumnLimits = NO_LIMITS): Problem[] {
   const fields = schema.collections[collection]?.fields;
   if (!fields) return [];
   const problems: Problem[] = [];
   for (const [name, value] of Object.entries(payload)) {
-    const field = fields[name];
-    if (!field || field.alias || field.type === 'alias') continue;
+    const known = fields[name];
+    if (!known || known.alias || known.type === 'alias') continue;
+    const numeric = known.type === 'decimal' && known.precision === null ? limits.numerics.get(`${collection}.${name}`) : undefined;
+    const field = numeric ? { ...known, ...numeric } : known;
     const relational = schema.relations.some((r) => r.collection === collection && r.field === name && r.related_collection !== null);
-    const message = columnValueProblem(field, value, write, relational) ?? lengthProblem(field, value, maxLengths.get(`${collection}.${name}`));
+    const message = columnValueProblem(field, value, write, relational) ?? lengthProblem(field, value, limits.lengths.get(`${collection}.${name}`));
     if (message) problems.push({ field: name, message });
   }
   return problems;
@@ -202,32 +238,36 @@ function lengthProblem(field: Field, value: unknown, max: number | undefined): s
   return characters > max ? `at most ${max} characters, got ${characters}` : null;
 }
 
-/** How long the columns' lengths are kept: an admin may change a field meanwhile. */
-const MAX_LENGTHS_MS = 30_000;
+/** How long the columns' limits are kept: an admin may change a field meanwhile. */
+const LIMITS_MS = 30_000;
 
-/** The `varchar` lengths of the current schema's columns, read again at most every MAX_LENGTHS_MS; none if unreadable. */
-function maxLengthsOf(database: any, now: () => number = Date.now): () => Promise<MaxLengths> {
-  let kept: { at: number; lengths: Promise<MaxLengths> } | null = null;
-  const read = async (): Promise<MaxLengths> => {
-    const rows: { table_name: string; column_name: string; length: number }[] = await database('information_schema.columns')
+/** The column limits of the current schema, read again at most every LIMITS_MS; none if unreadable. */
+function columnLimitsOf(database: any, now: () => number = Date.now): () => Promise<ColumnLimits> {
+  let kept: { at: number; limits: Promise<ColumnLimits> } | null = null;
+  const read = async (): Promise<ColumnLimits> => {
+    const rows: { table_name: string; column_name: string; length: number | null; precision: number | null; scale: number | null; data_type: string }[] = await database(
+      'information_schema.columns',
+    )
       .whereRaw('table_schema = current_schema()')
-      .whereNotNull('character_maximum_length')
-      .select('table_name', 'column_name', { length: 'character_maximum_length' });
-    return new Map(rows.map((r) => [`${r.table_name}.${r.column_name}`, Number(r.length)]));
+      .where((q: any) => q.whereNotNull('character_maximum_length').orWhere('data_type', 'numeric'))
+      .select('table_name', 'column_name', 'data_type', { length: 'character_maximum_length', precision: 'numeric_precision', scale: 'numeric_scale' });
+    const key = (r: (typeof rows)[number]) => `${r.table_name}.${r.column_name}`;
+    return {
+      lengths: new Map(rows.filter((r) => r.length !== null).map((r) => [key(r), Number(r.length)])),
+      numerics: new Map(rows.filter((r) => r.data_type === 'numeric' && r.precision !== null).map((r) => [key(r), { precision: Number(r.precision), scale: Number(r.scale ?? 0) }])),
+    };
   };
   return () => {
-    if (kept === null || now() - kept.at > MAX_LENGTHS_MS) {
-      const lengths = read().catch(() => {
+    if (kept === null || now() - kept.at > LIMITS_MS) {
+      const limits = read().catch(() => {
         kept = null; // asked again by the next write
-        return new Map() as MaxLengths;
+        return NO_LIMITS;
       });
-      kept = { at: now(), lengths };
+      kept = { at: now(), limits };
     }
-    return kept.lengths;
+    return kept.limits;
   };
 }
-
-const holdsText = (payload: Row): boolean => Object.values(payload).some((value) => typeof value === 'string');
 
 /**
  * Values of the Pitwall collections' fields that Postgres would refuse (text that is no uuid, number or JSON, a
@@ -240,10 +280,10 @@ const holdsText = (payload: Row): boolean => Object.values(payload).some((value)
  */
 export function columnGuard(database: any) {
   const mayWrite = writePermission(database);
-  const maxLengths = maxLengthsOf(database);
+  const limits = columnLimitsOf(database);
   return async (collection: string, write: Write, payload: Row, schema: SchemaOverview | null | undefined, accountability: Accountability | null | undefined): Promise<Row> => {
     if (!schema || !payload || typeof payload !== 'object') return payload;
-    const problems = payloadProblems(schema, collection, payload, write, holdsText(payload) ? await maxLengths() : undefined);
+    const problems = payloadProblems(schema, collection, payload, write, await limits());
     if (problems.length === 0) return payload;
     if (!(await mayWrite(collection, write, accountability))) return payload;
     return refuse(problems);

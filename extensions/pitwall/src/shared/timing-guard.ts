@@ -2,6 +2,7 @@ import type { Accountability } from '@directus/types';
 import { handPenaltyDeleteProblem, handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
+import { isUuid } from '../../../../src/domain/uuid-text.ts';
 import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission, type Problem } from './write-guard.ts';
 
@@ -78,7 +79,8 @@ const RESULT_MS_MAX = 2_147_483_647;
 async function overflow(database: any, penalty: Row, id: unknown): Promise<string | null> {
   const { entry, stage } = penalty;
   const amount = Number(penalty['amount_ms']);
-  if (typeof entry !== 'string' || typeof stage !== 'string' || !Number.isFinite(amount) || [true, 'true'].includes(penalty['waived'] as never)) return null;
+  // Ids that are no uuids are the column guard's to name (a query with them is Postgres's 500).
+  if (!isUuid(entry) || !isUuid(stage) || !Number.isFinite(amount) || [true, 'true'].includes(penalty['waived'] as never)) return null;
   const [others, result] = await Promise.all([
     database('entry_penalties')
       .where({ entry, stage })
@@ -123,7 +125,7 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
   const placeProblem = async (row: Row, id: unknown): Promise<string | null> => {
     const { entry, stage, kind } = row;
     const at = row['crossed_at'] instanceof Date ? row['crossed_at'].getTime() : typeof row['crossed_at'] === 'string' ? directusTimestampMs(row['crossed_at']) : Number.NaN;
-    if (typeof entry !== 'string' || typeof stage !== 'string' || typeof kind !== 'string' || Number.isNaN(at)) return null;
+    if (!isUuid(entry) || !isUuid(stage) || typeof kind !== 'string' || Number.isNaN(at)) return null;
     const others: Row[] = await database('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at');
     const times = (of: string) => others.filter((c) => c['kind'] === of).map((c) => new Date(c['crossed_at'] as string).getTime());
     return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish') })?.message ?? null;
@@ -131,7 +133,7 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
   /** A line of the crossing's own stage, of its kind: another stage's finish timed the car on the wrong board. */
   const lineProblem = async (row: Row): Promise<string | null> => {
     const { stage, geofence, kind } = row;
-    if (typeof geofence !== 'string' || typeof stage !== 'string') return null;
+    if (!isUuid(geofence) || !isUuid(stage)) return null;
     const line = await database('geofences').where({ id: geofence }).first('name', 'stage', 'kind');
     if (!line) return null; // Directus answers the unknown key itself
     if (line.stage !== stage) return `geofence "${line.name}" is a line of another stage than this crossing's`;
