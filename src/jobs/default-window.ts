@@ -79,17 +79,29 @@ async function backfillTargetIssues(params: { model?: string; devices?: string[]
   return (params.devices ?? []).flatMap((imei, i) => (known.has(imei) ? [] : [{ code: 'custom' as const, path: ['devices', String(i)], message: `no device with IMEI ${JSON.stringify(imei)}` }]));
 }
 
-type ReplayTargets = { event?: string; entries?: string[]; devices?: string[] };
+type ReplayTargets = { event?: string; entries?: string[]; devices?: string[]; geofences?: { stage?: string | null }[] };
 
 /**
- * The entries and trackers a replay names that do not exist, and entries of another event than the one it names
- * (or its stage's, `stageEvent`, as withDefaultWindow read it). The run would replay nothing for them, or fail with
+ * The entries, trackers and candidate lines' stages a replay names that do not exist, and entries (or stages) of
+ * another event than the one it names (or its stage's, `stageEvent`, as withDefaultWindow read it). The run would replay nothing for them, or fail with
  * "not a stage of the replayed event(s)", which sends the caller looking at the stage: a 400 naming `entries.<n>` /
  * `devices.<n>` says what is wrong. A tracker that exists but is carried by no entry replayed stays a problem the run
  * reports (its entry may be given one before the run starts).
  */
-async function replayTargetIssues({ event, entries, devices }: ReplayTargets, stageEvent: string | undefined, db: Knex): Promise<WindowIssue[]> {
+async function replayTargetIssues({ event, entries, devices, geofences }: ReplayTargets, stageEvent: string | undefined, db: Knex): Promise<WindowIssue[]> {
   const issues: WindowIssue[] = [];
+  // A candidate line of a stage that does not exist, or of another event: the run would fail once it ran.
+  const lineStages = [...new Set((geofences ?? []).flatMap((g) => (typeof g.stage === 'string' ? [g.stage] : [])))];
+  if (lineStages.length > 0) {
+    const scope = event ?? stageEvent;
+    const eventOfStage = new Map<string, string>((await db('stages').whereIn('id', lineStages).select('id', 'event')).map((row: { id: string; event: string }) => [row.id, String(row.event)]));
+    (geofences ?? []).forEach(({ stage }, i) => {
+      if (typeof stage !== 'string') return;
+      const of = eventOfStage.get(stage);
+      if (of === undefined) issues.push({ code: 'custom', path: ['geofences', String(i), 'stage'], message: `no stage ${stage}` });
+      else if (scope !== undefined && of !== scope) issues.push({ code: 'custom', path: ['geofences', String(i), 'stage'], message: `stage ${stage} is a stage of another event than ${scope}` });
+    });
+  }
   if (entries) {
     const scope = event ?? stageEvent;
     const eventOf = new Map<string, string>((await db('entries').whereIn('id', [...new Set(entries)]).select('id', 'event')).map((row: { id: string; event: string }) => [row.id, String(row.event)]));

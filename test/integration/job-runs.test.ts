@@ -156,6 +156,12 @@ describe('replay and backfill runs', () => {
     expect(targets.json.errors[0].extensions.reason).toBe(
       `entries.1: no entry ${unknownEntry}; entries.2: entry ${foreignEntry.json.data.id} is an entry of another event than ${event}; devices.1: no device with IMEI "000"`,
     );
+    // A candidate line of a stage that does not exist, or of another event's stage: the run failed once it ran.
+    const line = (lineStage: string) => ({ stage: lineStage, name: 'Moved finish', kind: 'finish_line', geometry: { type: 'LineString', coordinates: [[-4.1, 31.4], [-4.1, 31.41]] } });
+    const [otherStage] = await db('stages').whereNot({ event }).limit(1).pluck('id');
+    const lines = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', geofences: [line(stage), line(unknownEntry), ...(otherStage ? [line(otherStage)] : [])] } });
+    expect(lines.status, lines.text).toBe(400);
+    expect(lines.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['geofences.1.stage', ...(otherStage ? ['geofences.2.stage'] : [])]);
     const fine = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', entries: [entry], devices: [known] } });
     expect(fine.status, fine.text).toBe(202);
     created.push({ table: 'replay_runs', id: fine.json.run.id });
