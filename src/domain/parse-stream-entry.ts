@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { exactBigIntegers, holdsRoundedInteger, roundedIoIds } from './io/exact-big-integers.ts';
+import { cutShort } from './cut-short.ts';
 import { ISO_TIME, isoTimeMs } from './iso-time.ts';
 import type { Position } from './position.ts';
 import {
@@ -135,10 +136,11 @@ function parse(fields: Record<string, string>): StreamEntryParse {
   const attributes = holdsRoundedInteger(p.attributes) ? exactBigIntegers(envelope.data.payload) : p.attributes;
   const rounded = roundedIoIds(attributes);
   if (rounded.length > 0) {
+    const sent = sentNumbers(envelope.data.payload);
     return {
       ok: false,
       reason: rounded
-        .map((id) => `payload.attributes.${id}: ${attributes[id]} is past 2^53 and no 64-bit integer, so its digits cannot be kept (a 64-bit value goes as {"__bigint": "<digits>"})`)
+        .map((id) => `payload.attributes.${id}: ${cutShort(sent.get(id) ?? String(attributes[id]), 60)} is past 2^53 and no 64-bit integer, so its digits cannot be kept (a 64-bit value goes as {"__bigint": "<digits>"})`)
         .join('; '),
     };
   }
@@ -158,4 +160,14 @@ function parse(fields: Record<string, string>): StreamEntryParse {
       codec: envelope.data.codec,
     },
   };
+}
+
+/** The numbers of a payload's IO elements as the sender wrote them (IO ids are digits: no other field is named so). */
+function sentNumbers(payload: string): Map<string, string> {
+  const sent = new Map<string, string>();
+  JSON.parse(payload, (key, value: unknown, context?: { source?: string }) => {
+    if (typeof value === 'number' && context?.source !== undefined && IO_ID.test(key)) sent.set(key, context.source);
+    return value;
+  });
+  return sent;
 }
