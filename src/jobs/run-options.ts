@@ -99,7 +99,8 @@ const MAX_WINDOW_HOURS = 876_600;
 function windowHours(raw: unknown): number | null {
   const text = typeof raw === 'string' ? raw.trim() : raw;
   if (text === undefined || text === null || text === '' || (typeof text === 'string' && NOTHING.has(text))) return null;
-  const hours = typeof text === 'number' || typeof text === 'string' ? Number(text) : Number.NaN;
+  // Decimal hours only: Number() would read "0x10" as 16.
+  const hours = typeof text === 'number' ? text : typeof text === 'string' && /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
   if (!(hours > 0 && hours <= MAX_WINDOW_HOURS)) {
     throw new RunParamsError(`Invalid options: window_hours: expected a number of hours above 0 and at most ${MAX_WINDOW_HOURS.toLocaleString('en')} (a century), got ${JSON.stringify(raw)}`);
   }

@@ -125,6 +125,8 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
       [{ invalid_values: { 850: true } }, 'invalid_values: invalidValues must be a list of raw values, got {"850":true}'],
       [{ invalid_values: [-1] }, 'invalid_values: invalidValues entry -1 is not a raw value: write a non-negative safe integer, or a decimal string for 64-bit values'],
       [{ attribute: ' ' }, 'attribute: attribute must name the value: an empty name is no key a reader can ask for'],
+      [{ attribute: 'io_11' }, 'attribute: attribute "io_11" is a name the decoder gives elements without a mapping (io_<id>) and their errors: give it a name of its own'],
+      [{ io_id: -3 }, 'io_id: ioId must be an IO id of the wire, 0 to 65535, got -3'],
       // Kept as jsonb with the mapping's revision: such a text stopped every reload of the race setup.
       [{ value_type: 'ascii', invalid_values: ['\u0000'] }, 'invalid_values: invalidValues entry "\\u0000" has a NUL character at position 0, which Postgres cannot store as text'],
       [{ unit: 'm\udc00' }, 'unit: unit "m\\udc00" has a lone UTF-16 surrogate at position 1, which Postgres cannot store as text'],

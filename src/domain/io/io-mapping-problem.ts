@@ -6,9 +6,12 @@ const VALUE_TYPES: ReadonlySet<string> = new Set(['unsigned', 'signed', 'boolean
 
 /** What is wrong with a mapping row, and in which of its fields. */
 export interface IoMappingFieldProblem {
-  field: Exclude<keyof IoMapping, 'ioId'>;
+  field: keyof IoMapping;
   message: string;
 }
+
+/** The decoder's own names, for an IO element without a mapping and for why an element could not be decoded. */
+const DECODER_NAME = /^io_\d+(_error)?$/;
 
 /**
  * What is wrong with a mapping row, or null when it can be used. Rows come from the database (edited by hand in
@@ -20,13 +23,16 @@ export function ioMappingProblem(mapping: IoMapping): string | null {
 
 /** ioMappingProblem with the field it is about (for refusing the row where it is written). */
 export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem | null {
-  const { attribute, valueType, byteSize, multiplier, offset, invalidValues } = mapping;
+  const { ioId, attribute, valueType, byteSize, multiplier, offset, invalidValues } = mapping;
+  // The wire's IO ids are two bytes (Codec 8 Extended); Codec 8's one byte is among them.
+  if (!Number.isInteger(ioId) || ioId < 0 || ioId > 65_535) return { field: 'ioId', message: `ioId must be an IO id of the wire, 0 to 65535, got ${ioId}` };
   // The attribute is a key of the decoded jsonb: a name Postgres cannot store would refuse the whole fix.
   if (typeof attribute !== 'string') return { field: 'attribute', message: `attribute must be a string, got ${typeof attribute}` };
   const unstorable = unstorableTextProblem(attribute);
   // JSON.stringify escapes NUL and lone surrogates, so the message itself can be stored.
   if (unstorable !== null) return { field: 'attribute', message: `attribute ${JSON.stringify(attribute)} has ${unstorable}` };
   if (attribute.trim() === '') return { field: 'attribute', message: 'attribute must name the value: an empty name is no key a reader can ask for' };
+  if (DECODER_NAME.test(attribute)) return { field: 'attribute', message: `attribute ${JSON.stringify(attribute)} is a name the decoder gives elements without a mapping (io_<id>) and their errors: give it a name of its own` };
   // The rows are kept as jsonb with each revision of the mapping (and the unit shown beside values): one text Postgres
   // cannot store there stopped every reload of the race setup.
   const badUnit = typeof mapping.unit === 'string' ? unstorableTextProblem(mapping.unit) : null;

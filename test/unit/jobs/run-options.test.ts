@@ -29,7 +29,7 @@ describe('bodyOfOptions (replay and backfill operations)', () => {
   });
 
   it('names window_hours when it is no window, rather than the from and to it would have made', () => {
-    for (const raw of [0, -5, 'abc', 100_000_000, '1e9', true]) {
+    for (const raw of [0, -5, 'abc', 100_000_000, '1e9', '0x10', true]) {
       expect(() => bodyOfOptions({ model: 'm', window_hours: raw as never }), String(raw)).toThrow(
         new RunParamsError(`Invalid options: window_hours: expected a number of hours above 0 and at most 876,600 (a century), got ${JSON.stringify(raw)}`),
       );

@@ -6,6 +6,7 @@ import { parsedOrText, refuse, writePermission } from './write-guard';
 type Row = Record<string, unknown>;
 
 const COLUMN_OF: Record<IoMappingFieldProblem['field'], string> = {
+  ioId: 'io_id',
   attribute: 'attribute',
   valueType: 'value_type',
   byteSize: 'byte_size',

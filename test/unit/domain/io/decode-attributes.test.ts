@@ -68,8 +68,9 @@ describe('decodeAttributes', () => {
       [2, mapping({ ioId: 2, attribute: 'x\ud800' })],
       [3, mapping({ ioId: 3, attribute: 'three', valueType: 'ascii', invalidValues: ['n\u0000a'], byteSize: 1.5 })],
       [4, mapping({ ioId: 4, attribute: ' ' })],
+      [5, mapping({ ioId: 5, attribute: 'io_7' })],
     ]);
-    const decoded = decodeAttributes({ '1': 1, '2': 2, '3': 3, '4': 4 }, odd);
+    const decoded = decodeAttributes({ '1': 1, '2': 2, '3': 3, '4': 4, '5': 5 }, odd);
     expect(decoded).toEqual({
       io_1: 1,
       io_1_error: 'attribute "a\\u0000b" has a NUL character at position 1, which Postgres cannot store as text',
@@ -79,6 +80,8 @@ describe('decodeAttributes', () => {
       io_3_error: 'byteSize must be an integer in 1..255, got 1.5',
       io_4: 4,
       io_4_error: 'attribute must name the value: an empty name is no key a reader can ask for',
+      io_5: 5,
+      io_5_error: 'attribute "io_7" is a name the decoder gives elements without a mapping (io_<id>) and their errors: give it a name of its own',
     });
     const bad = /\u0000|[\ud800-\udfff]/;
     for (const [key, value] of Object.entries(decoded)) expect(bad.test(key) || bad.test(String(value))).toBe(false);
