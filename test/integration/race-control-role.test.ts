@@ -322,6 +322,33 @@ describe('the Race Control role', () => {
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
   });
 
+  it('keeps timing when hand penalties given while a car runs take its total past what a result holds once it finishes', async () => {
+    // #112 back on the road: its finish retracted, its result running.
+    const batch = (name: string, upserts: unknown[], retractions: string[] = []) =>
+      call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `${name}-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions } });
+    const running = { ...results[1]!, status: 'running', finishedAt: null, elapsedMs: null, totalMs: null };
+    expect((await batch('running', [running], [finishes[1]!.key])).status).toBe(200);
+    // Five penalties of a hundred hours and one of 96:31:23: no stage time yet, so each is taken.
+    const given: string[] = [];
+    for (const amount of [360_000_000, 360_000_000, 360_000_000, 360_000_000, 360_000_000, 347_483_000]) {
+      const one = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[1]!.id, stage, kind: 'manual', amount_ms: amount } });
+      expect(one.status, one.text).toBe(200);
+      given.push(one.json.data.id);
+    }
+    try {
+      // The car finishes: the total would be 2,147,684,500 ms. Every such batch was a 500 that stopped all timing.
+      const finished = await batch('finished', [finishes[1]!, results[1]!]);
+      expect(finished.status, finished.text).toBe(200);
+      const stored = await call(stack, `/items/stage_results?filter[entry][_eq]=${crews[1]!.id}&filter[stage][_eq]=${stage}&fields=status,elapsed_ms,penalty_ms,total_ms`, { token });
+      expect(stored.json.data).toEqual([{ status: 'finished', elapsed_ms: 201_500, penalty_ms: 2_147_483_000, total_ms: 2_147_483_647 }]);
+      // Another car's timing goes on.
+      expect((await batch('other', [results[0]!])).status).toBe(200);
+    } finally {
+      expect((await call(stack, '/items/entry_penalties', { token: user.token, method: 'DELETE', body: given })).status).toBe(204);
+    }
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
+  });
+
   it('starts a replay preview and cancels it; a replay in apply mode is refused however it is asked for', async () => {
     const body = { event, stage, mode: 'preview' };
     const queued = await call(stack, '/pitwall/replay', { token: user.token, body });

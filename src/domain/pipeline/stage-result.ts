@@ -16,8 +16,18 @@ function penaltyTotal(draft: Draft, entryId: string, stageId: string): number {
 export type ResultTimes = Pick<StageProgress, 'entryId' | 'stageId' | 'status' | 'finishedAt'> & { startedAt: number | null };
 
 /**
+ * The most a result's time holds (its columns are 4-byte integers of milliseconds): 596:31:23.647. Penalties given by
+ * hand to a car still running can add up past it by the time it finishes; such a time is this much, rather than a
+ * value no column takes, which failed every write of the entry's result and, with it, every other car's timing.
+ */
+export const MAX_RESULT_MS = 2_147_483_647;
+
+const storable = (ms: number): number => Math.min(ms, MAX_RESULT_MS);
+
+/**
  * The stage_result fact with elapsed, penalty and total times as the contract defines them: elapsed from start to
- * finish, total = elapsed + penalties for a finished entry only. The one place these are computed.
+ * finish, total = elapsed + penalties for a finished entry only, each at most MAX_RESULT_MS. The one place these are
+ * computed.
  */
 export function stageResultOf(progress: ResultTimes, penaltyMs: number): StageResultFact {
   const elapsedMs = progress.finishedAt === null || progress.startedAt === null ? null : progress.finishedAt - progress.startedAt;
@@ -29,9 +39,9 @@ export function stageResultOf(progress: ResultTimes, penaltyMs: number): StageRe
     status: progress.status,
     startedAt: progress.startedAt,
     finishedAt: progress.finishedAt,
-    elapsedMs,
-    penaltyMs,
-    totalMs: elapsedMs === null || progress.status !== 'finished' ? null : elapsedMs + penaltyMs,
+    elapsedMs: elapsedMs === null ? null : storable(elapsedMs),
+    penaltyMs: storable(penaltyMs),
+    totalMs: elapsedMs === null || progress.status !== 'finished' ? null : storable(elapsedMs + penaltyMs),
   };
 }
 

@@ -58,7 +58,7 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
       }
       const same =
         existing['status'] === next['status'] && msOf(existing['started_at']) === startedAt && msOf(existing['finished_at']) === finishedAt &&
-        intOf(existing['elapsed_ms']) === result.elapsedMs && intOf(existing['penalty_ms']) === penalty && intOf(existing['total_ms']) === result.totalMs;
+        intOf(existing['elapsed_ms']) === result.elapsedMs && intOf(existing['penalty_ms']) === result.penaltyMs && intOf(existing['total_ms']) === result.totalMs;
       if (!same) {
         await results.updateOne(String(existing['id']), { ...next, computed_at: now.toISOString() }, quiet);
         changed.add(String(existing['id']));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result.ts';
+import { MAX_RESULT_MS, withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result.ts';
 import { resultFromCrossings, resultOnCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
 
 const start = (crossedAt: number) => ({ kind: 'start' as const, crossedAt });
@@ -17,6 +17,12 @@ describe('resultFromCrossings', () => {
     expect(resultFromCrossings('e', 's', [finish(5_000), start(10_000)], 0, 'running')).toMatchObject({ status: 'running', finishedAt: null, elapsedMs: null, totalMs: null });
     expect(resultFromCrossings('e', 's', [start(10_000)], 0, 'dnf')).toMatchObject({ status: 'dnf', totalMs: null });
     expect(resultFromCrossings('e', 's', [start(10_000), finish(70_000)], 0, 'dnf')).toMatchObject({ status: 'finished', elapsedMs: 60_000 });
+  });
+
+  it('keeps every time of a result within what its columns hold, however many hours of penalties it was given', () => {
+    const heavy = resultFromCrossings('e', 's', [start(0), finish(3_600_000)], 6 * 360_000_000, 'running')!;
+    expect(heavy).toMatchObject({ status: 'finished', elapsedMs: 3_600_000, penaltyMs: MAX_RESULT_MS, totalMs: MAX_RESULT_MS });
+    expect(withOfficialPenalties(resultFromCrossings('e', 's', [start(0), finish(1_000)], 0, 'running')!, 2_147_483_000)).toMatchObject({ totalMs: MAX_RESULT_MS, penaltyMs: 2_147_483_000 });
   });
 
   it('keeps a result whose start was deleted, untimed; makes none from nothing', () => {
