@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRow, errorMessage, formatDateTime, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
+import { describeRow, errorCode, errorMessage, formatDateTime, formatDelta, formatDuration, fromLocalInput, guardedCall, toLocalInput } from '../../../extensions/pitwall/src/pitwall-replay-panel/format.ts';
 import { pinToFrame, polylinePoints, projectTracks, scaleBar } from '../../../extensions/pitwall/src/shared/project-tracks.ts';
 
 describe('the replay panel map projection', () => {
@@ -95,6 +95,12 @@ describe('the replay panel formatting', () => {
     );
     expect(errorMessage({ response: { data: { errors: [{ message: 'Forbidden' }] } } })).toBe('Forbidden');
     expect(errorMessage(new Error('Network Error'))).toBe('Network Error');
+  });
+
+  it('reads the code of a refusal, to offer the forced stop of a replay applying its changes', () => {
+    expect(errorCode({ response: { data: { errors: [{ message: 'The run is applying its changes', extensions: { code: 'PITWALL_RUN_FINISHING' } }] } } })).toBe('PITWALL_RUN_FINISHING');
+    expect(errorCode({ response: { data: { errors: [{ message: 'Forbidden' }] } } })).toBeNull();
+    expect(errorCode(new Error('Network Error'))).toBeNull();
   });
 });
 

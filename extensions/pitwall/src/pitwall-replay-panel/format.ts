@@ -99,6 +99,12 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The `extensions.code` of a Directus error answer, if any. */
+export function errorCode(error: unknown): string | null {
+  const response = (error as { response?: { data?: { errors?: { extensions?: { code?: string } }[] } } })?.response;
+  return response?.data?.errors?.[0]?.extensions?.code ?? null;
+}
+
 /** Runs `work` with `pending` set while it runs; a failure shows in `error` (Directus's message) instead of throwing. */
 export async function guardedCall(pending: { value: boolean }, error: { value: string | null }, work: () => Promise<void>): Promise<void> {
   pending.value = true;

@@ -1,6 +1,6 @@
 import type { useApi } from '@directus/extensions-sdk';
-import { onBeforeUnmount, ref } from 'vue';
-import { errorMessage, guardedCall } from './format';
+import { computed, onBeforeUnmount, ref } from 'vue';
+import { errorCode, errorMessage, guardedCall } from './format';
 import { isActive, type ReplayRequest, type ReplayRun } from './types';
 
 type Api = ReturnType<typeof useApi>;
@@ -18,7 +18,12 @@ export function useReplayRun(api: Api) {
   const run = ref<ReplayRun | null>(null);
   const recent = ref<ReplayRun[]>([]);
   const busy = ref(false);
-  const error = ref<string | null>(null);
+  /** What a start, cancel or open answered: kept until the next such action (a poll does not clear it). */
+  const actionError = ref<string | null>(null);
+  /** Why reading the run failed; cleared by the next read that works (a Directus restart). */
+  const pollError = ref<string | null>(null);
+  const error = computed(() => actionError.value ?? pollError.value);
+  const finishing = ref(false);
   /** How long the run shown has been seen queued here (the browser's clock; the server's may differ). */
   const queuedForMs = ref(0);
   let queued: { id: string; since: number } | null = null;
@@ -45,11 +50,11 @@ export function useReplayRun(api: Api) {
       timer = setTimeout(async () => {
         try {
           const fresh = await readRun(next.id);
-          if (current === generation) error.value = null;
+          if (current === generation) pollError.value = null;
           show(fresh, current);
         } catch (e) {
           if (current !== generation) return;
-          error.value = errorMessage(e);
+          pollError.value = errorMessage(e);
           // Keep trying: a dashboard left open survives a Directus restart.
           show(next, current);
         }
@@ -67,12 +72,22 @@ export function useReplayRun(api: Api) {
     });
   }
 
-  async function cancel(): Promise<void> {
+  /**
+   * Cancels the run shown. A replay applying its changes is not stopped half-way (409 PITWALL_RUN_FINISHING):
+   * `finishing` then offers an admin the forced stop, for a delivery that keeps failing.
+   */
+  async function cancel(force = false): Promise<void> {
     const current = run.value;
     if (!current || !isActive(current)) return;
     await guarded(async () => {
-      const { data } = await api.post<{ run: ReplayRun }>(`/pitwall/replay/${current.id}/cancel`);
-      show(data.run);
+      try {
+        const { data } = await api.post<{ run: ReplayRun }>(`/pitwall/replay/${current.id}/cancel${force ? '?force=true' : ''}`);
+        finishing.value = false;
+        show(data.run);
+      } catch (e) {
+        finishing.value = errorCode(e) === 'PITWALL_RUN_FINISHING';
+        throw e;
+      }
       await loadRecent();
     });
   }
@@ -90,12 +105,12 @@ export function useReplayRun(api: Api) {
       const { data } = await api.get<{ runs: ReplayRun[] }>('/pitwall/replay', { params: { limit: RECENT_RUNS } });
       recent.value = data.runs;
     } catch (e) {
-      error.value = errorMessage(e);
+      pollError.value = errorMessage(e);
     }
   }
 
   function guarded(work: () => Promise<void>): Promise<void> {
-    return guardedCall(busy, error, work);
+    return guardedCall(busy, actionError, work);
   }
 
   onBeforeUnmount(() => {
@@ -103,5 +118,5 @@ export function useReplayRun(api: Api) {
     stopPolling();
   });
 
-  return { run, recent, busy, error, queuedForMs, start, cancel, open, loadRecent };
+  return { run, recent, busy, error, finishing, queuedForMs, start, cancel, open, loadRecent };
 }
