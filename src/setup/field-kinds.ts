@@ -101,7 +101,7 @@ export const integer = (field: string, o: Common & { min?: number; max?: number;
 });
 
 /** How time spans are typed, and why they are 4-byte integers; shown on each such field. */
-export const MILLISECONDS_NOTE = 'Typed as race time: 10 is ten seconds, 1:30.250 a minute and a half. Stored in milliseconds, a 4-byte integer (up to 24 days) so the API answers a JSON number.';
+export const MILLISECONDS_NOTE = 'Typed as race time: 10 is ten seconds, 1:30.250 a minute and a half. Stored in milliseconds, a 4-byte integer so the API answers a JSON number.';
 
 /** The bundle's interface typing a millisecond duration as race time ("10", "1:30.250"). */
 export const RACE_DURATION_INTERFACE = 'pitwall-race-duration';
@@ -114,15 +114,15 @@ export const RACE_TIME_DISPLAY = 'pitwall-race-time';
  * not a `bigInteger`: Directus answers bigInteger fields as JSON strings, and 2,147,483,647 ms (24.8 days) is far more
  * than any stage or penalty lasts.
  */
-export const milliseconds = (field: string, o: Common & { signed?: boolean } = {}): FieldDef => {
-  const { signed, ...common } = o;
+export const milliseconds = (field: string, o: Common & { signed?: boolean; maxMs?: number } = {}): FieldDef => {
+  const { signed, maxMs, ...common } = o;
   const def = integer(field, { ...common, note: o.note ? `${o.note} ${MILLISECONDS_NOTE}` : MILLISECONDS_NOTE });
   return {
     ...def,
     meta: {
       ...def.meta,
       interface: RACE_DURATION_INTERFACE,
-      options: signed ? { signed: true } : null,
+      options: signed || maxMs !== undefined ? { ...(signed ? { signed: true } : {}), ...(maxMs !== undefined ? { maxMs } : {}) } : null,
       display: RACE_TIME_DISPLAY,
       display_options: { decimals: 'trim', signed: signed ?? false },
       translations: millisecondsLabel(field),

@@ -24,6 +24,7 @@ import {
   type ManyToOne,
   type RelationDef,
 } from './field-kinds.ts';
+import { MAX_HAND_PENALTY_MS } from '../domain/penalties/hand-penalty-problem.ts';
 
 /**
  * The business plane of CONTRACTS section 3 as Directus collections. Setup creates what is missing and never
@@ -256,7 +257,7 @@ export const pitwallCollections: CollectionDef[] = [
       { value: 'speeding', text: 'Speeding', color: '#E35169' },
       { value: 'manual', text: 'Manual', color: '#A2B5CD' },
     ], { required: true }),
-    milliseconds('amount_ms', { required: true }),
+    milliseconds('amount_ms', { required: true, maxMs: MAX_HAND_PENALTY_MS, note: 'At most 100:00:00 for one penalty.' }),
     json('details', { width: 'full' }),
     boolean('waived', {
       defaultValue: false,

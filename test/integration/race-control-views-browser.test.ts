@@ -226,6 +226,14 @@ describe('the race office in the admin app', () => {
     // A typo is told at once, and nothing is stored.
     await input.fill('1:75');
     expect(await page.getByTestId('pitwall-race-duration-problem').innerText()).toBe('75 seconds: at most 59 after the minutes');
+    await input.fill('1 30');
+    expect(await page.getByTestId('pitwall-race-duration-problem').innerText()).toMatch(/^Type a race time: /);
+    await input.fill('100:00:01');
+    expect(await page.getByTestId('pitwall-race-duration-problem').innerText()).toBe('At most 100:00:00 here');
+    // Emptied (Directus's input then gives null): the field stays, with nothing to tell.
+    await input.fill('');
+    expect(await page.getByTestId('pitwall-race-duration-problem').count()).toBe(0);
+    expect(await input.isVisible()).toBe(true);
     await input.fill('10');
     expect(await page.getByTestId('pitwall-race-duration-problem').count()).toBe(0);
     await page.keyboard.press('Control+s');

@@ -53,7 +53,6 @@ describe('timing collections as a timekeeper reads them', () => {
     await setDisplay('stage_results.total_ms', 'formatted-value', { suffix: ' ms' });
     await setDisplay('entry_crossings.crossed_at', 'datetime', { format: 'long' });
     const earlierNote = 'Milliseconds, stored as a 4-byte integer (up to 24 days) so the API answers a JSON number.';
-    const typedNote = (await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta.note;
     await call(stack, '/fields/entry_penalties/amount_ms', { token, method: 'PATCH', body: { meta: { interface: 'input', options: { min: null, max: null, iconRight: null }, note: earlierNote } } });
     await call(stack, '/collections/entry_penalties', { token, method: 'PATCH', body: { meta: { display_template: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms' } } });
     await call(stack, '/collections/stage_results', { token, method: 'PATCH', body: { meta: { display_template: '{{rank}}. #{{entry.race_number}} {{total_ms}}' } } });
@@ -70,7 +69,11 @@ describe('timing collections as a timekeeper reads them', () => {
       'title stage_results by entry, stage and status',
       'type entry_penalties.amount_ms with pitwall-race-duration',
     ]);
-    expect((await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta).toMatchObject({ interface: 'pitwall-race-duration', options: null, note: typedNote });
+    expect((await call(stack, '/fields/entry_penalties/amount_ms', { token })).json.data.meta).toMatchObject({
+      interface: 'pitwall-race-duration',
+      options: { maxMs: 360_000_000 },
+      note: 'Typed as race time: 10 is ten seconds, 1:30.250 a minute and a half. Stored in milliseconds, a 4-byte integer so the API answers a JSON number.',
+    });
     expect((await field('stage_results.total_ms')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: raceTimeFields['stage_results.total_ms'] });
     expect((await field('entry_crossings.crossed_at')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: { decimals: '3' } });
     expect((await field('stage_results.elapsed_ms')).meta).toMatchObject({ display: 'formatted-value', display_options: { suffix: ' ms', format: true } });

@@ -83,7 +83,7 @@ describe('planFieldInterfaces', () => {
   });
 
   it('gives durations the race-time input where an earlier setup left the number input, signed where they are', () => {
-    expect(planFieldInterfaces(pitwallCollections, amount({ interface: 'input' }))).toEqual([{ collection: 'entry_penalties', field: 'amount_ms', interface: 'pitwall-race-duration', options: null }]);
+    expect(planFieldInterfaces(pitwallCollections, amount({ interface: 'input' }))).toEqual([{ collection: 'entry_penalties', field: 'amount_ms', interface: 'pitwall-race-duration', options: { maxMs: 360_000_000 } }]);
     const gap: ExistingField[] = [{ collection: 'stage_results', field: 'gap_ms', meta: { interface: 'input' } }];
     expect(planFieldInterfaces(pitwallCollections, gap)).toEqual([{ collection: 'stage_results', field: 'gap_ms', interface: 'pitwall-race-duration', options: { signed: true } }]);
   });

@@ -20,5 +20,11 @@ export default defineInterface({
       meta: { width: 'half', interface: 'boolean', options: { label: 'Takes negative times (corrections, gaps)' } },
       schema: { default_value: false },
     },
+    {
+      field: 'maxMs',
+      name: 'At most (ms)',
+      type: 'integer',
+      meta: { width: 'half', interface: 'input', note: 'The longest time the field takes, told under it when typed' },
+    },
   ],
 });

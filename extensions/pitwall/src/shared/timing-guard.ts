@@ -61,7 +61,8 @@ export function penaltyGuard(database: any) {
     }
     for (const row of stored ?? [null]) {
       const message = await overflow(database, { ...(row ?? {}), ...payload }, row?.['id']);
-      if (message) refuse([{ field: 'amount_ms', message }]);
+      // A waiver lifted is what takes the total past: named as such.
+      if (message) refuse([{ field: 'amount_ms' in payload || !('waived' in payload) ? 'amount_ms' : 'waived', message }]);
     }
     return payload;
   };
