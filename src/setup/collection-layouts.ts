@@ -34,10 +34,10 @@ export const collectionLayouts: CollectionLayout[] = [
     limit: 100,
   },
   {
-    // Each entry's penalties together, with whether the officials waived them and why.
+    // By race number, each entry's penalties together, with whether the officials waived them and why.
     collection: 'entry_penalties',
     fields: ['entry', 'stage', 'kind', 'amount_ms', 'waived', 'waived_reason'],
-    sort: ['entry', 'stage'],
+    sort: ['entry.race_number', 'stage.sort_order'],
     widths: { entry: 260, stage: 200, kind: 150, amount_ms: 120, waived: 100, waived_reason: 260 },
     limit: 100,
   },

@@ -248,6 +248,10 @@ describe('the race office in the admin app', () => {
     await page.keyboard.press('Control+s');
     await expect.poll(async () => Number((await stored()).amount_ms), { timeout: 15_000 }).toBe(90_250);
     await screenshot(page, 'penalty-typed-as-race-time');
+    // The list opens by race number with the waiver beside each penalty.
+    await page.goto(`${stack.directusUrl}/admin/content/entry_penalties`);
+    await page.locator('.v-table tbody tr').first().waitFor({ state: 'visible', timeout: 30_000 });
+    expect((await tableRows()).some((cells) => cells.some((text) => text.includes(`#${crew.raceNumber}`)) && cells.includes('1:30.25'))).toBe(true);
 
     expect((await call(stack, `/items/entry_penalties/${penalty}`, { token, method: 'DELETE' })).status).toBe(204);
     await expect.poll(async () => Number((await result()).total_ms), { timeout: 15_000 }).toBe(elapsed[1]!);

@@ -97,6 +97,12 @@ describe('timing collections as a timekeeper reads them', () => {
     const { fields, sort } = results.layout_query.tabular;
     const res = await call(stack, `/items/stage_results?fields=${fields.join(',')}&sort=${sort.join(',')}&limit=5`, { token });
     expect(res.status, res.text).toBe(200);
+    // Penalties by their entry's race number (a sort on the related entry, which Directus takes).
+    const [penalties] = await defaults('entry_penalties');
+    const listed = await call(stack, `/items/entry_penalties?fields=entry.race_number&sort=${penalties.layout_query.tabular.sort.join(',')}&limit=-1`, { token });
+    expect(listed.status, listed.text).toBe(200);
+    const numbers = (listed.json.data as { entry: { race_number: number } }[]).map((p) => p.entry.race_number);
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
   });
 
   it('keeps an admin’s layout; a deleted collection default comes back with the next setup', async () => {
