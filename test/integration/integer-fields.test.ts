@@ -61,7 +61,7 @@ describe('millisecond fields', () => {
     for (const [collection, field] of msFields) {
       const def = await typeOf(collection, field);
       expect(def.type, `${collection}.${field}`).toBe('integer');
-      expect(def.meta.note, `${collection}.${field}`).toMatch(/4-byte integer \(up to 24 days\)/);
+      expect(def.meta.note, `${collection}.${field}`).toMatch(/Stored in milliseconds, a 4-byte integer so the API answers a JSON number\.$/);
     }
     expect(await read('stage_results', factId(result.key), 'elapsed_ms,penalty_ms,total_ms,rank')).toEqual({ elapsed_ms: 612_345, penalty_ms: 30_000, total_ms: 642_345, rank: expect.any(Number) });
     expect(await read('entry_penalties', factId(penalty.key), 'amount_ms')).toEqual({ amount_ms: 30_000 });

@@ -263,7 +263,8 @@ describe('webhook subscription secrets stay secret', () => {
       await expect.poll(() => input.count(), { timeout: 30_000 }).toBe(1);
       expect(await input.getAttribute('type')).toBe('password');
       expect(await input.inputValue()).toBe('');
-      expect(await input.getAttribute('placeholder')).toBe('Value Securely Stored');
+      // The placeholder comes with the item, after the input shows.
+      await expect.poll(() => input.getAttribute('placeholder'), { timeout: 15_000 }).toBe('Value Securely Stored');
       const html = await page.content();
       for (const clear of clearSecrets()) expect(html).not.toContain(clear);
       await screenshot(page, 'webhook-secret-form');

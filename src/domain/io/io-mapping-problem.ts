@@ -24,8 +24,9 @@ export function ioMappingProblem(mapping: IoMapping): string | null {
 /** ioMappingProblem with the field it is about (for refusing the row where it is written). */
 export function ioMappingFieldProblem(mapping: IoMapping): IoMappingFieldProblem | null {
   const { ioId, attribute, valueType, byteSize, multiplier, offset, invalidValues } = mapping;
-  // The wire's IO ids are two bytes (Codec 8 Extended); Codec 8's one byte is among them.
-  if (!Number.isInteger(ioId) || ioId < 0 || ioId > 65_535) return { field: 'ioId', message: `ioId must be an IO id of the wire, 0 to 65535, got ${ioId}` };
+  // The wire's IO ids are two bytes (Codec 8 Extended); Codec 8's one byte is among them. An id that is no whole
+  // number is not this check's (the column refuses it, and a row read from the database always has one).
+  if (Number.isInteger(ioId) && (ioId < 0 || ioId > 65_535)) return { field: 'ioId', message: `ioId must be an IO id of the wire, 0 to 65535, got ${ioId}` };
   // The attribute is a key of the decoded jsonb: a name Postgres cannot store would refuse the whole fix.
   if (typeof attribute !== 'string') return { field: 'attribute', message: `attribute must be a string, got ${typeof attribute}` };
   const unstorable = unstorableTextProblem(attribute);
