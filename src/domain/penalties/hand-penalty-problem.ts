@@ -32,8 +32,8 @@ export interface HandPenaltyProblem {
 }
 
 const REQUIRED: readonly (keyof PenaltyWrite)[] = ['entryId', 'stageId', 'kind', 'amountMs'];
-/** How the fields are named where people write them (the collection's columns). */
-const NAME: Record<keyof PenaltyWrite, string> = {
+/** How the fields are named where people write them: the columns of `entry_penalties`. */
+export const PENALTY_COLUMN: Record<keyof PenaltyWrite, string> = {
   entryId: 'entry',
   stageId: 'stage',
   kind: 'kind',
@@ -70,7 +70,7 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
   if (stored === null) {
     for (const field of REQUIRED) {
       const value = write[field];
-      if (value === undefined || value === null || value === '') return { field, message: `${NAME[field]} is required for a new penalty` };
+      if (value === undefined || value === null || value === '') return { field, message: `${PENALTY_COLUMN[field]} is required for a new penalty` };
     }
   }
   const { kind, amountMs } = write;
@@ -97,7 +97,7 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
   const waived = write.waived !== undefined ? write.waived : stored?.waived;
   const reason = write.waivedReason !== undefined ? write.waivedReason : stored?.waivedReason;
   if ((waived === true || waived === 'true') && (typeof reason !== 'string' || reason.trim() === '')) {
-    return { field: 'waivedReason', message: `a waiver needs its reason in ${NAME.waivedReason}, for example the stewards' decision number` };
+    return { field: 'waivedReason', message: `a waiver needs its reason in ${PENALTY_COLUMN.waivedReason}, for example the stewards' decision number` };
   }
   if (amountMs !== undefined && Number(amountMs) > MAX_HAND_PENALTY_MS && !(stored !== null && PIPELINE_PENALTY_KINDS.has(stored.kind))) {
     return { field: 'amountMs', message: `amount_ms is at most ${MAX_HAND_PENALTY_MS} (100:00:00, a hundred hours) for one penalty, got ${cutShort(String(amountMs), 20)}` };

@@ -1,5 +1,6 @@
 import { cutShort } from '../cut-short.ts';
 import { isoTimeMs } from '../iso-time.ts';
+import { MAX_RESULT_MS } from '../pipeline/stage-result.ts';
 
 export interface HandCrossingProblem {
   field: 'crossedAt';
@@ -37,8 +38,6 @@ export interface CrossingPlace {
   starts: readonly number[];
   finishes: readonly number[];
 }
-/** The longest stage time a result holds (its `*_ms` columns are 4-byte integers): 596:31:23.647. */
-const LONGEST_STAGE_MS = 2_147_483_647;
 
 const shownTime = (ms: number): string => new Date(ms).toISOString();
 
@@ -58,7 +57,7 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   }
   // A year typed wrong: the stage time would overflow the result, whose timing would then fail on every try.
   const [from, to] = kind === 'start' ? [crossedAt, Math.min(...finishes.filter((f) => f > crossedAt))] : kind === 'finish' ? [Math.max(...starts.filter((s) => s < crossedAt)), crossedAt] : [0, 0];
-  if (Number.isFinite(from) && Number.isFinite(to) && to - from > LONGEST_STAGE_MS) {
+  if (Number.isFinite(from) && Number.isFinite(to) && to - from > MAX_RESULT_MS) {
     return { field: 'crossedAt', message: `this ${kind} at ${shownTime(crossedAt)} makes a stage time of ${Math.round((to - from) / 86_400_000)} days, more than a result holds (596:31:23.647)` };
   }
   return null;

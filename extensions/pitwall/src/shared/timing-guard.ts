@@ -1,7 +1,8 @@
 import type { Accountability } from '@directus/types';
-import { handPenaltyDeleteProblem, handPenaltyProblem, type HandPenaltyProblem } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
+import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
 import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission, type Problem } from './write-guard.ts';
@@ -13,15 +14,9 @@ const LINE_OF: Record<string, string> = Object.fromEntries(Object.entries(crossi
 
 type Row = Record<string, unknown>;
 
-const COLUMN_OF: Record<HandPenaltyProblem['field'], string> = {
-  entryId: 'entry',
-  stageId: 'stage',
-  kind: 'kind',
-  amountMs: 'amount_ms',
-  details: 'details',
-  waived: 'waived',
-  waivedReason: 'waived_reason',
-};
+/** A row or payload of `entry_penalties` as handPenaltyProblem reads it: its fields by their columns. */
+const penaltyFields = (row: Row): Required<PenaltyWrite> =>
+  Object.fromEntries(Object.entries(PENALTY_COLUMN).map(([field, column]) => [field, row[column]])) as Required<PenaltyWrite>;
 
 /**
  * Penalties written by people (the app, REST, a CSV import) are checked where they are written, with a 400 naming the
@@ -34,30 +29,11 @@ export function penaltyGuard(database: any) {
   const mayWrite = writePermission(database);
   return async (payload: Row, stored: Row[] | null, accountability: Accountability | null | undefined): Promise<Row> => {
     if (!(await mayWrite('entry_penalties', stored === null ? 'create' : 'update', accountability))) return payload;
-    const write = {
-      entryId: payload['entry'],
-      stageId: payload['stage'],
-      kind: payload['kind'],
-      amountMs: payload['amount_ms'],
-      details: payload['details'],
-      waived: payload['waived'],
-      waivedReason: payload['waived_reason'],
-    };
-    const rows =
-      stored === null
-        ? [null]
-        : stored.map((row) => ({
-            kind: String(row['kind']),
-            entryId: row['entry'],
-            stageId: row['stage'],
-            amountMs: row['amount_ms'],
-            details: row['details'],
-            waived: row['waived'],
-            waivedReason: row['waived_reason'],
-          }));
+    const write = penaltyFields(payload);
+    const rows = stored === null ? [null] : stored.map((row) => ({ ...penaltyFields(row), kind: String(row['kind']) }));
     for (const row of rows) {
       const problem = handPenaltyProblem(write, row);
-      if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
+      if (problem) refuse([{ field: PENALTY_COLUMN[problem.field], message: problem.message }]);
     }
     for (const row of stored ?? [null]) {
       const message = await overflow(database, { ...(row ?? {}), ...payload }, row?.['id']);
@@ -67,9 +43,6 @@ export function penaltyGuard(database: any) {
     return payload;
   };
 }
-
-/** What a result's `*_ms` columns hold (4-byte integers). */
-const RESULT_MS_MAX = 2_147_483_647;
 
 /**
  * Whether the penalty, as written, would take its result's total past what the result's columns hold: the re-timing
@@ -92,8 +65,8 @@ async function overflow(database: any, penalty: Row, id: unknown): Promise<strin
     database('stage_results').where({ entry, stage }).first('elapsed_ms'),
   ]);
   const total = Number(others?.ms ?? 0) + amount + Number(result?.elapsed_ms ?? 0);
-  if (total <= RESULT_MS_MAX) return null;
-  return `with this penalty the entry's stage total would be ${total} ms, more than a result holds (${RESULT_MS_MAX} ms, 596:31:23.647): lower it, or waive another penalty`;
+  if (total <= MAX_RESULT_MS) return null;
+  return `with this penalty the entry's stage total would be ${total} ms, more than a result holds (${MAX_RESULT_MS} ms, 596:31:23.647): lower it, or waive another penalty`;
 }
 
 /**
@@ -107,7 +80,7 @@ export function penaltyDeleteGuard(database: any) {
     if (stored.length === 0 || !(await mayWrite('entry_penalties', 'delete', accountability))) return;
     for (const row of stored) {
       const problem = handPenaltyDeleteProblem({ kind: String(row['kind']) });
-      if (problem) refuse([{ field: COLUMN_OF[problem.field], message: problem.message }]);
+      if (problem) refuse([{ field: PENALTY_COLUMN[problem.field], message: problem.message }]);
     }
   };
 }
