@@ -1,9 +1,9 @@
-import { ForbiddenError, InvalidPayloadError } from '@directus/errors';
+import { ForbiddenError } from '@directus/errors';
 import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@directus/types';
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { pipelineCallerCheck } from '../shared/role-callers';
-import { describeIssues, runCollection, RunNotFoundError, type ParamIssue, type RunKind } from '../shared/runs';
+import { issuesRefusal, runCollection, RunNotFoundError, type ParamIssue, type RunKind } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
@@ -33,7 +33,7 @@ export function runEndRoute(kind: RunKind, { services, database, getSchema, logg
     if (!accountability?.user) return next(new UnauthenticatedError());
     if (!(await mayRecordEnds(accountability))) return next(new ForbiddenError());
     const parsed = endSchema.safeParse({ ...(req.body ?? {}), run: req.params['run'] });
-    if (!parsed.success) return next(new InvalidPayloadError({ reason: describeIssues(parsed.error.issues as ParamIssue[]), issues: parsed.error.issues } as never));
+    if (!parsed.success) return next(issuesRefusal(parsed.error.issues as ParamIssue[]));
 
     const { run, status, error } = parsed.data;
     const runs = new services.ItemsService(runCollection(kind), { knex: database, schema: req.schema ?? (await getSchema()), accountability: null });

@@ -4,7 +4,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { cutShort } from '../../../../src/domain/cut-short';
 import { replayWriteRefusal } from '../shared/replay-access';
 import { badUuidParam, queryFlag, REQUEST_KEY_HEADER, requestKeyOf } from '../shared/route-params';
-import { cancelRun, checkRunRequest, createRunOnce, describeIssues, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
+import { cancelRun, checkRunRequest, createRunOnce, issuesRefusal, readRun, runCollection, type RunKind, type RunServices } from '../shared/runs';
 import { writePermission } from '../shared/write-guard';
 import { UnauthenticatedError } from './facts-route';
 import { runEndRoute } from './run-end-route';
@@ -45,7 +45,7 @@ export function runsRoutes(router: Router, kind: RunKind, context: EndpointExten
         return next(new InvalidPayloadError({ reason: `body: send it as JSON, with Content-Type: application/json (got ${cutShort(req.get('content-type') ?? 'no Content-Type', 60)})` }));
       }
       const checked = await checkRunRequest(kind, req.body ?? {}, database);
-      if (checked.issues) return next(new InvalidPayloadError({ reason: describeIssues(checked.issues), issues: checked.issues } as never));
+      if (checked.issues) return next(issuesRefusal(checked.issues));
       // Before anything is written (the hook refuses the same write of the run row, whoever makes it).
       const refusal = kind === 'replay' ? replayWriteRefusal('create', { params: checked.params }, req.accountability) : null;
       if (refusal) return next(new ForbiddenError({ reason: refusal }));

@@ -1,7 +1,7 @@
 import { InvalidPayloadError } from '@directus/errors';
 import { z } from 'zod';
 import { cutShort } from '../../../../src/domain/cut-short';
-import { describeIssues, type ParamIssue } from './runs';
+import { issuesRefusal } from './runs';
 
 const uuid = z.uuid();
 
@@ -13,14 +13,12 @@ const uuid = z.uuid();
 export function badUuidParam(name: string, value: unknown): InstanceType<typeof InvalidPayloadError> | null {
   const parsed = uuid.safeParse(value);
   if (parsed.success) return null;
-  const issues: ParamIssue[] = parsed.error.issues.map((issue) => ({ ...issue, path: [name] }));
-  return new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
+  return issuesRefusal(parsed.error.issues.map((issue) => ({ ...issue, path: [name] })));
 }
 
 /** A 400 naming a query parameter, as badUuidParam names a path parameter. */
 function badQuery(name: string, message: string): InstanceType<typeof InvalidPayloadError> {
-  const issues: ParamIssue[] = [{ code: 'custom', path: [name], message } as ParamIssue];
-  return new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
+  return issuesRefusal([{ code: 'custom', path: [name], message }]);
 }
 
 /** `?force=true|false` (absent: false), or the 400 naming it: "maybe" was read as false without a word. */
@@ -49,6 +47,5 @@ export function requestKeyOf(value: string | undefined): { key: string | null; e
   if (value === undefined) return { key: null, error: null };
   const parsed = requestKey.safeParse(/^"[^"]*"$/.test(value) ? value.slice(1, -1) : value);
   if (parsed.success) return { key: parsed.data, error: null };
-  const issues: ParamIssue[] = parsed.error.issues.map((issue) => ({ ...issue, path: [REQUEST_KEY_HEADER] }));
-  return { key: null, error: new InvalidPayloadError({ reason: describeIssues(issues), issues } as never) };
+  return { key: null, error: issuesRefusal(parsed.error.issues.map((issue) => ({ ...issue, path: [REQUEST_KEY_HEADER] }))) };
 }

@@ -1,7 +1,6 @@
-import { InvalidPayloadError } from '@directus/errors';
 import type { Accountability } from '@directus/types';
 import { newRunIssues } from './new-run';
-import { checkRunRequest, describeIssues, runCollection, type ParamIssue, type RunKind } from './runs';
+import { checkRunRequest, issuesRefusal, runCollection, type ParamIssue, type RunKind } from './runs';
 import { parsedOrText, writePermission } from './write-guard';
 
 type Row = Record<string, unknown>;
@@ -25,7 +24,7 @@ export function runCreateGuard(database: any, isProcessor: CallerCheck) {
     if (!(await mayCreate(runCollection(kind), 'create', accountability))) return payload;
     const checked = await checkRunRequest(kind, paramsOf(payload['params']), knex ?? database);
     const issues = [...newRunIssues(payload), ...(checked.issues ?? []).map(underParams)];
-    if (issues.length > 0) throw new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
+    if (issues.length > 0) throw issuesRefusal(issues);
     return { ...payload, params: checked.params };
   };
 }
@@ -53,7 +52,7 @@ export function runParamsChangeGuard(database: any, isProcessor: CallerCheck) {
       issues.push(...(checked?.issues ?? []).map(underParams));
       if (checked?.params) params = checked.params;
     }
-    if (issues.length > 0) throw new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
+    if (issues.length > 0) throw issuesRefusal(issues);
     return { ...payload, params };
   };
 }

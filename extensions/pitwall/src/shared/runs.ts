@@ -1,5 +1,5 @@
 import type { Accountability, ApiExtensionContext, SchemaOverview } from '@directus/types';
-import { createError, ErrorCode, ForbiddenError, isDirectusError } from '@directus/errors';
+import { createError, ErrorCode, ForbiddenError, InvalidPayloadError, isDirectusError } from '@directus/errors';
 import { isDeepStrictEqual } from 'node:util';
 import type { ZodType } from 'zod';
 import { backfillParamsSchema } from '../../../../src/jobs/backfill/backfill-params';
@@ -44,6 +44,9 @@ export async function checkRunRequest(kind: RunKind, body: unknown, database: Ru
 }
 
 export const describeIssues = (issues: ParamIssue[]) => issues.map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`).join('; ');
+
+/** The 400 naming each field of `issues`, as every run route and check answers one: the reason, and the issues. */
+export const issuesRefusal = (issues: ParamIssue[]) => new InvalidPayloadError({ reason: describeIssues(issues), issues } as never);
 
 const items = (kind: RunKind, ctx: RunServices) =>
   new ctx.services.ItemsService(runCollection(kind), { knex: ctx.database, schema: ctx.schema, accountability: ctx.accountability });
