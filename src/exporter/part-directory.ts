@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dateOfPartition, partitionName, partName, rangeOfPart, TEMPORARY_SUFFIX, temporaryPartName, WrittenBatches, type IdRange } from './part-files.ts';
 
@@ -17,16 +18,24 @@ export class PartDirectory {
   async claim(stream: string): Promise<void> {
     await mkdir(this.root, { recursive: true });
     const marker = join(this.root, STREAM_MARKER);
-    const owner = await readFile(marker, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return null;
-      throw error;
-    });
+    let owner = await readMarker(marker);
     if (owner === null) {
-      await writeFile(`${marker}.tmp`, stream);
-      await syncPath(`${marker}.tmp`);
-      await rename(`${marker}.tmp`, marker);
-      await syncPath(this.root);
-    } else if (owner !== stream) {
+      // Exporters started together (a standby beside the active one) claim a new directory at once: each writes its
+      // own temporary file, and the link, which fails where the marker exists, lets one of them make it.
+      const temporary = `${marker}.${randomUUID()}.tmp`;
+      try {
+        await writeFile(temporary, stream);
+        await syncPath(temporary);
+        await link(temporary, marker).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EEXIST') throw error;
+        });
+        await syncPath(this.root);
+      } finally {
+        await rm(temporary, { force: true });
+      }
+      owner = await readMarker(marker);
+    }
+    if (owner !== stream) {
       throw new Error(`EXPORT_DIR ${this.root} holds the export of stream "${owner}", not of "${stream}" (${STREAM_MARKER}): give each stream a directory of its own`);
     }
   }
@@ -76,6 +85,14 @@ export class PartDirectory {
 
 /** The file naming the stream whose export a directory holds. */
 export const STREAM_MARKER = '.pitwall-stream';
+
+/** The stream named by a directory's marker, or null where there is none yet. */
+async function readMarker(marker: string): Promise<string | null> {
+  return readFile(marker, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+}
 
 async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');

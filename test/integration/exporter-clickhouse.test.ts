@@ -178,6 +178,8 @@ describe('pitwall exporter with the ClickHouse sink', () => {
 
     const firstHalf = publish(0, 2000);
     for (const name of NAMES) await start(name);
+    // Both start on a new directory at once, and both must come up: the standby too.
+    for (const name of NAMES) await waitFor(() => healthz(running.get(name)!), { what: `${name}'s /healthz` });
     await waitFor(async () => (await holder()) !== null && (await tableExists()), { timeoutMs: 30_000, what: 'an exporter to hold the lease and create the table' });
 
     // Crashes of the lease holder at random moments: between, inside and while writing batches.
