@@ -236,6 +236,13 @@ describe('the Race Control role', () => {
     const deleted = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'DELETE' });
     expect(deleted.status, deleted.text).toBe(400);
     expect(deleted.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['kind'], message: expect.stringMatching(/^this speeding penalty is computed by the pipeline: to lift it, set waived with the reason .*Deleted by hand it would come back/) });
+    // In a delete of several (the app's bulk delete), the computed one is named as the app lists it; nothing is deleted.
+    const own = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 1_000 } });
+    expect(own.status, own.text).toBe(200);
+    const both = await call(stack, '/items/entry_penalties', { token: user.token, method: 'DELETE', body: [own.json.data.id, id] });
+    expect(both.status, both.text).toBe(400);
+    expect(both.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['kind'], message: expect.stringMatching(/^1 of the 2 penalties are computed by the pipeline \(#112 speeding in SS2 Merzouga – Taouz\): delete the others without them/) });
+    expect((await call(stack, '/items/entry_penalties', { token: user.token, method: 'DELETE', body: [own.json.data.id] })).status).toBe(204);
 
     // Not without the reason: a lifted penalty with no word of why is no decision anyone can check.
     const silent = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: true, waived_reason: ' ' } });

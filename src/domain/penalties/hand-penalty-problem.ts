@@ -135,3 +135,28 @@ export function handPenaltyDeleteProblem(stored: Pick<StoredPenalty, 'kind'>): H
     message: `this ${stored.kind} penalty is computed by the pipeline: to lift it, set waived with the reason (it then no longer counts, and stays so). (Deleted by hand it would come back: the pipeline writes it again from the fixes when it next times the entry, after a late fix or a replay.)`,
   };
 }
+
+/** A penalty a delete would remove, with how the officials know it (for example "#113 SS2 speeding"). */
+export interface PenaltyToDelete {
+  kind: string;
+  label: string;
+}
+
+/** How many computed penalties a refused delete of several names. */
+const NAMED_PENALTIES = 10;
+
+/**
+ * Why a delete of several penalties (the app's bulk delete) may not go ahead, or null: handPenaltyDeleteProblem for
+ * each, naming the computed ones so that the officials can delete the others without them.
+ */
+export function handPenaltiesDeleteProblem(penalties: readonly PenaltyToDelete[]): HandPenaltyProblem | null {
+  const computed = penalties.filter((penalty) => handPenaltyDeleteProblem(penalty) !== null);
+  if (computed.length === 0) return null;
+  if (penalties.length === 1) return handPenaltyDeleteProblem(computed[0]!);
+  const named = computed.slice(0, NAMED_PENALTIES).map((penalty) => penalty.label);
+  const more = computed.length > NAMED_PENALTIES ? ` and ${computed.length - NAMED_PENALTIES} more` : '';
+  return {
+    field: 'kind',
+    message: `${computed.length} of the ${penalties.length} penalties are computed by the pipeline (${named.join(', ')}${more}): delete the others without them. To lift a computed one, set waived with the reason. (Deleted by hand it would come back: the pipeline writes it again from the fixes when it next times the entry.)`,
+  };
+}

@@ -1,5 +1,5 @@
 import type { Accountability } from '@directus/types';
-import { handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
@@ -78,10 +78,21 @@ export function penaltyDeleteGuard(database: any) {
   const mayWrite = writePermission(database);
   return async (stored: Row[], accountability: Accountability | null | undefined): Promise<void> => {
     if (stored.length === 0 || !(await mayWrite('entry_penalties', 'delete', accountability))) return;
-    for (const row of stored) {
-      const problem = handPenaltyDeleteProblem({ kind: String(row['kind']) });
-      if (problem) refuse([{ field: PENALTY_COLUMN[problem.field], message: problem.message }]);
-    }
+    if (!stored.some((row) => handPenaltyDeleteProblem({ kind: String(row['kind']) }))) return;
+    // Named as the app lists them, race number and stage: a bulk delete must say which rows to leave out.
+    const labels: Row[] = await database('entry_penalties as p')
+      .leftJoin('entries as e', 'e.id', 'p.entry')
+      .leftJoin('stages as s', 's.id', 'p.stage')
+      .whereIn('p.id', stored.map((row) => row['id']))
+      .select('p.id', 'e.race_number', 's.name');
+    const labelOf = new Map(labels.map((row) => [String(row['id']), { raceNumber: row['race_number'], stage: row['name'] }]));
+    const problem = handPenaltiesDeleteProblem(
+      stored.map((row) => {
+        const { raceNumber, stage } = labelOf.get(String(row['id'])) ?? {};
+        return { kind: String(row['kind']), label: `#${String(raceNumber ?? '?')} ${String(row['kind'])} in ${String(stage ?? '?')}` };
+      }),
+    );
+    if (problem) refuse([{ field: PENALTY_COLUMN[problem.field], message: problem.message }]);
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handPenaltyDeleteProblem, handPenaltyProblem, MAX_HAND_PENALTY_MS } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
+import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, MAX_HAND_PENALTY_MS } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
 
 const fresh = { entryId: 'e1', stageId: 's1', kind: 'manual', amountMs: 10_000 };
 const manual = { ...fresh };
@@ -81,6 +81,20 @@ describe('handPenaltyDeleteProblem', () => {
 
   it('lets the officials delete their own penalties', () => {
     for (const kind of ['manual', 'jump_start']) expect(handPenaltyDeleteProblem({ kind })).toBeNull();
+  });
+
+  it('names the computed penalties of a delete of several, so that the others can be deleted without them', () => {
+    const manual = { kind: 'manual', label: '#7 SS1 manual' };
+    const speeding = (n: number) => ({ kind: 'speeding', label: `#${n} SS2 speeding` });
+    expect(handPenaltiesDeleteProblem([manual, { kind: 'jump_start', label: '#8 SS1 jump_start' }])).toBeNull();
+    expect(handPenaltiesDeleteProblem([speeding(1)])).toEqual(handPenaltyDeleteProblem({ kind: 'speeding' }));
+    expect(handPenaltiesDeleteProblem([manual, speeding(1), { kind: 'missed_waypoint', label: '#9 SS2 missed_waypoint' }])).toEqual({
+      field: 'kind',
+      message:
+        '2 of the 3 penalties are computed by the pipeline (#1 SS2 speeding, #9 SS2 missed_waypoint): delete the others without them. To lift a computed one, set waived with the reason. (Deleted by hand it would come back: the pipeline writes it again from the fixes when it next times the entry.)',
+    });
+    const many = handPenaltiesDeleteProblem([manual, ...Array.from({ length: 12 }, (_, i) => speeding(i + 1))])!.message;
+    expect(many).toMatch(/^12 of the 13 penalties are computed by the pipeline \(#1 SS2 speeding, .*, #10 SS2 speeding and 2 more\)/);
   });
 
   it('wants the reason of a waiver, written with it or stored before', () => {
