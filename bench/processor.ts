@@ -186,7 +186,11 @@ async function drain(
         rssSeries.push(Math.round(process.memoryUsage().rss / 2 ** 20));
         niceSeen = Math.max(niceSeen, await counted(processor, 'pitwall_processor_nice'));
         // The events bench's --with-load reads these lines.
-        progress(`stored ${await positionsStored(processor)} positions in ${((reportedAt - started) / 1000).toFixed(1)} s`);
+        const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+        const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+        progress(
+          `stored ${await positionsStored(processor)} positions in ${((reportedAt - started) / 1000).toFixed(1)} s; RSS ${rssSeries.at(-1)} MB (heap ${mb(heapUsed)}, external ${mb(external)}, array buffers ${mb(arrayBuffers)})`,
+        );
       }
       // Its own counter, not a count(*) of positions: Redis cannot tell the group's lag here (the group is created
       // on a filled stream), and counting the table every 20 ms took several seconds of Postgres CPU from the drain.
