@@ -132,7 +132,7 @@ export class DevicePipeline {
     // A newer fix ends the burst of late ones before it (their anomaly is keyed by the newest fix they came behind).
     const late = this.announceLate();
     const before = this.current;
-    const { state, changed } = stepDevice(before, fix, this.context);
+    const { state, changed } = stepDevice(before, fix, this.context, now);
     this.history.push({ at: fix.ts, fix, before });
     this.current = state;
     this.forget(this.horizon(fix.ts, now));
@@ -153,7 +153,7 @@ export class DevicePipeline {
     this.history = this.history.slice(0, at);
     for (const entry of replay) {
       const before = this.current;
-      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context).state : tickDevice(before, entry.now, this.context, entry.heardAt).state;
+      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context, now).state : tickDevice(before, entry.now, this.context, entry.heardAt).state;
       this.history.push({ ...entry, before });
     }
     // Late-data reports are about arrival, not about the track: they survive the re-evaluation as they were.

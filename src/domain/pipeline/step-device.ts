@@ -55,8 +55,16 @@ function screenJump(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext)
   return null;
 }
 
-function reportSignalLoss(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext): void {
-  if (fix.ts - prev.ts <= context.options.signalLossMs) {
+/**
+ * A silence longer than `signalLossMs` between two fixes. With the caller's clock (`now`, live processing), the
+ * silence is counted up to that clock at most: a fix dated ahead of it (a tracker's clock jumping minutes forward
+ * once) proves no silence that has not happened yet. Without that bound, each true fix arriving after such a fix was
+ * evaluated again before it and moved the start of a new "signal loss" by a second: one alert a second until the
+ * clock caught up with the glitch.
+ */
+function reportSignalLoss(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext, now: number | undefined): void {
+  const silentUntil = now === undefined ? fix.ts : Math.min(fix.ts, now);
+  if (silentUntil - prev.ts <= context.options.signalLossMs) {
     // The clock opened a signal loss while the tracker was silent (tickDevice), and its fixes came after all with no
     // gap between them (an upload of buffered fixes): taken back, as the same fixes replayed never report one.
     if (draft.openSignalLossFrom !== null) draft.dropFact(factKey.anomaly(context.deviceId, 'signal_loss', String(draft.openSignalLossFrom)));
@@ -80,8 +88,11 @@ function reportSignalLoss(draft: Draft, prev: Fix, fix: Fix, context: PipelineCo
   draft.openSignalLossFrom = null;
 }
 
-/** Evaluates one fix that is newer than every fix evaluated before it. */
-export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContext): StepResult {
+/**
+ * Evaluates one fix that is newer than every fix evaluated before it. `now`: the caller's clock when live (see
+ * reportSignalLoss); a replay of stored fixes has none.
+ */
+export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContext, now?: number): StepResult {
   const draft = new Draft(state);
   const last = draft.last;
   if (last === null) {
@@ -94,7 +105,7 @@ export function stepDevice(state: DeviceState, fix: Fix, context: PipelineContex
   const prev = screenJump(draft, last, fix, context);
   if (prev === null) return { state: draft.finish(), changed: draft.changed };
 
-  reportSignalLoss(draft, prev, fix, context);
+  reportSignalLoss(draft, prev, fix, context, now);
   let cursor = prev.ts;
   for (const event of segmentEvents(context.index, prev, fix, draft.zonesNow)) {
     accrueSpeedExposure(draft, prev, fix, cursor, event.at, context);

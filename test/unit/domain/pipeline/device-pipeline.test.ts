@@ -263,6 +263,27 @@ describe('DevicePipeline with late and repeated fixes', () => {
     expect(late).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: ordered.length, reevaluated: true }) })]);
   });
 
+  it('raises no signal loss, neither once nor a second at a time, for the true fixes that follow one dated minutes ahead', () => {
+    // Mid-stage, a tracker's clock jumps 200 s ahead for one fix; its true fixes go on arriving a second after they
+    // are taken. Each was evaluated again before the glitch, and a "signal loss" from it to the glitch was announced
+    // anew: one alert a second, until the clock caught up with the glitch.
+    const ahead = { ...ordered[10]!, ts: ordered[10]!.ts + 200_000 };
+    const live = new DevicePipeline(testContext());
+    const changes = ordered.slice(0, 10).map((fix) => live.push(fix, fix.ts + 1000));
+    changes.push(live.push(ahead, ordered[9]!.ts + 1500));
+    for (const fix of ordered.slice(10)) changes.push(live.push(fix, fix.ts + 1000));
+    const losses = changes.flatMap((c) => c.upserts).filter((f) => f.type === 'anomaly' && f.kind === 'signal_loss');
+    expect(losses).toEqual([]);
+    expect(of(trackFacts(live), 'crossing').map((c) => [c.kind, c.crossedAt])).toEqual(of(expected, 'crossing').map((c) => [c.kind, c.crossedAt]));
+    // A true silence of 90 s, its fixes arriving as they are taken, is still one signal loss.
+    const silent = new DevicePipeline(testContext());
+    const gap = [...ordered.slice(0, 10), ...ordered.slice(10).map((fix) => ({ ...fix, ts: fix.ts + 90_000 }))];
+    const gapChanges = gap.map((fix) => silent.push(fix, fix.ts + 1000));
+    expect(gapChanges.flatMap((c) => c.upserts).filter((f) => f.type === 'anomaly' && f.kind === 'signal_loss')).toEqual([
+      expect.objectContaining({ startedAt: ordered[9]!.ts, endedAt: ordered[10]!.ts + 90_000 }),
+    ]);
+  });
+
   it('gives the same facts for any delivery order within the late window (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: ordered.length - 2 }), { maxLength: 25 }), fc.integer({ min: 1, max: 30 }), (swaps, reach) => {
