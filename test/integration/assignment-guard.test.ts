@@ -65,4 +65,30 @@ describe('a tracker on two entries of one event at once', () => {
     expect(reopenedStored.status).toBe(400);
     expect(reopenedStored.json.errors[0].extensions.reason).toMatch(/^device: this tracker is carried by entry #7 of the same event from 2026-12-06T13:00:00.000Z, with no end;/);
   });
+  it('refuses a role the timing does not know, and windows that close before they open: assignments, stages, events', async () => {
+    const rally = await event('window-rally');
+    const car = await id('entries', { event: rally, race_number: 9, name: 'Crew 9' });
+    const device = await id('devices', { imei: String(Date.now() + 1).padStart(15, '8').slice(-15), name: 'window tracker', model: demoId('model:FMB920') });
+    const issues = (response: Awaited<ReturnType<typeof create>>) => response.json.errors[0].extensions.issues.map((issue: { path: string[]; message: string }) => [issue.path[0], issue.message]);
+
+    const boss = await create('entry_devices', { entry: car, device, role: 'boss' });
+    expect(boss.status).toBe(400);
+    expect(issues(boss)).toEqual([['role', 'expected one of primary, backup, not "boss"']]);
+    const backwards = await create('entry_devices', { entry: car, device, role: 'primary', valid_from: '2026-12-08T00:00:00Z', valid_to: '2026-12-07T00:00:00Z' });
+    expect(backwards.status).toBe(400);
+    expect(issues(backwards)).toEqual([['valid_to', expect.stringMatching(/^valid_to \(2026-12-07T00:00:00.000Z\) must be after valid_from \(2026-12-08T00:00:00.000Z\)/)]]);
+
+    const stage = await id('stages', { event: rally, name: 'SS9', sort_order: 9, opens_at: '2026-12-07T02:00:00Z', closes_at: '2026-12-07T08:00:00Z' });
+    // Mid-race, a close typed before the opening stopped the stage's timing and made its running cars DNF.
+    const early = await call(stack, `/items/stages/${stage}`, { token, method: 'PATCH', body: { closes_at: '2026-12-07T01:00:00Z' } });
+    expect(early.status).toBe(400);
+    expect(issues(early)).toEqual([['closes_at', expect.stringMatching(/^closes_at \(2026-12-07T01:00:00.000Z\) must be after opens_at \(2026-12-07T02:00:00.000Z\): a stage that closes before it opens times no crossing/)]]);
+    const late = await call(stack, `/items/stages/${stage}`, { token, method: 'PATCH', body: { opens_at: '2026-12-20T00:00:00Z' } });
+    expect(issues(late)).toEqual([['opens_at', expect.stringContaining('must be after opens_at (2026-12-20T00:00:00.000Z)')]]);
+    expect((await call(stack, `/items/stages/${stage}`, { token, method: 'PATCH', body: { opens_at: '2026-12-07T01:00:00Z', closes_at: '2026-12-07T09:00:00Z' } })).status).toBe(200);
+
+    const ended = await create('events', { name: 'backwards', slug: `backwards-${randomUUID().slice(0, 8)}`, starts_at: '2026-12-09T00:00:00Z', ends_at: '2026-12-08T00:00:00Z', status: 'planned' });
+    expect(ended.status).toBe(400);
+    expect(issues(ended)).toEqual([['ends_at', expect.stringMatching(/^ends_at \(2026-12-08T00:00:00.000Z\) must be after starts_at/)]]);
+  });
 });

@@ -26,6 +26,7 @@ import { crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timin
 import { refuse } from '../shared/write-guard';
 import { handEventProblem } from '../../../../src/domain/events/hand-event-problem';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
+import { windowGuard, WINDOWS, type WindowCollection } from '../shared/window-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
@@ -198,6 +199,16 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     const keys = (meta: unknown) => (write === 'create' ? null : keysOf(meta as Meta));
     filter(`geofences.items.${write}`, (payload, meta, ctx) => course.geofences(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
     filter(`waypoints.items.${write}`, (payload, meta, ctx) => course.waypoints(payload as Record<string, unknown>, keys(meta), (ctx as Ctx)?.accountability));
+  }
+
+  // A stage, event or assignment closing before it opens is refused: such a stage stops timing (window-guard).
+  const windows = windowGuard(database);
+  for (const collection of Object.keys(WINDOWS) as WindowCollection[]) {
+    for (const write of ['create', 'update'] as const) {
+      filter(`${collection}.items.${write}`, (payload, meta, ctx) =>
+        windows(collection, payload as Record<string, unknown>, write === 'create' ? null : keysOf(meta as Meta), (ctx as Ctx)?.accountability, (ctx as Ctx)?.database),
+      );
+    }
   }
 
   // One tracker on two entries of one event at once is refused: only one of them would be timed (assignment-guard).

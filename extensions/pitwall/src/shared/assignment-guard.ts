@@ -1,9 +1,13 @@
 import type { Accountability } from '@directus/types';
+import type { EntryAssignment } from '../../../../src/domain/pipeline/pipeline-context.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
 import { directusTimestampMs } from './directus-timestamp.ts';
 import { refuse, writePermission } from './write-guard.ts';
 
 type Row = Record<string, unknown>;
+
+/** The roles a tracker has in an entry (the timing's EntryAssignment). */
+const ROLES: readonly string[] = ['primary', 'backup'] satisfies EntryAssignment['role'][];
 
 /**
  * A validity bound as Directus stores it: null (open), the time of a stored row (a Date) or of text read as Directus
@@ -26,6 +30,11 @@ export function assignmentGuard(database: any) {
   const mayWrite = writePermission(database);
   return async (payload: Row, keys: string[] | null, accountability: Accountability | null | undefined, knex?: any): Promise<Row> => {
     if (!(await mayWrite('entry_devices', keys === null ? 'create' : 'update', accountability))) return payload;
+    // Directus stores any text in the role's dropdown, and the timing took an unknown role for the primary.
+    const role = payload['role'];
+    if (role !== undefined && role !== null && !ROLES.includes(role as string)) {
+      refuse([{ field: 'role', message: `expected one of ${ROLES.join(', ')}, not ${JSON.stringify(role)}` }]);
+    }
     const db = knex ?? database;
     const rows: Row[] = keys === null ? [payload] : (await db('entry_devices').whereIn('id', keys).select('*')).map((row: Row) => ({ ...row, ...payload }));
     for (const row of rows) {
