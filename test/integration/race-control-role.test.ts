@@ -247,9 +247,19 @@ describe('the Race Control role', () => {
     // Not without the reason: a lifted penalty with no word of why is no decision anyone can check.
     const silent = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: true, waived_reason: ' ' } });
     expect(silent.status, silent.text).toBe(400);
+    // Nor as any other value Postgres stores as true.
+    const yes = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: 'yes' } });
+    expect(yes.status, yes.text).toBe(400);
+    expect(yes.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['waived_reason'] });
     expect(silent.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['waived_reason'], message: "a waiver needs its reason in waived_reason, for example the stewards' decision number" });
     const waived = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: true, waived_reason: 'Stewards decision 12: radar fault' } });
     expect(waived.status, waived.text).toBe(200);
+    // The reason cleared afterwards would leave a waiver nobody can check.
+    for (const reason of [null, '']) {
+      const cleared = await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived_reason: reason } });
+      expect(cleared.status, cleared.text).toBe(400);
+      expect(cleared.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['waived_reason'] });
+    }
     const unpenalised = [[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]];
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify(unpenalised), { timeoutMs: 10_000, intervalMs: 200, what: 'the waived penalty out of the total' });
 
@@ -308,6 +318,12 @@ describe('the Race Control role', () => {
     expect(otherStage.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['geofence'], message: expect.stringMatching(/is a line of another stage than this crossing's$/) });
     const wrongLine = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { geofence: startGate } });
     expect(wrongLine.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['geofence'], message: expect.stringMatching(/is a start line, not a finish line$/) });
+    // The kind changed alone: a finish made a split dropped the finished car back to running.
+    for (const kind of ['split', 'start']) {
+      const renamed = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { kind } });
+      expect(renamed.status, renamed.text).toBe(400);
+      expect(renamed.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['kind'], message: expect.stringMatching(new RegExp(`is a finish line, not a ${kind} line$`)) });
+    }
 
     // The tracker died before the line: the pipeline's finish is gone, the timekeeper adds the stopwatch's.
     const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });

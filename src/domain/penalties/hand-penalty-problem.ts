@@ -96,13 +96,25 @@ export function handPenaltyProblem(write: PenaltyWrite, stored: StoredPenalty | 
   }
   const waived = write.waived !== undefined ? write.waived : stored?.waived;
   const reason = write.waivedReason !== undefined ? write.waivedReason : stored?.waivedReason;
-  if ((waived === true || waived === 'true') && (typeof reason !== 'string' || reason.trim() === '')) {
+  if (waivedAsStored(waived) && (typeof reason !== 'string' || reason.trim() === '')) {
     return { field: 'waivedReason', message: `a waiver needs its reason in ${PENALTY_COLUMN.waivedReason}, for example the stewards' decision number` };
   }
   if (amountMs !== undefined && Number(amountMs) > MAX_HAND_PENALTY_MS && !(stored !== null && PIPELINE_PENALTY_KINDS.has(stored.kind))) {
     return { field: 'amountMs', message: `amount_ms is at most ${MAX_HAND_PENALTY_MS} (100:00:00, a hundred hours) for one penalty, got ${cutShort(String(amountMs), 20)}` };
   }
   return null;
+}
+
+/**
+ * Whether a written `waived` is stored as true. Directus hands the value to Postgres as it came, and Postgres reads
+ * 1, "1", "yes", "on", "t" and the unique prefixes of "true" and "yes" as true: a waiver with no reason got through as
+ * any of those.
+ */
+function waivedAsStored(value: unknown): boolean {
+  if (value === true || value === 1) return true;
+  if (typeof value !== 'string') return false;
+  const text = value.trim().toLowerCase();
+  return text === '1' || text === 'on' || (text.length > 0 && ('true'.startsWith(text) || 'yes'.startsWith(text)));
 }
 
 /** Whether two JSON values (objects, or their text as a form or an import sends it) are the same. */

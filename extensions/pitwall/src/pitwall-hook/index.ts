@@ -143,7 +143,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   for (const collection of timingCollections) {
     filter(`${collection}.items.update`, async (payload, meta, ctx) => {
       const accountability = (ctx as Ctx)?.accountability;
-      const stored = await rowsOf(collection, keysOf(meta as Meta), ['id', 'entry', 'stage', 'kind', ...(collection === 'entry_penalties' ? ['amount_ms', 'details'] : ['crossed_at'])]);
+      const stored = await rowsOf(collection, keysOf(meta as Meta), ['id', 'entry', 'stage', 'kind', ...(collection === 'entry_penalties' ? ['amount_ms', 'details', 'waived', 'waived_reason'] : ['crossed_at', 'geofence'])]);
       const checked = collection === 'entry_penalties'
         ? await penalties(payload as Record<string, unknown>, stored, accountability)
         : await crossings(payload as Record<string, unknown>, 'update', accountability, stored);

@@ -143,7 +143,8 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
       for (const row of action === 'create' ? [{}] : stored) {
         const line = await lineProblem({ ...row, ...payload });
         if (line) {
-          problems.push({ field: 'geofence', message: line });
+          // A kind changed alone (a finish made a split): the field the official touched is the one named.
+          problems.push({ field: payload['geofence'] === undefined && payload['kind'] !== undefined ? 'kind' : 'geofence', message: line });
           break;
         }
         const message = await placeProblem({ ...row, ...payload }, row['id']);

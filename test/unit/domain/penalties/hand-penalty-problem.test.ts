@@ -101,6 +101,9 @@ describe('handPenaltyDeleteProblem', () => {
     const need = { field: 'waivedReason', message: "a waiver needs its reason in waived_reason, for example the stewards' decision number" };
     expect(handPenaltyProblem({ waived: true }, speeding)).toEqual(need);
     expect(handPenaltyProblem({ waived: 'true', waivedReason: '  ' }, speeding)).toEqual(need);
+    // Any value Postgres stores as true is a waiver: 1, "1", "yes", "on", "t", " TRUE ".
+    for (const waived of [1, '1', 'yes', 'y', 'on', 't', 'tr', ' TRUE ']) expect(handPenaltyProblem({ waived }, speeding), String(waived)).toEqual(need);
+    for (const waived of [false, 0, '0', 'false', 'no', 'off', 'f', '']) expect(handPenaltyProblem({ waived }, speeding), String(waived)).toBeNull();
     expect(handPenaltyProblem({ waived: true, waivedReason: 'Stewards decision 12' }, speeding)).toBeNull();
     expect(handPenaltyProblem({ waived: true }, { ...speeding, waivedReason: 'Stewards decision 12' })).toBeNull();
     // Clearing the reason of a waived penalty, or counting it again.
