@@ -77,9 +77,17 @@ const positionPayload = z.object({
   speed: real(0, 2000, 'km/h'),
   satellites: z.number().int().min(0).max(255),
   priority: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'expected 0, 1 or 2 (low, high, panic)' }),
-  attributes: z.record(z.string().regex(IO_ID), rawIoValue, {
-    error: (issue) => (issue.code === 'invalid_key' ? 'IO ids are decimal strings of 1 to 5 digits' : undefined),
-  }),
+  // zod's record passes over a "__proto__" key without a word: the fix was stored without it, and the exporter,
+  // which keeps the raw text, had it.
+  attributes: z.preprocess(
+    (value, ctx) => {
+      if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) ctx.issues.push({ code: 'custom', message: 'IO ids are decimal strings of 1 to 5 digits, not "__proto__"', input: value });
+      return value;
+    },
+    z.record(z.string().regex(IO_ID), rawIoValue, {
+      error: (issue) => (issue.code === 'invalid_key' ? 'IO ids are decimal strings of 1 to 5 digits' : undefined),
+    }),
+  ),
 });
 
 const entryFields = z.object({

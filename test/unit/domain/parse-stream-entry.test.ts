@@ -113,6 +113,12 @@ describe('parseStreamEntry', () => {
     expect(!result.ok && result.reason).toContain(reason);
   });
 
+  it('refuses an IO id "__proto__", which the schema\'s record passed over and the fix was stored without', () => {
+    const text = JSON.stringify({ ...payload, attributes: { '66': 12345 } }).replace('"66":', '"__proto__":{"1":1},"66":');
+    const result = parseStreamEntry(entry({ payload: text }));
+    expect(result).toEqual({ ok: false, reason: expect.stringContaining('payload.attributes: IO ids are decimal strings of 1 to 5 digits, not "__proto__"') });
+  });
+
   // What the positions table would refuse is refused here, with the field named, so it never fails a batch.
   it.each([
     ['an altitude beyond float4', { altitude: 1e39 }, 'payload.altitude: expected metres within -32768..65535'],
