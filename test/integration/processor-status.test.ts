@@ -40,8 +40,9 @@ describe('GET /pitwall/status and the processor status row', () => {
     token = await adminToken(stack);
     // Rows of processors earlier test files started (and closed): this test reads the summary of its own.
     await db('pitwall_processor_status').delete();
-    // Runs earlier test files left queued would read as runs no job runner takes (reason runs-waiting).
-    for (const table of ['replay_runs', 'backfill_runs']) await db(table).where({ status: 'queued' }).update({ status: 'cancelled' });
+    // Runs earlier test files left queued or running (their runner stopped) would read as runs no job runner takes
+    // (reason runs-waiting).
+    for (const table of ['replay_runs', 'backfill_runs']) await db(table).whereIn('status', ['queued', 'running']).update({ status: 'cancelled' });
     processor = await startRacingProcessor(stack, stream, { PROCESSOR_CONSUMER: instance, PROCESSOR_BLOCK_MS: '200' });
   });
 
@@ -89,6 +90,22 @@ describe('GET /pitwall/status and the processor status row', () => {
       return seen?.dead_letters_total === 1 && seen.dead_letters_per_minute > 0 ? seen : undefined;
     }, { timeoutMs: 30_000, intervalMs: 500, what: 'the dead letter in the status' });
     expect(row.dead_letters_per_minute).toBeGreaterThan(0);
+  });
+
+  it('says a run is stopped when its job runner no longer beats, and not while one does', async () => {
+    const stopped = randomUUID();
+    await db('backfill_runs').insert({ id: stopped, status: 'running', params: JSON.stringify({}), processed: 0, heartbeat_at: db.raw("now() - interval '2 minutes'") });
+    try {
+      const waiting = await waitFor(async () => ((await status()).json.summary.runs_waiting as any[]).find((r) => r.kind === 'backfill'), { what: 'the stopped run in the status' });
+      expect(waiting).toMatchObject({ kind: 'backfill', queued: 0, stalled: 1 });
+      expect(waiting.stalled_seconds).toBeGreaterThanOrEqual(119);
+      expect((await status()).json.summary.reasons).toContain('runs-waiting');
+      // A runner beating again (it took the run back): nothing waits.
+      await db('backfill_runs').where({ id: stopped }).update({ heartbeat_at: db.fn.now() });
+      expect((await status()).json.summary.runs_waiting).toEqual([]);
+    } finally {
+      await db('backfill_runs').where({ id: stopped }).delete();
+    }
   });
 
   it('calls a processor that stopped writing silent, since its last report', async () => {

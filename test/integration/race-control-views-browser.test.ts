@@ -94,7 +94,7 @@ describe('the race office in the admin app', () => {
 
   it('shows the processor’s health on the dashboard, then that it went silent and since when', async () => {
     // Runs earlier test files left queued would read as runs no job runner takes.
-    for (const table of ['replay_runs', 'backfill_runs']) await db(table).where({ status: 'queued' }).update({ status: 'cancelled' });
+    for (const table of ['replay_runs', 'backfill_runs']) await db(table).whereIn('status', ['queued', 'running']).update({ status: 'cancelled' });
     await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
     const panel = page.getByTestId('pitwall-health');
     await expect.poll(() => panel.getAttribute('data-state'), { timeout: 30_000 }).toBe('ok');

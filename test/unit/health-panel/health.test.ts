@@ -99,11 +99,16 @@ describe('the health panel', () => {
   });
 
   it('says when replay or backfill runs wait with none worked on: no job runner takes them', () => {
-    const waiting = [{ kind: 'replay' as const, queued: 2, oldest_seconds: 185 }, { kind: 'backfill' as const, queued: 1, oldest_seconds: 70 }];
+    const waiting = [{ kind: 'replay' as const, queued: 2, oldest_seconds: 185, stalled: 0, stalled_seconds: 0 }, { kind: 'backfill' as const, queued: 1, oldest_seconds: 70, stalled: 0, stalled_seconds: 0 }];
     const view = summarizeStatus([row('a', 2)], checkedAt, undefined, null, waiting);
     expect(view.summary).toMatchObject({ state: 'unhealthy', reasons: ['runs-waiting'], runs_waiting: waiting });
     expect(healthView(view).headline).toBe('Unhealthy: 2 replay runs queued for 3 min, 1 backfill run queued for 70 s with none worked on (is `pitwall jobs` running?)');
     expect(summarizeStatus([row('a', 2)], checkedAt).summary).toMatchObject({ state: 'ok', runs_waiting: [] });
+    // A runner killed mid-run leaves its run running with no heartbeat: said, beside what is queued behind it.
+    const stopped = [{ kind: 'replay' as const, queued: 0, oldest_seconds: 0, stalled: 1, stalled_seconds: 45 }, { kind: 'backfill' as const, queued: 1, oldest_seconds: 20, stalled: 1, stalled_seconds: 125 }];
+    expect(healthView(summarizeStatus([row('a', 2)], checkedAt, undefined, null, stopped)).headline).toBe(
+      'Unhealthy: 1 replay run stopped 45 s ago, 1 backfill run queued for 20 s, 1 backfill run stopped 2 min ago with none worked on (is `pitwall jobs` running?)',
+    );
   });
 
   it('says since when the processor is silent, in the reader’s time zone, and shows no figure as healthy', () => {

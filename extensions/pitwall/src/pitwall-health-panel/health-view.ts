@@ -40,10 +40,17 @@ function delayedText(summary: ProcessorStatusView['summary']): string {
   return `results delayed ${waited(summary.outbox_oldest_seconds ?? 0)} (${why})`;
 }
 
-/** "2 replay runs queued for 3 min with none worked on (is `pitwall jobs` running?)". */
+/**
+ * "2 replay runs queued for 3 min, 1 backfill run stopped 2 min ago with none worked on (is `pitwall jobs` running?)":
+ * a stopped run is one left running by a job runner that no longer beats.
+ */
 function waitingText(summary: ProcessorStatusView['summary']): string {
-  const runs = summary.runs_waiting.map((r) => `${r.queued} ${r.kind} ${r.queued === 1 ? 'run' : 'runs'} queued for ${waited(r.oldest_seconds)}`);
-  return `${runs.join(', ')} with none worked on (is \`pitwall jobs\` running?)`;
+  const runs = (n: number, kind: string) => `${n} ${kind} ${n === 1 ? 'run' : 'runs'}`;
+  const parts = summary.runs_waiting.flatMap((r) => [
+    ...(r.queued > 0 && r.oldest_seconds > 0 ? [`${runs(r.queued, r.kind)} queued for ${waited(r.oldest_seconds)}`] : []),
+    ...(r.stalled > 0 ? [`${runs(r.stalled, r.kind)} stopped ${waited(r.stalled_seconds)} ago`] : []),
+  ]);
+  return `${parts.join(', ')} with none worked on (is \`pitwall jobs\` running?)`;
 }
 
 const count = (n: number | null) => (n === null ? '—' : Math.round(n).toLocaleString('en-US'));

@@ -45,7 +45,12 @@ export interface StatusRow {
 export interface RunsWaiting {
   kind: 'replay' | 'backfill';
   queued: number;
+  /** How long the oldest queued run has waited (0: none queued). */
   oldest_seconds: number;
+  /** Runs left running by a job runner that stopped beating (killed mid-run): taken back only by a runner. */
+  stalled: number;
+  /** Since when the oldest of them has had no heartbeat (0: none). */
+  stalled_seconds: number;
 }
 
 export interface InstanceStatus extends StatusRow {
@@ -182,17 +187,23 @@ export async function readProcessorStatus(database: Knex): Promise<ProcessorStat
   );
 }
 
-/** Per kind of run: queued ones waiting past RUN_WAITING_SECONDS while none of that kind is being worked on. */
+/**
+ * Per kind of run, while none of that kind is being worked on: queued ones waiting past RUN_WAITING_SECONDS, and
+ * running ones whose runner stopped beating (a runner killed mid-run: the run read "Running 0%" for ever).
+ */
 async function runsWaiting(database: Knex): Promise<RunsWaiting[]> {
+  const beating = `heartbeat_at > now() - interval '${RUN_HEARTBEAT_SECONDS} seconds'`;
   const part = (kind: string) => `
     SELECT '${kind}' AS kind, count(*) FILTER (WHERE status = 'queued') AS queued,
       extract(epoch FROM (now() - min(date_created) FILTER (WHERE status = 'queued')))::float8 AS oldest,
-      count(*) FILTER (WHERE status = 'running' AND heartbeat_at > now() - interval '${RUN_HEARTBEAT_SECONDS} seconds') AS working
+      count(*) FILTER (WHERE status = 'running' AND ${beating}) AS working,
+      count(*) FILTER (WHERE status = 'running' AND NOT coalesce(${beating}, false)) AS stalled,
+      extract(epoch FROM (now() - min(coalesce(heartbeat_at, date_created)) FILTER (WHERE status = 'running' AND NOT coalesce(${beating}, false))))::float8 AS stalled_for
     FROM ${kind}_runs`;
   const { rows } = await database.raw(`${part('replay')} UNION ALL ${part('backfill')}`);
-  return (rows as { kind: RunsWaiting['kind']; queued: string; oldest: number | null; working: string }[])
-    .filter((r) => Number(r.working) === 0 && (r.oldest ?? 0) > RUN_WAITING_SECONDS)
-    .map((r) => ({ kind: r.kind, queued: Number(r.queued), oldest_seconds: Number(r.oldest) }));
+  return (rows as { kind: RunsWaiting['kind']; queued: string; oldest: number | null; working: string; stalled: string; stalled_for: number | null }[])
+    .filter((r) => Number(r.working) === 0 && ((r.oldest ?? 0) > RUN_WAITING_SECONDS || Number(r.stalled) > 0))
+    .map((r) => ({ kind: r.kind, queued: Number(r.queued), oldest_seconds: Number(r.oldest ?? 0), stalled: Number(r.stalled), stalled_seconds: Number(r.stalled_for ?? 0) }));
 }
 
 /** The oldest fact batch that waits for Directus (not parked), with its age and why it last failed. */
