@@ -92,6 +92,8 @@ describe('the Race Control role', () => {
       const res = await call(stack, `/items/${collection}?limit=1`, { token: user.token });
       expect(res.status, `${collection}: ${res.text}`).toBe(200);
     }
+    // Race events are the record: a Race Control user may not write one, whatever its type (403, not the type catalogue).
+    for (const type of ['x', 'anomaly.detected']) expect((await call(stack, '/items/race_events', { token: user.token, body: { type } })).status).toBe(403);
     const dashboards = await call(stack, '/dashboards?filter[name][_eq]=Race Control&fields=id,name,panels.type', { token: user.token });
     expect(dashboards.status, dashboards.text).toBe(200);
     expect(dashboards.json.data).toHaveLength(1);

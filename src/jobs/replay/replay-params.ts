@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deviceIdSchema } from '../../domain/parse-stream-entry.ts';
 import { gateProblem, zoneProblem } from '../../domain/geofence/check-course.ts';
+import { unstorableTextProblem } from '../../domain/io/storable-text.ts';
 import { once } from '../param-lists.ts';
 import { storableTime } from '../storable-time.ts';
 
@@ -37,7 +38,15 @@ export const candidateGeofenceSchema = z
     /** The stored geofence this row stands for; without it, the stored one of the same stage, kind and order is used. */
     id: uuid().optional(),
     stage: uuid(),
-    name: z.string().min(1).max(255),
+    // Kept in the run's params and result (jsonb): a NUL or a lone surrogate there broke every JSON read of the runs.
+    name: z
+      .string()
+      .min(1)
+      .max(255)
+      .superRefine((name, ctx) => {
+        const problem = unstorableTextProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     kind: z.enum(['start_line', 'split_line', 'finish_line', 'zone', 'speed_zone']),
     geometry: z.discriminatedUnion('type', [lineString, polygon], { error: 'expected a GeoJSON LineString or Polygon' }),
     speed_limit_kmh: z.number().positive().nullable().optional(),

@@ -23,7 +23,7 @@ import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
 import { crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
-import { refuse } from '../shared/write-guard';
+import { refuse, writePermission } from '../shared/write-guard';
 import { handEventProblem } from '../../../../src/domain/events/hand-event-problem';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
 import { windowGuard, WINDOWS, type WindowCollection } from '../shared/window-guard';
@@ -182,8 +182,11 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // Race events written by people (an admin's test event for a Flow) are heard as real ones: a type outside the
   // catalogue is refused (handEventProblem). Once written, no person changes one: they are the record. The bundle's
   // own writes run without a user and are not checked here.
-  filter('race_events.items.create', (payload, _meta, ctx) => {
-    if (!(ctx as Ctx)?.accountability?.user) return payload;
+  const mayWriteEvents = writePermission(database);
+  filter('race_events.items.create', async (payload, _meta, ctx) => {
+    const accountability = (ctx as Ctx)?.accountability;
+    // A caller who may not write race events gets Directus's 403, not the catalogue of types.
+    if (!accountability?.user || !(await mayWriteEvents('race_events', 'create', accountability))) return payload;
     const problem = handEventProblem(payload as Record<string, unknown>);
     if (problem) refuse([problem]);
     return payload;

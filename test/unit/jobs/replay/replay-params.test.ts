@@ -25,6 +25,11 @@ describe('replay parameters', () => {
     expect(messages({ ...base, stage, geofences: [finish, zone] })).toEqual([]);
   });
 
+  it('refuse a candidate line named with a NUL or a lone surrogate, which broke every JSON read of the runs', () => {
+    expect(messages({ ...base, stage, geofences: [{ ...finish, name: 'a\u0000b' }] })).toEqual(['geofences.0.name: a NUL character at position 1, which Postgres cannot store as text']);
+    expect(messages({ ...base, stage, geofences: [{ ...finish, name: '\ud800' }] })).toEqual(['geofences.0.name: a lone UTF-16 surrogate at position 0, which Postgres cannot store as text']);
+  });
+
   it('refuse a tracker id no stored position can have, before it reaches the database (a NUL made Postgres answer 500)', () => {
     for (const device of ['35\u0000', '', '3509 3608', 'x'.repeat(65)]) {
       expect(messages({ ...base, devices: [device] })).toEqual(['devices.0: expected a tracker id (IMEI) of 1-64 letters or digits']);
