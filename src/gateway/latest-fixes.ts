@@ -10,6 +10,20 @@ export interface StoredFixes {
   faulty: Map<string, number>;
 }
 
+/** A fix dated further ahead of the clock than this is a tracker's clock glitch, not where the car is now. */
+const AHEAD_MS = 10_000;
+
+/**
+ * The newer of two fixes of a tracker by GPS time (`b` when neither is), except that one dated ahead of the clock (a glitch minutes in the
+ * future) gives way to one that is not: it stayed the car's position in every snapshot until the clock caught up.
+ */
+export function newerFix(a: PositionEntry, b: PositionEntry, now: number): PositionEntry {
+  const aheadA = a.ts > now + AHEAD_MS;
+  const aheadB = b.ts > now + AHEAD_MS;
+  if (aheadA !== aheadB) return aheadA ? b : a;
+  return a.ts > b.ts ? a : b;
+}
+
 /**
  * The newest fix of each tracker, for the snapshot a viewer gets on subscribe: the newest the stream brought (by GPS
  * time, so a late upload of old fixes does not move a car back), checked against the stored positions, whose
@@ -25,10 +39,10 @@ export class LatestFixes {
     private readonly shareMs = 1000,
   ) {}
 
-  /** A fix from the stream; kept when it is the device's newest. */
-  offer(entry: PositionEntry): void {
+  /** A fix from the stream; kept when it is the device's newest (newerFix). */
+  offer(entry: PositionEntry, now = Date.now()): void {
     const known = this.latest.get(entry.deviceId);
-    if (!known || entry.ts > known.ts) this.latest.set(entry.deviceId, entry);
+    if (!known || newerFix(entry, known, now) === entry) this.latest.set(entry.deviceId, entry);
   }
 
   /**
@@ -46,14 +60,14 @@ export class LatestFixes {
     return fixes;
   }
 
-  merge(devices: string[], stored: StoredFixes, belongs: (fix: PositionEntry) => boolean): PositionEntry[] {
+  merge(devices: string[], stored: StoredFixes, belongs: (fix: PositionEntry) => boolean, now = Date.now()): PositionEntry[] {
     const snapshot: PositionEntry[] = [];
     for (const device of devices) {
       const seen = this.latest.get(device);
       // A stream fix an operator marked faulty gives way to the newest good one stored: the car stays on the map.
       const live = seen && stored.faulty.get(device) !== seen.ts ? seen : undefined;
       const kept = stored.fixes.get(device);
-      const newest = live && (!kept || live.ts > kept.ts) ? live : kept;
+      const newest = live && kept ? newerFix(live, kept, now) : (live ?? kept);
       if (newest && belongs(newest)) snapshot.push(newest);
     }
     return snapshot;
@@ -69,7 +83,7 @@ export class LatestFixes {
          FROM unnest(?::text[]) AS d(id)
          CROSS JOIN LATERAL (
            SELECT * FROM positions
-            WHERE device_id = d.id AND NOT faulty AND ${GPS_FIX_SQL}
+            WHERE device_id = d.id AND NOT faulty AND ${GPS_FIX_SQL} AND ts <= now() + interval '${AHEAD_MS} milliseconds'
             ORDER BY ts DESC LIMIT 1
          ) p`,
       [devices],
