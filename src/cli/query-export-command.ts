@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -24,27 +25,36 @@ const queryEnv = z.object({
 /** `pitwall query-export`: the export queried with DuckDB, joined with who drove which tracker in which stage. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, allowPositionals: true });
-  if (values.help || positionals.length !== 1) {
+  if (values.help || positionals.length !== 1 || positionals[0]!.trim() === '') {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
   const config = loadConfig(queryEnv);
   const instance = await DuckDBInstance.create(':memory:');
   const duck = await instance.connect();
+  let exported = false;
   try {
     const files = join(config.EXPORT_DIR, '**', '*.parquet').replaceAll("'", "''");
-    await duck.run(`CREATE VIEW positions AS SELECT * FROM read_parquet('${files}', hive_partitioning = true)`);
+    // Made only over files that exist: a view over none fails as it is made, and `crews` or `SELECT 1` with it.
+    exported = Number((await duck.runAndReadAll(`SELECT count(*) FROM glob('${files}')`)).getRows()[0]![0]) > 0;
+    if (exported) await duck.run(`CREATE VIEW positions AS SELECT * FROM read_parquet('${files}', hive_partitioning = true)`);
     if (config.DATABASE_URL) await loadRaceTables(duck, config.DATABASE_URL);
-    const reader = await duck.runAndReadAll(positionals[0]!);
-    const rows = reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, printable(v)])));
-    if (values.json) console.log(JSON.stringify(rows));
-    else console.table(rows);
+    // Each statement of a script, each result printed: DuckDB alone would answer the last one only.
+    const statements = await duck.extractStatements(positionals[0]!);
+    for (let i = 0; i < statements.count; i++) {
+      const reader = await (await statements.prepare(i)).runAndReadAll();
+      const rows = reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, printable(v)])));
+      if (values.json) console.log(JSON.stringify(rows));
+      else if (rows.length === 0 && reader.columnNames().length > 0) console.log(`(no rows; columns: ${reader.columnNames().join(', ')})`);
+      else if (rows.length > 0) console.table(rows);
+    }
     return 0;
   } catch (error) {
     const message = (error as Error).message;
-    // DuckDB's "No files found that match the pattern" says nothing of why: right after the exporter starts, none is due yet.
-    if (message.includes('No files found')) {
-      console.error(`pitwall query-export: no exported files in ${config.EXPORT_DIR} yet: is \`pitwall exporter\` running with this EXPORT_DIR? It writes a batch's files once the batch is EXPORT_FILE_ROWS rows or EXPORT_FILE_MAX_AGE_MS old (a minute by default).`);
+    // Without files there is no positions view, and DuckDB's "does not exist" would not say why.
+    if (!exported && /positions does not exist|No files found/.test(message)) {
+      const where = existsSync(config.EXPORT_DIR) ? `no exported files in ${config.EXPORT_DIR} yet` : `EXPORT_DIR ${config.EXPORT_DIR} does not exist`;
+      console.error(`pitwall query-export: ${where}: is \`pitwall exporter\` running with this EXPORT_DIR? It writes a batch's files once the batch is EXPORT_FILE_ROWS rows or EXPORT_FILE_MAX_AGE_MS old (a minute by default).`);
     } else console.error(`pitwall query-export: ${message}`);
     return 1;
   } finally {

@@ -108,6 +108,16 @@ describe('pitwall query-export', () => {
     ]);
   });
 
+  it('prints each statement of a script, an empty result by its columns, and refuses no SQL at all', async () => {
+    const script = await runCli(['query-export', '--json', 'SELECT 1 AS one; SELECT 2 AS two'], { EXPORT_DIR: dir });
+    expect(script.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([[{ one: 1 }], [{ two: 2 }]]);
+    const none = await runCli(['query-export', "SELECT device_id, speed FROM positions WHERE device_id = 'nobody'"], { EXPORT_DIR: dir });
+    expect(none.stdout.trim()).toBe('(no rows; columns: device_id, speed)');
+    const blank = await runCli(['query-export', '  '], { EXPORT_DIR: dir });
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toContain('usage: pitwall query-export');
+  });
+
   it('keeps the crews and stages views as before, with the entry added last to crews', async () => {
     expect(await query('SELECT * FROM crews ORDER BY race_number')).toEqual(
       CREWS.map((c) => ({ device_id: c.imei, event: EVENT, race_number: String(c.raceNumber), crew: c.name, valid_from: null, valid_to: null, entry: c.entry })),
@@ -124,6 +134,12 @@ describe('pitwall query-export', () => {
       const result = await runCli(['query-export', 'SELECT count(*) FROM positions'], { EXPORT_DIR: empty });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`no exported files in ${empty} yet`);
+      const missing = await runCli(['query-export', 'SELECT count(*) FROM positions'], { EXPORT_DIR: join(empty, 'nowhere') });
+      expect(missing.stderr).toContain(`EXPORT_DIR ${join(empty, 'nowhere')} does not exist`);
+      // What needs no file still answers: the crews and stages before the first batch is written.
+      const crews = await runCli(['query-export', '--json', 'SELECT count(*) AS n FROM crews'], { EXPORT_DIR: empty, DATABASE_URL: pgUrl(databaseName) });
+      expect(crews.code, crews.stderr).toBe(0);
+      expect(JSON.parse(crews.stdout)).toEqual([{ n: CREWS.length }]);
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
