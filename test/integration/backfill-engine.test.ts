@@ -195,6 +195,25 @@ describe('runBackfill', () => {
     expect({ ...second, duration_ms: 0, rows_per_s: 0 }).toEqual({ ...first, duration_ms: 0, rows_per_s: 0 });
   });
 
+  it('counts positions stored in its range while it runs in its total, so it never ends with more processed than that', async () => {
+    const arriving = fixesOf(C, 5).map((fix) => ({ ...fix, ts: fix.ts + FIXES * 1000 })).slice(0, 6);
+    let stored: Promise<unknown> | null = null;
+    const run = context(null, () => {
+      stored ??= insertPositions(db, arriving);
+    });
+    try {
+      const { progress } = await backfill({ devices: [A, C], ...everything }, { batchSize: 50 }, run).then(() => run);
+      await stored;
+      const last = progress.at(-1)!;
+      expect(last.processed).toBe(2 * FIXES - 1 + arriving.length);
+      expect(progress.every((p) => p.processed <= (p.total ?? 0))).toBe(true);
+      expect(last.total).toBe(last.processed);
+    } finally {
+      await stored;
+      await db('positions').where({ device_id: C }).andWhere('ts', '>=', new Date(t0 + FIXES * 1000)).delete();
+    }
+  });
+
   it('cancelled half way and restarted from its checkpoint, ends as an uninterrupted run does', async () => {
     const baseline = await db('decoded_attributes').select('*');
     await setMapping(FMB920, withRow(72, { multiplier: 0.01 }).map((r) => (r.io_id === 17 ? { ...r, value_type: 'unsigned' as const } : r)));

@@ -98,7 +98,9 @@ export async function runBackfill(params: BackfillParams, ctx: JobContext, optio
       done.written += written;
       done.skipped_newer += batch.rows - written;
       const checkpoint: BackfillCheckpoint = { device_id: batch.last[0], ts: isoTime(batch.last[1]), ...done, mapping_versions: versions };
-      await ctx.progress({ processed: done.rows, total, checkpoint });
+      // Positions stored in the range while the run goes (a window reaching the present) are decoded too: the total
+      // counted at the start then grows with them, rather than a run ending with more processed than its total.
+      await ctx.progress({ processed: done.rows, total: Math.max(total, done.rows), checkpoint });
     }
     // Pages left unread: the loop stopped because the run was cancelled. (All read and written: it is done.)
     if (reading !== null) throwIfCancelled(ctx.signal);
