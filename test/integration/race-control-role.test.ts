@@ -320,6 +320,9 @@ describe('the Race Control role', () => {
     expect(otherStage.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['geofence'], message: expect.stringMatching(/is a line of another stage than this crossing's$/) });
     const wrongLine = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { geofence: startGate } });
     expect(wrongLine.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['geofence'], message: expect.stringMatching(/is a start line, not a finish line$/) });
+    const bogus = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { source: 'bogus' } });
+    expect(bogus.status, bogus.text).toBe(400);
+    expect(bogus.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['source'], message: 'expected one of live, replay, not "bogus"' });
     // The kind changed alone: a finish made a split dropped the finished car back to running.
     for (const kind of ['split', 'start']) {
       const renamed = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { kind } });

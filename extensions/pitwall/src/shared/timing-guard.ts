@@ -9,6 +9,8 @@ import { refuse, writePermission, type Problem } from './write-guard.ts';
 
 /** The kinds of crossing the timing makes and reads (a start, split or finish line's). */
 const CROSSING_KINDS: readonly string[] = [...new Set(Object.values(crossingKind))];
+/** Where a crossing comes from (CONTRACTS: `live` | `replay`); one made by hand is marked by `corrected_at`. */
+const CROSSING_SOURCES: readonly string[] = ['live', 'replay'];
 /** The geofence kind each crossing kind is made on (crossingKind, the other way round). */
 const LINE_OF: Record<string, string> = Object.fromEntries(Object.entries(crossingKind).map(([line, kind]) => [kind, line]));
 
@@ -137,6 +139,11 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     const kind = payload['kind'];
     if (kind !== undefined && kind !== null && !CROSSING_KINDS.includes(kind as string)) {
       problems.push({ field: 'kind', message: `expected one of ${CROSSING_KINDS.join(', ')}, not ${JSON.stringify(kind)}` });
+    }
+    // Directus stores any text in the source's dropdown; a crossing comes from the live pipeline or a replay.
+    const source = payload['source'];
+    if (source !== undefined && source !== null && !CROSSING_SOURCES.includes(source as string)) {
+      problems.push({ field: 'source', message: `expected one of ${CROSSING_SOURCES.join(', ')}, not ${JSON.stringify(source)}` });
     }
     // Only where the time or what it is a time of changes: a write of other fields leaves the timing as it was.
     if (problems.length === 0 && ['crossed_at', 'kind', 'entry', 'stage', 'geofence'].some((field) => payload[field] !== undefined)) {
