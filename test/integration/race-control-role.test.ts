@@ -310,15 +310,10 @@ describe('the Race Control role', () => {
     const late = await call(stack, `/items/entry_crossings/${start}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(stopwatch + 1_000).toISOString() } });
     expect(late.status, late.text).toBe(400);
     expect(late.json.errors[0].extensions.issues[0].message).toMatch(/^this start at .* is not before the entry's finish in the stage/);
-    // A year typed wrong (2025 for 2026 in the start): the stage time would overflow the result, whose timing then
-    // failed on every try.
-    const year = await call(stack, `/items/entry_crossings/${start}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(starts[1]!.crossedAt - 365 * 86_400_000).toISOString() } });
+    // A year typed wrong: the stage time would overflow the result, whose timing then failed on every try.
+    const year = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(stopwatch + 365 * 86_400_000).toISOString() } });
     expect(year.status, year.text).toBe(400);
-    expect(year.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this start at .* makes a stage time of 365 days, more than a result holds/) });
-    // One that has not happened yet: the car would be finished, and first, before it could have crossed the line.
-    const ahead = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(Date.now() + 11 * 60_000).toISOString() } });
-    expect(ahead.status, ahead.text).toBe(400);
-    expect(ahead.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this crossing at .* has not happened yet \(the server's clock says /) });
+    expect(year.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this finish at .* makes a stage time of 365 days, more than a result holds/) });
     // Another stage's finish line, or the start line as a finish: the car would be timed on another board.
     const otherStage = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { geofence: demoId('geofence:ss1:finish') } });
     expect(otherStage.status, otherStage.text).toBe(400);

@@ -62,15 +62,3 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   }
   return null;
 }
-
-/** How far ahead of the server's clock a crossing written by hand may be: a stopwatch's drift, not a car yet to come. */
-export const HAND_CROSSING_AHEAD_MS = 5 * 60_000;
-
-/**
- * What is wrong with a crossing time written by hand that has not happened yet, or null. A finish typed for 03:00 at
- * 02:49 made the car finished and first on the board eleven minutes before it could have crossed the line.
- */
-export function handCrossingAheadProblem(crossedAt: number, now: number): HandCrossingProblem | null {
-  if (Number.isNaN(crossedAt) || crossedAt <= now + HAND_CROSSING_AHEAD_MS) return null;
-  return { field: 'crossedAt', message: `this crossing at ${shownTime(crossedAt)} has not happened yet (the server's clock says ${shownTime(now)})` };
-}

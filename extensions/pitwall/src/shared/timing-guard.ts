@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { handCrossingAheadProblem, handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
@@ -133,11 +133,8 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     const problem = handCrossingProblem({ crossedAt: payload['crossed_at'] });
     if (problem) problems.push({ field: 'crossed_at', message: problem.message });
     else if (typeof payload['crossed_at'] === 'string') {
-      const at = directusTimestampMs(payload['crossed_at']);
-      const early = beforeYearOne(at);
+      const early = beforeYearOne(directusTimestampMs(payload['crossed_at']));
       if (early) problems.push({ field: 'crossed_at', message: `crossedAt ${early}` });
-      const ahead = handCrossingAheadProblem(at, now().getTime());
-      if (ahead) problems.push({ field: 'crossed_at', message: ahead.message });
     }
     const kind = payload['kind'];
     if (kind !== undefined && kind !== null && !CROSSING_KINDS.includes(kind as string)) {
