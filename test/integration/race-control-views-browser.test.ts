@@ -93,6 +93,9 @@ describe('the race office in the admin app', () => {
   });
 
   it('shows the processor’s health on the dashboard, then that it went silent and since when', async () => {
+    // The report is written once: made fresh again before each state is awaited, as a reporting processor keeps it,
+    // so that a slow machine's seconds do not turn it silent (after 30 s) before the silent step below.
+    const reported = () => db('pitwall_processor_status').where({ instance }).update({ updated_at: db.fn.now() });
     // Runs earlier test files left queued would read as runs no job runner takes.
     for (const table of ['replay_runs', 'backfill_runs']) await db(table).whereIn('status', ['queued', 'running']).update({ status: 'cancelled' });
     await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
@@ -108,6 +111,7 @@ describe('the race office in the admin app', () => {
 
     // A fact batch Directus has refused for two minutes (a 500 on every try): the boards are behind, which the
     // processor's own health does not tell (Directus being down must not restart it).
+    await reported();
     const [late] = await db('pitwall_outbox')
       .insert({ source: 'live', payload: JSON.stringify({ upserts: [], retractions: [] }), attempts: 40, last_error: 'HTTP 500: views test', created_at: db.raw("now() - interval '2 minutes'") })
       .returning('id');
@@ -120,9 +124,11 @@ describe('the race office in the admin app', () => {
     } finally {
       await db('pitwall_outbox').where({ id: late.id }).delete();
     }
+    await reported();
     await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('ok');
 
     // A replay queued two minutes ago that no job runner took: the replay button would say "queued" for ever.
+    await reported();
     const [queued] = await db('replay_runs').insert({ id: randomUUID(), status: 'queued', params: JSON.stringify({ mode: 'preview' }), processed: 0, date_created: db.raw("now() - interval '2 minutes'") }).returning('id');
     try {
       await expect.poll(() => page.getByTestId('pitwall-health-headline').innerText(), { timeout: 20_000 }).toBe(
@@ -131,6 +137,7 @@ describe('the race office in the admin app', () => {
     } finally {
       await db('replay_runs').where({ id: queued.id }).delete();
     }
+    await reported();
     await expect.poll(() => panel.getAttribute('data-state'), { timeout: 20_000 }).toBe('ok');
 
     await db('pitwall_processor_status').where({ instance }).update({ updated_at: db.raw("now() - interval '3 minutes'") });
