@@ -14,8 +14,9 @@ export interface StoredFixes {
 const AHEAD_MS = 10_000;
 
 /**
- * The newer of two fixes of a tracker by GPS time (`b` when neither is), except that one dated ahead of the clock (a glitch minutes in the
- * future) gives way to one that is not: it stayed the car's position in every snapshot until the clock caught up.
+ * The newer of two fixes of a tracker by GPS time (`b` when neither is), except that one dated ahead of the clock (a
+ * glitch minutes in the future) gives way to one that is not: it stayed the car's position in every snapshot until the
+ * clock caught up.
  */
 export function newerFix(a: PositionEntry, b: PositionEntry, now: number): PositionEntry {
   const aheadA = a.ts > now + AHEAD_MS;

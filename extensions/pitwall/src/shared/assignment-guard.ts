@@ -1,7 +1,7 @@
 import type { Accountability } from '@directus/types';
 import type { EntryAssignment } from '../../../../src/domain/pipeline/pipeline-context.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
-import { directusTimestampMs } from './directus-timestamp.ts';
+import { timestampValueMs } from './directus-timestamp.ts';
 import { refuse, writePermission } from './write-guard.ts';
 
 type Row = Record<string, unknown>;
@@ -15,7 +15,7 @@ const ROLES: readonly string[] = ['primary', 'backup'] satisfies EntryAssignment
  */
 function bound(value: unknown): Date | null | undefined {
   if (value === null || value === undefined) return null;
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? directusTimestampMs(value) : Number.NaN;
+  const ms = timestampValueMs(value);
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 

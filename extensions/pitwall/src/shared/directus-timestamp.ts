@@ -9,6 +9,10 @@ import { storableTime } from '../../../../src/jobs/storable-time.ts';
  */
 export const directusTimestampMs = (text: string): number => parseISO(text).getTime();
 
+/** The epoch ms of a timestamp field's value: a stored row's Date, or written text as Directus reads it; NaN otherwise. */
+export const timestampValueMs = (value: unknown): number =>
+  value instanceof Date ? value.getTime() : typeof value === 'string' ? directusTimestampMs(value) : Number.NaN;
+
 // The bundle's zod and the domain's may be two copies (extensions/pitwall/node_modules): storableTime only refines.
 const storable = storableTime(z.string() as unknown as Parameters<typeof storableTime>[0]);
 

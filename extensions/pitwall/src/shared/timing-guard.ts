@@ -4,7 +4,7 @@ import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/d
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
-import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
+import { beforeYearOne, directusTimestampMs, timestampValueMs } from './directus-timestamp.ts';
 import { refuse, writePermission, type Problem } from './write-guard.ts';
 
 /** The kinds of crossing the timing makes and reads (a start, split or finish line's). */
@@ -111,7 +111,7 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
   /** Where the crossing would fall among the entry's other start and finish of the stage (handCrossingPlaceProblem). */
   const placeProblem = async (row: Row, id: unknown): Promise<string | null> => {
     const { entry, stage, kind } = row;
-    const at = row['crossed_at'] instanceof Date ? row['crossed_at'].getTime() : typeof row['crossed_at'] === 'string' ? directusTimestampMs(row['crossed_at']) : Number.NaN;
+    const at = timestampValueMs(row['crossed_at']);
     if (!isUuid(entry) || !isUuid(stage) || typeof kind !== 'string' || Number.isNaN(at)) return null;
     const others: Row[] = await database('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at');
     const times = (of: string) => others.filter((c) => c['kind'] === of).map((c) => new Date(c['crossed_at'] as string).getTime());

@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { timeWindowProblem } from '../../../../src/domain/timing/time-window-problem.ts';
-import { beforeYearOne, directusTimestampMs } from './directus-timestamp.ts';
+import { beforeYearOne, timestampValueMs } from './directus-timestamp.ts';
 import { refuse, writePermission } from './write-guard.ts';
 
 type Row = Record<string, unknown>;
@@ -24,7 +24,7 @@ export type WindowCollection = keyof typeof WINDOWS;
  */
 function timeOf(value: unknown): number | null {
   if (value === null || value === undefined) return null;
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? directusTimestampMs(value) : Number.NaN;
+  const ms = timestampValueMs(value);
   return beforeYearOne(ms) === null ? ms : Number.NaN;
 }
 
