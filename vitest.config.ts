@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Not a speed limit (benchmarks are): the property tests decode thousands of fixes, several seconds on a
+          // loaded 2-core machine, where vitest's default of 5 s failed them.
+          testTimeout: 30_000,
         },
       },
       {
