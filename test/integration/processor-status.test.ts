@@ -92,7 +92,7 @@ describe('GET /pitwall/status and the processor status row', () => {
     expect(row.dead_letters_per_minute).toBeGreaterThan(0);
   });
 
-  it('says a run is stopped when its job runner no longer beats, and not while one does', async () => {
+  it('says a run is stopped when its job runner no longer beats, in the status and in the run, and not while one does', async () => {
     const stopped = randomUUID();
     await db('backfill_runs').insert({ id: stopped, status: 'running', params: JSON.stringify({}), processed: 0, heartbeat_at: db.raw("now() - interval '2 minutes'") });
     try {
@@ -100,9 +100,13 @@ describe('GET /pitwall/status and the processor status row', () => {
       expect(waiting).toMatchObject({ kind: 'backfill', queued: 0, stalled: 1 });
       expect(waiting.stalled_seconds).toBeGreaterThanOrEqual(119);
       expect((await status()).json.summary.reasons).toContain('runs-waiting');
+      // The run itself says so too, for the panel that shows it.
+      const read = async () => (await call(stack, `/pitwall/backfill/${stopped}`, { token })).json.run;
+      expect((await read()).stalled_seconds).toBeGreaterThanOrEqual(119);
       // A runner beating again (it took the run back): nothing waits.
       await db('backfill_runs').where({ id: stopped }).update({ heartbeat_at: db.fn.now() });
       expect((await status()).json.summary.runs_waiting).toEqual([]);
+      expect(await read()).toMatchObject({ status: 'running', stalled_seconds: null });
     } finally {
       await db('backfill_runs').where({ id: stopped }).delete();
     }

@@ -2,7 +2,7 @@ import type { Accountability, EndpointExtensionContext, SchemaOverview } from '@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { mayApplyReplay } from '../shared/replay-access';
 import { badUuidParam, queryCount } from '../shared/route-params';
-import { countsAsNumbers } from '../shared/runs';
+import { countsAsNumbers, withRunnerSilence } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
 import { readEvent } from '../shared/read-live-setup';
 
@@ -16,7 +16,7 @@ const RECENT_LIMIT = 100;
  * decide): `GET /pitwall/race-setup` events with their stages and whether the caller may apply a replay (`may_apply`), `GET /pitwall/race-setup/:event/entries` an event's
  * entries (400 naming `event` when it is no uuid, 404 when the caller finds no such event), and `GET /pitwall/replay` the latest runs without their (large) results.
  */
-export function raceSetupRoutes(router: Router, { services, getSchema }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
+export function raceSetupRoutes(router: Router, { services, database, getSchema }: EndpointExtensionContext, guarded: (h: Handler) => Handler): void {
   const items = async (req: DirectusRequest, collection: string) =>
     new services.ItemsService(collection, { schema: req.schema ?? (await getSchema()), accountability: req.accountability ?? null });
   const authenticated = (req: DirectusRequest) => Boolean(req.accountability?.user);
@@ -57,7 +57,7 @@ export function raceSetupRoutes(router: Router, { services, getSchema }: Endpoin
       const runs = await (await items(req, 'replay_runs')).readByQuery({
         fields: ['id', 'status', 'params', 'progress', 'processed', 'total', 'error', 'started_at', 'finished_at', 'date_created'], sort: ['-date_created'], limit,
       });
-      res.json({ runs: runs.map(countsAsNumbers) });
+      res.json({ runs: await withRunnerSilence('replay', runs.map(countsAsNumbers), database) });
     }),
   );
 }

@@ -34,6 +34,8 @@ export interface ReplayRun {
   started_at: string | null;
   finished_at: string | null;
   date_created: string | null;
+  /** Running, but its job runner has been silent this many seconds (a runner stopped mid-run); null otherwise. */
+  stalled_seconds?: number | null;
 }
 
 export interface RaceEvent {

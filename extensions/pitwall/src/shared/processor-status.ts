@@ -19,7 +19,7 @@ export const RESULTS_DELAYED_SECONDS = 30;
  */
 export const RUN_WAITING_SECONDS = 60;
 /** A running run whose heartbeat is older has lost its runner (the runner beats every second; it takes runs back after 30 s). */
-const RUN_HEARTBEAT_SECONDS = 30;
+export const RUN_HEARTBEAT_SECONDS = 30;
 /** Rows of instances silent for longer are forgotten (a renamed or removed instance), unless none is newer. */
 const FORGET_AFTER_SECONDS = 3_600;
 

@@ -7,6 +7,7 @@ import { checkJobRequest } from '../../../../src/jobs/default-window';
 import { isTerminal } from '../../../../src/jobs/job';
 import { inFinalPhase } from '../../../../src/jobs/run-store';
 import { replayParamsSchema } from '../../../../src/jobs/replay/replay-params';
+import { RUN_HEARTBEAT_SECONDS } from './processor-status';
 import { writePermission } from './write-guard';
 
 /**
@@ -102,7 +103,8 @@ export const RunNotFoundError = createError('PITWALL_RUN_NOT_FOUND', 'There is n
  */
 export async function readRun(kind: RunKind, id: string, ctx: RunServices): Promise<Row> {
   try {
-    return countsAsNumbers((await items(kind, ctx).readOne(id, { fields: runFields })) as Row);
+    const run = countsAsNumbers((await items(kind, ctx).readOne(id, { fields: runFields })) as Row);
+    return (await withRunnerSilence(kind, [run], ctx.database))[0]!;
   } catch (error) {
     if (isDirectusError(error, ErrorCode.Forbidden) && (await isMissingRun(kind, id, ctx))) throw new RunNotFoundError();
     throw error;
@@ -113,6 +115,25 @@ export async function readRun(kind: RunKind, id: string, ctx: RunServices): Prom
 async function isMissingRun(kind: RunKind, id: string, ctx: RunServices): Promise<boolean> {
   if (!(await writePermission(ctx.database)(runCollection(kind), 'read', ctx.accountability))) return false;
   return !(await ctx.database(runCollection(kind)).where({ id }).first('id'));
+}
+
+/**
+ * The runs with `stalled_seconds`: for a run still marked running whose job runner has not beaten for
+ * RUN_HEARTBEAT_SECONDS (a runner killed mid-run), how long it has been silent, by the database's clock; null for
+ * every other run. Without it the replay panel read "Running 40%" for ever after its runner was gone.
+ */
+export async function withRunnerSilence(kind: RunKind, runs: Row[], database: RunServices['database']): Promise<Row[]> {
+  const running = runs.filter((run) => run['status'] === 'running').map((run) => String(run['id']));
+  const silent = new Map<string, number>();
+  if (running.length > 0) {
+    const rows: { id: string; silent: number }[] = await database(runCollection(kind))
+      .whereIn('id', running)
+      .andWhere('status', 'running')
+      .andWhereRaw(`coalesce(heartbeat_at, started_at, date_created) <= now() - interval '${RUN_HEARTBEAT_SECONDS} seconds'`)
+      .select('id', database.raw('extract(epoch FROM now() - coalesce(heartbeat_at, started_at, date_created))::float8 AS silent'));
+    for (const row of rows) silent.set(String(row.id), Math.round(Number(row.silent)));
+  }
+  return runs.map((run) => ({ ...run, stalled_seconds: silent.get(String(run['id'])) ?? null }));
 }
 
 /**
