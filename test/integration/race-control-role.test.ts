@@ -340,6 +340,13 @@ describe('the Race Control role', () => {
       });
       expect(added.status, added.text).toBe(200);
       await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_750, 1_750], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch finish in the result' });
+      // A second stopwatch finish (a steward who did not see the first) would be passed over: refused, naming the kind.
+      const twice = await call(stack, '/items/entry_crossings', {
+        token: user.token,
+        body: { entry: crews[1]!.id, stage, geofence: finishGate, kind: 'finish', device_id: crews[1]!.imei, crossed_at: new Date(stopwatch + 900).toISOString(), source: 'live' },
+      });
+      expect(twice.status, twice.text).toBe(400);
+      expect(twice.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['kind'], message: expect.stringMatching(/^the entry already has a finish in the stage set by hand \(.*\), and only one counts/) });
       await db('entry_crossings').where({ id: added.json.data.id }).delete();
     } finally {
       await db.destroy();

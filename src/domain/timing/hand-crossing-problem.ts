@@ -3,7 +3,7 @@ import { isoTimeMs } from '../iso-time.ts';
 import { MAX_RESULT_MS } from '../pipeline/stage-result.ts';
 
 export interface HandCrossingProblem {
-  field: 'crossedAt';
+  field: 'crossedAt' | 'kind';
   message: string;
 }
 
@@ -37,6 +37,8 @@ export interface CrossingPlace {
   /** The entry's other start and finish crossings in the stage (epoch ms), this one left out. */
   starts: readonly number[];
   finishes: readonly number[];
+  /** Those of them set by hand (`corrected_at`), this one left out. */
+  corrected?: readonly { kind: string; crossedAt: number }[];
 }
 
 const shownTime = (ms: number): string => new Date(ms).toISOString();
@@ -49,6 +51,12 @@ const shownTime = (ms: number): string => new Date(ms).toISOString();
  */
 export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProblem | null {
   const { kind, crossedAt, starts, finishes } = place;
+  // A start or finish set by hand is the entry's only one, and the timing takes the first of two: a second one typed
+  // in (a steward who did not see the first) was stored and changed nothing, with no word.
+  const twin = place.corrected?.find((other) => other.kind === kind && (kind === 'start' || kind === 'finish'));
+  if (twin) {
+    return { field: 'kind', message: `the entry already has a ${kind} in the stage set by hand (${shownTime(twin.crossedAt)}), and only one counts: correct that crossing's time, or delete it first` };
+  }
   if ((kind === 'finish' || kind === 'split') && starts.length > 0 && starts.every((start) => start >= crossedAt)) {
     return { field: 'crossedAt', message: `this ${kind} at ${shownTime(crossedAt)} is not after the entry's start in the stage (${shownTime(Math.min(...starts))})` };
   }

@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { handCrossingPlaceProblem, handCrossingProblem, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
@@ -109,13 +109,15 @@ export function penaltyDeleteGuard(database: any) {
 export function crossingGuard(database: any, now: () => Date = () => new Date()) {
   const mayWrite = writePermission(database);
   /** Where the crossing would fall among the entry's other start and finish of the stage (handCrossingPlaceProblem). */
-  const placeProblem = async (row: Row, id: unknown): Promise<string | null> => {
+  const placeProblem = async (row: Row, id: unknown): Promise<HandCrossingProblem | null> => {
     const { entry, stage, kind } = row;
     const at = timestampValueMs(row['crossed_at']);
     if (!isUuid(entry) || !isUuid(stage) || typeof kind !== 'string' || Number.isNaN(at)) return null;
-    const others: Row[] = await database('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at');
-    const times = (of: string) => others.filter((c) => c['kind'] === of).map((c) => new Date(c['crossed_at'] as string).getTime());
-    return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish') })?.message ?? null;
+    const others: Row[] = await database('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at', 'corrected_at');
+    const timeOf = (c: Row) => new Date(c['crossed_at'] as string).getTime();
+    const times = (of: string) => others.filter((c) => c['kind'] === of).map(timeOf);
+    const corrected = others.filter((c) => c['corrected_at'] !== null).map((c) => ({ kind: String(c['kind']), crossedAt: timeOf(c) }));
+    return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish'), corrected });
   };
   /** A line of the crossing's own stage, of its kind: another stage's finish timed the car on the wrong board. */
   const lineProblem = async (row: Row): Promise<string | null> => {
@@ -154,9 +156,9 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
           problems.push({ field: payload['geofence'] === undefined && payload['kind'] !== undefined ? 'kind' : 'geofence', message: line });
           break;
         }
-        const message = await placeProblem({ ...row, ...payload }, row['id']);
-        if (message) {
-          problems.push({ field: 'crossed_at', message });
+        const place = await placeProblem({ ...row, ...payload }, row['id']);
+        if (place) {
+          problems.push({ field: place.field === 'kind' ? 'kind' : 'crossed_at', message: place.message });
           break;
         }
       }

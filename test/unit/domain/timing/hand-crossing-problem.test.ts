@@ -56,4 +56,16 @@ describe('handCrossingPlaceProblem', () => {
     // The start the finish is timed from is the latest before it.
     expect(handCrossingPlaceProblem({ ...place, kind: 'finish', crossedAt: at('22:59:00'), starts: [Date.parse('2026-11-01T00:00:00Z'), at('20:00:00')] })).toBeNull();
   });
+
+  it('refuses a second start or finish set by hand, which the timing would pass over, and names the kind', () => {
+    const corrected = [{ kind: 'start', crossedAt: at('20:27:54.221') }];
+    expect(handCrossingPlaceProblem({ ...place, corrected, kind: 'start', crossedAt: at('20:28:00') })).toEqual({
+      field: 'kind',
+      message: "the entry already has a start in the stage set by hand (2026-12-06T20:27:54.221Z), and only one counts: correct that crossing's time, or delete it first",
+    });
+    // A split, or a finish beside a hand start, is no second of its kind; computed starts beside it are not either.
+    expect(handCrossingPlaceProblem({ ...place, corrected, kind: 'split', crossedAt: at('20:30:00') })).toBeNull();
+    expect(handCrossingPlaceProblem({ ...place, corrected, kind: 'finish', crossedAt: at('20:35:00') })).toBeNull();
+    expect(handCrossingPlaceProblem({ ...place, corrected: [], kind: 'start', crossedAt: at('20:20:00') })).toBeNull();
+  });
 });
