@@ -31,7 +31,13 @@ describe('the pitwall-signed-webhook operation', () => {
   const raceEventIds: string[] = [];
   let eventId = '';
 
+  /** Subscriptions of the last test: what each answers, and what happens to it as its first request arrives. */
+  const fixed = new Map<string, number>([['f', 500], ['g', 200], ['h', 500], ['k', 500]]);
+  const onFirstRequest = new Map<string, () => Promise<unknown>>();
+
   const answer = (sub: string, eventKey: string): number => {
+    const known = fixed.get(sub);
+    if (known !== undefined) return known;
     if (sub === 'b' || sub === 'd' || sub === 'e') return 200;
     if (sub === 'c') return 404;
     const n = (perEventCalls.get(eventKey) ?? 0) + 1;
@@ -60,8 +66,11 @@ describe('the pitwall-signed-webhook operation', () => {
     server = createServer((req, res) => {
       let raw = '';
       req.on('data', (chunk) => (raw += chunk));
-      req.on('end', () => {
+      req.on('end', async () => {
         const sub = (req.url ?? '/').slice(1);
+        const first = onFirstRequest.get(sub);
+        onFirstRequest.delete(sub);
+        await first?.();
         const eventKey = `${sub}:${req.headers['pitwall-event-id']}`;
         const status = answer(sub, eventKey);
         let body: any = null;
@@ -200,5 +209,41 @@ describe('the pitwall-signed-webhook operation', () => {
     expect(of('e')).toEqual([]);
     expect(rows.find((r) => r.subscription === subs.c!.id)!.error).toContain('404');
     expect(rows.every((r) => typeof r.duration_ms === 'number' && r.duration_ms >= 0)).toBe(true);
+  });
+
+  it('sends no more retries to a subscription re-pointed, switched off or deleted while they are under way', async () => {
+    const made: (string | number)[] = [];
+    const subscribe = async (key: string) => {
+      const res = await call(stack, '/items/webhook_subscriptions', {
+        token, body: { name: `Test integrator ${key.toUpperCase()} ${randomUUID().slice(0, 8)}`, url: `${base}/${key}`, secret: randomBytes(24).toString('hex'), active: true, event_types: ['anomaly.detected'] },
+      });
+      expect(res.status, res.text).toBe(200);
+      made.push(res.json.data.id);
+      return res.json.data.id as string | number;
+    };
+    try {
+      const [moved, off, gone] = [await subscribe('f'), await subscribe('h'), await subscribe('k')];
+      const newSecret = randomBytes(24).toString('hex');
+      // Each changed as its first attempt arrives, before it is answered 500: the retry comes after the change.
+      onFirstRequest.set('f', () => call(stack, `/items/webhook_subscriptions/${moved}`, { token, method: 'PATCH', body: { url: `${base}/g`, secret: newSecret } }));
+      onFirstRequest.set('h', () => call(stack, `/items/webhook_subscriptions/${off}`, { token, method: 'PATCH', body: { active: false } }));
+      onFirstRequest.set('k', () => call(stack, `/items/webhook_subscriptions/${gone}`, { token, method: 'DELETE' }));
+      const id = await store('anomaly.detected');
+      const to = (sub: string) => received.filter((r) => r.sub === sub && r.headers['pitwall-event-id'] === id);
+      await waitFor(async () => to('g').length === 1 && (await deliveries(id)).some((r) => r.subscription === off && r.outcome === 'failed'), { timeoutMs: 20_000, intervalMs: 200, what: 'the retries after the changes' });
+      // Past the longest wait between attempts (2 s here): no more attempts come.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect([to('f').length, to('h').length, to('k').length]).toEqual([1, 1, 1]);
+      expect(to('g').map((r) => r.headers['pitwall-delivery-attempt'])).toEqual(['2']);
+      expect(verifyWebhook(to('g')[0]!.raw, to('g')[0]!.headers['pitwall-signature'] as string, newSecret, Math.floor(Date.now() / 1000))).toMatchObject({ ok: true });
+      const rows = await deliveries(id);
+      expect(rows.filter((r) => r.subscription === off).map((r) => [r.attempt, r.status_code, r.outcome, r.error])).toEqual([
+        [1, 500, 'retrying', 'HTTP 500: nope'],
+        [2, null, 'failed', 'the subscription was switched off while its retries were under way'],
+      ]);
+      expect(rows.filter((r) => r.subscription === gone)).toEqual([]);
+    } finally {
+      for (const id of made) await call(stack, `/items/webhook_subscriptions/${id}`, { token, method: 'DELETE' });
+    }
   });
 });

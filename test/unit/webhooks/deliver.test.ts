@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { drainAwareSleep, drainWorkUnderWay, isDraining, resetDrainForTests, holdStopFor } from '../../../extensions/pitwall/src/shared/delivery-drain.ts';
-import { deliver, wantsEvent, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
+import { signWebhook } from '../../../src/domain/webhooks/sign-webhook.ts';
+import { deliver, wantsEvent, webhookBody, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
 
 const target = { subscription: 7, url: 'https://integrator.example/hooks', secret: 'whsec_unit' };
 const event = { id: '5f0c8a4e-3d1b-4c55-9a3e-0d2f1b6c7a10', type: 'anomaly.detected', payload: { kind: 'speeding' } };
@@ -79,6 +80,44 @@ describe('deliver', () => {
     };
     expect(await deliver(withCredentials, event, { ...policy, maxAttempts: 1 }, deps)).toBe('failed');
     expect(records[0]!.error).toBe('Error: connect failed for https://***@integrator.example/hooks?token=*** (user ***, password ***)');
+  });
+
+  it('reads the target again before each retry: re-pointed, switched off or deleted meanwhile, the old one gets no more', async () => {
+    const urls: string[] = [];
+    const signatures: string[] = [];
+    const run = async (changes: (typeof target & { unusable?: string } | undefined)[], answers: number[]) => {
+      const fake = fakeDeps(answers);
+      const post = fake.deps.post;
+      fake.deps.post = async (url, request) => {
+        urls.push(url);
+        signatures.push(request.headers['pitwall-signature']!);
+        return post(url, request);
+      };
+      fake.deps.current = async () => changes.shift();
+      return { end: await deliver(target, event, policy, fake.deps), records: fake.records };
+    };
+    const moved = { ...target, url: 'https://integrator.example/moved', secret: 'whsec_new' };
+    const repointed = await run([moved], [503, 200]);
+    expect(repointed.end).toBe('delivered');
+    expect(urls).toEqual([target.url, moved.url]);
+    // Each signed with the secret its subscription had then.
+    const signedWith = (signature: string, secret: string) => signWebhook(webhookBody(event), secret, Number(/^t=(\d+),/.exec(signature)![1])) === signature;
+    expect([signedWith(signatures[0]!, target.secret), signedWith(signatures[1]!, moved.secret)]).toEqual([true, true]);
+
+    urls.length = 0;
+    const off = await run([{ ...target, unusable: 'the subscription was switched off while its retries were under way' }], [503, 200]);
+    expect(off.end).toBe('failed');
+    expect(urls).toEqual([target.url]);
+    expect(off.records.map((r) => [r.attempt, r.outcome, r.error])).toEqual([
+      [1, 'retrying', 'HTTP 503'],
+      [2, 'failed', 'the subscription was switched off while its retries were under way'],
+    ]);
+
+    urls.length = 0;
+    const deleted = await run([undefined], [503, 200]);
+    expect(deleted.end).toBe('failed');
+    expect(urls).toEqual([target.url]);
+    expect(deleted.records.map((r) => r.attempt)).toEqual([1]);
   });
 
   it('starts no attempt once the process is stopping, and says the chain was interrupted', async () => {

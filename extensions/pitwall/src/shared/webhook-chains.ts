@@ -75,7 +75,8 @@ function storedTarget(target: WebhookTarget, key: Buffer): StoredTarget {
 }
 
 /**
- * The target a resumed chain sends to, as it is now; undefined when its subscription was deleted. A target that
+ * The target a chain sends to, as it is now (when resumed, and before each retry); undefined when its subscription
+ * was deleted. A target that
  * can no longer be used (subscription switched off, secret or seal that cannot be opened) comes back `unusable`, so
  * the chain ends with one failed attempt that says why.
  */
@@ -193,7 +194,15 @@ async function runChain(context: DispatchContext, event: RaceEventLike, target: 
       // Otherwise the chain keeps its lease and resumes after it: the attempt may be sent again, never lost.
     }
   };
-  const end = await deliver(target, event, policy, defaultDeps(record, context.addresses), firstAttempt);
+  // A subscription's chain reads it again before each retry; one deleted meanwhile ends the chain, unrecorded (its
+  // deliveries went with it).
+  const current = async (): Promise<WebhookTarget | undefined> => {
+    const now = await resolveTarget({ subscription: target.subscription! }, context);
+    if (now === undefined) await database(CHAINS_TABLE).where(key).delete();
+    return now;
+  };
+  const deps = { ...defaultDeps(record, context.addresses), ...(target.subscription !== null ? { current } : {}) };
+  const end = await deliver(target, event, policy, deps, firstAttempt);
   if (end === 'interrupted') await database(CHAINS_TABLE).where(key).update({ lease_until: new Date(0) });
   return end;
 }

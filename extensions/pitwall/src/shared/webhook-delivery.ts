@@ -85,6 +85,12 @@ export interface DeliveryDeps {
   record: (row: AttemptRecord) => Promise<void>;
   /** True once this process is stopping: no further attempt starts. */
   stopping: () => boolean;
+  /**
+   * The target as it is now, read before each retry; undefined once it is gone (a subscription deleted). An
+   * organiser who switches off, re-points or deletes a subscription while its retries are under way (a leaked
+   * endpoint, an integrator let go) must not have the rest of the chain sent to the old URL with the old secret.
+   */
+  current?: () => Promise<WebhookTarget | undefined>;
 }
 
 /** Directus's env values that decide where a webhook may go (arrays or strings, as Directus hands them over). */
@@ -167,20 +173,32 @@ function withoutCredentials(text: string, url: string): string {
  * `firstAttempt` with a fresh window. Once `deps.stopping()` no attempt starts and the chain ends `interrupted`.
  */
 export async function deliver(
-  target: WebhookTarget,
+  first: WebhookTarget,
   event: RaceEventLike,
   policy: DeliveryPolicy,
   deps: DeliveryDeps,
   firstAttempt = 1,
 ): Promise<ChainEnd> {
   const body = webhookBody(event);
+  const unusable = (target: WebhookTarget, attempt: number) =>
+    deps.record({ subscription: target.subscription, race_event: event.id, attempt, status_code: null, outcome: 'failed', error: target.unusable!, duration_ms: 0 });
+  let target = first;
   if (target.unusable !== undefined) {
-    await deps.record({ subscription: target.subscription, race_event: event.id, attempt: firstAttempt, status_code: null, outcome: 'failed', error: target.unusable, duration_ms: 0 });
+    await unusable(target, firstAttempt);
     return 'failed';
   }
   const deadline = deps.nowMs() + policy.deadlineMs;
   for (let attempt = firstAttempt; attempt <= policy.maxAttempts; attempt++) {
     if (deps.stopping()) return 'interrupted';
+    if (attempt > firstAttempt && deps.current) {
+      const now = await deps.current();
+      if (now === undefined) return 'failed';
+      target = now;
+      if (target.unusable !== undefined) {
+        await unusable(target, attempt);
+        return 'failed';
+      }
+    }
     const started = deps.nowMs();
     const timeoutMs = Math.max(1, Math.min(policy.timeoutMs, deadline - started));
     let status: number | null = null;
