@@ -28,8 +28,25 @@ describe('payloadAttributesText', () => {
   });
 
   it('does not take a device id that reads "attributes" for the key', () => {
-    // Left to JSON.stringify: slower, never wrong.
-    expect(payloadAttributesText('{"attributes":{"1":1},"device_id":"attributes"}')).toBeNull();
+    expect(payloadAttributesText('{"attributes":{"1":1},"device_id":"attributes"}')).toBe('{"1":1}');
+  });
+
+  it("takes the payload's own attributes, not those of a field the sender added after them", () => {
+    const { attributes: _a, ...rest } = payload;
+    const own = `${JSON.stringify(rest).slice(0, -1)},"attributes":{"16":48123456,"239":1}`;
+    // What a tester sent: the fix was stored with {"16":5} as its raw IO.
+    for (const added of ['"raw":{"attributes":{"16":5}}', '"log":[{"attributes":{"1":999}}]', '"note":"{\\"attributes\\":{}}"', '"n":{"a":{"attributes":{"2":2}}}']) {
+      const text = `${own},${added}}`;
+      if (text.includes('\\')) {
+        expect(payloadAttributesText(text)).toBeNull();
+        continue;
+      }
+      expect(payloadAttributesText(text)).toBe('{"16":48123456,"239":1}');
+      expect(JSON.parse(payloadAttributesText(text)!)).toEqual(accepted(text));
+    }
+    // Braces and brackets inside a string of another field do not count.
+    const braces = `${own},"label":"}]{ [","more":{"attributes":{"3":3}}}`;
+    expect(payloadAttributesText(braces)).toBe('{"16":48123456,"239":1}');
   });
 
   it.each([
