@@ -272,6 +272,14 @@ describe('the Race Control role', () => {
     await pipeline([speeding(35_000), timed(35_000)]);
     expect(await stored()).toEqual({ amount_ms: 35_000, waived: true, waived_reason: 'Stewards decision 12: radar fault' });
     expect(await standings()).toEqual(unpenalised);
+    // A replay applied after the penalty formula changed stores 70 s for it (the waiver kept); the live pipeline, which
+    // still counts its own 35 s, then writes the result: the penalty stays lifted. It became -35 s, a bonus.
+    const replayed = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `replay-${randomBytes(4).toString('hex')}`, source: 'replay', upserts: [speeding(70_000)], retractions: [] } });
+    expect(replayed.status, replayed.text).toBe(200);
+    expect(await stored()).toEqual({ amount_ms: 70_000, waived: true, waived_reason: 'Stewards decision 12: radar fault' });
+    await pipeline([timed(35_000)]);
+    expect(await standings()).toEqual(unpenalised);
+    await pipeline([speeding(35_000), timed(35_000)]);
 
     // Counted again once the waiver is cleared.
     expect((await call(stack, `/items/entry_penalties/${id}`, { token: user.token, method: 'PATCH', body: { waived: false } })).status).toBe(200);
