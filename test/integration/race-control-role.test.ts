@@ -365,6 +365,32 @@ describe('the Race Control role', () => {
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
   });
 
+  it('is refused a crossing or penalty of an entry of another event in the stage, which would rank it among the stage’s own', async () => {
+    const sister = await call(stack, '/items/events', { token, body: { name: `Sister Rally ${randomUUID().slice(0, 8)}`, slug: `sister-${randomUUID().slice(0, 8)}`, starts_at: new Date(t0 - 3_600_000).toISOString(), ends_at: new Date(t0 + 86_400_000).toISOString() } });
+    expect(sister.status, sister.text).toBe(200);
+    try {
+      const stranger = await call(stack, '/items/entries', { token, body: { event: sister.json.data.id, race_number: 202, name: 'Sister crew' } });
+      expect(stranger.status, stranger.text).toBe(200);
+      const refusedAs = (answer: { status: number; text: string; json: any }, field: string) => {
+        expect(answer.status, answer.text).toBe(400);
+        expect(answer.json.errors[0].extensions.issues[0]).toMatchObject({ path: [field], message: 'entry #202 is an entry of another event than stage "SS2 Merzouga – Taouz"' });
+      };
+      const entry = stranger.json.data.id;
+      refusedAs(await call(stack, '/items/entry_crossings', {
+        token: user.token, body: { entry, stage, geofence: startGate, kind: 'start', device_id: crews[0]!.imei, crossed_at: new Date(t0).toISOString(), source: 'live' },
+      }), 'entry');
+      refusedAs(await call(stack, '/items/entry_penalties', { token: user.token, body: { entry, stage, kind: 'manual', amount_ms: 10_000 } }), 'entry');
+      // Moved to it afterwards, too.
+      const own = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 1_000 } });
+      expect(own.status, own.text).toBe(200);
+      refusedAs(await call(stack, `/items/entry_penalties/${own.json.data.id}`, { token: user.token, method: 'PATCH', body: { entry } }), 'entry');
+      expect((await call(stack, `/items/entry_penalties/${own.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
+    } finally {
+      await call(stack, `/items/entries?filter[event][_eq]=${sister.json.data.id}`, { token, method: 'DELETE', body: { query: { filter: { event: { _eq: sister.json.data.id } } } } });
+      await call(stack, `/items/events/${sister.json.data.id}`, { token, method: 'DELETE' });
+    }
+  });
+
   it('keeps timing when hand penalties given while a car runs take its total past what a result holds once it finishes', async () => {
     // #112 back on the road: its finish retracted, its result running.
     const batch = (name: string, upserts: unknown[], retractions: string[] = []) =>

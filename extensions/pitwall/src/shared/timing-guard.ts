@@ -37,6 +37,12 @@ export function penaltyGuard(database: any) {
       const problem = handPenaltyProblem(write, row);
       if (problem) refuse([{ field: PENALTY_COLUMN[problem.field], message: problem.message }]);
     }
+    if (payload['entry'] !== undefined || payload['stage'] !== undefined) {
+      for (const row of stored ?? [null]) {
+        const message = await entryOfOtherEvent(database, { ...(row ?? {}), ...payload });
+        if (message) refuse([{ field: payload['entry'] !== undefined ? 'entry' : 'stage', message }]);
+      }
+    }
     for (const row of stored ?? [null]) {
       const message = await overflow(database, { ...(row ?? {}), ...payload }, row?.['id']);
       // A waiver lifted is what takes the total past: named as such.
@@ -44,6 +50,19 @@ export function penaltyGuard(database: any) {
     }
     return payload;
   };
+}
+
+/**
+ * Why an entry cannot have a crossing or penalty in a stage, or null: it is an entry of another event than the stage's.
+ * Stored, it was ranked in the stage's results beside the stage's own entries (first, in a tester's race) and
+ * announced to integrators. What is no id, or no row, is left to Directus and the column guard.
+ */
+async function entryOfOtherEvent(database: any, row: Row): Promise<string | null> {
+  const { entry, stage } = row;
+  if (!isUuid(entry) || !isUuid(stage)) return null;
+  const [own, of] = await Promise.all([database('entries').where({ id: entry }).first('event', 'race_number'), database('stages').where({ id: stage }).first('event', 'name')]);
+  if (!own || !of || own.event === of.event) return null;
+  return `entry ${own.race_number === null ? String(entry) : `#${own.race_number}`} is an entry of another event than stage "${of.name}"`;
 }
 
 /**
@@ -150,6 +169,11 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     // Only where the time or what it is a time of changes: a write of other fields leaves the timing as it was.
     if (problems.length === 0 && ['crossed_at', 'kind', 'entry', 'stage', 'geofence'].some((field) => payload[field] !== undefined)) {
       for (const row of action === 'create' ? [{}] : stored) {
+        const otherEvent = payload['entry'] !== undefined || payload['stage'] !== undefined ? await entryOfOtherEvent(database, { ...row, ...payload }) : null;
+        if (otherEvent) {
+          problems.push({ field: payload['entry'] !== undefined ? 'entry' : 'stage', message: otherEvent });
+          break;
+        }
         const line = await lineProblem({ ...row, ...payload });
         if (line) {
           // A kind changed alone (a finish made a split): the field the official touched is the one named.
