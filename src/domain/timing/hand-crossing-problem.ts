@@ -37,6 +37,8 @@ export interface CrossingPlace {
   /** The entry's other start and finish crossings in the stage (epoch ms), this one left out. */
   starts: readonly number[];
   finishes: readonly number[];
+  /** The entry's split crossings in the stage (epoch ms), this one left out; none when not read. */
+  splits?: readonly number[];
   /** Those of them set by hand (`corrected_at`), this one left out. */
   corrected?: readonly { kind: string; crossedAt: number }[];
 }
@@ -46,7 +48,8 @@ const shownTime = (ms: number): string => new Date(ms).toISOString();
 /**
  * What is wrong with where a crossing time written by hand falls, or null. A typo in the hour (19:35 for 20:35) made a
  * finish come before the car's start, and the car dropped back to running with no word. A finish or split must come
- * after a start of the entry in the stage, a start before a finish, when the other is stored; and the two may not be
+ * after a start of the entry in the stage, a start before a finish or split, a split before a finish, when the other
+ * is stored; and the two may not be
  * further apart than a result holds (a year typed wrong, 2027 for 2026, failed the result's timing on every try).
  */
 export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProblem | null {
@@ -62,6 +65,17 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   }
   if (kind === 'start' && finishes.length > 0 && finishes.every((finish) => finish <= crossedAt)) {
     return { field: 'crossedAt', message: `this start at ${shownTime(crossedAt)} is not before the entry's finish in the stage (${shownTime(Math.max(...finishes))})` };
+  }
+  // The car's own splits bound it too: a start typed after one took minutes off its stage time, and won the stage.
+  const splits = place.splits ?? [];
+  if (kind === 'start' && splits.length > 0 && splits.every((split) => split <= crossedAt)) {
+    return { field: 'crossedAt', message: `this start at ${shownTime(crossedAt)} is not before the entry's split in the stage (${shownTime(Math.min(...splits))})` };
+  }
+  if (kind === 'finish' && splits.length > 0 && splits.every((split) => split >= crossedAt)) {
+    return { field: 'crossedAt', message: `this finish at ${shownTime(crossedAt)} is not after the entry's split in the stage (${shownTime(Math.max(...splits))})` };
+  }
+  if (kind === 'split' && finishes.length > 0 && finishes.every((finish) => finish <= crossedAt)) {
+    return { field: 'crossedAt', message: `this split at ${shownTime(crossedAt)} is not before the entry's finish in the stage (${shownTime(Math.max(...finishes))})` };
   }
   // A year typed wrong: the stage time would overflow the result, whose timing would then fail on every try.
   const [from, to] = kind === 'start' ? [crossedAt, Math.min(...finishes.filter((f) => f > crossedAt))] : kind === 'finish' ? [Math.max(...starts.filter((s) => s < crossedAt)), crossedAt] : [0, 0];

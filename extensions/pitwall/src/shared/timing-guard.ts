@@ -127,16 +127,16 @@ export function penaltyDeleteGuard(database: any) {
  */
 export function crossingGuard(database: any, now: () => Date = () => new Date()) {
   const mayWrite = writePermission(database);
-  /** Where the crossing would fall among the entry's other start and finish of the stage (handCrossingPlaceProblem). */
+  /** Where the crossing would fall among the entry's other crossings of the stage (handCrossingPlaceProblem). */
   const placeProblem = async (row: Row, id: unknown): Promise<HandCrossingProblem | null> => {
     const { entry, stage, kind } = row;
     const at = timestampValueMs(row['crossed_at']);
     if (!isUuid(entry) || !isUuid(stage) || typeof kind !== 'string' || Number.isNaN(at)) return null;
-    const others: Row[] = await database('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at', 'corrected_at');
+    const others: Row[] = await database('entry_crossings').where({ entry, stage }).modify((q: any) => (id ? q.whereNot('id', id) : q)).select('kind', 'crossed_at', 'corrected_at');
     const timeOf = (c: Row) => new Date(c['crossed_at'] as string).getTime();
     const times = (of: string) => others.filter((c) => c['kind'] === of).map(timeOf);
     const corrected = others.filter((c) => c['corrected_at'] !== null).map((c) => ({ kind: String(c['kind']), crossedAt: timeOf(c) }));
-    return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish'), corrected });
+    return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish'), splits: times('split'), corrected });
   };
   /** A line of the crossing's own stage, of its kind: another stage's finish timed the car on the wrong board. */
   const lineProblem = async (row: Row): Promise<string | null> => {

@@ -44,6 +44,22 @@ describe('handCrossingPlaceProblem', () => {
     expect(handCrossingPlaceProblem({ ...finished, kind: 'start', crossedAt: at('20:27:50') })).toBeNull();
   });
 
+  it('refuses a start after the entry’s split, a finish before it, and a split after the finish', () => {
+    const split = { ...place, splits: [at('20:31:00.500')] };
+    // A tester's start typed after the car's split 1: the car won the stage by two minutes.
+    expect(handCrossingPlaceProblem({ ...split, starts: [], kind: 'start', crossedAt: at('20:32:00') })?.message).toBe(
+      "this start at 2026-12-06T20:32:00.000Z is not before the entry's split in the stage (2026-12-06T20:31:00.500Z)",
+    );
+    expect(handCrossingPlaceProblem({ ...split, kind: 'finish', crossedAt: at('20:30:00') })?.message).toBe(
+      "this finish at 2026-12-06T20:30:00.000Z is not after the entry's split in the stage (2026-12-06T20:31:00.500Z)",
+    );
+    expect(handCrossingPlaceProblem({ ...place, finishes: [at('20:35:33.842')], kind: 'split', crossedAt: at('20:36:00') })?.message).toBe(
+      "this split at 2026-12-06T20:36:00.000Z is not before the entry's finish in the stage (2026-12-06T20:35:33.842Z)",
+    );
+    expect(handCrossingPlaceProblem({ ...split, starts: [], kind: 'start', crossedAt: at('20:27:00') })).toBeNull();
+    expect(handCrossingPlaceProblem({ ...split, kind: 'finish', crossedAt: at('20:35:00') })).toBeNull();
+  });
+
   it('refuses a start and finish further apart than a result holds (a year typed wrong)', () => {
     const finished = { ...place, starts: [], finishes: [at('20:35:33.842')] };
     expect(handCrossingPlaceProblem({ ...finished, kind: 'start', crossedAt: Date.parse('2025-12-06T20:27:54.221Z') })?.message).toBe(
