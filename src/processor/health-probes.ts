@@ -21,6 +21,8 @@ export interface ProcessorHealthOptions {
    * group's oldest unacknowledged entry.
    */
   oldestWaiting?: () => Promise<string | null>;
+  /** The shard count the running processors use, while this one's differs (ShardedConsumer.shardCountConflict). */
+  shardCountConflict?: () => number | null;
   /** A check that takes longer failed (default 3 s). */
   probeTimeoutMs?: number;
 }
@@ -84,6 +86,7 @@ export class ProcessorHealth {
       pending: info?.pending ?? null,
       sinceProgressMs: Math.max(0, now - this.options.progressAt()),
       parked: outbox?.ok ? outbox.value.parked : null,
+      shardCountConflict: this.options.shardCountConflict?.() ?? null,
     };
     return healthReport(healthReasons(seen, { stallMs: this.options.stallMs }), {
       ...seen,

@@ -3,9 +3,10 @@
  * - `postgres-unreachable`, `redis-unreachable`: a check of the connection failed or took too long;
  * - `consumer-stalled`: stream entries wait (lag or pending, or a lag Redis cannot tell) and the consumer has made no
  *   progress for the stall time;
- * - `outbox-parked`: fact batches Directus refused are parked in the outbox and wait for `pitwall outbox redrive`.
+ * - `outbox-parked`: fact batches Directus refused are parked in the outbox and wait for `pitwall outbox redrive`;
+ * - `shard-count-conflict`: this processor's PROCESSOR_SHARDS differs from the running ones'; it takes no shard.
  */
-export type HealthReason = 'postgres-unreachable' | 'redis-unreachable' | 'consumer-stalled' | 'outbox-parked';
+export type HealthReason = 'postgres-unreachable' | 'redis-unreachable' | 'consumer-stalled' | 'outbox-parked' | 'shard-count-conflict';
 
 /** What the processor's health checks saw at one moment. Null: could not be read (its connection is down). */
 export interface ProcessorObservation {
@@ -19,6 +20,8 @@ export interface ProcessorObservation {
   sinceProgressMs: number;
   /** Parked outbox rows (null when the process does no race timing, or Postgres cannot tell). */
   parked: number | null;
+  /** The shard count the running processors use, where it differs from this one's; null otherwise. */
+  shardCountConflict?: number | null;
 }
 
 export interface HealthOptions {
@@ -35,5 +38,6 @@ export function healthReasons(seen: ProcessorObservation, { stallMs }: HealthOpt
   const waiting = seen.lag === null || seen.lag > 0 || (seen.pending ?? 0) > 0;
   if (waiting && seen.sinceProgressMs > stallMs) reasons.push('consumer-stalled');
   if ((seen.parked ?? 0) > 0) reasons.push('outbox-parked');
+  if ((seen.shardCountConflict ?? null) !== null) reasons.push('shard-count-conflict');
   return reasons;
 }

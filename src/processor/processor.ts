@@ -147,6 +147,7 @@ export class Processor {
       racing: racingEnabled,
       progressAt: () => this.consumer.progressAt,
       oldestWaiting: () => this.consumer.oldestWaiting(),
+      shardCountConflict: () => this.consumer.shardCountConflict,
       stallMs: config.PROCESSOR_STALL_MS,
     });
     this.healthChecks.registerMetrics(this.registry);

@@ -21,6 +21,22 @@ export class ShardLeases {
     return `pitwall:{${this.stream}}:processors`;
   }
 
+  /** The PROCESSOR_SHARDS the running instances split the stream into, kept while any of them beats. */
+  private get shardCountKey(): string {
+    return `pitwall:{${this.stream}}:shard-count`;
+  }
+
+  /**
+   * Claims the shard count for this instance, or returns the count the running instances use where it differs. An
+   * instance started with another PROCESSOR_SHARDS made the others hand back the shards past its count, which nobody
+   * then took: half the trackers were stored by no one, while every /healthz said ok. The count is kept for a lease
+   * after the last instance stops, so a fleet restarted with a new count starts once the old one is gone.
+   */
+  async claimShardCount(count: number): Promise<number | null> {
+    const held = await this.redis.eval(CLAIM_COUNT, 1, this.shardCountKey, String(count), this.leaseMs);
+    return held === 'OK' ? null : Number(held);
+  }
+
   private get identity(): string {
     return `pitwall:{${this.stream}}:processor-identity:${this.instanceId}`;
   }
@@ -40,9 +56,11 @@ export class ShardLeases {
    * had to be claimed again: it was gone from Redis (Redis restarted without its data, or this process was stopped
    * for longer than a lease), so every lease of this instance is gone with it.
    */
-  async heartbeat(nonce: string, now = Date.now()): Promise<{ members: string[]; reclaimed: boolean }> {
+  async heartbeat(nonce: string, shardCount: number, now = Date.now()): Promise<{ members: string[]; reclaimed: boolean }> {
     const renewed = await this.redis.eval(RENEW_OR_CLAIM, 1, this.identity, nonce, this.leaseMs);
     if (renewed === 0) throw new Error(`another process now runs as "${this.instanceId}" (PROCESSOR_CONSUMER must be unique)`);
+    const other = await this.claimShardCount(shardCount);
+    if (other !== null) throw new Error(`the other processors now split the stream into ${other} shards, this one into ${shardCount} (PROCESSOR_SHARDS must be the same for all)`);
     await this.redis.zadd(this.members, now, this.instanceId);
     await this.redis.zremrangebyscore(this.members, '-inf', now - this.leaseMs);
     return { members: await this.redis.zrange(this.members, 0, -1), reclaimed: renewed === 2 };
@@ -108,6 +126,13 @@ export class ShardLeases {
     await this.redis.eval(DELETE_IF_MINE, 1, this.identity, nonce);
   }
 }
+
+// OK: the count is this one's (set or kept alive); otherwise the count held.
+const CLAIM_COUNT = `
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'OK'`;
 
 // 1: renewed; 2: the name was free and is claimed again; 0: another process holds it.
 const RENEW_OR_CLAIM = `

@@ -118,6 +118,8 @@ export class ShardedConsumer<P> {
   private running: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private lastRebalance = 0;
+  /** The shard count the running processors use, while it differs from this one's (it then takes no shard); null otherwise. */
+  shardCountConflict: number | null = null;
   private readonly nonce = randomUUID();
   private lastGroupSync = 0;
   /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
@@ -229,11 +231,27 @@ export class ShardedConsumer<P> {
   /** Waits for this instance's name: after a crash, until the dead process's claim runs out. */
   private async claimIdentity(): Promise<void> {
     let warned = false;
+    let countWarned = false;
+    const { shardCount } = this.options;
     while (!this.closing) {
       try {
-        if (await this.leases.claimIdentity(this.nonce)) return;
-        if (!warned) this.log.warn({ instance: this.leases.instanceId }, 'another process holds this PROCESSOR_CONSUMER name (or this one did before a restart); waiting for it');
-        warned = true;
+        // Before it joins: a member with another count would make the others hand back shards nobody takes.
+        const other = await this.leases.claimShardCount(shardCount);
+        if (other !== null) {
+          if (!countWarned) {
+            this.log.error(
+              { shards: shardCount, running: other },
+              `PROCESSOR_SHARDS is ${shardCount} here but ${other} for the processors running on this stream; it must be the same for all: this one takes no shard and waits (restart it with PROCESSOR_SHARDS=${other}, or stop all of them to change the count)`,
+            );
+          }
+          countWarned = true;
+          this.shardCountConflict = other;
+        } else {
+          this.shardCountConflict = null;
+          if (await this.leases.claimIdentity(this.nonce)) return;
+          if (!warned) this.log.warn({ instance: this.leases.instanceId }, 'another process holds this PROCESSOR_CONSUMER name (or this one did before a restart); waiting for it');
+          warned = true;
+        }
       } catch (error) {
         this.log.warn({ err: error }, 'cannot reach Redis to claim the instance name; retrying');
       }
@@ -284,7 +302,7 @@ export class ShardedConsumer<P> {
 
   /** Renews this instance's name and membership; returns the live members. */
   private async heartbeat(): Promise<string[]> {
-    const { members, reclaimed } = await this.leases.heartbeat(this.nonce);
+    const { members, reclaimed } = await this.leases.heartbeat(this.nonce, this.options.shardCount);
     // Its leases are gone too; renewing them says so, and the shards are taken again from their committed progress.
     if (reclaimed) this.log.warn({ instance: this.leases.instanceId }, 'this instance\'s name had run out in Redis (Redis restarted, or this process was stopped for longer than a lease); claimed it again');
     return members;

@@ -84,6 +84,40 @@ describe('the sharded consumer against a real Redis', () => {
     return { host, committed, refused };
   };
 
+  it('keeps an instance started with another shard count out: it takes no shard, says why, and the others keep theirs', async () => {
+    const { stream, written } = await fill(40, 8);
+    const committed: string[] = [];
+    const host: ShardHost<string[]> = {
+      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
+      store: async (ids, fence) => {
+        await fence?.();
+        committed.push(...ids);
+      },
+      discard: () => undefined,
+      shardKey: (deviceId) => deviceId,
+      shardsLost: async () => undefined,
+    };
+    const start = (name: string, shardCount: number) => {
+      const consumer = new ShardedConsumer(redis, new ShardLeases(leaseRedis, stream, name, 3000), { stream, group: 'processor', shardCount, batchSize: 10, blockMs: 100, rebalanceMs: 200 }, host, pino({ level: 'silent' }));
+      return { consumer, running: consumer.run() };
+    };
+    const first = start('four', 4);
+    const second = start('eight', 8);
+    try {
+      await waitFor(async () => second.consumer.shardCountConflict === 4, { timeoutMs: 10_000, what: 'the second instance to see the count in use' });
+      // Rebalancing rounds pass: the first keeps every shard (before, it handed half back to the second, which never took them).
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect([first.consumer.owned.size, second.consumer.owned.size]).toEqual([4, 0]);
+      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry stored by the first' });
+      expect([...committed].sort()).toEqual([...written].sort());
+    } finally {
+      for (const { consumer, running } of [second, first]) {
+        await consumer.close();
+        await running.catch(() => undefined);
+      }
+    }
+  });
+
   it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
     const { stream, written } = await fill(30, 3);
     const { host, committed, refused } = pausedOnce(1500);

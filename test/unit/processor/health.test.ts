@@ -35,9 +35,14 @@ describe('healthReasons', () => {
     expect(healthReasons({ ...healthy, parked: null }, { stallMs })).toEqual([]);
   });
 
+  it('reports a shard count that differs from the running processors’: this one then takes no shard', () => {
+    expect(healthReasons({ ...healthy, shardCountConflict: 16 }, { stallMs })).toEqual(['shard-count-conflict']);
+    expect(healthReasons({ ...healthy, shardCountConflict: null }, { stallMs })).toEqual([]);
+  });
+
   it('lists every reason at once, in a fixed order', () => {
-    expect(healthReasons({ redis: false, postgres: false, lag: 1, pending: 1, sinceProgressMs: 20_000, parked: 1 }, { stallMs })).toEqual([
-      'postgres-unreachable', 'redis-unreachable', 'consumer-stalled', 'outbox-parked',
+    expect(healthReasons({ redis: false, postgres: false, lag: 1, pending: 1, sinceProgressMs: 20_000, parked: 1, shardCountConflict: 8 }, { stallMs })).toEqual([
+      'postgres-unreachable', 'redis-unreachable', 'consumer-stalled', 'outbox-parked', 'shard-count-conflict',
     ]);
   });
 });

@@ -30,6 +30,7 @@ const reasonText: Record<string, string> = {
   'consumer-stalled': 'consumer stalled',
   'outbox-parked': 'results held back (parked outbox rows)',
   'processor-silent': 'a processor went silent',
+  'shard-count-conflict': 'a processor started with another PROCESSOR_SHARDS waits',
 };
 
 const waited = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5_400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3_600).toFixed(1)} h`);
