@@ -79,7 +79,7 @@ async function backfillTargetIssues(params: { model?: string; devices?: string[]
   return (params.devices ?? []).flatMap((imei, i) => (known.has(imei) ? [] : [{ code: 'custom' as const, path: ['devices', String(i)], message: `no device with IMEI ${JSON.stringify(imei)}` }]));
 }
 
-type ReplayTargets = { event?: string; entries?: string[]; devices?: string[]; geofences?: { stage?: string | null }[] };
+type ReplayTargets = { event?: string; entries?: string[]; devices?: string[]; geofences?: { id?: string; stage?: string | null }[] };
 
 /**
  * The entries, trackers and candidate lines' stages a replay names that do not exist, and entries (or stages) of
@@ -100,6 +100,20 @@ async function replayTargetIssues({ event, entries, devices, geofences }: Replay
       const of = eventOfStage.get(stage);
       if (of === undefined) issues.push({ code: 'custom', path: ['geofences', String(i), 'stage'], message: `no stage ${stage}` });
       else if (scope !== undefined && of !== scope) issues.push({ code: 'custom', path: ['geofences', String(i), 'stage'], message: `stage ${stage} is a stage of another event than ${scope}` });
+    });
+  }
+  // A row standing for a stored line of another stage, or two rows for one line: the layout would hold that line
+  // twice, and the run failed with "duplicate gate id" once it ran.
+  const lineIds = [...new Set((geofences ?? []).flatMap((g) => (typeof g.id === 'string' ? [g.id] : [])))];
+  if (lineIds.length > 0) {
+    const stageOfLine = new Map<string, string>((await db('geofences').whereIn('id', lineIds).select('id', 'stage')).map((row: { id: string; stage: string }) => [row.id, String(row.stage)]));
+    const seen = new Set<string>();
+    (geofences ?? []).forEach(({ id, stage }, i) => {
+      if (typeof id !== 'string') return;
+      const of = stageOfLine.get(id);
+      if (seen.has(id)) issues.push({ code: 'custom', path: ['geofences', String(i), 'id'], message: `geofence ${id} is named by an earlier row of the layout` });
+      else if (of !== undefined && typeof stage === 'string' && of !== stage) issues.push({ code: 'custom', path: ['geofences', String(i), 'id'], message: `geofence ${id} is a line of stage ${of}, not of stage ${stage}` });
+      seen.add(id);
     });
   }
   if (entries) {

@@ -162,6 +162,16 @@ describe('replay and backfill runs', () => {
     const lines = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', geofences: [line(stage), line(unknownEntry), ...(otherStage ? [line(otherStage)] : [])] } });
     expect(lines.status, lines.text).toBe(400);
     expect(lines.json.errors[0].extensions.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['geofences.1.stage', ...(otherStage ? ['geofences.2.stage'] : [])]);
+    // A row standing for a stored line of another stage of the event, or a line named twice: the run failed with
+    // "duplicate gate id" once it ran.
+    const [elsewhere] = await db('geofences').join('stages', 'stages.id', 'geofences.stage').where('stages.event', event).whereNot('geofences.stage', stage).limit(1).pluck('geofences.id');
+    const [own] = await db('geofences').where({ stage }).limit(1).pluck('id');
+    const twice = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', geofences: [{ ...line(stage), id: elsewhere }, { ...line(stage), id: own }, { ...line(stage), id: own }] } });
+    expect(twice.status, twice.text).toBe(400);
+    expect(twice.json.errors[0].extensions.issues.map((issue: { path: string[]; message: string }) => [issue.path.join('.'), issue.message])).toEqual([
+      ['geofences.0.id', expect.stringMatching(/^geofence .* is a line of stage .*, not of stage /)],
+      ['geofences.2.id', `geofence ${own} is named by an earlier row of the layout`],
+    ]);
     const fine = await call(stack, '/pitwall/replay', { token, body: { stage, mode: 'preview', entries: [entry], devices: [known] } });
     expect(fine.status, fine.text).toBe(202);
     created.push({ table: 'replay_runs', id: fine.json.run.id });
