@@ -161,6 +161,14 @@ export class Processor {
       },
     });
     new Gauge({
+      name: 'pitwall_stream_trimmed_unread',
+      help: 'Stream entries found deleted (XTRIM, MAXLEN) before this processor read them: lost fixes',
+      registers: [this.registry],
+      collect() {
+        this.set(consumer.trimmedUnread);
+      },
+    });
+    new Gauge({
       name: 'pitwall_shards_held',
       help: 'Shards this instance holds (of PROCESSOR_SHARDS): how the trackers are spread over the instances',
       registers: [this.registry],

@@ -120,6 +120,10 @@ export class ShardedConsumer<P> {
   private lastRebalance = 0;
   /** The shard count the running processors use, while it differs from this one's (it then takes no shard); null otherwise. */
   shardCountConflict: number | null = null;
+  /** Entries found deleted from the stream before they were processed (checkTrimmedUnread). */
+  trimmedUnread = 0;
+  private reportedTrim: string | null = null;
+  private readonly reportedLost = new Map<string, number>();
   private readonly nonce = randomUUID();
   private lastGroupSync = 0;
   /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
@@ -331,11 +335,15 @@ export class ShardedConsumer<P> {
       this.log.info({ shards: plan.release, members }, 'handed shards back for an even spread');
     }
     const taken: number[] = [];
+    /** Shards taken where their processing stands (not new ones, which start where the group stands). */
+    const resumed: number[] = [];
     const acquiring = Date.now();
     for (const shard of plan.acquire) {
       if (!(await this.leases.acquire(shard))) continue;
       this.holding++;
-      const from = (await this.leases.committed(shard)) ?? (await this.startOfNewShard());
+      const committed = await this.leases.committed(shard);
+      if (committed !== null) resumed.push(shard);
+      const from = committed ?? (await this.startOfNewShard());
       this.owned.add(shard);
       this.handled.set(shard, from);
       this.committedAt.set(shard, from);
@@ -347,6 +355,8 @@ export class ShardedConsumer<P> {
       this.cursor = this.lowestHandled();
       this.log.info({ shards: taken, held: [...this.owned].sort((a, b) => a - b), members }, 'took shards');
     }
+    // A processor started again after the stream was trimmed ahead of it.
+    if (resumed.length > 0) await this.checkTrimmedUnread().catch((error) => this.log.warn({ err: error }, 'could not check the stream for entries trimmed unread'));
   }
 
   private async dropShards(shards: Set<number>): Promise<void> {
@@ -397,6 +407,8 @@ export class ShardedConsumer<P> {
     for (const id of committed) if (compareCursor(id!, slowest) < 0) slowest = id!;
     const entriesAdded = Number(xinfoRecord(await this.redis.xinfo('STREAM', stream))['entries-added']);
     const after = await this.countAfter(slowest, 10_000);
+    // Before the group is moved on: its entries-read is what tells how many entries came after it.
+    await this.checkTrimmedUnread({ after: slowest, count: after });
     const setId = () =>
       after === null || !Number.isFinite(entriesAdded)
         ? this.redis.xgroup('SETID', stream, group, slowest)
@@ -413,6 +425,33 @@ export class ShardedConsumer<P> {
     }
     const pending = (await this.redis.xpending(stream, group, '-', slowest, 1000)) as [string, ...unknown[]][];
     if (pending.length > 0) await this.redis.xack(stream, group, ...pending.map(([id]) => id));
+  }
+
+  /**
+   * Says so when entries were deleted from the stream (XTRIM, MAXLEN) after the slowest shard's progress before they
+   * were processed: they are lost for good. Without this, a stream trimmed ahead of a stopped processor lost half a
+   * burst with no trace: no dead letter, no log, no metric. Group `processor` stands at the slowest shard's progress
+   * with its entries-read (syncGroup), so Redis's lag counts every entry added after it, trimmed or not; those still
+   * in the stream after it are counted here (`present`, when already known). Checked when shards are taken where
+   * their processing stands (a restart, a takeover) and while the slowest shard has not moved.
+   */
+  private async checkTrimmedUnread(present?: { after: string; count: number | null }): Promise<void> {
+    const { stream, group } = this.options;
+    const info = await groupInfo(this.redis, stream, group);
+    if (!info || info.lag === null || info.lastDeliveredId === '0-0') return;
+    if (present !== undefined && present.after !== info.lastDeliveredId) return;
+    const count = present !== undefined ? present.count : await this.countAfter(info.lastDeliveredId, 10_000);
+    if (count === null || info.lag <= count) return;
+    const lost = info.lag - count;
+    const key = `${info.lastDeliveredId}:${lost}`;
+    if (key === this.reportedTrim) return;
+    this.reportedTrim = key;
+    this.trimmedUnread += lost - (this.reportedLost.get(info.lastDeliveredId) ?? 0);
+    this.reportedLost.set(info.lastDeliveredId, lost);
+    this.log.error(
+      { after: info.lastDeliveredId, lost },
+      'entries were deleted from the stream (XTRIM or MAXLEN) before they were processed: their fixes are lost; trim only what every consumer group has read',
+    );
   }
 
   /** How many entries the stream holds after `id`, or null when more than `limit` (too many to count here). */

@@ -118,6 +118,45 @@ describe('the sharded consumer against a real Redis', () => {
     }
   });
 
+  it('says so when the stream was trimmed past entries it had not read yet, and not for entries it had read', async () => {
+    const { stream, written } = await fill(20, 4);
+    const committed: string[] = [];
+    const host: ShardHost<string[]> = {
+      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
+      store: async (ids, fence) => {
+        await fence?.();
+        committed.push(...ids);
+      },
+      discard: () => undefined,
+      shardKey: (deviceId) => deviceId,
+      shardsLost: async () => undefined,
+    };
+    const errors: string[] = [];
+    const run = async (until: () => boolean) => {
+      const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+      const consumer = new ShardedConsumer(redis, new ShardLeases(leaseRedis, stream, 'trimmed', 1500), { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs: 200 }, host, log);
+      const running = consumer.run();
+      try {
+        await waitFor(async () => until(), { timeoutMs: 20_000, what: 'the entries stored' });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return consumer.trimmedUnread;
+      } finally {
+        await consumer.close();
+        await running.catch(() => undefined);
+      }
+    };
+    expect(await run(() => committed.length >= written.length)).toBe(0);
+    // Entries it read, trimmed (retention): nothing lost.
+    await redis.xtrim(stream, 'MAXLEN', 5);
+    expect(await run(() => true)).toBe(0);
+    // A burst while it is stopped, trimmed before it starts again: 30 of the 40 new entries are gone unread.
+    for (let i = 0; i < 40; i++) await redis.xadd(stream, '*', 'device_id', `tracker-${i % 4}`, 'n', String(i));
+    await redis.xtrim(stream, 'MAXLEN', 10);
+    const stored = committed.length;
+    expect(await run(() => committed.length >= stored + 10)).toBe(30);
+    expect(errors.join('')).toContain('entries were deleted from the stream (XTRIM or MAXLEN) before they were processed');
+  });
+
   it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
     const { stream, written } = await fill(30, 3);
     const { host, committed, refused } = pausedOnce(1500);
