@@ -250,10 +250,18 @@ describe('the classification panel on the Race Control dashboard', () => {
 
     const printout = page.getByTestId('pitwall-classification-printout');
     expect(await printout.isVisible()).toBe(false);
+    // A crew name of one long word (the field takes 255 characters) pushed every time column off the page.
+    const { name } = await db('entries').where({ id: entries[0]!.id }).first('name');
+    const long = 'Équipe'.padEnd(249, 'x');
+    const rename = async (to: string) => expect((await call(stack, `/items/entries/${entries[0]!.id}`, { token, method: 'PATCH', body: { name: to } })).status).toBe(200);
+    await rename(long);
+    await waitFor(async () => (await panelRoot().innerText()).includes(long), { timeoutMs: 20_000, what: 'the long name on the board' });
     // About the width of an A4 page, as a printer lays it out.
     await page.setViewportSize({ width: 900, height: 1200 });
     await page.emulateMedia({ media: 'print' });
     try {
+      await printout.waitFor({ state: 'visible', timeout: 5_000 });
+      expect(await printout.locator('table').evaluate((table) => table.getBoundingClientRect().right)).toBeLessThanOrEqual(900);
       await printout.waitFor({ state: 'visible', timeout: 5_000 });
       // No app chrome: the Directus app is hidden, the printout alone is shown.
       expect(await page.locator('#app').isVisible()).toBe(false);
@@ -267,6 +275,7 @@ describe('the classification panel on the Race Control dashboard', () => {
       expect(printed.map((cells) => [cells[0], cells[1], cells[5]])).toEqual(expected.map((r) => [rankLabel(r.rank, r.tied), `#${r.race_number}`, raceTime(r.total_ms)]));
       await screenshot(page, 'classification-print');
     } finally {
+      await rename(name);
       await page.emulateMedia({ media: 'screen' });
       await page.setViewportSize({ width: 1920, height: 1000 });
     }
