@@ -32,43 +32,32 @@ export function storedPenaltyAdjustment(stored: readonly StoredPenaltyAmount[], 
   return adjustment;
 }
 
-/** A penalty fact of the batch being applied: its amount, or null where the batch retracts it. */
-export interface BatchPenaltyAmount {
-  id: string;
-  entryId: string;
-  stageId: string;
-  amountMs: number | null;
-}
-
 /**
- * What to add to the penalty totals of the results a live batch writes, keyed `entry:stage`: a result counts every
- * penalty of its entry and stage as stored once the batch is applied (the batch's amounts over the stored ones), but
- * those the officials waived; the same rule the timing after a hand change follows. The live pipeline's own total
- * (`penaltyMs`) can differ from the stored penalties: a replay applied meanwhile (after a penalty formula changed)
- * stored other amounts for its computed penalties, which the live pipeline does not know. Taken out at the stored
- * amount from the pipeline's smaller one, a waived penalty made the car's penalty negative: a time bonus on the board.
- * Pairs that nothing changes are left out.
+ * storedPenaltyAdjustment for the results a live batch writes (`penaltyMs`, the pipeline's own total), keyed
+ * `entry:stage`: the waived computed penalties never take more out than the pipeline counts. A replay applied after a
+ * penalty formula changed stores new amounts, which the live pipeline does not know: a waived penalty taken out at
+ * the stored 105,146 ms from the pipeline's 52,573 made the car's penalty negative, a time bonus on the board. Where
+ * the two agree this is storedPenaltyAdjustment. Pairs that nothing changes are left out.
  */
 export function liveResultPenaltyAdjustment(
   results: readonly { entryId: string; stageId: string; penaltyMs: number }[],
   stored: readonly StoredPenaltyAmount[],
-  batch: readonly BatchPenaltyAmount[],
+  computedMs: (penalty: StoredPenaltyAmount) => number,
 ): Map<string, number> {
   const key = (p: { entryId: string; stageId: string }) => `${p.entryId}:${p.stageId}`;
-  const inBatch = new Map(batch.map((p) => [p.id, p]));
-  const totals = new Map<string, number>();
-  const add = (pair: string, ms: number) => totals.set(pair, (totals.get(pair) ?? 0) + ms);
-  const storedIds = new Set<string>();
+  const given = new Map<string, number>();
+  const waived = new Map<string, number>();
   for (const penalty of stored) {
-    storedIds.add(penalty.id);
-    const amount = inBatch.has(penalty.id) ? (inBatch.get(penalty.id)!.amountMs ?? 0) : penalty.amountMs;
-    if (!penalty.waived) add(key(penalty), amount);
+    const pair = key(penalty);
+    if (PIPELINE_PENALTY_KINDS.has(penalty.kind)) {
+      if (penalty.waived) waived.set(pair, (waived.get(pair) ?? 0) + computedMs(penalty));
+    } else if (!penalty.waived) given.set(pair, (given.get(pair) ?? 0) + penalty.amountMs);
   }
-  for (const penalty of batch) if (!storedIds.has(penalty.id) && penalty.amountMs !== null) add(key(penalty), penalty.amountMs);
   const adjustment = new Map<string, number>();
   for (const result of results) {
-    const ms = (totals.get(key(result)) ?? 0) - result.penaltyMs;
-    if (ms !== 0) adjustment.set(key(result), ms);
+    const pair = key(result);
+    const ms = Math.max(0, result.penaltyMs - (waived.get(pair) ?? 0)) + (given.get(pair) ?? 0) - result.penaltyMs;
+    if (ms !== 0) adjustment.set(pair, ms);
   }
   return adjustment;
 }

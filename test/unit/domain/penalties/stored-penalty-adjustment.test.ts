@@ -34,30 +34,20 @@ describe('storedPenaltyAdjustment', () => {
 describe('liveResultPenaltyAdjustment', () => {
   const result = (penaltyMs: number, entryId = 'e1', stageId = 's1') => ({ entryId, stageId, penaltyMs });
 
-  it('gives what storedPenaltyAdjustment gives where the pipeline and the stored penalties agree', () => {
+  it('gives what storedPenaltyAdjustment gives where the pipeline counts the penalties it computed', () => {
     const stored = [penalty('a', 'manual', 10_000), penalty('c', 'speeding', 30_000, true), penalty('w', 'missed_waypoint', 60_000)];
-    expect(liveResultPenaltyAdjustment([result(90_000)], stored, [])).toEqual(storedPenaltyAdjustment(stored, asStored));
-    expect(liveResultPenaltyAdjustment([result(90_000)], stored, [])).toEqual(new Map([['e1:s1', -20_000]]));
+    expect(liveResultPenaltyAdjustment([result(90_000)], stored, asStored)).toEqual(storedPenaltyAdjustment(stored, asStored));
+    expect(liveResultPenaltyAdjustment([result(90_000)], stored, asStored)).toEqual(new Map([['e1:s1', -20_000]]));
+    // The pipeline's own count stands where no official decision touches it.
+    expect(liveResultPenaltyAdjustment([result(5_000)], [], asStored)).toEqual(new Map());
   });
 
-  it('never turns a waived penalty into a bonus when a replay stored another amount than the live pipeline counts', () => {
+  it('never turns a waived penalty into a bonus when a replay stored more than the live pipeline counts', () => {
     // A tester's race: 52,573 ms waived; the formula doubled, a replay stored 105,146 (waiver kept); the car finished
     // live with the pipeline still counting 52,573. The result had -52,573 ms.
     const stored = [penalty('c', 'speeding', 105_146, true)];
-    expect(liveResultPenaltyAdjustment([result(52_573)], stored, [])).toEqual(new Map([['e1:s1', -52_573]]));
-    // A computed penalty that counts is taken at its stored amount, as the penalty list shows it.
-    expect(liveResultPenaltyAdjustment([result(52_573)], [penalty('c', 'speeding', 105_146)], [])).toEqual(new Map([['e1:s1', 52_573]]));
-  });
-
-  it('takes the batch’s own penalties over the stored ones: new, changed, retracted, a waiver kept', () => {
-    const stored = [penalty('c', 'speeding', 30_000, true), penalty('d', 'speeding', 20_000), penalty('r', 'missed_waypoint', 60_000)];
-    const batch = [
-      { id: 'c', entryId: 'e1', stageId: 's1', amountMs: 42_000 },
-      { id: 'n', entryId: 'e1', stageId: 's1', amountMs: 7_000 },
-      { id: 'r', entryId: 'e1', stageId: 's1', amountMs: null },
-    ];
-    // Counted: d 20,000 and the new n 7,000; the pipeline counts c 42,000 + d 20,000 + n 7,000.
-    expect(liveResultPenaltyAdjustment([result(69_000)], stored, batch)).toEqual(new Map([['e1:s1', -42_000]]));
-    expect(liveResultPenaltyAdjustment([result(27_000), result(0, 'e2')], stored, batch)).toEqual(new Map());
+    expect(liveResultPenaltyAdjustment([result(52_573)], stored, asStored)).toEqual(new Map([['e1:s1', -52_573]]));
+    // The officials' own penalty still counts in full.
+    expect(liveResultPenaltyAdjustment([result(52_573)], [...stored, penalty('m', 'manual', 10_000)], asStored)).toEqual(new Map([['e1:s1', -42_573]]));
   });
 });
