@@ -122,8 +122,8 @@ export class ShardedConsumer<P> {
   shardCountConflict: number | null = null;
   /** Entries found deleted from the stream before they were processed (checkTrimmedUnread). */
   trimmedUnread = 0;
-  private reportedTrim: string | null = null;
-  private readonly reportedLost = new Map<string, number>();
+  /** The loss said last: after which entry, and how many. */
+  private reportedTrim: { after: string; lost: number } | null = null;
   private readonly nonce = randomUUID();
   private lastGroupSync = 0;
   /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
@@ -443,11 +443,11 @@ export class ShardedConsumer<P> {
     const count = present !== undefined ? present.count : await this.countAfter(info.lastDeliveredId, 10_000);
     if (count === null || info.lag <= count) return;
     const lost = info.lag - count;
-    const key = `${info.lastDeliveredId}:${lost}`;
-    if (key === this.reportedTrim) return;
-    this.reportedTrim = key;
-    this.trimmedUnread += lost - (this.reportedLost.get(info.lastDeliveredId) ?? 0);
-    this.reportedLost.set(info.lastDeliveredId, lost);
+    // Checked again while the group stands still: only what more is found is counted and said.
+    const before = this.reportedTrim?.after === info.lastDeliveredId ? this.reportedTrim.lost : 0;
+    if (lost <= before) return;
+    this.reportedTrim = { after: info.lastDeliveredId, lost };
+    this.trimmedUnread += lost - before;
     this.log.error(
       { after: info.lastDeliveredId, lost },
       'entries were deleted from the stream (XTRIM or MAXLEN) before they were processed: their fixes are lost; trim only what every consumer group has read',

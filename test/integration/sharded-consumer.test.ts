@@ -84,8 +84,8 @@ describe('the sharded consumer against a real Redis', () => {
     return { host, committed, refused };
   };
 
-  it('keeps an instance started with another shard count out: it takes no shard, says why, and the others keep theirs', async () => {
-    const { stream, written } = await fill(40, 8);
+  /** A host that stores each batch once its fence allows: the entry ids stored, in order. */
+  const storing = () => {
     const committed: string[] = [];
     const host: ShardHost<string[]> = {
       prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
@@ -97,6 +97,12 @@ describe('the sharded consumer against a real Redis', () => {
       shardKey: (deviceId) => deviceId,
       shardsLost: async () => undefined,
     };
+    return { host, committed };
+  };
+
+  it('keeps an instance started with another shard count out: it takes no shard, says why, and the others keep theirs', async () => {
+    const { stream, written } = await fill(40, 8);
+    const { host, committed } = storing();
     const start = (name: string, shardCount: number) => {
       const consumer = new ShardedConsumer(redis, new ShardLeases(leaseRedis, stream, name, 3000), { stream, group: 'processor', shardCount, batchSize: 10, blockMs: 100, rebalanceMs: 200 }, host, pino({ level: 'silent' }));
       return { consumer, running: consumer.run() };
@@ -120,17 +126,7 @@ describe('the sharded consumer against a real Redis', () => {
 
   it('says so when the stream was trimmed past entries it had not read yet, and not for entries it had read', async () => {
     const { stream, written } = await fill(20, 4);
-    const committed: string[] = [];
-    const host: ShardHost<string[]> = {
-      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
-      store: async (ids, fence) => {
-        await fence?.();
-        committed.push(...ids);
-      },
-      discard: () => undefined,
-      shardKey: (deviceId) => deviceId,
-      shardsLost: async () => undefined,
-    };
+    const { host, committed } = storing();
     const errors: string[] = [];
     const run = async (until: () => boolean) => {
       const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
