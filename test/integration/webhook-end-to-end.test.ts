@@ -545,6 +545,8 @@ describe('with Directus stopped or killed while a retry chain is under way', () 
     expect(row?.target).toEqual({ subscription: subscription!.id });
     await waitFor(async () => receiver.deliveredCounts().get(id) === 1, { timeoutMs: 30_000, intervalMs: 100, what: 'the chain to deliver' });
     expectValidSignatures(receiver.receipts.filter((r) => r.eventId === id), subscription!.secret);
+    // The receiver has the answer before Directus records it: the chain's end says the record is made.
+    await waitFor(async () => (await chainOf(id)) === undefined, { timeoutMs: 5_000, intervalMs: 100, what: 'the chain to end' });
     expect(await attemptsOf(id)).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
   }, 120_000);
 });
@@ -627,6 +629,9 @@ describe('with Directus killed while the Flow runs of a race event are under way
   it('killed after the Signed webhook step: the event is handed to the Flow again, and not delivered a second time', async () => {
     const eventId = await newIoMappingEvent(restartable!.stack, token, db);
     await waitFor(async () => receiver.deliveredCounts().get(eventId) === 1, { timeoutMs: 15_000, intervalMs: 20, what: 'the first delivery' });
+    // After the step, not during it: the receiver has the answer a moment before Directus records it (a kill in
+    // that moment sends the attempt again once its chain's lease runs out, as a kill during the attempt does).
+    await waitFor(async () => (await attempts(eventId)).length === 1, { timeoutMs: 5_000, intervalMs: 20, what: 'the delivery recorded' });
     // The run is in its last wait: not ended, so the event is still claimed.
     expect(await pending(eventId)).toBe(1);
     await restartable!.killDirectus();
