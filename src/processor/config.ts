@@ -48,6 +48,7 @@ export const processorEnv = z.object({
   SIGNAL_LOSS_MS: vars.durationMs(defaultPipelineOptions.signalLossMs),
   MAX_SPEED_KMH: vars.positiveInt(defaultPipelineOptions.maxSpeedKmh),
   LATE_WINDOW_MS: vars.durationMs(defaultPipelineOptions.lateWindowMs, 0),
+  LATE_NOTICE_MS: vars.durationMs(defaultPipelineOptions.lateNoticeMs, 0),
   /** A fix dated further ahead of the processor's clock is dead-lettered: a tracker clock gone wrong, not a fix. */
   MAX_FUTURE_SKEW_MS: vars.durationMs(300_000),
 });
@@ -70,5 +71,6 @@ export function pipelineOptions(config: ProcessorConfig): PipelineOptions {
     signalLossMs: config.SIGNAL_LOSS_MS,
     maxSpeedKmh: config.MAX_SPEED_KMH,
     lateWindowMs: config.LATE_WINDOW_MS,
+    lateNoticeMs: config.LATE_NOTICE_MS,
   };
 }

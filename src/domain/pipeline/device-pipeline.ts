@@ -159,7 +159,7 @@ export class DevicePipeline {
     // Late-data reports are about arrival, not about the track: they survive the re-evaluation as they were.
     const carried = Object.values(old).filter((f) => f.type === 'anomaly' && f.kind === 'late_data');
     this.current = { ...this.current, facts: { ...this.current.facts, ...Object.fromEntries(carried.map((f) => [f.key, f])) } };
-    this.reportLate(fix, newest, true);
+    if (newest - fix.ts >= this.context.options.lateNoticeMs) this.reportLate(fix, newest, true);
     const upserts: Fact[] = [];
     const retractions: string[] = [];
     for (const [key, fact] of Object.entries(this.current.facts)) {

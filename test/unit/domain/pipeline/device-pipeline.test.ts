@@ -229,12 +229,30 @@ describe('DevicePipeline with late and repeated fixes', () => {
   });
 
   it('announces out-of-order fixes put back in order once per burst, and the count when it ends', () => {
-    const pipeline = new DevicePipeline(testContext());
+    const pipeline = new DevicePipeline(testContext(testCourse(), { lateNoticeMs: 0 }));
     pipeline.pushAll(ordered.slice(0, 20));
     expect(lateOf(pipeline.push({ ...ordered[15]!, ts: ordered[15]!.ts + 1 }))).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: 1 }) })]);
     expect(lateOf(pipeline.push({ ...ordered[16]!, ts: ordered[16]!.ts + 1 }))).toEqual([]);
     expect(lateOf(pipeline.push({ ...ordered[17]!, ts: ordered[17]!.ts + 1 }))).toEqual([]);
     expect(lateOf(pipeline.push(ordered[20]!))).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: 3 }) })]);
+  });
+
+  it('raises nothing for fixes swapped with their neighbours, and reports a fix re-timed from lateNoticeMs behind', () => {
+    // A tracker that sends every twentieth fix a second after the next one: each swap is timed, none announced.
+    const swapped = ordered.map((f, i) => (i % 20 === 1 ? ordered[i + 1]! : i % 20 === 2 ? ordered[i - 1]! : f));
+    const jittery = run(swapped, testContext(testCourse(), { lateNoticeMs: 10_000 }));
+    expect(trackFacts(jittery)).toEqual(expected);
+    expect(of(Object.values(jittery.state.facts), 'anomaly').filter((a) => a.kind === 'late_data')).toEqual([]);
+    // A fix arriving 9 s behind the newest (the track is 1 Hz): timed, not announced; one 10 s behind, announced.
+    const pipeline = new DevicePipeline(testContext(testCourse(), { lateNoticeMs: 10_000 }));
+    pipeline.pushAll(ordered.slice(0, 30).filter((_, i) => i !== 19 && i !== 20));
+    expect(lateOf(pipeline.push(ordered[20]!))).toEqual([]);
+    expect(lateOf(pipeline.push({ ...ordered[19]!, ts: ordered[29]!.ts - 10_000 }))).toEqual([
+      expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: 1, delay_ms: 10_000 }) }),
+    ]);
+    // A fix too old to be re-evaluated is reported whatever its delay.
+    const old = run(ordered.slice(0, 30), testContext(testCourse(), { lateWindowMs: 5000, lateNoticeMs: 10_000 }));
+    expect(lateOf(old.push({ ...ordered[22]!, ts: ordered[22]!.ts + 1 }))).toEqual([expect.objectContaining({ severity: 'warning', details: expect.objectContaining({ reevaluated: false }) })]);
   });
 
   it('puts the announcement of a late burst back with the rest when a batch is undone', () => {
