@@ -21,6 +21,24 @@ interface ExampleFlow {
 const onRaceEvent = { type: 'action', scope: ['items.create'], collections: ['race_events'] };
 
 /**
+ * The notification's recipients and text. Written in a script step rather than as templates in the notification's
+ * options: a template prints a missing value as "undefined" (an anomaly of a tracker that carries no entry has no
+ * race number, and an event stored by hand may have no tracker), where a notification should leave it out.
+ */
+const NOTICE_CODE = `module.exports = async function (data) {
+\tconst event = data.$trigger.payload;
+\tconst anomaly = event.payload || {};
+\tconst tracker = anomaly.device_id || event.device_id;
+\tconst who = [anomaly.race_number == null ? null : '#' + anomaly.race_number, tracker ? 'tracker ' + tracker : null].filter(Boolean).join(', ');
+\tconst kind = String(anomaly.kind || 'anomaly').replace(/_/g, ' ');
+\treturn {
+\t\trecipients: data.race_control.map((user) => user.id),
+\t\tsubject: 'Anomaly: ' + kind + (who ? ' (' + who + ')' : ''),
+\t\tmessage: [anomaly.severity, kind, who ? 'for ' + who : null, 'at ' + (anomaly.started_at || event.occurred_at)].filter(Boolean).join(' '),
+\t};
+};`;
+
+/**
  * Examples an admin switches on (inactive when provisioned: Directus 12 without a licence allows five active
  * Flows, and a notification Flow should be a decision). Both follow the steps of the admin guide in README.
  */
@@ -43,13 +61,13 @@ export const exampleFlows: ExampleFlow[] = [
         name: 'Users of Race Control',
         type: 'item-read',
         options: { collection: 'directus_users', permissions: '$full', query: { filter: { role: { name: { _eq: 'Race Control' } } }, fields: ['id'], limit: -1 } },
-        next: 'recipients',
+        next: 'notice',
       },
       {
-        key: 'recipients',
-        name: 'Their ids',
+        key: 'notice',
+        name: 'Their ids and the text',
         type: 'exec',
-        options: { code: 'module.exports = async function (data) {\n\treturn data.race_control.map((user) => user.id);\n};' },
+        options: { code: NOTICE_CODE },
         next: 'notify',
       },
       {
@@ -57,10 +75,10 @@ export const exampleFlows: ExampleFlow[] = [
         name: 'Notify',
         type: 'notification',
         options: {
-          recipient: '{{recipients}}',
+          recipient: '{{notice.recipients}}',
           permissions: '$full',
-          subject: 'Anomaly: {{$trigger.payload.payload.kind}} (#{{$trigger.payload.payload.race_number}})',
-          message: '{{$trigger.payload.payload.severity}} {{$trigger.payload.payload.kind}} for tracker {{$trigger.payload.device_id}} at {{$trigger.payload.occurred_at}}',
+          subject: '{{notice.subject}}',
+          message: '{{notice.message}}',
           collection: 'race_events',
           item: '{{$trigger.key}}',
         },

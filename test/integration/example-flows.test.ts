@@ -44,7 +44,7 @@ describe('example Flows provisioned by setup', () => {
     const replayed = await store('replay');
     expect(replayed.status).toBe(200);
     cleanup.push(() => call(stack, `/items/race_events/${replayed.json.data.id}`, { token, method: 'DELETE' }));
-    const notifications = async () => (await call(stack, `/notifications?filter[recipient][_eq]=${user.id}&fields=subject,item`, { token })).json.data as { subject: string; item: string }[];
+    const notifications = async () => (await call(stack, `/notifications?filter[recipient][_eq]=${user.id}&fields=subject,message,item&sort=timestamp`, { token })).json.data as { subject: string; message: string; item: string }[];
     // Flows reload asynchronously after a save: store live anomalies until one comes through.
     const live: string[] = [];
     await waitFor(async () => {
@@ -54,8 +54,23 @@ describe('example Flows provisioned by setup', () => {
     }, { timeoutMs: 20_000, intervalMs: 750, what: 'a notification' });
     for (const id of live) cleanup.push(() => call(stack, `/items/race_events/${id}`, { token, method: 'DELETE' }));
     const received = await notifications();
-    expect(received[0]!.subject).toBe('Anomaly: signal_loss (#101)');
+    expect(received[0]!.subject).toBe('Anomaly: signal loss (#101, tracker 350936080010018)');
+    expect(received[0]!.message).toMatch(/^warning signal loss for #101, tracker 350936080010018 at \d{4}-\d\d-\d\dT[\d:.]+Z$/);
     expect(received.map((n) => n.item)).not.toContain(replayed.json.data.id);
+
+    // A tracker that carries no entry has no race number; an event stored by hand may name no tracker. Left out, not
+    // printed as "undefined" or "null".
+    const bare = await call(stack, '/items/race_events', {
+      token,
+      body: { id: randomUUID(), type: 'anomaly.detected', version: 1, occurred_at: '2026-12-07T09:30:00.000Z', source: 'live', payload: { kind: 'position_jump', severity: 'info', race_number: null } },
+    });
+    expect(bare.status).toBe(200);
+    cleanup.push(() => call(stack, `/items/race_events/${bare.json.data.id}`, { token, method: 'DELETE' }));
+    await waitFor(async () => (await notifications()).some((n) => n.item === bare.json.data.id), { timeoutMs: 10_000, intervalMs: 250, what: 'the second notification' });
+    const [second, ...more] = (await notifications()).filter((n) => n.item === bare.json.data.id);
+    expect(more).toEqual([]);
+    expect(second!.subject).toBe('Anomaly: position jump');
+    expect(second!.message).toBe('info position jump at 2026-12-07T09:30:00.000Z');
     cleanup.push(() => call(stack, `/notifications?filter[recipient][_eq]=${user.id}`, { token, method: 'DELETE' }));
   });
 });
