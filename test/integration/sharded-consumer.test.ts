@@ -124,6 +124,36 @@ describe('the sharded consumer against a real Redis', () => {
     }
   });
 
+  it('reads fewer entries at a time when they are large, and as many as before once they are small again', async () => {
+    const stream = `test:sharded:${randomUUID()}`;
+    streams.push(stream);
+    const big = 'x'.repeat(100_000);
+    const written: string[] = [];
+    for (const [count, payload] of [[50, 'small'], [60, big], [20, 'small']] as const) {
+      for (let i = 0; i < count; i++) written.push((await redis.xadd(stream, '*', 'device_id', `tracker-${written.length % 4}`, 'payload', payload))!);
+    }
+    const { host, committed } = storing();
+    const batches: number[] = [];
+    const consumer = new ShardedConsumer(
+      redis,
+      new ShardLeases(leaseRedis, stream, 'solo', 3000),
+      // 1.1 MB a read: ten of the entries of 100 kB and their fields.
+      { stream, group: 'processor', shardCount: 4, batchSize: 50, blockMs: 100, rebalanceMs: 200, readBytes: 1_100_000 },
+      { ...host, prepare: async (entries) => (batches.push(entries.length), host.prepare(entries)) },
+      pino({ level: 'silent' }),
+    );
+    const running = consumer.run();
+    try {
+      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry committed' });
+    } finally {
+      await consumer.close();
+      await running.catch(() => undefined);
+    }
+    expect(committed).toEqual(written);
+    // Before the large entries were seen, reads of 50; after a read that held them, 10; small again, 50.
+    expect(batches).toEqual([50, 50, 10, 10, 10]);
+  });
+
   it('says so when the stream was trimmed past entries it had not read yet, and not for entries it had read', async () => {
     const { stream, written } = await fill(20, 4);
     const { host, committed } = storing();
