@@ -10,6 +10,7 @@ import { healthErrors, probe, serveMetrics, sharedProbe, type HealthReport } fro
 import { connectDb } from '../store/db.ts';
 import { ensureGroup, groupInfo, groupWithUnread } from '../stream/consumer-group.ts';
 import { compareCursor } from '../stream/cursor.ts';
+import { boundedReadCount, entrySize } from '../stream/read-count.ts';
 import { Lease } from '../stream/lease.ts';
 import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
@@ -88,6 +89,9 @@ export class Exporter {
   /** Why the last part file could not be written (a full disk, a path taken by a file, no permission); null once one is. */
   private filesFailing: string | null = null;
   private readonly fixDates = new FixDates();
+  /** The largest entry of the last read that found any, in characters, and what the read in hand asked for. */
+  private largestEntry = 0;
+  private readCount = 0;
   /** The batches whose files exist, read from the directory when the lease is taken and kept up to date since. */
   private written = new WrittenBatches();
   /**
@@ -288,7 +292,7 @@ export class Exporter {
         const writing = this.writing !== null;
         const entries: StreamEntry[] = await (next ?? this.read('>', !writing));
         // A full read says more is waiting: Redis gets the next one ready while this one is gathered.
-        next = entries.length === this.config.EXPORT_READ_COUNT ? this.prefetch() : null;
+        next = entries.length === this.readCount ? this.prefetch() : null;
         if (this.redelivered(entries)) await this.completeRedelivered(entries);
         else for (const entry of entries) this.gather(entry);
         if (entries.length === 0 && writing) await this.settle();
@@ -517,12 +521,15 @@ export class Exporter {
    * an idle exporter polls: `idle` waits a moment when nothing came.)
    */
   private async read(from: string, idle: boolean): Promise<StreamEntry[]> {
-    const { REDIS_TELEMETRY_STREAM: stream, EXPORT_CONSUMER: consumer, EXPORT_READ_COUNT: count } = this.config;
+    const { REDIS_TELEMETRY_STREAM: stream, EXPORT_CONSUMER: consumer, EXPORT_READ_COUNT } = this.config;
+    const count = boundedReadCount(EXPORT_READ_COUNT, this.largestEntry);
+    this.readCount = count;
     const read = await this.reader.read({ group: EXPORT_GROUP, consumer, count, stream, from });
     if (read === LEASE_NOT_HELD) {
       this.active = false;
       throw new LeaseLost('exporter lease lost');
     }
+    if (read.length > 0) this.largestEntry = read.reduce((largest, [, flat]) => Math.max(largest, entrySize(flat)), 0);
     const entries = toStreamEntries(read);
     if (entries.length === 0 && idle) await sleep(IDLE_POLL_MS);
     return entries;

@@ -6,6 +6,7 @@ import { shardOf } from '../domain/sharding/shard-of.ts';
 import { unlessRedisDown } from './connection-report.ts';
 import { ensureGroup, groupInfo, xinfoRecord } from './consumer-group.ts';
 import { compareCursor } from './cursor.ts';
+import { boundedReadCount, entrySize } from './read-count.ts';
 import type { ShardLeases } from './shard-leases.ts';
 import type { StreamEntry } from './stream-entry.ts';
 import type { StagedBatchHandler } from './telemetry-consumer.ts';
@@ -21,18 +22,9 @@ export interface ShardedConsumerOptions {
   rebalanceMs: number;
   /** Told of every read of the stream whether it found the stream's end (see BacklogPriority). */
   onRead?: (reachedEnd: boolean) => void;
-  /** About the most bytes of entries one read brings (see readCount); READ_BYTES when not given. */
+  /** About the most bytes of entries one read brings (see boundedReadCount); READ_BYTES when not given. */
   readBytes?: number;
 }
-
-/**
- * What one read of the stream may bring, in bytes of its entries. Reads are asked for by count, which on trackers'
- * fixes (about a kilobyte) is a few megabytes; a backlog of 1,500 payloads of about a megabyte each took the
- * processor to 4.6 GB, and its batches so long that it lost its leases three times.
- */
-export const READ_BYTES = 32 * 1024 * 1024;
-/** Entries the first read asks for at most, before the size of the stream's entries is known. */
-const FIRST_READ_COUNT = 200;
 
 /** A batch was about to be committed by an instance whose leases were not renewed in time (it was paused). */
 export class LeasesStale extends Error {
@@ -84,13 +76,6 @@ const DEVICE_ID_FIELD = Buffer.from('device_id');
 function fieldOf(flat: Buffer[], name: Buffer): string {
   for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i]!.equals(name)) return flat[i + 1]!.toString('utf8');
   return '';
-}
-
-/** The bytes of an entry's field names and values (0 for an entry whose content was trimmed). */
-function entryBytes(flat: Buffer[] | null): number {
-  let bytes = 0;
-  if (flat) for (const part of flat) bytes += part.length;
-  return bytes;
 }
 
 function decodeFields(flat: Buffer[]): Record<string, string> {
@@ -505,7 +490,7 @@ export class ShardedConsumer<P> {
     let largest = 0;
     for (const [idBytes, flat] of raw) {
       const id = idBytes.toString('latin1');
-      largest = Math.max(largest, entryBytes(flat));
+      largest = Math.max(largest, entrySize(flat));
       const deviceId = flat ? fieldOf(flat, DEVICE_ID_FIELD) : '';
       const shard = shardOf(this.host.shardKey(deviceId), shardCount);
       const handled = this.handled.get(shard);
@@ -524,14 +509,12 @@ export class ShardedConsumer<P> {
 
   /**
    * How many entries the next read asks for: about `batchSize` of this instance's shards (holding half the shards, it
-   * reads twice as many), and no more than READ_BYTES of entries the size of the largest in the last read. The
-   * first read, before any size is known, asks for FIRST_READ_COUNT at most.
+   * reads twice as many), bounded by the size of the entries (boundedReadCount).
    */
   private readCount(): number {
-    const { batchSize, shardCount, readBytes = READ_BYTES } = this.options;
+    const { batchSize, shardCount, readBytes } = this.options;
     const byCount = Math.min(batchSize * Math.ceil(shardCount / Math.max(1, this.owned.size)), batchSize * 8);
-    const byBytes = this.largestEntry === 0 ? FIRST_READ_COUNT : Math.max(1, Math.floor(readBytes / this.largestEntry));
-    return Math.min(byCount, byBytes);
+    return boundedReadCount(byCount, this.largestEntry, readBytes);
   }
 
   /** Sends an XREAD after `cursor`; its failure is thrown where its reply is awaited, never left unhandled. */

@@ -1,0 +1,25 @@
+/**
+ * What one read of the stream may bring, in bytes of its entries. Reads are asked for by count, which on trackers'
+ * fixes (about a kilobyte) is a few megabytes; a backlog of 1,500 payloads of about a megabyte each took the
+ * processor to 4.6 GB, and its batches so long that it lost its leases three times.
+ */
+export const READ_BYTES = 32 * 1024 * 1024;
+/** Entries the first read asks for at most, before the size of the stream's entries is known. */
+const FIRST_READ_COUNT = 200;
+
+/**
+ * The count to ask the next read for: `count`, but no more than `readBytes` of entries the size of `largestEntry`,
+ * the largest of the read before (0: no read yet, FIRST_READ_COUNT at most). The stream's entries are alike in
+ * size as a rule; one much larger than the rest makes only the read after it small.
+ */
+export function boundedReadCount(count: number, largestEntry: number, readBytes = READ_BYTES): number {
+  const byBytes = largestEntry === 0 ? FIRST_READ_COUNT : Math.max(1, Math.floor(readBytes / largestEntry));
+  return Math.min(count, byBytes);
+}
+
+/** The size of an entry's field names and values (0 for an entry whose content was trimmed): bytes or characters. */
+export function entrySize(flat: readonly { length: number }[] | null): number {
+  let size = 0;
+  if (flat) for (const part of flat) size += part.length;
+  return size;
+}
