@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { countEntriesAfter } from './count-entries.ts';
 
 /** Creates the group (and the stream) if missing; an existing group is left exactly as it is. */
 export async function ensureGroup(redis: Redis, stream: string, group: string, startId = '0'): Promise<void> {
@@ -59,7 +60,7 @@ export async function groupWithUnread(redis: Redis, stream: string, group: strin
  * for good. Past `limit`, Redis's figure where it is at least that (a backlog that large is what it says), else `limit`.
  */
 export async function unreadEntries(redis: Redis, stream: string, group: GroupInfo, limit = 1000): Promise<number> {
-  const page = (await redis.xrange(stream, `(${group.lastDeliveredId}`, '+', 'COUNT', limit)) as unknown[];
-  if (page.length < limit) return page.length;
-  return group.lag !== null && group.lag >= limit ? group.lag : limit;
+  const { count, complete } = await countEntriesAfter(redis, stream, group.lastDeliveredId, limit);
+  if (complete) return count;
+  return group.lag !== null && group.lag >= count ? group.lag : count;
 }

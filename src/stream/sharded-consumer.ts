@@ -5,6 +5,7 @@ import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
 import { unlessRedisDown } from './connection-report.ts';
 import { ensureGroup, groupInfo, xinfoRecord } from './consumer-group.ts';
+import { countEntriesAfter } from './count-entries.ts';
 import { compareCursor } from './cursor.ts';
 import { boundedReadCount, entrySize } from './read-count.ts';
 import type { ShardLeases } from './shard-leases.ts';
@@ -459,17 +460,10 @@ export class ShardedConsumer<P> {
     );
   }
 
-  /** How many entries the stream holds after `id`, or null when more than `limit` (too many to count here). */
+  /** How many entries the stream holds after `id`, or null when too many to count here (see countEntriesAfter). */
   private async countAfter(id: string, limit: number): Promise<number | null> {
-    let count = 0;
-    let from = `(${id}`;
-    for (;;) {
-      const page = (await this.redis.xrange(this.options.stream, from, '+', 'COUNT', 1000)) as [string, string[]][];
-      count += page.length;
-      if (page.length < 1000) return count;
-      if (count >= limit) return null;
-      from = `(${page[page.length - 1]![0]}`;
-    }
+    const { count, complete } = await countEntriesAfter(this.redis, this.options.stream, id, limit);
+    return complete ? count : null;
   }
 
   /**
