@@ -10,7 +10,7 @@ import { healthErrors, probe, serveMetrics, sharedProbe, type HealthReport } fro
 import { connectDb } from '../store/db.ts';
 import { ensureGroup, groupInfo, groupWithUnread } from '../stream/consumer-group.ts';
 import { compareCursor } from '../stream/cursor.ts';
-import { boundedReadCount, entrySize } from '../stream/read-count.ts';
+import { boundedReadCount, entrySize, recentLargest } from '../stream/read-count.ts';
 import { Lease } from '../stream/lease.ts';
 import { LEASE_NOT_HELD, LeaseFencedReader } from '../stream/lease-fenced-reader.ts';
 import { toStreamEntries, type StreamEntry } from '../stream/stream-entry.ts';
@@ -89,7 +89,7 @@ export class Exporter {
   /** Why the last part file could not be written (a full disk, a path taken by a file, no permission); null once one is. */
   private filesFailing: string | null = null;
   private readonly fixDates = new FixDates();
-  /** The largest entry of the last read that found any, in characters, and what the read in hand asked for. */
+  /** The largest entry of the recent reads, in characters (see recentLargest), and what the read in hand asked for. */
   private largestEntry = 0;
   private readCount = 0;
   /** The batches whose files exist, read from the directory when the lease is taken and kept up to date since. */
@@ -529,7 +529,7 @@ export class Exporter {
       this.active = false;
       throw new LeaseLost('exporter lease lost');
     }
-    if (read.length > 0) this.largestEntry = read.reduce((largest, [, flat]) => Math.max(largest, entrySize(flat)), 0);
+    if (read.length > 0) this.largestEntry = recentLargest(this.largestEntry, read.reduce((largest, [, flat]) => Math.max(largest, entrySize(flat)), 0));
     const entries = toStreamEntries(read);
     if (entries.length === 0 && idle) await sleep(IDLE_POLL_MS);
     return entries;

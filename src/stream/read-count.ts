@@ -17,6 +17,14 @@ export function boundedReadCount(count: number, largestEntry: number, readBytes 
   return Math.min(count, byBytes);
 }
 
+/**
+ * The entry size the next read is bounded by: the largest of the read just made, or half the size used before,
+ * whichever is more. Halved rather than forgotten: a read of a few small entries between large ones brought the full
+ * count back at once, and a tester's backlog alternated a read of 33 small entries with one of 1,500 large ones
+ * (1.2 GB, 21 s, the shard leases lost each time, 33 entries stored in each round). Halving, the count doubles back.
+ */
+export const recentLargest = (before: number, largestOfRead: number): number => Math.max(largestOfRead, Math.floor(before / 2));
+
 /** The size of an entry's field names and values (0 for an entry whose content was trimmed): bytes or characters. */
 export function entrySize(flat: readonly { length: number }[] | null): number {
   let size = 0;

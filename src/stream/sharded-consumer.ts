@@ -7,7 +7,7 @@ import { unlessRedisDown } from './connection-report.ts';
 import { ensureGroup, groupInfo, xinfoRecord } from './consumer-group.ts';
 import { countEntriesAfter } from './count-entries.ts';
 import { compareCursor } from './cursor.ts';
-import { boundedReadCount, entrySize } from './read-count.ts';
+import { boundedReadCount, entrySize, recentLargest } from './read-count.ts';
 import type { ShardLeases } from './shard-leases.ts';
 import type { StreamEntry } from './stream-entry.ts';
 import type { StagedBatchHandler } from './telemetry-consumer.ts';
@@ -117,7 +117,7 @@ export class ShardedConsumer<P> {
   private storing: Storing<P> | null = null;
   /** The read sent ahead of the next batch, if any (see read). */
   private ahead: SentRead | null = null;
-  /** The largest entry of the last read, in bytes (0 before the first): it bounds the next read's count. */
+  /** The largest entry of the recent reads, in bytes (0 before the first; see recentLargest): it bounds the next read. */
   private largestEntry = 0;
   private lost = new Set<number>();
   private closing = false;
@@ -495,7 +495,7 @@ export class ShardedConsumer<P> {
     const shards = [...this.owned];
     for (const shard of shards) if (compareCursor(lastId, this.handled.get(shard)!) > 0) this.handled.set(shard, lastId);
     this.cursor = lastId;
-    this.largestEntry = largest;
+    this.largestEntry = recentLargest(this.largestEntry, largest);
     const reachedEnd = raw.length < sent.count;
     if (!reachedEnd) this.ahead = this.send(lastId, this.readCount(), false);
     return { batch: { entries, lastId, shards, prepared: null, reachedEnd }, sentAt: sent.sentAt };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundedReadCount, entrySize, READ_BYTES } from '../../../src/stream/read-count.ts';
+import { boundedReadCount, entrySize, READ_BYTES, recentLargest } from '../../../src/stream/read-count.ts';
 
 describe('boundedReadCount', () => {
   it('asks for at most 200 entries before any entry size is known', () => {
@@ -24,5 +24,15 @@ describe('entrySize', () => {
     expect(entrySize(['device_id', 'abc', 'payload', '{}'])).toBe(9 + 3 + 7 + 2);
     expect(entrySize([Buffer.from('payload'), Buffer.alloc(1000)])).toBe(1007);
     expect(entrySize(null)).toBe(0);
+  });
+});
+
+describe('recentLargest', () => {
+  it('takes a larger entry at once, and halves towards smaller ones', () => {
+    expect(recentLargest(0, 300)).toBe(300);
+    expect(recentLargest(300, 1_000_000)).toBe(1_000_000);
+    expect(recentLargest(1_000_000, 266)).toBe(500_000);
+    expect(recentLargest(500_000, 266)).toBe(250_000);
+    expect(recentLargest(400, 266)).toBe(266);
   });
 });
