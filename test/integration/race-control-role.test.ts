@@ -365,6 +365,19 @@ describe('the Race Control role', () => {
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
   });
 
+  it('adds a stopwatch start beside the tracker’s: the result is timed from it at once, and from the tracker’s once it is gone', async () => {
+    // The tracker crossed the start line a second early (GPS drift); the steward adds the start the stopwatch gave.
+    const added = await call(stack, '/items/entry_crossings', {
+      token: user.token,
+      body: { entry: crews[0]!.id, stage, geofence: startGate, kind: 'start', device_id: crews[0]!.imei, crossed_at: new Date(starts[0]!.crossedAt + 1_000).toISOString(), source: 'live' },
+    });
+    expect(added.status, added.text).toBe(200);
+    // Before, the hook timed the result from the earliest start, the tracker's, until the pipeline next wrote the car.
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 199_000, null], [2, 201_500, 2_500], [3, 203_000, 4_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch start in the result' });
+    expect((await call(stack, `/items/entry_crossings/${added.json.data.id}`, { token, method: 'DELETE' })).status).toBe(204);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the tracker’s start back in the result' });
+  });
+
   it('is refused a crossing or penalty of an entry of another event in the stage, which would rank it among the stage’s own', async () => {
     const sister = await call(stack, '/items/events', { token, body: { name: `Sister Rally ${randomUUID().slice(0, 8)}`, slug: `sister-${randomUUID().slice(0, 8)}`, starts_at: new Date(t0 - 3_600_000).toISOString(), ends_at: new Date(t0 + 86_400_000).toISOString() } });
     expect(sister.status, sister.text).toBe(200);

@@ -7,9 +7,24 @@ export interface TimedCrossing {
   crossedAt: number;
 }
 
+/** A stored crossing, and whether the officials corrected it (or added it) by hand. */
+export interface StoredCrossing extends TimedCrossing {
+  corrected: boolean;
+}
+
 /**
- * An entry's stage result after a timekeeper corrected its crossings or penalties by hand: the earliest start, the
- * first finish after it, and the penalties' sum. Finished with both; otherwise running, or still DNF if the stage
+ * The crossings that time a result: where the officials corrected a start or finish by hand, it alone of its kind
+ * (the pipeline's own beside it is left from before: a stopwatch start added for a car whose tracker's start was
+ * wrong); the others as they are.
+ */
+export function countedCrossings(crossings: readonly StoredCrossing[]): TimedCrossing[] {
+  const corrected = new Set(crossings.filter((c) => c.corrected).map((c) => c.kind));
+  return crossings.filter((c) => c.corrected || !corrected.has(c.kind)).map(({ kind, crossedAt }) => ({ kind, crossedAt }));
+}
+
+/**
+ * An entry's stage result after a timekeeper corrected its crossings or penalties by hand, from its counted crossings
+ * (countedCrossings): the earliest start, the first finish after it, and the penalties' sum. Finished with both; otherwise running, or still DNF if the stage
  * had already closed on it. Null when there is nothing to time and no result to correct.
  */
 export function resultFromCrossings(

@@ -1,6 +1,6 @@
 import type { StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { stageResultOf } from '../../../../src/domain/pipeline/stage-result';
-import { resultOnCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
+import { countedCrossings, resultOnCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
 import { isoOf } from './race-events-build';
 
 type Row = Record<string, unknown>;
@@ -65,9 +65,7 @@ export async function retimeOnOfficialCrossings(trx: any, results: readonly Row[
   for (const row of results) {
     const crossings = byPair.get(`${row['entry']}:${row['stage']}`) ?? [];
     if (!crossings.some((c) => c['corrected_at'] !== null)) continue;
-    // Where a kind has a corrected crossing, it alone counts (a second of that kind may be left from before).
-    const counted = crossings.filter((c) => c['corrected_at'] !== null || !crossings.some((o) => o['kind'] === c['kind'] && o['corrected_at'] !== null));
-    const timed = counted.map((c): TimedCrossing => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])! }));
+    const timed = countedCrossings(crossings.map((c) => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])!, corrected: c['corrected_at'] !== null })));
     const made = stageResultOf(
       { entryId: String(row['entry']), stageId: String(row['stage']), status: row['status'] as StageResultFact['status'], startedAt: msOf(row['started_at']), finishedAt: msOf(row['finished_at']) },
       Number(row['penalty_ms'] ?? 0),

@@ -1,7 +1,7 @@
 import type { ApiExtensionContext, SchemaOverview } from '@directus/types';
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
-import { resultFromCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
+import { countedCrossings, resultFromCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
 import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
 import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
@@ -21,7 +21,7 @@ const msOf = (value: unknown): number | null => (value === null || value === und
 
 /**
  * After a timekeeper corrected crossings or penalties by hand: recomputes each (entry, stage) result from the stored
- * start and finish crossings and the penalty sum (the domain's resultFromCrossings), re-ranks the stages, writes what changed (as the system, without
+ * start and finish crossings (a corrected one alone of its kind: countedCrossings) and the penalty sum (the domain's resultFromCrossings), re-ranks the stages, writes what changed (as the system, without
  * item events) and emits `stage.result.computed` (source `system`) for every result that changed, after the commit.
  */
 export async function recomputeStageResults(pairs: { entry: string; stage: string }[], context: RecomputeContext): Promise<RaceEventItem[]> {
@@ -37,11 +37,11 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     const stages = new Set<string>();
 
     for (const { entry, stage } of unique) {
-      const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).select('kind', 'crossed_at');
+      const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).select('kind', 'crossed_at', 'corrected_at');
       // Every penalty of the entry counts, whoever gave it, but those the officials waived.
       const penalty = Number((await trx('entry_penalties').where({ entry, stage }).whereRaw('waived IS NOT TRUE').sum({ sum: 'amount_ms' }).first())?.sum ?? 0);
       const existing: Row | undefined = await trx('stage_results').where({ entry, stage }).first(resultFields);
-      const timed = crossings.map((c) => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])! }));
+      const timed = countedCrossings(crossings.map((c) => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])!, corrected: c['corrected_at'] !== null })));
       const result = resultFromCrossings(entry, stage, timed, penalty, (existing?.['status'] as StageResultFact['status'] | undefined) ?? null);
       if (!result) continue;
       const { startedAt, finishedAt } = result;

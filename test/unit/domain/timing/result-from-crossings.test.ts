@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_RESULT_MS, withOfficialPenalties } from '../../../../src/domain/pipeline/stage-result.ts';
-import { resultFromCrossings, resultOnCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
+import { countedCrossings, resultFromCrossings, resultOnCrossings } from '../../../../src/domain/timing/result-from-crossings.ts';
 
 const start = (crossedAt: number) => ({ kind: 'start' as const, crossedAt });
 const finish = (crossedAt: number) => ({ kind: 'finish' as const, crossedAt });
@@ -29,6 +29,20 @@ describe('resultFromCrossings', () => {
     expect(resultFromCrossings('e', 's', [finish(70_000)], 1_000, 'finished')).toMatchObject({ status: 'running', startedAt: null, finishedAt: 70_000, elapsedMs: null, penaltyMs: 1_000, totalMs: null });
     expect(resultFromCrossings('e', 's', [], 0, null)).toBeNull();
     expect(resultFromCrossings('e', 's', [start(1_000)], 0, null)).toMatchObject({ status: 'running', startedAt: 1_000 });
+  });
+});
+
+describe('countedCrossings', () => {
+  it('counts a start or finish the officials corrected or added alone of its kind, and every crossing of a kind they left', () => {
+    const stored = [
+      { kind: 'start' as const, crossedAt: 10_000, corrected: false },
+      // A stopwatch start added a second after the tracker's: it is the start, though the tracker's is earlier.
+      { kind: 'start' as const, crossedAt: 11_000, corrected: true },
+      { kind: 'finish' as const, crossedAt: 90_000, corrected: false },
+    ];
+    expect(countedCrossings(stored)).toEqual([start(11_000), finish(90_000)]);
+    expect(resultFromCrossings('e', 's', countedCrossings(stored), 0, 'finished')).toMatchObject({ startedAt: 11_000, elapsedMs: 79_000 });
+    expect(countedCrossings(stored.map((c) => ({ ...c, corrected: false })))).toEqual([start(10_000), start(11_000), finish(90_000)]);
   });
 });
 
