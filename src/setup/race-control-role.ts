@@ -13,7 +13,7 @@ const reads = [
 
 /**
  * What a timekeeper does besides reading: add, change or lift a penalty; correct a crossing's time by hand, or add one
- * a dead tracker missed from a stopwatch time (the hook re-times the result); start a replay preview and cancel it (apply mode is refused to all but admins by the bundle,
+ * a dead tracker missed from a stopwatch time, or delete one set by hand (the hook re-times the result); start a replay preview and cancel it (apply mode is refused to all but admins by the bundle,
  * see replay-access.ts, as Directus 12 without a licence cannot limit a permission to some values or fields).
  */
 const writes: { collection: string; action: Action }[] = [
@@ -22,6 +22,8 @@ const writes: { collection: string; action: Action }[] = [
   { collection: 'entry_penalties', action: 'delete' },
   { collection: 'entry_crossings', action: 'create' },
   { collection: 'entry_crossings', action: 'update' },
+  // Only crossings set by hand: the bundle refuses a tracker's (timing-guard's crossingDeleteGuard).
+  { collection: 'entry_crossings', action: 'delete' },
   { collection: 'replay_runs', action: 'create' },
   { collection: 'replay_runs', action: 'update' },
 ];

@@ -374,7 +374,11 @@ describe('the Race Control role', () => {
     expect(added.status, added.text).toBe(200);
     // Before, the hook timed the result from the earliest start, the tracker's, until the pipeline next wrote the car.
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 199_000, null], [2, 201_500, 2_500], [3, 203_000, 4_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch start in the result' });
-    expect((await call(stack, `/items/entry_crossings/${added.json.data.id}`, { token, method: 'DELETE' })).status).toBe(204);
+    // The steward may take back what was set by hand, not the tracker's crossing (the pipeline would write it again).
+    const tracker = await call(stack, `/items/entry_crossings/${factId(starts[0]!.key)}`, { token: user.token, method: 'DELETE' });
+    expect(tracker.status, tracker.text).toBe(400);
+    expect(tracker.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['corrected_at'], message: expect.stringMatching(/^#\d+ start in SS2 .*: timed by the tracker, not set by hand\. Correct its time instead/) });
+    expect((await call(stack, `/items/entry_crossings/${added.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the tracker’s start back in the result' });
   });
 

@@ -22,7 +22,7 @@ import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
-import { crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
+import { crossingDeleteGuard, crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
 import { refuse, writePermission } from '../shared/write-guard';
 import { handEventProblem } from '../../../../src/domain/events/hand-event-problem';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
@@ -138,6 +138,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   const penalties = penaltyGuard(database);
   const penaltyDeletes = penaltyDeleteGuard(database);
   const crossings = crossingGuard(database);
+  const crossingDeletes = crossingDeleteGuard(database);
   filter('entry_penalties.items.create', (payload, _meta, ctx) => penalties(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
   filter('entry_crossings.items.create', (payload, _meta, ctx) => crossings(payload as Record<string, unknown>, 'create', (ctx as Ctx)?.accountability));
   for (const collection of timingCollections) {
@@ -153,8 +154,9 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     filter(`${collection}.items.delete`, async (keys: unknown, _meta, ctx) => {
       const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
       if (ids.length === 0) return keys;
-      const stored = await rowsOf(collection, ids, ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : [])]);
+      const stored = await rowsOf(collection, ids, ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : ['corrected_at'])]);
       if (collection === 'entry_penalties') await penaltyDeletes(stored, (ctx as Ctx)?.accountability);
+      else await crossingDeletes(stored, (ctx as Ctx)?.accountability);
       keepBefore(collection, stored);
       return keys;
     });

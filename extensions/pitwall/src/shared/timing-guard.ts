@@ -118,6 +118,32 @@ export function penaltyDeleteGuard(database: any) {
 }
 
 /**
+ * A crossing deleted by someone other than an admin: only those set by hand (`corrected_at`). The Race Control role
+ * may delete crossings so that a steward can take back a stopwatch time typed on the wrong car, or a second start the
+ * refusal of `kind` tells them to delete first; a tracker's crossing is the pipeline's, which writes it again when it
+ * next times the car, and is corrected instead (it is then kept as set). Admins delete what they like.
+ */
+export function crossingDeleteGuard(database: any) {
+  const mayWrite = writePermission(database);
+  return async (stored: Row[], accountability: Accountability | null | undefined): Promise<void> => {
+    if (stored.length === 0 || !accountability || accountability.admin || !(await mayWrite('entry_crossings', 'delete', accountability))) return;
+    const trackers = stored.filter((row) => row['corrected_at'] === null);
+    if (trackers.length === 0) return;
+    const labels: Row[] = await database('entry_crossings as c')
+      .leftJoin('entries as e', 'e.id', 'c.entry')
+      .leftJoin('stages as s', 's.id', 'c.stage')
+      .whereIn('c.id', trackers.slice(0, 10).map((row) => row['id']))
+      .select('e.race_number', 'c.kind', 's.name');
+    const named = labels.map((row) => `#${String(row['race_number'] ?? '?')} ${String(row['kind'])} in ${String(row['name'] ?? '?')}`).join(', ');
+    const more = trackers.length > 10 ? ` and ${trackers.length - 10} more` : '';
+    refuse([{
+      field: 'corrected_at',
+      message: `${named}${more}: timed by the tracker, not set by hand. Correct its time instead (it is then kept as you set it); the pipeline would write it again when it next times the car. Only crossings set by hand can be deleted here.`,
+    }]);
+  };
+}
+
+/**
  * A crossing time corrected by hand is checked the same way (handCrossingProblem): Directus hands a time that is no
  * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong; a time before year 1
  * (year 0000, which Postgres would keep as a year BC) is refused with the replay route's rule (storableTime). Its
