@@ -47,7 +47,7 @@ export const exampleFlows: ExampleFlow[] = [
     name: 'Notify race control on anomaly',
     icon: 'report',
     color: '#E35169',
-    description: 'Sends a Directus notification to every user of the Race Control role when a live anomaly is detected.',
+    description: 'Sends a Directus notification to every active user of the Race Control role when a live anomaly is detected.',
     steps: [
       {
         key: 'live_anomaly',
@@ -60,7 +60,7 @@ export const exampleFlows: ExampleFlow[] = [
         key: 'race_control',
         name: 'Users of Race Control',
         type: 'item-read',
-        options: { collection: 'directus_users', permissions: '$full', query: { filter: { role: { name: { _eq: 'Race Control' } } }, fields: ['id'], limit: -1 } },
+        options: { collection: 'directus_users', permissions: '$full', query: { filter: { _and: [{ role: { name: { _eq: 'Race Control' } } }, { status: { _eq: 'active' } }] }, fields: ['id'], limit: -1 } },
         next: 'notice',
       },
       {

@@ -32,6 +32,9 @@ describe('example Flows provisioned by setup', () => {
     const [role] = (await call(stack, '/roles?filter[name][_eq]=Race Control&fields=id', { token })).json.data;
     const user = (await call(stack, '/users', { token, body: { email: `steward-${randomUUID().slice(0, 8)}@pitwall.example.com`, role: role.id, status: 'active' } })).json.data;
     cleanup.push(() => call(stack, `/users/${user.id}`, { token, method: 'DELETE' }));
+    // A steward whose account was suspended is not told.
+    const suspended = (await call(stack, '/users', { token, body: { email: `suspended-${randomUUID().slice(0, 8)}@pitwall.example.com`, role: role.id, status: 'suspended' } })).json.data;
+    cleanup.push(() => call(stack, `/users/${suspended.id}`, { token, method: 'DELETE' }));
     const [flow] = (await call(stack, '/flows?filter[name][_eq]=Notify race control on anomaly&fields=id', { token })).json.data;
     await call(stack, `/flows/${flow.id}`, { token, method: 'PATCH', body: { status: 'active' } });
     cleanup.push(() => call(stack, `/flows/${flow.id}`, { token, method: 'PATCH', body: { status: 'inactive' } }));
@@ -69,6 +72,7 @@ describe('example Flows provisioned by setup', () => {
     await waitFor(async () => (await notifications()).some((n) => n.item === bare.json.data.id), { timeoutMs: 10_000, intervalMs: 250, what: 'the second notification' });
     const [second, ...more] = (await notifications()).filter((n) => n.item === bare.json.data.id);
     expect(more).toEqual([]);
+    expect((await call(stack, `/notifications?filter[recipient][_eq]=${suspended.id}&fields=id`, { token })).json.data).toEqual([]);
     expect(second!.subject).toBe('Anomaly: position jump');
     expect(second!.message).toBe('info position jump at 2026-12-07T09:30:00.000Z');
     cleanup.push(() => call(stack, `/notifications?filter[recipient][_eq]=${user.id}`, { token, method: 'DELETE' }));
