@@ -9,6 +9,7 @@ import { EntryTimings, sharedEntries } from '../domain/pipeline/entry-timings.ts
 import { mergeChanges } from '../domain/pipeline/merge-changes.ts';
 import type { PipelineContext, PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
 import { pipelineContexts } from '../domain/pipeline/pipeline-contexts.ts';
+import { replacedCrossings } from '../domain/pipeline/replaced-crossings.ts';
 import { changesKept } from '../domain/sharding/changes-of-trackers.ts';
 import { shardKeys, trackersByEntry } from '../domain/sharding/shard-of.ts';
 import type { Position } from '../domain/position.ts';
@@ -432,6 +433,16 @@ export class Racing {
     }
     if (ahead.size > 0) this.storedAhead.set(deviceId, { times: ahead, last });
     if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length, alreadyStored: ahead.size }, 'rebuilt device state from stored positions');
-    return pipeline.pushAll(fixes, this.clock());
+    const rebuilt = pipeline.pushAll(fixes, this.clock());
+    if (!rebuilt.upserts.some((fact) => fact.type === 'crossing')) return rebuilt;
+    // The tracker's crossings stored since then that the rebuild times at another time (replacedCrossings); those the
+    // officials set by hand stay theirs.
+    const stored = await this.db('entry_crossings')
+      .select('entry', 'geofence', 'crossed_at')
+      .where('device_id', deviceId)
+      .andWhere('crossed_at', '>=', new Date(from))
+      .whereNull('corrected_at');
+    const replaced = replacedCrossings(rebuilt.upserts, stored.map((r) => ({ entryId: r.entry, gateId: r.geofence, crossedAt: r.crossed_at.getTime() })));
+    return replaced.length === 0 ? rebuilt : { upserts: rebuilt.upserts, retractions: [...rebuilt.retractions, ...replaced] };
   }
 }

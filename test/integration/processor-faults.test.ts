@@ -323,6 +323,33 @@ describe('the processor under faults', () => {
     expect((await losses()).map((at: Date) => at.getTime())).toEqual([last!.ts.getTime()]);
   }, 120_000);
 
+  it('restarted after fixes too late to be timed were stored, times the line from them once: one start, not two', async () => {
+    // Live, the start is interpolated across the fixes the tracker sent late (older than the late window: stored, not
+    // timed); rebuilt after the restart, the tracker times it from them. The stored start must give way, not stay beside.
+    const stream = newStream();
+    const [device] = devices;
+    const entry = demoEntries[0]!.id;
+    const fixes = await oneCar(8, 20, Date.now() - 25_000);
+    const env = { LATE_WINDOW_MS: '3000', PROCESSOR_TICK_MS: '200' };
+    const first = await processorProcess(stream, stack.directusUrl, env);
+    children.push(first);
+    const withheld = fixes.slice(5, 10);
+    await publishFixes(redis, stream, fixes.filter((fix) => !withheld.includes(fix)), { speed: 1 });
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === fixes.length - withheld.length, { timeoutMs: 30_000, what: 'the live fixes stored' });
+    await publishFixes(redis, stream, withheld, { speed: 1 });
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === fixes.length, { timeoutMs: 30_000, what: 'the late fixes stored' });
+    const starts = async () => ((await crossings()) as { entry: string; kind: string; crossed_at: string }[]).filter((c) => c.entry === entry && c.kind === 'start').map((c) => c.crossed_at);
+    await waitFor(async () => (await starts()).length === 1, { timeoutMs: 10_000, what: 'the live start' });
+    const [live] = await starts();
+    await kill(first, 'SIGTERM');
+
+    children.push(await processorProcess(stream, stack.directusUrl, env));
+    await waitFor(async () => (await starts()).some((at) => at !== live), { timeoutMs: 20_000, what: 'the start timed again from the stored fixes' });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await starts()).toHaveLength(1);
+    expect(await count('race_events', (q) => q.where({ type: 'timing.crossing.recorded', entry }))).toBe(2);
+  }, 120_000);
+
   it('stopped (SIGSTOP) until another instance took its shards and finished the stage, sends nothing stale when resumed', async () => {
     const stream = newStream();
     const fixes = await race(7);
