@@ -435,8 +435,8 @@ export class Racing {
     if (fixes.length > 0) this.log.info({ deviceId, fixes: fixes.length, alreadyStored: ahead.size }, 'rebuilt device state from stored positions');
     const rebuilt = pipeline.pushAll(fixes, this.clock());
     if (!rebuilt.upserts.some((fact) => fact.type === 'crossing')) return rebuilt;
-    // The tracker's crossings stored since then that the rebuild times at another time (replacedCrossings); those the
-    // officials set by hand stay theirs.
+    // The tracker's crossings stored over the same span that the rebuild times at another time (replacedCrossings);
+    // those the officials set by hand stay theirs.
     const stored = await this.db('entry_crossings')
       .select('entry', 'geofence', 'crossed_at')
       .where('device_id', deviceId)

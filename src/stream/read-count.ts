@@ -9,8 +9,8 @@ const FIRST_READ_COUNT = 200;
 
 /**
  * The count to ask the next read for: `count`, but no more than `readBytes` of entries the size of `largestEntry`,
- * the largest of the read before (0: no read yet, FIRST_READ_COUNT at most). The stream's entries are alike in
- * size as a rule; one much larger than the rest makes only the read after it small.
+ * the largest of the recent reads (recentLargest; 0: no read yet, FIRST_READ_COUNT at most). The stream's entries
+ * are alike in size as a rule: one much larger than the rest makes the reads after it small for a while.
  */
 export function boundedReadCount(count: number, largestEntry: number, readBytes = READ_BYTES): number {
   const byBytes = largestEntry === 0 ? FIRST_READ_COUNT : Math.max(1, Math.floor(readBytes / largestEntry));

@@ -23,9 +23,10 @@ export function countedCrossings(crossings: readonly StoredCrossing[]): TimedCro
 }
 
 /**
- * An entry's stage result after a timekeeper corrected its crossings or penalties by hand, from its counted crossings
- * (countedCrossings): the earliest start, the first finish after it, and the penalties' sum. Finished with both; otherwise running, or still DNF if the stage
- * had already closed on it. Null when there is nothing to time and no result to correct.
+ * An entry's stage result after a timekeeper corrected its crossings or penalties by hand, from its counted
+ * crossings (countedCrossings): the earliest start, the first finish after it, and the penalties' sum. Finished with
+ * both; otherwise running, or still DNF if the stage had already closed on it. Null when there is nothing to time and
+ * no result to correct.
  */
 export function resultFromCrossings(
   entryId: string, stageId: string, crossings: readonly TimedCrossing[], penaltyMs: number, previous: StageResultFact['status'] | null,
