@@ -11,6 +11,33 @@ export interface StoredPenaltyAmount {
   waived: boolean;
 }
 
+/** Per `entry:stage`: the penalties the officials gave and still count, and the computed ones they waived. */
+interface PenaltyParts {
+  given: number;
+  waived: number;
+}
+
+/**
+ * The stored penalties in the two parts the officials' decisions make, keyed `entry:stage`: a penalty they gave by
+ * hand (a kind the pipeline does not compute) unless they waived it, and a computed penalty they waived, at the amount
+ * the pipeline now gives it (`computedMs`). Pairs with no such penalty are left out.
+ */
+function penaltyParts(stored: readonly StoredPenaltyAmount[], computedMs: (penalty: StoredPenaltyAmount) => number): Map<string, PenaltyParts> {
+  const parts = new Map<string, PenaltyParts>();
+  for (const penalty of stored) {
+    const computed = PIPELINE_PENALTY_KINDS.has(penalty.kind);
+    const given = !computed && !penalty.waived ? penalty.amountMs : 0;
+    const waived = computed && penalty.waived ? computedMs(penalty) : 0;
+    if (given === 0 && waived === 0) continue;
+    const key = `${penalty.entryId}:${penalty.stageId}`;
+    const part = parts.get(key) ?? { given: 0, waived: 0 };
+    part.given += given;
+    part.waived += waived;
+    parts.set(key, part);
+  }
+  return parts;
+}
+
 /**
  * What the stored penalties change in the penalty total the pipeline computed for each entry and stage, keyed
  * `entry:stage`. The pipeline counts only its own penalties, and counts them all:
@@ -22,13 +49,7 @@ export interface StoredPenaltyAmount {
  */
 export function storedPenaltyAdjustment(stored: readonly StoredPenaltyAmount[], computedMs: (penalty: StoredPenaltyAmount) => number): Map<string, number> {
   const adjustment = new Map<string, number>();
-  for (const penalty of stored) {
-    const computed = PIPELINE_PENALTY_KINDS.has(penalty.kind);
-    const ms = computed ? (penalty.waived ? -computedMs(penalty) : 0) : penalty.waived ? 0 : penalty.amountMs;
-    if (ms === 0) continue;
-    const key = `${penalty.entryId}:${penalty.stageId}`;
-    adjustment.set(key, (adjustment.get(key) ?? 0) + ms);
-  }
+  for (const [key, { given, waived }] of penaltyParts(stored, computedMs)) adjustment.set(key, given - waived);
   return adjustment;
 }
 
@@ -44,19 +65,12 @@ export function liveResultPenaltyAdjustment(
   stored: readonly StoredPenaltyAmount[],
   computedMs: (penalty: StoredPenaltyAmount) => number,
 ): Map<string, number> {
-  const key = (p: { entryId: string; stageId: string }) => `${p.entryId}:${p.stageId}`;
-  const given = new Map<string, number>();
-  const waived = new Map<string, number>();
-  for (const penalty of stored) {
-    const pair = key(penalty);
-    if (PIPELINE_PENALTY_KINDS.has(penalty.kind)) {
-      if (penalty.waived) waived.set(pair, (waived.get(pair) ?? 0) + computedMs(penalty));
-    } else if (!penalty.waived) given.set(pair, (given.get(pair) ?? 0) + penalty.amountMs);
-  }
+  const parts = penaltyParts(stored, computedMs);
   const adjustment = new Map<string, number>();
   for (const result of results) {
-    const pair = key(result);
-    const ms = Math.max(0, result.penaltyMs - (waived.get(pair) ?? 0)) + (given.get(pair) ?? 0) - result.penaltyMs;
+    const pair = `${result.entryId}:${result.stageId}`;
+    const { given, waived } = parts.get(pair) ?? { given: 0, waived: 0 };
+    const ms = Math.max(0, result.penaltyMs - waived) + given - result.penaltyMs;
     if (ms !== 0) adjustment.set(pair, ms);
   }
   return adjustment;
