@@ -91,6 +91,19 @@ async function overflow(database: any, penalty: Row, id: unknown): Promise<strin
 }
 
 /**
+ * Rows of entry_penalties or entry_crossings named as the app lists them, "#113 speeding in SS2" (race number, kind,
+ * stage), by id: a refused bulk delete must say which rows to leave out.
+ */
+async function timingRowLabels(database: any, table: 'entry_penalties' | 'entry_crossings', ids: unknown[]): Promise<Map<string, string>> {
+  const rows: Row[] = await database(`${table} as t`)
+    .leftJoin('entries as e', 'e.id', 't.entry')
+    .leftJoin('stages as s', 's.id', 't.stage')
+    .whereIn('t.id', ids)
+    .select('t.id', 't.kind', 'e.race_number', 's.name');
+  return new Map(rows.map((row) => [String(row['id']), `#${String(row['race_number'] ?? '?')} ${String(row['kind'])} in ${String(row['name'] ?? '?')}`]));
+}
+
+/**
  * A penalty deleted by people is checked against each row the delete removes (handPenaltyDeleteProblem): a computed
  * one would come back with the pipeline's next timing of the entry, so it is waived instead. A caller who may not
  * delete is left to Directus's 403.
@@ -100,18 +113,9 @@ export function penaltyDeleteGuard(database: any) {
   return async (stored: Row[], accountability: Accountability | null | undefined): Promise<void> => {
     if (stored.length === 0 || !(await mayWrite('entry_penalties', 'delete', accountability))) return;
     if (!stored.some((row) => handPenaltyDeleteProblem({ kind: String(row['kind']) }))) return;
-    // Named as the app lists them, race number and stage: a bulk delete must say which rows to leave out.
-    const labels: Row[] = await database('entry_penalties as p')
-      .leftJoin('entries as e', 'e.id', 'p.entry')
-      .leftJoin('stages as s', 's.id', 'p.stage')
-      .whereIn('p.id', stored.map((row) => row['id']))
-      .select('p.id', 'e.race_number', 's.name');
-    const labelOf = new Map(labels.map((row) => [String(row['id']), { raceNumber: row['race_number'], stage: row['name'] }]));
+    const labels = await timingRowLabels(database, 'entry_penalties', stored.map((row) => row['id']));
     const problem = handPenaltiesDeleteProblem(
-      stored.map((row) => {
-        const { raceNumber, stage } = labelOf.get(String(row['id'])) ?? {};
-        return { kind: String(row['kind']), label: `#${String(raceNumber ?? '?')} ${String(row['kind'])} in ${String(stage ?? '?')}` };
-      }),
+      stored.map((row) => ({ kind: String(row['kind']), label: labels.get(String(row['id'])) ?? `#? ${String(row['kind'])} in ?` })),
     );
     if (problem) refuse([{ field: PENALTY_COLUMN[problem.field], message: problem.message }]);
   };
@@ -129,12 +133,7 @@ export function crossingDeleteGuard(database: any) {
     if (stored.length === 0 || !accountability || accountability.admin || !(await mayWrite('entry_crossings', 'delete', accountability))) return;
     const trackers = stored.filter((row) => row['corrected_at'] === null);
     if (trackers.length === 0) return;
-    const labels: Row[] = await database('entry_crossings as c')
-      .leftJoin('entries as e', 'e.id', 'c.entry')
-      .leftJoin('stages as s', 's.id', 'c.stage')
-      .whereIn('c.id', trackers.slice(0, 10).map((row) => row['id']))
-      .select('e.race_number', 'c.kind', 's.name');
-    const named = labels.map((row) => `#${String(row['race_number'] ?? '?')} ${String(row['kind'])} in ${String(row['name'] ?? '?')}`).join(', ');
+    const named = [...(await timingRowLabels(database, 'entry_crossings', trackers.slice(0, 10).map((row) => row['id']))).values()].join(', ');
     const more = trackers.length > 10 ? ` and ${trackers.length - 10} more` : '';
     refuse([{
       field: 'corrected_at',
