@@ -2,7 +2,7 @@ import { readCollection, readFields, updateCollection, updateField } from '@dire
 import { directusMessage } from './apply-schema.ts';
 import type { AdminClient } from './directus-admin.ts';
 import { MILLISECONDS_NOTE, PRECISE_TIME_INTERFACE, RACE_DURATION_INTERFACE, RACE_TIME_DISPLAY } from './field-kinds.ts';
-import { ENTRY_PENALTY_TEMPLATE, pitwallCollections, STAGE_RESULT_TEMPLATE, type CollectionDef } from './pitwall-schema.ts';
+import { CROSSING_DEVICE_NOTE, ENTRY_PENALTY_TEMPLATE, pitwallCollections, STAGE_RESULT_TEMPLATE, type CollectionDef } from './pitwall-schema.ts';
 
 interface Display {
   display: string | null;
@@ -31,10 +31,18 @@ const TEMPLATES = [
   { collection: 'stage_results', earlier: '{{rank}}. #{{entry.race_number}} {{total_ms}}', now: STAGE_RESULT_TEMPLATE, says: 'title stage_results by entry, stage and status' },
 ];
 
+/**
+ * Fields whose form an earlier setup made required, with the note it gave; setup now leaves them to a hook. A field
+ * an admin changed (another note, or made optional) is left alone.
+ */
+const FILLED_BY_HOOK = [
+  { collection: 'entry_crossings', field: 'device_id', earlierNote: 'Tracker IMEI', note: CROSSING_DEVICE_NOTE, says: "let a crossing set by hand leave entry_crossings.device_id empty (the entry's tracker)" },
+];
+
 export interface ExistingField {
   collection: string;
   field: string;
-  meta: { interface?: string | null; note?: string | null; display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
+  meta: { required?: boolean | null; interface?: string | null; note?: string | null; display?: string | null; display_options?: Record<string, unknown> | null; translations?: unknown[] | null } | null;
 }
 
 /**
@@ -147,6 +155,12 @@ export async function ensureFieldDisplays(client: AdminClient): Promise<string[]
       throw new Error(`set the interface of ${step.collection}.${step.field} failed: ${directusMessage(error)}`, { cause: error });
     }
     done.push(`type ${step.collection}.${step.field} with ${step.interface}`);
+  }
+  for (const step of FILLED_BY_HOOK) {
+    const found = fields.find((f) => f.collection === step.collection && f.field === step.field);
+    if (found?.meta?.required !== true || found.meta.note !== step.earlierNote) continue;
+    await client.request(updateField(step.collection, step.field, { meta: { required: false, note: step.note } } as never));
+    done.push(step.says);
   }
   for (const template of TEMPLATES) {
     const found = (await client.request(readCollection(template.collection)).catch(() => null)) as { meta?: { display_template?: string | null } | null } | null;

@@ -21,6 +21,8 @@ type Width = 'half' | 'full' | 'fill';
 
 interface Common {
   required?: boolean;
+  /** A required column the form may leave empty, for a hook to fill (the column stays NOT NULL). */
+  filledByHook?: boolean;
   width?: Width;
   note?: string;
   readonly?: boolean;
@@ -31,7 +33,7 @@ interface Common {
 
 function meta(common: Common, extra: Record<string, unknown>): Record<string, unknown> {
   return {
-    required: common.required ?? false,
+    required: (common.required ?? false) && !common.filledByHook,
     width: common.width ?? 'half',
     note: common.note ?? null,
     readonly: common.readonly ?? false,

@@ -40,6 +40,8 @@ export interface CollectionDef {
 }
 
 /** Penalties read "#101 speeding +0:10": amount_ms is shown as race time (it read "+10000 ms" before). */
+/** The note of a crossing's `device_id`; an earlier setup said only "Tracker IMEI", and required it in the form. */
+export const CROSSING_DEVICE_NOTE = "Tracker IMEI. Leave it empty on a crossing set by hand: it is then the entry's tracker at that time.";
 export const ENTRY_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}';
 
 /**
@@ -220,7 +222,8 @@ export const pitwallCollections: CollectionDef[] = [
     manyToOne('entry', 'entries', { required: true, template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
     manyToOne('stage', 'stages', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
     manyToOne('geofence', 'geofences', { required: true, template: '{{name}}', onDelete: 'CASCADE' }),
-    text('device_id', { required: true, note: 'Tracker IMEI' }),
+    // A stopwatch time has no tracker of its own, and a timekeeper knows no IMEIs (timing-guard fills it in).
+    text('device_id', { required: true, filledByHook: true, note: CROSSING_DEVICE_NOTE }),
     choice('kind', [
       { value: 'start', text: 'Start', color: kindColors.start },
       { value: 'split', text: 'Split', color: kindColors.split },

@@ -319,9 +319,13 @@ describe('the Race Control role', () => {
     expect(late.status, late.text).toBe(400);
     expect(late.json.errors[0].extensions.issues[0].message).toMatch(/^this start at .* is not before the entry's finish in the stage/);
     // A year typed wrong: the stage time would overflow the result, whose timing then failed on every try.
-    const year = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(stopwatch + 365 * 86_400_000).toISOString() } });
+    const year = await call(stack, `/items/entry_crossings/${start}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(starts[1]!.crossedAt - 365 * 86_400_000).toISOString() } });
     expect(year.status, year.text).toBe(400);
-    expect(year.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this finish at .* makes a stage time of 365 days, more than a result holds/) });
+    expect(year.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this start at .* makes a stage time of 365 days, more than a result holds/) });
+    // A finish that has not happened yet: a date typed wrong, or local time read in the server's zone.
+    const future = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(Date.now() + 2 * 3_600_000).toISOString() } });
+    expect(future.status, future.text).toBe(400);
+    expect(future.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this finish at .* is in the future \(the server's clock reads /) });
     // Another stage's finish line, or the start line as a finish: the car would be timed on another board.
     const otherStage = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { geofence: demoId('geofence:ss1:finish') } });
     expect(otherStage.status, otherStage.text).toBe(400);
@@ -342,11 +346,14 @@ describe('the Race Control role', () => {
     const db = knexFactory({ client: 'pg', connection: stack.databaseUrl, pool: { min: 0, max: 1 } });
     try {
       await db('entry_crossings').where({ id }).delete();
-      const added = await call(stack, '/items/entry_crossings', {
-        token: user.token,
-        body: { entry: crews[1]!.id, stage, geofence: finishGate, kind: 'finish', device_id: crews[1]!.imei, crossed_at: new Date(stopwatch + 250).toISOString(), source: 'live' },
-      });
+      // The stopwatch knows no tracker: any IMEI but the car's is refused, and none credits the car's own.
+      const body = { entry: crews[1]!.id, stage, geofence: finishGate, kind: 'finish', crossed_at: new Date(stopwatch + 250).toISOString(), source: 'live' };
+      const typo = await call(stack, '/items/entry_crossings', { token: user.token, body: { ...body, device_id: `${crews[1]!.imei.slice(0, -1)}9` } });
+      expect(typo.status, typo.text).toBe(400);
+      expect(typo.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['device_id'], message: expect.stringMatching(new RegExp(`is not a tracker of entry #${crews[1]!.raceNumber} \\(its trackers: ${crews[1]!.imei}\\)`)) });
+      const added = await call(stack, '/items/entry_crossings', { token: user.token, body });
       expect(added.status, added.text).toBe(200);
+      expect(added.json.data).toMatchObject({ device_id: crews[1]!.imei, corrected_at: expect.any(String) });
       await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_750, 1_750], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch finish in the result' });
       // A second stopwatch finish (a steward who did not see the first) would be passed over: refused, naming the kind.
       const twice = await call(stack, '/items/entry_crossings', {
@@ -380,6 +387,23 @@ describe('the Race Control role', () => {
     expect(tracker.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['corrected_at'], message: expect.stringMatching(/^#\d+ start in SS2 .*: timed by the tracker, not set by hand\. Correct its time instead/) });
     expect((await call(stack, `/items/entry_crossings/${added.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the tracker’s start back in the result' });
+  });
+
+  it('moves a crossing to the car that crossed, and the pipeline writing the tracker’s car again leaves it moved', async () => {
+    // Trackers swapped between #113 and #111 at the start: the steward gives #113's start to #111.
+    const id = factId(starts[2]!.key);
+    const moved = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { entry: crews[0]!.id } });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.json.data).toMatchObject({ entry: crews[0]!.id, corrected_at: expect.any(String) });
+    // The pipeline times #113 from its tracker again: before, its write took the crossing back to #113.
+    const again = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `swap-${randomBytes(4).toString('hex')}`, source: 'live', upserts: [starts[2]!], retractions: [] } });
+    expect(again.status, again.text).toBe(200);
+    expect((await call(stack, `/items/entry_crossings/${id}?fields=entry`, { token: user.token })).json.data).toEqual({ entry: crews[0]!.id });
+    // Back as it was, and given back to the pipeline.
+    expect((await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { entry: crews[2]!.id } })).status).toBe(200);
+    const cleared = await call(stack, `/items/entry_crossings/${id}`, { token: await adminToken(stack), method: 'PATCH', body: { corrected_at: null } });
+    expect(cleared.status, cleared.text).toBe(200);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the standings as they were' });
   });
 
   it('is refused a crossing or penalty of an entry of another event in the stage, which would rank it among the stage’s own', async () => {

@@ -20,7 +20,7 @@ describe('timing collections as a timekeeper reads them', () => {
   const restore: (() => Promise<unknown>)[] = [];
   const field = async (key: string) => {
     const [collection, name] = key.split('.');
-    return (await call(stack, `/fields/${collection}/${name}`, { token })).json.data as { type: string; meta: { display: string | null; display_options: Record<string, unknown> | null } };
+    return (await call(stack, `/fields/${collection}/${name}`, { token })).json.data as { type: string; meta: { display: string | null; display_options: Record<string, unknown> | null; required?: boolean }; schema: { is_nullable: boolean } };
   };
   const setDisplay = (key: string, display: string | null, display_options: Record<string, unknown> | null) => {
     const [collection, name] = key.split('.');
@@ -56,6 +56,8 @@ describe('timing collections as a timekeeper reads them', () => {
     await call(stack, '/fields/entry_penalties/amount_ms', { token, method: 'PATCH', body: { meta: { interface: 'input', options: { min: null, max: null, iconRight: null }, note: earlierNote } } });
     await call(stack, '/collections/entry_penalties', { token, method: 'PATCH', body: { meta: { display_template: '#{{entry.race_number}} {{kind}} +{{amount_ms}} ms' } } });
     await call(stack, '/collections/stage_results', { token, method: 'PATCH', body: { meta: { display_template: '{{rank}}. #{{entry.race_number}} {{total_ms}}' } } });
+    // The form asked a timekeeper for the IMEI of a stopwatch time.
+    await call(stack, '/fields/entry_crossings/device_id', { token, method: 'PATCH', body: { meta: { required: true, note: 'Tracker IMEI' } } });
     // An admin's choices.
     await setDisplay('stage_results.elapsed_ms', 'formatted-value', { suffix: ' ms', format: true });
     restore.push(() => setDisplay('stage_results.elapsed_ms', 'pitwall-race-time', raceTimeFields['stage_results.elapsed_ms']));
@@ -63,6 +65,7 @@ describe('timing collections as a timekeeper reads them', () => {
     restore.push(() => setDisplay('stage_results.gap_ms', 'pitwall-race-time', raceTimeFields['stage_results.gap_ms']));
 
     expect((await runSetupAgain(stack)).sort()).toEqual([
+      "let a crossing set by hand leave entry_crossings.device_id empty (the entry's tracker)",
       'show entry_crossings.crossed_at as race time',
       'show entry_penalties amounts as race time in their display template',
       'show stage_results.total_ms as race time',
@@ -74,6 +77,8 @@ describe('timing collections as a timekeeper reads them', () => {
       options: { maxMs: 360_000_000 },
       note: 'Typed as race time: 10 is ten seconds, 1:30.250 a minute and a half. Stored in milliseconds, a 4-byte integer so the API answers a JSON number.',
     });
+    expect((await field('entry_crossings.device_id')).meta).toMatchObject({ required: false, note: "Tracker IMEI. Leave it empty on a crossing set by hand: it is then the entry's tracker at that time." });
+    expect((await field('entry_crossings.device_id')).schema.is_nullable).toBe(false);
     expect((await field('stage_results.total_ms')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: raceTimeFields['stage_results.total_ms'] });
     expect((await field('entry_crossings.crossed_at')).meta).toMatchObject({ display: 'pitwall-race-time', display_options: { decimals: '3' } });
     expect((await field('stage_results.elapsed_ms')).meta).toMatchObject({ display: 'formatted-value', display_options: { suffix: ' ms', format: true } });

@@ -84,3 +84,45 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   }
   return null;
 }
+
+/** How far ahead of the server's clock a crossing set by hand may be: a stopwatch's own clock a little fast. */
+export const HAND_CROSSING_AHEAD_MS = 60_000;
+
+/**
+ * Why a crossing time written by hand cannot be a passage yet, or null: it is more than a minute ahead of `now`. A
+ * finish typed for tomorrow, or in local time that Directus read in its server's zone (14:00 in Morocco read as
+ * 14:00 UTC), was stored and timed the car from a passage that had not happened.
+ */
+export function futureCrossingProblem(kind: unknown, crossedAt: number, now: number): HandCrossingProblem | null {
+  if (!(crossedAt - now > HAND_CROSSING_AHEAD_MS)) return null;
+  const what = typeof kind === 'string' && kind !== '' ? `this ${kind}` : 'this crossing';
+  return { field: 'crossedAt', message: `${what} at ${shownTime(crossedAt)} is in the future (the server's clock reads ${shownTime(now)}): a crossing is set once the car has crossed; check the date, and the zone of a time typed without one` };
+}
+
+/** One tracker assignment of an entry (`entry_devices` with its device's IMEI); times in epoch ms, null when open. */
+export interface EntryTracker {
+  imei: string;
+  role: string;
+  validFrom: number | null;
+  validTo: number | null;
+}
+
+/**
+ * The tracker a crossing set by hand is credited to (`device_id`), or why the one written cannot be: a stopwatch time
+ * has no tracker of its own, and a timekeeper does not know IMEIs. Left empty, it is the entry's tracker at that time,
+ * its primary first; written, it must be one of the entry's trackers (any IMEI was stored, a typo included). An entry
+ * with no tracker takes the IMEI written, and must be given one.
+ */
+export function handCrossingTracker(deviceId: unknown, crossedAt: number, trackers: readonly EntryTracker[], entry: string): { deviceId: string } | { message: string } {
+  const given = typeof deviceId === 'string' ? deviceId.trim() : deviceId;
+  if (given !== undefined && given !== null && given !== '') {
+    if (typeof given !== 'string') return { message: `device_id must be a tracker's IMEI as text, not ${cutShort(String(JSON.stringify(given)), 40)}` };
+    if (trackers.length === 0 || trackers.some((t) => t.imei === given)) return { deviceId: given };
+    const imeis = [...new Set(trackers.map((t) => t.imei))].join(', ');
+    return { message: `${cutShort(JSON.stringify(given), 40)} is not a tracker of entry ${entry} (its trackers: ${imeis}); leave device_id empty to credit the entry's tracker at that time` };
+  }
+  if (trackers.length === 0) return { message: `entry ${entry} has no tracker assigned: give device_id, the IMEI the crossing is credited to, or assign the entry a tracker first` };
+  const at = (t: EntryTracker) => (t.validFrom === null || t.validFrom <= crossedAt) && (t.validTo === null || crossedAt <= t.validTo);
+  const rank = (t: EntryTracker) => (at(t) ? 0 : 2) + (t.role === 'primary' ? 0 : 1);
+  return { deviceId: [...trackers].sort((a, b) => rank(a) - rank(b))[0]!.imei };
+}

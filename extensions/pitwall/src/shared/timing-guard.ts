@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { handCrossingPlaceProblem, handCrossingProblem, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
@@ -145,10 +145,12 @@ export function crossingDeleteGuard(database: any) {
 /**
  * A crossing time corrected by hand is checked the same way (handCrossingProblem): Directus hands a time that is no
  * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong; a time before year 1
- * (year 0000, which Postgres would keep as a year BC) is refused with the replay route's rule (storableTime). Its
- * `kind` must be one the timing reads (start, split, finish): any other would drop the car's result. A crossing added or
- * given a time by hand is marked `corrected_at` (unless the write sets that field itself): the pipeline then keeps it
- * as the officials made it (official-crossings). Only people's writes come here; the pipeline's emit no filter.
+ * (year 0000, which Postgres would keep as a year BC) is refused with the replay route's rule (storableTime), and so is
+ * a time more than a minute ahead (futureCrossingProblem). Its `kind` must be one the timing reads (start, split,
+ * finish): any other would drop the car's result. `device_id` left empty is the entry's tracker, and one written must
+ * be the entry's (handCrossingTracker). A crossing added, given a time, or moved to another car, line or kind by hand
+ * is marked `corrected_at` (unless the write sets that field itself): the pipeline then keeps it as the officials made
+ * it (official-crossings). Only people's writes come here; the pipeline's emit no filter.
  */
 export function crossingGuard(database: any, now: () => Date = () => new Date()) {
   const mayWrite = writePermission(database);
@@ -173,14 +175,31 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     if (typeof kind === 'string' && LINE_OF[kind] !== undefined && line.kind !== LINE_OF[kind]) return `geofence "${line.name}" is a ${String(line.kind).replace('_', ' ')}, not a ${kind} line`;
     return null;
   };
+  /** The tracker a crossing written by hand is credited to (handCrossingTracker), from the entry's assignments. */
+  const trackerOf = async (row: Row): Promise<{ deviceId: string } | { message: string } | null> => {
+    const { entry } = row;
+    const at = timestampValueMs(row['crossed_at']);
+    // What is no entry, or no time, is Directus's and the checks' above to name.
+    if (!isUuid(entry) || Number.isNaN(at)) return null;
+    const [assigned, own]: [Row[], Row | undefined] = await Promise.all([
+      database('entry_devices as ed').join('devices as d', 'd.id', 'ed.device').where('ed.entry', entry).orderBy('ed.valid_from').select('d.imei', 'ed.role', 'ed.valid_from', 'ed.valid_to'),
+      database('entries').where({ id: entry }).first('race_number'),
+    ]);
+    const bound = (value: unknown) => (value === null || value === undefined ? null : timestampValueMs(value));
+    const trackers: EntryTracker[] = assigned.map((t) => ({ imei: String(t['imei']), role: String(t['role']), validFrom: bound(t['valid_from']), validTo: bound(t['valid_to']) }));
+    return handCrossingTracker(row['device_id'], at, trackers, own?.['race_number'] == null ? String(entry) : `#${String(own['race_number'])}`);
+  };
   return async (payload: Row, action: 'create' | 'update', accountability: Accountability | null | undefined, stored: Row[] = []): Promise<Row> => {
     if (!(await mayWrite('entry_crossings', action, accountability))) return payload;
     const problems: Problem[] = [];
     const problem = handCrossingProblem({ crossedAt: payload['crossed_at'] });
     if (problem) problems.push({ field: 'crossed_at', message: problem.message });
     else if (typeof payload['crossed_at'] === 'string') {
-      const early = beforeYearOne(directusTimestampMs(payload['crossed_at']));
+      const at = directusTimestampMs(payload['crossed_at']);
+      const early = beforeYearOne(at);
+      const future = futureCrossingProblem(payload['kind'] ?? stored[0]?.['kind'], at, now().getTime());
       if (early) problems.push({ field: 'crossed_at', message: `crossedAt ${early}` });
+      else if (future) problems.push({ field: 'crossed_at', message: future.message });
     }
     const kind = payload['kind'];
     if (kind !== undefined && kind !== null && !CROSSING_KINDS.includes(kind as string)) {
@@ -212,8 +231,26 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
         }
       }
     }
+    let written = payload;
+    if (problems.length === 0 && (action === 'create' || payload['device_id'] !== undefined)) {
+      const credited = new Set<string>();
+      for (const row of action === 'create' ? [payload] : stored.map((row) => ({ ...row, ...payload }))) {
+        const tracker = await trackerOf(row);
+        if (tracker === null) continue;
+        if ('message' in tracker) {
+          problems.push({ field: 'device_id', message: tracker.message });
+          break;
+        }
+        credited.add(tracker.deviceId);
+      }
+      // One payload for all the rows: an emptied device_id can stand for one tracker only.
+      if (credited.size > 1) problems.push({ field: 'device_id', message: 'the crossings changed were made by different trackers: give device_id, or change them one at a time' });
+      else if (problems.length === 0 && credited.size === 1) written = { ...payload, device_id: [...credited][0] };
+    }
     if (problems.length > 0) refuse(problems);
-    const timed = action === 'create' || 'crossed_at' in payload;
-    return timed && !('corrected_at' in payload) ? { ...payload, corrected_at: now().toISOString() } : payload;
+    // What the crossing is a passage of, changed by hand (a time, or the car it is moved to when trackers were
+    // swapped): the officials' word, which the pipeline would otherwise write back over at its next timing of the car.
+    const corrected = action === 'create' || ['crossed_at', 'entry', 'stage', 'geofence', 'kind'].some((field) => field in payload);
+    return corrected && !('corrected_at' in payload) ? { ...written, corrected_at: now().toISOString() } : written;
   };
 }

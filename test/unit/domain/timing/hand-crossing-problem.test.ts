@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handCrossingPlaceProblem, handCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 
 describe('handCrossingProblem', () => {
   it('accepts a date and time as REST clients and the app write one', () => {
@@ -83,5 +83,50 @@ describe('handCrossingPlaceProblem', () => {
     expect(handCrossingPlaceProblem({ ...place, corrected, kind: 'split', crossedAt: at('20:30:00') })).toBeNull();
     expect(handCrossingPlaceProblem({ ...place, corrected, kind: 'finish', crossedAt: at('20:35:00') })).toBeNull();
     expect(handCrossingPlaceProblem({ ...place, corrected: [], kind: 'start', crossedAt: at('20:20:00') })).toBeNull();
+  });
+});
+
+describe('futureCrossingProblem', () => {
+  const now = Date.parse('2026-12-07T12:00:00.000Z');
+
+  it('takes a passage up to a minute ahead of the server clock: a stopwatch a little fast', () => {
+    for (const ahead of [-86_400_000, 0, 59_999, 60_000]) expect(futureCrossingProblem('finish', now + ahead, now), String(ahead)).toBeNull();
+  });
+
+  it('refuses one further ahead, such as local time read as UTC, naming both clocks', () => {
+    expect(futureCrossingProblem('finish', now + 60_001, now)?.field).toBe('crossedAt');
+    expect(futureCrossingProblem('finish', now + 2 * 3_600_000, now)?.message).toBe(
+      "this finish at 2026-12-07T14:00:00.000Z is in the future (the server's clock reads 2026-12-07T12:00:00.000Z): a crossing is set once the car has crossed; check the date, and the zone of a time typed without one",
+    );
+    expect(futureCrossingProblem(undefined, now + 86_400_000, now)?.message).toMatch(/^this crossing at 2026-12-08T12:00:00\.000Z is in the future/);
+  });
+});
+
+describe('handCrossingTracker', () => {
+  const at = (time: string) => Date.parse(`2026-12-06T${time}Z`);
+  const primary: EntryTracker = { imei: '352093081111111', role: 'primary', validFrom: null, validTo: at('12:00:00') };
+  const backup: EntryTracker = { imei: '352093082222222', role: 'backup', validFrom: null, validTo: null };
+  const swapped: EntryTracker = { imei: '352093083333333', role: 'primary', validFrom: at('12:00:00'), validTo: null };
+
+  it('credits a crossing left without a tracker to the entry’s primary at that time', () => {
+    expect(handCrossingTracker(undefined, at('10:00:00'), [backup, primary, swapped], '#7')).toEqual({ deviceId: primary.imei });
+    expect(handCrossingTracker('', at('13:00:00'), [backup, primary, swapped], '#7')).toEqual({ deviceId: swapped.imei });
+    expect(handCrossingTracker(null, at('13:00:00'), [primary, backup], '#7')).toEqual({ deviceId: backup.imei });
+    // No assignment covers the time: the primary all the same.
+    expect(handCrossingTracker('  ', at('13:00:00'), [{ ...backup, validTo: at('11:00:00') }, primary], '#7')).toEqual({ deviceId: primary.imei });
+  });
+
+  it('keeps a tracker of the entry written by hand, and refuses another, naming the entry’s', () => {
+    expect(handCrossingTracker(backup.imei, at('10:00:00'), [primary, backup], '#7')).toEqual({ deviceId: backup.imei });
+    expect(handCrossingTracker(` ${backup.imei} `, at('10:00:00'), [primary, backup], '#7')).toEqual({ deviceId: backup.imei });
+    expect(handCrossingTracker('stopwatch', at('10:00:00'), [primary, backup], '#7')).toEqual({
+      message: `"stopwatch" is not a tracker of entry #7 (its trackers: ${primary.imei}, ${backup.imei}); leave device_id empty to credit the entry's tracker at that time`,
+    });
+    expect(handCrossingTracker(12, at('10:00:00'), [primary], '#7')).toEqual({ message: "device_id must be a tracker's IMEI as text, not 12" });
+  });
+
+  it('takes the IMEI written for an entry with no tracker, and asks for one when none is written', () => {
+    expect(handCrossingTracker('352093089999999', at('10:00:00'), [], '#7')).toEqual({ deviceId: '352093089999999' });
+    expect(handCrossingTracker(undefined, at('10:00:00'), [], '#7')).toEqual({ message: 'entry #7 has no tracker assigned: give device_id, the IMEI the crossing is credited to, or assign the entry a tracker first' });
   });
 });
