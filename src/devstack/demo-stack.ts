@@ -134,7 +134,8 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       // defaults kept (Directus merges this list into its own position by position).
       env: {
         PITWALL_LIVE_URL: `ws://localhost:${settings.livePort}/ws-live`,
-        CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC: `'self',https://*,wss://*,ws://localhost:${settings.livePort}`,
+        // Both names of this machine: the panel connects by the name the page was opened with (gatewayUrl).
+        CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC: `'self',https://*,wss://*,ws://localhost:${settings.livePort},ws://127.0.0.1:${settings.livePort}`,
         ...receiverAddresses(process.env),
       },
     };

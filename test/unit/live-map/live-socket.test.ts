@@ -269,4 +269,15 @@ describe('where the live map finds the gateway', () => {
     expect(gatewayUrl(undefined, null, { protocol: 'http:', hostname: 'localhost' })).toBe('ws://localhost:8090/ws-live');
     expect(gatewayUrl(undefined, null, { protocol: 'http:', hostname: '[::1]' })).toBe('ws://[::1]:8090/ws-live');
   });
+
+  it('names this machine as the page does where Directus’s env names it otherwise: the session cookie goes to that name only', () => {
+    const configured = 'ws://localhost:8190/ws-live';
+    expect(gatewayUrl(undefined, configured, { protocol: 'http:', hostname: '127.0.0.1' })).toBe('ws://127.0.0.1:8190/ws-live');
+    expect(gatewayUrl(undefined, configured, { protocol: 'http:', hostname: '[::1]' })).toBe('ws://[::1]:8190/ws-live');
+    expect(gatewayUrl(undefined, 'ws://127.0.0.1:8190/ws-live', { protocol: 'http:', hostname: 'localhost' })).toBe('ws://localhost:8190/ws-live');
+    // Another machine, or a page from elsewhere, keeps the URL as configured; so does the panel's own option.
+    expect(gatewayUrl(undefined, configured, { protocol: 'http:', hostname: 'race.example' })).toBe(configured);
+    expect(gatewayUrl(undefined, 'ws://10.0.0.5:8190/ws-live', { protocol: 'http:', hostname: '127.0.0.1' })).toBe('ws://10.0.0.5:8190/ws-live');
+    expect(gatewayUrl(configured, null, { protocol: 'http:', hostname: '127.0.0.1' })).toBe(configured);
+  });
 });

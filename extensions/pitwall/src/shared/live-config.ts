@@ -25,14 +25,25 @@ export function liveConfig(env: Record<string, unknown>): LiveConfig {
   return { url: url.toString() };
 }
 
+/** Names of this machine itself, as browsers give `location.hostname`. */
+const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 /**
  * The URL the panel connects to: its own option, else what Directus's env names, else the gateway's default port on
  * the host name the page was loaded from (the browser sends the Directus session cookie to any port of that host).
+ * Where Directus's env names this machine one way (`ws://localhost:8090`) and the page was opened another
+ * (`http://127.0.0.1:8055`), the page's name is used: the session cookie goes only to the name it was set for, and
+ * the gateway refused the map with a 401.
  */
 export function gatewayUrl(option: unknown, configured: string | null, page: { protocol: string; hostname: string }): string {
   const own = typeof option === 'string' ? option.trim() : '';
   if (own) return own;
-  if (configured) return configured;
+  if (configured) {
+    const url = new URL(configured);
+    if (!LOOPBACK.has(url.hostname) || !LOOPBACK.has(page.hostname) || url.hostname === page.hostname) return configured;
+    url.hostname = page.hostname;
+    return url.toString();
+  }
   const scheme = page.protocol === 'https:' ? 'wss' : 'ws';
   // Browsers give an IPv6 host name in brackets already; a bare one gets them.
   const host = page.hostname.includes(':') && !page.hostname.startsWith('[') ? `[${page.hostname}]` : page.hostname;
