@@ -34,11 +34,11 @@ export const collectionLayouts: CollectionLayout[] = [
     limit: 100,
   },
   {
-    // By race number, each entry's penalties together, with whether the officials waived them and why.
+    // By race number, each entry's penalties together, why they were given, and whether the officials waived them and why.
     collection: 'entry_penalties',
-    fields: ['entry', 'stage', 'kind', 'amount_ms', 'waived', 'waived_reason'],
+    fields: ['entry', 'stage', 'kind', 'amount_ms', 'reason', 'waived', 'waived_reason'],
     sort: ['entry.race_number', 'stage.sort_order'],
-    widths: { entry: 260, stage: 200, kind: 150, amount_ms: 120, waived: 100, waived_reason: 260 },
+    widths: { entry: 260, stage: 200, kind: 150, amount_ms: 120, reason: 240, waived: 100, waived_reason: 240 },
     limit: 100,
   },
   {

@@ -261,6 +261,8 @@ export const pitwallCollections: CollectionDef[] = [
       { value: 'manual', text: 'Manual', color: '#A2B5CD' },
     ], { required: true }),
     milliseconds('amount_ms', { required: true, maxMs: MAX_HAND_PENALTY_MS, note: 'At most 100:00:00 for one penalty.' }),
+    // The officials' words for a penalty they give; the pipeline's own give their evidence in details.
+    text('reason', { width: 'full', note: 'Why the penalty was given, for example the stewards\' decision number. A penalty Pitwall computed gives its evidence in Details.' }),
     json('details', { width: 'full' }),
     boolean('waived', {
       defaultValue: false,

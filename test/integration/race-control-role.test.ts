@@ -113,8 +113,9 @@ describe('the Race Control role', () => {
   });
 
   it('adds a penalty and lifts it: total, rank and gap follow each time', async () => {
-    const added = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 2_000, details: { reason: 'jump start' } } });
+    const added = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 2_000, reason: 'Jump start, stewards’ decision 12' } });
     expect(added.status, added.text).toBe(200);
+    expect(added.json.data).toMatchObject({ kind: 'manual', amount_ms: 2_000, reason: 'Jump start, stewards’ decision 12' });
     const expected = [
       [2, 202_000, 500],
       [1, 201_500, null],

@@ -92,7 +92,7 @@ describe('timing collections as a timekeeper reads them', () => {
     const [crossings] = await defaults('entry_crossings');
     expect(crossings).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['-crossed_at'], fields: ['entry', 'geofence', 'kind', 'crossed_at', 'corrected_at', 'device_id'] } } });
     const [penalties] = await defaults('entry_penalties');
-    expect(penalties).toMatchObject({ layout: 'tabular', layout_query: { tabular: { fields: ['entry', 'stage', 'kind', 'amount_ms', 'waived', 'waived_reason'] } } });
+    expect(penalties).toMatchObject({ layout: 'tabular', layout_query: { tabular: { fields: ['entry', 'stage', 'kind', 'amount_ms', 'reason', 'waived', 'waived_reason'] } } });
     const [entries] = await defaults('entries');
     expect(entries).toMatchObject({ layout: 'tabular', layout_query: { tabular: { sort: ['race_number'], fields: ['race_number', 'name', 'category', 'event'] } } });
   });
