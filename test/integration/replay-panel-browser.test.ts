@@ -208,9 +208,20 @@ describe('the replay panel on an Insights dashboard', () => {
     await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
     await page.getByTestId('pitwall-replay-runs').waitFor({ state: 'visible', timeout: 30_000 });
     expect(await page.getByTestId('pitwall-replay-status').count()).toBe(0);
+    // The form set otherwise (the whole event) before the run is reopened.
+    await pick(page, 'pitwall-replay-event', eventName);
+    const shownStage = () => page.locator('[data-testid="pitwall-replay-stage"] input').inputValue();
+    await expect.poll(shownStage).toBe('');
 
     await pick(page, 'pitwall-replay-runs', /preview · .* · succeeded/);
     await expect.poll(() => page.getByTestId('pitwall-replay-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('succeeded');
+    // Beside its result, the settings it ran with: Start would run the same replay again.
+    const window = await db('stages').where({ id: ss1 }).first('opens_at', 'closes_at');
+    await expect.poll(shownStage).toBe(ss1Name);
+    // The inputs' local times, read back as the page's clock reads them.
+    const shownMs = (testid: string) => page.getByTestId(testid).inputValue().then((value) => page.evaluate((v) => new Date(v).getTime(), value));
+    expect(await shownMs('pitwall-replay-from')).toBe(new Date(window.opens_at).getTime());
+    expect(await shownMs('pitwall-replay-to')).toBe(new Date(window.closes_at).getTime());
     const summary: ReplaySummary = (await call(stack, `/pitwall/replay/${runs[0]}`, { token })).json.run.result;
     await expectDiffOf(page, summary);
     await page.close();

@@ -62,6 +62,22 @@ export function useRaceSetup(api: Api) {
     to.value = (picked ? picked.closes_at : ofEvent?.ends_at) ?? null;
   }
 
+  /**
+   * The form as an earlier run was asked, so that a run reopened shows what it replayed and Start runs it again. A range
+   * the run was not given is the window it replayed (its stage's, else its event's); apply only for those who may.
+   */
+  async function showRequest(params: ReplayRequest): Promise<void> {
+    const eventId = params.event ?? (params.stage ? eventOfStage(params.stage) : null);
+    if (!eventId || !events.value.some((e) => e.id === eventId)) return;
+    if (event.value !== eventId) await pickEvent(eventId);
+    if (event.value !== eventId) return; // a later pick won
+    pickStage(params.stage && stages.value.some((s) => s.id === params.stage) ? params.stage : null);
+    chosenEntries.value = (params.entries ?? []).filter((id) => entries.value.some((e) => e.id === id));
+    if (params.from) from.value = params.from;
+    if (params.to) to.value = params.to;
+    mode.value = params.mode === 'apply' && mayApply.value ? 'apply' : 'preview';
+  }
+
   /** The body of `POST /pitwall/replay`; entries left empty mean every entry of the event. */
   const request = computed<ReplayRequest | null>(() => {
     if (!event.value) return null;
@@ -86,5 +102,5 @@ export function useRaceSetup(api: Api) {
   /** The event a stage belongs to, from the loaded events. */
   const eventOfStage = (id: string): string | null => events.value.find((e) => e.stages?.some((s) => s.id === id))?.id ?? null;
 
-  return { eventOfStage, events, stages, entries, event, stage, chosenEntries, from, to, mode, mayApply, loading, error, request, rangeProblem, loadEvents, pickEvent, pickStage, stageName };
+  return { eventOfStage, events, stages, entries, event, stage, chosenEntries, from, to, mode, mayApply, loading, error, request, rangeProblem, loadEvents, pickEvent, pickStage, showRequest, stageName };
 }
