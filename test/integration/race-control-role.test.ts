@@ -7,7 +7,7 @@ import { factId } from '../../src/domain/pipeline/fact-ids.ts';
 import { factKey, type CrossingFact, type PenaltyFact, type StageResultFact } from '../../src/domain/pipeline/facts.ts';
 import { raceControlPermissions } from '../../src/setup/race-control-role.ts';
 import { adminToken, call, importFile } from '../support/directus-client.ts';
-import { runSetupAgain } from '../support/stack.ts';
+import { FUTURE_RACE_SKEW_MS, runSetupAgain } from '../support/stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const stack = inject('stack');
@@ -324,7 +324,7 @@ describe('the Race Control role', () => {
     expect(year.status, year.text).toBe(400);
     expect(year.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this start at .* makes a stage time of 365 days, more than a result holds/) });
     // A finish that has not happened yet: a date typed wrong, or local time read in the server's zone.
-    const future = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(Date.now() + 2 * 3_600_000).toISOString() } });
+    const future = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(Date.now() + FUTURE_RACE_SKEW_MS + 3_600_000).toISOString() } });
     expect(future.status, future.text).toBe(400);
     expect(future.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this finish at .* is in the future \(the server's clock reads /) });
     // Another stage's finish line, or the start line as a finish: the car would be timed on another board.

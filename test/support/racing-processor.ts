@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { loadProcessorConfig } from '../../src/processor/config.ts';
 import { Processor } from '../../src/processor/processor.ts';
-import { freePort, REDIS_URL, type TestStack } from './stack.ts';
+import { freePort, FUTURE_RACE_SKEW_MS, REDIS_URL, type TestStack } from './stack.ts';
 
 /**
  * A started in-process processor with race timing on, as deployed: the stack's database as the processor's own
@@ -19,7 +19,7 @@ export async function startRacingProcessor(stack: TestStack, stream: string, env
       // Tests drive races at fixed hours after the demo stages open (midnight UTC), up to three days later, so that
       // the processor's clock concludes nothing early (no DNF, no open signal loss): their fixes are ahead of the
       // clock, and the default skew would dead-letter them. processor-hostile-entries tests the default.
-      MAX_FUTURE_SKEW_MS: String(4 * 24 * 3_600_000),
+      MAX_FUTURE_SKEW_MS: String(FUTURE_RACE_SKEW_MS),
       ...env,
     }),
     pino({ level: process.env.TEST_PROCESSOR_LOG ?? 'silent' }),

@@ -25,6 +25,12 @@ export const LOOPBACK_WEBHOOKS_ENV = { IMPORT_IP_DENY_LIST: '169.254.169.254', P
  * Content-Security-Policy lets pages connect to their own origin, https:// and wss:// only, so a deployment without
  * TLS must list its gateway (README, Race control); the test stacks allow ws:// to any port of this machine.
  */
+/**
+ * How far ahead of the clock the tests' fixes and hand corrections may be (MAX_FUTURE_SKEW_MS, for the processor and
+ * Directus alike): races run days ahead, so that the live processor's clock concludes nothing early.
+ */
+export const FUTURE_RACE_SKEW_MS = 4 * 24 * 3_600_000;
+
 export const LIVE_MAP_CSP_ENV = { CONTENT_SECURITY_POLICY_DIRECTIVES__CONNECT_SRC: "'self',https://*,wss://*,ws://127.0.0.1:*" };
 
 export function freePort(): Promise<number> {
@@ -144,7 +150,7 @@ export async function startTestStack(
       admin: { email: stack.adminEmail, password: stack.adminPassword },
       workDir: `/tmp/pitwall-test-directus-${version}-${process.pid}`,
       secret: randomBytes(32).toString('hex'),
-      env: { ...LOOPBACK_WEBHOOKS_ENV, ...LIVE_MAP_CSP_ENV, RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
+      env: { ...LOOPBACK_WEBHOOKS_ENV, ...LIVE_MAP_CSP_ENV, MAX_FUTURE_SKEW_MS: String(FUTURE_RACE_SKEW_MS), RATE_LIMITER_ENABLED: 'false', LOG_LEVEL: 'warn' },
     };
     await bootstrapDirectus(options);
     directus = await startDirectus(options, undefined, { detached: directusSession });

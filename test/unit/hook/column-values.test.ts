@@ -172,7 +172,7 @@ describe('columnGuard', () => {
 
 describe('hand corrections of crossings', () => {
   const admin = { user: 'u1', role: null, admin: true } as never;
-  const crossings = crossingGuard(null, () => new Date('2026-03-14T09:00:00Z'));
+  const crossings = crossingGuard(null, { now: () => new Date('2026-03-14T09:00:00Z') });
   const refusal = (payload: Record<string, unknown>) => crossings(payload, 'update', admin).then(() => null, (error) => error.extensions.reason as string);
 
   it('refuses a time before year 1 and a kind the timing does not read, naming the field', async () => {

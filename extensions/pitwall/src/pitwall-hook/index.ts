@@ -22,7 +22,7 @@ import { courseGuard } from '../shared/course-guard';
 import { perTurn } from '../shared/per-turn';
 import { rowsCommitted } from '../shared/committed-rows';
 import { ioMappingGuard } from '../shared/io-mapping-guard';
-import { crossingDeleteGuard, crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
+import { aheadOfClockMs, crossingDeleteGuard, crossingGuard, penaltyDeleteGuard, penaltyGuard } from '../shared/timing-guard';
 import { refuse, writePermission } from '../shared/write-guard';
 import { handEventProblem } from '../../../../src/domain/events/hand-event-problem';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
@@ -137,7 +137,8 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // timing cannot use are refused when written (timing-guard).
   const penalties = penaltyGuard(database);
   const penaltyDeletes = penaltyDeleteGuard(database);
-  const crossings = crossingGuard(database);
+  // A crossing typed ahead of the clock: as far as the processor takes a fix, with the same setting.
+  const crossings = crossingGuard(database, { aheadMs: aheadOfClockMs(env, logger) });
   const crossingDeletes = crossingDeleteGuard(database);
   filter('entry_penalties.items.create', (payload, _meta, ctx) => penalties(payload as Record<string, unknown>, null, (ctx as Ctx)?.accountability));
   filter('entry_crossings.items.create', (payload, _meta, ctx) => crossings(payload as Record<string, unknown>, 'create', (ctx as Ctx)?.accountability));

@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { futureCrossingProblem, HAND_CROSSING_AHEAD_MS, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
@@ -143,16 +143,29 @@ export function crossingDeleteGuard(database: any) {
 }
 
 /**
+ * How far ahead of the clock a crossing written by hand may be: MAX_FUTURE_SKEW_MS in Directus's env, the processor's
+ * setting of the same name (a rehearsal on simulated fixes dated days ahead sets both), else 5 minutes.
+ */
+export function aheadOfClockMs(env: Record<string, unknown>, logger: { warn: (msg: string) => void }): number {
+  const raw = env['MAX_FUTURE_SKEW_MS'];
+  if (raw === undefined || raw === null || raw === '') return HAND_CROSSING_AHEAD_MS;
+  const ms = Number(raw);
+  if (Number.isInteger(ms) && ms >= 0) return ms;
+  logger.warn(`pitwall: MAX_FUTURE_SKEW_MS ${JSON.stringify(raw)} is no whole number of milliseconds; crossings set by hand may be ${HAND_CROSSING_AHEAD_MS} ms ahead of the clock`);
+  return HAND_CROSSING_AHEAD_MS;
+}
+
+/**
  * A crossing time corrected by hand is checked the same way (handCrossingProblem): Directus hands a time that is no
  * date to Postgres and answers 500, where a timekeeper needs to be told which field is wrong; a time before year 1
  * (year 0000, which Postgres would keep as a year BC) is refused with the replay route's rule (storableTime), and so is
- * a time more than a minute ahead (futureCrossingProblem). Its `kind` must be one the timing reads (start, split,
+ * a time further ahead than `aheadMs` (futureCrossingProblem). Its `kind` must be one the timing reads (start, split,
  * finish): any other would drop the car's result. `device_id` left empty is the entry's tracker, and one written must
  * be the entry's (handCrossingTracker). A crossing added, given a time, or moved to another car, line or kind by hand
  * is marked `corrected_at` (unless the write sets that field itself): the pipeline then keeps it as the officials made
  * it (official-crossings). Only people's writes come here; the pipeline's emit no filter.
  */
-export function crossingGuard(database: any, now: () => Date = () => new Date()) {
+export function crossingGuard(database: any, { now = () => new Date(), aheadMs = HAND_CROSSING_AHEAD_MS }: { now?: () => Date; aheadMs?: number } = {}) {
   const mayWrite = writePermission(database);
   /** Where the crossing would fall among the entry's other crossings of the stage (handCrossingPlaceProblem). */
   const placeProblem = async (row: Row, id: unknown): Promise<HandCrossingProblem | null> => {
@@ -197,7 +210,7 @@ export function crossingGuard(database: any, now: () => Date = () => new Date())
     else if (typeof payload['crossed_at'] === 'string') {
       const at = directusTimestampMs(payload['crossed_at']);
       const early = beforeYearOne(at);
-      const future = futureCrossingProblem(payload['kind'] ?? stored[0]?.['kind'], at, now().getTime());
+      const future = futureCrossingProblem(payload['kind'] ?? stored[0]?.['kind'], at, now().getTime(), aheadMs);
       if (early) problems.push({ field: 'crossed_at', message: `crossedAt ${early}` });
       else if (future) problems.push({ field: 'crossed_at', message: future.message });
     }
