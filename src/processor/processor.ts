@@ -129,6 +129,7 @@ export class Processor {
         store: (batch, fence) => this.storeBatch(batch, fence),
         discard: (batch) => this.discardBatch(batch),
         shardKey,
+        formerShardKey: (deviceId) => this.racing?.formerShardKey(deviceId) ?? null,
         shardsLost: async (isLost) => {
           const isGone = (deviceId: string) => isLost(shardOfDevice(deviceId));
           await this.racing?.forget(isGone);
@@ -138,7 +139,11 @@ export class Processor {
       },
       log,
     );
-    if (this.racing) this.racing.owns = (deviceId) => this.consumer.owned.has(shardOfDevice(deviceId));
+    if (this.racing) {
+      this.racing.owns = (deviceId) => this.consumer.owned.has(shardOfDevice(deviceId));
+      // The other instances load a change of the setup within one refresh of this one, and take a while to load it.
+      this.racing.formerKeyMs = 2 * config.PROCESSOR_SETUP_REFRESH_MS + 5_000;
+    }
     this.healthChecks = new ProcessorHealth({
       redis: this.redis,
       db: this.db,

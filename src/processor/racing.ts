@@ -66,6 +66,16 @@ export class Racing {
   private readonly newlyAssigned = new Set<string>();
   /** Trackers sharing a car share a shard key (see shardKeys); absent: the tracker's own IMEI. */
   private shardKeyOf = new Map<string, string>();
+  /**
+   * Trackers whose shard key a setup load changed (a backup tracker added to their car, a tracker moved between
+   * cars), with the key before, until when it still counts (see formerShardKey).
+   */
+  private formerKeys = new Map<string, { key: string; until: number }>();
+  /**
+   * How long a former shard key still counts after this process changed it: longer than the other instances can take
+   * to load the same change (each loads every PROCESSOR_SETUP_REFRESH_MS, at its own moment).
+   */
+  formerKeyMs = 15_000;
   /** The trackers of each entry, for facts about an entry (see keptChanges). */
   private trackersOfEntry = new Map<string, string[]>();
   /** Per rebuilt tracker: GPS times stored from its first fix read on, which the stream may bring again (notTimedYet). */
@@ -92,6 +102,20 @@ export class Racing {
 
   shardKey(deviceId: string): string {
     return this.shardKeyOf.get(deviceId) ?? deviceId;
+  }
+
+  /**
+   * The tracker's shard key before the last setup load changed it, while the other instances may not have loaded
+   * the change yet; null otherwise. Its holder keeps storing the tracker's fixes meanwhile (they are no longer its to
+   * time): the instance that loaded the change first routed them away, the new holder had not taken them yet, and
+   * between the two loads a tester's fixes were stored by neither (seven at 10 Hz, 28 in another run).
+   */
+  formerShardKey(deviceId: string): string | null {
+    const former = this.formerKeys.get(deviceId);
+    if (!former) return null;
+    if (former.until > this.clock()) return former.key;
+    this.formerKeys.delete(deviceId);
+    return null;
   }
 
   /**
@@ -136,7 +160,9 @@ export class Racing {
       const known = this.setup === null ? null : new Set(this.contexts.keys());
       this.contexts = contexts;
       this.timings.setShared(sharedEntries(setup.assignments));
-      this.shardKeyOf = shardKeys(setup.assignments);
+      const keys = shardKeys(setup.assignments);
+      if (known) this.rememberFormerKeys(keys, new Set([...contexts.keys(), ...known]));
+      this.shardKeyOf = keys;
       this.trackersOfEntry = trackersByEntry(setup.assignments);
       // At the first load every tracker is new: those are rebuilt at their next fix, as the stream brings them, or
       // at a tick once the stream has been read (untimedOnOpenStages).
@@ -144,7 +170,8 @@ export class Racing {
       this.decoders = decoders;
       for (const [deviceId, pipeline] of this.pipelines) {
         const context = contexts.get(deviceId);
-        if (context) pipeline.setContext(context);
+        // A tracker whose shard key moved it to another instance is that one's to time from now on.
+        if (context && this.owns(deviceId)) pipeline.setContext(context);
         else this.dropPipeline(deviceId);
       }
       this.setup = setup;
@@ -154,6 +181,15 @@ export class Racing {
     this.log.info({ stages: setup.course.stages.length, gates: setup.course.gates.length, devices: this.contexts.size }, 'race setup loaded');
     await this.redecodeStale();
     return true;
+  }
+
+  /** Keeps the key each of `devices` had before, where `keys` changes it (see formerShardKey). */
+  private rememberFormerKeys(keys: ReadonlyMap<string, string>, devices: ReadonlySet<string>): void {
+    const until = this.clock() + this.formerKeyMs;
+    for (const deviceId of devices) {
+      const before = this.shardKey(deviceId);
+      if ((keys.get(deviceId) ?? deviceId) !== before) this.formerKeys.set(deviceId, { key: before, until });
+    }
   }
 
   /**
@@ -292,7 +328,8 @@ export class Racing {
     const byDevice = new Map<string, Fix[]>();
     let earliest = Number.POSITIVE_INFINITY;
     for (const p of positions) {
-      if (!this.contexts.has(p.deviceId) || !hasGpsFix(p)) continue;
+      // Not a tracker this instance stores only under its former shard key (formerShardKey): another times it.
+      if (!this.contexts.has(p.deviceId) || !hasGpsFix(p) || !this.owns(p.deviceId)) continue;
       if (p.ts < earliest) earliest = p.ts;
       const fixes = byDevice.get(p.deviceId) ?? [];
       fixes.push(toFix(p));

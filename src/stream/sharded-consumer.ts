@@ -38,6 +38,11 @@ export class LeasesStale extends Error {
 /** What the consumer needs of the processor: the shard key of a tracker, and to drop the state of shards it lost. */
 export interface ShardHost<P> extends StagedBatchHandler<P> {
   shardKey(deviceId: string): string;
+  /**
+   * The tracker's shard key before a recent change of it, while other instances may still route by it (see
+   * Racing.formerShardKey); its holder goes on taking the tracker's entries meanwhile, so that none falls between.
+   */
+  formerShardKey?(deviceId: string): string | null;
   shardsLost(isLost: (shard: number) => boolean): Promise<void>;
 }
 
@@ -486,8 +491,11 @@ export class ShardedConsumer<P> {
       const id = idBytes.toString('latin1');
       largest = Math.max(largest, entrySize(flat));
       const deviceId = flat ? fieldOf(flat, DEVICE_ID_FIELD) : '';
-      const shard = shardOf(this.host.shardKey(deviceId), shardCount);
-      const handled = this.handled.get(shard);
+      let handled = this.handled.get(shardOf(this.host.shardKey(deviceId), shardCount));
+      if (handled === undefined) {
+        const former = this.host.formerShardKey?.(deviceId);
+        if (former) handled = this.handled.get(shardOf(former, shardCount));
+      }
       if (handled === undefined || compareCursor(id, handled) <= 0) continue;
       entries.push({ id, fields: flat ? decodeFields(flat) : null });
     }

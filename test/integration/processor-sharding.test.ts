@@ -6,7 +6,8 @@ import knexFactory, { type Knex } from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoEntries, demoId } from '../../src/demo/demo-race.ts';
 import { repoRoot } from '../../src/devstack/directus-process.ts';
-import { publishFixes } from '../../src/simulator/publish.ts';
+import { publishFixes, toStreamFields } from '../../src/simulator/publish.ts';
+import { shardOf } from '../../src/domain/sharding/shard-of.ts';
 import { simulateRace } from '../../src/simulator/race-schedule.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { freePort, REDIS_URL } from '../support/stack.ts';
@@ -20,7 +21,7 @@ const SHARDS = 8;
 const LEASE_MS = 3000;
 
 /** One `pitwall processor` process of a sharded group, killable for real. */
-async function instance(stream: string, name: string): Promise<ChildProcess> {
+async function instance(stream: string, name: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   return spawn(join(repoRoot, 'bin/pitwall'), ['processor'], {
     env: {
       PATH: process.env.PATH,
@@ -45,6 +46,7 @@ async function instance(stream: string, name: string): Promise<ChildProcess> {
       PROCESSOR_BACKLOG_FACTS_MS: '0',
       METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -182,4 +184,43 @@ describe('several processor instances, sharded by device', () => {
     const unranked = (keys: string[]) => [...new Set(keys.map((k) => k.replace(/,"rank":\d+/, '')))].sort();
     expect(unranked(got.eventKeys)).toEqual(unranked(expected.eventKeys));
   }, 400_000);
+
+  it('stores every fix of a car whose shard moves to another instance when a backup tracker joins it', async () => {
+    const stream = `test:telemetry:${randomUUID()}`;
+    streams.push(stream);
+    // The instance that times the car loads the setup every second, the other every six: between the two loads of
+    // the change each routed the car's fixes to the other, and neither stored them.
+    children.push(await instance(stream, 'fast', { PROCESSOR_SETUP_REFRESH_MS: '1000' }), await instance(stream, 'slow', { PROCESSOR_SETUP_REFRESH_MS: '6000' }));
+    await waitFor(async () => new Set(await owners(stream)).size === 2 && !(await owners(stream)).includes(null), { timeoutMs: 30_000, what: 'shards spread over both instances' });
+    const held = await owners(stream);
+    const car = demoEntries.slice(0, ENTRIES).find((e) => held[shardOf(e.imei, SHARDS)] === 'fast')!;
+    // A backup IMEI below the car's (the car's shard key becomes it) on a shard of the other instance.
+    const backupImei = Array.from({ length: 100 }, (_, i) => `10000000000${String(i).padStart(4, '0')}`).find((imei) => held[shardOf(imei, SHARDS)] === 'slow')!;
+    const { model } = await db('devices').where({ id: car.deviceId }).first('model');
+    const backup = { id: randomUUID(), imei: backupImei, name: 'Backup tracker', model };
+    const link = { id: randomUUID(), entry: car.id, device: backup.id, role: 'backup' };
+    await db('devices').insert(backup);
+    try {
+      // 20 fixes a second, dated now, for 12 s; the backup joins the car after 2 s.
+      const sent: number[] = [];
+      const publishing = (async () => {
+        const start = Date.now();
+        for (let i = 0; Date.now() - start < 12_000; i++) {
+          const ts = start + i * 50;
+          await redis.xadd(stream, '*', ...toStreamFields({ deviceId: car.imei, ts, latitude: 31.4 + i * 1e-5, longitude: -4.2, altitude: 700, angle: 90, speed: 60, satellites: 12, priority: 0, attributes: {}, codec: '8E' }));
+          sent.push(ts);
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + (i + 1) * 50 - Date.now())));
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await db('entry_devices').insert(link);
+      await publishing;
+      const stored = async () => (await db('positions').where({ device_id: car.imei }).whereIn('ts', sent.map((ts) => new Date(ts))).count<{ count: string }[]>('* as count'))[0]!.count;
+      await waitFor(async () => Number(await stored()) === sent.length, { timeoutMs: 20_000, what: `all ${sent.length} fixes stored` }).catch(() => undefined);
+      expect(Number(await stored())).toBe(sent.length);
+    } finally {
+      await db('entry_devices').where({ id: link.id }).delete();
+      await db('devices').where({ id: backup.id }).delete();
+    }
+  }, 120_000);
 });
