@@ -396,10 +396,13 @@ describe('the Race Control role', () => {
     const moved = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { entry: crews[0]!.id } });
     expect(moved.status, moved.text).toBe(200);
     expect(moved.json.data).toMatchObject({ entry: crews[0]!.id, corrected_at: expect.any(String) });
-    // The pipeline times #113 from its tracker again: before, its write took the crossing back to #113.
-    const again = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `swap-${randomBytes(4).toString('hex')}`, source: 'live', upserts: [starts[2]!], retractions: [] } });
+    // The pipeline times #113 from its tracker again (a replay, a restart): before, its write took the crossing back
+    // to #113, and then its result was timed from the start that is #111's: two cars started on one time.
+    const again = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `swap-${randomBytes(4).toString('hex')}`, source: 'live', upserts: [starts[2]!, results[2]!], retractions: [] } });
     expect(again.status, again.text).toBe(200);
     expect((await call(stack, `/items/entry_crossings/${id}?fields=entry`, { token: user.token })).json.data).toEqual({ entry: crews[0]!.id });
+    const result113 = await call(stack, `/items/stage_results?filter[stage][_eq]=${stage}&filter[entry][_eq]=${crews[2]!.id}&fields=status,started_at,total_ms`, { token: user.token });
+    expect(result113.json.data).toEqual([{ status: 'running', started_at: null, total_ms: null }]);
     // Back as it was, and given back to the pipeline.
     expect((await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { entry: crews[2]!.id } })).status).toBe(200);
     const cleared = await call(stack, `/items/entry_crossings/${id}`, { token: await adminToken(stack), method: 'PATCH', body: { corrected_at: null } });

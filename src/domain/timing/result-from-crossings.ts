@@ -43,11 +43,13 @@ export function resultFromCrossings(
  * A result the pipeline made, timed again from the entry's crossings in the stage where the officials corrected some
  * by hand (they keep them; the pipeline's own times would undo the correction): the crossings give the start and the
  * finish, the result its penalties and status, and its own start or finish where no crossing gives one (a crossing
- * whose row was refused). Null as resultFromCrossings.
+ * whose row was refused), unless the officials `taken` that passage from the entry: they moved the crossing the
+ * pipeline timed it from to another car (trackers swapped), and two cars finished on one time. Null as
+ * resultFromCrossings.
  */
-export function resultOnCrossings(result: StageResultFact, crossings: readonly TimedCrossing[]): StageResultFact | null {
+export function resultOnCrossings(result: StageResultFact, crossings: readonly TimedCrossing[], taken: ReadonlySet<'start' | 'finish'> = new Set()): StageResultFact | null {
   const timed = [...crossings];
-  if (!timed.some((c) => c.kind === 'start') && result.startedAt !== null) timed.push({ kind: 'start', crossedAt: result.startedAt });
-  if (!timed.some((c) => c.kind === 'finish') && result.finishedAt !== null) timed.push({ kind: 'finish', crossedAt: result.finishedAt });
+  if (!timed.some((c) => c.kind === 'start') && result.startedAt !== null && !taken.has('start')) timed.push({ kind: 'start', crossedAt: result.startedAt });
+  if (!timed.some((c) => c.kind === 'finish') && result.finishedAt !== null && !taken.has('finish')) timed.push({ kind: 'finish', crossedAt: result.finishedAt });
   return resultFromCrossings(result.entryId, result.stageId, timed, result.penaltyMs, result.status);
 }

@@ -11,8 +11,9 @@ const isTimed = (kind: unknown): kind is 'start' | 'finish' => kind === 'start' 
  * FactRecord.official): a replayed crossing they corrected is left out (theirs stands), and so is a replayed start or
  * finish of an entry in a stage whose start or finish they corrected (theirs is that start or finish; a replay after
  * the line was moved times it elsewhere, under another id); the results of an entry
- * in a stage with such a crossing are timed from the crossings as they will stand, the officials' and the replayed
- * ones (resultOnCrossings). So a preview shows what applying it does.
+ * in a stage with such a crossing, or whose replayed start or finish the officials moved to another car, are timed
+ * from the crossings as they will stand, the officials' and the replayed ones (resultOnCrossings). So a preview shows
+ * what applying it does.
  */
 export function withOfficialCrossings(replayed: readonly Fact[], stored: readonly FactRecord[]): Fact[] {
   const official = stored.filter((record) => record.official);
@@ -22,7 +23,17 @@ export function withOfficialCrossings(replayed: readonly Fact[], stored: readonl
   const theirs = (fact: Fact) =>
     fact.type === 'crossing' && (officialIds.has(fastFactId(fact.key)) || (isTimed(fact.kind) && officialKinds.has(`${runKey(fact.entryId, fact.stageId)}:${fact.kind}`)));
   const kept = replayed.filter((fact) => !theirs(fact));
-  const crossingsOf = new Map<string, TimedCrossing[]>(official.map((record) => [runKey(record.entry, record.stage), []]));
+  // A replayed start or finish the officials moved to another car (trackers swapped): no longer its entry's passage.
+  const officialById = new Map(official.map((record) => [record.id, record]));
+  const taken = new Map<string, Set<'start' | 'finish'>>();
+  for (const fact of replayed) {
+    if (fact.type !== 'crossing' || !isTimed(fact.kind)) continue;
+    const record = officialById.get(fastFactId(fact.key));
+    if (!record || record.entry === fact.entryId) continue;
+    const key = runKey(fact.entryId, fact.stageId);
+    taken.set(key, (taken.get(key) ?? new Set()).add(fact.kind));
+  }
+  const crossingsOf = new Map<string, TimedCrossing[]>([...official.map((record) => runKey(record.entry, record.stage)), ...taken.keys()].map((key) => [key, []]));
   const add = (key: string, kind: unknown, crossedAt: number) => {
     if (isTimed(kind)) crossingsOf.get(key)?.push({ kind, crossedAt });
   };
@@ -30,6 +41,6 @@ export function withOfficialCrossings(replayed: readonly Fact[], stored: readonl
   for (const fact of kept) if (fact.type === 'crossing') add(runKey(fact.entryId, fact.stageId), fact.kind, fact.crossedAt);
   return kept.map((fact) => {
     const crossings = fact.type === 'stage_result' ? crossingsOf.get(runKey(fact.entryId, fact.stageId)) : undefined;
-    return fact.type === 'stage_result' && crossings ? (resultOnCrossings(fact, crossings) ?? fact) : fact;
+    return fact.type === 'stage_result' && crossings ? (resultOnCrossings(fact, crossings, taken.get(runKey(fact.entryId, fact.stageId))) ?? fact) : fact;
   });
 }

@@ -1,4 +1,5 @@
-import type { StageResultFact } from '../../../../src/domain/pipeline/facts';
+import { factId } from '../../../../src/domain/pipeline/fact-ids';
+import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { stageResultOf } from '../../../../src/domain/pipeline/stage-result';
 import { countedCrossings, resultOnCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
 import { isoOf } from './race-events-build';
@@ -44,14 +45,47 @@ export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, 
 }
 
 /**
+ * The start and finish each result was timed from that the officials moved to another car (a crossing corrected by
+ * hand whose id is the one the pipeline gives that passage of this entry, now on another entry), by `entry:stage`.
+ */
+async function takenPassages(trx: any, results: readonly Row[]): Promise<Map<string, Set<'start' | 'finish'>>> {
+  const stages = [...new Set(results.map((row) => String(row['stage'])))];
+  const lines: Row[] = await trx('geofences').whereIn('stage', stages).whereIn('kind', ['start_line', 'finish_line']).select('id', 'stage', 'kind');
+  const passages = new Map<string, { pair: string; kind: 'start' | 'finish' }>();
+  for (const row of results) {
+    for (const line of lines) {
+      if (line['stage'] !== row['stage']) continue;
+      const kind = line['kind'] === 'start_line' ? 'start' : 'finish';
+      const at = msOf(row[kind === 'start' ? 'started_at' : 'finished_at']);
+      if (at !== null) passages.set(factId(factKey.crossing(String(row['entry']), String(line['id']), at)), { pair: `${row['entry']}:${row['stage']}`, kind });
+    }
+  }
+  const taken = new Map<string, Set<'start' | 'finish'>>();
+  const ids = [...passages.keys()];
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const moved: Row[] = await trx('entry_crossings').whereIn('id', ids.slice(i, i + CHUNK)).whereNotNull('corrected_at').select('id', 'entry', 'stage');
+    for (const row of moved) {
+      const passage = passages.get(String(row['id']))!;
+      if (`${row['entry']}:${row['stage']}` === passage.pair) continue;
+      const kinds = taken.get(passage.pair) ?? new Set();
+      kinds.add(passage.kind);
+      taken.set(passage.pair, kinds);
+    }
+  }
+  return taken;
+}
+
+/**
  * The pipeline's results timed again where the officials corrected a start or finish of the entry in the stage by
- * hand: from the stored crossings (this batch's own already written), as the hook times a result after a correction
- * (resultOnCrossings), with the penalties the row carries. The pipeline knows only its own crossing times, so its
- * result would otherwise undo the correction when the car finishes. Other rows stay as the pipeline made them.
+ * hand, or moved the one it was timed from to another car: from the stored crossings (this batch's own already
+ * written), as the hook times a result after a correction (resultOnCrossings), with the penalties the row carries.
+ * The pipeline knows only its own crossing times, so its result would otherwise undo the correction when the car
+ * finishes. Other rows stay as the pipeline made them.
  */
 export async function retimeOnOfficialCrossings(trx: any, results: readonly Row[]): Promise<void> {
   const pairs = results.filter((row) => row['entry'] && row['stage']).map((row) => [String(row['entry']), String(row['stage'])]);
   if (pairs.length === 0) return;
+  const taken = await takenPassages(trx, results.filter((row) => row['entry'] && row['stage']));
   const byPair = new Map<string, Row[]>();
   for (let i = 0; i < pairs.length; i += CHUNK) {
     const rows: Row[] = await trx('entry_crossings').whereIn(['entry', 'stage'], pairs.slice(i, i + CHUNK)).whereIn('kind', ['start', 'finish']).select('entry', 'stage', 'kind', 'crossed_at', 'corrected_at');
@@ -64,13 +98,14 @@ export async function retimeOnOfficialCrossings(trx: any, results: readonly Row[
   }
   for (const row of results) {
     const crossings = byPair.get(`${row['entry']}:${row['stage']}`) ?? [];
-    if (!crossings.some((c) => c['corrected_at'] !== null)) continue;
+    const takenFrom = taken.get(`${row['entry']}:${row['stage']}`);
+    if (!takenFrom && !crossings.some((c) => c['corrected_at'] !== null)) continue;
     const timed = countedCrossings(crossings.map((c) => ({ kind: c['kind'] as TimedCrossing['kind'], crossedAt: msOf(c['crossed_at'])!, corrected: c['corrected_at'] !== null })));
     const made = stageResultOf(
       { entryId: String(row['entry']), stageId: String(row['stage']), status: row['status'] as StageResultFact['status'], startedAt: msOf(row['started_at']), finishedAt: msOf(row['finished_at']) },
       Number(row['penalty_ms'] ?? 0),
     );
-    const result = resultOnCrossings(made, timed);
+    const result = resultOnCrossings(made, timed, takenFrom);
     if (!result) continue;
     Object.assign(row, {
       status: result.status, started_at: isoOf(result.startedAt), finished_at: isoOf(result.finishedAt), elapsed_ms: result.elapsedMs, total_ms: result.totalMs,

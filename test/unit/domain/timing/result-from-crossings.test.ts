@@ -60,6 +60,14 @@ describe('resultOnCrossings', () => {
     const dnf = { ...made, status: 'dnf' as const, finishedAt: null, elapsedMs: null, totalMs: null };
     expect(resultOnCrossings(dnf, [start(7_000)])).toMatchObject({ status: 'dnf', startedAt: 7_000, finishedAt: null });
   });
+
+  it('leaves out a passage the officials gave to another car: its finish is not the entry’s any more', () => {
+    expect(resultOnCrossings(made, [start(10_000)], new Set(['finish']))).toMatchObject({ status: 'running', startedAt: 10_000, finishedAt: null, elapsedMs: null, totalMs: null });
+    // The start taken, the finish alone times nothing.
+    expect(resultOnCrossings(made, [], new Set(['start']))).toMatchObject({ status: 'running', startedAt: null, elapsedMs: null });
+    // A crossing of the kind still stored (a stopwatch time) times it.
+    expect(resultOnCrossings(made, [finish(101_000)], new Set(['finish']))).toMatchObject({ status: 'finished', finishedAt: 101_000, elapsedMs: 91_000 });
+  });
 });
 
 describe('withOfficialPenalties', () => {

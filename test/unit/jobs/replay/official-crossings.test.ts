@@ -42,6 +42,17 @@ describe('withOfficialCrossings', () => {
     expect(facts.filter((f) => f.type === 'crossing').map((f) => f.key)).toEqual([moved[1]!.key, moved[3]!.key]);
   });
 
+  it('times a result without the finish the officials moved to another car: two cars finished on one time', () => {
+    // Trackers swapped: the finish the entry's tracker timed is the other car's, by hand, under its id.
+    const finish = crossing(entry, finishGate, 'finish', t0 + 90_000);
+    const moved = recordOfRow('entry_crossings', {
+      id: fastFactId(finish.key), entry: other, stage, geofence: finishGate, device_id: finish.deviceId, kind: 'finish', crossed_at: new Date(t0 + 90_000), speed_kmh: 80, corrected_at: new Date(),
+    });
+    const facts = withOfficialCrossings([crossing(entry, startGate, 'start', t0), finish, result(entry, t0, t0 + 90_000)], [moved]);
+    expect(facts.map((f) => f.key)).toEqual([factKey.crossing(entry, startGate, t0), factKey.stageResult(entry, stage)]);
+    expect(facts.find((f) => f.key === factKey.stageResult(entry, stage))).toMatchObject({ status: 'running', startedAt: t0, finishedAt: null, totalMs: null });
+  });
+
   it('changes nothing without such a crossing', () => {
     const plain = recordOfRow('entry_crossings', { ...stored.row, id: stored.id, corrected_at: null });
     expect(withOfficialCrossings(replayed, [plain])).toEqual(replayed);
