@@ -21,6 +21,12 @@ type Evaluated = { at: number; before: DeviceState } & ({ fix: Fix } | { now: nu
  */
 const LATE_BURST_QUIET_MS = 5_000;
 
+/**
+ * How far ahead of the caller's clock a fix may be dated and still mark how far the tracker's track has come (see
+ * horizon): a GPS time a little ahead of a server clock a little behind.
+ */
+const CLOCK_SLACK_MS = 30_000;
+
 const noChanges = (): FactChanges => ({ upserts: [], retractions: [] });
 
 /**
@@ -48,6 +54,8 @@ export class DevicePipeline {
   private lateAt: number | null = null;
   /** The facts last scanned by forget, and the earliest time one of them may be forgotten after. */
   private pruneScan: { facts: DeviceState['facts']; after: number } | null = null;
+  /** The newest fix that was not dated ahead of the caller's clock when it came (see horizon); null: none yet. */
+  private trueNewest: number | null = null;
 
   constructor(
     private context: PipelineContext,
@@ -60,7 +68,7 @@ export class DevicePipeline {
 
   /** A way back to this moment, for a caller whose batch failed to become durable and will be delivered again. */
   checkpoint(): () => void {
-    const { context, current, heardAt, lateAt } = this;
+    const { context, current, heardAt, lateAt, trueNewest } = this;
     const history = this.history.slice();
     const unannounced = new Set(this.unannounced);
     return () => {
@@ -70,6 +78,7 @@ export class DevicePipeline {
       this.heardAt = heardAt;
       this.unannounced = unannounced;
       this.lateAt = lateAt;
+      this.trueNewest = trueNewest;
     };
   }
 
@@ -85,6 +94,8 @@ export class DevicePipeline {
    */
   push(fix: Fix, now?: number): FactChanges {
     if (now !== undefined && (this.heardAt === null || now > this.heardAt)) this.heardAt = now;
+    // Without a clock (stored fixes timed again) nothing tells a fix from the future: each counts.
+    if ((now === undefined || fix.ts <= now + CLOCK_SLACK_MS) && (this.trueNewest === null || fix.ts > this.trueNewest)) this.trueNewest = fix.ts;
     const newest = this.newestFix();
     if (newest === null || fix.ts > newest) return this.append(fix, now);
     if (fix.ts === newest || this.history.some((h) => 'fix' in h && h.fix.ts === fix.ts)) return noChanges(); // a resent packet
@@ -98,12 +109,26 @@ export class DevicePipeline {
   }
 
   /**
-   * Where the late window is measured back from: the newest fix, but never a time after the caller's clock. A tracker
-   * whose clock runs ahead sends a fix minutes in the future (the processor accepts up to MAX_FUTURE_SKEW_MS); judged
-   * from that fix, every true fix of the next minutes would be too late to be timed, and a start crossing lost.
+   * Where the late window is measured back from: the newest fix, but never a time after the caller's clock, nor after
+   * the newest fix that was not ahead of the clock when it came. A tracker whose clock runs ahead sends a fix minutes
+   * in the future (the processor accepts up to MAX_FUTURE_SKEW_MS); judged from that fix, every true fix of the next
+   * minutes would be too late to be timed, and a start crossing lost. Judged from the clock, the true fixes of a
+   * backlog read after it (a tracker's buffer emptied, the processor catching up after an outage) were: a tester's car
+   * lost its speeding and waypoint penalties to one fix dated four minutes ahead, until the processor restarted.
    */
   private horizon(newest: number, now: number | undefined): number {
-    return now === undefined ? newest : Math.min(newest, now);
+    if (now === undefined) return newest;
+    return Math.min(newest, now, this.trueNewest ?? Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Up to when the tracker is known to have been heard, for the silences its fixes prove (stepDevice): the caller's
+   * clock, but not past the newest fix that was not ahead of it. A backlog read after a fix dated minutes ahead put
+   * each true fix before that one, and the silence from it to the stamped fix, counted up to the clock, was a new
+   * signal loss at every fix.
+   */
+  private heardUpTo(now: number | undefined): number | undefined {
+    return now === undefined || this.trueNewest === null ? now : Math.min(now, this.trueNewest);
   }
 
   /**
@@ -132,7 +157,7 @@ export class DevicePipeline {
     // A newer fix ends the burst of late ones before it (their anomaly is keyed by the newest fix they came behind).
     const late = this.announceLate();
     const before = this.current;
-    const { state, changed } = stepDevice(before, fix, this.context, now);
+    const { state, changed } = stepDevice(before, fix, this.context, this.heardUpTo(now));
     this.history.push({ at: fix.ts, fix, before });
     this.current = state;
     this.forget(this.horizon(fix.ts, now));
@@ -153,7 +178,7 @@ export class DevicePipeline {
     this.history = this.history.slice(0, at);
     for (const entry of replay) {
       const before = this.current;
-      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context, now).state : tickDevice(before, entry.now, this.context, entry.heardAt).state;
+      this.current = 'fix' in entry ? stepDevice(before, entry.fix, this.context, this.heardUpTo(now)).state : tickDevice(before, entry.now, this.context, entry.heardAt).state;
       this.history.push({ ...entry, before });
     }
     // Late-data reports are about arrival, not about the track: they survive the re-evaluation as they were.

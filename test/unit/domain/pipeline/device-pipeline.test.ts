@@ -281,6 +281,24 @@ describe('DevicePipeline with late and repeated fixes', () => {
     expect(late).toEqual([expect.objectContaining({ severity: 'info', details: expect.objectContaining({ fixes: ordered.length, reevaluated: true }) })]);
   });
 
+  it('times a backlog read after one of its fixes dated minutes ahead of the clock as if it had come in order', () => {
+    // The processor catches up after an outage (or a tracker empties its buffer): every fix is minutes old when it
+    // is read, and one of them was stamped four minutes ahead of the clock. Judged from the clock, every true fix
+    // after it was too late to be timed: a tester's car kept none of its later penalties until a restart.
+    const now = ordered.at(-1)!.ts + 600_000;
+    const ahead = { ...ordered[10]!, ts: now + 240_000 };
+    const backlog = new DevicePipeline(testContext());
+    const changes = [...ordered.slice(0, 11), ahead, ...ordered.slice(11)].map((fix) => backlog.push(fix, now));
+    // Its crossings and penalties as in order (the stamped fix, a point of the village at 72 km/h, is a speeding
+    // anomaly of its own, after the stage).
+    const timing = (facts: Fact[]) => [...of(facts, 'crossing'), ...of(facts, 'penalty')];
+    expect(timing(trackFacts(backlog))).toEqual(timing(expected));
+    expect(of(trackFacts(backlog), 'crossing').map((c) => c.kind).sort()).toEqual(['finish', 'split', 'start']);
+    expect(of(trackFacts(backlog), 'penalty').length).toBeGreaterThan(0);
+    // No silence was announced for the fixes that came after the stamped one.
+    expect(changes.flatMap((c) => c.upserts).filter((f) => f.type === 'anomaly' && f.kind === 'signal_loss')).toEqual([]);
+  });
+
   it('raises no signal loss, neither once nor a second at a time, for the true fixes that follow one dated minutes ahead', () => {
     // Mid-stage, a tracker's clock jumps 200 s ahead for one fix; its true fixes go on arriving a second after they
     // are taken. Each was evaluated again before the glitch, and a "signal loss" from it to the glitch was announced
