@@ -25,14 +25,18 @@ export function openSpeedZoneVisit(draft: Draft, zoneId: string, at: number, con
 
 /**
  * Adds the stretch [from, to] of the segment prev→cur to every open speed-zone visit. Speed is the fixes' GPS
- * speed interpolated over the stretch; distance is the stretch's share of the segment length.
+ * speed interpolated over the stretch; distance is the stretch's share of the segment length. A GPS speed over
+ * `maxSpeedKmh` (what no car drives: a glitched reading) counts as the speed the two positions imply: one reading of
+ * 500 km/h, the car's positions 45 km/h apart, added 20 s to a tester's speeding penalty.
  */
 export function accrueSpeedExposure(draft: Draft, prev: Fix, cur: Fix, from: number, to: number, context: PipelineContext): void {
   if (to <= from || !draft.hasSpeedVisits) return;
   // Only now: most segments have no open visit, and the distance is the costly part.
   const segmentM = fixDistanceM(prev, cur);
   const span = cur.ts - prev.ts;
-  const speedAt = (t: number) => prev.speedKmh + ((cur.speedKmh - prev.speedKmh) * (t - prev.ts)) / span;
+  const credible = (kmh: number) => (kmh <= context.options.maxSpeedKmh ? kmh : (segmentM / span) * 3600);
+  const [fromKmh, toKmh] = [credible(prev.speedKmh), credible(cur.speedKmh)];
+  const speedAt = (t: number) => fromKmh + ((toKmh - fromKmh) * (t - prev.ts)) / span;
   const speedKmh = (speedAt(from) + speedAt(to)) / 2;
   const durationMs = to - from;
   const distanceM = (segmentM * durationMs) / span;

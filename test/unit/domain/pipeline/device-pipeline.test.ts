@@ -48,6 +48,19 @@ describe('DevicePipeline on a clean run', () => {
     expect(Math.abs((anomaly!.details.over_ms as number) - 5000)).toBeLessThanOrEqual(5);
     expect(of(facts, 'stage_result')[0]!.penaltyMs).toBe(penalty!.amountMs);
   });
+
+  it('charges no speeding for one glitched GPS speed past what a car drives, its positions at the limit', () => {
+    // 45 km/h through the 50 zone, but one fix in it reads 500 km/h (over maxSpeedKmh, 400).
+    const fixes = track({ zoneKmh: 45 });
+    const inZone = fixes.findIndex((f) => f.speedKmh === 45) + 2;
+    fixes[inZone] = { ...fixes[inZone]!, speedKmh: 500 };
+    const glitched = Object.values(run(fixes).state.facts);
+    expect(of(glitched, 'penalty')).toEqual([]);
+    expect(of(glitched, 'anomaly').filter((a) => a.kind === 'speeding')).toEqual([]);
+    // A reading a car can drive still counts as read.
+    fixes[inZone] = { ...fixes[inZone]!, speedKmh: 120 };
+    expect(of(Object.values(run(fixes).state.facts), 'penalty')).toEqual([expect.objectContaining({ kind: 'speeding' })]);
+  });
 });
 
 describe('DevicePipeline rules', () => {
