@@ -130,7 +130,7 @@ describe('values the columns of Pitwall collections cannot hold', () => {
 
   it('keeps a hand correction of a crossing to a real time from year 1 and to the kinds of crossing', async () => {
     const patch = (body: Record<string, unknown>) => write(`/items/entry_crossings/${crossingId}`, body, 'PATCH');
-    expectRefused(await patch({ crossed_at: '0000-01-01T00:00:00Z' }), 'crossed_at', 'crossedAt must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time');
+    expectRefused(await patch({ crossed_at: '0000-01-01T00:00:00Z' }), 'crossed_at', 'crossed_at must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time');
     expectRefused(await patch({ kind: 'nope' }), 'kind', 'expected one of start, split, finish, not "nope"');
     expect(await db('entry_crossings').where({ id: crossingId }).first('kind', 'crossed_at', 'corrected_at')).toEqual({ kind: 'start', crossed_at: crossedAt, corrected_at: null });
     const earliest = await patch({ crossed_at: '0001-01-01T00:00:00Z' });

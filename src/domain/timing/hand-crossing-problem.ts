@@ -20,7 +20,7 @@ export function handCrossingProblem(write: { crossedAt?: unknown }): HandCrossin
   const { crossedAt } = write;
   if (crossedAt === undefined || crossedAt === null) return null;
   if (typeof crossedAt === 'string' && isRealTime(crossedAt.trim())) return null;
-  return { field: 'crossedAt', message: `crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got ${cutShort(String(JSON.stringify(crossedAt)), 40)}` };
+  return { field: 'crossedAt', message: `crossed_at must be a date and time such as 2026-03-14T08:00:00.705Z, got ${cutShort(String(JSON.stringify(crossedAt)), 40)}` };
 }
 
 function isRealTime(text: string): boolean {

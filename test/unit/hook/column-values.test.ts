@@ -176,8 +176,8 @@ describe('hand corrections of crossings', () => {
   const refusal = (payload: Record<string, unknown>) => crossings(payload, 'update', admin).then(() => null, (error) => error.extensions.reason as string);
 
   it('refuses a time before year 1 and a kind the timing does not read, naming the field', async () => {
-    expect(await refusal({ crossed_at: '0000-01-01T00:00:00Z' })).toBe('crossed_at: crossedAt must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time');
-    expect(await refusal({ crossed_at: '0000-06-01 12:00' })).toMatch(/^crossed_at: crossedAt must be in year 1 or later/);
+    expect(await refusal({ crossed_at: '0000-01-01T00:00:00Z' })).toBe('crossed_at: crossed_at must be in year 1 or later (0001-01-01T00:00:00Z): Postgres stores no earlier time');
+    expect(await refusal({ crossed_at: '0000-06-01 12:00' })).toMatch(/^crossed_at: crossed_at must be in year 1 or later/);
     expect(await refusal({ kind: 'nope' })).toBe('kind: expected one of start, split, finish, not "nope"');
     expect(await refusal({ kind: 3 })).toBe('kind: expected one of start, split, finish, not 3');
   });

@@ -211,7 +211,7 @@ export function crossingGuard(database: any, { now = () => new Date(), aheadMs =
       const at = directusTimestampMs(payload['crossed_at']);
       const early = beforeYearOne(at);
       const future = futureCrossingProblem(payload['kind'] ?? stored[0]?.['kind'], at, now().getTime(), aheadMs);
-      if (early) problems.push({ field: 'crossed_at', message: `crossedAt ${early}` });
+      if (early) problems.push({ field: 'crossed_at', message: `crossed_at ${early}` });
       else if (future) problems.push({ field: 'crossed_at', message: future.message });
     }
     const kind = payload['kind'];

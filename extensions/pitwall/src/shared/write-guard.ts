@@ -55,5 +55,7 @@ export function writePermission(database: any, now: () => number = Date.now) {
 /** A 400 naming the fields, with zod-shaped issues as the facts route gives them. */
 export function refuse(problems: Problem[]): never {
   const issues = problems.map(({ field, message }) => ({ code: 'custom', path: [field], message }));
-  throw new InvalidPayloadError({ reason: problems.map(({ field, message }) => `${field}: ${message}`).join('; '), issues } as never);
+  // Directus ends the error's message with a full stop of its own.
+  const reason = problems.map(({ field, message }) => `${field}: ${message}`).join('; ').replace(/\.$/, '');
+  throw new InvalidPayloadError({ reason, issues } as never);
 }

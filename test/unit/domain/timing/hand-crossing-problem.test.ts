@@ -17,8 +17,8 @@ describe('handCrossingProblem', () => {
     for (const crossedAt of ['abc', '', '2026-13-45T00:00:00Z', '2026-02-30T10:00:00Z', '2027-02-29T10:00:00Z', '2026-12-04T25:00:00Z', '2026-12-04T10:60:00Z', '2026-12-04', '14/03/2026 08:00', 12_345, true, {}]) {
       expect(handCrossingProblem({ crossedAt })?.field, String(crossedAt)).toBe('crossedAt');
     }
-    expect(handCrossingProblem({ crossedAt: 'abc' })?.message).toBe('crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got "abc"');
-    expect(handCrossingProblem({ crossedAt: 'y'.repeat(60) })?.message).toBe(`crossedAt must be a date and time such as 2026-03-14T08:00:00.705Z, got "${'y'.repeat(39)}…`);
+    expect(handCrossingProblem({ crossedAt: 'abc' })?.message).toBe('crossed_at must be a date and time such as 2026-03-14T08:00:00.705Z, got "abc"');
+    expect(handCrossingProblem({ crossedAt: 'y'.repeat(60) })?.message).toBe(`crossed_at must be a date and time such as 2026-03-14T08:00:00.705Z, got "${'y'.repeat(39)}…`);
   });
 });
 
