@@ -187,9 +187,10 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     expect(res.status, res.text).toBe(200);
     // The route's own writes are not hand corrections: no system event.
     await new Promise((r) => setTimeout(r, 500));
-    const systemEvents = async () =>
-      ((await call(stack, `/items/race_events?filter[entry][_eq]=${e6.id}&filter[source][_eq]=system&limit=-1`, { token })).json.data as any[]);
-    expect(await systemEvents()).toEqual([]);
+    const systemEventsOf = async (type: string) =>
+      ((await call(stack, `/items/race_events?filter[entry][_eq]=${e6.id}&filter[source][_eq]=system&filter[type][_eq]=${type}&limit=-1`, { token })).json.data as any[]);
+    const systemEvents = () => systemEventsOf('stage.result.computed');
+    expect(await call(stack, `/items/race_events?filter[entry][_eq]=${e6.id}&filter[source][_eq]=system&limit=-1`, { token }).then((r) => r.json.data)).toEqual([]);
 
     const corrected = await call(stack, `/items/entry_crossings/${factId(finish.key)}`, { token, method: 'PATCH', body: { crossed_at: new Date(t0 + 105_000).toISOString() } });
     expect(corrected.status, corrected.text).toBe(200);
@@ -218,5 +219,11 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     const row = (await call(stack, `/items/stage_results/${factId(result.key)}?fields=elapsed_ms,total_ms`, { token })).json.data;
     expect(row).toEqual({ elapsed_ms: 110_000, total_ms: 110_000 });
     expect((await systemEvents()).map((e) => e.payload.elapsed_ms).sort()).toEqual([100_000, 105_000, 105_000, 110_000]);
+    // And each correction of the crossing itself, as it then stood, for integrators who show crossing times.
+    await waitFor(async () => (await systemEventsOf('timing.crossing.recorded')).length === 4, { timeoutMs: 10_000, intervalMs: 200, what: 'the corrected crossings announced' });
+    const crossings = await systemEventsOf('timing.crossing.recorded');
+    expect(crossings.map((e) => Date.parse(e.payload.crossed_at) - t0).sort()).toEqual([100_000, 105_000, 105_000, 110_000]);
+    expect(crossings.every((e) => e.payload.crossing === factId(finish.key) && e.payload.kind === 'finish')).toBe(true);
+    for (const e of crossings) expect(() => catalogue['timing.crossing.recorded'].payload.parse(e.payload)).not.toThrow();
   });
 });

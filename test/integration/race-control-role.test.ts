@@ -355,6 +355,12 @@ describe('the Race Control role', () => {
       const added = await call(stack, '/items/entry_crossings', { token: user.token, body });
       expect(added.status, added.text).toBe(200);
       expect(added.json.data).toMatchObject({ device_id: crews[1]!.imei, corrected_at: expect.any(String) });
+      // Integrators hear of it as of any crossing, from the system.
+      const announced = async () =>
+        ((await call(stack, `/items/race_events?filter[type][_eq]=timing.crossing.recorded&filter[source][_eq]=system&filter[entry][_eq]=${crews[1]!.id}&fields=payload&limit=-1`, { token })).json.data as { payload: { crossing: string; crossed_at: string; kind: string } }[])
+          .filter((e) => e.payload.crossing === added.json.data.id);
+      await waitFor(async () => (await announced()).length === 1, { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch finish announced' });
+      expect((await announced())[0]!.payload).toMatchObject({ kind: 'finish', crossed_at: new Date(stopwatch + 250).toISOString() });
       await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_750, 1_750], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch finish in the result' });
       // A second stopwatch finish (a steward who did not see the first) would be passed over: refused, naming the kind.
       const twice = await call(stack, '/items/entry_crossings', {

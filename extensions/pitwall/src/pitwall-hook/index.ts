@@ -4,7 +4,7 @@ import type { Accountability, SchemaOverview } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
 import { PROCESSOR_ROLE, roleCheck } from '../shared/role-callers';
 import { handBackUnsettled, publishPendingSafely } from '../shared/race-events-publish';
-import { emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
+import { announceHandCrossings, emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
 import { forgetSubscriptions } from '../shared/webhook-store';
 import { drainWorkUnderWay, isDraining } from '../shared/delivery-drain';
 import { handsOverToFlows, learnFlowEmitter } from '../shared/flow-handover';
@@ -169,6 +169,10 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
             const hand: Changed[] = [];
             for (const part of parts) if (await isHandCorrection(part.accountability)) hand.push(part);
             if (hand.length === 0) return;
+            // The crossing as the officials set it, then the results it times.
+            if (collection === 'entry_crossings' && kind !== 'delete') {
+              await announceHandCrossings(hand.flatMap((p) => p.ids), await context()).catch((err) => logger.error({ err }, 'pitwall: announcing crossings set by hand failed'));
+            }
             const now = kind === 'delete' ? [] : await rowsOf(collection, hand.flatMap((p) => p.ids), ['entry', 'stage']);
             const pairs = [...hand.flatMap((p) => p.old), ...now].map((r) => ({ entry: String(r['entry']), stage: String(r['stage']) }));
             await recomputeStageResults(pairs, await context());

@@ -3,7 +3,7 @@ import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { countedCrossings, resultFromCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
 import { lockRanking, raiseFactVersions, versionedSubject } from './fact-versions';
-import { intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
+import { crossingEvent, intOf, isoOf, loadRefs, raceEvent, stageResultEvent, type RaceEventItem } from './race-events-build';
 import { publishPendingSafely, stagePendingEvents, type PublishContext } from './race-events-publish';
 import { standingChanges, standingFields, stageStandings } from './stage-standings';
 
@@ -83,6 +83,25 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     const versions = await raiseFactVersions(trx, changed);
     const subject = (row: Row) => versionedSubject(factKey.stageResult(String(row['entry']), String(row['stage'])), versions.get(String(row['id'])));
     const items = rows.map((row) => stageResultEvent(row, subject(row), 'system', refs, now));
+    return stagePendingEvents(trx, items);
+  });
+  await publishPendingSafely({ ...context, accountability: null }, events);
+  return events;
+}
+
+/**
+ * `timing.crossing.recorded` (source `system`) for the crossings people added, corrected or moved by hand, as they
+ * now stand: an integrator showing split and finish times heard of the pipeline's crossings only, and kept a time
+ * the officials had corrected. Each is a new version of the crossing's fact, so its event is new.
+ */
+export async function announceHandCrossings(ids: string[], context: RecomputeContext): Promise<RaceEventItem[]> {
+  if (ids.length === 0) return [];
+  const events = await context.database.transaction(async (trx: any) => {
+    const rows: Row[] = await trx('entry_crossings').whereIn('id', ids).select('id', 'entry', 'stage', 'geofence', 'kind', 'crossed_at', 'device_id', 'speed_kmh');
+    if (rows.length === 0) return [];
+    const refs = await loadRefs(trx, rows.map((r) => String(r['entry'])), rows.map((r) => String(r['stage'])));
+    const versions = await raiseFactVersions(trx, rows.map((r) => String(r['id'])));
+    const items = rows.map((row) => crossingEvent(row, versionedSubject(`crossing:${row['id']}`, versions.get(String(row['id']))), 'system', refs));
     return stagePendingEvents(trx, items);
   });
   await publishPendingSafely({ ...context, accountability: null }, events);
