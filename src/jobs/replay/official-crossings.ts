@@ -20,8 +20,12 @@ export function withOfficialCrossings(replayed: readonly Fact[], stored: readonl
   if (official.length === 0) return [...replayed];
   const officialIds = new Set(official.map((record) => record.id));
   const officialKinds = new Set(official.map((record) => `${runKey(record.entry, record.stage)}:${record.row['kind']}`));
+  // The finish the officials set, by entry and stage: a replayed split after it is left out, as the endpoint does.
+  const officialFinish = new Map(official.filter((record) => record.row['kind'] === 'finish').map((record) => [runKey(record.entry, record.stage), Date.parse(String(record.row['crossed_at']))]));
+  const splitAfterFinish = (fact: Extract<Fact, { type: 'crossing' }>) => fact.kind === 'split' && fact.crossedAt > (officialFinish.get(runKey(fact.entryId, fact.stageId)) ?? Number.POSITIVE_INFINITY);
   const theirs = (fact: Fact) =>
-    fact.type === 'crossing' && (officialIds.has(fastFactId(fact.key)) || (isTimed(fact.kind) && officialKinds.has(`${runKey(fact.entryId, fact.stageId)}:${fact.kind}`)));
+    fact.type === 'crossing' &&
+    (officialIds.has(fastFactId(fact.key)) || (isTimed(fact.kind) && officialKinds.has(`${runKey(fact.entryId, fact.stageId)}:${fact.kind}`)) || splitAfterFinish(fact));
   const kept = replayed.filter((fact) => !theirs(fact));
   // A replayed start or finish the officials moved to another car (trackers swapped): no longer its entry's passage.
   const officialById = new Map(official.map((record) => [record.id, record]));

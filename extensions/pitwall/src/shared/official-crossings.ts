@@ -14,32 +14,41 @@ const msOf = (value: unknown) => (value === null || value === undefined ? null :
  * keep out: a crossing they corrected by hand (`corrected_at`, set by the hook's crossing guard), which the pipeline,
  * live or replayed, neither moves nor removes; and a start or finish of an entry in a stage whose start or finish
  * they corrected, at another time (a replay after the line was moved, a late fix): the corrected one is the entry's
- * start or finish, and a second beside it would time the result. Read locking the rows, in id order: a correction
- * under way is waited for and then seen, and one made after waits for this batch and then wins.
+ * start or finish, and a second beside it would time the result; and a split of an entry after the finish they set in
+ * the stage. Read locking the rows, in id order: a correction under way is waited for and then seen, and one made
+ * after waits for this batch and then wins.
  */
 export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, Row | null>): Promise<Set<string>> {
   const official = new Set<string>();
   const ids = [...wanted.keys()].sort();
-  const timing = [...wanted].filter(([, row]) => row !== null && (row['kind'] === 'start' || row['kind'] === 'finish')) as [string, Row][];
-  const sameKind = (row: Row) => `${row['entry']}:${row['stage']}:${row['kind']}`;
-  const corrected = new Map<string, string>(); // entry:stage:kind → the corrected crossing's id
+  // Starts and finishes, and splits, whose entry's finish in the stage the officials may have set before them.
+  const timing = [...wanted].filter(([, row]) => row !== null && ['start', 'finish', 'split'].includes(row['kind'] as string)) as [string, Row][];
+  const sameKind = (row: Row, kind = row['kind']) => `${row['entry']}:${row['stage']}:${kind}`;
+  const corrected = new Map<string, { id: string; at: number | null }>(); // entry:stage:kind → the corrected crossing
   for (let i = 0; i < Math.max(ids.length, timing.length); i += CHUNK) {
-    const kinds = timing.slice(i, i + CHUNK).map(([, row]) => [row['entry'], row['stage'], row['kind']]);
+    const kinds = timing.slice(i, i + CHUNK).map(([, row]) => [row['entry'], row['stage'], row['kind'] === 'split' ? 'finish' : row['kind']]);
     const rows: Row[] = await trx('entry_crossings')
       .where((q: any) => {
         q.whereIn('id', ids.slice(i, i + CHUNK));
         if (kinds.length > 0) q.orWhere((k: any) => k.whereIn(['entry', 'stage', 'kind'], kinds).whereNotNull('corrected_at'));
       })
-      .orderBy('id').forUpdate().select('id', 'entry', 'stage', 'kind', 'corrected_at');
+      .orderBy('id').forUpdate().select('id', 'entry', 'stage', 'kind', 'crossed_at', 'corrected_at');
     for (const row of rows) {
       if (row['corrected_at'] === null) continue;
       if (wanted.has(String(row['id']))) official.add(String(row['id']));
-      corrected.set(sameKind(row), String(row['id']));
+      corrected.set(sameKind(row), { id: String(row['id']), at: msOf(row['crossed_at']) });
     }
   }
   for (const [id, row] of timing) {
+    if (row['kind'] === 'split') {
+      // A split after the finish the officials set: the car had finished, as a split typed by hand there is refused.
+      const finish = corrected.get(sameKind(row, 'finish'));
+      const at = msOf(row['crossed_at']);
+      if (finish?.at != null && at !== null && at > finish.at) official.add(id);
+      continue;
+    }
     const theirs = corrected.get(sameKind(row));
-    if (theirs !== undefined && theirs !== id) official.add(id);
+    if (theirs !== undefined && theirs.id !== id) official.add(id);
   }
   return official;
 }

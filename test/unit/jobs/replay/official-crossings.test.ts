@@ -53,6 +53,16 @@ describe('withOfficialCrossings', () => {
     expect(facts.find((f) => f.key === factKey.stageResult(entry, stage))).toMatchObject({ status: 'running', startedAt: t0, finishedAt: null, totalMs: null });
   });
 
+  it('leaves out a split replayed after the finish the officials set: the car had finished', () => {
+    const splitGate = '66666666-6666-4666-8666-666666666666';
+    const stopwatch = recordOfRow('entry_crossings', {
+      id: '77777777-7777-4777-8777-777777777777', entry, stage, geofence: finishGate, device_id: start.deviceId, kind: 'finish', crossed_at: new Date(t0 + 60_000), speed_kmh: null, corrected_at: new Date(),
+    });
+    const split = (at: number): CrossingFact => ({ ...crossing(entry, splitGate, 'start', at), kind: 'split' });
+    const facts = withOfficialCrossings([split(t0 + 30_000), split(t0 + 70_000), crossing(other, splitGate, 'start', t0 + 70_000)], [stopwatch]);
+    expect(facts.map((f) => f.key)).toEqual([split(t0 + 30_000).key, crossing(other, splitGate, 'start', t0 + 70_000).key]);
+  });
+
   it('changes nothing without such a crossing', () => {
     const plain = recordOfRow('entry_crossings', { ...stored.row, id: stored.id, corrected_at: null });
     expect(withOfficialCrossings(replayed, [plain])).toEqual(replayed);
