@@ -57,6 +57,11 @@ export const MAX_BUFFER_BYTES = 65_535;
 const MAX_BUFFER_B64 = 4 * Math.ceil(MAX_BUFFER_BYTES / 3);
 /** No tracker's fix comes near this; it bounds what one entry can cost a batch. */
 export const MAX_PAYLOAD_CHARS = 1_048_576;
+/**
+ * MAX_FUTURE_SKEW_MS when not set: how far ahead of the clock a fix (processor, gateway) or a crossing set by hand
+ * (Directus) may be dated, a tracker's or a stopwatch's clock a little fast.
+ */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
 
 const CODECS: ReadonlySet<string> = new Set(['8', '8E', '16']);
 const PAYLOAD_KEYS = ['device_id', 'timestamp', 'latitude', 'longitude', 'altitude', 'angle', 'speed', 'satellites', 'priority', 'attributes'];

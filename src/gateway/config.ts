@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { loadConfig, vars } from '../config/env.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../domain/read-well-formed-entry.ts';
 
 export const gatewayEnv = z.object({
   DATABASE_URL: vars.databaseUrl,
@@ -47,7 +48,7 @@ export const gatewayEnv = z.object({
   GATEWAY_DRAIN_MS: vars.durationMs(5_000),
   /** /healthz answers 503 when the stream has not been read for this long. */
   GATEWAY_STALL_MS: vars.durationMs(30_000),
-  MAX_FUTURE_SKEW_MS: vars.durationMs(300_000),
+  MAX_FUTURE_SKEW_MS: vars.durationMs(DEFAULT_MAX_FUTURE_SKEW_MS),
   LOG_LEVEL: vars.logLevel,
 });
 

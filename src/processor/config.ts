@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, loadConfig, vars } from '../config/env.ts';
 import { defaultPipelineOptions, type PipelineOptions } from '../domain/pipeline/pipeline-context.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../domain/read-well-formed-entry.ts';
 
 export const processorEnv = z.object({
   DATABASE_URL: vars.databaseUrl,
@@ -50,7 +51,7 @@ export const processorEnv = z.object({
   LATE_WINDOW_MS: vars.durationMs(defaultPipelineOptions.lateWindowMs, 0),
   LATE_NOTICE_MS: vars.durationMs(defaultPipelineOptions.lateNoticeMs, 0),
   /** A fix dated further ahead of the processor's clock is dead-lettered: a tracker clock gone wrong, not a fix. */
-  MAX_FUTURE_SKEW_MS: vars.durationMs(300_000),
+  MAX_FUTURE_SKEW_MS: vars.durationMs(DEFAULT_MAX_FUTURE_SKEW_MS),
 });
 
 export type ProcessorConfig = z.infer<typeof processorEnv> & { DEAD_LETTER_STREAM: string };

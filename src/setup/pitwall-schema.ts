@@ -39,9 +39,9 @@ export interface CollectionDef {
   relations: RelationDef[];
 }
 
-/** Penalties read "#101 speeding +0:10": amount_ms is shown as race time (it read "+10000 ms" before). */
 /** The note of a crossing's `device_id`; an earlier setup said only "Tracker IMEI", and required it in the form. */
 export const CROSSING_DEVICE_NOTE = "Tracker IMEI. Leave it empty on a crossing set by hand: it is then the entry's tracker at that time.";
+/** Penalties read "#101 speeding +0:10": amount_ms is shown as race time (it read "+10000 ms" before). */
 export const ENTRY_PENALTY_TEMPLATE = '#{{entry.race_number}} {{kind}} +{{amount_ms}}';
 
 /**

@@ -1,6 +1,7 @@
 import { cutShort } from '../cut-short.ts';
 import { isoTimeMs } from '../iso-time.ts';
 import { MAX_RESULT_MS } from '../pipeline/stage-result.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../read-well-formed-entry.ts';
 
 export interface HandCrossingProblem {
   field: 'crossedAt' | 'kind';
@@ -86,17 +87,11 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
 }
 
 /**
- * How far ahead of the server's clock a crossing set by hand may be by default: as far as the processor takes a fix
- * (MAX_FUTURE_SKEW_MS), a stopwatch's clock a little fast.
- */
-export const HAND_CROSSING_AHEAD_MS = 300_000;
-
-/**
  * Why a crossing time written by hand cannot be a passage yet, or null: it is more than `aheadMs` ahead of `now`. A
  * finish typed for tomorrow, or in local time that Directus read in its server's zone (14:00 in Morocco read as
  * 14:00 UTC), was stored and timed the car from a passage that had not happened.
  */
-export function futureCrossingProblem(kind: unknown, crossedAt: number, now: number, aheadMs = HAND_CROSSING_AHEAD_MS): HandCrossingProblem | null {
+export function futureCrossingProblem(kind: unknown, crossedAt: number, now: number, aheadMs = DEFAULT_MAX_FUTURE_SKEW_MS): HandCrossingProblem | null {
   if (!(crossedAt - now > aheadMs)) return null;
   const what = typeof kind === 'string' && kind !== '' ? `this ${kind}` : 'this crossing';
   return { field: 'crossedAt', message: `${what} at ${shownTime(crossedAt)} is in the future (the server's clock reads ${shownTime(now)}): a crossing is set once the car has crossed; check the date, and the zone of a time typed without one` };

@@ -1,9 +1,10 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { futureCrossingProblem, HAND_CROSSING_AHEAD_MS, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../../../../src/domain/read-well-formed-entry.ts';
 import { beforeYearOne, directusTimestampMs, timestampValueMs } from './directus-timestamp.ts';
 import { refuse, writePermission, type Problem } from './write-guard.ts';
 
@@ -148,11 +149,11 @@ export function crossingDeleteGuard(database: any) {
  */
 export function aheadOfClockMs(env: Record<string, unknown>, logger: { warn: (msg: string) => void }): number {
   const raw = env['MAX_FUTURE_SKEW_MS'];
-  if (raw === undefined || raw === null || raw === '') return HAND_CROSSING_AHEAD_MS;
+  if (raw === undefined || raw === null || raw === '') return DEFAULT_MAX_FUTURE_SKEW_MS;
   const ms = Number(raw);
   if (Number.isInteger(ms) && ms >= 0) return ms;
-  logger.warn(`pitwall: MAX_FUTURE_SKEW_MS ${JSON.stringify(raw)} is no whole number of milliseconds; crossings set by hand may be ${HAND_CROSSING_AHEAD_MS} ms ahead of the clock`);
-  return HAND_CROSSING_AHEAD_MS;
+  logger.warn(`pitwall: MAX_FUTURE_SKEW_MS ${JSON.stringify(raw)} is no whole number of milliseconds; crossings set by hand may be ${DEFAULT_MAX_FUTURE_SKEW_MS} ms ahead of the clock`);
+  return DEFAULT_MAX_FUTURE_SKEW_MS;
 }
 
 /**
@@ -165,7 +166,7 @@ export function aheadOfClockMs(env: Record<string, unknown>, logger: { warn: (ms
  * is marked `corrected_at` (unless the write sets that field itself): the pipeline then keeps it as the officials made
  * it (official-crossings). Only people's writes come here; the pipeline's emit no filter.
  */
-export function crossingGuard(database: any, { now = () => new Date(), aheadMs = HAND_CROSSING_AHEAD_MS }: { now?: () => Date; aheadMs?: number } = {}) {
+export function crossingGuard(database: any, { now = () => new Date(), aheadMs = DEFAULT_MAX_FUTURE_SKEW_MS }: { now?: () => Date; aheadMs?: number } = {}) {
   const mayWrite = writePermission(database);
   /** Where the crossing would fall among the entry's other crossings of the stage (handCrossingPlaceProblem). */
   const placeProblem = async (row: Row, id: unknown): Promise<HandCrossingProblem | null> => {
