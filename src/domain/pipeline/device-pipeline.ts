@@ -56,6 +56,8 @@ export class DevicePipeline {
   private pruneScan: { facts: DeviceState['facts']; after: number } | null = null;
   /** The newest fix that was not dated ahead of the caller's clock when it came (see horizon); null: none yet. */
   private trueNewest: number | null = null;
+  /** Fixes dated ahead of the caller's clock from a tracker whose fixes were on time, by time (see push). */
+  private ahead: Fix[] = [];
 
   constructor(
     private context: PipelineContext,
@@ -70,6 +72,7 @@ export class DevicePipeline {
   checkpoint(): () => void {
     const { context, current, heardAt, lateAt, trueNewest } = this;
     const history = this.history.slice();
+    const ahead = this.ahead.slice();
     const unannounced = new Set(this.unannounced);
     return () => {
       this.context = context;
@@ -79,6 +82,7 @@ export class DevicePipeline {
       this.unannounced = unannounced;
       this.lateAt = lateAt;
       this.trueNewest = trueNewest;
+      this.ahead = ahead;
     };
   }
 
@@ -91,9 +95,36 @@ export class DevicePipeline {
    * `now`, the caller's clock when the fix arrived (live processing; a replay of stored fixes has none), keeps a fix
    * dated ahead of it from judging the others (see `horizon`), and a tracker sending fixes dated in the past from
    * being judged silent (see tickDevice).
+   *
+   * A fix dated ahead of the clock from a tracker whose fixes were on time is a glitch of its clock: it waits until
+   * the clock reaches it, and is then timed as a late fix in its place. Timed at once, it was the track's last point
+   * for minutes: each true fix after it was evaluated again up to it, and a tester's car, its glitch a copy of a fix
+   * in a speed zone dated 4 minutes ahead, got a speeding penalty that grew every second and 450 race events. A
+   * tracker whose every fix is ahead (a clock set wrong from the start) is timed as it comes.
    */
   push(fix: Fix, now?: number): FactChanges {
     if (now !== undefined && (this.heardAt === null || now > this.heardAt)) this.heardAt = now;
+    const due = now === undefined || this.ahead.length === 0 ? null : this.takeDue(now);
+    if (now !== undefined && this.trueNewest !== null && fix.ts > now + CLOCK_SLACK_MS) {
+      if (!this.ahead.some((held) => held.ts === fix.ts)) this.ahead = [...this.ahead, fix].sort((a, b) => a.ts - b.ts);
+      return due ?? noChanges();
+    }
+    const changes = this.take(fix, now);
+    return due === null ? changes : mergeChanges([due, changes]);
+  }
+
+  /**
+   * The fixes held ahead of the clock that it has reached, timed in their place: by then the true fixes before each
+   * have come, and those after it are still to come.
+   */
+  private takeDue(now: number): FactChanges {
+    if (this.ahead.length === 0 || this.ahead[0]!.ts > now) return noChanges();
+    const due = this.ahead.filter((fix) => fix.ts <= now);
+    this.ahead = this.ahead.slice(due.length);
+    return mergeChanges(due.map((fix) => this.take(fix, now)));
+  }
+
+  private take(fix: Fix, now: number | undefined): FactChanges {
     // Without a clock (stored fixes timed again) nothing tells a fix from the future: each counts.
     if ((now === undefined || fix.ts <= now + CLOCK_SLACK_MS) && (this.trueNewest === null || fix.ts > this.trueNewest)) this.trueNewest = fix.ts;
     const newest = this.newestFix();
@@ -136,13 +167,14 @@ export class DevicePipeline {
    * the final count of a burst of late fixes that has been quiet for LATE_BURST_QUIET_MS.
    */
   tick(now: number): FactChanges {
+    const due = this.ahead.length === 0 ? noChanges() : this.takeDue(now);
     const late = this.lateAt === null || now - this.lateAt >= LATE_BURST_QUIET_MS ? this.announceLate() : noChanges();
     const before = this.current;
     const { state, changed } = tickDevice(before, now, this.context, this.heardAt);
-    if (changed.length === 0) return late;
+    if (changed.length === 0) return mergeChanges([due, late]);
     this.history.push({ at: now, now, heardAt: this.heardAt, before });
     this.current = state;
-    return mergeChanges([late, { upserts: changed.map((key) => state.facts[key]!), retractions: [] }]);
+    return mergeChanges([due, late, { upserts: changed.map((key) => state.facts[key]!), retractions: [] }]);
   }
 
   private newestFix(): number | null {

@@ -312,6 +312,36 @@ describe('DevicePipeline with late and repeated fixes', () => {
     expect(changes.flatMap((c) => c.upserts).filter((f) => f.type === 'anomaly' && f.kind === 'signal_loss')).toEqual([]);
   });
 
+  it('keeps a fix dated minutes ahead out of the timing until the clock reaches it, then times it in its place', () => {
+    // A tester's tracker, its fixes on time, sent one copy of its fix before the village dated 4 minutes ahead. Timed
+    // at once it was the track's last point: each true fix after it was evaluated again up to it, and the car got a
+    // speeding penalty growing every second, each change a race event, until the clock caught up.
+    const ahead = { ...ordered[12]!, ts: ordered[12]!.ts + 240_000 };
+    const live = new DevicePipeline(testContext());
+    const clean = new DevicePipeline(testContext());
+    const changes: FactChanges[] = [];
+    const cleanChanges: FactChanges[] = [];
+    ordered.forEach((fix, i) => {
+      changes.push(live.push(fix, fix.ts + 1000));
+      cleanChanges.push(clean.push(fix, fix.ts + 1000));
+      if (i === 12) changes.push(live.push(ahead, fix.ts + 1500));
+    });
+    expect(changes.filter((c) => c.upserts.length + c.retractions.length > 0)).toEqual(cleanChanges.filter((c) => c.upserts.length + c.retractions.length > 0));
+    expect(of(changes.flatMap((c) => c.upserts), 'penalty').map((p) => p.amountMs)).toEqual(of(expected, 'penalty').map((p) => p.amountMs));
+    // Half a minute before its time it still waits; at its time it is timed as if it had come in order.
+    expect(live.tick(ahead.ts - 30_000)).toEqual(clean.tick(ahead.ts - 30_000));
+    live.tick(ahead.ts);
+    expect(trackFacts(live)).toEqual(trackFacts(run([...ordered, ahead])));
+    // Undone with its batch, it is held no more.
+    const again = new DevicePipeline(testContext());
+    ordered.forEach((fix) => again.push(fix, fix.ts + 1000));
+    const beforeGlitch = again.checkpoint();
+    again.push(ahead, ordered.at(-1)!.ts + 1500);
+    beforeGlitch();
+    again.tick(ahead.ts);
+    expect(trackFacts(again)).toEqual(trackFacts(clean));
+  });
+
   it('raises no signal loss, neither once nor a second at a time, for the true fixes that follow one dated minutes ahead', () => {
     // Mid-stage, a tracker's clock jumps 200 s ahead for one fix; its true fixes go on arriving a second after they
     // are taken. Each was evaluated again before the glitch, and a "signal loss" from it to the glitch was announced
