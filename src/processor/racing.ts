@@ -351,7 +351,7 @@ export class Racing {
         // notTimedYet may drop the set; a created pipeline's is dropped with it by undo.
         const storedAhead = this.storedAhead.get(deviceId);
         if (storedAhead) undos.push(() => this.storedAhead.set(deviceId, storedAhead));
-        const fresh = this.notTimedYet(deviceId, fixes);
+        const fresh = await this.notStoredLate(deviceId, pipeline, this.notTimedYet(deviceId, fixes));
         this.route(deviceId, pipeline.pushAll(fresh, this.clock()), changes, retime);
       }
       await this.rebuildTrackersOf(retime, changes, created, earliest);
@@ -413,6 +413,27 @@ export class Racing {
     // Past the last stored fix: the stream is beyond what was stored, and what follows is new.
     if (fresh.some((fix) => fix.ts > stored.last)) this.storedAhead.delete(deviceId);
     return fresh;
+  }
+
+  /**
+   * The fixes without those too late to be timed that are stored already: a tracker resends a packet whose
+   * acknowledgement was lost, minutes later. Not new, they are not late data: a tester's resend of a 150 s old packet
+   * raised a late-data warning and its race event. Read only when a fix is that late, which is rare.
+   */
+  private async notStoredLate(deviceId: string, pipeline: DevicePipeline, fixes: Fix[]): Promise<Fix[]> {
+    const before = pipeline.lateBefore(this.clock());
+    const late = before === null ? [] : fixes.filter((fix) => fix.ts < before);
+    if (late.length === 0) return fixes;
+    const times = late.map((fix) => fix.ts);
+    // By the millisecond, as fixes are timed: a time sent with microseconds is stored with them.
+    const rows: { ts: Date }[] = await this.db('positions')
+      .select('ts')
+      .where('device_id', deviceId)
+      .andWhere('ts', '>=', new Date(Math.min(...times)))
+      .andWhere('ts', '<', new Date(Math.max(...times) + 1));
+    if (rows.length === 0) return fixes;
+    const stored = new Set(rows.map((r) => r.ts.getTime()));
+    return fixes.filter((fix) => !(fix.ts < before! && stored.has(fix.ts)));
   }
 
   /** A tracker's changes: its own go out as they are; its entry's timing, when shared, is redone from all trackers. */

@@ -280,6 +280,27 @@ describe('the processor under faults', () => {
     expect(await db('anomalies').where({ device_id: device, kind: 'signal_loss' }).count('* as n')).toEqual([{ n: '1' }]);
   }, 120_000);
 
+  it('reports no late data for packets a tracker resends minutes after they were stored', async () => {
+    // A tracker resends a packet whose acknowledgement was lost. Resent past the late window, the stored fix raised a
+    // late-data warning and its race event, though nothing was late.
+    const stream = newStream();
+    const [device] = devices;
+    const fixes = await oneCar(11, 20, Date.now() - 600_000);
+    children.push(await processorProcess(stream, stack.directusUrl, { LATE_WINDOW_MS: '5000', PROCESSOR_TICK_MS: '100' }));
+    await publishFixes(redis, stream, fixes, { speed: 0 });
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === fixes.length, { timeoutMs: 30_000, what: 'every fix stored' });
+    await publishFixes(redis, stream, fixes.slice(0, 5), { speed: 0 });
+    const [last] = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    await waitFor(async () => (await groupInfo(redis, stream, PROCESSOR_GROUP))?.lastDeliveredId === last![0] && (await count('pitwall_outbox', (q) => q)) === 0, { timeoutMs: 20_000, what: 'the resent packets read' });
+    const late = () => db('anomalies').where({ device_id: device, kind: 'late_data' }).pluck('details');
+    expect(await late()).toEqual([]);
+    // A fix truly late, never stored, is still reported.
+    await publishFixes(redis, stream, [{ ...fixes[2]!, ts: fixes[2]!.ts + 1 }], { speed: 0 });
+    await waitFor(async () => (await count('positions', (q) => q.where({ device_id: device }))) === fixes.length + 1, { timeoutMs: 20_000, what: 'the late fix stored' });
+    await waitFor(async () => (await late()).length > 0, { timeoutMs: 20_000, what: 'the late fix reported' });
+    expect(await late()).toEqual([expect.objectContaining({ fixes: 1, reevaluated: false })]);
+  }, 120_000);
+
   it('announces a burst of late fixes that come one by one twice: as it begins and with its count when it ends', async () => {
     // A tracker's second buffer comes after its live fixes: old fixes, one every 200 ms, each in a read of its own.
     // Each change of a fact is a race event; one per late fix sent Flows and webhooks hundreds for one burst.

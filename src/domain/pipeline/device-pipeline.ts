@@ -135,6 +135,16 @@ export class DevicePipeline {
     return this.reportLate(fix, newest, false);
   }
 
+  /**
+   * Fixes dated before this time are too late to be timed, and would be reported as late data (push); null: none
+   * yet. `now` as for push.
+   */
+  lateBefore(now?: number): number | null {
+    const newest = this.newestFix();
+    if (newest === null) return null;
+    return this.history.length > 0 ? Math.min(newest, this.horizon(newest, now) - this.context.options.lateWindowMs) : newest;
+  }
+
   pushAll(fixes: readonly Fix[], now?: number): FactChanges {
     return mergeChanges(fixes.map((fix) => this.push(fix, now)));
   }
