@@ -182,6 +182,39 @@ describe('pitwall hook: io_mapping.changed and hand corrections', () => {
     await call(stack, '/items/race_events', { token, method: 'DELETE', body: events.map((e) => e.id) });
   });
 
+  it('ranks the stage again and announces it when an entry with a result is deleted', async () => {
+    // A tester deleted the stage's leader: its results went with it, the others kept ranks 2, 3, … and no event said
+    // otherwise, until the next change in the stage.
+    const entries: { id: string }[] = [];
+    for (const n of [1, 2]) {
+      const made = await call(stack, '/items/entries', { token, body: { event: demoId('event'), race_number: 9900 + n, name: `Deleted test ${n}` } });
+      expect(made.status, made.text).toBe(200);
+      entries.push(made.json.data);
+    }
+    const [leader, second] = entries as [{ id: string }, { id: string }];
+    const finished = (entryId: string, totalMs: number): StageResultFact => ({
+      type: 'stage_result', key: factKey.stageResult(entryId, stage), entryId, stageId: stage, status: 'finished', startedAt: t0, finishedAt: t0 + totalMs, elapsedMs: totalMs, penaltyMs: 0, totalMs,
+    });
+    try {
+      const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: 'entry-delete-test', source: 'live', upserts: [finished(leader.id, 1_000), finished(second.id, 2_000)], retractions: [] } });
+      expect(res.status, res.text).toBe(200);
+      const rankOf = async (entry: string) => (await call(stack, `/items/stage_results?filter[entry][_eq]=${entry}&filter[stage][_eq]=${stage}&fields=rank`, { token })).json.data[0]?.rank;
+      const before = await rankOf(second.id);
+      expect(before).toBe((await rankOf(leader.id)) + 1);
+
+      expect((await call(stack, `/items/entries/${leader.id}`, { token, method: 'DELETE' })).status).toBe(204);
+      entries.shift();
+      await waitFor(async () => (await rankOf(second.id)) === before - 1, { timeoutMs: 10_000, intervalMs: 200, what: 'the stage ranked again' });
+      const announced = async () => (await call(stack, `/items/race_events?filter[entry][_eq]=${second.id}&filter[source][_eq]=system&filter[type][_eq]=stage.result.computed&limit=-1`, { token })).json.data as any[];
+      await waitFor(async () => (await announced()).length === 1, { timeoutMs: 10_000, intervalMs: 200, what: 'the new rank announced' });
+      expect((await announced())[0].payload).toMatchObject({ entry: second.id, stage, rank: before - 1 });
+    } finally {
+      for (const { id } of entries) await call(stack, `/items/entries/${id}`, { token, method: 'DELETE' });
+      const events = ((await call(stack, `/items/race_events?filter[entry][_eq]=${second.id}&limit=-1&fields=id`, { token })).json.data as any[]).map((e) => e.id);
+      if (events.length > 0) await call(stack, '/items/race_events', { token, method: 'DELETE', body: events });
+    }
+  });
+
   it('re-times the result and emits stage.result.computed when a timekeeper corrects a finish crossing', async () => {
     const res = await call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: 'hook-test', source: 'live', upserts: [start, finish, result], retractions: [] } });
     expect(res.status, res.text).toBe(200);

@@ -186,6 +186,29 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     }
   }
 
+  // An entry deleted takes its results with it (they cascade): the stages it had results in are ranked again and the
+  // new ranks announced. Otherwise the stored ranks kept its place empty (no rank 1 when the leader was deleted) and
+  // Flows and webhooks knew nothing, until the next change in the stage.
+  filter('entries.items.delete', async (keys: unknown) => {
+    const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+    if (ids.length === 0) return keys;
+    const results = await database('stage_results').whereRaw('entry = ANY(?)', [ids]).select('entry', 'stage');
+    keepBefore('entries', ids.map((id) => ({ id, stages: results.filter((r: Record<string, unknown>) => String(r['entry']) === id).map((r: Record<string, unknown>) => String(r['stage'])) })));
+    return keys;
+  });
+  const ranked = perTurn(
+    (parts: Changed[]) =>
+      guard('ranking again after entries.delete', async () => {
+        const pairs = parts.flatMap((p) => p.old.flatMap((row) => (row['stages'] as string[]).map((stage) => ({ entry: String(row['id']), stage }))));
+        if (pairs.length > 0) await recomputeStageResults(pairs, await context());
+      }),
+    committed('entries', 'delete'),
+  );
+  action('entries.items.delete', (meta: Meta) => {
+    const ids = keysOf(meta);
+    ranked({ ids, old: takeBefore('entries', ids) });
+  });
+
   // Race events written by people (an admin's test event for a Flow) are heard as real ones: a type outside the
   // catalogue is refused (handEventProblem). Once written, no person changes one: they are the record. The bundle's
   // own writes run without a user and are not checked here.

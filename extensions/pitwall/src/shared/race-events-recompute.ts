@@ -37,6 +37,8 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
     const stages = new Set<string>();
 
     for (const { entry, stage } of unique) {
+      // Ranked again even when the entry has no result (any more): a deleted entry's results went with it.
+      stages.add(stage);
       const crossings: Row[] = await trx('entry_crossings').where({ entry, stage }).whereIn('kind', ['start', 'finish']).select('kind', 'crossed_at', 'corrected_at');
       // Every penalty of the entry counts, whoever gave it, but those the officials waived.
       const penalty = Number((await trx('entry_penalties').where({ entry, stage }).whereRaw('waived IS NOT TRUE').sum({ sum: 'amount_ms' }).first())?.sum ?? 0);
@@ -49,7 +51,6 @@ export async function recomputeStageResults(pairs: { entry: string; stage: strin
         status: result.status, started_at: isoOf(startedAt), finished_at: isoOf(finishedAt), elapsed_ms: result.elapsedMs, penalty_ms: result.penaltyMs,
         total_ms: result.totalMs,
       };
-      stages.add(stage);
       if (!existing) {
         const id = factId(factKey.stageResult(entry, stage));
         await results.createOne({ id, entry, stage, ...next, computed_at: now.toISOString() }, quiet);
