@@ -38,4 +38,11 @@ describe('the Race Control dashboard’s panels', () => {
     expect(live.w).toBe(Math.max(...firstRow.map((p) => p.x + p.w)) - 1);
     expect(replay.y).toBe(live.y + live.h);
   });
+
+  it('fit a 1366-pixel laptop screen beside Directus’s navigation and its folded sidebar', () => {
+    // Directus's grid is 20 px a unit, and the dashboard has 32 px of padding each side; its navigation takes 278 px
+    // and the folded sidebar 60 px (measured in chromium, Directus 11.17).
+    const right = Math.max(...raceControlPanels(null).map((p) => Number(p['position_x']) + Number(p['width']) - 1));
+    expect(right * 20 + 64).toBeLessThanOrEqual(1366 - 278 - 60);
+  });
 });
