@@ -256,6 +256,10 @@ describe('the classification panel on the Race Control dashboard', () => {
     const rename = async (to: string) => expect((await call(stack, `/items/entries/${entries[0]!.id}`, { token, method: 'PATCH', body: { name: to } })).status).toBe(200);
     await rename(long);
     await waitFor(async () => (await panelRoot().innerText()).includes(long), { timeoutMs: 20_000, what: 'the long name on the board' });
+    // On the screen it takes two lines at most (the whole name on hover): a 250-letter name took the screen's height.
+    const longRow = panelRoot().getByTestId('pitwall-classification-row').filter({ hasText: long.slice(0, 30) });
+    expect(await longRow.evaluate((tr) => tr.getBoundingClientRect().height)).toBeLessThan(60);
+    expect(await longRow.locator('.crew-text').getAttribute('title')).toBe(long);
     // About the width of an A4 page, as a printer lays it out.
     await page.setViewportSize({ width: 900, height: 1200 });
     await page.emulateMedia({ media: 'print' });
