@@ -227,6 +227,55 @@ describe('the replay panel on an Insights dashboard', () => {
     await page.close();
   }, 180_000);
 
+  it('previews the stage with its finish line moved, the stored layout left as it is', async () => {
+    // A timekeeper checks a new place for the finish before an admin moves it: 30 m further, every car later there.
+    const finishLine = demoId('geofence:ss1:finish');
+    const storedGeometry = async () => (await db.raw('SELECT ST_AsText(geometry) AS wkt FROM geofences WHERE id = ?', [finishLine])).rows[0].wkt as string;
+    const before = await storedGeometry();
+    const page = await session!.newPage();
+    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
+    await page.getByTestId('pitwall-replay-start').waitFor({ state: 'visible', timeout: 30_000 });
+    await pick(page, 'pitwall-replay-event', eventName);
+    await pick(page, 'pitwall-replay-stage', ss1Name);
+    const layout = page.getByTestId('pitwall-replay-layout');
+    await layout.locator('summary').click();
+    const finishMove = layout.locator('[data-testid="pitwall-replay-move"][data-kind="finish_line"] input');
+    await finishMove.fill('30');
+    await page.getByTestId('pitwall-replay-layout-notice').waitFor({ state: 'visible', timeout: 5_000 });
+
+    const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
+    await page.getByTestId('pitwall-replay-start').click();
+    const response = await posted;
+    expect(response.status()).toBe(202);
+    const { run } = await response.json();
+    runs.push(run.id);
+    const body = response.request().postDataJSON();
+    expect(body.mode).toBe('preview');
+    expect(body.geofences.map((g: { id: string }) => g.id).sort()).toEqual((await db('geofences').where({ stage: ss1 }).pluck('id')).sort());
+    await expect.poll(() => page.getByTestId('pitwall-replay-status').getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+
+    const summary: ReplaySummary = (await call(stack, `/pitwall/replay/${run.id}`, { token })).json.run.result;
+    const finishes = summary.diff.rows.filter((r) => r.collection === 'entry_crossings' && r.label.endsWith('finish'));
+    expect(finishes).toHaveLength(ENTRIES);
+    // About 30 m at stage speed: later by a second or so (#102's stored finish was moved 1.5 s later by hand).
+    for (const row of finishes.filter((r) => r.entry !== editedEntry)) {
+      expect(row.change).toBe('changed');
+      expect(row.delta_ms!).toBeGreaterThan(300);
+      expect(row.delta_ms!).toBeLessThan(5_000);
+    }
+    expect(summary.diff.rows.filter((r) => r.collection === 'entry_crossings' && !r.label.endsWith('finish'))).toEqual([]);
+    await expectDiffOf(page, summary);
+    expect(await page.getByTestId('pitwall-replay-summary').innerText()).toContain('Replay previewed with lines moved');
+    expect(await storedGeometry()).toBe(before);
+
+    // Reopened, the run shows the move it tried.
+    await page.reload();
+    await page.getByTestId('pitwall-replay-runs').waitFor({ state: 'visible', timeout: 30_000 });
+    await pick(page, 'pitwall-replay-runs', /preview · .* · succeeded/);
+    await expect.poll(() => page.locator('[data-testid="pitwall-replay-move"][data-kind="finish_line"] input').inputValue(), { timeout: 10_000 }).toBe('30');
+    await page.close();
+  }, 180_000);
+
   it('asks before an apply, and says so when no job runner takes the run', async () => {
     // The job runner is down: the run stays queued, and the panel says why after a while.
     await jobs!.close();

@@ -2,6 +2,7 @@
  * What the panel reads from Directus and the bundle's endpoint. The run's `result` is the job runner's
  * ReplaySummary (src/jobs/replay/run-replay.ts); type-only imports, so nothing of the runner reaches the app bundle.
  */
+import type { CandidateGeofence } from '../../../../src/jobs/replay/replay-params';
 import type { DiffRow, ReplaySummary } from '../../../../src/jobs/replay/run-replay';
 
 export type { DiffRow, ReplaySummary };
@@ -19,6 +20,8 @@ export interface ReplayRequest {
   from?: string;
   to?: string;
   mode: 'preview' | 'apply';
+  /** A layout to try instead of the stored geofences of the stages its rows name (preview only, from the panel). */
+  geofences?: CandidateGeofence[];
 }
 
 /** A row of `replay_runs` as `GET /pitwall/replay/:run` answers it (and, without `result`, `/items/replay_runs`). */

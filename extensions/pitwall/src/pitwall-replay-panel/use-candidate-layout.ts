@@ -1,0 +1,110 @@
+import type { useApi } from '@directus/extensions-sdk';
+import { computed, ref } from 'vue';
+import type { LonLat } from '../../../../src/domain/course';
+import { forwardAcross, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line';
+import { guardedCall } from './format';
+import type { ReplayRequest } from './types';
+
+type Api = ReturnType<typeof useApi>;
+type Candidate = NonNullable<ReplayRequest['geofences']>[number];
+
+/** A stage's geofence as `/items/geofences` answers it (geometry as GeoJSON). */
+interface StoredGeofence {
+  id: string;
+  stage: string;
+  name: string;
+  kind: Candidate['kind'];
+  geometry: Candidate['geometry'];
+  speed_limit_kmh: number | null;
+  sort_order: number | null;
+  direction_deg: number | null;
+}
+
+const LINE_KINDS = ['start_line', 'split_line', 'finish_line'] as const;
+const KIND_ORDER: Record<string, number> = { start_line: 0, split_line: 1, finish_line: 2 };
+const isLine = (g: StoredGeofence): boolean => (LINE_KINDS as readonly string[]).includes(g.kind) && g.geometry.type === 'LineString';
+const lineOf = (g: StoredGeofence): LonLat[] => g.geometry.coordinates as LonLat[];
+const middle = (line: LonLat[]): LonLat => [(line[0]![0] + line.at(-1)![0]) / 2, (line[0]![1] + line.at(-1)![1]) / 2];
+
+/**
+ * A layout to try in a preview: the stage's start, split and finish lines, each moved a number of metres along the
+ * stage (further from the start; the start line towards the finish), sent as the replay's candidate geofences with
+ * the stage's other geofences as stored. The stored layout is not changed: a timekeeper checks where a line should
+ * be before an admin moves it.
+ */
+export function useCandidateLayout(api: Api) {
+  const geofences = ref<StoredGeofence[]>([]);
+  /** Metres each line is moved by, by geofence id. */
+  const moves = ref<Record<string, number>>({});
+  const stage = ref<string | null>(null);
+  const loading = ref(false);
+  const error = ref<string | null>(null);
+
+  async function load(stageId: string | null): Promise<void> {
+    stage.value = stageId;
+    geofences.value = [];
+    moves.value = {};
+    if (!stageId) return;
+    await guardedCall(loading, error, async () => {
+      const rows = (
+        await api.get<{ data: StoredGeofence[] }>('/items/geofences', {
+          params: { filter: { stage: { _eq: stageId } }, fields: ['id', 'stage', 'name', 'kind', 'geometry', 'speed_limit_kmh', 'sort_order', 'direction_deg'], limit: -1 },
+        })
+      ).data.data;
+      // A later pick won the race: keep its geofences.
+      if (stage.value === stageId) geofences.value = rows;
+    });
+  }
+
+  /** The bearing that is "further along the stage" for each line; none when the stage has no start or finish line. */
+  const forwards = computed(() => {
+    const lines = geofences.value.filter(isLine);
+    const start = lines.find((g) => g.kind === 'start_line');
+    const finish = lines.find((g) => g.kind === 'finish_line');
+    return new Map(
+      lines.flatMap((g) => {
+        if (g !== start && start) return [[g.id, forwardAcross(lineOf(g), { awayFrom: middle(lineOf(start)) })] as const];
+        if (finish && g !== finish) return [[g.id, forwardAcross(lineOf(g), { towards: middle(lineOf(finish)) })] as const];
+        return [];
+      }),
+    );
+  });
+
+  /** The lines a timekeeper may move, start first. */
+  const lines = computed(() =>
+    geofences.value
+      .filter((g) => isLine(g) && forwards.value.has(g.id))
+      .sort((a, b) => KIND_ORDER[a.kind]! - KIND_ORDER[b.kind]! || (a.sort_order ?? 0) - (b.sort_order ?? 0))
+      .map((g) => ({ id: g.id, name: g.name, kind: g.kind })),
+  );
+
+  function move(id: string, metres: number): void {
+    moves.value = { ...moves.value, [id]: Number.isFinite(metres) ? metres : 0 };
+  }
+
+  /** The candidate layout when a line is moved; null when the layout is the stored one. */
+  const candidate = computed<Candidate[] | null>(() => {
+    if (!Object.values(moves.value).some((m) => m !== 0)) return null;
+    return geofences.value.map((g) => {
+      const metres = moves.value[g.id] ?? 0;
+      const forward = forwards.value.get(g.id);
+      const geometry = metres !== 0 && forward !== undefined ? { type: 'LineString' as const, coordinates: movedLine(lineOf(g), metres, forward) } : g.geometry;
+      return { id: g.id, stage: g.stage, name: g.name, kind: g.kind, geometry, speed_limit_kmh: g.speed_limit_kmh, sort_order: g.sort_order, direction_deg: g.direction_deg } as Candidate;
+    });
+  });
+
+  /** The moves of an earlier run's candidate layout, so that a reopened run shows what it tried (to the decimetre). */
+  function show(rows: Candidate[] | undefined): void {
+    const next: Record<string, number> = {};
+    for (const row of rows ?? []) {
+      const stored = geofences.value.find((g) => g.id === row.id);
+      const forward = stored ? forwards.value.get(stored.id) : undefined;
+      if (!stored || forward === undefined || row.geometry.type !== 'LineString') continue;
+      const metres = Math.round(movedBy(lineOf(stored), row.geometry.coordinates as LonLat[], forward) * 10) / 10;
+      if (metres !== 0) next[stored.id] = metres;
+    }
+    moves.value = next;
+  }
+
+  return { lines, moves, candidate, loading, error, load, move, show };
+}
