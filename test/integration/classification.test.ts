@@ -149,7 +149,9 @@ describe('GET /pitwall/classification', () => {
     }
     // What is wrong, said plainly: not there, or there twice.
     expect((await get('')).json.errors[0].extensions.reason).toBe('event: is required');
-    expect((await get(`?event=${event}&event=${sister}`)).json.errors[0].extensions.reason).toBe('event: give one event, not 2');
+    expect((await get(`?event=${event}&event=${sister}`)).json.errors[0].extensions.reason).toBe('event: give one event, not a list (2 given)');
+    // `event[]=` is a list too, even of one.
+    expect((await get(`?event[]=${event}`)).json.errors[0].extensions.reason).toBe('event: give one event, not a list (1 given)');
     expect((await get('?event=SS1')).json.errors[0].extensions.reason).toBe('event: expected a uuid, got "SS1"');
     const noEvent = await get(`?event=${randomUUID()}`);
     expect(noEvent.status, noEvent.text).toBe(404);

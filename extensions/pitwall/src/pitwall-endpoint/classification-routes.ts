@@ -12,7 +12,7 @@ type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Prom
 const oneUuid = (name: string) =>
   z.unknown().superRefine((value, ctx) => {
     if (value === undefined) ctx.addIssue({ code: 'custom', message: 'is required' });
-    else if (Array.isArray(value)) ctx.addIssue({ code: 'custom', message: `give one ${name}, not ${value.length}` });
+    else if (Array.isArray(value)) ctx.addIssue({ code: 'custom', message: `give one ${name}, not a list (${value.length} given)` });
     else if (!z.uuid().safeParse(value).success) ctx.addIssue({ code: 'custom', message: `expected a uuid, got ${JSON.stringify(String(value)).slice(0, 60)}` });
   }).transform((value) => String(value));
 const querySchema = z.object({ event: oneUuid('event'), stage: oneUuid('stage').optional() });
