@@ -42,7 +42,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-health',
       show_header: true,
       note: 'The processor: positions per minute, lag, parked outbox rows, dead letters.',
-      position_x: 33, position_y: 1, width: 16, height: 15,
+      position_x: 33, position_y: 1, width: 16, height: 19,
       options: {},
     },
     {
@@ -51,7 +51,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'list',
       show_header: true,
       note: 'Newest first.',
-      position_x: 33, position_y: 16, width: 16, height: 21,
+      position_x: 33, position_y: 20, width: 16, height: 17,
       options: {
         collection: 'anomalies',
         limit: 15,
@@ -78,7 +78,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-replay',
       show_header: true,
       note: 'Preview a replay of the stage on the stored positions.',
-      position_x: 1, position_y: 71, width: 48, height: 22,
+      position_x: 1, position_y: 71, width: 48, height: 30,
       options: race,
     },
   ];
