@@ -424,13 +424,14 @@ export class Racing {
     const before = pipeline.lateBefore(this.clock());
     const late = before === null ? [] : fixes.filter((fix) => fix.ts < before);
     if (late.length === 0) return fixes;
-    const times = late.map((fix) => fix.ts);
+    let [first, last] = [late[0]!.ts, late[0]!.ts];
+    for (const fix of late) [first, last] = [Math.min(first, fix.ts), Math.max(last, fix.ts)];
     // By the millisecond, as fixes are timed: a time sent with microseconds is stored with them.
     const rows: { ts: Date }[] = await this.db('positions')
       .select('ts')
       .where('device_id', deviceId)
-      .andWhere('ts', '>=', new Date(Math.min(...times)))
-      .andWhere('ts', '<', new Date(Math.max(...times) + 1));
+      .andWhere('ts', '>=', new Date(first))
+      .andWhere('ts', '<', new Date(last + 1));
     if (rows.length === 0) return fixes;
     const stored = new Set(rows.map((r) => r.ts.getTime()));
     return fixes.filter((fix) => !(fix.ts < before! && stored.has(fix.ts)));

@@ -97,7 +97,7 @@ export class DevicePipeline {
    * being judged silent (see tickDevice).
    *
    * A fix dated ahead of the clock from a tracker whose fixes were on time is a glitch of its clock: it waits until
-   * the clock reaches it, and is then timed as a late fix in its place. Timed at once, it was the track's last point
+   * the clock reaches it, and is then timed in its place among the true fixes. Timed at once, it was the track's last point
    * for minutes: each true fix after it was evaluated again up to it, and a tester's car, its glitch a copy of a fix
    * in a speed zone dated 4 minutes ahead, got a speeding penalty that grew every second and 450 race events. A
    * tracker whose every fix is ahead (a clock set wrong from the start) is timed as it comes.
