@@ -271,7 +271,7 @@ describe('the replay panel on an Insights dashboard', () => {
     // Reopened, the run shows the move it tried.
     await page.reload();
     await page.getByTestId('pitwall-replay-runs').waitFor({ state: 'visible', timeout: 30_000 });
-    await pick(page, 'pitwall-replay-runs', /preview · .* · succeeded/);
+    await pick(page, 'pitwall-replay-runs', /preview with lines moved · .* · succeeded/);
     await expect.poll(() => page.locator('[data-testid="pitwall-replay-move"][data-kind="finish_line"] input').inputValue(), { timeout: 10_000 }).toBe('30');
     await page.close();
   }, 180_000);
