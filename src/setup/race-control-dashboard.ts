@@ -15,9 +15,10 @@ const itemOption = (collection: string, key: string) => ({ key, collection });
 
 /**
  * The panels of the Race Control dashboard, on Directus's Insights grid (positions from 1, 20 px a unit): the
- * classification large on the left, health and the latest anomalies beside it, the live map below them, the replay
- * panel last. 48 units wide, so that it fits a 1366-pixel laptop beside Directus's navigation with the sidebar folded:
- * 68 wide, the sidebar covered health and anomalies below about 1,600 pixels. The panels
+ * classification across the top (its nine columns need the width), the live map below it with health and the latest
+ * anomalies beside the map, the replay panel last. 48 units wide, so that it fits a 1366-pixel laptop beside
+ * Directus's navigation with the sidebar folded: 68 wide, the sidebar covered health and anomalies below about 1,600
+ * pixels. The panels
  * of the bundle read through Pitwall's endpoint (the live map's positions come from the gateway); `list` is Directus's
  * own panel (options: collection, limit, sortField, sortDirection, displayTemplate, linkToItem, filter; the same on
  * 11.17 and 12.4).
@@ -33,7 +34,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-classification',
       show_header: true,
       note: 'Live: rank, times, penalties, gaps. Print for the notice board.',
-      position_x: 1, position_y: 1, width: 32, height: 36,
+      position_x: 1, position_y: 1, width: 48, height: 36,
       options: race,
     },
     {
@@ -42,7 +43,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-health',
       show_header: true,
       note: 'The processor: positions per minute, lag, parked outbox rows, dead letters.',
-      position_x: 33, position_y: 1, width: 16, height: 19,
+      position_x: 33, position_y: 37, width: 16, height: 19,
       options: {},
     },
     {
@@ -51,7 +52,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'list',
       show_header: true,
       note: 'Newest first.',
-      position_x: 33, position_y: 20, width: 16, height: 17,
+      position_x: 33, position_y: 56, width: 16, height: 15,
       options: {
         collection: 'anomalies',
         limit: 15,
@@ -68,7 +69,7 @@ export function raceControlPanels(defaults: DashboardDefaults | null): Record<st
       type: 'pitwall-live-map',
       show_header: true,
       note: 'The cars on the course, live from the gateway; a demo playback of a stored stage.',
-      position_x: 1, position_y: 37, width: 48, height: 34,
+      position_x: 1, position_y: 37, width: 32, height: 34,
       // The event only: the playback's stage is picked in the panel.
       options: defaults ? { defaultEvent: itemOption('events', defaults.event) } : {},
     },

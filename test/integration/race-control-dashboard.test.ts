@@ -36,18 +36,19 @@ describe('the Race Control dashboard', () => {
     const [dashboard] = await dashboards();
     expect(dashboard).toBeDefined();
     const all = await panels(dashboard!.id);
-    expect(all.map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-live-map', 'pitwall-replay']);
+    // In reading order: the classification across the top, the live map with health and the anomalies beside it.
+    expect(all.map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-live-map', 'pitwall-health', 'list', 'pitwall-replay']);
     const race = { defaultEvent: { key: demoId('event'), collection: 'events' }, defaultStage: { key: demoId('stage:ss1'), collection: 'stages' } };
     expect(all[0]!.options).toEqual(race);
     expect(all[4]!.options).toEqual(race);
     // The live map on the demo event; its gateway URL and stale time are the panel's defaults.
-    expect(all[3]!.options).toEqual({ defaultEvent: race.defaultEvent });
+    expect(all[1]!.options).toEqual({ defaultEvent: race.defaultEvent });
     // Directus's list panel: newest anomalies first, with kind, crew, severity and time.
-    expect(all[2]!.options).toMatchObject({ collection: 'anomalies', sortField: 'started_at', sortDirection: 'desc' });
-    for (const field of ['kind', 'severity', 'entry.race_number', 'entry.name', 'started_at']) expect(all[2]!.options['displayTemplate']).toContain(`{{${field}}}`);
-    // The classification is the large one of the first row, the live map right under it; nothing overlaps.
-    expect(all[0]!.width * all[0]!.height).toBe(Math.max(...all.slice(0, 3).map((p) => p.width * p.height)));
-    expect(all[3]!.position_y).toBe(all[0]!.position_y + all[0]!.height);
+    expect(all[3]!.options).toMatchObject({ collection: 'anomalies', sortField: 'started_at', sortDirection: 'desc' });
+    for (const field of ['kind', 'severity', 'entry.race_number', 'entry.name', 'started_at']) expect(all[3]!.options['displayTemplate']).toContain(`{{${field}}}`);
+    // The classification is the largest panel, the live map right under it; nothing overlaps.
+    expect(all[0]!.width * all[0]!.height).toBe(Math.max(...all.map((p) => p.width * p.height)));
+    expect(all[1]!.position_y).toBe(all[0]!.position_y + all[0]!.height);
     for (const a of all) {
       for (const b of all) {
         if (a === b) continue;
@@ -74,7 +75,7 @@ describe('the Race Control dashboard', () => {
 
   it('keeps an admin’s changes to its panels, and a panel an admin removed stays removed', async () => {
     const [dashboard] = await dashboards();
-    const [classification, health] = await panels(dashboard!.id);
+    const [classification, , health] = await panels(dashboard!.id);
     const changed = { name: 'SS2 live', width: 44, options: { defaultEvent: { key: demoId('event'), collection: 'events' }, defaultStage: { key: demoId('stage:ss2'), collection: 'stages' } } };
     expect((await call(stack, `/panels/${classification!.id}`, { token, method: 'PATCH', body: changed })).status).toBe(200);
     restore.push(() => call(stack, `/panels/${classification!.id}`, { token, method: 'PATCH', body: { name: classification!.name, width: classification!.width, options: classification!.options } }));
@@ -84,7 +85,7 @@ describe('the Race Control dashboard', () => {
 
     expect(await runSetupAgain(stack)).toEqual([]);
     const after = await panels(dashboard!.id);
-    expect(after.map((p) => p.type)).toEqual(['pitwall-classification', 'list', 'pitwall-live-map', 'pitwall-replay']);
+    expect(after.map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-live-map', 'list', 'pitwall-replay']);
     expect(after[0]).toMatchObject(changed);
   });
 
@@ -96,6 +97,6 @@ describe('the Race Control dashboard', () => {
     const [again] = await dashboards();
     expect(again!.id).not.toBe(dashboard!.id);
     restore.push(() => call(stack, `/dashboards/${again!.id}`, { token, method: 'DELETE' }));
-    expect((await panels(again!.id)).map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-health', 'list', 'pitwall-live-map', 'pitwall-replay']);
+    expect((await panels(again!.id)).map((p) => p.type)).toEqual(['pitwall-classification', 'pitwall-live-map', 'pitwall-health', 'list', 'pitwall-replay']);
   });
 });

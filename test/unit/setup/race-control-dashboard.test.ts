@@ -23,7 +23,7 @@ describe('the Race Control dashboard’s panels', () => {
     expect(panels[4]!['options']).toEqual({});
   });
 
-  it('lay the panels out side by side without overlap: the classification the largest of the first row, the live map below it, the replay last', () => {
+  it('lay the panels out without overlap: the classification across the top, the live map below it with health and anomalies beside it, the replay last', () => {
     const panels = raceControlPanels(null).map((p) => ({ type: p['type'], x: Number(p['position_x']), y: Number(p['position_y']), w: Number(p['width']), h: Number(p['height']) }));
     for (const [i, a] of panels.entries()) {
       expect(a.x).toBeGreaterThanOrEqual(1);
@@ -33,10 +33,16 @@ describe('the Race Control dashboard’s panels', () => {
     const firstRow = panels.filter((p) => p.y < panels[0]!.y + panels[0]!.h);
     expect(panels[0]!.w * panels[0]!.h).toBe(Math.max(...firstRow.map((p) => p.w * p.h)));
     const [live, replay] = [panels.find((p) => p.type === 'pitwall-live-map')!, panels.find((p) => p.type === 'pitwall-replay')!];
-    // Right under the first row, as wide as it; the replay (a tool, not a screen to watch) under the map.
+    const [health, anomalies] = [panels.find((p) => p.type === 'pitwall-health')!, panels.find((p) => p.type === 'list')!];
+    // The classification alone across the top, as wide as the dashboard: its nine columns did not fit beside health.
+    const right = Math.max(...panels.map((p) => p.x + p.w));
+    expect(firstRow).toEqual([panels[0]]);
+    expect(panels[0]!.x + panels[0]!.w).toBe(right);
+    // Right under it the map, health and the anomalies beside the map; the replay (a tool, not a screen to watch) last.
     expect(live.y).toBe(panels[0]!.y + panels[0]!.h);
-    expect(live.w).toBe(Math.max(...firstRow.map((p) => p.x + p.w)) - 1);
-    expect(replay.y).toBe(live.y + live.h);
+    expect([health.y, health.x]).toEqual([live.y, live.x + live.w]);
+    expect([anomalies.y, anomalies.x]).toEqual([health.y + health.h, health.x]);
+    expect(replay.y).toBe(Math.max(live.y + live.h, anomalies.y + anomalies.h));
   });
 
   it('fit a 1366-pixel laptop screen beside Directus’s navigation and its folded sidebar', () => {
