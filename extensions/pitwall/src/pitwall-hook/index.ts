@@ -70,6 +70,8 @@ function drainBeforePoolCloses(database: any, logger: { warn: (msg: string) => v
 export default defineHook(({ init, filter, action, schedule }, { services, database, getSchema, logger, env }) => {
   const context = async () => ({ services, database, schema: await getSchema(), logger });
   const keysOf = (meta: Meta): string[] => (meta.keys ?? (meta.key !== undefined ? [meta.key] : [])).map(String);
+  /** The ids a delete filter is given: one key or a list. */
+  const deletedIds = (keys: unknown): string[] => (Array.isArray(keys) ? keys : [keys]).map(String);
   /** Rows read by a filter before they are changed or deleted, for the action that follows. */
   const before = new Map<string, Record<string, unknown>>();
   /** The current values of rows, by their ids (one array parameter: an import may change thousands). */
@@ -79,7 +81,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
     for (const row of rows) before.set(`${collection}:${row['id']}`, row);
   };
   const remember = (collection: string, fields: string[]) => async (keys: unknown) => {
-    const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+    const ids = deletedIds(keys);
     if (ids.length > 0) keepBefore(collection, await rowsOf(collection, ids, ['id', ...fields]));
     return keys;
   };
@@ -153,7 +155,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
       return checked;
     });
     filter(`${collection}.items.delete`, async (keys: unknown, _meta, ctx) => {
-      const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+      const ids = deletedIds(keys);
       if (ids.length === 0) return keys;
       const stored = await rowsOf(collection, ids, ['id', 'entry', 'stage', ...(collection === 'entry_penalties' ? ['kind'] : ['corrected_at'])]);
       if (collection === 'entry_penalties') await penaltyDeletes(stored, (ctx as Ctx)?.accountability);
@@ -190,7 +192,7 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
   // new ranks announced. Otherwise the stored ranks kept its place empty (no rank 1 when the leader was deleted) and
   // Flows and webhooks knew nothing, until the next change in the stage.
   filter('entries.items.delete', async (keys: unknown) => {
-    const ids = (Array.isArray(keys) ? keys : [keys]).map(String);
+    const ids = deletedIds(keys);
     if (ids.length === 0) return keys;
     const results = await database('stage_results').whereRaw('entry = ANY(?)', [ids]).select('entry', 'stage');
     keepBefore('entries', ids.map((id) => ({ id, stages: results.filter((r: Record<string, unknown>) => String(r['entry']) === id).map((r: Record<string, unknown>) => String(r['stage'])) })));
