@@ -6,7 +6,8 @@ const normalised = (degrees: number): number => ((degrees % 360) + 360) % 360;
 /** The angle between two bearings, in [0, 180]. */
 const apart = (a: number, b: number): number => Math.abs(normalised(a - b + 180) - 180);
 
-const middle = (line: readonly LonLat[]): LonLat => midpoint(point([...line[0]!]), point([...line.at(-1)!])).geometry.coordinates as LonLat;
+/** The middle of a line, between its ends: where it is when told "away from the start line". */
+export const lineMiddle = (line: readonly LonLat[]): LonLat => midpoint(point([...line[0]!]), point([...line.at(-1)!])).geometry.coordinates as LonLat;
 
 /**
  * The bearing across a timing line that points further along its stage: away from the stage's start line, or, for
@@ -16,7 +17,7 @@ const middle = (line: readonly LonLat[]): LonLat => midpoint(point([...line[0]!]
 export function forwardAcross(line: readonly LonLat[], reference: { awayFrom: LonLat } | { towards: LonLat }): number {
   const along = bearing(point([...line[0]!]), point([...line.at(-1)!]));
   const target = 'towards' in reference ? reference.towards : reference.awayFrom;
-  const toTarget = bearing(point([...middle(line)]), point([...target]));
+  const toTarget = bearing(point([...lineMiddle(line)]), point([...target]));
   const [left, right] = [normalised(along - 90), normalised(along + 90)];
   const towards = apart(right, toTarget) <= apart(left, toTarget) ? right : left;
   return 'towards' in reference ? towards : normalised(towards + 180);
@@ -30,8 +31,8 @@ export function movedLine(line: readonly LonLat[], metres: number, bearingDeg: n
 
 /** How far `moved` lies from `line` along `bearingDeg`, in metres (negative: the other way): the inverse of movedLine. */
 export function movedBy(line: readonly LonLat[], moved: readonly LonLat[], bearingDeg: number): number {
-  const from = point([...middle(line)]);
-  const to = point([...middle(moved)]);
+  const from = point([...lineMiddle(line)]);
+  const to = point([...lineMiddle(moved)]);
   const metres = distance(from, to, { units: 'meters' });
   if (metres === 0) return 0;
   return Math.cos((apart(bearing(from, to), bearingDeg) * Math.PI) / 180) * metres;

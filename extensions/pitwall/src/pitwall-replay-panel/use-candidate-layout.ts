@@ -1,7 +1,7 @@
 import type { useApi } from '@directus/extensions-sdk';
 import { computed, ref } from 'vue';
 import type { LonLat } from '../../../../src/domain/course';
-import { forwardAcross, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line';
+import { forwardAcross, lineMiddle, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line';
 import { guardedCall } from './format';
 import type { ReplayRequest } from './types';
 
@@ -24,7 +24,6 @@ const LINE_KINDS = ['start_line', 'split_line', 'finish_line'] as const;
 const KIND_ORDER: Record<string, number> = { start_line: 0, split_line: 1, finish_line: 2 };
 const isLine = (g: StoredGeofence): boolean => (LINE_KINDS as readonly string[]).includes(g.kind) && g.geometry.type === 'LineString';
 const lineOf = (g: StoredGeofence): LonLat[] => g.geometry.coordinates as LonLat[];
-const middle = (line: LonLat[]): LonLat => [(line[0]![0] + line.at(-1)![0]) / 2, (line[0]![1] + line.at(-1)![1]) / 2];
 
 /**
  * A layout to try in a preview: the stage's start, split and finish lines, each moved a number of metres along the
@@ -63,8 +62,8 @@ export function useCandidateLayout(api: Api) {
     const finish = lines.find((g) => g.kind === 'finish_line');
     return new Map(
       lines.flatMap((g) => {
-        if (g !== start && start) return [[g.id, forwardAcross(lineOf(g), { awayFrom: middle(lineOf(start)) })] as const];
-        if (finish && g !== finish) return [[g.id, forwardAcross(lineOf(g), { towards: middle(lineOf(finish)) })] as const];
+        if (g !== start && start) return [[g.id, forwardAcross(lineOf(g), { awayFrom: lineMiddle(lineOf(start)) })] as const];
+        if (finish && g !== finish) return [[g.id, forwardAcross(lineOf(g), { towards: lineMiddle(lineOf(finish)) })] as const];
         return [];
       }),
     );
@@ -88,8 +87,7 @@ export function useCandidateLayout(api: Api) {
     return geofences.value.map((g) => {
       const metres = moves.value[g.id] ?? 0;
       const forward = forwards.value.get(g.id);
-      const geometry = metres !== 0 && forward !== undefined ? { type: 'LineString' as const, coordinates: movedLine(lineOf(g), metres, forward) } : g.geometry;
-      return { id: g.id, stage: g.stage, name: g.name, kind: g.kind, geometry, speed_limit_kmh: g.speed_limit_kmh, sort_order: g.sort_order, direction_deg: g.direction_deg } as Candidate;
+      return metres !== 0 && forward !== undefined ? { ...g, geometry: { type: 'LineString', coordinates: movedLine(lineOf(g), metres, forward) } } : g;
     });
   });
 
