@@ -126,6 +126,25 @@ describe('the replay panel on an Insights dashboard', () => {
     await page.locator('.v-menu-content').waitFor({ state: 'detached', timeout: 5_000 }).catch(() => undefined);
   }
 
+  /** The dashboard in `page`, the panel set to the demo event and SS1. */
+  async function openOnSs1(page: Page): Promise<void> {
+    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
+    await page.getByTestId('pitwall-replay-start').waitFor({ state: 'visible', timeout: 30_000 });
+    await pick(page, 'pitwall-replay-event', eventName);
+    await pick(page, 'pitwall-replay-stage', ss1Name);
+  }
+
+  /** Clicks the button that queues a run and reads the `POST /pitwall/replay` it makes: 202, the run kept to clean up. */
+  async function queueRun(page: Page, button: string): Promise<{ run: { id: string }; body: Record<string, any> }> {
+    const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
+    await page.getByTestId(button).click();
+    const response = await posted;
+    expect(response.status()).toBe(202);
+    const { run } = await response.json();
+    runs.push(run.id);
+    return { run, body: response.request().postDataJSON() };
+  }
+
   /** The diff as the panel shows it, checked against the run's result read through the API. */
   async function expectDiffOf(page: Page, summary: ReplaySummary): Promise<void> {
     const diff = page.getByTestId('pitwall-replay-diff');
@@ -146,22 +165,13 @@ describe('the replay panel on an Insights dashboard', () => {
     session = await browser!.newContext({ viewport: { width: 1920, height: 1400 } });
     const page = await session.newPage();
     await loginToDirectus(page, stack);
-    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
-    await page.getByTestId('pitwall-replay-start').waitFor({ state: 'visible', timeout: 30_000 });
-
-    await pick(page, 'pitwall-replay-event', eventName);
-    await pick(page, 'pitwall-replay-stage', ss1Name);
+    await openOnSs1(page);
     // Picking the stage fills the range with its window.
     await expect.poll(() => page.getByTestId('pitwall-replay-from').inputValue()).not.toBe('');
 
-    const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
-    await page.getByTestId('pitwall-replay-start').click();
-    const response = await posted;
-    expect(response.status()).toBe(202);
-    const { run } = await response.json();
-    runs.push(run.id);
+    const { run, body } = await queueRun(page, 'pitwall-replay-start');
     const window = await db('stages').where({ id: ss1 }).first('opens_at', 'closes_at');
-    expect(response.request().postDataJSON()).toEqual({ event, stage: ss1, from: new Date(window.opens_at).toISOString(), to: new Date(window.closes_at).toISOString(), mode: 'preview' });
+    expect(body).toEqual({ event, stage: ss1, from: new Date(window.opens_at).toISOString(), to: new Date(window.closes_at).toISOString(), mode: 'preview' });
 
     // The progress bar follows the run to the end.
     await expect(page.getByTestId('pitwall-replay-progress').count()).resolves.toBe(1);
@@ -233,23 +243,14 @@ describe('the replay panel on an Insights dashboard', () => {
     const storedGeometry = async () => (await db.raw('SELECT ST_AsText(geometry) AS wkt FROM geofences WHERE id = ?', [finishLine])).rows[0].wkt as string;
     const before = await storedGeometry();
     const page = await session!.newPage();
-    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
-    await page.getByTestId('pitwall-replay-start').waitFor({ state: 'visible', timeout: 30_000 });
-    await pick(page, 'pitwall-replay-event', eventName);
-    await pick(page, 'pitwall-replay-stage', ss1Name);
+    await openOnSs1(page);
     const layout = page.getByTestId('pitwall-replay-layout');
     await layout.locator('summary').click();
     const finishMove = layout.locator('[data-testid="pitwall-replay-move"][data-kind="finish_line"] input');
     await finishMove.fill('30');
     await page.getByTestId('pitwall-replay-layout-notice').waitFor({ state: 'visible', timeout: 5_000 });
 
-    const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
-    await page.getByTestId('pitwall-replay-start').click();
-    const response = await posted;
-    expect(response.status()).toBe(202);
-    const { run } = await response.json();
-    runs.push(run.id);
-    const body = response.request().postDataJSON();
+    const { run, body } = await queueRun(page, 'pitwall-replay-start');
     expect(body.mode).toBe('preview');
     expect(body.geofences.map((g: { id: string }) => g.id).sort()).toEqual((await db('geofences').where({ stage: ss1 }).pluck('id')).sort());
     await expect.poll(() => page.getByTestId('pitwall-replay-status').getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
@@ -283,10 +284,7 @@ describe('the replay panel on an Insights dashboard', () => {
     const finishAt = async () => (await db('entry_crossings').where({ entry: editedEntry, stage: ss1, kind: 'finish' }).first('crossed_at')).crossed_at as Date;
     const editedFinish = await finishAt();
     const page = await session!.newPage();
-    await page.goto(`${stack.directusUrl}/admin/insights/${dashboard}`);
-    await page.getByTestId('pitwall-replay-start').waitFor({ state: 'visible', timeout: 30_000 });
-    await pick(page, 'pitwall-replay-event', eventName);
-    await pick(page, 'pitwall-replay-stage', ss1Name);
+    await openOnSs1(page);
     await pick(page, 'pitwall-replay-mode', 'Apply');
 
     // Start asks first; Cancel queues nothing.
@@ -300,13 +298,8 @@ describe('the replay panel on an Insights dashboard', () => {
     expect(await count('replay_runs')).toBe(runsBefore);
 
     await page.getByTestId('pitwall-replay-start').click();
-    const posted = page.waitForResponse((r) => r.url().endsWith('/pitwall/replay') && r.request().method() === 'POST');
-    await page.getByTestId('pitwall-replay-confirm-apply').click();
-    const response = await posted;
-    expect(response.status()).toBe(202);
-    expect(response.request().postDataJSON()).toMatchObject({ event, stage: ss1, mode: 'apply' });
-    const { run } = await response.json();
-    runs.push(run.id);
+    const { run, body } = await queueRun(page, 'pitwall-replay-confirm-apply');
+    expect(body).toMatchObject({ event, stage: ss1, mode: 'apply' });
 
     const status = page.getByTestId('pitwall-replay-status');
     expect(await status.getAttribute('data-status')).toBe('queued');
