@@ -138,13 +138,23 @@ export function millisecondsLabel(field: string): { language: string; translatio
   return [{ language: 'en-US', translation: words.map((w, i) => (i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w)).join(' ') }];
 }
 
-/** A moment read to the millisecond (a gate crossing): shown as the time of day, "14:03:27.118". */
 /** The bundle's interface typing a timestamp to the millisecond (Directus's date-time picker stops at seconds). */
 export const PRECISE_TIME_INTERFACE = 'pitwall-precise-time';
 
+/** A moment read to the millisecond (a gate crossing): shown as the time of day, "14:03:27.118". */
 export const preciseTimestamp = (field: string, o: Common = {}): FieldDef => {
   const def = timestamp(field, o);
   return { ...def, meta: { ...def.meta, interface: PRECISE_TIME_INTERFACE, options: null, display: RACE_TIME_DISPLAY, display_options: { decimals: '3' } } };
+};
+
+/**
+ * A moment race control reads at a glance (when an anomaly began): shown as the time of day, "14:03:27", the stored
+ * date and time on hover. Directus's long date ("December 7, 2026 at 7:12:03 PM") filled the dashboard's narrow
+ * anomalies list before the crew could show.
+ */
+export const clockTimestamp = (field: string, o: Common = {}): FieldDef => {
+  const def = timestamp(field, o);
+  return { ...def, meta: { ...def.meta, display: RACE_TIME_DISPLAY, display_options: { decimals: '0' } } };
 };
 
 export const bigInteger = (field: string, o: Common & { suffix?: string } = {}): FieldDef => ({

@@ -3,6 +3,7 @@ import {
   boolean,
   decimal,
   choice,
+  clockTimestamp,
   dateCreated,
   float,
   geometry,
@@ -283,8 +284,8 @@ export const pitwallCollections: CollectionDef[] = [
     manyToOne('entry', 'entries', { template: '#{{race_number}} {{name}}', onDelete: 'CASCADE' }),
     manyToOne('stage', 'stages', { template: '{{name}}', onDelete: 'CASCADE' }),
     text('device_id', { note: 'Tracker IMEI' }),
-    timestamp('started_at', { required: true }),
-    timestamp('ended_at'),
+    clockTimestamp('started_at', { required: true }),
+    clockTimestamp('ended_at'),
     json('details', { width: 'full' }),
   ]),
 

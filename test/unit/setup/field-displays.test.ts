@@ -10,6 +10,8 @@ const raceTimeFields = [
   'stage_results.total_ms',
   'stage_results.gap_ms',
   'entry_penalties.amount_ms',
+  'anomalies.started_at',
+  'anomalies.ended_at',
 ];
 
 /** Every race-time field as an earlier setup left it. */
@@ -19,19 +21,21 @@ function earlierInstall(): ExistingField[] {
     return {
       collection,
       field,
-      meta: field === 'crossed_at' ? { display: 'datetime', display_options: { format: 'long' } } : { display: 'formatted-value', display_options: { suffix: ' ms' } },
+      meta: field.endsWith('_at') ? { display: 'datetime', display_options: { format: 'long' } } : { display: 'formatted-value', display_options: { suffix: ' ms' } },
     };
   });
 }
 
 describe('planFieldDisplays', () => {
-  it('gives every duration field and the crossing time the race-time display, gaps signed', () => {
+  it('gives every duration field, the crossing time and the anomalies\' times the race-time display, gaps signed', () => {
     const steps = planFieldDisplays(pitwallCollections, earlierInstall());
     expect(steps.map((s) => `${s.collection}.${s.field}`).sort()).toEqual([...raceTimeFields].sort());
     for (const step of steps) expect(step.display).toBe('pitwall-race-time');
     expect(steps.find((s) => s.field === 'gap_ms')?.display_options).toEqual({ decimals: 'trim', signed: true });
     expect(steps.find((s) => s.field === 'total_ms')?.display_options).toEqual({ decimals: 'trim', signed: false });
     expect(steps.find((s) => s.field === 'crossed_at')?.display_options).toEqual({ decimals: '3' });
+    // Read at a glance in the dashboard's narrow anomalies list: to the second.
+    expect(steps.find((s) => s.field === 'started_at')?.display_options).toEqual({ decimals: '0' });
   });
 
   it('names duration fields after what they hold ("Total"), unless the field has a name already', () => {
