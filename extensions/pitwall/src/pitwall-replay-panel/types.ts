@@ -2,8 +2,8 @@
  * What the panel reads from Directus and the bundle's endpoint. The run's `result` is the job runner's
  * ReplaySummary (src/jobs/replay/run-replay.ts); type-only imports, so nothing of the runner reaches the app bundle.
  */
-import type { CandidateGeofence } from '../../../../src/jobs/replay/replay-params';
-import type { DiffRow, ReplaySummary } from '../../../../src/jobs/replay/run-replay';
+import type { CandidateGeofence } from '../../../../src/jobs/replay/replay-params.ts';
+import type { DiffRow, ReplaySummary } from '../../../../src/jobs/replay/run-replay.ts';
 
 export type { DiffRow, ReplaySummary };
 export type ReplayTrack = ReplaySummary['tracks'][number];
