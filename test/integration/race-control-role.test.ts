@@ -405,6 +405,31 @@ describe('the Race Control role', () => {
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the tracker’s start back in the result' });
   });
 
+  it('keeps the tracker’s finish that comes after a stopwatch finish typed on the wrong car, and times the car from it once that is deleted', async () => {
+    const batch = (name: string, upserts: unknown[], retractions: string[] = []) =>
+      call(stack, '/pitwall/facts', { token: stack.processorToken, body: { batch: `${name}-${randomBytes(4).toString('hex')}`, source: 'live', upserts, retractions } });
+    // #112 still on the road.
+    const running = { ...results[1]!, status: 'running', finishedAt: null, elapsedMs: null, totalMs: null };
+    expect((await batch('running', [running], [finishes[1]!.key])).status).toBe(200);
+    // A timekeeper types another car's stopwatch finish on #112, 30 s before #112 reaches the line.
+    const wrong = await call(stack, '/items/entry_crossings', {
+      token: user.token, body: { entry: crews[1]!.id, stage, geofence: finishGate, kind: 'finish', crossed_at: new Date(finishes[1]!.crossedAt - 30_000).toISOString(), source: 'live' },
+    });
+    expect(wrong.status, wrong.text).toBe(200);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[2, 200_000, 28_500], [1, 171_500, null], [3, 203_000, 31_500]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the stopwatch finish in the result' });
+    // #112's tracker crosses the line: its finish is stored beside the stopwatch's, which still times the car.
+    const finished = await batch('finished', [finishes[1]!, results[1]!]);
+    expect(finished.status, finished.text).toBe(200);
+    const finishesOf112 = async () =>
+      (await call(stack, `/items/entry_crossings?filter[entry][_eq]=${crews[1]!.id}&filter[stage][_eq]=${stage}&filter[kind][_eq]=finish&fields=id,crossed_at&sort=crossed_at`, { token: user.token })).json.data as { id: string; crossed_at: string }[];
+    expect((await finishesOf112()).map((c) => c.id)).toEqual([wrong.json.data.id, factId(finishes[1]!.key)]);
+    expect(await standings()).toEqual([[2, 200_000, 28_500], [1, 171_500, null], [3, 203_000, 31_500]]);
+    // The timekeeper sees the mistake and deletes it: the car is timed from its tracker's finish. Before, that finish
+    // had been kept out, and #112 was left running, then DNF when the stage closed.
+    expect((await call(stack, `/items/entry_crossings/${wrong.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
+    await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 200_000, null], [2, 201_500, 1_500], [3, 203_000, 3_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the tracker’s finish in the result' });
+  });
+
   it('moves a crossing to the car that crossed, and the pipeline writing the tracker’s car again leaves it moved', async () => {
     // Trackers swapped between #113 and #111 at the start: the steward gives #113's start to #111.
     const id = factId(starts[2]!.key);

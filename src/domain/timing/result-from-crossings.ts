@@ -13,6 +13,13 @@ export interface StoredCrossing extends TimedCrossing {
 }
 
 /**
+ * Whether a stored crossing set by hand is a stopwatch time (added by the officials, with no speed: the pipeline gives
+ * every crossing of its own the tracker's speed) rather than a tracker's crossing whose time they corrected. Beside a
+ * stopwatch time the tracker's own crossing of the line is kept (see official-crossings), to count once it is deleted.
+ */
+export const isStopwatchTime = (crossing: { corrected: boolean; speedKmh: number | null }): boolean => crossing.corrected && crossing.speedKmh === null;
+
+/**
  * The crossings that time a result: where the officials corrected a start or finish by hand, it alone of its kind
  * (the pipeline's own beside it is left from before: a stopwatch start added for a car whose tracker's start was
  * wrong); the others as they are.

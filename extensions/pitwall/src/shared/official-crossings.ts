@@ -1,7 +1,7 @@
 import { factId } from '../../../../src/domain/pipeline/fact-ids';
 import { factKey, type StageResultFact } from '../../../../src/domain/pipeline/facts';
 import { stageResultOf } from '../../../../src/domain/pipeline/stage-result';
-import { countedCrossings, resultOnCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
+import { countedCrossings, isStopwatchTime, resultOnCrossings, type TimedCrossing } from '../../../../src/domain/timing/result-from-crossings';
 import { isoOf } from './race-events-build';
 
 type Row = Record<string, unknown>;
@@ -14,9 +14,12 @@ const msOf = (value: unknown) => (value === null || value === undefined ? null :
  * keep out: a crossing they corrected by hand (`corrected_at`, set by the hook's crossing guard), which the pipeline,
  * live or replayed, neither moves nor removes; and a start or finish of an entry in a stage whose start or finish
  * they corrected, at another time (a replay after the line was moved, a late fix): the corrected one is the entry's
- * start or finish, and a second beside it would time the result; and a split of an entry after the finish they set in
- * the stage. Read locking the rows, in id order: a correction under way is waited for and then seen, and one made
- * after waits for this batch and then wins.
+ * start or finish, and the tracker's own is already listed beside it under its first time; and a split of an entry
+ * after the finish they set in the stage. Beside a stopwatch time (isStopwatchTime) the tracker's own start or finish
+ * is kept: it does not count while the stopwatch time stands (countedCrossings), and times the car once that is
+ * deleted. Kept out, a finish typed on the wrong car while the car still ran left it running, then DNF, when the
+ * timekeeper deleted the mistake. Read locking the rows, in id order: a correction under way is waited for and then
+ * seen, and one made after waits for this batch and then wins.
  */
 export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, Row | null>): Promise<Set<string>> {
   const official = new Set<string>();
@@ -24,7 +27,7 @@ export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, 
   // Starts and finishes, and splits, whose entry's finish in the stage the officials may have set before them.
   const timing = [...wanted].filter(([, row]) => row !== null && ['start', 'finish', 'split'].includes(row['kind'] as string)) as [string, Row][];
   const sameKind = (row: Row, kind = row['kind']) => `${row['entry']}:${row['stage']}:${kind}`;
-  const corrected = new Map<string, { id: string; at: number | null }>(); // entry:stage:kind → the corrected crossing
+  const corrected = new Map<string, { id: string; at: number | null; stopwatch: boolean }>(); // entry:stage:kind → the corrected crossing
   for (let i = 0; i < Math.max(ids.length, timing.length); i += CHUNK) {
     const kinds = timing.slice(i, i + CHUNK).map(([, row]) => [row['entry'], row['stage'], row['kind'] === 'split' ? 'finish' : row['kind']]);
     const rows: Row[] = await trx('entry_crossings')
@@ -32,11 +35,11 @@ export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, 
         q.whereIn('id', ids.slice(i, i + CHUNK));
         if (kinds.length > 0) q.orWhere((k: any) => k.whereIn(['entry', 'stage', 'kind'], kinds).whereNotNull('corrected_at'));
       })
-      .orderBy('id').forUpdate().select('id', 'entry', 'stage', 'kind', 'crossed_at', 'corrected_at');
+      .orderBy('id').forUpdate().select('id', 'entry', 'stage', 'kind', 'crossed_at', 'corrected_at', 'speed_kmh');
     for (const row of rows) {
       if (row['corrected_at'] === null) continue;
       if (wanted.has(String(row['id']))) official.add(String(row['id']));
-      corrected.set(sameKind(row), { id: String(row['id']), at: msOf(row['crossed_at']) });
+      corrected.set(sameKind(row), { id: String(row['id']), at: msOf(row['crossed_at']), stopwatch: isStopwatchTime({ corrected: true, speedKmh: row['speed_kmh'] === null ? null : Number(row['speed_kmh']) }) });
     }
   }
   for (const [id, row] of timing) {
@@ -48,7 +51,7 @@ export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, 
       continue;
     }
     const theirs = corrected.get(sameKind(row));
-    if (theirs !== undefined && theirs.id !== id) official.add(id);
+    if (theirs !== undefined && theirs.id !== id && !theirs.stopwatch) official.add(id);
   }
   return official;
 }

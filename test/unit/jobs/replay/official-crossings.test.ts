@@ -63,6 +63,21 @@ describe('withOfficialCrossings', () => {
     expect(facts.map((f) => f.key)).toEqual([split(t0 + 30_000).key, crossing(other, splitGate, 'start', t0 + 70_000).key]);
   });
 
+  it('keeps the tracker\'s finish beside a stopwatch finish, timing the result from the stopwatch while it stands', () => {
+    // A finish typed by hand (no speed: a stopwatch time) 30 s before the tracker's own, on a car still running then.
+    const stopwatch = recordOfRow('entry_crossings', {
+      id: '88888888-8888-4888-8888-888888888888', entry, stage, geofence: finishGate, device_id: start.deviceId, kind: 'finish', crossed_at: new Date(t0 + 60_000), speed_kmh: null, corrected_at: new Date(),
+    });
+    const facts = withOfficialCrossings(replayed, [stopwatch]);
+    // Kept, so that it times the car once the stopwatch time is deleted.
+    expect(facts.map((f) => f.key)).toEqual(replayed.map((f) => f.key));
+    expect(facts.find((f) => f.key === factKey.stageResult(entry, stage))).toMatchObject({ startedAt: t0, finishedAt: t0 + 60_000, elapsedMs: 60_000, totalMs: 65_000 });
+    // A tracker's finish whose time the officials corrected (it has the tracker's speed) is that finish: another
+    // replayed beside it is left out, as before.
+    const corrected = recordOfRow('entry_crossings', { ...stopwatch.row, id: stopwatch.id, speed_kmh: 80, corrected_at: new Date() });
+    expect(withOfficialCrossings(replayed, [corrected]).map((f) => f.key)).toEqual(replayed.filter((f) => f.key !== replayed[1]!.key).map((f) => f.key));
+  });
+
   it('changes nothing without such a crossing', () => {
     const plain = recordOfRow('entry_crossings', { ...stored.row, id: stored.id, corrected_at: null });
     expect(withOfficialCrossings(replayed, [plain])).toEqual(replayed);
