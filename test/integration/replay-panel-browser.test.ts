@@ -246,6 +246,17 @@ describe('the replay panel on an Insights dashboard', () => {
     await openOnSs1(page);
     const layout = page.getByTestId('pitwall-replay-layout');
     await layout.locator('summary').click();
+    // Typed key by key, as a timekeeper types it: the "-" stays (it used to turn the field to 0, and -20 into +20).
+    const startMove = layout.locator('[data-testid="pitwall-replay-move"][data-kind="start_line"] input');
+    await startMove.click();
+    await startMove.press('Control+A');
+    await startMove.pressSequentially('-20');
+    expect(await startMove.inputValue()).toBe('-20');
+    // A digit too many: said before it is tried, naming the line, and nothing can be started.
+    await startMove.fill('99999999');
+    await expect.poll(() => page.getByTestId('pitwall-replay-layout-problem').innerText(), { timeout: 5_000 }).toMatch(/: at most [\d,]+ m either way, the stage's length from its start line to its finish line$/);
+    expect(await page.getByTestId('pitwall-replay-start').locator('button').isDisabled()).toBe(true);
+    await startMove.fill('0');
     const finishMove = layout.locator('[data-testid="pitwall-replay-move"][data-kind="finish_line"] input');
     await finishMove.fill('30');
     await page.getByTestId('pitwall-replay-layout-notice').waitFor({ state: 'visible', timeout: 5_000 });

@@ -37,3 +37,11 @@ export function movedBy(line: readonly LonLat[], moved: readonly LonLat[], beari
   if (metres === 0) return 0;
   return Math.cos((apart(bearing(from, to), bearingDeg) * Math.PI) / 180) * metres;
 }
+
+/**
+ * How far a timekeeper may move a line of a stage: the stage's length as the crow flies, from its start line's middle
+ * to its finish line's, in whole metres. Further is a typo (a 1e3 read as 1000, a digit too many), which put a
+ * tester's start line in Antarctica and timed the stage with no start at all.
+ */
+export const moveLimit = (start: readonly LonLat[], finish: readonly LonLat[]): number =>
+  Math.ceil(distance(point([...lineMiddle(start)]), point([...lineMiddle(finish)]), { units: 'meters' }));

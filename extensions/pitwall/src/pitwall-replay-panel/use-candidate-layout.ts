@@ -1,7 +1,7 @@
 import type { useApi } from '@directus/extensions-sdk';
 import { computed, ref } from 'vue';
 import type { LonLat } from '../../../../src/domain/course.ts';
-import { forwardAcross, lineMiddle, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line.ts';
+import { forwardAcross, lineMiddle, moveLimit, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line.ts';
 import { errorCode, guardedCall } from './format.ts';
 import type { ReplayRequest } from './types.ts';
 
@@ -77,6 +77,20 @@ export function useCandidateLayout(api: Api) {
     );
   });
 
+  /** The most a line may be moved either way (moveLimit); null without a start and a finish line. */
+  const limit = computed(() => {
+    const lines = geofences.value.filter(isLine);
+    const [start, finish] = [lines.find((g) => g.kind === 'start_line'), lines.find((g) => g.kind === 'finish_line')];
+    return start && finish ? moveLimit(lineOf(start), lineOf(finish)) : null;
+  });
+
+  /** Why the moves cannot be tried, naming the first line moved too far; null when they can. */
+  const problem = computed(() => {
+    const max = limit.value;
+    const far = max === null ? undefined : geofences.value.find((g) => Math.abs(moves.value[g.id] ?? 0) > max);
+    return far ? `${far.name}: at most ${max!.toLocaleString('en')} m either way, the stage's length from its start line to its finish line` : null;
+  });
+
   /** The lines a timekeeper may move, start first. */
   const lines = computed(() =>
     geofences.value
@@ -112,5 +126,5 @@ export function useCandidateLayout(api: Api) {
     moves.value = next;
   }
 
-  return { lines, moves, candidate, loading, error, load, move, show };
+  return { lines, moves, candidate, problem, loading, error, load, move, show };
 }

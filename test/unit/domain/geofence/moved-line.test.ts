@@ -1,7 +1,7 @@
 import { distance, length, lineString, point } from '@turf/turf';
 import { describe, expect, it } from 'vitest';
 import type { LonLat } from '../../../../src/domain/course.ts';
-import { forwardAcross, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line.ts';
+import { forwardAcross, moveLimit, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line.ts';
 
 // A stage running north near Erfoud: the start line across the road, the finish line 2 km further north.
 const start: LonLat[] = [[-4.2310, 31.4300], [-4.2290, 31.4300]];
@@ -30,5 +30,12 @@ describe('moving a timing line along its stage', () => {
     }
     // Forward is north here: 30 m moves it north, away from the start.
     expect(movedLine(finishWestToEast, 30, forward)[0]![1]).toBeGreaterThan(finishWestToEast[0]![1]);
+  });
+
+  it('bounds a move by the stage\'s length from its start line to its finish line', () => {
+    // 0.018° of latitude: about 2,002 m, whichever way the lines were drawn.
+    expect(moveLimit(start, finishWestToEast)).toBe(Math.ceil(distance(point(mid(start)), point(mid(finishWestToEast)), { units: 'meters' })));
+    expect(moveLimit(start, finishEastToWest)).toBeGreaterThan(2_000);
+    expect(moveLimit(start, finishEastToWest)).toBeLessThan(2_010);
   });
 });
