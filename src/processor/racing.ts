@@ -158,6 +158,7 @@ export class Racing {
     // Between batches: a batch being tracked keeps the contexts it started with.
     await this.exclusive(async () => {
       const known = this.setup === null ? null : new Set(this.contexts.keys());
+      const inNewEvent = known === null ? new Set<string>() : trackersInNewEvent(this.contexts, contexts);
       this.contexts = contexts;
       this.timings.setShared(sharedEntries(setup.assignments));
       const keys = shardKeys(setup.assignments);
@@ -171,8 +172,14 @@ export class Racing {
       for (const [deviceId, pipeline] of this.pipelines) {
         const context = contexts.get(deviceId);
         // A tracker whose shard key moved it to another instance is that one's to time from now on.
-        if (context && this.owns(deviceId)) pipeline.setContext(context);
-        else this.dropPipeline(deviceId);
+        if (!context || !this.owns(deviceId)) this.dropPipeline(deviceId);
+        else if (inNewEvent.has(deviceId)) {
+          // Given an entry of another event while it races (a sister event on the same ground): rebuilt from what is
+          // stored, as a tracker registered during a stage is, so that the fixes it already sent time the new entry
+          // too. Switched to the new context, it timed that entry from its next fix on: no start, so no result.
+          this.dropPipeline(deviceId);
+          this.newlyAssigned.add(deviceId);
+        } else pipeline.setContext(context);
       }
       this.setup = setup;
       // A model whose mapping could not be registered makes the next refresh load it all again, to try once more.
@@ -504,4 +511,14 @@ export class Racing {
     const replaced = replacedCrossings(rebuilt.upserts, stored.map((r) => ({ entryId: r.entry, gateId: r.geofence, crossedAt: r.crossed_at.getTime() })));
     return replaced.length === 0 ? rebuilt : { upserts: rebuilt.upserts, retractions: [...rebuilt.retractions, ...replaced] };
   }
+}
+
+/** Trackers that `after` assigns to an entry of an event `before` did not assign them to. */
+function trackersInNewEvent(before: ReadonlyMap<string, PipelineContext>, after: ReadonlyMap<string, PipelineContext>): Set<string> {
+  const moved = new Set<string>();
+  for (const [deviceId, context] of after) {
+    const was = before.get(deviceId);
+    if (was && context.assignments.some((a) => !was.assignments.some((b) => b.eventId === a.eventId))) moved.add(deviceId);
+  }
+  return moved;
 }

@@ -214,6 +214,28 @@ describe('two events on the same ground, and a car with two trackers', () => {
     expect(new Set(events.map((e) => e.payload.stage))).toEqual(new Set([stageOf('b')]));
   });
 
+  it('times a racing tracker on the sister event\'s stage once it is given an entry there, from the fixes it already sent', async () => {
+    // #101's tracker has run A's stage; the organisers then enter the same car in B as #211.
+    const car = cars[0];
+    const sister = { entry: id('entry:b:211'), link: id('entry-device:b:211') };
+    const ownBefore = await rows('stage_results', { entry: entryId(car) });
+    expect((await call(stack, '/items/entries', { token, body: { id: sister.entry, event: eventOf('b'), race_number: 211, name: 'Crew 101 in B' } })).status).toBe(200);
+    try {
+      expect((await call(stack, '/items/entry_devices', { token, body: { id: sister.link, entry: sister.entry, device: id(`device:${car.trackers[0].imei}`) } })).status).toBe(200);
+      // Before, the tracker switched to its new assignments and timed #211 from its next fix on: none came, no result.
+      const result = await waitFor(async () => (await rows('stage_results', { entry: sister.entry, status: 'finished' }))[0], { timeoutMs: 30_000, what: '#211 timed on B\'s stage' });
+      expect(result.stage).toBe(stageOf('b'));
+      const own = ownBefore[0]!;
+      expect([result.started_at, result.finished_at]).toEqual([own.started_at, own.finished_at]);
+      expect((await rows('entry_crossings', { entry: sister.entry })).map((c) => c.kind).sort()).toEqual(['finish', 'split', 'start']);
+      // The car's timing in A is as it was.
+      expect(await rows('stage_results', { entry: entryId(car) })).toEqual(ownBefore);
+    } finally {
+      await call(stack, `/items/entries/${sister.entry}`, { token, method: 'DELETE' });
+      for (const table of ['entry_crossings', 'entry_penalties', 'stage_results', 'anomalies']) await db(table).where({ entry: sister.entry }).delete();
+    }
+  });
+
   it('times a car whose entry was created after all its fixes arrived, without waiting for another fix', async () => {
     const late = { imei: demoImei(208), entry: id('entry:a:104'), device: id('device:late') };
     const runs = simulateRace({ start, entries: cars.length + 1, stages: ['ss1'], seed: 5 });
