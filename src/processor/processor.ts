@@ -65,6 +65,7 @@ export class Processor {
   private readonly consumer: ShardedConsumer<PreparedBatch>;
   private readonly backlog: BacklogPriority;
   private server: Server | null = null;
+  private status: StatusWriter | null = null;
   private closed = false;
   private readonly received: Counter;
   private readonly stored: Counter;
@@ -305,7 +306,8 @@ export class Processor {
   async start(): Promise<void> {
     this.server = await serveMetrics(this.registry, this.config.METRICS_PORT, () => this.health());
     // What the race office's health panel reads (GET /pitwall/status), as a row in Postgres.
-    const status = new StatusWriter(this.db, this.config.PROCESSOR_CONSUMER, { health: () => this.health(), registry: this.registry });
+    this.status = new StatusWriter(this.db, this.config.PROCESSOR_CONSUMER, { health: () => this.health(), registry: this.registry, holdsName: () => this.consumer.holdsName });
+    const status = this.status;
     this.every(STATUS_EVERY_MS, () => status.write(), 'status row');
     if (this.racing) {
       await this.racing.refresh().catch((error) => this.log.error({ err: error }, 'race setup not loaded yet; retrying'));
@@ -328,9 +330,13 @@ export class Processor {
     void this.consumer.run().catch((error) => this.log.fatal({ err: error }, 'consumer stopped'));
   }
 
-  /** The /healthz report: see ProcessorHealth and healthReasons. */
-  health(): Promise<HealthReport> {
-    return this.healthChecks.report();
+  /**
+   * The /healthz report: see ProcessorHealth and healthReasons. A process waiting for its PROCESSOR_CONSUMER name
+   * (another holds it) says so: it is well, and does nothing until the other is gone.
+   */
+  async health(): Promise<HealthReport> {
+    const report = await this.healthChecks.report();
+    return this.consumer.holdsName ? report : { ...report, waiting: 'consumer-name' };
   }
 
   /** Drains the batch in hand, then releases every connection; each step is tried even if one fails. */
@@ -343,6 +349,7 @@ export class Processor {
     this.backlog.restore();
     await this.courier?.close();
     const steps: [string, () => Promise<unknown>][] = [
+      ['status row', () => this.status?.remove() ?? Promise.resolve()],
       ['metrics server', () => new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)))],
       ['redis', () => closeRedis(this.redis)],
       ['redis (leases)', () => closeRedis(this.leaseRedis)],

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import type { HealthReport } from '../observability/metrics-server.ts';
-import { writeProcessorStatus } from '../store/processor-status.ts';
+import { removeProcessorStatus, writeProcessorStatus } from '../store/processor-status.ts';
 
 /** How often a processor writes its status row; readers call an instance silent after a few missed writes. */
 export const STATUS_EVERY_MS = 5_000;
@@ -29,6 +29,11 @@ export interface StatusSources {
   health: () => Promise<HealthReport>;
   /** The registry holding `pitwall_positions_stored_total` and `pitwall_dead_letters_total`. */
   registry: Registry;
+  /**
+   * Whether this process holds its PROCESSOR_CONSUMER name. A second process started under a name in use waits for
+   * it; writing the row meanwhile, it overwrote the working one's figures with its own idle ones.
+   */
+  holdsName: () => boolean;
 }
 
 const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
@@ -70,7 +75,28 @@ export class StatusWriter {
     return perMinute(samples, windowMs + STATUS_EVERY_MS);
   }
 
+  private writing: Promise<void> | null = null;
+  private removed = false;
+
   async write(): Promise<void> {
+    if (this.removed || !this.sources.holdsName()) return;
+    this.writing = this.writeRow().finally(() => (this.writing = null));
+    return this.writing;
+  }
+
+  /**
+   * Takes the row away when the process stops on purpose (npm stop, a scale-down), after any write under way: the
+   * health panel said "a processor went silent" for the hour it keeps rows of silent instances. A process killed
+   * leaves its row, and the panel says so.
+   */
+  async remove(): Promise<void> {
+    const held = this.sources.holdsName();
+    this.removed = true;
+    await this.writing?.catch(() => {});
+    if (held) await removeProcessorStatus(this.db, this.instance);
+  }
+
+  private async writeRow(): Promise<void> {
     const now = (this.options.now ?? Date.now)();
     const [report, stored, dead] = await Promise.all([
       this.sources.health(),

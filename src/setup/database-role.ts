@@ -37,8 +37,8 @@ export const processorGrants: TableGrant[] = [
   { table: 'decoded_attributes', privileges: ['SELECT', 'INSERT', 'UPDATE'] },
   { table: 'pitwall_outbox', privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'], sequence: 'id' },
   { table: 'pitwall_mapping_revisions', privileges: ['SELECT', 'INSERT'], sequence: 'revision' },
-  // Each processor's own health row, for the race office's panel (upserted every few seconds).
-  { table: 'pitwall_processor_status', privileges: ['SELECT', 'INSERT', 'UPDATE'] },
+  // Each processor's own health row, for the race office's panel (upserted every few seconds, taken away when it stops).
+  { table: 'pitwall_processor_status', privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] },
   // The race setup (loadRaceSetup, replay scope, backfill targets), and the stored facts a replay compares with.
   ...read(['events', 'entries', 'entry_devices', 'devices', 'device_models', 'io_mappings', 'stages', 'geofences', 'waypoints', 'penalty_formulas']),
   ...read(['entry_crossings', 'stage_results', 'entry_penalties', 'anomalies']),

@@ -40,3 +40,8 @@ export async function writeProcessorStatus(db: Knex, status: ProcessorStatus): P
     ],
   );
 }
+
+/** Takes the instance's row away: it stopped on purpose. */
+export async function removeProcessorStatus(db: Knex, instance: string): Promise<void> {
+  await db('pitwall_processor_status').where({ instance }).delete();
+}

@@ -131,6 +131,8 @@ export class ShardedConsumer<P> {
   private lastRebalance = 0;
   /** The shard count the running processors use, while it differs from this one's (it then takes no shard); null otherwise. */
   shardCountConflict: number | null = null;
+  /** Whether this process holds its instance name (claimIdentity); false while another process holds it. */
+  holdsName = false;
   /** Entries found deleted from the stream before they were processed (checkTrimmedUnread). */
   trimmedUnread = 0;
   /** The loss said last: after which entry, and how many. */
@@ -263,7 +265,10 @@ export class ShardedConsumer<P> {
           this.shardCountConflict = other;
         } else {
           this.shardCountConflict = null;
-          if (await this.leases.claimIdentity(this.nonce)) return;
+          if (await this.leases.claimIdentity(this.nonce)) {
+            this.holdsName = true;
+            return;
+          }
           if (!warned) this.log.warn({ instance: this.leases.instanceId }, 'another process holds this PROCESSOR_CONSUMER name (or this one did before a restart); waiting for it');
           warned = true;
         }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Position } from '../../src/domain/position.ts';
 import type { Processor } from '../../src/processor/processor.ts';
 import { toStreamFields } from '../../src/simulator/publish.ts';
+import { writeProcessorStatus } from '../../src/store/processor-status.ts';
 import { adminToken, call } from '../support/directus-client.ts';
 import { startRacingProcessor } from '../support/racing-processor.ts';
 import { REDIS_URL } from '../support/stack.ts';
@@ -112,10 +113,33 @@ describe('GET /pitwall/status and the processor status row', () => {
     }
   });
 
-  it('calls a processor that stopped writing silent, since its last report', async () => {
+  it('a second process started under the same name waits, says so, and leaves the working one\'s row alone', async () => {
+    const row = async () => db('pitwall_processor_status').where({ instance }).first('started_at', 'positions_stored_total');
+    const working = await row();
+    const twin = await startRacingProcessor(stack, stream, { PROCESSOR_CONSUMER: instance, PROCESSOR_BLOCK_MS: '200' });
+    try {
+      await waitFor(async () => (await twin.health()).waiting === 'consumer-name', { timeoutMs: 10_000, what: 'the twin waiting for the name' });
+      // Two of its writes' time: the row is still the working one's (it had overwritten it with its own idle figures).
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      expect(await row()).toEqual(working);
+      expect((await processor!.health()).waiting).toBeUndefined();
+    } finally {
+      await twin.close();
+    }
+    // Stopped, the twin takes away no row: it never held the name.
+    expect(await row()).toEqual(working);
+  });
+
+  it('takes its row away when stopped on purpose; one killed is called silent since its last report', async () => {
     await processor!.close();
     processor = null;
-    // As if it had stopped two minutes ago (the row would take 30 s to go stale).
+    // Stopped on purpose (npm stop, a scale-down): the panel said "a processor went silent" for the hour it keeps rows.
+    expect(await db('pitwall_processor_status').where({ instance })).toEqual([]);
+    // Killed: its last report stays, as if written two minutes ago (the row would take 30 s to go stale).
+    await writeProcessorStatus(db, {
+      instance, startedAt: new Date(Date.now() - 600_000), healthy: true, reasons: [], positionsStoredTotal: 30, positionsPerMinute: 30,
+      lag: 0, pending: 0, oldestPendingSeconds: 0, outboxPending: 0, outboxParked: 0, deadLettersTotal: 1, deadLettersPerMinute: 0,
+    });
     await db('pitwall_processor_status').where({ instance }).update({ updated_at: db.raw("now() - interval '2 minutes'") });
     const { updated_at } = await db('pitwall_processor_status').where({ instance }).first('updated_at');
     const { json } = await status();
