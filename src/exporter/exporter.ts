@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { redactUrl } from '../domain/webhooks/redact-url.ts';
 import { healthErrors, probe, serveMetrics, sharedProbe, type HealthReport } from '../observability/metrics-server.ts';
 import { connectDb } from '../store/db.ts';
 import { ensureGroup, groupInfo, groupWithUnread } from '../stream/consumer-group.ts';
@@ -86,6 +87,8 @@ export class Exporter {
   /** When a batch was last written (or the stream found empty): health compares it with the entries waiting. */
   private progressAt = Date.now();
   private sinkFailingSince: number | null = null;
+  /** Why the last ClickHouse insert failed, while inserts fail: /healthz tells it at once (503 only after EXPORT_STALL_MS). */
+  private sinkError: string | null = null;
   /** Why the last part file could not be written (a full disk, a path taken by a file, no permission); null once one is. */
   private filesFailing: string | null = null;
   private readonly fixDates = new FixDates();
@@ -140,7 +143,7 @@ export class Exporter {
 
   async start(): Promise<void> {
     const { REDIS_TELEMETRY_STREAM: stream, EXPORT_DIR, METRICS_PORT } = this.config;
-    this.log.info({ stream, group: EXPORT_GROUP, consumer: this.config.EXPORT_CONSUMER, dir: EXPORT_DIR, clickhouse: this.openSink !== null }, 'exporter starting');
+    this.log.info({ stream, group: EXPORT_GROUP, consumer: this.config.EXPORT_CONSUMER, dir: EXPORT_DIR, clickhouse: this.config.CLICKHOUSE_URL ? redactUrl(this.config.CLICKHOUSE_URL) : null }, 'exporter starting');
     await this.directory.claim(stream);
     this.server = await serveMetrics(this.registry, METRICS_PORT, () => this.health());
     this.gathered = this.emptyBatch(await ParquetBatch.open(this.config.EXPORT_COMPRESSION));
@@ -454,7 +457,8 @@ export class Exporter {
         if (read.ok) batch.add(read.entry, this.fixDates.of(read.entry.ts));
       }
       const wrote = await this.writeFiles(range, batch);
-      this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'finished a batch written before but not acknowledged (a crash, a lost lease, a failed ClickHouse insert, or Redis gone back to an older state)');
+      if (this.sinkFailingSince !== null) this.log.info({ range, entries: entries.length, filesWritten: wrote }, 'ClickHouse insert tried again for a batch whose files are written');
+      else this.log.warn({ range, entries: entries.length, filesWritten: wrote }, 'finished a batch written before but not acknowledged (a crash, a lost lease, or Redis gone back to an older state)');
       if (this.openSink) await this.insertIntoClickHouse(range, batch);
       await this.acknowledge(entries.map((e) => e.id));
     } finally {
@@ -499,9 +503,11 @@ export class Exporter {
       await this.sink.insert(rangeKey(range), rows);
       this.metrics.clickhouseRows.inc(rows.length);
       this.sinkFailingSince = null;
+      this.sinkError = null;
     } catch (error) {
       this.metrics.clickhouseErrors.inc();
       this.sinkFailingSince ??= Date.now();
+      this.sinkError = error instanceof Error ? error.message : String(error);
       throw error;
     }
   }
@@ -555,7 +561,9 @@ export class Exporter {
       lag,
       pending,
       decodedDevices: this.decoders?.decodedDevices ?? 0,
-      ...healthErrors({ redis: ping, files: this.filesFailing }),
+      // A failing insert is said at once, with since when: a ClickHouse that is down is seen before the 503.
+      ...healthErrors({ redis: ping, files: this.filesFailing, clickhouse: this.sinkError }),
+      ...(this.sinkFailingSince === null ? {} : { clickhouseFailingSince: new Date(this.sinkFailingSince).toISOString() }),
       memory: memoryMb(),
     };
   }

@@ -205,6 +205,9 @@ describe('pitwall exporter with the ClickHouse sink', () => {
     );
     const health = await healthz(failing);
     expect(health).toMatchObject({ ok: true, reasons: [], role: 'active', group: EXPORT_GROUP, lag: expect.any(Number), pending: expect.any(Number) });
+    // Still 200 (a ClickHouse blip must not restart anything before EXPORT_STALL_MS), but the failure is said at once.
+    expect(health['errors']).toMatchObject({ clickhouse: expect.any(String) });
+    expect(Date.parse(String(health['clickhouseFailingSince']))).toBeLessThanOrEqual(Date.now());
     const standbyName = NAMES.find((name) => running.get(name) !== failing)!;
     // The standby may be the one just restarted: it answers once it has started.
     const standby = await waitFor(() => healthz(running.get(standbyName)!), { what: "the standby's /healthz" });
