@@ -335,6 +335,10 @@ describe('replay and backfill runs', () => {
     expect(missing.status, missing.text).toBe(404);
     expect(missing.json.errors[0].extensions.code).toBe('PITWALL_NOT_FOUND');
     expect((await call(stack, `/pitwall/race-setup/${event}/entries`, { token })).json.entries.length).toBeGreaterThan(0);
+    // In zod's own words, naming the parameter (the bundle lost them: "run: Invalid input").
+    const notUuid = await call(stack, '/pitwall/replay/abc', { token });
+    expect(notUuid.status, notUuid.text).toBe(400);
+    expect(notUuid.json.errors[0].extensions.reason).toBe('run: Invalid UUID');
     // Still 401 first for anonymous callers.
     expect((await call(stack, '/pitwall/race-setup/abc/entries')).status).toBe(401);
     expect((await call(stack, '/pitwall/replay/abc')).status).toBe(401);

@@ -2,6 +2,7 @@ import { defineEndpoint } from '@directus/extensions-sdk';
 import { InvalidPayloadError } from '@directus/errors';
 import type { NextFunction, Request, Response } from 'express';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
+import '../shared/zod-messages';
 import { telemetryHealth } from '../shared/telemetry-health';
 import { classificationRoutes } from './classification-routes';
 import { factsRoute } from './facts-route';

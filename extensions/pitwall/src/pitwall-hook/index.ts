@@ -2,6 +2,7 @@ import { ForbiddenError } from '@directus/errors';
 import { defineHook } from '@directus/extensions-sdk';
 import type { Accountability, SchemaOverview } from '@directus/types';
 import { BUNDLE_NAME, BUNDLE_VERSION } from '../shared/bundle-info';
+import '../shared/zod-messages';
 import { PROCESSOR_ROLE, roleCheck } from '../shared/role-callers';
 import { handBackUnsettled, publishPendingSafely } from '../shared/race-events-publish';
 import { announceHandCrossings, emitIoMappingChanged, recomputeStageResults } from '../shared/race-events-recompute';
