@@ -55,6 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     if (!exported && /positions does not exist|No files found/.test(message)) {
       const where = existsSync(config.EXPORT_DIR) ? `no exported files in ${config.EXPORT_DIR} yet` : `EXPORT_DIR ${config.EXPORT_DIR} does not exist`;
       console.error(`pitwall query-export: ${where}: is \`pitwall exporter\` running with this EXPORT_DIR? It writes a batch's files once the batch is EXPORT_FILE_ROWS rows or EXPORT_FILE_MAX_AGE_MS old (a minute by default).`);
+    } else if (!config.DATABASE_URL && /Table with name (crews|stages|stage_runs) does not exist/.test(message)) {
+      // Those tables come from Directus's database: DuckDB's "Did you mean pg_views?" would not say so.
+      console.error(`pitwall query-export: ${message.split('\n')[0]}: crews, stages and stage_runs are read from Directus's database; set DATABASE_URL (the processor's database role will do)`);
     } else console.error(`pitwall query-export: ${message}`);
     return 1;
   } finally {

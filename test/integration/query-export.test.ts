@@ -128,6 +128,13 @@ describe('pitwall query-export', () => {
     ]);
   });
 
+  it('says crews, stages and stage runs need DATABASE_URL when it is not set', async () => {
+    const result = await runCli(['query-export', 'SELECT count(*) FROM crews'], { EXPORT_DIR: dir });
+    expect(result.code).toBe(1);
+    // DuckDB alone said "Table with name crews does not exist! Did you mean "pg_views"?".
+    expect(result.stderr).toMatch(/crews does not exist.*: crews, stages and stage_runs are read from Directus's database; set DATABASE_URL/);
+  });
+
   it('says there are no exported files yet, and where it looked, when the export directory has none', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'pitwall-export-empty-'));
     try {
