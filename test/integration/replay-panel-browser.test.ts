@@ -254,7 +254,7 @@ describe('the replay panel on an Insights dashboard', () => {
     expect(await startMove.inputValue()).toBe('-20');
     // A digit too many: said before it is tried, naming the line, and nothing can be started.
     await startMove.fill('99999999');
-    await expect.poll(() => page.getByTestId('pitwall-replay-layout-problem').innerText(), { timeout: 5_000 }).toMatch(/: at most [\d,]+ m either way, the stage's length from its start line to its finish line$/);
+    await expect.poll(() => page.getByTestId('pitwall-replay-layout-problem').innerText(), { timeout: 5_000 }).toMatch(/: at most [\d,]+ m either way \(the stage's length from its start line to its finish line, 5,000 m at least\)$/);
     expect(await page.getByTestId('pitwall-replay-start').locator('button').isDisabled()).toBe(true);
     await startMove.fill('0');
     const finishMove = layout.locator('[data-testid="pitwall-replay-move"][data-kind="finish_line"] input');

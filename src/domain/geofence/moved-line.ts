@@ -38,10 +38,13 @@ export function movedBy(line: readonly LonLat[], moved: readonly LonLat[], beari
   return Math.cos((apart(bearing(from, to), bearingDeg) * Math.PI) / 180) * metres;
 }
 
+/** The least a line may be moved either way, whatever the stage: a loop's start and finish lines may be metres apart. */
+export const MIN_MOVE_LIMIT_M = 5_000;
+
 /**
  * How far a timekeeper may move a line of a stage: the stage's length as the crow flies, from its start line's middle
- * to its finish line's, in whole metres. Further is a typo (a 1e3 read as 1000, a digit too many), which put a
- * tester's start line in Antarctica and timed the stage with no start at all.
+ * to its finish line's, in whole metres, and MIN_MOVE_LIMIT_M at least. Further is a typo (a digit too many), which
+ * put a tester's start line in Antarctica and timed the stage with no start at all.
  */
 export const moveLimit = (start: readonly LonLat[], finish: readonly LonLat[]): number =>
-  Math.ceil(distance(point([...lineMiddle(start)]), point([...lineMiddle(finish)]), { units: 'meters' }));
+  Math.max(MIN_MOVE_LIMIT_M, Math.ceil(distance(point([...lineMiddle(start)]), point([...lineMiddle(finish)]), { units: 'meters' })));

@@ -39,7 +39,7 @@ describe('the replay panel\'s layout to try', () => {
     const layout = useCandidateLayout(apiAnswering(async () => [line('start', 'start_line', -4.0), line('finish', 'finish_line', -3.9)]));
     await layout.load('ss1');
     layout.move('start', 99_999_999);
-    expect(layout.problem.value).toMatch(/^start: at most 9,5\d\d m either way, the stage's length from its start line to its finish line$/);
+    expect(layout.problem.value).toMatch(/^start: at most 9,5\d\d m either way \(the stage's length from its start line to its finish line, 5,000 m at least\)$/);
     layout.move('start', -9_000);
     expect(layout.problem.value).toBeNull();
     expect(layout.candidate.value?.find((g) => g.id === 'start')?.geometry.coordinates[0]![0]).toBeLessThan(-4.09);

@@ -88,7 +88,7 @@ export function useCandidateLayout(api: Api) {
   const problem = computed(() => {
     const max = limit.value;
     const far = max === null ? undefined : geofences.value.find((g) => Math.abs(moves.value[g.id] ?? 0) > max);
-    return far ? `${far.name}: at most ${max!.toLocaleString('en')} m either way, the stage's length from its start line to its finish line` : null;
+    return far ? `${far.name}: at most ${max!.toLocaleString('en')} m either way (the stage's length from its start line to its finish line, 5,000 m at least)` : null;
   });
 
   /** The lines a timekeeper may move, start first. */

@@ -1,7 +1,7 @@
 import { distance, length, lineString, point } from '@turf/turf';
 import { describe, expect, it } from 'vitest';
 import type { LonLat } from '../../../../src/domain/course.ts';
-import { forwardAcross, moveLimit, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line.ts';
+import { forwardAcross, MIN_MOVE_LIMIT_M, moveLimit, movedBy, movedLine } from '../../../../src/domain/geofence/moved-line.ts';
 
 // A stage running north near Erfoud: the start line across the road, the finish line 2 km further north.
 const start: LonLat[] = [[-4.2310, 31.4300], [-4.2290, 31.4300]];
@@ -32,10 +32,14 @@ describe('moving a timing line along its stage', () => {
     expect(movedLine(finishWestToEast, 30, forward)[0]![1]).toBeGreaterThan(finishWestToEast[0]![1]);
   });
 
-  it('bounds a move by the stage\'s length from its start line to its finish line', () => {
-    // 0.018° of latitude: about 2,002 m, whichever way the lines were drawn.
-    expect(moveLimit(start, finishWestToEast)).toBe(Math.ceil(distance(point(mid(start)), point(mid(finishWestToEast)), { units: 'meters' })));
-    expect(moveLimit(start, finishEastToWest)).toBeGreaterThan(2_000);
-    expect(moveLimit(start, finishEastToWest)).toBeLessThan(2_010);
+  it('bounds a move by the stage\'s length from its start line to its finish line, 5 km at least', () => {
+    // A stage 0.1° of longitude long at 31° N: about 9.5 km, whichever way the lines were drawn.
+    const farFinish: LonLat[] = [[-4.1300, 31.4290], [-4.1300, 31.4310]];
+    expect(moveLimit(start, farFinish)).toBe(Math.ceil(distance(point(mid(start)), point(mid(farFinish)), { units: 'meters' })));
+    expect(moveLimit(start, [...farFinish].reverse())).toBe(moveLimit(start, farFinish));
+    expect(moveLimit(start, farFinish)).toBeGreaterThan(9_000);
+    // The 2 km stage, and a loop whose finish line is its start line: a few kilometres all the same.
+    expect(moveLimit(start, finishWestToEast)).toBe(MIN_MOVE_LIMIT_M);
+    expect(moveLimit(start, start)).toBe(MIN_MOVE_LIMIT_M);
   });
 });
