@@ -151,6 +151,14 @@ describe('the Race Control role', () => {
     expect(imported.status, imported.text).toBe(200);
     // #111 3:22.000, #113 3:23.000, #112 3:24.500.
     await waitFor(async () => JSON.stringify(await standings()) === JSON.stringify([[1, 202_000, null], [3, 204_500, 2_500], [2, 203_000, 1_000]]), { timeoutMs: 10_000, intervalMs: 200, what: 'the imported penalties in totals, ranks and gaps' });
+    // The same file imported a second time (the button pressed twice): refused, naming the reason; nothing doubled.
+    const again = await importFile(stack, 'entry_penalties', { text: csv, type: 'text/csv' }, user.token);
+    expect(again.status, again.text).toBe(400);
+    expect(JSON.parse(again.text).errors[0].extensions.reason).toMatch(/^reason: the entry already has this manual penalty in the stage, with the same amount and no reason \(.*\): a second one given on purpose needs its own reason/);
+    // Given on purpose, with a reason of its own, a second one counts.
+    const second = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[0]!.id, stage, kind: 'manual', amount_ms: 2_000, reason: 'Stewards’ decision 14' } });
+    expect(second.status, second.text).toBe(200);
+    expect((await call(stack, `/items/entry_penalties/${second.json.data.id}`, { token: user.token, method: 'DELETE' })).status).toBe(204);
     const penalties = (await call(stack, `/items/entry_penalties?filter[entry][_in]=${crews.map((c) => c.id).join(',')}&fields=id&limit=-1`, { token: user.token })).json.data as { id: string }[];
     expect(penalties).toHaveLength(2);
     expect((await call(stack, '/items/entry_penalties', { token: user.token, method: 'DELETE', body: penalties.map((p) => p.id) })).status).toBe(204);
@@ -189,11 +197,11 @@ describe('the Race Control role', () => {
     // and its re-timing (and every fact batch about the entry) would fail on every try.
     const heavy: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const one = await call(stack, '/items/entry_penalties', { token: user.token, body: penalty({ amount_ms: 360_000_000 }) });
+      const one = await call(stack, '/items/entry_penalties', { token: user.token, body: penalty({ amount_ms: 360_000_000, reason: `Stewards’ decision ${i}` }) });
       expect(one.status, one.text).toBe(200);
       heavy.push(one.json.data.id);
     }
-    const sixth = await call(stack, '/items/entry_penalties', { token: user.token, body: penalty({ amount_ms: 360_000_000 }) });
+    const sixth = await call(stack, '/items/entry_penalties', { token: user.token, body: penalty({ amount_ms: 360_000_000, reason: 'Stewards’ decision 5' }) });
     expect(sixth.status, sixth.text).toBe(400);
     expect(sixth.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['amount_ms'], message: expect.stringMatching(/^with this penalty the entry's stage total would be 2160200000 ms, more than a result holds/) });
     // Waived, it counts for nothing, and so fits.
@@ -484,8 +492,8 @@ describe('the Race Control role', () => {
     expect((await batch('running', [running], [finishes[1]!.key])).status).toBe(200);
     // Five penalties of a hundred hours and one of 96:31:23: no stage time yet, so each is taken.
     const given: string[] = [];
-    for (const amount of [360_000_000, 360_000_000, 360_000_000, 360_000_000, 360_000_000, 347_483_000]) {
-      const one = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[1]!.id, stage, kind: 'manual', amount_ms: amount } });
+    for (const [i, amount] of [360_000_000, 360_000_000, 360_000_000, 360_000_000, 360_000_000, 347_483_000].entries()) {
+      const one = await call(stack, '/items/entry_penalties', { token: user.token, body: { entry: crews[1]!.id, stage, kind: 'manual', amount_ms: amount, reason: `Stewards’ decision ${20 + i}` } });
       expect(one.status, one.text).toBe(200);
       given.push(one.json.data.id);
     }

@@ -44,6 +44,10 @@ export function penaltyGuard(database: any) {
         if (message) refuse([{ field: payload['entry'] !== undefined ? 'entry' : 'stage', message }]);
       }
     }
+    if (stored === null) {
+      const message = await twinPenalty(database, payload);
+      if (message) refuse([{ field: 'reason', message }]);
+    }
     for (const row of stored ?? [null]) {
       const message = await overflow(database, { ...(row ?? {}), ...payload }, row?.['id']);
       // A waiver lifted is what takes the total past: named as such.
@@ -64,6 +68,25 @@ async function entryOfOtherEvent(database: any, row: Row): Promise<string | null
   const [own, of] = await Promise.all([database('entries').where({ id: entry }).first('event', 'race_number'), database('stages').where({ id: stage }).first('event', 'name')]);
   if (!own || !of || own.event === of.event) return null;
   return `entry ${own.race_number === null ? String(entry) : `#${own.race_number}`} is an entry of another event than stage "${of.name}"`;
+}
+
+/**
+ * Why a new penalty given by hand is refused as a second copy, or null: the entry already has one in the stage of the
+ * same kind, amount and reason that counts. A double click, or a CSV file imported twice, doubled a car's penalty
+ * without a word; a second penalty given on purpose has its own reason (the stewards' decision number).
+ */
+async function twinPenalty(database: any, penalty: Row): Promise<string | null> {
+  const { entry, stage, kind } = penalty;
+  const amount = Number(penalty['amount_ms']);
+  if (!isUuid(entry) || !isUuid(stage) || typeof kind !== 'string' || !Number.isFinite(amount)) return null;
+  const reason = typeof penalty['reason'] === 'string' && penalty['reason'].trim() !== '' ? penalty['reason'] : null;
+  const twin: Row | undefined = await database('entry_penalties')
+    .where({ entry, stage, kind, amount_ms: amount })
+    .whereRaw('waived IS NOT TRUE')
+    .modify((q: any) => (reason === null ? q.where((r: any) => r.whereNull('reason').orWhere('reason', '')) : q.where('reason', reason)))
+    .first('id');
+  if (!twin) return null;
+  return `the entry already has this ${kind} penalty in the stage, with the same amount and ${reason === null ? 'no reason' : 'reason'} (${String(twin['id'])}): a second one given on purpose needs its own reason, such as the stewards' decision number`;
 }
 
 /**
