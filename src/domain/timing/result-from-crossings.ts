@@ -13,11 +13,12 @@ export interface StoredCrossing extends TimedCrossing {
 }
 
 /**
- * Whether a stored crossing set by hand is a stopwatch time (added by the officials, with no speed: the pipeline gives
- * every crossing of its own the tracker's speed) rather than a tracker's crossing whose time they corrected. Beside a
- * stopwatch time the tracker's own crossing of the line is kept (see official-crossings), to count once it is deleted.
+ * Whether a stored crossing set by hand, by its stored speed, is a stopwatch time (added by the officials, with no
+ * speed: the pipeline gives every crossing of its own the tracker's speed) rather than a tracker's crossing whose time
+ * they corrected. Beside a stopwatch time the tracker's own crossing of the line is kept (see official-crossings), to
+ * count once it is deleted.
  */
-export const isStopwatchTime = (crossing: { corrected: boolean; speedKmh: number | null }): boolean => crossing.corrected && crossing.speedKmh === null;
+export const isStopwatchTime = (speedKmh: unknown): boolean => speedKmh === null || speedKmh === undefined;
 
 /**
  * The crossings that time a result: where the officials corrected a start or finish by hand, it alone of its kind

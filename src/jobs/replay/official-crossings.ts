@@ -5,7 +5,6 @@ import { runKey } from './fact-scope.ts';
 import { fastFactId } from './fast-fact-id.ts';
 
 const isTimed = (kind: unknown): kind is 'start' | 'finish' => kind === 'start' || kind === 'finish';
-const stopwatch = (record: FactRecord): boolean => isStopwatchTime({ corrected: true, speedKmh: record.row['speed_kmh'] === null || record.row['speed_kmh'] === undefined ? null : Number(record.row['speed_kmh']) });
 
 /**
  * The replayed facts as the endpoint will apply them where the officials corrected crossings by hand (see
@@ -21,7 +20,7 @@ export function withOfficialCrossings(replayed: readonly Fact[], stored: readonl
   const official = stored.filter((record) => record.official);
   if (official.length === 0) return [...replayed];
   const officialIds = new Set(official.map((record) => record.id));
-  const officialKinds = new Set(official.filter((record) => !stopwatch(record)).map((record) => `${runKey(record.entry, record.stage)}:${record.row['kind']}`));
+  const officialKinds = new Set(official.filter((record) => !isStopwatchTime(record.row['speed_kmh'])).map((record) => `${runKey(record.entry, record.stage)}:${record.row['kind']}`));
   // The finish the officials set, by entry and stage: a replayed split after it is left out, as the endpoint does.
   const officialFinish = new Map(official.filter((record) => record.row['kind'] === 'finish').map((record) => [runKey(record.entry, record.stage), Date.parse(String(record.row['crossed_at']))]));
   const splitAfterFinish = (fact: Extract<Fact, { type: 'crossing' }>) => fact.kind === 'split' && fact.crossedAt > (officialFinish.get(runKey(fact.entryId, fact.stageId)) ?? Number.POSITIVE_INFINITY);

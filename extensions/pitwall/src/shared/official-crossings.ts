@@ -39,7 +39,7 @@ export async function officialCrossingIds(trx: any, wanted: ReadonlyMap<string, 
     for (const row of rows) {
       if (row['corrected_at'] === null) continue;
       if (wanted.has(String(row['id']))) official.add(String(row['id']));
-      corrected.set(sameKind(row), { id: String(row['id']), at: msOf(row['crossed_at']), stopwatch: isStopwatchTime({ corrected: true, speedKmh: row['speed_kmh'] === null ? null : Number(row['speed_kmh']) }) });
+      corrected.set(sameKind(row), { id: String(row['id']), at: msOf(row['crossed_at']), stopwatch: isStopwatchTime(row['speed_kmh']) });
     }
   }
   for (const [id, row] of timing) {
