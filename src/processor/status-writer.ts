@@ -47,6 +47,9 @@ export class StatusWriter {
   private readonly startedAt = new Date();
   private readonly positions: CounterSample[];
   private readonly deadLetters: CounterSample[];
+  /** The write under way, which remove() waits for; removed: no row is written after it. */
+  private writing: Promise<void> | null = null;
+  private removed = false;
 
   /** Made when the process starts: its counters are 0 then, which is the first sample of each rate. */
   constructor(
@@ -74,9 +77,6 @@ export class StatusWriter {
     while (samples.length > 2 && at - samples[1]!.at > windowMs) samples.shift();
     return perMinute(samples, windowMs + STATUS_EVERY_MS);
   }
-
-  private writing: Promise<void> | null = null;
-  private removed = false;
 
   async write(): Promise<void> {
     if (this.removed || !this.sources.holdsName()) return;

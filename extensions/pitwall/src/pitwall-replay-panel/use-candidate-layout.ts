@@ -63,11 +63,15 @@ export function useCandidateLayout(api: Api) {
     });
   }
 
+  /** The stage's timing lines, with its start and finish line among them (undefined where it has none). */
+  const stageLines = computed(() => {
+    const lines = geofences.value.filter(isLine);
+    return { lines, start: lines.find((g) => g.kind === 'start_line'), finish: lines.find((g) => g.kind === 'finish_line') };
+  });
+
   /** The bearing that is "further along the stage" for each line; none when the stage has no start or finish line. */
   const forwards = computed(() => {
-    const lines = geofences.value.filter(isLine);
-    const start = lines.find((g) => g.kind === 'start_line');
-    const finish = lines.find((g) => g.kind === 'finish_line');
+    const { lines, start, finish } = stageLines.value;
     return new Map(
       lines.flatMap((g) => {
         if (g !== start && start) return [[g.id, forwardAcross(lineOf(g), { awayFrom: lineMiddle(lineOf(start)) })] as const];
@@ -79,8 +83,7 @@ export function useCandidateLayout(api: Api) {
 
   /** The most a line may be moved either way (moveLimit); null without a start and a finish line. */
   const limit = computed(() => {
-    const lines = geofences.value.filter(isLine);
-    const [start, finish] = [lines.find((g) => g.kind === 'start_line'), lines.find((g) => g.kind === 'finish_line')];
+    const { start, finish } = stageLines.value;
     return start && finish ? moveLimit(lineOf(start), lineOf(finish)) : null;
   });
 
