@@ -339,6 +339,12 @@ describe('replay and backfill runs', () => {
     const notUuid = await call(stack, '/pitwall/replay/abc', { token });
     expect(notUuid.status, notUuid.text).toBe(400);
     expect(notUuid.json.errors[0].extensions.reason).toBe('run: Invalid UUID');
+    // An id without an RFC version digit is an id Directus stores (imported ones): looked up, not refused.
+    const imported = '00000000-0000-0000-0000-000000000001';
+    for (const path of [`/pitwall/replay/${imported}`, `/pitwall/race-setup/${imported}/entries`]) {
+      const unknown = await call(stack, path, { token });
+      expect(unknown.status, `${path} ${unknown.text}`).toBe(404);
+    }
     // Still 401 first for anonymous callers.
     expect((await call(stack, '/pitwall/race-setup/abc/entries')).status).toBe(401);
     expect((await call(stack, '/pitwall/replay/abc')).status).toBe(401);

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { recordId } from '../uuid-text.ts';
 
 /**
  * The race event catalogue (CONTRACTS section 4), version 1. Each domain event becomes one `race_events` item whose
  * `payload` matches the type's schema; Flows and integrators rely on these names. Add fields freely; a rename or
  * removal is a new version.
  */
-const uuid = z.uuid();
+const uuid = recordId();
 const isoTime = z.iso.datetime({ offset: true }).describe('ISO-8601 time with milliseconds');
 const raceNumber = z.number().int().nullable().describe('the entry’s race number, for messages that humans read');
 

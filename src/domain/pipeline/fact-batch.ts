@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { recordId } from '../uuid-text.ts';
 
 /**
  * The body of `POST /pitwall/facts`: one batch of fact changes from the processor (or replay), checked with zod at
  * the HTTP edge. Times are epoch milliseconds; ids of entries, stages and geofences are Directus uuids.
  */
 const ms = z.number().int().nonnegative();
-const id = z.uuid();
+const id = recordId();
 
 const crossing = z.strictObject({
   type: z.literal('crossing'),

@@ -4,6 +4,7 @@ import { gateProblem, zoneProblem } from '../../domain/geofence/check-course.ts'
 import { unstorableTextProblem } from '../../domain/io/storable-text.ts';
 import { once } from '../param-lists.ts';
 import { storableTime } from '../storable-time.ts';
+import { recordId } from '../../domain/uuid-text.ts';
 
 /**
  * What a replay is asked to do (CONTRACTS section 5, `POST /pitwall/replay`), checked with zod at every entry point
@@ -30,7 +31,7 @@ const lineKinds = ['start_line', 'split_line', 'finish_line'] as const;
  * A uuid in any case, as lower case: Postgres and zod take `8F14E45F-…` for the id it stores as `8f14e45f-…`, but the
  * replay compares ids as text (a stage of the event, the entries asked for), where only one spelling matches.
  */
-const uuid = () => z.uuid().toLowerCase();
+const uuid = () => recordId().toLowerCase();
 
 /** One row of a candidate layout: the fields of a `geofences` item, geometry as GeoJSON (SRID 4326). */
 export const candidateGeofenceSchema = z

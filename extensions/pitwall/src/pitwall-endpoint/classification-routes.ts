@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { readClassification } from '../shared/read-classification';
 import { UnauthenticatedError } from './facts-route';
+import { isUuid } from '../../../../src/domain/uuid-text.ts';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
@@ -13,7 +14,7 @@ const oneUuid = (name: string) =>
   z.unknown().superRefine((value, ctx) => {
     if (value === undefined) ctx.addIssue({ code: 'custom', message: 'is required' });
     else if (Array.isArray(value)) ctx.addIssue({ code: 'custom', message: `give one ${name}, not a list (${value.length} given)` });
-    else if (!z.uuid().safeParse(value).success) ctx.addIssue({ code: 'custom', message: `expected a uuid, got ${JSON.stringify(String(value)).slice(0, 60)}` });
+    else if (!isUuid(value)) ctx.addIssue({ code: 'custom', message: `expected a uuid, got ${JSON.stringify(String(value)).slice(0, 60)}` });
   }).transform((value) => String(value));
 const querySchema = z.object({ event: oneUuid('event'), stage: oneUuid('stage').optional() });
 

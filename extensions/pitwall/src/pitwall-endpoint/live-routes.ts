@@ -5,11 +5,12 @@ import { z } from 'zod';
 import { liveConfig } from '../shared/live-config';
 import { readLiveSetup, readStageStates } from '../shared/read-live-setup';
 import { UnauthenticatedError } from './facts-route';
+import { recordId } from '../../../../src/domain/uuid-text.ts';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 type Handler = (req: DirectusRequest, res: Response, next: NextFunction) => Promise<void>;
 
-const eventParam = z.object({ event: z.uuid() });
+const eventParam = z.object({ event: recordId() });
 
 /**
  * What the live map panel reads from Directus (the positions come from the gateway): `GET /pitwall/live/config` the

@@ -5,11 +5,12 @@ import { z } from 'zod';
 import { pipelineCallerCheck } from '../shared/role-callers';
 import { issuesRefusal, runCollection, RunNotFoundError, type ParamIssue, type RunKind } from '../shared/runs';
 import { UnauthenticatedError } from './facts-route';
+import { recordId } from '../../../../src/domain/uuid-text.ts';
 
 type DirectusRequest = Request & { accountability?: Accountability | null; schema?: SchemaOverview };
 
 const endSchema = z.strictObject({
-  run: z.uuid(),
+  run: recordId(),
   status: z.enum(['succeeded', 'failed']),
   error: z.string().max(10_000).nullable().optional(),
 });

@@ -2,8 +2,9 @@ import { InvalidPayloadError } from '@directus/errors';
 import { z } from 'zod';
 import { cutShort } from '../../../../src/domain/cut-short';
 import { issuesRefusal } from './runs';
+import { recordId } from '../../../../src/domain/uuid-text.ts';
 
-const uuid = z.uuid();
+const uuid = recordId();
 
 /**
  * The 400 for a URL parameter that must be a uuid and is not (`/pitwall/replay/abc`), naming it as the run-end route

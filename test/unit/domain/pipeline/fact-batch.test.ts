@@ -21,3 +21,21 @@ describe('isPgSnapshot', () => {
     expect(refused.error?.issues[0]?.path).toEqual(['snapshot']);
   });
 });
+
+describe('factBatchSchema ids', () => {
+  const crossing = (id: string) => ({
+    type: 'crossing', key: 'k', entryId: id, stageId: id, gateId: id, deviceId: '350936080010011', kind: 'start', crossedAt: 1, speedKmh: 80,
+  });
+  const batch = (id: string) => ({ batch: 'b', source: 'live', upserts: [crossing(id)], retractions: [] });
+
+  it('takes any id Directus stores, also one without an RFC version digit (imported from another system)', () => {
+    expect(factBatchSchema.safeParse(batch('00000000-0000-0000-0000-000000000001')).success).toBe(true);
+  });
+
+  it('refuses what is no id, in zod\'s words', () => {
+    const refused = factBatchSchema.safeParse(batch('entry-1'));
+    expect(refused.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'upserts.0.entryId: Invalid UUID', 'upserts.0.stageId: Invalid UUID', 'upserts.0.gateId: Invalid UUID',
+    ]);
+  });
+});

@@ -21,6 +21,12 @@ describe('replay parameters', () => {
     expect(messages({ ...base, event: undefined, devices: ['350936080010011'], mode: 'apply' })).toEqual([]);
   });
 
+  it('accept any id Directus stores, version digit 0 included, and refuse what is no id', () => {
+    const imported = '00000000-0000-0000-0000-000000000001';
+    expect(messages({ ...base, event: imported, stage: imported, entries: [imported.toUpperCase()] })).toEqual([]);
+    expect(messages({ ...base, event: 'abc' })).toEqual(['event: Invalid UUID']);
+  });
+
   it('accept a candidate layout of lines and zones', () => {
     expect(messages({ ...base, stage, geofences: [finish, zone] })).toEqual([]);
   });
