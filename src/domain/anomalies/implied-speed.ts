@@ -24,3 +24,19 @@ export function impliedSpeedKmh(a: Fix, b: Fix): number {
   if (seconds === 0) return metres === 0 ? 0 : Number.POSITIVE_INFINITY;
   return (metres / seconds) * 3.6;
 }
+
+/**
+ * How far apart two fixes of a car standing still may read: a tracker's GPS error, worse under trees and between
+ * buildings. Without it, a burst of fixes milliseconds apart (a tracker flushing its buffer) implied thousands of
+ * km/h from a metre of jitter, and each fix was a `position_jump`: 843 anomalies for one burst of 1,000.
+ */
+export const GPS_ERROR_M = 50;
+
+/**
+ * Whether a vehicle cannot have got from one fix to the next: further apart than `maxSpeedKmh` covers in the time
+ * between them, by more than the GPS error.
+ */
+export function isPositionJump(a: Fix, b: Fix, maxSpeedKmh: number): boolean {
+  const reachM = (maxSpeedKmh / 3.6) * (Math.abs(b.ts - a.ts) / 1000);
+  return fixDistanceM(a, b) > reachM + GPS_ERROR_M;
+}

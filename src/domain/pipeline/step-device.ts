@@ -1,5 +1,5 @@
 import type { Fix } from '../course.ts';
-import { fixDistanceM, impliedSpeedKmh } from '../anomalies/implied-speed.ts';
+import { fixDistanceM, impliedSpeedKmh, isPositionJump } from '../anomalies/implied-speed.ts';
 import { segmentEvents, zonesContaining } from '../geofence/index.ts';
 import type { DeviceState } from './device-state.ts';
 import { applyGateCrossing } from './apply-gate-crossing.ts';
@@ -22,17 +22,17 @@ function runningEntryStage(draft: Draft, context: PipelineContext, at: number): 
 }
 
 /**
- * A fix that implies an impossible speed is reported and kept aside rather than evaluated. If the next fix agrees
- * with it rather than with the last good fix, the device really moved (or the earlier fix was the bad one), and
- * evaluation resumes from it without crossing the gap.
+ * A fix that implies an impossible speed (beyond the GPS error: isPositionJump) is reported and kept aside rather
+ * than evaluated. If the next fix agrees with it rather than with the last good fix, the device really moved (or the
+ * earlier fix was the bad one), and evaluation resumes from it without crossing the gap.
  */
 function screenJump(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext): Fix | null {
-  const speed = impliedSpeedKmh(prev, fix);
-  if (speed <= context.options.maxSpeedKmh) {
+  const { maxSpeedKmh } = context.options;
+  if (!isPositionJump(prev, fix, maxSpeedKmh)) {
     draft.suspect = null;
     return prev;
   }
-  if (draft.suspect && impliedSpeedKmh(draft.suspect, fix) <= context.options.maxSpeedKmh) {
+  if (draft.suspect && !isPositionJump(draft.suspect, fix, maxSpeedKmh)) {
     const resumed = draft.suspect;
     draft.suspect = null;
     draft.insideZones = new Set(zonesContaining(context.index, resumed));
@@ -49,7 +49,7 @@ function screenJump(draft: Draft, prev: Fix, fix: Fix, context: PipelineContext)
     deviceId: context.deviceId,
     startedAt: fix.ts,
     endedAt: null,
-    details: { from_ts: prev.ts, distance_m: Math.round(fixDistanceM(prev, fix)), implied_speed_kmh: Math.round(speed), lat: fix.lat, lon: fix.lon },
+    details: { from_ts: prev.ts, distance_m: Math.round(fixDistanceM(prev, fix)), implied_speed_kmh: Math.round(impliedSpeedKmh(prev, fix)), lat: fix.lat, lon: fix.lon },
   });
   draft.suspect = fix;
   return null;

@@ -162,6 +162,20 @@ describe('DevicePipeline rules', () => {
     expect(of(facts, 'crossing').map((c) => c.kind).sort()).toEqual(['finish', 'split', 'start']);
   });
 
+  it('flags no jump in a burst of fixes milliseconds apart, a metre of GPS jitter between them', () => {
+    // A tracker flushing its buffer: 1,000 fixes 1 ms apart after its stage. Each implied over 2,000 km/h, and each
+    // was a position_jump anomaly and race event.
+    const fixes = track({ zoneKmh: 45 });
+    const last = fixes[fixes.length - 1]!;
+    const burst = Array.from({ length: 1_000 }, (_, i) => {
+      const [lon, lat] = along(1100 + (i % 2), i % 3 === 0 ? 1 : 0);
+      return { ts: last.ts + 1 + i, lat, lon, speedKmh: 0 };
+    });
+    const facts = Object.values(run([...fixes, ...burst]).state.facts);
+    expect(of(facts, 'anomaly').filter((a) => a.kind === 'position_jump')).toEqual([]);
+    expect(of(facts, 'crossing').map((c) => c.kind).sort()).toEqual(['finish', 'split', 'start']);
+  });
+
   it('declares DNF when the stage closes without a finish', () => {
     const pipeline = run(track({ toM: 700, zoneKmh: 45 }));
     const closesAt = testCourse().stages[0]!.closesAt;
