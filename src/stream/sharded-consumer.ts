@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { planShards, type ShardPlan } from '../domain/sharding/plan-shards.ts';
 import { shardOf } from '../domain/sharding/shard-of.ts';
 import { unlessRedisDown } from './connection-report.ts';
-import { ensureGroup, groupInfo, xinfoRecord } from './consumer-group.ts';
+import { ensureGroup, groupInfo, xinfoRecord, type GroupInfo } from './consumer-group.ts';
 import { countEntriesAfter } from './count-entries.ts';
 import { compareCursor } from './cursor.ts';
 import { boundedReadCount, entrySize, recentLargest } from './read-count.ts';
@@ -421,10 +421,14 @@ export class ShardedConsumer<P> {
     if (committed.some((id) => id === null)) return;
     let slowest = committed[0]!;
     for (const id of committed) if (compareCursor(id!, slowest) < 0) slowest = id!;
-    const entriesAdded = Number(xinfoRecord(await this.redis.xinfo('STREAM', stream))['entries-added']);
+    // Read in this order, each figure no older than the one before: the group's lag, the entries after the slowest
+    // shard, the stream's total. Entries a busy fleet adds meanwhile then make the lag read smaller than the entries
+    // counted, never larger; the other way round they read as entries trimmed unread (an alarm for nothing lost).
+    const standing = await groupInfo(this.redis, stream, group);
     const after = await this.countAfter(slowest, 10_000);
+    const entriesAdded = Number(xinfoRecord(await this.redis.xinfo('STREAM', stream))['entries-added']);
     // Before the group is moved on: its entries-read is what tells how many entries came after it.
-    await this.checkTrimmedUnread({ after: slowest, count: after });
+    if (standing?.lastDeliveredId === slowest) this.noteTrimmedUnread(standing, after);
     const setId = () =>
       after === null || !Number.isFinite(entriesAdded)
         ? this.redis.xgroup('SETID', stream, group, slowest)
@@ -448,15 +452,19 @@ export class ShardedConsumer<P> {
    * were processed: they are lost for good. Without this, a stream trimmed ahead of a stopped processor lost half a
    * burst with no trace: no dead letter, no log, no metric. Group `processor` stands at the slowest shard's progress
    * with its entries-read (syncGroup), so Redis's lag counts every entry added after it, trimmed or not; those still
-   * in the stream after it are counted here (`present`, when already known). Checked when shards are taken where
-   * their processing stands (a restart, a takeover) and while the slowest shard has not moved.
+   * in the stream after it are counted here, after the lag is read. Checked when shards are taken where their
+   * processing stands (a restart, a takeover) and while the slowest shard has not moved (syncGroup).
    */
-  private async checkTrimmedUnread(present?: { after: string; count: number | null }): Promise<void> {
+  private async checkTrimmedUnread(): Promise<void> {
     const { stream, group } = this.options;
     const info = await groupInfo(this.redis, stream, group);
     if (!info || info.lag === null || info.lastDeliveredId === '0-0') return;
-    if (present !== undefined && present.after !== info.lastDeliveredId) return;
-    const count = present !== undefined ? present.count : await this.countAfter(info.lastDeliveredId, 10_000);
+    this.noteTrimmedUnread(info, await this.countAfter(info.lastDeliveredId, 10_000));
+  }
+
+  /** The check of checkTrimmedUnread, with the entries after the group's position counted after its lag was read. */
+  private noteTrimmedUnread(info: GroupInfo, count: number | null): void {
+    if (info.lag === null || info.lastDeliveredId === '0-0') return;
     if (count === null || info.lag <= count) return;
     const lost = info.lag - count;
     // Checked again while the group stands still: only what more is found is counted and said.

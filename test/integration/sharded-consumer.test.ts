@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { shardOf } from '../../src/domain/sharding/shard-of.ts';
 import { ShardLeases } from '../../src/stream/shard-leases.ts';
 import { LeasesStale, ShardedConsumer, type ShardHost } from '../../src/stream/sharded-consumer.ts';
 import type { StreamEntry } from '../../src/stream/stream-entry.ts';
@@ -183,6 +184,49 @@ describe('the sharded consumer against a real Redis', () => {
     const stored = committed.length;
     expect(await run(() => committed.length >= stored + 10)).toBe(30);
     expect(errors.join('')).toContain('entries were deleted from the stream (XTRIM or MAXLEN) before they were processed');
+  });
+
+  it('raises no alarm of entries trimmed unread while a busy fleet writes and another instance\'s shard stands still', async () => {
+    // A tester's sharded processors: one killed, its shards standing still until it came back, the others checking
+    // the stream every few seconds while 120 fixes a second arrived. Entries added between two of the check's reads
+    // once read as 69 entries deleted unread, with nothing lost. Here a fix arrives before each of the consumer's
+    // reads of the stream's figures, as it may at that rate.
+    const { stream, written } = await fill(20, 4);
+    const ghostShard = shardOf('tracker-3', 4);
+    const busy = ['tracker-0', 'tracker-1', 'tracker-2'].find((device) => shardOf(device, 4) !== ghostShard)!;
+    expect(busy).toBeDefined();
+    const ghost = new ShardLeases(leaseRedis, stream, 'ghost', 60_000);
+    expect(await ghost.acquire(ghostShard)).toBe(true);
+    expect(await ghost.commitAll([ghostShard], written[0]!)).toEqual([true]);
+    const writer = new Redis(REDIS_URL);
+    let sent = 0;
+    const fleetWrites = new Proxy(redis, {
+      get(target, name) {
+        const value = Reflect.get(target, name) as unknown;
+        if (typeof value !== 'function') return value;
+        if (name !== 'xinfo' && name !== 'xrangeBuffer') return value.bind(target);
+        return async (...args: unknown[]) => {
+          await writer.xadd(stream, '*', 'device_id', busy, 'n', String(sent++));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const { host, committed } = storing();
+    const errors: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+    const consumer = new ShardedConsumer(fleetWrites, new ShardLeases(leaseRedis, stream, 'busy', 60_000), { stream, group: 'processor', shardCount: 4, batchSize: 50, blockMs: 100, rebalanceMs: 200 }, host, log);
+    const running = consumer.run();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 7_000)); // past two of the consumer's group syncs (every 3 s)
+      expect(sent).toBeGreaterThan(0);
+      expect(consumer.trimmedUnread).toBe(0);
+      expect(errors.join('')).not.toContain('entries were deleted from the stream');
+    } finally {
+      await consumer.close();
+      await running.catch(() => undefined);
+      await writer.quit();
+    }
+    expect(committed).toContain(written.find((_, i) => `tracker-${i % 4}` === busy));
   });
 
   it('rolls back a batch whose store outlived its leases (a pause), then stores every entry once', async () => {
