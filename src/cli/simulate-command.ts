@@ -12,7 +12,10 @@ Writes 1 Hz tracks of the demo entries to REDIS_TELEMETRY_STREAM in the tcp-inge
 
   --entries N         how many demo entries drive (1-20, default 20)
   --stage ss1|ss2|all which stages (default all)
-  --start ISO         GPS time of the first departure (default now)
+  --start ISO         GPS time of the first departure (default now); at --speed 1, the fixes of a
+                      start in the past go at once (a fleet's buffered upload), the rest in real time
+  --after ISO         the first round sends only fixes after this GPS time (a round resumed: the fixes
+                      up to it were sent before)
   --speed F           1 = real time (default), 10 = ten times faster, 0 = as fast as possible
                       (faster than real time from now, fixes run ahead of the clock and the processor
                       dead-letters those beyond its MAX_FUTURE_SKEW_MS: give --start in the past)
@@ -29,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
       entries: { type: 'string', default: '20' },
       stage: { type: 'string', default: 'all' },
       start: { type: 'string' },
+      after: { type: 'string' },
       speed: { type: 'string', default: '1' },
       duplicates: { type: 'string', default: '0' },
       'out-of-order': { type: 'string', default: '0' },
@@ -48,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       entries: z.coerce.number().int().min(1).max(20),
       stage: z.enum(['ss1', 'ss2', 'all']),
       start: z.iso.datetime({ offset: true }).optional(),
+      after: z.iso.datetime({ offset: true }).optional(),
       speed: z.coerce.number().min(0),
       duplicates: share,
       'out-of-order': share,
@@ -77,7 +82,9 @@ export async function run(argv: string[]): Promise<number> {
     let round = 0;
     do {
       const start = options.start && round === 0 ? Date.parse(options.start) : Date.now();
-      const fixes = simulateRace({ start, entries: options.entries, stages: options.stage === 'all' ? ['ss1', 'ss2'] : [options.stage], seed: options.seed + round });
+      const race = simulateRace({ start, entries: options.entries, stages: options.stage === 'all' ? ['ss1', 'ss2'] : [options.stage], seed: options.seed + round });
+      const after = options.after && round === 0 ? Date.parse(options.after) : Number.NEGATIVE_INFINITY;
+      const fixes = race.filter((fix) => fix.ts > after);
       const ordered = deliveryOrder(fixes, { duplicates: options.duplicates, outOfOrder: options['out-of-order'], lateBurstSeconds: options['late-burst'], seed: options.seed + round });
       const sent = await publishFixes(redis, env.REDIS_TELEMETRY_STREAM, ordered, { speed: options.speed, signal: abort.signal });
       console.log(`round ${round + 1}: sent ${sent} entries (${fixes.length} distinct fixes)`);

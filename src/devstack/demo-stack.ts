@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { demoEntries, demoId } from '../demo/demo-race.ts';
+import { simulateRace } from '../simulator/race-schedule.ts';
 import { databaseRoleUrl, DEFAULT_DATABASE_ROLE, type DatabaseRole } from '../setup/database-role.ts';
 import { runSetup } from '../setup/setup.ts';
 import { migrateTelemetry } from '../store/migrate.ts';
@@ -162,11 +163,24 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
     });
     say(done.length ? `setup made ${done.length} changes` : 'setup: everything was in place');
     const stream = { REDIS_URL: settings.redisUrl, REDIS_TELEMETRY_STREAM: settings.stream };
-    // The simulator starts its race from now: the demo's timing starts again with it, unless a processor still
-    // times the round before.
-    if (!runningPid(settings, 'simulator') && !runningPid(settings, 'processor')) {
-      await openNewDemoRound(db, Date.now());
-      say('demo race: stages open again from now, timing of earlier rounds cleared');
+    const round = runningPid(settings, 'simulator')
+      ? null
+      : demoRoundPlan({ now: Date.now(), roundStart: readDemoRound(settings), processorRunning: runningPid(settings, 'processor') !== null });
+    if (round?.kind === 'new') {
+      await openNewDemoRound(db, round.start);
+      writeDemoRound(settings, round.start);
+      say('demo race: a new round from now: stages open again, timing of earlier rounds cleared');
+    }
+    const simulatorArgs = ['simulate', '--loop', '--speed', '1'];
+    if (round?.kind === 'new') simulatorArgs.push('--start', new Date(round.start).toISOString());
+    if (round?.kind === 'resume') {
+      const sent = await newestDemoFix(db, round.start);
+      simulatorArgs.push('--start', new Date(round.start).toISOString(), ...(sent === null ? [] : ['--after', new Date(sent).toISOString()]));
+      const stoppedS = sent === null ? null : Math.round((Date.now() - sent) / 1000);
+      say(
+        `demo race: resuming the round started at ${new Date(round.start).toISOString().slice(11, 19)} UTC; its timing and the officials' decisions stay` +
+          (stoppedS === null ? '' : `, and the fixes of the ${stoppedS} s stopped arrive at once, as a fleet uploads what its trackers buffered`),
+      );
     }
     // Each started one is waited for on its metrics port before it is said to be up.
     const started: Promise<void>[] = [];
@@ -184,8 +198,8 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
     const outcomes = await Promise.allSettled(started);
     const failed = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [(outcome.reason as Error).message] : []));
     if (failed.length > 0) throw new Error(`${failed.join('\n')}\n(the others keep running; \`npm stop\` stops them)`);
-    if (!runningPid(settings, 'simulator')) {
-      startDetached(settings, 'simulator', ['simulate', '--loop', '--speed', '1'], stream);
+    if (round !== null) {
+      startDetached(settings, 'simulator', simulatorArgs, stream);
       say('simulator started: 20 entries driving SS1 and SS2 at 1 Hz');
     }
   } finally {
@@ -195,18 +209,64 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
 
 const WEEK = 7 * 24 * 3600 * 1000;
 
+/** From the first departure to the last car's last fix of the simulator's race (its first round, as `npm start` runs it). */
+let raceMs: number | null = null;
+export function demoRaceMs(): number {
+  raceMs ??= simulateRace({ start: 0 }).at(-1)!.ts;
+  return raceMs;
+}
+
 /**
- * Opens the demo race again for a simulator round starting at `now`. The simulator drives the same cars over the same
- * stages every time it starts, and a car that has started a stage is not started again by crossing its start line
- * once more (so a car driving back through the gate changes nothing): on stages that stayed open, a second round
- * would never be timed. So the demo stages open again a minute before `now` (the positions of earlier rounds fall
- * before, outside every stage), and the timing of earlier rounds is cleared. Stored positions stay, and so do the
+ * What `npm start` does with the demo race when no simulator runs (null: one runs, nothing to do). `resume`: the
+ * round started last is still being driven: the simulator drives it on from where it stopped, so a restart in the
+ * middle keeps the round's timing and the officials' penalties and corrections. `new`: no round is being driven
+ * (none yet, or the last one ended): a new one from now, when no processor still times the one before. `loop`: the
+ * round ended but a processor still runs: the simulator loops as it did, moving the live map.
+ */
+export function demoRoundPlan({ now, roundStart, processorRunning }: { now: number; roundStart: number | null; processorRunning: boolean }):
+  | { kind: 'resume'; start: number }
+  | { kind: 'new'; start: number }
+  | { kind: 'loop' } {
+  if (roundStart !== null && roundStart <= now && now < roundStart + demoRaceMs()) return { kind: 'resume', start: roundStart };
+  return processorRunning ? { kind: 'loop' } : { kind: 'new', start: now };
+}
+
+const roundFile = (settings: DemoSettings) => join(settings.dataDir, 'demo-round.json');
+
+/** When the round `npm start` opened last began, or null (none, or a file that says no time). */
+export function readDemoRound(settings: DemoSettings): number | null {
+  if (!existsSync(roundFile(settings))) return null;
+  try {
+    const start = Date.parse(String((JSON.parse(readFileSync(roundFile(settings), 'utf8')) as { start?: unknown }).start));
+    return Number.isFinite(start) ? start : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeDemoRound(settings: DemoSettings, start: number): void {
+  writeFileSync(roundFile(settings), JSON.stringify({ start: new Date(start).toISOString() }));
+}
+
+/** The newest stored fix of the demo's trackers in the round from `start`: the simulator sent everything up to it. */
+export async function newestDemoFix(db: Knex, start: number): Promise<number | null> {
+  const row = await db('positions').whereIn('device_id', demoEntries.map((e) => e.imei)).where('ts', '>=', new Date(start)).max({ ts: 'ts' }).first();
+  return row?.ts ? new Date(row.ts).getTime() : null;
+}
+
+/**
+ * Opens the demo race again for a simulator round starting at `start`. The simulator drives the same cars over the
+ * same stages every round, and a car that has started a stage is not started again by crossing its start line once
+ * more (so a car driving back through the gate changes nothing): on stages that stayed open, a second round would
+ * never be timed. So the demo stages open again at `start` (the positions of earlier rounds, all stored before it,
+ * fall outside every stage: with a margin before it, the last seconds of a round stopped in the middle were timed
+ * again as the new round's starts), and the timing of earlier rounds is cleared. Stored positions stay, and so do the
  * race events that announced the earlier rounds.
  */
-export async function openNewDemoRound(db: Knex, now: number): Promise<void> {
+export async function openNewDemoRound(db: Knex, start: number): Promise<void> {
   const event = demoId('event');
-  const opens = new Date(now - 60_000);
-  const closes = new Date(now + WEEK);
+  const opens = new Date(start);
+  const closes = new Date(start + WEEK);
   await db.transaction(async (trx) => {
     const stages: string[] = await trx('stages').where({ event }).pluck('id');
     await trx('events').where({ id: event }).update({ starts_at: opens, ends_at: closes });

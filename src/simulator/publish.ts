@@ -28,7 +28,7 @@ export interface PublishOptions {
   onProgress?: (sent: number) => void;
 }
 
-/** XADDs the fixes in order, pipelined, paced by their GPS time when a speed is given. */
+/** XADDs the fixes in order, pipelined, paced by their GPS time when a speed is given (see dueAt). */
 export async function publishFixes(redis: Redis, stream: string, fixes: readonly Position[], options: PublishOptions): Promise<number> {
   const { speed, batch = 500, signal, onProgress } = options;
   const wallStart = Date.now();
@@ -37,7 +37,9 @@ export async function publishFixes(redis: Redis, stream: string, fixes: readonly
   while (sent < fixes.length && !signal?.aborted) {
     let end = Math.min(fixes.length, sent + batch);
     if (speed > 0) {
-      const dueAt = (fix: Position) => wallStart + (fix.ts - simStart) / speed;
+      // In real time a fix is due at its own GPS time: those of a start in the past go at once, as a fleet uploads
+      // what it buffered, and the rest as they happen (paced from the first fix, a resumed round would run behind).
+      const dueAt = (fix: Position) => (speed === 1 ? fix.ts : wallStart + (fix.ts - simStart) / speed);
       const wait = dueAt(fixes[sent]!) - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
       const now = Date.now();

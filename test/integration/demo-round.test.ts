@@ -31,7 +31,7 @@ describe('a new round of the demo race', () => {
     await db.destroy();
   });
 
-  it('opens the stages from a minute before the round, clears their timing and keeps the positions', async () => {
+  it('opens the stages at the round\'s start, clears their timing and keeps the positions', async () => {
     const [car] = demoEntries;
     await db('positions').insert({ device_id: car!.imei, ts: new Date(before), latitude: 31.4, longitude: -4.2, codec: '8', attributes: {} });
     await db('stage_results').insert({ id: randomUUID(), entry: car!.id, stage: stageIds[0], status: 'finished', penalty_ms: 0 });
@@ -41,11 +41,12 @@ describe('a new round of the demo race', () => {
     await openNewDemoRound(db, now);
 
     for (const stage of await db('stages').whereIn('id', stageIds).select('opens_at', 'closes_at')) {
-      expect(stage.opens_at.getTime()).toBe(now - 60_000);
+      // Not a minute before: the last seconds of a round stopped in the middle were timed as the new round's starts.
+      expect(stage.opens_at.getTime()).toBe(now);
       expect(stage.closes_at.getTime()).toBe(now + 7 * 24 * 3_600_000);
     }
     const event = await db('events').where({ id: demoId('event') }).first('starts_at', 'ends_at');
-    expect(event.starts_at.getTime()).toBe(now - 60_000);
+    expect(event.starts_at.getTime()).toBe(now);
     expect(await db('stage_results').whereIn('stage', stageIds).count('* as n').first()).toEqual({ n: '0' });
     expect(await db('anomalies').where({ device_id: car!.imei }).count('* as n').first()).toEqual({ n: '0' });
     expect(await db('positions').where({ device_id: car!.imei, ts: new Date(before) }).count('* as n').first()).toEqual({ n: '1' });
