@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { drainAwareSleep, drainWorkUnderWay, isDraining, resetDrainForTests, holdStopFor } from '../../../extensions/pitwall/src/shared/delivery-drain.ts';
 import { signWebhook } from '../../../src/domain/webhooks/sign-webhook.ts';
-import { deliver, wantsEvent, webhookBody, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
+import { deliver, noTargetNote, wantsEvent, webhookBody, type AttemptRecord, type DeliveryDeps, type DeliveryPolicy } from '../../../extensions/pitwall/src/shared/webhook-delivery.ts';
 
 const target = { subscription: 7, url: 'https://integrator.example/hooks', secret: 'whsec_unit' };
 const event = { id: '5f0c8a4e-3d1b-4c55-9a3e-0d2f1b6c7a10', type: 'anomaly.detected', payload: { kind: 'speeding' } };
@@ -194,5 +194,22 @@ describe('wantsEvent', () => {
   it('reads a bare type name as that one type, stored as a JSON string or as its text', () => {
     expect(wants('anomaly.detected')).toEqual({ anomaly: true, results: false });
     expect(wants('"stage.result.computed"')).toEqual({ anomaly: false, results: true });
+  });
+});
+
+describe('noTargetNote', () => {
+  const row = (event_types: unknown, url = 'https://integrator.example/hooks') => ({ url, active: true, event_types });
+
+  it('says why a step sends an event to no one: no active subscription, or none that wants the type', () => {
+    expect(noTargetNote([], 'stage.result.computed')).toBe('nothing sent: no row of Webhook Subscriptions is active');
+    expect(noTargetNote([row(['anomaly.detected']), row(['timing.crossing.recorded'])], 'stage.result.computed')).toBe(
+      'nothing sent: none of the 2 active Webhook Subscriptions wants stage.result.computed events (their event types)',
+    );
+    expect(noTargetNote([row(null, '')], 'stage.result.computed')).toMatch(/^nothing sent: none of the 1 active/);
+  });
+
+  it('says nothing when one subscription wants it', () => {
+    expect(noTargetNote([row(['anomaly.detected']), row([])], 'stage.result.computed')).toBeNull();
+    expect(noTargetNote([row(['stage.result.computed'])], 'stage.result.computed')).toBeNull();
   });
 });

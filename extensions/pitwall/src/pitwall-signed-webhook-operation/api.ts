@@ -3,7 +3,7 @@ import type { OperationContext } from '@directus/types';
 import { holdStopFor } from '../shared/delivery-drain';
 import { HANDED_AGAIN } from '../shared/flow-handover';
 import { dispatchContextFrom, dispatchEvent } from '../shared/webhook-chains';
-import { DEFAULT_POLICY, wantsEvent, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from '../shared/webhook-delivery';
+import { DEFAULT_POLICY, noTargetNote, wantsEvent, type DeliveryPolicy, type RaceEventLike, type WebhookTarget } from '../shared/webhook-delivery';
 import { subscriptionReader, type SubscriptionRow } from '../shared/webhook-store';
 
 interface SignedWebhookOptions {
@@ -102,12 +102,14 @@ async function sendSigned(options: SignedWebhookOptions, { data, services, datab
   };
 
   let targets: WebhookTarget[];
+  let note: string | null = null;
   if ((options.mode ?? 'subscriptions') === 'single') {
     if (!options.url || !options.secret) throw new SignedWebhookError('pitwall-signed-webhook: single mode needs a URL and a secret');
     targets = [{ subscription: null, url: String(options.url), secret: String(options.secret) }];
   } else {
     const rows = await subscriptionReader({ services, database, getSchema }).active();
     targets = rows.filter((row) => row.url && wantsEvent(row, event.type)).map(targetOf);
+    note = noTargetNote(rows, event.type);
   }
   // An event handed to the Flows again (its publisher died before their runs ended): who has had it already.
   if ((data as Record<string, any>)?.['$trigger']?.[HANDED_AGAIN] === true) targets = await notServedYet(database, event.id, targets);
@@ -117,7 +119,7 @@ async function sendSigned(options: SignedWebhookOptions, { data, services, datab
   const dispatch = dispatchContextFrom({ services, database, getSchema, logger, env: env ?? {} });
   const results = await dispatchEvent(dispatch, event, targets, policy);
 
-  const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length };
+  const counts = { delivered: 0, failed: 0, interrupted: 0, subscriptions: targets.length, ...(note === null ? {} : { note }) };
   for (const result of results) {
     if (result.status === 'fulfilled') counts[result.value] += 1;
     else {

@@ -253,3 +253,14 @@ export function wantsEvent(sub: { active?: boolean | null; event_types?: unknown
   if (!Array.isArray(types)) return false;
   return types.length === 0 || types.includes(type);
 }
+
+/**
+ * Why a signed webhook step in subscriptions mode sends an event to no one, for its output in the Flow's log, or null
+ * when some subscription wants it. An admin who built the Flow before any integrator subscribed saw a step that
+ * succeeded with `subscriptions: 0` and a canvas saying "Webhook subscriptions", and took the webhook for live.
+ */
+export function noTargetNote(active: readonly { url?: unknown; active?: boolean | null; event_types?: unknown }[], type: string): string | null {
+  if (active.some((row) => row.url && wantsEvent(row, type))) return null;
+  if (active.length === 0) return 'nothing sent: no row of Webhook Subscriptions is active';
+  return `nothing sent: none of the ${active.length} active Webhook Subscriptions wants ${type} events (their event types)`;
+}
