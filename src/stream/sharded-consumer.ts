@@ -584,7 +584,9 @@ export class ShardedConsumer<P> {
   /** Stops after the batch in hand is stored and committed; its leases are handed back for others to take at once. */
   async close(): Promise<void> {
     this.closing = true;
-    const ended = (this.running ?? Promise.resolve()).catch((error: unknown) => this.log.error({ err: error }, 'consumer loop ended with an error'));
+    // Never run (its process could not start: its metrics port taken): no batch in hand, no shard, nothing to say.
+    if (this.running === null) return;
+    const ended = this.running.catch((error: unknown) => this.log.error({ err: error }, 'consumer loop ended with an error'));
     const finished = await unlessRedisDown(this.redis, ended);
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (!finished) {

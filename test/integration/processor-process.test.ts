@@ -44,6 +44,8 @@ describe('pitwall processor as a process', () => {
       expect(result.code).toBe(1);
       expect(result.stdout + result.stderr).toMatch(/EADDRINUSE/);
       expect(result.stdout).toMatch(new RegExp(`"msg":"${command} could not start"`));
+      // Redis answered all along: its closing said it did not (a tester read it as a Redis outage).
+      expect(result.stdout + result.stderr).not.toMatch(/Redis is unreachable/);
     } finally {
       holder.close();
       rmSync(exportDir, { recursive: true, force: true });
