@@ -97,6 +97,24 @@ export function futureCrossingProblem(kind: unknown, crossedAt: number, now: num
   return { field: 'crossedAt', message: `${what} at ${shownTime(crossedAt)} is in the future (the server's clock reads ${shownTime(now)}): a crossing is set once the car has crossed; check the date, and the zone of a time typed without one` };
 }
 
+/** How far ahead of the server's clock a passage already recorded may be corrected to: a stopwatch a little fast. */
+export const CORRECTED_AHEAD_MS = 10_000;
+
+/**
+ * Why a correction cannot move a passage already recorded (at `recordedAt`, not after `now`) ahead of the clock, or
+ * null: the car has passed, so its true time is not later than now. A start corrected to two minutes ahead put the
+ * car's next split before its start, and its finish then won it the stage. A stopwatch time set ahead for a car about
+ * to leave is a new crossing, which futureCrossingProblem bounds.
+ */
+export function correctedAheadProblem(kind: unknown, crossedAt: number, now: number, recordedAt: number): HandCrossingProblem | null {
+  if (recordedAt > now || crossedAt - now <= CORRECTED_AHEAD_MS) return null;
+  const what = typeof kind === 'string' && kind !== '' ? `this ${kind}` : 'this crossing';
+  return {
+    field: 'crossedAt',
+    message: `${what} was recorded at ${shownTime(recordedAt)}: the car has passed, so it cannot be corrected to ${shownTime(crossedAt)}, ahead of the server's clock (${shownTime(now)}); check the time typed`,
+  };
+}
+
 /** One tracker assignment of an entry (`entry_devices` with its device's IMEI); times in epoch ms, null when open. */
 export interface EntryTracker {
   imei: string;

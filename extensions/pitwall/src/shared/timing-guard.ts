@@ -1,6 +1,6 @@
 import type { Accountability } from '@directus/types';
 import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProblem, PENALTY_COLUMN, type PenaltyWrite } from '../../../../src/domain/penalties/hand-penalty-problem.ts';
-import { futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { correctedAheadProblem, futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
@@ -234,9 +234,11 @@ export function crossingGuard(database: any, { now = () => new Date(), aheadMs =
     else if (typeof payload['crossed_at'] === 'string') {
       const at = directusTimestampMs(payload['crossed_at']);
       const early = beforeYearOne(at);
-      const future = futureCrossingProblem(payload['kind'] ?? stored[0]?.['kind'], at, now().getTime(), aheadMs);
+      const nowMs = now().getTime();
+      const future = futureCrossingProblem(payload['kind'] ?? stored[0]?.['kind'], at, nowMs, aheadMs);
+      const ahead = stored.map((row) => correctedAheadProblem(payload['kind'] ?? row['kind'], at, nowMs, timestampValueMs(row['crossed_at']))).find((p) => p !== null);
       if (early) problems.push({ field: 'crossed_at', message: `crossed_at ${early}` });
-      else if (future) problems.push({ field: 'crossed_at', message: future.message });
+      else if (future ?? ahead) problems.push({ field: 'crossed_at', message: (future ?? ahead)!.message });
     }
     const kind = payload['kind'];
     if (kind !== undefined && kind !== null && !CROSSING_KINDS.includes(kind as string)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker } from '../../../../src/domain/timing/hand-crossing-problem.ts';
+import { correctedAheadProblem, futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 
 describe('handCrossingProblem', () => {
   it('accepts a date and time as REST clients and the app write one', () => {
@@ -101,6 +101,22 @@ describe('futureCrossingProblem', () => {
       "this finish at 2026-12-07T14:00:00.000Z is in the future (the server's clock reads 2026-12-07T12:00:00.000Z): a crossing is set once the car has crossed; check the date, and the zone of a time typed without one",
     );
     expect(futureCrossingProblem(undefined, now + 86_400_000, now)?.message).toMatch(/^this crossing at 2026-12-08T12:00:00\.000Z is in the future/);
+  });
+});
+
+describe('correctedAheadProblem', () => {
+  const now = Date.parse('2026-12-07T12:00:00.000Z');
+
+  it('refuses to move a passage already recorded ahead of the clock, past a stopwatch a little fast', () => {
+    expect(correctedAheadProblem('start', now + 120_000, now, now - 60_000)?.message).toBe(
+      "this start was recorded at 2026-12-07T11:59:00.000Z: the car has passed, so it cannot be corrected to 2026-12-07T12:02:00.000Z, ahead of the server's clock (2026-12-07T12:00:00.000Z); check the time typed",
+    );
+    expect(correctedAheadProblem('finish', now + 10_001, now, now)?.field).toBe('crossedAt');
+  });
+
+  it('takes a correction up to ten seconds ahead, and any correction of a time set ahead (a start pre-entered)', () => {
+    for (const to of [now - 3_600_000, now, now + 10_000]) expect(correctedAheadProblem('start', to, now, now - 60_000), String(to)).toBeNull();
+    expect(correctedAheadProblem('start', now + 120_000, now, now + 60_000)).toBeNull();
   });
 });
 
