@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       const after = options.after && round === 0 ? Date.parse(options.after) : Number.NEGATIVE_INFINITY;
       const fixes = race.filter((fix) => fix.ts > after);
       const ordered = deliveryOrder(fixes, { duplicates: options.duplicates, outOfOrder: options['out-of-order'], lateBurstSeconds: options['late-burst'], seed: options.seed + round });
-      const sent = await publishFixes(redis, env.REDIS_TELEMETRY_STREAM, ordered, { speed: options.speed, signal: abort.signal });
+      const sent = await publishFixes(redis, env.REDIS_TELEMETRY_STREAM, ordered, { speed: options.speed, atGpsTime: true, signal: abort.signal });
       console.log(`round ${round + 1}: sent ${sent} entries (${fixes.length} distinct fixes)`);
       round++;
     } while (options.loop && !abort.signal.aborted);

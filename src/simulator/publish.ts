@@ -23,23 +23,28 @@ export function toStreamFields(fix: Position): string[] {
 export interface PublishOptions {
   /** 0: as fast as Redis takes them; 1: real time; 10: ten times faster than real time. */
   speed: number;
+  /**
+   * At speed 1, each fix is due at its own GPS time rather than paced from the first: those dated in the past go at
+   * once, as a fleet uploads what it buffered, and the rest as they happen (a resumed demo round, which paced from its
+   * first fix would run behind the clock by the time it was stopped).
+   */
+  atGpsTime?: boolean;
   batch?: number;
   signal?: AbortSignal;
   onProgress?: (sent: number) => void;
 }
 
-/** XADDs the fixes in order, pipelined, paced by their GPS time when a speed is given (see dueAt). */
+/** XADDs the fixes in order, pipelined, paced by their GPS time when a speed is given (see atGpsTime). */
 export async function publishFixes(redis: Redis, stream: string, fixes: readonly Position[], options: PublishOptions): Promise<number> {
   const { speed, batch = 500, signal, onProgress } = options;
+  const atGpsTime = options.atGpsTime === true && speed === 1;
   const wallStart = Date.now();
   const simStart = fixes[0]?.ts ?? 0;
   let sent = 0;
   while (sent < fixes.length && !signal?.aborted) {
     let end = Math.min(fixes.length, sent + batch);
     if (speed > 0) {
-      // In real time a fix is due at its own GPS time: those of a start in the past go at once, as a fleet uploads
-      // what it buffered, and the rest as they happen (paced from the first fix, a resumed round would run behind).
-      const dueAt = (fix: Position) => (speed === 1 ? fix.ts : wallStart + (fix.ts - simStart) / speed);
+      const dueAt = (fix: Position) => (atGpsTime ? fix.ts : wallStart + (fix.ts - simStart) / speed);
       const wait = dueAt(fixes[sent]!) - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
       const now = Date.now();

@@ -327,6 +327,10 @@ describe('the Race Control role', () => {
     const late = await call(stack, `/items/entry_crossings/${start}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(stopwatch + 1_000).toISOString() } });
     expect(late.status, late.text).toBe(400);
     expect(late.json.errors[0].extensions.issues[0].message).toMatch(/^this start at .* is not before the entry's finish in the stage/);
+    // A finish typed on the wrong car, half a minute after its start: no car covers the stage that fast.
+    const quick = await call(stack, `/items/entry_crossings/${id}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(starts[1]!.crossedAt + 33_000).toISOString() } });
+    expect(quick.status, quick.text).toBe(400);
+    expect(quick.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['crossed_at'], message: expect.stringMatching(/^this finish at .* makes a stage time of 0:33, shorter than the \d+\.\d km from the start line to the finish line take at 400 km\/h \(\d+:\d\d\): check the car and the time$/) });
     // A year typed wrong: the stage time would overflow the result, whose timing then failed on every try.
     const year = await call(stack, `/items/entry_crossings/${start}`, { token: user.token, method: 'PATCH', body: { crossed_at: new Date(starts[1]!.crossedAt - 365 * 86_400_000).toISOString() } });
     expect(year.status, year.text).toBe(400);

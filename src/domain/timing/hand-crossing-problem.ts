@@ -1,6 +1,7 @@
 import { cutShort } from '../cut-short.ts';
 import { isoTimeMs } from '../iso-time.ts';
 import { MAX_RESULT_MS } from '../pipeline/stage-result.ts';
+import { formatRaceTime } from './format-race-time.ts';
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../read-well-formed-entry.ts';
 
 export interface HandCrossingProblem {
@@ -42,6 +43,10 @@ export interface CrossingPlace {
   splits?: readonly number[];
   /** Those of them set by hand (`corrected_at`), this one left out. */
   corrected?: readonly { kind: string; crossedAt: number }[];
+  /** How far apart the stage's start and finish lines are, as the crow flies; none when not read (no time typed). */
+  linesApartM?: number;
+  /** The speed no car drives (the processor's MAX_SPEED_KMH): the stage takes at least the lines' distance at it. */
+  topSpeedKmh?: number;
 }
 
 const shownTime = (ms: number): string => new Date(ms).toISOString();
@@ -82,6 +87,17 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
   const [from, to] = kind === 'start' ? [crossedAt, Math.min(...finishes.filter((f) => f > crossedAt))] : kind === 'finish' ? [Math.max(...starts.filter((s) => s < crossedAt)), crossedAt] : [0, 0];
   if (Number.isFinite(from) && Number.isFinite(to) && to - from > MAX_RESULT_MS) {
     return { field: 'crossedAt', message: `this ${kind} at ${shownTime(crossedAt)} makes a stage time of ${Math.round((to - from) / 86_400_000)} days, more than a result holds (596:31:23.647)` };
+  }
+  // A stopwatch finish typed on the wrong car, 33 s after its start, won the stage: no car covers it that fast.
+  const { linesApartM, topSpeedKmh } = place;
+  if ((kind === 'start' || kind === 'finish') && Number.isFinite(from) && Number.isFinite(to) && linesApartM !== undefined && topSpeedKmh !== undefined) {
+    const shortestMs = (linesApartM / (topSpeedKmh / 3.6)) * 1000;
+    if (to - from < shortestMs) {
+      return {
+        field: 'crossedAt',
+        message: `this ${kind} at ${shownTime(crossedAt)} makes a stage time of ${formatRaceTime(to - from)}, shorter than the ${(linesApartM / 1000).toFixed(1)} km from the start line to the finish line take at ${topSpeedKmh} km/h (${formatRaceTime(shortestMs, { decimals: 0 })}): check the car and the time`,
+      };
+    }
   }
   return null;
 }

@@ -3,6 +3,7 @@ import { handPenaltiesDeleteProblem, handPenaltyDeleteProblem, handPenaltyProble
 import { correctedAheadProblem, futureCrossingProblem, handCrossingPlaceProblem, handCrossingProblem, handCrossingTracker, type EntryTracker, type HandCrossingProblem } from '../../../../src/domain/timing/hand-crossing-problem.ts';
 import { crossingKind } from '../../../../src/domain/pipeline/facts.ts';
 import { MAX_RESULT_MS } from '../../../../src/domain/pipeline/stage-result.ts';
+import { defaultPipelineOptions } from '../../../../src/domain/pipeline/pipeline-context.ts';
 import { isUuid } from '../../../../src/domain/uuid-text.ts';
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '../../../../src/domain/read-well-formed-entry.ts';
 import { beforeYearOne, directusTimestampMs, timestampValueMs } from './directus-timestamp.ts';
@@ -192,7 +193,7 @@ export function aheadOfClockMs(env: Record<string, unknown>, logger: { warn: (ms
 export function crossingGuard(database: any, { now = () => new Date(), aheadMs = DEFAULT_MAX_FUTURE_SKEW_MS }: { now?: () => Date; aheadMs?: number } = {}) {
   const mayWrite = writePermission(database);
   /** Where the crossing would fall among the entry's other crossings of the stage (handCrossingPlaceProblem). */
-  const placeProblem = async (row: Row, id: unknown): Promise<HandCrossingProblem | null> => {
+  const placeProblem = async (row: Row, id: unknown, timeTyped: boolean): Promise<HandCrossingProblem | null> => {
     const { entry, stage, kind } = row;
     const at = timestampValueMs(row['crossed_at']);
     if (!isUuid(entry) || !isUuid(stage) || typeof kind !== 'string' || Number.isNaN(at)) return null;
@@ -200,7 +201,22 @@ export function crossingGuard(database: any, { now = () => new Date(), aheadMs =
     const timeOf = (c: Row) => new Date(c['crossed_at'] as string).getTime();
     const times = (of: string) => others.filter((c) => c['kind'] === of).map(timeOf);
     const corrected = others.filter((c) => c['corrected_at'] !== null).map((c) => ({ kind: String(c['kind']), crossedAt: timeOf(c) }));
-    return handCrossingPlaceProblem({ kind, crossedAt: at, starts: times('start'), finishes: times('finish'), splits: times('split'), corrected });
+    // Only for a time typed: a crossing moved to another car keeps the time the tracker saw.
+    const linesApartM = timeTyped && (kind === 'start' || kind === 'finish') ? await startToFinishM(stage) : undefined;
+    return handCrossingPlaceProblem({
+      kind, crossedAt: at, starts: times('start'), finishes: times('finish'), splits: times('split'), corrected,
+      ...(linesApartM === undefined ? {} : { linesApartM, topSpeedKmh: defaultPipelineOptions.maxSpeedKmh }),
+    });
+  };
+  /** The stage's start and finish lines' distance as the crow flies (the closest pair), or undefined without both. */
+  const startToFinishM = async (stage: string): Promise<number | undefined> => {
+    const row = await database('geofences as s')
+      .join('geofences as f', function (this: any) {
+        this.on('f.stage', '=', 's.stage').andOn('f.kind', '=', database.raw('?', ['finish_line']));
+      })
+      .where({ 's.stage': stage, 's.kind': 'start_line' })
+      .first(database.raw('MIN(ST_Distance(s.geometry::geography, f.geometry::geography)) AS metres'));
+    return row?.metres === null || row?.metres === undefined ? undefined : Number(row.metres);
   };
   /** A line of the crossing's own stage, of its kind: another stage's finish timed the car on the wrong board. */
   const lineProblem = async (row: Row): Promise<string | null> => {
@@ -263,7 +279,7 @@ export function crossingGuard(database: any, { now = () => new Date(), aheadMs =
           problems.push({ field: payload['geofence'] === undefined && payload['kind'] !== undefined ? 'kind' : 'geofence', message: line });
           break;
         }
-        const place = await placeProblem({ ...row, ...payload }, row['id']);
+        const place = await placeProblem({ ...row, ...payload }, row['id'], payload['crossed_at'] !== undefined);
         if (place) {
           problems.push({ field: place.field === 'kind' ? 'kind' : 'crossed_at', message: place.message });
           break;

@@ -104,6 +104,27 @@ describe('futureCrossingProblem', () => {
   });
 });
 
+describe('handCrossingPlaceProblem and the stage\'s length', () => {
+  const start = Date.parse('2026-12-07T10:00:00.000Z');
+  const stage = { linesApartM: 10_365, topSpeedKmh: 400 };
+
+  it('refuses a finish or start that makes a stage time no car drives: the lines\' distance at the top speed', () => {
+    // 10.4 km at 400 km/h take 93.3 s.
+    expect(handCrossingPlaceProblem({ ...stage, kind: 'finish', crossedAt: start + 33_076, starts: [start], finishes: [] })?.message).toBe(
+      'this finish at 2026-12-07T10:00:33.076Z makes a stage time of 0:33.076, shorter than the 10.4 km from the start line to the finish line take at 400 km/h (1:33): check the car and the time',
+    );
+    expect(handCrossingPlaceProblem({ ...stage, kind: 'start', crossedAt: start, starts: [], finishes: [start + 90_000] })?.field).toBe('crossedAt');
+  });
+
+  it('takes any stage time a car can drive, and any time when the lines\' distance is not known (a loop: metres apart)', () => {
+    expect(handCrossingPlaceProblem({ ...stage, kind: 'finish', crossedAt: start + 94_000, starts: [start], finishes: [] })).toBeNull();
+    expect(handCrossingPlaceProblem({ kind: 'finish', crossedAt: start + 33_000, starts: [start], finishes: [] })).toBeNull();
+    expect(handCrossingPlaceProblem({ linesApartM: 12, topSpeedKmh: 400, kind: 'finish', crossedAt: start + 33_000, starts: [start], finishes: [] })).toBeNull();
+    // A split has no stage time of its own.
+    expect(handCrossingPlaceProblem({ ...stage, kind: 'split', crossedAt: start + 10_000, starts: [start], finishes: [] })).toBeNull();
+  });
+});
+
 describe('correctedAheadProblem', () => {
   const now = Date.parse('2026-12-07T12:00:00.000Z');
 
