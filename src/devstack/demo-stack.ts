@@ -209,7 +209,7 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
 
 const WEEK = 7 * 24 * 3600 * 1000;
 
-/** From the first departure to the last car's last fix of the simulator's race (its first round, as `npm start` runs it). */
+/** From the first departure to the last car's last fix of the simulator's first round, as `npm start` runs it. */
 let raceMs: number | null = null;
 export function demoRaceMs(): number {
   raceMs ??= simulateRace({ start: 0 }).at(-1)!.ts;

@@ -56,7 +56,8 @@ const shownTime = (ms: number): string => new Date(ms).toISOString();
  * finish come before the car's start, and the car dropped back to running with no word. A finish or split must come
  * after a start of the entry in the stage, a start before a finish or split, a split before a finish, when the other
  * is stored; a start and finish may not be further apart than a result holds (a year typed wrong, 2027 for 2026,
- * failed the result's timing on every try); and a start or finish set by hand may not have a second one beside it.
+ * failed the result's timing on every try), nor so close that no car covers the stage in the time (`linesApartM` at
+ * `topSpeedKmh`); and a start or finish set by hand may not have a second one beside it.
  */
 export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProblem | null {
   const { kind, crossedAt, starts, finishes } = place;
