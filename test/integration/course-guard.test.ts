@@ -39,6 +39,29 @@ describe('geofences and waypoints the timing cannot use', () => {
   const create = (collection: string, body: Record<string, unknown>) => call(stack, `/items/${collection}`, { token, body });
   const geofence = (body: Record<string, unknown>) => create('geofences', { event: eventId, stage: stageId, name: `g-${randomUUID().slice(0, 6)}`, ...body });
 
+  it('refuses a second stage of the event under one name (a stage saved as a copy kept it), naming the field', async () => {
+    const stage = (body: Record<string, unknown>) => create('stages', { event: eventId, sort_order: 2, opens_at: new Date(Date.now() - DAY).toISOString(), closes_at: new Date(Date.now() + DAY).toISOString(), ...body });
+    const copy = await stage({ name: ' ss1 ' });
+    expect(copy.status, copy.text).toBe(400);
+    expect(copy.json.errors[0].extensions.issues[0]).toMatchObject({ path: ['name'], message: `the event already has a stage named "SS1" (${stageId}): give each stage its own name, as the classification board and the exports tell stages apart by it` });
+    const second = await stage({ name: 'SS2' });
+    expect(second.status, second.text).toBe(200);
+    const ss2 = second.json.data.id as string;
+    try {
+      const renamed = await call(stack, `/items/stages/${ss2}`, { token, method: 'PATCH', body: { name: 'SS1' } });
+      expect(renamed.status, renamed.text).toBe(400);
+      expect(renamed.json.errors[0].extensions.issues[0].path).toEqual(['name']);
+      const both = await call(stack, '/items/stages', { token, method: 'PATCH', body: { keys: [stageId, ss2], data: { name: 'SS3' } } });
+      expect(both.status, both.text).toBe(400);
+      expect(both.json.errors[0].extensions.reason).toBe('name: 2 stages given the one name "SS3": give each stage its own name');
+      // Its own name again, with other fields, is fine.
+      expect((await call(stack, `/items/stages/${ss2}`, { token, method: 'PATCH', body: { name: 'SS2', sort_order: 3 } })).status).toBe(200);
+      expect(await db('stages').where({ id: ss2 }).first('name', 'sort_order')).toEqual({ name: 'SS2', sort_order: 3 });
+    } finally {
+      await db('stages').where({ id: ss2 }).delete();
+    }
+  });
+
   it('answers 400 naming the field, for a create and for an update, and takes what the timing can use', async () => {
     const refusals: [Record<string, unknown>, string][] = [
       // PostGIS alone answered this one with a 500.

@@ -28,6 +28,7 @@ import { refuse, writePermission } from '../shared/write-guard';
 import { handEventProblem } from '../../../../src/domain/events/hand-event-problem';
 import { columnGuard, pitwallCollectionNames } from '../shared/column-values';
 import { windowGuard, WINDOWS, type WindowCollection } from '../shared/window-guard';
+import { stageNameGuard } from '../shared/stage-name-guard';
 
 const timingCollections = ['entry_crossings', 'entry_penalties'] as const;
 
@@ -245,6 +246,14 @@ export default defineHook(({ init, filter, action, schedule }, { services, datab
         windows(collection, payload as Record<string, unknown>, write === 'create' ? null : keysOf(meta as Meta), (ctx as Ctx)?.accountability, (ctx as Ctx)?.database),
       );
     }
+  }
+
+  // Two stages of one event under one name are refused: the board and the exports tell stages apart by name.
+  const stageNames = stageNameGuard(database);
+  for (const write of ['create', 'update'] as const) {
+    filter(`stages.items.${write}`, (payload, meta, ctx) =>
+      stageNames(payload as Record<string, unknown>, write === 'create' ? null : keysOf(meta as Meta), (ctx as Ctx)?.accountability, (ctx as Ctx)?.database),
+    );
   }
 
   // One tracker on two entries of one event at once is refused: only one of them would be timed (assignment-guard).
