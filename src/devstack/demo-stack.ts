@@ -171,11 +171,11 @@ export async function demoUp(settings: DemoSettings, say: (line: string) => void
       writeDemoRound(settings, round.start);
       say('demo race: a new round from now: stages open again, timing of earlier rounds cleared');
     }
-    const simulatorArgs = ['simulate', '--loop', '--speed', '1'];
-    if (round?.kind === 'new') simulatorArgs.push('--start', new Date(round.start).toISOString());
+    // A round opened or resumed is driven from its own start; a loop starts from now.
+    const simulatorArgs = ['simulate', '--loop', '--speed', '1', ...(round !== null && round.kind !== 'loop' ? ['--start', new Date(round.start).toISOString()] : [])];
     if (round?.kind === 'resume') {
       const sent = await newestDemoFix(db, round.start);
-      simulatorArgs.push('--start', new Date(round.start).toISOString(), ...(sent === null ? [] : ['--after', new Date(sent).toISOString()]));
+      if (sent !== null) simulatorArgs.push('--after', new Date(sent).toISOString());
       const stoppedS = sent === null ? null : Math.round((Date.now() - sent) / 1000);
       say(
         `demo race: resuming the round started at ${new Date(round.start).toISOString().slice(11, 19)} UTC; its timing and the officials' decisions stay` +

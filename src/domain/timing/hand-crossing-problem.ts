@@ -50,6 +50,8 @@ export interface CrossingPlace {
 }
 
 const shownTime = (ms: number): string => new Date(ms).toISOString();
+/** How a message names the crossing written: by its kind, when it has one. */
+const thisCrossing = (kind: unknown): string => (typeof kind === 'string' && kind !== '' ? `this ${kind}` : 'this crossing');
 
 /**
  * What is wrong with where a crossing time written by hand falls, or null. A typo in the hour (19:35 for 20:35) made a
@@ -110,7 +112,7 @@ export function handCrossingPlaceProblem(place: CrossingPlace): HandCrossingProb
  */
 export function futureCrossingProblem(kind: unknown, crossedAt: number, now: number, aheadMs = DEFAULT_MAX_FUTURE_SKEW_MS): HandCrossingProblem | null {
   if (!(crossedAt - now > aheadMs)) return null;
-  const what = typeof kind === 'string' && kind !== '' ? `this ${kind}` : 'this crossing';
+  const what = thisCrossing(kind);
   return { field: 'crossedAt', message: `${what} at ${shownTime(crossedAt)} is in the future (the server's clock reads ${shownTime(now)}): a crossing is set once the car has crossed; check the date, and the zone of a time typed without one` };
 }
 
@@ -125,7 +127,7 @@ export const CORRECTED_AHEAD_MS = 10_000;
  */
 export function correctedAheadProblem(kind: unknown, crossedAt: number, now: number, recordedAt: number): HandCrossingProblem | null {
   if (recordedAt > now || crossedAt - now <= CORRECTED_AHEAD_MS) return null;
-  const what = typeof kind === 'string' && kind !== '' ? `this ${kind}` : 'this crossing';
+  const what = thisCrossing(kind);
   return {
     field: 'crossedAt',
     message: `${what} was recorded at ${shownTime(recordedAt)}: the car has passed, so it cannot be corrected to ${shownTime(crossedAt)}, ahead of the server's clock (${shownTime(now)}); check the time typed`,
