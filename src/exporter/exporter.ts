@@ -32,6 +32,7 @@ const IDLE_POLL_MS = 200;
 interface Gathered {
   batch: ParquetBatch;
   ids: string[];
+  /** When its first entry was added (performance.now(): a wall clock set back must not hold a file open). */
   startedAt: number;
 }
 
@@ -385,7 +386,7 @@ export class Exporter {
     this.inHandUpTo = entry.id;
     const gathered = this.gathered!;
     const read = readExportEntry(entry.id, entry.fields, this.decoders?.decode ?? noDecoding);
-    if (gathered.ids.length === 0) gathered.startedAt = Date.now();
+    if (gathered.ids.length === 0) gathered.startedAt = performance.now();
     gathered.ids.push(entry.id);
     if (!read.ok) {
       this.metrics.skipped.inc();
@@ -399,7 +400,7 @@ export class Exporter {
     const { EXPORT_FILE_ROWS, EXPORT_FILE_BYTES, EXPORT_FILE_MAX_AGE_MS } = this.config;
     const { batch, ids, startedAt } = this.gathered!;
     if (ids.length === 0) return false;
-    return batch.rows >= EXPORT_FILE_ROWS || batch.bytes >= EXPORT_FILE_BYTES || Date.now() - startedAt >= EXPORT_FILE_MAX_AGE_MS;
+    return batch.rows >= EXPORT_FILE_ROWS || batch.bytes >= EXPORT_FILE_BYTES || performance.now() - startedAt >= EXPORT_FILE_MAX_AGE_MS;
   }
 
   /**

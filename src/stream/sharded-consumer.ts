@@ -128,7 +128,7 @@ export class ShardedConsumer<P> {
   private closing = false;
   private running: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
-  private lastRebalance = 0;
+  private lastRebalance = -Infinity;
   /** The shard count the running processors use, while it differs from this one's (it then takes no shard); null otherwise. */
   shardCountConflict: number | null = null;
   /** Whether this process holds its instance name (claimIdentity); false while another process holds it. */
@@ -138,11 +138,14 @@ export class ShardedConsumer<P> {
   /** The loss said last: after which entry, and how many. */
   private reportedTrim: { after: string; lost: number } | null = null;
   private readonly nonce = randomUUID();
-  private lastGroupSync = 0;
+  private lastGroupSync = -Infinity;
   /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
   private holding = 0;
-  /** When the last renewal of every held lease was sent: none of them can run out before this + the lease time. */
-  private renewedAt = 0;
+  /**
+   * When the last renewal of every held lease was sent (performance.now(): a wall clock set back must not make old
+   * leases look fresh): none of them can run out before this + the lease time.
+   */
+  private renewedAt = -Infinity;
 
   constructor(
     private readonly redis: Redis,
@@ -177,14 +180,14 @@ export class ShardedConsumer<P> {
             continue;
           }
         }
-        if (this.lost.size > 0 || Date.now() - this.lastRebalance >= this.options.rebalanceMs) {
+        if (this.lost.size > 0 || performance.now() - this.lastRebalance >= this.options.rebalanceMs) {
           // Looking costs no wait; changing what is held waits for the batch in flight to be committed first.
           const plan = await this.plan();
           if (this.lost.size > 0 || plan.acquire.length > 0 || plan.release.length > 0) {
             await this.settle(null);
             await this.rebalance(plan);
           }
-          if (Date.now() - this.lastGroupSync >= GROUP_SYNC_MS) await this.syncGroup();
+          if (performance.now() - this.lastGroupSync >= GROUP_SYNC_MS) await this.syncGroup();
         }
         if (this.owned.size === 0) {
           this.progressAt = Date.now();
@@ -228,7 +231,7 @@ export class ShardedConsumer<P> {
    * instance (a third of a lease to spare: renewals come every third).
    */
   leasesFresh(): boolean {
-    return this.owned.size === 0 || Date.now() - this.renewedAt < (this.leases.leaseMs * 2) / 3;
+    return this.owned.size === 0 || performance.now() - this.renewedAt < (this.leases.leaseMs * 2) / 3;
   }
 
   /**
@@ -239,7 +242,7 @@ export class ShardedConsumer<P> {
    */
   async fence(): Promise<void> {
     if (this.leasesFresh()) return;
-    const stale = Date.now() - this.renewedAt;
+    const stale = performance.now() - this.renewedAt;
     const holding = this.holding;
     await this.renew();
     if (holding !== this.holding || this.lost.size > 0 || !this.leasesFresh()) throw new LeasesStale(stale);
@@ -305,7 +308,7 @@ export class ShardedConsumer<P> {
   /** Keeps the name, membership and leases alive apart from the loop, so a long batch does not lose them. */
   private async renew(): Promise<void> {
     try {
-      const sent = Date.now();
+      const sent = performance.now();
       await this.heartbeat();
       const holding = this.holding;
       const lost = await this.leases.renew([...this.owned]);
@@ -330,7 +333,7 @@ export class ShardedConsumer<P> {
 
   /** Renews membership and reads who holds what: the moves this instance should make now. */
   private async plan(): Promise<ShardPlan & { members: number }> {
-    this.lastRebalance = Date.now();
+    this.lastRebalance = performance.now();
     const { shardCount } = this.options;
     const members = await this.heartbeat();
     const plan = planShards({ shardCount, owners: await this.leases.owners(shardCount), members }, this.leases.instanceId);
@@ -353,7 +356,7 @@ export class ShardedConsumer<P> {
     const taken: number[] = [];
     /** Shards taken where their processing stands (not new ones, which start where the group stands). */
     const resumed: number[] = [];
-    const acquiring = Date.now();
+    const acquiring = performance.now();
     for (const shard of plan.acquire) {
       if (!(await this.leases.acquire(shard))) continue;
       this.holding++;
@@ -415,7 +418,7 @@ export class ShardedConsumer<P> {
    * Entries an unsharded processor of an earlier version left pending are acknowledged once every shard is past them.
    */
   private async syncGroup(): Promise<void> {
-    this.lastGroupSync = Date.now();
+    this.lastGroupSync = performance.now();
     const { stream, group, shardCount } = this.options;
     const committed = await this.leases.allCommitted(shardCount);
     if (committed.some((id) => id === null)) return;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { shardOf } from '../../src/domain/sharding/shard-of.ts';
 import { ShardLeases } from '../../src/stream/shard-leases.ts';
 import { LeasesStale, ShardedConsumer, type ShardHost } from '../../src/stream/sharded-consumer.ts';
@@ -57,9 +57,10 @@ describe('the sharded consumer against a real Redis', () => {
 
   /**
    * A host that freezes this thread once, for `freezeMs`, before its first store, then awaits each batch's fence
-   * before committing it: the batches committed, and the fences that refused.
+   * before committing it: the batches committed, and the fences that refused. With `clockSetBackMs`, the wall clock
+   * is set back by that much as the freeze ends, as NTP may step it.
    */
-  const pausedOnce = (freezeMs: number) => {
+  const pausedOnce = (freezeMs: number, clockSetBackMs = 0) => {
     const committed: string[] = [];
     const refused: unknown[] = [];
     let frozen = false;
@@ -69,6 +70,10 @@ describe('the sharded consumer against a real Redis', () => {
         if (!frozen) {
           frozen = true;
           freeze(freezeMs);
+          if (clockSetBackMs > 0) {
+            const wallClock = Date.now.bind(Date);
+            vi.spyOn(Date, 'now').mockImplementation(() => wallClock() - clockSetBackMs);
+          }
         }
         try {
           await fence?.();
@@ -233,6 +238,19 @@ describe('the sharded consumer against a real Redis', () => {
     const { stream, written } = await fill(30, 3);
     const { host, committed, refused } = pausedOnce(1500);
     await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 900, rebalanceMs: 300, settleMs: 500 });
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(LeasesStale);
+    expect([...committed].sort()).toEqual([...written].sort());
+  });
+
+  it('rolls back a batch whose store outlived its leases though the wall clock was set back meanwhile', async () => {
+    const { stream, written } = await fill(30, 3);
+    const { host, committed, refused } = pausedOnce(1500, 5_000);
+    try {
+      await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 900, rebalanceMs: 300, settleMs: 500 });
+    } finally {
+      vi.restoreAllMocks();
+    }
     expect(refused).toHaveLength(1);
     expect(refused[0]).toBeInstanceOf(LeasesStale);
     expect([...committed].sort()).toEqual([...written].sort());
