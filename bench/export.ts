@@ -123,12 +123,12 @@ async function runExporter(redis: Redis, dir: string, databaseUrl: string) {
     let cpuS = 0;
     let memory: Record<string, number> = {};
     let started: number | null = null;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     // Until every entry is read; then SIGTERM, on which the exporter writes and acknowledges its last batch and
     // exits: the clock stops at its exit, so a last batch waiting for its rotation age is not counted as idle time.
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the exporter exited with ${child.exitCode}`);
-      if (Date.now() > deadline) throw new Error(`the exporter did not finish within ${timeoutMs / 1000} s`);
+      if (performance.now() > deadline) throw new Error(`the exporter did not finish within ${timeoutMs / 1000} s`);
       const usage = await processUsage(child.pid!).catch(() => null);
       if (usage) {
         rssPeak = Math.max(rssPeak, usage.rss);

@@ -478,12 +478,12 @@ async function startGateway(stack: TestStack, stream: string, logFile: string): 
     },
     stdio: ['ignore', log, log],
   });
-  const deadline = Date.now() + 60_000;
+  const deadline = performance.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode}; see ${logFile}`);
     const answer = await fetch(`http://127.0.0.1:${port}/`).catch(() => null);
     if (answer?.status === 426) break;
-    if (Date.now() > deadline) throw new Error(`the gateway did not listen within 60 s; see ${logFile}`);
+    if (performance.now() > deadline) throw new Error(`the gateway did not listen within 60 s; see ${logFile}`);
     await sleep(200);
   }
   return { process: child, port, metricsPort };

@@ -86,8 +86,8 @@ function startDetached(settings: DemoSettings, name: string, args: string[], env
  */
 export async function answering(settings: DemoSettings, name: string, pid: number, port: number): Promise<void> {
   const log = join(settings.dataDir, `${name}.log`);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
     if (!isAlive(pid)) {
       const tail = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-5).join('\n');
       throw new Error(`${name} exited as it started; the end of ${log}:\n${tail}`);
@@ -292,9 +292,9 @@ export async function demoDown(settings: DemoSettings, say: (line: string) => vo
     stopping.push({ name, pid });
   }
   // Said only once each is gone: a `npm start` right after must not find the last one still holding its port.
-  const deadline = Date.now() + stopWaitMs;
+  const deadline = performance.now() + stopWaitMs;
   for (const { name, pid } of stopping) {
-    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (isAlive(pid) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     if (!isAlive(pid)) {
       say(`stopped ${name} (pid ${pid})`);
       continue;

@@ -129,8 +129,8 @@ export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000
   const url = `http://127.0.0.1:${options.port}`;
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (exited !== null) throw new Error(`directus exited with ${exited} before it served; see ${logFile}`);
     try {
       const res = await fetch(`${url}/server/ping`);
@@ -140,7 +140,7 @@ export async function startDirectus(options: DirectusOptions, timeoutMs = 90_000
     }
     await sleep(250);
   }
-  if (exited === null && Date.now() >= deadline) {
+  if (exited === null && performance.now() >= deadline) {
     child.kill('SIGKILL');
     throw new Error(`directus did not answer /server/ping within ${timeoutMs} ms; see ${logFile}`);
   }

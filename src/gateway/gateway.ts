@@ -584,8 +584,8 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     this.server?.close();
     for (const viewer of this.viewers) viewer.socket.close(1001, 'gateway restarting: connect again and resume with "since"');
-    const deadline = Date.now() + this.config.GATEWAY_DRAIN_MS;
-    while (this.viewers.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const deadline = performance.now() + this.config.GATEWAY_DRAIN_MS;
+    while (this.viewers.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     for (const viewer of this.viewers) viewer.socket.terminate();
     await this.feed.close();
     const left = this.instances.leave(this.group).catch((error: unknown) => this.log.warn({ err: error }, 'could not remove this instance\'s group'));

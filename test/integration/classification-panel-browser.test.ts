@@ -176,10 +176,10 @@ describe('the classification panel on the Race Control dashboard', () => {
     const firstReading = await updated.getAttribute('data-computed-at');
     expect(await updated.innerText()).toMatch(/^Updated \d{2}:\d{2}:\d{2}$/);
 
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     await publishFixes(redis, stream, held, { speed: 0 });
     await expect.poll(() => rowOf(late.raceNumber).getAttribute('data-status'), { timeout: 30_000, interval: 100 }).toBe('finished');
-    const shownAfterMs = Date.now() - sentAt;
+    const shownAfterMs = performance.now() - sentAt;
     console.info(`classification panel: #${late.raceNumber}'s finish shown ${shownAfterMs} ms after its fixes were sent`);
     expect(shownAfterMs).toBeLessThan(15_000);
 

@@ -701,7 +701,7 @@ describe('live gateway: what viewers can make it ask of Directus', () => {
     const viewer = await TestViewer.open(gateway.url, { authorization: `Bearer ${token}` });
     try {
       let n = 0;
-      const started = Date.now();
+      const started = performance.now();
       for (let round = 0; round < 4; round++) {
         for (let i = 0; i < 500; i++) {
           const topic = `event:${randomUUID()}`;
@@ -711,7 +711,7 @@ describe('live gateway: what viewers can make it ask of Directus', () => {
         await sleep(500);
       }
       const answers = await answersTo(viewer, n);
-      const seconds = (Date.now() - started) / 1000;
+      const seconds = (performance.now() - started) / 1000;
       const counts = tally(answers);
       // A burst of GATEWAY_MAX_SUBSCRIPTIONS (50), then 5 a second: not one Directus call per subscribe.
       expect(directus.stats.calls).toBeLessThanOrEqual(50 + Math.ceil(5 * seconds) + 1);

@@ -36,9 +36,9 @@ describe('a file import that Directus leaves unanswered', () => {
   };
 
   it('is answered with an error once IMPORT_TIMEOUT has passed, and gives its connection back', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const answer = await importFile(running.stack, 'device_models', { text: 'description\nno name\n', type: 'text/csv' }, token);
-    const tookMs = Date.now() - started;
+    const tookMs = performance.now() - started;
     expect(answer.status, answer.text).toBeGreaterThanOrEqual(400);
     expect(tookMs).toBeGreaterThanOrEqual(2_500);
     expect(tookMs).toBeLessThan(30_000);

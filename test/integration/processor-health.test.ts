@@ -198,9 +198,9 @@ describe('the processor /healthz', () => {
     await pg.stop();
     const noPostgres = await healthWith(port, 503, 'Postgres to be missed');
     expect(noPostgres.body).toMatchObject({ reasons: ['postgres-unreachable'], postgres: false, redis: true, errors: { postgres: expect.any(String) } });
-    const started = Date.now();
+    const started = performance.now();
     await health(port);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     await pg.resume();
     await healthWith(port, 200, 'Postgres back');
 

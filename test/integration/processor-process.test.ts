@@ -70,11 +70,11 @@ describe('pitwall processor as a process', () => {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => null))?.ok, { timeoutMs: 30_000, what: `${command} healthy` });
       await privateRedis.stop();
       await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`))?.status === 503, { timeoutMs: 10_000, what: `${command} to see Redis gone` });
-      const asked = Date.now();
+      const asked = performance.now();
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
       expect(code).toBe(0);
-      expect(Date.now() - asked).toBeLessThan(5_000);
+      expect(performance.now() - asked).toBeLessThan(5_000);
       expect(log).toMatch(/"signal":"SIGTERM"/);
     } finally {
       child.kill('SIGKILL');

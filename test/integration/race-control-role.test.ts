@@ -180,12 +180,12 @@ describe('the Race Control role', () => {
       expect(answer.json.errors[0].extensions.issues[0].path).toEqual([field]);
     }
     // Directus's own check of the empty amount would leave this import unanswered (see import-stall.test.ts).
-    const started = Date.now();
+    const started = performance.now();
     const csv = ['entry,stage,kind,amount_ms', `${crews[0]!.id},${stage},manual,2000`, `${crews[1]!.id},${stage},manual,`].join('\n');
     const imported = await importFile(stack, 'entry_penalties', { text: csv, type: 'text/csv' }, user.token);
     expect(imported.status, imported.text).toBe(400);
     expect(JSON.parse(imported.text).errors[0].extensions.reason).toBe('amount_ms: amount_ms is required for a new penalty');
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
 
     const added = await call(stack, '/items/entry_penalties', { token: user.token, body: penalty({ details: { reason: 'jump start' } }) });
     expect(added.status, added.text).toBe(200);

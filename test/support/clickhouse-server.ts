@@ -79,8 +79,8 @@ export async function startClickHouse({ timeoutMs = 30_000 } = {}): Promise<Clic
     let stderr = '';
     server.stderr!.on('data', (chunk) => (stderr += chunk));
     child = server;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
       if (server.exitCode !== null || server.signalCode !== null) {
         const log = await readFile(join(root, 'server.err.log'), 'utf8').catch(() => '');
         throw new Error(`clickhouse-server exited (${server.exitCode ?? server.signalCode}) before answering:\n${stderr}${log.slice(-2000)}`);

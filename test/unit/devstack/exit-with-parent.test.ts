@@ -16,8 +16,8 @@ const alive = (pid: number): boolean => {
 };
 
 async function exited(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (!alive(pid)) return true;
     await sleep(50);
   }
