@@ -19,15 +19,6 @@ ensure_postgres() {
   say "PostgreSQL did not come up on 127.0.0.1:5432"; exit 1
 }
 
-ensure_postgis() {
-  local version
-  version="$(ls /etc/postgresql | sort -n | tail -1)"
-  if ls /usr/share/postgresql/"$version"/extension/postgis.control >/dev/null 2>&1; then return; fi
-  say "installing PostGIS for PostgreSQL $version from Debian"
-  sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "postgresql-$version-postgis-3" >/dev/null
-}
-
 ensure_redis() {
   if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
   say "starting Redis"
@@ -37,21 +28,25 @@ ensure_redis() {
   say "Redis did not come up on 127.0.0.1:6379"; exit 1
 }
 
-ensure_chromium() {
-  if command -v chromium >/dev/null 2>&1; then return; fi
-  say "installing Debian's chromium for the browser tests"
-  sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium >/dev/null
+# The Debian packages missing: PostGIS for the Postgres there; for the tests, chromium (browser tests) and ClickHouse's
+# server binary (analytics export tests; only the binary: tests start their own server on a free port, see
+# test/support/clickhouse-server.ts, and on these machines policy-rc.d keeps apt from starting the package's service).
+# Debian's clickhouse-server lives in /usr/sbin, which is not on every PATH.
+missing_debian_packages() {
+  local version
+  version="$(ls /etc/postgresql | sort -n | tail -1)"
+  if [ ! -f /usr/share/postgresql/"$version"/extension/postgis.control ]; then echo "postgresql-$version-postgis-3"; fi
+  if [ "${PITWALL_SKIP_CLICKHOUSE:-0}" != 1 ] && ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then
+    echo clickhouse-server
+  fi
+  if [ "${PITWALL_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then echo chromium; fi
 }
 
-# Only the binary: tests start their own server on a free port (test/support/clickhouse-server.ts), so nothing here
-# starts the package's service (on these machines policy-rc.d keeps apt from starting it too). Debian's 18.16 lives
-# in /usr/sbin, which is not on every PATH.
-ensure_clickhouse() {
-  if command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; then return; fi
-  say "installing Debian's clickhouse-server for the analytics export tests"
+# One apt-get update and one install for all of them.
+install_debian_packages() {
+  say "installing $* from Debian"
   sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq clickhouse-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "$@" >/dev/null
 }
 
 # Reinstalls when the lockfile changed since the last install, or when the install was for another Node.
@@ -72,20 +67,33 @@ ensure_isolated_vm() {
   (cd "$dir" && npm rebuild isolated-vm --loglevel=error)
 }
 
+# The slow steps overlap: apt and Directus 12's npm tree install in the background while the main tree is installed
+# and the bundle built; each failure is reported.
+background=()
+wait_for_background() {
+  local failed=0 pid
+  for pid in "${background[@]}"; do wait "$pid" || failed=1; done
+  background=()
+  if [ "$failed" != 0 ]; then say "an install failed (its error is above)"; exit 1; fi
+}
+
 ensure_postgres
-ensure_postgis
 ensure_redis
-if [ "${PITWALL_SKIP_CLICKHOUSE:-0}" != 1 ]; then ensure_clickhouse; fi
-if [ "${PITWALL_SKIP_BROWSER:-0}" != 1 ]; then ensure_chromium; fi
+mapfile -t packages < <(missing_debian_packages)
+if [ "${#packages[@]}" -gt 0 ]; then install_debian_packages "${packages[@]}" & background+=($!); fi
 # shellcheck source=node22.sh
 source "$root/scripts/node22.sh"
+if [ "${PITWALL_SKIP_DIRECTUS12:-0}" != 1 ]; then
+  # Not joined by &&: that would turn off set -e inside the first, and a failed npm ci would be stamped as done.
+  (
+    ensure_npm_tree "$root/compat/directus12"
+    ensure_isolated_vm "$root/compat/directus12"
+  ) & background+=($!)
+fi
 ensure_npm_tree "$root"
 ensure_isolated_vm "$root"
-if [ "${PITWALL_SKIP_DIRECTUS12:-0}" != 1 ]; then
-  ensure_npm_tree "$root/compat/directus12"
-  ensure_isolated_vm "$root/compat/directus12"
-fi
 if [ ! -f extensions/pitwall/dist/api.js ] || [ -n "$(find extensions/pitwall/src extensions/pitwall/package.json src -newer extensions/pitwall/dist/api.js -print -quit)" ]; then
   say "building the Directus bundle"
   npm run build --silent >/dev/null
 fi
+wait_for_background
