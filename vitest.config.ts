@@ -6,6 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          maxWorkers: 2,
           include: ['test/unit/**/*.test.ts'],
           // Not a speed limit (benchmarks are): the property tests decode thousands of fixes, several seconds on a
           // loaded 2-core machine, where vitest's default of 5 s failed them.
