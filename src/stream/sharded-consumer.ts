@@ -76,6 +76,17 @@ const GROUP_SYNC_MS = 3000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A moment on both clocks: performance.now() and Date.now(). */
+interface Instant {
+  monotonic: number;
+  wall: number;
+}
+
+const now = (): Instant => ({ monotonic: performance.now(), wall: Date.now() });
+
+/** The later of two moments, on each clock. */
+const later = (a: Instant, b: Instant): Instant => ({ monotonic: Math.max(a.monotonic, b.monotonic), wall: Math.max(a.wall, b.wall) });
+
 const DEVICE_ID_FIELD = Buffer.from('device_id');
 
 /** One field of an entry read as bytes ('' when absent). */
@@ -142,10 +153,10 @@ export class ShardedConsumer<P> {
   /** Counts changes of the shards held, so a renewal's answer about shards held before a change is not taken. */
   private holding = 0;
   /**
-   * When the last renewal of every held lease was sent (performance.now(): a wall clock set back must not make old
-   * leases look fresh): none of them can run out before this + the lease time.
+   * When the last renewal of every held lease was sent: none of them can run out before this + the lease time. On both
+   * clocks (see sinceRenewal).
    */
-  private renewedAt = -Infinity;
+  private renewedAt: Instant = { monotonic: -Infinity, wall: -Infinity };
 
   constructor(
     private readonly redis: Redis,
@@ -231,7 +242,16 @@ export class ShardedConsumer<P> {
    * instance (a third of a lease to spare: renewals come every third).
    */
   leasesFresh(): boolean {
-    return this.owned.size === 0 || performance.now() - this.renewedAt < (this.leases.leaseMs * 2) / 3;
+    return this.owned.size === 0 || this.sinceRenewal() < (this.leases.leaseMs * 2) / 3;
+  }
+
+  /**
+   * How long ago the last renewal was sent, by the clock that says longer. By the monotonic clock, since a wall clock
+   * set back (NTP) must not make old leases look fresh; by the wall clock too, since Redis times its keys out by it: on
+   * a clock stepped forward, a Redis on this machine has let the leases run out already.
+   */
+  private sinceRenewal(): number {
+    return Math.max(performance.now() - this.renewedAt.monotonic, Date.now() - this.renewedAt.wall);
   }
 
   /**
@@ -242,7 +262,7 @@ export class ShardedConsumer<P> {
    */
   async fence(): Promise<void> {
     if (this.leasesFresh()) return;
-    const stale = performance.now() - this.renewedAt;
+    const stale = this.sinceRenewal();
     const holding = this.holding;
     await this.renew();
     if (holding !== this.holding || this.lost.size > 0 || !this.leasesFresh()) throw new LeasesStale(stale);
@@ -308,7 +328,7 @@ export class ShardedConsumer<P> {
   /** Keeps the name, membership and leases alive apart from the loop, so a long batch does not lose them. */
   private async renew(): Promise<void> {
     try {
-      const sent = performance.now();
+      const sent = now();
       await this.heartbeat();
       const holding = this.holding;
       const lost = await this.leases.renew([...this.owned]);
@@ -356,7 +376,7 @@ export class ShardedConsumer<P> {
     const taken: number[] = [];
     /** Shards taken where their processing stands (not new ones, which start where the group stands). */
     const resumed: number[] = [];
-    const acquiring = performance.now();
+    const acquiring = now();
     for (const shard of plan.acquire) {
       if (!(await this.leases.acquire(shard))) continue;
       this.holding++;
@@ -369,7 +389,7 @@ export class ShardedConsumer<P> {
       taken.push(shard);
     }
     // Every shard held was just taken (at the start, or after all were lost): their leases are as fresh as that.
-    if (taken.length > 0 && taken.length === this.owned.size) this.renewedAt = Math.max(this.renewedAt, acquiring);
+    if (taken.length > 0 && taken.length === this.owned.size) this.renewedAt = later(this.renewedAt, acquiring);
     if (taken.length > 0) {
       this.cursor = this.lowestHandled();
       this.log.info({ shards: taken, held: [...this.owned].sort((a, b) => a - b), members }, 'took shards');

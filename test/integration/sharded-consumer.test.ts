@@ -256,6 +256,45 @@ describe('the sharded consumer against a real Redis', () => {
     expect([...committed].sort()).toEqual([...written].sort());
   });
 
+  it('asks Redis before committing when the wall clock stepped forward past the lease, as a Redis on the machine would see it', async () => {
+    // Redis times leases out by the wall clock: a step forward lets a Redis on this machine drop them at once.
+    const { stream, written } = await fill(30, 3);
+    const leases = new ShardLeases(leaseRedis, stream, 'stepped', 5_000);
+    const renewals = vi.spyOn(leases, 'renew');
+    const committed: string[] = [];
+    const askedAtFence: number[] = [];
+    let stepped = false;
+    const host: ShardHost<string[]> = {
+      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
+      store: async (ids, fence) => {
+        if (!stepped) {
+          stepped = true;
+          const wallClock = Date.now.bind(Date);
+          vi.spyOn(Date, 'now').mockImplementation(() => wallClock() + 10_000);
+        }
+        const before = renewals.mock.calls.length;
+        await fence?.();
+        askedAtFence.push(renewals.mock.calls.length - before);
+        committed.push(...ids);
+      },
+      discard: () => undefined,
+      shardKey: (deviceId) => deviceId,
+      shardsLost: async () => undefined,
+    };
+    const consumer = new ShardedConsumer(redis, leases, { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs: 300 }, host, pino({ level: 'silent' }));
+    const running = consumer.run();
+    try {
+      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry committed' });
+    } finally {
+      await consumer.close();
+      await running.catch(() => undefined);
+      vi.restoreAllMocks();
+    }
+    // The first batch's fence renewed the leases (Redis here kept them: its clock did not move) before it committed.
+    expect(askedAtFence[0]).toBe(1);
+    expect([...committed].sort()).toEqual([...written].sort());
+  });
+
   it('commits a batch whose leases were not renewed in time but are still held, asking Redis first (a process starved of CPU)', async () => {
     const { stream, written } = await fill(30, 3);
     // Past two thirds of the lease without a renewal, short of the lease: no one can have taken the shards.
