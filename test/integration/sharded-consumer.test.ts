@@ -12,6 +12,12 @@ import { waitFor } from '../support/wait-for.ts';
 /** Stops this thread's event loop as SIGSTOP stops a process: no timer, no renewal runs meanwhile. */
 const freeze = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+/** Steps this process's wall clock by `ms` (negative: back), as NTP may; vi.restoreAllMocks() puts it right. */
+const stepWallClock = (ms: number) => {
+  const wallClock = Date.now.bind(Date);
+  vi.spyOn(Date, 'now').mockImplementation(() => wallClock() + ms);
+};
+
 describe('the sharded consumer against a real Redis', () => {
   const redis = new Redis(REDIS_URL);
   const leaseRedis = new Redis(REDIS_URL);
@@ -32,15 +38,18 @@ describe('the sharded consumer against a real Redis', () => {
     return { stream, written };
   };
 
-  /** One instance holding every shard runs `host` over `stream` until every entry is committed, then a moment more. */
+  /**
+   * One instance holding every shard runs `host` over `stream` until every entry is committed, then a moment more;
+   * with `leases`, under those (their lease time, not `leaseMs`).
+   */
   const consumeAll = async (
     stream: string,
     host: ShardHost<string[]>,
-    { committed, total, leaseMs, rebalanceMs, settleMs }: { committed: () => number; total: number; leaseMs: number; rebalanceMs: number; settleMs: number },
+    { committed, total, leaseMs, rebalanceMs, settleMs, leases }: { committed: () => number; total: number; leaseMs: number; rebalanceMs: number; settleMs: number; leases?: ShardLeases },
   ) => {
     const consumer = new ShardedConsumer(
       redis,
-      new ShardLeases(leaseRedis, stream, 'solo', leaseMs),
+      leases ?? new ShardLeases(leaseRedis, stream, 'solo', leaseMs),
       { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs },
       host,
       pino({ level: 'silent' }),
@@ -70,10 +79,7 @@ describe('the sharded consumer against a real Redis', () => {
         if (!frozen) {
           frozen = true;
           freeze(freezeMs);
-          if (clockSetBackMs > 0) {
-            const wallClock = Date.now.bind(Date);
-            vi.spyOn(Date, 'now').mockImplementation(() => wallClock() - clockSetBackMs);
-          }
+          if (clockSetBackMs > 0) stepWallClock(-clockSetBackMs);
         }
         try {
           await fence?.();
@@ -261,33 +267,22 @@ describe('the sharded consumer against a real Redis', () => {
     const { stream, written } = await fill(30, 3);
     const leases = new ShardLeases(leaseRedis, stream, 'stepped', 5_000);
     const renewals = vi.spyOn(leases, 'renew');
-    const committed: string[] = [];
+    const { host, committed } = storing();
     const askedAtFence: number[] = [];
     let stepped = false;
-    const host: ShardHost<string[]> = {
-      prepare: async (entries: StreamEntry[]) => entries.map((entry) => entry.id),
-      store: async (ids, fence) => {
-        if (!stepped) {
-          stepped = true;
-          const wallClock = Date.now.bind(Date);
-          vi.spyOn(Date, 'now').mockImplementation(() => wallClock() + 10_000);
-        }
-        const before = renewals.mock.calls.length;
-        await fence?.();
-        askedAtFence.push(renewals.mock.calls.length - before);
-        committed.push(...ids);
-      },
-      discard: () => undefined,
-      shardKey: (deviceId) => deviceId,
-      shardsLost: async () => undefined,
+    const store = host.store.bind(host);
+    host.store = async (ids, fence) => {
+      if (!stepped) {
+        stepped = true;
+        stepWallClock(10_000);
+      }
+      const before = renewals.mock.calls.length;
+      await store(ids, fence);
+      askedAtFence.push(renewals.mock.calls.length - before);
     };
-    const consumer = new ShardedConsumer(redis, leases, { stream, group: 'processor', shardCount: 4, batchSize: 10, blockMs: 100, rebalanceMs: 300 }, host, pino({ level: 'silent' }));
-    const running = consumer.run();
     try {
-      await waitFor(async () => committed.length >= written.length, { timeoutMs: 20_000, what: 'every entry committed' });
+      await consumeAll(stream, host, { committed: () => committed.length, total: written.length, leaseMs: 5_000, rebalanceMs: 300, settleMs: 0, leases });
     } finally {
-      await consumer.close();
-      await running.catch(() => undefined);
       vi.restoreAllMocks();
     }
     // The first batch's fence renewed the leases (Redis here kept them: its clock did not move) before it committed.
